@@ -1,0 +1,72 @@
+// m2mdb/options.h — options for opening a data directory and for writes.
+// Every field says what it does and its default.
+#ifndef M2MDB_OPTIONS_H_
+#define M2MDB_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+namespace m2mdb {
+
+// When a write is acknowledged. Persisted nowhere; may differ between runs.
+enum class WalSyncMode {
+  // Acknowledge after an fdatasync covers the write (group commit: one fsync
+  // covers every batch waiting). Survives kill -9 and power loss. Default.
+  kAlways,
+  // Acknowledge after write(2); a background thread fsyncs every
+  // wal_batch_interval_ms. Survives kill -9; power loss may lose that window.
+  kBatch,
+  // Never fsync the WAL. Survives kill -9 (the OS has the data), not power loss.
+  kNone,
+};
+
+struct Options {
+  // The data directory; created if missing. Required.
+  std::string data_dir;
+  // Default: kAlways.
+  WalSyncMode wal_sync = WalSyncMode::kAlways;
+  // kBatch fsync period. Default: 100 ms.
+  int wal_batch_interval_ms = 100;
+  // WAL segment size before rotation. Default: 64 MiB.
+  uint64_t wal_segment_bytes = 64ull << 20;
+  // Memory budget of the in-memory head (bytes, estimated). When exceeded the
+  // head is frozen and flushed to segment files in the background; writers
+  // stall only if a second frozen head would exceed twice the budget.
+  // Default: 256 MiB.
+  uint64_t head_memory_bytes = 256ull << 20;
+  // Flush the head at least this often even if it is small (seconds; 0 =
+  // only on memory). Default: 600.
+  int head_max_age_seconds = 600;
+  // Points per segment block at most. Default: 4096.
+  uint32_t max_block_points = 4096;
+  // Compact a partition when it has this many segment files. Default: 4.
+  int compaction_trigger = 4;
+  // Run flushes, compactions and retention in background threads. Tests that
+  // drive them by hand set false. Default: true.
+  bool background_work = true;
+  // Create the directory if missing. Default: true.
+  bool create_if_missing = true;
+  // Partition length for databases created implicitly (nanoseconds).
+  // Default: 1 day.
+  int64_t default_partition_ns = 86400ll * 1000000000ll;
+  // Max series per database; 0 = unlimited. A write creating more is rejected
+  // line by line. Default: 0.
+  uint64_t max_series_per_database = 0;
+};
+
+struct WriteOptions {
+  // Precision of timestamps in line protocol: "ns" (default), "u", "ms", "s",
+  // "m", "h" (InfluxDB spellings accepted).
+  std::string precision = "ns";
+  // Create the database if it does not exist. Default: false (the server's
+  // /write answers 404 for a missing database, as InfluxDB does).
+  bool create_database = false;
+  // Lines longer than this are rejected; 0 = no limit. Default: 0.
+  uint64_t max_line_length = 0;
+  // Timestamp for lines without one (ns); 0 = the current time.
+  int64_t default_time = 0;
+};
+
+}  // namespace m2mdb
+
+#endif  // M2MDB_OPTIONS_H_

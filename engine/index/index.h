@@ -1,0 +1,132 @@
+// The metadata store: the only user of RocksDB in m2mdb. It holds databases
+// and their settings, series key <-> id, the tag inverted index, field schema,
+// the segment catalog, tombstones and the WAL checkpoint. Point data never
+// goes through it. See docs/format/index.md for the key layout.
+//
+// Thread-safety: every method is thread-safe. Lookups of series and fields are
+// served from in-memory maps loaded at Open; RocksDB is written on creation.
+#ifndef M2MDB_ENGINE_INDEX_INDEX_H_
+#define M2MDB_ENGINE_INDEX_INDEX_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "m2mdb/status.h"
+#include "m2mdb/types.h"
+
+namespace m2mdb::index {
+
+struct DatabaseInfo {
+  uint32_t id = 0;  // assigned by CreateDatabase
+  std::string name;
+  int64_t retention_ns = 0;  // 0 = keep forever
+  int64_t partition_ns = 86400ll * 1000000000ll;
+};
+
+struct FieldInfo {
+  uint32_t id = 0;  // unique across the whole store
+  std::string name;
+  FieldType type = FieldType::kFloat;
+};
+
+struct SegmentMeta {
+  uint64_t id = 0;            // unique, increasing (Index::NextSegmentId)
+  uint32_t db_id = 0;
+  int64_t partition_start = 0;  // ns, inclusive
+  std::string file;           // file name relative to the segments directory
+  uint64_t file_bytes = 0;
+  int64_t min_time = 0;
+  int64_t max_time = 0;
+  uint64_t points = 0;
+  uint32_t level = 0;         // 0 = flush, n = compacted n times
+};
+
+// A delete: points of `series_ids` (or, if empty, of every series of
+// `measurement`) with min_time <= t <= max_time are gone. `seq` orders it
+// against writes: only data written before the delete is hidden.
+struct Tombstone {
+  uint64_t id = 0;  // assigned by AddTombstone
+  uint32_t db_id = 0;
+  std::string measurement;
+  std::vector<uint64_t> series_ids;  // sorted
+  int64_t min_time = kMinTime;
+  int64_t max_time = kMaxTime;
+  uint64_t seq = 0;
+};
+
+class Index {
+ public:
+  // Opens (creating) the RocksDB store in `dir` and loads the in-memory maps.
+  static StatusOr<std::unique_ptr<Index>> Open(const std::string& dir);
+  virtual ~Index() = default;
+
+  // Databases. CreateDatabase on an existing name returns its info unchanged.
+  virtual StatusOr<DatabaseInfo> CreateDatabase(const DatabaseInfo& info) = 0;
+  virtual Status UpdateDatabase(const DatabaseInfo& info) = 0;  // retention changes
+  // Deletes the database and all its series, fields, segments (from the
+  // catalog; the caller deletes files) and tombstones.
+  virtual Status DropDatabase(std::string_view name) = 0;
+  virtual std::optional<DatabaseInfo> GetDatabase(std::string_view name) const = 0;
+  virtual std::vector<DatabaseInfo> ListDatabases() const = 0;
+
+  // Series. `key` is the canonical series key (lineproto::SeriesKey). Returns
+  // the existing id or assigns a new one (persisted, with its postings).
+  // `created` (optional) tells which happened. Ids are unique store-wide.
+  virtual StatusOr<uint64_t> GetOrCreateSeries(uint32_t db_id, std::string_view key,
+                                               bool* created = nullptr) = 0;
+  virtual std::optional<uint64_t> FindSeries(uint32_t db_id, std::string_view key) const = 0;
+  virtual std::optional<std::string> SeriesKeyOf(uint64_t series_id) const = 0;
+  virtual uint64_t SeriesCount(uint32_t db_id) const = 0;
+  // Removes the series (keys and postings); their data stays until a
+  // tombstone hides it.
+  virtual Status DeleteSeries(uint32_t db_id, const std::vector<uint64_t>& series_ids) = 0;
+
+  // Sorted, unique.
+  virtual std::vector<std::string> Measurements(uint32_t db_id) const = 0;
+  virtual std::vector<uint64_t> SeriesOfMeasurement(uint32_t db_id, std::string_view measurement) const = 0;
+  virtual std::vector<std::string> TagKeys(uint32_t db_id, std::string_view measurement) const = 0;
+  virtual std::vector<std::string> TagValues(uint32_t db_id, std::string_view measurement,
+                                             std::string_view tag_key) const = 0;
+  // Series of `measurement` having tag_key == tag_value.
+  virtual std::vector<uint64_t> SeriesWithTag(uint32_t db_id, std::string_view measurement,
+                                              std::string_view tag_key, std::string_view tag_value) const = 0;
+
+  // Field schema per (database, measurement). Returns the field; if it exists
+  // with another type: kFailedPrecondition "field type conflict: input field
+  // \"f\" on measurement \"m\" is type integer, already exists as type float".
+  virtual StatusOr<FieldInfo> GetOrCreateField(uint32_t db_id, std::string_view measurement,
+                                               std::string_view field, FieldType type) = 0;
+  virtual std::optional<FieldInfo> FindField(uint32_t db_id, std::string_view measurement,
+                                             std::string_view field) const = 0;
+  // Sorted by name.
+  virtual std::vector<FieldInfo> Fields(uint32_t db_id, std::string_view measurement) const = 0;
+  // Forgets a measurement's fields (DROP MEASUREMENT).
+  virtual Status DeleteFields(uint32_t db_id, std::string_view measurement) = 0;
+
+  // Segment catalog and WAL checkpoint, changed together in one atomic,
+  // synced RocksDB write.
+  virtual uint64_t NextSegmentId() = 0;
+  virtual Status CommitSegments(const std::vector<SegmentMeta>& added,
+                                const std::vector<uint64_t>& removed_ids,
+                                std::optional<uint64_t> wal_checkpoint) = 0;
+  virtual std::vector<SegmentMeta> Segments() const = 0;
+  // Every WAL record with seq <= checkpoint is in a registered segment. 0 if none.
+  virtual uint64_t WalCheckpoint() const = 0;
+
+  // Tombstones.
+  virtual StatusOr<uint64_t> AddTombstone(const Tombstone& t) = 0;
+  virtual Status RemoveTombstones(const std::vector<uint64_t>& ids) = 0;
+  virtual std::vector<Tombstone> Tombstones() const = 0;
+
+  // Syncs RocksDB and closes it.
+  virtual Status Close() = 0;
+};
+
+}  // namespace m2mdb::index
+
+#endif  // M2MDB_ENGINE_INDEX_INDEX_H_

@@ -1,0 +1,107 @@
+// InfluxDB 1.x line protocol: a zero-copy parser with per-line errors, and
+// the escaping helpers used to write line protocol and series keys.
+//
+//   measurement[,tag=value...] field=value[,field=value...] [timestamp]
+//
+// Escaping follows InfluxDB 1.x exactly (see docs/line-protocol.md):
+//   measurement: "\," "\ " (and "\\" stays as is, InfluxDB does not unescape it)
+//   tag keys, tag values, field keys: "\," "\=" "\ "
+//   string field values: "\"" and "\\"
+#ifndef M2MDB_ENGINE_LINEPROTO_LINEPROTO_H_
+#define M2MDB_ENGINE_LINEPROTO_LINEPROTO_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "m2mdb/status.h"
+#include "m2mdb/types.h"
+
+namespace m2mdb::lineproto {
+
+enum class Precision : uint8_t { kNanosecond, kMicrosecond, kMillisecond, kSecond, kMinute, kHour };
+
+// Accepts what InfluxDB's /write (v1) and /api/v2/write accept:
+// "" (= ns), "n", "ns", "u", "us", "µ", "ms", "s", "m", "h". Else kInvalidArgument.
+StatusOr<Precision> ParsePrecision(std::string_view s);
+// Nanoseconds per unit of `p`.
+int64_t PrecisionMultiplier(Precision p);
+
+struct Tag {
+  std::string_view key;    // unescaped
+  std::string_view value;  // unescaped
+};
+
+struct Field {
+  std::string_view key;  // unescaped
+  FieldType type = FieldType::kFloat;
+  union {
+    double f;
+    int64_t i;
+    uint64_t u;
+    bool b;
+  };
+  std::string_view s;  // kString: unescaped text
+  Field() : f(0) {}
+};
+
+// One parsed line. All views point into the request body or into the
+// parser's scratch space and are valid only during the callback.
+struct Point {
+  std::string_view measurement;  // unescaped
+  std::vector<Tag> tags;         // unescaped, sorted by key, keys unique
+  std::vector<Field> fields;     // input order, keys unique
+  int64_t timestamp = 0;         // nanoseconds (precision applied, or the default time)
+  int line = 0;                  // 1-based line number in the body
+};
+
+struct LineError {
+  int line = 0;         // 1-based
+  std::string reason;   // e.g. "invalid field format", "duplicate tags"
+  std::string text;     // the offending line, cut to 256 bytes
+};
+
+struct ParseOptions {
+  Precision precision = Precision::kNanosecond;
+  // Timestamp given to lines without one (ns). Callers pass "now".
+  int64_t default_time = 0;
+  // Lines longer than this (bytes) are rejected; 0 = no limit.
+  size_t max_line_length = 0;
+};
+
+// Not thread-safe; use one Parser per thread. Reusing a Parser avoids
+// allocations.
+class Parser {
+ public:
+  Parser();
+  // Parses every line of `body`. Calls `on_point` for each valid line, in
+  // order, and appends one LineError to `errors` for each invalid one.
+  // Blank lines and lines starting with '#' (after leading whitespace) are
+  // skipped. Lines end at '\n' ("\r\n" accepted) except inside a quoted
+  // string field value. Returns the number of valid points.
+  size_t Parse(std::string_view body, const ParseOptions& options,
+               absl::FunctionRef<void(const Point&)> on_point, std::vector<LineError>* errors);
+
+ private:
+  std::string scratch_;  // unescaped tokens of the current line
+  Point point_;
+};
+
+// Escaping for writers (export, series keys).
+void AppendEscapedMeasurement(std::string* out, std::string_view s);
+void AppendEscapedKey(std::string* out, std::string_view s);  // tag key, tag value, field key
+void AppendEscapedStringValue(std::string* out, std::string_view s);  // without the quotes
+
+// The canonical series key: escaped measurement, then ",key=value" for each
+// tag sorted by key, e.g. "cpu,host=a\ b,region=eu". `tags` must be sorted.
+std::string SeriesKey(std::string_view measurement, const std::vector<Tag>& tags);
+// Inverse of SeriesKey: unescaped measurement and tags (in key order).
+Status ParseSeriesKey(std::string_view key, std::string* measurement,
+                      std::vector<std::pair<std::string, std::string>>* tags);
+
+}  // namespace m2mdb::lineproto
+
+#endif  // M2MDB_ENGINE_LINEPROTO_LINEPROTO_H_

@@ -1,0 +1,1 @@
+#include "engine/segment/segment.h"

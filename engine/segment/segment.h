@@ -1,0 +1,107 @@
+// Segment files: immutable, columnar, one per (partition, flush or compaction).
+//
+// Layout (docs/format/segment.md):
+//   header  "M2SEG001" (8 bytes)
+//   blocks  one per (series, field, up to max_block_points points), each:
+//           encoded timestamps | encoded values | crc32c (fixed32) of both
+//   index   one entry per block, sorted by (series id, field id, min time):
+//           series id, field id, type, count, min/max time, stats, offset,
+//           length of timestamps, length of values
+//   footer  index offset (fixed64) | index length (fixed32) |
+//           index crc32c (fixed32) | block count (fixed32) | "M2SEGEND"
+//
+// Encodings come from engine/encoding/codec.h; nothing outside this module
+// knows the byte layout.
+//
+// Thread-safety: a SegmentWriter is used by one thread. A SegmentReader is
+// immutable after Open and safe for concurrent reads.
+#ifndef M2MDB_ENGINE_SEGMENT_SEGMENT_H_
+#define M2MDB_ENGINE_SEGMENT_SEGMENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "m2mdb/column.h"
+#include "m2mdb/status.h"
+#include "m2mdb/types.h"
+
+namespace m2mdb::segment {
+
+// Per-block statistics, in the field's own type. For kFloat the *_f members
+// hold min, max, sum, first, last; for kInteger the *_i members; for
+// kUnsigned the *_u members; for kBoolean min/max are in *_i (0/1) and sum_i
+// is the number of trues; for kString only count and times are meaningful.
+// first/last are the values at min_time/max_time.
+struct BlockStats {
+  uint32_t count = 0;
+  int64_t min_time = 0;
+  int64_t max_time = 0;
+  double min_f = 0, max_f = 0, sum_f = 0, first_f = 0, last_f = 0;
+  int64_t min_i = 0, max_i = 0, sum_i = 0, first_i = 0, last_i = 0;
+  uint64_t min_u = 0, max_u = 0, sum_u = 0, first_u = 0, last_u = 0;
+};
+
+struct BlockHandle {
+  uint64_t series_id = 0;
+  uint32_t field_id = 0;
+  FieldType type = FieldType::kFloat;
+  BlockStats stats;
+  uint64_t offset = 0;        // of the encoded timestamps
+  uint32_t times_bytes = 0;   // encoded timestamps
+  uint32_t values_bytes = 0;  // encoded values (the crc32c follows)
+};
+
+struct SegmentWriterOptions {
+  uint32_t max_block_points = 4096;
+};
+
+struct SegmentFileInfo {
+  uint64_t file_bytes = 0;
+  uint64_t blocks = 0;
+  uint64_t points = 0;
+  int64_t min_time = 0;  // over all blocks; 0/0 if empty
+  int64_t max_time = 0;
+};
+
+class SegmentWriter {
+ public:
+  // Writes to `path` + ".tmp"; Finish renames to `path`.
+  static StatusOr<std::unique_ptr<SegmentWriter>> Create(const std::string& path,
+                                                         const SegmentWriterOptions& options);
+  virtual ~SegmentWriter() = default;  // deletes the temp file unless finished
+  // REQUIRES: calls ordered by (series_id, field_id); `column` sorted by time
+  // with unique timestamps, non-empty, column.type fixed per (series, field).
+  // Splits it into blocks of at most max_block_points.
+  virtual Status Add(uint64_t series_id, uint32_t field_id, const Column& column) = 0;
+  // Writes the index and footer, fsyncs, renames to the final path and
+  // fsyncs the directory.
+  virtual StatusOr<SegmentFileInfo> Finish() = 0;
+};
+
+class SegmentReader {
+ public:
+  // Maps the file and validates header, footer and index checksum
+  // (kDataLoss on damage). Block checksums are checked on read.
+  static StatusOr<std::unique_ptr<SegmentReader>> Open(const std::string& path);
+  virtual ~SegmentReader() = default;
+
+  virtual const std::string& path() const = 0;
+  virtual const SegmentFileInfo& info() const = 0;
+  // Sorted by (series_id, field_id, min_time).
+  virtual const std::vector<BlockHandle>& blocks() const = 0;
+  // Appends to `out` the blocks of (series_id, field_id) whose time range
+  // overlaps [min_time, max_time], in time order.
+  virtual void FindBlocks(uint64_t series_id, uint32_t field_id, int64_t min_time, int64_t max_time,
+                          std::vector<const BlockHandle*>* out) const = 0;
+  // Decodes block `h` and appends its points to `out` (out->type must equal
+  // h.type). kDataLoss naming the file and offset if damaged.
+  virtual Status ReadBlock(const BlockHandle& h, Column* out) const = 0;
+  // Reads and checks every block (for `m2mdb check`).
+  virtual Status Verify() const = 0;
+};
+
+}  // namespace m2mdb::segment
+
+#endif  // M2MDB_ENGINE_SEGMENT_SEGMENT_H_

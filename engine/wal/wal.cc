@@ -1,0 +1,1 @@
+#include "engine/wal/wal.h"
