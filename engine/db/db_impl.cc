@@ -1,1 +1,1239 @@
-// placeholder
+#include "engine/db/db_impl.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <map>
+#include <numeric>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/db/write_batch.h"
+#include "engine/util/file.h"
+#include "engine/util/logging.h"
+#include "re2/re2.h"
+
+namespace m2mdb {
+namespace {
+
+int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
+  return q;
+}
+
+int64_t PartitionStart(int64_t t, int64_t partition_ns) { return FloorDiv(t, partition_ns) * partition_ns; }
+
+// Sorts `c` by time and keeps the last of equal timestamps. Input parts were
+// appended in priority order, so stability makes the newest source win.
+void SortDedupKeepLast(Column* c) {
+  const size_t n = c->size();
+  bool sorted = true;
+  for (size_t i = 1; i < n; i++) {
+    if (c->times[i] <= c->times[i - 1]) {
+      sorted = false;
+      break;
+    }
+  }
+  if (sorted) return;
+  std::vector<uint32_t> idx(n);
+  std::iota(idx.begin(), idx.end(), 0u);
+  std::stable_sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t b) { return c->times[a] < c->times[b]; });
+  Column out;
+  out.type = c->type;
+  out.reserve(n);
+  for (size_t k = 0; k < n; k++) {
+    if (k + 1 < n && c->times[idx[k + 1]] == c->times[idx[k]]) continue;
+    out.AppendFrom(*c, idx[k]);
+  }
+  *c = std::move(out);
+}
+
+// Appends all of `src` to `dst`.
+void AppendColumn(const Column& src, Column* dst) {
+  dst->times.insert(dst->times.end(), src.times.begin(), src.times.end());
+  dst->floats.insert(dst->floats.end(), src.floats.begin(), src.floats.end());
+  dst->ints.insert(dst->ints.end(), src.ints.begin(), src.ints.end());
+  dst->uints.insert(dst->uints.end(), src.uints.begin(), src.uints.end());
+  dst->bools.insert(dst->bools.end(), src.bools.begin(), src.bools.end());
+  dst->strings.insert(dst->strings.end(), src.strings.begin(), src.strings.end());
+}
+
+// Removes points of `c` for which drop(t) is true.
+template <typename Pred>
+void FilterColumn(Column* c, Pred drop) {
+  Column out;
+  out.type = c->type;
+  for (size_t i = 0; i < c->size(); i++) {
+    if (!drop(c->times[i])) out.AppendFrom(*c, i);
+  }
+  *c = std::move(out);
+}
+
+// Keeps points with lo <= t <= hi.
+void ClipColumn(Column* c, int64_t lo, int64_t hi) {
+  if (c->empty() || (c->times.front() >= lo && c->times.back() <= hi)) return;
+  FilterColumn(c, [&](int64_t t) { return t < lo || t > hi; });
+}
+
+bool TombstoneCovers(const index::Tombstone& t, uint32_t db_id, uint64_t series_id, uint64_t segment_id) {
+  return t.db_id == db_id && segment_id <= t.seq &&
+         std::binary_search(t.series_ids.begin(), t.series_ids.end(), series_id);
+}
+
+std::string SegmentFileName(uint64_t id) { return absl::StrFormat("%016x.seg", id); }
+
+}  // namespace
+
+SegmentRef::~SegmentRef() {
+  reader.reset();
+  if (obsolete.load()) {
+    Status s = RemoveFile(path);
+    if (!s.ok()) LogWarning("removing obsolete segment: ", s.ToString());
+  }
+}
+
+// Per-thread scratch for the write path: reused so steady-state writes do
+// not allocate.
+struct DBImpl::ApplyContext {
+  lineproto::Parser parser;
+  std::vector<HeadEntry> entries;
+  std::vector<std::string> strings;
+  std::string key;
+  std::vector<int> rejected;
+  std::string record;
+  std::vector<lineproto::LineError> parse_errors;
+  uint64_t points = 0;
+  void Reset() {
+    entries.clear();
+    strings.clear();
+    rejected.clear();
+    parse_errors.clear();
+    points = 0;
+  }
+};
+
+StatusOr<std::unique_ptr<DB>> DB::Open(const Options& options) {
+  if (options.data_dir.empty()) return absl::InvalidArgumentError("Options::data_dir is required");
+  auto db = std::make_unique<DBImpl>(options);
+  RETURN_IF_ERROR(db->OpenImpl());
+  return std::unique_ptr<DB>(std::move(db));
+}
+
+DBImpl::DBImpl(const Options& options) : options_(options) {}
+
+DBImpl::~DBImpl() {
+  if (open_.load()) {
+    Status s = Close();
+    if (!s.ok()) LogError("closing database: ", s.ToString());
+  }
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Status DBImpl::OpenImpl() {
+  const std::string& dir = options_.data_dir;
+  if (!FileExists(dir) && !options_.create_if_missing) {
+    return absl::NotFoundError(absl::StrCat("data directory ", dir, " does not exist"));
+  }
+  RETURN_IF_ERROR(CreateDirs(dir));
+  RETURN_IF_ERROR(CreateDirs(SegmentDir()));
+  lock_fd_ = ::open((dir + "/LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) return ErrnoStatus("open " + dir + "/LOCK", errno);
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("data directory ", dir, " is in use by another m2mdb process"));
+  }
+  ASSIGN_OR_RETURN(index_, index::Index::Open(dir + "/meta"));
+
+  // Segments: open every registered file; delete files the catalog does not
+  // know (a crash between writing a segment and registering it).
+  auto version = std::make_shared<Version>();
+  absl::flat_hash_set<std::string> known;
+  for (const auto& meta : index_->Segments()) {
+    version->segments.push_back(OpenSegmentRef(meta));
+    known.insert(meta.file);
+  }
+  ASSIGN_OR_RETURN(auto files, ListDir(SegmentDir()));
+  for (const auto& f : files) {
+    if (!known.contains(f)) {
+      LogWarning("removing unregistered segment file ", f, " (left by an interrupted flush or compaction)");
+      RETURN_IF_ERROR(RemoveFile(SegmentDir() + "/" + f));
+    }
+  }
+  version->tombstones = index_->Tombstones();
+  {
+    absl::MutexLock l(&state_mu_);
+    version_ = std::move(version);
+    active_ = std::make_shared<Head>(NowNanos());
+  }
+
+  // Replay the WAL past the checkpoint into the head.
+  uint64_t checkpoint = index_->WalCheckpoint();
+  wal::WalOptions wo;
+  wo.dir = dir + "/wal";
+  wo.sync_mode = options_.wal_sync;
+  wo.segment_bytes = options_.wal_segment_bytes;
+  wo.batch_interval_ms = options_.wal_batch_interval_ms;
+  wo.min_next_seq = checkpoint + 1;
+  replaying_ = true;
+  auto start = std::chrono::steady_clock::now();
+  auto wal = wal::Wal::Open(wo, checkpoint + 1,
+                            [this](uint64_t seq, std::string_view payload) { return ReplayRecord(seq, payload); });
+  replaying_ = false;
+  if (!wal.ok()) return Annotate(wal.status(), "replaying the WAL");
+  wal_ = std::move(*wal);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  {
+    absl::MutexLock l(&state_mu_);
+    LogInfo("opened ", dir, ": ", index_->ListDatabases().size(), " databases, ", version_->segments.size(),
+            " segments, WAL checkpoint ", checkpoint, ", replayed ", replayed_records_.load(), " WAL records (",
+            active_->points(), " points) in ", absl::StrFormat("%.3f", secs), " s");
+  }
+  open_ = true;
+  if (options_.background_work) bg_thread_ = std::thread([this] { BackgroundLoop(); });
+  return absl::OkStatus();
+}
+
+std::shared_ptr<SegmentRef> DBImpl::OpenSegmentRef(const index::SegmentMeta& meta) {
+  auto ref = std::make_shared<SegmentRef>();
+  ref->meta = meta;
+  ref->path = SegmentDir() + "/" + meta.file;
+  auto r = segment::SegmentReader::Open(ref->path);
+  if (r.ok()) {
+    ref->reader = std::move(*r);
+  } else {
+    ref->open_status = r.status();
+    LogError("segment ", meta.file, " cannot be read: ", r.status().ToString(),
+             " (queries touching it will fail; run `m2mdb check`)");
+  }
+  return ref;
+}
+
+Status DBImpl::CheckOpen() const {
+  if (!open_.load()) return absl::FailedPreconditionError("database is closed");
+  return absl::OkStatus();
+}
+
+Status DBImpl::Close() {
+  if (!open_.exchange(false)) return absl::FailedPreconditionError("database is closed");
+  {
+    std::lock_guard<std::mutex> l(bg_mu_);
+    bg_stop_ = true;
+  }
+  bg_cv_.notify_all();
+  stall_cv_.notify_all();
+  if (bg_thread_.joinable()) bg_thread_.join();
+  Status result;
+  {
+    // Flushing on close makes the next start fast; the WAL would replay the
+    // same data if this fails, so a failure only costs time.
+    std::lock_guard<std::mutex> l(maint_mu_);
+    Status s = FreezeAndFlushLocked();
+    if (!s.ok()) LogWarning("flush on close failed (the WAL keeps the data): ", s.ToString());
+  }
+  if (wal_) result.Update(wal_->Close());
+  if (index_) result.Update(index_->Close());
+  return result;
+}
+
+StatusOr<index::DatabaseInfo> DBImpl::GetDb(std::string_view name) const {
+  auto db = index_->GetDatabase(name);
+  if (!db) return absl::NotFoundError(absl::StrCat("database not found: \"", ToAbsl(name), "\""));
+  return *db;
+}
+
+int64_t DBImpl::PartitionNs(const index::DatabaseInfo& db) const {
+  return db.partition_ns > 0 ? db.partition_ns : options_.default_partition_ns;
+}
+
+Status DBImpl::CreateDatabase(const DatabaseOptions& options) {
+  RETURN_IF_ERROR(CheckOpen());
+  if (options.name.empty()) return absl::InvalidArgumentError("database name required");
+  if (options.retention_ns < 0 || options.partition_ns < 0) {
+    return absl::InvalidArgumentError("retention and partition duration must not be negative");
+  }
+  index::DatabaseInfo info;
+  info.name = options.name;
+  info.retention_ns = options.retention_ns;
+  info.partition_ns = options.partition_ns > 0 ? options.partition_ns : options_.default_partition_ns;
+  return index_->CreateDatabase(info).status();
+}
+
+std::vector<DatabaseOptions> DBImpl::ListDatabases() {
+  std::vector<DatabaseOptions> out;
+  if (!open_.load()) return out;
+  for (const auto& d : index_->ListDatabases()) out.push_back({d.name, d.retention_ns, d.partition_ns});
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+Status DBImpl::SetRetention(std::string_view name, int64_t retention_ns) {
+  RETURN_IF_ERROR(CheckOpen());
+  if (retention_ns < 0) return absl::InvalidArgumentError("retention must not be negative");
+  ASSIGN_OR_RETURN(auto db, GetDb(name));
+  db.retention_ns = retention_ns;
+  return index_->UpdateDatabase(db);
+}
+
+Status DBImpl::DropDatabase(std::string_view name) {
+  RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> l(maint_mu_);
+  ASSIGN_OR_RETURN(auto db, GetDb(name));
+  // Flush first so that no WAL record of this database is replayed later.
+  RETURN_IF_ERROR(FreezeAndFlushLocked());
+  std::vector<uint64_t> removed;
+  {
+    absl::MutexLock sl(&state_mu_);
+    for (const auto& s : version_->segments)
+      if (s->meta.db_id == db.id) removed.push_back(s->meta.id);
+  }
+  RETURN_IF_ERROR(index_->CommitSegments({}, removed, std::nullopt));
+  RETURN_IF_ERROR(index_->DropDatabase(name));
+  auto tombstones = index_->Tombstones();
+  InstallVersion({}, removed, &tombstones);
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Write path
+
+void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view body, lineproto::Precision precision,
+                             int64_t default_time, const std::vector<int>* skip, bool replay,
+                             uint64_t max_line_length, ApplyContext* ctx, std::vector<WriteError>* errors) {
+  lineproto::ParseOptions po;
+  po.precision = precision;
+  po.default_time = default_time;
+  po.max_line_length = max_line_length;
+  const int64_t retention_cutoff = db.retention_ns > 0 ? NowNanos() - db.retention_ns : kMinTime;
+  size_t skip_pos = 0;
+  // Field ids of the previous line, reused when the next line has the same
+  // measurement and field keys (the common case for telemetry).
+  std::string last_measurement;
+  std::vector<std::pair<std::string, index::FieldInfo>> last_fields;
+
+  auto reject = [&](int line, std::string reason) {
+    ctx->rejected.push_back(line);
+    if (errors) errors->push_back({line, std::move(reason)});
+  };
+
+  ctx->parser.Parse(
+      body, po,
+      [&](const lineproto::Point& p) {
+        if (skip != nullptr) {
+          while (skip_pos < skip->size() && (*skip)[skip_pos] < p.line) skip_pos++;
+          if (skip_pos < skip->size() && (*skip)[skip_pos] == p.line) return;
+        }
+        if (p.timestamp < retention_cutoff) {
+          if (!replay) reject(p.line, "point is older than the database's retention period");
+          return;
+        }
+        ctx->key = lineproto::SeriesKey(p.measurement, p.tags);
+        uint64_t series_id;
+        if (auto found = index_->FindSeries(db.id, ctx->key)) {
+          series_id = *found;
+        } else {
+          if (!replay && options_.max_series_per_database > 0 &&
+              index_->SeriesCount(db.id) >= options_.max_series_per_database) {
+            reject(p.line, absl::StrCat("max-series-per-database limit exceeded: (",
+                                        options_.max_series_per_database, ")"));
+            return;
+          }
+          auto id = index_->GetOrCreateSeries(db.id, ctx->key);
+          if (!id.ok()) {
+            reject(p.line, std::string(ToStd(id.status().message())));
+            return;
+          }
+          series_id = *id;
+        }
+        const size_t first_entry = ctx->entries.size();
+        const size_t first_string = ctx->strings.size();
+        bool same_shape = p.measurement == last_measurement && p.fields.size() == last_fields.size();
+        for (size_t k = 0; same_shape && k < p.fields.size(); k++) {
+          same_shape = p.fields[k].key == last_fields[k].first && p.fields[k].type == last_fields[k].second.type;
+        }
+        if (!same_shape) {
+          last_measurement.assign(p.measurement);
+          last_fields.clear();
+        }
+        for (size_t k = 0; k < p.fields.size(); k++) {
+          const lineproto::Field& f = p.fields[k];
+          uint32_t field_id;
+          if (same_shape) {
+            field_id = last_fields[k].second.id;
+          } else {
+            auto info = index_->GetOrCreateField(db.id, p.measurement, f.key, f.type);
+            if (!info.ok()) {
+              ctx->entries.resize(first_entry);
+              ctx->strings.resize(first_string);
+              last_measurement.clear();
+              last_fields.clear();
+              if (replay) {
+                LogWarning("replay: skipping line ", p.line, ": ", info.status().ToString());
+                return;
+              }
+              reject(p.line, std::string(ToStd(info.status().message())));
+              return;
+            }
+            field_id = info->id;
+            last_fields.emplace_back(std::string(f.key), *info);
+          }
+          HeadEntry e;
+          e.series_id = series_id;
+          e.field_id = field_id;
+          e.db_id = db.id;
+          e.type = f.type;
+          e.time = p.timestamp;
+          switch (f.type) {
+            case FieldType::kFloat: e.f = f.f; break;
+            case FieldType::kInteger: e.i = f.i; break;
+            case FieldType::kUnsigned: e.u = f.u; break;
+            case FieldType::kBoolean: e.b = f.b; break;
+            case FieldType::kString:
+              e.str = static_cast<uint32_t>(ctx->strings.size());
+              ctx->strings.emplace_back(f.s);
+              break;
+          }
+          ctx->entries.push_back(e);
+        }
+        ctx->points++;
+      },
+      &ctx->parse_errors);
+  for (const auto& pe : ctx->parse_errors) {
+    ctx->rejected.push_back(pe.line);
+    if (errors) errors->push_back({pe.line, absl::StrCat("unable to parse '", pe.text, "': ", pe.reason)});
+  }
+  std::sort(ctx->rejected.begin(), ctx->rejected.end());
+  if (errors) {
+    std::stable_sort(errors->begin(), errors->end(),
+                     [](const WriteError& a, const WriteError& b) { return a.line < b.line; });
+  }
+}
+
+void DBImpl::StallIfNeeded() {
+  // Writers wait while two heads' worth of data is waiting to be flushed, so
+  // memory stays bounded when the disk is slower than the ingest.
+  for (;;) {
+    uint64_t pending = 0;
+    {
+      absl::MutexLock l(&state_mu_);
+      for (const auto& h : frozen_) pending += h->bytes();
+    }
+    if (pending <= options_.head_memory_bytes || !options_.background_work) return;
+    std::unique_lock<std::mutex> l(bg_mu_);
+    if (bg_stop_) return;
+    bg_work_ = true;
+    bg_cv_.notify_all();
+    stall_cv_.wait_for(l, std::chrono::milliseconds(50));
+  }
+}
+
+StatusOr<WriteResult> DBImpl::WriteLineProtocol(std::string_view database, std::string_view body,
+                                                const WriteOptions& options) {
+  RETURN_IF_ERROR(CheckOpen());
+  auto dbinfo = index_->GetDatabase(database);
+  if (!dbinfo) {
+    if (!options.create_database) {
+      return absl::NotFoundError(absl::StrCat("database not found: \"", ToAbsl(database), "\""));
+    }
+    RETURN_IF_ERROR(CreateDatabase({std::string(database), 0, 0}));
+    dbinfo = index_->GetDatabase(database);
+    if (!dbinfo) return absl::InternalError("database vanished after creation");
+  }
+  ASSIGN_OR_RETURN(auto precision, lineproto::ParsePrecision(options.precision));
+  const int64_t default_time = options.default_time != 0 ? options.default_time : NowNanos();
+
+  thread_local ApplyContext ctx;
+  ctx.Reset();
+  WriteResult result;
+  ParseAndResolve(*dbinfo, body, precision, default_time, nullptr, false, options.max_line_length, &ctx,
+                  &result.errors);
+  lines_rejected_.fetch_add(result.errors.size(), std::memory_order_relaxed);
+  if (ctx.entries.empty()) return result;
+
+  WalWriteRecord rec;
+  rec.database = database;
+  rec.precision = static_cast<uint8_t>(precision);
+  rec.default_time = default_time;
+  rec.rejected_lines = ctx.rejected;
+  rec.body = body;
+  EncodeWalWriteRecord(rec, &ctx.record);
+
+  StallIfNeeded();
+  uint64_t seq;
+  bool need_freeze = false;
+  {
+    absl::MutexLock l(&write_mu_);
+    RETURN_IF_ERROR(CheckOpen());
+    ASSIGN_OR_RETURN(seq, wal_->Append(ctx.record));
+    std::shared_ptr<Head> head;
+    {
+      absl::MutexLock sl(&state_mu_);
+      head = active_;
+    }
+    head->Apply(ctx.entries.data(), ctx.entries.size(), ctx.strings);
+    if (head->bytes() >= options_.head_memory_bytes) {
+      Status s = FreezeLocked();
+      if (!s.ok()) LogWarning("freezing the head: ", s.ToString());
+      need_freeze = true;
+    }
+  }
+  if (need_freeze) {
+    std::lock_guard<std::mutex> l(bg_mu_);
+    bg_work_ = true;
+    bg_cv_.notify_all();
+  }
+  RETURN_IF_ERROR(wal_->Sync(seq));
+  result.points_written = ctx.points;
+  result.values_written = ctx.entries.size();
+  points_written_.fetch_add(ctx.points, std::memory_order_relaxed);
+  values_written_.fetch_add(ctx.entries.size(), std::memory_order_relaxed);
+  return result;
+}
+
+StatusOr<WriteResult> DBImpl::WritePoints(std::string_view database, const std::vector<Point>& points,
+                                          const WriteOptions& options) {
+  WriteOptions o = options;
+  o.precision = "ns";
+  return WriteLineProtocol(database, PointsToLineProtocol(points), o);
+}
+
+Status DBImpl::ReplayRecord(uint64_t /*seq*/, std::string_view payload) {
+  WalWriteRecord rec;
+  Status s = DecodeWalWriteRecord(payload, &rec);
+  if (!s.ok()) {
+    // The WAL's CRC passed, so this is a record of a newer version or a bug;
+    // skipping it is better than refusing to start.
+    LogError("replay: skipping undecodable WAL record: ", s.ToString());
+    return absl::OkStatus();
+  }
+  auto db = index_->GetDatabase(rec.database);
+  if (!db) return absl::OkStatus();  // dropped after the write
+  static ApplyContext ctx;           // replay is single-threaded
+  ctx.Reset();
+  ParseAndResolve(*db, rec.body, static_cast<lineproto::Precision>(rec.precision), rec.default_time,
+                  &rec.rejected_lines, /*replay=*/true, 0, &ctx, nullptr);
+  std::shared_ptr<Head> head;
+  {
+    absl::MutexLock sl(&state_mu_);
+    head = active_;
+  }
+  head->Apply(ctx.entries.data(), ctx.entries.size(), ctx.strings);
+  replayed_records_.fetch_add(1);
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Read path
+
+DBImpl::Snapshot DBImpl::GetSnapshot() {
+  absl::MutexLock l(&state_mu_);
+  return Snapshot{active_, frozen_, version_};
+}
+
+namespace {
+// A compiled matcher; regexes compiled once per request.
+struct CompiledMatcher {
+  const TagMatcher* m;
+  std::unique_ptr<RE2> re;
+};
+
+std::string_view TagValueOf(const std::vector<std::pair<std::string, std::string>>& tags, std::string_view key) {
+  for (const auto& [k, v] : tags)
+    if (k == key) return v;
+  return {};
+}
+
+bool Matches(const std::vector<CompiledMatcher>& ms, const std::vector<std::pair<std::string, std::string>>& tags) {
+  for (const auto& cm : ms) {
+    std::string_view v = TagValueOf(tags, cm.m->key);
+    switch (cm.m->op) {
+      case TagOp::kEqual: if (v != cm.m->value) return false; break;
+      case TagOp::kNotEqual: if (v == cm.m->value) return false; break;
+      case TagOp::kRegex: if (!RE2::PartialMatch(re2::StringPiece(v.data(), v.size()), *cm.re)) return false; break;
+      case TagOp::kNotRegex: if (RE2::PartialMatch(re2::StringPiece(v.data(), v.size()), *cm.re)) return false; break;
+    }
+  }
+  return true;
+}
+
+StatusOr<std::vector<CompiledMatcher>> Compile(const std::vector<TagMatcher>& matchers) {
+  std::vector<CompiledMatcher> out;
+  for (const auto& m : matchers) {
+    CompiledMatcher cm{&m, nullptr};
+    if (m.op == TagOp::kRegex || m.op == TagOp::kNotRegex) {
+      cm.re = std::make_unique<RE2>(m.value, RE2::Quiet);
+      if (!cm.re->ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("invalid regular expression /", m.value, "/: ", cm.re->error()));
+      }
+    }
+    out.push_back(std::move(cm));
+  }
+  return out;
+}
+}  // namespace
+
+StatusOr<std::vector<std::pair<std::string, uint64_t>>> DBImpl::MatchSeries(uint32_t db_id,
+                                                                            std::string_view measurement,
+                                                                            const std::vector<TagMatcher>& matchers) {
+  ASSIGN_OR_RETURN(auto compiled, Compile(matchers));
+  std::vector<uint64_t> ids;
+  bool narrowed = false;
+  // Equality on a non-empty value narrows through the postings first.
+  for (const auto& m : matchers) {
+    if (m.op != TagOp::kEqual || m.value.empty()) continue;
+    auto posting = index_->SeriesWithTag(db_id, measurement, m.key, m.value);
+    if (!narrowed) {
+      ids = std::move(posting);
+      narrowed = true;
+    } else {
+      std::vector<uint64_t> both;
+      std::set_intersection(ids.begin(), ids.end(), posting.begin(), posting.end(), std::back_inserter(both));
+      ids = std::move(both);
+    }
+  }
+  if (!narrowed) ids = index_->SeriesOfMeasurement(db_id, measurement);
+  std::vector<std::pair<std::string, uint64_t>> out;
+  out.reserve(ids.size());
+  std::string m;
+  std::vector<std::pair<std::string, std::string>> tags;
+  for (uint64_t id : ids) {
+    auto key = index_->SeriesKeyOf(id);
+    if (!key) continue;  // dropped concurrently
+    if (!compiled.empty()) {
+      RETURN_IF_ERROR(lineproto::ParseSeriesKey(*key, &m, &tags));
+      if (!Matches(compiled, tags)) continue;
+    }
+    out.emplace_back(std::move(*key), id);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t partition_ns, uint64_t series_id,
+                               const index::FieldInfo& field, int64_t min_time, int64_t max_time, Column* out) {
+  out->clear();
+  out->type = field.type;
+  std::vector<const segment::BlockHandle*> blocks;
+  bool overlapping = false;  // a later part starts before an earlier part ends
+  int64_t last_end = INT64_MIN;
+  Column part;
+  auto add_part = [&](Column& p) {
+    if (p.empty()) return;
+    if (!out->empty() && p.times.front() <= last_end) overlapping = true;
+    last_end = std::max(last_end, p.times.back());
+    if (out->empty()) {
+      *out = std::move(p);
+      p = Column();
+      p.type = field.type;
+    } else {
+      AppendColumn(p, out);
+    }
+  };
+  for (const auto& seg : snap.version->segments) {
+    const auto& meta = seg->meta;
+    if (meta.db_id != db_id) continue;
+    if (meta.partition_start > max_time || meta.partition_start + (partition_ns - 1) < min_time) continue;
+    if (meta.max_time < min_time || meta.min_time > max_time) continue;
+    if (!seg->reader) {
+      return absl::DataLossError(absl::StrCat("segment ", meta.file, " is damaged: ", seg->open_status.message()));
+    }
+    blocks.clear();
+    seg->reader->FindBlocks(series_id, field.id, min_time, max_time, &blocks);
+    if (blocks.empty()) continue;
+    part.clear();
+    part.type = field.type;
+    for (const auto* h : blocks) {
+      if (h->type != field.type) continue;  // a dropped-and-recreated field of another type
+      RETURN_IF_ERROR(seg->reader->ReadBlock(*h, &part));
+    }
+    for (const auto& t : snap.version->tombstones) {
+      if (TombstoneCovers(t, db_id, series_id, meta.id)) {
+        FilterColumn(&part, [&](int64_t ts) { return ts >= t.min_time && ts <= t.max_time; });
+      }
+    }
+    ClipColumn(&part, min_time, max_time);
+    add_part(part);
+  }
+  auto read_head = [&](const std::shared_ptr<Head>& h) {
+    part.clear();
+    part.type = field.type;
+    if (h->points() == 0 || h->max_time() < min_time || h->min_time() > max_time) return;
+    if (h->Read(series_id, field.id, min_time, max_time, &part) && part.type == field.type) add_part(part);
+  };
+  for (const auto& h : snap.frozen) read_head(h);
+  read_head(snap.active);
+  if (overlapping) SortDedupKeepLast(out);
+  return absl::OkStatus();
+}
+
+Status DBImpl::Scan(const ScanRequest& request, const std::function<Status(const SeriesData&)>& fn) {
+  RETURN_IF_ERROR(CheckOpen());
+  ASSIGN_OR_RETURN(auto db, GetDb(request.database));
+  std::vector<index::FieldInfo> fields;
+  if (request.fields.empty()) {
+    fields = index_->Fields(db.id, request.measurement);
+  } else {
+    for (const auto& name : request.fields) {
+      auto f = index_->FindField(db.id, request.measurement, name);
+      if (f) {
+        fields.push_back(*f);
+      } else {
+        index::FieldInfo missing;  // id 0 is never assigned: reads nothing
+        missing.name = name;
+        fields.push_back(missing);
+      }
+    }
+  }
+  ASSIGN_OR_RETURN(auto series, MatchSeries(db.id, request.measurement, request.matchers));
+  Snapshot snap = GetSnapshot();
+  const int64_t partition_ns = PartitionNs(db);
+  SeriesData data;
+  for (const auto& [key, id] : series) {
+    data.key = key;
+    RETURN_IF_ERROR(lineproto::ParseSeriesKey(key, &data.measurement, &data.tags));
+    data.field_names.clear();
+    data.columns.resize(fields.size());
+    for (size_t k = 0; k < fields.size(); k++) {
+      data.field_names.push_back(fields[k].name);
+      if (fields[k].id == 0) {
+        data.columns[k].clear();
+        continue;
+      }
+      RETURN_IF_ERROR(ReadSeriesField(snap, db.id, partition_ns, id, fields[k], request.min_time, request.max_time,
+                                      &data.columns[k]));
+    }
+    RETURN_IF_ERROR(fn(data));
+  }
+  return absl::OkStatus();
+}
+
+StatusOr<std::vector<std::string>> DBImpl::Measurements(std::string_view database) {
+  RETURN_IF_ERROR(CheckOpen());
+  ASSIGN_OR_RETURN(auto db, GetDb(database));
+  return index_->Measurements(db.id);
+}
+
+StatusOr<std::vector<std::string>> DBImpl::TagKeys(std::string_view database, std::string_view measurement) {
+  RETURN_IF_ERROR(CheckOpen());
+  ASSIGN_OR_RETURN(auto db, GetDb(database));
+  return index_->TagKeys(db.id, measurement);
+}
+
+StatusOr<std::vector<std::string>> DBImpl::TagValues(std::string_view database, std::string_view measurement,
+                                                     std::string_view tag_key) {
+  RETURN_IF_ERROR(CheckOpen());
+  ASSIGN_OR_RETURN(auto db, GetDb(database));
+  return index_->TagValues(db.id, measurement, tag_key);
+}
+
+StatusOr<std::vector<FieldKey>> DBImpl::FieldKeys(std::string_view database, std::string_view measurement) {
+  RETURN_IF_ERROR(CheckOpen());
+  ASSIGN_OR_RETURN(auto db, GetDb(database));
+  std::vector<FieldKey> out;
+  for (const auto& f : index_->Fields(db.id, measurement)) out.push_back({f.name, f.type});
+  return out;
+}
+
+StatusOr<std::vector<std::string>> DBImpl::Series(std::string_view database, std::string_view measurement,
+                                                  const std::vector<TagMatcher>& matchers) {
+  RETURN_IF_ERROR(CheckOpen());
+  ASSIGN_OR_RETURN(auto db, GetDb(database));
+  std::vector<std::string> out;
+  std::vector<std::string> ms;
+  if (measurement.empty()) {
+    ms = index_->Measurements(db.id);
+  } else {
+    ms.emplace_back(measurement);
+  }
+  for (const auto& m : ms) {
+    ASSIGN_OR_RETURN(auto series, MatchSeries(db.id, m, matchers));
+    for (auto& [key, id] : series) out.push_back(std::move(key));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Deletes. Each first flushes everything, so that (a) every point written
+// before the delete is in a segment the tombstone covers and (b) no WAL
+// record from before the delete is replayed after a crash.
+
+Status DBImpl::Delete(const DeleteRequest& request) {
+  RETURN_IF_ERROR(CheckOpen());
+  if (request.min_time > request.max_time) return absl::OkStatus();
+  std::lock_guard<std::mutex> l(maint_mu_);
+  ASSIGN_OR_RETURN(auto db, GetDb(request.database));
+  std::vector<std::string> ms;
+  if (request.measurement.empty()) {
+    ms = index_->Measurements(db.id);
+  } else {
+    ms.push_back(request.measurement);
+  }
+  RETURN_IF_ERROR(FreezeAndFlushLocked());
+  uint64_t bound = 0;
+  {
+    absl::MutexLock sl(&state_mu_);
+    for (const auto& s : version_->segments) bound = std::max(bound, s->meta.id);
+  }
+  if (bound == 0) return absl::OkStatus();  // nothing on disk, nothing to delete
+  for (const auto& m : ms) {
+    ASSIGN_OR_RETURN(auto series, MatchSeries(db.id, m, request.matchers));
+    if (series.empty()) continue;
+    index::Tombstone t;
+    t.db_id = db.id;
+    t.measurement = m;
+    for (const auto& [key, id] : series) t.series_ids.push_back(id);
+    std::sort(t.series_ids.begin(), t.series_ids.end());
+    t.min_time = request.min_time;
+    t.max_time = request.max_time;
+    t.seq = bound;
+    ASSIGN_OR_RETURN(t.id, index_->AddTombstone(t));
+  }
+  auto tombstones = index_->Tombstones();
+  InstallVersion({}, {}, &tombstones);
+  return absl::OkStatus();
+}
+
+Status DBImpl::DropSeries(std::string_view database, std::string_view measurement,
+                          const std::vector<TagMatcher>& matchers) {
+  RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> l(maint_mu_);
+  ASSIGN_OR_RETURN(auto db, GetDb(database));
+  RETURN_IF_ERROR(FreezeAndFlushLocked());
+  std::vector<std::string> ms;
+  if (measurement.empty()) {
+    ms = index_->Measurements(db.id);
+  } else {
+    ms.emplace_back(measurement);
+  }
+  // Series leave the index; their points become unreachable at once (a new
+  // series with the same key gets a new id) and compaction removes them.
+  for (const auto& m : ms) {
+    ASSIGN_OR_RETURN(auto series, MatchSeries(db.id, m, matchers));
+    std::vector<uint64_t> ids;
+    for (const auto& [key, id] : series) ids.push_back(id);
+    if (!ids.empty()) RETURN_IF_ERROR(index_->DeleteSeries(db.id, ids));
+    if (index_->SeriesOfMeasurement(db.id, m).empty()) RETURN_IF_ERROR(index_->DeleteFields(db.id, m));
+  }
+  return absl::OkStatus();
+}
+
+Status DBImpl::DropMeasurement(std::string_view database, std::string_view measurement) {
+  RETURN_IF_ERROR(CheckOpen());
+  {
+    ASSIGN_OR_RETURN(auto db, GetDb(database));
+    auto ms = index_->Measurements(db.id);
+    if (!std::binary_search(ms.begin(), ms.end(), std::string(measurement))) {
+      return absl::NotFoundError(absl::StrCat("measurement not found: ", ToAbsl(measurement)));
+    }
+  }
+  return DropSeries(database, measurement, {});
+}
+
+// ---------------------------------------------------------------------------
+// Flush, compaction, retention
+
+Status DBImpl::FreezeLocked() {
+  std::shared_ptr<Head> head;
+  {
+    absl::MutexLock sl(&state_mu_);
+    head = active_;
+  }
+  if (head->points() == 0) return absl::OkStatus();
+  // Everything appended so far is in this head; rotating puts it in closed
+  // WAL segments that RemoveBefore can delete after the flush.
+  head->wal_seq_end = wal_->last_seq();
+  auto rotated = wal_->Rotate();
+  if (!rotated.ok()) LogWarning("WAL rotation failed: ", rotated.status().ToString());
+  absl::MutexLock sl(&state_mu_);
+  frozen_.push_back(head);
+  active_ = std::make_shared<Head>(NowNanos());
+  return absl::OkStatus();
+}
+
+Status DBImpl::FreezeAndFlushLocked() {
+  {
+    absl::MutexLock l(&write_mu_);
+    RETURN_IF_ERROR(FreezeLocked());
+  }
+  return FlushFrozenLocked();
+}
+
+void DBImpl::InstallVersion(const std::vector<std::shared_ptr<SegmentRef>>& added,
+                            const std::vector<uint64_t>& removed,
+                            const std::vector<index::Tombstone>* tombstones) {
+  absl::MutexLock sl(&state_mu_);
+  auto v = std::make_shared<Version>();
+  for (const auto& s : version_->segments) {
+    if (std::find(removed.begin(), removed.end(), s->meta.id) != removed.end()) {
+      s->obsolete = true;  // deleted when the last snapshot lets go
+      continue;
+    }
+    v->segments.push_back(s);
+  }
+  for (const auto& s : added) v->segments.push_back(s);
+  std::sort(v->segments.begin(), v->segments.end(),
+            [](const auto& a, const auto& b) { return a->meta.id < b->meta.id; });
+  v->tombstones = tombstones ? *tombstones : version_->tombstones;
+  version_ = std::move(v);
+}
+
+Status DBImpl::FlushFrozenLocked() {
+  for (;;) {
+    std::shared_ptr<Head> head;
+    {
+      absl::MutexLock sl(&state_mu_);
+      if (frozen_.empty()) return absl::OkStatus();
+      head = frozen_.front();
+    }
+    absl::flat_hash_map<uint32_t, index::DatabaseInfo> dbs;
+    for (const auto& d : index_->ListDatabases()) dbs[d.id] = d;
+    const int64_t now = NowNanos();
+
+    struct Out {
+      std::unique_ptr<segment::SegmentWriter> writer;
+      index::SegmentMeta meta;
+    };
+    std::map<std::pair<uint32_t, int64_t>, Out> outs;
+    Status status;
+    segment::SegmentWriterOptions wo;
+    wo.max_block_points = options_.max_block_points;
+    Column chunk;
+    head->ForEachSorted([&](uint32_t db_id, uint64_t series_id, uint32_t field_id, const Column& col) {
+      if (!status.ok()) return;
+      auto dbit = dbs.find(db_id);
+      if (dbit == dbs.end()) return;  // database dropped
+      const int64_t pns = PartitionNs(dbit->second);
+      const int64_t cutoff = dbit->second.retention_ns > 0 ? now - dbit->second.retention_ns : kMinTime;
+      size_t i = 0;
+      while (i < col.size()) {
+        const int64_t pstart = PartitionStart(col.times[i], pns);
+        const int64_t pend = pstart + (pns - 1);  // inclusive, no overflow for sane partitions
+        size_t j = std::upper_bound(col.times.begin() + i, col.times.end(), pend) - col.times.begin();
+        if (pstart + pns <= cutoff) {  // whole partition past retention
+          i = j;
+          continue;
+        }
+        auto& out = outs[{db_id, pstart}];
+        if (!out.writer) {
+          out.meta.id = index_->NextSegmentId();
+          out.meta.db_id = db_id;
+          out.meta.partition_start = pstart;
+          out.meta.file = SegmentFileName(out.meta.id);
+          auto w = segment::SegmentWriter::Create(SegmentDir() + "/" + out.meta.file, wo);
+          if (!w.ok()) {
+            status = w.status();
+            return;
+          }
+          out.writer = std::move(*w);
+        }
+        const Column* src = &col;
+        if (i != 0 || j != col.size()) {
+          chunk.clear();
+          chunk.type = col.type;
+          for (size_t k = i; k < j; k++) chunk.AppendFrom(col, k);
+          src = &chunk;
+        }
+        status = out.writer->Add(series_id, field_id, *src);
+        if (!status.ok()) return;
+        i = j;
+      }
+    });
+    RETURN_IF_ERROR(Annotate(status, "flush: writing segment"));
+    std::vector<index::SegmentMeta> metas;
+    for (auto& [k, out] : outs) {
+      ASSIGN_OR_RETURN(auto info, out.writer->Finish());
+      out.meta.file_bytes = info.file_bytes;
+      out.meta.min_time = info.min_time;
+      out.meta.max_time = info.max_time;
+      out.meta.points = info.points;
+      metas.push_back(out.meta);
+    }
+    // One synced RocksDB write registers the files and moves the checkpoint.
+    RETURN_IF_ERROR(index_->CommitSegments(metas, {}, head->wal_seq_end));
+    std::vector<std::shared_ptr<SegmentRef>> added;
+    for (const auto& m : metas) added.push_back(OpenSegmentRef(m));
+    {
+      absl::MutexLock sl(&state_mu_);
+      auto v = std::make_shared<Version>(*version_);
+      for (const auto& s : added) v->segments.push_back(s);
+      std::sort(v->segments.begin(), v->segments.end(),
+                [](const auto& a, const auto& b) { return a->meta.id < b->meta.id; });
+      version_ = std::move(v);
+      frozen_.erase(frozen_.begin());
+    }
+    Status rs = wal_->RemoveBefore(head->wal_seq_end + 1);
+    if (!rs.ok()) LogWarning("removing flushed WAL segments: ", rs.ToString());
+    flushes_.fetch_add(1);
+    stall_cv_.notify_all();
+  }
+}
+
+Status DBImpl::CompactPartitionLocked(uint32_t db_id, int64_t partition_start, int64_t partition_ns,
+                                      const std::vector<std::shared_ptr<SegmentRef>>& inputs) {
+  std::shared_ptr<const Version> version;
+  {
+    absl::MutexLock sl(&state_mu_);
+    version = version_;
+  }
+  for (const auto& in : inputs) {
+    if (!in->reader) {
+      return absl::DataLossError(absl::StrCat("cannot compact partition with damaged segment ", in->meta.file));
+    }
+  }
+  index::SegmentMeta meta;
+  meta.id = index_->NextSegmentId();
+  meta.db_id = db_id;
+  meta.partition_start = partition_start;
+  meta.file = SegmentFileName(meta.id);
+  uint32_t level = 0;
+  for (const auto& in : inputs) level = std::max(level, in->meta.level);
+  meta.level = level + 1;
+  segment::SegmentWriterOptions wo;
+  wo.max_block_points = options_.max_block_points;
+  ASSIGN_OR_RETURN(auto writer, segment::SegmentWriter::Create(SegmentDir() + "/" + meta.file, wo));
+
+  // Every (series, field) present in any input, in order.
+  std::vector<std::tuple<uint64_t, uint32_t, FieldType>> keys;
+  for (const auto& in : inputs) {
+    for (const auto& b : in->reader->blocks()) keys.emplace_back(b.series_id, b.field_id, b.type);
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end(),
+                         [](const auto& a, const auto& b) {
+                           return std::get<0>(a) == std::get<0>(b) && std::get<1>(a) == std::get<1>(b);
+                         }),
+             keys.end());
+  Column merged, part;
+  std::vector<const segment::BlockHandle*> blocks;
+  uint64_t dropped_series = 0;
+  for (const auto& [series_id, field_id, type0] : keys) {
+    if (!index_->SeriesKeyOf(series_id)) {  // dropped series: made physical here
+      dropped_series++;
+      continue;
+    }
+    // The newest input decides the type if a field was recreated.
+    FieldType type = type0;
+    merged.clear();
+    merged.type = type;
+    bool overlapping = false;
+    int64_t last_end = INT64_MIN;
+    for (const auto& in : inputs) {
+      blocks.clear();
+      in->reader->FindBlocks(series_id, field_id, kMinTime, kMaxTime, &blocks);
+      part.clear();
+      part.type = type;
+      for (const auto* b : blocks) {
+        if (b->type != type) continue;
+        RETURN_IF_ERROR(in->reader->ReadBlock(*b, &part));
+      }
+      for (const auto& t : version->tombstones) {
+        if (TombstoneCovers(t, db_id, series_id, in->meta.id)) {
+          FilterColumn(&part, [&](int64_t ts) { return ts >= t.min_time && ts <= t.max_time; });
+        }
+      }
+      if (part.empty()) continue;
+      if (!merged.empty() && part.times.front() <= last_end) overlapping = true;
+      last_end = std::max(last_end, part.times.back());
+      AppendColumn(part, &merged);
+    }
+    if (overlapping) SortDedupKeepLast(&merged);
+    if (!merged.empty()) RETURN_IF_ERROR(writer->Add(series_id, field_id, merged));
+  }
+  ASSIGN_OR_RETURN(auto info, writer->Finish());
+  meta.file_bytes = info.file_bytes;
+  meta.min_time = info.min_time;
+  meta.max_time = info.max_time;
+  meta.points = info.points;
+  std::vector<uint64_t> removed;
+  for (const auto& in : inputs) removed.push_back(in->meta.id);
+  std::vector<index::SegmentMeta> added;
+  if (info.points > 0) added.push_back(meta);
+  RETURN_IF_ERROR(index_->CommitSegments(added, removed, std::nullopt));
+  std::vector<std::shared_ptr<SegmentRef>> refs;
+  if (info.points > 0) {
+    refs.push_back(OpenSegmentRef(meta));
+  } else {
+    RETURN_IF_ERROR(RemoveFile(SegmentDir() + "/" + meta.file));
+  }
+  InstallVersion(refs, removed, nullptr);
+  compactions_.fetch_add(1);
+  LogInfo("compacted ", inputs.size(), " segments of partition ", partition_start, " (db ", db_id, ") into ",
+          meta.file, ": ", info.points, " points, ", info.file_bytes, " bytes",
+          dropped_series ? absl::StrCat(", dropped ", dropped_series, " deleted series columns") : "");
+  (void)partition_ns;
+  return absl::OkStatus();
+}
+
+Status DBImpl::CompactLocked(bool all) {
+  std::shared_ptr<const Version> version;
+  {
+    absl::MutexLock sl(&state_mu_);
+    version = version_;
+  }
+  std::map<std::pair<uint32_t, int64_t>, std::vector<std::shared_ptr<SegmentRef>>> parts;
+  for (const auto& s : version->segments) parts[{s->meta.db_id, s->meta.partition_start}].push_back(s);
+  absl::flat_hash_map<uint32_t, index::DatabaseInfo> dbs;
+  for (const auto& d : index_->ListDatabases()) dbs[d.id] = d;
+  const size_t trigger = all ? 2 : static_cast<size_t>(std::max(2, options_.compaction_trigger));
+  bool has_tombstones = !version->tombstones.empty();
+  for (auto& [key, segs] : parts) {
+    auto it = dbs.find(key.first);
+    if (it == dbs.end()) continue;
+    bool tomb = false;
+    if (all && has_tombstones) {
+      for (const auto& t : version->tombstones) {
+        if (t.db_id != key.first) continue;
+        for (const auto& s : segs) tomb |= s->meta.id <= t.seq;
+      }
+    }
+    if (segs.size() >= trigger || (all && tomb)) {
+      RETURN_IF_ERROR(CompactPartitionLocked(key.first, key.second, PartitionNs(it->second), segs));
+    }
+  }
+  return PruneTombstonesLocked();
+}
+
+Status DBImpl::PruneTombstonesLocked() {
+  std::shared_ptr<const Version> version;
+  {
+    absl::MutexLock sl(&state_mu_);
+    version = version_;
+  }
+  // A tombstone is needed while some segment it covers (id <= bound) of its
+  // database overlaps its time range.
+  std::vector<uint64_t> obsolete;
+  for (const auto& t : version->tombstones) {
+    bool needed = false;
+    for (const auto& s : version->segments) {
+      if (s->meta.db_id == t.db_id && s->meta.id <= t.seq && s->meta.max_time >= t.min_time &&
+          s->meta.min_time <= t.max_time) {
+        needed = true;
+        break;
+      }
+    }
+    if (!needed) obsolete.push_back(t.id);
+  }
+  if (obsolete.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(index_->RemoveTombstones(obsolete));
+  auto tombstones = index_->Tombstones();
+  InstallVersion({}, {}, &tombstones);
+  return absl::OkStatus();
+}
+
+Status DBImpl::RetentionLocked() {
+  std::shared_ptr<const Version> version;
+  {
+    absl::MutexLock sl(&state_mu_);
+    version = version_;
+  }
+  absl::flat_hash_map<uint32_t, index::DatabaseInfo> dbs;
+  for (const auto& d : index_->ListDatabases()) dbs[d.id] = d;
+  const int64_t now = NowNanos();
+  std::vector<uint64_t> removed;
+  for (const auto& s : version->segments) {
+    auto it = dbs.find(s->meta.db_id);
+    if (it == dbs.end() || it->second.retention_ns <= 0) continue;
+    const int64_t pend = s->meta.partition_start + PartitionNs(it->second);
+    if (pend <= now - it->second.retention_ns) removed.push_back(s->meta.id);
+  }
+  if (removed.empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(index_->CommitSegments({}, removed, std::nullopt));
+  InstallVersion({}, removed, nullptr);
+  LogInfo("retention: dropped ", removed.size(), " segments past their database's retention period");
+  return absl::OkStatus();
+}
+
+Status DBImpl::Flush() {
+  RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> l(maint_mu_);
+  return FreezeAndFlushLocked();
+}
+
+Status DBImpl::Compact() {
+  RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> l(maint_mu_);
+  RETURN_IF_ERROR(FreezeAndFlushLocked());
+  RETURN_IF_ERROR(RetentionLocked());
+  return CompactLocked(/*all=*/true);
+}
+
+void DBImpl::BackgroundLoop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> l(bg_mu_);
+      bg_cv_.wait_for(l, std::chrono::seconds(1), [this] { return bg_stop_ || bg_work_; });
+      if (bg_stop_) return;
+      bg_work_ = false;
+    }
+    std::lock_guard<std::mutex> l(maint_mu_);
+    if (!open_.load()) return;
+    Status s;
+    bool age_flush = false;
+    {
+      absl::MutexLock sl(&state_mu_);
+      age_flush = options_.head_max_age_seconds > 0 && active_->points() > 0 &&
+                  NowNanos() - active_->created_nanos() > int64_t{options_.head_max_age_seconds} * 1000000000;
+    }
+    if (age_flush) {
+      absl::MutexLock wl(&write_mu_);
+      s.Update(FreezeLocked());
+    }
+    s.Update(FlushFrozenLocked());
+    s.Update(RetentionLocked());
+    s.Update(CompactLocked(/*all=*/false));
+    if (!s.ok()) LogError("background work: ", s.ToString());
+  }
+}
+
+StatusOr<std::vector<CheckProblem>> DBImpl::Check() {
+  RETURN_IF_ERROR(CheckOpen());
+  Snapshot snap = GetSnapshot();
+  std::vector<CheckProblem> problems;
+  for (const auto& s : snap.version->segments) {
+    if (!s->reader) {
+      problems.push_back({s->meta.file, std::string(ToStd(s->open_status.message()))});
+      continue;
+    }
+    Status st = s->reader->Verify();
+    if (!st.ok()) problems.push_back({s->meta.file, std::string(ToStd(st.message()))});
+  }
+  return problems;
+}
+
+DBStats DBImpl::Stats() {
+  DBStats st;
+  if (!open_.load()) return st;
+  Snapshot snap = GetSnapshot();
+  for (const auto& d : index_->ListDatabases()) st.series += index_->SeriesCount(d.id);
+  st.head_bytes = snap.active->bytes();
+  st.head_points = snap.active->points();
+  for (const auto& h : snap.frozen) st.head_bytes += h->bytes();
+  st.frozen_heads = snap.frozen.size();
+  st.segments = snap.version->segments.size();
+  for (const auto& s : snap.version->segments) st.segment_bytes += s->meta.file_bytes;
+  auto ws = wal_->stats();
+  st.wal_bytes = wal_->size_bytes();
+  st.wal_fsyncs = ws.fsyncs;
+  st.wal_fsync_nanos = ws.fsync_nanos;
+  st.points_written = points_written_.load();
+  st.values_written = values_written_.load();
+  st.lines_rejected = lines_rejected_.load();
+  st.flushes = flushes_.load();
+  st.compactions = compactions_.load();
+  st.replayed_records = replayed_records_.load();
+  return st;
+}
+
+}  // namespace m2mdb

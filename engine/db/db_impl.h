@@ -1,0 +1,161 @@
+// DBImpl ties the engine together: WAL + head for writes, the RocksDB index
+// for metadata, segment files for flushed data, and background flush,
+// compaction and retention. See docs/architecture.md.
+//
+// Locks, in the order they may be taken:
+//   maint_mu_  serialises flush, compaction, retention, deletes and drops.
+//   write_mu_  serialises WAL append + head apply (so WAL order == apply
+//              order) and head freezing.
+//   state_mu_  guards the published state: active head, frozen heads,
+//              segment version (segments + tombstones). Held only briefly.
+#ifndef M2MDB_ENGINE_DB_DB_IMPL_H_
+#define M2MDB_ENGINE_DB_DB_IMPL_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "engine/db/head.h"
+#include "engine/index/index.h"
+#include "engine/lineproto/lineproto.h"
+#include "engine/segment/segment.h"
+#include "engine/wal/wal.h"
+#include "m2mdb/db.h"
+
+namespace m2mdb {
+
+// A registered segment file, shared by every Version that lists it.
+struct SegmentRef {
+  index::SegmentMeta meta;
+  std::unique_ptr<segment::SegmentReader> reader;  // null if it failed to open
+  Status open_status;                              // why, if so
+  std::string path;
+  // Set when the segment is removed from the catalog: the file is deleted
+  // when the last reader lets go of this object.
+  std::atomic<bool> obsolete{false};
+  ~SegmentRef();
+};
+
+// An immutable view of the flushed data.
+struct Version {
+  std::vector<std::shared_ptr<SegmentRef>> segments;  // ascending id = ascending priority
+  std::vector<index::Tombstone> tombstones;
+};
+
+class DBImpl : public DB {
+ public:
+  explicit DBImpl(const Options& options);
+  ~DBImpl() override;
+
+  Status OpenImpl();
+
+  Status Close() override;
+  Status CreateDatabase(const DatabaseOptions& options) override;
+  Status DropDatabase(std::string_view name) override;
+  std::vector<DatabaseOptions> ListDatabases() override;
+  Status SetRetention(std::string_view name, int64_t retention_ns) override;
+  StatusOr<WriteResult> WriteLineProtocol(std::string_view database, std::string_view body,
+                                          const WriteOptions& options) override;
+  StatusOr<WriteResult> WritePoints(std::string_view database, const std::vector<Point>& points,
+                                    const WriteOptions& options) override;
+  Status Scan(const ScanRequest& request, const std::function<Status(const SeriesData&)>& fn) override;
+  StatusOr<std::vector<std::string>> Measurements(std::string_view database) override;
+  StatusOr<std::vector<std::string>> TagKeys(std::string_view database, std::string_view measurement) override;
+  StatusOr<std::vector<std::string>> TagValues(std::string_view database, std::string_view measurement,
+                                               std::string_view tag_key) override;
+  StatusOr<std::vector<FieldKey>> FieldKeys(std::string_view database, std::string_view measurement) override;
+  StatusOr<std::vector<std::string>> Series(std::string_view database, std::string_view measurement,
+                                            const std::vector<TagMatcher>& matchers) override;
+  Status Delete(const DeleteRequest& request) override;
+  Status DropSeries(std::string_view database, std::string_view measurement,
+                    const std::vector<TagMatcher>& matchers) override;
+  Status DropMeasurement(std::string_view database, std::string_view measurement) override;
+  Status Flush() override;
+  Status Compact() override;
+  StatusOr<std::vector<CheckProblem>> Check() override;
+  DBStats Stats() override;
+
+ private:
+  struct Snapshot {
+    std::shared_ptr<Head> active;
+    std::vector<std::shared_ptr<Head>> frozen;  // oldest first
+    std::shared_ptr<const Version> version;
+  };
+  struct ApplyContext;
+
+  Status CheckOpen() const;
+  StatusOr<index::DatabaseInfo> GetDb(std::string_view name) const;
+  int64_t PartitionNs(const index::DatabaseInfo& db) const;
+  std::string SegmentDir() const { return options_.data_dir + "/segments"; }
+
+  // Parses `body` and resolves every valid line to head entries in `ctx`.
+  // Lines listed in `skip` (replay) are not applied; lines rejected now are
+  // reported in `errors`.
+  void ParseAndResolve(const index::DatabaseInfo& db, std::string_view body, lineproto::Precision precision,
+                       int64_t default_time, const std::vector<int>* skip, bool replay, uint64_t max_line_length,
+                       ApplyContext* ctx, std::vector<WriteError>* errors);
+  Status ReplayRecord(uint64_t seq, std::string_view payload);
+
+  Snapshot GetSnapshot();
+  // Series ids of `measurement` matching every matcher, with their keys,
+  // sorted by key.
+  StatusOr<std::vector<std::pair<std::string, uint64_t>>> MatchSeries(uint32_t db_id, std::string_view measurement,
+                                                                      const std::vector<TagMatcher>& matchers);
+  Status ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t partition_ns, uint64_t series_id,
+                         const index::FieldInfo& field, int64_t min_time, int64_t max_time, Column* out);
+
+  // Freezes the active head if it holds anything. REQUIRES: write_mu_ held.
+  Status FreezeLocked();
+  // REQUIRES: maint_mu_ held.
+  Status FlushFrozenLocked();
+  Status FreezeAndFlushLocked();
+  Status CompactPartitionLocked(uint32_t db_id, int64_t partition_start, int64_t partition_ns,
+                                const std::vector<std::shared_ptr<SegmentRef>>& inputs);
+  Status CompactLocked(bool all);
+  Status RetentionLocked();
+  Status PruneTombstonesLocked();
+  // Publishes a new version with `added` and without `removed`.
+  void InstallVersion(const std::vector<std::shared_ptr<SegmentRef>>& added, const std::vector<uint64_t>& removed,
+                      const std::vector<index::Tombstone>* tombstones);
+  std::shared_ptr<SegmentRef> OpenSegmentRef(const index::SegmentMeta& meta);
+
+  void BackgroundLoop();
+  void StallIfNeeded();
+
+  const Options options_;
+  int lock_fd_ = -1;
+  std::unique_ptr<index::Index> index_;
+  std::unique_ptr<wal::Wal> wal_;
+  std::atomic<bool> open_{false};
+  std::atomic<bool> replaying_{false};
+
+  std::mutex maint_mu_;
+  absl::Mutex write_mu_;
+  mutable absl::Mutex state_mu_;
+  std::shared_ptr<Head> active_ ABSL_GUARDED_BY(state_mu_);
+  std::vector<std::shared_ptr<Head>> frozen_ ABSL_GUARDED_BY(state_mu_);
+  std::shared_ptr<const Version> version_ ABSL_GUARDED_BY(state_mu_);
+
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  std::condition_variable stall_cv_;
+  bool bg_stop_ = false;
+  bool bg_work_ = false;
+  std::thread bg_thread_;
+
+  std::atomic<uint64_t> points_written_{0};
+  std::atomic<uint64_t> values_written_{0};
+  std::atomic<uint64_t> lines_rejected_{0};
+  std::atomic<uint64_t> flushes_{0};
+  std::atomic<uint64_t> compactions_{0};
+  std::atomic<uint64_t> replayed_records_{0};
+};
+
+}  // namespace m2mdb
+
+#endif  // M2MDB_ENGINE_DB_DB_IMPL_H_

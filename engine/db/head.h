@@ -1,0 +1,103 @@
+// The head: in-memory columns per (series, field) holding the points written
+// since the last flush. One Head takes writes at a time; when it passes the
+// memory budget (or its age limit) it is frozen, a new Head takes writes, and
+// the frozen one is written to segment files in the background.
+//
+// Thread-safety: Apply must be serialised by the caller (the DB's write
+// mutex); Read, ForEachSorted and the accessors may run concurrently with it.
+#ifndef M2MDB_ENGINE_DB_HEAD_H_
+#define M2MDB_ENGINE_DB_HEAD_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "m2mdb/column.h"
+#include "m2mdb/types.h"
+
+namespace m2mdb {
+
+// One value to apply. For kString, `str` indexes the batch's string table.
+struct HeadEntry {
+  uint64_t series_id;
+  uint32_t field_id;
+  uint32_t db_id;
+  FieldType type;
+  int64_t time;
+  union {
+    double f;
+    int64_t i;
+    uint64_t u;
+    bool b;
+    uint32_t str;
+  };
+};
+
+class Head {
+ public:
+  explicit Head(int64_t created_nanos) : created_nanos_(created_nanos) {}
+  Head(const Head&) = delete;
+  Head& operator=(const Head&) = delete;
+
+  // REQUIRES: externally serialised with other Apply calls.
+  void Apply(const HeadEntry* entries, size_t n, const std::vector<std::string>& strings);
+
+  // Appends the points of (series, field) with min_time <= t <= max_time to
+  // `out`, sorted by time with the last write winning on equal timestamps.
+  // Returns false if the head has no such column. out->type is set.
+  bool Read(uint64_t series_id, uint32_t field_id, int64_t min_time, int64_t max_time, Column* out) const;
+
+  // Calls fn for every column, ordered by (db, series, field), each sorted
+  // and deduplicated. For flushing a frozen head.
+  void ForEachSorted(
+      const std::function<void(uint32_t db_id, uint64_t series_id, uint32_t field_id, const Column&)>& fn) const;
+
+  uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+  uint64_t points() const { return points_.load(std::memory_order_relaxed); }
+  int64_t created_nanos() const { return created_nanos_; }
+  int64_t min_time() const;
+  int64_t max_time() const;
+
+  // Set when frozen: every WAL record with seq <= this is in this head or an
+  // older one.
+  uint64_t wal_seq_end = 0;
+
+ private:
+  struct Key {
+    uint64_t series_id;
+    uint32_t field_id;
+    bool operator==(const Key& o) const { return series_id == o.series_id && field_id == o.field_id; }
+    template <typename H>
+    friend H AbslHashValue(H h, const Key& k) {
+      return H::combine(std::move(h), k.series_id, k.field_id);
+    }
+  };
+  struct HeadColumn {
+    uint32_t db_id = 0;
+    uint64_t series_id = 0;
+    uint32_t field_id = 0;
+    // Guarded by Head::mu_. `sorted` means strictly increasing times.
+    Column col;
+    bool sorted = true;
+  };
+
+  // Sorts and deduplicates `c` in place. REQUIRES: mu_ held exclusively.
+  static void Normalize(HeadColumn* c);
+
+  const int64_t created_nanos_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<Key, std::unique_ptr<HeadColumn>> columns_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> bytes_{0};
+  std::atomic<uint64_t> points_{0};
+  std::atomic<int64_t> min_time_{INT64_MAX};
+  std::atomic<int64_t> max_time_{INT64_MIN};
+};
+
+}  // namespace m2mdb
+
+#endif  // M2MDB_ENGINE_DB_HEAD_H_

@@ -1,0 +1,200 @@
+// m2mdb/db.h — the embedding API: open a data directory, write points, scan.
+//
+//   m2mdb::Options options;
+//   options.data_dir = "/var/lib/m2mdb";
+//   auto db = m2mdb::DB::Open(options);           // StatusOr<unique_ptr<DB>>
+//   (*db)->CreateDatabase({.name = "telemetry"});
+//   auto r = (*db)->WriteLineProtocol("telemetry", "cpu,host=a usage=0.5 1700000000000000000\n", {});
+//   (*db)->Scan({.database = "telemetry", .measurement = "cpu", .fields = {"usage"}},
+//               [](const m2mdb::SeriesData& s) { ...; return absl::OkStatus(); });
+//
+// Thread-safety: a DB is safe for concurrent use by any number of threads.
+// Errors are returned as absl::Status; nothing throws.
+#ifndef M2MDB_DB_H_
+#define M2MDB_DB_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "m2mdb/column.h"
+#include "m2mdb/options.h"
+#include "m2mdb/status.h"
+#include "m2mdb/types.h"
+
+namespace m2mdb {
+
+struct DatabaseOptions {
+  std::string name;
+  // Data older than now - retention is dropped (whole partitions) and writes
+  // older than that are rejected. 0 = keep forever. Default: 0.
+  int64_t retention_ns = 0;
+  // Length of a time partition; 0 = Options::default_partition_ns.
+  int64_t partition_ns = 0;
+};
+
+// One rejected line of a write.
+struct WriteError {
+  int line = 0;        // 1-based line number in the request body; 0 = not line-specific
+  std::string reason;  // a sentence a person understands
+};
+
+struct WriteResult {
+  uint64_t points_written = 0;
+  uint64_t values_written = 0;
+  std::vector<WriteError> errors;  // in line order
+};
+
+// A typed point for WritePoints.
+struct Point {
+  std::string measurement;
+  std::vector<std::pair<std::string, std::string>> tags;
+  std::vector<std::pair<std::string, FieldValue>> fields;
+  int64_t timestamp = 0;  // ns
+};
+
+enum class TagOp { kEqual, kNotEqual, kRegex, kNotRegex };
+
+// A condition on one tag. A series without the tag has value "" for it, as in
+// InfluxDB (so `host != 'a'` matches series without a host tag).
+struct TagMatcher {
+  std::string key;
+  TagOp op = TagOp::kEqual;
+  std::string value;  // a literal, or a regex (RE2 syntax, as Go/InfluxDB) for kRegex/kNotRegex;
+                      // unanchored, like InfluxQL =~
+};
+
+struct ScanRequest {
+  std::string database;
+  std::string measurement;
+  // All must hold (AND). Empty: every series of the measurement.
+  std::vector<TagMatcher> matchers;
+  // Field names to read; empty = every field of the measurement.
+  std::vector<std::string> fields;
+  int64_t min_time = kMinTime;  // inclusive
+  int64_t max_time = kMaxTime;  // inclusive
+};
+
+// The points of one series, one Column per requested field (in the order of
+// SeriesData::fields; a field the series never had yields an empty column).
+struct SeriesData {
+  std::string key;  // canonical series key, e.g. "cpu,host=a"
+  std::string measurement;
+  std::vector<std::pair<std::string, std::string>> tags;  // sorted by key
+  std::vector<std::string> field_names;
+  std::vector<Column> columns;
+};
+
+struct FieldKey {
+  std::string name;
+  FieldType type = FieldType::kFloat;
+};
+
+// Delete points of matching series of one measurement (or, with an empty
+// measurement, of every measurement) in [min_time, max_time].
+struct DeleteRequest {
+  std::string database;
+  std::string measurement;  // empty = all measurements
+  std::vector<TagMatcher> matchers;
+  int64_t min_time = kMinTime;
+  int64_t max_time = kMaxTime;
+};
+
+struct DBStats {
+  uint64_t series = 0;
+  uint64_t head_bytes = 0;
+  uint64_t head_points = 0;
+  uint64_t frozen_heads = 0;
+  uint64_t segments = 0;
+  uint64_t segment_bytes = 0;
+  uint64_t wal_bytes = 0;
+  uint64_t wal_fsyncs = 0;
+  uint64_t wal_fsync_nanos = 0;
+  uint64_t points_written = 0;
+  uint64_t values_written = 0;
+  uint64_t lines_rejected = 0;
+  uint64_t flushes = 0;
+  uint64_t compactions = 0;
+  uint64_t replayed_records = 0;  // at the last Open
+};
+
+// A problem found by Check.
+struct CheckProblem {
+  std::string file;
+  std::string message;
+};
+
+class DB {
+ public:
+  // Opens (creating if allowed) the data directory, replays the WAL and
+  // starts background work. Another process holding the directory -> error.
+  static StatusOr<std::unique_ptr<DB>> Open(const Options& options);
+
+  DB() = default;
+  DB(const DB&) = delete;
+  DB& operator=(const DB&) = delete;
+  // Closes if still open (errors are logged).
+  virtual ~DB() = default;
+
+  // Stops background work, syncs the WAL and closes files. The WAL is kept:
+  // the next Open replays it. Later calls fail with kFailedPrecondition.
+  virtual Status Close() = 0;
+
+  // Databases. CreateDatabase of an existing name succeeds (as InfluxDB's).
+  virtual Status CreateDatabase(const DatabaseOptions& options) = 0;
+  virtual Status DropDatabase(std::string_view name) = 0;  // kNotFound if missing
+  virtual std::vector<DatabaseOptions> ListDatabases() = 0;
+  virtual Status SetRetention(std::string_view name, int64_t retention_ns) = 0;
+
+  // Writes line protocol. Valid lines are written even when others are
+  // rejected (each rejected line is in result.errors). A non-OK status means
+  // nothing was written: missing database (kNotFound), bad precision
+  // (kInvalidArgument), I/O failure. Returns once the write is durable per
+  // Options::wal_sync.
+  virtual StatusOr<WriteResult> WriteLineProtocol(std::string_view database, std::string_view body,
+                                                  const WriteOptions& options) = 0;
+  // Writes typed points (line numbers in errors are indexes + 1).
+  virtual StatusOr<WriteResult> WritePoints(std::string_view database, const std::vector<Point>& points,
+                                            const WriteOptions& options) = 0;
+
+  // Calls `fn` once per matching series, ordered by series key, with the
+  // series' points in [min_time, max_time] sorted by time. The scan sees one
+  // consistent snapshot. A non-OK return from fn stops the scan and is
+  // returned.
+  virtual Status Scan(const ScanRequest& request, const std::function<Status(const SeriesData&)>& fn) = 0;
+
+  // Metadata, sorted.
+  virtual StatusOr<std::vector<std::string>> Measurements(std::string_view database) = 0;
+  virtual StatusOr<std::vector<std::string>> TagKeys(std::string_view database, std::string_view measurement) = 0;
+  virtual StatusOr<std::vector<std::string>> TagValues(std::string_view database, std::string_view measurement,
+                                                       std::string_view tag_key) = 0;
+  virtual StatusOr<std::vector<FieldKey>> FieldKeys(std::string_view database, std::string_view measurement) = 0;
+  // Series keys of `measurement` (empty: all) matching `matchers`.
+  virtual StatusOr<std::vector<std::string>> Series(std::string_view database, std::string_view measurement,
+                                                    const std::vector<TagMatcher>& matchers) = 0;
+
+  // Deletes points (tombstones now, physical at compaction).
+  virtual Status Delete(const DeleteRequest& request) = 0;
+  // Deletes matching series entirely: their points and index entries.
+  virtual Status DropSeries(std::string_view database, std::string_view measurement,
+                            const std::vector<TagMatcher>& matchers) = 0;
+  virtual Status DropMeasurement(std::string_view database, std::string_view measurement) = 0;
+
+  // Writes the head to segment files now and waits for it.
+  virtual Status Flush() = 0;
+  // Flushes, then compacts every partition with more than one segment and
+  // applies retention; waits for it.
+  virtual Status Compact() = 0;
+
+  // Reads every segment block and checks every checksum.
+  virtual StatusOr<std::vector<CheckProblem>> Check() = 0;
+  virtual DBStats Stats() = 0;
+};
+
+}  // namespace m2mdb
+
+#endif  // M2MDB_DB_H_
