@@ -1,12 +1,13 @@
 // Segment files: immutable, columnar, one per (partition, flush or compaction).
 //
-// Layout (docs/format/segment.md):
-//   header  "M2SEG001" (8 bytes)
+// Layout (docs/format/segment.md; constants in segment_format.h):
+//   header  "M2SEG001" (8 bytes) | format version (1 byte)
 //   blocks  one per (series, field, up to max_block_points points), each:
 //           encoded timestamps | encoded values | crc32c (fixed32) of both
-//   index   one entry per block, sorted by (series id, field id, min time):
-//           series id, field id, type, count, min/max time, stats, offset,
-//           length of timestamps, length of values
+//   index   one entry per block, sorted by (series id, field id, min time),
+//           delta- and varint-coded: series id, field id, type, count,
+//           min/max time, stats, length of timestamps, length of values
+//           (offsets are implied: blocks are contiguous in index order)
 //   footer  index offset (fixed64) | index length (fixed32) |
 //           index crc32c (fixed32) | block count (fixed32) | "M2SEGEND"
 //
@@ -33,7 +34,9 @@ namespace m2mdb::segment {
 // hold min, max, sum, first, last; for kInteger the *_i members; for
 // kUnsigned the *_u members; for kBoolean min/max are in *_i (0/1) and sum_i
 // is the number of trues; for kString only count and times are meaningful.
-// first/last are the values at min_time/max_time.
+// first/last are the values at min_time/max_time. Float min/max skip NaN (a
+// block of only NaN reports its first value) and ties keep the earliest
+// value; sums are accumulated in time order from zero, integer sums wrap.
 struct BlockStats {
   uint32_t count = 0;
   int64_t min_time = 0;
@@ -73,7 +76,10 @@ class SegmentWriter {
   virtual ~SegmentWriter() = default;  // deletes the temp file unless finished
   // REQUIRES: calls ordered by (series_id, field_id); `column` sorted by time
   // with unique timestamps, non-empty, column.type fixed per (series, field).
-  // Splits it into blocks of at most max_block_points.
+  // Splits it into blocks of at most max_block_points. The same (series,
+  // field) may be added again with later timestamps and the same type.
+  // A violated REQUIRES returns kInvalidArgument and writes nothing; an I/O
+  // error is returned by this and every later call.
   virtual Status Add(uint64_t series_id, uint32_t field_id, const Column& column) = 0;
   // Writes the index and footer, fsyncs, renames to the final path and
   // fsyncs the directory.

@@ -1,1 +1,620 @@
+// The write-ahead log (docs/format/wal.md).
+//
+// A directory of segments "%020llu.wal", each named after the seq of its first
+// record. A segment is a plain sequence of records, no padding, no blocks:
+//
+//   +-----------+-----------+-----------+----------------+
+//   | crc (4)   | len (4)   | seq (8)   | payload (len)  |
+//   +-----------+-----------+-----------+----------------+
+//   crc = Mask(crc32c(payload ++ fixed64 seq)), all integers little-endian.
+//
+// The CRC runs over the payload first and the seq last so that the expensive
+// part (the payload) is checksummed before the append mutex is taken; only the
+// eight seq bytes are folded in under it.
+//
+// Invariants kept by WalImpl:
+//  - seqs increase by one per record inside a segment; the first record of a
+//    segment has seq == its name; a later segment's name is > the previous
+//    segment's last seq (gaps are only possible at segment boundaries, when
+//    min_next_seq jumps ahead of the log).
+//  - every record with seq < the active segment's name is in a closed
+//    segment, and closed segments were fdatasynced when they were closed
+//    (except in kNone), so Sync only ever needs to fsync the active segment.
+//  - a write error or an fsync error poisons the log (error_): after a failed
+//    fsync the kernel may have dropped the dirty pages and a retry can report
+//    success for data that is gone (PostgreSQL's "fsyncgate"); after a failed
+//    write a partial record may sit in the file and anything appended behind
+//    it would be cut at the next Open.
 #include "engine/wal/wal.h"
+
+#include <algorithm>
+#include <cassert>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+#include "engine/util/coding.h"
+#include "engine/util/crc32c.h"
+#include "engine/util/file.h"
+#include "engine/util/logging.h"
+
+namespace m2mdb::wal {
+namespace {
+
+constexpr char kSuffix[] = ".wal";
+constexpr size_t kNameDigits = 20;
+
+std::string SegmentName(uint64_t first_seq) { return absl::StrFormat("%020u%s", first_seq, kSuffix); }
+
+// Parses "%020llu.wal"; false for anything else (temp files, strays).
+bool ParseSegmentName(const std::string& name, uint64_t* first_seq) {
+  if (name.size() != kNameDigits + sizeof(kSuffix) - 1) return false;
+  if (name.compare(kNameDigits, std::string::npos, kSuffix) != 0) return false;
+  uint64_t v = 0;
+  for (size_t i = 0; i < kNameDigits; ++i) {
+    char c = name[i];
+    if (c < '0' || c > '9') return false;
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *first_seq = v;
+  return true;
+}
+
+struct SegmentFile {
+  uint64_t first_seq;
+  std::string name;
+  uint64_t size;
+};
+
+// The segments in `dir`, ordered by first seq (the fixed-width names sort
+// numerically).
+StatusOr<std::vector<SegmentFile>> ListSegments(const std::string& dir) {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
+  std::vector<SegmentFile> out;
+  for (std::string& name : names) {
+    uint64_t first;
+    if (!ParseSegmentName(name, &first)) continue;
+    ASSIGN_OR_RETURN(uint64_t size, FileSize(dir + "/" + name));
+    out.push_back(SegmentFile{first, std::move(name), size});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const SegmentFile& a, const SegmentFile& b) { return a.first_seq < b.first_seq; });
+  return out;
+}
+
+uint32_t RecordCrc(uint32_t payload_crc, const char* seq_bytes) {
+  return crc32c::Mask(crc32c::Extend(payload_crc, seq_bytes, 8));
+}
+
+// Outcome of parsing one segment.
+struct ParseResult {
+  uint64_t good_bytes = 0;  // offset just past the last good record
+  uint64_t records = 0;
+  uint64_t last_seq = 0;  // valid if records > 0
+  std::string problem;    // empty if the whole segment parsed
+};
+
+// Walks the records of one segment's bytes. The first record must carry
+// `first_seq`, each later one the previous seq + 1. Stops at the first record
+// that is torn or corrupt and says why in `problem`. `visit` errors are
+// returned as is (they are not corruption).
+Status ParseSegment(std::string_view data, uint64_t first_seq,
+                    absl::FunctionRef<Status(uint64_t offset, uint64_t seq, std::string_view payload)> visit,
+                    ParseResult* r) {
+  uint64_t expected = first_seq;
+  uint64_t off = 0;
+  const uint64_t size = data.size();
+  while (off < size) {
+    const char* p = data.data() + off;
+    if (size - off < kWalRecordHeaderBytes) {
+      r->problem = absl::StrCat("short header (", size - off, " bytes)");
+      return absl::OkStatus();
+    }
+    const uint32_t stored_crc = DecodeFixed32(p);
+    const uint64_t len = DecodeFixed32(p + 4);
+    const uint64_t seq = DecodeFixed64(p + 8);
+    if (len > kMaxWalRecordBytes) {
+      r->problem = absl::StrCat("length ", len, " over the limit");
+      return absl::OkStatus();
+    }
+    if (len > size - off - kWalRecordHeaderBytes) {
+      r->problem = absl::StrCat("length ", len, " runs past the end of the file");
+      return absl::OkStatus();
+    }
+    std::string_view payload(p + kWalRecordHeaderBytes, len);
+    if (RecordCrc(crc32c::Value(payload), p + 8) != stored_crc) {
+      r->problem = "checksum mismatch";
+      return absl::OkStatus();
+    }
+    if (seq != expected) {
+      r->problem = absl::StrCat("seq ", seq, " where ", expected, " was expected");
+      return absl::OkStatus();
+    }
+    RETURN_IF_ERROR(visit(off, seq, payload));
+    off += kWalRecordHeaderBytes + len;
+    r->good_bytes = off;
+    r->records++;
+    r->last_seq = seq;
+    expected = seq + 1;
+  }
+  return absl::OkStatus();
+}
+
+uint64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+class WalImpl final : public Wal {
+ public:
+  explicit WalImpl(WalOptions options) : options_(std::move(options)) {}
+  ~WalImpl() override { Close().IgnoreError(); }
+
+  // Lists, replays and repairs the log; opens the fresh active segment.
+  Status Recover(uint64_t replay_from,
+                 absl::FunctionRef<Status(uint64_t seq, std::string_view payload)> replay);
+  void StartBackgroundSync();
+
+  StatusOr<uint64_t> Append(std::string_view payload) override;
+  Status Sync(uint64_t seq) override;
+  StatusOr<uint64_t> Rotate() override;
+  Status RemoveBefore(uint64_t seq) override;
+  uint64_t last_seq() const override { return last_seq_.load(std::memory_order_acquire); }
+  WalStats stats() const override;
+  uint64_t size_bytes() const override { return size_bytes_.load(std::memory_order_relaxed); }
+  Status Close() override;
+
+ private:
+  struct ClosedSegment {
+    uint64_t first_seq;
+    uint64_t size;
+  };
+
+  std::string PathOf(uint64_t first_seq) const { return options_.dir + "/" + SegmentName(first_seq); }
+  bool syncs() const { return options_.sync_mode != WalSyncMode::kNone; }
+
+  // fdatasync `f`, timed and counted. Does not touch the sticky error.
+  Status TimedSync(AppendFile* f);
+  // Group commit: returns once every record <= `seq` is durable. At most one
+  // thread (the leader) fsyncs at a time, without holding mu_.
+  // REQUIRES: mu_ and sync_mu_ not held.
+  Status SyncTo(uint64_t seq);
+  // Records `s` as the sticky error (first one wins) and returns it.
+  // REQUIRES: sync_mu_ not held.
+  Status Poison(const Status& s);
+  Status StickyError();
+  // Closes the active segment (fsynced unless kNone) and starts one named
+  // next_seq_. REQUIRES: mu_ held, the active segment non-empty.
+  Status RotateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void BatchLoop();
+
+  const WalOptions options_;
+
+  // Lock order: mu_ before sync_mu_. The sync leader never holds sync_mu_
+  // while it takes mu_.
+  absl::Mutex mu_;  // the append path: file order == seq order
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // Shared so that a sync leader can fsync a segment that a concurrent
+  // rotation has just retired: the fd stays open until both are done.
+  std::shared_ptr<AppendFile> file_ ABSL_GUARDED_BY(mu_);
+  uint64_t active_first_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
+  std::deque<ClosedSegment> closed_segments_ ABSL_GUARDED_BY(mu_);
+  uint64_t closed_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+
+  absl::Mutex sync_mu_;
+  absl::CondVar sync_cv_;  // signalled when a leader finishes
+  bool sync_running_ ABSL_GUARDED_BY(sync_mu_) = false;
+  uint64_t synced_seq_ ABSL_GUARDED_BY(sync_mu_) = 0;  // every seq <= it is durable
+  Status error_ ABSL_GUARDED_BY(sync_mu_);
+  std::atomic<bool> failed_{false};  // error_ is set; read without sync_mu_
+
+  std::atomic<bool> is_closed_{false};  // mirrors closed_ for lock-free checks
+  std::atomic<uint64_t> last_seq_{0};
+  std::atomic<uint64_t> size_bytes_{0};
+  std::atomic<uint64_t> records_{0};
+  std::atomic<uint64_t> bytes_{0};
+  std::atomic<uint64_t> fsyncs_{0};
+  std::atomic<uint64_t> fsync_nanos_{0};
+
+  absl::Mutex bg_mu_;
+  absl::CondVar bg_cv_;
+  bool bg_stop_ ABSL_GUARDED_BY(bg_mu_) = false;
+  std::thread bg_thread_;
+};
+
+Status WalImpl::Recover(uint64_t replay_from,
+                        absl::FunctionRef<Status(uint64_t seq, std::string_view payload)> replay) {
+  const std::string& dir = options_.dir;
+  RETURN_IF_ERROR(CreateDirs(dir));
+  ASSIGN_OR_RETURN(std::vector<SegmentFile> segs, ListSegments(dir));
+
+  // A segment can be skipped unread when its successor starts at or below
+  // replay_from: all its records are older than that.
+  size_t start = 0;
+  while (start + 1 < segs.size() && segs[start + 1].first_seq <= replay_from) ++start;
+
+  uint64_t last_record_seq = 0;  // 0: no record read yet
+  uint64_t max_name = 0;         // highest name among the segments kept
+  size_t last_read_nonempty = SIZE_MAX;
+  std::vector<bool> drop(segs.size(), false);  // empty segments, removed below
+  size_t cut = segs.size();                    // segments [cut, end) are deleted
+  uint64_t cut_offset = 0;
+  std::string problem;
+
+  for (size_t i = 0; i < start; ++i) max_name = std::max(max_name, segs[i].first_seq);
+  for (size_t i = start; i < segs.size(); ++i) {
+    const SegmentFile& seg = segs[i];
+    if (last_record_seq != 0 && seg.first_seq <= last_record_seq) {
+      // Overlaps the previous segment: cannot be a continuation.
+      cut = i;
+      cut_offset = 0;
+      problem = absl::StrCat("segment starts at seq ", seg.first_seq, " but seq ", last_record_seq,
+                             " was already read");
+      break;
+    }
+    max_name = std::max(max_name, seg.first_seq);
+    if (seg.size == 0) {
+      drop[i] = true;  // holds nothing; the fresh segment replaces it
+      continue;
+    }
+    ParseResult r;
+    {
+      ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> map, MappedFile::Open(dir + "/" + seg.name));
+      RETURN_IF_ERROR(ParseSegment(
+          map->data(), seg.first_seq,
+          [&](uint64_t, uint64_t seq, std::string_view payload) -> Status {
+            if (seq < replay_from) return absl::OkStatus();
+            return replay(seq, payload);
+          },
+          &r));
+    }  // unmapped before any truncation below
+    if (r.records > 0) {
+      last_record_seq = r.last_seq;
+      last_read_nonempty = i;
+    }
+    if (!r.problem.empty()) {
+      cut = i;
+      cut_offset = r.good_bytes;
+      problem = std::move(r.problem);
+      break;
+    }
+  }
+
+  if (cut < segs.size()) {
+    // The log ends at (segs[cut], cut_offset): repair it the way the next
+    // reader would see it, and make the repair durable before new records go
+    // in behind it (a torn tail that reappeared after a power loss would
+    // otherwise make the next Open delete the newer segments).
+    uint64_t dropped = segs[cut].size - cut_offset;
+    for (size_t j = cut + 1; j < segs.size(); ++j) dropped += segs[j].size;
+    LogWarning("wal: ", dir, "/", segs[cut].name, " at offset ", cut_offset, ": ", problem,
+               "; the log ends there, dropping ", dropped, " bytes (", segs.size() - cut - 1,
+               " later segments)");
+    for (size_t j = cut + 1; j < segs.size(); ++j) RETURN_IF_ERROR(RemoveFile(dir + "/" + segs[j].name));
+    const std::string path = dir + "/" + segs[cut].name;
+    if (cut_offset == 0) {
+      RETURN_IF_ERROR(RemoveFile(path));
+      drop[cut] = false;  // already gone
+    } else {
+      RETURN_IF_ERROR(TruncateFile(path, cut_offset));
+      ASSIGN_OR_RETURN(std::unique_ptr<AppendFile> f, AppendFile::Open(path, /*truncate=*/false));
+      RETURN_IF_ERROR(f->Sync());
+      segs[cut].size = cut_offset;
+      if (last_read_nonempty == cut) last_read_nonempty = SIZE_MAX;  // just synced
+    }
+    RETURN_IF_ERROR(SyncDir(dir));
+    segs.resize(cut_offset == 0 ? cut : cut + 1);
+  }
+
+  // In the sync modes, what was replayed must be durable before the caller
+  // acts on it: a kill -9 leaves unsynced records in the page cache only.
+  // Older segments were fsynced when they were closed.
+  if (syncs() && last_read_nonempty < segs.size()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<AppendFile> f,
+                     AppendFile::Open(dir + "/" + segs[last_read_nonempty].name, /*truncate=*/false));
+    RETURN_IF_ERROR(f->Sync());
+  }
+
+  uint64_t next = std::max<uint64_t>(options_.min_next_seq, 1);
+  if (last_record_seq != 0) next = std::max(next, last_record_seq + 1);
+  next = std::max(next, max_name);
+
+  absl::MutexLock l(&mu_);
+  for (size_t i = 0; i < segs.size(); ++i) {
+    if (drop[i]) {
+      RETURN_IF_ERROR(RemoveFile(dir + "/" + segs[i].name));
+      continue;
+    }
+    closed_segments_.push_back(ClosedSegment{segs[i].first_seq, segs[i].size});
+    closed_bytes_ += segs[i].size;
+  }
+  // Appends go to a fresh segment: no record of ours ever shares a file with
+  // bytes a previous process may have left half-written.
+  ASSIGN_OR_RETURN(std::unique_ptr<AppendFile> f, AppendFile::Open(PathOf(next), /*truncate=*/true));
+  if (syncs()) RETURN_IF_ERROR(SyncDir(dir));
+  file_ = std::move(f);
+  active_first_seq_ = next;
+  next_seq_ = next;
+  last_seq_.store(next - 1, std::memory_order_release);
+  size_bytes_.store(closed_bytes_, std::memory_order_relaxed);
+  {
+    absl::MutexLock sl(&sync_mu_);
+    synced_seq_ = next - 1;
+  }
+  return absl::OkStatus();
+}
+
+void WalImpl::StartBackgroundSync() {
+  if (options_.sync_mode == WalSyncMode::kBatch) bg_thread_ = std::thread([this] { BatchLoop(); });
+}
+
+Status WalImpl::TimedSync(AppendFile* f) {
+  const uint64_t t0 = NowNanos();
+  Status s = options_.fsync_hook_for_testing ? options_.fsync_hook_for_testing() : f->Sync();
+  fsync_nanos_.fetch_add(NowNanos() - t0, std::memory_order_relaxed);
+  fsyncs_.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
+Status WalImpl::Poison(const Status& s) {
+  absl::MutexLock l(&sync_mu_);
+  if (error_.ok()) {
+    error_ = Annotate(s, "wal failed, no further writes accepted");
+    failed_.store(true, std::memory_order_release);
+    LogError(error_.message());
+  }
+  sync_cv_.SignalAll();
+  return error_;
+}
+
+Status WalImpl::StickyError() {
+  if (!failed_.load(std::memory_order_acquire)) return absl::OkStatus();
+  absl::MutexLock l(&sync_mu_);
+  return error_;
+}
+
+StatusOr<uint64_t> WalImpl::Append(std::string_view payload) {
+  if (payload.size() > kMaxWalRecordBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("wal record of ", payload.size(), " bytes exceeds the limit of ", kMaxWalRecordBytes));
+  }
+  // Everything but the seq and the CRC is prepared outside the mutex.
+  std::string rec;
+  rec.resize(kWalRecordHeaderBytes + payload.size());
+  char* p = rec.data();
+  EncodeFixed32(p + 4, static_cast<uint32_t>(payload.size()));
+  if (!payload.empty()) std::memcpy(p + kWalRecordHeaderBytes, payload.data(), payload.size());
+  const uint32_t payload_crc = crc32c::Value(payload);
+
+  absl::MutexLock l(&mu_);
+  if (closed_) return absl::FailedPreconditionError("wal is closed");
+  RETURN_IF_ERROR(StickyError());
+  if (file_->size() > 0 && file_->size() + rec.size() > options_.segment_bytes) {
+    RETURN_IF_ERROR(RotateLocked());
+  }
+  const uint64_t seq = next_seq_;
+  EncodeFixed64(p + 8, seq);
+  EncodeFixed32(p, RecordCrc(payload_crc, p + 8));
+  // One write(2): when it returns the record is in the kernel, so it
+  // survives kill -9 even before any fsync.
+  Status s = file_->Append(rec);
+  if (!s.ok()) return Poison(s);
+  next_seq_ = seq + 1;
+  last_seq_.store(seq, std::memory_order_release);
+  size_bytes_.store(closed_bytes_ + file_->size(), std::memory_order_relaxed);
+  records_.fetch_add(1, std::memory_order_relaxed);
+  bytes_.fetch_add(rec.size(), std::memory_order_relaxed);
+  return seq;
+}
+
+Status WalImpl::RotateLocked() {
+  assert(file_->size() > 0);  // an empty segment would collide with its successor's name
+  ASSIGN_OR_RETURN(std::unique_ptr<AppendFile> next, AppendFile::Open(PathOf(next_seq_), /*truncate=*/true));
+  if (syncs()) {
+    // Closed segments are durable: Sync relies on it and never looks back.
+    Status s = TimedSync(file_.get());
+    if (s.ok()) s = SyncDir(options_.dir);
+    if (!s.ok()) {
+      RemoveFile(next->path()).IgnoreError();
+      return Poison(s);
+    }
+  }
+  closed_segments_.push_back(ClosedSegment{active_first_seq_, file_->size()});
+  closed_bytes_ += file_->size();
+  file_ = std::move(next);  // the old fd closes when a running sync leader lets go of it
+  active_first_seq_ = next_seq_;
+  size_bytes_.store(closed_bytes_, std::memory_order_relaxed);
+  if (syncs()) {
+    absl::MutexLock sl(&sync_mu_);
+    synced_seq_ = std::max(synced_seq_, next_seq_ - 1);
+    sync_cv_.SignalAll();
+  }
+  return absl::OkStatus();
+}
+
+Status WalImpl::SyncTo(uint64_t seq) {
+  {
+    absl::MutexLock l(&sync_mu_);
+    for (;;) {
+      if (!error_.ok()) return error_;
+      if (synced_seq_ >= seq) return absl::OkStatus();
+      if (!sync_running_) break;
+      // A leader is fsyncing; it may cover `seq`, and if not, the next
+      // leader (maybe us) will.
+      sync_cv_.Wait(&sync_mu_);
+    }
+    sync_running_ = true;
+  }
+  // Leader. Everything appended up to `target` is either in `file` (written
+  // before we looked) or in a closed segment, which is already durable.
+  std::shared_ptr<AppendFile> file;
+  uint64_t target;
+  {
+    absl::MutexLock l(&mu_);
+    file = file_;
+    target = next_seq_ - 1;
+  }
+  Status s = file != nullptr ? TimedSync(file.get()) : absl::OkStatus();
+  if (!s.ok()) {
+    Poison(s).IgnoreError();
+  }
+  absl::MutexLock l(&sync_mu_);
+  sync_running_ = false;
+  if (s.ok()) synced_seq_ = std::max(synced_seq_, target);
+  sync_cv_.SignalAll();
+  return error_;
+}
+
+Status WalImpl::Sync(uint64_t seq) {
+  if (is_closed_.load(std::memory_order_acquire)) return absl::FailedPreconditionError("wal is closed");
+  if (seq > last_seq_.load(std::memory_order_acquire)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("wal Sync(", seq, ") beyond the last record ", last_seq()));
+  }
+  if (options_.sync_mode != WalSyncMode::kAlways) return StickyError();
+  return SyncTo(seq);
+}
+
+StatusOr<uint64_t> WalImpl::Rotate() {
+  absl::MutexLock l(&mu_);
+  if (closed_) return absl::FailedPreconditionError("wal is closed");
+  RETURN_IF_ERROR(StickyError());
+  if (file_->size() > 0) RETURN_IF_ERROR(RotateLocked());
+  return next_seq_;
+}
+
+Status WalImpl::RemoveBefore(uint64_t seq) {
+  std::vector<std::string> doomed;
+  {
+    absl::MutexLock l(&mu_);
+    if (closed_) return absl::FailedPreconditionError("wal is closed");
+    // Only a prefix is removed, so the log never has holes. A segment is
+    // wholly below `seq` when its successor starts at or below `seq`.
+    while (!closed_segments_.empty()) {
+      const uint64_t successor =
+          closed_segments_.size() > 1 ? closed_segments_[1].first_seq : active_first_seq_;
+      if (successor > seq) break;
+      doomed.push_back(PathOf(closed_segments_.front().first_seq));
+      closed_bytes_ -= closed_segments_.front().size;
+      closed_segments_.pop_front();
+    }
+    size_bytes_.store(closed_bytes_ + file_->size(), std::memory_order_relaxed);
+  }
+  // Unlinked outside the mutex. No directory fsync: a deleted segment that
+  // comes back after a power loss is only replayed and skipped again.
+  Status result;
+  for (const std::string& path : doomed) {
+    Status s = RemoveFile(path);
+    if (result.ok()) result = s;
+  }
+  return result;
+}
+
+WalStats WalImpl::stats() const {
+  WalStats s;
+  s.records = records_.load(std::memory_order_relaxed);
+  s.bytes = bytes_.load(std::memory_order_relaxed);
+  s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
+  s.fsync_nanos = fsync_nanos_.load(std::memory_order_relaxed);
+  return s;
+}
+
+void WalImpl::BatchLoop() {
+  absl::MutexLock l(&bg_mu_);
+  while (!bg_stop_) {
+    bg_cv_.WaitWithTimeout(&bg_mu_, absl::Milliseconds(std::max(1, options_.batch_interval_ms)));
+    if (bg_stop_) break;
+    bg_mu_.Unlock();
+    // SyncTo returns at once when nothing new was appended. An error is
+    // sticky and was logged by Poison; later Appends report it.
+    SyncTo(last_seq_.load(std::memory_order_acquire)).IgnoreError();
+    bg_mu_.Lock();
+  }
+}
+
+Status WalImpl::Close() {
+  {
+    absl::MutexLock l(&mu_);
+    if (closed_) return absl::FailedPreconditionError("wal is closed");
+    closed_ = true;
+    is_closed_.store(true, std::memory_order_release);
+  }
+  if (bg_thread_.joinable()) {
+    {
+      absl::MutexLock l(&bg_mu_);
+      bg_stop_ = true;
+      bg_cv_.Signal();
+    }
+    bg_thread_.join();
+  }
+  Status s = syncs() ? SyncTo(last_seq_.load(std::memory_order_acquire)) : StickyError();
+  absl::MutexLock l(&mu_);
+  file_.reset();  // closes the fd, or a running leader does when it is done
+  return s;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Wal>> Wal::Open(
+    const WalOptions& options, uint64_t replay_from,
+    absl::FunctionRef<Status(uint64_t seq, std::string_view payload)> replay) {
+  if (options.dir.empty()) return absl::InvalidArgumentError("wal: empty directory");
+  if (options.segment_bytes == 0) return absl::InvalidArgumentError("wal: segment_bytes must be > 0");
+  auto wal = std::make_unique<WalImpl>(options);
+  Status s = wal->Recover(replay_from, replay);
+  if (!s.ok()) return Annotate(s, absl::StrCat("open wal ", options.dir));
+  wal->StartBackgroundSync();
+  return std::unique_ptr<Wal>(std::move(wal));
+}
+
+Status ScanWal(const std::string& dir,
+               absl::FunctionRef<Status(const WalRecordInfo& info, std::string_view payload)> visit) {
+  ASSIGN_OR_RETURN(std::vector<SegmentFile> segs, ListSegments(dir));
+  uint64_t last = 0;
+  bool any = false;
+  for (const SegmentFile& seg : segs) {
+    if (any && seg.first_seq <= last) {
+      return absl::DataLossError(absl::StrCat("wal ", dir, "/", seg.name, " at offset 0: starts at seq ",
+                                              seg.first_seq, " but seq ", last, " came before"));
+    }
+    if (seg.size == 0) continue;
+    ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> map, MappedFile::Open(dir + "/" + seg.name));
+    ParseResult r;
+    WalRecordInfo info;
+    info.segment = seg.name;
+    RETURN_IF_ERROR(ParseSegment(
+        map->data(), seg.first_seq,
+        [&](uint64_t offset, uint64_t seq, std::string_view payload) {
+          info.offset = offset;
+          info.seq = seq;
+          return visit(info, payload);
+        },
+        &r));
+    if (!r.problem.empty()) {
+      return absl::DataLossError(
+          absl::StrCat("wal ", dir, "/", seg.name, " at offset ", r.good_bytes, ": ", r.problem));
+    }
+    if (r.records > 0) {
+      last = r.last_seq;
+      any = true;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace m2mdb::wal

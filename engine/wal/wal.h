@@ -16,11 +16,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "absl/functional/function_ref.h"
+
 #include "m2mdb/options.h"
 #include "m2mdb/status.h"
 
@@ -36,7 +38,16 @@ struct WalOptions {
   // The first sequence number to use if the directory holds no records
   // (callers pass checkpoint + 1 so numbers never go backwards).
   uint64_t min_next_seq = 1;
+  // Testing only: when set, called in place of every fdatasync of a segment
+  // (its status is taken as fdatasync's), to simulate I/O errors. Default:
+  // unset (the real fdatasync).
+  std::function<Status()> fsync_hook_for_testing;
 };
+
+// The largest payload Append accepts; a header claiming more is corruption.
+inline constexpr uint64_t kMaxWalRecordBytes = 1ull << 30;
+// Bytes before the payload: masked crc (4), length (4), seq (8).
+inline constexpr uint64_t kWalRecordHeaderBytes = 16;
 
 struct WalStats {
   uint64_t records = 0;
@@ -79,6 +90,8 @@ class Wal {
   virtual Status RemoveBefore(uint64_t seq) = 0;
 
   // The sequence number of the last appended (or replayed) record; 0 if none.
+  // Right after Open this is the next seq - 1, i.e. max(min_next_seq - 1, the
+  // last record in the log), so it never goes back behind a checkpoint.
   virtual uint64_t last_seq() const = 0;
   virtual WalStats stats() const = 0;
   // Total bytes of the segment files.
@@ -87,6 +100,21 @@ class Wal {
   // Syncs and closes. Further calls fail with kFailedPrecondition.
   virtual Status Close() = 0;
 };
+
+// One record seen by ScanWal.
+struct WalRecordInfo {
+  std::string segment;  // file name, e.g. "00000000000000000001.wal"
+  uint64_t offset = 0;  // of the record header within the segment
+  uint64_t seq = 0;
+};
+
+// Reads every record of the log in `dir` in order without modifying anything
+// (for `m2mdb check` and debugging), calling `visit` for each (a non-OK return
+// stops the scan with that status). Returns kDataLoss naming the segment and
+// offset of the first torn or corrupt record; Open would cut the log there.
+// Thread-safety: safe to call while no Wal has `dir` open for writing.
+Status ScanWal(const std::string& dir,
+               absl::FunctionRef<Status(const WalRecordInfo& info, std::string_view payload)> visit);
 
 }  // namespace m2mdb::wal
 
