@@ -66,6 +66,17 @@ Status DecodeStrings(std::string_view in, size_t n, std::vector<std::string>* ou
 
 // The codec of an encoded column (its first byte), for reports; kRaw if empty.
 CodecId EncodedCodec(std::string_view in);
+// For a kZstd column the codec nested inside it, otherwise EncodedCodec(in).
+CodecId EncodedInnerCodec(std::string_view in);
+
+// Encode with one named codec, bypassing the per-block choice (benchmarks,
+// reports, tests). kZstd means "the automatic choice, then always wrapped".
+// Returns false and appends nothing if `id` cannot hold this block (kConstant
+// over differing values) or is not a codec of that column type. The output
+// decodes with the matching Decode* like any other column.
+bool EncodeTimestampsWith(CodecId id, const int64_t* v, size_t n, std::string* out);
+bool EncodeFloatsWith(CodecId id, const double* v, size_t n, std::string* out);
+bool EncodeIntegersWith(CodecId id, const int64_t* v, size_t n, std::string* out);
 std::string_view CodecName(CodecId id);
 
 }  // namespace m2mdb::encoding

@@ -3,10 +3,14 @@
 //
 //   measurement[,tag=value...] field=value[,field=value...] [timestamp]
 //
-// Escaping follows InfluxDB 1.x exactly (see docs/line-protocol.md):
-//   measurement: "\," "\ " (and "\\" stays as is, InfluxDB does not unescape it)
-//   tag keys, tag values, field keys: "\," "\=" "\ "
+// Escaping follows InfluxDB 1.x exactly (verified against influxd 1.6, see
+// docs/line-protocol.md); a backslash before any other byte stays as is:
+//   measurement: "\," "\ " and also "\=" "\"" (influxd unescapes those too)
+//   tag keys, tag values: "\," "\=" "\ "
+//   field keys: "\," "\=" "\ " "\""
 //   string field values: "\"" and "\\"
+// A delimiter in a measurement, tag or field key is escaped when the byte
+// before it is a backslash (so "a\\,b" keeps the comma escaped, as influxd).
 #ifndef M2MDB_ENGINE_LINEPROTO_LINEPROTO_H_
 #define M2MDB_ENGINE_LINEPROTO_LINEPROTO_H_
 
@@ -86,7 +90,21 @@ class Parser {
                absl::FunctionRef<void(const Point&)> on_point, std::vector<LineError>* errors);
 
  private:
+  // Parses one line (without newline, leading whitespace or trailing '\r')
+  // into point_; on failure sets error_ and returns false.
+  bool ParseLine(const char* b, const char* e, const ParseOptions& options, int64_t multiplier,
+                 int64_t default_time);
+  bool ParseNumber(const char* p, const char* end, Field* f);
+  bool ParseBoolean(const char* p, const char* end, Field* f);
+  // Unescapes `raw` (escape pairs in `set`) into scratch_ and returns a view
+  // of the result; `line_len` bounds the line's total so views stay valid.
+  std::string_view Unescape(std::string_view raw, uint8_t set, size_t line_len);
+  bool Fail(const char* reason);
+
   std::string scratch_;  // unescaped tokens of the current line
+  std::string error_;    // reason of the last failed line
+  bool backslash_ = false;  // the current line has a backslash
+  bool quote_ = false;      // the current line has a '"'
   Point point_;
 };
 

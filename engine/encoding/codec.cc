@@ -1,0 +1,465 @@
+// Dispatch: the per-block codec choice on the encode side and the switch on
+// the id byte on the decode side. The schemes themselves live one per file.
+//
+// kRaw (persisted since the first format; never change it):
+//   numbers/bools: | 0 | n fixed-width little-endian values |      (no count)
+//   strings:       | 0 | n x ( length varint, bytes ) |
+// kConstant:
+//   numbers:       | 9 | n varint | value: fixed64 (raw bits) |
+//   bools:         | 9 | n varint | value u8 |
+//   strings:       | 9 | n varint | length varint | bytes |
+#include <algorithm>
+
+#include "engine/encoding/internal.h"
+
+namespace m2mdb::encoding {
+namespace {
+
+using internal::BitCast;
+using internal::Corrupt;
+using internal::Cursor;
+using internal::PutHeader;
+
+// Columns at least this large get a trial zstd pass; below it the frame
+// overhead eats the gain.
+constexpr size_t kZstdMinBytes = 1024;
+// Upper bound of any numeric column our encoders produce (raw is 1 + 8n and
+// every other choice is capped by it), used to bound zstd's declared size.
+inline size_t MaxNumericColumn(size_t n) { return 64 + 11 * n; }
+
+// Replaces the column appended at out[start..] by its zstd-wrapped form when
+// that pays.
+void MaybeZstd(std::string* out, size_t start, size_t n) {
+  if (out->size() - start < kZstdMinBytes) return;
+  std::string wrapped;
+  if (internal::WrapZstd(std::string_view(*out).substr(start), n, &wrapped)) {
+    out->resize(start);
+    out->append(wrapped);
+  }
+}
+
+template <typename T>
+void EncodeRaw(const T* v, size_t n, std::string* out) {
+  out->push_back(static_cast<char>(CodecId::kRaw));
+  if (n) out->append(reinterpret_cast<const char*>(v), n * sizeof(T));
+}
+
+template <typename T>
+Status DecodeRaw(std::string_view in, size_t n, T* out) {
+  if (in.size() != 1 + n * sizeof(T)) return Corrupt("raw column length mismatch");
+  if (n) std::memcpy(out, in.data() + 1, n * sizeof(T));
+  return absl::OkStatus();
+}
+
+template <typename T>
+bool AllSame(const T* v, size_t n) {
+  bool same = true;
+  for (size_t i = 1; i < n; i++) same &= v[i] == v[0];
+  return same;
+}
+
+// Raw bits of a 64-bit value.
+template <typename T>
+void EncodeConstant64(T v, size_t n, std::string* out) {
+  PutHeader(out, CodecId::kConstant, n);
+  PutFixed64(out, BitCast<uint64_t>(v));
+}
+
+template <typename T>
+Status DecodeConstant64(std::string_view in, size_t n, T* out) {
+  Cursor c(in);
+  RETURN_IF_ERROR(internal::ReadHeader(&c, n));
+  uint64_t bits;
+  if (!c.Fixed64(&bits) || !c.AtEnd()) return Corrupt("constant column length mismatch");
+  const T v = BitCast<T>(bits);
+  std::fill(out, out + n, v);
+  return absl::OkStatus();
+}
+
+// Decodes a kZstd column by unwrapping it and calling `decode` on the inner
+// column, which must not itself be kZstd.
+template <typename F>
+Status DecodeZstd(std::string_view in, size_t n, size_t max_inner, F&& decode) {
+  thread_local std::string inner;
+  RETURN_IF_ERROR(internal::UnwrapZstd(in, n, max_inner, &inner));
+  // `inner` is reused across calls on this thread; decode never recurses
+  // into another kZstd, so it is not overwritten while in use.
+  return decode(std::string_view(inner));
+}
+
+void EncodeIntegersNoZstd(const int64_t* v, size_t n, std::string* out) {
+  if (n == 0) return EncodeRaw(v, n, out);
+  if (AllSame(v, n)) return EncodeConstant64(v[0], n, out);
+  const size_t delta_size = 1 + 3 + internal::IntBlockSize(v, n);
+  const size_t raw_size = 1 + 8 * n;
+  if (internal::EncodeIntRle(v, n, out, std::min(delta_size, raw_size) - 1)) return;
+  if (delta_size >= raw_size) return EncodeRaw(v, n, out);
+  internal::EncodeIntDelta(v, n, out);
+}
+
+Status DecodeIntegersImpl(std::string_view in, size_t n, int64_t* out, bool allow_zstd) {
+  if (in.empty()) return Corrupt("empty column");
+  switch (static_cast<CodecId>(in[0])) {
+    case CodecId::kRaw:
+      return DecodeRaw(in, n, out);
+    case CodecId::kConstant:
+      return DecodeConstant64(in, n, out);
+    case CodecId::kIntDelta:
+      return internal::DecodeIntDelta(in, n, out);
+    case CodecId::kIntRle:
+      return internal::DecodeIntRle(in, n, out);
+    case CodecId::kZstd:
+      if (!allow_zstd) break;
+      return DecodeZstd(in, n, MaxNumericColumn(n),
+                        [&](std::string_view inner) { return DecodeIntegersImpl(inner, n, out, false); });
+    default:
+      break;
+  }
+  return Corrupt("not an integer codec");
+}
+
+void EncodeTimestampsNoZstd(const int64_t* v, size_t n, std::string* out) {
+  if (n == 0) return EncodeRaw(v, n, out);
+  const size_t start = out->size();
+  internal::EncodeTimestampDoD(v, n, out);
+  if (out->size() - start > 1 + 8 * n) {
+    out->resize(start);
+    EncodeRaw(v, n, out);
+  }
+}
+
+Status DecodeTimestampsImpl(std::string_view in, size_t n, int64_t* out, bool allow_zstd) {
+  if (in.empty()) return Corrupt("empty column");
+  switch (static_cast<CodecId>(in[0])) {
+    case CodecId::kRaw:
+      return DecodeRaw(in, n, out);
+    case CodecId::kConstant:
+      return DecodeConstant64(in, n, out);
+    case CodecId::kTimestampDoD:
+      return internal::DecodeTimestampDoD(in, n, out);
+    case CodecId::kZstd:
+      if (!allow_zstd) break;
+      return DecodeZstd(in, n, MaxNumericColumn(n),
+                        [&](std::string_view inner) { return DecodeTimestampsImpl(inner, n, out, false); });
+    default:
+      break;
+  }
+  return Corrupt("not a timestamp codec");
+}
+
+// A decimal block at or under this many bytes per value is taken without
+// trying Gorilla: Gorilla needs at least ~2 bytes for any changing value.
+constexpr size_t kDecimalGoodEnoughBytes = 2;
+
+void EncodeFloatsNoZstd(const double* v, size_t n, std::string* out, FloatMode mode) {
+  if (mode == FloatMode::kRawOnly || n == 0) return EncodeRaw(v, n, out);
+  if (mode == FloatMode::kGorillaOnly) return internal::EncodeGorilla(v, n, out);
+  const uint64_t* bits = reinterpret_cast<const uint64_t*>(v);
+  if (AllSame(bits, n)) return EncodeConstant64(v[0], n, out);
+  const size_t start = out->size();
+  const size_t raw_size = 1 + 8 * n;
+  size_t best = raw_size;
+  if (internal::EncodeDecimal(v, n, out, 0.5)) {
+    best = out->size() - start;
+    if (best <= kDecimalGoodEnoughBytes * n + 16) return;
+  }
+  std::string gorilla;
+  internal::EncodeGorilla(v, n, &gorilla);
+  if (gorilla.size() < best) {
+    out->resize(start);
+    out->append(gorilla);
+    best = gorilla.size();
+  }
+  if (best >= raw_size) {
+    out->resize(start);
+    EncodeRaw(v, n, out);
+  }
+}
+
+Status DecodeFloatsImpl(std::string_view in, size_t n, double* out, bool allow_zstd) {
+  if (in.empty()) return Corrupt("empty column");
+  switch (static_cast<CodecId>(in[0])) {
+    case CodecId::kRaw:
+      return DecodeRaw(in, n, out);
+    case CodecId::kConstant:
+      return DecodeConstant64(in, n, out);
+    case CodecId::kFloatGorilla:
+      return internal::DecodeGorilla(in, n, out);
+    case CodecId::kFloatDecimal:
+      return internal::DecodeDecimal(in, n, out);
+    case CodecId::kZstd:
+      if (!allow_zstd) break;
+      return DecodeZstd(in, n, MaxNumericColumn(n),
+                        [&](std::string_view inner) { return DecodeFloatsImpl(inner, n, out, false); });
+    default:
+      break;
+  }
+  return Corrupt("not a float codec");
+}
+
+void EncodeBooleansNoZstd(const uint8_t* v, size_t n, std::string* out) {
+  if (n == 0) return EncodeRaw(v, n, out);
+  size_t runs = 1, rle_size = 1 + 3 + 1 + 3;
+  for (size_t i = 1; i < n; i++) runs += (v[i] != 0) != (v[i - 1] != 0);
+  if (runs == 1) {
+    PutHeader(out, CodecId::kConstant, n);
+    out->push_back(v[0] != 0);
+    return;
+  }
+  // Run lengths are at most 3 varint bytes; estimate generously.
+  rle_size += runs * 2;
+  if (rle_size < (n + 7) / 8) return internal::EncodeBoolRle(v, n, out);
+  internal::EncodeBoolBitmap(v, n, out);
+}
+
+Status DecodeBooleansImpl(std::string_view in, size_t n, uint8_t* out, bool allow_zstd) {
+  if (in.empty()) return Corrupt("empty column");
+  switch (static_cast<CodecId>(in[0])) {
+    case CodecId::kRaw: {
+      RETURN_IF_ERROR(DecodeRaw(in, n, out));
+      for (size_t i = 0; i < n; i++) out[i] = out[i] != 0;
+      return absl::OkStatus();
+    }
+    case CodecId::kConstant: {
+      Cursor c(in);
+      RETURN_IF_ERROR(internal::ReadHeader(&c, n));
+      uint8_t b;
+      if (!c.Byte(&b) || b > 1 || !c.AtEnd()) return Corrupt("bad constant bool column");
+      std::fill(out, out + n, b);
+      return absl::OkStatus();
+    }
+    case CodecId::kBoolBitmap:
+      return internal::DecodeBoolBitmap(in, n, out);
+    case CodecId::kBoolRle:
+      return internal::DecodeBoolRle(in, n, out);
+    case CodecId::kZstd:
+      if (!allow_zstd) break;
+      return DecodeZstd(in, n, MaxNumericColumn(n),
+                        [&](std::string_view inner) { return DecodeBooleansImpl(inner, n, out, false); });
+    default:
+      break;
+  }
+  return Corrupt("not a boolean codec");
+}
+
+void EncodeStringsNoZstd(const std::string_view* v, size_t n, std::string* out) {
+  if (n > 0 && AllSame(v, n)) {
+    PutHeader(out, CodecId::kConstant, n);
+    PutLengthPrefixed(out, v[0]);
+    return;
+  }
+  if (n > 0 && internal::EncodeStringDict(v, n, out)) return;
+  out->push_back(static_cast<char>(CodecId::kRaw));
+  for (size_t i = 0; i < n; i++) PutLengthPrefixed(out, v[i]);
+}
+
+Status DecodeStringsImpl(std::string_view in, size_t n, std::vector<std::string>* out, bool allow_zstd) {
+  out->clear();
+  if (in.empty()) return Corrupt("empty column");
+  switch (static_cast<CodecId>(in[0])) {
+    case CodecId::kRaw: {
+      in.remove_prefix(1);
+      // Every string takes at least its length byte.
+      if (in.size() < n) return Corrupt("truncated raw strings");
+      out->reserve(n);
+      for (size_t i = 0; i < n; i++) {
+        std::string_view s;
+        if (!GetLengthPrefixed(&in, &s)) return Corrupt("truncated raw strings");
+        out->emplace_back(s);
+      }
+      if (!in.empty()) return Corrupt("trailing bytes in raw strings");
+      return absl::OkStatus();
+    }
+    case CodecId::kConstant: {
+      Cursor c(in);
+      RETURN_IF_ERROR(internal::ReadHeader(&c, n));
+      std::string_view rest = c.rest(), s;
+      if (!GetLengthPrefixed(&rest, &s) || !rest.empty()) return Corrupt("bad constant string column");
+      out->assign(n, std::string(s));
+      return absl::OkStatus();
+    }
+    case CodecId::kStringDict:
+      return internal::DecodeStringDict(in, n, out);
+    case CodecId::kZstd:
+      if (!allow_zstd) break;
+      return DecodeZstd(in, n, internal::kMaxZstdInner,
+                        [&](std::string_view inner) { return DecodeStringsImpl(inner, n, out, false); });
+    default:
+      break;
+  }
+  return Corrupt("not a string codec");
+}
+
+}  // namespace
+
+void EncodeTimestamps(const int64_t* v, size_t n, std::string* out) {
+  const size_t start = out->size();
+  EncodeTimestampsNoZstd(v, n, out);
+  MaybeZstd(out, start, n);
+}
+Status DecodeTimestamps(std::string_view in, size_t n, int64_t* out) {
+  if (n > kMaxBlockValues) return Corrupt("too many values");
+  return DecodeTimestampsImpl(in, n, out, true);
+}
+
+void EncodeFloats(const double* v, size_t n, std::string* out, FloatMode mode) {
+  const size_t start = out->size();
+  EncodeFloatsNoZstd(v, n, out, mode);
+  if (mode == FloatMode::kAuto) MaybeZstd(out, start, n);
+}
+Status DecodeFloats(std::string_view in, size_t n, double* out) {
+  if (n > kMaxBlockValues) return Corrupt("too many values");
+  return DecodeFloatsImpl(in, n, out, true);
+}
+
+void EncodeIntegers(const int64_t* v, size_t n, std::string* out) {
+  const size_t start = out->size();
+  EncodeIntegersNoZstd(v, n, out);
+  MaybeZstd(out, start, n);
+}
+Status DecodeIntegers(std::string_view in, size_t n, int64_t* out) {
+  if (n > kMaxBlockValues) return Corrupt("too many values");
+  return DecodeIntegersImpl(in, n, out, true);
+}
+
+// Unsigned columns share the integer codecs: every integer scheme works
+// modulo 2^64, so reinterpreting the bits round-trips exactly (and signed
+// and unsigned views of the same object may alias).
+void EncodeUnsigned(const uint64_t* v, size_t n, std::string* out) {
+  EncodeIntegers(reinterpret_cast<const int64_t*>(v), n, out);
+}
+Status DecodeUnsigned(std::string_view in, size_t n, uint64_t* out) {
+  return DecodeIntegers(in, n, reinterpret_cast<int64_t*>(out));
+}
+
+void EncodeBooleans(const uint8_t* v, size_t n, std::string* out) {
+  const size_t start = out->size();
+  EncodeBooleansNoZstd(v, n, out);
+  MaybeZstd(out, start, n);
+}
+Status DecodeBooleans(std::string_view in, size_t n, uint8_t* out) {
+  if (n > kMaxBlockValues) return Corrupt("too many values");
+  return DecodeBooleansImpl(in, n, out, true);
+}
+
+void EncodeStrings(const std::string_view* v, size_t n, std::string* out) {
+  const size_t start = out->size();
+  EncodeStringsNoZstd(v, n, out);
+  MaybeZstd(out, start, n);
+}
+Status DecodeStrings(std::string_view in, size_t n, std::vector<std::string>* out) {
+  if (n > kMaxBlockValues) return Corrupt("too many values");
+  return DecodeStringsImpl(in, n, out, true);
+}
+
+bool EncodeTimestampsWith(CodecId id, const int64_t* v, size_t n, std::string* out) {
+  switch (id) {
+    case CodecId::kRaw:
+      EncodeRaw(v, n, out);
+      return true;
+    case CodecId::kConstant:
+      if (n == 0 || !AllSame(v, n)) return false;
+      EncodeConstant64(v[0], n, out);
+      return true;
+    case CodecId::kTimestampDoD:
+      internal::EncodeTimestampDoD(v, n, out);
+      return true;
+    case CodecId::kZstd: {
+      std::string inner;
+      EncodeTimestampsNoZstd(v, n, &inner);
+      return internal::WrapZstd(inner, n, out, true);
+    }
+    default:
+      return false;
+  }
+}
+
+bool EncodeFloatsWith(CodecId id, const double* v, size_t n, std::string* out) {
+  switch (id) {
+    case CodecId::kRaw:
+      EncodeRaw(v, n, out);
+      return true;
+    case CodecId::kConstant:
+      if (n == 0 || !AllSame(reinterpret_cast<const uint64_t*>(v), n)) return false;
+      EncodeConstant64(v[0], n, out);
+      return true;
+    case CodecId::kFloatGorilla:
+      internal::EncodeGorilla(v, n, out);
+      return true;
+    case CodecId::kFloatDecimal:
+      return internal::EncodeDecimal(v, n, out, 1.0);
+    case CodecId::kZstd: {
+      std::string inner;
+      EncodeFloatsNoZstd(v, n, &inner, FloatMode::kAuto);
+      return internal::WrapZstd(inner, n, out, true);
+    }
+    default:
+      return false;
+  }
+}
+
+bool EncodeIntegersWith(CodecId id, const int64_t* v, size_t n, std::string* out) {
+  switch (id) {
+    case CodecId::kRaw:
+      EncodeRaw(v, n, out);
+      return true;
+    case CodecId::kConstant:
+      if (n == 0 || !AllSame(v, n)) return false;
+      EncodeConstant64(v[0], n, out);
+      return true;
+    case CodecId::kIntDelta:
+      internal::EncodeIntDelta(v, n, out);
+      return true;
+    case CodecId::kIntRle:
+      return internal::EncodeIntRle(v, n, out, SIZE_MAX);
+    case CodecId::kZstd: {
+      std::string inner;
+      EncodeIntegersNoZstd(v, n, &inner);
+      return internal::WrapZstd(inner, n, out, true);
+    }
+    default:
+      return false;
+  }
+}
+
+CodecId EncodedCodec(std::string_view in) { return in.empty() ? CodecId::kRaw : static_cast<CodecId>(in[0]); }
+
+CodecId EncodedInnerCodec(std::string_view in) {
+  const CodecId id = EncodedCodec(in);
+  if (id != CodecId::kZstd) return id;
+  Cursor c(in);
+  uint8_t b;
+  uint64_t n;
+  if (!c.Byte(&b) || !c.Varint(&n) || !c.Byte(&b)) return id;
+  return static_cast<CodecId>(b);
+}
+
+std::string_view CodecName(CodecId id) {
+  switch (id) {
+    case CodecId::kRaw:
+      return "raw";
+    case CodecId::kTimestampDoD:
+      return "ts-dod";
+    case CodecId::kFloatGorilla:
+      return "gorilla";
+    case CodecId::kFloatDecimal:
+      return "decimal";
+    case CodecId::kIntDelta:
+      return "int-delta";
+    case CodecId::kIntRle:
+      return "int-rle";
+    case CodecId::kBoolBitmap:
+      return "bool-bitmap";
+    case CodecId::kBoolRle:
+      return "bool-rle";
+    case CodecId::kStringDict:
+      return "string-dict";
+    case CodecId::kConstant:
+      return "constant";
+    case CodecId::kZstd:
+      return "zstd";
+  }
+  return "unknown";
+}
+
+}  // namespace m2mdb::encoding

@@ -1,0 +1,488 @@
+// Property tests for every codec: one set of test bodies runs over every
+// (column type, codec) case, each over random and edge-case data sets.
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "engine/encoding/codec.h"
+#include "engine/encoding/internal.h"
+
+namespace m2mdb::encoding {
+namespace {
+
+using Bits = std::vector<uint64_t>;
+
+// A codec under test, type-erased over 64-bit patterns: numeric columns read
+// them as int64/uint64/double, booleans as their low bit, strings through
+// ToStr(). Decoded values are compared through a canonical serialisation.
+struct CodecCase {
+  std::string name;
+  std::function<bool(const Bits& v, std::string* enc)> encode;
+  std::function<Status(std::string_view enc, size_t n, std::string* canon)> decode;
+  std::function<std::string(const Bits& v)> canon;
+};
+
+std::string ToStr(uint64_t v) {
+  // Small values repeat (dictionary-friendly); large ones are distinct.
+  if (v < 1000) return std::to_string(v);
+  char b[32];
+  snprintf(b, sizeof(b), "x%016llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+template <typename T>
+std::string CanonFixed(const T* v, size_t n) {
+  return std::string(reinterpret_cast<const char*>(v), n * sizeof(T));
+}
+
+// Decodes into a buffer with guard values behind out[n-1] and fails if the
+// decoder touched them.
+template <typename T, typename F>
+Status GuardedDecode(size_t n, std::string* canon, F&& decode) {
+  constexpr size_t kGuard = 8;
+  std::vector<T> out(n + kGuard);
+  std::memset(out.data(), 0xA5, out.size() * sizeof(T));
+  Status s = decode(out.data());
+  for (size_t i = n; i < n + kGuard; i++) {
+    T guard;
+    std::memset(&guard, 0xA5, sizeof(T));
+    if (std::memcmp(&out[i], &guard, sizeof(T)) != 0) return absl::InternalError("wrote past out[n-1]");
+  }
+  if (s.ok()) *canon = CanonFixed(out.data(), n);
+  return s;
+}
+
+template <typename T>
+std::function<Status(std::string_view, size_t, std::string*)> FixedDecoder(
+    Status (*decode)(std::string_view, size_t, T*)) {
+  return [decode](std::string_view in, size_t n, std::string* canon) {
+    return GuardedDecode<T>(n, canon, [&](T* out) { return decode(in, n, out); });
+  };
+}
+
+template <typename T>
+std::function<std::string(const Bits&)> FixedCanon() {
+  return [](const Bits& v) {
+    std::vector<T> t(v.size());
+    for (size_t i = 0; i < v.size(); i++) std::memcpy(&t[i], &v[i], sizeof(T));
+    return CanonFixed(t.data(), t.size());
+  };
+}
+
+std::vector<int64_t> AsInt(const Bits& v) { return std::vector<int64_t>(v.begin(), v.end()); }
+std::vector<double> AsDouble(const Bits& v) {
+  std::vector<double> d(v.size());
+  if (!v.empty()) std::memcpy(d.data(), v.data(), v.size() * 8);
+  return d;
+}
+std::vector<uint8_t> AsBool(const Bits& v) {
+  std::vector<uint8_t> b(v.size());
+  for (size_t i = 0; i < v.size(); i++) b[i] = v[i] & 1;
+  return b;
+}
+
+std::vector<CodecCase> AllCases() {
+  std::vector<CodecCase> cases;
+  auto ts = [&](std::string name, CodecId id, bool with) {
+    cases.push_back({"ts_" + name,
+                     [id, with](const Bits& v, std::string* enc) {
+                       auto x = AsInt(v);
+                       if (!with) {
+                         EncodeTimestamps(x.data(), x.size(), enc);
+                         return true;
+                       }
+                       return EncodeTimestampsWith(id, x.data(), x.size(), enc);
+                     },
+                     FixedDecoder<int64_t>(&DecodeTimestamps), FixedCanon<int64_t>()});
+  };
+  ts("auto", CodecId::kRaw, false);
+  ts("raw", CodecId::kRaw, true);
+  ts("dod", CodecId::kTimestampDoD, true);
+  ts("constant", CodecId::kConstant, true);
+  ts("zstd", CodecId::kZstd, true);
+
+  auto fl = [&](std::string name, std::function<bool(const std::vector<double>&, std::string*)> enc) {
+    cases.push_back({"float_" + name, [enc](const Bits& v, std::string* out) { return enc(AsDouble(v), out); },
+                     FixedDecoder<double>(&DecodeFloats), FixedCanon<double>()});
+  };
+  fl("auto", [](const std::vector<double>& v, std::string* out) {
+    EncodeFloats(v.data(), v.size(), out);
+    return true;
+  });
+  fl("gorilla_mode", [](const std::vector<double>& v, std::string* out) {
+    EncodeFloats(v.data(), v.size(), out, FloatMode::kGorillaOnly);
+    return true;
+  });
+  fl("raw_mode", [](const std::vector<double>& v, std::string* out) {
+    EncodeFloats(v.data(), v.size(), out, FloatMode::kRawOnly);
+    return true;
+  });
+  for (CodecId id : {CodecId::kFloatGorilla, CodecId::kFloatDecimal, CodecId::kConstant, CodecId::kZstd}) {
+    fl(std::string(CodecName(id)), [id](const std::vector<double>& v, std::string* out) {
+      return EncodeFloatsWith(id, v.data(), v.size(), out);
+    });
+  }
+
+  auto in = [&](std::string name, CodecId id, bool with) {
+    cases.push_back({"int_" + name,
+                     [id, with](const Bits& v, std::string* enc) {
+                       auto x = AsInt(v);
+                       if (!with) {
+                         EncodeIntegers(x.data(), x.size(), enc);
+                         return true;
+                       }
+                       return EncodeIntegersWith(id, x.data(), x.size(), enc);
+                     },
+                     FixedDecoder<int64_t>(&DecodeIntegers), FixedCanon<int64_t>()});
+  };
+  in("auto", CodecId::kRaw, false);
+  in("delta", CodecId::kIntDelta, true);
+  in("rle", CodecId::kIntRle, true);
+  in("constant", CodecId::kConstant, true);
+  in("zstd", CodecId::kZstd, true);
+  cases.push_back({"uint_auto",
+                   [](const Bits& v, std::string* enc) {
+                     EncodeUnsigned(v.data(), v.size(), enc);
+                     return true;
+                   },
+                   FixedDecoder<uint64_t>(&DecodeUnsigned), FixedCanon<uint64_t>()});
+
+  auto bo = [&](std::string name, std::function<void(const std::vector<uint8_t>&, std::string*)> enc) {
+    cases.push_back({"bool_" + name,
+                     [enc](const Bits& v, std::string* out) {
+                       enc(AsBool(v), out);
+                       return true;
+                     },
+                     FixedDecoder<uint8_t>(&DecodeBooleans), [](const Bits& v) {
+                       auto b = AsBool(v);
+                       return CanonFixed(b.data(), b.size());
+                     }});
+  };
+  bo("auto", [](const std::vector<uint8_t>& v, std::string* out) { EncodeBooleans(v.data(), v.size(), out); });
+  bo("bitmap",
+     [](const std::vector<uint8_t>& v, std::string* out) { internal::EncodeBoolBitmap(v.data(), v.size(), out); });
+  bo("rle", [](const std::vector<uint8_t>& v, std::string* out) { internal::EncodeBoolRle(v.data(), v.size(), out); });
+
+  auto st = [&](std::string name, std::function<bool(const std::vector<std::string_view>&, std::string*)> enc) {
+    cases.push_back({"string_" + name,
+                     [enc](const Bits& v, std::string* out) {
+                       std::vector<std::string> s;
+                       for (uint64_t x : v) s.push_back(ToStr(x));
+                       std::vector<std::string_view> sv(s.begin(), s.end());
+                       return enc(sv, out);
+                     },
+                     [](std::string_view in, size_t n, std::string* canon) {
+                       std::vector<std::string> out = {"junk"};
+                       Status s = DecodeStrings(in, n, &out);
+                       if (!s.ok()) return s;
+                       if (out.size() != n) return absl::InternalError("wrong number of strings");
+                       canon->clear();
+                       for (const auto& x : out) PutLengthPrefixed(canon, x);
+                       return s;
+                     },
+                     [](const Bits& v) {
+                       std::string c;
+                       for (uint64_t x : v) PutLengthPrefixed(&c, ToStr(x));
+                       return c;
+                     }});
+  };
+  st("auto", [](const std::vector<std::string_view>& v, std::string* out) {
+    EncodeStrings(v.data(), v.size(), out);
+    return true;
+  });
+  st("dict", [](const std::vector<std::string_view>& v, std::string* out) {
+    return internal::EncodeStringDict(v.data(), v.size(), out);
+  });
+  st("zstd", [](const std::vector<std::string_view>& v, std::string* out) {
+    std::string inner;
+    EncodeStrings(v.data(), v.size(), &inner);
+    if (EncodedCodec(inner) == CodecId::kZstd) {
+      out->append(inner);
+      return true;
+    }
+    return internal::WrapZstd(inner, v.size(), out, true);
+  });
+  return cases;
+}
+
+uint64_t D(double d) { return internal::BitCast<uint64_t>(d); }
+
+struct DataSet {
+  std::string name;
+  Bits v;
+};
+
+// Realistic and adversarial data sets; `max_n` bounds the large ones.
+std::vector<DataSet> DataSets(size_t max_n) {
+  std::mt19937_64 rng(42);
+  std::vector<DataSet> sets;
+  sets.push_back({"empty", {}});
+  sets.push_back({"one", {D(52.1234)}});
+  sets.push_back({"two", {5, 3}});
+  {
+    Bits v;
+    for (size_t i = 0; i < max_n; i++) v.push_back(rng());
+    sets.push_back({"random_bits", v});
+  }
+  {
+    Bits v;
+    const int64_t t0 = 1700000000000000000;
+    for (size_t i = 0; i < max_n; i++) v.push_back(t0 + static_cast<int64_t>(i) * 10'000'000'000);
+    sets.push_back({"regular_ts", v});
+    for (size_t i = 0; i < max_n; i++) v[i] += static_cast<int64_t>(rng() % 7'000'000) - 3'500'000;
+    sets.push_back({"jittered_ts", v});
+  }
+  {
+    Bits v;
+    double x = 52.1234;
+    for (size_t i = 0; i < max_n; i++) {
+      if (rng() % 4 != 0) x = std::round((x + (static_cast<double>(rng() % 201) - 100) * 1e-4) * 1e4) / 1e4;
+      v.push_back(D(x));
+    }
+    sets.push_back({"decimal_walk", v});
+  }
+  {
+    const double specials[] = {
+        0.0, -0.0, std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+        std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::denorm_min(),
+        -std::numeric_limits<double>::denorm_min(), std::numeric_limits<double>::min(),
+        std::numeric_limits<double>::max(), -std::numeric_limits<double>::max(), 1e300, 1e-300, 0.1, 1.5,
+        9007199254740993.0, 123456789.123456789};
+    Bits v;
+    for (double d : specials) v.push_back(D(d));
+    v.push_back(0x7FF0000000000001ULL);  // signalling NaN payload
+    v.push_back(0xFFF8DEADBEEF0001ULL);  // negative NaN with payload
+    v.push_back(0x000FFFFFFFFFFFFFULL);  // largest subnormal
+    for (size_t i = 0; i < 40; i++) v.push_back(D(static_cast<double>(rng() % 10000) / 100));
+    sets.push_back({"special_floats", v});
+    Bits mixed;
+    for (size_t i = 0; i < max_n; i++) mixed.push_back(i % 17 == 0 ? v[rng() % 19] : D((rng() % 1000) * 0.1));
+    sets.push_back({"decimals_with_exceptions", mixed});
+  }
+  {
+    Bits v;
+    const uint64_t ext[] = {static_cast<uint64_t>(INT64_MIN), static_cast<uint64_t>(INT64_MAX), 0, 1,
+                            ~uint64_t{0}};
+    for (size_t i = 0; i < 200; i++) v.push_back(ext[rng() % 5]);
+    sets.push_back({"extreme_ints", v});
+    sets.push_back({"min_max", {static_cast<uint64_t>(INT64_MIN), static_cast<uint64_t>(INT64_MAX)}});
+    sets.push_back(
+        {"max_min_max",
+         {static_cast<uint64_t>(INT64_MAX), static_cast<uint64_t>(INT64_MIN), static_cast<uint64_t>(INT64_MAX)}});
+  }
+  {
+    Bits v;
+    for (size_t i = 0; i < max_n; i++) v.push_back(1000 + i);
+    sets.push_back({"counter", v});
+    Bits c(max_n, D(21.5));
+    sets.push_back({"constant", c});
+    Bits runs;
+    for (size_t i = 0; runs.size() < max_n; i++) runs.insert(runs.end(), 1 + rng() % 40, rng() % 3);
+    runs.resize(max_n);
+    sets.push_back({"runs", runs});
+    Bits small;
+    for (size_t i = 0; i < max_n; i++) small.push_back(rng() % 100);
+    sets.push_back({"small_random", small});
+    Bits unsorted;
+    for (size_t i = 0; i < max_n; i++) unsorted.push_back(static_cast<uint64_t>(1e18) + (rng() % 1000) * 1'000'000);
+    sets.push_back({"unsorted_ms_ts", unsorted});
+  }
+  return sets;
+}
+
+class CodecTest : public ::testing::TestWithParam<CodecCase> {};
+
+TEST_P(CodecTest, RoundTripsEveryDataSet) {
+  const CodecCase& c = GetParam();
+  for (const DataSet& d : DataSets(1000)) {
+    std::string enc;
+    if (!c.encode(d.v, &enc)) continue;
+    std::string got;
+    ASSERT_TRUE(c.decode(enc, d.v.size(), &got).ok()) << d.name;
+    EXPECT_EQ(got, c.canon(d.v)) << d.name;
+  }
+}
+
+TEST_P(CodecTest, RoundTripsMaxBlock) {
+  const CodecCase& c = GetParam();
+  for (const DataSet& d : DataSets(kMaxBlockValues)) {
+    if (d.v.size() != kMaxBlockValues) continue;
+    std::string enc;
+    if (!c.encode(d.v, &enc)) continue;
+    std::string got;
+    ASSERT_TRUE(c.decode(enc, d.v.size(), &got).ok()) << d.name;
+    EXPECT_EQ(got, c.canon(d.v)) << d.name;
+  }
+}
+
+TEST_P(CodecTest, RoundTripsRandomLengthsAndPatterns) {
+  const CodecCase& c = GetParam();
+  std::mt19937_64 rng(7);
+  for (int iter = 0; iter < 300; iter++) {
+    const size_t n = rng() % 300;
+    Bits v(n);
+    const int kind = iter % 5;
+    const int shift = static_cast<int>(rng() % 64);
+    for (size_t i = 0; i < n; i++) {
+      switch (kind) {
+        case 0: v[i] = rng(); break;
+        case 1: v[i] = rng() >> shift; break;
+        case 2: v[i] = D(static_cast<double>(static_cast<int64_t>(rng() >> shift)) / 1000); break;
+        case 3: v[i] = (i > 0 && rng() % 3) ? v[i - 1] : rng() % 5; break;
+        default: v[i] = (i > 0 ? v[i - 1] : rng()) + (rng() >> shift); break;
+      }
+    }
+    std::string enc;
+    if (!c.encode(v, &enc)) continue;
+    std::string got;
+    ASSERT_TRUE(c.decode(enc, n, &got).ok()) << iter;
+    ASSERT_EQ(got, c.canon(v)) << iter;
+  }
+}
+
+TEST_P(CodecTest, RejectsWrongCount) {
+  const CodecCase& c = GetParam();
+  for (const DataSet& d : DataSets(100)) {
+    std::string enc;
+    if (!c.encode(d.v, &enc)) continue;
+    std::string got;
+    EXPECT_EQ(c.decode(enc, d.v.size() + 1, &got).code(), absl::StatusCode::kDataLoss) << d.name;
+    if (!d.v.empty()) {
+      EXPECT_EQ(c.decode(enc, d.v.size() - 1, &got).code(), absl::StatusCode::kDataLoss) << d.name;
+    }
+  }
+}
+
+TEST_P(CodecTest, RejectsEveryTruncation) {
+  const CodecCase& c = GetParam();
+  for (const DataSet& d : DataSets(150)) {
+    std::string enc;
+    if (!c.encode(d.v, &enc)) continue;
+    for (size_t cut = 0; cut < enc.size(); cut++) {
+      // A fresh copy of exactly `cut` bytes, so ASan sees any overread.
+      std::vector<char> buf(enc.begin(), enc.begin() + cut);
+      std::string got;
+      const Status s = c.decode(std::string_view(buf.data(), cut), d.v.size(), &got);
+      EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << d.name << " cut " << cut << " of " << enc.size();
+    }
+  }
+}
+
+TEST_P(CodecTest, SurvivesRandomCorruption) {
+  const CodecCase& c = GetParam();
+  std::mt19937_64 rng(99);
+  for (const DataSet& d : DataSets(150)) {
+    std::string enc;
+    if (!c.encode(d.v, &enc) || enc.empty()) continue;
+    for (int iter = 0; iter < 200; iter++) {
+      std::string bad = enc;
+      const int edits = 1 + rng() % 3;
+      for (int e = 0; e < edits; e++) {
+        if (rng() % 2) {
+          bad[rng() % bad.size()] ^= static_cast<char>(1 << (rng() % 8));
+        } else {
+          bad[rng() % bad.size()] = static_cast<char>(rng());
+        }
+      }
+      std::vector<char> buf(bad.begin(), bad.end());
+      std::string got;
+      const Status s = c.decode(std::string_view(buf.data(), buf.size()), d.v.size(), &got);
+      // OK is acceptable (the corruption may hit payload bits); anything
+      // else must be kDataLoss, and the guard check must hold.
+      EXPECT_TRUE(s.ok() || s.code() == absl::StatusCode::kDataLoss) << d.name << ": " << s;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCodecs, CodecTest, ::testing::ValuesIn(AllCases()),
+                         [](const ::testing::TestParamInfo<CodecCase>& i) { return i.param.name; });
+
+TEST(Encoding, RejectsUnknownCodecAndEmptyInput) {
+  int64_t i[4];
+  double f[4];
+  for (int id = 11; id < 256; id++) {
+    std::string enc(1, static_cast<char>(id));
+    enc += std::string(40, '\1');
+    EXPECT_EQ(DecodeIntegers(enc, 4, i).code(), absl::StatusCode::kDataLoss);
+    EXPECT_EQ(DecodeFloats(enc, 4, f).code(), absl::StatusCode::kDataLoss);
+  }
+  EXPECT_EQ(DecodeTimestamps("", 0, i).code(), absl::StatusCode::kDataLoss);
+  // A float codec is not an integer codec.
+  std::string enc;
+  const double v[2] = {1.5, 2.5};
+  EncodeFloats(v, 2, &enc);
+  EXPECT_EQ(DecodeIntegers(enc, 2, i).code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(Encoding, RegularTimestampsCostAFewBytes) {
+  std::vector<int64_t> t(kMaxBlockValues);
+  for (size_t i = 0; i < t.size(); i++) t[i] = 1700000000000000000 + static_cast<int64_t>(i) * 10'000'000'000;
+  std::string enc;
+  EncodeTimestamps(t.data(), t.size(), &enc);
+  EXPECT_EQ(EncodedCodec(enc), CodecId::kTimestampDoD);
+  EXPECT_LE(enc.size(), 20u);
+}
+
+TEST(Encoding, MillisecondJitterUsesCommonDivisor) {
+  std::mt19937_64 rng(1);
+  std::vector<int64_t> t(1000);
+  for (size_t i = 0; i < t.size(); i++) {
+    t[i] = 1700000000000000000 + static_cast<int64_t>(i) * 10'000'000'000 +
+           (static_cast<int64_t>(rng() % 11) - 5) * 1'000'000;
+  }
+  std::string enc;
+  EncodeTimestamps(t.data(), t.size(), &enc);
+  EXPECT_LE(enc.size(), t.size() * 5 / 8 + 32);  // <= 5 bits per value
+}
+
+TEST(Encoding, DecimalBeatsGorillaOnSensorData) {
+  std::mt19937_64 rng(3);
+  std::vector<double> v(4096);
+  double x = 52.1234;
+  for (auto& d : v) {
+    x = std::round((x + (static_cast<double>(rng() % 21) - 10) * 1e-4) * 1e4) / 1e4;
+    d = x;
+  }
+  std::string dec, gor;
+  EncodeFloats(v.data(), v.size(), &dec);
+  EncodeFloats(v.data(), v.size(), &gor, FloatMode::kGorillaOnly);
+  EXPECT_EQ(EncodedInnerCodec(dec), CodecId::kFloatDecimal);
+  EXPECT_LT(dec.size() * 3, gor.size());
+}
+
+TEST(Encoding, CounterAndConstantIntegersAreTiny) {
+  std::vector<int64_t> v(kMaxBlockValues);
+  for (size_t i = 0; i < v.size(); i++) v[i] = static_cast<int64_t>(i) * 3 - 7;
+  std::string enc;
+  EncodeIntegers(v.data(), v.size(), &enc);
+  EXPECT_LE(enc.size(), 16u);
+  std::fill(v.begin(), v.end(), INT64_MIN);
+  enc.clear();
+  EncodeIntegers(v.data(), v.size(), &enc);
+  EXPECT_EQ(EncodedCodec(enc), CodecId::kConstant);
+}
+
+TEST(Encoding, BitPackingRoundTripsEveryWidth) {
+  std::mt19937_64 rng(5);
+  for (int w = 0; w <= 64; w++) {
+    for (size_t n : {size_t{0}, size_t{1}, size_t{63}, size_t{64}, size_t{65}, size_t{200}}) {
+      std::vector<uint64_t> v(n), got(n + 1, 0x1234);
+      for (auto& x : v) x = w == 64 ? rng() : (w == 0 ? 0 : rng() & ((uint64_t{1} << w) - 1));
+      std::string packed;
+      internal::PackBits(v.data(), n, w, &packed);
+      ASSERT_EQ(packed.size(), internal::PackedBytes(n, w));
+      internal::UnpackBits(reinterpret_cast<const uint8_t*>(packed.data()), n, w, got.data());
+      EXPECT_TRUE(std::equal(v.begin(), v.end(), got.begin())) << w << " " << n;
+      EXPECT_EQ(got[n], 0x1234u);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace m2mdb::encoding

@@ -1,0 +1,209 @@
+// Integer codecs: kIntDelta (frame of reference or delta + bit packing) and
+// kIntRle (runs), plus the integer block core reused by kFloatDecimal.
+//
+// kIntDelta:
+//   | 4 | n varint | int block (see internal.h) |
+//
+// The int block picks, per block, the smaller of
+//   FOR:   every value stored as v[i] - min at w = bits(max - min)
+//   delta: v[0] then every delta stored as d[i] - min(d) at w = bits(range(d))
+// Counters (constant step) therefore cost a few header bytes in total, and a
+// bounded noisy signal costs bits(range) per value.
+//
+// kIntRle:
+//   | 5 | n varint | runs varint | runs x ( zigzag(value - previous run value) varint, length varint ) |
+//
+// Lengths are >= 1 and must add up to n.
+#include <algorithm>
+#include <vector>
+
+#include "engine/encoding/internal.h"
+
+namespace m2mdb::encoding::internal {
+namespace {
+
+size_t VarintSize(uint64_t v) { return static_cast<size_t>(BitWidth(v | 1) + 6) / 7; }
+
+inline uint64_t Sub(int64_t a, int64_t b) { return static_cast<uint64_t>(a) - static_cast<uint64_t>(b); }
+
+struct GroupStats {
+  int64_t mn, mx;
+};
+
+// Per-group (64 elements) min/max of the value stream (FOR) and of the delta
+// stream, in one call each so the reductions vectorise (the AVX2 clone has
+// 64-bit compares; baseline x86-64 does not).
+__attribute__((target_clones("avx2", "default"))) void ValueGroupStats(const int64_t* v, size_t m,
+                                                                        GroupStats* out) {
+  for (size_t b = 0, g = 0; b < m; b += 64, g++) {
+    const size_t e = std::min(m, b + 64);
+    int64_t mn = INT64_MAX, mx = INT64_MIN;
+    for (size_t j = b; j < e; j++) {
+      mn = v[j] < mn ? v[j] : mn;
+      mx = v[j] > mx ? v[j] : mx;
+    }
+    out[g] = {mn, mx};
+  }
+}
+__attribute__((target_clones("avx2", "default"))) void DeltaGroupStats(const int64_t* v, size_t m,
+                                                                        GroupStats* out) {
+  for (size_t b = 0, g = 0; b < m; b += 64, g++) {
+    const size_t e = std::min(m, b + 64);
+    int64_t mn = INT64_MAX, mx = INT64_MIN;
+    for (size_t j = b; j < e; j++) {
+      const int64_t d = static_cast<int64_t>(Sub(v[j + 1], v[j]));
+      mn = d < mn ? d : mn;
+      mx = d > mx ? d : mx;
+    }
+    out[g] = {mn, mx};
+  }
+}
+
+// Group statistics of the last planned block on this thread, reused by the
+// encoder so the data is scanned once for planning.
+thread_local std::vector<GroupStats> value_stats, delta_stats;
+
+struct IntPlan {
+  int scheme;  // kFor, kDelta, kGroupedFor, kGroupedDelta
+  int width;   // global schemes only
+  int64_t ref;
+  size_t size;
+};
+
+constexpr int kFor = 0, kDelta = 1, kGroupedFor = 2, kGroupedDelta = 3;
+
+IntPlan PlanIntBlock(const int64_t* v, size_t n) {
+  if (n == 0) return {kFor, 0, 0, 3};
+  IntPlan best = {kFor, 0, 0, SIZE_MAX};
+  for (bool delta : {false, true}) {
+    const size_t m = delta ? n - 1 : n;  // stream length
+    if (delta && n == 1) break;
+    // Global frame and per-group frames from the same per-group stats.
+    int64_t gmn = INT64_MAX, gmx = INT64_MIN;
+    size_t grouped = 1 + (delta ? VarintSize(ZigZagEncode(v[0])) : 0);
+    std::vector<GroupStats>& stats = delta ? delta_stats : value_stats;
+    stats.resize((m + 63) / 64);
+    (delta ? DeltaGroupStats : ValueGroupStats)(v, m, stats.data());
+    for (size_t b = 0; b < m; b += 64) {
+      const size_t e = std::min(m, b + 64);
+      const GroupStats g = stats[b / 64];
+      gmn = std::min(gmn, g.mn);
+      gmx = std::max(gmx, g.mx);
+      grouped += VarintSize(ZigZagEncode(g.mn)) + 1 + PackedBytes(e - b, BitWidth(Sub(g.mx, g.mn)));
+    }
+    const int w = BitWidth(Sub(gmx, gmn));
+    const size_t global =
+        1 + (delta ? VarintSize(ZigZagEncode(v[0])) : 0) + VarintSize(ZigZagEncode(gmn)) + 1 + PackedBytes(m, w);
+    if (global <= best.size) best = {delta ? kDelta : kFor, w, gmn, global};
+    if (grouped < best.size) best = {delta ? kGroupedDelta : kGroupedFor, 0, 0, grouped};
+  }
+  return best;
+}
+
+// Packs stream elements [b, e) minus `ref` at `width`.
+void PackStream(const int64_t* v, size_t b, size_t e, bool delta, uint64_t ref, int width, std::string* out) {
+  alignas(64) uint64_t tmp[1024];
+  for (size_t i = b; i < e;) {
+    const size_t m = std::min<size_t>(1024, e - i);
+    if (delta) {
+      for (size_t j = 0; j < m; j++) tmp[j] = Sub(v[i + j + 1], v[i + j]) - ref;
+    } else {
+      for (size_t j = 0; j < m; j++) tmp[j] = static_cast<uint64_t>(v[i + j]) - ref;
+    }
+    PackBits(tmp, m, width, out);
+    i += m;
+  }
+}
+
+}  // namespace
+
+size_t IntBlockSize(const int64_t* v, size_t n) { return PlanIntBlock(v, n).size; }
+
+void EncodeIntBlock(const int64_t* v, size_t n, std::string* out) {
+  const IntPlan plan = PlanIntBlock(v, n);
+  const bool delta = plan.scheme == kDelta || plan.scheme == kGroupedDelta;
+  const size_t m = delta ? n - 1 : n;
+  out->push_back(static_cast<char>(plan.scheme));
+  if (delta) PutVarint64(out, ZigZagEncode(v[0]));
+  if (plan.scheme == kFor || plan.scheme == kDelta) {
+    PutVarint64(out, ZigZagEncode(plan.ref));
+    out->push_back(static_cast<char>(plan.width));
+    if (plan.width > 0) PackStream(v, 0, m, delta, static_cast<uint64_t>(plan.ref), plan.width, out);
+    return;
+  }
+  for (size_t b = 0; b < m; b += 64) {
+    const size_t e = std::min(m, b + 64);
+    const GroupStats g = (delta ? delta_stats : value_stats)[b / 64];
+    const int w = BitWidth(Sub(g.mx, g.mn));
+    PutVarint64(out, ZigZagEncode(g.mn));
+    out->push_back(static_cast<char>(w));
+    if (w > 0) PackStream(v, b, e, delta, static_cast<uint64_t>(g.mn), w, out);
+  }
+}
+
+void EncodeIntDelta(const int64_t* v, size_t n, std::string* out) {
+  PutHeader(out, CodecId::kIntDelta, n);
+  EncodeIntBlock(v, n, out);
+}
+
+Status DecodeIntDelta(std::string_view in, size_t n, int64_t* out) {
+  Cursor c(in);
+  RETURN_IF_ERROR(ReadHeader(&c, n));
+  RETURN_IF_ERROR(DecodeIntBlock(&c, n, [out](size_t off, const int64_t* vals, size_t count) {
+    std::memcpy(out + off, vals, count * sizeof(int64_t));
+  }));
+  if (!c.AtEnd()) return Corrupt("trailing bytes after int block");
+  return absl::OkStatus();
+}
+
+bool EncodeIntRle(const int64_t* v, size_t n, std::string* out, size_t max_size) {
+  // Size pass first, so a block with many runs costs no allocation.
+  size_t runs = 0, size = 1 + VarintSize(n);
+  uint64_t prev = 0;
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    while (j < n && v[j] == v[i]) j++;
+    size += VarintSize(ZigZagEncode(static_cast<int64_t>(static_cast<uint64_t>(v[i]) - prev))) +
+            VarintSize(j - i);
+    prev = static_cast<uint64_t>(v[i]);
+    runs++;
+    if (size > max_size) return false;
+    i = j;
+  }
+  size += VarintSize(runs);
+  if (size > max_size) return false;
+  PutHeader(out, CodecId::kIntRle, n);
+  PutVarint64(out, runs);
+  prev = 0;
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    while (j < n && v[j] == v[i]) j++;
+    PutVarint64(out, ZigZagEncode(static_cast<int64_t>(static_cast<uint64_t>(v[i]) - prev)));
+    PutVarint64(out, j - i);
+    prev = static_cast<uint64_t>(v[i]);
+    i = j;
+  }
+  return true;
+}
+
+Status DecodeIntRle(std::string_view in, size_t n, int64_t* out) {
+  Cursor c(in);
+  RETURN_IF_ERROR(ReadHeader(&c, n));
+  uint64_t runs;
+  if (!c.Varint(&runs) || runs > n) return Corrupt("bad run count");
+  size_t pos = 0;
+  uint64_t value = 0;
+  for (uint64_t r = 0; r < runs; r++) {
+    uint64_t dv, len;
+    if (!c.Varint(&dv) || !c.Varint(&len)) return Corrupt("truncated runs");
+    if (len == 0 || len > n - pos) return Corrupt("bad run length");
+    value += static_cast<uint64_t>(ZigZagDecode(dv));
+    std::fill(out + pos, out + pos + len, static_cast<int64_t>(value));
+    pos += len;
+  }
+  if (pos != n) return Corrupt("runs do not cover the block");
+  if (!c.AtEnd()) return Corrupt("trailing bytes after runs");
+  return absl::OkStatus();
+}
+
+}  // namespace m2mdb::encoding::internal

@@ -1,0 +1,213 @@
+// Shared pieces of the codec implementations; not part of the module API.
+//
+// Every encoded column except kRaw starts with the same two fields:
+//
+//   +----------+-------------+----------------------------+
+//   | id (u8)  | n (varint)  | codec-specific payload ... |
+//   +----------+-------------+----------------------------+
+//
+// The stored n lets a decoder reject a block whose header disagrees with the
+// count the segment expects. kRaw keeps the historical layout (id followed by
+// the fixed-width values, no count) because ids and layouts are persisted.
+#ifndef M2MDB_ENGINE_ENCODING_INTERNAL_H_
+#define M2MDB_ENGINE_ENCODING_INTERNAL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/encoding/bit_reader.h"
+#include "engine/encoding/bit_writer.h"
+#include "engine/encoding/codec.h"
+#include "engine/util/coding.h"
+
+namespace m2mdb::encoding::internal {
+
+inline Status Corrupt(std::string_view what) {
+  std::string msg = "corrupt encoded column: ";
+  msg += what;
+  return absl::DataLossError(msg);
+}
+
+inline void PutHeader(std::string* out, CodecId id, size_t n) {
+  out->push_back(static_cast<char>(id));
+  PutVarint64(out, n);
+}
+
+// A bounds-checked cursor over an encoded column.
+class Cursor {
+ public:
+  explicit Cursor(std::string_view in) : p_(in.data()), end_(in.data() + in.size()) {}
+
+  bool Byte(uint8_t* v) {
+    if (p_ == end_) return false;
+    *v = static_cast<uint8_t>(*p_++);
+    return true;
+  }
+  bool Varint(uint64_t* v) {
+    const char* q = GetVarint64Ptr(p_, end_, v);
+    if (q == nullptr) return false;
+    p_ = q;
+    return true;
+  }
+  bool Fixed64(uint64_t* v) {
+    if (end_ - p_ < 8) return false;
+    *v = DecodeFixed64(p_);
+    p_ += 8;
+    return true;
+  }
+  // Consumes `len` bytes.
+  bool Bytes(size_t len, const uint8_t** v) {
+    if (static_cast<size_t>(end_ - p_) < len) return false;
+    *v = reinterpret_cast<const uint8_t*>(p_);
+    p_ += len;
+    return true;
+  }
+  size_t remaining() const { return end_ - p_; }
+  bool AtEnd() const { return p_ == end_; }
+  std::string_view rest() const { return std::string_view(p_, end_ - p_); }
+
+ private:
+  const char* p_;
+  const char* end_;
+};
+
+// Parses the id and count of a non-raw column and checks the count.
+inline Status ReadHeader(Cursor* c, size_t n) {
+  uint8_t id;
+  uint64_t stored;
+  if (!c->Byte(&id) || !c->Varint(&stored)) return Corrupt("truncated header");
+  if (stored != n) return Corrupt("value count mismatch");
+  return absl::OkStatus();
+}
+
+template <typename T>
+inline T BitCast(const auto& v) {
+  static_assert(sizeof(T) == sizeof(v));
+  T r;
+  std::memcpy(&r, &v, sizeof(T));
+  return r;
+}
+
+// --- Integer block: the frame-of-reference / delta core shared by kIntDelta
+// and kFloatDecimal. Layout:
+//
+//   FOR   (scheme 0): | 0 | ref: zigzag varint | w: u8 | n values of w bits: v[i] - ref |
+//   delta (scheme 1): | 1 | first: zigzag varint | ref: zigzag varint | w: u8 |
+//                       n-1 values of w bits: (v[i] - v[i-1]) - ref |
+//   grouped FOR (2):  | 2 | per group of 64 values: ref zigzag varint, w u8, payload |
+//   grouped delta (3):| 3 | first: zigzag varint | per group of 64 deltas: ref, w, payload |
+//
+// The grouped forms give every 64 values their own frame, so an idle
+// stretch (zero deltas) costs 2 bytes per 64 values and a burst widens only
+// its own groups.
+// All arithmetic wraps modulo 2^64, so any int64 sequence round-trips.
+// Returns the encoded size the block would have (without writing it).
+size_t IntBlockSize(const int64_t* v, size_t n);
+void EncodeIntBlock(const int64_t* v, size_t n, std::string* out);
+// Decodes n values from the cursor (consuming exactly the block), handing
+// them to sink(offset, const int64_t* vals, count) in chunks of up to 64.
+template <typename Sink>
+Status DecodeIntBlock(Cursor* c, size_t n, Sink&& sink);
+
+// --- Per-codec entry points (after dispatch on the id byte). Encode* append
+// a complete column including the header; Decode* take the whole column.
+void EncodeTimestampDoD(const int64_t* v, size_t n, std::string* out);
+Status DecodeTimestampDoD(std::string_view in, size_t n, int64_t* out);
+
+void EncodeGorilla(const double* v, size_t n, std::string* out);
+Status DecodeGorilla(std::string_view in, size_t n, double* out);
+
+// Returns false (writing nothing) if the block does not suit decimal scaling,
+// i.e. more than `max_exception_fraction` of its values would be exceptions.
+bool EncodeDecimal(const double* v, size_t n, std::string* out, double max_exception_fraction);
+Status DecodeDecimal(std::string_view in, size_t n, double* out);
+
+void EncodeIntDelta(const int64_t* v, size_t n, std::string* out);
+Status DecodeIntDelta(std::string_view in, size_t n, int64_t* out);
+// Returns false (writing nothing) if run-length would exceed `max_size` bytes.
+bool EncodeIntRle(const int64_t* v, size_t n, std::string* out, size_t max_size);
+Status DecodeIntRle(std::string_view in, size_t n, int64_t* out);
+
+void EncodeBoolBitmap(const uint8_t* v, size_t n, std::string* out);
+Status DecodeBoolBitmap(std::string_view in, size_t n, uint8_t* out);
+void EncodeBoolRle(const uint8_t* v, size_t n, std::string* out);
+Status DecodeBoolRle(std::string_view in, size_t n, uint8_t* out);
+
+// Returns false (writing nothing) when a dictionary would not be smaller.
+bool EncodeStringDict(const std::string_view* v, size_t n, std::string* out);
+Status DecodeStringDict(std::string_view in, size_t n, std::vector<std::string>* out);
+
+// kZstd wrapper: | id | n varint | inner size varint | zstd frame |. Appends
+// the wrapped form of `inner` only if it is smaller by at least 1/8 (or
+// always, with `force`); returns whether it did. Inner columns above
+// kMaxZstdInner bytes are never wrapped.
+constexpr size_t kMaxZstdInner = size_t{256} << 20;
+bool WrapZstd(std::string_view inner, size_t n, std::string* out, bool force = false);
+// Decompresses into *inner (the nested column, itself never kZstd), refusing
+// a declared inner size above `max_inner`.
+Status UnwrapZstd(std::string_view in, size_t n, size_t max_inner, std::string* inner);
+
+template <typename Sink>
+Status DecodeIntBlock(Cursor* c, size_t n, Sink&& sink) {
+  uint8_t scheme;
+  uint64_t first = 0;
+  if (!c->Byte(&scheme)) return Corrupt("truncated int block");
+  if (scheme > 3) return Corrupt("unknown int block scheme");
+  const bool delta = scheme == 1 || scheme == 3;
+  if (delta && (n == 0 || !c->Varint(&first))) return Corrupt("truncated int block");
+  const size_t m = delta ? n - 1 : n;  // packed stream length
+  alignas(64) int64_t chunk[64];
+  uint64_t acc = static_cast<uint64_t>(ZigZagDecode(first));
+  size_t off = 0;
+  if (delta) {
+    chunk[0] = static_cast<int64_t>(acc);
+    sink(size_t{0}, static_cast<const int64_t*>(chunk), size_t{1});
+    off = 1;
+  }
+  // Turns one unpacked group into values and hands it on.
+  auto emit = [&](const uint64_t* p, size_t count, uint64_t ref) {
+    if (delta) {
+      for (size_t j = 0; j < count; j++) {
+        acc += ref + p[j];
+        chunk[j] = static_cast<int64_t>(acc);
+      }
+    } else {
+      for (size_t j = 0; j < count; j++) chunk[j] = static_cast<int64_t>(ref + p[j]);
+    }
+    sink(off, static_cast<const int64_t*>(chunk), count);
+    off += count;
+  };
+  if (scheme <= 1) {
+    uint64_t ref;
+    uint8_t width;
+    if (!c->Varint(&ref) || !c->Byte(&width)) return Corrupt("truncated int block");
+    if (width > 64) return Corrupt("bad bit width");
+    ref = static_cast<uint64_t>(ZigZagDecode(ref));
+    const uint8_t* bits;
+    if (!c->Bytes(PackedBytes(m, width), &bits)) return Corrupt("truncated int block payload");
+    ForEachPackedGroup(bits, m, width, [&](const uint64_t* p, size_t count) { emit(p, count, ref); });
+    return absl::OkStatus();
+  }
+  // Grouped schemes: | ref zigzag varint | w u8 | payload | per 64 values.
+  alignas(64) uint64_t tmp[64];
+  for (size_t b = 0; b < m; b += 64) {
+    const size_t count = m - b < 64 ? m - b : 64;
+    uint64_t ref;
+    uint8_t width;
+    if (!c->Varint(&ref) || !c->Byte(&width)) return Corrupt("truncated int group");
+    if (width > 64) return Corrupt("bad bit width");
+    const uint8_t* bits;
+    if (!c->Bytes(PackedBytes(count, width), &bits)) return Corrupt("truncated int group payload");
+    UnpackGroupN(bits, count, width, tmp);
+    emit(tmp, count, static_cast<uint64_t>(ZigZagDecode(ref)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace m2mdb::encoding::internal
+
+#endif  // M2MDB_ENGINE_ENCODING_INTERNAL_H_

@@ -1,0 +1,585 @@
+// query/parser/parser_test.cc — AST shapes, canonical printing, round trips
+// and robustness of the InfluxQL parser. Error texts checked against influxd
+// live in influxd_compat_test.cc.
+#include "query/parser/parser.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "m2mdb/query/ast.h"
+
+namespace m2mdb::query {
+namespace {
+
+Statement MustParse(std::string_view q) {
+  auto s = ParseStatement(q);
+  EXPECT_TRUE(s.ok()) << q << "\n" << s.status();
+  if (!s.ok()) return Statement{0, ShowDatabasesStatement{}};
+  return std::move(*s);
+}
+
+SelectStatement MustSelect(std::string_view q) {
+  Statement s = MustParse(q);
+  auto* sel = s.As<SelectStatement>();
+  EXPECT_NE(sel, nullptr) << q;
+  if (sel == nullptr) return SelectStatement{};
+  return std::move(*sel);
+}
+
+ExprPtr MustExpr(std::string_view e) {
+  auto r = ParseExpr(e);
+  EXPECT_TRUE(r.ok()) << e << "\n" << r.status();
+  if (!r.ok()) return MakeExpr(0, BooleanLiteral{false});
+  return std::move(*r);
+}
+
+std::string ErrorOf(std::string_view q) {
+  auto r = ParseQuery(q);
+  if (r.ok()) return "OK";
+  return std::string(r.status().message());
+}
+
+// --- Literals keep their kind -------------------------------------------
+
+TEST(Parser, IntegerAndFloatLiteralsStayDistinct) {
+  ExprPtr i = MustExpr("42");
+  ASSERT_TRUE(i->Is<IntegerLiteral>());
+  EXPECT_EQ(i->As<IntegerLiteral>()->value, 42);
+  ExprPtr f = MustExpr("42.0");
+  ASSERT_TRUE(f->Is<NumberLiteral>());
+  EXPECT_EQ(f->As<NumberLiteral>()->value, 42.0);
+  ExprPtr u = MustExpr("18446744073709551615");
+  ASSERT_TRUE(u->Is<UnsignedLiteral>());
+  EXPECT_EQ(u->As<UnsignedLiteral>()->value, 18446744073709551615ull);
+  ExprPtr m = MustExpr("-9223372036854775808");
+  ASSERT_TRUE(m->Is<IntegerLiteral>());
+  EXPECT_EQ(m->As<IntegerLiteral>()->value, INT64_MIN);
+}
+
+TEST(Parser, NegativeLiteralsAreFolded) {
+  EXPECT_EQ(MustExpr("-5")->As<IntegerLiteral>()->value, -5);
+  EXPECT_EQ(MustExpr("-2.5")->As<NumberLiteral>()->value, -2.5);
+  EXPECT_EQ(MustExpr("-1h")->As<DurationLiteral>()->ns, -3'600'000'000'000);
+  EXPECT_EQ(MustExpr("+5")->As<IntegerLiteral>()->value, 5);
+}
+
+TEST(Parser, UnaryMinusOnNonLiteralsIsANode) {
+  ExprPtr e = MustExpr("-value");
+  ASSERT_TRUE(e->Is<UnaryMinus>());
+  EXPECT_EQ(e->As<UnaryMinus>()->expr->As<VarRef>()->name, "value");
+  EXPECT_TRUE(MustExpr("-(a + b)")->Is<UnaryMinus>());
+  EXPECT_TRUE(MustExpr("+value")->Is<VarRef>());
+}
+
+TEST(Parser, DurationsAreNanoseconds) {
+  struct Case {
+    const char* text;
+    int64_t ns;
+  } cases[] = {{"5ns", 5},
+               {"10u", 10'000},
+               {"10\xC2\xB5", 10'000},
+               {"100ms", 100'000'000},
+               {"10s", 10'000'000'000},
+               {"5m", 300'000'000'000},
+               {"1h", 3'600'000'000'000},
+               {"1d", 86'400'000'000'000},
+               {"1w", 604'800'000'000'000}};
+  for (const auto& c : cases) {
+    ExprPtr e = MustExpr(c.text);
+    ASSERT_TRUE(e->Is<DurationLiteral>()) << c.text;
+    EXPECT_EQ(e->As<DurationLiteral>()->ns, c.ns) << c.text;
+  }
+}
+
+TEST(Parser, StringsRegexesAndBooleans) {
+  EXPECT_EQ(MustExpr("'it\\'s'")->As<StringLiteral>()->value, "it's");
+  ExprPtr re = MustExpr("host =~ /a\\/b.*/");
+  const auto* b = re->As<BinaryExpr>();
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->op, BinaryOp::kEqRegex);
+  EXPECT_EQ(b->rhs->As<RegexLiteral>()->pattern, "a/b.*");
+  EXPECT_TRUE(MustExpr("TRUE")->As<BooleanLiteral>()->value);
+  EXPECT_FALSE(MustExpr("false")->As<BooleanLiteral>()->value);
+}
+
+// --- Expressions ---------------------------------------------------------
+
+TEST(Parser, PrecedenceBuildsTheExpectedTree) {
+  // a + b * c  =>  a + (b * c)
+  ExprPtr e = MustExpr("a + b * c");
+  const auto* add = e->As<BinaryExpr>();
+  ASSERT_NE(add, nullptr);
+  EXPECT_EQ(add->op, BinaryOp::kAdd);
+  EXPECT_EQ(add->rhs->As<BinaryExpr>()->op, BinaryOp::kMul);
+  // a - b - c  =>  (a - b) - c
+  e = MustExpr("a - b - c");
+  EXPECT_EQ(e->As<BinaryExpr>()->lhs->As<BinaryExpr>()->op, BinaryOp::kSub);
+  // a = 1 OR b = 2 AND c = 3  =>  a = 1 OR (b = 2 AND c = 3)
+  e = MustExpr("a = 1 OR b = 2 AND c = 3");
+  EXPECT_EQ(e->As<BinaryExpr>()->op, BinaryOp::kOr);
+  EXPECT_EQ(e->As<BinaryExpr>()->rhs->As<BinaryExpr>()->op, BinaryOp::kAnd);
+  // time > now() - 1h
+  e = MustExpr("time > now() - 1h");
+  const auto* gt = e->As<BinaryExpr>();
+  EXPECT_EQ(gt->op, BinaryOp::kGt);
+  const auto* sub = gt->rhs->As<BinaryExpr>();
+  ASSERT_NE(sub, nullptr);
+  EXPECT_TRUE(sub->lhs->Is<NowCall>());
+  EXPECT_TRUE(sub->rhs->Is<DurationLiteral>());
+}
+
+TEST(Parser, EveryOperatorParses) {
+  const std::pair<const char*, BinaryOp> cases[] = {
+      {"a + b", BinaryOp::kAdd},     {"a - b", BinaryOp::kSub},      {"a * b", BinaryOp::kMul},
+      {"a / b", BinaryOp::kDiv},     {"a % b", BinaryOp::kMod},      {"a & b", BinaryOp::kBitAnd},
+      {"a | b", BinaryOp::kBitOr},   {"a ^ b", BinaryOp::kBitXor},   {"a AND b", BinaryOp::kAnd},
+      {"a or b", BinaryOp::kOr},     {"a = b", BinaryOp::kEq},       {"a != b", BinaryOp::kNeq},
+      {"a <> b", BinaryOp::kNeq},    {"a =~ /b/", BinaryOp::kEqRegex}, {"a !~ /b/", BinaryOp::kNeqRegex},
+      {"a < b", BinaryOp::kLt},      {"a <= b", BinaryOp::kLte},     {"a > b", BinaryOp::kGt},
+      {"a >= b", BinaryOp::kGte},
+  };
+  for (const auto& [text, op] : cases) {
+    ExprPtr e = MustExpr(text);
+    ASSERT_TRUE(e->Is<BinaryExpr>()) << text;
+    EXPECT_EQ(e->As<BinaryExpr>()->op, op) << text;
+  }
+}
+
+TEST(Parser, VarRefTypeHints) {
+  const std::pair<const char*, DataType> cases[] = {
+      {"v", DataType::kUnknown},        {"v::float", DataType::kFloat},   {"v::integer", DataType::kInteger},
+      {"v::unsigned", DataType::kUnsigned}, {"v::string", DataType::kString}, {"v::boolean", DataType::kBoolean},
+      {"v::tag", DataType::kTag},       {"v::field", DataType::kAnyField}, {"v::FLOAT", DataType::kFloat},
+  };
+  for (const auto& [text, type] : cases) {
+    ExprPtr e = MustExpr(text);
+    ASSERT_TRUE(e->Is<VarRef>()) << text;
+    EXPECT_EQ(e->As<VarRef>()->type, type) << text;
+  }
+}
+
+TEST(Parser, CallsAreLowerCasedAndKeepArguments) {
+  ExprPtr e = MustExpr("PERCENTILE(value, 95)");
+  const auto* c = e->As<Call>();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->name, "percentile");
+  ASSERT_EQ(c->args.size(), 2u);
+  EXPECT_TRUE(c->args[1]->Is<IntegerLiteral>());
+  e = MustExpr("count(distinct(value))");
+  EXPECT_EQ(e->As<Call>()->args[0]->As<Call>()->name, "distinct");
+  e = MustExpr("mean(derivative(value, 1s))");
+  EXPECT_EQ(e->As<Call>()->args[0]->As<Call>()->name, "derivative");
+  EXPECT_TRUE(MustExpr("now()")->Is<NowCall>());
+}
+
+TEST(Parser, NodesCarryTheirByteOffset) {
+  SelectStatement s = MustSelect("SELECT a, abs(b) FROM cpu WHERE x = 'y'");
+  EXPECT_EQ(s.fields[0].expr->offset, 7u);
+  EXPECT_EQ(s.fields[1].expr->offset, 10u);
+  EXPECT_EQ(s.sources[0].offset, 22u);
+  EXPECT_EQ(s.condition->offset, 32u);
+  EXPECT_EQ(s.condition->As<BinaryExpr>()->rhs->offset, 36u);
+}
+
+// --- SELECT clauses -------------------------------------------------------
+
+TEST(Parser, SelectFieldsAliasesAndWildcards) {
+  SelectStatement s = MustSelect("SELECT *, *::field, *::tag, v AS \"my v\", /re/, DISTINCT host FROM cpu");
+  ASSERT_EQ(s.fields.size(), 6u);
+  EXPECT_EQ(s.fields[0].expr->As<Wildcard>()->type, WildcardType::kAll);
+  EXPECT_EQ(s.fields[1].expr->As<Wildcard>()->type, WildcardType::kField);
+  EXPECT_EQ(s.fields[2].expr->As<Wildcard>()->type, WildcardType::kTag);
+  EXPECT_EQ(s.fields[3].alias, "my v");
+  EXPECT_EQ(s.fields[4].expr->As<RegexLiteral>()->pattern, "re");
+  EXPECT_EQ(s.fields[5].expr->As<Distinct>()->name, "host");
+  EXPECT_TRUE(s.is_raw);
+  EXPECT_FALSE(MustSelect("SELECT mean(v) FROM cpu").is_raw);
+}
+
+TEST(Parser, MeasurementForms) {
+  struct Case {
+    const char* from;
+    const char* db;
+    const char* rp;
+    const char* name;
+    const char* regex;  // nullptr: none
+  } cases[] = {
+      {"cpu", "", "", "cpu", nullptr},
+      {"\"my cpu\"", "", "", "my cpu", nullptr},
+      {"rp.cpu", "", "rp", "cpu", nullptr},
+      {"db.rp.cpu", "db", "rp", "cpu", nullptr},
+      {"\"db\".\"rp\".\"cpu\"", "db", "rp", "cpu", nullptr},
+      {"db..cpu", "db", "", "cpu", nullptr},
+      {"/cp.*/", "", "", "", "cp.*"},
+      {"rp./cp.*/", "", "rp", "", "cp.*"},
+      {"db.rp./cp.*/", "db", "rp", "", "cp.*"},
+      {"db../cp.*/", "db", "", "", "cp.*"},
+  };
+  for (const auto& c : cases) {
+    SelectStatement s = MustSelect(std::string("SELECT v FROM ") + c.from);
+    ASSERT_EQ(s.sources.size(), 1u) << c.from;
+    const auto* m = std::get_if<Measurement>(&s.sources[0].node);
+    ASSERT_NE(m, nullptr) << c.from;
+    EXPECT_EQ(m->database, c.db) << c.from;
+    EXPECT_EQ(m->retention_policy, c.rp) << c.from;
+    EXPECT_EQ(m->name, c.name) << c.from;
+    EXPECT_EQ(m->regex.has_value(), c.regex != nullptr) << c.from;
+    if (c.regex != nullptr && m->regex) {
+      EXPECT_EQ(m->regex->pattern, c.regex) << c.from;
+    }
+  }
+}
+
+TEST(Parser, SeveralSourcesAndSubqueries) {
+  SelectStatement s = MustSelect("SELECT max(m) FROM cpu, /mem.*/, (SELECT mean(v) AS m FROM disk GROUP BY time(1m))");
+  ASSERT_EQ(s.sources.size(), 3u);
+  const auto* sq = std::get_if<SubQuery>(&s.sources[2].node);
+  ASSERT_NE(sq, nullptr);
+  EXPECT_EQ(sq->statement->fields[0].alias, "m");
+  EXPECT_EQ(std::get<TimeDimension>(sq->statement->dimensions[0].node).interval_ns, 60'000'000'000);
+}
+
+TEST(Parser, GroupByDimensions) {
+  SelectStatement s =
+      MustSelect("SELECT mean(v) FROM cpu GROUP BY time(1h, -15m), host, \"region\", /dc.*/, *");
+  ASSERT_EQ(s.dimensions.size(), 5u);
+  const auto& t = std::get<TimeDimension>(s.dimensions[0].node);
+  EXPECT_EQ(t.interval_ns, 3'600'000'000'000);
+  EXPECT_EQ(t.offset_ns, -900'000'000'000);
+  EXPECT_TRUE(t.has_offset);
+  EXPECT_EQ(std::get<TagDimension>(s.dimensions[1].node).name, "host");
+  EXPECT_EQ(std::get<TagDimension>(s.dimensions[2].node).name, "region");
+  EXPECT_EQ(std::get<RegexDimension>(s.dimensions[3].node).regex.pattern, "dc.*");
+  EXPECT_TRUE(std::holds_alternative<WildcardDimension>(s.dimensions[4].node));
+  s = MustSelect("SELECT mean(v) FROM cpu GROUP BY time(10s, now())");
+  EXPECT_TRUE(std::get<TimeDimension>(s.dimensions[0].node).offset_now);
+}
+
+TEST(Parser, FillOptions) {
+  struct Case {
+    const char* fill;
+    FillMode mode;
+  } cases[] = {{"fill(null)", FillMode::kNull},       {"fill(none)", FillMode::kNone},
+               {"fill(previous)", FillMode::kPrevious}, {"fill(linear)", FillMode::kLinear},
+               {"fill(0)", FillMode::kNumber},          {"FILL(-1.5)", FillMode::kNumber}};
+  for (const auto& c : cases) {
+    SelectStatement s = MustSelect(std::string("SELECT mean(v) FROM cpu GROUP BY time(1m) ") + c.fill);
+    EXPECT_EQ(s.fill.mode, c.mode) << c.fill;
+    EXPECT_TRUE(s.fill.specified) << c.fill;
+  }
+  SelectStatement s = MustSelect("SELECT mean(v) FROM cpu GROUP BY time(1m) fill(7)");
+  EXPECT_EQ(std::get<int64_t>(s.fill.value), 7);
+  s = MustSelect("SELECT mean(v) FROM cpu GROUP BY time(1m) fill(-1.5)");
+  EXPECT_EQ(std::get<double>(s.fill.value), -1.5);
+}
+
+TEST(Parser, OrderLimitsAndTimezone) {
+  SelectStatement s = MustSelect(
+      "SELECT mean(v) FROM cpu GROUP BY time(1h) ORDER BY time DESC LIMIT 10 OFFSET 2 SLIMIT 3 SOFFSET 4 "
+      "tz('Europe/Berlin')");
+  ASSERT_EQ(s.sort.size(), 1u);
+  EXPECT_EQ(s.sort[0].name, "time");
+  EXPECT_FALSE(s.sort[0].ascending);
+  EXPECT_EQ(s.limits.limit, 10);
+  EXPECT_EQ(s.limits.offset, 2);
+  EXPECT_EQ(s.limits.slimit, 3);
+  EXPECT_EQ(s.limits.soffset, 4);
+  EXPECT_EQ(s.timezone, "Europe/Berlin");
+}
+
+TEST(Parser, SelectIntoTarget) {
+  SelectStatement s = MustSelect("SELECT v INTO db.rp.copy FROM cpu");
+  ASSERT_TRUE(s.into.has_value());
+  EXPECT_EQ(s.into->database, "db");
+  EXPECT_EQ(s.into->retention_policy, "rp");
+  EXPECT_EQ(s.into->name, "copy");
+  s = MustSelect("SELECT mean(v) INTO \"db\".\"rp\".:MEASUREMENT FROM /.*/ GROUP BY time(1h)");
+  EXPECT_EQ(s.into->name, "");
+  EXPECT_EQ(String(Statement{0, std::move(s)}),
+            "SELECT mean(v) INTO db.rp.:MEASUREMENT FROM /.*/ GROUP BY time(1h)");
+}
+
+// --- Other statements ----------------------------------------------------
+
+TEST(Parser, ShowStatements) {
+  Statement s = MustParse("SHOW MEASUREMENTS ON db WITH MEASUREMENT =~ /c.*/ WHERE host = 'a' LIMIT 5 OFFSET 1");
+  const auto* sm = s.As<ShowMeasurementsStatement>();
+  ASSERT_NE(sm, nullptr);
+  EXPECT_EQ(sm->database, "db");
+  EXPECT_EQ(sm->with->op, BinaryOp::kEqRegex);
+  EXPECT_EQ(sm->with->source.regex->pattern, "c.*");
+  EXPECT_NE(sm->condition, nullptr);
+  EXPECT_EQ(sm->limits.limit, 5);
+  EXPECT_EQ(sm->limits.offset, 1);
+
+  s = MustParse("SHOW TAG VALUES ON db FROM cpu WITH KEY IN (host, \"region\") WHERE a = 'b'");
+  const auto* tv = s.As<ShowTagValuesStatement>();
+  ASSERT_NE(tv, nullptr);
+  EXPECT_EQ(tv->key.op, TagKeyFilter::Op::kIn);
+  EXPECT_EQ(tv->key.keys, (std::vector<std::string>{"host", "region"}));
+  EXPECT_EQ(tv->sources.size(), 1u);
+
+  s = MustParse("SHOW TAG VALUES WITH KEY = host");
+  EXPECT_EQ(s.As<ShowTagValuesStatement>()->key.keys[0], "host");
+
+  EXPECT_NE(MustParse("SHOW DATABASES").As<ShowDatabasesStatement>(), nullptr);
+  EXPECT_EQ(MustParse("SHOW TAG KEYS ON db FROM cpu").As<ShowTagKeysStatement>()->database, "db");
+  EXPECT_EQ(MustParse("SHOW FIELD KEYS FROM cpu").As<ShowFieldKeysStatement>()->sources.size(), 1u);
+  EXPECT_NE(MustParse("SHOW SERIES FROM cpu WHERE a = 'b'").As<ShowSeriesStatement>()->condition, nullptr);
+  EXPECT_EQ(MustParse("SHOW RETENTION POLICIES ON db").As<ShowRetentionPoliciesStatement>()->database, "db");
+
+  s = MustParse("SHOW SERIES EXACT CARDINALITY ON db");
+  const auto* card = s.As<ShowCardinalityStatement>();
+  ASSERT_NE(card, nullptr);
+  EXPECT_EQ(card->kind, ShowCardinalityStatement::Kind::kSeries);
+  EXPECT_TRUE(card->exact);
+  s = MustParse("SHOW MEASUREMENT CARDINALITY");
+  EXPECT_EQ(s.As<ShowCardinalityStatement>()->kind, ShowCardinalityStatement::Kind::kMeasurement);
+}
+
+TEST(Parser, DatabaseAndRetentionPolicyStatements) {
+  Statement s = MustParse("CREATE DATABASE d WITH DURATION 30d REPLICATION 2 SHARD DURATION 1d NAME r");
+  const auto* cd = s.As<CreateDatabaseStatement>();
+  ASSERT_NE(cd, nullptr);
+  EXPECT_EQ(cd->name, "d");
+  EXPECT_EQ(*cd->duration_ns, 30 * 86'400'000'000'000);
+  EXPECT_EQ(*cd->replication, 2);
+  EXPECT_EQ(*cd->shard_duration_ns, 86'400'000'000'000);
+  EXPECT_EQ(cd->rp_name, "r");
+  EXPECT_EQ(*MustParse("CREATE DATABASE d WITH DURATION INF").As<CreateDatabaseStatement>()->duration_ns, 0);
+  EXPECT_EQ(MustParse("DROP DATABASE d").As<DropDatabaseStatement>()->name, "d");
+  EXPECT_EQ(MustParse("DROP MEASUREMENT \"m m\"").As<DropMeasurementStatement>()->name, "m m");
+  EXPECT_NE(MustParse("DROP SERIES FROM cpu WHERE a = 'b'").As<DropSeriesStatement>()->condition, nullptr);
+  EXPECT_EQ(MustParse("DELETE FROM cpu").As<DeleteStatement>()->sources.size(), 1u);
+
+  s = MustParse("CREATE RETENTION POLICY r ON d DURATION 1h REPLICATION 1 SHARD DURATION 10m DEFAULT");
+  const auto* cr = s.As<CreateRetentionPolicyStatement>();
+  ASSERT_NE(cr, nullptr);
+  EXPECT_EQ(cr->duration_ns, 3'600'000'000'000);
+  EXPECT_EQ(cr->shard_duration_ns, 600'000'000'000);
+  EXPECT_TRUE(cr->is_default);
+  s = MustParse("ALTER RETENTION POLICY r ON d REPLICATION 3 DEFAULT");
+  EXPECT_EQ(*s.As<AlterRetentionPolicyStatement>()->replication, 3);
+  EXPECT_FALSE(s.As<AlterRetentionPolicyStatement>()->duration_ns.has_value());
+  EXPECT_EQ(MustParse("DROP RETENTION POLICY r ON d").As<DropRetentionPolicyStatement>()->database, "d");
+}
+
+TEST(Parser, SeveralStatementsCommentsAndCase) {
+  auto r = ParseQuery("select * from a; -- one\nSHOW databases ;; /* two */ SELECT b FROM c;");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_NE((*r)[1].As<ShowDatabasesStatement>(), nullptr);
+  EXPECT_EQ((*r)[2].offset, 52u);
+  auto empty = ParseQuery("  -- nothing\n ");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST(Parser, UnsupportedStatementsAreUnimplemented) {
+  for (const char* q : {"EXPLAIN SELECT * FROM cpu", "GRANT ALL TO bob", "SHOW USERS", "CREATE USER u",
+                        "DROP SHARD 1", "KILL QUERY 1", "SHOW QUERIES"}) {
+    auto r = ParseQuery(q);
+    ASSERT_FALSE(r.ok()) << q;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented) << q;
+  }
+}
+
+// --- Bound parameters ----------------------------------------------------
+
+TEST(Parser, BoundParametersAreSubstituted) {
+  ParseOptions o;
+  o.params["host"] = ParamValue::String("a");
+  o.params["n"] = ParamValue::Integer(5);
+  o.params["x"] = ParamValue::Float(1.5);
+  o.params["m"] = ParamValue::Identifier("cpu");
+  auto r = ParseStatement("SELECT v FROM $m WHERE host = $host AND v > $n AND w < $x", o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(String(*r), "SELECT v FROM cpu WHERE host = 'a' AND v > 5 AND w < 1.5");
+  EXPECT_EQ(ErrorOf("SELECT v FROM cpu WHERE host = $missing"), "error parsing query: missing parameter: missing");
+}
+
+// --- Printing ------------------------------------------------------------
+
+TEST(Printer, PrintsCanonicalInfluxQL) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"select * from cpu", "SELECT * FROM cpu"},
+      {"SELECT \"value\" FROM \"cpu\"", "SELECT value FROM cpu"},
+      {"SELECT \"my value\", \"select\" FROM \"my cpu\"", "SELECT \"my value\", \"select\" FROM \"my cpu\""},
+      {"SELECT v AS \"x\" FROM cpu", "SELECT v AS x FROM cpu"},
+      {"SELECT MEAN(v) FROM cpu", "SELECT mean(v) FROM cpu"},
+      {"SELECT a+b*c FROM m", "SELECT a + b * c FROM m"},
+      {"SELECT -a, -(a+b), a*-1, a + -1.50 FROM m", "SELECT -a, -(a + b), a * -1, a + -1.5 FROM m"},
+      {"SELECT 1e3 FROM m", "error"},
+      {"SELECT v FROM m WHERE x = 1.0 AND y = 2", "SELECT v FROM m WHERE x = 1.0 AND y = 2"},
+      {"SELECT v FROM m WHERE t > now() - 90m", "SELECT v FROM m WHERE t > now() - 90m"},
+      {"SELECT v FROM m WHERE t > now() - 60m", "SELECT v FROM m WHERE t > now() - 1h"},
+      {"SELECT v FROM m WHERE t > now() - 1500ms", "SELECT v FROM m WHERE t > now() - 1500ms"},
+      {"SELECT v FROM m WHERE t > now() - 7d", "SELECT v FROM m WHERE t > now() - 1w"},
+      {"SELECT v FROM m WHERE t > now() - 1000u", "SELECT v FROM m WHERE t > now() - 1ms"},
+      {"SELECT v FROM m WHERE s = 'it\\'s' AND r =~ /a\\/b/", "SELECT v FROM m WHERE s = 'it\\'s' AND r =~ /a\\/b/"},
+      {"SELECT v FROM m WHERE s <> 'x'", "SELECT v FROM m WHERE s != 'x'"},
+      {"SELECT v FROM db..m", "SELECT v FROM db..m"},
+      {"SELECT v FROM \"db\".\"rp\".\"m\"", "SELECT v FROM db.rp.m"},
+      {"SELECT mean(v) FROM m GROUP BY time(60s, -30s), host fill(none)",
+       "SELECT mean(v) FROM m GROUP BY time(1m, -30s), host fill(none)"},
+      {"SELECT mean(v) FROM m GROUP BY time(1h) FILL(0.5) ORDER BY time desc LIMIT 1 TZ('UTC')",
+       "SELECT mean(v) FROM m GROUP BY time(1h) fill(0.5) ORDER BY time DESC LIMIT 1 tz('UTC')"},
+      {"SELECT count(distinct(v)) FROM (SELECT v FROM m)", "SELECT count(distinct(v)) FROM (SELECT v FROM m)"},
+      {"SHOW TAG VALUES WITH KEY IN (a, \"b c\")", "SHOW TAG VALUES WITH KEY IN (a, \"b c\")"},
+      {"create database d with duration inf name r", "CREATE DATABASE d WITH DURATION INF NAME r"},
+      {"SELECT v FROM m; SHOW DATABASES", "SELECT v FROM m; SHOW DATABASES"},
+  };
+  for (const auto& [in, want] : cases) {
+    auto r = ParseQuery(in);
+    if (std::string_view(want) == "error") {
+      EXPECT_FALSE(r.ok()) << in;
+      continue;
+    }
+    ASSERT_TRUE(r.ok()) << in << "\n" << r.status();
+    EXPECT_EQ(String(*r), want) << in;
+  }
+}
+
+TEST(Printer, FloatsAlwaysReparseAsFloats) {
+  for (double v : {0.0, -0.0, 1.0, 0.1, 1e-7, 123456789.125, 1e300, 5e-324}) {
+    std::string s = String(*MakeExpr(0, NumberLiteral{v}));
+    ExprPtr e = MustExpr(s);
+    ASSERT_TRUE(e->Is<NumberLiteral>()) << s;
+    EXPECT_EQ(e->As<NumberLiteral>()->value, v) << s;
+  }
+}
+
+TEST(Printer, QuotesIdentifiersOnlyWhenNeeded) {
+  EXPECT_EQ(QuoteIdent("cpu"), "cpu");
+  EXPECT_EQ(QuoteIdent("_x1"), "_x1");
+  EXPECT_EQ(QuoteIdent("1x"), "\"1x\"");
+  EXPECT_EQ(QuoteIdent("from"), "\"from\"");
+  EXPECT_EQ(QuoteIdent(""), "\"\"");
+  EXPECT_EQ(QuoteIdent("a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
+  EXPECT_EQ(QuoteString("a'b\\c\nd"), "'a\\'b\\\\c\\nd'");
+  EXPECT_EQ(FormatDuration(0), "0s");
+  EXPECT_EQ(FormatDuration(1), "1ns");
+  EXPECT_EQ(FormatDuration(-3'600'000'000'000), "-1h");
+}
+
+TEST(Printer, RoundTripsTheFuzzSeedsExactly) {
+  // Re-parsing the printed text gives the same printed text and the same
+  // statement kinds (String() is injective on what the parser produces).
+  const char* queries[] = {
+      "SELECT mean(\"value\") AS m, max(value) FROM \"db\".\"autogen\".\"cpu\" WHERE time > now() - 1h AND "
+      "host = 'a' GROUP BY time(5m, -1m), host fill(previous) ORDER BY time DESC LIMIT 10 OFFSET 2 SLIMIT 3 "
+      "SOFFSET 4 tz('Europe/Berlin')",
+      "SELECT a + b * 2 - -c / (d % 3) & 7 | 1 ^ 2 FROM m",
+      "SELECT *::field, host::tag, v::float FROM db..cpu, /^mem.*/ WHERE v =~ /a\\/b/ OR v !~ /x/",
+      "SELECT 'it\\'s', \"we\\\"ird\", 1.5, 10u, 100ms, 5ns, 1w, true, FALSE FROM cpu",
+      "SHOW SERIES EXACT CARDINALITY ON db FROM cpu; SHOW TAG VALUES CARDINALITY WITH KEY = host",
+      "CREATE RETENTION POLICY rp ON db DURATION INF REPLICATION 2 SHARD DURATION 1w DEFAULT",
+  };
+  ParseOptions o;
+  o.validate = false;
+  for (const char* q : queries) {
+    auto a = ParseQuery(q, o);
+    ASSERT_TRUE(a.ok()) << q << "\n" << a.status();
+    std::string printed = String(*a);
+    auto b = ParseQuery(printed, o);
+    ASSERT_TRUE(b.ok()) << printed << "\n" << b.status();
+    EXPECT_EQ(String(*b), printed);
+    ASSERT_EQ(a->size(), b->size());
+    for (size_t i = 0; i < a->size(); i++) EXPECT_EQ((*a)[i].node.index(), (*b)[i].node.index());
+  }
+}
+
+// --- Robustness ----------------------------------------------------------
+
+TEST(Parser, DeepParenthesesAreAnErrorNotACrash) {
+  std::string q = "SELECT " + std::string(100000, '(') + "a" + std::string(100000, ')') + " FROM m";
+  auto r = ParseQuery(q);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("nested too deeply"), absl::string_view::npos) << r.status();
+  // Within the limit is fine.
+  std::string ok = "SELECT " + std::string(50, '(') + "a" + std::string(50, ')') + " FROM m";
+  EXPECT_TRUE(ParseQuery(ok).ok());
+}
+
+TEST(Parser, DeepCallsAndSubqueriesAreAnError) {
+  std::string calls = "SELECT ";
+  for (int i = 0; i < 5000; i++) calls += "f(";
+  calls += "a";
+  calls += std::string(5000, ')');
+  calls += " FROM m";
+  EXPECT_FALSE(ParseQuery(calls).ok());
+  std::string sub = "SELECT a FROM ";
+  for (int i = 0; i < 5000; i++) sub += "(SELECT a FROM ";
+  sub += "m" + std::string(5000, ')');
+  EXPECT_FALSE(ParseQuery(sub).ok());
+}
+
+TEST(Parser, VeryLongOperatorChainsAreBounded) {
+  std::string q = "SELECT a";
+  for (int i = 0; i < 100000; i++) q += " + a";
+  q += " FROM m";
+  auto r = ParseQuery(q);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("too complex"), absl::string_view::npos) << r.status();
+  std::string ok = "SELECT a";
+  for (int i = 0; i < 500; i++) ok += " + a";
+  EXPECT_TRUE(ParseQuery(ok + " FROM m").ok());
+}
+
+TEST(Parser, NulByteEndsTheInputAsInInfluxDB) {
+  std::string q("SELECT a FROM m\0garbage", 23);
+  EXPECT_TRUE(ParseQuery(q).ok());
+}
+
+// --- Validation -----------------------------------------------------------
+
+TEST(Validate, CanBeTurnedOff) {
+  ParseOptions o;
+  o.validate = false;
+  EXPECT_TRUE(ParseQuery("SELECT foo(v) FROM cpu GROUP BY 1", o).ok());
+  EXPECT_EQ(ErrorOf("SELECT foo(v) FROM cpu"), "undefined function foo()");
+}
+
+TEST(Validate, AcceptsTheDesignedFunctionSet) {
+  for (const char* q : {
+           "SELECT count(v), sum(v), mean(v), median(v), min(v), max(v), first(v), last(v) FROM m",
+           "SELECT spread(v), stddev(v), percentile(v, 90), distinct(v), mode(v) FROM m",
+           "SELECT top(v, 3) FROM m",
+           "SELECT bottom(v, host, 3) FROM m",
+           "SELECT derivative(v), derivative(v, 1s), non_negative_derivative(v, 1m) FROM m",
+           "SELECT difference(v), moving_average(v, 3), cumulative_sum(v), integral(v), integral(v, 1s) FROM m",
+           "SELECT mean(derivative(v)) FROM m",
+           "SELECT count(distinct(v)) FROM m",
+       }) {
+    auto r = ParseQuery(q);
+    EXPECT_TRUE(r.ok()) << q << "\n" << r.status();
+  }
+}
+
+// --- Time strings ----------------------------------------------------------
+
+TEST(ParseTimeString, AcceptsInfluxDBFormats) {
+  struct Case {
+    const char* text;
+    int64_t ns;
+  } cases[] = {
+      {"1970-01-01T00:00:00Z", 0},
+      {"2024-01-01T00:00:00Z", 1704067200000000000},
+      {"2024-01-01T00:00:00.5Z", 1704067200500000000},
+      {"2024-01-01T00:00:00.123456789Z", 1704067200123456789},
+      {"2024-01-01T02:00:00+02:00", 1704067200000000000},
+      {"2024-01-01", 1704067200000000000},
+      {"2024-01-01 00:00:01", 1704067201000000000},
+  };
+  for (const auto& c : cases) {
+    auto r = ParseTimeString(c.text);
+    ASSERT_TRUE(r.ok()) << c.text << " " << r.status();
+    EXPECT_EQ(*r, c.ns) << c.text;
+  }
+  EXPECT_FALSE(ParseTimeString("yesterday").ok());
+  EXPECT_FALSE(ParseTimeString("2024-13-01T00:00:00Z").ok());
+}
+
+}  // namespace
+}  // namespace m2mdb::query
