@@ -1,0 +1,83 @@
+// m2mdb/query/executor.h — run InfluxQL against an open m2mdb::DB and render
+// the answers as InfluxDB 1.x does.
+//
+//   m2mdb::query::Executor exec(db.get());
+//   auto results = exec.Execute("SELECT mean(v) FROM cpu GROUP BY time(1m)", {.database = "telemetry"});
+//   std::string json = m2mdb::query::ToInfluxJson(results, {.epoch = "ms"});
+//
+// Thread-safety: an Executor may be used by many threads at once.
+#ifndef M2MDB_QUERY_EXECUTOR_H_
+#define M2MDB_QUERY_EXECUTOR_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "m2mdb/db.h"
+
+namespace m2mdb::query {
+
+// A result cell. monostate = null. Times are int64 nanoseconds in the
+// "time" column and rendered by the writers (RFC3339 or epoch).
+using Value = std::variant<std::monostate, double, int64_t, uint64_t, bool, std::string>;
+
+struct ResultSeries {
+  std::string name;                                        // measurement (or "databases", ...)
+  std::vector<std::pair<std::string, std::string>> tags;  // GROUP BY tags, sorted by key
+  std::vector<std::string> columns;
+  std::vector<std::vector<Value>> values;
+  bool partial = false;
+};
+
+struct StatementResult {
+  int statement_id = 0;
+  std::vector<ResultSeries> series;
+  std::string error;                  // non-empty: the statement failed with this message
+  std::vector<std::string> messages;  // informational messages (rare)
+};
+
+struct QueryOptions {
+  std::string database;          // the `db` parameter / USE db
+  std::string retention_policy;  // accepted for compatibility; m2mdb has one per database
+  int64_t now = 0;               // now() in ns; 0 = the current time
+  // A statement that runs longer than this fails with "query timeout"; 0 = no limit.
+  std::chrono::milliseconds timeout{0};
+  // A statement that would hold more decoded points than this in memory fails
+  // with "query memory limit exceeded"; 0 = no limit.
+  uint64_t max_points = 0;
+};
+
+class Executor {
+ public:
+  explicit Executor(DB* db);
+  // Parses and runs every statement of `text` (separated by ';'). A parse
+  // error yields one StatementResult with the InfluxDB-style error and no
+  // statement is run, as InfluxDB does.
+  std::vector<StatementResult> Execute(std::string_view text, const QueryOptions& options) const;
+
+ private:
+  DB* db_;
+};
+
+struct JsonOptions {
+  // "" = RFC3339Nano strings; "ns", "n", "u", "µ", "ms", "s", "m", "h" = integers in that unit.
+  std::string epoch;
+  bool pretty = false;
+};
+
+// {"results":[{"statement_id":0,"series":[{"name":..,"tags":..,"columns":..,"values":..}]}]}
+std::string ToInfluxJson(const std::vector<StatementResult>& results, const JsonOptions& options);
+// An error for the whole request: {"error":"..."}
+std::string ErrorJson(std::string_view message);
+// CSV as the influx CLI prints with -format csv: name,tags,col...
+std::string ToCsv(const std::vector<StatementResult>& results, const JsonOptions& options);
+// Aligned tables for the shell.
+std::string ToTable(const std::vector<StatementResult>& results, const JsonOptions& options);
+
+}  // namespace m2mdb::query
+
+#endif  // M2MDB_QUERY_EXECUTOR_H_
