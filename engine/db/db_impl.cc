@@ -235,7 +235,7 @@ Status DBImpl::Close() {
   stall_cv_.notify_all();
   if (bg_thread_.joinable()) bg_thread_.join();
   Status result;
-  {
+  if (options_.flush_on_close) {
     // Flushing on close makes the next start fast; the WAL would replay the
     // same data if this fails, so a failure only costs time.
     std::lock_guard<std::mutex> l(maint_mu_);
@@ -1195,6 +1195,21 @@ void DBImpl::BackgroundLoop() {
     s.Update(CompactLocked(/*all=*/false));
     if (!s.ok()) LogError("background work: ", s.ToString());
   }
+}
+
+Status DBImpl::PutAppMeta(std::string_view key, std::string_view value) {
+  RETURN_IF_ERROR(CheckOpen());
+  return index_->PutAppMeta(key, value);
+}
+
+Status DBImpl::DeleteAppMeta(std::string_view key) {
+  RETURN_IF_ERROR(CheckOpen());
+  return index_->DeleteAppMeta(key);
+}
+
+StatusOr<std::vector<std::pair<std::string, std::string>>> DBImpl::ListAppMeta(std::string_view prefix) {
+  RETURN_IF_ERROR(CheckOpen());
+  return index_->ListAppMeta(prefix);
 }
 
 StatusOr<std::vector<CheckProblem>> DBImpl::Check() {

@@ -77,6 +77,9 @@ class DBImpl : public DB {
   Status DropMeasurement(std::string_view database, std::string_view measurement) override;
   Status Flush() override;
   Status Compact() override;
+  Status PutAppMeta(std::string_view key, std::string_view value) override;
+  Status DeleteAppMeta(std::string_view key) override;
+  StatusOr<std::vector<std::pair<std::string, std::string>>> ListAppMeta(std::string_view prefix) override;
   StatusOr<std::vector<CheckProblem>> Check() override;
   DBStats Stats() override;
 

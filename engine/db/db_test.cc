@@ -241,6 +241,31 @@ TEST_F(DBTest, PartitionsSplitOneSeriesAcrossSegments) {
   EXPECT_EQ("cpu v=" + std::to_string(day) + ":2;", Dump("cpu", day, day + 5));
 }
 
+TEST_F(DBTest, AppMetadataPersists) {
+  ASSERT_OK(db_->PutAppMeta("token/a", "hash-a"));
+  ASSERT_OK(db_->PutAppMeta("token/b", "hash-b"));
+  ASSERT_OK(db_->PutAppMeta("other", "x"));
+  ASSERT_OK(db_->DeleteAppMeta("token/b"));
+  Reopen();
+  auto got = db_->ListAppMeta("token/");
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(1u, got->size());
+  EXPECT_EQ("token/a", (*got)[0].first);
+  EXPECT_EQ("hash-a", (*got)[0].second);
+}
+
+TEST_F(DBTest, ReplayWithoutFlushOnCloseRestoresTheHead) {
+  db_.reset();
+  options_.flush_on_close = false;
+  Reopen();
+  Write("cpu v=1 1\ncpu v=2 2\n");
+  ASSERT_OK(db_->Flush());
+  Write("cpu v=3 3\ncpu v=20 2\n");
+  Reopen();
+  EXPECT_EQ(1u, db_->Stats().replayed_records);
+  EXPECT_EQ("cpu v=1:1,2:20,3:3;", Dump("cpu"));
+}
+
 TEST_F(DBTest, SecondOpenOfTheSameDirectoryFails) {
   auto second = DB::Open(options_);
   EXPECT_EQ(absl::StatusCode::kFailedPrecondition, second.status().code());

@@ -47,6 +47,8 @@ class ModelRunner {
       } else if (r < 75) {
         ASSERT_OK(db_->Compact());
       } else if (r < 82) {
+        // Half the reopens skip the flush at close, so the WAL is replayed.
+        options_.flush_on_close = rng_() % 2;
         Reopen();
       } else if (r < 92) {
         DeleteRange();

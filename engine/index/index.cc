@@ -51,6 +51,7 @@ namespace m2mdb::index {
 namespace {
 
 // Key prefixes. Persisted: never change or reuse one.
+constexpr char kAppMetaPrefix = 'A';
 constexpr char kSegmentPrefix = 'C';
 constexpr char kDatabasePrefix = 'D';
 constexpr char kFieldPrefix = 'F';
@@ -357,6 +358,10 @@ class IndexImpl final : public Index {
   Status RemoveTombstones(const std::vector<uint64_t>& ids) override;
   std::vector<Tombstone> Tombstones() const override;
 
+  Status PutAppMeta(std::string_view key, std::string_view value) override;
+  Status DeleteAppMeta(std::string_view key) override;
+  std::vector<std::pair<std::string, std::string>> ListAppMeta(std::string_view prefix) const override;
+
   Status Close() override;
 
  private:
@@ -408,6 +413,7 @@ class IndexImpl final : public Index {
   absl::flat_hash_map<uint64_t, std::unique_ptr<Series>> series_by_id_ ABSL_GUARDED_BY(mu_);
   absl::btree_map<uint64_t, SegmentMeta> segments_ ABSL_GUARDED_BY(mu_);
   absl::btree_map<uint64_t, Tombstone> tombstones_ ABSL_GUARDED_BY(mu_);
+  absl::btree_map<std::string, std::string> app_meta_ ABSL_GUARDED_BY(mu_);
 
   uint64_t wal_checkpoint_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t format_version_ ABSL_GUARDED_BY(mu_) = 0;  // 0 = not stored yet
@@ -609,6 +615,9 @@ Status IndexImpl::Load() {
         tombstones_[t.id] = std::move(t);
         break;
       }
+      case kAppMetaPrefix:
+        app_meta_[std::string(key.substr(1))] = std::string(value);
+        break;
       default:
         return CorruptKey("unknown", key);
     }
@@ -1168,6 +1177,40 @@ std::vector<Tombstone> IndexImpl::Tombstones() const {
   std::vector<Tombstone> out;
   out.reserve(tombstones_.size());
   for (const auto& [id, t] : tombstones_) out.push_back(t);
+  return out;
+}
+
+Status IndexImpl::PutAppMeta(std::string_view key, std::string_view value) {
+  absl::MutexLock l(&mu_);
+  RETURN_IF_ERROR(CheckOpen());
+  rocksdb::WriteBatch b;
+  std::string k(1, kAppMetaPrefix);
+  k.append(key);
+  b.Put(k, rocksdb::Slice(value.data(), value.size()));
+  RETURN_IF_ERROR(Write(&b, /*sync=*/true, "put app metadata"));
+  app_meta_[std::string(key)] = std::string(value);
+  return absl::OkStatus();
+}
+
+Status IndexImpl::DeleteAppMeta(std::string_view key) {
+  absl::MutexLock l(&mu_);
+  RETURN_IF_ERROR(CheckOpen());
+  rocksdb::WriteBatch b;
+  std::string k(1, kAppMetaPrefix);
+  k.append(key);
+  b.Delete(k);
+  RETURN_IF_ERROR(Write(&b, /*sync=*/true, "delete app metadata"));
+  app_meta_.erase(std::string(key));
+  return absl::OkStatus();
+}
+
+std::vector<std::pair<std::string, std::string>> IndexImpl::ListAppMeta(std::string_view prefix) const {
+  absl::ReaderMutexLock l(&mu_);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto it = app_meta_.lower_bound(std::string(prefix)); it != app_meta_.end(); ++it) {
+    if (it->first.compare(0, prefix.size(), prefix.data(), prefix.size()) != 0) break;
+    out.emplace_back(it->first, it->second);
+  }
   return out;
 }
 

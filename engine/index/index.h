@@ -123,6 +123,14 @@ class Index {
   virtual Status RemoveTombstones(const std::vector<uint64_t>& ids) = 0;
   virtual std::vector<Tombstone> Tombstones() const = 0;
 
+  // Application metadata: a small key/value namespace for layers above the
+  // engine (the server keeps hashed API tokens here). Synced writes; values
+  // are kept in memory, so keep them small.
+  virtual Status PutAppMeta(std::string_view key, std::string_view value) = 0;
+  virtual Status DeleteAppMeta(std::string_view key) = 0;
+  // Sorted by key; only keys starting with `prefix`.
+  virtual std::vector<std::pair<std::string, std::string>> ListAppMeta(std::string_view prefix) const = 0;
+
   // Syncs RocksDB and closes it.
   virtual Status Close() = 0;
 };

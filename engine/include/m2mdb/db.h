@@ -190,6 +190,12 @@ class DB {
   // applies retention; waits for it.
   virtual Status Compact() = 0;
 
+  // Application metadata: a small synced key/value store for layers above
+  // the engine (the server keeps hashed API tokens here).
+  virtual Status PutAppMeta(std::string_view key, std::string_view value) = 0;
+  virtual Status DeleteAppMeta(std::string_view key) = 0;
+  virtual StatusOr<std::vector<std::pair<std::string, std::string>>> ListAppMeta(std::string_view prefix) = 0;
+
   // Reads every segment block and checks every checksum.
   virtual StatusOr<std::vector<CheckProblem>> Check() = 0;
   virtual DBStats Stats() = 0;

@@ -44,6 +44,9 @@ struct Options {
   // Run flushes, compactions and retention in background threads. Tests that
   // drive them by hand set false. Default: true.
   bool background_work = true;
+  // Close() writes the head to segment files so the next start replays
+  // nothing. Tests set false to exercise WAL replay. Default: true.
+  bool flush_on_close = true;
   // Create the directory if missing. Default: true.
   bool create_if_missing = true;
   // Partition length for databases created implicitly (nanoseconds).
