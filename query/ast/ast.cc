@@ -4,6 +4,8 @@
 // a lexer rule: floats always carry a '.', never an exponent (the lexer has
 // none); identifiers are quoted when they are keywords or not plain;
 // regexes re-escape '/'; unary minus is printed tight ("-x").
+#include "m2mdb/query/ast.h"
+
 #include <charconv>
 #include <cstdio>
 #include <string>
@@ -11,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "m2mdb/query/ast.h"
+
 #include "m2mdb/status.h"
 #include "query/lexer/lexer.h"
 
@@ -231,7 +233,9 @@ struct StatementPrinter {
     }
     return out;
   }
-  std::string operator()(const DropDatabaseStatement& s) const { return "DROP DATABASE " + QuoteIdent(s.name); }
+  std::string operator()(const DropDatabaseStatement& s) const {
+    return "DROP DATABASE " + QuoteIdent(s.name);
+  }
   std::string operator()(const DropSeriesStatement& s) const {
     std::string out = "DROP SERIES";
     AppendFrom(&out, s.sources);
@@ -248,14 +252,17 @@ struct StatementPrinter {
     return "DROP MEASUREMENT " + QuoteIdent(s.name);
   }
   std::string operator()(const CreateRetentionPolicyStatement& s) const {
-    std::string out = absl::StrCat("CREATE RETENTION POLICY ", QuoteIdent(s.name), " ON ", QuoteIdent(s.database),
-                                   " DURATION ", DurationOrInf(s.duration_ns), " REPLICATION ", s.replication);
-    if (s.shard_duration_ns != 0) absl::StrAppend(&out, " SHARD DURATION ", FormatDuration(s.shard_duration_ns));
+    std::string out =
+        absl::StrCat("CREATE RETENTION POLICY ", QuoteIdent(s.name), " ON ", QuoteIdent(s.database),
+                     " DURATION ", DurationOrInf(s.duration_ns), " REPLICATION ", s.replication);
+    if (s.shard_duration_ns != 0)
+      absl::StrAppend(&out, " SHARD DURATION ", FormatDuration(s.shard_duration_ns));
     if (s.is_default) out += " DEFAULT";
     return out;
   }
   std::string operator()(const AlterRetentionPolicyStatement& s) const {
-    std::string out = absl::StrCat("ALTER RETENTION POLICY ", QuoteIdent(s.name), " ON ", QuoteIdent(s.database));
+    std::string out =
+        absl::StrCat("ALTER RETENTION POLICY ", QuoteIdent(s.name), " ON ", QuoteIdent(s.database));
     if (s.duration_ns) absl::StrAppend(&out, " DURATION ", DurationOrInf(*s.duration_ns));
     if (s.replication) absl::StrAppend(&out, " REPLICATION ", *s.replication);
     if (s.shard_duration_ns) absl::StrAppend(&out, " SHARD DURATION ", FormatDuration(*s.shard_duration_ns));
@@ -399,7 +406,8 @@ std::string QuoteIdentSegments(const std::vector<std::string>& segments) {
   for (size_t i = 0; i < segments.size(); i++) {
     const std::string& s = segments[i];
     const bool last = i + 1 == segments.size();
-    const bool quote = (!s.empty() && IdentNeedsQuotes(s)) || (!last && !s.empty()) || ((i == 0 || last) && s.empty());
+    const bool quote =
+        (!s.empty() && IdentNeedsQuotes(s)) || (!last && !s.empty()) || ((i == 0 || last) && s.empty());
     if (quote) {
       out += AlwaysQuote(s);
     } else {
@@ -418,7 +426,8 @@ std::string FormatDuration(int64_t ns) {
     int64_t size;
     const char* name;
   };
-  static constexpr Unit kUnits[] = {{kW, "w"}, {kD, "d"}, {kH, "h"}, {kM, "m"}, {kS, "s"}, {kMs, "ms"}, {kUs, "u"}};
+  static constexpr Unit kUnits[] = {{kW, "w"}, {kD, "d"},   {kH, "h"}, {kM, "m"},
+                                    {kS, "s"}, {kMs, "ms"}, {kUs, "u"}};
   for (const Unit& u : kUnits) {
     if (ns % u.size == 0) return absl::StrCat(ns / u.size, u.name);
   }

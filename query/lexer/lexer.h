@@ -154,7 +154,7 @@ struct Token {
   size_t offset = 0;      // first byte of the token
   size_t end = 0;         // one past its last byte
   size_t pos_offset = 0;  // where InfluxDB reports it (see file comment)
-  std::string lit;  // identifier name, unescaped string, number text, ...
+  std::string lit;        // identifier name, unescaped string, number text, ...
 };
 
 // "SELECT", "=~", "EOF", "IDENT", ... (InfluxDB's token names).

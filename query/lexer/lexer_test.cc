@@ -50,9 +50,9 @@ TEST(Lexer, ScansEveryTokenKind) {
       {".5", {"NUMBER:.5"}},
       {"1.", {"NUMBER:1"}},
       {"1.5e3", {"NUMBER:1.5", "IDENT:e3"}},
-      {"10s 5m 1h 1d 1w 100ms 10u 5ns", {"DURATIONVAL:10s", "DURATIONVAL:5m", "DURATIONVAL:1h", "DURATIONVAL:1d",
-                                         "DURATIONVAL:1w", "DURATIONVAL:100ms", "DURATIONVAL:10u",
-                                         "DURATIONVAL:5ns"}},
+      {"10s 5m 1h 1d 1w 100ms 10u 5ns",
+       {"DURATIONVAL:10s", "DURATIONVAL:5m", "DURATIONVAL:1h", "DURATIONVAL:1d", "DURATIONVAL:1w",
+        "DURATIONVAL:100ms", "DURATIONVAL:10u", "DURATIONVAL:5ns"}},
       {"10\xC2\xB5", {"DURATIONVAL:10\xC2\xB5"}},
       {"1h30m", {"DURATIONVAL:1h30m"}},
       {"true FALSE", {"TRUE", "FALSE"}},
@@ -147,7 +147,8 @@ TEST(Lexer, ParsesDurations) {
       {"1n", false, 0, "invalid duration"},
       {"1y", false, 0, "invalid duration"},
       {"h", false, 0, "invalid duration"},
-      {"99999999999999999h", false, 0, "overflowed duration 99999999999999999h: choose a smaller duration or INF"},
+      {"99999999999999999h", false, 0,
+       "overflowed duration 99999999999999999h: choose a smaller duration or INF"},
   };
   for (const auto& c : cases) {
     int64_t ns = 0;

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+
 #include "query/lexer/lexer.h"
 
 namespace m2mdb::query {
@@ -170,8 +171,8 @@ class Parser {
     pos_ = hist_[(--nhist_) % kHist];
   }
   void ConsumeWs() {
-    if (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
-                                text_[pos_] == '\r')) {
+    if (pos_ < text_.size() &&
+        (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r')) {
       Scan();
     }
   }
@@ -263,9 +264,9 @@ class Parser {
   // reads it and one character further afterwards; bare identifiers,
   // trailing whitespace and line comments read it while scanning. Error
   // positions at EOF depend on this, so it is replayed here.
-  size_t max_end_ = 0;     // furthest offset scanned so far
-  int eof_reads_ = 0;      // times InfluxDB's reader would have read EOF
-  size_t eof_pos_ = 0;     // position given to the last EOF token
+  size_t max_end_ = 0;  // furthest offset scanned so far
+  int eof_reads_ = 0;   // times InfluxDB's reader would have read EOF
+  size_t eof_pos_ = 0;  // position given to the last EOF token
   bool last_was_eof_ = false;
   bool replay_eof_ = false;  // the next EOF token is an unscanned one
 };
@@ -316,7 +317,8 @@ Token Parser::Scan() {
     last_was_eof_ = true;
   } else {
     last_was_eof_ = false;
-    if (t.offset >= max_end_ && t.end == text_.size() && t.end > t.offset && ConsumesEof(t, text_)) eof_reads_++;
+    if (t.offset >= max_end_ && t.end == text_.size() && t.end > t.offset && ConsumesEof(t, text_))
+      eof_reads_++;
   }
   if (t.end > max_end_) max_end_ = t.end;
   if (t.type == TokenType::kBoundParam && t.lit.size() > 1) {
@@ -531,9 +533,9 @@ StatusOr<Statement::Node> Parser::ParseShow() {
     case TokenType::kUsers:
       return Unsupported(t, absl::StrCat("SHOW ", ToAbsl(TokenName(t.type))));
     default:
-      return Found(t, {"CONTINUOUS", "DATABASES", "DIAGNOSTICS", "FIELD", "GRANTS", "MEASUREMENT",
-                       "MEASUREMENTS", "QUERIES", "RETENTION", "SERIES", "SHARD", "SHARDS", "STATS",
-                       "SUBSCRIPTIONS", "TAG", "USERS"});
+      return Found(
+          t, {"CONTINUOUS", "DATABASES", "DIAGNOSTICS", "FIELD", "GRANTS", "MEASUREMENT", "MEASUREMENTS",
+              "QUERIES", "RETENTION", "SERIES", "SHARD", "SHARDS", "STATS", "SUBSCRIPTIONS", "TAG", "USERS"});
   }
 }
 
@@ -583,8 +585,8 @@ StatusOr<Statement::Node> Parser::ParseDrop() {
     case TokenType::kUser:
       return Unsupported(t, absl::StrCat("DROP ", ToAbsl(TokenName(t.type))));
     default:
-      return Found(t,
-                   {"CONTINUOUS", "DATABASE", "MEASUREMENT", "RETENTION", "SERIES", "SHARD", "SUBSCRIPTION", "USER"});
+      return Found(t, {"CONTINUOUS", "DATABASE", "MEASUREMENT", "RETENTION", "SERIES", "SHARD",
+                       "SUBSCRIPTION", "USER"});
   }
 }
 
@@ -715,7 +717,8 @@ StatusOr<Statement::Node> Parser::ParseShowTagValues() {
     RETURN_IF_ERROR(ExpectTokens({TokenType::kCardinality}));
     return ParseCardinality(ShowCardinalityStatement::Kind::kTagValues, true);
   }
-  if (t.type == TokenType::kCardinality) return ParseCardinality(ShowCardinalityStatement::Kind::kTagValues, false);
+  if (t.type == TokenType::kCardinality)
+    return ParseCardinality(ShowCardinalityStatement::Kind::kTagValues, false);
   Unscan();
   ShowTagValuesStatement s;
   RETURN_IF_ERROR(ParseOnDatabase(&s.database));
@@ -771,7 +774,8 @@ StatusOr<Statement::Node> Parser::ParseShowFieldKeys() {
 
 StatusOr<Statement::Node> Parser::ParseShowSeries() {
   bool exact = Accept(TokenType::kExact);
-  if (Accept(TokenType::kCardinality)) return ParseCardinality(ShowCardinalityStatement::Kind::kSeries, exact);
+  if (Accept(TokenType::kCardinality))
+    return ParseCardinality(ShowCardinalityStatement::Kind::kSeries, exact);
   ShowSeriesStatement s;
   RETURN_IF_ERROR(ParseOnDatabase(&s.database));
   if (Accept(TokenType::kFrom)) {
@@ -864,7 +868,8 @@ StatusOr<Statement::Node> Parser::ParseAlterRetentionPolicy() {
   while (true) {
     Token o = ScanIgnoreWs();
     for (TokenType f : found) {
-      if (f == o.type) return ErrAt(absl::StrCat("found duplicate ", ToAbsl(TokenName(o.type)), " option"), o.pos_offset);
+      if (f == o.type)
+        return ErrAt(absl::StrCat("found duplicate ", ToAbsl(TokenName(o.type)), " option"), o.pos_offset);
     }
     switch (o.type) {
       case TokenType::kDurationKw: {
@@ -879,7 +884,8 @@ StatusOr<Statement::Node> Parser::ParseAlterRetentionPolicy() {
         Token d = ScanIgnoreWs();
         if (d.type != TokenType::kDurationKw) return Found(d, {"DURATION"});
         Token inf = ScanIgnoreWs();
-        if (inf.type == TokenType::kInf) return ErrAt("invalid duration INF for shard duration", inf.pos_offset);
+        if (inf.type == TokenType::kInf)
+          return ErrAt("invalid duration INF for shard duration", inf.pos_offset);
         Unscan();
         ASSIGN_OR_RETURN(s.shard_duration_ns, ParseDurationToken());
         break;
@@ -923,8 +929,8 @@ StatusOr<std::vector<Field>> Parser::ParseFields() {
         return true;
       });
       if (bad != nullptr) {
-        return ErrPlain(absl::StrCat("invalid operator ", ToAbsl(BinaryOpString(bad->op)), " in SELECT clause at ",
-                                     PositionOf(text_, first.pos_offset),
+        return ErrPlain(absl::StrCat("invalid operator ", ToAbsl(BinaryOpString(bad->op)),
+                                     " in SELECT clause at ", PositionOf(text_, first.pos_offset),
                                      "; operator is intended for WHERE clause"));
       }
     }
@@ -1100,7 +1106,8 @@ StatusOr<Fill> Parser::ParseFill() {
   ASSIGN_OR_RETURN(ExprPtr e, ParseExprImpl());
   const Call* c = e->As<Call>();
   if (c == nullptr) return ErrPlain("fill must be a function call");
-  if (c->args.size() != 1) return ErrPlain("fill requires an argument, e.g.: 0, null, none, previous, linear");
+  if (c->args.size() != 1)
+    return ErrPlain("fill requires an argument, e.g.: 0, null, none, previous, linear");
   fill.specified = true;
   const Expr& arg = *c->args[0];
   if (const auto* v = arg.As<VarRef>(); v && v->type == DataType::kUnknown) {
@@ -1478,7 +1485,8 @@ StatusOr<ExprPtr> Parser::ParseUnary() {
       }
       if (auto* u = e->As<UnsignedLiteral>()) {
         // INT64_MIN overflows int64 as a positive literal but fits negated.
-        if (u->value == uint64_t{1} << 63) return MakeExpr(t.offset, IntegerLiteral{std::numeric_limits<int64_t>::min()});
+        if (u->value == uint64_t{1} << 63)
+          return MakeExpr(t.offset, IntegerLiteral{std::numeric_limits<int64_t>::min()});
         return ErrPlain(absl::StrCat("constant -", u->value, " underflows int64"));
       }
       if (auto* d = e->As<DurationLiteral>()) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+
 #include "m2mdb/query/ast.h"
 
 namespace m2mdb::query {
@@ -131,12 +132,12 @@ TEST(Parser, PrecedenceBuildsTheExpectedTree) {
 
 TEST(Parser, EveryOperatorParses) {
   const std::pair<const char*, BinaryOp> cases[] = {
-      {"a + b", BinaryOp::kAdd},     {"a - b", BinaryOp::kSub},      {"a * b", BinaryOp::kMul},
-      {"a / b", BinaryOp::kDiv},     {"a % b", BinaryOp::kMod},      {"a & b", BinaryOp::kBitAnd},
-      {"a | b", BinaryOp::kBitOr},   {"a ^ b", BinaryOp::kBitXor},   {"a AND b", BinaryOp::kAnd},
-      {"a or b", BinaryOp::kOr},     {"a = b", BinaryOp::kEq},       {"a != b", BinaryOp::kNeq},
-      {"a <> b", BinaryOp::kNeq},    {"a =~ /b/", BinaryOp::kEqRegex}, {"a !~ /b/", BinaryOp::kNeqRegex},
-      {"a < b", BinaryOp::kLt},      {"a <= b", BinaryOp::kLte},     {"a > b", BinaryOp::kGt},
+      {"a + b", BinaryOp::kAdd},   {"a - b", BinaryOp::kSub},        {"a * b", BinaryOp::kMul},
+      {"a / b", BinaryOp::kDiv},   {"a % b", BinaryOp::kMod},        {"a & b", BinaryOp::kBitAnd},
+      {"a | b", BinaryOp::kBitOr}, {"a ^ b", BinaryOp::kBitXor},     {"a AND b", BinaryOp::kAnd},
+      {"a or b", BinaryOp::kOr},   {"a = b", BinaryOp::kEq},         {"a != b", BinaryOp::kNeq},
+      {"a <> b", BinaryOp::kNeq},  {"a =~ /b/", BinaryOp::kEqRegex}, {"a !~ /b/", BinaryOp::kNeqRegex},
+      {"a < b", BinaryOp::kLt},    {"a <= b", BinaryOp::kLte},       {"a > b", BinaryOp::kGt},
       {"a >= b", BinaryOp::kGte},
   };
   for (const auto& [text, op] : cases) {
@@ -148,9 +149,11 @@ TEST(Parser, EveryOperatorParses) {
 
 TEST(Parser, VarRefTypeHints) {
   const std::pair<const char*, DataType> cases[] = {
-      {"v", DataType::kUnknown},        {"v::float", DataType::kFloat},   {"v::integer", DataType::kInteger},
-      {"v::unsigned", DataType::kUnsigned}, {"v::string", DataType::kString}, {"v::boolean", DataType::kBoolean},
-      {"v::tag", DataType::kTag},       {"v::field", DataType::kAnyField}, {"v::FLOAT", DataType::kFloat},
+      {"v", DataType::kUnknown},          {"v::float", DataType::kFloat},
+      {"v::integer", DataType::kInteger}, {"v::unsigned", DataType::kUnsigned},
+      {"v::string", DataType::kString},   {"v::boolean", DataType::kBoolean},
+      {"v::tag", DataType::kTag},         {"v::field", DataType::kAnyField},
+      {"v::FLOAT", DataType::kFloat},
   };
   for (const auto& [text, type] : cases) {
     ExprPtr e = MustExpr(text);
@@ -232,7 +235,8 @@ TEST(Parser, MeasurementForms) {
 }
 
 TEST(Parser, SeveralSourcesAndSubqueries) {
-  SelectStatement s = MustSelect("SELECT max(m) FROM cpu, /mem.*/, (SELECT mean(v) AS m FROM disk GROUP BY time(1m))");
+  SelectStatement s =
+      MustSelect("SELECT max(m) FROM cpu, /mem.*/, (SELECT mean(v) AS m FROM disk GROUP BY time(1m))");
   ASSERT_EQ(s.sources.size(), 3u);
   const auto* sq = std::get_if<SubQuery>(&s.sources[2].node);
   ASSERT_NE(sq, nullptr);
@@ -260,7 +264,7 @@ TEST(Parser, FillOptions) {
   struct Case {
     const char* fill;
     FillMode mode;
-  } cases[] = {{"fill(null)", FillMode::kNull},       {"fill(none)", FillMode::kNone},
+  } cases[] = {{"fill(null)", FillMode::kNull},         {"fill(none)", FillMode::kNone},
                {"fill(previous)", FillMode::kPrevious}, {"fill(linear)", FillMode::kLinear},
                {"fill(0)", FillMode::kNumber},          {"FILL(-1.5)", FillMode::kNumber}};
   for (const auto& c : cases) {
@@ -303,7 +307,8 @@ TEST(Parser, SelectIntoTarget) {
 // --- Other statements ----------------------------------------------------
 
 TEST(Parser, ShowStatements) {
-  Statement s = MustParse("SHOW MEASUREMENTS ON db WITH MEASUREMENT =~ /c.*/ WHERE host = 'a' LIMIT 5 OFFSET 1");
+  Statement s =
+      MustParse("SHOW MEASUREMENTS ON db WITH MEASUREMENT =~ /c.*/ WHERE host = 'a' LIMIT 5 OFFSET 1");
   const auto* sm = s.As<ShowMeasurementsStatement>();
   ASSERT_NE(sm, nullptr);
   EXPECT_EQ(sm->database, "db");
@@ -396,7 +401,8 @@ TEST(Parser, BoundParametersAreSubstituted) {
   auto r = ParseStatement("SELECT v FROM $m WHERE host = $host AND v > $n AND w < $x", o);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(String(*r), "SELECT v FROM cpu WHERE host = 'a' AND v > 5 AND w < 1.5");
-  EXPECT_EQ(ErrorOf("SELECT v FROM cpu WHERE host = $missing"), "error parsing query: missing parameter: missing");
+  EXPECT_EQ(ErrorOf("SELECT v FROM cpu WHERE host = $missing"),
+            "error parsing query: missing parameter: missing");
 }
 
 // --- Printing ------------------------------------------------------------
@@ -417,7 +423,8 @@ TEST(Printer, PrintsCanonicalInfluxQL) {
       {"SELECT v FROM m WHERE t > now() - 1500ms", "SELECT v FROM m WHERE t > now() - 1500ms"},
       {"SELECT v FROM m WHERE t > now() - 7d", "SELECT v FROM m WHERE t > now() - 1w"},
       {"SELECT v FROM m WHERE t > now() - 1000u", "SELECT v FROM m WHERE t > now() - 1ms"},
-      {"SELECT v FROM m WHERE s = 'it\\'s' AND r =~ /a\\/b/", "SELECT v FROM m WHERE s = 'it\\'s' AND r =~ /a\\/b/"},
+      {"SELECT v FROM m WHERE s = 'it\\'s' AND r =~ /a\\/b/",
+       "SELECT v FROM m WHERE s = 'it\\'s' AND r =~ /a\\/b/"},
       {"SELECT v FROM m WHERE s <> 'x'", "SELECT v FROM m WHERE s != 'x'"},
       {"SELECT v FROM db..m", "SELECT v FROM db..m"},
       {"SELECT v FROM \"db\".\"rp\".\"m\"", "SELECT v FROM db.rp.m"},
@@ -425,7 +432,8 @@ TEST(Printer, PrintsCanonicalInfluxQL) {
        "SELECT mean(v) FROM m GROUP BY time(1m, -30s), host fill(none)"},
       {"SELECT mean(v) FROM m GROUP BY time(1h) FILL(0.5) ORDER BY time desc LIMIT 1 TZ('UTC')",
        "SELECT mean(v) FROM m GROUP BY time(1h) fill(0.5) ORDER BY time DESC LIMIT 1 tz('UTC')"},
-      {"SELECT count(distinct(v)) FROM (SELECT v FROM m)", "SELECT count(distinct(v)) FROM (SELECT v FROM m)"},
+      {"SELECT count(distinct(v)) FROM (SELECT v FROM m)",
+       "SELECT count(distinct(v)) FROM (SELECT v FROM m)"},
       {"SHOW TAG VALUES WITH KEY IN (a, \"b c\")", "SHOW TAG VALUES WITH KEY IN (a, \"b c\")"},
       {"create database d with duration inf name r", "CREATE DATABASE d WITH DURATION INF NAME r"},
       {"SELECT v FROM m; SHOW DATABASES", "SELECT v FROM m; SHOW DATABASES"},
@@ -548,7 +556,8 @@ TEST(Validate, AcceptsTheDesignedFunctionSet) {
            "SELECT top(v, 3) FROM m",
            "SELECT bottom(v, host, 3) FROM m",
            "SELECT derivative(v), derivative(v, 1s), non_negative_derivative(v, 1m) FROM m",
-           "SELECT difference(v), moving_average(v, 3), cumulative_sum(v), integral(v), integral(v, 1s) FROM m",
+           "SELECT difference(v), moving_average(v, 3), cumulative_sum(v), integral(v), integral(v, 1s) FROM "
+           "m",
            "SELECT mean(derivative(v)) FROM m",
            "SELECT count(distinct(v)) FROM m",
        }) {

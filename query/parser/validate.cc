@@ -9,6 +9,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+
 #include "query/parser/parser.h"
 
 namespace m2mdb::query {
@@ -17,7 +18,7 @@ namespace {
 struct Arity {
   std::string_view name;
   int min;
-  int max;  // -1: unbounded
+  int max;         // -1: unbounded
   bool aggregate;  // false for math functions, which apply row by row
 };
 

@@ -352,7 +352,7 @@ struct ShowCardinalityStatement {
 
 struct CreateDatabaseStatement {
   std::string name;
-  bool with = false;  // a WITH clause was given
+  bool with = false;                   // a WITH clause was given
   std::optional<int64_t> duration_ns;  // 0 = INF
   std::optional<int64_t> replication;
   std::optional<int64_t> shard_duration_ns;
