@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/db/write_batch.h"
+#include "engine/encoding/codec.h"
 #include "engine/util/file.h"
 #include "engine/util/logging.h"
 #include "re2/re2.h"
@@ -1225,6 +1226,59 @@ StatusOr<std::vector<CheckProblem>> DBImpl::Check() {
     if (!st.ok()) problems.push_back({s->meta.file, std::string(ToStd(st.message()))});
   }
   return problems;
+}
+
+StatusOr<StorageReport> DBImpl::GetStorageReport() {
+  RETURN_IF_ERROR(CheckOpen());
+  Snapshot snap = GetSnapshot();
+  StorageReport report;
+  absl::flat_hash_map<uint32_t, std::string> db_names;
+  for (const auto& d : index_->ListDatabases()) db_names[d.id] = d.name;
+  // (db, series) -> measurement; (db, measurement) -> field id -> name.
+  absl::flat_hash_map<uint64_t, std::string> measurement_of;
+  std::map<std::tuple<std::string, std::string, std::string>, FieldStorage> fields;
+  absl::flat_hash_map<uint32_t, std::pair<std::string, FieldType>> field_names;
+  std::string m;
+  std::vector<std::pair<std::string, std::string>> tags;
+  for (const auto& seg : snap.version->segments) {
+    report.segment_bytes += seg->meta.file_bytes;
+    if (!seg->reader) continue;
+    auto dbit = db_names.find(seg->meta.db_id);
+    if (dbit == db_names.end()) continue;
+    for (const auto& b : seg->reader->blocks()) {
+      auto mit = measurement_of.find(b.series_id);
+      if (mit == measurement_of.end()) {
+        auto key = index_->SeriesKeyOf(b.series_id);
+        if (!key || !lineproto::ParseSeriesKey(*key, &m, &tags).ok()) m = "(deleted series)";
+        mit = measurement_of.emplace(b.series_id, m).first;
+        if (key) {
+          for (const auto& f : index_->Fields(seg->meta.db_id, m)) field_names[f.id] = {f.name, f.type};
+        }
+      }
+      auto fit = field_names.find(b.field_id);
+      std::string fname = fit == field_names.end() ? absl::StrCat("(field ", b.field_id, ")") : fit->second.first;
+      FieldStorage& fs = fields[{dbit->second, mit->second, fname}];
+      fs.database = dbit->second;
+      fs.measurement = mit->second;
+      fs.field = fname;
+      fs.type = b.type;
+      fs.points += b.stats.count;
+      fs.blocks++;
+      fs.timestamp_bytes += b.times_bytes;
+      fs.value_bytes += b.values_bytes;
+      uint8_t tc = 0, vc = 0;
+      if (seg->reader->BlockCodecs(b, &tc, &vc).ok()) {
+        fs.timestamp_codecs[std::string(encoding::CodecName(static_cast<encoding::CodecId>(tc)))]++;
+        fs.value_codecs[std::string(encoding::CodecName(static_cast<encoding::CodecId>(vc)))]++;
+      }
+      report.points += b.stats.count;
+    }
+  }
+  for (auto& [k, fs] : fields) report.fields.push_back(std::move(fs));
+  report.wal_bytes = wal_->size_bytes();
+  ASSIGN_OR_RETURN(report.meta_bytes, DirectorySize(options_.data_dir + "/meta"));
+  ASSIGN_OR_RETURN(report.total_bytes, DirectorySize(options_.data_dir));
+  return report;
 }
 
 DBStats DBImpl::Stats() {

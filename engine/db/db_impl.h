@@ -82,6 +82,7 @@ class DBImpl : public DB {
   StatusOr<std::vector<std::pair<std::string, std::string>>> ListAppMeta(std::string_view prefix) override;
   StatusOr<std::vector<CheckProblem>> Check() override;
   DBStats Stats() override;
+  StatusOr<StorageReport> GetStorageReport() override;
 
  private:
   struct Snapshot {

@@ -266,6 +266,24 @@ TEST_F(DBTest, ReplayWithoutFlushOnCloseRestoresTheHead) {
   EXPECT_EQ("cpu v=1:1,2:20,3:3;", Dump("cpu"));
 }
 
+TEST_F(DBTest, StorageReportCountsEveryFlushedPoint) {
+  std::string body;
+  for (int i = 0; i < 1000; i++) body += "cpu,host=a v=" + std::to_string(i % 10) + ".5,n=" + std::to_string(i) + "i " + std::to_string(i * 10) + "\n";
+  Write(body);
+  ASSERT_OK(db_->Flush());
+  auto r = db_->GetStorageReport();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(2000u, r->points);
+  ASSERT_EQ(2u, r->fields.size());
+  EXPECT_EQ("n", r->fields[0].field);
+  EXPECT_EQ(FieldType::kInteger, r->fields[0].type);
+  EXPECT_EQ(1000u, r->fields[0].points);
+  EXPECT_EQ("v", r->fields[1].field);
+  EXPECT_FALSE(r->fields[1].value_codecs.empty());
+  EXPECT_GT(r->segment_bytes, 0u);
+  EXPECT_GE(r->total_bytes, r->segment_bytes + r->meta_bytes);
+}
+
 TEST_F(DBTest, SecondOpenOfTheSameDirectoryFails) {
   auto second = DB::Open(options_);
   EXPECT_EQ(absl::StatusCode::kFailedPrecondition, second.status().code());

@@ -28,17 +28,17 @@ constexpr size_t kMaxBlockValues = 1 << 16;
 
 // Persisted in every encoded column: never renumber, never reuse an id.
 enum class CodecId : uint8_t {
-  kRaw = 0,            // little-endian fixed-width values (strings: varint length + bytes)
-  kTimestampDoD = 1,   // delta-of-delta + zigzag + bit packing
-  kFloatGorilla = 2,   // Gorilla XOR (the baseline)
-  kFloatDecimal = 3,   // ALP-style decimal scaling + FOR/delta bit packing + exceptions
-  kIntDelta = 4,       // delta + zigzag + frame-of-reference bit packing
-  kIntRle = 5,         // run-length of (value, count)
-  kBoolBitmap = 6,     // one bit per value
-  kBoolRle = 7,        // run lengths
-  kStringDict = 8,     // block dictionary + indexes
-  kConstant = 9,       // one value repeated n times
-  kZstd = 10,          // zstd over another encoded column (nested id inside)
+  kRaw = 0,           // little-endian fixed-width values (strings: varint length + bytes)
+  kTimestampDoD = 1,  // delta-of-delta + zigzag + bit packing
+  kFloatGorilla = 2,  // Gorilla XOR (the baseline)
+  kFloatDecimal = 3,  // ALP-style decimal scaling + FOR/delta bit packing + exceptions
+  kIntDelta = 4,      // delta + zigzag + frame-of-reference bit packing
+  kIntRle = 5,        // run-length of (value, count)
+  kBoolBitmap = 6,    // one bit per value
+  kBoolRle = 7,       // run lengths
+  kStringDict = 8,    // block dictionary + indexes
+  kConstant = 9,      // one value repeated n times
+  kZstd = 10,         // zstd over another encoded column (nested id inside)
 };
 
 // Which float scheme to use; kAuto picks the smallest per block.

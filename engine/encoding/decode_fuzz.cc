@@ -37,32 +37,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data + 3), size - 3);
   switch (family) {
     case 0:
-      Check<int64_t>(in, n, DecodeTimestamps, [](const int64_t* v, size_t m, std::string* o) {
-        EncodeTimestamps(v, m, o);
-      });
+      Check<int64_t>(in, n, DecodeTimestamps,
+                     [](const int64_t* v, size_t m, std::string* o) { EncodeTimestamps(v, m, o); });
       break;
     case 1:
-      Check<double>(in, n, DecodeFloats, [](const double* v, size_t m, std::string* o) {
-        EncodeFloats(v, m, o);
-      });
+      Check<double>(in, n, DecodeFloats,
+                    [](const double* v, size_t m, std::string* o) { EncodeFloats(v, m, o); });
       Check<double>(in, n, DecodeFloats, [](const double* v, size_t m, std::string* o) {
         EncodeFloats(v, m, o, FloatMode::kGorillaOnly);
       });
       break;
     case 2:
-      Check<int64_t>(in, n, DecodeIntegers, [](const int64_t* v, size_t m, std::string* o) {
-        EncodeIntegers(v, m, o);
-      });
+      Check<int64_t>(in, n, DecodeIntegers,
+                     [](const int64_t* v, size_t m, std::string* o) { EncodeIntegers(v, m, o); });
       break;
     case 3:
-      Check<uint64_t>(in, n, DecodeUnsigned, [](const uint64_t* v, size_t m, std::string* o) {
-        EncodeUnsigned(v, m, o);
-      });
+      Check<uint64_t>(in, n, DecodeUnsigned,
+                      [](const uint64_t* v, size_t m, std::string* o) { EncodeUnsigned(v, m, o); });
       break;
     case 4:
-      Check<uint8_t>(in, n, DecodeBooleans, [](const uint8_t* v, size_t m, std::string* o) {
-        EncodeBooleans(v, m, o);
-      });
+      Check<uint8_t>(in, n, DecodeBooleans,
+                     [](const uint8_t* v, size_t m, std::string* o) { EncodeBooleans(v, m, o); });
       break;
     default: {
       // Strings materialise n copies of entries: keep n small enough that a

@@ -59,8 +59,8 @@ Status GuardedDecode(size_t n, std::string* canon, F&& decode) {
 }
 
 template <typename T>
-std::function<Status(std::string_view, size_t, std::string*)> FixedDecoder(
-    Status (*decode)(std::string_view, size_t, T*)) {
+std::function<Status(std::string_view, size_t, std::string*)> FixedDecoder(Status (*decode)(std::string_view,
+                                                                                            size_t, T*)) {
   return [decode](std::string_view in, size_t n, std::string* canon) {
     return GuardedDecode<T>(n, canon, [&](T* out) { return decode(in, n, out); });
   };
@@ -108,7 +108,8 @@ std::vector<CodecCase> AllCases() {
   ts("zstd", CodecId::kZstd, true);
 
   auto fl = [&](std::string name, std::function<bool(const std::vector<double>&, std::string*)> enc) {
-    cases.push_back({"float_" + name, [enc](const Bits& v, std::string* out) { return enc(AsDouble(v), out); },
+    cases.push_back({"float_" + name,
+                     [enc](const Bits& v, std::string* out) { return enc(AsDouble(v), out); },
                      FixedDecoder<double>(&DecodeFloats), FixedCanon<double>()});
   };
   fl("auto", [](const std::vector<double>& v, std::string* out) {
@@ -159,17 +160,23 @@ std::vector<CodecCase> AllCases() {
                        enc(AsBool(v), out);
                        return true;
                      },
-                     FixedDecoder<uint8_t>(&DecodeBooleans), [](const Bits& v) {
+                     FixedDecoder<uint8_t>(&DecodeBooleans),
+                     [](const Bits& v) {
                        auto b = AsBool(v);
                        return CanonFixed(b.data(), b.size());
                      }});
   };
-  bo("auto", [](const std::vector<uint8_t>& v, std::string* out) { EncodeBooleans(v.data(), v.size(), out); });
-  bo("bitmap",
-     [](const std::vector<uint8_t>& v, std::string* out) { internal::EncodeBoolBitmap(v.data(), v.size(), out); });
-  bo("rle", [](const std::vector<uint8_t>& v, std::string* out) { internal::EncodeBoolRle(v.data(), v.size(), out); });
+  bo("auto",
+     [](const std::vector<uint8_t>& v, std::string* out) { EncodeBooleans(v.data(), v.size(), out); });
+  bo("bitmap", [](const std::vector<uint8_t>& v, std::string* out) {
+    internal::EncodeBoolBitmap(v.data(), v.size(), out);
+  });
+  bo("rle", [](const std::vector<uint8_t>& v, std::string* out) {
+    internal::EncodeBoolRle(v.data(), v.size(), out);
+  });
 
-  auto st = [&](std::string name, std::function<bool(const std::vector<std::string_view>&, std::string*)> enc) {
+  auto st = [&](std::string name,
+                std::function<bool(const std::vector<std::string_view>&, std::string*)> enc) {
     cases.push_back({"string_" + name,
                      [enc](const Bits& v, std::string* out) {
                        std::vector<std::string> s;
@@ -248,12 +255,22 @@ std::vector<DataSet> DataSets(size_t max_n) {
     sets.push_back({"decimal_walk", v});
   }
   {
-    const double specials[] = {
-        0.0, -0.0, std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
-        std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::denorm_min(),
-        -std::numeric_limits<double>::denorm_min(), std::numeric_limits<double>::min(),
-        std::numeric_limits<double>::max(), -std::numeric_limits<double>::max(), 1e300, 1e-300, 0.1, 1.5,
-        9007199254740993.0, 123456789.123456789};
+    const double specials[] = {0.0,
+                               -0.0,
+                               std::numeric_limits<double>::infinity(),
+                               -std::numeric_limits<double>::infinity(),
+                               std::numeric_limits<double>::quiet_NaN(),
+                               std::numeric_limits<double>::denorm_min(),
+                               -std::numeric_limits<double>::denorm_min(),
+                               std::numeric_limits<double>::min(),
+                               std::numeric_limits<double>::max(),
+                               -std::numeric_limits<double>::max(),
+                               1e300,
+                               1e-300,
+                               0.1,
+                               1.5,
+                               9007199254740993.0,
+                               123456789.123456789};
     Bits v;
     for (double d : specials) v.push_back(D(d));
     v.push_back(0x7FF0000000000001ULL);  // signalling NaN payload
@@ -272,9 +289,9 @@ std::vector<DataSet> DataSets(size_t max_n) {
     for (size_t i = 0; i < 200; i++) v.push_back(ext[rng() % 5]);
     sets.push_back({"extreme_ints", v});
     sets.push_back({"min_max", {static_cast<uint64_t>(INT64_MIN), static_cast<uint64_t>(INT64_MAX)}});
-    sets.push_back(
-        {"max_min_max",
-         {static_cast<uint64_t>(INT64_MAX), static_cast<uint64_t>(INT64_MIN), static_cast<uint64_t>(INT64_MAX)}});
+    sets.push_back({"max_min_max",
+                    {static_cast<uint64_t>(INT64_MAX), static_cast<uint64_t>(INT64_MIN),
+                     static_cast<uint64_t>(INT64_MAX)}});
   }
   {
     Bits v;
@@ -290,7 +307,8 @@ std::vector<DataSet> DataSets(size_t max_n) {
     for (size_t i = 0; i < max_n; i++) small.push_back(rng() % 100);
     sets.push_back({"small_random", small});
     Bits unsorted;
-    for (size_t i = 0; i < max_n; i++) unsorted.push_back(static_cast<uint64_t>(1e18) + (rng() % 1000) * 1'000'000);
+    for (size_t i = 0; i < max_n; i++)
+      unsorted.push_back(static_cast<uint64_t>(1e18) + (rng() % 1000) * 1'000'000);
     sets.push_back({"unsorted_ms_ts", unsorted});
   }
   return sets;
@@ -331,11 +349,21 @@ TEST_P(CodecTest, RoundTripsRandomLengthsAndPatterns) {
     const int shift = static_cast<int>(rng() % 64);
     for (size_t i = 0; i < n; i++) {
       switch (kind) {
-        case 0: v[i] = rng(); break;
-        case 1: v[i] = rng() >> shift; break;
-        case 2: v[i] = D(static_cast<double>(static_cast<int64_t>(rng() >> shift)) / 1000); break;
-        case 3: v[i] = (i > 0 && rng() % 3) ? v[i - 1] : rng() % 5; break;
-        default: v[i] = (i > 0 ? v[i - 1] : rng()) + (rng() >> shift); break;
+        case 0:
+          v[i] = rng();
+          break;
+        case 1:
+          v[i] = rng() >> shift;
+          break;
+        case 2:
+          v[i] = D(static_cast<double>(static_cast<int64_t>(rng() >> shift)) / 1000);
+          break;
+        case 3:
+          v[i] = (i > 0 && rng() % 3) ? v[i - 1] : rng() % 5;
+          break;
+        default:
+          v[i] = (i > 0 ? v[i - 1] : rng()) + (rng() >> shift);
+          break;
       }
     }
     std::string enc;

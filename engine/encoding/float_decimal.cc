@@ -29,7 +29,7 @@ namespace {
 
 constexpr int kMaxExponent = 18;
 constexpr double kPow10[kMaxExponent + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
-                                              1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+                                             1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
 // Adding and subtracting 1.5 * 2^52 rounds to the nearest integer (ties to
 // even) for |x| < 2^51 without a libm call.
 constexpr double kRoundMagic = 6755399441055744.0;
@@ -86,7 +86,7 @@ int ChooseExponent(const double* v, size_t n) {
 // the remaining cost, hence a clone for AVX2's wider divider. Returns false
 // if some integer is out of range (corrupt input).
 __attribute__((target_clones("avx2", "default"))) bool ScaleDown(const int64_t* in, size_t n, double scale,
-                                                                  double* out) {
+                                                                 double* out) {
   constexpr uint64_t kMagicBits = 0x4338000000000000;  // bits of 1.5 * 2^52
   uint64_t bad = 0;
   for (size_t j = 0; j < n; j++) {
@@ -176,9 +176,10 @@ Status DecodeDecimal(std::string_view in, size_t n, double* out) {
   if (!c.Byte(&e) || e > kMaxExponent) return Corrupt("bad decimal exponent");
   const double scale = kPow10[e];
   bool in_range = true;
-  RETURN_IF_ERROR(DecodeIntBlock(&c, n, [out, scale, &in_range](size_t off, const int64_t* vals, size_t count) {
-    in_range &= ScaleDown(vals, count, scale, out + off);
-  }));
+  RETURN_IF_ERROR(
+      DecodeIntBlock(&c, n, [out, scale, &in_range](size_t off, const int64_t* vals, size_t count) {
+        in_range &= ScaleDown(vals, count, scale, out + off);
+      }));
   if (!in_range) return Corrupt("decimal integer out of range");
   uint64_t k;
   if (!c.Varint(&k) || k > n) return Corrupt("bad exception count");

@@ -34,7 +34,7 @@ struct GroupStats {
 // stream, in one call each so the reductions vectorise (the AVX2 clone has
 // 64-bit compares; baseline x86-64 does not).
 __attribute__((target_clones("avx2", "default"))) void ValueGroupStats(const int64_t* v, size_t m,
-                                                                        GroupStats* out) {
+                                                                       GroupStats* out) {
   for (size_t b = 0, g = 0; b < m; b += 64, g++) {
     const size_t e = std::min(m, b + 64);
     int64_t mn = INT64_MAX, mx = INT64_MIN;
@@ -46,7 +46,7 @@ __attribute__((target_clones("avx2", "default"))) void ValueGroupStats(const int
   }
 }
 __attribute__((target_clones("avx2", "default"))) void DeltaGroupStats(const int64_t* v, size_t m,
-                                                                        GroupStats* out) {
+                                                                       GroupStats* out) {
   for (size_t b = 0, g = 0; b < m; b += 64, g++) {
     const size_t e = std::min(m, b + 64);
     int64_t mn = INT64_MAX, mx = INT64_MIN;
@@ -92,8 +92,8 @@ IntPlan PlanIntBlock(const int64_t* v, size_t n) {
       grouped += VarintSize(ZigZagEncode(g.mn)) + 1 + PackedBytes(e - b, BitWidth(Sub(g.mx, g.mn)));
     }
     const int w = BitWidth(Sub(gmx, gmn));
-    const size_t global =
-        1 + (delta ? VarintSize(ZigZagEncode(v[0])) : 0) + VarintSize(ZigZagEncode(gmn)) + 1 + PackedBytes(m, w);
+    const size_t global = 1 + (delta ? VarintSize(ZigZagEncode(v[0])) : 0) + VarintSize(ZigZagEncode(gmn)) +
+                          1 + PackedBytes(m, w);
     if (global <= best.size) best = {delta ? kDelta : kFor, w, gmn, global};
     if (grouped < best.size) best = {delta ? kGroupedDelta : kGroupedFor, 0, 0, grouped};
   }

@@ -8,6 +8,7 @@
 // dispatcher stores kRaw) when the dictionary would not be smaller; either
 // form may then be wrapped in kZstd.
 #include "absl/container/flat_hash_map.h"
+
 #include "engine/encoding/internal.h"
 
 namespace m2mdb::encoding::internal {

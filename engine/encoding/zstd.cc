@@ -35,7 +35,8 @@ bool WrapZstd(std::string_view inner, size_t n, std::string* out, bool force) {
   if (inner.empty() || inner.size() > kMaxZstdInner) return false;
   thread_local std::string frame;
   frame.resize(ZSTD_compressBound(inner.size()));
-  const size_t z = ZSTD_compressCCtx(ThreadContexts().c, frame.data(), frame.size(), inner.data(), inner.size(), 1);
+  const size_t z =
+      ZSTD_compressCCtx(ThreadContexts().c, frame.data(), frame.size(), inner.data(), inner.size(), 1);
   if (ZSTD_isError(z)) return false;
   const size_t start = out->size();
   PutHeader(out, CodecId::kZstd, n);

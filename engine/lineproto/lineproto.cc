@@ -549,7 +549,8 @@ bool Parser::ParseLine(const char* b, const char* e, const ParseOptions& options
       tags[i] = tags[i - 1];
       --i;
     }
-    if (i > 0 && tags[i - 1].key[0] == tag.key[0] && tags[i - 1].key == tag.key) return Fail("duplicate tags");
+    if (i > 0 && tags[i - 1].key[0] == tag.key[0] && tags[i - 1].key == tag.key)
+      return Fail("duplicate tags");
     tags[i] = tag;
     if (p == e) return Fail("missing fields");
   }
@@ -597,7 +598,6 @@ bool Parser::ParseLine(const char* b, const char* e, const ParseOptions& options
       }
       f.type = FieldType::kString;
       f.s = std::string_view(s, p - s);
-      if (s_esc) backslash_ = true;
       if (s_esc) f.s = Unescape(f.s, kStringEscapes, line_len);
       ++p;  // closing quote
       if (p < e && *p != ',' && *p != ' ') return Fail("invalid field format");
@@ -754,8 +754,9 @@ size_t Parser::Parse(std::string_view body, const ParseOptions& options,
       quote_ = false;
       ok = ParseLine(s, le, options, multiplier, default_time);
       // A line can run past its newline only through a backslash or a quote
-      // (influxd's scanLine). A valid line without backslashes cannot: its
-      // quotes open and close string values for both scanners, unless leading
+      // (influxd's scanLine). A valid line without backslashes outside its
+      // string values cannot: both scanners open and close the same strings
+      // (and skip the same escaped bytes inside them), unless leading
       // whitespace shifts influxd's count of '=' and ',' (see the tests).
       if (!ok || backslash_ || (quote_ && s != p)) {
         line_end = ScanLineEnd(p, end);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/functional/function_ref.h"
+
 #include "m2mdb/status.h"
 #include "m2mdb/types.h"
 
@@ -63,9 +64,9 @@ struct Point {
 };
 
 struct LineError {
-  int line = 0;         // 1-based
-  std::string reason;   // e.g. "invalid field format", "duplicate tags"
-  std::string text;     // the offending line, cut to 256 bytes
+  int line = 0;        // 1-based
+  std::string reason;  // e.g. "invalid field format", "duplicate tags"
+  std::string text;    // the offending line, cut to 256 bytes
 };
 
 struct ParseOptions {
@@ -85,7 +86,8 @@ class Parser {
   // order, and appends one LineError to `errors` for each invalid one.
   // Blank lines and lines starting with '#' (after leading whitespace) are
   // skipped. Lines end at '\n' ("\r\n" accepted) except inside a quoted
-  // string field value. Returns the number of valid points.
+  // string field value (and right after a backslash, as influxd's scanLine).
+  // Returns the number of valid points. `errors` may be null.
   size_t Parse(std::string_view body, const ParseOptions& options,
                absl::FunctionRef<void(const Point&)> on_point, std::vector<LineError>* errors);
 
@@ -101,20 +103,22 @@ class Parser {
   std::string_view Unescape(std::string_view raw, uint8_t set, size_t line_len);
   bool Fail(const char* reason);
 
-  std::string scratch_;  // unescaped tokens of the current line
-  std::string error_;    // reason of the last failed line
-  bool backslash_ = false;  // the current line has a backslash
+  std::string scratch_;     // unescaped tokens of the current line
+  std::string error_;       // reason of the last failed line
+  bool backslash_ = false;  // the current line has a backslash outside strings
   bool quote_ = false;      // the current line has a '"'
   Point point_;
 };
 
 // Escaping for writers (export, series keys).
 void AppendEscapedMeasurement(std::string* out, std::string_view s);
-void AppendEscapedKey(std::string* out, std::string_view s);  // tag key, tag value, field key
+void AppendEscapedKey(std::string* out, std::string_view s);          // tag key, tag value, field key
 void AppendEscapedStringValue(std::string* out, std::string_view s);  // without the quotes
 
 // The canonical series key: escaped measurement, then ",key=value" for each
 // tag sorted by key, e.g. "cpu,host=a\ b,region=eu". `tags` must be sorted.
+// Round-trips through ParseSeriesKey for every name the parser produces; a
+// name ending in a backslash cannot be represented (as in InfluxDB).
 std::string SeriesKey(std::string_view measurement, const std::vector<Tag>& tags);
 // Inverse of SeriesKey: unescaped measurement and tags (in key order).
 Status ParseSeriesKey(std::string_view key, std::string* measurement,

@@ -89,6 +89,55 @@ bool Serialize(const Point& p, std::string* out) {
   return true;
 }
 
+// Reference line splitter: influxd's scanLine run on every line (comments
+// end at their newline). Returns the logical lines, each with its newline.
+std::vector<std::string_view> ReferenceLines(std::string_view body) {
+  std::vector<std::string_view> lines;
+  const size_t n = body.size();
+  size_t pos = 0;
+  while (pos < n) {
+    size_t nl = body.find('\n', pos);
+    if (nl == std::string_view::npos) nl = n;
+    size_t s = pos;
+    while (s < nl && (body[s] == ' ' || body[s] == '\t' || body[s] == '\0')) s++;
+    size_t end = nl;
+    if (!(s == nl || body[s] == '#')) {
+      bool quoted = false, fields = false;
+      long equals = 0, commas = 0;
+      size_t i = pos;
+      for (;;) {
+        if (i >= n) break;
+        if (body[i] == '\\' && i + 2 < n) {
+          i += 2;
+          continue;
+        }
+        if (body[i] == ' ') fields = true;
+        if (fields) {
+          if (!quoted && body[i] == '=') {
+            i++;
+            equals++;
+            continue;
+          } else if (!quoted && body[i] == ',') {
+            i++;
+            commas++;
+            continue;
+          } else if (body[i] == '"' && equals > commas) {
+            i++;
+            quoted = !quoted;
+            continue;
+          }
+        }
+        if (body[i] == '\n' && !quoted) break;
+        i++;
+      }
+      end = i;
+    }
+    lines.push_back(body.substr(pos, end - pos + (end < n ? 1 : 0)));
+    pos = end + 1;
+  }
+  return lines;
+}
+
 bool SameField(const Field& a, const Field& b) {
   if (a.key != b.key || a.type != b.type) return false;
   switch (a.type) {
@@ -150,7 +199,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         Check(m == p.measurement, "series key measurement differs");
         Check(tags.size() == p.tags.size(), "series key tag count differs");
         for (size_t i = 0; i < tags.size(); i++) {
-          Check(tags[i].first == p.tags[i].key && tags[i].second == p.tags[i].value, "series key tag differs");
+          Check(tags[i].first == p.tags[i].key && tags[i].second == p.tags[i].value,
+                "series key tag differs");
         }
 
         if (Serialize(p, &line)) {
@@ -183,6 +233,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       },
       &errors);
   Check(n == seen, "return value differs from callbacks");
+
+  // Differential: the parser skips influxd's quote-aware line scan for most
+  // lines; parsing each reference line on its own must give the same result.
+  static Parser* line_parser = new Parser();
+  std::vector<std::string> whole;
+  parser->Parse(
+      body, options, [&](const Point& p) { whole.emplace_back(SeriesKey(p.measurement, p.tags)); }, nullptr);
+  std::vector<std::string> split;
+  size_t split_errors = 0;
+  for (std::string_view l : ReferenceLines(body)) {
+    std::vector<LineError> le;
+    line_parser->Parse(
+        l, options, [&](const Point& p) { split.emplace_back(SeriesKey(p.measurement, p.tags)); }, &le);
+    split_errors += le.size();
+  }
+  Check(whole == split, "per-line parse differs from whole-body parse");
+  Check(split_errors == errors.size(), "per-line error count differs from whole-body parse");
   for (const LineError& e : errors) {
     Check(e.line >= 1, "error without line number");
     Check(!e.reason.empty(), "error without reason");

@@ -156,10 +156,10 @@ TEST(LineProtocol, FieldsKeepInputOrder) {
 }
 
 TEST(LineProtocol, TruckFleetLineParses) {
-  OwnedPoint p = One(
-      "readings,name=truck_0,fleet=South,driver=Trish,model=H-2,device_version=v2.3 "
-      "latitude=52.1234,longitude=13.4321,elevation=120,velocity=42,heading=180,grade=3,"
-      "fuel_consumption=12.5 1451606400000000000");
+  OwnedPoint p =
+      One("readings,name=truck_0,fleet=South,driver=Trish,model=H-2,device_version=v2.3 "
+          "latitude=52.1234,longitude=13.4321,elevation=120,velocity=42,heading=180,grade=3,"
+          "fuel_consumption=12.5 1451606400000000000");
   EXPECT_EQ(p.measurement, "readings");
   EXPECT_EQ(p.tags, (Tags{{"device_version", "v2.3"},
                           {"driver", "Trish"},
@@ -308,11 +308,14 @@ TEST(LineProtocol, UnescapedTokensPointIntoTheBody) {
   std::string body = "cpu,host=a value=1 10";
   Parser parser;
   std::vector<LineError> errors;
-  parser.Parse(body, {}, [&](const Point& p) {
-    EXPECT_EQ(p.measurement.data(), body.data());
-    EXPECT_EQ(p.tags[0].value.data(), body.data() + 9);
-    EXPECT_EQ(p.fields[0].key.data(), body.data() + 11);
-  }, &errors);
+  parser.Parse(
+      body, {},
+      [&](const Point& p) {
+        EXPECT_EQ(p.measurement.data(), body.data());
+        EXPECT_EQ(p.tags[0].value.data(), body.data() + 9);
+        EXPECT_EQ(p.fields[0].key.data(), body.data() + 11);
+      },
+      &errors);
   EXPECT_TRUE(errors.empty());
 }
 
@@ -321,7 +324,8 @@ TEST(LineProtocol, ManyEscapedTokensInOneLineStayValid) {
   std::string body = "m\\ 1";
   for (int i = 0; i < 40; i++) body += ",k\\ " + std::to_string(i) + "=v\\ " + std::to_string(i);
   body += " ";
-  for (int i = 0; i < 40; i++) body += (i ? "," : "") + std::string("f\\ ") + std::to_string(i) + "=\"s\\\"" + std::to_string(i) + "\"";
+  for (int i = 0; i < 40; i++)
+    body += (i ? "," : "") + std::string("f\\ ") + std::to_string(i) + "=\"s\\\"" + std::to_string(i) + "\"";
   OwnedPoint p = One(body);
   EXPECT_EQ(p.measurement, "m 1");
   ASSERT_EQ(p.tags.size(), 40u);
@@ -482,11 +486,12 @@ TEST(LineProtocol, FloatOverflowIsRejected) {
   EXPECT_EQ(One("cpu val=1e308 10").fields[0].f, 1e308);
   EXPECT_EQ(Err("cpu val=1e309 10"), "invalid float: value out of range");
   EXPECT_EQ(Err("cpu val=-1e309 10"), "invalid float: value out of range");
-  EXPECT_EQ(Err("cpu val=1000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
-                "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
-                "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
-                "0000000000000000000000000000000000000000000000000000000000000 10"),
-            "invalid float: value out of range");
+  EXPECT_EQ(
+      Err("cpu val=1000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+          "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+          "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+          "0000000000000000000000000000000000000000000000000000000000000 10"),
+      "invalid float: value out of range");
 }
 
 TEST(LineProtocol, FloatUnderflowIsZero) {
@@ -503,8 +508,9 @@ TEST(LineProtocol, FloatUnderflowIsZero) {
 
 TEST(LineProtocol, NonNumbersStartingLikeNumbersAreInvalidNumbers) {
   // influxd 1.6 says "invalid number" for each of these.
-  for (const char* v : {"NaN", "-inf", "1.2.3", "-", ".", "0x10", "1_000", "1.5i", "1e3i", "1a", "nope", "n",
-                        "N", "-n", "--1", "1-2", "-.", "1i2", "1ii", "1iu", "1e-5i", "1=2"}) {
+  for (const char* v :
+       {"NaN", "-inf", "1.2.3", "-",   ".",   "0x10", "1_000", "1.5i", "1e3i", "1a",    "nope",
+        "n",   "N",    "-n",    "--1", "1-2", "-.",   "1i2",   "1ii",  "1iu",  "1e-5i", "1=2"}) {
     EXPECT_EQ(Err(std::string("cpu v=") + v + " 10"), "invalid number") << v;
   }
 }
@@ -518,7 +524,8 @@ TEST(LineProtocol, MalformedExponentsAreInvalidFloats) {
 
 TEST(LineProtocol, ValuesNotStartingLikeNumbersAreInvalidBooleans) {
   // influxd 1.6 says "invalid boolean" for each of these (+1 and inf included).
-  for (const char* v : {"+1", "inf", "a1", "e5", "E5", "i", "t1", "+", "*", "'a'", "tRUE", "yes", "truex", "x"}) {
+  for (const char* v :
+       {"+1", "inf", "a1", "e5", "E5", "i", "t1", "+", "*", "'a'", "tRUE", "yes", "truex", "x"}) {
     EXPECT_EQ(Err(std::string("cpu v=") + v + " 10"), "invalid boolean") << v;
   }
 }
@@ -562,8 +569,8 @@ TEST(LineProtocol, MissingFields) {
 
 TEST(LineProtocol, InvalidFieldFormat) {
   // influxd 1.6 says "invalid field format" for each of these.
-  for (const char* l : {"cpu 10", "cpu ", "cpu,host=a ", "cpu value 10", "cpu value=1, 10", "cpu value=1,,x=2 10",
-                        " value=1 10"}) {
+  for (const char* l : {"cpu 10", "cpu ", "cpu,host=a ", "cpu value 10", "cpu value=1, 10",
+                        "cpu value=1,,x=2 10", " value=1 10"}) {
     EXPECT_EQ(Err(l), "invalid field format") << l;
   }
 }
@@ -630,13 +637,15 @@ TEST(LineProtocol, TimeFieldIsDroppedWhenOtherFieldsRemain) {
 TEST(LineProtocol, TimeAsOnlyFieldRejectsThePoint) {
   // influxd 1.6 says: partial write: invalid field name: input field "time" on measurement "cpu"
   // is invalid dropped=1.
-  EXPECT_EQ(Err("cpu time=1 10"), "invalid field name: input field \"time\" on measurement \"cpu\" is invalid");
+  EXPECT_EQ(Err("cpu time=1 10"),
+            "invalid field name: input field \"time\" on measurement \"cpu\" is invalid");
 }
 
 TEST(LineProtocol, TimeTagKeyRejectsThePoint) {
   // influxd 1.6 says: partial write: invalid tag key: input tag "time" on measurement "cpu" is
   // invalid dropped=1.
-  EXPECT_EQ(Err("cpu,time=a value=1 10"), "invalid tag key: input tag \"time\" on measurement \"cpu\" is invalid");
+  EXPECT_EQ(Err("cpu,time=a value=1 10"),
+            "invalid tag key: input tag \"time\" on measurement \"cpu\" is invalid");
 }
 
 // ---------------------------------------------------------------- timestamps
@@ -651,8 +660,8 @@ TEST(LineProtocol, NegativeAndZeroTimestamps) {
 
 TEST(LineProtocol, BadTimestamps) {
   // influxd 1.6 says "bad timestamp" for each of these ("-" alone gets a strconv error).
-  for (const char* l : {"cpu value=1 abc", "cpu value=1 1.5", "cpu value=1 +10", "cpu v=1 1e3", "cpu v=1 10i",
-                        "cpu v=1 -"}) {
+  for (const char* l :
+       {"cpu value=1 abc", "cpu value=1 1.5", "cpu value=1 +10", "cpu v=1 1e3", "cpu v=1 10i", "cpu v=1 -"}) {
     EXPECT_EQ(Err(l), "bad timestamp") << l;
   }
 }
@@ -684,9 +693,9 @@ TEST(LineProtocol, EveryPrecisionMultipliesTheTimestamp) {
   struct Case {
     Precision p;
     int64_t want;
-  } cases[] = {{Precision::kNanosecond, 10},           {Precision::kMicrosecond, 10000},
-               {Precision::kMillisecond, 10000000},    {Precision::kSecond, 10000000000},
-               {Precision::kMinute, 600000000000},     {Precision::kHour, 36000000000000}};
+  } cases[] = {{Precision::kNanosecond, 10},        {Precision::kMicrosecond, 10000},
+               {Precision::kMillisecond, 10000000}, {Precision::kSecond, 10000000000},
+               {Precision::kMinute, 600000000000},  {Precision::kHour, 36000000000000}};
   for (const Case& c : cases) {
     ParseOptions o;
     o.precision = c.p;
@@ -707,7 +716,8 @@ TEST(LineProtocol, PrecisionOverflowIsOutOfRange) {
   h.precision = Precision::kHour;
   EXPECT_EQ(One("cpu v=1 2562047", h).timestamp, 9223369200000000000);
   EXPECT_EQ(Err("cpu v=1 2562048", h), "time outside range -9223372036854775806 - 9223372036854775806");
-  EXPECT_EQ(Err("cpu v=1 99999999999999999", h), "time outside range -9223372036854775806 - 9223372036854775806");
+  EXPECT_EQ(Err("cpu v=1 99999999999999999", h),
+            "time outside range -9223372036854775806 - 9223372036854775806");
 }
 
 TEST(LineProtocol, ParsePrecisionAcceptsEveryInfluxDBSpelling) {
@@ -870,9 +880,9 @@ TEST(LineProtocol, ParserIsReusableAcrossBodies) {
   std::vector<LineError> errors;
   int n = 0;
   for (int i = 0; i < 3; i++) {
-    n += parser.Parse("a\\ b,t\\ 1=x v=1 1\nc v=\"s\\\"\" 2\nbad\n", {}, [&](const Point& p) {
-      EXPECT_FALSE(p.measurement.empty());
-    }, &errors);
+    n += parser.Parse(
+        "a\\ b,t\\ 1=x v=1 1\nc v=\"s\\\"\" 2\nbad\n", {},
+        [&](const Point& p) { EXPECT_FALSE(p.measurement.empty()); }, &errors);
   }
   EXPECT_EQ(n, 6);
   EXPECT_EQ(errors.size(), 3u);
@@ -880,7 +890,9 @@ TEST(LineProtocol, ParserIsReusableAcrossBodies) {
 
 TEST(LineProtocol, NullErrorVectorIsAllowed) {
   Parser parser;
-  EXPECT_EQ(parser.Parse("bad\ncpu v=1 1", {}, [](const Point&) {}, nullptr), 1u);
+  EXPECT_EQ(parser.Parse(
+                "bad\ncpu v=1 1", {}, [](const Point&) {}, nullptr),
+            1u);
 }
 
 // ---------------------------------------------------------------- series keys and escaping helpers
@@ -919,23 +931,27 @@ TEST(SeriesKey, ParseSeriesKeyInvertsSeriesKey) {
 }
 
 TEST(SeriesKey, ParsedLinesRoundTripThroughSeriesKeys) {
-  const char* lines[] = {"cpu,host=a\\,b,zone=x\\ y v=1 1", "c\\\\,x=1 v=1 1", "c\\=pu,a\\\\x=b\\\\\\,c v=1 1",
-                         "m\\\"x,t=\"q\" v=1 1", "cpu,host=a\\\\\\,b v=1 10", "c\\xpu,k\\\\x=\\\\y v=1 1"};
+  const char* lines[] = {"cpu,host=a\\,b,zone=x\\ y v=1 1", "c\\\\,x=1 v=1 1",
+                         "c\\=pu,a\\\\x=b\\\\\\,c v=1 1",   "m\\\"x,t=\"q\" v=1 1",
+                         "cpu,host=a\\\\\\,b v=1 10",       "c\\xpu,k\\\\x=\\\\y v=1 1"};
   for (const char* l : lines) {
     Parser parser;
     std::vector<LineError> errors;
-    size_t n = parser.Parse(l, {}, [&](const Point& p) {
-      std::string key = SeriesKey(p.measurement, p.tags);
-      std::string m;
-      std::vector<std::pair<std::string, std::string>> tags;
-      ASSERT_TRUE(ParseSeriesKey(key, &m, &tags).ok()) << key;
-      EXPECT_EQ(m, p.measurement) << l;
-      ASSERT_EQ(tags.size(), p.tags.size()) << l;
-      for (size_t i = 0; i < tags.size(); i++) {
-        EXPECT_EQ(tags[i].first, p.tags[i].key) << l;
-        EXPECT_EQ(tags[i].second, p.tags[i].value) << l;
-      }
-    }, &errors);
+    size_t n = parser.Parse(
+        l, {},
+        [&](const Point& p) {
+          std::string key = SeriesKey(p.measurement, p.tags);
+          std::string m;
+          std::vector<std::pair<std::string, std::string>> tags;
+          ASSERT_TRUE(ParseSeriesKey(key, &m, &tags).ok()) << key;
+          EXPECT_EQ(m, p.measurement) << l;
+          ASSERT_EQ(tags.size(), p.tags.size()) << l;
+          for (size_t i = 0; i < tags.size(); i++) {
+            EXPECT_EQ(tags[i].first, p.tags[i].key) << l;
+            EXPECT_EQ(tags[i].second, p.tags[i].value) << l;
+          }
+        },
+        &errors);
     EXPECT_EQ(n, 1u) << l << (errors.empty() ? "" : errors[0].reason);
   }
 }

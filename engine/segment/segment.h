@@ -106,6 +106,9 @@ class SegmentReader {
   virtual Status ReadBlock(const BlockHandle& h, Column* out) const = 0;
   // Reads and checks every block (for `m2mdb check`).
   virtual Status Verify() const = 0;
+  // The codec ids (encoding::CodecId) of block `h`'s timestamps and values,
+  // for storage reports. kDataLoss if `h` lies outside the file.
+  virtual Status BlockCodecs(const BlockHandle& h, uint8_t* times_codec, uint8_t* values_codec) const = 0;
 };
 
 }  // namespace m2mdb::segment

@@ -25,6 +25,15 @@ using format::kHeaderSize;
 
 class SegmentReaderImpl final : public SegmentReader {
  public:
+  Status BlockCodecs(const BlockHandle& h, uint8_t* times_codec, uint8_t* values_codec) const override {
+    if (h.offset < kHeaderSize || h.times_bytes == 0 || h.values_bytes == 0 ||
+        h.offset > blocks_end_ || uint64_t{h.times_bytes} + h.values_bytes > blocks_end_ - h.offset) {
+      return Corrupt(h.offset, "block outside the data region");
+    }
+    *times_codec = static_cast<uint8_t>(data_[h.offset]);
+    *values_codec = static_cast<uint8_t>(data_[h.offset + h.times_bytes]);
+    return absl::OkStatus();
+  }
   explicit SegmentReaderImpl(std::unique_ptr<MappedFile> file)
       : file_(std::move(file)), path_(file_->path()), data_(file_->data()) {}
 

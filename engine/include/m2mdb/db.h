@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -122,6 +123,29 @@ struct DBStats {
   uint64_t replayed_records = 0;  // at the last Open
 };
 
+// Bytes on disk of one field of one measurement, over all segment files.
+struct FieldStorage {
+  std::string database;
+  std::string measurement;
+  std::string field;
+  FieldType type = FieldType::kFloat;
+  uint64_t points = 0;
+  uint64_t blocks = 0;
+  uint64_t timestamp_bytes = 0;  // encoded timestamps
+  uint64_t value_bytes = 0;      // encoded values
+  std::map<std::string, uint64_t> value_codecs;      // codec name -> blocks
+  std::map<std::string, uint64_t> timestamp_codecs;  // codec name -> blocks
+};
+
+struct StorageReport {
+  std::vector<FieldStorage> fields;  // sorted by database, measurement, field
+  uint64_t points = 0;               // in segment files
+  uint64_t segment_bytes = 0;        // segment files, everything included
+  uint64_t wal_bytes = 0;
+  uint64_t meta_bytes = 0;           // the RocksDB metadata directory
+  uint64_t total_bytes = 0;          // every file in the data directory
+};
+
 // A problem found by Check.
 struct CheckProblem {
   std::string file;
@@ -199,6 +223,8 @@ class DB {
   // Reads every segment block and checks every checksum.
   virtual StatusOr<std::vector<CheckProblem>> Check() = 0;
   virtual DBStats Stats() = 0;
+  // Where the bytes are: per field, per codec, and per directory.
+  virtual StatusOr<StorageReport> GetStorageReport() = 0;
 };
 
 }  // namespace m2mdb
