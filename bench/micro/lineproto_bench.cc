@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+
 #include "engine/lineproto/lineproto.h"
 
 namespace {
@@ -29,14 +30,15 @@ std::string TruckBody(int lines, bool with_strings) {
   for (int i = 0; i < lines; i++) {
     int truck = i % 100;
     if (truck == 0) ts += 10000000000;
-    int n = std::snprintf(
-        buf, sizeof(buf),
-        "readings,name=truck_%d,fleet=%s,driver=%s,model=%s,device_version=%s "
-        "latitude=%.4f,longitude=%.4f,elevation=%d,velocity=%d,heading=%d,grade=%d,fuel_consumption=%.1f%s %lld\n",
-        truck, kFleets[truck % 4], kDrivers[truck % 6], kModels[truck % 3], kVersions[truck % 4],
-        unit(rng) * 90, unit(rng) * 180, static_cast<int>(unit(rng) * 500), static_cast<int>(unit(rng) * 100),
-        static_cast<int>(unit(rng) * 360), static_cast<int>(unit(rng) * 10), unit(rng) * 50,
-        with_strings ? ",status=\"on route, \\\"ok\\\"\"" : "", static_cast<long long>(ts));
+    int n = std::snprintf(buf, sizeof(buf),
+                          "readings,name=truck_%d,fleet=%s,driver=%s,model=%s,device_version=%s "
+                          "latitude=%.4f,longitude=%.4f,elevation=%d,velocity=%d,heading=%d,grade=%d,fuel_"
+                          "consumption=%.1f%s %lld\n",
+                          truck, kFleets[truck % 4], kDrivers[truck % 6], kModels[truck % 3],
+                          kVersions[truck % 4], unit(rng) * 90, unit(rng) * 180,
+                          static_cast<int>(unit(rng) * 500), static_cast<int>(unit(rng) * 100),
+                          static_cast<int>(unit(rng) * 360), static_cast<int>(unit(rng) * 10), unit(rng) * 50,
+                          with_strings ? ",status=\"on route, \\\"ok\\\"\"" : "", static_cast<long long>(ts));
     body.append(buf, n);
   }
   return body;
@@ -49,7 +51,8 @@ void RunParse(benchmark::State& state, const std::string& body) {
   size_t points = 0;
   double sink = 0;
   for (auto _ : state) {
-    points += parser.Parse(body, options, [&](const Point& p) { sink += p.fields[0].f; }, &errors);
+    points += parser.Parse(
+        body, options, [&](const Point& p) { sink += p.fields[0].f; }, &errors);
     benchmark::DoNotOptimize(sink);
   }
   if (!errors.empty()) state.SkipWithError(errors[0].reason.c_str());
@@ -79,8 +82,8 @@ void BM_ParseTruckLinesAndSeriesKey(benchmark::State& state) {
   size_t points = 0;
   size_t sink = 0;
   for (auto _ : state) {
-    points += parser.Parse(body, {}, [&](const Point& p) { sink += SeriesKey(p.measurement, p.tags).size(); },
-                           &errors);
+    points += parser.Parse(
+        body, {}, [&](const Point& p) { sink += SeriesKey(p.measurement, p.tags).size(); }, &errors);
     benchmark::DoNotOptimize(sink);
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));

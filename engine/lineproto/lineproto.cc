@@ -499,8 +499,7 @@ bool Parser::ParseBoolean(const char* p, const char* end, Field* f) {
 // Parses the line [b, e): `b` is past leading whitespace, `e` is before the
 // newline and an optional '\r'. Fills point_ (timestamp without the default)
 // and returns true, or sets error_ and returns false.
-bool Parser::ParseLine(const char* b, const char* e, const ParseOptions& options, int64_t multiplier,
-                       int64_t default_time) {
+bool Parser::ParseLine(const char* b, const char* e, int64_t multiplier, int64_t default_time) {
   const size_t line_len = static_cast<size_t>(e - b);
   scratch_.clear();
   point_.tags.clear();
@@ -679,7 +678,6 @@ bool Parser::ParseLine(const char* b, const char* e, const ParseOptions& options
     }
     point_.timestamp = t;
   }
-  (void)options;
 
   // InfluxDB's storage layer refuses the key "time": a "time" tag rejects the
   // point, a "time" field is dropped (the point with it if nothing is left).
@@ -752,7 +750,7 @@ size_t Parser::Parse(std::string_view body, const ParseOptions& options,
     } else {
       backslash_ = false;
       quote_ = false;
-      ok = ParseLine(s, le, options, multiplier, default_time);
+      ok = ParseLine(s, le, multiplier, default_time);
       // A line can run past its newline only through a backslash or a quote
       // (influxd's scanLine). A valid line without backslashes outside its
       // string values cannot: both scanners open and close the same strings
@@ -769,7 +767,7 @@ size_t Parser::Parse(std::string_view body, const ParseOptions& options,
             error_.append(std::to_string(options.max_line_length));
             ok = false;
           } else {
-            ok = ParseLine(s, le, options, multiplier, default_time);
+            ok = ParseLine(s, le, multiplier, default_time);
           }
         }
       }

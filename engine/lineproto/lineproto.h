@@ -94,8 +94,7 @@ class Parser {
  private:
   // Parses one line (without newline, leading whitespace or trailing '\r')
   // into point_; on failure sets error_ and returns false.
-  bool ParseLine(const char* b, const char* e, const ParseOptions& options, int64_t multiplier,
-                 int64_t default_time);
+  bool ParseLine(const char* b, const char* e, int64_t multiplier, int64_t default_time);
   bool ParseNumber(const char* p, const char* end, Field* f);
   bool ParseBoolean(const char* p, const char* end, Field* f);
   // Unescapes `raw` (escape pairs in `set`) into scratch_ and returns a view
