@@ -116,6 +116,13 @@ struct DBImpl::ApplyContext {
   std::string record;
   std::vector<lineproto::LineError> parse_errors;
   uint64_t points = 0;
+  // Series ids by the series text as written in the request ("m,k=v"): most
+  // lines repeat a known series, and this skips building the canonical key.
+  // Valid for one (DB instance, database, series epoch).
+  absl::flat_hash_map<std::string, uint64_t> series_cache;
+  uint64_t cache_instance = 0;
+  uint32_t cache_db = 0;
+  uint64_t cache_epoch = 0;
   void Reset() {
     entries.clear();
     strings.clear();
@@ -132,7 +139,11 @@ StatusOr<std::unique_ptr<DB>> DB::Open(const Options& options) {
   return std::unique_ptr<DB>(std::move(db));
 }
 
-DBImpl::DBImpl(const Options& options) : options_(options) {}
+namespace {
+std::atomic<uint64_t> g_next_instance_id{1};
+}  // namespace
+
+DBImpl::DBImpl(const Options& options) : options_(options), instance_id_(g_next_instance_id.fetch_add(1)) {}
 
 DBImpl::~DBImpl() {
   if (open_.load()) {
@@ -300,7 +311,9 @@ Status DBImpl::DropDatabase(std::string_view name) {
       if (s->meta.db_id == db.id) removed.push_back(s->meta.id);
   }
   RETURN_IF_ERROR(index_->CommitSegments({}, removed, std::nullopt));
+  series_epoch_.fetch_add(1, std::memory_order_acq_rel);
   RETURN_IF_ERROR(index_->DropDatabase(name));
+  series_epoch_.fetch_add(1, std::memory_order_acq_rel);
   auto tombstones = index_->Tombstones();
   InstallVersion({}, removed, &tombstones);
   return absl::OkStatus();
@@ -323,6 +336,16 @@ void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view bod
   std::string last_measurement;
   std::vector<std::pair<std::string, index::FieldInfo>> last_fields;
 
+  {
+    const uint64_t epoch = series_epoch_.load(std::memory_order_acquire);
+    if (ctx->cache_instance != instance_id_ || ctx->cache_db != db.id || ctx->cache_epoch != epoch ||
+        ctx->series_cache.size() > (1u << 20)) {
+      ctx->series_cache.clear();
+      ctx->cache_instance = instance_id_;
+      ctx->cache_db = db.id;
+      ctx->cache_epoch = epoch;
+    }
+  }
   auto reject = [&](int line, std::string reason) {
     ctx->rejected.push_back(line);
     if (errors) errors->push_back({line, std::move(reason)});
@@ -339,9 +362,13 @@ void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view bod
           if (!replay) reject(p.line, "point is older than the database's retention period");
           return;
         }
-        ctx->key = lineproto::SeriesKey(p.measurement, p.tags);
         uint64_t series_id;
-        if (auto found = index_->FindSeries(db.id, ctx->key)) {
+        bool cache_miss = true;
+        if (auto cached = ctx->series_cache.find(ToAbsl(p.series_raw)); cached != ctx->series_cache.end()) {
+          series_id = cached->second;
+          cache_miss = false;
+        } else if (ctx->key = lineproto::SeriesKey(p.measurement, p.tags);
+                   auto found = index_->FindSeries(db.id, ctx->key)) {
           series_id = *found;
         } else {
           if (!replay && options_.max_series_per_database > 0 &&
@@ -357,6 +384,7 @@ void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view bod
           }
           series_id = *id;
         }
+        if (cache_miss && ctx->series_cache.size() < (1u << 20)) ctx->series_cache.emplace(p.series_raw, series_id);
         const size_t first_entry = ctx->entries.size();
         const size_t first_string = ctx->strings.size();
         bool same_shape = p.measurement == last_measurement && p.fields.size() == last_fields.size();
@@ -824,7 +852,11 @@ Status DBImpl::DropSeries(std::string_view database, std::string_view measuremen
     ASSIGN_OR_RETURN(auto series, MatchSeries(db.id, m, matchers));
     std::vector<uint64_t> ids;
     for (const auto& [key, id] : series) ids.push_back(id);
-    if (!ids.empty()) RETURN_IF_ERROR(index_->DeleteSeries(db.id, ids));
+    if (!ids.empty()) {
+      series_epoch_.fetch_add(1, std::memory_order_acq_rel);
+      RETURN_IF_ERROR(index_->DeleteSeries(db.id, ids));
+      series_epoch_.fetch_add(1, std::memory_order_acq_rel);
+    }
     if (index_->SeriesOfMeasurement(db.id, m).empty()) RETURN_IF_ERROR(index_->DeleteFields(db.id, m));
   }
   return absl::OkStatus();

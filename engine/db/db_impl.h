@@ -152,6 +152,12 @@ class DBImpl : public DB {
   bool bg_work_ = false;
   std::thread bg_thread_;
 
+  // Bumped whenever series leave the index, invalidating the writers'
+  // per-thread series caches; instance_id_ tells caches of different DB
+  // objects apart within one thread.
+  std::atomic<uint64_t> series_epoch_{0};
+  const uint64_t instance_id_;
+
   std::atomic<uint64_t> points_written_{0};
   std::atomic<uint64_t> values_written_{0};
   std::atomic<uint64_t> lines_rejected_{0};

@@ -86,12 +86,19 @@ class Head {
     bool sorted = true;
   };
 
+  // The columns of one series, found with one hash lookup per point; a
+  // series has few fields, so a linear scan beats a second hash lookup.
+  struct SeriesSlot {
+    std::vector<std::pair<uint32_t, HeadColumn*>> fields;
+  };
+
   // Sorts and deduplicates `c` in place. REQUIRES: mu_ held exclusively.
   static void Normalize(HeadColumn* c);
 
   const int64_t created_nanos_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<Key, std::unique_ptr<HeadColumn>> columns_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, SeriesSlot> series_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> bytes_{0};
   std::atomic<uint64_t> points_{0};
   std::atomic<int64_t> min_time_{INT64_MAX};

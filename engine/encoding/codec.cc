@@ -58,6 +58,14 @@ bool AllSame(const T* v, size_t n) {
   return same;
 }
 
+// Bitwise equality (NaN payloads, -0.0 vs 0.0 differ), without type punning.
+bool AllSameBits(const double* v, size_t n) {
+  bool same = true;
+  const uint64_t first = BitCast<uint64_t>(v[0]);
+  for (size_t i = 1; i < n; i++) same &= BitCast<uint64_t>(v[i]) == first;
+  return same;
+}
+
 // Raw bits of a 64-bit value.
 template <typename T>
 void EncodeConstant64(T v, size_t n, std::string* out) {
@@ -154,8 +162,7 @@ constexpr size_t kDecimalGoodEnoughBytes = 2;
 void EncodeFloatsNoZstd(const double* v, size_t n, std::string* out, FloatMode mode) {
   if (mode == FloatMode::kRawOnly || n == 0) return EncodeRaw(v, n, out);
   if (mode == FloatMode::kGorillaOnly) return internal::EncodeGorilla(v, n, out);
-  const uint64_t* bits = reinterpret_cast<const uint64_t*>(v);
-  if (AllSame(bits, n)) return EncodeConstant64(v[0], n, out);
+  if (AllSameBits(v, n)) return EncodeConstant64(v[0], n, out);
   const size_t start = out->size();
   const size_t raw_size = 1 + 8 * n;
   size_t best = raw_size;
@@ -380,7 +387,7 @@ bool EncodeFloatsWith(CodecId id, const double* v, size_t n, std::string* out) {
       EncodeRaw(v, n, out);
       return true;
     case CodecId::kConstant:
-      if (n == 0 || !AllSame(reinterpret_cast<const uint64_t*>(v), n)) return false;
+      if (n == 0 || !AllSameBits(v, n)) return false;
       EncodeConstant64(v[0], n, out);
       return true;
     case CodecId::kFloatGorilla:

@@ -184,10 +184,7 @@ Status DecodeTimestampDoD(std::string_view in, size_t n, int64_t* out) {
   } else {
     o = out + 1;
     ForEachPackedGroup(bits, packed, width, [&](const uint64_t* p, size_t count) {
-      for (size_t j = 0; j < count; j++) {
-        t += (ref + p[j]) * g;
-        o[j] = static_cast<int64_t>(t);
-      }
+      t = PrefixSum(p, count, ref, g, t, o);
       o += count;
     });
   }

@@ -555,6 +555,7 @@ bool Parser::ParseLine(const char* b, const char* e, int64_t multiplier, int64_t
   }
 
   // p is at the space after the key.
+  point_.series_raw = std::string_view(b, p - b);
   while (p < e && IsSkippable(*p)) ++p;
   if (p == e) return Fail("invalid field format");
 

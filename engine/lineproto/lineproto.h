@@ -57,6 +57,10 @@ struct Field {
 // parser's scratch space and are valid only during the callback.
 struct Point {
   std::string_view measurement;  // unescaped
+  // The measurement and tags exactly as written (escaped, tags in input
+  // order), e.g. "cpu,region=eu,host=a". Two spellings of one series differ
+  // here but share SeriesKey(); writers use it as a cache key.
+  std::string_view series_raw;
   std::vector<Tag> tags;         // unescaped, sorted by key, keys unique
   std::vector<Field> fields;     // input order, keys unique
   int64_t timestamp = 0;         // nanoseconds (precision applied, or the default time)

@@ -1002,5 +1002,15 @@ TEST(Escaping, WrittenLineParsesBackToTheSameValues) {
   EXPECT_EQ(p.timestamp, 5);
 }
 
+TEST(LineProtocol, SeriesRawIsTheMeasurementAndTagsAsWritten) {
+  Parser parser;
+  std::vector<std::string> raws;
+  std::vector<LineError> errors;
+  parser.Parse("cpu,z=1,a\\ b=2 v=1 1\nmem v=2 2\nesc\\,m,t=x\\=y v=3 3\n", ParseOptions{},
+               [&](const Point& p) { raws.emplace_back(p.series_raw); }, &errors);
+  ASSERT_TRUE(errors.empty());
+  EXPECT_EQ((std::vector<std::string>{"cpu,z=1,a\\ b=2", "mem", "esc\\,m,t=x\\=y"}), raws);
+}
+
 }  // namespace
 }  // namespace m2mdb::lineproto
