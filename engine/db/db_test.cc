@@ -284,6 +284,33 @@ TEST_F(DBTest, StorageReportCountsEveryFlushedPoint) {
   EXPECT_GE(r->total_bytes, r->segment_bytes + r->meta_bytes);
 }
 
+TEST_F(DBTest, TornWalTailIsCutAndEarlierWritesSurvive) {
+  db_.reset();
+  options_.flush_on_close = false;
+  Reopen();
+  Write("cpu v=1 1\n");
+  Write("cpu v=2 2\n");
+  Write("cpu v=3 3\n");
+  db_.reset();
+  // Tear the last record: drop its final bytes, as a power cut mid-write would.
+  auto files = ListDir(options_.data_dir + "/wal");
+  ASSERT_TRUE(files.ok());
+  std::string last;
+  for (const auto& f : *files) {
+    auto size = FileSize(options_.data_dir + "/wal/" + f);
+    if (size.ok() && *size > 0) last = options_.data_dir + "/wal/" + f;
+  }
+  ASSERT_FALSE(last.empty());
+  auto size = FileSize(last);
+  ASSERT_OK(TruncateFile(last, *size - 3));
+  Reopen();
+  EXPECT_EQ("cpu v=1:1,2:2;", Dump("cpu"));
+  // The log goes on after the cut.
+  Write("cpu v=4 4\n");
+  Reopen();
+  EXPECT_EQ("cpu v=1:1,2:2,4:4;", Dump("cpu"));
+}
+
 TEST_F(DBTest, SecondOpenOfTheSameDirectoryFails) {
   auto second = DB::Open(options_);
   EXPECT_EQ(absl::StatusCode::kFailedPrecondition, second.status().code());
