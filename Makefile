@@ -39,11 +39,12 @@ bench: build
 
 # libFuzzer builds (clang) of every fuzz target, each run for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 20
+FUZZERS ?= lineproto_fuzz encoding_fuzz segment_fuzz influxql_fuzz
 fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DM2MDB_FUZZ=ON \
 	  -DM2MDB_BUILD_TESTS=OFF -DM2MDB_BUILD_BENCH=OFF
-	cmake --build build-fuzz -j$(JOBS)
-	@set -e; for f in build-fuzz/fuzz/*; do \
+	cmake --build build-fuzz -j$(JOBS) --target $(FUZZERS)
+	@set -e; for f in $(addprefix build-fuzz/fuzz/,$(FUZZERS)); do \
 	  name=$$(basename $$f); corpus=$$(find . -path ./build\* -prune -o -type d -name "$${name}_corpus" -print | head -1); \
 	  echo "== $$name ($(FUZZ_SECONDS)s, corpus $$corpus)"; \
 	  mkdir -p build-fuzz/work/$$name; \
