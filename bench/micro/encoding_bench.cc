@@ -12,13 +12,13 @@
 // value's timestamp, the figure VictoriaMetrics quotes (~0.52).
 //
 // Run: build/bin/bench_encoding --benchmark_min_time=0.2
-#include <benchmark/benchmark.h>
-
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 #include "engine/encoding/codec.h"
 
@@ -151,7 +151,8 @@ void Report(benchmark::State& st, const std::string& enc, size_t n) {
   st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * n * 8));
   st.counters["bytes_per_value"] = static_cast<double>(enc.size()) / static_cast<double>(n);
   std::string label(CodecName(EncodedCodec(enc)));
-  if (EncodedCodec(enc) == CodecId::kZstd) label += "(" + std::string(CodecName(EncodedInnerCodec(enc))) + ")";
+  if (EncodedCodec(enc) == CodecId::kZstd)
+    label += "(" + std::string(CodecName(EncodedInnerCodec(enc))) + ")";
   st.SetLabel(label);
 }
 
@@ -182,7 +183,8 @@ void RegisterFloat(const FloatSet* set, bool automatic, CodecId id) {
                                [set, probe](benchmark::State& st) {
                                  std::vector<double> out(set->v.size());
                                  for (auto _ : st) {
-                                   if (!DecodeFloats(probe, out.size(), out.data()).ok()) st.SkipWithError("decode");
+                                   if (!DecodeFloats(probe, out.size(), out.data()).ok())
+                                     st.SkipWithError("decode");
                                    benchmark::DoNotOptimize(out.data());
                                  }
                                  if (std::memcmp(out.data(), set->v.data(), out.size() * 8) != 0) {
@@ -214,15 +216,17 @@ void RegisterTs(const TsSet* set, bool automatic, CodecId id) {
                                  }
                                  Report(st, out, set->v.size());
                                });
-  benchmark::RegisterBenchmark(("BM_TsDecode/" + set->name + "/" + codec).c_str(), [set, probe](benchmark::State& st) {
-    std::vector<int64_t> out(set->v.size());
-    for (auto _ : st) {
-      if (!DecodeTimestamps(probe, out.size(), out.data()).ok()) st.SkipWithError("decode");
-      benchmark::DoNotOptimize(out.data());
-    }
-    if (out != set->v) st.SkipWithError("round trip mismatch");
-    Report(st, probe, set->v.size());
-  });
+  benchmark::RegisterBenchmark(("BM_TsDecode/" + set->name + "/" + codec).c_str(),
+                               [set, probe](benchmark::State& st) {
+                                 std::vector<int64_t> out(set->v.size());
+                                 for (auto _ : st) {
+                                   if (!DecodeTimestamps(probe, out.size(), out.data()).ok())
+                                     st.SkipWithError("decode");
+                                   benchmark::DoNotOptimize(out.data());
+                                 }
+                                 if (out != set->v) st.SkipWithError("round trip mismatch");
+                                 Report(st, probe, set->v.size());
+                               });
 }
 
 void RegisterInt(const IntSet* set) {
@@ -237,15 +241,17 @@ void RegisterInt(const IntSet* set) {
     }
     Report(st, out, set->v.size());
   });
-  benchmark::RegisterBenchmark(("BM_IntDecode/" + set->name + "/auto").c_str(), [set, probe](benchmark::State& st) {
-    std::vector<int64_t> out(set->v.size());
-    for (auto _ : st) {
-      if (!DecodeIntegers(probe, out.size(), out.data()).ok()) st.SkipWithError("decode");
-      benchmark::DoNotOptimize(out.data());
-    }
-    if (out != set->v) st.SkipWithError("round trip mismatch");
-    Report(st, probe, set->v.size());
-  });
+  benchmark::RegisterBenchmark(("BM_IntDecode/" + set->name + "/auto").c_str(),
+                               [set, probe](benchmark::State& st) {
+                                 std::vector<int64_t> out(set->v.size());
+                                 for (auto _ : st) {
+                                   if (!DecodeIntegers(probe, out.size(), out.data()).ok())
+                                     st.SkipWithError("decode");
+                                   benchmark::DoNotOptimize(out.data());
+                                 }
+                                 if (out != set->v) st.SkipWithError("round trip mismatch");
+                                 Report(st, probe, set->v.size());
+                               });
 }
 
 // Overall bytes per value of the realistic float series, each value carrying

@@ -27,10 +27,17 @@ constexpr size_t kZstdMinBytes = 1024;
 // every other choice is capped by it), used to bound zstd's declared size.
 inline size_t MaxNumericColumn(size_t n) { return 64 + 11 * n; }
 
+// Numeric columns still above this many bytes per value after our codecs
+// are near-random bits (raw or Gorilla fallbacks); zstd does not win 1/8 on
+// them, and the trial would halve the encode speed.
+constexpr size_t kZstdMaxNumericBytesPerValue = 6;
+
 // Replaces the column appended at out[start..] by its zstd-wrapped form when
-// that pays.
-void MaybeZstd(std::string* out, size_t start, size_t n) {
-  if (out->size() - start < kZstdMinBytes) return;
+// that pays. `numeric` enables the high-entropy skip above.
+void MaybeZstd(std::string* out, size_t start, size_t n, bool numeric = true) {
+  const size_t size = out->size() - start;
+  if (size < kZstdMinBytes) return;
+  if (numeric && size > kZstdMaxNumericBytesPerValue * n) return;
   std::string wrapped;
   if (internal::WrapZstd(std::string_view(*out).substr(start), n, &wrapped)) {
     out->resize(start);
@@ -352,7 +359,7 @@ Status DecodeBooleans(std::string_view in, size_t n, uint8_t* out) {
 void EncodeStrings(const std::string_view* v, size_t n, std::string* out) {
   const size_t start = out->size();
   EncodeStringsNoZstd(v, n, out);
-  MaybeZstd(out, start, n);
+  MaybeZstd(out, start, n, /*numeric=*/false);
 }
 Status DecodeStrings(std::string_view in, size_t n, std::vector<std::string>* out) {
   if (n > kMaxBlockValues) return Corrupt("too many values");

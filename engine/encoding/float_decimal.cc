@@ -47,7 +47,9 @@ inline int64_t Scale(double v, int e, bool* ok) {
   return i;
 }
 
-int ChooseExponent(const double* v, size_t n) {
+// Also reports the sample's exception fraction at the chosen e, so blocks
+// that clearly are not decimals skip the full pass.
+int ChooseExponent(const double* v, size_t n, double* miss_fraction) {
   constexpr size_t kSample = 64;
   const size_t step = std::max<size_t>(1, n / kSample);
   double best_cost = 1e300;
@@ -72,6 +74,7 @@ int ChooseExponent(const double* v, size_t n) {
     if (cost < best_cost) {
       best_cost = cost;
       best_e = e;
+      *miss_fraction = count == 0 ? 0.0 : static_cast<double>(misses) / static_cast<double>(count);
     }
     if (misses == 0) break;  // larger e only widens the integers
   }
@@ -129,7 +132,9 @@ __attribute__((target_clones("avx2", "default"))) size_t ScaleUp(const double* v
 }  // namespace
 
 bool EncodeDecimal(const double* v, size_t n, std::string* out, double max_exception_fraction) {
-  const int e = ChooseExponent(v, n);
+  double sample_misses = 0;
+  const int e = ChooseExponent(v, n, &sample_misses);
+  if (sample_misses > max_exception_fraction) return false;
   thread_local std::vector<int64_t> ints;
   thread_local std::vector<uint8_t> ok;
   thread_local std::vector<uint32_t> exceptions;
