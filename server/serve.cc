@@ -1,31 +1,23 @@
 #include "server/serve.h"
 
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <thread>
+
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <csignal>
-#include <cstdio>
-
 #include "absl/strings/str_cat.h"
+
 #include "engine/util/logging.h"
 #include "m2mdb/db.h"
+#include "server/http_server.h"
+#include "server/tokens.h"
 
 namespace m2mdb::server {
-namespace {
-
-std::atomic<int> g_signals{0};
-
-void OnSignal(int) {
-  if (g_signals.fetch_add(1) >= 1) {
-    // Second signal: leave at once. Acknowledged writes are in the WAL.
-    const char msg[] = "second signal: exiting without closing\n";
-    (void)!::write(2, msg, sizeof(msg) - 1);
-    ::_exit(130);
-  }
-}
-
-}  // namespace
 
 int Serve(const ServeOptions& options) {
   Options o;
@@ -41,31 +33,123 @@ int Serve(const ServeOptions& options) {
     return 2;
   }
   o.head_memory_bytes = options.head_memory_mb << 20;
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  o.max_series_per_database = options.max_series_per_database;
+
+  std::string host;
+  int port;
+  if (Status s = ParseListenAddress(options.http, &host, &port); !s.ok()) {
+    std::fprintf(stderr, "m2mdb serve: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+
+  // Signals are taken synchronously by this thread (sigwait), so block them
+  // before any thread exists: every thread inherits the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  // A client closing mid-response must not kill the server (TLS writes).
+  signal(SIGPIPE, SIG_IGN);
 
   auto db = DB::Open(o);
   if (!db.ok()) {
     std::fprintf(stderr, "m2mdb serve: %s\n", db.status().ToString().c_str());
     return 1;
   }
-  DBStats st = (*db)->Stats();
-  LogInfo("m2mdb ready: data dir ", options.data_dir, ", ", (*db)->ListDatabases().size(), " databases, ",
-          st.series, " series, ", st.segments, " segments, ", st.head_points, " points replayed from the WAL");
-  LogInfo("the HTTP API is not built yet (issue: HTTP server); ", options.http,
-          " is not served. Waiting for SIGINT/SIGTERM.");
-  while (g_signals.load() == 0) ::pause();
-  LogInfo("shutting down: flushing and closing");
-  Status s = (*db)->Close();
-  if (!s.ok()) {
-    LogError("close: ", s.ToString());
+  for (const auto& name : options.create_databases) {
+    if (Status s = (*db)->CreateDatabase({.name = name}); !s.ok()) {
+      std::fprintf(stderr, "m2mdb serve: creating database %s: %s\n", name.c_str(), s.ToString().c_str());
+      return 1;
+    }
+  }
+  auto tokens = TokenStore::Load(db->get());
+  if (!tokens.ok()) {
+    std::fprintf(stderr, "m2mdb serve: reading tokens: %s\n", tokens.status().ToString().c_str());
     return 1;
   }
-  LogInfo("closed cleanly");
-  return 0;
+  // Protected mode (like Redis'): without tokens the server is open, which is
+  // acceptable only where no one else can connect.
+  const bool loopback = IsLoopbackHost(host);
+  const bool auth_required = !tokens->empty();
+  std::string auth_note;
+  if (auth_required) {
+    auth_note =
+        absl::StrCat("auth: ", tokens->size(), " token(s), required on every endpoint but /ping and /health");
+  } else if (loopback) {
+    auth_note = "auth: off (no tokens; loopback only)";
+  } else if (options.no_auth) {
+    auth_note = "auth: OFF on a non-loopback address (--no-auth): anyone who can connect may read and write";
+  } else {
+    std::fprintf(stderr,
+                 "m2mdb serve: refusing to serve %s without authentication (protected mode).\n"
+                 "  Create a token first (with the server stopped):\n"
+                 "    m2mdb token create --data-dir %s --read --write\n"
+                 "  or bind to 127.0.0.1, or pass --no-auth to serve this address open.\n",
+                 options.http.c_str(), options.data_dir.c_str());
+    (void)(*db)->Close();
+    return 1;
+  }
+
+  auto server = HttpServer::Create(db->get(), options, std::move(*tokens), auth_required);
+  if (!server.ok()) {
+    std::fprintf(stderr, "m2mdb serve: %s\n", std::string(server.status().message()).c_str());
+    (void)(*db)->Close();
+    return 1;
+  }
+  auto bound = (*server)->Bind(host, port);
+  if (!bound.ok()) {
+    std::fprintf(stderr, "m2mdb serve: %s\n", std::string(bound.status().message()).c_str());
+    (void)(*db)->Close();
+    return 1;
+  }
+  DBStats st = (*db)->Stats();
+  LogInfo("m2mdb ", "data dir ", options.data_dir, ": ", (*db)->ListDatabases().size(), " databases, ",
+          st.series, " series, ", st.segments, " segments, ", st.head_points,
+          " points replayed from the WAL");
+  const std::string shown_host = host.find(':') != std::string::npos ? absl::StrCat("[", host, "]") : host;
+  LogInfo("m2mdb listening on ", (*server)->tls() ? "https" : "http", "://", shown_host, ":", *bound, " (",
+          auth_note, ")");
+  if (!loopback && !(*server)->tls()) {
+    LogWarning(
+        "serving plain HTTP on a non-loopback address: tokens travel in clear text (use "
+        "--tls-cert/--tls-key)");
+  }
+
+  std::thread http([&] { (*server)->Run(); });
+
+  int sig = 0;
+  while (sigwait(&sigs, &sig) != 0) {
+  }
+  LogInfo("received ", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+          ": no new connections; finishing requests in flight, then flushing and closing "
+          "(a second signal exits at once)");
+  std::atomic<bool> done{false};
+  std::atomic<int> rc{0};
+  std::thread closer([&] {
+    (*server)->Stop();
+    http.join();
+    Status s = (*db)->Close();
+    if (!s.ok()) {
+      LogError("close: ", s.ToString());
+      rc = 1;
+    } else {
+      LogInfo("closed cleanly");
+    }
+    done = true;
+  });
+  while (!done.load()) {
+    timespec ts{0, 100 * 1000 * 1000};
+    int r = sigtimedwait(&sigs, nullptr, &ts);
+    if (r == SIGINT || r == SIGTERM) {
+      // Acknowledged writes are in the WAL; the next start replays them.
+      const char msg[] = "second signal: exiting without closing (the WAL has every acknowledged write)\n";
+      (void)!::write(2, msg, sizeof(msg) - 1);
+      ::_exit(130);
+    }
+  }
+  closer.join();
+  return rc.load();
 }
 
 }  // namespace m2mdb::server

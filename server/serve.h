@@ -1,21 +1,50 @@
-// `m2mdb serve`: opens the engine on a data directory and serves it.
+// `m2mdb serve`: opens the engine on a data directory and serves the HTTP API
+// (docs/http-api.md).
 #ifndef M2MDB_SERVER_SERVE_H_
 #define M2MDB_SERVER_SERVE_H_
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace m2mdb::server {
 
 struct ServeOptions {
   std::string data_dir = "./data";
-  std::string http = "127.0.0.1:8086";  // host:port
-  std::string wal_sync = "always";      // always | batch | none
+  // host:port, [v6]:port or :port (all interfaces). Port 0 picks a free port
+  // (the "listening on" log line says which).
+  std::string http = "127.0.0.1:8086";
+  std::string wal_sync = "always";  // always | batch | none
   uint64_t head_memory_mb = 256;
+
+  // Databases created at start if missing (InfluxDB's /write never creates
+  // one; this saves a CREATE DATABASE round trip for fresh deployments).
+  std::vector<std::string> create_databases;
+
+  // Security.
+  // Allow serving without tokens on a non-loopback address (protected mode
+  // off). Has no effect once tokens exist: then every request needs one.
+  bool no_auth = false;
+  std::string tls_cert;  // PEM; TLS when both are given
+  std::string tls_key;
+
+  // Limits (0 = unlimited where it makes sense).
+  uint64_t max_body_bytes = 64ull << 20;       // request body, before and after gzip -> 413
+  uint64_t max_line_bytes = 1ull << 20;        // one line of line protocol -> that line rejected
+  uint64_t max_series_per_database = 1000000;  // as InfluxDB's default; 0 = unlimited
+  int max_concurrent_queries = 8;              // more -> 429
+  int query_timeout_ms = 60000;                // 0 = none
+  uint64_t query_max_points = 100000000;       // decoded points held by one statement; 0 = none
+
+  // HTTP worker threads (each serves one connection at a time); 0 = max(32, 4 x cores).
+  int http_threads = 0;
+  int keep_alive_seconds = 30;
+  int read_timeout_seconds = 10;  // a client sending nothing for this long is dropped
 };
 
-// Runs until SIGINT or SIGTERM, then closes cleanly (a second signal exits at
-// once; the WAL keeps every acknowledged write). Returns the exit code.
+// Runs until SIGINT or SIGTERM: stops accepting, finishes requests in flight,
+// then flushes and closes (a second signal exits at once; the WAL keeps every
+// acknowledged write). Returns the exit code.
 int Serve(const ServeOptions& options);
 
 }  // namespace m2mdb::server

@@ -38,6 +38,10 @@ struct StatementResult {
   std::vector<ResultSeries> series;
   std::string error;                  // non-empty: the statement failed with this message
   std::vector<std::string> messages;  // informational messages (rare)
+  // The request did not parse (a syntax error): influxd answers the whole
+  // request with HTTP 400 and {"error":"error parsing query: ..."}; ToInfluxJson
+  // renders a result list holding such a result that way (ErrorJson).
+  bool parse_error = false;
 };
 
 struct QueryOptions {

@@ -1,0 +1,199 @@
+// Executor end to end over a temporary engine: aggregates, fill, transforms,
+// meta statements, errors and limits.
+#include "query/exec/exec.h"
+
+#include <filesystem>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "m2mdb/db.h"
+#include "m2mdb/query/executor.h"
+
+namespace m2mdb::query {
+namespace {
+
+class ExecTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("m2mdb_exec_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    Options o;
+    o.data_dir = dir_.string();
+    o.wal_sync = WalSyncMode::kNone;
+    auto db = DB::Open(o);
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    ASSERT_TRUE(db_->CreateDatabase({.name = "t"}).ok());
+    auto w = db_->WriteLineProtocol("t",
+                                    "cpu,host=a,region=us v=1.5,i=3i,b=true,s=\"x\" 1000000000\n"
+                                    "cpu,host=a,region=us v=2.5,i=5i 2000000000\n"
+                                    "cpu,host=b,region=eu v=10,i=7i 1500000000\n"
+                                    "cpu,host=b,region=eu v=-3 4000000000\n"
+                                    "mem,host=a used=100i 1000000000\n",
+                                    {});
+    ASSERT_TRUE(w.ok());
+  }
+  void TearDown() override {
+    if (db_) (void)db_->Close();
+    std::filesystem::remove_all(dir_);
+  }
+  std::string Q(std::string_view q, std::string database = "t", uint64_t max_points = 0) {
+    QueryOptions o;
+    o.database = database;
+    o.max_points = max_points;
+    Executor e(db_.get());
+    return ToInfluxJson(e.Execute(q, o), {});
+  }
+  std::filesystem::path dir_;
+  std::unique_ptr<DB> db_;
+};
+
+TEST_F(ExecTest, AggregateWithoutGroupByTimeIsAtEpoch) {
+  EXPECT_EQ(
+      Q("SELECT mean(v), sum(i), count(i) FROM cpu"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","mean","sum","count"],)"
+      R"("values":[["1970-01-01T00:00:00Z",2.75,15,3]]}]}]})");
+}
+
+TEST_F(ExecTest, SingleSelectorReturnsPointTime) {
+  EXPECT_NE(Q("SELECT max(v) FROM cpu").find(R"(["1970-01-01T00:00:01.5Z",10])"), std::string::npos);
+  EXPECT_NE(Q("SELECT min(v), max(v) FROM cpu").find(R"(["1970-01-01T00:00:00Z",-3,10])"), std::string::npos);
+}
+
+TEST_F(ExecTest, GroupByTimeFillModes) {
+  const std::string base = "SELECT mean(v) FROM cpu WHERE time >= 0 AND time < 5s GROUP BY time(1s) ";
+  EXPECT_NE(Q(base).find(R"([["1970-01-01T00:00:00Z",null],["1970-01-01T00:00:01Z",5.75])"),
+            std::string::npos);
+  EXPECT_NE(Q(base + "fill(linear)").find(R"(["1970-01-01T00:00:03Z",-0.25])"), std::string::npos);
+  EXPECT_NE(Q(base + "fill(previous)").find(R"(["1970-01-01T00:00:03Z",2.5])"), std::string::npos);
+  EXPECT_NE(Q(base + "fill(7)").find(R"(["1970-01-01T00:00:00Z",7])"), std::string::npos);
+  EXPECT_EQ(Q(base + "fill(none)").find("null"), std::string::npos);
+  EXPECT_NE(Q("SELECT count(v) FROM cpu WHERE time >= 0 AND time < 5s GROUP BY time(1s)")
+                .find(R"(["1970-01-01T00:00:03Z",0])"),
+            std::string::npos);
+}
+
+TEST_F(ExecTest, GroupByTagsSplitsSeries) {
+  std::string r = Q("SELECT mean(v) FROM cpu GROUP BY host");
+  EXPECT_NE(r.find(R"("tags":{"host":"a"})"), std::string::npos);
+  EXPECT_LT(r.find(R"("host":"a")"), r.find(R"("host":"b")"));
+}
+
+TEST_F(ExecTest, TransformsOverAggregates) {
+  EXPECT_EQ(Q("SELECT derivative(mean(v), 1s) FROM cpu WHERE time >= 0 AND time < 5s GROUP BY time(1s)"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","derivative"],)"
+            R"("values":[["1970-01-01T00:00:02Z",-3.25],["1970-01-01T00:00:04Z",-2.75]]}]}]})");
+  EXPECT_NE(Q("SELECT cumulative_sum(i) FROM cpu").find(R"(["1970-01-01T00:00:02Z",15])"), std::string::npos);
+}
+
+TEST_F(ExecTest, RawRowsArithmeticAndTags) {
+  EXPECT_NE(Q("SELECT i / 2, v + i, host FROM cpu WHERE host = 'a'")
+                .find(R"(["1970-01-01T00:00:01Z",1.5,4.5,"a"])"),
+            std::string::npos);
+  EXPECT_NE(Q("SELECT * FROM cpu LIMIT 1").find(R"("columns":["time","b","host","i","region","s","v"])"),
+            std::string::npos);
+}
+
+TEST_F(ExecTest, SubqueryOverAggregates) {
+  EXPECT_NE(
+      Q("SELECT max(m) FROM (SELECT mean(v) AS m FROM cpu WHERE time >= 0 AND time < 5s GROUP BY time(2s))")
+          .find(R"(["1970-01-01T00:00:00Z",5.75])"),
+      std::string::npos);
+}
+
+TEST_F(ExecTest, ErrorsAndEmptyResults) {
+  EXPECT_EQ(
+      Q("SELECT mean(v), v FROM cpu"),
+      R"({"results":[{"statement_id":0,"error":"mixing aggregate and non-aggregate queries is not supported"}]})");
+  EXPECT_EQ(
+      Q("SELECT v FROM cpu WHERE time > 0 GROUP BY time(1s)"),
+      R"({"results":[{"statement_id":0,"error":"GROUP BY requires at least one aggregate function"}]})");
+  EXPECT_EQ(Q("SELECT mean(v) FROM nope"), R"({"results":[{"statement_id":0}]})");
+  EXPECT_EQ(Q("SELECT mean(v) FROM cpu", "x"),
+            R"({"results":[{"statement_id":0,"error":"database not found: x"}]})");
+  EXPECT_EQ(
+      Q("SELECT FROM"),
+      R"({"error":"error parsing query: found FROM, expected identifier, string, number, bool at line 1, char 8"})");
+}
+
+TEST_F(ExecTest, MetaStatements) {
+  EXPECT_EQ(
+      Q("SHOW DATABASES"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["t"]]}]}]})");
+  EXPECT_NE(Q("SHOW TAG VALUES WITH KEY = host").find(R"("values":[["host","a"],["host","b"]])"),
+            std::string::npos);
+  EXPECT_NE(Q("SHOW SERIES WHERE region = 'eu'").find(R"([["cpu,host=b,region=eu"]])"), std::string::npos);
+  EXPECT_EQ(
+      Q("CREATE DATABASE d2 WITH DURATION 2d; SHOW RETENTION POLICIES ON d2"),
+      R"({"results":[{"statement_id":0},{"statement_id":1,"series":[{"columns":["name","duration",)"
+      R"("shardGroupDuration","replicaN","default"],"values":[["autogen","48h0m0s","24h0m0s",1,true]]}]}]})");
+  EXPECT_EQ(
+      Q("DROP SERIES FROM cpu WHERE host = 'b'; SELECT count(v) FROM cpu"),
+      R"({"results":[{"statement_id":0},{"statement_id":1,"series":[{"name":"cpu","columns":["time","count"],)"
+      R"("values":[["1970-01-01T00:00:00Z",2]]}]}]})");
+  EXPECT_EQ(
+      Q("DELETE FROM cpu WHERE time < 2s; SELECT count(v) FROM cpu"),
+      R"({"results":[{"statement_id":0},{"statement_id":1,"series":[{"name":"cpu","columns":["time","count"],)"
+      R"("values":[["1970-01-01T00:00:00Z",1]]}]}]})");
+  EXPECT_EQ(
+      Q("DROP MEASUREMENT mem; SHOW MEASUREMENTS"),
+      R"({"results":[{"statement_id":0},{"statement_id":1,"series":[{"name":"measurements","columns":["name"],"values":[["cpu"]]}]}]})");
+}
+
+TEST_F(ExecTest, LimitsStopTheQuery) {
+  EXPECT_NE(Q("SELECT v FROM cpu", "t", 2).find("query memory limit exceeded"), std::string::npos);
+}
+
+TEST(Functions, MergePointsIsStableByTime) {
+  exec::Points a, b;
+  a.t = {1, 3};
+  a.v = exec::VCol::Constant(Value(1.0), 2);
+  b.t = {1, 2};
+  b.v = exec::VCol::Constant(Value(2.0), 2);
+  exec::Points m = exec::MergePoints({a, b});
+  EXPECT_EQ(m.t, (std::vector<int64_t>{1, 1, 2, 3}));
+  EXPECT_EQ(m.v.f, (std::vector<double>{1, 2, 2, 1}));
+}
+
+TEST(Functions, ReducersOverASlice) {
+  exec::Points p;
+  p.t = {1, 2, 3, 4, 5};
+  p.v = exec::VCol::FromValues({int64_t{3}, int64_t{7}, int64_t{5}, int64_t{7}, int64_t{1}});
+  auto run = [&](const std::string& fn, double number = 0) {
+    std::vector<exec::Entry> out;
+    exec::CallSpec c;
+    c.number = number;
+    exec::ReduceWindow(fn, c, p, 0, p.size(), 0, true, &out);
+    return out;
+  };
+  EXPECT_EQ(std::get<int64_t>(run("sum")[0].value), 23);
+  EXPECT_DOUBLE_EQ(std::get<double>(run("mean")[0].value), 4.6);
+  EXPECT_DOUBLE_EQ(std::get<double>(run("median")[0].value), 5);
+  EXPECT_EQ(std::get<int64_t>(run("mode")[0].value), 7);
+  EXPECT_EQ(std::get<int64_t>(run("spread")[0].value), 6);
+  EXPECT_EQ(run("max")[0].time, 2);  // earliest of equal maxima
+  EXPECT_EQ(std::get<int64_t>(run("percentile", 50)[0].value), 5);
+  EXPECT_EQ(run("distinct").size(), 4u);
+}
+
+TEST(Functions, Transforms) {
+  std::vector<exec::Entry> in = {{0, 1.0}, {1000000000, 3.0}, {2000000000, 2.0}};
+  exec::CallSpec c;
+  c.name = "derivative";
+  auto d = exec::Transform(c, in, 1000000000);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_DOUBLE_EQ(std::get<double>(d[1].value), -1);
+  c.name = "non_negative_derivative";
+  EXPECT_EQ(exec::Transform(c, in, 1000000000).size(), 1u);
+  c.name = "moving_average";
+  c.number = 2;
+  auto m = exec::Transform(c, in, 0);
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_DOUBLE_EQ(std::get<double>(m[0].value), 2);
+}
+
+}  // namespace
+}  // namespace m2mdb::query

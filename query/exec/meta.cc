@@ -1,0 +1,423 @@
+// query/exec/meta.cc — SHOW, CREATE/DROP DATABASE, DELETE, DROP SERIES and
+// DROP MEASUREMENT, rendered as influxd 1.6 renders them.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "re2/re2.h"
+
+#include "query/exec/exec.h"
+
+namespace m2mdb::query::exec {
+namespace {
+
+// Go's time.Duration.String() for whole seconds and above ("168h0m0s", "0s").
+std::string GoDuration(int64_t ns) {
+  if (ns == 0) return "0s";
+  std::string out;
+  if (ns < 0) {
+    out = "-";
+    ns = -ns;
+  }
+  int64_t secs = ns / 1000000000;
+  int64_t frac = ns % 1000000000;
+  int64_t h = secs / 3600, m = secs / 60 % 60, sec = secs % 60;
+  if (h > 0) absl::StrAppend(&out, h, "h");
+  if (h > 0 || m > 0) absl::StrAppend(&out, m, "m");
+  absl::StrAppend(&out, sec);
+  if (frac != 0) {
+    std::string f = absl::StrCat(1000000000 + frac).substr(1);
+    while (!f.empty() && f.back() == '0') f.pop_back();
+    absl::StrAppend(&out, ".", f);
+  }
+  out += "s";
+  return out;
+}
+
+// InfluxDB's default shard group duration for a retention duration.
+int64_t ShardGroupDuration(int64_t retention) {
+  constexpr int64_t kHour = 3600LL * 1000000000;
+  if (retention > 0 && retention < 2 * 24 * kHour) return kHour;
+  if (retention > 0 && retention <= 180 * 24 * kHour) return 24 * kHour;
+  return 7 * 24 * kHour;
+}
+
+StatusOr<std::string> ResolveDatabase(const std::string& stmt_db, ExecContext* ctx) {
+  std::string db = stmt_db.empty() ? ctx->options->database : stmt_db;
+  if (db.empty()) return absl::InvalidArgumentError("database name required");
+  for (const auto& d : ctx->db->ListDatabases()) {
+    if (d.name == db) return db;
+  }
+  return absl::NotFoundError(absl::StrCat("database not found: ", db));
+}
+
+// Measurement names named by FROM sources (all when empty).
+StatusOr<std::vector<std::string>> SourceMeasurements(const std::vector<Source>& sources,
+                                                      const std::string& db, ExecContext* ctx) {
+  ASSIGN_OR_RETURN(auto all, ctx->db->Measurements(db));
+  if (sources.empty()) return all;
+  std::set<std::string> out;
+  for (const Source& s : sources) {
+    const auto* m = std::get_if<Measurement>(&s.node);
+    if (m == nullptr) return absl::InvalidArgumentError("subqueries are not allowed here");
+    if (m->regex.has_value()) {
+      RE2 re(m->regex->pattern);
+      for (const auto& n : all) {
+        if (RE2::PartialMatch(n, re)) out.insert(n);
+      }
+    } else if (std::find(all.begin(), all.end(), m->name) != all.end()) {
+      out.insert(m->name);
+    }
+  }
+  return std::vector<std::string>(out.begin(), out.end());
+}
+
+// Parses "cpu,host=a,region=us" (with \ escapes) into measurement and tags.
+void ParseSeriesKey(const std::string& key, std::string* measurement,
+                    std::vector<std::pair<std::string, std::string>>* tags) {
+  std::vector<std::string> parts;
+  std::string cur;
+  for (size_t i = 0; i < key.size(); i++) {
+    if (key[i] == '\\' && i + 1 < key.size()) {
+      cur.push_back(key[i]);
+      cur.push_back(key[++i]);
+    } else if (key[i] == ',') {
+      parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(key[i]);
+    }
+  }
+  parts.push_back(cur);
+  auto unescape = [](const std::string& s) {
+    std::string o;
+    for (size_t i = 0; i < s.size(); i++) {
+      if (s[i] == '\\' && i + 1 < s.size()) i++;
+      o.push_back(s[i]);
+    }
+    return o;
+  };
+  *measurement = unescape(parts[0]);
+  for (size_t k = 1; k < parts.size(); k++) {
+    size_t eq = std::string::npos;
+    for (size_t i = 0; i < parts[k].size(); i++) {
+      if (parts[k][i] == '\\') {
+        i++;
+      } else if (parts[k][i] == '=') {
+        eq = i;
+        break;
+      }
+    }
+    if (eq == std::string::npos) continue;
+    tags->emplace_back(unescape(parts[k].substr(0, eq)), unescape(parts[k].substr(eq + 1)));
+  }
+}
+
+// Series keys of `measurement` matching a tag-only condition.
+StatusOr<std::vector<std::string>> MatchingSeries(const std::string& db, const std::string& measurement,
+                                                  const Expr* cond, ExecContext* ctx) {
+  planner::TimeRange range;
+  ASSIGN_OR_RETURN(ExprPtr rest, planner::ExtractTimeRange(cond, ctx->now, &range));
+  planner::ConditionParts parts = planner::SplitCondition(rest.get(), [](const VarRef&) { return false; });
+  ASSIGN_OR_RETURN(auto keys, ctx->db->Series(db, measurement, parts.matchers));
+  if (!parts.tag_filter) return keys;
+  std::vector<std::string> out;
+  for (auto& k : keys) {
+    std::string m;
+    std::vector<std::pair<std::string, std::string>> tags;
+    ParseSeriesKey(k, &m, &tags);
+    if (EvalTagCondition(*parts.tag_filter, tags)) out.push_back(std::move(k));
+  }
+  return out;
+}
+
+void ApplyLimits(const Limits& l, std::vector<std::vector<Value>>* rows) {
+  if (l.offset > 0) rows->erase(rows->begin(), rows->begin() + std::min<size_t>(rows->size(), l.offset));
+  if (l.limit > 0 && rows->size() > static_cast<size_t>(l.limit)) rows->resize(l.limit);
+}
+
+bool ReferencesField(const Expr& e, const std::string& db, const std::vector<std::string>& ms,
+                     ExecContext* ctx) {
+  std::set<std::string> fields;
+  for (const auto& m : ms) {
+    auto fk = ctx->db->FieldKeys(db, m);
+    if (fk.ok()) {
+      for (const auto& f : *fk) fields.insert(f.name);
+    }
+  }
+  bool found = false;
+  WalkExpr(e, [&](const Expr& x) {
+    if (const auto* v = x.As<VarRef>(); v != nullptr && fields.count(v->name)) found = true;
+    return !found;
+  });
+  return found;
+}
+
+}  // namespace
+
+StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ctx) {
+  std::vector<ResultSeries> out;
+  DB* db = ctx->db;
+  if (st.As<ShowDatabasesStatement>()) {
+    ResultSeries rs;
+    rs.name = "databases";
+    rs.columns = {"name"};
+    auto dbs = db->ListDatabases();
+    std::sort(dbs.begin(), dbs.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    for (const auto& d : dbs) rs.values.push_back({d.name});
+    out.push_back(std::move(rs));
+    return out;
+  }
+  if (const auto* s = st.As<ShowRetentionPoliciesStatement>()) {
+    ASSIGN_OR_RETURN(std::string name, ResolveDatabase(s->database, ctx));
+    for (const auto& d : db->ListDatabases()) {
+      if (d.name != name) continue;
+      ResultSeries rs;
+      rs.columns = {"name", "duration", "shardGroupDuration", "replicaN", "default"};
+      rs.values.push_back({std::string("autogen"), GoDuration(d.retention_ns),
+                           GoDuration(ShardGroupDuration(d.retention_ns)), int64_t{1}, true});
+      out.push_back(std::move(rs));
+    }
+    return out;
+  }
+  if (const auto* s = st.As<CreateDatabaseStatement>()) {
+    DatabaseOptions o;
+    o.name = s->name;
+    if (s->duration_ns.has_value()) o.retention_ns = *s->duration_ns;
+    if (s->shard_duration_ns.has_value()) o.partition_ns = *s->shard_duration_ns;
+    RETURN_IF_ERROR(db->CreateDatabase(o));
+    if (s->duration_ns.has_value()) RETURN_IF_ERROR(db->SetRetention(s->name, *s->duration_ns));
+    return out;
+  }
+  if (const auto* s = st.As<DropDatabaseStatement>()) {
+    Status d = db->DropDatabase(s->name);
+    if (!d.ok() && d.code() != absl::StatusCode::kNotFound) return d;
+    return out;
+  }
+  if (const auto* s = st.As<DropMeasurementStatement>()) {
+    ASSIGN_OR_RETURN(std::string name, ResolveDatabase("", ctx));
+    Status d = db->DropMeasurement(name, s->name);
+    if (!d.ok() && d.code() != absl::StatusCode::kNotFound) return d;
+    return out;
+  }
+  if (st.As<DeleteStatement>() || st.As<DropSeriesStatement>()) {
+    const bool del = st.As<DeleteStatement>() != nullptr;
+    const std::vector<Source>& sources =
+        del ? st.As<DeleteStatement>()->sources : st.As<DropSeriesStatement>()->sources;
+    const Expr* cond =
+        del ? st.As<DeleteStatement>()->condition.get() : st.As<DropSeriesStatement>()->condition.get();
+    ASSIGN_OR_RETURN(std::string name, ResolveDatabase("", ctx));
+    ASSIGN_OR_RETURN(auto ms, SourceMeasurements(sources, name, ctx));
+    planner::TimeRange range;
+    ASSIGN_OR_RETURN(ExprPtr rest, planner::ExtractTimeRange(cond, ctx->now, &range));
+    if (!del && (range.has_min() || range.has_max())) {
+      return absl::InvalidArgumentError("DROP SERIES doesn't support time in WHERE clause");
+    }
+    if (rest && ReferencesField(*rest, name, ms, ctx)) {
+      return absl::InvalidArgumentError(del ? "fields not supported in WHERE clause during deletion"
+                                            : "fields not supported in WHERE clause during deletion");
+    }
+    planner::ConditionParts parts = planner::SplitCondition(rest.get(), [](const VarRef&) { return false; });
+    for (const std::string& m : ms) {
+      std::vector<std::vector<TagMatcher>> sets;
+      if (parts.tag_filter) {
+        // Complex tag conditions: act series by series (exact key match).
+        ASSIGN_OR_RETURN(auto keys, MatchingSeries(name, m, rest.get(), ctx));
+        for (const auto& k : keys) {
+          std::string mm;
+          std::vector<std::pair<std::string, std::string>> tags;
+          ParseSeriesKey(k, &mm, &tags);
+          std::vector<TagMatcher> exact;
+          for (const auto& [tk, tv] : tags) exact.push_back({tk, TagOp::kEqual, tv});
+          // Tags the series lacks must be empty: anchored regex on all keys is
+          // not needed because series keys are unique per tag set.
+          sets.push_back(std::move(exact));
+        }
+      } else {
+        sets.push_back(parts.matchers);
+      }
+      for (const auto& mset : sets) {
+        if (del) {
+          DeleteRequest r;
+          r.database = name;
+          r.measurement = m;
+          r.matchers = mset;
+          r.min_time = range.min;
+          r.max_time = range.max;
+          RETURN_IF_ERROR(db->Delete(r));
+        } else {
+          RETURN_IF_ERROR(db->DropSeries(name, m, mset));
+        }
+      }
+    }
+    return out;
+  }
+  if (const auto* s = st.As<ShowMeasurementsStatement>()) {
+    auto resolved = ResolveDatabase(s->database, ctx);
+    // influxd answers SHOW MEASUREMENTS on a missing database with nothing.
+    if (!resolved.ok() && resolved.status().code() == absl::StatusCode::kNotFound) return out;
+    ASSIGN_OR_RETURN(std::string name, resolved);
+    ASSIGN_OR_RETURN(auto all, db->Measurements(name));
+    std::vector<std::vector<Value>> rows;
+    for (const auto& m : all) {
+      if (s->with.has_value()) {
+        const Measurement& src = s->with->source;
+        if (src.regex.has_value()) {
+          if (!RE2::PartialMatch(m, RE2(src.regex->pattern))) continue;
+        } else if (m != src.name) {
+          continue;
+        }
+      }
+      if (s->condition) {
+        ASSIGN_OR_RETURN(auto keys, MatchingSeries(name, m, s->condition.get(), ctx));
+        if (keys.empty()) continue;
+      }
+      rows.push_back({m});
+    }
+    ApplyLimits(s->limits, &rows);
+    if (rows.empty()) return out;
+    ResultSeries rs;
+    rs.name = "measurements";
+    rs.columns = {"name"};
+    rs.values = std::move(rows);
+    out.push_back(std::move(rs));
+    return out;
+  }
+  if (const auto* s = st.As<ShowTagKeysStatement>()) {
+    ASSIGN_OR_RETURN(std::string name, ResolveDatabase(s->database, ctx));
+    ASSIGN_OR_RETURN(auto ms, SourceMeasurements(s->sources, name, ctx));
+    int64_t soff = s->limits.soffset;
+    for (const auto& m : ms) {
+      std::vector<std::vector<Value>> rows;
+      if (s->condition) {
+        ASSIGN_OR_RETURN(auto keys, MatchingSeries(name, m, s->condition.get(), ctx));
+        std::set<std::string> tk;
+        for (const auto& k : keys) {
+          std::string mm;
+          std::vector<std::pair<std::string, std::string>> tags;
+          ParseSeriesKey(k, &mm, &tags);
+          for (const auto& [key, v] : tags) tk.insert(key);
+        }
+        for (const auto& k : tk) rows.push_back({k});
+      } else {
+        ASSIGN_OR_RETURN(auto keys, db->TagKeys(name, m));
+        for (const auto& k : keys) rows.push_back({k});
+      }
+      ApplyLimits(s->limits, &rows);
+      if (rows.empty()) continue;
+      if (soff > 0) {
+        soff--;
+        continue;
+      }
+      if (s->limits.slimit > 0 && static_cast<int64_t>(out.size()) >= s->limits.slimit) break;
+      ResultSeries rs;
+      rs.name = m;
+      rs.columns = {"tagKey"};
+      rs.values = std::move(rows);
+      out.push_back(std::move(rs));
+    }
+    return out;
+  }
+  if (const auto* s = st.As<ShowTagValuesStatement>()) {
+    ASSIGN_OR_RETURN(std::string name, ResolveDatabase(s->database, ctx));
+    ASSIGN_OR_RETURN(auto ms, SourceMeasurements(s->sources, name, ctx));
+    for (const auto& m : ms) {
+      ASSIGN_OR_RETURN(auto all_keys, db->TagKeys(name, m));
+      std::vector<std::string> keys;
+      for (const auto& k : all_keys) {
+        bool ok = false;
+        switch (s->key.op) {
+          case TagKeyFilter::Op::kEq:
+            ok = !s->key.keys.empty() && k == s->key.keys[0];
+            break;
+          case TagKeyFilter::Op::kNeq:
+            ok = !s->key.keys.empty() && k != s->key.keys[0];
+            break;
+          case TagKeyFilter::Op::kIn:
+            ok = std::find(s->key.keys.begin(), s->key.keys.end(), k) != s->key.keys.end();
+            break;
+          case TagKeyFilter::Op::kEqRegex:
+            ok = RE2::PartialMatch(k, RE2(s->key.regex.pattern));
+            break;
+          case TagKeyFilter::Op::kNeqRegex:
+            ok = !RE2::PartialMatch(k, RE2(s->key.regex.pattern));
+            break;
+        }
+        if (ok) keys.push_back(k);
+      }
+      std::set<std::pair<std::string, std::string>> kv;
+      if (s->condition) {
+        ASSIGN_OR_RETURN(auto series, MatchingSeries(name, m, s->condition.get(), ctx));
+        for (const auto& sk : series) {
+          std::string mm;
+          std::vector<std::pair<std::string, std::string>> tags;
+          ParseSeriesKey(sk, &mm, &tags);
+          for (const auto& [k, v] : tags) {
+            if (std::find(keys.begin(), keys.end(), k) != keys.end()) kv.emplace(k, v);
+          }
+        }
+      } else {
+        for (const auto& k : keys) {
+          ASSIGN_OR_RETURN(auto vals, db->TagValues(name, m, k));
+          for (auto& v : vals) kv.emplace(k, v);
+        }
+      }
+      std::vector<std::vector<Value>> rows;
+      for (const auto& [k, v] : kv) rows.push_back({k, v});
+      ApplyLimits(s->limits, &rows);
+      if (rows.empty()) continue;
+      ResultSeries rs;
+      rs.name = m;
+      rs.columns = {"key", "value"};
+      rs.values = std::move(rows);
+      out.push_back(std::move(rs));
+    }
+    return out;
+  }
+  if (const auto* s = st.As<ShowFieldKeysStatement>()) {
+    ASSIGN_OR_RETURN(std::string name, ResolveDatabase(s->database, ctx));
+    ASSIGN_OR_RETURN(auto ms, SourceMeasurements(s->sources, name, ctx));
+    for (const auto& m : ms) {
+      ASSIGN_OR_RETURN(auto fks, db->FieldKeys(name, m));
+      std::vector<std::vector<Value>> rows;
+      for (const auto& f : fks) rows.push_back({f.name, std::string(FieldTypeName(f.type))});
+      ApplyLimits(s->limits, &rows);
+      if (rows.empty()) continue;
+      ResultSeries rs;
+      rs.name = m;
+      rs.columns = {"fieldKey", "fieldType"};
+      rs.values = std::move(rows);
+      out.push_back(std::move(rs));
+    }
+    return out;
+  }
+  if (const auto* s = st.As<ShowSeriesStatement>()) {
+    ASSIGN_OR_RETURN(std::string name, ResolveDatabase(s->database, ctx));
+    ASSIGN_OR_RETURN(auto ms, SourceMeasurements(s->sources, name, ctx));
+    std::vector<std::vector<Value>> rows;
+    for (const auto& m : ms) {
+      ASSIGN_OR_RETURN(auto keys, MatchingSeries(name, m, s->condition.get(), ctx));
+      for (auto& k : keys) rows.push_back({std::move(k)});
+    }
+    ApplyLimits(s->limits, &rows);
+    if (rows.empty()) return out;
+    ResultSeries rs;
+    rs.columns = {"key"};
+    rs.values = std::move(rows);
+    out.push_back(std::move(rs));
+    return out;
+  }
+  if (st.As<ShowCardinalityStatement>())
+    return absl::UnimplementedError("SHOW ... CARDINALITY is not supported");
+  if (st.As<CreateRetentionPolicyStatement>() || st.As<AlterRetentionPolicyStatement>() ||
+      st.As<DropRetentionPolicyStatement>()) {
+    return absl::UnimplementedError(
+        "retention policy statements are not supported: m2mdb has one retention per database (CREATE "
+        "DATABASE ... "
+        "WITH DURATION)");
+  }
+  return absl::UnimplementedError("statement not supported");
+}
+
+}  // namespace m2mdb::query::exec

@@ -1,0 +1,1180 @@
+// query/exec/select.cc — SELECT: source resolution, scan, grouping,
+// windowed aggregation, fill, projection and limits (InfluxDB 1.x semantics).
+//
+// Flow per statement:
+//   1. resolve sources (measurements, regexes, subqueries) and their schemas;
+//   2. expand wildcards, classify the query (raw vs aggregate), check it;
+//   3. per measurement: split WHERE into time range / index matchers /
+//      per-series tag filter / per-row field filter, and Scan only the named
+//      fields in the time range;
+//   4. raw: project each series column-at-a-time, merge series of a group by time;
+//      aggregate: merge each call's input per group, then reduce window by
+//      window over contiguous slices; fill; evaluate the outer expressions.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "re2/re2.h"
+
+#include "query/exec/exec.h"
+#include "query/parser/parser.h"
+
+namespace m2mdb::query::exec {
+
+using planner::TimeRange;
+
+Status ExecContext::CheckDeadline() const {
+  if (has_deadline && std::chrono::steady_clock::now() > deadline) {
+    return absl::DeadlineExceededError("query timeout");
+  }
+  return absl::OkStatus();
+}
+
+Status ExecContext::AddPoints(uint64_t n) {
+  uint64_t total = points.fetch_add(n) + n;
+  if (options->max_points > 0 && total > options->max_points) {
+    return absl::ResourceExhaustedError("query memory limit exceeded");
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+const Expr* Unparen(const Expr* e) {
+  while (const auto* p = e->As<ParenExpr>()) e = p->expr.get();
+  return e;
+}
+
+// The schema of one source.
+struct Schema {
+  std::map<std::string, FieldType> fields;
+  std::set<std::string> tags;
+};
+
+// A resolved source: a measurement of a database, or the rows of a subquery.
+struct SourceRef {
+  std::string database;
+  std::string measurement;
+  bool subquery = false;
+  std::vector<SeriesData> rows;  // subquery output as series
+  Schema schema;
+};
+
+struct OutField {
+  ExprPtr expr;
+  std::string name;
+  bool alias = false;
+};
+
+bool IsNumericType(FieldType t) {
+  return t == FieldType::kFloat || t == FieldType::kInteger || t == FieldType::kUnsigned;
+}
+
+bool WildcardAccepts(const std::string& fn, FieldType t) {
+  if (fn == "count" || fn == "first" || fn == "last" || fn == "distinct" || fn == "mode") return true;
+  if (fn == "min" || fn == "max") return IsNumericType(t) || t == FieldType::kBoolean;
+  return IsNumericType(t);
+}
+
+// Converts a subquery's result series into scan-like series.
+std::vector<SeriesData> ToSeriesData(std::vector<ResultSeries> rs, Schema* schema) {
+  std::vector<SeriesData> out;
+  for (ResultSeries& r : rs) {
+    SeriesData s;
+    s.measurement = r.name;
+    s.tags = r.tags;
+    s.key = r.name;
+    for (const auto& [k, v] : r.tags) {
+      absl::StrAppend(&s.key, ",", k, "=", v);
+      schema->tags.insert(k);
+    }
+    for (size_t c = 1; c < r.columns.size(); c++) {
+      Column col;
+      bool typed = false;
+      for (const auto& row : r.values) {
+        if (c >= row.size() || row[0].index() != 2) continue;
+        const Value& v = row[c];
+        FieldValue fv;
+        switch (v.index()) {
+          case 1:
+            fv = FieldValue::Float(std::get<double>(v));
+            break;
+          case 2:
+            fv = FieldValue::Int(std::get<int64_t>(v));
+            break;
+          case 3:
+            fv = FieldValue::Uint(std::get<uint64_t>(v));
+            break;
+          case 4:
+            fv = FieldValue::Bool(std::get<bool>(v));
+            break;
+          case 5:
+            fv = FieldValue::String(std::get<std::string>(v));
+            break;
+          default:
+            continue;
+        }
+        if (!typed) {
+          col.type = fv.type;
+          typed = true;
+        }
+        if (fv.type != col.type) continue;
+        int64_t t = std::get<int64_t>(row[0]);
+        if (!col.times.empty() && col.times.back() == t) continue;  // keep unique times
+        col.Append(t, fv);
+      }
+      if (!typed) continue;
+      schema->fields.emplace(r.columns[c], col.type);
+      s.field_names.push_back(r.columns[c]);
+      s.columns.push_back(std::move(col));
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// Aligns several time-sorted columns on the union of their times.
+struct Aligned {
+  std::vector<int64_t> times;
+  std::vector<VCol> cols;
+};
+
+Aligned Align(const std::vector<const Column*>& cols, const std::vector<bool>& drives) {
+  Aligned out;
+  // Union of the times of the driving columns.
+  size_t driving = 0, only = 0;
+  for (size_t k = 0; k < cols.size(); k++) {
+    if (drives[k] && cols[k] != nullptr && !cols[k]->empty()) {
+      driving++;
+      only = k;
+    }
+  }
+  if (driving == 1) {
+    out.times = cols[only]->times;
+  } else {
+    for (size_t k = 0; k < cols.size(); k++) {
+      if (!drives[k] || cols[k] == nullptr) continue;
+      std::vector<int64_t> merged;
+      merged.reserve(out.times.size() + cols[k]->size());
+      std::set_union(out.times.begin(), out.times.end(), cols[k]->times.begin(), cols[k]->times.end(),
+                     std::back_inserter(merged));
+      out.times.swap(merged);
+    }
+  }
+  const size_t n = out.times.size();
+  for (size_t k = 0; k < cols.size(); k++) {
+    const Column* c = cols[k];
+    if (c == nullptr || c->empty()) {
+      out.cols.push_back(VCol::Nulls(c == nullptr ? VType::kNull : FromFieldType(c->type), n));
+      continue;
+    }
+    if (c->times == out.times) {
+      out.cols.push_back(VCol::FromColumn(*c));
+      continue;
+    }
+    VCol v = VCol::Nulls(FromFieldType(c->type), n);
+    size_t j = 0;
+    for (size_t r = 0; r < n && j < c->size(); r++) {
+      while (j < c->size() && c->times[j] < out.times[r]) j++;
+      if (j < c->size() && c->times[j] == out.times[r]) {
+        v.valid[r] = 1;
+        switch (c->type) {
+          case FieldType::kFloat:
+            v.f[r] = c->floats[j];
+            break;
+          case FieldType::kInteger:
+            v.i[r] = c->ints[j];
+            break;
+          case FieldType::kUnsigned:
+            v.u[r] = c->uints[j];
+            break;
+          case FieldType::kBoolean:
+            v.b[r] = c->bools[j];
+            break;
+          case FieldType::kString:
+            v.s[r] = c->strings[j];
+            break;
+        }
+      }
+    }
+    out.cols.push_back(std::move(v));
+  }
+  return out;
+}
+
+// Keeps the rows of `p` where mask is set and the value is valid.
+Points Compact(const std::vector<int64_t>& times, const VCol& v, const std::vector<uint8_t>* mask) {
+  Points p;
+  p.v.type = v.type;
+  p.v.Reserve(times.size());
+  for (size_t r = 0; r < times.size(); r++) {
+    if (!v.valid[r] || (mask != nullptr && !(*mask)[r])) continue;
+    p.t.push_back(times[r]);
+    p.v.AppendFrom(v, r);
+  }
+  return p;
+}
+
+// One slot: a function call of the field list, computed per group.
+struct Slot {
+  const Expr* expr = nullptr;  // the Call node in the field list
+  CallSpec spec;
+  bool transform = false;       // derivative & co.
+  bool over_aggregate = false;  // transform of an aggregate (needs GROUP BY time)
+  std::string reduce;           // the window function: mean, count_distinct, ...
+  int input = -1;               // index into the group's inputs
+};
+
+struct Group {
+  std::string measurement;
+  std::vector<std::pair<std::string, std::string>> tags;
+  // Raw: per series (times, rows) in series order.
+  std::vector<std::pair<std::vector<int64_t>, std::vector<std::vector<Value>>>> raw;
+  // Aggregate: per input, per series points.
+  std::vector<std::vector<Points>> inputs;
+};
+
+struct Plan {
+  std::vector<OutField> fields;
+  std::vector<std::string> columns;  // output column names after "time"
+  bool aggregate = false;
+  bool has_time_group = false;
+  TimeDimension tdim;
+  bool group_all_tags = false;
+  std::vector<std::string> dim_tags;  // explicit GROUP BY tag keys
+  std::vector<std::string> dim_regexes;
+  std::vector<Slot> slots;
+  std::vector<std::string> input_fields;  // distinct fields read by slots
+  bool selector_point_time = false;
+};
+
+Status ResolveSources(const std::vector<Source>& sources, ExecContext* ctx, const TimeRange& range,
+                      std::vector<SourceRef>* out) {
+  for (const Source& src : sources) {
+    if (const auto* sq = std::get_if<SubQuery>(&src.node)) {
+      ASSIGN_OR_RETURN(auto rs, RunSelect(*sq->statement, ctx, range));
+      SourceRef ref;
+      ref.subquery = true;
+      ref.rows = ToSeriesData(std::move(rs), &ref.schema);
+      // One SourceRef per inner measurement name keeps series naming right.
+      std::map<std::string, SourceRef> by_name;
+      for (SeriesData& s : ref.rows) {
+        SourceRef& r = by_name[s.measurement];
+        r.subquery = true;
+        r.measurement = s.measurement;
+        r.schema = ref.schema;
+        r.rows.push_back(std::move(s));
+      }
+      for (auto& [name, r] : by_name) out->push_back(std::move(r));
+      continue;
+    }
+    const Measurement& m = std::get<Measurement>(src.node);
+    std::string database = m.database.empty() ? ctx->options->database : m.database;
+    if (database.empty()) return absl::InvalidArgumentError("database name required");
+    bool exists = false;
+    for (const auto& d : ctx->db->ListDatabases()) exists |= d.name == database;
+    if (!exists) return absl::NotFoundError(absl::StrCat("database not found: ", database));
+    std::vector<std::string> names;
+    if (m.regex.has_value()) {
+      RE2 re(m.regex->pattern);
+      if (!re.ok()) return absl::InvalidArgumentError(absl::StrCat("invalid regex: ", re.error()));
+      ASSIGN_OR_RETURN(auto all, ctx->db->Measurements(database));
+      for (auto& n : all) {
+        if (RE2::PartialMatch(n, re)) names.push_back(n);
+      }
+    } else {
+      names.push_back(m.name);
+    }
+    for (const std::string& n : names) {
+      SourceRef ref;
+      ref.database = database;
+      ref.measurement = n;
+      auto fk = ctx->db->FieldKeys(database, n);
+      if (!fk.ok()) continue;  // missing measurement: no rows
+      for (const FieldKey& f : *fk) ref.schema.fields.emplace(f.name, f.type);
+      auto tk = ctx->db->TagKeys(database, n);
+      if (tk.ok()) ref.schema.tags.insert(tk->begin(), tk->end());
+      if (ref.schema.fields.empty()) continue;
+      out->push_back(std::move(ref));
+    }
+  }
+  return absl::OkStatus();
+}
+
+ExprPtr MakeVarRef(const std::string& name, DataType t) { return MakeExpr(0, VarRef{name, t}); }
+
+// Expands *, *::field, *::tag, /re/ in the field list and in call arguments.
+Status ExpandFields(const SelectStatement& s, const std::vector<SourceRef>& sources,
+                    std::vector<OutField>* out) {
+  std::map<std::string, FieldType> fields;
+  std::set<std::string> tags;
+  for (const SourceRef& r : sources) {
+    for (const auto& [k, t] : r.schema.fields) fields.emplace(k, t);
+    tags.insert(r.schema.tags.begin(), r.schema.tags.end());
+  }
+  for (const Field& f : s.fields) {
+    const Expr* e = Unparen(f.expr.get());
+    if (const auto* w = e->As<Wildcard>()) {
+      std::map<std::string, DataType> cols;
+      if (w->type != WildcardType::kTag) {
+        for (const auto& [k, t] : fields) cols.emplace(k, DataType::kUnknown);
+      }
+      if (w->type != WildcardType::kField) {
+        for (const auto& k : tags) cols.emplace(k, DataType::kTag);
+      }
+      for (const auto& [k, t] : cols) out->push_back({MakeVarRef(k, t), k, false});
+      continue;
+    }
+    if (const auto* re = e->As<RegexLiteral>()) {
+      RE2 r(re->pattern);
+      std::map<std::string, DataType> cols;
+      for (const auto& [k, t] : fields) {
+        if (RE2::PartialMatch(k, r)) cols.emplace(k, DataType::kUnknown);
+      }
+      for (const auto& k : tags) {
+        if (RE2::PartialMatch(k, r)) cols.emplace(k, DataType::kTag);
+      }
+      for (const auto& [k, t] : cols) out->push_back({MakeVarRef(k, t), k, false});
+      continue;
+    }
+    if (const auto* d = e->As<Distinct>()) {
+      Call c;
+      c.name = "distinct";
+      c.args.push_back(MakeVarRef(d->name, DataType::kUnknown));
+      out->push_back(
+          {MakeExpr(e->offset, std::move(c)), f.alias.empty() ? "distinct" : f.alias, !f.alias.empty()});
+      continue;
+    }
+    if (const auto* c = e->As<Call>(); c != nullptr && !c->args.empty()) {
+      const Expr* a = Unparen(c->args[0].get());
+      if (a->Is<Wildcard>() || a->Is<RegexLiteral>()) {
+        std::unique_ptr<RE2> re;
+        if (const auto* rl = a->As<RegexLiteral>()) re = std::make_unique<RE2>(rl->pattern);
+        for (const auto& [k, t] : fields) {
+          if (re && !RE2::PartialMatch(k, *re)) continue;
+          if (!WildcardAccepts(c->name, t)) continue;
+          Call nc;
+          nc.name = c->name;
+          nc.args.push_back(MakeVarRef(k, DataType::kUnknown));
+          for (size_t i = 1; i < c->args.size(); i++) nc.args.push_back(planner::Clone(*c->args[i]));
+          std::string base = f.alias.empty() ? c->name : f.alias;
+          out->push_back({MakeExpr(e->offset, std::move(nc)), absl::StrCat(base, "_", k), false});
+        }
+        continue;
+      }
+    }
+    OutField of;
+    of.expr = planner::Clone(*f.expr);
+    of.alias = !f.alias.empty();
+    of.name = of.alias ? f.alias : planner::FieldName(*f.expr);
+    out->push_back(std::move(of));
+  }
+  return absl::OkStatus();
+}
+
+bool ContainsFunctionCall(const Expr& e) {
+  bool found = false;
+  WalkExpr(e, [&](const Expr& x) {
+    if (const auto* c = x.As<Call>()) {
+      if (!planner::IsMathFunction(c->name)) found = true;
+    }
+    return !found;
+  });
+  return found;
+}
+
+// VarRefs outside of (non-math) calls.
+bool HasBareVarRef(const Expr& e) {
+  const Expr& x = *Unparen(&e);
+  if (x.Is<VarRef>()) return true;
+  if (const auto* c = x.As<Call>()) {
+    if (!planner::IsMathFunction(c->name)) return false;
+    for (const auto& a : c->args) {
+      if (HasBareVarRef(*a)) return true;
+    }
+    return false;
+  }
+  if (const auto* b = x.As<BinaryExpr>()) return HasBareVarRef(*b->lhs) || HasBareVarRef(*b->rhs);
+  if (const auto* u = x.As<UnaryMinus>()) return HasBareVarRef(*u->expr);
+  return false;
+}
+
+Status CollectSlots(const Expr& e, Plan* plan) {
+  const Expr& x = *Unparen(&e);
+  if (const auto* b = x.As<BinaryExpr>()) {
+    RETURN_IF_ERROR(CollectSlots(*b->lhs, plan));
+    return CollectSlots(*b->rhs, plan);
+  }
+  if (const auto* u = x.As<UnaryMinus>()) return CollectSlots(*u->expr, plan);
+  const auto* c = x.As<Call>();
+  if (c == nullptr) return absl::OkStatus();
+  if (planner::IsMathFunction(c->name)) {
+    for (const auto& a : c->args) RETURN_IF_ERROR(CollectSlots(*a, plan));
+    return absl::OkStatus();
+  }
+  Slot slot;
+  slot.expr = &x;
+  slot.spec.name = c->name;
+  const std::string& fn = c->name;
+  if (!planner::IsAggregateFunction(fn) && !planner::IsTransformFunction(fn)) {
+    return absl::InvalidArgumentError(absl::StrCat("unsupported call: ", fn));
+  }
+  if (fn == "top" || fn == "bottom" || fn == "sample") {
+    return absl::UnimplementedError(absl::StrCat(fn, "() is not supported yet"));
+  }
+  if (c->args.empty())
+    return absl::InvalidArgumentError(absl::StrCat("invalid number of arguments for ", fn));
+  const Expr* arg = Unparen(c->args[0].get());
+  // Extra arguments.
+  if (c->args.size() > 1) {
+    const Expr* a1 = Unparen(c->args[1].get());
+    if (const auto* d = a1->As<DurationLiteral>()) slot.spec.unit_ns = d->ns;
+    if (const auto* i = a1->As<IntegerLiteral>()) slot.spec.number = static_cast<double>(i->value);
+    if (const auto* n = a1->As<NumberLiteral>()) slot.spec.number = n->value;
+  }
+  if (fn == "moving_average" && slot.spec.number < 1) {
+    return absl::InvalidArgumentError("moving_average window must be greater than 1, got 0");
+  }
+  slot.transform = planner::IsTransformFunction(fn);
+  slot.reduce = fn;
+  if (const auto* inner = arg->As<Call>()) {
+    if (fn == "count" && inner->name == "distinct") {
+      slot.reduce = "count_distinct";
+    } else if (slot.transform && planner::IsAggregateFunction(inner->name)) {
+      slot.over_aggregate = true;
+      slot.reduce = inner->name;
+      slot.spec.inner = inner->name;
+      if (inner->args.size() > 1) {
+        const Expr* a1 = Unparen(inner->args[1].get());
+        if (const auto* i = a1->As<IntegerLiteral>()) slot.spec.number = static_cast<double>(i->value);
+        if (const auto* n = a1->As<NumberLiteral>()) slot.spec.number = n->value;
+      }
+      if (slot.spec.name == "moving_average" && c->args.size() > 1) {
+        const Expr* a1 = Unparen(c->args[1].get());
+        if (const auto* i = a1->As<IntegerLiteral>()) slot.spec.number = static_cast<double>(i->value);
+      }
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("expected field argument in ", fn, "()"));
+    }
+    if (inner->args.empty() || !Unparen(inner->args[0].get())->Is<VarRef>()) {
+      return absl::InvalidArgumentError(absl::StrCat("expected field argument in ", inner->name, "()"));
+    }
+    arg = Unparen(inner->args[0].get());
+  }
+  const auto* v = arg->As<VarRef>();
+  if (v == nullptr) return absl::InvalidArgumentError(absl::StrCat("expected field argument in ", fn, "()"));
+  slot.spec.field = v->name;
+  auto it = std::find(plan->input_fields.begin(), plan->input_fields.end(), v->name);
+  if (it == plan->input_fields.end()) {
+    plan->input_fields.push_back(v->name);
+    slot.input = static_cast<int>(plan->input_fields.size() - 1);
+  } else {
+    slot.input = static_cast<int>(it - plan->input_fields.begin());
+  }
+  plan->slots.push_back(std::move(slot));
+  return absl::OkStatus();
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
+  return q;
+}
+
+// Fill value cast to the column's type.
+Value FillValue(const Fill& fill, const std::vector<Entry>& col) {
+  Value num = std::holds_alternative<int64_t>(fill.value) ? Value(std::get<int64_t>(fill.value))
+                                                          : Value(std::get<double>(fill.value));
+  for (const Entry& e : col) {
+    if (e.value.index() == 2) {
+      if (num.index() == 1) return static_cast<int64_t>(std::get<double>(num));
+      return num;
+    }
+    if (e.value.index() == 1) {
+      if (num.index() == 2) return static_cast<double>(std::get<int64_t>(num));
+      return num;
+    }
+  }
+  return num;
+}
+
+// Fills the nulls of a column of windows: count gives 0 under fill(null).
+void ApplyFill(const Fill& fill, bool is_count, std::vector<Entry>* col) {
+  switch (fill.mode) {
+    case FillMode::kNone:
+      break;
+    case FillMode::kNull:
+      if (is_count) {
+        for (Entry& e : *col) {
+          if (e.value.index() == 0) e.value = int64_t{0};
+        }
+      }
+      break;
+    case FillMode::kPrevious: {
+      Value prev;
+      for (Entry& e : *col) {
+        if (e.value.index() == 0) {
+          e.value = prev;
+        } else {
+          prev = e.value;
+        }
+      }
+      break;
+    }
+    case FillMode::kLinear: {
+      size_t last = SIZE_MAX;
+      for (size_t k = 0; k < col->size(); k++) {
+        if ((*col)[k].value.index() == 0) continue;
+        if (last != SIZE_MAX && k > last + 1) {
+          const Value a = (*col)[last].value;
+          const Value b = (*col)[k].value;
+          for (size_t j = last + 1; j < k; j++) {
+            if (a.index() == 2 && b.index() == 2) {
+              int64_t ia = std::get<int64_t>(a), ib = std::get<int64_t>(b);
+              (*col)[j].value =
+                  ia + (ib - ia) * static_cast<int64_t>(j - last) / static_cast<int64_t>(k - last);
+            } else if (a.index() == 1 && b.index() == 1) {
+              double fa = std::get<double>(a), fb = std::get<double>(b);
+              (*col)[j].value =
+                  fa + (fb - fa) * static_cast<double>(j - last) / static_cast<double>(k - last);
+            }
+          }
+        }
+        last = k;
+      }
+      break;
+    }
+    case FillMode::kNumber: {
+      Value fv = FillValue(fill, *col);
+      if (is_count && fv.index() == 1) fv = static_cast<int64_t>(std::get<double>(fv));
+      for (Entry& e : *col) {
+        if (e.value.index() == 0) e.value = fv;
+      }
+      break;
+    }
+  }
+}
+
+// integral() as influxd 1.x computes it: one trapezoid run over the whole
+// group, equal timestamps keep the later point, and at a window end the value
+// is interpolated and carried into the next window.
+void IntegralWindows(const CallSpec& c, const Points& p, bool by_time, int64_t first_window, int64_t interval,
+                     int64_t single_label, std::vector<std::vector<Entry>>* out) {
+  if (p.size() == 0 || p.v.type == VType::kString || p.v.type == VType::kBool) return;
+  const double unit = static_cast<double>(c.unit_ns > 0 ? c.unit_ns : 1000000000);
+  auto val = [&](size_t k) {
+    return p.v.type == VType::kFloat ? p.v.f[k]
+           : p.v.type == VType::kInt ? static_cast<double>(p.v.i[k])
+                                     : static_cast<double>(p.v.u[k]);
+  };
+  auto window_of = [&](int64_t t) {
+    if (!by_time) return int64_t{0};
+    return FloorDiv(t - first_window, interval) * interval + first_window;
+  };
+  auto emit = [&](int64_t wstart, double sum) {
+    if (!by_time) {
+      (*out)[0].push_back({single_label, sum});
+      return;
+    }
+    int64_t w = (wstart - first_window) / interval;
+    if (w >= 0 && static_cast<size_t>(w) < out->size()) (*out)[w].push_back({wstart, sum});
+  };
+  int64_t prev_t = p.t[0];
+  double prev_v = val(0);
+  int64_t wstart = window_of(prev_t);
+  int64_t wend = by_time ? wstart + interval : kMaxTime;
+  double sum = 0;
+  for (size_t k = 1; k < p.size(); k++) {
+    int64_t t = p.t[k];
+    double v = val(k);
+    if (t == prev_t) {
+      prev_v = v;
+      continue;
+    }
+    if (by_time && t >= wend) {
+      if (prev_t != wend) {
+        double value =
+            prev_v + (v - prev_v) * static_cast<double>(wend - prev_t) / static_cast<double>(t - prev_t);
+        sum += 0.5 * (value + prev_v) * (static_cast<double>(wend - prev_t) / unit);
+        prev_v = value;
+        prev_t = wend;
+      }
+      emit(wstart, sum);
+      wstart = window_of(t);
+      wend = wstart + interval;
+      sum = 0;
+    }
+    sum += 0.5 * (v + prev_v) * (static_cast<double>(t - prev_t) / unit);
+    prev_t = t;
+    prev_v = v;
+  }
+  if (prev_t != wstart || !by_time) emit(wstart, sum);
+}
+
+}  // namespace
+
+StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecContext* ctx,
+                                              const TimeRange& outer) {
+  if (s.into.has_value()) return absl::UnimplementedError("SELECT INTO is not supported");
+  // Time range.
+  TimeRange range;
+  ASSIGN_OR_RETURN(ExprPtr cond, planner::ExtractTimeRange(s.condition.get(), ctx->now, &range));
+  range.Intersect(outer);
+
+  Plan plan;
+  for (const Dimension& d : s.dimensions) {
+    if (const auto* t = std::get_if<TimeDimension>(&d.node)) {
+      if (t->interval_ns <= 0) continue;  // time(0s) is ignored, as by influxd
+      plan.has_time_group = true;
+      plan.tdim = *t;
+      if (t->offset_now) plan.tdim.offset_ns = ctx->now % t->interval_ns;
+    } else if (const auto* tg = std::get_if<TagDimension>(&d.node)) {
+      plan.dim_tags.push_back(tg->name);
+    } else if (const auto* rg = std::get_if<RegexDimension>(&d.node)) {
+      plan.dim_regexes.push_back(rg->regex.pattern);
+    } else if (std::holds_alternative<WildcardDimension>(d.node)) {
+      plan.group_all_tags = true;
+    } else {
+      return absl::InvalidArgumentError("only time and tag dimensions allowed");
+    }
+  }
+  if (plan.has_time_group && plan.tdim.interval_ns <= 0) {
+    return absl::InvalidArgumentError("GROUP BY time interval must be positive");
+  }
+
+  // Sources.
+  std::vector<SourceRef> sources;
+  RETURN_IF_ERROR(ResolveSources(s.sources, ctx, range, &sources));
+
+  RETURN_IF_ERROR(ExpandFields(s, sources, &plan.fields));
+  for (const OutField& f : plan.fields) plan.aggregate |= ContainsFunctionCall(*f.expr);
+  if (plan.aggregate) {
+    for (const OutField& f : plan.fields) {
+      if (HasBareVarRef(*f.expr)) {
+        return absl::InvalidArgumentError("mixing aggregate and non-aggregate queries is not supported");
+      }
+      RETURN_IF_ERROR(CollectSlots(*f.expr, &plan));
+    }
+    bool any_transform = false;
+    for (const Slot& sl : plan.slots) {
+      any_transform |= sl.transform;
+      if (sl.transform && !sl.over_aggregate && plan.has_time_group) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("aggregate function required inside the call to ", sl.spec.name));
+      }
+      if (sl.over_aggregate && !plan.has_time_group) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(sl.spec.name, " aggregate requires a GROUP BY interval"));
+      }
+    }
+    for (const Slot& sl : plan.slots) {
+      if (sl.transform && !sl.over_aggregate) {
+        // Raw transforms cannot be mixed with aggregates.
+        for (const Slot& o : plan.slots) {
+          if (!o.transform) {
+            return absl::InvalidArgumentError("mixing aggregate and non-aggregate queries is not supported");
+          }
+        }
+      }
+    }
+    plan.selector_point_time = !plan.has_time_group && plan.slots.size() == 1 &&
+                               planner::IsSelectorFunction(plan.slots[0].spec.name) && !any_transform;
+  } else if (plan.has_time_group) {
+    return absl::InvalidArgumentError("GROUP BY requires at least one aggregate function");
+  }
+  {
+    std::vector<std::string> names;
+    std::vector<bool> alias;
+    for (const OutField& f : plan.fields) {
+      names.push_back(f.name);
+      alias.push_back(f.alias);
+    }
+    plan.columns = planner::ResolveColumnNames(names, alias);
+  }
+  if (s.fill.mode != FillMode::kNull && s.fill.specified && !plan.aggregate) {
+    return absl::InvalidArgumentError("fill(none) must be used with a function");
+  }
+
+  // With GROUP BY time and no upper bound, now() is the end.
+  if (plan.has_time_group && !range.has_max()) range.max = ctx->now;
+  if (range.min > range.max) return std::vector<ResultSeries>{};
+
+  std::map<std::pair<std::string, std::vector<std::string>>, Group> groups;
+  int64_t earliest = kMaxTime;
+
+  for (SourceRef& src : sources) {
+    RETURN_IF_ERROR(ctx->CheckDeadline());
+    const Schema& schema = src.schema;
+    auto is_field = [&](const VarRef& v) {
+      if (v.type == DataType::kTag) return false;
+      return schema.fields.count(v.name) > 0;
+    };
+    auto is_tag = [&](const VarRef& v) { return !is_field(v); };
+    planner::ConditionParts parts = planner::SplitCondition(cond.get(), is_field);
+
+    // Fields to read.
+    std::vector<std::string> select_fields;  // drive row production (raw)
+    std::vector<std::string> read;
+    auto add_read = [&](const std::string& n) {
+      if (schema.fields.count(n) && std::find(read.begin(), read.end(), n) == read.end()) read.push_back(n);
+    };
+    if (plan.aggregate) {
+      for (const std::string& f : plan.input_fields) {
+        if (schema.fields.count(f)) select_fields.push_back(f);
+      }
+    } else {
+      for (const OutField& f : plan.fields) {
+        WalkExpr(*f.expr, [&](const Expr& x) {
+          if (const auto* v = x.As<VarRef>(); v != nullptr && is_field(*v)) {
+            if (std::find(select_fields.begin(), select_fields.end(), v->name) == select_fields.end()) {
+              select_fields.push_back(v->name);
+            }
+          }
+          return true;
+        });
+      }
+    }
+    if (select_fields.empty()) continue;
+    for (const auto& f : select_fields) add_read(f);
+    if (parts.row_filter) {
+      WalkExpr(*parts.row_filter, [&](const Expr& x) {
+        if (const auto* v = x.As<VarRef>(); v != nullptr && is_field(*v)) add_read(v->name);
+        return true;
+      });
+    }
+
+    // Group-by tag keys for this source.
+    std::vector<std::string> dims = plan.dim_tags;
+    if (plan.group_all_tags) dims.insert(dims.end(), schema.tags.begin(), schema.tags.end());
+    for (const std::string& p : plan.dim_regexes) {
+      RE2 re(p);
+      for (const std::string& t : schema.tags) {
+        if (RE2::PartialMatch(t, re)) dims.push_back(t);
+      }
+    }
+    std::sort(dims.begin(), dims.end());
+    dims.erase(std::unique(dims.begin(), dims.end()), dims.end());
+
+    auto on_series = [&](const SeriesData& sd) -> Status {
+      RETURN_IF_ERROR(ctx->CheckDeadline());
+      uint64_t n = 0;
+      for (const Column& c : sd.columns) n += c.size();
+      RETURN_IF_ERROR(ctx->AddPoints(n));
+      if (parts.tag_filter && !EvalTagCondition(*parts.tag_filter, sd.tags)) return absl::OkStatus();
+      // Subquery rows are filtered by time here (the scan did it otherwise).
+      std::vector<std::string> key;
+      std::vector<std::pair<std::string, std::string>> gtags;
+      for (const std::string& d : dims) {
+        std::string v;
+        for (const auto& [k, val] : sd.tags) {
+          if (k == d) v = val;
+        }
+        key.push_back(v);
+        gtags.emplace_back(d, v);
+      }
+      Group& g = groups[{src.measurement, key}];
+      if (g.measurement.empty()) {
+        g.measurement = src.measurement;
+        g.tags = gtags;
+      }
+      // Columns by name.
+      auto column_of = [&](const std::string& name) -> const Column* {
+        for (size_t k = 0; k < sd.field_names.size(); k++) {
+          if (sd.field_names[k] == name) return &sd.columns[k];
+        }
+        return nullptr;
+      };
+      std::vector<const Column*> cols;
+      std::vector<bool> drives;
+      for (const std::string& f : read) {
+        cols.push_back(column_of(f));
+        drives.push_back(std::find(select_fields.begin(), select_fields.end(), f) != select_fields.end());
+      }
+      // Time bounds for subquery rows.
+      std::vector<Column> clipped;
+      if (src.subquery) {
+        clipped.resize(cols.size());
+        for (size_t k = 0; k < cols.size(); k++) {
+          if (cols[k] == nullptr) continue;
+          clipped[k].type = cols[k]->type;
+          for (size_t i = 0; i < cols[k]->size(); i++) {
+            if (cols[k]->times[i] >= range.min && cols[k]->times[i] <= range.max)
+              clipped[k].AppendFrom(*cols[k], i);
+          }
+          cols[k] = &clipped[k];
+        }
+      }
+      auto tag_value = [&](const VarRef& v) -> std::string {
+        for (const auto& [k, val] : sd.tags) {
+          if (k == v.name) return val;
+        }
+        return "";
+      };
+      if (plan.aggregate && !parts.row_filter) {
+        // Fast path: each call input is the column itself.
+        if (g.inputs.empty()) g.inputs.resize(plan.input_fields.size());
+        for (size_t in = 0; in < plan.input_fields.size(); in++) {
+          const Column* c = column_of(plan.input_fields[in]);
+          if (c == nullptr || c->empty()) continue;
+          if (src.subquery) {
+            size_t k = std::find(read.begin(), read.end(), plan.input_fields[in]) - read.begin();
+            c = cols[k];
+          }
+          Points p;
+          p.t = c->times;
+          p.v = VCol::FromColumn(*c);
+          if (c->times.front() < earliest) earliest = c->times.front();
+          g.inputs[in].push_back(std::move(p));
+        }
+        return absl::OkStatus();
+      }
+      Aligned al = Align(cols, drives);
+      if (al.times.empty()) return absl::OkStatus();
+      EvalContext ec;
+      ec.rows = al.times.size();
+      ec.times = &al.times;
+      ec.is_tag = is_tag;
+      ec.tag = tag_value;
+      ec.field = [&](const VarRef& v) -> const VCol* {
+        for (size_t k = 0; k < read.size(); k++) {
+          if (read[k] == v.name) return &al.cols[k];
+        }
+        return nullptr;
+      };
+      std::vector<uint8_t> mask;
+      if (parts.row_filter) mask = EvalMask(*parts.row_filter, ec);
+      if (plan.aggregate) {
+        if (g.inputs.empty()) g.inputs.resize(plan.input_fields.size());
+        for (size_t in = 0; in < plan.input_fields.size(); in++) {
+          const VCol* v = ec.field(VarRef{plan.input_fields[in], DataType::kUnknown});
+          if (v == nullptr) continue;
+          Points p = Compact(al.times, *v, parts.row_filter ? &mask : nullptr);
+          if (p.size() == 0) continue;
+          earliest = std::min(earliest, p.t.front());
+          g.inputs[in].push_back(std::move(p));
+        }
+        return absl::OkStatus();
+      }
+      // Raw projection, column at a time; a tag the series lacks is null here
+      // (it is "" in conditions).
+      EvalContext pc = ec;
+      pc.tag = nullptr;
+      pc.tag_value = [&](const VarRef& v) -> Value {
+        for (const auto& [k, val] : sd.tags) {
+          if (k == v.name) return val;
+        }
+        return std::monostate{};
+      };
+      std::vector<VCol> out;
+      for (const OutField& f : plan.fields) out.push_back(Eval(*f.expr, pc));
+      // A row exists where any selected field has a value.
+      std::vector<int64_t> times;
+      std::vector<std::vector<Value>> rows;
+      for (size_t r = 0; r < ec.rows; r++) {
+        if (parts.row_filter && !mask[r]) continue;
+        bool any = false;
+        for (size_t k = 0; k < read.size(); k++) {
+          if (drives[k] && al.cols[k].valid[r]) any = true;
+        }
+        if (!any) continue;
+        std::vector<Value> row;
+        row.reserve(out.size() + 1);
+        row.push_back(al.times[r]);
+        for (const VCol& c : out) row.push_back(c.Get(r));
+        times.push_back(al.times[r]);
+        rows.push_back(std::move(row));
+      }
+      if (!rows.empty()) g.raw.emplace_back(std::move(times), std::move(rows));
+      return absl::OkStatus();
+    };
+
+    if (src.subquery) {
+      for (const SeriesData& sd : src.rows) {
+        std::vector<TagMatcher> ms = parts.matchers;
+        bool ok = true;
+        for (const TagMatcher& m : ms) {
+          std::string v;
+          for (const auto& [k, val] : sd.tags) {
+            if (k == m.key) v = val;
+          }
+          switch (m.op) {
+            case TagOp::kEqual:
+              ok &= v == m.value;
+              break;
+            case TagOp::kNotEqual:
+              ok &= v != m.value;
+              break;
+            case TagOp::kRegex:
+              ok &= RE2::PartialMatch(v, RE2(m.value));
+              break;
+            case TagOp::kNotRegex:
+              ok &= !RE2::PartialMatch(v, RE2(m.value));
+              break;
+          }
+        }
+        if (ok) RETURN_IF_ERROR(on_series(sd));
+      }
+    } else {
+      ScanRequest req;
+      req.database = src.database;
+      req.measurement = src.measurement;
+      req.matchers = parts.matchers;
+      req.fields = read;
+      req.min_time = range.min;
+      req.max_time = range.max;
+      RETURN_IF_ERROR(ctx->db->Scan(req, on_series));
+    }
+  }
+
+  // Windows.
+  int64_t interval = plan.has_time_group ? plan.tdim.interval_ns : 0;
+  int64_t offset = 0;
+  int64_t first_window = 0, nwindows = 1;
+  if (plan.has_time_group) {
+    offset = ((plan.tdim.offset_ns % interval) + interval) % interval;
+    int64_t lo = range.has_min() ? range.min : earliest;
+    if (lo == kMaxTime) lo = range.max;
+    auto start = [&](int64_t t) { return FloorDiv(t - offset, interval) * interval + offset; };
+    first_window = start(lo);
+    int64_t last_window = start(range.max);
+    __int128 count = (static_cast<__int128>(last_window) - first_window) / interval + 1;
+    if (count > 10000000 && s.fill.mode != FillMode::kNone) {
+      return absl::InvalidArgumentError(
+          "too many windows: narrow the time range or use a larger GROUP BY interval");
+    }
+    nwindows = static_cast<int64_t>(count);
+  }
+  const int64_t single_label = range.has_min() ? range.min : 0;
+
+  std::vector<ResultSeries> result;
+  std::vector<Group*> order;
+  for (auto& [k, g] : groups) order.push_back(&g);
+
+  // Computes one group's output series; groups are independent.
+  auto run_group = [&](Group& g, ResultSeries* rs) -> Status {
+    rs->name = g.measurement;
+    rs->tags = g.tags;
+    rs->columns.push_back("time");
+    rs->columns.insert(rs->columns.end(), plan.columns.begin(), plan.columns.end());
+    if (!plan.aggregate) {
+      // Merge the series' rows by time (stable: series order on ties).
+      std::vector<std::pair<int64_t, std::pair<uint32_t, uint32_t>>> idx;
+      for (uint32_t k = 0; k < g.raw.size(); k++) {
+        for (uint32_t r = 0; r < g.raw[k].first.size(); r++) idx.push_back({g.raw[k].first[r], {k, r}});
+      }
+      std::stable_sort(idx.begin(), idx.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      rs->values.reserve(idx.size());
+      for (const auto& [t, kr] : idx) rs->values.push_back(std::move(g.raw[kr.first].second[kr.second]));
+      return absl::OkStatus();
+    }
+    // Aggregate: merge inputs.
+    std::vector<Points> inputs(plan.input_fields.size());
+    for (size_t in = 0; in < g.inputs.size(); in++) inputs[in] = MergePoints(std::move(g.inputs[in]));
+    RETURN_IF_ERROR(ctx->CheckDeadline());
+    // Per slot: per-window entries.
+    const size_t W = static_cast<size_t>(nwindows);
+    struct SlotResult {
+      std::vector<std::vector<Entry>> per_window;  // aggregates (W entries)
+      std::vector<Entry> flat;                     // transforms
+      bool multi = false;                          // distinct: several rows per window
+    };
+    std::vector<SlotResult> res(plan.slots.size());
+    for (size_t si = 0; si < plan.slots.size(); si++) {
+      const Slot& sl = plan.slots[si];
+      const Points& p = inputs[sl.input];
+      SlotResult& r = res[si];
+      if (sl.transform && !sl.over_aggregate) {
+        std::vector<Entry> in;
+        in.reserve(p.size());
+        for (size_t k = 0; k < p.size(); k++) in.push_back({p.t[k], p.v.Get(k)});
+        r.flat = Transform(sl.spec, in, 1000000000);
+        continue;
+      }
+      r.per_window.resize(W);
+      r.multi = sl.reduce == "distinct";
+      if (!plan.has_time_group) {
+        ReduceWindow(sl.reduce, sl.spec, p, 0, p.size(), single_label, plan.selector_point_time,
+                     &r.per_window[0]);
+      } else {
+        size_t a = 0;
+        // Skip points before the first window (possible for subqueries).
+        while (a < p.size() && p.t[a] < first_window) a++;
+        for (size_t w = 0; w < W; w++) {
+          int64_t ws = first_window + static_cast<int64_t>(w) * interval;
+          int64_t we = ws + interval;
+          size_t b = a;
+          while (b < p.size() && p.t[b] < we) b++;
+          if (b > a) ReduceWindow(sl.reduce, sl.spec, p, a, b, ws, false, &r.per_window[w]);
+          a = b;
+          if ((w & 4095) == 4095) RETURN_IF_ERROR(ctx->CheckDeadline());
+        }
+      }
+      if (sl.reduce == "integral") {
+        r.per_window.assign(W, {});
+        IntegralWindows(sl.spec, p, plan.has_time_group, first_window, interval, single_label, &r.per_window);
+      }
+      if (sl.over_aggregate) {
+        // Fill the inner aggregate, drop nulls, transform.
+        std::vector<Entry> col(W);
+        for (size_t w = 0; w < W; w++) {
+          col[w] = r.per_window[w].empty()
+                       ? Entry{first_window + static_cast<int64_t>(w) * interval, std::monostate{}}
+                       : std::move(r.per_window[w][0]);
+        }
+        ApplyFill(s.fill, sl.reduce == "count", &col);
+        std::vector<Entry> in;
+        for (Entry& e : col) {
+          if (e.value.index() != 0) in.push_back(std::move(e));
+        }
+        int64_t unit = sl.spec.unit_ns > 0 ? sl.spec.unit_ns : interval;
+        CallSpec spec = sl.spec;
+        spec.unit_ns = unit;
+        r.flat = Transform(spec, in, unit);
+        r.per_window.clear();
+      }
+    }
+    // Is every slot one-value-per-window?
+    bool windowed = true;
+    for (size_t si = 0; si < plan.slots.size(); si++) {
+      if (plan.slots[si].transform || res[si].multi) windowed = false;
+    }
+    std::vector<int64_t> times;
+    std::vector<VCol> slot_cols(plan.slots.size());
+    if (windowed) {
+      // Which windows have data in any slot.
+      std::vector<uint8_t> has(W, 0);
+      bool any = false;
+      for (size_t si = 0; si < plan.slots.size(); si++) {
+        for (size_t w = 0; w < W; w++) {
+          if (res[si].per_window[w].empty()) continue;
+          has[w] = 1;
+          any = true;
+        }
+      }
+      if (!any) return absl::OkStatus();
+      std::vector<size_t> rows;
+      for (size_t w = 0; w < W; w++) {
+        if (!plan.has_time_group || s.fill.mode != FillMode::kNone || has[w]) rows.push_back(w);
+      }
+      for (size_t w : rows) {
+        int64_t t = plan.has_time_group ? first_window + static_cast<int64_t>(w) * interval : single_label;
+        if (plan.selector_point_time && !res[0].per_window[w].empty()) t = res[0].per_window[w][0].time;
+        times.push_back(t);
+      }
+      for (size_t si = 0; si < plan.slots.size(); si++) {
+        std::vector<Entry> col;
+        col.reserve(rows.size());
+        for (size_t k = 0; k < rows.size(); k++) {
+          auto& pw = res[si].per_window[rows[k]];
+          col.push_back(pw.empty() ? Entry{times[k], std::monostate{}} : pw[0]);
+        }
+        if (plan.has_time_group) ApplyFill(s.fill, plan.slots[si].reduce == "count", &col);
+        std::vector<Value> vals;
+        vals.reserve(col.size());
+        for (Entry& e : col) vals.push_back(std::move(e.value));
+        slot_cols[si] = VCol::FromValues(vals);
+      }
+    } else {
+      // Join entries by (time, occurrence).
+      std::map<std::pair<int64_t, size_t>, size_t> keys;
+      std::vector<std::vector<Entry>> flats(plan.slots.size());
+      for (size_t si = 0; si < plan.slots.size(); si++) {
+        if (!res[si].flat.empty() || plan.slots[si].transform) {
+          flats[si] = std::move(res[si].flat);
+        } else {
+          for (auto& pw : res[si].per_window) {
+            for (Entry& e : pw) flats[si].push_back(std::move(e));
+          }
+        }
+        std::map<int64_t, size_t> occ;
+        for (const Entry& e : flats[si]) keys.emplace(std::make_pair(e.time, occ[e.time]++), 0);
+      }
+      if (keys.empty()) return absl::OkStatus();
+      size_t n = 0;
+      for (auto& [k, v] : keys) {
+        v = n++;
+        times.push_back(k.first);
+      }
+      for (size_t si = 0; si < plan.slots.size(); si++) {
+        std::vector<Value> vals(n);
+        std::map<int64_t, size_t> occ;
+        for (Entry& e : flats[si]) vals[keys[{e.time, occ[e.time]++}]] = std::move(e.value);
+        slot_cols[si] = VCol::FromValues(vals);
+      }
+    }
+    // Outer expressions.
+    EvalContext ec;
+    ec.rows = times.size();
+    ec.times = &times;
+    ec.call = [&](const Expr& e) -> const VCol* {
+      for (size_t si = 0; si < plan.slots.size(); si++) {
+        if (plan.slots[si].expr == &e) return &slot_cols[si];
+      }
+      return nullptr;
+    };
+    std::vector<VCol> out;
+    for (const OutField& f : plan.fields) out.push_back(Eval(*f.expr, ec));
+    rs->values.reserve(times.size());
+    for (size_t r = 0; r < times.size(); r++) {
+      std::vector<Value> row;
+      row.reserve(out.size() + 1);
+      row.push_back(times[r]);
+      for (const VCol& c : out) row.push_back(c.Get(r));
+      rs->values.push_back(std::move(row));
+    }
+    return absl::OkStatus();
+  };
+
+  std::vector<ResultSeries> outs(order.size());
+  std::vector<Status> statuses(order.size());
+  if (order.size() >= 2 && plan.aggregate) {
+    // Two workers over the groups.
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      for (size_t k = next++; k < order.size(); k = next++) statuses[k] = run_group(*order[k], &outs[k]);
+    };
+    std::thread t(worker);
+    worker();
+    t.join();
+  } else {
+    for (size_t k = 0; k < order.size(); k++) statuses[k] = run_group(*order[k], &outs[k]);
+  }
+  for (const Status& st : statuses) RETURN_IF_ERROR(st);
+
+  // Order, limits.
+  const bool desc = !s.sort.empty() && !s.sort[0].ascending;
+  int64_t soff = s.limits.soffset, slim = s.limits.slimit;
+  size_t emitted = 0;
+  for (size_t k = 0; k < outs.size(); k++) {
+    ResultSeries& rs = outs[k];
+    if (rs.values.empty()) continue;
+    if (soff > 0) {
+      soff--;
+      continue;
+    }
+    if (slim > 0 && static_cast<int64_t>(emitted) >= slim) break;
+    if (desc)
+      std::stable_sort(rs.values.begin(), rs.values.end(), [](const auto& a, const auto& b) {
+        return std::get<int64_t>(a[0]) > std::get<int64_t>(b[0]);
+      });
+    if (s.limits.offset > 0) {
+      size_t off = std::min<size_t>(rs.values.size(), static_cast<size_t>(s.limits.offset));
+      rs.values.erase(rs.values.begin(), rs.values.begin() + off);
+    }
+    if (s.limits.limit > 0 && rs.values.size() > static_cast<size_t>(s.limits.limit)) {
+      rs.values.resize(static_cast<size_t>(s.limits.limit));
+    }
+    if (rs.values.empty()) continue;
+    emitted++;
+    result.push_back(std::move(rs));
+  }
+  return result;
+}
+
+}  // namespace m2mdb::query::exec

@@ -1,0 +1,484 @@
+// query/format/format.cc — InfluxDB 1.x JSON, influx-CLI CSV and aligned
+// tables. Numbers and times are printed the way influxd 1.6 (Go) prints them.
+#include "query/format/format.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace m2mdb::query {
+namespace format {
+
+void AppendFloat(double f, std::string* out) {
+  if (std::isnan(f) || std::isinf(f)) {
+    out->append("null");
+    return;
+  }
+  char buf[64];
+  double a = std::fabs(f);
+  std::to_chars_result r;
+  if (a != 0 && (a < 1e-6 || a >= 1e21)) {
+    r = std::to_chars(buf, buf + sizeof(buf), f, std::chars_format::scientific);
+    // Go's encoding/json turns e-07 into e-7 (and e+07 would never occur
+    // here: the exponent is at least 21 or at most -7).
+    char* e = static_cast<char*>(std::memchr(buf, 'e', r.ptr - buf));
+    if (e != nullptr && r.ptr - e == 4 && e[1] == '-' && e[2] == '0') {
+      e[2] = e[3];
+      r.ptr--;
+    }
+  } else {
+    r = std::to_chars(buf, buf + sizeof(buf), f, std::chars_format::fixed);
+  }
+  out->append(buf, r.ptr - buf);
+}
+
+std::string FormatFloat(double f) {
+  std::string s;
+  AppendFloat(f, &s);
+  return s;
+}
+
+namespace {
+
+// Days since 1970-01-01 -> civil date (Howard Hinnant's algorithm).
+void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t yy = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = yy + (*m <= 2);
+}
+
+void Pad(std::string* out, int64_t v, int width) {
+  char buf[24];
+  int n = 0;
+  uint64_t u = v < 0 ? 0 : static_cast<uint64_t>(v);
+  do {
+    buf[n++] = static_cast<char>('0' + u % 10);
+    u /= 10;
+  } while (u != 0);
+  for (int i = n; i < width; i++) out->push_back('0');
+  while (n > 0) out->push_back(buf[--n]);
+}
+
+}  // namespace
+
+std::string FormatRfc3339Nano(int64_t ns) {
+  constexpr int64_t kSec = 1000000000;
+  int64_t secs = ns / kSec;
+  int64_t frac = ns % kSec;
+  if (frac < 0) {
+    frac += kSec;
+    secs--;
+  }
+  int64_t days = secs / 86400;
+  int64_t rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    days--;
+  }
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, &y, &m, &d);
+  std::string out;
+  out.reserve(32);
+  if (y < 0) {
+    out.push_back('-');
+    Pad(&out, -y, 4);
+  } else {
+    Pad(&out, y, 4);
+  }
+  out.push_back('-');
+  Pad(&out, m, 2);
+  out.push_back('-');
+  Pad(&out, d, 2);
+  out.push_back('T');
+  Pad(&out, rem / 3600, 2);
+  out.push_back(':');
+  Pad(&out, rem / 60 % 60, 2);
+  out.push_back(':');
+  Pad(&out, rem % 60, 2);
+  if (frac != 0) {
+    out.push_back('.');
+    std::string f;
+    Pad(&f, frac, 9);
+    while (!f.empty() && f.back() == '0') f.pop_back();
+    out += f;
+  }
+  out.push_back('Z');
+  return out;
+}
+
+int64_t EpochDivisor(std::string_view epoch) {
+  if (epoch == "ns" || epoch == "n") return 1;
+  if (epoch == "u" || epoch == "µ" || epoch == "us") return 1000;
+  if (epoch == "ms") return 1000000;
+  if (epoch == "s") return 1000000000;
+  if (epoch == "m") return 60LL * 1000000000;
+  if (epoch == "h") return 3600LL * 1000000000;
+  return 0;
+}
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  static const char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (size_t i = 0; i < s.size(); i++) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '<':
+      case '>':
+      case '&':
+        out->append("\\u00");
+        out->push_back(kHex[c >> 4]);
+        out->push_back(kHex[c & 15]);
+        break;
+      default:
+        if (c < 0x20) {
+          out->append("\\u00");
+          out->push_back(kHex[c >> 4]);
+          out->push_back(kHex[c & 15]);
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+std::string CellText(const Value& v, bool is_time, int64_t epoch_div) {
+  if (is_time && std::holds_alternative<int64_t>(v)) {
+    int64_t t = std::get<int64_t>(v);
+    if (epoch_div == 0) return FormatRfc3339Nano(t);
+    return absl::StrCat(t / epoch_div);
+  }
+  switch (v.index()) {
+    case 0:
+      return "";
+    case 1:
+      return FormatFloat(std::get<double>(v));
+    case 2:
+      return absl::StrCat(std::get<int64_t>(v));
+    case 3:
+      return absl::StrCat(std::get<uint64_t>(v));
+    case 4:
+      return std::get<bool>(v) ? "true" : "false";
+    default:
+      return std::get<std::string>(v);
+  }
+}
+
+}  // namespace format
+
+namespace {
+
+// A tiny JSON emitter with Go's json.MarshalIndent(v, "", "    ") layout.
+class JsonOut {
+ public:
+  explicit JsonOut(bool pretty) : pretty_(pretty) {}
+  std::string& out() { return out_; }
+
+  void Open(char c) {
+    Sep();
+    out_.push_back(c);
+    first_.push_back(true);
+  }
+  void Close(char c) {
+    bool empty = first_.back();
+    first_.pop_back();
+    if (pretty_ && !empty) Newline();
+    out_.push_back(c);
+  }
+  void Key(std::string_view k) {
+    Sep();
+    format::AppendJsonString(k, &out_);
+    out_.push_back(':');
+    if (pretty_) out_.push_back(' ');
+    after_key_ = true;
+  }
+  // Begins a scalar value (writes separators); the caller appends it.
+  std::string& Scalar() {
+    Sep();
+    return out_;
+  }
+
+ private:
+  void Newline() {
+    out_.push_back('\n');
+    for (size_t i = 0; i < first_.size(); i++) out_.append("    ");
+  }
+  void Sep() {
+    if (after_key_) {
+      after_key_ = false;
+      return;
+    }
+    if (first_.empty()) return;
+    if (!first_.back()) out_.push_back(',');
+    first_.back() = false;
+    if (pretty_) Newline();
+  }
+
+  bool pretty_;
+  bool after_key_ = false;
+  std::vector<bool> first_;
+  std::string out_;
+};
+
+void AppendValue(const Value& v, bool is_time, int64_t epoch_div, std::string* out) {
+  if (is_time && std::holds_alternative<int64_t>(v)) {
+    int64_t t = std::get<int64_t>(v);
+    if (epoch_div == 0) {
+      format::AppendJsonString(format::FormatRfc3339Nano(t), out);
+    } else {
+      absl::StrAppend(out, t / epoch_div);
+    }
+    return;
+  }
+  switch (v.index()) {
+    case 0:
+      out->append("null");
+      break;
+    case 1:
+      format::AppendFloat(std::get<double>(v), out);
+      break;
+    case 2:
+      absl::StrAppend(out, std::get<int64_t>(v));
+      break;
+    case 3:
+      absl::StrAppend(out, std::get<uint64_t>(v));
+      break;
+    case 4:
+      out->append(std::get<bool>(v) ? "true" : "false");
+      break;
+    default:
+      format::AppendJsonString(std::get<std::string>(v), out);
+  }
+}
+
+}  // namespace
+
+std::string ToInfluxJson(const std::vector<StatementResult>& results, const JsonOptions& options) {
+  if (results.size() == 1 && results[0].parse_error) return ErrorJson(results[0].error);
+  const int64_t div = format::EpochDivisor(options.epoch);
+  JsonOut j(options.pretty);
+  j.Open('{');
+  j.Key("results");
+  j.Open('[');
+  for (const StatementResult& r : results) {
+    j.Open('{');
+    j.Key("statement_id");
+    absl::StrAppend(&j.Scalar(), r.statement_id);
+    if (!r.series.empty()) {
+      j.Key("series");
+      j.Open('[');
+      for (const ResultSeries& s : r.series) {
+        j.Open('{');
+        if (!s.name.empty()) {
+          j.Key("name");
+          format::AppendJsonString(s.name, &j.Scalar());
+        }
+        if (!s.tags.empty()) {
+          j.Key("tags");
+          j.Open('{');
+          for (const auto& [k, v] : s.tags) {
+            j.Key(k);
+            format::AppendJsonString(v, &j.Scalar());
+          }
+          j.Close('}');
+        }
+        j.Key("columns");
+        j.Open('[');
+        for (const std::string& c : s.columns) format::AppendJsonString(c, &j.Scalar());
+        j.Close(']');
+        if (!s.values.empty()) {
+          j.Key("values");
+          j.Open('[');
+          for (const auto& row : s.values) {
+            j.Open('[');
+            for (size_t c = 0; c < row.size(); c++) {
+              bool is_time = c < s.columns.size() && s.columns[c] == "time";
+              AppendValue(row[c], is_time, div, &j.Scalar());
+            }
+            j.Close(']');
+          }
+          j.Close(']');
+        }
+        if (s.partial) {
+          j.Key("partial");
+          j.Scalar().append("true");
+        }
+        j.Close('}');
+      }
+      j.Close(']');
+    }
+    if (!r.messages.empty()) {
+      j.Key("messages");
+      j.Open('[');
+      for (const std::string& m : r.messages) {
+        j.Open('{');
+        j.Key("level");
+        format::AppendJsonString("warning", &j.Scalar());
+        j.Key("text");
+        format::AppendJsonString(m, &j.Scalar());
+        j.Close('}');
+      }
+      j.Close(']');
+    }
+    if (!r.error.empty()) {
+      j.Key("error");
+      format::AppendJsonString(r.error, &j.Scalar());
+    }
+    j.Close('}');
+  }
+  j.Close(']');
+  j.Close('}');
+  return std::move(j.out());
+}
+
+std::string ErrorJson(std::string_view message) {
+  std::string out = "{\"error\":";
+  format::AppendJsonString(message, &out);
+  out.push_back('}');
+  return out;
+}
+
+namespace {
+
+std::string TagsText(const ResultSeries& s) {
+  std::string t;
+  for (const auto& [k, v] : s.tags) {
+    if (!t.empty()) t.push_back(',');
+    absl::StrAppend(&t, k, "=", v);
+  }
+  return t;
+}
+
+void AppendCsvField(std::string_view f, std::string* out) {
+  bool quote = f.find_first_of(",\"\r\n") != std::string_view::npos ||
+               (!f.empty() && (f.front() == ' ' || f.front() == '\t'));
+  if (!quote) {
+    out->append(f);
+    return;
+  }
+  out->push_back('"');
+  for (char c : f) {
+    if (c == '"') out->push_back('"');
+    out->push_back(c);
+  }
+  out->push_back('"');
+}
+
+void AppendCsvLine(const std::vector<std::string>& fields, std::string* out) {
+  for (size_t i = 0; i < fields.size(); i++) {
+    if (i > 0) out->push_back(',');
+    AppendCsvField(fields[i], out);
+  }
+  out->push_back('\n');
+}
+
+}  // namespace
+
+std::string ToCsv(const std::vector<StatementResult>& results, const JsonOptions& options) {
+  const int64_t div = format::EpochDivisor(options.epoch);
+  std::string out;
+  std::vector<std::string> previous;
+  for (const StatementResult& r : results) {
+    if (!r.error.empty()) {
+      absl::StrAppend(&out, "ERR: ", r.error, "\n");
+      continue;
+    }
+    for (const ResultSeries& s : r.series) {
+      std::string tags = TagsText(s);
+      std::vector<std::string> header = {"name"};
+      if (!tags.empty()) header.push_back("tags");
+      header.insert(header.end(), s.columns.begin(), s.columns.end());
+      if (header != previous) {
+        AppendCsvLine(header, &out);
+        previous = header;
+      }
+      for (const auto& row : s.values) {
+        std::vector<std::string> line = {s.name};
+        if (!tags.empty()) line.push_back(tags);
+        for (size_t c = 0; c < row.size(); c++) {
+          bool is_time = c < s.columns.size() && s.columns[c] == "time";
+          // The CLI prints raw nanoseconds unless told otherwise; with an
+          // epoch it prints that unit, with none RFC3339.
+          line.push_back(format::CellText(row[c], is_time, div));
+        }
+        AppendCsvLine(line, &out);
+      }
+    }
+  }
+  return out;
+}
+
+std::string ToTable(const std::vector<StatementResult>& results, const JsonOptions& options) {
+  const int64_t div = format::EpochDivisor(options.epoch);
+  std::string out;
+  bool first = true;
+  for (const StatementResult& r : results) {
+    if (!r.error.empty()) {
+      absl::StrAppend(&out, "ERR: ", r.error, "\n");
+      continue;
+    }
+    for (const std::string& m : r.messages) absl::StrAppend(&out, "Message: ", m, "\n");
+    for (const ResultSeries& s : r.series) {
+      if (!first) out.push_back('\n');
+      first = false;
+      if (!s.name.empty()) absl::StrAppend(&out, "name: ", s.name, "\n");
+      if (!s.tags.empty()) absl::StrAppend(&out, "tags: ", TagsText(s), "\n");
+      std::vector<std::vector<std::string>> cells;
+      cells.push_back(s.columns);
+      std::vector<std::string> dashes;
+      for (const std::string& c : s.columns) dashes.push_back(std::string(c.size(), '-'));
+      cells.push_back(dashes);
+      for (const auto& row : s.values) {
+        std::vector<std::string> line;
+        for (size_t c = 0; c < row.size(); c++) {
+          bool is_time = c < s.columns.size() && s.columns[c] == "time";
+          line.push_back(format::CellText(row[c], is_time, div));
+        }
+        cells.push_back(std::move(line));
+      }
+      std::vector<size_t> width(s.columns.size(), 0);
+      for (const auto& line : cells) {
+        for (size_t c = 0; c < line.size() && c < width.size(); c++)
+          width[c] = std::max(width[c], line[c].size());
+      }
+      for (const auto& line : cells) {
+        std::string l;
+        for (size_t c = 0; c < line.size(); c++) {
+          l += line[c];
+          if (c + 1 < line.size() && c < width.size()) l.append(width[c] - line[c].size() + 1, ' ');
+        }
+        while (!l.empty() && l.back() == ' ') l.pop_back();
+        absl::StrAppend(&out, l, "\n");
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace m2mdb::query

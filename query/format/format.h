@@ -1,0 +1,37 @@
+// query/format/format.h — rendering helpers shared by the result writers
+// (ToInfluxJson, ToCsv, ToTable in m2mdb/query/executor.h).
+#ifndef M2MDB_QUERY_FORMAT_FORMAT_H_
+#define M2MDB_QUERY_FORMAT_FORMAT_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "m2mdb/query/executor.h"
+
+namespace m2mdb::query::format {
+
+// A float64 as InfluxDB's JSON encoder (Go encoding/json) prints it: the
+// shortest round-trip digits, plain notation for 1e-6 <= |f| < 1e21 and
+// exponent notation ("1e+21", "1e-7") outside; NaN and Inf print "null".
+void AppendFloat(double f, std::string* out);
+std::string FormatFloat(double f);
+
+// Go's time.RFC3339Nano in UTC: "2006-01-02T15:04:05.999999999Z" with
+// trailing zeros of the fraction trimmed (and no fraction when it is 0).
+std::string FormatRfc3339Nano(int64_t ns);
+
+// Nanoseconds per unit of a JSON `epoch` value ("ns", "u", "ms", ...); 0 for
+// "" (RFC3339 strings) and for an unknown unit (also treated as RFC3339, as influxd does).
+int64_t EpochDivisor(std::string_view epoch);
+
+// A JSON string literal with Go's escaping (<, >, & escaped as \u003c...).
+void AppendJsonString(std::string_view s, std::string* out);
+
+// A cell rendered for text output (CSV/table): floats as in JSON, strings
+// raw, null empty, the time column per `epoch`.
+std::string CellText(const Value& v, bool is_time, int64_t epoch_div);
+
+}  // namespace m2mdb::query::format
+
+#endif  // M2MDB_QUERY_FORMAT_FORMAT_H_

@@ -1,0 +1,1211 @@
+// The HTTP API. Request flow (cpp-httplib 0.11):
+//
+//   pre-routing handler  every request: endpoint + method check (404/405),
+//                        Content-Length limit (413), ping/health/metrics and
+//                        GET /query answered here; for POSTs with a body it
+//                        hides "Content-Encoding: gzip" from httplib so that
+//                        we inflate ourselves (httplib accepts a truncated
+//                        gzip stream and has no limit on the inflated size).
+//   content readers      POST /write, /api/v2/write, /query: the body is read
+//                        with our limits, then handled.
+//   logger               counts every answered request for /metrics.
+#include "server/http_server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <zlib.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "httplib.h"
+
+#include "engine/util/logging.h"
+#include "query/parser/parser.h"
+#include "server/metrics.h"
+#ifdef M2MDB_HAVE_QUERY_EXECUTOR
+#include "m2mdb/query/executor.h"
+#endif
+
+namespace m2mdb::server {
+namespace {
+
+// What we answer in X-Influxdb-Version: the InfluxDB API level we follow
+// (1.8 added /api/v2/write and /health), then our own version.
+constexpr char kInfluxVersion[] = "1.8.10-m2mdb-0.1.0";
+constexpr char kVersion[] = "0.1.0";
+// Renamed request header: see the file comment.
+constexpr char kGzipMarker[] = "X-M2mdb-Gzip-Body";
+// At most this many line errors are spelled out in one response.
+constexpr size_t kMaxReportedLineErrors = 100;
+
+// ---------------------------------------------------------------------------
+// JSON helpers
+// ---------------------------------------------------------------------------
+
+// Length of the valid UTF-8 sequence at s[i], or 0.
+size_t Utf8SeqLen(std::string_view s, size_t i) {
+  unsigned char c = s[i];
+  size_t n;
+  uint32_t min;
+  if (c < 0x80) return 1;
+  if ((c & 0xE0) == 0xC0) {
+    n = 2;
+    min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3;
+    min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 4;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  uint32_t cp = c & (0x7F >> n);
+  for (size_t k = 1; k < n; k++) {
+    unsigned char d = s[i + k];
+    if ((d & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (d & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
+
+// Appends `s` as a JSON string. Invalid UTF-8 becomes U+FFFD, as Go's
+// encoding/json does (error messages quote client input verbatim).
+void AppendJsonString(std::string* out, std::string_view s) {
+  out->push_back('"');
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = s[i];
+    if (c >= 0x80) {
+      size_t n = Utf8SeqLen(s, i);
+      if (n == 0) {
+        out->append("\\ufffd");
+        i++;
+      } else {
+        out->append(s.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        if (c < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out->append("\\u00");
+          out->push_back(kHex[c >> 4]);
+          out->push_back(kHex[c & 15]);
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+    i++;
+  }
+  out->push_back('"');
+}
+
+std::string ErrorBody(std::string_view message) {
+  std::string out = "{\"error\":";
+  AppendJsonString(&out, message);
+  out += "}\n";
+  return out;
+}
+
+// InfluxDB also puts the error in a header; keep it one printable line.
+std::string HeaderSafe(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 1024)) {
+    unsigned char u = c;
+    out.push_back(u < 0x20 || u == 0x7F ? ' ' : c);
+  }
+  return out;
+}
+
+void SetError(httplib::Response& res, int status, std::string_view message) {
+  res.status = status;
+  res.set_header("X-Influxdb-Error", HeaderSafe(message));
+  res.set_content(ErrorBody(message), "application/json");
+}
+
+// ---------------------------------------------------------------------------
+// Request helpers
+// ---------------------------------------------------------------------------
+
+// For errors httplib raises itself (bad request line, URI too long, ...).
+const char* StatusText(int status) {
+  switch (status) {
+    case 400:
+      return "bad request";
+    case 408:
+      return "request timeout";
+    case 413:
+      return "request body too large";
+    case 414:
+      return "request URI too long";
+    case 415:
+      return "unsupported content encoding";
+    case 416:
+      return "range not satisfiable";
+    case 417:
+      return "expectation failed";
+    default:
+      return status >= 500 ? "internal error" : "request error";
+  }
+}
+
+Endpoint EndpointOf(const std::string& path) {
+  if (path == "/write") return Endpoint::kWrite;
+  if (path == "/api/v2/write") return Endpoint::kWriteV2;
+  if (path == "/query") return Endpoint::kQuery;
+  if (path == "/ping") return Endpoint::kPing;
+  if (path == "/health") return Endpoint::kHealth;
+  if (path == "/metrics") return Endpoint::kMetrics;
+  return Endpoint::kOther;
+}
+
+// Parameters of a request: the form body (POST /query) first, then the URL,
+// as Go's Request.FormValue.
+class Params {
+ public:
+  Params(const httplib::Request& req, const httplib::Params* form) : req_(req), form_(form) {}
+  std::string Get(const char* key) const {
+    if (form_ != nullptr) {
+      auto it = form_->find(key);
+      if (it != form_->end()) return it->second;
+    }
+    return req_.get_param_value(key);
+  }
+  bool Has(const char* key) const {
+    return (form_ != nullptr && form_->count(key) > 0) || req_.has_param(key);
+  }
+
+ private:
+  const httplib::Request& req_;
+  const httplib::Params* form_;
+};
+
+// The credential of a request: "Authorization: Token X" / "Bearer X" (v2 and
+// Prometheus), Basic auth or the u/p parameters (v1 clients; the password is
+// the token, the user name is ignored).
+std::string Credential(const httplib::Request& req, const Params& params) {
+  std::string auth = req.get_header_value("Authorization");
+  std::string_view a = auth;
+  auto strip = [](std::string_view s) {
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+    return s;
+  };
+  if (absl::StartsWithIgnoreCase(ToAbsl(a), "Token ")) return std::string(strip(a.substr(6)));
+  if (absl::StartsWithIgnoreCase(ToAbsl(a), "Bearer ")) return std::string(strip(a.substr(7)));
+  if (absl::StartsWithIgnoreCase(ToAbsl(a), "Basic ")) {
+    std::string decoded;
+    if (absl::Base64Unescape(ToAbsl(strip(a.substr(6))), &decoded)) {
+      size_t colon = decoded.find(':');
+      if (colon != std::string::npos) return decoded.substr(colon + 1);
+    }
+    return std::string();
+  }
+  return params.Get("p");
+}
+
+// Calls fn(fd, peer address, peer port) for every TCP socket of this process
+// whose local port is `local_port` and that has a peer: the server's
+// connections. httplib 0.11 does not expose them; /proc/self/fd does.
+template <typename Fn>
+void ForEachConnection(int local_port, Fn fn) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return;
+  while (dirent* e = readdir(dir)) {
+    int fd;
+    if (!absl::SimpleAtoi(e->d_name, &fd) || fd == dirfd(dir)) continue;
+    sockaddr_storage peer{}, local{};
+    socklen_t pl = sizeof(peer), ll = sizeof(local);
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pl) != 0) continue;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &ll) != 0) continue;
+    char host[INET6_ADDRSTRLEN] = "";
+    int pport = 0, lport = 0;
+    if (peer.ss_family == AF_INET) {
+      auto* a = reinterpret_cast<sockaddr_in*>(&peer);
+      inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+      pport = ntohs(a->sin_port);
+      lport = ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+    } else if (peer.ss_family == AF_INET6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&peer);
+      inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+      pport = ntohs(a->sin6_port);
+      lport = ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+    } else {
+      continue;
+    }
+    if (lport == local_port) fn(fd, std::string(host), pport);
+  }
+  closedir(dir);
+}
+
+// httplib 0.11 keeps a connection open after a response even when the
+// request body was not (fully) read, and ignores a handler's
+// "Connection: close". After a 413 or a truncated body that would leave the
+// thread serving the connection waiting for a next request that starts in the
+// middle of the old body. So once the response is written (the logger runs
+// then, on the same thread) shut the socket down: httplib sees EOF and
+// closes. Only on these error paths.
+thread_local bool tls_close_after_response = false;
+
+void CloseAfterResponse(const httplib::Request&, int) { tls_close_after_response = true; }
+
+// Called by the logger, once the response is written.
+void MaybeCloseConnection(const httplib::Request& req, int local_port) {
+  if (!tls_close_after_response) return;
+  tls_close_after_response = false;
+  ForEachConnection(local_port, [&](int fd, const std::string& host, int port) {
+    if (port == req.remote_port && host == req.remote_addr) ::shutdown(fd, SHUT_RDWR);
+  });
+}
+
+// Inflates a gzip body (one or more members) into *out, at most `limit`
+// bytes. Returns "" or an error message; *too_big on overflow.
+std::string Gunzip(std::string_view in, uint64_t limit, std::string* out, bool* too_big) {
+  *too_big = false;
+  out->clear();
+  z_stream zs{};
+  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return "gzip: cannot initialize zlib";
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  std::string err;
+  size_t produced = 0;
+  out->resize(std::min<uint64_t>(limit, std::max<size_t>(in.size() * 4, 64 << 10)));
+  for (;;) {
+    if (produced == out->size()) {
+      if (out->size() >= limit) {
+        *too_big = true;
+        break;
+      }
+      out->resize(std::min<uint64_t>(limit, out->size() * 2));
+    }
+    zs.next_out = reinterpret_cast<Bytef*>(out->data() + produced);
+    zs.avail_out = static_cast<uInt>(out->size() - produced);
+    int r = inflate(&zs, Z_NO_FLUSH);
+    produced = out->size() - zs.avail_out;
+    if (r == Z_STREAM_END) {
+      if (zs.avail_in == 0) break;
+      inflateReset(&zs);  // another gzip member follows (Go reads them all)
+      continue;
+    }
+    if (r == Z_BUF_ERROR && zs.avail_in == 0) {
+      err = "unexpected EOF";  // Go's gzip reader says the same for a cut stream
+      break;
+    }
+    if (r != Z_OK && r != Z_BUF_ERROR) {
+      err = absl::StrCat("gzip: ", zs.msg != nullptr ? zs.msg : "invalid data");
+      break;
+    }
+  }
+  inflateEnd(&zs);
+  out->resize(produced);
+  return err;
+}
+
+// A rejected line is quoted in its error; a multi-megabyte line would make a
+// multi-megabyte answer. Keep the head and tail of long ones.
+std::string Shorten(const std::string& reason) {
+  constexpr size_t kMax = 2048;
+  if (reason.size() <= kMax) return reason;
+  return absl::StrCat(reason.substr(0, kMax / 2), "...(", reason.size() - kMax, " bytes cut)...",
+                      reason.substr(reason.size() - kMax / 2));
+}
+
+// Thread-local request buffers: a 5000-line batch is ~1 MB, and allocating
+// that afresh per request costs page faults (malloc serves it by mmap).
+struct Buffers {
+  std::string body;
+  std::string inflated;
+  void Trim() {
+    // Keep the common size warm, give back the rare giant.
+    constexpr size_t kKeep = 8 << 20;
+    if (body.capacity() > kKeep) std::string().swap(body);
+    if (inflated.capacity() > kKeep) std::string().swap(inflated);
+  }
+};
+thread_local Buffers tls_buffers;
+
+#ifdef M2MDB_HAVE_QUERY_EXECUTOR
+// InfluxDB's chunked=true: results split into pieces of at most chunk_size
+// rows per series, each sent as its own JSON document; a piece with more to
+// come for its series/statement carries "partial":true.
+std::vector<std::string> ChunkedJson(const std::vector<query::StatementResult>& results, size_t chunk_size,
+                                     const query::JsonOptions& jo) {
+  std::vector<std::string> out;
+  for (const auto& r : results) {
+    if (r.series.empty()) {
+      out.push_back(query::ToInfluxJson({r}, jo));
+      continue;
+    }
+    for (size_t si = 0; si < r.series.size(); si++) {
+      const auto& s = r.series[si];
+      size_t n = s.values.size();
+      size_t pos = 0;
+      do {
+        size_t take = std::min(chunk_size, n - pos);
+        query::StatementResult piece;
+        piece.statement_id = r.statement_id;
+        piece.error = r.error;
+        if (si == 0 && pos == 0) piece.messages = r.messages;
+        query::ResultSeries ps;
+        ps.name = s.name;
+        ps.tags = s.tags;
+        ps.columns = s.columns;
+        ps.values.assign(s.values.begin() + pos, s.values.begin() + pos + take);
+        pos += take;
+        ps.partial = s.partial || pos < n;
+        piece.series.push_back(std::move(ps));
+        std::string json = query::ToInfluxJson({piece}, jo);
+        bool statement_partial = pos < n || si + 1 < r.series.size();
+        // {"results":[{...}]} -> {"results":[{...,"partial":true}]}
+        if (statement_partial && !jo.pretty && absl::EndsWith(json, "}]}")) {
+          json.insert(json.size() - 3, ",\"partial\":true");
+        }
+        out.push_back(std::move(json));
+      } while (pos < n);
+    }
+  }
+  return out;
+}
+#endif
+
+// Statement classification for token scopes.
+struct StatementNeeds {
+  bool write = false;            // changes data or schema
+  std::vector<std::string> dbs;  // databases named in the statement
+};
+
+void CollectSources(const std::vector<query::Source>& sources, StatementNeeds* needs);
+
+void CollectSelect(const query::SelectStatement& s, StatementNeeds* needs) {
+  if (s.into) {
+    needs->write = true;
+    if (!s.into->database.empty()) needs->dbs.push_back(s.into->database);
+  }
+  CollectSources(s.sources, needs);
+}
+
+void CollectSources(const std::vector<query::Source>& sources, StatementNeeds* needs) {
+  for (const auto& src : sources) {
+    if (const auto* m = std::get_if<query::Measurement>(&src.node)) {
+      if (!m->database.empty()) needs->dbs.push_back(m->database);
+    } else if (const auto* sq = std::get_if<query::SubQuery>(&src.node)) {
+      if (sq->statement) CollectSelect(*sq->statement, needs);
+    }
+  }
+}
+
+StatementNeeds Classify(const query::Statement& st) {
+  StatementNeeds n;
+  std::visit(
+      [&](const auto& s) {
+        using T = std::decay_t<decltype(s)>;
+        if constexpr (std::is_same_v<T, query::SelectStatement>) {
+          CollectSelect(s, &n);
+        } else if constexpr (std::is_same_v<T, query::ShowDatabasesStatement>) {
+        } else if constexpr (std::is_same_v<T, query::CreateDatabaseStatement> ||
+                             std::is_same_v<T, query::DropDatabaseStatement>) {
+          n.write = true;
+          n.dbs.push_back(s.name);
+        } else if constexpr (std::is_same_v<T, query::DropSeriesStatement> ||
+                             std::is_same_v<T, query::DeleteStatement>) {
+          n.write = true;
+          CollectSources(s.sources, &n);
+        } else if constexpr (std::is_same_v<T, query::DropMeasurementStatement>) {
+          n.write = true;
+        } else if constexpr (std::is_same_v<T, query::CreateRetentionPolicyStatement> ||
+                             std::is_same_v<T, query::AlterRetentionPolicyStatement> ||
+                             std::is_same_v<T, query::DropRetentionPolicyStatement>) {
+          n.write = true;
+          if (!s.database.empty()) n.dbs.push_back(s.database);
+        } else {
+          // SHOW ... [ON db]
+          if (!s.database.empty()) n.dbs.push_back(s.database);
+        }
+      },
+      st.node);
+  return n;
+}
+
+// The `params` form value: a flat JSON object of strings, numbers and bools
+// (InfluxDB's bound parameters).
+bool ParseJsonParams(std::string_view s, query::ParseOptions* po, std::string* err) {
+  size_t i = 0;
+  auto ws = [&] {
+    while (i < s.size() && absl::ascii_isspace(static_cast<unsigned char>(s[i]))) i++;
+  };
+  auto str = [&](std::string* out) -> bool {
+    if (i >= s.size() || s[i] != '"') return false;
+    i++;
+    while (i < s.size() && s[i] != '"') {
+      if (s[i] == '\\' && i + 1 < s.size()) {
+        char c = s[++i];
+        switch (c) {
+          case 'n':
+            out->push_back('\n');
+            break;
+          case 't':
+            out->push_back('\t');
+            break;
+          case 'r':
+            out->push_back('\r');
+            break;
+          case 'b':
+            out->push_back('\b');
+            break;
+          case 'f':
+            out->push_back('\f');
+            break;
+          case 'u': {
+            uint32_t cp = 0;
+            if (i + 4 >= s.size() || !absl::SimpleHexAtoi(ToAbsl(s.substr(i + 1, 4)), &cp)) return false;
+            i += 4;
+            if (cp < 0x80) {
+              out->push_back(static_cast<char>(cp));
+            } else if (cp < 0x800) {
+              out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+              out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+            } else {
+              out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+              out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+              out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+            }
+            break;
+          }
+          default:
+            out->push_back(c);
+        }
+        i++;
+      } else {
+        out->push_back(s[i++]);
+      }
+    }
+    if (i >= s.size()) return false;
+    i++;
+    return true;
+  };
+  ws();
+  if (i >= s.size() || s[i] != '{') {
+    *err = "params must be a JSON object";
+    return false;
+  }
+  i++;
+  ws();
+  if (i < s.size() && s[i] == '}') return true;
+  for (;;) {
+    ws();
+    std::string key;
+    if (!str(&key)) break;
+    ws();
+    if (i >= s.size() || s[i] != ':') break;
+    i++;
+    ws();
+    if (i >= s.size()) break;
+    if (s[i] == '"') {
+      std::string v;
+      if (!str(&v)) break;
+      po->params[key] = query::ParamValue::String(std::move(v));
+    } else if (s.substr(i, 4) == "true") {
+      po->params[key] = query::ParamValue::Boolean(true);
+      i += 4;
+    } else if (s.substr(i, 5) == "false") {
+      po->params[key] = query::ParamValue::Boolean(false);
+      i += 5;
+    } else {
+      size_t j = i;
+      while (j < s.size() && (absl::ascii_isdigit(static_cast<unsigned char>(s[j])) || s[j] == '-' ||
+                              s[j] == '+' || s[j] == '.' || s[j] == 'e' || s[j] == 'E')) {
+        j++;
+      }
+      std::string_view num = s.substr(i, j - i);
+      int64_t iv;
+      double dv;
+      if (absl::SimpleAtoi(ToAbsl(num), &iv)) {
+        po->params[key] = query::ParamValue::Integer(iv);
+      } else if (absl::SimpleAtod(ToAbsl(num), &dv)) {
+        po->params[key] = query::ParamValue::Float(dv);
+      } else {
+        break;
+      }
+      i = j;
+    }
+    ws();
+    if (i < s.size() && s[i] == ',') {
+      i++;
+      continue;
+    }
+    if (i < s.size() && s[i] == '}') return true;
+    break;
+  }
+  *err = "error parsing query parameters: invalid JSON";
+  return false;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Impl
+// ---------------------------------------------------------------------------
+
+class HttpServer::Impl {
+ public:
+  Impl(DB* db, const ServeOptions& o, TokenStore tokens, bool auth_required)
+      : db_(db),
+        options_(o),
+        tokens_(std::move(tokens)),
+        auth_required_(auth_required)
+#ifdef M2MDB_HAVE_QUERY_EXECUTOR
+        ,
+        executor_(db)
+#endif
+  {
+  }
+
+  Status Init();
+  StatusOr<int> Bind(const std::string& host, int port) {
+    int bound = port;
+    bool ok;
+    try {
+      if (port == 0) {
+        bound = svr_->bind_to_any_port(host);
+        ok = bound > 0;
+      } else {
+        ok = svr_->bind_to_port(host, port);
+      }
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(e.what());
+    }
+    port_ = bound;
+    if (!ok) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", host, ":", port,
+                                                 " (address in use, or not an address of this machine?)"));
+    }
+    return bound;
+  }
+  void Run() {
+    try {
+      svr_->listen_after_bind();
+    } catch (const std::exception& e) {
+      LogError("http server: ", e.what());
+    }
+    run_done_ = true;
+  }
+  // Stops accepting, then, until Run has returned, closes every keep-alive
+  // connection that has no request in flight: httplib would otherwise wait
+  // up to the keep-alive timeout for each one's next request.
+  void Stop() {
+    svr_->stop();
+    while (!run_done_.load()) {
+      CloseIdleConnections();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  void CloseIdleConnections() {
+    std::set<std::pair<std::string, int>> active;
+    {
+      std::lock_guard<std::mutex> l(active_mu_);
+      active.insert(active_.begin(), active_.end());
+    }
+    ForEachConnection(port_, [&](int fd, const std::string& host, int port) {
+      if (active.count({host, port}) == 0) ::shutdown(fd, SHUT_RDWR);
+    });
+  }
+  bool tls() const { return tls_; }
+
+ private:
+  struct AuthResult {
+    const TokenInfo* token = nullptr;  // null when auth is off
+    bool ok = true;
+  };
+
+  httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
+  AuthResult Authenticate(const httplib::Request& req, const Params& params, httplib::Response& res);
+  void HandleWrite(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+                   bool v2);
+  void HandleQuery(const httplib::Request& req, httplib::Response& res, const httplib::Params* form);
+  void HandlePostQuery(const httplib::Request& req, httplib::Response& res,
+                       const httplib::ContentReader& reader);
+  // Reads the body with the limits; false when a response was set (or the
+  // client is gone).
+  bool ReadBody(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+                std::string_view* body);
+
+  DB* db_;
+  ServeOptions options_;
+  TokenStore tokens_;
+  bool auth_required_;
+  bool tls_ = false;
+  int port_ = 0;
+  std::unique_ptr<httplib::Server> svr_;
+  ServerMetrics metrics_;
+  std::atomic<int> queries_running_{0};
+  std::atomic<bool> run_done_{false};
+  // Connections with a request between routing and response (peer address).
+  std::mutex active_mu_;
+  std::multiset<std::pair<std::string, int>> active_;  // guarded by active_mu_
+#ifdef M2MDB_HAVE_QUERY_EXECUTOR
+  query::Executor executor_;
+#endif
+};
+
+Status HttpServer::Impl::Init() {
+  try {
+    if (!options_.tls_cert.empty() || !options_.tls_key.empty()) {
+      if (options_.tls_cert.empty() || options_.tls_key.empty()) {
+        return absl::InvalidArgumentError("TLS needs both --tls-cert and --tls-key");
+      }
+      auto s = std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(), options_.tls_key.c_str());
+      if (!s->is_valid()) {
+        return absl::InvalidArgumentError(absl::StrCat("cannot load the TLS certificate ", options_.tls_cert,
+                                                       " or key ", options_.tls_key,
+                                                       " (PEM files, key matching the certificate)"));
+      }
+      svr_ = std::move(s);
+      tls_ = true;
+    } else {
+      svr_ = std::make_unique<httplib::Server>();
+    }
+  } catch (const std::exception& e) {
+    return absl::InternalError(e.what());
+  }
+  int threads = options_.http_threads;
+  if (threads <= 0) {
+    threads = std::max(32, 4 * static_cast<int>(std::thread::hardware_concurrency()));
+  }
+  svr_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  svr_->set_keep_alive_max_count(1000000);
+  svr_->set_keep_alive_timeout(options_.keep_alive_seconds);
+  svr_->set_read_timeout(options_.read_timeout_seconds, 0);
+  svr_->set_write_timeout(options_.read_timeout_seconds, 0);
+  svr_->set_tcp_nodelay(true);
+  // Our own limit applies (with the gzip-inflated size too); this one makes
+  // httplib refuse before reading when Content-Length alone is too big.
+  if (options_.max_body_bytes > 0) svr_->set_payload_max_length(options_.max_body_bytes);
+
+  svr_->set_pre_routing_handler(
+      [this](const httplib::Request& req, httplib::Response& res) { return PreRoute(req, res); });
+  svr_->Post("/write",
+             [this](const httplib::Request& req, httplib::Response& res,
+                    const httplib::ContentReader& reader) { HandleWrite(req, res, reader, false); });
+  svr_->Post("/api/v2/write",
+             [this](const httplib::Request& req, httplib::Response& res,
+                    const httplib::ContentReader& reader) { HandleWrite(req, res, reader, true); });
+  svr_->Post("/query", [this](const httplib::Request& req, httplib::Response& res,
+                              const httplib::ContentReader& reader) { HandlePostQuery(req, res, reader); });
+  // "Expect: 100-continue" with a Content-Length over the limit: answer 413
+  // instead of 100 so the client never sends the body (curl does this for
+  // bodies over 1 MB). httplib writes this answer without Content-Length, so
+  // set it here, and close the connection after it.
+  svr_->set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (options_.max_body_bytes > 0 && req.has_header("Content-Length") &&
+        req.get_header_value<uint64_t>("Content-Length") > options_.max_body_bytes) {
+      metrics_.AddLimitRejection(Limit::kBodySize);
+      SetError(res, 413,
+               absl::StrCat("request body too large: limit is ", options_.max_body_bytes,
+                            " bytes (--max-body-bytes)"));
+      res.set_header("Content-Length", std::to_string(res.body.size()));
+      res.set_header("Connection", "close");
+      return 413;
+    }
+    return 100;
+  });
+  svr_->set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+        if (!res.body.empty() || res.status == 405 || res.status == 404)
+          return httplib::Server::HandlerResponse::Unhandled;
+        res.set_content(ErrorBody(StatusText(res.status)), "application/json");
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  svr_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    LogError("http: handler threw: ", what);
+    SetError(res, 500, absl::StrCat("internal error: ", what));
+  });
+  svr_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    metrics_.RecordRequest(EndpointOf(req.path), res.status);
+    MaybeCloseConnection(req, port_);
+    std::lock_guard<std::mutex> l(active_mu_);
+    auto it = active_.find({req.remote_addr, req.remote_port});
+    if (it != active_.end()) active_.erase(it);
+  });
+  httplib::Headers headers = {{"X-Influxdb-Version", kInfluxVersion}, {"X-Influxdb-Build", "OSS"}};
+  svr_->set_default_headers(headers);
+  return absl::OkStatus();
+}
+
+httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Request& req,
+                                                            httplib::Response& res) {
+  using HR = httplib::Server::HandlerResponse;
+  {
+    std::lock_guard<std::mutex> l(active_mu_);
+    active_.emplace(req.remote_addr, req.remote_port);
+  }
+  Endpoint ep = EndpointOf(req.path);
+  const std::string& m = req.method;
+  auto not_allowed = [&](const char* allow) {
+    res.status = 405;
+    res.set_header("Allow", allow);
+    res.set_content("Method Not Allowed\n", "text/plain; charset=utf-8");
+    return HR::Handled;
+  };
+  switch (ep) {
+    case Endpoint::kOther:
+      res.status = 404;
+      res.set_content("404 page not found\n", "text/plain; charset=utf-8");
+      return HR::Handled;
+    case Endpoint::kPing:
+      if (m != "GET" && m != "HEAD") return not_allowed("GET, HEAD");
+      if (req.get_param_value("verbose") == "true" || req.get_param_value("verbose") == "1") {
+        res.status = 200;
+        res.set_content(absl::StrCat("{\"version\":\"", kInfluxVersion, "\"}\n"), "application/json");
+      } else {
+        res.status = 204;
+        res.set_header("Content-Type", "application/json");
+      }
+      return HR::Handled;
+    case Endpoint::kHealth:
+      if (m != "GET" && m != "HEAD") return not_allowed("GET, HEAD");
+      res.status = 200;
+      res.set_content(absl::StrCat("{\"name\":\"m2mdb\",\"message\":\"ready for queries and writes\","
+                                   "\"status\":\"pass\",\"checks\":[],\"version\":\"",
+                                   kVersion, "\"}\n"),
+                      "application/json");
+      return HR::Handled;
+    case Endpoint::kMetrics: {
+      if (m != "GET" && m != "HEAD") return not_allowed("GET, HEAD");
+      Params params(req, nullptr);
+      if (!Authenticate(req, params, res).ok) return HR::Handled;
+      res.status = 200;
+      res.set_content(metrics_.Render(db_->Stats()), "text/plain; version=0.0.4; charset=utf-8");
+      return HR::Handled;
+    }
+    case Endpoint::kQuery:
+      if (m == "GET") {
+        HandleQuery(req, res, nullptr);
+        return HR::Handled;
+      }
+      if (m != "POST") return not_allowed("GET, POST");
+      break;
+    case Endpoint::kWrite:
+    case Endpoint::kWriteV2:
+      if (m != "POST") return not_allowed("POST");
+      break;
+  }
+  // A POST with a body: hide gzip from httplib (see the file comment). The
+  // request is not const for httplib; only its handler signature is.
+  auto& mreq = const_cast<httplib::Request&>(req);
+  auto it = mreq.headers.find("Content-Encoding");
+  if (it != mreq.headers.end() && absl::EqualsIgnoreCase(it->second, "gzip")) {
+    mreq.headers.erase(it);
+    mreq.headers.emplace(kGzipMarker, "1");
+  }
+  if (options_.max_body_bytes > 0 && req.has_header("Content-Length") &&
+      req.get_header_value<uint64_t>("Content-Length") > options_.max_body_bytes) {
+    // Answer before reading; the unread body makes the connection unusable.
+    metrics_.AddLimitRejection(Limit::kBodySize);
+    SetError(res, 413,
+             absl::StrCat("request body too large: limit is ", options_.max_body_bytes,
+                          " bytes (--max-body-bytes)"));
+    res.set_header("Connection", "close");
+    CloseAfterResponse(req, port_);
+    return HR::Handled;
+  }
+  return HR::Unhandled;
+}
+
+HttpServer::Impl::AuthResult HttpServer::Impl::Authenticate(const httplib::Request& req, const Params& params,
+                                                            httplib::Response& res) {
+  AuthResult r;
+  if (!auth_required_) return r;
+  std::string cred = Credential(req, params);
+  if (cred.empty()) {
+    r.ok = false;
+    SetError(res, 401, "unable to parse authentication credentials");
+  } else if ((r.token = tokens_.Authenticate(cred)) == nullptr) {
+    r.ok = false;
+    SetError(res, 401, "authorization failed");
+  }
+  if (!r.ok) res.set_header("WWW-Authenticate", "Basic realm=\"m2mdb\"");
+  return r;
+}
+
+bool HttpServer::Impl::ReadBody(const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& reader, std::string_view* body) {
+  Buffers& buf = tls_buffers;
+  buf.body.clear();
+  const uint64_t limit = options_.max_body_bytes > 0 ? options_.max_body_bytes : UINT64_MAX;
+  if (req.has_header("Content-Length")) {
+    uint64_t len = req.get_header_value<uint64_t>("Content-Length");
+    if (len <= limit) buf.body.reserve(len);
+  }
+  bool too_big = false;
+  bool ok = reader([&](const char* data, size_t n) {
+    if (buf.body.size() + n > limit) {
+      too_big = true;
+      return false;
+    }
+    buf.body.append(data, n);
+    return true;
+  });
+  if (too_big) {
+    metrics_.AddLimitRejection(Limit::kBodySize);
+    SetError(res, 413, absl::StrCat("request body too large: limit is ", limit, " bytes (--max-body-bytes)"));
+    res.set_header("Connection", "close");
+    CloseAfterResponse(req, port_);
+    return false;
+  }
+  if (!ok) {
+    // The client went away or sent less than it announced: nothing is
+    // written; the answer most likely reaches no one.
+    SetError(res, 400, "unexpected EOF: the request body is shorter than its Content-Length");
+    res.set_header("Connection", "close");
+    CloseAfterResponse(req, port_);
+    return false;
+  }
+  if (req.has_header(kGzipMarker)) {
+    bool inflated_too_big;
+    std::string err = Gunzip(buf.body, limit, &buf.inflated, &inflated_too_big);
+    if (inflated_too_big) {
+      metrics_.AddLimitRejection(Limit::kBodySize);
+      SetError(
+          res, 413,
+          absl::StrCat("request body too large: more than ", limit, " bytes after gzip (--max-body-bytes)"));
+      return false;
+    }
+    if (!err.empty()) {
+      SetError(res, 400, err);
+      return false;
+    }
+    *body = buf.inflated;
+  } else {
+    *body = buf.body;
+  }
+  return true;
+}
+
+void HttpServer::Impl::HandleWrite(const httplib::Request& req, httplib::Response& res,
+                                   const httplib::ContentReader& reader, bool v2) {
+  Params params(req, nullptr);
+  AuthResult auth = Authenticate(req, params, res);
+  if (!auth.ok) return;
+  std::string database, precision;
+  if (v2) {
+    std::string bucket = params.Get("bucket");
+    if (bucket.empty()) return SetError(res, 400, "bucket is required");
+    // "db/rp" names a database and retention policy (InfluxDB 1.8).
+    database = bucket.substr(0, bucket.find('/'));
+    precision = params.Get("precision");
+    if (precision.empty()) precision = "ns";
+    if (precision == "us") precision = "u";
+    if (precision != "ns" && precision != "u" && precision != "ms" && precision != "s") {
+      return SetError(
+          res, 400, absl::StrCat("invalid precision \"", params.Get("precision"), "\": use ns, us, ms or s"));
+    }
+  } else {
+    database = params.Get("db");
+    if (database.empty()) return SetError(res, 400, "database is required");
+    precision = params.Get("precision");
+    if (precision.empty() || precision == "n") precision = "ns";
+  }
+  if (auth.token != nullptr && (!auth.token->write || !auth.token->CoversDatabase(database))) {
+    return SetError(res, 403,
+                    absl::StrCat("token \"", auth.token->id, "\" is not authorized to write to database \"",
+                                 database, "\""));
+  }
+  std::string_view body;
+  bool read_ok = ReadBody(req, res, reader, &body);
+  Buffers& buf = tls_buffers;
+  if (!read_ok) {
+    buf.Trim();
+    return;
+  }
+  metrics_.AddWriteBytes(body.size());
+
+  WriteOptions wo;
+  wo.precision = precision;
+  wo.max_line_length = options_.max_line_bytes;
+  auto r = db_->WriteLineProtocol(database, body, wo);
+  buf.Trim();
+  if (!r.ok()) {
+    std::string msg(ToStd(r.status().message()));
+    switch (r.status().code()) {
+      case absl::StatusCode::kNotFound:
+        return SetError(res, 404, msg);
+      case absl::StatusCode::kInvalidArgument:
+        return SetError(res, 400, msg);
+      default:
+        LogError("write to ", database, ": ", r.status().ToString());
+        return SetError(res, 500, msg);
+    }
+  }
+  metrics_.AddWriteRequest(r->points_written, r->values_written);
+  if (r->errors.empty()) {
+    res.status = 204;
+    res.set_header("Content-Type", "application/json");
+    return;
+  }
+
+  // InfluxDB's wording (services/httpd/handler.go serveWrite):
+  //  - parse errors only and nothing written: the parse errors, joined by \n;
+  //  - some points dropped by the storage layer (type conflict, series limit,
+  //    retention): "partial write: <first reason> dropped=<n>";
+  //  - parse errors and the rest written: "partial write: <parse errors> dropped=0".
+  // We add "line_errors" with the line number of each rejected line; clients
+  // that only read "error" see InfluxDB's text.
+  metrics_.AddRejectedLines(r->errors.size());
+  std::vector<const WriteError*> parse_errors, dropped;
+  for (const auto& e : r->errors) {
+    if (absl::StrContains(e.reason, "line too long: ")) metrics_.AddLimitRejection(Limit::kLineLength);
+    if (absl::StartsWith(e.reason, "max-series-per-database")) metrics_.AddLimitRejection(Limit::kSeries);
+    bool parse = absl::StartsWith(e.reason, "unable to parse");
+    (parse ? parse_errors : dropped).push_back(&e);
+  }
+  std::string joined;
+  for (size_t i = 0; i < parse_errors.size() && i < kMaxReportedLineErrors; i++) {
+    if (i > 0) joined.push_back('\n');
+    joined += Shorten(parse_errors[i]->reason);
+  }
+  if (parse_errors.size() > kMaxReportedLineErrors) {
+    absl::StrAppend(&joined, "\n(", parse_errors.size() - kMaxReportedLineErrors, " more lines rejected)");
+  }
+  std::string msg;
+  if (!dropped.empty()) {
+    msg = absl::StrCat("partial write: ", Shorten(dropped.front()->reason), " dropped=", dropped.size());
+  } else if (r->points_written == 0) {
+    msg = joined;
+  } else {
+    msg = absl::StrCat("partial write: ", joined, " dropped=0");
+  }
+  std::string out = "{\"error\":";
+  AppendJsonString(&out, msg);
+  out += ",\"line_errors\":[";
+  for (size_t i = 0; i < r->errors.size() && i < kMaxReportedLineErrors; i++) {
+    if (i > 0) out.push_back(',');
+    absl::StrAppend(&out, "{\"line\":", r->errors[i].line, ",\"error\":");
+    AppendJsonString(&out, Shorten(r->errors[i].reason));
+    out.push_back('}');
+  }
+  out += "]}\n";
+  res.status = 400;
+  res.set_header("X-Influxdb-Error", HeaderSafe(msg));
+  res.set_content(out, "application/json");
+}
+
+void HttpServer::Impl::HandlePostQuery(const httplib::Request& req, httplib::Response& res,
+                                       const httplib::ContentReader& reader) {
+  std::string_view body;
+  if (!ReadBody(req, res, reader, &body)) return;
+  httplib::Params form;
+  std::string ct = req.get_header_value("Content-Type");
+  if (ct.empty() || absl::StrContains(ct, "x-www-form-urlencoded")) {
+    httplib::detail::parse_query_text(std::string(body), form);
+  }
+  tls_buffers.Trim();
+  HandleQuery(req, res, &form);
+}
+
+void HttpServer::Impl::HandleQuery(const httplib::Request& req, httplib::Response& res,
+                                   const httplib::Params* form) {
+  Params params(req, form);
+  AuthResult auth = Authenticate(req, params, res);
+  if (!auth.ok) return;
+  std::string q = params.Get("q");
+  if (q.empty()) return SetError(res, 400, "missing required parameter \"q\"");
+  std::string database = params.Get("db");
+
+  query::ParseOptions po;
+  po.validate = false;  // compile errors are per statement, from the executor
+  std::string perr;
+  if (params.Has("params") && !ParseJsonParams(params.Get("params"), &po, &perr)) {
+    return SetError(res, 400, perr);
+  }
+  auto statements = query::ParseQuery(q, po);
+  if (!statements.ok()) return SetError(res, 400, std::string(ToStd(statements.status().message())));
+
+  if (auth.token != nullptr) {
+    for (const auto& st : *statements) {
+      StatementNeeds needs = Classify(st);
+      if (needs.dbs.empty() && !database.empty()) needs.dbs.push_back(database);
+      const char* what = needs.write ? "write to" : "read from";
+      if (needs.write ? !auth.token->write : !auth.token->read) {
+        return SetError(res, 403,
+                        absl::StrCat("token \"", auth.token->id, "\" is not authorized to ", what,
+                                     " a database: statement '", query::String(st), "'"));
+      }
+      for (const auto& d : needs.dbs) {
+        if (!auth.token->CoversDatabase(d)) {
+          return SetError(res, 403,
+                          absl::StrCat("token \"", auth.token->id, "\" is not authorized to ", what,
+                                       " database \"", d, "\""));
+        }
+      }
+      if (needs.dbs.empty() && !auth.token->dbs.empty() &&
+          !std::holds_alternative<query::ShowDatabasesStatement>(st.node)) {
+        return SetError(
+            res, 403,
+            absl::StrCat("token \"", auth.token->id,
+                         "\" is limited to some databases: name one with db= or in the statement"));
+      }
+    }
+  }
+
+#ifndef M2MDB_HAVE_QUERY_EXECUTOR
+  (void)database;
+  return SetError(res, 501,
+                  "this m2mdb binary was built without the query executor (CMake target m2mdb_query): "
+                  "/query cannot run statements");
+#else
+  const int limit = options_.max_concurrent_queries;
+  if (limit > 0 && queries_running_.fetch_add(1) >= limit) {
+    queries_running_.fetch_sub(1);
+    metrics_.AddLimitRejection(Limit::kConcurrentQueries);
+    res.set_header("Retry-After", "1");
+    return SetError(res, 429,
+                    absl::StrCat("too many concurrent queries: the limit is ", limit,
+                                 " (--max-concurrent-queries); retry later"));
+  }
+  if (limit <= 0) queries_running_.fetch_add(1);
+  metrics_.QueryStarted();
+  auto start = std::chrono::steady_clock::now();
+  query::QueryOptions qo;
+  qo.database = database;
+  qo.retention_policy = params.Get("rp");
+  qo.timeout = std::chrono::milliseconds(options_.query_timeout_ms);
+  qo.max_points = options_.query_max_points;
+  std::vector<query::StatementResult> results = executor_.Execute(
+      po.params.empty() ? std::string_view(q) : std::string_view(query::String(*statements)), qo);
+  queries_running_.fetch_sub(1);
+  metrics_.QueryFinished();
+  for (const auto& r : results) {
+    if (absl::StrContains(r.error, "query timeout")) metrics_.AddLimitRejection(Limit::kQueryTimeout);
+    if (absl::StrContains(r.error, "memory limit")) metrics_.AddLimitRejection(Limit::kQueryMemory);
+  }
+  for (const auto& r : results) {
+    // We parsed q above, so this is rare (a bound parameter's rendering?).
+    if (r.parse_error) return SetError(res, 400, r.error);
+  }
+  query::JsonOptions jo;
+  jo.epoch = params.Get("epoch");
+  std::string pretty = params.Get("pretty");
+  jo.pretty = pretty == "true" || pretty == "1";
+  res.status = 200;
+  std::string accept = req.get_header_value("Accept");
+  if (absl::StrContains(accept, "application/csv") || absl::StrContains(accept, "text/csv")) {
+    res.set_content(query::ToCsv(results, jo), "text/csv");
+  } else if (params.Get("chunked") == "true" || params.Get("chunked") == "1") {
+    size_t chunk_size = 10000;
+    std::string cs = params.Get("chunk_size");
+    if (!cs.empty() && (!absl::SimpleAtoi(cs, &chunk_size) || chunk_size == 0)) chunk_size = 10000;
+    auto chunks = std::make_shared<std::vector<std::string>>(ChunkedJson(results, chunk_size, jo));
+    res.set_chunked_content_provider("application/json",
+                                     [chunks, i = size_t{0}](size_t, httplib::DataSink& sink) mutable {
+                                       if (i < chunks->size()) {
+                                         const std::string& c = (*chunks)[i++];
+                                         if (!sink.write(c.data(), c.size()) || !sink.write("\n", 1))
+                                           return false;
+                                         return true;
+                                       }
+                                       sink.done();
+                                       return true;
+                                     });
+  } else {
+    std::string json = query::ToInfluxJson(results, jo);
+    if (json.empty() || json.back() != '\n') json.push_back('\n');
+    res.set_content(std::move(json), "application/json");
+  }
+  metrics_.ObserveQuery(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+#endif
+}
+
+// ---------------------------------------------------------------------------
+// HttpServer
+// ---------------------------------------------------------------------------
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpServer::~HttpServer() = default;
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(DB* db, const ServeOptions& options,
+                                                         TokenStore tokens, bool auth_required) {
+  auto impl = std::make_unique<Impl>(db, options, std::move(tokens), auth_required);
+  RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+StatusOr<int> HttpServer::Bind(const std::string& host, int port) { return impl_->Bind(host, port); }
+void HttpServer::Run() { impl_->Run(); }
+void HttpServer::Stop() { impl_->Stop(); }
+bool HttpServer::tls() const { return impl_->tls(); }
+
+Status ParseListenAddress(const std::string& addr, std::string* host, int* port) {
+  size_t colon = addr.rfind(':');
+  if (colon == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("--http \"", addr, "\": expected host:port"));
+  }
+  std::string h = addr.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (h.empty()) h = "0.0.0.0";
+  int p;
+  if (!absl::SimpleAtoi(addr.substr(colon + 1), &p) || p < 0 || p > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("--http \"", addr, "\": bad port"));
+  }
+  *host = h;
+  *port = p;
+  return absl::OkStatus();
+}
+
+bool IsLoopbackHost(const std::string& host) {
+  if (host == "localhost" || host == "::1" || host == "0:0:0:0:0:0:0:1") return true;
+  if (absl::StartsWith(host, "127.")) {
+    std::vector<std::string> parts = absl::StrSplit(host, '.');
+    if (parts.size() != 4) return false;
+    for (const auto& p : parts) {
+      int v;
+      if (!absl::SimpleAtoi(p, &v) || v < 0 || v > 255) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+}  // namespace m2mdb::server

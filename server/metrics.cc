@@ -1,0 +1,138 @@
+#include "server/metrics.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace m2mdb::server {
+
+const char* EndpointName(Endpoint e) {
+  switch (e) {
+    case Endpoint::kWrite:
+      return "/write";
+    case Endpoint::kWriteV2:
+      return "/api/v2/write";
+    case Endpoint::kQuery:
+      return "/query";
+    case Endpoint::kPing:
+      return "/ping";
+    case Endpoint::kHealth:
+      return "/health";
+    case Endpoint::kMetrics:
+      return "/metrics";
+    case Endpoint::kOther:
+      break;
+  }
+  return "other";
+}
+
+const char* LimitName(Limit l) {
+  switch (l) {
+    case Limit::kBodySize:
+      return "body_size";
+    case Limit::kLineLength:
+      return "line_length";
+    case Limit::kSeries:
+      return "series_per_database";
+    case Limit::kConcurrentQueries:
+      return "concurrent_queries";
+    case Limit::kQueryTimeout:
+      return "query_timeout";
+    case Limit::kQueryMemory:
+      return "query_memory";
+    case Limit::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+void ServerMetrics::RecordRequest(Endpoint endpoint, int status) {
+  std::lock_guard<std::mutex> l(mu_);
+  requests_[{endpoint, status}]++;
+}
+
+void ServerMetrics::ObserveQuery(double seconds) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (size_t i = 0; i < kQueryBuckets.size(); i++) {
+    if (seconds <= kQueryBuckets[i]) {
+      query_buckets_[i]++;
+      break;
+    }
+  }
+  query_count_++;
+  query_sum_ += seconds;
+}
+
+namespace {
+
+void Counter(std::string* out, const char* name, const char* help, uint64_t v) {
+  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " counter\n", name, " ", v, "\n");
+}
+
+void Gauge(std::string* out, const char* name, const char* help, uint64_t v) {
+  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " gauge\n", name, " ", v, "\n");
+}
+
+}  // namespace
+
+std::string ServerMetrics::Render(const DBStats& st) const {
+  std::string out;
+  out.reserve(8192);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    absl::StrAppend(&out,
+                    "# HELP m2mdb_http_requests_total HTTP requests answered, by endpoint and status code.\n"
+                    "# TYPE m2mdb_http_requests_total counter\n");
+    for (const auto& [k, v] : requests_) {
+      absl::StrAppend(&out, "m2mdb_http_requests_total{endpoint=\"", EndpointName(k.first), "\",status=\"",
+                      k.second, "\"} ", v, "\n");
+    }
+    absl::StrAppend(&out,
+                    "# HELP m2mdb_query_duration_seconds Time to run and render one /query request.\n"
+                    "# TYPE m2mdb_query_duration_seconds histogram\n");
+    uint64_t cum = 0;
+    for (size_t i = 0; i < kQueryBuckets.size(); i++) {
+      cum += query_buckets_[i];
+      absl::StrAppend(&out, "m2mdb_query_duration_seconds_bucket{le=\"", kQueryBuckets[i], "\"} ", cum, "\n");
+    }
+    absl::StrAppend(&out, "m2mdb_query_duration_seconds_bucket{le=\"+Inf\"} ", query_count_, "\n",
+                    "m2mdb_query_duration_seconds_sum ", absl::StrFormat("%.9g", query_sum_), "\n",
+                    "m2mdb_query_duration_seconds_count ", query_count_, "\n");
+  }
+  Gauge(&out, "m2mdb_queries_in_flight", "Queries running now.",
+        static_cast<uint64_t>(std::max<int64_t>(0, queries_in_flight_.load())));
+  absl::StrAppend(
+      &out,
+      "# HELP m2mdb_limit_rejections_total Requests, lines or queries rejected by a configured limit.\n"
+      "# TYPE m2mdb_limit_rejections_total counter\n");
+  for (int i = 0; i < static_cast<int>(Limit::kCount); i++) {
+    absl::StrAppend(&out, "m2mdb_limit_rejections_total{limit=\"", LimitName(static_cast<Limit>(i)), "\"} ",
+                    limits_[i].load(), "\n");
+  }
+  Counter(&out, "m2mdb_http_write_bytes_total", "Line protocol bytes received by /write (after gzip).",
+          write_bytes_.load());
+  Counter(&out, "m2mdb_http_points_written_total", "Points written through HTTP.", http_points_.load());
+  Counter(&out, "m2mdb_http_values_written_total", "Field values written through HTTP.", http_values_.load());
+  Counter(&out, "m2mdb_http_rejected_lines_total", "Lines rejected in HTTP writes (parse, type, limits).",
+          rejected_lines_.load());
+  Counter(&out, "m2mdb_points_written_total", "Points written to the engine.", st.points_written);
+  Counter(&out, "m2mdb_values_written_total", "Field values written to the engine.", st.values_written);
+  Counter(&out, "m2mdb_lines_rejected_total", "Lines the engine rejected.", st.lines_rejected);
+  Counter(&out, "m2mdb_wal_fsyncs_total", "WAL fsync calls (one covers every batch waiting: group commit).",
+          st.wal_fsyncs);
+  absl::StrAppend(&out,
+                  "# HELP m2mdb_wal_fsync_seconds_total Time spent in WAL fsync.\n"
+                  "# TYPE m2mdb_wal_fsync_seconds_total counter\n"
+                  "m2mdb_wal_fsync_seconds_total ",
+                  absl::StrFormat("%.9f", static_cast<double>(st.wal_fsync_nanos) / 1e9), "\n");
+  Counter(&out, "m2mdb_flushes_total", "Head flushes to segment files.", st.flushes);
+  Counter(&out, "m2mdb_compactions_total", "Compactions.", st.compactions);
+  Gauge(&out, "m2mdb_series", "Series in every database.", st.series);
+  Gauge(&out, "m2mdb_head_bytes", "Estimated bytes in the in-memory head.", st.head_bytes);
+  Gauge(&out, "m2mdb_head_points", "Points in the in-memory head.", st.head_points);
+  Gauge(&out, "m2mdb_segments", "Segment files.", st.segments);
+  Gauge(&out, "m2mdb_segment_bytes", "Bytes in segment files.", st.segment_bytes);
+  Gauge(&out, "m2mdb_wal_bytes", "Bytes in WAL files.", st.wal_bytes);
+  return out;
+}
+
+}  // namespace m2mdb::server

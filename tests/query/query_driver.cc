@@ -1,0 +1,103 @@
+// tests/query/query_driver.cc — runs InfluxQL through an embedded m2mdb.
+//
+//   query_driver --data-dir DIR --db NAME [--load FILE.lp]... [--flush]
+//                [--epoch ms] [--format json|csv|table] [--now NS] [--time]
+//
+// Loads line protocol files into database NAME (created if missing), then
+// reads one query per line on stdin and prints one result per line (JSON is
+// one line per query; csv/table print the text then a line "--"). Used by
+// the differential test against influxd (differential_test.py) and by hand.
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "m2mdb/db.h"
+#include "m2mdb/query/executor.h"
+
+int main(int argc, char** argv) {
+  std::string dir, db, epoch, format = "json";
+  std::vector<std::string> loads;
+  bool flush = false, timing = false;
+  int64_t now = 0;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--data-dir")
+      dir = next();
+    else if (a == "--db")
+      db = next();
+    else if (a == "--load")
+      loads.push_back(next());
+    else if (a == "--flush")
+      flush = true;
+    else if (a == "--time")
+      timing = true;
+    else if (a == "--epoch")
+      epoch = next();
+    else if (a == "--format")
+      format = next();
+    else if (a == "--now")
+      now = std::stoll(next());
+    else {
+      std::fprintf(stderr, "unknown argument %s\n", a.c_str());
+      return 2;
+    }
+  }
+  if (dir.empty()) {
+    std::fprintf(stderr, "--data-dir required\n");
+    return 2;
+  }
+  m2mdb::Options options;
+  options.data_dir = dir;
+  options.wal_sync = m2mdb::WalSyncMode::kNone;
+  auto opened = m2mdb::DB::Open(options);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "open: %s\n", std::string(opened.status().message()).c_str());
+    return 1;
+  }
+  std::unique_ptr<m2mdb::DB> database = std::move(*opened);
+  if (!db.empty()) (void)database->CreateDatabase({.name = db});
+  for (const std::string& f : loads) {
+    std::ifstream in(f);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto r = database->WriteLineProtocol(db, ss.str(), {});
+    if (!r.ok()) {
+      std::fprintf(stderr, "load %s: %s\n", f.c_str(), std::string(r.status().message()).c_str());
+      return 1;
+    }
+    for (const auto& e : r->errors)
+      std::fprintf(stderr, "load %s line %d: %s\n", f.c_str(), e.line, e.reason.c_str());
+  }
+  if (flush) (void)database->Flush();
+  m2mdb::query::Executor exec(database.get());
+  m2mdb::query::QueryOptions qo;
+  qo.database = db;
+  qo.now = now;
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    auto started = std::chrono::steady_clock::now();
+    auto results = exec.Execute(line, qo);
+    if (timing) {
+      double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+      std::fprintf(stderr, "%8.2f ms  %s\n", ms, line.c_str());
+    }
+    m2mdb::query::JsonOptions jo{.epoch = epoch};
+    if (format == "csv") {
+      std::cout << m2mdb::query::ToCsv(results, jo) << "--\n";
+    } else if (format == "table") {
+      std::cout << m2mdb::query::ToTable(results, jo) << "--\n";
+    } else {
+      std::cout << m2mdb::query::ToInfluxJson(results, jo) << "\n";
+    }
+    std::cout.flush();
+  }
+  (void)database->Close();
+  return 0;
+}
