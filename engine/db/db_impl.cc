@@ -458,7 +458,9 @@ void DBImpl::StallIfNeeded() {
       absl::MutexLock l(&state_mu_);
       for (const auto& h : frozen_) pending += h->bytes();
     }
-    if (pending <= options_.head_memory_bytes || !options_.background_work) return;
+    // One frozen head (about half the budget) may be flushing while writes
+    // continue; a second one means the disk is behind.
+    if (pending <= options_.head_memory_bytes * 3 / 4 || !options_.background_work) return;
     std::unique_lock<std::mutex> l(bg_mu_);
     if (bg_stop_) return;
     bg_work_ = true;
@@ -511,7 +513,10 @@ StatusOr<WriteResult> DBImpl::WriteLineProtocol(std::string_view database, std::
       head = active_;
     }
     head->Apply(ctx.entries.data(), ctx.entries.size(), ctx.strings);
-    if (head->bytes() >= options_.head_memory_bytes) {
+    // The budget covers the active head plus the one being flushed: freeze
+    // at half of it, so memory stays near the budget while writes continue
+    // during a flush.
+    if (head->bytes() >= options_.head_memory_bytes / 2) {
       Status s = FreezeLocked();
       if (!s.ok()) LogWarning("freezing the head: ", s.ToString());
       need_freeze = true;
@@ -1131,8 +1136,34 @@ Status DBImpl::CompactLocked(bool all) {
         for (const auto& s : segs) tomb |= s->meta.id <= t.seq;
       }
     }
-    if (segs.size() >= trigger || (all && tomb)) {
-      RETURN_IF_ERROR(CompactPartitionLocked(key.first, key.second, PartitionNs(it->second), segs));
+    if (all) {
+      if (segs.size() >= trigger || tomb) {
+        RETURN_IF_ERROR(CompactPartitionLocked(key.first, key.second, PartitionNs(it->second), segs));
+      }
+      continue;
+    }
+    // Size-tiered, newest first: merge the trailing run of segments of one
+    // level once it has `trigger` members, into one segment of the next
+    // level, and cascade. Only a trailing run may be merged: the output gets
+    // the newest id, so it must not hold data older than any segment left
+    // after it (priority on equal timestamps follows ids). Each point is
+    // rewritten O(log_trigger(n)) times instead of at every compaction.
+    for (;;) {
+      size_t run = 1;
+      while (run < segs.size() && segs[segs.size() - 1 - run]->meta.level == segs.back()->meta.level) run++;
+      if (run < trigger) break;
+      std::vector<std::shared_ptr<SegmentRef>> inputs(segs.end() - run, segs.end());
+      RETURN_IF_ERROR(CompactPartitionLocked(key.first, key.second, PartitionNs(it->second), inputs));
+      std::shared_ptr<const Version> now;
+      {
+        absl::MutexLock sl(&state_mu_);
+        now = version_;
+      }
+      segs.clear();
+      for (const auto& s : now->segments) {
+        if (s->meta.db_id == key.first && s->meta.partition_start == key.second) segs.push_back(s);
+      }
+      if (segs.empty()) break;
     }
   }
   return PruneTombstonesLocked();
@@ -1200,6 +1231,14 @@ Status DBImpl::Compact() {
   RETURN_IF_ERROR(FreezeAndFlushLocked());
   RETURN_IF_ERROR(RetentionLocked());
   return CompactLocked(/*all=*/true);
+}
+
+Status DBImpl::MaintainForTesting() {
+  RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> l(maint_mu_);
+  RETURN_IF_ERROR(FlushFrozenLocked());
+  RETURN_IF_ERROR(RetentionLocked());
+  return CompactLocked(/*all=*/false);
 }
 
 void DBImpl::BackgroundLoop() {

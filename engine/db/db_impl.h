@@ -82,6 +82,9 @@ class DBImpl : public DB {
   StatusOr<std::vector<std::pair<std::string, std::string>>> ListAppMeta(std::string_view prefix) override;
   StatusOr<std::vector<CheckProblem>> Check() override;
   DBStats Stats() override;
+  // One round of what the background thread does (flush frozen heads,
+  // retention, size-tiered compaction), for deterministic tests.
+  Status MaintainForTesting();
   StatusOr<StorageReport> GetStorageReport() override;
 
  private:

@@ -6,6 +6,7 @@
 #include <map>
 #include <random>
 
+#include "engine/db/db_impl.h"
 #include "gtest/gtest.h"
 #include "m2mdb/db.h"
 #include "tests/support/test_util.h"
@@ -26,6 +27,7 @@ class ModelRunner {
     options_.data_dir = dir_.path() + "/data";
     options_.background_work = false;
     options_.max_block_points = 16;  // many blocks per column
+    options_.compaction_trigger = 2;  // tiered compaction cascades often
     Reopen();
     EXPECT_TRUE(db_->CreateDatabase({"db", 0, 0}).ok());
   }
@@ -42,8 +44,11 @@ class ModelRunner {
       int r = rng_() % 100;
       if (r < 60) {
         WriteBatch();
+      } else if (r < 66) {
+        ASSERT_OK(db_->Flush());
       } else if (r < 70) {
         ASSERT_OK(db_->Flush());
+        ASSERT_OK(static_cast<DBImpl*>(db_.get())->MaintainForTesting());
       } else if (r < 75) {
         ASSERT_OK(db_->Compact());
       } else if (r < 82) {

@@ -29,17 +29,19 @@ struct Options {
   int wal_batch_interval_ms = 100;
   // WAL segment size before rotation. Default: 64 MiB.
   uint64_t wal_segment_bytes = 64ull << 20;
-  // Memory budget of the in-memory head (bytes, estimated). When exceeded the
-  // head is frozen and flushed to segment files in the background; writers
-  // stall only if a second frozen head would exceed twice the budget.
-  // Default: 256 MiB.
+  // Memory budget of the in-memory heads (bytes, estimated): the active head
+  // is frozen at half of it and flushed to segment files in the background
+  // while a new head takes writes; writers stall only while more than one
+  // frozen head waits for the disk. Default: 256 MiB.
   uint64_t head_memory_bytes = 256ull << 20;
   // Flush the head at least this often even if it is small (seconds; 0 =
   // only on memory). Default: 600.
   int head_max_age_seconds = 600;
   // Points per segment block at most. Default: 4096.
   uint32_t max_block_points = 4096;
-  // Compact a partition when it has this many segment files. Default: 4.
+  // Size-tiered compaction: the newest segments of a partition that share a
+  // level are merged into one of the next level once there are this many.
+  // Default: 4.
   int compaction_trigger = 4;
   // Run flushes, compactions and retention in background threads. Tests that
   // drive them by hand set false. Default: true.
