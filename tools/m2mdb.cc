@@ -1,11 +1,18 @@
-// The m2mdb command: serve | check | version (query, shell, import and export
-// arrive with the query layer).
+// The m2mdb command: serve | token | check | version here; the client
+// subcommands query | shell | import | export live in tools/cli_*.cc.
 #include <cstdio>
+#include <ctime>
+#include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_join.h"
 #include "m2mdb/db.h"
 #include "server/serve.h"
+#include "server/tokens.h"
+#include "tools/cli_common.h"
 
 namespace {
 
@@ -33,6 +40,98 @@ int Check(const std::string& data_dir) {
   return problems->empty() ? 0 : 1;
 }
 
+// ---- token subcommand (server/tokens.h) -------------------------------------
+struct TokenArgs {
+  std::string data_dir = "./data";
+  std::vector<std::string> dbs;
+  bool read = false;
+  bool write = false;
+  std::string description;
+  std::string id;
+};
+
+// Tokens live in the data directory, which one process at a time may open.
+std::unique_ptr<m2mdb::DB> OpenForTokens(const std::string& data_dir, const char* cmd) {
+  m2mdb::Options o;
+  o.data_dir = data_dir;
+  o.create_if_missing = false;
+  o.background_work = false;
+  o.flush_on_close = false;
+  auto db = m2mdb::DB::Open(o);
+  if (!db.ok()) {
+    std::string msg(db.status().message());
+    std::fprintf(stderr, "m2mdb token %s: %s\n", cmd, msg.c_str());
+    if (msg.find("in use") != std::string::npos) {
+      std::fprintf(stderr,
+                   "  A server is running on %s. Stop it, run this command, then start it again: tokens are\n"
+                   "  read when the server starts.\n",
+                   data_dir.c_str());
+    }
+    return nullptr;
+  }
+  return std::move(*db);
+}
+
+int TokenCreate(const TokenArgs& a) {
+  auto db = OpenForTokens(a.data_dir, "create");
+  if (db == nullptr) return 1;
+  m2mdb::server::TokenInfo info;
+  auto token = m2mdb::server::TokenStore::Create(db.get(), a.dbs, a.read, a.write, a.description, &info);
+  if (!token.ok()) {
+    std::fprintf(stderr, "m2mdb token create: %s\n", std::string(token.status().message()).c_str());
+    return 1;
+  }
+  (void)db->Close();
+  std::fprintf(stderr, "created token %s (%s%s%s on %s); it is shown once, store it now:\n", info.id.c_str(),
+               info.read ? "read" : "", info.read && info.write ? "+" : "", info.write ? "write" : "",
+               a.dbs.empty() ? "every database" : ("databases " + absl::StrJoin(a.dbs, ",")).c_str());
+  std::printf("%s\n", token->c_str());
+  return 0;
+}
+
+int TokenList(const TokenArgs& a) {
+  auto db = OpenForTokens(a.data_dir, "list");
+  if (db == nullptr) return 1;
+  auto store = db->ListAppMeta(m2mdb::server::kTokenKeyPrefix);
+  if (!store.ok()) {
+    std::fprintf(stderr, "m2mdb token list: %s\n", std::string(store.status().message()).c_str());
+    return 1;
+  }
+  std::printf("%-12s  %-10s  %-24s  %-20s  %s\n", "ID", "SCOPE", "DATABASES", "CREATED (UTC)", "DESCRIPTION");
+  for (const auto& [key, value] : *store) {
+    auto t = m2mdb::server::DecodeToken(std::string_view(key).substr(m2mdb::server::kTokenKeyPrefix.size()),
+                                        value);
+    if (!t.ok()) {
+      std::printf("%s: %s\n", key.c_str(), std::string(t.status().message()).c_str());
+      continue;
+    }
+    char created[32] = "?";
+    time_t c = static_cast<time_t>(t->created);
+    struct tm tm;
+    if (gmtime_r(&c, &tm) != nullptr) std::strftime(created, sizeof(created), "%Y-%m-%d %H:%M:%S", &tm);
+    std::string scope =
+        std::string(t->read ? "read" : "") + (t->read && t->write ? "+" : "") + (t->write ? "write" : "");
+    std::printf("%-12s  %-10s  %-24s  %-20s  %s\n", t->id.c_str(), scope.c_str(),
+                t->dbs.empty() ? "*" : absl::StrJoin(t->dbs, ",").c_str(), created, t->description.c_str());
+  }
+  (void)db->Close();
+  return 0;
+}
+
+int TokenRevoke(const TokenArgs& a) {
+  auto db = OpenForTokens(a.data_dir, "revoke");
+  if (db == nullptr) return 1;
+  m2mdb::Status s = m2mdb::server::TokenStore::Revoke(db.get(), a.id);
+  (void)db->Close();
+  if (!s.ok()) {
+    std::fprintf(stderr, "m2mdb token revoke: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "revoked token %s\n", a.id.c_str());
+  return 0;
+}
+// ---- end token subcommand ----------------------------------------------------
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -48,6 +147,46 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--head-memory-mb", serve.head_memory_mb, "In-memory head budget (MiB)")
       ->capture_default_str();
+  // ---- serve: HTTP server flags (server/serve.h) ----
+  serve_cmd->add_option("--create-db", serve.create_databases,
+                        "Create this database at start if missing (repeatable)");
+  serve_cmd->add_flag(
+      "--no-auth", serve.no_auth,
+      "Serve a non-loopback address without tokens (protected mode off); no effect once tokens exist");
+  serve_cmd->add_option("--tls-cert", serve.tls_cert, "TLS certificate (PEM); with --tls-key serves HTTPS");
+  serve_cmd->add_option("--tls-key", serve.tls_key, "TLS private key (PEM)");
+  serve_cmd
+      ->add_option("--max-body-bytes", serve.max_body_bytes, "Largest request body, also after gzip (413)")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--max-line-bytes", serve.max_line_bytes, "Longest line of line protocol (line rejected)")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--max-series-per-database", serve.max_series_per_database,
+                   "Series per database; lines creating more are rejected (0 = unlimited)")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--max-concurrent-queries", serve.max_concurrent_queries,
+                   "Queries running at once; more get 429 (0 = unlimited)")
+      ->capture_default_str();
+  serve_cmd->add_option("--query-timeout-ms", serve.query_timeout_ms, "Statement time limit (0 = none)")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--query-max-points", serve.query_max_points,
+                   "Decoded points one statement may hold in memory (0 = no limit)")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--http-threads", serve.http_threads,
+                   "HTTP worker threads, one per open connection (0 = max(32, 4 x cores))")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--keep-alive-seconds", serve.keep_alive_seconds, "Idle keep-alive connection timeout")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--read-timeout-seconds", serve.read_timeout_seconds,
+                   "Drop a client that sends nothing for this long mid-request")
+      ->capture_default_str();
+  // ---- end serve HTTP flags ----
 
   std::string check_dir = "./data";
   auto* check_cmd = app.add_subcommand("check", "Verify every checksum in a data directory");
@@ -55,13 +194,46 @@ int main(int argc, char** argv) {
 
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
+  // ---- token subcommand ----
+  TokenArgs token_args;
+  auto* token_cmd = app.add_subcommand(
+      "token",
+      "Create, list and revoke API tokens. Works on the data directory directly: stop the server first "
+      "(tokens are read when it starts)");
+  token_cmd->require_subcommand(1);
+  auto* token_create = token_cmd->add_subcommand("create", "Create a token and print it (once) on stdout");
+  token_create->add_option("--data-dir", token_args.data_dir, "Data directory")->capture_default_str();
+  token_create->add_option("--db", token_args.dbs, "Database the token may use (repeatable; default: all)");
+  token_create->add_flag("--read", token_args.read, "Allow reads (/query SELECT and SHOW)");
+  token_create->add_flag("--write", token_args.write,
+                         "Allow writes (/write, and /query statements that change data)");
+  token_create->add_option("--description", token_args.description, "Free text shown by `token list`");
+  auto* token_list = token_cmd->add_subcommand("list", "List tokens (never the secrets)");
+  token_list->add_option("--data-dir", token_args.data_dir, "Data directory")->capture_default_str();
+  auto* token_revoke = token_cmd->add_subcommand("revoke", "Delete a token by id");
+  token_revoke->add_option("id", token_args.id, "Token id (from `token list`)")->required();
+  token_revoke->add_option("--data-dir", token_args.data_dir, "Data directory")->capture_default_str();
+  // ---- end token subcommand ----
+
+  // ---- client subcommands (tools/cli_*.cc); each callback sets cli_exit ----
+  int cli_exit = -1;
+  m2mdb::cli::RegisterQuery(&app, &cli_exit);
+  m2mdb::cli::RegisterShell(&app, &cli_exit);
+  m2mdb::cli::RegisterImport(&app, &cli_exit);
+  m2mdb::cli::RegisterExport(&app, &cli_exit);
+  // ---- end client subcommands ----
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  if (cli_exit >= 0) return cli_exit;
   if (*serve_cmd) return m2mdb::server::Serve(serve);
   if (*check_cmd) return Check(check_dir);
+  if (*token_create) return TokenCreate(token_args);
+  if (*token_list) return TokenList(token_args);
+  if (*token_revoke) return TokenRevoke(token_args);
   if (*version_cmd) {
     std::printf("m2mdb %s\n", kVersion);
     return 0;

@@ -1,0 +1,595 @@
+#!/usr/bin/env python3
+"""The m2mdb client subcommands as users run them: the real binary, driven
+through argv, stdin, files and (for the interactive shell) a pseudo-terminal.
+
+    cli_test.py --bin build/bin/m2mdb --work DIR [unittest args, e.g. RoundTrip]
+
+Most tests use embedded mode (--data-dir). The Server class starts
+`m2mdb serve` on a free port (--http 127.0.0.1:0, read back from its log) and
+skips, saying why, when that server cannot run statements (/query 501).
+Python 3 standard library only.
+"""
+import argparse
+import gzip
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+ARGS = None
+
+# Line protocol that exercises every field type and every escape. Names:
+# spaces, commas and equals signs in the measurement, tag keys and values and
+# field keys; unicode. Values: extreme ints and uints, bools, empty string,
+# strings with quotes, backslashes, tabs and a newline; floats at the limits.
+TRICKY_LP = (
+    r'x,t\ 1=a\,b\=c,u=ü\ ✓ f=1e-300,g=1.7976931348623157e308,h=-0.0,i=-9223372036854775808i,'
+    r'j=9223372036854775807i,k=18446744073709551615u,l=false,m="",n="tab\there ✓ \"q\" \\ end\\" 1' '\n'
+    r'x,t\ 1=a\,b\=c,u=ü\ ✓ f=5e-324,g=-1.7976931348623157e308,h=0.1,z=4.9406564584124654e-324,l=T'
+    r' -9223372036854775806' '\n'
+    r'm\,e\ a\=s,k\=ey=v\"q f\=1\ x="line1' '\n'
+    r'line2\\",g=2 1700000000000000000' '\n'
+    'y,host=a v=1.5,w=-12i 1700000000000000000\n'
+    'y,host=a v=2.5 1700000001000000000\n'
+    'y,host=b w=7i 1700000000000000000\n'
+)
+
+# What `export` writes for TRICKY_LP: series sorted by key, fields by name,
+# floats in the shortest form that reads back identically, "i"/"u" suffixes,
+# nanosecond timestamps, escaping as InfluxDB.
+TRICKY_EXPORT = (
+    r'm\,e\ a=s,k\=ey=v\"q f\=1\ x="line1' '\n'
+    r'line2\\",g=2 1700000000000000000' '\n'
+    r'x,t\ 1=a\,b\=c,u=ü\ ✓ f=5e-324,g=-1.7976931348623157e+308,h=0.1,l=true,z=5e-324 -9223372036854775806' '\n'
+    r'x,t\ 1=a\,b\=c,u=ü\ ✓ f=1e-300,g=1.7976931348623157e+308,h=-0,i=-9223372036854775808i,'
+    r'j=9223372036854775807i,k=18446744073709551615u,l=false,m="",n="tab\\there ✓ \"q\" \\ end\\" 1' '\n'
+    'y,host=a v=1.5,w=-12i 1700000000000000000\n'
+    'y,host=a v=2.5 1700000001000000000\n'
+    'y,host=b w=7i 1700000000000000000\n'
+)
+
+
+def run(*args, stdin=None, env=None, timeout=30):
+    """Runs the binary; returns CompletedProcess with text stdout/stderr."""
+    e = dict(os.environ)
+    e.setdefault("HOME", ARGS.work)
+    if env:
+        e.update(env)
+    if isinstance(stdin, str):
+        stdin = stdin.encode()
+    # Bytes, decoded here: text mode would turn the "\r\n" inside exported
+    # strings into "\n".
+    r = subprocess.run([ARGS.bin] + [str(a) for a in args], input=stdin, capture_output=True,
+                       env=e, timeout=timeout)
+    r.stdout = r.stdout.decode("utf-8", "replace")
+    r.stderr = r.stderr.decode("utf-8", "replace")
+    return r
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.dir = os.path.join(ARGS.work, type(self).__name__, self._testMethodName)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def write(self, name, data, mode="w"):
+        p = self.path(name)
+        with open(p, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as f:
+            f.write(data)
+        return p
+
+    def check(self, r, rc=0):
+        self.assertEqual(r.returncode, rc, f"exit {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}")
+        return r
+
+    def need_query(self):
+        r = run("query", "--data-dir", self.path("probe"), "SHOW DATABASES")
+        if "query engine not built" in r.stderr:
+            self.skipTest("this m2mdb has no query executor (m2mdb_query not built)")
+
+    def import_(self, data_dir, lp, *extra, rc=0, db="t"):
+        p = self.write("in.lp", lp)
+        return self.check(run("import", p, "--data-dir", data_dir, "--db", db, "--create-db", *extra), rc)
+
+    def export(self, data_dir, *extra, db="t"):
+        return self.check(run("export", "--data-dir", data_dir, "--db", db, "-q", *extra)).stdout
+
+
+class Help(Base):
+    def test_every_subcommand_has_help(self):
+        for cmd in ["query", "shell", "import", "export", "check", "serve", "version"]:
+            r = self.check(run(cmd, "--help"))
+            self.assertIn("Usage", r.stdout + r.stderr, cmd)
+            self.assertIn("--help", r.stdout, cmd)
+        r = self.check(run("--help"))
+        for cmd in ["query", "shell", "import", "export", "check"]:
+            self.assertIn(cmd, r.stdout)
+
+    def test_bad_usage_is_an_error_on_stderr(self):
+        r = run("import")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("file", r.stderr)
+        r = run("query", "SHOW DATABASES", "--format", "xml")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("xml", r.stderr)
+        r = run("export", "--data-dir", self.path("d"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("--db", r.stderr)
+
+
+class Import(Base):
+    def test_rejected_lines_are_numbered_in_the_input_file_across_batches(self):
+        lp = ("# header comment\r\n"
+              "m,host=a v=1 1\r\n"
+              "bad line\r\n"
+              "\r\n"
+              'm,host=a s="two\r\nlines" 2\r\n'   # a string with a newline: one record, lines 5-6
+              "m,host=a v=oops 3\r\n"             # line 7
+              "   # indented comment\n"
+              "m,host=a v=2 4\n"
+              "m,host=a v=\"x\" 5\n")             # line 10: type conflict (v is a float)
+        d = self.path("d")
+        for batch in ["1", "2", "3", "5000"]:
+            shutil.rmtree(d, ignore_errors=True)
+            r = self.import_(d, lp, "--batch-size", batch, rc=1)
+            self.assertIn("3 lines written, 3 rejected", r.stdout, batch)
+            lines = re.findall(r"^line (\d+): (.*)$", r.stderr, re.M)
+            self.assertEqual([int(n) for n, _ in lines], [3, 7, 10], r.stderr)
+            self.assertIn("bad line", lines[0][1])
+            self.assertIn("conflict", lines[2][1])
+            # The string kept its CRLF newline: it was not split across batches.
+            out = self.export(d)
+            self.assertIn('m,host=a s="two\r\nlines" 2\n', out, batch)
+            self.assertIn("m,host=a v=1 1\n", out)
+            self.assertIn("m,host=a v=2 4\n", out)
+
+    def test_max_errors_limits_the_list(self):
+        lp = "".join(f"bad{i}\n" for i in range(30)) + "m v=1 1\n"
+        r = self.import_(self.path("d"), lp, "--max-errors", "5", rc=1)
+        self.assertEqual(len(re.findall(r"^line \d+:", r.stderr, re.M)), 5)
+        self.assertIn("25 more", r.stderr)
+        self.assertIn("1 lines written, 30 rejected", r.stdout)
+
+    def test_large_gzip_and_plain_files_give_the_same_data(self):
+        # > 1 MiB so records straddle read buffers; multi-line strings and
+        # escaped spaces sprinkled through.
+        parts = []
+        for i in range(40000):
+            if i % 97 == 0:
+                parts.append(f'big,k=v\\ {i % 7} s="row {i}\nsecond \\"line\\"" {i}\n')
+            else:
+                parts.append(f"big,k=v\\ {i % 7} a={i * 0.25},b={i}i {i}\n")
+        lp = "".join(parts)
+        self.assertGreater(len(lp), 1 << 20)
+        plain = self.write("big.lp", lp)
+        gz = self.path("big.lp.gz")
+        with open(gz, "wb") as f:
+            # Two gzip members back to back, as `cat a.gz b.gz` makes.
+            half = len(parts) // 2
+            f.write(gzip.compress("".join(parts[:half]).encode()))
+            f.write(gzip.compress("".join(parts[half:]).encode()))
+        a, b = self.path("a"), self.path("b")
+        r = self.check(run("import", plain, "--data-dir", a, "--db", "t", "--create-db"))
+        self.assertIn("40,000 lines written, 0 rejected", r.stdout)
+        r = self.check(run("import", gz, "--data-dir", b, "--db", "t", "--create-db", "--batch-size", "777"))
+        self.assertIn("40,000 lines written, 0 rejected", r.stdout)
+        self.assertIn("gzip", r.stdout)
+        ea, eb = self.export(a), self.export(b)
+        self.assertEqual(ea, eb)
+        self.assertEqual(ea.count("\n"), 40000 + 40000 // 97 + 1)
+
+    def test_stdin(self):
+        r = run("import", "-", "--data-dir", self.path("d"), "--db", "t", "--create-db", stdin="m v=1 1\nm v=2 2\n")
+        self.check(r)
+        self.assertIn("stdin: 2 lines written", r.stdout)
+
+    def test_precision(self):
+        self.import_(self.path("d"), "m v=1 1700000000\n", "--precision", "s")
+        self.assertEqual(self.export(self.path("d")), "m v=1 1700000000000000000\n")
+
+    def test_fatal_errors_exit_2(self):
+        d = self.path("d")
+        r = run("import", self.path("missing.lp"), "--data-dir", d, "--db", "t")
+        self.check(r, 2)
+        self.assertIn("missing.lp", r.stderr)
+        p = self.write("in.lp", "m v=1 1\n")
+        r = self.check(run("import", p, "--data-dir", d, "--db", "nodb"), 2)
+        self.assertIn("--create-db", r.stderr)
+        r = self.check(run("import", p, "--data-dir", d, "--db", "t", "--precision", "xs"), 2)
+        self.assertIn("precision", r.stderr)
+        z = gzip.compress("".join(f"m v={i * 0.1} {i}\n" for i in range(5000)).encode())
+        bad_gz = self.write("bad.gz", z[:len(z) // 2], "wb")
+        r = self.check(run("import", bad_gz, "--data-dir", d, "--db", "t", "--create-db"), 2)
+        self.assertIn("gzip", r.stderr)
+
+
+class RoundTrip(Base):
+    def test_export_import_reproduces_every_type_and_escape(self):
+        a, b = self.path("a"), self.path("b")
+        self.import_(a, TRICKY_LP)
+        out = self.export(a)
+        self.assertEqual(out, TRICKY_EXPORT)
+        # And back: the export imports to the same data, exported identically.
+        p = self.write("export.lp", out)
+        self.check(run("import", p, "--data-dir", b, "--db", "t", "--create-db"))
+        self.assertEqual(self.export(b), TRICKY_EXPORT)
+        # To a file with --out, same bytes.
+        self.check(run("export", "--data-dir", a, "--db", "t", "--out", self.path("o.lp")))
+        with open(self.path("o.lp"), encoding="utf-8", newline="") as f:
+            self.assertEqual(f.read(), TRICKY_EXPORT)
+
+    def test_measurement_and_time_filters(self):
+        a = self.path("a")
+        self.import_(a, TRICKY_LP)
+        self.assertEqual(self.export(a, "--measurement", "y"),
+                         "y,host=a v=1.5,w=-12i 1700000000000000000\n"
+                         "y,host=a v=2.5 1700000001000000000\n"
+                         "y,host=b w=7i 1700000000000000000\n")
+        self.assertEqual(self.export(a, "-m", "y", "--start", "2023-11-14T22:13:20.5Z"),
+                         "y,host=a v=2.5 1700000001000000000\n")
+        self.assertEqual(self.export(a, "-m", "y", "-m", "x", "--end", "1700000000000000000", "--start", "0"),
+                         "y,host=a v=1.5,w=-12i 1700000000000000000\n"
+                         "y,host=b w=7i 1700000000000000000\n"
+                         + TRICKY_EXPORT.splitlines(True)[3])
+        r = run("export", "--data-dir", a, "--db", "t", "--start", "yesterday")
+        self.check(r, 2)
+        self.assertIn("RFC3339", r.stderr)
+
+    def test_csv(self):
+        a = self.path("a")
+        self.import_(a, TRICKY_LP)
+        out = self.export(a, "--format", "csv", "-m", "y", "-m", "m,e a=s")
+        self.assertEqual(out,
+                         "name,time,host,v,w\n"
+                         "y,1700000000000000000,a,1.5,-12\n"
+                         "y,1700000001000000000,a,2.5,\n"
+                         "y,1700000000000000000,b,,7\n"
+                         'name,time,k=ey,f=1 x,g\n'
+                         '"m,e a=s",1700000000000000000,"v\\""q","line1\nline2\\",2\n')
+
+    def test_missing_database_or_directory(self):
+        r = run("export", "--data-dir", self.path("nothing"), "--db", "t")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("no data directory", r.stderr)
+        self.import_(self.path("a"), "m v=1 1\n")
+        r = run("export", "--data-dir", self.path("a"), "--db", "other")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("other", r.stderr)
+
+
+class Query(Base):
+    def setUp(self):
+        super().setUp()
+        self.need_query()
+        self.d = self.path("d")
+        self.import_(self.d, "cpu,host=a v=1.5,n=3i 1700000000000000000\n"
+                             "cpu,host=b v=2.5,n=4i 1700000060000000000\n")
+
+    def test_formats_and_precision(self):
+        r = self.check(run("query", "--data-dir", self.d, "--db", "t", "SELECT v, n FROM cpu"))
+        self.assertEqual(r.stdout.splitlines(), [
+            "name: cpu",
+            "time                 v   n",
+            "----                 -   -",
+            "2023-11-14T22:13:20Z 1.5 3",
+            "2023-11-14T22:14:20Z 2.5 4",
+        ])
+        r = self.check(run("query", "--data-dir", self.d, "--db", "t", "--format", "csv", "--precision", "s",
+                           "SELECT v FROM cpu"))
+        self.assertEqual(r.stdout, "name,time,v\ncpu,1700000000,1.5\ncpu,1700000060,2.5\n")
+        r = self.check(run("query", "--data-dir", self.d, "-d", "t", "--format", "json", "--epoch", "ms",
+                           "SELECT v FROM cpu WHERE host = 'b'"))
+        self.assertEqual(json.loads(r.stdout), {"results": [{"statement_id": 0, "series": [
+            {"name": "cpu", "columns": ["time", "v"], "values": [[1700000060000, 2.5]]}]}]})
+        r = self.check(run("query", "--data-dir", self.d, "--format", "json", "--pretty", "SHOW DATABASES"))
+        self.assertIn("\n", r.stdout.strip())
+        self.assertEqual(json.loads(r.stdout)["results"][0]["series"][0]["values"], [["t"]])
+
+    def test_statement_errors_exit_1_on_stderr(self):
+        r = self.check(run("query", "--data-dir", self.d, "--db", "t", "SHOW DATABASES; SELEC"), 1)
+        self.assertIn("ERR:", r.stderr)
+        self.assertNotIn("ERR", r.stdout)
+        r = run("query", "--data-dir", self.d, "SHOW DATABASES; SELECT v FROM nosuchdb..cpu; SHOW DATABASES")
+        # The statement on a missing database fails; as in InfluxDB, the ones
+        # before it have run and the ones after it do not.
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("ERR: database not found: nosuchdb", r.stderr)
+        self.assertEqual(r.stdout.count("name: databases"), 1)
+
+    def test_missing_directory(self):
+        r = self.check(run("query", "--data-dir", self.path("none"), "SHOW DATABASES"), 2)
+        self.assertIn("no data directory", r.stderr)
+
+
+class Shell(Base):
+    """The shell with stdin that is not a terminal: a script."""
+
+    def setUp(self):
+        super().setUp()
+        self.need_query()
+        self.d = self.path("d")
+        self.import_(self.d, "cpu,host=a v=1.5 1700000000000000000\ncpu,host=b v=2.5 1700000060000000000\n")
+
+    def shell(self, script, *extra):
+        return run("shell", "--data-dir", self.d, *extra, stdin=script)
+
+    def test_script_with_multi_line_statements_and_commands(self):
+        r = self.check(self.shell("HELP\n"
+                                  "USE t\n"
+                                  "SELECT v\n"
+                                  "  FROM cpu\n"
+                                  "  WHERE host = 'a;b' OR host = 'b';\n"
+                                  "FORMAT csv\n"
+                                  "PRECISION s\n"
+                                  "SELECT v FROM cpu; SHOW DATABASES;\n"
+                                  "SELECT count(v) FROM cpu\n"))  # the last one needs no ';'
+        out = r.stdout
+        self.assertIn("USE <db>", out)  # HELP
+        self.assertIn("name: cpu\ntime                 v\n----                 -\n2023-11-14T22:14:20Z 2.5\n", out)
+        self.assertIn("name,time,v\ncpu,1700000000,1.5\ncpu,1700000060,2.5\n", out)
+        self.assertIn("name,name\ndatabases,t\n", out)
+        self.assertIn("name,time,count\ncpu,0,2\n", out)
+        self.assertNotIn("m2mdb>", out)  # no prompts when not a terminal
+        self.assertEqual(r.stderr, "")
+
+    def test_errors_exit_1_and_exit_stops(self):
+        r = self.shell("SHOW DATABASES;\nSELEC x;\nFORMAT xml\nEXIT\nSHOW DATABASES;\n")
+        self.check(r, 1)
+        self.assertEqual(r.stdout.count("name: databases"), 1)
+        self.assertEqual(r.stderr.count("ERR:"), 2)
+
+    def test_json_format_and_db_flag(self):
+        r = self.check(self.shell("SELECT v FROM cpu WHERE host = 'a';\n", "--db", "t", "--format", "json",
+                                  "--precision", "ns"))
+        self.assertEqual(json.loads(r.stdout)["results"][0]["series"][0]["values"], [[1700000000000000000, 1.5]])
+
+
+class ShellPty(Base):
+    """An interactive session on a pseudo-terminal: prompt, line editing, history."""
+
+    def setUp(self):
+        super().setUp()
+        self.need_query()
+        self.d = self.path("d")
+        self.import_(self.d, "cpu,host=a v=1.5 1700000000000000000\n")
+
+    def expect(self, fd, pattern, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            m = re.search(pattern, self.buf)
+            if m:
+                self.buf = self.buf[m.end():]
+                return m
+            r, _, _ = select.select([fd], [], [], 0.1)
+            if r:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    break
+                self.transcript += data.decode("utf-8", "replace")
+                self.buf += data.decode("utf-8", "replace")
+        self.fail(f"did not see {pattern!r}; transcript:\n{self.transcript}")
+
+    def test_interactive_session(self):
+        home = self.path("home")
+        os.makedirs(home)
+        env = dict(os.environ, HOME=home, TERM="xterm")
+        master, slave = pty.openpty()
+        p = subprocess.Popen([ARGS.bin, "shell", "--data-dir", self.d], stdin=slave, stdout=slave, stderr=slave,
+                             env=env, start_new_session=True)
+        os.close(slave)
+        self.buf, self.transcript = "", ""
+        try:
+            self.expect(master, r"embedded mode")
+            self.expect(master, r"m2mdb> ")
+            # Line editing: type the statement without its first letter,
+            # go to the start of the line with Ctrl-A and insert it.
+            os.write(master, b"HOW DATABASES;\x01S\r")
+            self.expect(master, r"name: databases")
+            self.expect(master, r"\(1 row, [0-9.]+ ms\)")
+            self.expect(master, r"m2mdb> ")
+            # A statement over two lines: the continuation prompt.
+            os.write(master, b"USE t\r")
+            self.expect(master, r"Using database t")
+            self.expect(master, r"m2mdb:t> ")
+            os.write(master, b"SELECT v\r")
+            self.expect(master, r"    -> ")
+            os.write(master, b"FROM cpu;\r")
+            self.expect(master, r"2023-11-14T22:13:20Z 1\.5")
+            self.expect(master, r"\(1 row, [0-9.]+ ms\)")
+            self.expect(master, r"m2mdb:t> ")
+            # History: Up twice recalls "USE t"... once recalls the SELECT.
+            os.write(master, b"\x1b[A\r")
+            self.expect(master, r"2023-11-14T22:13:20Z 1\.5")
+            self.expect(master, r"m2mdb:t> ")
+            # Ctrl-D on an empty line leaves. libedit switches the terminal
+            # to raw mode only after printing the prompt: a ^D that arrives
+            # before is the tty's canonical EOF and may reach libedit as a
+            # stray byte on the line. So: Ctrl-U (clear the line), Ctrl-D,
+            # repeated until the shell is gone, reading what it prints.
+            time.sleep(0.2)
+            deadline = time.time() + 10
+            while p.poll() is None and time.time() < deadline:
+                try:
+                    os.write(master, b"\x15\x04")
+                except OSError:
+                    break
+                end = time.time() + 0.5
+                while p.poll() is None and time.time() < end:
+                    if select.select([master], [], [], 0.05)[0]:
+                        try:
+                            os.read(master, 4096)
+                        except OSError:
+                            break
+            self.assertEqual(p.wait(timeout=5), 0)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            os.close(master)
+        with open(os.path.join(home, ".m2mdb_history"), encoding="utf-8", errors="replace") as f:
+            hist = f.read()
+        self.assertIn("DATABASES", hist)
+        self.assertIn("FROM", hist)
+
+
+class Check(Base):
+    def test_damaged_segment_is_reported(self):
+        d = self.path("d")
+        lp = "".join(f"cpu,host=h{i % 5} v={i * 0.37},n={i}i {1700000000000000000 + i * 1000000000}\n"
+                     for i in range(2000))
+        self.import_(d, lp)  # import closes the directory, which flushes the head to segments
+        r = self.check(run("check", "--data-dir", d))
+        self.assertRegex(r.stdout, r"checked [1-9]\d* segments .*: 0 damaged")
+        segs = sorted(f for f in os.listdir(os.path.join(d, "segments")) if f.endswith(".seg"))
+        self.assertTrue(segs)
+        seg = os.path.join(d, "segments", segs[0])
+        with open(seg, "r+b") as f:
+            data = bytearray(f.read())
+            data[len(data) // 3] ^= 0xFF  # inside the blocks, away from header and footer
+            f.seek(0)
+            f.write(data)
+        r = self.check(run("check", "--data-dir", d), 1)
+        self.assertRegex(r.stdout, r"DAMAGED .*" + re.escape(segs[0]))
+        self.assertIn("1 damaged", r.stdout)
+
+
+class Server(Base):
+    """query / import / export against `m2mdb serve`, and the lock message."""
+
+    def start_server(self, data_dir, *extra):
+        log = open(self.path("serve.log"), "w")
+        p = subprocess.Popen([ARGS.bin, "serve", "--data-dir", data_dir, "--http", "127.0.0.1:0",
+                              "--create-db", "t", *extra], stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(self.stop_server, p, log)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            with open(self.path("serve.log")) as f:
+                m = re.search(r"listening on (https?)://[^ ]*:(\d+) ", f.read())
+            if m:
+                return f"{m.group(1)}://127.0.0.1:{m.group(2)}"
+            if p.poll() is not None:
+                break
+            time.sleep(0.05)
+        with open(self.path("serve.log")) as f:
+            self.fail("server did not start:\n" + f.read())
+
+    def stop_server(self, p, log):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        log.close()
+
+    def test_embedded_mode_says_a_server_holds_the_directory(self):
+        d = self.path("d")
+        self.start_server(d)
+        for cmd in [["query", "--data-dir", d, "SHOW DATABASES"], ["shell", "--data-dir", d],
+                    ["export", "--data-dir", d, "--db", "t"]]:
+            r = run(*cmd, stdin="")
+            self.assertNotEqual(r.returncode, 0, cmd)
+            self.assertIn("in use", r.stderr)
+            self.assertIn("server", r.stderr)
+
+    def skip_without_query(self, url, *extra):
+        r = run("query", "--host", url, *extra, "SHOW DATABASES", "--format", "json")
+        if r.returncode != 0 and ("501" in r.stderr or "without the query executor" in r.stderr):
+            self.skipTest("the server was built without the query executor: /query answers 501")
+        return r
+
+    def test_tokens_and_tls(self):
+        d = self.path("d")
+        self.import_(d, "m v=1 1\n")
+        tok = subprocess.run([ARGS.bin, "token", "create", "--data-dir", d, "--read", "--write"],
+                             capture_output=True, text=True)
+        self.assertEqual(tok.returncode, 0, tok.stderr)
+        token = tok.stdout.strip()
+        cert, key = self.path("cert.pem"), self.path("key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        url = self.start_server(d, "--tls-cert", cert, "--tls-key", key)
+        self.assertTrue(url.startswith("https://"), url)
+        self.skip_without_query(url, "--insecure", "--token", token)
+        # An unknown CA is refused, with a hint.
+        r = run("query", "--host", url, "--token", token, "SHOW DATABASES")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("--cacert", r.stderr)
+        # No token: the server's 401 on stderr.
+        r = run("query", "--host", url, "--cacert", cert, "SHOW DATABASES", env={"M2MDB_TOKEN": ""})
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("ERR:", r.stderr)
+        r = self.check(run("query", "--host", url, "--cacert", cert, "--token", token, "--db", "t",
+                           "--format", "csv", "--precision", "ns", "SELECT v FROM m"))
+        self.assertEqual(r.stdout, "name,time,v\nm,1,1\n")
+        # The token from the environment; import and export over https.
+        env = {"M2MDB_TOKEN": token}
+        self.check(run("import", self.write("b.lp", "m v=2 2\n"), "--host", url, "--insecure", "--db", "t",
+                       env=env))
+        r = self.check(run("export", "--host", url, "--insecure", "--db", "t", "-q", env=env))
+        self.assertEqual(r.stdout, "m v=1 1\nm v=2 2\n")
+        r = self.check(run("import", self.write("c.lp", "m v=3 3\n"), "--host", url, "--insecure", "--db", "t"), 2)
+        self.assertIn("HTTP 401", r.stderr)
+
+    def test_import_query_export_over_http(self):
+        d = self.path("d")
+        url = self.start_server(d)
+        self.check(self.skip_without_query(url))
+        p = self.write("in.lp", TRICKY_LP + "bad line\n")
+        r = self.check(run("import", p, "--host", url, "--db", "t", "--batch-size", "2"), 1)
+        self.assertIn("6 lines written, 1 rejected", r.stdout)
+        self.assertRegex(r.stderr, r"(?m)^line 8: .*bad line")
+        r = self.check(run("query", "--host", url, "--db", "t", "--format", "csv", "--precision", "ns",
+                           "SELECT v, w FROM y WHERE host = 'a'"))
+        self.assertEqual(r.stdout, "name,time,v,w\ny,1700000000000000000,1.5,-12\ny,1700000001000000000,2.5,\n")
+        r = self.check(run("query", "--host", url, "--db", "t", "SELECT * FROM nosuch; SELEC"), 1)
+        self.assertIn("ERR:", r.stderr)
+        # Exported over HTTP: the same bytes as from the data directory.
+        r = self.check(run("export", "--host", url, "--db", "t", "-q"))
+        self.assertEqual(r.stdout, TRICKY_EXPORT)
+        r = self.check(run("shell", "--host", url, "--db", "t", stdin="FORMAT csv\nSELECT w FROM y;\n"))
+        self.assertIn("name,time,w\ny,2023-11-14T22:13:20Z,-12\ny,2023-11-14T22:13:20Z,7\n", r.stdout)
+        # More rejected lines than the server lists (100): still counted exactly.
+        many = ("".join(f"bad{i}\n" for i in range(300)) + "".join(f"c v={i} {i}\n" for i in range(10))
+                + 'c v="s" 99\n' + "".join(f"c v={i}i {i + 1000}\n" for i in range(150)))
+        r = self.check(run("import", self.write("many.lp", many), "--host", url, "--db", "t"), 1)
+        self.assertIn("10 lines written, 451 rejected", r.stdout)
+        # Missing database: fatal.
+        r = self.check(run("import", p, "--host", url, "--db", "nodb"), 2)
+        self.assertIn("nodb", r.stderr)
+        r = self.check(run("import", p, "--host", url, "--db", "newdb", "--create-db", "-q"), 1)
+        # No server there: a clear message.
+        r = run("query", "--host", "http://127.0.0.1:1", "SHOW DATABASES")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("is the server running", r.stderr)
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--work", required=True)
+    ARGS, rest = ap.parse_known_args()
+    ARGS.bin = os.path.abspath(ARGS.bin)
+    ARGS.work = os.path.abspath(ARGS.work)
+    os.makedirs(ARGS.work, exist_ok=True)
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()

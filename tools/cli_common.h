@@ -1,0 +1,163 @@
+// tools/cli_common.h — what the client subcommands of `m2mdb` share (query,
+// shell, import, export): the choice between a server and a data directory,
+// an HTTP client, a small JSON reader for /query answers, time arguments and
+// terminal helpers.
+//
+// Each subcommand lives in its own file and registers itself with
+// Register*(app, exit_code): the subcommand's callback runs its work inside
+// CLI::App::parse and stores the process exit code in *exit_code. Nothing
+// here throws; CLI11 throws only while parsing, and main catches that.
+#ifndef M2MDB_TOOLS_CLI_COMMON_H_
+#define M2MDB_TOOLS_CLI_COMMON_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+
+#include "m2mdb/db.h"
+#include "m2mdb/query/executor.h"
+#include "m2mdb/status.h"
+
+namespace m2mdb::cli {
+
+// Registration functions, one per subcommand file.
+void RegisterQuery(CLI::App* app, int* exit_code);
+void RegisterShell(CLI::App* app, int* exit_code);
+void RegisterImport(CLI::App* app, int* exit_code);
+void RegisterExport(CLI::App* app, int* exit_code);
+
+// True when the query executor (m2mdb_query) is linked into this binary.
+bool HaveQueryEngine();
+
+// Where a client command runs: against a server over HTTP, or directly on a
+// data directory (embedded mode) when data_dir is set.
+struct Target {
+  std::string host = "http://127.0.0.1:8086";  // http:// or https:// URL; a bare host:port means http
+  std::string token;                           // sent as "Authorization: Token <token>"
+  bool insecure = false;                       // https: skip certificate verification
+  std::string cacert;                          // https: CA bundle (PEM) to verify the server with
+  std::string data_dir;                        // non-empty: embedded mode
+  bool embedded() const { return !data_dir.empty(); }
+};
+// Adds --host, --token (also $M2MDB_TOKEN), --insecure, --cacert and --data-dir.
+void AddTargetOptions(CLI::App* cmd, Target* target);
+
+// Opens a data directory for embedded mode. On failure prints
+// "m2mdb <cmd>: <reason>" to stderr — explaining the lock when a server (or
+// another m2mdb) holds the directory — and returns null.
+std::unique_ptr<DB> OpenDataDir(const std::string& dir, bool create_if_missing, const char* cmd);
+
+// ---- HTTP -------------------------------------------------------------------
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;  // for GetStream with status 200: empty (it went to on_data)
+};
+
+// A client of one server. Not thread-safe.
+class HttpClient {
+ public:
+  // Fails on a malformed --host or an unreadable --cacert.
+  static StatusOr<std::unique_ptr<HttpClient>> Create(const Target& target);
+  ~HttpClient();
+
+  // POST `path` with an application/x-www-form-urlencoded body.
+  StatusOr<HttpResponse> PostForm(const std::string& path, const Params& form);
+  // POST `path`?`query` with `body`.
+  StatusOr<HttpResponse> PostBody(const std::string& path, const Params& query, std::string_view body,
+                                  const std::string& content_type);
+  // GET `path`?`query`; a 200 body is passed to `on_data` as it arrives (return
+  // false to stop), any other status' body is returned whole.
+  StatusOr<HttpResponse> GetStream(const std::string& path, const Params& query,
+                                   const std::function<bool(std::string_view)>& on_data);
+
+  const std::string& url() const { return url_; }
+
+ private:
+  struct Impl;
+  HttpClient(std::unique_ptr<Impl> impl, std::string url);
+  std::unique_ptr<Impl> impl_;
+  std::string url_;
+};
+
+// ---- JSON (just enough for InfluxDB /query and /write answers) ---------------
+struct Json {
+  enum Kind { kNull, kBool, kNumber, kString, kArray, kObject };
+  Kind kind = kNull;
+  bool boolean = false;
+  std::string text;  // kString: unescaped; kNumber: the number as written
+  std::vector<Json> items;
+  std::vector<std::pair<std::string, Json>> members;  // in document order
+
+  const Json* Find(std::string_view key) const;  // kObject member or null
+};
+StatusOr<Json> ParseJson(std::string_view text);
+
+// The message of an error answer: its JSON "error" member, else the body.
+std::string ErrorFromBody(const HttpResponse& r);
+
+// Converts one /query JSON document into results. Numbers become int64 (or
+// uint64 when too large) unless they have a fraction or exponent; so ask the
+// server for epoch=ns and the "time" column is nanoseconds, as the local
+// writers expect. `errors` gets the request error and each statement error.
+void ResultsFromJson(const Json& doc, std::vector<query::StatementResult>* results,
+                     std::vector<std::string>* errors);
+
+// ---- running statements (query and shell) -------------------------------------
+struct RenderOptions {
+  std::string database;
+  std::string format = "table";  // table | csv | json
+  std::string epoch;             // "" = RFC3339, else ns | u | ms | s | m | h
+  bool pretty = false;           // json only
+};
+
+struct QueryOutcome {
+  std::string output;               // for stdout (never holds the errors, except inside json)
+  std::vector<std::string> errors;  // request and statement errors, for stderr
+  uint64_t rows = 0;
+};
+
+// Runs InfluxQL against a server or an open data directory.
+class Session {
+ public:
+  // Connects (server) or opens the directory (embedded); prints why not.
+  static std::unique_ptr<Session> Open(const Target& target, const char* cmd);
+  ~Session();
+  QueryOutcome Run(std::string_view text, const RenderOptions& options);
+  bool embedded() const { return db_ != nullptr; }
+
+ private:
+  Session() = default;
+  std::unique_ptr<DB> db_;
+  std::unique_ptr<HttpClient> http_;
+};
+
+// Accepts "rfc3339" (-> "") and the epoch units ns|n|u|us|µ|ms|s|m|h.
+bool ParseEpoch(std::string_view precision, std::string* epoch);
+
+// ---- time, numbers, terminal --------------------------------------------------
+// RFC3339 ("2023-11-14T22:13:20Z", fraction and ±hh:mm offset allowed, also a
+// bare date "2023-11-14") or an integer of nanoseconds since the epoch.
+StatusOr<int64_t> ParseTimeArg(std::string_view s);
+
+// Shortest text that reads back as exactly `d` (std::to_chars).
+void AppendShortestDouble(double d, std::string* out);
+
+// InfluxQL identifier in double quotes, escaped.
+std::string QuoteIdent(std::string_view name);
+
+bool IsTerminal(int fd);
+
+// Writes all of `data` to `f`; false on a write error (EPIPE, disk full).
+bool WriteAll(std::FILE* f, std::string_view data);
+
+}  // namespace m2mdb::cli
+
+#endif  // M2MDB_TOOLS_CLI_COMMON_H_
