@@ -399,7 +399,14 @@ TEST_F(WalTest, ConcurrentAppendersReplayExactlyOnceInSeqOrderWithGroupCommit) {
   constexpr int kThreads = 8;
   constexpr int kPerThread = 2000;
   {
-    auto w = OpenWal(Opts(WalSyncMode::kAlways, 256 << 10));  // rotations race with syncs too
+    WalOptions o = Opts(WalSyncMode::kAlways, 256 << 10);  // rotations race with syncs too
+    // A disk whose fsync takes 200 us, whatever /tmp is (on tmpfs fdatasync
+    // returns at once and no caller would ever wait behind another).
+    o.fsync_hook_for_testing = [] {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      return absl::OkStatus();
+    };
+    auto w = OpenWal(o);
     std::vector<std::thread> threads;
     std::atomic<int> failures{0};
     for (int t = 0; t < kThreads; ++t) {
