@@ -18,6 +18,11 @@ struct CompressResult {
   double segment_bytes_per_value = 0;
   double total_bytes_per_value = 0;
   std::string text;  // the printed report
+  // Float fields only: bytes (timestamps + values) with the chosen codecs and
+  // with Gorilla XOR alone for the values, over gorilla_values points.
+  uint64_t chosen_float_bytes = 0;
+  uint64_t gorilla_bytes = 0;
+  uint64_t gorilla_values = 0;
 };
 
 // Opens `data_dir`, flushes and compacts (so the head and small segments do
