@@ -112,9 +112,10 @@ void BM_RawOneTruck1h(benchmark::State& state) {
                       " AND time < " + T(kStart + 13 * kHour));
 }
 void BM_TenTrucks10m(benchmark::State& state) {
-  RunQuery(state, "SELECT mean(velocity), mean(fuel_consumption) FROM readings WHERE \"name\" =~ /^truck_[0-9]$/ "
-                  "AND time >= " + T(kStart) + " AND time < " + T(kStart + 12 * kHour) +
-                      " GROUP BY time(10m)");
+  RunQuery(state,
+           "SELECT mean(velocity), mean(fuel_consumption) FROM readings WHERE \"name\" =~ /^truck_[0-9]$/ "
+           "AND time >= " +
+               T(kStart) + " AND time < " + T(kStart + 12 * kHour) + " GROUP BY time(10m)");
 }
 
 BENCHMARK(BM_LastLocation)->Unit(benchmark::kMillisecond);

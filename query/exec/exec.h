@@ -72,6 +72,55 @@ struct Entry {
 void ReduceWindow(const std::string& name, const CallSpec& c, const Points& p, size_t a, size_t b,
                   int64_t window_time, bool point_time, std::vector<Entry>* out);
 
+// Partial aggregation. A series is reduced on its own into per-window
+// accumulators, series after series in scan order; the accumulators then
+// give what ReduceWindow gives over the group's merged series for count,
+// sum, mean, min, max, spread, first and last (ties resolved as over the
+// merged run: min/max keep the earliest point, first/last the larger value
+// at the same time), and stddev from per-series mean and M2 (Chan et al.).
+// Float sums and stddev are computed per series, then across series, so
+// they may differ from the merged order in the last bits.
+union PartialNum {
+  double f;
+  int64_t i;
+  uint64_t u;
+};
+
+struct PartialAcc {
+  int64_t n = 0;
+  double dsum = 0;          // float sum, and the mean's sum for every type
+  uint64_t usum = 0;        // integer sums (wrapping, as Reduce)
+  double mean = 0, m2 = 0;  // stddev: mean and sum of squared deviations
+  PartialNum mn{}, mx{}, fst{}, lst{};
+  int64_t mn_t = 0, mx_t = 0, fst_t = 0, lst_t = 0;
+};
+
+enum PartialNeed : uint32_t {
+  kNeedSum = 1,
+  kNeedMin = 2,
+  kNeedMax = 4,
+  kNeedFirst = 8,
+  kNeedLast = 16,
+  kNeedVariance = 32,
+};
+
+// Adds the statistics reduce function `fn` needs to *need; false if `fn`
+// cannot be computed from partials.
+bool PartialNeeds(const std::string& fn, uint32_t* need);
+
+// Reduces a time-sorted numeric column (float, integer or unsigned) into
+// acc[0, windows): window w is [first_window + w*interval, +interval).
+// interval 0: every point goes to acc[0].
+void AccumulateColumn(const Column& c, int64_t first_window, int64_t interval, size_t windows, uint32_t need,
+                      PartialAcc* acc);
+
+// Folds `from` into *into as if from's series came after into's.
+void CombinePartial(VType type, uint32_t need, const PartialAcc& from, PartialAcc* into);
+
+// The value of `fn` for an accumulator with n > 0 over values of `type`.
+Entry PartialResult(const std::string& fn, VType type, const PartialAcc& a, int64_t window_time,
+                    bool point_time);
+
 // Applies a transform (derivative, difference, ...) to a time-sorted run of
 // entries, returning the output entries. `default_unit` is the derivative
 // unit when the call gives none (the GROUP BY interval or 1s).

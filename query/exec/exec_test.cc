@@ -2,6 +2,8 @@
 // meta statements, errors and limits.
 #include "query/exec/exec.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <random>
 
@@ -147,6 +149,50 @@ TEST_F(ExecTest, LimitsStopTheQuery) {
   EXPECT_NE(Q("SELECT v FROM cpu", "t", 2).find("query memory limit exceeded"), std::string::npos);
 }
 
+// Per-series partials and the two-thread scan give the merge path's answers:
+// a row filter that always holds forces the merge path for comparison.
+TEST_F(ExecTest, PartialAggregationMatchesMergePath) {
+  std::mt19937_64 rng(3);
+  std::string lp;
+  for (int h = 0; h < 12; h++) {
+    for (int k = 0; k < 40; k++) {
+      const int64_t t = (static_cast<int64_t>(rng() % 200) + 1) * 1000000000;  // ties across series
+      const int64_t x = static_cast<int64_t>(rng() % 9) - 4;
+      lp += "pm,host=h" + std::to_string(h) + ",zone=z" + std::to_string(h % 3) + " v=" + std::to_string(x) +
+            ",i=" + std::to_string(x * 3) + "i " + std::to_string(t) + "\n";
+    }
+  }
+  ASSERT_TRUE(db_->WriteLineProtocol("t", lp, {}).ok());
+  const std::vector<std::string> selects = {
+      "count(v), sum(v), mean(v), min(v), max(v), spread(v), first(v), last(v)",
+      "count(i), sum(i), mean(i), min(i), max(i), spread(i), first(i), last(i)",
+      "min(i)",
+      "max(v)",
+      "first(i)",
+      "last(v)",
+      "derivative(mean(v))",
+  };
+  const std::vector<std::string> tails = {
+      "",
+      " GROUP BY zone",
+      " GROUP BY *",
+      " AND time >= 0s AND time < 200s GROUP BY time(17s)",
+      " AND time >= 20s AND time < 150s GROUP BY time(10s), zone fill(0)",
+      " AND host =~ /^h[0-5]$/ AND time >= 0s AND time < 200s GROUP BY time(30s)",
+  };
+  for (const std::string& sel : selects) {
+    for (const std::string& tail : tails) {
+      const bool by_time = tail.find("time(") != std::string::npos;
+      if (sel.find("derivative") != std::string::npos && !by_time) continue;
+      const std::string fast = "SELECT " + sel + " FROM pm WHERE host != 'none'" + tail;
+      const std::string merged = "SELECT " + sel + " FROM pm WHERE v > -1000" + tail;
+      const std::string got = Q(fast);
+      EXPECT_NE(got.find("\"values\""), std::string::npos) << fast << ": " << got;
+      EXPECT_EQ(got, Q(merged)) << fast;
+    }
+  }
+}
+
 TEST(Functions, MergePointsIsStableByTime) {
   exec::Points a, b;
   a.t = {1, 3};
@@ -177,6 +223,74 @@ TEST(Functions, ReducersOverASlice) {
   EXPECT_EQ(run("max")[0].time, 2);  // earliest of equal maxima
   EXPECT_EQ(std::get<int64_t>(run("percentile", 50)[0].value), 5);
   EXPECT_EQ(run("distinct").size(), 4u);
+}
+
+// Per-series partials combined in series order give what the reducers give
+// over the merged series, ties included (values and times drawn from small
+// ranges so equal values and equal times across series are common).
+TEST(ExecPartial, MatchesMergedReduce) {
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 200; round++) {
+    const bool floats = round % 2 == 0;
+    const int64_t interval = round % 3 == 0 ? 0 : 1 + static_cast<int64_t>(rng() % 7);
+    const int64_t first_window = interval == 0 ? 0 : -static_cast<int64_t>(rng() % 5);
+    const size_t windows = interval == 0 ? 1 : 1 + rng() % 6;
+    std::vector<Column> cols(1 + rng() % 4);
+    std::vector<exec::Points> parts;
+    for (Column& c : cols) {
+      c.type = floats ? FieldType::kFloat : FieldType::kInteger;
+      int64_t t = first_window - static_cast<int64_t>(rng() % 3);
+      const size_t n = rng() % 12;
+      for (size_t k = 0; k < n; k++) {
+        c.times.push_back(t);
+        t += 1 + static_cast<int64_t>(rng() % 3);
+        const int64_t x = static_cast<int64_t>(rng() % 5) - 2;
+        if (floats) {
+          c.floats.push_back(static_cast<double>(x) * 0.5);
+        } else {
+          c.ints.push_back(x);
+        }
+      }
+      exec::Points p;
+      p.t = c.times;
+      p.v = exec::VCol::FromColumn(c);
+      parts.push_back(std::move(p));
+    }
+    const exec::Points merged = exec::MergePoints(parts);
+    for (const std::string fn : {"count", "sum", "mean", "min", "max", "spread", "first", "last", "stddev"}) {
+      uint32_t need = 0;
+      ASSERT_TRUE(exec::PartialNeeds(fn, &need));
+      std::vector<exec::PartialAcc> acc(windows);
+      for (const Column& c : cols)
+        exec::AccumulateColumn(c, first_window, interval, windows, need, acc.data());
+      for (bool point_time : {false, true}) {
+        size_t a = 0;
+        while (interval != 0 && a < merged.size() && merged.t[a] < first_window) a++;
+        for (size_t w = 0; w < windows; w++) {
+          const int64_t ws = first_window + static_cast<int64_t>(w) * interval;
+          size_t b = interval == 0 ? merged.size() : a;
+          while (interval != 0 && b < merged.size() && merged.t[b] < ws + interval) b++;
+          std::vector<exec::Entry> want;
+          if (b > a) exec::ReduceWindow(fn, exec::CallSpec{}, merged, a, b, ws, point_time, &want);
+          a = b;
+          SCOPED_TRACE(fn + " round " + std::to_string(round) + " window " + std::to_string(w));
+          ASSERT_EQ(acc[w].n > 0, !want.empty());
+          if (want.empty()) continue;
+          const exec::Entry got = exec::PartialResult(fn, floats ? exec::VType::kFloat : exec::VType::kInt,
+                                                      acc[w], ws, point_time);
+          EXPECT_EQ(got.time, want[0].time);
+          if (fn == "stddev" && want[0].value.index() == 1) {
+            // Combined from per-series mean and M2: equal up to rounding.
+            ASSERT_EQ(got.value.index(), 1u);
+            const double x = std::get<double>(got.value), y = std::get<double>(want[0].value);
+            EXPECT_NEAR(x, y, 1e-12 * std::max(1.0, std::abs(y)));
+          } else {
+            EXPECT_EQ(got.value, want[0].value);
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST(Functions, Transforms) {

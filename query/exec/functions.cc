@@ -217,6 +217,265 @@ void ReduceWindow(const std::string& name, const CallSpec& c, const Points& p, s
   }
 }
 
+bool PartialNeeds(const std::string& fn, uint32_t* need) {
+  if (fn == "count") return true;
+  if (fn == "sum" || fn == "mean") {
+    *need |= kNeedSum;
+  } else if (fn == "min") {
+    *need |= kNeedMin;
+  } else if (fn == "max") {
+    *need |= kNeedMax;
+  } else if (fn == "spread") {
+    *need |= kNeedMin | kNeedMax;
+  } else if (fn == "first") {
+    *need |= kNeedFirst;
+  } else if (fn == "last") {
+    *need |= kNeedLast;
+  } else if (fn == "stddev") {
+    *need |= kNeedVariance;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+template <typename T>
+T& Num(PartialNum& n) {
+  if constexpr (std::is_same_v<T, double>) {
+    return n.f;
+  } else if constexpr (std::is_same_v<T, int64_t>) {
+    return n.i;
+  } else {
+    return n.u;
+  }
+}
+
+// Folds `from` (n > 0) into *acc as if from's points came after acc's in
+// the merged run.
+template <typename T>
+void MergeInto(PartialAcc from, uint32_t need, PartialAcc* acc) {
+  const bool empty = acc->n == 0;
+  if (need & kNeedVariance) {
+    if (empty) {
+      acc->mean = from.mean;
+      acc->m2 = from.m2;
+    } else {
+      const double na = static_cast<double>(acc->n), nb = static_cast<double>(from.n);
+      const double delta = from.mean - acc->mean;
+      acc->mean += delta * nb / (na + nb);
+      acc->m2 += from.m2 + delta * delta * na * nb / (na + nb);
+    }
+  }
+  acc->n += from.n;
+  acc->dsum += from.dsum;
+  acc->usum += from.usum;
+  if (need & kNeedMin) {
+    const T v = Num<T>(from.mn);
+    T& cur = Num<T>(acc->mn);
+    if (empty || v < cur || (v == cur && from.mn_t < acc->mn_t)) {
+      cur = v;
+      acc->mn_t = from.mn_t;
+    }
+  }
+  if (need & kNeedMax) {
+    const T v = Num<T>(from.mx);
+    T& cur = Num<T>(acc->mx);
+    if (empty || v > cur || (v == cur && from.mx_t < acc->mx_t)) {
+      cur = v;
+      acc->mx_t = from.mx_t;
+    }
+  }
+  if (need & kNeedFirst) {
+    const T v = Num<T>(from.fst);
+    T& cur = Num<T>(acc->fst);
+    if (empty || from.fst_t < acc->fst_t || (from.fst_t == acc->fst_t && cur < v)) {
+      cur = v;
+      acc->fst_t = from.fst_t;
+    }
+  }
+  if (need & kNeedLast) {
+    const T v = Num<T>(from.lst);
+    T& cur = Num<T>(acc->lst);
+    if (empty || from.lst_t > acc->lst_t || (from.lst_t == acc->lst_t && cur < v)) {
+      cur = v;
+      acc->lst_t = from.lst_t;
+    }
+  }
+}
+
+// Reduces [a, b) (non-empty) of one series into *acc.
+template <typename T>
+void ReduceSlice(const int64_t* t, const T* v, size_t a, size_t b, uint32_t need, PartialAcc* acc) {
+  PartialAcc s;
+  s.n = static_cast<int64_t>(b - a);
+  if (need & kNeedSum) {
+    if constexpr (std::is_same_v<T, double>) {
+      double d = 0;
+      for (size_t k = a; k < b; k++) d += v[k];
+      s.dsum = d;
+    } else {
+      uint64_t u = 0;
+      double d = 0;
+      for (size_t k = a; k < b; k++) {
+        u += static_cast<uint64_t>(v[k]);
+        d += static_cast<double>(v[k]);
+      }
+      s.usum = u;
+      s.dsum = d;
+    }
+  }
+  if (need & kNeedVariance) {
+    // Two passes, as Reduce's stddev.
+    double sum = 0;
+    for (size_t k = a; k < b; k++) sum += static_cast<double>(v[k]);
+    const double mean = sum / static_cast<double>(b - a);
+    double ss = 0;
+    for (size_t k = a; k < b; k++) {
+      const double d = static_cast<double>(v[k]) - mean;
+      ss += d * d;
+    }
+    s.mean = mean;
+    s.m2 = ss;
+  }
+  if (need & kNeedMin) {
+    // The smallest value (a branch-free loop), then its first point.
+    T m = v[a];
+    for (size_t k = a + 1; k < b; k++) m = v[k] < m ? v[k] : m;
+    size_t best = a;
+    while (!(v[best] == m) && best + 1 < b) best++;
+    Num<T>(s.mn) = v[best];
+    s.mn_t = t[best];
+  }
+  if (need & kNeedMax) {
+    T m = v[a];
+    for (size_t k = a + 1; k < b; k++) m = v[k] > m ? v[k] : m;
+    size_t best = a;
+    while (!(v[best] == m) && best + 1 < b) best++;
+    Num<T>(s.mx) = v[best];
+    s.mx_t = t[best];
+  }
+  if (need & kNeedFirst) {
+    // influxd breaks ties on time by the larger value.
+    size_t best = a;
+    for (size_t k = a + 1; k < b && t[k] == t[a]; k++) {
+      if (v[best] < v[k]) best = k;
+    }
+    Num<T>(s.fst) = v[best];
+    s.fst_t = t[a];
+  }
+  if (need & kNeedLast) {
+    size_t best = b - 1;
+    for (size_t k = b - 1; k > a && t[k - 1] == t[b - 1]; k--) {
+      if (v[best] < v[k - 1]) best = k - 1;
+    }
+    Num<T>(s.lst) = v[best];
+    s.lst_t = t[b - 1];
+  }
+  MergeInto<T>(s, need, acc);
+}
+
+template <typename T>
+void Accumulate(const int64_t* t, const T* v, size_t n, int64_t first_window, int64_t interval,
+                size_t windows, uint32_t need, PartialAcc* acc) {
+  if (n == 0 || windows == 0) return;
+  if (interval == 0) {
+    ReduceSlice(t, v, 0, n, need, acc);
+    return;
+  }
+  size_t a = static_cast<size_t>(std::lower_bound(t, t + n, first_window) - t);
+  const uint64_t iv = static_cast<uint64_t>(interval);
+  while (a < n) {
+    // One division per non-empty window; the window's end bounds a linear
+    // run over the contiguous times.
+    const uint64_t w = (static_cast<uint64_t>(t[a]) - static_cast<uint64_t>(first_window)) / iv;
+    if (w >= windows) break;
+    const __int128 end = static_cast<__int128>(first_window) + static_cast<__int128>(w + 1) * interval;
+    const int64_t we = end > INT64_MAX ? INT64_MAX : static_cast<int64_t>(end);
+    size_t b = a + 1;
+    while (b < n && t[b] < we) b++;
+    ReduceSlice(t, v, a, b, need, &acc[w]);
+    a = b;
+  }
+}
+
+}  // namespace
+
+void AccumulateColumn(const Column& c, int64_t first_window, int64_t interval, size_t windows, uint32_t need,
+                      PartialAcc* acc) {
+  const int64_t* t = c.times.data();
+  switch (c.type) {
+    case FieldType::kFloat:
+      Accumulate(t, c.floats.data(), c.size(), first_window, interval, windows, need, acc);
+      break;
+    case FieldType::kInteger:
+      Accumulate(t, c.ints.data(), c.size(), first_window, interval, windows, need, acc);
+      break;
+    case FieldType::kUnsigned:
+      Accumulate(t, c.uints.data(), c.size(), first_window, interval, windows, need, acc);
+      break;
+    default:
+      break;
+  }
+}
+
+void CombinePartial(VType type, uint32_t need, const PartialAcc& from, PartialAcc* into) {
+  if (from.n == 0) return;
+  switch (type) {
+    case VType::kFloat:
+      MergeInto<double>(from, need, into);
+      break;
+    case VType::kInt:
+      MergeInto<int64_t>(from, need, into);
+      break;
+    case VType::kUint:
+      MergeInto<uint64_t>(from, need, into);
+      break;
+    default:
+      break;
+  }
+}
+
+Entry PartialResult(const std::string& fn, VType type, const PartialAcc& a, int64_t window_time,
+                    bool point_time) {
+  auto num = [&](const PartialNum& x) -> Value {
+    switch (type) {
+      case VType::kFloat:
+        return x.f;
+      case VType::kInt:
+        return x.i;
+      case VType::kUint:
+        return x.u;
+      default:
+        return std::monostate{};
+    }
+  };
+  if (fn == "count") return {window_time, a.n};
+  if (fn == "mean") return {window_time, a.dsum / static_cast<double>(a.n)};
+  if (fn == "stddev") {
+    if (a.n < 2) return {window_time, std::monostate{}};
+    return {window_time, std::sqrt(a.m2 / static_cast<double>(a.n - 1))};
+  }
+  if (fn == "sum") {
+    if (type == VType::kFloat) return {window_time, a.dsum};
+    if (type == VType::kInt) return {window_time, static_cast<int64_t>(a.usum)};
+    return {window_time, a.usum};
+  }
+  if (fn == "spread") {
+    if (type == VType::kFloat) return {window_time, a.mx.f - a.mn.f};
+    if (type == VType::kInt) {
+      return {window_time,
+              static_cast<int64_t>(static_cast<uint64_t>(a.mx.i) - static_cast<uint64_t>(a.mn.i))};
+    }
+    return {window_time, a.mx.u - a.mn.u};
+  }
+  if (fn == "min") return {point_time ? a.mn_t : window_time, num(a.mn)};
+  if (fn == "max") return {point_time ? a.mx_t : window_time, num(a.mx)};
+  if (fn == "first") return {point_time ? a.fst_t : window_time, num(a.fst)};
+  return {point_time ? a.lst_t : window_time, num(a.lst)};  // last
+}
+
 namespace {
 
 bool ToDouble(const Value& v, double* d) {

@@ -8,8 +8,13 @@
 //      per-series tag filter / per-row field filter, and Scan only the named
 //      fields in the time range;
 //   4. raw: project each series column-at-a-time, merge series of a group by time;
-//      aggregate: merge each call's input per group, then reduce window by
-//      window over contiguous slices; fill; evaluate the outer expressions.
+//      aggregate: when every call is count/sum/mean/min/max/spread/first/last
+//      (or a transform of one), reduce each series in the scan callback into
+//      per-window accumulators of its group (no copy, no merge), scanning
+//      large measurements with two threads over complementary halves of the
+//      series; otherwise merge each call's input per group, then reduce
+//      window by window over contiguous slices; fill; evaluate the outer
+//      expressions.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -237,6 +242,11 @@ struct Group {
   std::vector<std::pair<std::vector<int64_t>, std::vector<std::vector<Value>>>> raw;
   // Aggregate: per input, per series points.
   std::vector<std::vector<Points>> inputs;
+  // Partial aggregation instead of `inputs`: per input, the values' type and
+  // one accumulator per window (empty until a series has points).
+  bool partial = false;
+  std::vector<VType> partial_type;
+  std::vector<std::vector<PartialAcc>> acc;
 };
 
 struct Plan {
@@ -251,7 +261,119 @@ struct Plan {
   std::vector<Slot> slots;
   std::vector<std::string> input_fields;  // distinct fields read by slots
   bool selector_point_time = false;
+  // Every slot can be computed from per-series partials; per input, the
+  // statistics its slots need.
+  bool partial = false;
+  std::vector<uint32_t> partial_need;
 };
+
+// Returned by a scan callback when partial aggregation cannot go on (a type
+// conflict, too many accumulators): the statement is run again without it.
+constexpr char kPartialFallback[] = "m2mdb: partial aggregation fallback";
+
+// Accumulator memory beyond which a statement falls back to merging.
+constexpr size_t kMaxPartialBytes = size_t{256} << 20;
+
+using GroupMap = std::map<std::pair<std::string, std::vector<std::string>>, Group>;
+
+// What a scan callback builds; one per concurrent scan.
+struct ScanState {
+  GroupMap groups;
+  int64_t earliest = kMaxTime;
+  size_t partial_bytes = 0;
+};
+
+// Fewest matching series for which a measurement is scanned by two threads.
+constexpr size_t kMinParallelSeries = 4;
+
+// The unescaped tags of a canonical series key ("m,k=v,k2=v\\ 2").
+std::vector<std::pair<std::string, std::string>> ParseKeyTags(std::string_view key) {
+  std::vector<std::pair<std::string, std::string>> tags;
+  std::string cur;
+  std::string k;
+  bool in_measurement = true, in_value = false;
+  auto finish = [&] {
+    if (!in_measurement) tags.emplace_back(std::move(k), std::move(cur));
+    in_measurement = false;
+    in_value = false;
+    k.clear();
+    cur.clear();
+  };
+  for (size_t i = 0; i < key.size(); i++) {
+    char c = key[i];
+    if (c == '\\' && i + 1 < key.size()) {
+      cur.push_back(key[++i]);
+    } else if (c == ',') {
+      finish();
+    } else if (c == '=' && !in_measurement && !in_value) {
+      k = std::move(cur);
+      cur.clear();
+      in_value = true;
+    } else {
+      cur.push_back(c);
+    }
+  }
+  finish();
+  return tags;
+}
+
+// Two complementary matchers that split the series of `src` matching
+// `matchers` about evenly, on the tag with the most distinct values among
+// them; false when too few series match for a second scan to pay off.
+bool SplitMatchers(ExecContext* ctx, const SourceRef& src, const std::vector<TagMatcher>& matchers,
+                   TagMatcher* a, TagMatcher* b) {
+  auto series = ctx->db->Series(src.database, src.measurement, matchers);
+  if (!series.ok() || series->size() < kMinParallelSeries) return false;
+  std::map<std::string, std::set<std::string>> values;
+  for (const std::string& key : *series) {
+    for (auto& [k, v] : ParseKeyTags(key)) values[k].insert(std::move(v));
+  }
+  const std::set<std::string>* best = nullptr;
+  std::string best_key;
+  for (const auto& [k, vs] : values) {
+    if (best == nullptr || vs.size() > best->size()) {
+      best = &vs;
+      best_key = k;
+    }
+  }
+  if (best == nullptr || best->size() < 2) return false;
+  std::string re = "^(?:";
+  size_t n = 0;
+  for (const std::string& v : *best) {
+    if (n++ % 2 != 0) continue;
+    if (n > 1) re += "|";
+    re += RE2::QuoteMeta(v);
+  }
+  re += ")$";
+  *a = TagMatcher{best_key, TagOp::kRegex, re};
+  *b = TagMatcher{best_key, TagOp::kNotRegex, re};
+  return true;
+}
+
+// Folds `from` (a concurrent scan of other series) into *into.
+Status MergeScanState(ScanState from, const Plan& plan, ScanState* into) {
+  into->earliest = std::min(into->earliest, from.earliest);
+  for (auto& [key, g] : from.groups) {
+    auto [it, inserted] = into->groups.try_emplace(key);
+    Group& dst = it->second;
+    if (inserted) {
+      dst = std::move(g);
+      continue;
+    }
+    if (!dst.partial || !g.partial) return absl::AbortedError(kPartialFallback);
+    for (size_t in = 0; in < g.acc.size(); in++) {
+      if (g.acc[in].empty()) continue;
+      if (dst.acc[in].empty()) {
+        dst.acc[in] = std::move(g.acc[in]);
+        continue;
+      }
+      for (size_t w = 0; w < g.acc[in].size(); w++) {
+        CombinePartial(dst.partial_type[in], plan.partial_need[in], g.acc[in][w], &dst.acc[in][w]);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
 
 Status ResolveSources(const std::vector<Source>& sources, ExecContext* ctx, const TimeRange& range,
                       std::vector<SourceRef>* out) {
@@ -618,8 +740,10 @@ void IntegralWindows(const CallSpec& c, const Points& p, bool by_time, int64_t f
 
 }  // namespace
 
-StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecContext* ctx,
-                                              const TimeRange& outer) {
+namespace {
+
+StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, ExecContext* ctx,
+                                                  const TimeRange& outer, bool allow_partial) {
   if (s.into.has_value()) return absl::UnimplementedError("SELECT INTO is not supported");
   // Time range.
   TimeRange range;
@@ -684,6 +808,13 @@ StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecCont
     }
     plan.selector_point_time = !plan.has_time_group && plan.slots.size() == 1 &&
                                planner::IsSelectorFunction(plan.slots[0].spec.name) && !any_transform;
+    plan.partial = allow_partial;
+    plan.partial_need.assign(plan.input_fields.size(), 0);
+    for (const Slot& sl : plan.slots) {
+      if ((sl.transform && !sl.over_aggregate) || !PartialNeeds(sl.reduce, &plan.partial_need[sl.input])) {
+        plan.partial = false;
+      }
+    }
   } else if (plan.has_time_group) {
     return absl::InvalidArgumentError("GROUP BY requires at least one aggregate function");
   }
@@ -704,8 +835,31 @@ StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecCont
   if (plan.has_time_group && !range.has_max()) range.max = ctx->now;
   if (range.min > range.max) return std::vector<ResultSeries>{};
 
-  std::map<std::pair<std::string, std::vector<std::string>>, Group> groups;
-  int64_t earliest = kMaxTime;
+  ScanState main_scan;
+  GroupMap& groups = main_scan.groups;
+  int64_t& earliest = main_scan.earliest;
+
+  // Partial aggregation needs the windows before the scan: a lower time
+  // bound (or no GROUP BY time) and not too many windows.
+  int64_t partial_first = 0, partial_interval = 0;
+  size_t partial_windows = 1;
+  if (plan.partial && plan.has_time_group) {
+    if (!range.has_min()) {
+      plan.partial = false;
+    } else {
+      const int64_t iv = plan.tdim.interval_ns;
+      const int64_t off = ((plan.tdim.offset_ns % iv) + iv) % iv;
+      auto start = [&](int64_t t) { return FloorDiv(t - off, iv) * iv + off; };
+      partial_first = start(range.min);
+      partial_interval = iv;
+      __int128 count = (static_cast<__int128>(start(range.max)) - partial_first) / iv + 1;
+      if (count > (1 << 20)) {
+        plan.partial = false;
+      } else {
+        partial_windows = static_cast<size_t>(count);
+      }
+    }
+  }
 
   for (SourceRef& src : sources) {
     RETURN_IF_ERROR(ctx->CheckDeadline());
@@ -760,7 +914,16 @@ StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecCont
     std::sort(dims.begin(), dims.end());
     dims.erase(std::unique(dims.begin(), dims.end()), dims.end());
 
-    auto on_series = [&](const SeriesData& sd) -> Status {
+    bool use_partial = plan.partial && !parts.row_filter && !src.subquery;
+    std::vector<VType> partial_type(plan.input_fields.size(), VType::kNull);
+    for (size_t in = 0; in < plan.input_fields.size() && use_partial; in++) {
+      auto it = schema.fields.find(plan.input_fields[in]);
+      if (it == schema.fields.end()) continue;
+      if (!IsNumericType(it->second)) use_partial = false;
+      partial_type[in] = FromFieldType(it->second);
+    }
+
+    auto on_series_in = [&](ScanState& st, const SeriesData& sd) -> Status {
       RETURN_IF_ERROR(ctx->CheckDeadline());
       uint64_t n = 0;
       for (const Column& c : sd.columns) n += c.size();
@@ -777,11 +940,17 @@ StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecCont
         key.push_back(v);
         gtags.emplace_back(d, v);
       }
-      Group& g = groups[{src.measurement, key}];
+      Group& g = st.groups[{src.measurement, key}];
       if (g.measurement.empty()) {
         g.measurement = src.measurement;
         g.tags = gtags;
+        g.partial = use_partial;
+        if (use_partial) {
+          g.partial_type = partial_type;
+          g.acc.resize(plan.input_fields.size());
+        }
       }
+      if (g.partial != use_partial) return absl::AbortedError(kPartialFallback);
       // Columns by name.
       auto column_of = [&](const std::string& name) -> const Column* {
         for (size_t k = 0; k < sd.field_names.size(); k++) {
@@ -789,6 +958,24 @@ StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecCont
         }
         return nullptr;
       };
+      if (g.partial) {
+        // Reduce the series' columns in place into the group's windows.
+        for (size_t in = 0; in < plan.input_fields.size(); in++) {
+          const Column* c = column_of(plan.input_fields[in]);
+          if (c == nullptr || c->empty()) continue;
+          if (FromFieldType(c->type) != g.partial_type[in]) return absl::AbortedError(kPartialFallback);
+          std::vector<PartialAcc>& acc = g.acc[in];
+          if (acc.empty()) {
+            st.partial_bytes += partial_windows * sizeof(PartialAcc);
+            if (st.partial_bytes > kMaxPartialBytes) return absl::AbortedError(kPartialFallback);
+            acc.resize(partial_windows);
+          }
+          if (c->times.front() < st.earliest) st.earliest = c->times.front();
+          AccumulateColumn(*c, partial_first, partial_interval, partial_windows, plan.partial_need[in],
+                           acc.data());
+        }
+        return absl::OkStatus();
+      }
       std::vector<const Column*> cols;
       std::vector<bool> drives;
       for (const std::string& f : read) {
@@ -892,6 +1079,7 @@ StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecCont
       if (!rows.empty()) g.raw.emplace_back(std::move(times), std::move(rows));
       return absl::OkStatus();
     };
+    auto on_series = [&](const SeriesData& sd) { return on_series_in(main_scan, sd); };
 
     if (src.subquery) {
       for (const SeriesData& sd : src.rows) {
@@ -927,7 +1115,28 @@ StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecCont
       req.fields = read;
       req.min_time = range.min;
       req.max_time = range.max;
-      RETURN_IF_ERROR(ctx->db->Scan(req, on_series));
+      TagMatcher half_a, half_b;
+      if (use_partial && SplitMatchers(ctx, src, parts.matchers, &half_a, &half_b)) {
+        // Two scans over complementary halves of the series, each reducing
+        // into its own groups; the second's are folded in after the first's,
+        // so results do not depend on thread timing.
+        ScanRequest req_b = req;
+        req.matchers.push_back(std::move(half_a));
+        req_b.matchers.push_back(std::move(half_b));
+        ScanState other;
+        other.partial_bytes = main_scan.partial_bytes;
+        Status status_b;
+        std::thread t([&] {
+          status_b = ctx->db->Scan(req_b, [&](const SeriesData& sd) { return on_series_in(other, sd); });
+        });
+        Status status_a = ctx->db->Scan(req, on_series);
+        t.join();
+        RETURN_IF_ERROR(status_a);
+        RETURN_IF_ERROR(status_b);
+        RETURN_IF_ERROR(MergeScanState(std::move(other), plan, &main_scan));
+      } else {
+        RETURN_IF_ERROR(ctx->db->Scan(req, on_series));
+      }
     }
   }
 
@@ -973,12 +1182,15 @@ StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecCont
       for (const auto& [t, kr] : idx) rs->values.push_back(std::move(g.raw[kr.first].second[kr.second]));
       return absl::OkStatus();
     }
-    // Aggregate: merge inputs.
+    // Aggregate: merge inputs (unless reduced per series already).
     std::vector<Points> inputs(plan.input_fields.size());
     for (size_t in = 0; in < g.inputs.size(); in++) inputs[in] = MergePoints(std::move(g.inputs[in]));
     RETURN_IF_ERROR(ctx->CheckDeadline());
     // Per slot: per-window entries.
     const size_t W = static_cast<size_t>(nwindows);
+    if (g.partial && (W != partial_windows || (plan.has_time_group && first_window != partial_first))) {
+      return absl::InternalError("partial aggregation windows differ");
+    }
     struct SlotResult {
       std::vector<std::vector<Entry>> per_window;  // aggregates (W entries)
       std::vector<Entry> flat;                     // transforms
@@ -998,7 +1210,20 @@ StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecCont
       }
       r.per_window.resize(W);
       r.multi = sl.reduce == "distinct";
-      if (!plan.has_time_group) {
+      if (g.partial) {
+        const std::vector<PartialAcc>& acc = g.acc[sl.input];
+        const VType type = g.partial_type[sl.input];
+        for (size_t w = 0; w < acc.size(); w++) {
+          if (acc[w].n == 0) continue;
+          if (plan.has_time_group) {
+            r.per_window[w].push_back(PartialResult(
+                sl.reduce, type, acc[w], first_window + static_cast<int64_t>(w) * interval, false));
+          } else {
+            r.per_window[w].push_back(
+                PartialResult(sl.reduce, type, acc[w], single_label, plan.selector_point_time));
+          }
+        }
+      } else if (!plan.has_time_group) {
         ReduceWindow(sl.reduce, sl.spec, p, 0, p.size(), single_label, plan.selector_point_time,
                      &r.per_window[0]);
       } else {
@@ -1133,7 +1358,11 @@ StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecCont
 
   std::vector<ResultSeries> outs(order.size());
   std::vector<Status> statuses(order.size());
-  if (order.size() >= 2 && plan.aggregate) {
+  // A second thread pays off when groups still merge points or have many
+  // windows; reduced groups are cheap to finish.
+  size_t work = 0;
+  for (const Group* g : order) work += g->partial ? static_cast<size_t>(nwindows) : 1000000;
+  if (order.size() >= 2 && plan.aggregate && work >= 200000) {
     // Two workers over the groups.
     std::atomic<size_t> next{0};
     auto worker = [&] {
@@ -1175,6 +1404,19 @@ StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecCont
     result.push_back(std::move(rs));
   }
   return result;
+}
+
+}  // namespace
+
+StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecContext* ctx,
+                                              const TimeRange& outer) {
+  const uint64_t points = ctx->points.load();
+  auto out = RunSelectImpl(s, ctx, outer, /*allow_partial=*/true);
+  if (!out.ok() && absl::IsAborted(out.status()) && out.status().message() == kPartialFallback) {
+    ctx->points.store(points);
+    out = RunSelectImpl(s, ctx, outer, /*allow_partial=*/false);
+  }
+  return out;
 }
 
 }  // namespace m2mdb::query::exec
