@@ -82,10 +82,30 @@ void FilterColumn(Column* c, Pred drop) {
   *c = std::move(out);
 }
 
-// Keeps points with lo <= t <= hi.
+// Keeps points with lo <= t <= hi. REQUIRES: c sorted by time. Blocks hold
+// hours of points, so a one-hour query clips most of what it decoded: two
+// binary searches and a range erase per vector instead of a rebuild.
 void ClipColumn(Column* c, int64_t lo, int64_t hi) {
   if (c->empty() || (c->times.front() >= lo && c->times.back() <= hi)) return;
-  FilterColumn(c, [&](int64_t t) { return t < lo || t > hi; });
+  const size_t a = std::lower_bound(c->times.begin(), c->times.end(), lo) - c->times.begin();
+  const size_t b = std::upper_bound(c->times.begin(), c->times.end(), hi) - c->times.begin();
+  if (a >= b) {  // nothing in range (also lo > hi)
+    FieldType type = c->type;
+    c->clear();
+    c->type = type;
+    return;
+  }
+  auto clip = [&](auto& v) {
+    if (v.empty()) return;
+    v.erase(v.begin() + b, v.end());
+    v.erase(v.begin(), v.begin() + a);
+  };
+  clip(c->times);
+  clip(c->floats);
+  clip(c->ints);
+  clip(c->uints);
+  clip(c->bools);
+  clip(c->strings);
 }
 
 bool TombstoneCovers(const index::Tombstone& t, uint32_t db_id, uint64_t series_id, uint64_t segment_id) {
@@ -714,6 +734,7 @@ Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t par
 
 Status DBImpl::Scan(const ScanRequest& request, const std::function<Status(const SeriesData&)>& fn) {
   RETURN_IF_ERROR(CheckOpen());
+  // An empty time range still lists the matching series, with empty columns.
   ASSIGN_OR_RETURN(auto db, GetDb(request.database));
   std::vector<index::FieldInfo> fields;
   if (request.fields.empty()) {

@@ -170,6 +170,14 @@ TEST_F(DBTest, TimeRangeAndTagMatchersSelect) {
   EXPECT_EQ(absl::StatusCode::kInvalidArgument, db_->Scan(bad, [](const SeriesData&) { return absl::OkStatus(); }).code());
 }
 
+TEST_F(DBTest, InvertedTimeRangeReturnsNoPoints) {
+  Write("cpu v=1 1\ncpu v=2 2\ncpu v=3 3\n");
+  ASSERT_OK(db_->Flush());
+  Write("cpu v=4 4\n");
+  EXPECT_EQ("cpu;", Dump("cpu", 3, 2));
+  EXPECT_EQ("cpu v=2:2,3:3;", Dump("cpu", 2, 3));
+}
+
 TEST_F(DBTest, MetadataListsMeasurementsTagsAndSeries) {
   Write("cpu,host=a,dc=x v=1 1\nmem,host=b free=2i 2\n");
   EXPECT_EQ((std::vector<std::string>{"cpu", "mem"}), *db_->Measurements("db"));
