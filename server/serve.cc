@@ -7,6 +7,7 @@
 #include <thread>
 
 #include <pthread.h>
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -20,6 +21,11 @@
 namespace m2mdb::server {
 
 int Serve(const ServeOptions& options) {
+  // glibc gives each thread that allocates its own malloc arena and keeps
+  // their free memory: with dozens of HTTP worker threads that held ~70 MB
+  // of peak RSS for nothing (bench/http_load: 278 -> 215 MB at equal
+  // throughput). Two arenas are enough for two cores.
+  mallopt(M_ARENA_MAX, 2);
   Options o;
   o.data_dir = options.data_dir;
   if (options.wal_sync == "always") {

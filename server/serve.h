@@ -15,7 +15,7 @@ struct ServeOptions {
   // (the "listening on" log line says which).
   std::string http = "127.0.0.1:8086";
   std::string wal_sync = "always";  // always | batch | none
-  uint64_t head_memory_mb = 256;
+  uint64_t head_memory_mb = 64;
 
   // Databases created at start if missing (InfluxDB's /write never creates
   // one; this saves a CREATE DATABASE round trip for fresh deployments).
