@@ -36,31 +36,6 @@ int64_t FloorDiv(int64_t a, int64_t b) {
 
 int64_t PartitionStart(int64_t t, int64_t partition_ns) { return FloorDiv(t, partition_ns) * partition_ns; }
 
-// Sorts `c` by time and keeps the last of equal timestamps. Input parts were
-// appended in priority order, so stability makes the newest source win.
-void SortDedupKeepLast(Column* c) {
-  const size_t n = c->size();
-  bool sorted = true;
-  for (size_t i = 1; i < n; i++) {
-    if (c->times[i] <= c->times[i - 1]) {
-      sorted = false;
-      break;
-    }
-  }
-  if (sorted) return;
-  std::vector<uint32_t> idx(n);
-  std::iota(idx.begin(), idx.end(), 0u);
-  std::stable_sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t b) { return c->times[a] < c->times[b]; });
-  Column out;
-  out.type = c->type;
-  out.reserve(n);
-  for (size_t k = 0; k < n; k++) {
-    if (k + 1 < n && c->times[idx[k + 1]] == c->times[idx[k]]) continue;
-    out.AppendFrom(*c, idx[k]);
-  }
-  *c = std::move(out);
-}
-
 // Appends all of `src` to `dst`.
 void AppendColumn(const Column& src, Column* dst) {
   dst->times.insert(dst->times.end(), src.times.begin(), src.times.end());
@@ -728,7 +703,7 @@ Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t par
   };
   for (const auto& h : snap.frozen) read_head(h);
   read_head(snap.active);
-  if (overlapping) SortDedupKeepLast(out);
+  if (overlapping) SortByTimeKeepLast(out);
   return absl::OkStatus();
 }
 
@@ -1108,7 +1083,7 @@ Status DBImpl::CompactPartitionLocked(uint32_t db_id, int64_t partition_start, i
       last_end = std::max(last_end, part.times.back());
       AppendColumn(part, &merged);
     }
-    if (overlapping) SortDedupKeepLast(&merged);
+    if (overlapping) SortByTimeKeepLast(&merged);
     if (!merged.empty()) RETURN_IF_ERROR(writer->Add(series_id, field_id, merged));
   }
   ASSIGN_OR_RETURN(auto info, writer->Finish());

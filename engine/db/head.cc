@@ -94,22 +94,28 @@ void Head::Apply(const HeadEntry* entries, size_t n, const std::vector<std::stri
   points_.fetch_add(n, std::memory_order_relaxed);
 }
 
-void Head::Normalize(HeadColumn* hc) {
-  Column& c = hc->col;
-  const size_t n = c.times.size();
+void SortByTimeKeepLast(Column* c) {
+  const size_t n = c->size();
+  bool sorted = true;
+  for (size_t i = 1; i < n && sorted; i++) sorted = c->times[i] > c->times[i - 1];
+  if (sorted) return;
   std::vector<uint32_t> idx(n);
   std::iota(idx.begin(), idx.end(), 0u);
   // Stable: among equal timestamps the later write stays later, and the
   // last of each run is the one kept.
-  std::stable_sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t b) { return c.times[a] < c.times[b]; });
+  std::stable_sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t b) { return c->times[a] < c->times[b]; });
   Column out;
-  out.type = c.type;
+  out.type = c->type;
   out.reserve(n);
   for (size_t k = 0; k < n; k++) {
-    if (k + 1 < n && c.times[idx[k + 1]] == c.times[idx[k]]) continue;  // a later write wins
-    out.AppendFrom(c, idx[k]);
+    if (k + 1 < n && c->times[idx[k + 1]] == c->times[idx[k]]) continue;  // a later write wins
+    out.AppendFrom(*c, idx[k]);
   }
-  c = std::move(out);
+  *c = std::move(out);
+}
+
+void Head::Normalize(HeadColumn* hc) {
+  SortByTimeKeepLast(&hc->col);
   hc->sorted = true;
 }
 

@@ -22,6 +22,10 @@
 
 namespace m2mdb {
 
+// Sorts `c` by time and keeps, of equal timestamps, the one appended last
+// (stable sort), so later writes win. Cheap when `c` is already sorted.
+void SortByTimeKeepLast(Column* c);
+
 // One value to apply. For kString, `str` indexes the batch's string table.
 struct HeadEntry {
   uint64_t series_id;
