@@ -106,7 +106,11 @@ class DBImpl : public DB {
   void ParseAndResolve(const index::DatabaseInfo& db, std::string_view body, lineproto::Precision precision,
                        int64_t default_time, const std::vector<int>* skip, bool replay, uint64_t max_line_length,
                        ApplyContext* ctx, std::vector<WriteError>* errors);
-  Status ReplayRecord(uint64_t seq, std::string_view payload);
+  // Decodes a WAL write record and resolves its lines into ctx->entries
+  // (empty if the database was dropped or the record is undecodable).
+  void ResolveReplayRecord(std::string_view payload, ApplyContext* ctx);
+  // Replays WAL records: parsed on worker threads, applied in WAL order.
+  class Replayer;
 
   Snapshot GetSnapshot();
   // Series ids of `measurement` matching every matcher, with their keys,
