@@ -872,6 +872,167 @@ Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t par
   return absl::OkStatus();
 }
 
+namespace {
+
+// The start of the window holding t (offset + k * len <= t for the largest
+// integer k: InfluxQL's GROUP BY time alignment), in 128 bits because
+// t - offset may leave int64.
+__int128 WindowStart(int64_t t, int64_t len, int64_t offset) {
+  const __int128 d = static_cast<__int128>(t) - offset;
+  __int128 q = d / len;
+  if (d % len != 0 && d < 0) q--;
+  return q * len + offset;
+}
+
+BlockSummary ToSummary(const segment::BlockHandle& h) {
+  const segment::BlockStats& st = h.stats;
+  BlockSummary s;
+  s.type = h.type;
+  s.count = st.count;
+  s.min_time = st.min_time;
+  s.max_time = st.max_time;
+  s.min_f = st.min_f, s.max_f = st.max_f, s.sum_f = st.sum_f, s.first_f = st.first_f, s.last_f = st.last_f;
+  s.min_i = st.min_i, s.max_i = st.max_i, s.sum_i = st.sum_i, s.first_i = st.first_i, s.last_i = st.last_i;
+  s.min_u = st.min_u, s.max_u = st.max_u, s.sum_u = st.sum_u, s.first_u = st.first_u, s.last_u = st.last_u;
+  return s;
+}
+
+}  // namespace
+
+Status DBImpl::ReadSeriesFieldSummarised(const Snapshot& snap, uint32_t db_id, int64_t partition_ns,
+                                         uint64_t series_id, const index::FieldInfo& field,
+                                         const ScanRequest& request, Column* out,
+                                         std::vector<BlockSummary>* summaries) {
+  const int64_t min_time = request.min_time, max_time = request.max_time;
+  out->clear();
+  out->type = field.type;
+  summaries->clear();
+  // Every source of (series, field) first: whether a block may be summarised
+  // depends on all the others.
+  struct SegBlocks {
+    const SegmentRef* seg;
+    size_t begin, end;  // into `blocks`
+  };
+  std::vector<SegBlocks> segs;
+  std::vector<const segment::BlockHandle*> blocks;
+  for (const auto& seg : snap.version->segments) {
+    const auto& meta = seg->meta;
+    if (meta.db_id != db_id) continue;
+    if (meta.partition_start > max_time || meta.partition_start + (partition_ns - 1) < min_time) continue;
+    if (meta.max_time < min_time || meta.min_time > max_time) continue;
+    if (!seg->reader) {
+      return absl::DataLossError(
+          absl::StrCat("segment ", meta.file, " is damaged: ", seg->open_status.message()));
+    }
+    const size_t begin = blocks.size();
+    seg->reader->FindBlocks(series_id, field.id, min_time, max_time, &blocks);
+    // Blocks of a dropped-and-recreated field of another type are never read.
+    blocks.erase(std::remove_if(blocks.begin() + static_cast<std::ptrdiff_t>(begin), blocks.end(),
+                                [&](const segment::BlockHandle* h) { return h->type != field.type; }),
+                 blocks.end());
+    if (blocks.size() > begin) segs.push_back({seg.get(), begin, blocks.size()});
+  }
+  std::vector<Column> heads;
+  auto read_head = [&](const std::shared_ptr<Head>& h) {
+    if (h->points() == 0 || h->max_time() < min_time || h->min_time() > max_time) return;
+    Column part;
+    part.type = field.type;
+    if (h->Read(series_id, field.id, min_time, max_time, &part) && part.type == field.type && !part.empty()) {
+      heads.push_back(std::move(part));
+    }
+  };
+  for (const auto& h : snap.frozen) read_head(h);
+  read_head(snap.active);
+
+  // A block that shares time with another block (of any segment) may hold
+  // overwritten points: sorted by min_time, block k overlaps another iff an
+  // earlier one reaches its min_time or the next one starts by its max_time.
+  std::vector<uint8_t> summarise(blocks.size(), 0);
+  {
+    std::vector<uint32_t> order(blocks.size());
+    std::iota(order.begin(), order.end(), 0u);
+    std::sort(order.begin(), order.end(),
+              [&](uint32_t a, uint32_t b) { return blocks[a]->stats.min_time < blocks[b]->stats.min_time; });
+    std::vector<uint8_t> overlapped(blocks.size(), 0);
+    int64_t reach = INT64_MIN;
+    for (size_t k = 0; k < order.size(); k++) {
+      const segment::BlockStats& st = blocks[order[k]]->stats;
+      if (k > 0 && reach >= st.min_time) overlapped[order[k]] = 1;
+      if (k + 1 < order.size() && blocks[order[k + 1]]->stats.min_time <= st.max_time)
+        overlapped[order[k]] = 1;
+      reach = std::max(reach, st.max_time);
+    }
+    const int64_t len = request.summary_window_ns;
+    for (const SegBlocks& sb : segs) {
+      for (size_t i = sb.begin; i < sb.end; i++) {
+        const segment::BlockStats& st = blocks[i]->stats;
+        if (overlapped[i] || st.count == 0 || st.min_time < min_time || st.max_time > max_time) continue;
+        if (len > 0 && WindowStart(st.min_time, len, request.summary_window_offset_ns) !=
+                           WindowStart(st.max_time, len, request.summary_window_offset_ns)) {
+          continue;
+        }
+        bool clean = true;
+        for (const auto& t : snap.version->tombstones) {
+          if (t.min_time <= st.max_time && t.max_time >= st.min_time &&
+              TombstoneCovers(t, db_id, series_id, sb.seg->meta.id)) {
+            clean = false;
+            break;
+          }
+        }
+        // A head point in the block's time range may overwrite one of its
+        // points (or just interleave; without decoding we cannot tell).
+        for (size_t k = 0; k < heads.size() && clean; k++) {
+          auto it = std::lower_bound(heads[k].times.begin(), heads[k].times.end(), st.min_time);
+          if (it != heads[k].times.end() && *it <= st.max_time) clean = false;
+        }
+        if (!clean) continue;
+        BlockSummary s = ToSummary(*blocks[i]);
+        if (request.summary_filter && !request.summary_filter(s)) continue;
+        summarise[i] = 1;
+        summaries->push_back(s);
+      }
+    }
+  }
+  std::sort(summaries->begin(), summaries->end(),
+            [](const BlockSummary& a, const BlockSummary& b) { return a.min_time < b.min_time; });
+
+  // The rest is merged as in ReadSeriesField. Summarised blocks share no
+  // time with any other source, so leaving them out changes nothing else.
+  bool overlapping = false;
+  int64_t last_end = INT64_MIN;
+  Column part;
+  auto add_part = [&](Column& p) {
+    if (p.empty()) return;
+    if (!out->empty() && p.times.front() <= last_end) overlapping = true;
+    last_end = std::max(last_end, p.times.back());
+    if (out->empty()) {
+      *out = std::move(p);
+      p = Column();
+      p.type = field.type;
+    } else {
+      AppendColumn(p, out);
+    }
+  };
+  for (const SegBlocks& sb : segs) {
+    part.clear();
+    part.type = field.type;
+    for (size_t i = sb.begin; i < sb.end; i++) {
+      if (!summarise[i]) RETURN_IF_ERROR(sb.seg->reader->ReadBlock(*blocks[i], &part));
+    }
+    if (part.empty()) continue;
+    for (const auto& t : snap.version->tombstones) {
+      if (TombstoneCovers(t, db_id, series_id, sb.seg->meta.id)) {
+        FilterColumn(&part, [&](int64_t ts) { return ts >= t.min_time && ts <= t.max_time; });
+      }
+    }
+    ClipColumn(&part, min_time, max_time);
+    add_part(part);
+  }
+  for (Column& h : heads) add_part(h);
+  if (overlapping) SortByTimeKeepLast(out);
+  return absl::OkStatus();
+}
+
 Status DBImpl::Scan(const ScanRequest& request, const std::function<Status(const SeriesData&)>& fn) {
   RETURN_IF_ERROR(CheckOpen());
   // An empty time range still lists the matching series, with empty columns.
@@ -894,16 +1055,30 @@ Status DBImpl::Scan(const ScanRequest& request, const std::function<Status(const
   ASSIGN_OR_RETURN(auto series, MatchSeries(db.id, request.measurement, request.matchers));
   Snapshot snap = GetSnapshot();
   const int64_t partition_ns = PartitionNs(db);
+  // Fields that may come back partly as block summaries.
+  std::vector<uint8_t> summarised(fields.size(), 0);
+  for (size_t k = 0; k < fields.size(); k++) {
+    const auto& names = request.summary_fields;
+    summarised[k] = std::find(names.begin(), names.end(), fields[k].name) != names.end();
+  }
+  const bool any_summaries = !request.summary_fields.empty();
   SeriesData data;
   for (const auto& [key, id] : series) {
     data.key = key;
     RETURN_IF_ERROR(lineproto::ParseSeriesKey(key, &data.measurement, &data.tags));
     data.field_names.clear();
     data.columns.resize(fields.size());
+    if (any_summaries) data.summaries.resize(fields.size());
     for (size_t k = 0; k < fields.size(); k++) {
       data.field_names.push_back(fields[k].name);
+      if (any_summaries) data.summaries[k].clear();
       if (fields[k].id == 0) {
         data.columns[k].clear();
+        continue;
+      }
+      if (summarised[k]) {
+        RETURN_IF_ERROR(ReadSeriesFieldSummarised(snap, db.id, partition_ns, id, fields[k], request,
+                                                  &data.columns[k], &data.summaries[k]));
         continue;
       }
       RETURN_IF_ERROR(ReadSeriesField(snap, db.id, partition_ns, id, fields[k], request.min_time, request.max_time,

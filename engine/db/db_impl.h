@@ -119,6 +119,13 @@ class DBImpl : public DB {
                                                                       const std::vector<TagMatcher>& matchers);
   Status ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t partition_ns, uint64_t series_id,
                          const index::FieldInfo& field, int64_t min_time, int64_t max_time, Column* out);
+  // ReadSeriesField for a field named in request.summary_fields: blocks that
+  // may be summarised (see ScanRequest) go to *summaries, sorted by
+  // min_time, the rest are decoded into *out as ReadSeriesField does.
+  Status ReadSeriesFieldSummarised(const Snapshot& snap, uint32_t db_id, int64_t partition_ns,
+                                   uint64_t series_id, const index::FieldInfo& field,
+                                   const ScanRequest& request, Column* out,
+                                   std::vector<BlockSummary>* summaries);
 
   // Freezes the active head if it holds anything. REQUIRES: write_mu_ held.
   Status FreezeLocked();

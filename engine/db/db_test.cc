@@ -1,7 +1,10 @@
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <thread>
 
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "engine/util/file.h"
 #include "gtest/gtest.h"
 #include "m2mdb/db.h"
@@ -409,6 +412,267 @@ TEST_F(DBTest, ConcurrentWritersAndReadersSeeEveryPoint) {
   EXPECT_GT(db_->Stats().flushes, 0u);
   Reopen();
   check();
+}
+
+// Block summaries (ScanRequest::summary_fields). Blocks of 4 points make
+// block boundaries easy to place.
+class SummaryTest : public DBTest {
+ protected:
+  void SetUp() override {
+    options_.max_block_points = 4;
+    DBTest::SetUp();
+  }
+  // "decoded=t:v,...; blocks=[min..max n=count sum=S first=F last=L min=m max=M] ..."
+  // for one field of the one series of `m`, floats printed via %g. Also
+  // checks the contract: summaries sorted, disjoint from each other and
+  // from the decoded points, and decoded + summarised = the plain scan.
+  std::string Summ(const std::string& m, const std::string& field, int64_t lo, int64_t hi, int64_t window = 0,
+                   int64_t offset = 0, std::function<bool(const BlockSummary&)> filter = nullptr) {
+    ScanRequest req;
+    req.database = "db";
+    req.measurement = m;
+    req.fields = {field};
+    req.min_time = lo;
+    req.max_time = hi;
+    req.summary_fields = {field};
+    req.summary_window_ns = window;
+    req.summary_window_offset_ns = offset;
+    req.summary_filter = std::move(filter);
+    std::string out;
+    size_t plain = 0;
+    EXPECT_OK(db_->Scan({"db", m, {}, {field}, lo, hi}, [&](const SeriesData& sd) {
+      plain += sd.columns[0].size();
+      EXPECT_TRUE(sd.summaries.empty());  // not requested: none
+      return absl::OkStatus();
+    }));
+    size_t seen = 0;
+    EXPECT_OK(db_->Scan(req, [&](const SeriesData& sd) {
+      EXPECT_EQ(1u, sd.summaries.size());
+      const Column& c = sd.columns[0];
+      out += "decoded=";
+      for (size_t i = 0; i < c.size(); i++) {
+        out += (i ? "," : "") + std::to_string(c.times[i]) + ":" + c.ValueAt(i).DebugString();
+      }
+      out += "; blocks=";
+      seen += c.size();
+      int64_t prev_end = INT64_MIN;
+      for (const BlockSummary& b : sd.summaries[0]) {
+        EXPECT_GT(b.min_time, prev_end);
+        EXPECT_LE(b.min_time, b.max_time);
+        EXPECT_GE(b.min_time, lo);
+        EXPECT_LE(b.max_time, hi);
+        prev_end = b.max_time;
+        auto in = std::lower_bound(c.times.begin(), c.times.end(), b.min_time);
+        EXPECT_TRUE(in == c.times.end() || *in > b.max_time) << "decoded point inside a summarised block";
+        seen += static_cast<size_t>(b.count);
+        std::string stats;
+        switch (b.type) {
+          case FieldType::kFloat:
+            stats = absl::StrFormat("sum=%g first=%g last=%g min=%g max=%g", b.sum_f, b.first_f, b.last_f,
+                                    b.min_f, b.max_f);
+            break;
+          case FieldType::kInteger:
+          case FieldType::kBoolean:
+            stats = absl::StrFormat("sum=%d first=%d last=%d min=%d max=%d", b.sum_i, b.first_i, b.last_i,
+                                    b.min_i, b.max_i);
+            break;
+          case FieldType::kUnsigned:
+            stats = absl::StrFormat("sum=%d first=%d last=%d min=%d max=%d", b.sum_u, b.first_u, b.last_u,
+                                    b.min_u, b.max_u);
+            break;
+          case FieldType::kString:
+            break;
+        }
+        out += absl::StrFormat("[%d..%d n=%d%s%s]", b.min_time, b.max_time, b.count, stats.empty() ? "" : " ",
+                               stats);
+      }
+      return absl::OkStatus();
+    }));
+    EXPECT_EQ(plain, seen) << out;
+    return out;
+  }
+  // Points t = from..to with v = t, flushed.
+  void WriteRun(int64_t from, int64_t to, bool flush = true) {
+    std::string body;
+    for (int64_t t = from; t <= to; t++) body += "m v=" + std::to_string(t) + " " + std::to_string(t) + "\n";
+    Write(body);
+    if (flush) ASSERT_OK(db_->Flush());
+  }
+};
+
+TEST_F(SummaryTest, CleanBlocksAreSummarisedInsteadOfDecoded) {
+  WriteRun(1, 12);
+  EXPECT_EQ(
+      "decoded=; blocks=[1..4 n=4 sum=10 first=1 last=4 min=1 max=4][5..8 n=4 sum=26 first=5 last=8 min=5 "
+      "max=8]"
+      "[9..12 n=4 sum=42 first=9 last=12 min=9 max=12]",
+      Summ("m", "v", kMinTime, kMaxTime));
+  // A block partly outside the time range is decoded and clipped.
+  EXPECT_EQ(
+      "decoded=3:3,4:4; blocks=[5..8 n=4 sum=26 first=5 last=8 min=5 max=8]"
+      "[9..12 n=4 sum=42 first=9 last=12 min=9 max=12]",
+      Summ("m", "v", 3, 12));
+  EXPECT_EQ("decoded=3:3,4:4,5:5,6:6,7:7,8:8,9:9,10:10; blocks=", Summ("m", "v", 3, 10, 0, 0, [](auto&) {
+              return false;  // the caller's veto decodes
+            }));
+}
+
+TEST_F(SummaryTest, DefaultScanIsUnchanged) {
+  WriteRun(1, 12);
+  EXPECT_EQ("m v=1:1,2:2,3:3,4:4,5:5,6:6,7:7,8:8,9:9,10:10,11:11,12:12;", Dump("m"));
+}
+
+TEST_F(SummaryTest, OnlyBlocksInsideOneWindowAreSummarised) {
+  WriteRun(1, 12);
+  // Windows [1,5), [5,9), [9,13): every block fits one.
+  EXPECT_EQ(
+      "decoded=; blocks=[1..4 n=4 sum=10 first=1 last=4 min=1 max=4][5..8 n=4 sum=26 first=5 last=8 min=5 "
+      "max=8]"
+      "[9..12 n=4 sum=42 first=9 last=12 min=9 max=12]",
+      Summ("m", "v", kMinTime, kMaxTime, 4, 1));
+  // Windows [0,4), [4,8), ...: every block straddles two.
+  EXPECT_EQ("decoded=1:1,2:2,3:3,4:4,5:5,6:6,7:7,8:8,9:9,10:10,11:11,12:12; blocks=",
+            Summ("m", "v", kMinTime, kMaxTime, 4, 0));
+  // Windows [0,6), [6,12), [12,18): only the first block fits.
+  EXPECT_EQ(
+      "decoded=5:5,6:6,7:7,8:8,9:9,10:10,11:11,12:12; blocks=[1..4 n=4 sum=10 first=1 last=4 min=1 max=4]",
+      Summ("m", "v", kMinTime, kMaxTime, 6, 0));
+  // Windows [-1,5), [5,11), [11,17).
+  EXPECT_EQ(
+      "decoded=9:9,10:10,11:11,12:12; blocks=[1..4 n=4 sum=10 first=1 last=4 min=1 max=4]"
+      "[5..8 n=4 sum=26 first=5 last=8 min=5 max=8]",
+      Summ("m", "v", kMinTime, kMaxTime, 6, 5));
+  // An offset aligns the same as its value modulo the window length.
+  EXPECT_EQ(Summ("m", "v", kMinTime, kMaxTime, 6, 5), Summ("m", "v", kMinTime, kMaxTime, 6, -1));
+  EXPECT_EQ(Summ("m", "v", kMinTime, kMaxTime, 6, 5), Summ("m", "v", kMinTime, kMaxTime, 6, 17));
+}
+
+TEST_F(SummaryTest, BlocksOverlappingAnotherSegmentAreDecoded) {
+  WriteRun(1, 12);
+  Write("m v=100 6\n");  // overwrites a point of the block 5..8
+  ASSERT_OK(db_->Flush());
+  EXPECT_EQ(
+      "decoded=5:5,6:100,7:7,8:8; blocks=[1..4 n=4 sum=10 first=1 last=4 min=1 max=4]"
+      "[9..12 n=4 sum=42 first=9 last=12 min=9 max=12]",
+      Summ("m", "v", kMinTime, kMaxTime));
+  // Out of order: a later segment's block between two points of a block
+  // (no shared timestamp, but the stats cannot tell).
+  WriteRun(20, 23);
+  Write("m v=1 21\n");
+  ASSERT_OK(db_->Flush());
+  EXPECT_EQ("decoded=20:20,21:1,22:22,23:23; blocks=", Summ("m", "v", 20, 30));
+}
+
+TEST_F(SummaryTest, BlocksOverlappingTheHeadAreDecoded) {
+  WriteRun(1, 12);
+  Write("m v=110 10\nm v=13 13\n");  // in the head: one overwrite, one after every block
+  EXPECT_EQ(
+      "decoded=9:9,10:110,11:11,12:12,13:13; blocks=[1..4 n=4 sum=10 first=1 last=4 min=1 max=4]"
+      "[5..8 n=4 sum=26 first=5 last=8 min=5 max=8]",
+      Summ("m", "v", kMinTime, kMaxTime));
+}
+
+TEST_F(SummaryTest, TombstonedBlocksAreDecoded) {
+  WriteRun(1, 12);
+  ASSERT_OK(db_->Delete({"db", "m", {}, 2, 2}));
+  ASSERT_OK(db_->Delete({"db", "m", {}, 100, 200}));  // covers no block
+  EXPECT_EQ(
+      "decoded=1:1,3:3,4:4; blocks=[5..8 n=4 sum=26 first=5 last=8 min=5 max=8]"
+      "[9..12 n=4 sum=42 first=9 last=12 min=9 max=12]",
+      Summ("m", "v", kMinTime, kMaxTime));
+  // A later write of the deleted range lands in a newer segment the
+  // tombstone does not cover; the block 1..4 still overlaps it.
+  Write("m v=22 2\n");
+  ASSERT_OK(db_->Flush());
+  EXPECT_EQ(
+      "decoded=1:1,2:22,3:3,4:4; blocks=[5..8 n=4 sum=26 first=5 last=8 min=5 max=8]"
+      "[9..12 n=4 sum=42 first=9 last=12 min=9 max=12]",
+      Summ("m", "v", kMinTime, kMaxTime));
+}
+
+TEST_F(SummaryTest, BlocksOfSeveralPartitions) {
+  const int64_t day = 86400ll * 1000000000ll;
+  std::string body;  // t = day-4 .. day+3, v = 1..8: two segments, one per partition
+  for (int64_t k = 1; k <= 8; k++)
+    body += "m v=" + std::to_string(k) + " " + std::to_string(day - 5 + k) + "\n";
+  Write(body);
+  ASSERT_OK(db_->Flush());
+  EXPECT_EQ(2u, db_->Stats().segments);
+  const std::string both = absl::StrFormat(
+      "decoded=; blocks=[%d..%d n=4 sum=10 first=1 last=4 min=1 max=4][%d..%d n=4 sum=26 first=5 last=8 "
+      "min=5 max=8]",
+      day - 4, day - 1, day, day + 3);
+  EXPECT_EQ(both, Summ("m", "v", kMinTime, kMaxTime));
+  EXPECT_EQ(both, Summ("m", "v", kMinTime, kMaxTime, day, 0));      // a window per partition
+  EXPECT_EQ(both, Summ("m", "v", kMinTime, kMaxTime, 2 * day, 0));  // one window over both
+  // A window boundary inside a block: that block is decoded.
+  EXPECT_EQ(
+      absl::StrFormat("decoded=%d:1,%d:2,%d:3,%d:4; blocks=[%d..%d n=4 sum=26 first=5 last=8 min=5 max=8]",
+                      day - 4, day - 3, day - 2, day - 1, day, day + 3),
+      Summ("m", "v", kMinTime, kMaxTime, day, day - 2));
+  // The query range ends inside the second partition's block.
+  EXPECT_EQ(absl::StrFormat("decoded=%d:5,%d:6; blocks=[%d..%d n=4 sum=10 first=1 last=4 min=1 max=4]", day,
+                            day + 1, day - 4, day - 1),
+            Summ("m", "v", kMinTime, day + 1));
+}
+
+TEST_F(SummaryTest, EveryFieldTypeHasItsStatistics) {
+  Write("m i=-3i,u=7u,b=true,s=\"x\" 1\nm i=5i,u=1u,b=false,s=\"y\" 2\nm i=2i,u=9u,b=true,s=\"z\" 3\n");
+  ASSERT_OK(db_->Flush());
+  EXPECT_EQ("decoded=; blocks=[1..3 n=3 sum=4 first=-3 last=2 min=-3 max=5]",
+            Summ("m", "i", kMinTime, kMaxTime));
+  EXPECT_EQ("decoded=; blocks=[1..3 n=3 sum=17 first=7 last=9 min=1 max=9]",
+            Summ("m", "u", kMinTime, kMaxTime));
+  EXPECT_EQ("decoded=; blocks=[1..3 n=3 sum=2 first=1 last=1 min=0 max=1]",
+            Summ("m", "b", kMinTime, kMaxTime));
+  EXPECT_EQ("decoded=; blocks=[1..3 n=3]", Summ("m", "s", kMinTime, kMaxTime));
+}
+
+TEST_F(SummaryTest, OnlyNamedFieldsAreSummarised) {
+  Write("m a=1,b=2 1\nm a=3,b=4 2\n");
+  ASSERT_OK(db_->Flush());
+  ScanRequest req;
+  req.database = "db";
+  req.measurement = "m";
+  req.fields = {"a", "b", "missing"};
+  req.summary_fields = {"b"};
+  int calls = 0;
+  ASSERT_OK(db_->Scan(req, [&](const SeriesData& sd) {
+    calls++;
+    EXPECT_EQ(3u, sd.summaries.size());
+    EXPECT_EQ(2u, sd.columns[0].size());
+    EXPECT_TRUE(sd.summaries[0].empty());
+    EXPECT_TRUE(sd.columns[1].empty());
+    EXPECT_EQ(1u, sd.summaries[1].size());
+    EXPECT_TRUE(sd.columns[2].empty());
+    EXPECT_TRUE(sd.summaries[2].empty());
+    return absl::OkStatus();
+  }));
+  EXPECT_EQ(1, calls);
+}
+
+// An anchored set of literals (the planner's form of `host = 'a' OR host =
+// 'b'`) is answered from the postings; the answer must equal the regex's.
+TEST_F(DBTest, LiteralAlternationMatchersSelectExactlyTheirSeries) {
+  Write("cpu,host=a,dc=x v=1 1\ncpu,host=b,dc=y v=2 2\ncpu,host=a.b,dc=x v=3 3\ncpu,host=ab v=4 4\ncpu,dc=x v=5 5\n");
+  auto series = [&](std::vector<TagMatcher> ms) {
+    auto r = db_->Series("db", "cpu", ms);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? absl::StrJoin(*r, " ") : std::string();
+  };
+  EXPECT_EQ("cpu,dc=x,host=a cpu,dc=y,host=b", series({{"host", TagOp::kRegex, "^(?:a|b)$"}}));
+  EXPECT_EQ("cpu,dc=x,host=a cpu,dc=x,host=a.b", series({{"host", TagOp::kRegex, "^(a|a\\.b|zz)$"}}));
+  EXPECT_EQ("cpu,dc=x,host=a", series({{"host", TagOp::kRegex, "^a$"}}));
+  EXPECT_EQ("cpu,dc=x,host=a", series({{"host", TagOp::kRegex, "^(?:a|b)$"}, {"dc", TagOp::kEqual, "x"}}));
+  // Not literal sets: evaluated as regexes (`.` is any byte; the empty
+  // literal matches the series without the tag).
+  EXPECT_EQ("cpu,dc=x,host=a.b", series({{"host", TagOp::kRegex, "^(?:a.b)$"}}));
+  EXPECT_EQ("cpu,dc=x,host=a.b cpu,host=ab", series({{"host", TagOp::kRegex, "^(?:a.?b)$"}}));
+  EXPECT_EQ("cpu,dc=x cpu,dc=x,host=a", series({{"host", TagOp::kRegex, "^(?:|a)$"}}));
+  EXPECT_EQ("cpu,dc=y,host=b cpu,host=ab", series({{"host", TagOp::kRegex, "^(?:b|ab)$"}}));
+  const std::string dump = Dump("cpu", kMinTime, kMaxTime, {{"host", TagOp::kRegex, "^(?:a|zz)$"}});
+  EXPECT_EQ(0u, dump.find("cpu,dc=x,host=a v=1:")) << dump;
+  EXPECT_EQ(1, std::count(dump.begin(), dump.end(), ';')) << dump;
 }
 
 }  // namespace

@@ -110,12 +110,36 @@ bool PartialNeeds(const std::string& fn, uint32_t* need);
 
 // Reduces a time-sorted numeric column (float, integer or unsigned) into
 // acc[0, windows): window w is [first_window + w*interval, +interval).
-// interval 0: every point goes to acc[0].
+// interval 0: every point goes to acc[0]. A boolean or string column is
+// only counted, when need == 0 (count is the only call over it).
 void AccumulateColumn(const Column& c, int64_t first_window, int64_t interval, size_t windows, uint32_t need,
                       PartialAcc* acc);
 
 // Folds `from` into *into as if from's series came after into's.
 void CombinePartial(VType type, uint32_t need, const PartialAcc& from, PartialAcc* into);
+
+// Block statistics (ScanRequest::summary_fields). Whether partial
+// aggregation may take a block's statistics instead of its points: on by
+// default (M2MDB_BLOCK_STATS=0 in the environment: off at start); tests and
+// benchmarks turn it off to compare with decoding every block. Process-wide.
+void SetUseBlockSummaries(bool on);
+bool UseBlockSummaries();
+
+// Whether a block summarised as `s` gives exactly what its decoded points
+// would for the statistics in `need` (PartialNeed bits); false: decode it.
+// Float blocks with NaN (their stats skip it, the point reducers do not) or a
+// min/max of zero (-0.0 == 0.0 is a tie broken by the min/max point's time,
+// which blocks do not record) are declined for min/max; integer and unsigned
+// blocks for sums unless count * max|value| <= 2^53, so the sum did not wrap
+// and its double equals the sum of the values' doubles (the mean's sum).
+// Boolean and string blocks serve count only (need == 0).
+bool SummaryUsable(const BlockSummary& s, uint32_t need);
+
+// Folds a block summary into *acc as ReduceSlice would fold the block's
+// points. REQUIRES: SummaryUsable(s, need). The min/max times are taken as
+// the block's first time: no point of another source of the series lies in
+// the block's time range, so ties with those points resolve the same.
+void AccumulateSummary(const BlockSummary& s, uint32_t need, PartialAcc* acc);
 
 // The value of `fn` for an accumulator with n > 0 over values of `type`.
 Entry PartialResult(const std::string& fn, VType type, const PartialAcc& a, int64_t window_time,

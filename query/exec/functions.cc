@@ -3,9 +3,12 @@
 // Reducers run over a contiguous slice [a, b) of one typed vector (the
 // points of a window), in tight loops; they never see nulls.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <numeric>
+#include <string_view>
 #include <type_traits>
 
 #include "query/exec/exec.h"
@@ -416,6 +419,99 @@ void AccumulateColumn(const Column& c, int64_t first_window, int64_t interval, s
       Accumulate(t, c.uints.data(), c.size(), first_window, interval, windows, need, acc);
       break;
     default:
+      // Boolean and string columns are only counted (need == 0): one
+      // division per window, the rest by the window's end.
+      if (need != 0 || c.empty() || windows == 0) break;
+      if (interval == 0) {
+        acc[0].n += static_cast<int64_t>(c.size());
+        break;
+      }
+      for (size_t a = static_cast<size_t>(std::lower_bound(c.times.begin(), c.times.end(), first_window) -
+                                          c.times.begin());
+           a < c.size();) {
+        const uint64_t w = (static_cast<uint64_t>(c.times[a]) - static_cast<uint64_t>(first_window)) /
+                           static_cast<uint64_t>(interval);
+        if (w >= windows) break;
+        const __int128 end = static_cast<__int128>(first_window) + static_cast<__int128>(w + 1) * interval;
+        const int64_t we = end > INT64_MAX ? INT64_MAX : static_cast<int64_t>(end);
+        size_t b = a + 1;
+        while (b < c.size() && c.times[b] < we) b++;
+        acc[w].n += static_cast<int64_t>(b - a);
+        a = b;
+      }
+      break;
+  }
+}
+
+namespace {
+// M2MDB_BLOCK_STATS=0 in the environment starts with block statistics off:
+// an A/B switch for whole-system measurements (m2mdb-bench starts the server
+// with this process's environment).
+bool BlockSummariesFromEnv() {
+  const char* v = std::getenv("M2MDB_BLOCK_STATS");
+  return v == nullptr || std::string_view(v) != "0";
+}
+std::atomic<bool> g_use_block_summaries{BlockSummariesFromEnv()};
+}  // namespace
+
+void SetUseBlockSummaries(bool on) { g_use_block_summaries.store(on, std::memory_order_relaxed); }
+bool UseBlockSummaries() { return g_use_block_summaries.load(std::memory_order_relaxed); }
+
+bool SummaryUsable(const BlockSummary& s, uint32_t need) {
+  if (need & kNeedVariance) return false;
+  constexpr double kExact = 9007199254740992.0;  // 2^53
+  switch (s.type) {
+    case FieldType::kFloat:
+      if (need & (kNeedMin | kNeedMax)) {
+        // A NaN anywhere in the block makes its sum NaN (so does +inf with
+        // -inf: declined too, harmlessly).
+        if (std::isnan(s.sum_f)) return false;
+        if ((need & kNeedMin) && s.min_f == 0) return false;
+        if ((need & kNeedMax) && s.max_f == 0) return false;
+      }
+      return true;
+    case FieldType::kInteger:
+      if (need & kNeedSum) {
+        const double mx =
+            std::max(std::fabs(static_cast<double>(s.min_i)), std::fabs(static_cast<double>(s.max_i)));
+        if (static_cast<double>(s.count) * mx > kExact) return false;
+      }
+      return true;
+    case FieldType::kUnsigned:
+      if (need & kNeedSum) {
+        if (static_cast<double>(s.count) * static_cast<double>(s.max_u) > kExact) return false;
+      }
+      return true;
+    default:
+      return need == 0;  // boolean/string: count only
+  }
+}
+
+void AccumulateSummary(const BlockSummary& s, uint32_t need, PartialAcc* acc) {
+  PartialAcc p;
+  p.n = s.count;
+  p.mn_t = p.mx_t = p.fst_t = s.min_time;
+  p.lst_t = s.max_time;
+  switch (s.type) {
+    case FieldType::kFloat:
+      p.dsum = s.sum_f;
+      p.mn.f = s.min_f, p.mx.f = s.max_f, p.fst.f = s.first_f, p.lst.f = s.last_f;
+      MergeInto<double>(p, need, acc);
+      break;
+    case FieldType::kInteger:
+      p.usum = static_cast<uint64_t>(s.sum_i);
+      p.dsum = static_cast<double>(s.sum_i);
+      p.mn.i = s.min_i, p.mx.i = s.max_i, p.fst.i = s.first_i, p.lst.i = s.last_i;
+      MergeInto<int64_t>(p, need, acc);
+      break;
+    case FieldType::kUnsigned:
+      p.usum = s.sum_u;
+      p.dsum = static_cast<double>(s.sum_u);
+      p.mn.u = s.min_u, p.mx.u = s.max_u, p.fst.u = s.first_u, p.lst.u = s.last_u;
+      MergeInto<uint64_t>(p, need, acc);
+      break;
+    default:
+      acc->n += s.count;
       break;
   }
 }
@@ -433,6 +529,7 @@ void CombinePartial(VType type, uint32_t need, const PartialAcc& from, PartialAc
       MergeInto<uint64_t>(from, need, into);
       break;
     default:
+      into->n += from.n;  // boolean/string: counted only
       break;
   }
 }

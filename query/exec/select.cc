@@ -16,6 +16,7 @@
 //      window by window over contiguous slices; fill; evaluate the outer
 //      expressions.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -841,7 +842,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
 
   // Partial aggregation needs the windows before the scan: a lower time
   // bound (or no GROUP BY time) and not too many windows.
-  int64_t partial_first = 0, partial_interval = 0;
+  int64_t partial_first = 0, partial_interval = 0, partial_offset = 0;
   size_t partial_windows = 1;
   if (plan.partial && plan.has_time_group) {
     if (!range.has_min()) {
@@ -852,6 +853,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       auto start = [&](int64_t t) { return FloorDiv(t - off, iv) * iv + off; };
       partial_first = start(range.min);
       partial_interval = iv;
+      partial_offset = off;
       __int128 count = (static_cast<__int128>(start(range.max)) - partial_first) / iv + 1;
       if (count > (1 << 20)) {
         plan.partial = false;
@@ -919,9 +921,28 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     for (size_t in = 0; in < plan.input_fields.size() && use_partial; in++) {
       auto it = schema.fields.find(plan.input_fields[in]);
       if (it == schema.fields.end()) continue;
-      if (!IsNumericType(it->second)) use_partial = false;
+      // Boolean and string fields only when count is all that is asked of
+      // them (the accumulators then only count).
+      if (!IsNumericType(it->second) && plan.partial_need[in] != 0) use_partial = false;
       partial_type[in] = FromFieldType(it->second);
     }
+    // Block statistics stand in for a block's points in the accumulators
+    // (ScanRequest::summary_fields). Not for stddev (no M2 in the stats), nor
+    // for a lone min/max without GROUP BY time: it returns the time of the
+    // selected point, which block stats do not record.
+    // The filter sees a block's type, not its field: per type, what the
+    // inputs of that type need.
+    std::array<uint32_t, 8> summary_need{};
+    uint32_t all_need = 0;
+    bool use_summaries = use_partial && UseBlockSummaries();
+    for (size_t in = 0; in < plan.input_fields.size() && use_summaries; in++) {
+      auto it = schema.fields.find(plan.input_fields[in]);
+      if (it == schema.fields.end()) continue;
+      summary_need[static_cast<size_t>(it->second) & 7] |= plan.partial_need[in];
+      all_need |= plan.partial_need[in];
+    }
+    if (all_need & kNeedVariance) use_summaries = false;
+    if (plan.selector_point_time && (all_need & (kNeedMin | kNeedMax))) use_summaries = false;
 
     auto on_series_in = [&](ScanState& st, const SeriesData& sd) -> Status {
       RETURN_IF_ERROR(ctx->CheckDeadline());
@@ -961,18 +982,44 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       if (g.partial) {
         // Reduce the series' columns in place into the group's windows.
         for (size_t in = 0; in < plan.input_fields.size(); in++) {
-          const Column* c = column_of(plan.input_fields[in]);
-          if (c == nullptr || c->empty()) continue;
-          if (FromFieldType(c->type) != g.partial_type[in]) return absl::AbortedError(kPartialFallback);
+          const Column* c = nullptr;
+          const std::vector<BlockSummary>* sums = nullptr;
+          for (size_t k = 0; k < sd.field_names.size(); k++) {
+            if (sd.field_names[k] != plan.input_fields[in]) continue;
+            c = &sd.columns[k];
+            if (k < sd.summaries.size() && !sd.summaries[k].empty()) sums = &sd.summaries[k];
+            break;
+          }
+          if (c == nullptr || (c->empty() && sums == nullptr)) continue;
+          if (!c->empty() && FromFieldType(c->type) != g.partial_type[in]) {
+            return absl::AbortedError(kPartialFallback);
+          }
           std::vector<PartialAcc>& acc = g.acc[in];
           if (acc.empty()) {
             st.partial_bytes += partial_windows * sizeof(PartialAcc);
             if (st.partial_bytes > kMaxPartialBytes) return absl::AbortedError(kPartialFallback);
             acc.resize(partial_windows);
           }
-          if (c->times.front() < st.earliest) st.earliest = c->times.front();
+          if (!c->empty() && c->times.front() < st.earliest) st.earliest = c->times.front();
           AccumulateColumn(*c, partial_first, partial_interval, partial_windows, plan.partial_need[in],
                            acc.data());
+          if (sums == nullptr) continue;
+          // The engine put each summarised block wholly inside one window
+          // of the same geometry and inside the scanned time range.
+          for (const BlockSummary& b : *sums) {
+            if (FromFieldType(b.type) != g.partial_type[in]) return absl::AbortedError(kPartialFallback);
+            size_t w = 0;
+            if (partial_interval > 0) {
+              w = static_cast<size_t>(
+                  (static_cast<uint64_t>(b.min_time) - static_cast<uint64_t>(partial_first)) /
+                  static_cast<uint64_t>(partial_interval));
+              if (b.min_time < partial_first || w >= partial_windows) {
+                return absl::InternalError("block summary outside the query windows");
+              }
+            }
+            if (b.min_time < st.earliest) st.earliest = b.min_time;
+            AccumulateSummary(b, plan.partial_need[in], &acc[w]);
+          }
         }
         return absl::OkStatus();
       }
@@ -1115,6 +1162,14 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       req.fields = read;
       req.min_time = range.min;
       req.max_time = range.max;
+      if (use_summaries) {
+        req.summary_fields = read;
+        req.summary_window_ns = partial_interval;
+        req.summary_window_offset_ns = partial_offset;
+        req.summary_filter = [summary_need](const BlockSummary& b) {
+          return SummaryUsable(b, summary_need[static_cast<size_t>(b.type) & 7]);
+        };
+      }
       TagMatcher half_a, half_b;
       if (use_partial && SplitMatchers(ctx, src, parts.matchers, &half_a, &half_b)) {
         // Two scans over complementary halves of the series, each reducing

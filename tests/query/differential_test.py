@@ -6,6 +6,11 @@ disabled, only [http]), loads data.lp into it and into an embedded m2mdb
 (query_driver), runs every query of the corpus against both and compares the
 JSON answers parsed (floats with a relative tolerance of 1e-9).
 
+The driver runs once per mode in MODES: with the points in the in-memory head,
+and flushed to segment files with small blocks, so that the segment read
+path and aggregates over block statistics (ScanRequest::summary_fields) are
+compared with influxd too.
+
 Corpus lines: one query per line; blank lines and lines starting with '#'
 are ignored. `SKIP(reason) query` lists a known difference (also listed in
 docs/compatibility.md): it is run on m2mdb only (must not crash) and reported.
@@ -29,6 +34,13 @@ import urllib.parse
 import urllib.request
 
 DB = "diff"
+
+# (name, extra driver arguments). Blocks of 16 points put many block (and
+# some window) boundaries inside the test data's series.
+MODES = [
+    ("head", []),
+    ("segments", ["--flush", "--block-points", "16"]),
+]
 
 
 def free_port():
@@ -176,47 +188,56 @@ def main():
                 body = f.read()
             req = urllib.request.Request(base + f"/write?db={DB}", data=body, method="POST")
             urllib.request.urlopen(req, timeout=30).read()
-            # m2mdb: every query in one driver run.
-            started = time.time()
-            driver = subprocess.run(
-                [args.driver, "--data-dir", os.path.join(tmp, "m2mdb"), "--db", DB, "--load", args.data],
-                input="\n".join(q for _, q, _, _ in entries) + "\n", capture_output=True, text=True, timeout=100)
-            m2_elapsed = time.time() - started
-            outs = driver.stdout.splitlines()
-            if driver.returncode != 0 or len(outs) != len(entries):
-                print(f"driver failed (rc {driver.returncode}, {len(outs)} of {len(entries)} answers)")
-                print(driver.stderr[-2000:])
-                return 1
+            # m2mdb: every query in one driver run per mode.
+            outs_by_mode, m2_elapsed = {}, 0.0
+            for mode, extra in MODES:
+                started = time.time()
+                driver = subprocess.run(
+                    [args.driver, "--data-dir", os.path.join(tmp, "m2mdb-" + mode), "--db", DB, "--load",
+                     args.data] + extra,
+                    input="\n".join(q for _, q, _, _ in entries) + "\n", capture_output=True, text=True,
+                    timeout=100)
+                m2_elapsed += time.time() - started
+                outs = driver.stdout.splitlines()
+                if driver.returncode != 0 or len(outs) != len(entries):
+                    print(f"driver ({mode}) failed (rc {driver.returncode}, {len(outs)} of {len(entries)} answers)")
+                    print(driver.stderr[-2000:])
+                    return 1
+                outs_by_mode[mode] = outs
             passed, failed, skipped = 0, [], []
             started = time.time()
-            for (line, q, skip, unordered), out in zip(entries, outs):
-                mine = json.loads(out)
+            for k, (line, q, skip, unordered) in enumerate(entries):
                 if skip is not None:
                     skipped.append((line, q, skip))
                     continue
-                theirs = influx_query(base, q)
-                mine, theirs = canonical_ties(mine), canonical_ties(theirs)
+                theirs = canonical_ties(influx_query(base, q))
                 if unordered:
-                    mine, theirs = sort_rows(mine), sort_rows(theirs)
-                d = same(theirs, mine, "")
-                if d is None:
-                    passed += 1
-                    if args.verbose:
-                        print(f"ok   {line}: {q}")
-                else:
-                    failed.append((line, q, d, theirs, mine))
+                    theirs = sort_rows(theirs)
+                for mode, _ in MODES:
+                    mine = canonical_ties(json.loads(outs_by_mode[mode][k]))
+                    if unordered:
+                        mine = sort_rows(mine)
+                    d = same(theirs, mine, "")
+                    if d is None:
+                        passed += 1
+                        if args.verbose:
+                            print(f"ok   {line} ({mode}): {q}")
+                    else:
+                        failed.append((line, mode, q, d, theirs, mine))
             influx_elapsed = time.time() - started
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-    for line, q, d, theirs, mine in failed:
-        print(f"FAIL corpus line {line}: {q}\n  diff at {d}\n  influxd: {json.dumps(theirs)[:600]}\n"
+    for line, mode, q, d, theirs, mine in failed:
+        print(f"FAIL corpus line {line} ({mode}): {q}\n  diff at {d}\n  influxd: {json.dumps(theirs)[:600]}\n"
               f"  m2mdb:   {json.dumps(mine)[:600]}")
     for line, q, reason in skipped:
         if args.verbose:
             print(f"skip {line}: {q} ({reason})")
-    print(f"{passed} passed, {len(failed)} failed, {len(skipped)} skipped (known differences) of {len(entries)}; "
-          f"m2mdb {m2_elapsed:.2f}s incl. load, influxd {influx_elapsed:.2f}s")
+    compared = len(entries) - len(skipped)
+    print(f"{passed} passed, {len(failed)} failed of {compared} queries x {len(MODES)} modes "
+          f"({', '.join(m for m, _ in MODES)}); {len(skipped)} skipped (known differences) of {len(entries)}; "
+          f"m2mdb {m2_elapsed:.2f}s incl. loads, influxd {influx_elapsed:.2f}s")
     return 0 if not failed else 1
 
 

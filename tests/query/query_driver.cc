@@ -1,12 +1,18 @@
 // tests/query/query_driver.cc — runs InfluxQL through an embedded m2mdb.
 //
 //   query_driver --data-dir DIR --db NAME [--load FILE.lp]... [--flush]
+//                [--block-points N] [--no-block-stats]
 //                [--epoch ms] [--format json|csv|table] [--now NS] [--time]
 //
 // Loads line protocol files into database NAME (created if missing), then
 // reads one query per line on stdin and prints one result per line (JSON is
 // one line per query; csv/table print the text then a line "--"). Used by
 // the differential test against influxd (differential_test.py) and by hand.
+// --flush writes the loaded points to segment files before querying, so
+// queries read segments (and aggregates may use block statistics) instead
+// of the in-memory head; --block-points sets the segment block size (small
+// blocks: many block boundaries inside the test data); --no-block-stats
+// makes aggregates decode every block.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -18,12 +24,14 @@
 
 #include "m2mdb/db.h"
 #include "m2mdb/query/executor.h"
+#include "query/exec/exec.h"
 
 int main(int argc, char** argv) {
   std::string dir, db, epoch, format = "json";
   std::vector<std::string> loads;
   bool flush = false, timing = false;
   int64_t now = 0;
+  uint32_t block_points = 0;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -35,6 +43,10 @@ int main(int argc, char** argv) {
       loads.push_back(next());
     else if (a == "--flush")
       flush = true;
+    else if (a == "--block-points")
+      block_points = static_cast<uint32_t>(std::stoul(next()));
+    else if (a == "--no-block-stats")
+      m2mdb::query::exec::SetUseBlockSummaries(false);
     else if (a == "--time")
       timing = true;
     else if (a == "--epoch")
@@ -55,6 +67,7 @@ int main(int argc, char** argv) {
   m2mdb::Options options;
   options.data_dir = dir;
   options.wal_sync = m2mdb::WalSyncMode::kNone;
+  if (block_points > 0) options.max_block_points = block_points;
   auto opened = m2mdb::DB::Open(options);
   if (!opened.ok()) {
     std::fprintf(stderr, "open: %s\n", std::string(opened.status().message()).c_str());
@@ -74,7 +87,13 @@ int main(int argc, char** argv) {
     for (const auto& e : r->errors)
       std::fprintf(stderr, "load %s line %d: %s\n", f.c_str(), e.line, e.reason.c_str());
   }
-  if (flush) (void)database->Flush();
+  if (flush) {
+    const auto st = database->Flush();
+    if (!st.ok()) {
+      std::fprintf(stderr, "flush: %s\n", std::string(st.message()).c_str());
+      return 1;
+    }
+  }
   m2mdb::query::Executor exec(database.get());
   m2mdb::query::QueryOptions qo;
   qo.database = db;

@@ -69,6 +69,24 @@ struct TagMatcher {
                       // unanchored, like InfluxQL =~
 };
 
+// The statistics of one segment block that Scan returned instead of its
+// points (see ScanRequest::summary_fields). Values are in the field's type:
+// kFloat uses the *_f members, kInteger the *_i members, kUnsigned the *_u
+// members; kBoolean keeps min/max/first/last in *_i as 0/1 and the number of
+// trues in sum_i; kString has only count and the times. first/last are the
+// values at min_time/max_time; min/max are values only (their times are not
+// recorded); float min/max skip NaN and ties keep the earliest point; sums
+// are accumulated in time order, integer sums wrap.
+struct BlockSummary {
+  FieldType type = FieldType::kFloat;
+  int64_t count = 0;
+  int64_t min_time = 0;  // of the first point
+  int64_t max_time = 0;  // of the last point
+  double min_f = 0, max_f = 0, sum_f = 0, first_f = 0, last_f = 0;
+  int64_t min_i = 0, max_i = 0, sum_i = 0, first_i = 0, last_i = 0;
+  uint64_t min_u = 0, max_u = 0, sum_u = 0, first_u = 0, last_u = 0;
+};
+
 struct ScanRequest {
   std::string database;
   std::string measurement;
@@ -78,6 +96,33 @@ struct ScanRequest {
   std::vector<std::string> fields;
   int64_t min_time = kMinTime;  // inclusive
   int64_t max_time = kMaxTime;  // inclusive
+
+  // Block summaries, for aggregates (count/sum/mean/min/max/first/last) that
+  // can be answered from a segment block's statistics without decoding it.
+  // For the fields named here, Scan may return some of the points as
+  // SeriesData::summaries entries (one per block) instead of in the column.
+  // A block is summarised only when that cannot change any aggregate of a
+  // window: it lies wholly inside [min_time, max_time] and inside one window;
+  // no tombstone of the series covers any of its time range (its statistics
+  // would count deleted points); and no other source of the same (series,
+  // field) has a block or a point in its time range (an overwrite there
+  // would be counted twice, newest-wins needs the points). Empty (the
+  // default): nothing is summarised and Scan behaves exactly as without.
+  // (The "= {}"s let positional initialisers written before these members
+  // existed leave them out without -Wmissing-field-initializers.)
+  std::vector<std::string> summary_fields = {};
+  // The windows: [s, s + summary_window_ns) with s = offset + k * length
+  // for integer k, aligned to the epoch as InfluxQL's GROUP BY
+  // time(length, offset). 0 = a single window [min_time, max_time] (an
+  // aggregate without GROUP BY time).
+  int64_t summary_window_ns = 0;
+  int64_t summary_window_offset_ns = 0;
+  // Optional veto, called for every block that could be summarised: false
+  // decodes it instead. The caller knows what its aggregates need (e.g. a
+  // mean over integers needs a sum that did not wrap); the engine does not.
+  // Called on the scanning thread, so it must be safe to call concurrently
+  // when copies of the request scan in parallel.
+  std::function<bool(const BlockSummary&)> summary_filter = nullptr;
 };
 
 // The points of one series, one Column per requested field (in the order of
@@ -88,6 +133,12 @@ struct SeriesData {
   std::vector<std::pair<std::string, std::string>> tags;  // sorted by key
   std::vector<std::string> field_names;
   std::vector<Column> columns;
+  // Empty unless the request named summary_fields; then one list per column:
+  // the blocks of that field returned as statistics instead of points,
+  // sorted by min_time. Their time ranges are disjoint from each other and
+  // hold none of the column's points, so column + summaries together are
+  // exactly the field's points in [min_time, max_time].
+  std::vector<std::vector<BlockSummary>> summaries = {};
 };
 
 struct FieldKey {
