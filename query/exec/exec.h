@@ -44,6 +44,9 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& s, ExecContext* ctx
 struct Points {
   std::vector<int64_t> t;
   VCol v;
+  // For a selector with extra fields (SELECT max(v), host): per point, the
+  // values of the bare field and tag references (Plan::aux); else empty.
+  std::vector<std::vector<Value>> aux;
   size_t size() const { return t.size(); }
 };
 
@@ -69,8 +72,11 @@ struct Entry {
 // Applies an aggregate or selector `c` (c.name) to points [a, b) of `p`;
 // appends results (one for most functions, several for distinct) with time
 // `window_time`, or the selected point's time when `point_time` is true.
+// For selectors, `picked` (if set) gets the index in `p` of each selected
+// point, so extra fields can be read from it.
 void ReduceWindow(const std::string& name, const CallSpec& c, const Points& p, size_t a, size_t b,
-                  int64_t window_time, bool point_time, std::vector<Entry>* out);
+                  int64_t window_time, bool point_time, std::vector<Entry>* out,
+                  std::vector<size_t>* picked = nullptr);
 
 // Partial aggregation. A series is reduced on its own into per-window
 // accumulators, series after series in scan order; the accumulators then

@@ -40,11 +40,14 @@ Points MergePoints(std::vector<Points> parts) {
   out.t.reserve(total);
   out.v.type = parts[0].v.type;
   out.v.Reserve(total);
+  const bool aux = !parts[0].aux.empty();
+  if (aux) out.aux.reserve(total);
   for (uint32_t g : idx) {
     uint32_t k = order[g].second;
     size_t i = g - base[k];
     out.t.push_back(parts[k].t[i]);
     out.v.AppendFrom(parts[k].v, i);
+    if (aux) out.aux.push_back(std::move(parts[k].aux[i]));
   }
   return out;
 }
@@ -67,10 +70,13 @@ constexpr bool kNumeric =
 template <typename T>
 void Reduce(const std::string& fn, const CallSpec& c, const std::vector<int64_t>& times,
             const std::vector<T>& vals, size_t a, size_t b, int64_t wt, bool point_time,
-            std::vector<Entry>* out) {
+            std::vector<Entry>* out, std::vector<size_t>* picked) {
   const size_t n = b - a;
   if (n == 0) return;
-  auto sel = [&](size_t k) { out->push_back({point_time ? times[k] : wt, V(vals[k])}); };
+  auto sel = [&](size_t k) {
+    out->push_back({point_time ? times[k] : wt, V(vals[k])});
+    if (picked != nullptr) picked->push_back(k);
+  };
   if (fn == "count") {
     out->push_back({wt, static_cast<int64_t>(n)});
   } else if (fn == "first") {
@@ -198,22 +204,23 @@ void Reduce(const std::string& fn, const CallSpec& c, const std::vector<int64_t>
 }  // namespace
 
 void ReduceWindow(const std::string& name, const CallSpec& c, const Points& p, size_t a, size_t b,
-                  int64_t window_time, bool point_time, std::vector<Entry>* out) {
+                  int64_t window_time, bool point_time, std::vector<Entry>* out,
+                  std::vector<size_t>* picked) {
   switch (p.v.type) {
     case VType::kFloat:
-      Reduce(name, c, p.t, p.v.f, a, b, window_time, point_time, out);
+      Reduce(name, c, p.t, p.v.f, a, b, window_time, point_time, out, picked);
       break;
     case VType::kInt:
-      Reduce(name, c, p.t, p.v.i, a, b, window_time, point_time, out);
+      Reduce(name, c, p.t, p.v.i, a, b, window_time, point_time, out, picked);
       break;
     case VType::kUint:
-      Reduce(name, c, p.t, p.v.u, a, b, window_time, point_time, out);
+      Reduce(name, c, p.t, p.v.u, a, b, window_time, point_time, out, picked);
       break;
     case VType::kBool:
-      Reduce(name, c, p.t, p.v.b, a, b, window_time, point_time, out);
+      Reduce(name, c, p.t, p.v.b, a, b, window_time, point_time, out, picked);
       break;
     case VType::kString:
-      Reduce(name, c, p.t, p.v.s, a, b, window_time, point_time, out);
+      Reduce(name, c, p.t, p.v.s, a, b, window_time, point_time, out, picked);
       break;
     case VType::kNull:
       break;

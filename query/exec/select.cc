@@ -262,6 +262,10 @@ struct Plan {
   std::vector<Slot> slots;
   std::vector<std::string> input_fields;  // distinct fields read by slots
   bool selector_point_time = false;
+  // A lone selector with bare field and tag references (SELECT max(v), host):
+  // those references, read at the point the selector picked (influxd's
+  // auxiliary fields). Empty otherwise.
+  std::vector<VarRef> aux;
   // Every slot can be computed from per-series partials; per input, the
   // statistics its slots need.
   bool partial = false;
@@ -440,6 +444,18 @@ Status ExpandFields(const SelectStatement& s, const std::vector<SourceRef>& sour
     for (const auto& [k, t] : r.schema.fields) fields.emplace(k, t);
     tags.insert(r.schema.tags.begin(), r.schema.tags.end());
   }
+  // influxd leaves the GROUP BY tags out of `*` and regex field lists: they
+  // are the series' tags already. A regex or `*` dimension leaves out every
+  // tag, matched or not (influxd 1.6).
+  for (const Dimension& d : s.dimensions) {
+    if (const auto* tg = std::get_if<TagDimension>(&d.node)) {
+      tags.erase(tg->name);
+    } else if (std::holds_alternative<RegexDimension>(d.node) ||
+               std::holds_alternative<WildcardDimension>(d.node)) {
+      tags.clear();
+    }
+  }
+  bool dropped_time = false;
   for (const Field& f : s.fields) {
     const Expr* e = Unparen(f.expr.get());
     if (const auto* w = e->As<Wildcard>()) {
@@ -491,11 +507,19 @@ Status ExpandFields(const SelectStatement& s, const std::vector<SourceRef>& sour
         continue;
       }
     }
+    // influxd drops a bare `time` from the field list: every row has it.
+    if (const auto* v = e->As<VarRef>(); v != nullptr && v->name == "time" && f.alias.empty()) {
+      dropped_time = true;
+      continue;
+    }
     OutField of;
     of.expr = planner::Clone(*f.expr);
     of.alias = !f.alias.empty();
     of.name = of.alias ? f.alias : planner::FieldName(*f.expr);
     out->push_back(std::move(of));
+  }
+  if (dropped_time && out->empty()) {
+    return absl::InvalidArgumentError("at least 1 non-time field must be queried");
   }
   return absl::OkStatus();
 }
@@ -525,6 +549,31 @@ bool HasBareVarRef(const Expr& e) {
   if (const auto* b = x.As<BinaryExpr>()) return HasBareVarRef(*b->lhs) || HasBareVarRef(*b->rhs);
   if (const auto* u = x.As<UnaryMinus>()) return HasBareVarRef(*u->expr);
   return false;
+}
+
+// Appends the VarRefs outside of (non-math) calls, once per name; `time` is
+// the row's time, not a field.
+void CollectBareVarRefs(const Expr& e, std::vector<VarRef>* out) {
+  const Expr& x = *Unparen(&e);
+  if (const auto* v = x.As<VarRef>()) {
+    if (absl::AsciiStrToLower(v->name) == "time") return;
+    for (const VarRef& o : *out) {
+      if (o.name == v->name) return;
+    }
+    out->push_back(VarRef{v->name, v->type});
+    return;
+  }
+  if (const auto* c = x.As<Call>()) {
+    if (!planner::IsMathFunction(c->name)) return;
+    for (const auto& a : c->args) CollectBareVarRefs(*a, out);
+    return;
+  }
+  if (const auto* b = x.As<BinaryExpr>()) {
+    CollectBareVarRefs(*b->lhs, out);
+    CollectBareVarRefs(*b->rhs, out);
+    return;
+  }
+  if (const auto* u = x.As<UnaryMinus>()) CollectBareVarRefs(*u->expr, out);
 }
 
 Status CollectSlots(const Expr& e, Plan* plan) {
@@ -779,11 +828,19 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
   RETURN_IF_ERROR(ExpandFields(s, sources, &plan.fields));
   for (const OutField& f : plan.fields) plan.aggregate |= ContainsFunctionCall(*f.expr);
   if (plan.aggregate) {
+    bool bare = false;
     for (const OutField& f : plan.fields) {
       if (HasBareVarRef(*f.expr)) {
-        return absl::InvalidArgumentError("mixing aggregate and non-aggregate queries is not supported");
+        bare = true;
+        CollectBareVarRefs(*f.expr, &plan.aux);
       }
       RETURN_IF_ERROR(CollectSlots(*f.expr, &plan));
+    }
+    // Bare references ride along with one selector only (influxd): other
+    // aggregates have no point to read them from.
+    if (bare && !(plan.slots.size() == 1 && planner::IsSelectorFunction(plan.slots[0].reduce) &&
+                  !plan.slots[0].transform && !plan.slots[0].over_aggregate)) {
+      return absl::InvalidArgumentError("mixing aggregate and non-aggregate queries is not supported");
     }
     bool any_transform = false;
     for (const Slot& sl : plan.slots) {
@@ -816,6 +873,9 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         plan.partial = false;
       }
     }
+    // Extra fields need the selected point itself: no accumulators, hence no
+    // block statistics either.
+    if (!plan.aux.empty()) plan.partial = false;
   } else if (plan.has_time_group) {
     return absl::InvalidArgumentError("GROUP BY requires at least one aggregate function");
   }
@@ -870,7 +930,10 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       if (v.type == DataType::kTag) return false;
       return schema.fields.count(v.name) > 0;
     };
-    auto is_tag = [&](const VarRef& v) { return !is_field(v); };
+    // `x::field` (or a field type) never reads a tag: null unless x is a field.
+    auto is_tag = [&](const VarRef& v) {
+      return v.type == DataType::kTag || (v.type == DataType::kUnknown && !is_field(v));
+    };
     planner::ConditionParts parts = planner::SplitCondition(cond.get(), is_field);
 
     // Fields to read.
@@ -897,6 +960,10 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     }
     if (select_fields.empty()) continue;
     for (const auto& f : select_fields) add_read(f);
+    // Extra fields are read but do not make rows: the selector's field does.
+    for (const VarRef& v : plan.aux) {
+      if (is_field(v)) add_read(v.name);
+    }
     if (parts.row_filter) {
       WalkExpr(*parts.row_filter, [&](const Expr& x) {
         if (const auto* v = x.As<VarRef>(); v != nullptr && is_field(*v)) add_read(v->name);
@@ -1049,7 +1116,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         }
         return "";
       };
-      if (plan.aggregate && !parts.row_filter) {
+      if (plan.aggregate && !parts.row_filter && plan.aux.empty()) {
         // Fast path: each call input is the column itself.
         if (g.inputs.empty()) g.inputs.resize(plan.input_fields.size());
         for (size_t in = 0; in < plan.input_fields.size(); in++) {
@@ -1089,6 +1156,30 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
           if (v == nullptr) continue;
           Points p = Compact(al.times, *v, parts.row_filter ? &mask : nullptr);
           if (p.size() == 0) continue;
+          if (!plan.aux.empty()) {
+            // Per kept row (as Compact kept them), the extra references'
+            // values; a tag the series lacks, or an unknown name, is null.
+            std::vector<const VCol*> aux_col(plan.aux.size(), nullptr);
+            std::vector<Value> aux_const(plan.aux.size());
+            for (size_t j = 0; j < plan.aux.size(); j++) {
+              if (is_field(plan.aux[j])) {
+                aux_col[j] = ec.field(plan.aux[j]);
+              } else if (is_tag(plan.aux[j])) {
+                for (const auto& [k, val] : sd.tags) {
+                  if (k == plan.aux[j].name) aux_const[j] = val;
+                }
+              }
+            }
+            p.aux.reserve(p.size());
+            for (size_t r = 0; r < al.times.size(); r++) {
+              if (!v->valid[r] || (parts.row_filter && !mask[r])) continue;
+              std::vector<Value> row(plan.aux.size());
+              for (size_t j = 0; j < plan.aux.size(); j++) {
+                row[j] = aux_col[j] != nullptr ? aux_col[j]->Get(r) : aux_const[j];
+              }
+              p.aux.push_back(std::move(row));
+            }
+          }
           earliest = std::min(earliest, p.t.front());
           g.inputs[in].push_back(std::move(p));
         }
@@ -1252,6 +1343,10 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       bool multi = false;                          // distinct: several rows per window
     };
     std::vector<SlotResult> res(plan.slots.size());
+    // With extra fields (one selector slot): per window, the index in its
+    // merged input of the selected point.
+    std::vector<std::vector<size_t>> picked(plan.aux.empty() ? 0 : W);
+    auto picked_of = [&](size_t w) { return picked.empty() ? nullptr : &picked[w]; };
     for (size_t si = 0; si < plan.slots.size(); si++) {
       const Slot& sl = plan.slots[si];
       const Points& p = inputs[sl.input];
@@ -1280,7 +1375,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         }
       } else if (!plan.has_time_group) {
         ReduceWindow(sl.reduce, sl.spec, p, 0, p.size(), single_label, plan.selector_point_time,
-                     &r.per_window[0]);
+                     &r.per_window[0], picked_of(0));
       } else {
         size_t a = 0;
         // Skip points before the first window (possible for subqueries).
@@ -1290,7 +1385,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
           int64_t we = ws + interval;
           size_t b = a;
           while (b < p.size() && p.t[b] < we) b++;
-          if (b > a) ReduceWindow(sl.reduce, sl.spec, p, a, b, ws, false, &r.per_window[w]);
+          if (b > a) ReduceWindow(sl.reduce, sl.spec, p, a, b, ws, false, &r.per_window[w], picked_of(w));
           a = b;
           if ((w & 4095) == 4095) RETURN_IF_ERROR(ctx->CheckDeadline());
         }
@@ -1326,6 +1421,8 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     }
     std::vector<int64_t> times;
     std::vector<VCol> slot_cols(plan.slots.size());
+    std::vector<VCol> aux_cols;      // with extra fields: per Plan::aux entry
+    std::vector<uint8_t> empty_row;  // with extra fields: the row's window had no selected point
     if (windowed) {
       // Which windows have data in any slot.
       std::vector<uint8_t> has(W, 0);
@@ -1359,6 +1456,17 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         vals.reserve(col.size());
         for (Entry& e : col) vals.push_back(std::move(e.value));
         slot_cols[si] = VCol::FromValues(vals);
+      }
+      if (!plan.aux.empty()) {
+        const Points& p = inputs[plan.slots[0].input];
+        aux_cols.resize(plan.aux.size());
+        for (size_t j = 0; j < plan.aux.size(); j++) {
+          std::vector<Value> vals;
+          vals.reserve(rows.size());
+          for (size_t w : rows) vals.push_back(picked[w].empty() ? Value{} : p.aux[picked[w][0]][j]);
+          aux_cols[j] = VCol::FromValues(vals);
+        }
+        for (size_t w : rows) empty_row.push_back(picked[w].empty() ? 1 : 0);
       }
     } else {
       // Join entries by (time, occurrence).
@@ -1398,6 +1506,15 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       }
       return nullptr;
     };
+    if (!aux_cols.empty()) {
+      // Every bare reference is read from the selected point (tags too).
+      ec.field = [&](const VarRef& v) -> const VCol* {
+        for (size_t j = 0; j < plan.aux.size(); j++) {
+          if (plan.aux[j].name == v.name) return &aux_cols[j];
+        }
+        return nullptr;
+      };
+    }
     std::vector<VCol> out;
     for (const OutField& f : plan.fields) out.push_back(Eval(*f.expr, ec));
     rs->values.reserve(times.size());
@@ -1407,6 +1524,29 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       row.push_back(times[r]);
       for (const VCol& c : out) row.push_back(c.Get(r));
       rs->values.push_back(std::move(row));
+    }
+    if (!empty_row.empty() && plan.has_time_group &&
+        (s.fill.mode == FillMode::kNumber || s.fill.mode == FillMode::kPrevious)) {
+      // influxd fills the extra columns of an empty window like the
+      // selector's: fill(N) puts N in each (tags too), fill(previous) repeats
+      // the previous row's; fill(linear) leaves them null.
+      Value number;
+      if (const auto* i = std::get_if<int64_t>(&s.fill.value)) {
+        number = *i;
+      } else {
+        number = std::get<double>(s.fill.value);
+      }
+      for (size_t fi = 0; fi < plan.fields.size(); fi++) {
+        if (ContainsFunctionCall(*plan.fields[fi].expr)) continue;
+        for (size_t r = 0; r < rs->values.size(); r++) {
+          if (!empty_row[r]) continue;
+          if (s.fill.mode == FillMode::kNumber) {
+            rs->values[r][fi + 1] = number;
+          } else if (r > 0) {
+            rs->values[r][fi + 1] = rs->values[r - 1][fi + 1];
+          }
+        }
+      }
     }
     return absl::OkStatus();
   };

@@ -167,7 +167,7 @@ Status ValidateSelect(const SelectStatement& s) {
   Status st = absl::OkStatus();
   bool has_aggregate = false;
   int aggregate_calls = 0;
-  bool single_selector = false;
+  bool all_selectors = true;
   bool has_raw_field = false;
   for (const Field& f : s.fields) {
     bool has_var = false;
@@ -185,7 +185,7 @@ Status ValidateSelect(const SelectStatement& s) {
         if (a != nullptr && a->aggregate) {
           field_has_aggregate = true;
           aggregate_calls++;
-          single_selector = IsSelector(c->name);
+          all_selectors &= IsSelector(c->name);
         }
         // Arguments of calls do not count as raw fields.
         has_var = true;
@@ -202,9 +202,13 @@ Status ValidateSelect(const SelectStatement& s) {
       has_raw_field = true;
     }
   }
-  // A lone selector may carry other fields along (SELECT max(v), host).
-  if (has_aggregate && has_raw_field && !(aggregate_calls == 1 && single_selector)) {
-    return Invalid("mixing aggregate and non-aggregate queries is not supported");
+  // A lone selector may carry other fields along (SELECT max(v), host); they
+  // are read at the point it selected, which several selectors do not share.
+  if (has_aggregate && has_raw_field) {
+    if (!all_selectors) return Invalid("mixing aggregate and non-aggregate queries is not supported");
+    if (aggregate_calls > 1) {
+      return Invalid("mixing multiple selector functions with tags or fields is not supported");
+    }
   }
   bool has_time_dim = false;
   for (const Dimension& d : s.dimensions) has_time_dim |= std::holds_alternative<TimeDimension>(d.node);

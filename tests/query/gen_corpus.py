@@ -187,8 +187,56 @@ SELECT mean(m) FROM (SELECT max(usage_user) AS m FROM cpu WHERE {W} GROUP BY tim
 SELECT max(m) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W} GROUP BY time(10m), host)
 SELECT sum(c) FROM (SELECT count(usage_user) AS c FROM cpu GROUP BY host)
 SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu GROUP BY host) WHERE host = 'h2'
+# --- selectors with extra fields and tags (read at the selected point)
+SELECT max(usage_user), host, region, usage_system, status FROM cpu
+SELECT max(usage_user), usage_system FROM cpu GROUP BY host
+SELECT max(usage_user) * 2, usage_system FROM cpu
+SELECT max(usage_user) AS m, usage_system AS s, usage_system + 1, host::tag FROM cpu
+SELECT max(usage_user), usage_user, nosuch FROM cpu
+SELECT usage_system, first(usage_user) FROM cpu WHERE host = 'h1'
+SELECT last(usage_user), * FROM cpu WHERE host = 'h3'
+SELECT first(used), * FROM mem GROUP BY host
+SELECT last(status), load, up FROM cpu GROUP BY host
+SELECT min(up), load FROM cpu WHERE host = 'h1'
+SELECT min(load), usage_user, host FROM cpu WHERE host = 'h2'
+SELECT percentile(usage_user, 50), usage_system, host FROM cpu
+SELECT percentile(used, 90), free FROM mem GROUP BY host
+SELECT max(usage_user), usage_system FROM cpu WHERE usage_system > 5
+SELECT min(usage_user), status, host FROM cpu WHERE {W} GROUP BY time(10m)
+SELECT max(usage_user), usage_system, host FROM cpu WHERE {W} GROUP BY time(20m), region
+SELECT last(used), free, host FROM mem WHERE {W} GROUP BY time(10m) LIMIT 3
+SELECT max(usage_user), usage_system FROM cpu WHERE host = 'h1' AND time >= '2019-12-31T23:56:00Z' AND time < '2020-01-01T00:04:00Z' GROUP BY time(2m)
+SELECT max(usage_user), usage_system FROM cpu WHERE host = 'h1' AND time >= '2019-12-31T23:56:00Z' AND time < '2020-01-01T00:04:00Z' GROUP BY time(2m) fill(none)
+SELECT max(usage_user), usage_system, host FROM cpu WHERE host = 'h1' AND usage_user > 90 AND {W} GROUP BY time(1m) fill(0)
+SELECT max(usage_user), usage_system, host FROM cpu WHERE host = 'h1' AND usage_user > 90 AND {W} GROUP BY time(1m) fill(previous)
+SELECT max(usage_user), usage_system, host FROM cpu WHERE host = 'h1' AND usage_user > 90 AND {W} GROUP BY time(1m) fill(linear)
+SELECT max(usage_user), usage_system, host FROM cpu WHERE host = 'h1' AND usage_user > 90 AND {W} GROUP BY time(1m) fill(7)
+SELECT max(usage_user), usage_system FROM cpu WHERE host = 'h2' AND {W} GROUP BY time(5m) ORDER BY time DESC LIMIT 4
+SELECT max(load), up, status FROM cpu WHERE host = 'h2' LIMIT 1 OFFSET 1
+SELECT max(v), x FROM (SELECT usage_user AS v, usage_system AS x FROM cpu WHERE host = 'h3')
+SELECT max(usage_user) + usage_system FROM cpu WHERE host = 'h1'
+SELECT max(usage_user), time FROM cpu WHERE host = 'h1'
+SELECT max(usage_user), time FROM cpu WHERE host = 'h1' AND {W} GROUP BY time(20m)
+SELECT max(usage_user), abs(usage_system), host::tag, region::field FROM cpu WHERE host = 'h1'
+SELECT max(usage_user), usage_system FROM cpu, mem
+SELECT max(usage_user), /usage/ FROM cpu WHERE host = 'h1'
+SELECT *, max(usage_user) FROM cpu WHERE host = 'h1' GROUP BY host
+SELECT max(usage_user), * FROM cpu WHERE host = 'h1' GROUP BY *
+SELECT time, usage_user FROM cpu WHERE host = 'h1' LIMIT 2
+SELECT time FROM cpu
+SELECT region::field, usage_user FROM cpu WHERE host = 'h1' LIMIT 2
+SELECT * FROM mem WHERE host = 'h1' GROUP BY host LIMIT 2
+SELECT * FROM disk GROUP BY /ho/ LIMIT 2
+SELECT * FROM cpu WHERE host = 'h2' GROUP BY /re/ LIMIT 2
+SKIP(tie: with a tag among the extra fields influxd resolves equal-time first()/last() by series order) SELECT last(usage_user), host FROM cpu
 # --- errors
 SELECT mean(usage_user), usage_user FROM cpu
+SELECT max(usage_user), usage_system, mean(load) FROM cpu
+SELECT max(usage_user), min(usage_user), host FROM cpu
+SELECT count(usage_user), usage_system FROM cpu
+SELECT median(usage_user), usage_system FROM cpu WHERE host = 'h1'
+SELECT spread(load), usage_system FROM cpu
+SKIP(influxd rejects distinct with other fields with its own message) SELECT distinct(load), usage_system FROM cpu
 SELECT mean(usage_user), host FROM cpu
 SELECT usage_user FROM cpu WHERE {W} GROUP BY time(5m)
 SELECT derivative(usage_user) FROM cpu WHERE {W} GROUP BY time(5m)
