@@ -24,14 +24,20 @@ std::vector<StatementResult> Executor::Execute(std::string_view text, const Quer
     results.push_back(std::move(r));
     return results;
   }
+  return Execute(*parsed, options);
+}
+
+std::vector<StatementResult> Executor::Execute(const std::vector<Statement>& statements,
+                                               const QueryOptions& options) const {
+  std::vector<StatementResult> results;
   int64_t now = options.now;
   if (now == 0) {
     now = std::chrono::duration_cast<std::chrono::nanoseconds>(
               std::chrono::system_clock::now().time_since_epoch())
               .count();
   }
-  for (size_t i = 0; i < parsed->size(); i++) {
-    const Statement& st = (*parsed)[i];
+  for (size_t i = 0; i < statements.size(); i++) {
+    const Statement& st = statements[i];
     StatementResult r;
     r.statement_id = static_cast<int>(i);
     exec::ExecContext ctx;

@@ -1113,8 +1113,11 @@ void HttpServer::Impl::HandleQuery(const httplib::Request& req, httplib::Respons
   qo.retention_policy = params.Get("rp");
   qo.timeout = std::chrono::milliseconds(options_.query_timeout_ms);
   qo.max_points = options_.query_max_points;
-  std::vector<query::StatementResult> results = executor_.Execute(
-      po.params.empty() ? std::string_view(q) : std::string_view(query::String(*statements)), qo);
+  // Bound parameters run through their rendering, parsed again (as before);
+  // otherwise the parse above is the one that runs.
+  std::vector<query::StatementResult> results = po.params.empty()
+                                                    ? executor_.Execute(*statements, qo)
+                                                    : executor_.Execute(query::String(*statements), qo);
   queries_running_.fetch_sub(1);
   metrics_.QueryFinished();
   for (const auto& r : results) {

@@ -781,13 +781,30 @@ StatusOr<std::vector<CompiledMatcher>> Compile(const std::vector<TagMatcher>& ma
 StatusOr<std::vector<std::pair<std::string, uint64_t>>> DBImpl::MatchSeries(uint32_t db_id,
                                                                             std::string_view measurement,
                                                                             const std::vector<TagMatcher>& matchers) {
-  ASSIGN_OR_RETURN(auto compiled, Compile(matchers));
   std::vector<uint64_t> ids;
   bool narrowed = false;
-  // Equality on a non-empty value narrows through the postings first.
+  // Equality on a non-empty value, and a regex that is an anchored set of
+  // non-empty literals (the planner's form of `k = 'a' OR k = 'b'`), are
+  // answered exactly by the postings; only the other matchers are checked
+  // per series, which needs the series key parsed.
+  std::vector<TagMatcher> rest;
+  std::vector<std::string> literals;
   for (const auto& m : matchers) {
-    if (m.op != TagOp::kEqual || m.value.empty()) continue;
-    auto posting = index_->SeriesWithTag(db_id, measurement, m.key, m.value);
+    std::vector<uint64_t> posting;
+    if (m.op == TagOp::kEqual && !m.value.empty()) {
+      posting = index_->SeriesWithTag(db_id, measurement, m.key, m.value);
+    } else if (m.op == TagOp::kRegex && index::LiteralAlternation(m.value, &literals) &&
+               std::none_of(literals.begin(), literals.end(), [](const std::string& l) { return l.empty(); })) {
+      for (const auto& lit : literals) {
+        auto one = index_->SeriesWithTag(db_id, measurement, m.key, lit);
+        posting.insert(posting.end(), one.begin(), one.end());
+      }
+      std::sort(posting.begin(), posting.end());
+      posting.erase(std::unique(posting.begin(), posting.end()), posting.end());
+    } else {
+      rest.push_back(m);
+      continue;
+    }
     if (!narrowed) {
       ids = std::move(posting);
       narrowed = true;
@@ -798,6 +815,7 @@ StatusOr<std::vector<std::pair<std::string, uint64_t>>> DBImpl::MatchSeries(uint
     }
   }
   if (!narrowed) ids = index_->SeriesOfMeasurement(db_id, measurement);
+  ASSIGN_OR_RETURN(auto compiled, Compile(rest));
   std::vector<std::pair<std::string, uint64_t>> out;
   out.reserve(ids.size());
   std::string m;

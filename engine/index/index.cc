@@ -1239,4 +1239,39 @@ StatusOr<std::unique_ptr<Index>> Index::Open(const std::string& dir) {
   return std::unique_ptr<Index>(std::move(impl));
 }
 
+bool LiteralAlternation(std::string_view pattern, std::vector<std::string>* literals) {
+  literals->clear();
+  if (pattern.size() < 2 || pattern.front() != '^' || pattern.back() != '$') return false;
+  std::string_view body = pattern.substr(1, pattern.size() - 2);
+  bool group = false;
+  if (body.size() >= 2 && body.front() == '(' && body.back() == ')') {
+    body = body.substr(1, body.size() - 2);
+    if (body.size() >= 2 && body[0] == '?' && body[1] == ':') body.remove_prefix(2);
+    group = true;
+  }
+  std::string cur;
+  for (size_t i = 0; i < body.size(); i++) {
+    const char c = body[i];
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_') {
+      cur.push_back(c);
+    } else if (c == '\\') {
+      // An escaped letter or digit is a class or an assertion (\d, \b, \x...).
+      if (++i == body.size()) return false;
+      const char e = body[i];
+      if (e < 0x20 || e > 0x7e || (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') ||
+          (e >= '0' && e <= '9')) {
+        return false;
+      }
+      cur.push_back(e);
+    } else if (c == '|' && group) {
+      literals->push_back(std::move(cur));
+      cur.clear();
+    } else {
+      return false;  // a metacharacter, a nested group, non-ASCII
+    }
+  }
+  literals->push_back(std::move(cur));
+  return true;
+}
+
 }  // namespace m2mdb::index

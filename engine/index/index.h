@@ -135,6 +135,15 @@ class Index {
   virtual Status Close() = 0;
 };
 
+// If `pattern` (RE2 syntax, applied as a partial match like InfluxQL =~) is
+// an anchored set of literals -- `^lit$`, `^(lit|lit|...)$` or
+// `^(?:lit|...)$`, where a literal is made of [A-Za-z0-9_] and
+// backslash-escaped printable ASCII punctuation or space, as RE2::QuoteMeta
+// writes them -- stores the literals (unescaped) and returns true: the
+// pattern then matches exactly those strings, and the postings answer it.
+// Anything else (classes, repeats, flags, non-ASCII) returns false.
+bool LiteralAlternation(std::string_view pattern, std::vector<std::string>* literals);
+
 }  // namespace m2mdb::index
 
 #endif  // M2MDB_ENGINE_INDEX_INDEX_H_

@@ -672,5 +672,24 @@ TEST_F(IndexTest, OpenWithManySeries) {
 #endif
 }
 
+TEST(LiteralAlternation, RecognizesOnlyAnchoredLiteralSets) {
+  std::vector<std::string> l;
+  ASSERT_TRUE(LiteralAlternation("^(?:truck_0|truck_1)$", &l));
+  EXPECT_EQ(l, (std::vector<std::string>{"truck_0", "truck_1"}));
+  ASSERT_TRUE(LiteralAlternation("^(a|b\\.c|\\(x\\)\\ y\\|)$", &l));
+  EXPECT_EQ(l, (std::vector<std::string>{"a", "b.c", "(x) y|"}));
+  ASSERT_TRUE(LiteralAlternation("^abc$", &l));
+  EXPECT_EQ(l, (std::vector<std::string>{"abc"}));
+  ASSERT_TRUE(LiteralAlternation("^(?:|a)$", &l));
+  EXPECT_EQ(l, (std::vector<std::string>{"", "a"}));
+  ASSERT_TRUE(LiteralAlternation("^a\\\\$", &l));  // ^a\\$: a literal backslash, then the anchor
+  EXPECT_EQ(l, (std::vector<std::string>{"a\\"}));
+  for (const char* re : {"truck_0", "^truck_0", "truck_0$", "^a|b$", "^(a)|(b)$", "^a.b$", "^a\\d$", "^a\\$",
+                         "^(?i)a$", "^(?:a|b)*$", "^a+$", "^[ab]$", "^((a))$", "^\\x41$", "^caf\xc3\xa9$",
+                         "^a b$", "^(?:a|b)c$", "^$x$"}) {
+    EXPECT_FALSE(LiteralAlternation(re, &l)) << re;
+  }
+}
+
 }  // namespace
 }  // namespace m2mdb::index

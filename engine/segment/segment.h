@@ -103,8 +103,23 @@ class SegmentReader {
                           std::vector<const BlockHandle*>* out) const = 0;
   // Decodes block `h` and appends its points to `out` (out->type must equal
   // h.type). kDataLoss naming the file and offset if damaged.
+  //
+  // The block checksum and the timestamp checks (sorted, equal to the
+  // index's min/max) run on the first successful read of each block of
+  // blocks() through this reader; later reads of that block only decode
+  // (the decoders still bounds-check everything). The file is immutable
+  // and mapped read-only, so this finds every damage present when the
+  // block is first read; damage done to the file afterwards, while this
+  // reader is open, is found by Verify (`m2mdb check`) or after a reopen.
   virtual Status ReadBlock(const BlockHandle& h, Column* out) const = 0;
-  // Reads and checks every block (for `m2mdb check`).
+  // As ReadBlock, but appends only the points with min_time <= time <=
+  // max_time. A block partly in that range is decoded into per-thread
+  // scratch space and only its points in range reach `out`: the caller's
+  // vectors are neither zero-filled nor trimmed for the others.
+  virtual Status ReadBlockRange(const BlockHandle& h, int64_t min_time, int64_t max_time,
+                                Column* out) const = 0;
+  // Reads and checks every block, whether read before or not (for `m2mdb
+  // check`).
   virtual Status Verify() const = 0;
   // The codec ids (encoding::CodecId) of block `h`'s timestamps and values,
   // for storage reports. kDataLoss if `h` lies outside the file.

@@ -5,6 +5,10 @@
 // every failure is kDataLoss naming the file and the offset. Layout:
 // segment_format.h.
 #include <algorithm>
+#include <atomic>
+#include <memory>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -94,23 +98,90 @@ class SegmentReaderImpl final : public SegmentReader {
   }
 
   Status ReadBlock(const BlockHandle& h, Column* out) const override {
+    return Read(h, out, /*force_checks=*/false);
+  }
+
+  static constexpr size_t kMaxScratchPoints = 16384;
+
+  Status ReadBlockRange(const BlockHandle& h, int64_t min_time, int64_t max_time,
+                        Column* out) const override {
+    if (out->type != h.type || (min_time <= h.stats.min_time && max_time >= h.stats.max_time)) {
+      return ReadBlock(h, out);
+    }
+    // Strings (rare in range scans) and very long blocks (to bound the
+    // per-thread space): the whole block, then the part in range.
+    if (h.type == FieldType::kString || h.stats.count > kMaxScratchPoints) {
+      thread_local Column scratch;
+      scratch.type = h.type;
+      scratch.clear();
+      RETURN_IF_ERROR(ReadBlock(h, &scratch));
+      const auto [lo, hi] = InRange(scratch.times.data(), scratch.size(), min_time, max_time);
+      for (size_t i = lo; i < hi; i++) out->AppendFrom(scratch, i);
+      return absl::OkStatus();
+    }
+    const char* p = nullptr;
+    bool check = true;
+    std::atomic<uint8_t>* verified = nullptr;
+    RETURN_IF_ERROR(Locate(h, /*force_checks=*/false, &p, &check, &verified));
+    const size_t n = h.stats.count;
+    const std::string_view times(p, h.times_bytes);
+    const std::string_view values(p + h.times_bytes, h.values_bytes);
+    // Per-thread space that only grows: no zero-fill per read.
+    thread_local std::vector<int64_t> t_scratch;
+    if (t_scratch.size() < n) t_scratch.resize(n);
+    int64_t* t = t_scratch.data();
+    Status s = encoding::DecodeTimestamps(times, n, t);
+    if (s.ok() && check) s = CheckTimes(h, t, n);
+    size_t lo = 0, hi = 0;
+    if (s.ok()) std::tie(lo, hi) = InRange(t, n, min_time, max_time);
+    // Decodes the values into per-thread space of their type; appends the
+    // points in range once all of the block decoded.
+    auto values_in_range = [&](auto* tag, auto decode, auto& dst) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      thread_local std::vector<T> v_scratch;
+      if (v_scratch.size() < n) v_scratch.resize(n);
+      if (s.ok()) s = decode(values, n, v_scratch.data());
+      if (s.ok()) {
+        out->times.insert(out->times.end(), t + lo, t + hi);
+        dst.insert(dst.end(), v_scratch.data() + lo, v_scratch.data() + hi);
+      }
+    };
+    switch (h.type) {
+      case FieldType::kFloat:
+        values_in_range(static_cast<double*>(nullptr), encoding::DecodeFloats, out->floats);
+        break;
+      case FieldType::kInteger:
+        values_in_range(static_cast<int64_t*>(nullptr), encoding::DecodeIntegers, out->ints);
+        break;
+      case FieldType::kUnsigned:
+        values_in_range(static_cast<uint64_t*>(nullptr), encoding::DecodeUnsigned, out->uints);
+        break;
+      case FieldType::kBoolean:
+        values_in_range(static_cast<uint8_t*>(nullptr), encoding::DecodeBooleans, out->bools);
+        break;
+      case FieldType::kString:
+        s = absl::InternalError("unreachable");
+        break;
+    }
+    if (!s.ok()) {
+      return Corrupt(h.offset,
+                     absl::StrCat("series ", h.series_id, " field ", h.field_id, ": ", s.message()));
+    }
+    if (check && verified != nullptr) verified->store(1, std::memory_order_relaxed);
+    return absl::OkStatus();
+  }
+
+  Status Read(const BlockHandle& h, Column* out, bool force_checks) const {
     if (out->type != h.type) {
       return absl::InvalidArgumentError(absl::StrCat("segment ", path_, ": block at offset ", h.offset,
                                                      " is ", ToAbsl(FieldTypeName(h.type)), ", column is ",
                                                      ToAbsl(FieldTypeName(out->type))));
     }
-    // The handle may not come from blocks(): check it against the mapping.
-    const uint64_t body = static_cast<uint64_t>(h.times_bytes) + h.values_bytes;
-    if (h.offset < kHeaderSize || h.offset > blocks_end_ ||
-        body + kBlockTrailerSize > blocks_end_ - h.offset) {
-      return Corrupt(h.offset, "block outside the data region");
-    }
+    const char* p = nullptr;
+    bool check = true;
+    std::atomic<uint8_t>* verified = nullptr;
+    RETURN_IF_ERROR(Locate(h, force_checks, &p, &check, &verified));
     const size_t n = h.stats.count;
-    if (n == 0 || n > encoding::kMaxBlockValues) return Corrupt(h.offset, "bad point count");
-    const char* p = data_.data() + h.offset;
-    if (crc32c::Unmask(DecodeFixed32(p + body)) != crc32c::Value(p, body)) {
-      return Corrupt(h.offset, "block checksum mismatch");
-    }
     const std::string_view times(p, h.times_bytes);
     const std::string_view values(p + h.times_bytes, h.values_bytes);
 
@@ -120,19 +191,14 @@ class SegmentReaderImpl final : public SegmentReader {
     out->times.resize(n0 + n);
     int64_t* t = out->times.data() + n0;
     Status s = encoding::DecodeTimestamps(times, n, t);
-    if (s.ok()) {
-      // Cheap and branch-free; keeps a forged block (valid crc, bad data)
-      // from breaking the sorted-column invariant every merge relies on.
-      bool bad = t[0] != h.stats.min_time || t[n - 1] != h.stats.max_time;
-      for (size_t i = 1; i < n; i++) bad |= t[i] <= t[i - 1];
-      if (bad) s = absl::DataLossError("timestamps disagree with the index or are not sorted");
-    }
+    if (s.ok() && check) s = CheckTimes(h, t, n);
     if (s.ok()) s = DecodeValues(values, n, out);
     if (!s.ok()) {
       out->times.resize(n0);
       return Corrupt(h.offset,
                      absl::StrCat("series ", h.series_id, " field ", h.field_id, ": ", s.message()));
     }
+    if (check && verified != nullptr) verified->store(1, std::memory_order_relaxed);
     return absl::OkStatus();
   }
 
@@ -141,7 +207,7 @@ class SegmentReaderImpl final : public SegmentReader {
     for (const BlockHandle& h : blocks_) {
       c.type = h.type;
       c.clear();
-      RETURN_IF_ERROR(ReadBlock(h, &c));
+      RETURN_IF_ERROR(Read(h, &c, /*force_checks=*/true));
       if (h.type == FieldType::kBoolean) {
         for (uint8_t v : c.bools) {
           if (v > 1) return Corrupt(h.offset, "boolean value other than 0 or 1");
@@ -156,6 +222,48 @@ class SegmentReaderImpl final : public SegmentReader {
   }
 
  private:
+  // Checks `h` against the mapping (it may not come from blocks()) and its
+  // point count; points *p at the block. *check says whether the block still
+  // needs its checks (then its checksum has just been verified) and
+  // *verified is its flag (null for a handle not from blocks()).
+  Status Locate(const BlockHandle& h, bool force_checks, const char** p, bool* check,
+                std::atomic<uint8_t>** verified) const {
+    const uint64_t body = static_cast<uint64_t>(h.times_bytes) + h.values_bytes;
+    if (h.offset < kHeaderSize || h.offset > blocks_end_ ||
+        body + kBlockTrailerSize > blocks_end_ - h.offset) {
+      return Corrupt(h.offset, "block outside the data region");
+    }
+    const size_t n = h.stats.count;
+    if (n == 0 || n > encoding::kMaxBlockValues) return Corrupt(h.offset, "bad point count");
+    *p = data_.data() + h.offset;
+    *verified = nullptr;
+    const uintptr_t at = reinterpret_cast<uintptr_t>(&h), first = reinterpret_cast<uintptr_t>(blocks_.data());
+    if (at >= first && at < first + blocks_.size() * sizeof(BlockHandle)) {
+      *verified = &verified_[(at - first) / sizeof(BlockHandle)];
+    }
+    *check = force_checks || *verified == nullptr || (*verified)->load(std::memory_order_relaxed) == 0;
+    if (*check && crc32c::Unmask(DecodeFixed32(*p + body)) != crc32c::Value(*p, body)) {
+      return Corrupt(h.offset, "block checksum mismatch");
+    }
+    return absl::OkStatus();
+  }
+
+  // Cheap and branch-free; keeps a forged block (valid crc, bad data) from
+  // breaking the sorted-column invariant every merge relies on.
+  static Status CheckTimes(const BlockHandle& h, const int64_t* t, size_t n) {
+    bool bad = t[0] != h.stats.min_time || t[n - 1] != h.stats.max_time;
+    for (size_t i = 1; i < n; i++) bad |= t[i] <= t[i - 1];
+    if (bad) return absl::DataLossError("timestamps disagree with the index or are not sorted");
+    return absl::OkStatus();
+  }
+
+  // [lo, hi): the positions of sorted `t` within [min_time, max_time].
+  static std::pair<size_t, size_t> InRange(const int64_t* t, size_t n, int64_t min_time, int64_t max_time) {
+    const size_t lo = std::lower_bound(t, t + n, min_time) - t;
+    const size_t hi = min_time > max_time ? lo : std::upper_bound(t + lo, t + n, max_time) - t;
+    return {lo, hi};
+  }
+
   // Decodes `n` values of the column's type, appending to `out`; leaves the
   // value vector as it was on failure.
   Status DecodeValues(std::string_view in, size_t n, Column* out) const {
@@ -195,6 +303,7 @@ class SegmentReaderImpl final : public SegmentReader {
 
   Status DecodeIndex(std::string_view index, uint64_t index_offset, uint32_t block_count) {
     blocks_.resize(block_count);
+    verified_ = std::make_unique<std::atomic<uint8_t>[]>(block_count);
     format::IndexCursor cursor;
     std::string_view in = index;
     uint64_t offset = kHeaderSize;
@@ -235,6 +344,9 @@ class SegmentReaderImpl final : public SegmentReader {
   const std::string_view data_;  // the whole mapping
   uint64_t blocks_end_ = 0;      // = index offset
   std::vector<BlockHandle> blocks_;
+  // verified_[i] != 0: blocks_[i] passed the checksum and timestamp checks
+  // through this reader (see ReadBlock in segment.h). Zero-initialized.
+  std::unique_ptr<std::atomic<uint8_t>[]> verified_;
   SegmentFileInfo info_;
 };
 

@@ -11,6 +11,7 @@
 
 #include "m2mdb/db.h"
 #include "m2mdb/query/executor.h"
+#include "query/parser/parser.h"
 
 namespace m2mdb::query {
 namespace {
@@ -96,6 +97,31 @@ TEST_F(ExecTest, RawRowsArithmeticAndTags) {
                 .find(R"(["1970-01-01T00:00:01Z",1.5,4.5,"a"])"),
             std::string::npos);
   EXPECT_NE(Q("SELECT * FROM cpu LIMIT 1").find(R"("columns":["time","b","host","i","region","s","v"])"),
+            std::string::npos);
+}
+
+// The server runs the statements it parsed to authorize a request; that
+// must answer exactly as parsing the text again does. Also covers the index
+// path of `host = 'a' OR host = 'b'` and SELECT * (tags as constant columns).
+TEST_F(ExecTest, ParsedStatementsRunLikeText) {
+  QueryOptions o;
+  o.database = "t";
+  Executor e(db_.get());
+  for (const char* q : {"SELECT * FROM cpu WHERE host = 'a' OR host = 'b'",
+                        "SELECT mean(v) FROM cpu WHERE (host = 'b' OR host = 'zz') GROUP BY host",
+                        "SELECT v FROM cpu WHERE host = 'a' OR region = 'eu'; SELECT nope(v) FROM cpu; SHOW DATABASES",
+                        "SELECT count(v) FROM cpu WHERE host = '' OR host = 'a'"}) {
+    ParseOptions po;
+    po.validate = false;
+    auto parsed = ParseQuery(q, po);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(ToInfluxJson(e.Execute(*parsed, o), {}), ToInfluxJson(e.Execute(q, o), {})) << q;
+  }
+  EXPECT_EQ(Q("SELECT v FROM cpu WHERE host = 'a' OR host = 'b'"), Q("SELECT v FROM cpu WHERE host =~ /^(a|b)$/"));
+  EXPECT_NE(Q("SELECT * FROM cpu WHERE host = 'b' OR host = 'zz'")
+                .find(R"(["1970-01-01T00:00:01.5Z",null,"b",7,"eu",null,10])"),
+            std::string::npos);
+  EXPECT_NE(Q("SELECT count(v) FROM cpu WHERE host = '' OR host = 'a'").find(R"(["1970-01-01T00:00:00Z",2])"),
             std::string::npos);
 }
 

@@ -231,8 +231,29 @@ VCol VCol::FromValues(const std::vector<Value>& v) {
 VCol VCol::Constant(const Value& v, size_t n) {
   VCol c;
   c.type = TypeOfValue(v);
-  c.Reserve(n);
-  for (size_t k = 0; k < n; k++) AppendValue(&c, v);
+  // Filled in one go: SELECT * turns every tag into a constant column as
+  // long as the answer, and a per-row variant dispatch showed in profiles.
+  switch (c.type) {
+    case VType::kNull:
+      c.valid.assign(n, 0);
+      return c;
+    case VType::kFloat:
+      c.f.assign(n, std::get<double>(v));
+      break;
+    case VType::kInt:
+      c.i.assign(n, std::get<int64_t>(v));
+      break;
+    case VType::kUint:
+      c.u.assign(n, std::get<uint64_t>(v));
+      break;
+    case VType::kBool:
+      c.b.assign(n, std::get<bool>(v) ? 1 : 0);
+      break;
+    case VType::kString:
+      c.s.assign(n, std::get<std::string>(v));
+      break;
+  }
+  c.valid.assign(n, 1);
   return c;
 }
 

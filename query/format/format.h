@@ -15,6 +15,10 @@ namespace m2mdb::query::format {
 // shortest round-trip digits, plain notation for 1e-6 <= |f| < 1e21 and
 // exponent notation ("1e+21", "1e-7") outside; NaN and Inf print "null".
 void AppendFloat(double f, std::string* out);
+// The same text written to `buf` (at least kMaxFloatChars bytes); returns
+// its length.
+inline constexpr size_t kMaxFloatChars = 64;  // the longest is ~25 ("-2.2250738585072014e-308")
+size_t FormatFloatTo(double f, char* buf);
 std::string FormatFloat(double f);
 
 // Go's time.RFC3339Nano in UTC: "2006-01-02T15:04:05.999999999Z" with

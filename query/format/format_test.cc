@@ -1,6 +1,12 @@
 // Result writers: Go-compatible float and time formatting, JSON layout.
 #include "query/format/format.h"
 
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace m2mdb::query {
@@ -16,6 +22,74 @@ TEST(FormatFloat, MatchesGoEncodingJson) {
   EXPECT_EQ(format::FormatFloat(0.000001), "0.000001");
   EXPECT_EQ(format::FormatFloat(123456789012345678.0), "123456789012345680");
   EXPECT_EQ(format::FormatFloat(0.1 + 0.2), "0.30000000000000004");
+}
+
+// The short-decimal fast path must print exactly what std::to_chars (the
+// shortest round-trip digits) prints, for decimals of every length, values
+// at the edge of its range and arbitrary doubles.
+TEST(FormatFloat, FastPathAgreesWithToChars) {
+  auto reference = [](double f) {
+    char buf[64];
+    double a = std::fabs(f);
+    if (a != 0 && (a < 1e-6 || a >= 1e21)) return std::string();  // exponent form: not compared here
+    auto r = std::to_chars(buf, buf + sizeof(buf), f, std::chars_format::fixed);
+    return std::string(buf, r.ptr - buf);
+  };
+  std::mt19937_64 rng(42);
+  std::vector<double> values = {0.0,
+                                -0.0,
+                                1.0,
+                                -1.0,
+                                0.5,
+                                0.1,
+                                0.2,
+                                0.3,
+                                0.1 + 0.2,
+                                1e-6,
+                                9.999999e-7,
+                                1e15,
+                                1e16,
+                                1e20,
+                                1125899906842624.0,
+                                1125899906842623.5,
+                                9007199254740993.0,
+                                60.32528,
+                                -77.28991,
+                                344.8,
+                                191,
+                                8.181666666666667,
+                                65.72166666666666};
+  for (int d = 0; d <= 18; d++) {
+    for (int i = 0; i < 2000; i++) {
+      const int64_t m = static_cast<int64_t>(rng() % 2000000000000ull) - 1000000000000ll;
+      values.push_back(static_cast<double>(m) / std::pow(10.0, d));
+      values.push_back(static_cast<double>(m % 100000) / std::pow(10.0, d));
+    }
+  }
+  for (int i = 0; i < 200000; i++) {
+    uint64_t bits = rng();
+    double f;
+    std::memcpy(&f, &bits, sizeof(f));
+    if (std::isfinite(f)) values.push_back(f);
+    values.push_back(static_cast<double>(rng() % 1000000) * 1e-3 +
+                     std::ldexp(1.0, static_cast<int>(rng() % 60)));
+  }
+  int compared = 0;
+  for (double f : values) {
+    std::string want = reference(f);
+    if (want.empty()) continue;
+    compared++;
+    ASSERT_EQ(format::FormatFloat(f), want) << "bits " << std::hexfloat << f;
+  }
+  EXPECT_GT(compared, 100000);
+}
+
+TEST(AppendJsonString, EscapesAfterACleanPrefix) {
+  std::string out = "x";
+  format::AppendJsonString("truck_0", &out);
+  format::AppendJsonString("ab\"c<d>&\n\x01", &out);
+  format::AppendJsonString("", &out);
+  EXPECT_EQ(out, R"(x"truck_0""ab\"c\u003cd\u003e\u0026\n\u0001""")");
 }
 
 TEST(FormatRfc3339Nano, TrimsTrailingZeros) {
@@ -42,6 +116,39 @@ TEST(ToInfluxJson, RendersSeriesAndEpoch) {
   EXPECT_NE(ToInfluxJson({r}, {.epoch = "s"}).find("[3,null]"), std::string::npos);
   std::string pretty = ToInfluxJson({r}, {.epoch = "", .pretty = true});
   EXPECT_NE(pretty.find("\n    \"results\": ["), std::string::npos);
+}
+
+// The non-pretty values section has its own writer: every cell type, long
+// and escaped strings, epochs, and more than its 4 KB buffer must come out
+// as the pretty writer's cells do.
+TEST(ToInfluxJson, CompactValuesMatchTheGenericWriter) {
+  StatementResult r;
+  ResultSeries s;
+  s.name = "m";
+  s.columns = {"time", "f", "i", "u", "b", "s", "n"};
+  for (int k = 0; k < 500; k++) {
+    s.values.push_back({int64_t{1500000000} * k, k * 0.1 - 7, int64_t{-k} * 1000000007,
+                        uint64_t{18446744073709551615u} - k, k % 2 == 0,
+                        std::string(k % 7 == 0 ? 300 : k % 13, 'x') + (k % 5 == 0 ? "<\"&\\\n" : ""),
+                        std::monostate{}});
+  }
+  s.values.push_back({std::monostate{}, std::nan(""), int64_t{0}, uint64_t{0}, false, std::string(), 1e-9});
+  r.series.push_back(s);
+  for (const char* epoch : {"", "ns", "ms", "s", "h"}) {
+    std::string compact = ToInfluxJson({r}, {.epoch = epoch});
+    std::string pretty = ToInfluxJson({r}, {.epoch = epoch, .pretty = true});
+    // Removing the pretty layout's whitespace (strings here have no spaces
+    // or newlines of their own: \n is escaped) gives the compact text.
+    std::string squeezed;
+    for (char c : pretty) {
+      if (c != ' ' && c != '\n') squeezed.push_back(c);
+    }
+    EXPECT_EQ(compact, squeezed) << epoch;
+  }
+  const std::string s_epoch = ToInfluxJson({r}, {.epoch = "s"});
+  EXPECT_NE(s_epoch.find(R"([3,-6.8,-2000000014,18446744073709551613,true,"xx",null])"), std::string::npos);
+  EXPECT_NE(s_epoch.find(R"([null,null,0,0,false,"",1e-9]]}]}]})"), std::string::npos);
+  EXPECT_NE(s_epoch.find(R"("xxxx\u003c\"\u0026\\\n",null])"), std::string::npos);
 }
 
 TEST(ToInfluxJson, EmptyStatementAndErrors) {

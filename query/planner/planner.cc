@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "re2/re2.h"
 
 #include "query/parser/parser.h"
 
@@ -224,6 +225,41 @@ bool ToMatcher(const Expr& e, TagMatcher* m) {
   }
 }
 
+// Collects the literals of `k = 'a' OR k = 'b' OR ...` (any nesting of OR
+// and parentheses) when every disjunct compares the same tag key `k` for
+// equality with a string. Only printable ASCII literals: their quoted form
+// is a valid RE2 pattern that DBImpl::MatchSeries recognizes as a set of
+// literals (non-ASCII bytes could make an invalid UTF-8 pattern).
+bool CollectEqualities(const Expr& e, std::string* key, std::vector<std::string>* values) {
+  const Expr* x = Unparen(&e);
+  if (const auto* b = x->As<BinaryExpr>(); b != nullptr && b->op == BinaryOp::kOr) {
+    return CollectEqualities(*b->lhs, key, values) && CollectEqualities(*b->rhs, key, values);
+  }
+  TagMatcher m;
+  if (!ToMatcher(*x, &m) || m.op != TagOp::kEqual) return false;
+  if (!values->empty() && m.key != *key) return false;
+  for (char c : m.value) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  *key = std::move(m.key);
+  values->push_back(std::move(m.value));
+  return true;
+}
+
+// The anchored regex that matches exactly `values`, as
+// TagOp::kRegex matchers are applied (partial match, so ^ and $ anchor it).
+std::string ExactAlternation(std::vector<std::string> values) {
+  std::sort(values.begin(), values.end());
+  values.erase(std::unique(values.begin(), values.end()), values.end());
+  std::string re = "^(?:";
+  for (size_t i = 0; i < values.size(); i++) {
+    if (i > 0) re += '|';
+    re += RE2::QuoteMeta(values[i]);
+  }
+  re += ")$";
+  return re;
+}
+
 }  // namespace
 
 ConditionParts SplitCondition(const Expr* cond, const std::function<bool(const VarRef&)>& is_field) {
@@ -235,8 +271,16 @@ ConditionParts SplitCondition(const Expr* cond, const std::function<bool(const V
   for (const Expr* p : parts) {
     if (OnlyTags(*p, is_field)) {
       TagMatcher m;
+      std::string key;
+      std::vector<std::string> values;
       if (ToMatcher(*p, &m)) {
         out.matchers.push_back(std::move(m));
+      } else if (CollectEqualities(*p, &key, &values)) {
+        // A disjunction of equalities picks a few series: as an index
+        // matcher only those series are read, where a tag filter would see
+        // (and read) every series of the measurement first.
+        out.matchers.push_back(
+            TagMatcher{std::move(key), TagOp::kRegex, ExactAlternation(std::move(values))});
       } else {
         tag_rest.push_back(Clone(*p));
       }

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "re2/re2.h"
+
 #include "query/parser/parser.h"
 
 namespace m2mdb::query::planner {
@@ -43,14 +45,46 @@ TEST(SplitCondition, MatchersTagFilterAndRowFilter) {
   auto is_field = [](const VarRef& v) { return v.name == "value"; };
   auto parts = SplitCondition(
       P("host = 'a' AND region =~ /us/ AND (dc = 'x' OR dc = 'y') AND value > 1").get(), is_field);
-  ASSERT_EQ(parts.matchers.size(), 2u);
+  ASSERT_EQ(parts.matchers.size(), 3u);
   EXPECT_EQ(parts.matchers[0].key, "host");
   EXPECT_EQ(parts.matchers[0].op, TagOp::kEqual);
   EXPECT_EQ(parts.matchers[1].op, TagOp::kRegex);
-  ASSERT_NE(parts.tag_filter, nullptr);
-  EXPECT_EQ(String(*parts.tag_filter), "dc = 'x' OR dc = 'y'");
+  // A disjunction of equalities on one tag becomes an index matcher.
+  EXPECT_EQ(parts.matchers[2].key, "dc");
+  EXPECT_EQ(parts.matchers[2].op, TagOp::kRegex);
+  EXPECT_EQ(parts.matchers[2].value, "^(?:x|y)$");
+  EXPECT_EQ(parts.tag_filter, nullptr);
   ASSERT_NE(parts.row_filter, nullptr);
   EXPECT_EQ(String(*parts.row_filter), "value > 1");
+}
+
+TEST(SplitCondition, OrOfEqualitiesOnOneTagIsAnExactRegexMatcher) {
+  auto is_field = [](const VarRef& v) { return v.name == "value"; };
+  // Nested parentheses, reversed operands, duplicates, metacharacters and
+  // the empty value (a missing tag) are all kept exact.
+  auto parts =
+      SplitCondition(P("((host = 'b.c' OR 'a' = host) OR (host = '' OR host = 'a|(x)'))").get(), is_field);
+  ASSERT_EQ(parts.matchers.size(), 1u);
+  EXPECT_EQ(parts.matchers[0].key, "host");
+  EXPECT_EQ(parts.matchers[0].op, TagOp::kRegex);
+  EXPECT_EQ(parts.matchers[0].value, R"(^(?:|a|a\|\(x\)|b\.c)$)");
+  EXPECT_EQ(parts.tag_filter, nullptr);
+  for (const char* v : {"", "a", "b.c", "a|(x)"}) {
+    EXPECT_TRUE(RE2::PartialMatch(v, RE2(parts.matchers[0].value))) << v;
+  }
+  for (const char* v : {"bxc", "ab", "x", "a|", "b.cd"}) {
+    EXPECT_FALSE(RE2::PartialMatch(v, RE2(parts.matchers[0].value))) << v;
+  }
+
+  // Not one tag, not all equalities, a field, or a non-ASCII value: stays a
+  // per-series (or per-row) filter.
+  for (const char* cond :
+       {"host = 'a' OR fleet = 'b'", "host = 'a' OR host != 'b'", "host = 'a' OR host =~ /b/",
+        "host = 'a' OR value = 'b'", "host = 'a' OR host = 'caf\xc3\xa9'"}) {
+    auto p = SplitCondition(P(cond).get(), is_field);
+    EXPECT_TRUE(p.matchers.empty()) << cond;
+    EXPECT_TRUE(p.tag_filter != nullptr || p.row_filter != nullptr) << cond;
+  }
 }
 
 TEST(ColumnNames, InfluxStyleDedupe) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "m2mdb/db.h"
+#include "m2mdb/query/ast.h"
 
 namespace m2mdb::query {
 
@@ -62,6 +63,12 @@ class Executor {
   // error yields one StatementResult with the InfluxDB-style error and no
   // statement is run, as InfluxDB does.
   std::vector<StatementResult> Execute(std::string_view text, const QueryOptions& options) const;
+  // Runs statements parsed already (ParseQuery with validate = false), as
+  // the overload above does after parsing: the server parses a request once,
+  // to authorize it, and runs that parse (on small queries the parse is a
+  // quarter of the work).
+  std::vector<StatementResult> Execute(const std::vector<Statement>& statements,
+                                       const QueryOptions& options) const;
 
  private:
   DB* db_;
