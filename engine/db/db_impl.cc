@@ -1,9 +1,5 @@
 #include "engine/db/db_impl.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
@@ -14,21 +10,27 @@
 #include <numeric>
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "re2/re2.h"
+
 #include "engine/db/write_batch.h"
 #include "engine/encoding/codec.h"
 #include "engine/util/file.h"
 #include "engine/util/logging.h"
-#include "re2/re2.h"
 
 namespace m2mdb {
 namespace {
 
 int64_t NowNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -248,8 +250,8 @@ class DBImpl::Replayer {
 
   DBImpl* const db_;
   std::mutex mu_;
-  std::condition_variable work_cv_;  // todo_ or stop_ changed
-  std::condition_variable done_cv_;  // a task finished
+  std::condition_variable work_cv_;          // todo_ or stop_ changed
+  std::condition_variable done_cv_;          // a task finished
   std::deque<std::unique_ptr<Task>> queue_;  // every record not yet applied, in WAL order
   std::deque<Task*> todo_;                   // records not yet picked by a worker
   size_t inflight_bytes_ = 0;
@@ -342,8 +344,8 @@ Status DBImpl::OpenImpl() {
   {
     absl::MutexLock l(&state_mu_);
     LogInfo("opened ", dir, ": ", index_->ListDatabases().size(), " databases, ", version_->segments.size(),
-            " segments, WAL checkpoint ", checkpoint, ", replayed ", replayed_records_.load(), " WAL records (",
-            active_->points(), " points) in ", absl::StrFormat("%.3f", secs), " s");
+            " segments, WAL checkpoint ", checkpoint, ", replayed ", replayed_records_.load(),
+            " WAL records (", active_->points(), " points) in ", absl::StrFormat("%.3f", secs), " s");
   }
   open_ = true;
   if (options_.background_work) bg_thread_ = std::thread([this] { BackgroundLoop(); });
@@ -455,9 +457,10 @@ Status DBImpl::DropDatabase(std::string_view name) {
 // ---------------------------------------------------------------------------
 // Write path
 
-void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view body, lineproto::Precision precision,
-                             int64_t default_time, const std::vector<int>* skip, bool replay,
-                             uint64_t max_line_length, ApplyContext* ctx, std::vector<WriteError>* errors) {
+void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view body,
+                             lineproto::Precision precision, int64_t default_time,
+                             const std::vector<int>* skip, bool replay, uint64_t max_line_length,
+                             ApplyContext* ctx, std::vector<WriteError>* errors) {
   lineproto::ParseOptions po;
   po.precision = precision;
   po.default_time = default_time;
@@ -535,7 +538,8 @@ void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view bod
           }
           series_id = *id;
         }
-        if (cache_miss && ctx->series_cache.size() < (1u << 20)) ctx->series_cache.emplace(p.series_raw, series_id);
+        if (cache_miss && ctx->series_cache.size() < (1u << 20))
+          ctx->series_cache.emplace(p.series_raw, series_id);
         const size_t first_entry = ctx->entries.size();
         const size_t first_string = ctx->strings.size();
         const Shape* shape = nullptr;
@@ -595,10 +599,18 @@ void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view bod
           e.type = f.type;
           e.time = p.timestamp;
           switch (f.type) {
-            case FieldType::kFloat: e.f = f.f; break;
-            case FieldType::kInteger: e.i = f.i; break;
-            case FieldType::kUnsigned: e.u = f.u; break;
-            case FieldType::kBoolean: e.b = f.b; break;
+            case FieldType::kFloat:
+              e.f = f.f;
+              break;
+            case FieldType::kInteger:
+              e.i = f.i;
+              break;
+            case FieldType::kUnsigned:
+              e.u = f.u;
+              break;
+            case FieldType::kBoolean:
+              e.b = f.b;
+              break;
             case FieldType::kString:
               e.str = static_cast<uint32_t>(ctx->strings.size());
               ctx->strings.emplace_back(f.s);
@@ -743,20 +755,30 @@ struct CompiledMatcher {
   std::unique_ptr<RE2> re;
 };
 
-std::string_view TagValueOf(const std::vector<std::pair<std::string, std::string>>& tags, std::string_view key) {
+std::string_view TagValueOf(const std::vector<std::pair<std::string, std::string>>& tags,
+                            std::string_view key) {
   for (const auto& [k, v] : tags)
     if (k == key) return v;
   return {};
 }
 
-bool Matches(const std::vector<CompiledMatcher>& ms, const std::vector<std::pair<std::string, std::string>>& tags) {
+bool Matches(const std::vector<CompiledMatcher>& ms,
+             const std::vector<std::pair<std::string, std::string>>& tags) {
   for (const auto& cm : ms) {
     std::string_view v = TagValueOf(tags, cm.m->key);
     switch (cm.m->op) {
-      case TagOp::kEqual: if (v != cm.m->value) return false; break;
-      case TagOp::kNotEqual: if (v == cm.m->value) return false; break;
-      case TagOp::kRegex: if (!RE2::PartialMatch(re2::StringPiece(v.data(), v.size()), *cm.re)) return false; break;
-      case TagOp::kNotRegex: if (RE2::PartialMatch(re2::StringPiece(v.data(), v.size()), *cm.re)) return false; break;
+      case TagOp::kEqual:
+        if (v != cm.m->value) return false;
+        break;
+      case TagOp::kNotEqual:
+        if (v == cm.m->value) return false;
+        break;
+      case TagOp::kRegex:
+        if (!RE2::PartialMatch(re2::StringPiece(v.data(), v.size()), *cm.re)) return false;
+        break;
+      case TagOp::kNotRegex:
+        if (RE2::PartialMatch(re2::StringPiece(v.data(), v.size()), *cm.re)) return false;
+        break;
     }
   }
   return true;
@@ -769,7 +791,8 @@ StatusOr<std::vector<CompiledMatcher>> Compile(const std::vector<TagMatcher>& ma
     if (m.op == TagOp::kRegex || m.op == TagOp::kNotRegex) {
       cm.re = std::make_unique<RE2>(m.value, RE2::Quiet);
       if (!cm.re->ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("invalid regular expression /", m.value, "/: ", cm.re->error()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("invalid regular expression /", m.value, "/: ", cm.re->error()));
       }
     }
     out.push_back(std::move(cm));
@@ -778,9 +801,8 @@ StatusOr<std::vector<CompiledMatcher>> Compile(const std::vector<TagMatcher>& ma
 }
 }  // namespace
 
-StatusOr<std::vector<std::pair<std::string, uint64_t>>> DBImpl::MatchSeries(uint32_t db_id,
-                                                                            std::string_view measurement,
-                                                                            const std::vector<TagMatcher>& matchers) {
+StatusOr<std::vector<std::pair<std::string, uint64_t>>> DBImpl::MatchSeries(
+    uint32_t db_id, std::string_view measurement, const std::vector<TagMatcher>& matchers) {
   std::vector<uint64_t> ids;
   bool narrowed = false;
   // Equality on a non-empty value, and a regex that is an anchored set of
@@ -794,7 +816,8 @@ StatusOr<std::vector<std::pair<std::string, uint64_t>>> DBImpl::MatchSeries(uint
     if (m.op == TagOp::kEqual && !m.value.empty()) {
       posting = index_->SeriesWithTag(db_id, measurement, m.key, m.value);
     } else if (m.op == TagOp::kRegex && index::LiteralAlternation(m.value, &literals) &&
-               std::none_of(literals.begin(), literals.end(), [](const std::string& l) { return l.empty(); })) {
+               std::none_of(literals.begin(), literals.end(),
+                            [](const std::string& l) { return l.empty(); })) {
       for (const auto& lit : literals) {
         auto one = index_->SeriesWithTag(db_id, measurement, m.key, lit);
         posting.insert(posting.end(), one.begin(), one.end());
@@ -834,7 +857,8 @@ StatusOr<std::vector<std::pair<std::string, uint64_t>>> DBImpl::MatchSeries(uint
 }
 
 Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t partition_ns, uint64_t series_id,
-                               const index::FieldInfo& field, int64_t min_time, int64_t max_time, Column* out) {
+                               const index::FieldInfo& field, int64_t min_time, int64_t max_time,
+                               Column* out) {
   out->clear();
   out->type = field.type;
   std::vector<const segment::BlockHandle*> blocks;
@@ -859,16 +883,24 @@ Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t par
     if (meta.partition_start > max_time || meta.partition_start + (partition_ns - 1) < min_time) continue;
     if (meta.max_time < min_time || meta.min_time > max_time) continue;
     if (!seg->reader) {
-      return absl::DataLossError(absl::StrCat("segment ", meta.file, " is damaged: ", seg->open_status.message()));
+      return absl::DataLossError(
+          absl::StrCat("segment ", meta.file, " is damaged: ", seg->open_status.message()));
     }
     blocks.clear();
     seg->reader->FindBlocks(series_id, field.id, min_time, max_time, &blocks);
     if (blocks.empty()) continue;
     part.clear();
     part.type = field.type;
+    // Sized once: growing while appending block after block copied the
+    // earlier blocks again (10 trucks x 12 h: ~0.5 M instructions a query).
+    size_t points = 0;
+    for (const auto* h : blocks) points += h->stats.count;
+    part.reserve(points);
     for (const auto* h : blocks) {
       if (h->type != field.type) continue;  // a dropped-and-recreated field of another type
-      RETURN_IF_ERROR(seg->reader->ReadBlock(*h, &part));
+      // Only the points in range: a one-hour read of an 11-hour block no
+      // longer zero-fills and trims the whole block in the caller's column.
+      RETURN_IF_ERROR(seg->reader->ReadBlockRange(*h, min_time, max_time, &part));
     }
     for (const auto& t : snap.version->tombstones) {
       if (TombstoneCovers(t, db_id, series_id, meta.id)) {
@@ -1035,7 +1067,8 @@ Status DBImpl::ReadSeriesFieldSummarised(const Snapshot& snap, uint32_t db_id, i
     part.clear();
     part.type = field.type;
     for (size_t i = sb.begin; i < sb.end; i++) {
-      if (!summarise[i]) RETURN_IF_ERROR(sb.seg->reader->ReadBlock(*blocks[i], &part));
+      if (!summarise[i])
+        RETURN_IF_ERROR(sb.seg->reader->ReadBlockRange(*blocks[i], min_time, max_time, &part));
     }
     if (part.empty()) continue;
     for (const auto& t : snap.version->tombstones) {
@@ -1099,8 +1132,8 @@ Status DBImpl::Scan(const ScanRequest& request, const std::function<Status(const
                                                   &data.columns[k], &data.summaries[k]));
         continue;
       }
-      RETURN_IF_ERROR(ReadSeriesField(snap, db.id, partition_ns, id, fields[k], request.min_time, request.max_time,
-                                      &data.columns[k]));
+      RETURN_IF_ERROR(ReadSeriesField(snap, db.id, partition_ns, id, fields[k], request.min_time,
+                                      request.max_time, &data.columns[k]));
     }
     RETURN_IF_ERROR(fn(data));
   }
@@ -1382,7 +1415,8 @@ Status DBImpl::CompactPartitionLocked(uint32_t db_id, int64_t partition_start, i
   }
   for (const auto& in : inputs) {
     if (!in->reader) {
-      return absl::DataLossError(absl::StrCat("cannot compact partition with damaged segment ", in->meta.file));
+      return absl::DataLossError(
+          absl::StrCat("cannot compact partition with damaged segment ", in->meta.file));
     }
   }
   index::SegmentMeta meta;
@@ -1682,7 +1716,8 @@ StatusOr<StorageReport> DBImpl::GetStorageReport() {
         }
       }
       auto fit = field_names.find(b.field_id);
-      std::string fname = fit == field_names.end() ? absl::StrCat("(field ", b.field_id, ")") : fit->second.first;
+      std::string fname =
+          fit == field_names.end() ? absl::StrCat("(field ", b.field_id, ")") : fit->second.first;
       FieldStorage& fs = fields[{dbit->second, mit->second, fname}];
       fs.database = dbit->second;
       fs.measurement = mit->second;
