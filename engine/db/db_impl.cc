@@ -94,6 +94,50 @@ bool TombstoneCovers(const index::Tombstone& t, uint32_t db_id, uint64_t series_
          std::binary_search(t.series_ids.begin(), t.series_ids.end(), series_id);
 }
 
+// Merges the parts of one (series, field) read — a part per segment, then the
+// frozen and active heads — into one column, newest last; sorts (last write
+// wins) only when a part starts before an earlier one ended.
+class PartMerger {
+ public:
+  PartMerger(FieldType type, Column* out) : type_(type), out_(out) {
+    out->clear();
+    out->type = type;
+  }
+  // A segment's part: drops its tombstoned and out-of-range points first.
+  void AddSegmentPart(Column* part, const std::vector<index::Tombstone>& tombstones, uint32_t db_id,
+                      uint64_t series_id, uint64_t segment_id, int64_t min_time, int64_t max_time) {
+    for (const auto& t : tombstones) {
+      if (TombstoneCovers(t, db_id, series_id, segment_id)) {
+        FilterColumn(part, [&](int64_t ts) { return ts >= t.min_time && ts <= t.max_time; });
+      }
+    }
+    ClipColumn(part, min_time, max_time);
+    Add(part);
+  }
+  // Takes p's points (p is left empty or unchanged).
+  void Add(Column* p) {
+    if (p->empty()) return;
+    if (!out_->empty() && p->times.front() <= last_end_) overlapping_ = true;
+    last_end_ = std::max(last_end_, p->times.back());
+    if (out_->empty()) {
+      *out_ = std::move(*p);
+      *p = Column();
+      p->type = type_;
+    } else {
+      AppendColumn(*p, out_);
+    }
+  }
+  void Finish() {
+    if (overlapping_) SortByTimeKeepLast(out_);
+  }
+
+ private:
+  const FieldType type_;
+  Column* const out_;
+  bool overlapping_ = false;
+  int64_t last_end_ = INT64_MIN;
+};
+
 std::string SegmentFileName(uint64_t id) { return absl::StrFormat("%016x.seg", id); }
 
 }  // namespace
@@ -859,24 +903,9 @@ StatusOr<std::vector<std::pair<std::string, uint64_t>>> DBImpl::MatchSeries(
 Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t partition_ns, uint64_t series_id,
                                const index::FieldInfo& field, int64_t min_time, int64_t max_time,
                                Column* out) {
-  out->clear();
-  out->type = field.type;
+  PartMerger merger(field.type, out);
   std::vector<const segment::BlockHandle*> blocks;
-  bool overlapping = false;  // a later part starts before an earlier part ends
-  int64_t last_end = INT64_MIN;
   Column part;
-  auto add_part = [&](Column& p) {
-    if (p.empty()) return;
-    if (!out->empty() && p.times.front() <= last_end) overlapping = true;
-    last_end = std::max(last_end, p.times.back());
-    if (out->empty()) {
-      *out = std::move(p);
-      p = Column();
-      p.type = field.type;
-    } else {
-      AppendColumn(p, out);
-    }
-  };
   for (const auto& seg : snap.version->segments) {
     const auto& meta = seg->meta;
     if (meta.db_id != db_id) continue;
@@ -902,23 +931,17 @@ Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t par
       // longer zero-fills and trims the whole block in the caller's column.
       RETURN_IF_ERROR(seg->reader->ReadBlockRange(*h, min_time, max_time, &part));
     }
-    for (const auto& t : snap.version->tombstones) {
-      if (TombstoneCovers(t, db_id, series_id, meta.id)) {
-        FilterColumn(&part, [&](int64_t ts) { return ts >= t.min_time && ts <= t.max_time; });
-      }
-    }
-    ClipColumn(&part, min_time, max_time);
-    add_part(part);
+    merger.AddSegmentPart(&part, snap.version->tombstones, db_id, series_id, meta.id, min_time, max_time);
   }
   auto read_head = [&](const std::shared_ptr<Head>& h) {
     part.clear();
     part.type = field.type;
     if (h->points() == 0 || h->max_time() < min_time || h->min_time() > max_time) return;
-    if (h->Read(series_id, field.id, min_time, max_time, &part) && part.type == field.type) add_part(part);
+    if (h->Read(series_id, field.id, min_time, max_time, &part) && part.type == field.type) merger.Add(&part);
   };
   for (const auto& h : snap.frozen) read_head(h);
   read_head(snap.active);
-  if (overlapping) SortByTimeKeepLast(out);
+  merger.Finish();
   return absl::OkStatus();
 }
 
@@ -1048,21 +1071,8 @@ Status DBImpl::ReadSeriesFieldSummarised(const Snapshot& snap, uint32_t db_id, i
 
   // The rest is merged as in ReadSeriesField. Summarised blocks share no
   // time with any other source, so leaving them out changes nothing else.
-  bool overlapping = false;
-  int64_t last_end = INT64_MIN;
+  PartMerger merger(field.type, out);
   Column part;
-  auto add_part = [&](Column& p) {
-    if (p.empty()) return;
-    if (!out->empty() && p.times.front() <= last_end) overlapping = true;
-    last_end = std::max(last_end, p.times.back());
-    if (out->empty()) {
-      *out = std::move(p);
-      p = Column();
-      p.type = field.type;
-    } else {
-      AppendColumn(p, out);
-    }
-  };
   for (const SegBlocks& sb : segs) {
     part.clear();
     part.type = field.type;
@@ -1071,16 +1081,11 @@ Status DBImpl::ReadSeriesFieldSummarised(const Snapshot& snap, uint32_t db_id, i
         RETURN_IF_ERROR(sb.seg->reader->ReadBlockRange(*blocks[i], min_time, max_time, &part));
     }
     if (part.empty()) continue;
-    for (const auto& t : snap.version->tombstones) {
-      if (TombstoneCovers(t, db_id, series_id, sb.seg->meta.id)) {
-        FilterColumn(&part, [&](int64_t ts) { return ts >= t.min_time && ts <= t.max_time; });
-      }
-    }
-    ClipColumn(&part, min_time, max_time);
-    add_part(part);
+    merger.AddSegmentPart(&part, snap.version->tombstones, db_id, series_id, sb.seg->meta.id, min_time,
+                          max_time);
   }
-  for (Column& h : heads) add_part(h);
-  if (overlapping) SortByTimeKeepLast(out);
+  for (Column& h : heads) merger.Add(&h);
+  merger.Finish();
   return absl::OkStatus();
 }
 
