@@ -335,5 +335,62 @@ TEST(Functions, Transforms) {
   EXPECT_DOUBLE_EQ(std::get<double>(m[0].value), 2);
 }
 
+// The raw projection reads field and tag references in place (RefInPlace)
+// instead of through Eval: the cells must be the ones Eval gives.
+TEST(RefInPlace, SameCellsAsEval) {
+  exec::VCol v;
+  v.type = exec::VType::kFloat;
+  v.f = {1.5, 0, 2.5};
+  v.valid = {1, 0, 1};
+  const std::vector<int64_t> times = {10, 20, 30};
+  exec::EvalContext ctx;
+  ctx.rows = 3;
+  ctx.times = &times;
+  ctx.is_tag = [](const VarRef& r) { return r.name == "host" || r.name == "absent"; };
+  ctx.tag_value = [](const VarRef& r) -> Value {
+    if (r.name == "host") return std::string("truck_0");
+    return std::monostate{};
+  };
+  ctx.field = [&](const VarRef& r) -> const exec::VCol* { return r.name == "v" ? &v : nullptr; };
+  for (const char* text : {"v", "(v)", "host", "absent", "nope"}) {
+    SCOPED_TRACE(text);
+    auto e = ParseExpr(text);
+    ASSERT_TRUE(e.ok()) << e.status();
+    const exec::VCol* col = nullptr;
+    Value constant = 1.0;
+    ASSERT_TRUE(exec::RefInPlace(**e, ctx, &col, &constant));
+    const exec::VCol want = exec::Eval(**e, ctx);
+    if (std::string(text).find('v') != std::string::npos) {
+      EXPECT_EQ(col, &v);
+    }
+    for (size_t r = 0; r < ctx.rows; r++) {
+      EXPECT_EQ(col != nullptr ? col->Get(r) : constant, want.Get(r));
+    }
+  }
+  // Anything else is evaluated.
+  for (const char* text : {"time", "v + 1", "1"}) {
+    auto e = ParseExpr(text);
+    ASSERT_TRUE(e.ok()) << e.status();
+    const exec::VCol* col = nullptr;
+    EXPECT_FALSE(exec::RefInPlace(**e, ctx, &col, nullptr)) << text;
+  }
+}
+
+// Raw rows are built with AppendCellTo; each cell must be what Get gives.
+TEST(VCol, AppendCellToMatchesGet) {
+  std::vector<exec::VCol> cols = {exec::VCol::FromValues({1.5, std::monostate{}, -2.0}),
+                                  exec::VCol::FromValues({int64_t{3}, int64_t{-4}, std::monostate{}}),
+                                  exec::VCol::FromValues({uint64_t{5}, uint64_t{6}, uint64_t{7}}),
+                                  exec::VCol::FromValues({true, false, std::monostate{}}),
+                                  exec::VCol::FromValues({std::string("a long string past the SSO buffer"),
+                                                          std::monostate{}, std::string("x")}),
+                                  exec::VCol::Nulls(exec::VType::kNull, 3)};
+  for (const exec::VCol& c : cols) {
+    std::vector<Value> row;
+    for (size_t k = 0; k < 4; k++) c.AppendCellTo(k, &row);  // k = 3: past the end, null
+    ASSERT_EQ(row.size(), 4u);
+    for (size_t k = 0; k < 4; k++) EXPECT_EQ(row[k], c.Get(k)) << k;
+  }
+}
 }  // namespace
 }  // namespace m2mdb::query

@@ -107,6 +107,31 @@ Value VCol::Get(size_t k) const {
   return std::monostate{};
 }
 
+void VCol::AppendCellTo(size_t k, std::vector<Value>* row) const {
+  if (k < valid.size() && valid[k]) {
+    switch (type) {
+      case VType::kFloat:
+        row->emplace_back(std::in_place_index<1>, f[k]);
+        return;
+      case VType::kInt:
+        row->emplace_back(std::in_place_index<2>, i[k]);
+        return;
+      case VType::kUint:
+        row->emplace_back(std::in_place_index<3>, u[k]);
+        return;
+      case VType::kBool:
+        row->emplace_back(std::in_place_index<4>, b[k] != 0);
+        return;
+      case VType::kString:
+        row->emplace_back(std::in_place_index<5>, s[k]);
+        return;
+      case VType::kNull:
+        break;
+    }
+  }
+  row->emplace_back();
+}
+
 void VCol::AppendNull() {
   valid.push_back(0);
   switch (type) {
@@ -567,6 +592,24 @@ VCol MathCall(const Call& c, const EvalContext& ctx) {
 }
 
 }  // namespace
+
+bool RefInPlace(const Expr& expr, const EvalContext& ctx, const VCol** col, Value* constant) {
+  // Mirrors the VarRef branch of Eval below.
+  const auto* v = Unparen(&expr)->As<VarRef>();
+  if (v == nullptr || (absl::AsciiStrToLower(v->name) == "time" && ctx.times != nullptr)) return false;
+  *col = nullptr;
+  if (ctx.is_tag && ctx.is_tag(*v)) {
+    if (ctx.tag_value) {
+      *constant = ctx.tag_value(*v);
+    } else {
+      *constant = ctx.tag ? Value(ctx.tag(*v)) : Value(std::string());
+    }
+    return true;
+  }
+  if (ctx.field) *col = ctx.field(*v);
+  if (*col == nullptr) *constant = std::monostate{};
+  return true;
+}
 
 VCol Eval(const Expr& expr, const EvalContext& ctx) {
   const size_t n = ctx.rows;

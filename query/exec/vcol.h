@@ -42,6 +42,9 @@ struct VCol {
   static VCol Constant(const Value& v, size_t n);
 
   Value Get(size_t k) const;
+  // Appends Get(k) to `row`, constructed in place: building raw rows through
+  // Get's returned variant, moved and then destroyed, showed in profiles.
+  void AppendCellTo(size_t k, std::vector<Value>* row) const;
   // Appends row k of `src` (same type, or this is kNull and empty).
   void AppendFrom(const VCol& src, size_t k);
   void AppendNull();
@@ -68,6 +71,14 @@ struct EvalContext {
 // Evaluates `e` over ctx.rows rows. Comparisons yield kBool columns where a
 // null operand gives false; arithmetic with a null operand gives null.
 VCol Eval(const Expr& e, const EvalContext& ctx);
+
+// An output column that needs no evaluation, for the raw projection, which
+// would otherwise copy it into a column of its own (SELECT * is all such
+// references): for a reference to a field, the column ctx.field gives, in
+// *col (not copied); for a tag, or a name that is neither, the one value every
+// row has, in *constant, with *col null. What Eval would compute, row for row.
+// Returns false, setting nothing, for any other expression ("time" included).
+bool RefInPlace(const Expr& e, const EvalContext& ctx, const VCol** col, Value* constant);
 
 // Rows where a boolean condition holds.
 std::vector<uint8_t> EvalMask(const Expr& e, const EvalContext& ctx);

@@ -138,7 +138,9 @@ void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
   *y = yy + (*m <= 2);
 }
 
-void Pad(std::string* out, int64_t v, int width) {
+// Writes v (clamped to >= 0) in decimal, zero-padded to `width` digits;
+// returns the end.
+char* PadTo(char* p, int64_t v, int width) {
   char buf[24];
   int n = 0;
   uint64_t u = v < 0 ? 0 : static_cast<uint64_t>(v);
@@ -146,13 +148,19 @@ void Pad(std::string* out, int64_t v, int width) {
     buf[n++] = static_cast<char>('0' + u % 10);
     u /= 10;
   } while (u != 0);
-  for (int i = n; i < width; i++) out->push_back('0');
-  while (n > 0) out->push_back(buf[--n]);
+  for (int i = n; i < width; i++) *p++ = '0';
+  while (n > 0) *p++ = buf[--n];
+  return p;
 }
 
-}  // namespace
+// The longest FormatRfc3339Nano text: sign, 4-digit year (int64 nanoseconds
+// span years 1677 to 2262), "-MM-DDTHH:MM:SS", 10 fraction bytes and 'Z'.
+constexpr size_t kMaxRfc3339Chars = 32;
 
-std::string FormatRfc3339Nano(int64_t ns) {
+// FormatRfc3339Nano into `dst` (kMaxRfc3339Chars bytes); returns the length.
+// Lets the JSON writer print a time in place: a std::string of this length
+// is a heap allocation per row.
+size_t FormatRfc3339NanoTo(int64_t ns, char* dst) {
   constexpr int64_t kSec = 1000000000;
   int64_t secs = ns / kSec;
   int64_t frac = ns % kSec;
@@ -169,33 +177,37 @@ std::string FormatRfc3339Nano(int64_t ns) {
   int64_t y;
   unsigned m, d;
   CivilFromDays(days, &y, &m, &d);
-  std::string out;
-  out.reserve(32);
+  char* p = dst;
   if (y < 0) {
-    out.push_back('-');
-    Pad(&out, -y, 4);
+    *p++ = '-';
+    p = PadTo(p, -y, 4);
   } else {
-    Pad(&out, y, 4);
+    p = PadTo(p, y, 4);
   }
-  out.push_back('-');
-  Pad(&out, m, 2);
-  out.push_back('-');
-  Pad(&out, d, 2);
-  out.push_back('T');
-  Pad(&out, rem / 3600, 2);
-  out.push_back(':');
-  Pad(&out, rem / 60 % 60, 2);
-  out.push_back(':');
-  Pad(&out, rem % 60, 2);
+  *p++ = '-';
+  p = PadTo(p, m, 2);
+  *p++ = '-';
+  p = PadTo(p, d, 2);
+  *p++ = 'T';
+  p = PadTo(p, rem / 3600, 2);
+  *p++ = ':';
+  p = PadTo(p, rem / 60 % 60, 2);
+  *p++ = ':';
+  p = PadTo(p, rem % 60, 2);
   if (frac != 0) {
-    out.push_back('.');
-    std::string f;
-    Pad(&f, frac, 9);
-    while (!f.empty() && f.back() == '0') f.pop_back();
-    out += f;
+    *p++ = '.';
+    p = PadTo(p, frac, 9);
+    while (p[-1] == '0') p--;  // frac != 0: a nonzero digit stops this
   }
-  out.push_back('Z');
-  return out;
+  *p++ = 'Z';
+  return p - dst;
+}
+
+}  // namespace
+
+std::string FormatRfc3339Nano(int64_t ns) {
+  char buf[kMaxRfc3339Chars];
+  return std::string(buf, FormatRfc3339NanoTo(ns, buf));
 }
 
 int64_t EpochDivisor(std::string_view epoch) {
@@ -389,8 +401,12 @@ class CellWriter {
   }
   void Cell(const Value& v, bool is_time, int64_t epoch_div) {
     if (is_time && std::holds_alternative<int64_t>(v) && epoch_div == 0) {
-      Flush();
-      AppendValue(v, is_time, epoch_div, out_);
+      // Digits and "-:.TZ" only, never escaped.
+      char* p = Room(format::kMaxRfc3339Chars + 2);
+      p[0] = '"';
+      const size_t k = format::FormatRfc3339NanoTo(std::get<int64_t>(v), p + 1);
+      p[k + 1] = '"';
+      n_ += k + 2;
       return;
     }
     switch (v.index()) {
