@@ -900,6 +900,24 @@ StatusOr<std::vector<std::pair<std::string, uint64_t>>> DBImpl::MatchSeries(
   return out;
 }
 
+namespace {
+// Whether segment `seg` can hold points of database `db_id` in [min_time,
+// max_time] (its partition and time range overlap them); kDataLoss if it
+// might but could not be opened.
+StatusOr<bool> SegmentMayHold(const SegmentRef& seg, uint32_t db_id, int64_t partition_ns, int64_t min_time,
+                              int64_t max_time) {
+  const auto& meta = seg.meta;
+  if (meta.db_id != db_id) return false;
+  if (meta.partition_start > max_time || meta.partition_start + (partition_ns - 1) < min_time) return false;
+  if (meta.max_time < min_time || meta.min_time > max_time) return false;
+  if (!seg.reader) {
+    return absl::DataLossError(
+        absl::StrCat("segment ", meta.file, " is damaged: ", seg.open_status.message()));
+  }
+  return true;
+}
+}  // namespace
+
 Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t partition_ns, uint64_t series_id,
                                const index::FieldInfo& field, int64_t min_time, int64_t max_time,
                                Column* out) {
@@ -908,13 +926,8 @@ Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t par
   Column part;
   for (const auto& seg : snap.version->segments) {
     const auto& meta = seg->meta;
-    if (meta.db_id != db_id) continue;
-    if (meta.partition_start > max_time || meta.partition_start + (partition_ns - 1) < min_time) continue;
-    if (meta.max_time < min_time || meta.min_time > max_time) continue;
-    if (!seg->reader) {
-      return absl::DataLossError(
-          absl::StrCat("segment ", meta.file, " is damaged: ", seg->open_status.message()));
-    }
+    ASSIGN_OR_RETURN(bool may_hold, SegmentMayHold(*seg, db_id, partition_ns, min_time, max_time));
+    if (!may_hold) continue;
     blocks.clear();
     seg->reader->FindBlocks(series_id, field.id, min_time, max_time, &blocks);
     if (blocks.empty()) continue;
@@ -989,14 +1002,8 @@ Status DBImpl::ReadSeriesFieldSummarised(const Snapshot& snap, uint32_t db_id, i
   std::vector<SegBlocks> segs;
   std::vector<const segment::BlockHandle*> blocks;
   for (const auto& seg : snap.version->segments) {
-    const auto& meta = seg->meta;
-    if (meta.db_id != db_id) continue;
-    if (meta.partition_start > max_time || meta.partition_start + (partition_ns - 1) < min_time) continue;
-    if (meta.max_time < min_time || meta.min_time > max_time) continue;
-    if (!seg->reader) {
-      return absl::DataLossError(
-          absl::StrCat("segment ", meta.file, " is damaged: ", seg->open_status.message()));
-    }
+    ASSIGN_OR_RETURN(bool may_hold, SegmentMayHold(*seg, db_id, partition_ns, min_time, max_time));
+    if (!may_hold) continue;
     const size_t begin = blocks.size();
     seg->reader->FindBlocks(series_id, field.id, min_time, max_time, &blocks);
     // Blocks of a dropped-and-recreated field of another type are never read.
