@@ -113,8 +113,8 @@ struct ScanRequest {
   std::vector<std::string> summary_fields = {};
   // The windows: [s, s + summary_window_ns) with s = offset + k * length
   // for integer k, aligned to the epoch as InfluxQL's GROUP BY
-  // time(length, offset). 0 = a single window [min_time, max_time] (an
-  // aggregate without GROUP BY time).
+  // time(length, offset). 0 or negative = a single window [min_time,
+  // max_time] (an aggregate without GROUP BY time).
   int64_t summary_window_ns = 0;
   int64_t summary_window_offset_ns = 0;
   // Optional veto, called for every block that could be summarised: false
