@@ -28,17 +28,18 @@ using UnpackGroupFn = void (*)(const uint8_t* in, uint64_t* out);
 UnpackGroupFn UnpackGroupKernel(int width);
 
 // Calls f(const uint64_t* vals, size_t count) for consecutive groups of up
-// to 64 values unpacked from `in` (which holds PackedBytes(n, width) bytes).
-// The kernel is chosen once; `f` is inlined into the loop.
+// to 64 values unpacked from `in` (which holds PackedBytes(n, width) bytes)
+// for as long as f returns true: a reader that needs only the start of a
+// block stops there. The kernel is chosen once; `f` is inlined into the loop.
 template <typename F>
-inline void ForEachPackedGroup(const uint8_t* in, size_t n, int width, F&& f) {
+inline void ForEachPackedGroupWhile(const uint8_t* in, size_t n, int width, F&& f) {
   const UnpackGroupFn fn = UnpackGroupKernel(width);
   const size_t group_bytes = 8 * static_cast<size_t>(width);
   alignas(64) uint64_t tmp[64];
   size_t i = 0;
   for (; i + 64 <= n; i += 64, in += group_bytes) {
     fn(in, tmp);
-    f(static_cast<const uint64_t*>(tmp), size_t{64});
+    if (!f(static_cast<const uint64_t*>(tmp), size_t{64})) return;
   }
   const size_t rest = n - i;
   if (rest == 0) return;
@@ -46,6 +47,15 @@ inline void ForEachPackedGroup(const uint8_t* in, size_t n, int width, F&& f) {
   std::memcpy(pad, in, (rest * static_cast<size_t>(width) + 7) / 8);
   fn(pad, tmp);
   f(static_cast<const uint64_t*>(tmp), rest);
+}
+
+// All groups: f(const uint64_t* vals, size_t count) returns nothing.
+template <typename F>
+inline void ForEachPackedGroup(const uint8_t* in, size_t n, int width, F&& f) {
+  ForEachPackedGroupWhile(in, n, width, [&f](const uint64_t* vals, size_t count) {
+    f(vals, count);
+    return true;
+  });
 }
 
 // Unpacks one group of `count` <= 64 values of `width` bits from

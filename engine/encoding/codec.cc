@@ -51,10 +51,12 @@ void EncodeRaw(const T* v, size_t n, std::string* out) {
   if (n) out->append(reinterpret_cast<const char*>(v), n * sizeof(T));
 }
 
+// Decoders take `want`: values [0, want) are needed, the rest may be left
+// unwritten (internal.h, prefix decoding).
 template <typename T>
-Status DecodeRaw(std::string_view in, size_t n, T* out) {
+Status DecodeRaw(std::string_view in, size_t n, T* out, size_t want = SIZE_MAX) {
   if (in.size() != 1 + n * sizeof(T)) return Corrupt("raw column length mismatch");
-  if (n) std::memcpy(out, in.data() + 1, n * sizeof(T));
+  if (n) std::memcpy(out, in.data() + 1, std::min(n, want) * sizeof(T));
   return absl::OkStatus();
 }
 
@@ -81,13 +83,13 @@ void EncodeConstant64(T v, size_t n, std::string* out) {
 }
 
 template <typename T>
-Status DecodeConstant64(std::string_view in, size_t n, T* out) {
+Status DecodeConstant64(std::string_view in, size_t n, T* out, size_t want = SIZE_MAX) {
   Cursor c(in);
   RETURN_IF_ERROR(internal::ReadHeader(&c, n));
   uint64_t bits;
   if (!c.Fixed64(&bits) || !c.AtEnd()) return Corrupt("constant column length mismatch");
   const T v = BitCast<T>(bits);
-  std::fill(out, out + n, v);
+  std::fill(out, out + std::min(n, want), v);
   return absl::OkStatus();
 }
 
@@ -112,21 +114,22 @@ void EncodeIntegersNoZstd(const int64_t* v, size_t n, std::string* out) {
   internal::EncodeIntDelta(v, n, out);
 }
 
-Status DecodeIntegersImpl(std::string_view in, size_t n, int64_t* out, bool allow_zstd) {
+Status DecodeIntegersImpl(std::string_view in, size_t n, int64_t* out, bool allow_zstd, size_t want) {
   if (in.empty()) return Corrupt("empty column");
   switch (static_cast<CodecId>(in[0])) {
     case CodecId::kRaw:
-      return DecodeRaw(in, n, out);
+      return DecodeRaw(in, n, out, want);
     case CodecId::kConstant:
-      return DecodeConstant64(in, n, out);
+      return DecodeConstant64(in, n, out, want);
     case CodecId::kIntDelta:
-      return internal::DecodeIntDelta(in, n, out);
+      return internal::DecodeIntDelta(in, n, out, want);
     case CodecId::kIntRle:
-      return internal::DecodeIntRle(in, n, out);
+      return internal::DecodeIntRle(in, n, out, want);
     case CodecId::kZstd:
       if (!allow_zstd) break;
-      return DecodeZstd(in, n, MaxNumericColumn(n),
-                        [&](std::string_view inner) { return DecodeIntegersImpl(inner, n, out, false); });
+      return DecodeZstd(in, n, MaxNumericColumn(n), [&](std::string_view inner) {
+        return DecodeIntegersImpl(inner, n, out, false, want);
+      });
     default:
       break;
   }
@@ -143,19 +146,24 @@ void EncodeTimestampsNoZstd(const int64_t* v, size_t n, std::string* out) {
   }
 }
 
-Status DecodeTimestampsImpl(std::string_view in, size_t n, int64_t* out, bool allow_zstd) {
+// With max_time < INT64_MAX (sorted columns only), *decoded gets how many
+// values were written: at least all up to the first one past max_time.
+Status DecodeTimestampsImpl(std::string_view in, size_t n, int64_t* out, bool allow_zstd, int64_t max_time,
+                            size_t* decoded) {
   if (in.empty()) return Corrupt("empty column");
+  if (decoded != nullptr) *decoded = n;  // all, unless the codec stops early
   switch (static_cast<CodecId>(in[0])) {
     case CodecId::kRaw:
       return DecodeRaw(in, n, out);
     case CodecId::kConstant:
       return DecodeConstant64(in, n, out);
     case CodecId::kTimestampDoD:
-      return internal::DecodeTimestampDoD(in, n, out);
+      return internal::DecodeTimestampDoD(in, n, out, max_time, decoded);
     case CodecId::kZstd:
       if (!allow_zstd) break;
-      return DecodeZstd(in, n, MaxNumericColumn(n),
-                        [&](std::string_view inner) { return DecodeTimestampsImpl(inner, n, out, false); });
+      return DecodeZstd(in, n, MaxNumericColumn(n), [&](std::string_view inner) {
+        return DecodeTimestampsImpl(inner, n, out, false, max_time, decoded);
+      });
     default:
       break;
   }
@@ -195,21 +203,21 @@ void EncodeFloatsNoZstd(const double* v, size_t n, std::string* out, FloatMode m
   }
 }
 
-Status DecodeFloatsImpl(std::string_view in, size_t n, double* out, bool allow_zstd) {
+Status DecodeFloatsImpl(std::string_view in, size_t n, double* out, bool allow_zstd, size_t want) {
   if (in.empty()) return Corrupt("empty column");
   switch (static_cast<CodecId>(in[0])) {
     case CodecId::kRaw:
-      return DecodeRaw(in, n, out);
+      return DecodeRaw(in, n, out, want);
     case CodecId::kConstant:
-      return DecodeConstant64(in, n, out);
+      return DecodeConstant64(in, n, out, want);
     case CodecId::kFloatGorilla:
-      return internal::DecodeGorilla(in, n, out);
+      return internal::DecodeGorilla(in, n, out, want);
     case CodecId::kFloatDecimal:
-      return internal::DecodeDecimal(in, n, out);
+      return internal::DecodeDecimal(in, n, out, want);
     case CodecId::kZstd:
       if (!allow_zstd) break;
       return DecodeZstd(in, n, MaxNumericColumn(n),
-                        [&](std::string_view inner) { return DecodeFloatsImpl(inner, n, out, false); });
+                        [&](std::string_view inner) { return DecodeFloatsImpl(inner, n, out, false, want); });
     default:
       break;
   }
@@ -318,7 +326,12 @@ void EncodeTimestamps(const int64_t* v, size_t n, std::string* out) {
 }
 Status DecodeTimestamps(std::string_view in, size_t n, int64_t* out) {
   if (n > kMaxBlockValues) return Corrupt("too many values");
-  return DecodeTimestampsImpl(in, n, out, true);
+  return DecodeTimestampsImpl(in, n, out, true, INT64_MAX, nullptr);
+}
+Status DecodeTimestampsUntil(std::string_view in, size_t n, int64_t max_time, int64_t* out, size_t* decoded) {
+  *decoded = 0;
+  if (n > kMaxBlockValues) return Corrupt("too many values");
+  return DecodeTimestampsImpl(in, n, out, true, max_time, decoded);
 }
 
 void EncodeFloats(const double* v, size_t n, std::string* out, FloatMode mode) {
@@ -328,7 +341,11 @@ void EncodeFloats(const double* v, size_t n, std::string* out, FloatMode mode) {
 }
 Status DecodeFloats(std::string_view in, size_t n, double* out) {
   if (n > kMaxBlockValues) return Corrupt("too many values");
-  return DecodeFloatsImpl(in, n, out, true);
+  return DecodeFloatsImpl(in, n, out, true, SIZE_MAX);
+}
+Status DecodeFloatsPrefix(std::string_view in, size_t n, size_t want, double* out) {
+  if (n > kMaxBlockValues) return Corrupt("too many values");
+  return DecodeFloatsImpl(in, n, out, true, want);
 }
 
 void EncodeIntegers(const int64_t* v, size_t n, std::string* out) {
@@ -338,7 +355,11 @@ void EncodeIntegers(const int64_t* v, size_t n, std::string* out) {
 }
 Status DecodeIntegers(std::string_view in, size_t n, int64_t* out) {
   if (n > kMaxBlockValues) return Corrupt("too many values");
-  return DecodeIntegersImpl(in, n, out, true);
+  return DecodeIntegersImpl(in, n, out, true, SIZE_MAX);
+}
+Status DecodeIntegersPrefix(std::string_view in, size_t n, size_t want, int64_t* out) {
+  if (n > kMaxBlockValues) return Corrupt("too many values");
+  return DecodeIntegersImpl(in, n, out, true, want);
 }
 
 // Unsigned columns share the integer codecs: every integer scheme works
@@ -349,6 +370,9 @@ void EncodeUnsigned(const uint64_t* v, size_t n, std::string* out) {
 }
 Status DecodeUnsigned(std::string_view in, size_t n, uint64_t* out) {
   return DecodeIntegers(in, n, reinterpret_cast<int64_t*>(out));
+}
+Status DecodeUnsignedPrefix(std::string_view in, size_t n, size_t want, uint64_t* out) {
+  return DecodeIntegersPrefix(in, n, want, reinterpret_cast<int64_t*>(out));
 }
 
 void EncodeBooleans(const uint8_t* v, size_t n, std::string* out) {

@@ -56,6 +56,18 @@ Status DecodeIntegers(std::string_view in, size_t n, int64_t* out);
 void EncodeUnsigned(const uint64_t* v, size_t n, std::string* out);
 Status DecodeUnsigned(std::string_view in, size_t n, uint64_t* out);
 
+// Prefix decoding, for reads of a time range that ends inside a block: the
+// same as the Decode* above except that only out[0, want) is certain to be
+// written (more may be, never past out[n - 1]), and the part of the column
+// after the prefix is not checked as thoroughly. Meant for blocks that
+// already decoded in full once (their checksum and structure are known good).
+Status DecodeFloatsPrefix(std::string_view in, size_t n, size_t want, double* out);
+Status DecodeIntegersPrefix(std::string_view in, size_t n, size_t want, int64_t* out);
+Status DecodeUnsignedPrefix(std::string_view in, size_t n, size_t want, uint64_t* out);
+// Timestamps of a sorted block from the start until (at least) the first one
+// past max_time, or all n: *decoded gets how many were written to out.
+Status DecodeTimestampsUntil(std::string_view in, size_t n, int64_t max_time, int64_t* out, size_t* decoded);
+
 // Booleans are bytes holding 0 or 1.
 void EncodeBooleans(const uint8_t* v, size_t n, std::string* out);
 Status DecodeBooleans(std::string_view in, size_t n, uint8_t* out);

@@ -1,5 +1,6 @@
 // Property tests for every codec: one set of test bodies runs over every
 // (column type, codec) case, each over random and edge-case data sets.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -494,6 +495,118 @@ TEST(Encoding, CounterAndConstantIntegersAreTiny) {
   enc.clear();
   EncodeIntegers(v.data(), v.size(), &enc);
   EXPECT_EQ(EncodedCodec(enc), CodecId::kConstant);
+}
+
+// Prefix decoding gives exactly the full decode's first `want` values for
+// every numeric codec, never writes past out[n-1], and DecodeTimestampsUntil
+// covers every value up to the first one past max_time.
+TEST(Encoding, PrefixDecodesMatchTheFullDecode) {
+  std::mt19937_64 rng(9);
+  using FloatEnc = std::function<bool(const std::vector<double>&, std::string*)>;
+  using IntEnc = std::function<bool(const std::vector<int64_t>&, std::string*)>;
+  std::vector<FloatEnc> float_encs = {[](const std::vector<double>& v, std::string* out) {
+                                        EncodeFloats(v.data(), v.size(), out);
+                                        return true;
+                                      },
+                                      [](const std::vector<double>& v, std::string* out) {
+                                        EncodeFloats(v.data(), v.size(), out, FloatMode::kRawOnly);
+                                        return true;
+                                      }};
+  for (CodecId id : {CodecId::kFloatGorilla, CodecId::kFloatDecimal, CodecId::kConstant, CodecId::kZstd}) {
+    float_encs.push_back([id](const std::vector<double>& v, std::string* out) {
+      return EncodeFloatsWith(id, v.data(), v.size(), out);
+    });
+  }
+  std::vector<IntEnc> int_encs = {[](const std::vector<int64_t>& v, std::string* out) {
+    EncodeIntegers(v.data(), v.size(), out);
+    return true;
+  }};
+  for (CodecId id :
+       {CodecId::kRaw, CodecId::kIntDelta, CodecId::kIntRle, CodecId::kConstant, CodecId::kZstd}) {
+    int_encs.push_back([id](const std::vector<int64_t>& v, std::string* out) {
+      return EncodeIntegersWith(id, v.data(), v.size(), out);
+    });
+  }
+  constexpr size_t kGuard = 4;
+  int checked = 0;
+  std::vector<DataSet> sets = DataSets(1000);
+  {
+    // A steadily growing step: delta-of-delta (mode 1) beats plain deltas.
+    Bits v;
+    for (uint64_t i = 0; i < 1000; i++) v.push_back(1000000 + i * 1000 + i * i * 3 + rng() % 2);
+    sets.push_back({"accelerating_ts", v});
+  }
+  for (const DataSet& d : sets) {
+    const size_t n = d.v.size();
+    if (n == 0) continue;
+    std::vector<size_t> wants = {0, 1, 2, 63, 64, 65, 127, 129, n / 2, n - 1, n};
+    for (int k = 0; k < 5; k++) wants.push_back(rng() % (n + 1));
+    auto same_prefix = [&](const auto& full, const auto& got, size_t want) {
+      return std::memcmp(full.data(), got.data(), std::min(want, n) * sizeof(full[0])) == 0;
+    };
+    const std::vector<double> dv = AsDouble(d.v);
+    for (size_t e = 0; e < float_encs.size(); e++) {
+      std::string enc;
+      if (!float_encs[e](dv, &enc)) continue;
+      std::vector<double> full(n);
+      ASSERT_TRUE(DecodeFloats(enc, n, full.data()).ok());
+      for (size_t want : wants) {
+        std::vector<double> got(n + kGuard, 7.0);
+        ASSERT_TRUE(DecodeFloatsPrefix(enc, n, want, got.data()).ok()) << d.name << " float enc " << e;
+        EXPECT_TRUE(same_prefix(full, got, want)) << d.name << " float enc " << e << " want " << want;
+        for (size_t g = n; g < n + kGuard; g++) EXPECT_EQ(got[g], 7.0);
+        checked++;
+      }
+    }
+    const std::vector<int64_t> iv = AsInt(d.v);
+    for (size_t e = 0; e < int_encs.size(); e++) {
+      std::string enc;
+      if (!int_encs[e](iv, &enc)) continue;
+      std::vector<int64_t> full(n);
+      ASSERT_TRUE(DecodeIntegers(enc, n, full.data()).ok());
+      for (size_t want : wants) {
+        std::vector<int64_t> got(n + kGuard, 7);
+        ASSERT_TRUE(DecodeIntegersPrefix(enc, n, want, got.data()).ok()) << d.name << " int enc " << e;
+        EXPECT_TRUE(same_prefix(full, got, want)) << d.name << " int enc " << e << " want " << want;
+        std::vector<uint64_t> ugot(n + kGuard, 7);
+        ASSERT_TRUE(DecodeUnsignedPrefix(enc, n, want, ugot.data()).ok());
+        EXPECT_TRUE(same_prefix(full, ugot, want));
+        for (size_t g = n; g < n + kGuard; g++) EXPECT_EQ(got[g], 7);
+        checked++;
+      }
+    }
+    // Timestamps: sorted blocks only (the reader's contract).
+    std::vector<int64_t> ts = AsInt(d.v);
+    std::sort(ts.begin(), ts.end());
+    for (int mode = 0; mode < 4; mode++) {
+      std::string enc;
+      if (mode == 0) {
+        EncodeTimestamps(ts.data(), n, &enc);
+      } else {
+        const CodecId ids[] = {CodecId::kRaw, CodecId::kTimestampDoD, CodecId::kZstd};
+        if (!EncodeTimestampsWith(ids[mode - 1], ts.data(), n, &enc)) continue;
+      }
+      std::vector<int64_t> limits = {ts[0] - 1, ts[0], ts[n - 1], ts[n - 1] - 1, INT64_MAX - 1};
+      for (int k = 0; k < 6; k++) {
+        const int64_t t = ts[rng() % n];
+        limits.push_back(t);
+        limits.push_back(t + 1);
+      }
+      for (int64_t max_time : limits) {
+        std::vector<int64_t> got(n + kGuard, 7);
+        size_t decoded = 12345;
+        ASSERT_TRUE(DecodeTimestampsUntil(enc, n, max_time, got.data(), &decoded).ok()) << d.name;
+        ASSERT_LE(decoded, n);
+        const size_t need =
+            static_cast<size_t>(std::upper_bound(ts.begin(), ts.end(), max_time) - ts.begin());
+        EXPECT_GE(decoded, std::min(n, need + 1)) << d.name << " mode " << mode << " max_time " << max_time;
+        EXPECT_TRUE(std::equal(ts.begin(), ts.begin() + decoded, got.begin())) << d.name << " mode " << mode;
+        for (size_t g = n; g < n + kGuard; g++) EXPECT_EQ(got[g], 7);
+        checked++;
+      }
+    }
+  }
+  EXPECT_GT(checked, 1000);
 }
 
 TEST(Encoding, BitPackingRoundTripsEveryWidth) {

@@ -174,17 +174,19 @@ bool EncodeDecimal(const double* v, size_t n, std::string* out, double max_excep
   return true;
 }
 
-Status DecodeDecimal(std::string_view in, size_t n, double* out) {
+Status DecodeDecimal(std::string_view in, size_t n, double* out, size_t want) {
   Cursor c(in);
   RETURN_IF_ERROR(ReadHeader(&c, n));
   uint8_t e;
   if (!c.Byte(&e) || e > kMaxExponent) return Corrupt("bad decimal exponent");
   const double scale = kPow10[e];
   bool in_range = true;
-  RETURN_IF_ERROR(
-      DecodeIntBlock(&c, n, [out, scale, &in_range](size_t off, const int64_t* vals, size_t count) {
+  RETURN_IF_ERROR(DecodeIntBlock(
+      &c, n,
+      [out, scale, &in_range](size_t off, const int64_t* vals, size_t count) {
         in_range &= ScaleDown(vals, count, scale, out + off);
-      }));
+      },
+      want));
   if (!in_range) return Corrupt("decimal integer out of range");
   uint64_t k;
   if (!c.Varint(&k) || k > n) return Corrupt("bad exception count");

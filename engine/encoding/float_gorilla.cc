@@ -49,7 +49,7 @@ void EncodeGorilla(const double* v, size_t n, std::string* out) {
   w.Finish();
 }
 
-Status DecodeGorilla(std::string_view in, size_t n, double* out) {
+Status DecodeGorilla(std::string_view in, size_t n, double* out, size_t want) {
   Cursor c(in);
   RETURN_IF_ERROR(ReadHeader(&c, n));
   if (n == 0) return c.AtEnd() ? absl::OkStatus() : Corrupt("trailing bytes in empty column");
@@ -58,7 +58,10 @@ Status DecodeGorilla(std::string_view in, size_t n, double* out) {
   uint64_t prev = r.Read(64);
   out[0] = BitCast<double>(prev);
   int lead = -1, trail = 0;
-  for (size_t i = 1; i < n; i++) {
+  // A prefix stops early: the stream is sequential, so the rest is skipped
+  // unchecked.
+  const size_t stop = std::min(n, want);
+  for (size_t i = 1; i < stop; i++) {
     const uint64_t ctl = r.Peek(2);
     if ((ctl & 1) == 0) {
       r.Skip(1);
@@ -79,6 +82,7 @@ Status DecodeGorilla(std::string_view in, size_t n, double* out) {
     out[i] = BitCast<double>(prev);
     if (r.overrun()) return Corrupt("truncated gorilla stream");
   }
+  if (stop < n) return r.overrun() ? Corrupt("truncated gorilla stream") : absl::OkStatus();
   if (r.overrun() || r.BytesConsumed() != body.size()) return Corrupt("gorilla stream length mismatch");
   return absl::OkStatus();
 }

@@ -146,12 +146,15 @@ void EncodeIntDelta(const int64_t* v, size_t n, std::string* out) {
   EncodeIntBlock(v, n, out);
 }
 
-Status DecodeIntDelta(std::string_view in, size_t n, int64_t* out) {
+Status DecodeIntDelta(std::string_view in, size_t n, int64_t* out, size_t want) {
   Cursor c(in);
   RETURN_IF_ERROR(ReadHeader(&c, n));
-  RETURN_IF_ERROR(DecodeIntBlock(&c, n, [out](size_t off, const int64_t* vals, size_t count) {
-    std::memcpy(out + off, vals, count * sizeof(int64_t));
-  }));
+  RETURN_IF_ERROR(DecodeIntBlock(
+      &c, n,
+      [out](size_t off, const int64_t* vals, size_t count) {
+        std::memcpy(out + off, vals, count * sizeof(int64_t));
+      },
+      want));
   if (!c.AtEnd()) return Corrupt("trailing bytes after int block");
   return absl::OkStatus();
 }
@@ -186,7 +189,7 @@ bool EncodeIntRle(const int64_t* v, size_t n, std::string* out, size_t max_size)
   return true;
 }
 
-Status DecodeIntRle(std::string_view in, size_t n, int64_t* out) {
+Status DecodeIntRle(std::string_view in, size_t n, int64_t* out, size_t want) {
   Cursor c(in);
   RETURN_IF_ERROR(ReadHeader(&c, n));
   uint64_t runs;
@@ -198,7 +201,7 @@ Status DecodeIntRle(std::string_view in, size_t n, int64_t* out) {
     if (!c.Varint(&dv) || !c.Varint(&len)) return Corrupt("truncated runs");
     if (len == 0 || len > n - pos) return Corrupt("bad run length");
     value += static_cast<uint64_t>(ZigZagDecode(dv));
-    std::fill(out + pos, out + pos + len, static_cast<int64_t>(value));
+    if (pos < want) std::fill(out + pos, out + pos + len, static_cast<int64_t>(value));
     pos += len;
   }
   if (pos != n) return Corrupt("runs do not cover the block");

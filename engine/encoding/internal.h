@@ -12,6 +12,7 @@
 #ifndef M2MDB_ENGINE_ENCODING_INTERNAL_H_
 #define M2MDB_ENGINE_ENCODING_INTERNAL_H_
 
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -110,27 +111,36 @@ size_t IntBlockSize(const int64_t* v, size_t n);
 void EncodeIntBlock(const int64_t* v, size_t n, std::string* out);
 // Decodes n values from the cursor (consuming exactly the block), handing
 // them to sink(offset, const int64_t* vals, count) in chunks of up to 64.
+// With want < n, chunks stop once values [0, want) were handed on (the
+// cursor still moves past the whole block).
 template <typename Sink>
-Status DecodeIntBlock(Cursor* c, size_t n, Sink&& sink);
+Status DecodeIntBlock(Cursor* c, size_t n, Sink&& sink, size_t want = SIZE_MAX);
 
 // --- Per-codec entry points (after dispatch on the id byte). Encode* append
 // a complete column including the header; Decode* take the whole column.
+//
+// Prefix decoding: a decoder given `want` < n must write out[0, want) and
+// may write more (up to out[n - 1]) or stop there; it still never reads
+// outside `in`, but need not check the part of the column it skips.
 void EncodeTimestampDoD(const int64_t* v, size_t n, std::string* out);
-Status DecodeTimestampDoD(std::string_view in, size_t n, int64_t* out);
+// With max_time, stops after the first group of values holding one past
+// max_time (the values are sorted); *decoded gets how many were written.
+Status DecodeTimestampDoD(std::string_view in, size_t n, int64_t* out, int64_t max_time = INT64_MAX,
+                          size_t* decoded = nullptr);
 
 void EncodeGorilla(const double* v, size_t n, std::string* out);
-Status DecodeGorilla(std::string_view in, size_t n, double* out);
+Status DecodeGorilla(std::string_view in, size_t n, double* out, size_t want = SIZE_MAX);
 
 // Returns false (writing nothing) if the block does not suit decimal scaling,
 // i.e. more than `max_exception_fraction` of its values would be exceptions.
 bool EncodeDecimal(const double* v, size_t n, std::string* out, double max_exception_fraction);
-Status DecodeDecimal(std::string_view in, size_t n, double* out);
+Status DecodeDecimal(std::string_view in, size_t n, double* out, size_t want = SIZE_MAX);
 
 void EncodeIntDelta(const int64_t* v, size_t n, std::string* out);
-Status DecodeIntDelta(std::string_view in, size_t n, int64_t* out);
+Status DecodeIntDelta(std::string_view in, size_t n, int64_t* out, size_t want = SIZE_MAX);
 // Returns false (writing nothing) if run-length would exceed `max_size` bytes.
 bool EncodeIntRle(const int64_t* v, size_t n, std::string* out, size_t max_size);
-Status DecodeIntRle(std::string_view in, size_t n, int64_t* out);
+Status DecodeIntRle(std::string_view in, size_t n, int64_t* out, size_t want = SIZE_MAX);
 
 void EncodeBoolBitmap(const uint8_t* v, size_t n, std::string* out);
 Status DecodeBoolBitmap(std::string_view in, size_t n, uint8_t* out);
@@ -176,7 +186,7 @@ inline uint64_t PrefixSum(const uint64_t* p, size_t count, uint64_t ref, uint64_
 }
 
 template <typename Sink>
-Status DecodeIntBlock(Cursor* c, size_t n, Sink&& sink) {
+Status DecodeIntBlock(Cursor* c, size_t n, Sink&& sink, size_t want) {
   uint8_t scheme;
   uint64_t first = 0;
   if (!c->Byte(&scheme)) return Corrupt("truncated int block");
@@ -210,7 +220,12 @@ Status DecodeIntBlock(Cursor* c, size_t n, Sink&& sink) {
     ref = static_cast<uint64_t>(ZigZagDecode(ref));
     const uint8_t* bits;
     if (!c->Bytes(PackedBytes(m, width), &bits)) return Corrupt("truncated int block payload");
-    ForEachPackedGroup(bits, m, width, [&](const uint64_t* p, size_t count) { emit(p, count, ref); });
+    if (off < want) {
+      ForEachPackedGroupWhile(bits, m, width, [&](const uint64_t* p, size_t count) {
+        emit(p, count, ref);
+        return off < want;
+      });
+    }
     return absl::OkStatus();
   }
   // Grouped schemes: | ref zigzag varint | w u8 | payload | per 64 values.
@@ -223,6 +238,7 @@ Status DecodeIntBlock(Cursor* c, size_t n, Sink&& sink) {
     if (width > 64) return Corrupt("bad bit width");
     const uint8_t* bits;
     if (!c->Bytes(PackedBytes(count, width), &bits)) return Corrupt("truncated int group payload");
+    if (off >= want) continue;  // past the prefix: only walk the group headers
     UnpackGroupN(bits, count, width, tmp);
     emit(tmp, count, static_cast<uint64_t>(ZigZagDecode(ref)));
   }

@@ -138,19 +138,29 @@ void EncodeTimestampDoD(const int64_t* v, size_t n, std::string* out) {
   }
 }
 
-Status DecodeTimestampDoD(std::string_view in, size_t n, int64_t* out) {
+Status DecodeTimestampDoD(std::string_view in, size_t n, int64_t* out, int64_t max_time, size_t* decoded) {
+  if (decoded != nullptr) *decoded = 0;
   Cursor c(in);
   RETURN_IF_ERROR(ReadHeader(&c, n));
   if (n == 0) return c.AtEnd() ? absl::OkStatus() : Corrupt("trailing bytes in empty column");
   uint8_t mode;
   uint64_t first;
   if (!c.Byte(&mode) || !c.Fixed64(&first)) return Corrupt("truncated timestamps");
+  // Written so far; groups of 64 stop early once one is past max_time.
+  size_t done = 0;
+  auto past = [&] { return max_time != INT64_MAX && out[done - 1] > max_time; };
   if (mode == 0) {
     uint64_t zstep;
     if (!c.Varint(&zstep)) return Corrupt("truncated timestamps");
     if (!c.AtEnd()) return Corrupt("trailing bytes after timestamps");
     const uint64_t step = static_cast<uint64_t>(ZigZagDecode(zstep));
-    for (size_t i = 0; i < n; i++) out[i] = static_cast<int64_t>(first + i * step);
+    while (done < n) {
+      const size_t end = std::min(n, done + 64);
+      for (size_t i = done; i < end; i++) out[i] = static_cast<int64_t>(first + i * step);
+      done = end;
+      if (past()) break;
+    }
+    if (decoded != nullptr) *decoded = done;
     return absl::OkStatus();
   }
   if (mode > 2 || n < 3) return Corrupt("bad timestamp mode");
@@ -167,27 +177,32 @@ Status DecodeTimestampDoD(std::string_view in, size_t n, int64_t* out) {
   if (!c.AtEnd()) return Corrupt("trailing bytes after timestamps");
   uint64_t t = first;
   out[0] = static_cast<int64_t>(t);
-  int64_t* o;
+  done = 1;
   if (mode == 1) {
     uint64_t q = q1;
     t += q * g;
     out[1] = static_cast<int64_t>(t);
-    o = out + 2;
-    ForEachPackedGroup(bits, packed, width, [&](const uint64_t* p, size_t count) {
-      for (size_t j = 0; j < count; j++) {
-        q += ref + p[j];
-        t += q * g;
-        o[j] = static_cast<int64_t>(t);
-      }
-      o += count;
-    });
-  } else {
-    o = out + 1;
-    ForEachPackedGroup(bits, packed, width, [&](const uint64_t* p, size_t count) {
-      t = PrefixSum(p, count, ref, g, t, o);
-      o += count;
+    done = 2;
+    if (!past()) {
+      ForEachPackedGroupWhile(bits, packed, width, [&](const uint64_t* p, size_t count) {
+        int64_t* o = out + done;
+        for (size_t j = 0; j < count; j++) {
+          q += ref + p[j];
+          t += q * g;
+          o[j] = static_cast<int64_t>(t);
+        }
+        done += count;
+        return !past();
+      });
+    }
+  } else if (!past()) {
+    ForEachPackedGroupWhile(bits, packed, width, [&](const uint64_t* p, size_t count) {
+      t = PrefixSum(p, count, ref, g, t, out + done);
+      done += count;
+      return !past();
     });
   }
+  if (decoded != nullptr) *decoded = done;
   return absl::OkStatus();
 }
 
