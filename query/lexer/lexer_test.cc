@@ -1,6 +1,7 @@
 // query/lexer/lexer_test.cc — token-level behaviour of the InfluxQL lexer.
 #include "query/lexer/lexer.h"
 
+#include <cctype>
 #include <string>
 #include <vector>
 
@@ -120,6 +121,26 @@ TEST(Lexer, KeywordLookupIsCaseInsensitive) {
   EXPECT_EQ(LookupKeyword("value"), TokenType::kIdent);
   EXPECT_TRUE(IsKeyword("and"));
   EXPECT_FALSE(IsKeyword("time"));
+}
+
+// Every keyword's own name (upper or lower case) finds that keyword.
+TEST(Lexer, EveryKeywordIsFound) {
+  int found = 0;
+  for (int i = 0; i < 256; i++) {
+    const auto t = static_cast<TokenType>(i);
+    const std::string name(TokenName(t));
+    if (name.empty() || LookupKeyword(name) == TokenType::kIdent) continue;
+    EXPECT_EQ(LookupKeyword(name), t) << name;
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_EQ(LookupKeyword(lower), t) << lower;
+    found++;
+  }
+  EXPECT_GT(found, 60);
+  EXPECT_EQ(LookupKeyword("selectx"), TokenType::kIdent);
+  EXPECT_EQ(LookupKeyword("a"), TokenType::kIdent);
+  EXPECT_EQ(LookupKeyword("zzzzzzzzzzzzz"), TokenType::kIdent);
+  EXPECT_EQ(LookupKeyword(""), TokenType::kIdent);
 }
 
 struct DurationCase {
