@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
@@ -107,17 +108,19 @@ TEST_F(ExecTest, ParsedStatementsRunLikeText) {
   QueryOptions o;
   o.database = "t";
   Executor e(db_.get());
-  for (const char* q : {"SELECT * FROM cpu WHERE host = 'a' OR host = 'b'",
-                        "SELECT mean(v) FROM cpu WHERE (host = 'b' OR host = 'zz') GROUP BY host",
-                        "SELECT v FROM cpu WHERE host = 'a' OR region = 'eu'; SELECT nope(v) FROM cpu; SHOW DATABASES",
-                        "SELECT count(v) FROM cpu WHERE host = '' OR host = 'a'"}) {
+  for (const char* q :
+       {"SELECT * FROM cpu WHERE host = 'a' OR host = 'b'",
+        "SELECT mean(v) FROM cpu WHERE (host = 'b' OR host = 'zz') GROUP BY host",
+        "SELECT v FROM cpu WHERE host = 'a' OR region = 'eu'; SELECT nope(v) FROM cpu; SHOW DATABASES",
+        "SELECT count(v) FROM cpu WHERE host = '' OR host = 'a'"}) {
     ParseOptions po;
     po.validate = false;
     auto parsed = ParseQuery(q, po);
     ASSERT_TRUE(parsed.ok()) << parsed.status();
     EXPECT_EQ(ToInfluxJson(e.Execute(*parsed, o), {}), ToInfluxJson(e.Execute(q, o), {})) << q;
   }
-  EXPECT_EQ(Q("SELECT v FROM cpu WHERE host = 'a' OR host = 'b'"), Q("SELECT v FROM cpu WHERE host =~ /^(a|b)$/"));
+  EXPECT_EQ(Q("SELECT v FROM cpu WHERE host = 'a' OR host = 'b'"),
+            Q("SELECT v FROM cpu WHERE host =~ /^(a|b)$/"));
   EXPECT_NE(Q("SELECT * FROM cpu WHERE host = 'b' OR host = 'zz'")
                 .find(R"(["1970-01-01T00:00:01.5Z",null,"b",7,"eu",null,10])"),
             std::string::npos);
@@ -393,4 +396,76 @@ TEST(VCol, AppendCellToMatchesGet) {
   }
 }
 }  // namespace
+// AccumulateColumn takes float sums several windows at a time and guesses
+// each window's end from the last window's length; every window's sum must
+// still be the plain left-to-right sum of its points (the bits influxd
+// gives), and the other statistics unchanged, whatever the window lengths:
+// regular runs, runs that break the guess, empty windows, points outside
+// the windows, repeated times.
+TEST(AccumulateColumn, WindowSumsAreSequentialLoopsOverEachWindow) {
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 200; round++) {
+    Column c;
+    c.type = FieldType::kFloat;
+    const int64_t interval = 10 + static_cast<int64_t>(rng() % 20);
+    const int64_t first = 1000;
+    const size_t windows = 1 + rng() % 12;
+    int64_t t = first - static_cast<int64_t>(rng() % 30);
+    const int64_t step = 1 + static_cast<int64_t>(rng() % 4);
+    const bool regular = round % 2 == 0;
+    while (t < first + interval * static_cast<int64_t>(windows) + 25) {
+      double v = std::ldexp(static_cast<double>(rng() % 2000000) - 1e6, -static_cast<int>(rng() % 30));
+      c.times.push_back(t);
+      c.floats.push_back(v);
+      if (regular) {
+        t += step;
+      } else {
+        const uint64_t r = rng() % 10;
+        t += r == 0 ? 0 : r < 8 ? step : interval * static_cast<int64_t>(r - 6);
+      }
+    }
+    const uint32_t need = round % 3 == 0   ? exec::kNeedSum
+                          : round % 3 == 1 ? exec::kNeedSum | exec::kNeedMin | exec::kNeedMax |
+                                                 exec::kNeedFirst | exec::kNeedLast
+                                           : exec::kNeedMin | exec::kNeedLast;
+    std::vector<exec::PartialAcc> acc(windows);
+    exec::AccumulateColumn(c, first, interval, windows, need, acc.data());
+    for (size_t w = 0; w < windows; w++) {
+      const int64_t ws = first + static_cast<int64_t>(w) * interval;
+      double sum = 0;
+      int64_t n = 0;
+      double mn = 0, lst = 0;
+      int64_t mn_t = 0, lst_t = 0;
+      for (size_t k = 0; k < c.size(); k++) {
+        if (c.times[k] < ws || c.times[k] >= ws + interval) continue;
+        const double v = c.floats[k];
+        if (n == 0 || v < mn) {
+          mn = v;
+          mn_t = c.times[k];
+        }
+        if (n == 0 || c.times[k] > lst_t || (c.times[k] == lst_t && lst < v)) {
+          lst = v;
+          lst_t = c.times[k];
+        }
+        sum += v;
+        n++;
+      }
+      ASSERT_EQ(acc[w].n, n) << round << " " << w;
+      if (n == 0) continue;
+      if (need & exec::kNeedSum) {
+        // Bit for bit.
+        ASSERT_EQ(std::memcmp(&acc[w].dsum, &sum, sizeof(sum)), 0) << round << " " << w;
+      }
+      if (need & exec::kNeedMin) {
+        ASSERT_EQ(acc[w].mn.f, mn) << round << " " << w;
+        ASSERT_EQ(acc[w].mn_t, mn_t) << round << " " << w;
+      }
+      if (need & exec::kNeedLast) {
+        ASSERT_EQ(acc[w].lst.f, lst) << round << " " << w;
+        ASSERT_EQ(acc[w].lst_t, lst_t) << round << " " << w;
+      }
+    }
+  }
+}
+
 }  // namespace m2mdb::query

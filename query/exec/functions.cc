@@ -315,13 +315,17 @@ void MergeInto(PartialAcc from, uint32_t need, PartialAcc* acc) {
   }
 }
 
-// Reduces [a, b) (non-empty) of one series into *acc.
+// Reduces [a, b) (non-empty) of one series into *acc. `float_sum`, if set,
+// is the float sum of v[a, b) (kNeedSum, T = double), computed already.
 template <typename T>
-void ReduceSlice(const int64_t* t, const T* v, size_t a, size_t b, uint32_t need, PartialAcc* acc) {
+void ReduceSlice(const int64_t* t, const T* v, size_t a, size_t b, uint32_t need, PartialAcc* acc,
+                 const double* float_sum = nullptr) {
   PartialAcc s;
   s.n = static_cast<int64_t>(b - a);
   if (need & kNeedSum) {
-    if constexpr (std::is_same_v<T, double>) {
+    if (float_sum != nullptr) {
+      s.dsum = *float_sum;
+    } else if constexpr (std::is_same_v<T, double>) {
       double d = 0;
       for (size_t k = a; k < b; k++) d += v[k];
       s.dsum = d;
@@ -386,6 +390,37 @@ void ReduceSlice(const int64_t* t, const T* v, size_t a, size_t b, uint32_t need
   MergeInto<T>(s, need, acc);
 }
 
+// The float sums of kSumBatch slices [a[j], b[j]) of v, each a plain
+// left-to-right fold from 0 (the same bits as one loop per slice): the
+// slices' folds are interleaved so that their additions, independent of
+// each other, overlap instead of waiting on one another's latency.
+constexpr size_t kSumBatch = 4;
+
+void SumSlices(const double* v, const size_t* a, const size_t* b, double* sum) {
+  size_t common = b[0] - a[0];
+  for (size_t j = 1; j < kSumBatch; j++) common = std::min(common, b[j] - a[j]);
+  const double* v0 = v + a[0];
+  const double* v1 = v + a[1];
+  const double* v2 = v + a[2];
+  const double* v3 = v + a[3];
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (size_t k = 0; k < common; k++) {
+    s0 += v0[k];
+    s1 += v1[k];
+    s2 += v2[k];
+    s3 += v3[k];
+  }
+  sum[0] = s0;
+  sum[1] = s1;
+  sum[2] = s2;
+  sum[3] = s3;
+  for (size_t j = 0; j < kSumBatch; j++) {
+    double d = sum[j];
+    for (size_t k = a[j] + common; k < b[j]; k++) d += v[k];
+    sum[j] = d;
+  }
+}
+
 template <typename T>
 void Accumulate(const int64_t* t, const T* v, size_t n, int64_t first_window, int64_t interval,
                 size_t windows, uint32_t need, PartialAcc* acc) {
@@ -396,18 +431,55 @@ void Accumulate(const int64_t* t, const T* v, size_t n, int64_t first_window, in
   }
   size_t a = static_cast<size_t>(std::lower_bound(t, t + n, first_window) - t);
   const uint64_t iv = static_cast<uint64_t>(interval);
+  // Float sums are taken kSumBatch windows at a time (SumSlices); the
+  // windows' slices wait here. Each goes to a window of its own, so the
+  // order the accumulators are updated in does not change them.
+  constexpr bool kBatch = std::is_same_v<T, double>;
+  const bool batch = kBatch && (need & kNeedSum) != 0;
+  size_t ba[kSumBatch], bb[kSumBatch], bw[kSumBatch];
+  size_t pending = 0;
+  auto flush = [&] {
+    if constexpr (kBatch) {
+      if (pending == kSumBatch) {
+        double sum[kSumBatch];
+        SumSlices(v, ba, bb, sum);
+        for (size_t k = 0; k < kSumBatch; k++) ReduceSlice(t, v, ba[k], bb[k], need, &acc[bw[k]], &sum[k]);
+        pending = 0;
+        return;
+      }
+    }
+    for (size_t k = 0; k < pending; k++) ReduceSlice(t, v, ba[k], bb[k], need, &acc[bw[k]]);
+    pending = 0;
+  };
+  size_t guess = 0;  // the previous window's point count
   while (a < n) {
-    // One division per non-empty window; the window's end bounds a linear
-    // run over the contiguous times.
+    // One division per non-empty window.
     const uint64_t w = (static_cast<uint64_t>(t[a]) - static_cast<uint64_t>(first_window)) / iv;
     if (w >= windows) break;
     const __int128 end = static_cast<__int128>(first_window) + static_cast<__int128>(w + 1) * interval;
     const int64_t we = end > INT64_MAX ? INT64_MAX : static_cast<int64_t>(end);
-    size_t b = a + 1;
-    while (b < n && t[b] < we) b++;
-    ReduceSlice(t, v, a, b, need, &acc[w]);
+    // A regular series has as many points in a window as in the last: two
+    // comparisons confirm that (the times are sorted); else a linear run
+    // over the contiguous times finds the window's end.
+    size_t b;
+    if (guess > 0 && guess <= n - a && t[a + guess - 1] < we && (guess == n - a || t[a + guess] >= we)) {
+      b = a + guess;
+    } else {
+      b = a + 1;
+      while (b < n && t[b] < we) b++;
+    }
+    guess = b - a;
+    if (batch) {
+      ba[pending] = a;
+      bb[pending] = b;
+      bw[pending] = static_cast<size_t>(w);
+      if (++pending == kSumBatch) flush();
+    } else {
+      ReduceSlice(t, v, a, b, need, &acc[w]);
+    }
     a = b;
   }
+  flush();
 }
 
 }  // namespace

@@ -663,15 +663,15 @@ int64_t FloorDiv(int64_t a, int64_t b) {
 }
 
 // Fill value cast to the column's type.
-Value FillValue(const Fill& fill, const std::vector<Entry>& col) {
+Value FillValue(const Fill& fill, const std::vector<Value>& col) {
   Value num = std::holds_alternative<int64_t>(fill.value) ? Value(std::get<int64_t>(fill.value))
                                                           : Value(std::get<double>(fill.value));
-  for (const Entry& e : col) {
-    if (e.value.index() == 2) {
+  for (const Value& v : col) {
+    if (v.index() == 2) {
       if (num.index() == 1) return static_cast<int64_t>(std::get<double>(num));
       return num;
     }
-    if (e.value.index() == 1) {
+    if (v.index() == 1) {
       if (num.index() == 2) return static_cast<double>(std::get<int64_t>(num));
       return num;
     }
@@ -679,25 +679,26 @@ Value FillValue(const Fill& fill, const std::vector<Entry>& col) {
   return num;
 }
 
-// Fills the nulls of a column of windows: count gives 0 under fill(null).
-void ApplyFill(const Fill& fill, bool is_count, std::vector<Entry>* col) {
+// Fills the nulls of a column of windows (one value per window, in window
+// order): count gives 0 under fill(null).
+void ApplyFill(const Fill& fill, bool is_count, std::vector<Value>* col) {
   switch (fill.mode) {
     case FillMode::kNone:
       break;
     case FillMode::kNull:
       if (is_count) {
-        for (Entry& e : *col) {
-          if (e.value.index() == 0) e.value = int64_t{0};
+        for (Value& v : *col) {
+          if (v.index() == 0) v = int64_t{0};
         }
       }
       break;
     case FillMode::kPrevious: {
       Value prev;
-      for (Entry& e : *col) {
-        if (e.value.index() == 0) {
-          e.value = prev;
+      for (Value& v : *col) {
+        if (v.index() == 0) {
+          v = prev;
         } else {
-          prev = e.value;
+          prev = v;
         }
       }
       break;
@@ -705,19 +706,17 @@ void ApplyFill(const Fill& fill, bool is_count, std::vector<Entry>* col) {
     case FillMode::kLinear: {
       size_t last = SIZE_MAX;
       for (size_t k = 0; k < col->size(); k++) {
-        if ((*col)[k].value.index() == 0) continue;
+        if ((*col)[k].index() == 0) continue;
         if (last != SIZE_MAX && k > last + 1) {
-          const Value a = (*col)[last].value;
-          const Value b = (*col)[k].value;
+          const Value a = (*col)[last];
+          const Value b = (*col)[k];
           for (size_t j = last + 1; j < k; j++) {
             if (a.index() == 2 && b.index() == 2) {
               int64_t ia = std::get<int64_t>(a), ib = std::get<int64_t>(b);
-              (*col)[j].value =
-                  ia + (ib - ia) * static_cast<int64_t>(j - last) / static_cast<int64_t>(k - last);
+              (*col)[j] = ia + (ib - ia) * static_cast<int64_t>(j - last) / static_cast<int64_t>(k - last);
             } else if (a.index() == 1 && b.index() == 1) {
               double fa = std::get<double>(a), fb = std::get<double>(b);
-              (*col)[j].value =
-                  fa + (fb - fa) * static_cast<double>(j - last) / static_cast<double>(k - last);
+              (*col)[j] = fa + (fb - fa) * static_cast<double>(j - last) / static_cast<double>(k - last);
             }
           }
         }
@@ -728,8 +727,8 @@ void ApplyFill(const Fill& fill, bool is_count, std::vector<Entry>* col) {
     case FillMode::kNumber: {
       Value fv = FillValue(fill, *col);
       if (is_count && fv.index() == 1) fv = static_cast<int64_t>(std::get<double>(fv));
-      for (Entry& e : *col) {
-        if (e.value.index() == 0) e.value = fv;
+      for (Value& v : *col) {
+        if (v.index() == 0) v = fv;
       }
       break;
     }
@@ -1214,6 +1213,8 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
           col[j] = &owned.back();
         }
       }
+      std::vector<const std::string*> const_str(nf, nullptr);
+      for (size_t j = 0; j < nf; j++) const_str[j] = std::get_if<std::string>(&constant[j]);
       // A row exists where any selected field has a value.
       std::vector<int64_t> times;
       std::vector<std::vector<Value>> rows;
@@ -1234,6 +1235,10 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         for (size_t j = 0; j < nf; j++) {
           if (col[j] != nullptr) {
             col[j]->AppendCellTo(r, &row);
+          } else if (const_str[j] != nullptr) {
+            // A tag: its string built in place, not through the variant's
+            // copy (a visit per cell, which showed in SELECT * profiles).
+            row.emplace_back(std::in_place_index<5>, *const_str[j]);
           } else {
             row.push_back(constant[j]);
           }
@@ -1364,10 +1369,16 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     if (g.partial && (W != partial_windows || (plan.has_time_group && first_window != partial_first))) {
       return absl::InternalError("partial aggregation windows differ");
     }
+    // A slot's per-window entries are kept flat: window w's are
+    // entries[start[w], start[w + 1]). A vector per window was a heap
+    // allocation per window and slot, a tenth of a grouped query's time.
     struct SlotResult {
-      std::vector<std::vector<Entry>> per_window;  // aggregates (W entries)
-      std::vector<Entry> flat;                     // transforms
-      bool multi = false;                          // distinct: several rows per window
+      std::vector<Entry> entries;   // aggregates, in window order
+      std::vector<uint32_t> start;  // W + 1 offsets into `entries`
+      std::vector<Entry> flat;      // transforms
+      bool multi = false;           // distinct: several rows per window
+      bool Empty(size_t w) const { return start[w + 1] == start[w]; }
+      Entry& First(size_t w) { return entries[start[w]]; }
     };
     std::vector<SlotResult> res(plan.slots.size());
     // With extra fields (one selector slot): per window, the index in its
@@ -1385,24 +1396,29 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         r.flat = Transform(sl.spec, in, 1000000000);
         continue;
       }
-      r.per_window.resize(W);
+      r.start.assign(W + 1, 0);
       r.multi = sl.reduce == "distinct";
+      auto close_window = [&r](size_t w) { r.start[w + 1] = static_cast<uint32_t>(r.entries.size()); };
       if (g.partial) {
         const std::vector<PartialAcc>& acc = g.acc[sl.input];
         const VType type = g.partial_type[sl.input];
-        for (size_t w = 0; w < acc.size(); w++) {
-          if (acc[w].n == 0) continue;
-          if (plan.has_time_group) {
-            r.per_window[w].push_back(PartialResult(
-                sl.reduce, type, acc[w], first_window + static_cast<int64_t>(w) * interval, false));
-          } else {
-            r.per_window[w].push_back(
-                PartialResult(sl.reduce, type, acc[w], single_label, plan.selector_point_time));
+        r.entries.reserve(acc.size());
+        for (size_t w = 0; w < W; w++) {
+          if (w < acc.size() && acc[w].n != 0) {
+            if (plan.has_time_group) {
+              r.entries.push_back(PartialResult(sl.reduce, type, acc[w],
+                                                first_window + static_cast<int64_t>(w) * interval, false));
+            } else {
+              r.entries.push_back(
+                  PartialResult(sl.reduce, type, acc[w], single_label, plan.selector_point_time));
+            }
           }
+          close_window(w);
         }
       } else if (!plan.has_time_group) {
-        ReduceWindow(sl.reduce, sl.spec, p, 0, p.size(), single_label, plan.selector_point_time,
-                     &r.per_window[0], picked_of(0));
+        ReduceWindow(sl.reduce, sl.spec, p, 0, p.size(), single_label, plan.selector_point_time, &r.entries,
+                     picked_of(0));
+        for (size_t w = 0; w < W; w++) close_window(w);
       } else {
         size_t a = 0;
         // Skip points before the first window (possible for subqueries).
@@ -1412,33 +1428,43 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
           int64_t we = ws + interval;
           size_t b = a;
           while (b < p.size() && p.t[b] < we) b++;
-          if (b > a) ReduceWindow(sl.reduce, sl.spec, p, a, b, ws, false, &r.per_window[w], picked_of(w));
+          if (b > a) ReduceWindow(sl.reduce, sl.spec, p, a, b, ws, false, &r.entries, picked_of(w));
+          close_window(w);
           a = b;
           if ((w & 4095) == 4095) RETURN_IF_ERROR(ctx->CheckDeadline());
         }
       }
       if (sl.reduce == "integral") {
-        r.per_window.assign(W, {});
-        IntegralWindows(sl.spec, p, plan.has_time_group, first_window, interval, single_label, &r.per_window);
+        std::vector<std::vector<Entry>> per_window(W);
+        IntegralWindows(sl.spec, p, plan.has_time_group, first_window, interval, single_label, &per_window);
+        r.entries.clear();
+        for (size_t w = 0; w < W; w++) {
+          for (Entry& e : per_window[w]) r.entries.push_back(std::move(e));
+          close_window(w);
+        }
       }
       if (sl.over_aggregate) {
         // Fill the inner aggregate, drop nulls, transform.
-        std::vector<Entry> col(W);
+        std::vector<int64_t> times(W);
+        std::vector<Value> col(W);
         for (size_t w = 0; w < W; w++) {
-          col[w] = r.per_window[w].empty()
-                       ? Entry{first_window + static_cast<int64_t>(w) * interval, std::monostate{}}
-                       : std::move(r.per_window[w][0]);
+          times[w] = first_window + static_cast<int64_t>(w) * interval;
+          if (!r.Empty(w)) {
+            times[w] = r.First(w).time;
+            col[w] = std::move(r.First(w).value);
+          }
         }
         ApplyFill(s.fill, sl.reduce == "count", &col);
         std::vector<Entry> in;
-        for (Entry& e : col) {
-          if (e.value.index() != 0) in.push_back(std::move(e));
+        for (size_t w = 0; w < W; w++) {
+          if (col[w].index() != 0) in.push_back({times[w], std::move(col[w])});
         }
         int64_t unit = sl.spec.unit_ns > 0 ? sl.spec.unit_ns : interval;
         CallSpec spec = sl.spec;
         spec.unit_ns = unit;
         r.flat = Transform(spec, in, unit);
-        r.per_window.clear();
+        r.entries.clear();
+        r.start.clear();
       }
     }
     // Is every slot one-value-per-window?
@@ -1456,7 +1482,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       bool any = false;
       for (size_t si = 0; si < plan.slots.size(); si++) {
         for (size_t w = 0; w < W; w++) {
-          if (res[si].per_window[w].empty()) continue;
+          if (res[si].Empty(w)) continue;
           has[w] = 1;
           any = true;
         }
@@ -1468,20 +1494,16 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       }
       for (size_t w : rows) {
         int64_t t = plan.has_time_group ? first_window + static_cast<int64_t>(w) * interval : single_label;
-        if (plan.selector_point_time && !res[0].per_window[w].empty()) t = res[0].per_window[w][0].time;
+        if (plan.selector_point_time && !res[0].Empty(w)) t = res[0].First(w).time;
         times.push_back(t);
       }
       for (size_t si = 0; si < plan.slots.size(); si++) {
-        std::vector<Entry> col;
-        col.reserve(rows.size());
+        // Each window is one row at most: its entry can be moved out.
+        std::vector<Value> vals(rows.size());
         for (size_t k = 0; k < rows.size(); k++) {
-          auto& pw = res[si].per_window[rows[k]];
-          col.push_back(pw.empty() ? Entry{times[k], std::monostate{}} : pw[0]);
+          if (!res[si].Empty(rows[k])) vals[k] = std::move(res[si].First(rows[k]).value);
         }
-        if (plan.has_time_group) ApplyFill(s.fill, plan.slots[si].reduce == "count", &col);
-        std::vector<Value> vals;
-        vals.reserve(col.size());
-        for (Entry& e : col) vals.push_back(std::move(e.value));
+        if (plan.has_time_group) ApplyFill(s.fill, plan.slots[si].reduce == "count", &vals);
         slot_cols[si] = VCol::FromValues(vals);
       }
       if (!plan.aux.empty()) {
@@ -1503,9 +1525,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         if (!res[si].flat.empty() || plan.slots[si].transform) {
           flats[si] = std::move(res[si].flat);
         } else {
-          for (auto& pw : res[si].per_window) {
-            for (Entry& e : pw) flats[si].push_back(std::move(e));
-          }
+          flats[si] = std::move(res[si].entries);
         }
         std::map<int64_t, size_t> occ;
         for (const Entry& e : flats[si]) keys.emplace(std::make_pair(e.time, occ[e.time]++), 0);
@@ -1542,14 +1562,26 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         return nullptr;
       };
     }
-    std::vector<VCol> out;
-    for (const OutField& f : plan.fields) out.push_back(Eval(*f.expr, ec));
+    // A field that is a call alone (mean(v)) is its slot's column, read in
+    // place: Eval would copy it.
+    std::vector<VCol> owned;
+    owned.reserve(plan.fields.size());
+    std::vector<const VCol*> out;
+    for (const OutField& f : plan.fields) {
+      const Expr& e = *Unparen(f.expr.get());
+      const VCol* c = e.Is<Call>() ? ec.call(e) : nullptr;
+      if (c == nullptr) {
+        owned.push_back(Eval(*f.expr, ec));
+        c = &owned.back();
+      }
+      out.push_back(c);
+    }
     rs->values.reserve(times.size());
     for (size_t r = 0; r < times.size(); r++) {
       std::vector<Value> row;
       row.reserve(out.size() + 1);
       row.push_back(times[r]);
-      for (const VCol& c : out) row.push_back(c.Get(r));
+      for (const VCol* c : out) c->AppendCellTo(r, &row);
       rs->values.push_back(std::move(row));
     }
     if (!empty_row.empty() && plan.has_time_group &&

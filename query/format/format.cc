@@ -25,8 +25,8 @@ namespace {
 // that same number (two different d-decimal numbers are further apart than
 // the set of decimals parsing to f is wide). Stripping the trailing zeros
 // thus gives the fewest digits, which is what to_chars prints.
-// Writes at most 24 bytes to `dst`; returns their number, 0 if f is not
-// such a decimal.
+// Writes 24 bytes to `dst`, the text and then junk; returns the text's
+// length, 0 if f is not such a decimal.
 size_t ShortDecimalTo(double f, char* dst) {
   static constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
   constexpr double kLimit = 1125899906842624.0;  // 2^50
@@ -60,28 +60,22 @@ size_t ShortDecimalTo(double f, char* dst) {
       d--;
     }
   }
-  // u's digits with a point before the last d (at most 1 + 16 + 1 bytes).
-  char digits[24];
-  const int nd = static_cast<int>(std::to_chars(digits, digits + sizeof(digits), u).ptr - digits);
-  char* p = dst;
-  if (std::signbit(f)) *p++ = '-';
-  if (nd > d) {
-    std::memcpy(p, digits, nd - d);
-    p += nd - d;
-    if (d > 0) {
-      *p++ = '.';
-      std::memcpy(p, digits + nd - d, d);
-      p += d;
-    }
-  } else {
-    *p++ = '0';
-    *p++ = '.';
-    std::memset(p, '0', d - nd);
-    p += d - nd;
-    std::memcpy(p, digits, nd);
-    p += nd;
-  }
-  return p - dst;
+  // u's digits, right to left, with a point before the last d and at least
+  // one digit before it (at most 1 + 16 + 1 + 1 bytes), right-aligned in
+  // the first half of `text`: the copy out is then of a fixed 24 bytes,
+  // a few moves, instead of memcpy calls of variable length.
+  char text[48];
+  char* const end = text + 24;
+  char* q = end;
+  int k = 0;
+  do {
+    *--q = static_cast<char>('0' + u % 10);
+    u /= 10;
+    if (++k == d) *--q = '.';
+  } while (u != 0 || k <= d);
+  if (std::signbit(f)) *--q = '-';
+  std::memcpy(dst, q, 24);
+  return static_cast<size_t>(end - q);
 }
 
 }  // namespace
@@ -399,7 +393,8 @@ class CellWriter {
     Room(1)[0] = c;
     n_++;
   }
-  void Cell(const Value& v, bool is_time, int64_t epoch_div) {
+  // `column` is the cell's column index (for the clean-string cache).
+  void Cell(const Value& v, bool is_time, int64_t epoch_div, size_t column) {
     if (is_time && std::holds_alternative<int64_t>(v) && epoch_div == 0) {
       // Digits and "-:.TZ" only, never escaped.
       char* p = Room(format::kMaxRfc3339Chars + 2);
@@ -429,7 +424,7 @@ class CellWriter {
         break;
       default: {
         const std::string& str = std::get<std::string>(v);
-        if (str.size() <= 256 && Clean(str)) {
+        if (str.size() <= 256 && CleanCached(str, column)) {
           char* p = Room(str.size() + 2);
           p[0] = '"';
           std::memcpy(p + 1, str.data(), str.size());
@@ -457,6 +452,20 @@ class CellWriter {
     std::memcpy(Room(s.size()), s.data(), s.size());
     n_ += s.size();
   }
+  // Clean(s), remembered per column: a tag column repeats one value on
+  // every row of a raw answer, and comparing it with the last clean value
+  // costs less than checking its bytes again. The remembered view points
+  // into the answer being written, which outlives this writer.
+  bool CleanCached(std::string_view s, size_t column) {
+    if (column < kCachedColumns) {
+      std::string_view& last = last_clean_[column];
+      if (last.data() != nullptr && s == last) return true;
+      if (!Clean(s)) return false;
+      last = s;
+      return true;
+    }
+    return Clean(s);
+  }
   static bool Clean(std::string_view s) {
     for (char ch : s) {
       const unsigned char c = static_cast<unsigned char>(ch);
@@ -465,7 +474,9 @@ class CellWriter {
     return true;
   }
 
+  static constexpr size_t kCachedColumns = 32;
   std::string* out_;
+  std::string_view last_clean_[kCachedColumns];
   char buf_[4096];
   size_t n_ = 0;
 };
@@ -532,7 +543,7 @@ std::string ToInfluxJson(const std::vector<StatementResult>& results, const Json
               w.Put('[');
               for (size_t c = 0; c < row.size(); c++) {
                 if (c > 0) w.Put(',');
-                w.Cell(row[c], c < is_time.size() && is_time[c], div);
+                w.Cell(row[c], c < is_time.size() && is_time[c], div, c);
               }
               w.Put(']');
             }

@@ -151,6 +151,30 @@ TEST(ToInfluxJson, CompactValuesMatchTheGenericWriter) {
   EXPECT_NE(s_epoch.find(R"("xxxx\u003c\"\u0026\\\n",null])"), std::string::npos);
 }
 
+// The compact writer remembers each column's last clean string; a value
+// that differs from it (same length, or needing escapes) must still be
+// checked and escaped.
+TEST(ToInfluxJson, RepeatedStringsAreCheckedWhenTheyChange) {
+  StatementResult r;
+  ResultSeries s;
+  s.name = "m";
+  s.columns = {"time", "a", "b"};
+  const std::vector<std::string> cycle = {"truck_0", "truck_0", "truck<0", "truck_1",
+                                          "truck_0", "x&y",     "x&y",     ""};
+  for (int k = 0; k < 40; k++) {
+    s.values.push_back({int64_t{k}, cycle[k % cycle.size()], cycle[(k * 3) % cycle.size()]});
+  }
+  r.series.push_back(s);
+  std::string compact = ToInfluxJson({r}, {.epoch = "ns"});
+  std::string pretty = ToInfluxJson({r}, {.epoch = "ns", .pretty = true});
+  std::string squeezed;
+  for (char c : pretty) {
+    if (c != ' ' && c != '\n') squeezed.push_back(c);
+  }
+  EXPECT_EQ(compact, squeezed);
+  EXPECT_NE(compact.find(R"([2,"truck\u003c0","x\u0026y"])"), std::string::npos) << compact;
+}
+
 TEST(ToInfluxJson, EmptyStatementAndErrors) {
   StatementResult ok;
   StatementResult bad;
