@@ -246,7 +246,8 @@ TokenType LookupKeyword(std::string_view word) {
   static const auto sorted = [] {
     std::array<KeywordEntry, std::size(kKeywords)> a;
     std::copy(std::begin(kKeywords), std::end(kKeywords), a.begin());
-    std::sort(a.begin(), a.end(), [](const KeywordEntry& x, const KeywordEntry& y) { return x.name < y.name; });
+    std::sort(a.begin(), a.end(),
+              [](const KeywordEntry& x, const KeywordEntry& y) { return x.name < y.name; });
     return a;
   }();
   auto it = std::lower_bound(sorted.begin(), sorted.end(), w,
