@@ -669,6 +669,67 @@ TEST_F(SegmentTest, ReadBlockRangeAppendsThePointsInRange) {
   EXPECT_TRUE(c.empty());
 }
 
+// Fields of one series share byte-identical timestamp columns, which reads
+// of verified blocks decode once per thread; a column whose times differ
+// (same length, other bytes) or whose prefix was decoded for an earlier end
+// must never be served from that decode.
+TEST_F(SegmentTest, ReadsOfBlocksWithIdenticalTimesGiveEachBlocksOwnPoints) {
+  std::mt19937_64 rng(21);
+  Column a = MakeColumn(FieldType::kFloat, 600, rng);
+  Column b = a;  // same times, other values
+  for (double& v : b.floats) v = v * 2 + 1;
+  Column c = a;  // times moved by 1 ns: same encoded length, other bytes
+  for (int64_t& t : c.times) t += 1;
+  Column d = MakeColumn(FieldType::kInteger, 600, rng);
+  d.times = a.times;
+  {
+    auto w = NewWriter(256);
+    ASSERT_TRUE(w->Add(1, 1, a).ok());
+    ASSERT_TRUE(w->Add(1, 2, b).ok());
+    ASSERT_TRUE(w->Add(1, 3, c).ok());
+    ASSERT_TRUE(w->Add(1, 4, d).ok());
+    ASSERT_TRUE(w->Finish().ok());
+  }
+  auto r = OpenOk();
+  ASSERT_NE(r, nullptr);
+  const std::vector<const Column*> cols = {&a, &b, &c, &d};
+  auto expect = [&](uint32_t field, int64_t lo, int64_t hi) {
+    const Column& src = *cols[field - 1];
+    Column want;
+    want.type = src.type;
+    for (size_t i = 0; i < src.size(); i++) {
+      if (src.times[i] >= lo && src.times[i] <= hi) want.AppendFrom(src, i);
+    }
+    return want;
+  };
+  for (int round = 0; round < 300; round++) {
+    // Random ranges over random fields, interleaved, so cached decodes of
+    // one column meet reads of the others.
+    const uint32_t field = 1 + static_cast<uint32_t>(rng() % 4);
+    int64_t lo = a.times[rng() % a.size()] + static_cast<int64_t>(rng() % 3) - 1;
+    int64_t hi = a.times[rng() % a.size()] + static_cast<int64_t>(rng() % 3) - 1;
+    if (round % 5 == 0) hi = kMaxTime;
+    if (lo > hi) std::swap(lo, hi);
+    std::vector<const BlockHandle*> blocks;
+    r->FindBlocks(1, field, lo, hi, &blocks);
+    Column got;
+    got.type = cols[field - 1]->type;
+    for (const BlockHandle* h : blocks) {
+      if (round % 3 == 0) {
+        Column whole;
+        whole.type = h->type;
+        ASSERT_TRUE(r->ReadBlock(*h, &whole).ok());
+        for (size_t i = 0; i < whole.size(); i++) {
+          if (whole.times[i] >= lo && whole.times[i] <= hi) got.AppendFrom(whole, i);
+        }
+      } else {
+        ASSERT_TRUE(r->ReadBlockRange(*h, lo, hi, &got).ok());
+      }
+    }
+    ExpectSameColumn(expect(field, lo, hi), got, absl::StrCat("round ", round, " field ", field));
+  }
+}
+
 TEST_F(SegmentTest, FlippedIndexOrFooterByteFailsOpenWithDataLoss) {
   WriteSmall();
   const std::string good = Slurp(path_);
