@@ -131,6 +131,12 @@ void CombinePartial(VType type, uint32_t need, const PartialAcc& from, PartialAc
 void SetUseBlockSummaries(bool on);
 bool UseBlockSummaries();
 
+// Whether a large query may split its series (and its groups) over a second
+// thread: by default only with at least 4 CPUs (M2MDB_QUERY_THREADS=1 or 2 in
+// the environment decides instead). Process-wide; tests set it.
+void SetUseSecondQueryThread(bool on);
+bool UseSecondQueryThread();
+
 // Whether a block summarised as `s` gives exactly what its decoded points
 // would for the statistics in `need` (PartialNeed bits); false: decode it.
 // Float blocks with NaN (their stats skip it, the point reducers do not) or a

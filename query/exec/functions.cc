@@ -9,6 +9,7 @@
 #include <map>
 #include <numeric>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 
 #include "query/exec/exec.h"
@@ -535,6 +536,26 @@ std::atomic<bool> g_use_block_summaries{BlockSummariesFromEnv()};
 
 void SetUseBlockSummaries(bool on) { g_use_block_summaries.store(on, std::memory_order_relaxed); }
 bool UseBlockSummaries() { return g_use_block_summaries.load(std::memory_order_relaxed); }
+
+namespace {
+// With two CPUs the other one is as often busy (the client, HTTP I/O, a
+// flush, a neighbour on a shared host) as free, and waking a thread on it
+// can take longer than the work: on a 2-vCPU VM every query measured had a
+// worse or equal median split in two than not (2026-11-25, 100 trucks:
+// avg-velocity-fleet-1h 2.5-3.4 vs 2.0-2.2 ms, long-driving-sessions 1.3-1.6
+// vs 1.1-1.2 ms, 6 M points over 100 series 12.7-16.7 vs 15.6-15.8 ms with
+// a best case of 9.6 vs 15.4). M2MDB_QUERY_THREADS=1 or 2 overrides.
+bool SecondQueryThreadFromEnv() {
+  if (const char* env = std::getenv("M2MDB_QUERY_THREADS"); env != nullptr && *env != '\0') {
+    return std::atoi(env) >= 2;
+  }
+  return std::thread::hardware_concurrency() >= 4;
+}
+std::atomic<bool> g_second_query_thread{SecondQueryThreadFromEnv()};
+}  // namespace
+
+void SetUseSecondQueryThread(bool on) { g_second_query_thread.store(on, std::memory_order_relaxed); }
+bool UseSecondQueryThread() { return g_second_query_thread.load(std::memory_order_relaxed); }
 
 bool SummaryUsable(const BlockSummary& s, uint32_t need) {
   if (need & kNeedVariance) return false;

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <set>
@@ -331,6 +332,7 @@ std::vector<std::pair<std::string, std::string>> ParseKeyTags(std::string_view k
 // them; false when too few series match for a second scan to pay off.
 bool SplitMatchers(ExecContext* ctx, const SourceRef& src, const std::vector<TagMatcher>& matchers,
                    TagMatcher* a, TagMatcher* b) {
+  if (!UseSecondQueryThread()) return false;
   auto series = ctx->db->Series(src.database, src.measurement, matchers);
   if (!series.ok() || series->size() < kMinParallelSeries) return false;
   std::map<std::string, std::set<std::string>> values;
@@ -1616,7 +1618,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
   // windows; reduced groups are cheap to finish.
   size_t work = 0;
   for (const Group* g : order) work += g->partial ? static_cast<size_t>(nwindows) : 1000000;
-  if (order.size() >= 2 && plan.aggregate && work >= 200000) {
+  if (order.size() >= 2 && plan.aggregate && work >= 200000 && UseSecondQueryThread()) {
     // Two workers over the groups.
     std::atomic<size_t> next{0};
     auto worker = [&] {

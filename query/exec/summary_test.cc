@@ -27,6 +27,7 @@ class SummaryQueryTest : public ::testing::Test {
            ("m2mdb_summary_test_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
+    second_thread_ = exec::UseSecondQueryThread();
   }
   void Open(uint32_t block_points, int64_t partition_ns) {
     Options o;
@@ -42,6 +43,7 @@ class SummaryQueryTest : public ::testing::Test {
   }
   void TearDown() override {
     exec::SetUseBlockSummaries(true);
+    exec::SetUseSecondQueryThread(second_thread_);
     if (db_) (void)db_->Close();
     std::filesystem::remove_all(dir_);
   }
@@ -74,6 +76,7 @@ class SummaryQueryTest : public ::testing::Test {
   }
   std::filesystem::path dir_;
   std::unique_ptr<DB> db_;
+  bool second_thread_ = false;
 };
 
 // Floats within 1e-9 relative, not exact: a block's sum is accumulated over
@@ -272,6 +275,49 @@ TEST_F(SummaryQueryTest, RandomizedSameAnswersWithAndWithoutBlockStatistics) {
     }
     // Nearly every query has rows (a narrow range may miss a deleted stretch).
     EXPECT_GT(answered, total * 9 / 10);
+  }
+}
+
+// Splitting a query's series (and its groups) over a second thread gives the
+// one-thread answers: 100 series, so the split is taken when allowed.
+TEST_F(SummaryQueryTest, SecondThreadAnswersAsOneThread) {
+  Open(64, 0);
+  std::mt19937_64 rng(5);
+  for (int round = 0; round < 3; round++) {
+    std::string body;
+    for (int h = 0; h < 100; h++) {
+      for (int k = 0; k < 40; k++) {
+        const int64_t t = kBase + (round * 40 + k) * 10 * kSec + static_cast<int64_t>(h);
+        body += "m,host=h" + std::to_string(h) + ",rack=r" + std::to_string(h % 7) + " f=" + Float(rng) +
+                ",i=" + Int(rng) + " " + std::to_string(t) + "\n";
+      }
+    }
+    auto r = db_->WriteLineProtocol("t", body, {});
+    ASSERT_TRUE(r.ok()) << r.status();
+    if (round < 2) {
+      ASSERT_TRUE(db_->Flush().ok());
+    }
+  }
+  const std::vector<std::string> queries = {
+      "SELECT count(f), mean(f), sum(i), min(f), max(i), first(f), last(i), spread(f) FROM m",
+      "SELECT mean(f), max(i) FROM m GROUP BY host",
+      "SELECT mean(f), count(i) FROM m GROUP BY time(1m), rack",
+      "SELECT sum(f), last(f) FROM m WHERE time >= '2024-01-01T00:05:00Z' GROUP BY time(3m), host fill(0)",
+      "SELECT min(f), first(i) FROM m WHERE rack =~ /r[1-4]/ GROUP BY time(2m)",
+      "SELECT median(f), percentile(i, 90) FROM m GROUP BY host",
+      "SELECT max(f), host FROM m GROUP BY time(5m)",
+      "SELECT count(f) FROM m GROUP BY *",
+  };
+  for (const std::string& q : queries) {
+    exec::SetUseSecondQueryThread(false);
+    auto one = Run(q, true);
+    exec::SetUseSecondQueryThread(true);
+    auto two = Run(q, true);
+    exec::SetUseSecondQueryThread(false);
+    ASSERT_FALSE(one.empty()) << q;
+    ASSERT_TRUE(one[0].error.empty()) << q << ": " << one[0].error;
+    ASSERT_FALSE(one[0].series.empty()) << q;
+    ExpectSame(q, one, two);
   }
 }
 
