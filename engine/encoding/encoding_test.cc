@@ -586,11 +586,14 @@ TEST(Encoding, PrefixDecodesMatchTheFullDecode) {
         const CodecId ids[] = {CodecId::kRaw, CodecId::kTimestampDoD, CodecId::kZstd};
         if (!EncodeTimestampsWith(ids[mode - 1], ts.data(), n, &enc)) continue;
       }
-      std::vector<int64_t> limits = {ts[0] - 1, ts[0], ts[n - 1], ts[n - 1] - 1, INT64_MAX - 1};
+      // Saturating: the extreme data sets hold INT64_MIN and INT64_MAX.
+      auto dec = [](int64_t x) { return x == INT64_MIN ? x : x - 1; };
+      auto inc = [](int64_t x) { return x == INT64_MAX ? x : x + 1; };
+      std::vector<int64_t> limits = {dec(ts[0]), ts[0], ts[n - 1], dec(ts[n - 1]), INT64_MAX - 1};
       for (int k = 0; k < 6; k++) {
         const int64_t t = ts[rng() % n];
         limits.push_back(t);
-        limits.push_back(t + 1);
+        limits.push_back(inc(t));
       }
       for (int64_t max_time : limits) {
         std::vector<int64_t> got(n + kGuard, 7);
