@@ -386,6 +386,7 @@ std::vector<std::string> ChunkedJson(const std::vector<query::StatementResult>& 
         ps.name = s.name;
         ps.tags = s.tags;
         ps.columns = s.columns;
+        ps.time_first = s.time_first;
         ps.values.assign(s.values.begin() + pos, s.values.begin() + pos + take);
         pos += take;
         ps.partial = s.partial || pos < n;

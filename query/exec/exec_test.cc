@@ -135,6 +135,40 @@ TEST_F(ExecTest, SubqueryOverAggregates) {
       std::string::npos);
 }
 
+// SOFFSET/SLIMIT pick series in ascending order; ORDER BY time DESC then
+// emits them in reverse, as influxd does.
+TEST_F(ExecTest, OrderByTimeDescReversesSeries) {
+  std::string r = Q("SELECT v FROM cpu GROUP BY host ORDER BY time DESC");
+  EXPECT_LT(r.find(R"("host":"b")"), r.find(R"("host":"a")"));
+  r = Q("SELECT v FROM cpu GROUP BY host ORDER BY time DESC SLIMIT 1");
+  EXPECT_NE(r.find(R"("host":"a")"), std::string::npos);
+  EXPECT_EQ(r.find(R"("host":"b")"), std::string::npos);
+  r = Q("SELECT i, used FROM cpu, mem ORDER BY time DESC");
+  EXPECT_LT(r.find(R"("name":"mem")"), r.find(R"("name":"cpu")"));
+  // A subquery follows the outer direction: its LIMIT keeps the newest row.
+  EXPECT_NE(Q("SELECT v FROM (SELECT v FROM cpu WHERE host = 'a' LIMIT 1) ORDER BY time DESC")
+                .find(R"([["1970-01-01T00:00:02Z",2.5]])"),
+            std::string::npos);
+  EXPECT_EQ(
+      Q("SELECT v FROM (SELECT v FROM cpu ORDER BY time DESC)"),
+      R"({"results":[{"statement_id":0,"error":"subqueries must be ordered in the same direction as the query itself"}]})");
+}
+
+// `time AS t` names the time column; it is not a field.
+TEST_F(ExecTest, TimeAliasRenamesTheTimeColumn) {
+  EXPECT_EQ(Q("SELECT v, time AS t FROM cpu WHERE host = 'a'"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["t","v"],)"
+            R"("values":[["1970-01-01T00:00:01Z",1.5],["1970-01-01T00:00:02Z",2.5]]}]}]})");
+  EXPECT_EQ(Q("SELECT time AS t, max(v) FROM cpu"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["t","max"],)"
+            R"("values":[["1970-01-01T00:00:01.5Z",10]]}]}]})");
+  EXPECT_EQ(Q("SELECT time AS t FROM cpu"),
+            R"({"results":[{"statement_id":0,"error":"at least 1 non-time field must be queried"}]})");
+  // An integer field named "time" is a number, not a timestamp.
+  EXPECT_NE(Q("SELECT i AS time FROM cpu WHERE host = 'a'").find(R"(["1970-01-01T00:00:01Z",3])"),
+            std::string::npos);
+}
+
 TEST_F(ExecTest, ErrorsAndEmptyResults) {
   EXPECT_EQ(
       Q("SELECT mean(v), v FROM cpu"),

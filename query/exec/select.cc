@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -253,7 +254,10 @@ struct Group {
 
 struct Plan {
   std::vector<OutField> fields;
-  std::vector<std::string> columns;  // output column names after "time"
+  std::vector<std::string> columns;  // output column names after the time column
+  // The time column's name: "time", or the alias of `time AS t` in the field
+  // list (influxd names the time column after it).
+  std::string time_column = "time";
   bool aggregate = false;
   bool has_time_group = false;
   TimeDimension tdim;
@@ -386,11 +390,18 @@ Status MergeScanState(ScanState from, const Plan& plan, ScanState* into) {
   return absl::OkStatus();
 }
 
-Status ResolveSources(const std::vector<Source>& sources, ExecContext* ctx, const TimeRange& range,
+// RunSelect for a statement whose direction may be set by an outer one
+// (`parent_desc`: the outer statement is ORDER BY time DESC).
+StatusOr<std::vector<ResultSeries>> RunSelectIn(const SelectStatement& s, ExecContext* ctx,
+                                                const TimeRange& outer, std::optional<bool> parent_desc);
+
+// `desc`: the statement reading these sources is ORDER BY time DESC, which
+// its subqueries follow.
+Status ResolveSources(const std::vector<Source>& sources, ExecContext* ctx, const TimeRange& range, bool desc,
                       std::vector<SourceRef>* out) {
   for (const Source& src : sources) {
     if (const auto* sq = std::get_if<SubQuery>(&src.node)) {
-      ASSIGN_OR_RETURN(auto rs, RunSelect(*sq->statement, ctx, range));
+      ASSIGN_OR_RETURN(auto rs, RunSelectIn(*sq->statement, ctx, range, desc));
       SourceRef ref;
       ref.subquery = true;
       ref.rows = ToSeriesData(std::move(rs), &ref.schema);
@@ -443,7 +454,7 @@ ExprPtr MakeVarRef(const std::string& name, DataType t) { return MakeExpr(0, Var
 
 // Expands *, *::field, *::tag, /re/ in the field list and in call arguments.
 Status ExpandFields(const SelectStatement& s, const std::vector<SourceRef>& sources,
-                    std::vector<OutField>* out) {
+                    std::vector<OutField>* out, std::string* time_column) {
   std::map<std::string, FieldType> fields;
   std::set<std::string> tags;
   for (const SourceRef& r : sources) {
@@ -513,9 +524,12 @@ Status ExpandFields(const SelectStatement& s, const std::vector<SourceRef>& sour
         continue;
       }
     }
-    // influxd drops a bare `time` from the field list: every row has it.
-    if (const auto* v = e->As<VarRef>(); v != nullptr && v->name == "time" && f.alias.empty()) {
+    // influxd drops `time` from the field list: every row has it. With an
+    // alias it renames the time column instead; several time fields: the
+    // last one's name.
+    if (IsTimeField(*e)) {
       dropped_time = true;
+      *time_column = f.alias.empty() ? "time" : f.alias;
       continue;
     }
     OutField of;
@@ -798,8 +812,20 @@ void IntegralWindows(const CallSpec& c, const Points& p, bool by_time, int64_t f
 namespace {
 
 StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, ExecContext* ctx,
-                                                  const TimeRange& outer, bool allow_partial) {
+                                                  const TimeRange& outer, bool allow_partial,
+                                                  std::optional<bool> parent_desc) {
   if (s.into.has_value()) return absl::UnimplementedError("SELECT INTO is not supported");
+  // A subquery runs in its outer statement's direction, as in influxd: its
+  // LIMIT keeps the newest rows under an outer ORDER BY time DESC. Its own
+  // ORDER BY must agree.
+  bool desc = !s.sort.empty() && !s.sort[0].ascending;
+  if (parent_desc.has_value()) {
+    if (!s.sort.empty() && desc != *parent_desc) {
+      return absl::InvalidArgumentError(
+          "subqueries must be ordered in the same direction as the query itself");
+    }
+    desc = *parent_desc;
+  }
   // Time range.
   TimeRange range;
   ASSIGN_OR_RETURN(ExprPtr cond, planner::ExtractTimeRange(s.condition.get(), ctx->now, &range));
@@ -828,9 +854,9 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
 
   // Sources.
   std::vector<SourceRef> sources;
-  RETURN_IF_ERROR(ResolveSources(s.sources, ctx, range, &sources));
+  RETURN_IF_ERROR(ResolveSources(s.sources, ctx, range, desc, &sources));
 
-  RETURN_IF_ERROR(ExpandFields(s, sources, &plan.fields));
+  RETURN_IF_ERROR(ExpandFields(s, sources, &plan.fields, &plan.time_column));
   for (const OutField& f : plan.fields) plan.aggregate |= ContainsFunctionCall(*f.expr);
   if (plan.aggregate) {
     bool bare = false;
@@ -1348,7 +1374,8 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
   auto run_group = [&](Group& g, ResultSeries* rs) -> Status {
     rs->name = g.measurement;
     rs->tags = g.tags;
-    rs->columns.push_back("time");
+    rs->columns.push_back(plan.time_column);
+    rs->time_first = true;
     rs->columns.insert(rs->columns.end(), plan.columns.begin(), plan.columns.end());
     if (!plan.aggregate) {
       // One series' rows come in time order: taken as they are.
@@ -1637,8 +1664,8 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
   }
   for (const Status& st : statuses) RETURN_IF_ERROR(st);
 
-  // Order, limits.
-  const bool desc = !s.sort.empty() && !s.sort[0].ascending;
+  // Order, limits. SOFFSET and SLIMIT pick series in ascending order under
+  // DESC too; influxd then emits the picked series in reverse.
   int64_t soff = s.limits.soffset, slim = s.limits.slimit;
   size_t emitted = 0;
   for (size_t k = 0; k < outs.size(); k++) {
@@ -1664,20 +1691,39 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     emitted++;
     result.push_back(std::move(rs));
   }
+  if (desc) {
+    if (parent_desc.has_value()) {
+      // A subquery's rows feed the outer statement, which reads them in
+      // time order; LIMIT has picked them already. Stable: rows of equal
+      // time get back their ascending order.
+      for (ResultSeries& rs : result) {
+        std::stable_sort(rs.values.begin(), rs.values.end(), [](const auto& a, const auto& b) {
+          return std::get<int64_t>(a[0]) < std::get<int64_t>(b[0]);
+        });
+      }
+    } else {
+      std::reverse(result.begin(), result.end());
+    }
+  }
   return result;
+}
+
+StatusOr<std::vector<ResultSeries>> RunSelectIn(const SelectStatement& s, ExecContext* ctx,
+                                                const TimeRange& outer, std::optional<bool> parent_desc) {
+  const uint64_t points = ctx->points.load();
+  auto out = RunSelectImpl(s, ctx, outer, /*allow_partial=*/true, parent_desc);
+  if (!out.ok() && absl::IsAborted(out.status()) && out.status().message() == kPartialFallback) {
+    ctx->points.store(points);
+    out = RunSelectImpl(s, ctx, outer, /*allow_partial=*/false, parent_desc);
+  }
+  return out;
 }
 
 }  // namespace
 
 StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecContext* ctx,
                                               const TimeRange& outer) {
-  const uint64_t points = ctx->points.load();
-  auto out = RunSelectImpl(s, ctx, outer, /*allow_partial=*/true);
-  if (!out.ok() && absl::IsAborted(out.status()) && out.status().message() == kPartialFallback) {
-    ctx->points.store(points);
-    out = RunSelectImpl(s, ctx, outer, /*allow_partial=*/false);
-  }
-  return out;
+  return RunSelectIn(s, ctx, outer, std::nullopt);
 }
 
 }  // namespace m2mdb::query::exec

@@ -319,6 +319,13 @@ std::string CellText(const Value& v, bool is_time, int64_t epoch_div) {
 
 namespace {
 
+// Whether column c of s holds the row time (printed as RFC3339 or in the
+// epoch unit).
+bool IsTimeColumn(const ResultSeries& s, size_t c) {
+  if (c >= s.columns.size()) return false;
+  return s.time_first ? c == 0 : s.columns[c] == "time";
+}
+
 // A tiny JSON emitter with Go's json.MarshalIndent(v, "", "    ") layout.
 class JsonOut {
  public:
@@ -539,7 +546,7 @@ std::string ToInfluxJson(const std::vector<StatementResult>& results, const Json
         if (!s.values.empty()) {
           j.Key("values");
           std::vector<char> is_time(s.columns.size());
-          for (size_t c = 0; c < s.columns.size(); c++) is_time[c] = s.columns[c] == "time";
+          for (size_t c = 0; c < s.columns.size(); c++) is_time[c] = IsTimeColumn(s, c);
           if (options.pretty) {
             j.Open('[');
             for (const auto& row : s.values) {
@@ -667,7 +674,7 @@ std::string ToCsv(const std::vector<StatementResult>& results, const JsonOptions
         std::vector<std::string> line = {s.name};
         if (!tags.empty()) line.push_back(tags);
         for (size_t c = 0; c < row.size(); c++) {
-          bool is_time = c < s.columns.size() && s.columns[c] == "time";
+          bool is_time = IsTimeColumn(s, c);
           // The CLI prints raw nanoseconds unless told otherwise; with an
           // epoch it prints that unit, with none RFC3339.
           line.push_back(format::CellText(row[c], is_time, div));
@@ -702,7 +709,7 @@ std::string ToTable(const std::vector<StatementResult>& results, const JsonOptio
       for (const auto& row : s.values) {
         std::vector<std::string> line;
         for (size_t c = 0; c < row.size(); c++) {
-          bool is_time = c < s.columns.size() && s.columns[c] == "time";
+          bool is_time = IsTimeColumn(s, c);
           line.push_back(format::CellText(row[c], is_time, div));
         }
         cells.push_back(std::move(line));

@@ -202,5 +202,22 @@ TEST(ToCsvAndTable, PrintRows) {
   EXPECT_EQ(t, "name: cpu\ntags: host=a,region=us\ntime v   s\n---- -   -\n1    1.5 x,y\n");
 }
 
+// A SELECT result's time is column 0 whatever its name (`SELECT time AS t`);
+// an integer column aliased "time" beside it is a number.
+TEST(ToCsvAndTable, TimeFirstColumnByPosition) {
+  StatementResult r;
+  ResultSeries s;
+  s.name = "cpu";
+  s.columns = {"t", "time"};
+  s.values = {{int64_t{1000000000}, int64_t{7}}};
+  s.time_first = true;
+  r.series.push_back(s);
+  EXPECT_EQ(ToInfluxJson({r}, {}),
+            R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["t","time"],)"
+            R"("values":[["1970-01-01T00:00:01Z",7]]}]}]})");
+  EXPECT_EQ(ToCsv({r}, {.epoch = "s"}), "name,t,time\ncpu,1,7\n");
+  EXPECT_EQ(ToTable({r}, {.epoch = "s"}), "name: cpu\nt time\n- ----\n1 7\n");
+}
+
 }  // namespace
 }  // namespace m2mdb::query

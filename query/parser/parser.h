@@ -61,6 +61,12 @@ StatusOr<ExprPtr> ParseExpr(std::string_view text, const ParseOptions& options =
 // arity, GROUP BY dimension forms, fill/GROUP BY without aggregate, ...
 Status Validate(const Statement& statement);
 
+// True for a field that is the time column itself (`time`, `(time)`,
+// `time::integer`, with or without an alias). influxd takes such fields out
+// of the field list; an alias names the time column. Case-sensitive, as in
+// influxd (`TIME` is a field of that name).
+bool IsTimeField(const Expr& e);
+
 // A time string as InfluxDB accepts it in conditions: RFC3339 with optional
 // fraction and zone ("2024-01-01T00:00:00Z", "2024-01-01T00:00:00.5+02:00"),
 // "2006-01-02 15:04:05.999999" and "2006-01-02" (both UTC). Nanoseconds

@@ -188,7 +188,13 @@ TEST(Parser, NodesCarryTheirByteOffset) {
 // --- SELECT clauses -------------------------------------------------------
 
 TEST(Parser, SelectFieldsAliasesAndWildcards) {
-  SelectStatement s = MustSelect("SELECT *, *::field, *::tag, v AS \"my v\", /re/, DISTINCT host FROM cpu");
+  // Parsing only: validation rejects DISTINCT beside other fields, as influxd.
+  ParseOptions o;
+  o.validate = false;
+  auto st = ParseStatement("SELECT *, *::field, *::tag, v AS \"my v\", /re/, DISTINCT host FROM cpu", o);
+  ASSERT_TRUE(st.ok()) << st.status();
+  ASSERT_NE(st->As<SelectStatement>(), nullptr);
+  SelectStatement s = std::move(*st->As<SelectStatement>());
   ASSERT_EQ(s.fields.size(), 6u);
   EXPECT_EQ(s.fields[0].expr->As<Wildcard>()->type, WildcardType::kAll);
   EXPECT_EQ(s.fields[1].expr->As<Wildcard>()->type, WildcardType::kField);
@@ -552,7 +558,8 @@ TEST(Validate, CanBeTurnedOff) {
 TEST(Validate, AcceptsTheDesignedFunctionSet) {
   for (const char* q : {
            "SELECT count(v), sum(v), mean(v), median(v), min(v), max(v), first(v), last(v) FROM m",
-           "SELECT spread(v), stddev(v), percentile(v, 90), distinct(v), mode(v) FROM m",
+           "SELECT spread(v), stddev(v), percentile(v, 90), mode(v) FROM m",
+           "SELECT distinct(v) FROM m",
            "SELECT top(v, 3) FROM m",
            "SELECT bottom(v, host, 3) FROM m",
            "SELECT derivative(v), derivative(v, 1s), non_negative_derivative(v, 1m) FROM m",
@@ -564,6 +571,26 @@ TEST(Validate, AcceptsTheDesignedFunctionSet) {
     auto r = ParseQuery(q);
     EXPECT_TRUE(r.ok()) << q << "\n" << r.status();
   }
+}
+
+TEST(Validate, DistinctStandsAlone) {
+  const std::string msg = "aggregate function distinct() cannot be combined with other functions or fields";
+  EXPECT_EQ(ErrorOf("SELECT distinct(v), host FROM m"), msg);
+  EXPECT_EQ(ErrorOf("SELECT distinct(v) AS d, w FROM m"), msg);
+  EXPECT_EQ(ErrorOf("SELECT distinct(v), mean(v) FROM m"), msg);
+  EXPECT_EQ(ErrorOf("SELECT w, (distinct(v)) FROM m"), msg);
+  EXPECT_EQ(ErrorOf("SELECT DISTINCT v, w FROM m"), msg);
+  EXPECT_EQ(ErrorOf("SELECT distinct(v), * FROM m"), msg);
+  // The time column is no field.
+  EXPECT_TRUE(ParseQuery("SELECT time, distinct(v) FROM m").ok());
+  EXPECT_TRUE(ParseQuery("SELECT distinct(v), time AS t FROM m").ok());
+}
+
+TEST(Validate, TimeFieldIsNotARawField) {
+  EXPECT_TRUE(ParseQuery("SELECT time AS t, mean(v) FROM m").ok());
+  EXPECT_TRUE(ParseQuery("SELECT time, count(v), time AS t FROM m").ok());
+  EXPECT_EQ(ErrorOf("SELECT time AS t, w, mean(v) FROM m"),
+            "mixing aggregate and non-aggregate queries is not supported");
 }
 
 // --- Time strings ----------------------------------------------------------

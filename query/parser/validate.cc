@@ -169,7 +169,18 @@ Status ValidateSelect(const SelectStatement& s) {
   int aggregate_calls = 0;
   bool all_selectors = true;
   bool has_raw_field = false;
+  bool has_distinct = false;  // distinct(f) or DISTINCT f as a whole field
+  int non_time_fields = 0;
   for (const Field& f : s.fields) {
+    // The time column is not a field: `SELECT time AS t, mean(v)` is an
+    // aggregate query.
+    if (IsTimeField(*f.expr)) continue;
+    non_time_fields++;
+    const Expr* top = f.expr.get();
+    while (const auto* p = top->As<ParenExpr>()) top = p->expr.get();
+    if (const auto* c = top->As<Call>(); (c != nullptr && c->name == "distinct") || top->Is<Distinct>()) {
+      has_distinct = true;
+    }
     bool has_var = false;
     bool field_has_aggregate = false;
     WalkExpr(*f.expr, [&](const Expr& e) {
@@ -201,6 +212,10 @@ Status ValidateSelect(const SelectStatement& s) {
     } else if (!f.expr->Is<Distinct>()) {
       has_raw_field = true;
     }
+  }
+  // distinct() makes rows of its own, which nothing else lines up with.
+  if (has_distinct && non_time_fields > 1) {
+    return Invalid("aggregate function distinct() cannot be combined with other functions or fields");
   }
   // A lone selector may carry other fields along (SELECT max(v), host); they
   // are read at the point it selected, which several selectors do not share.
@@ -255,6 +270,13 @@ Status ValidateSelect(const SelectStatement& s) {
 }
 
 }  // namespace
+
+bool IsTimeField(const Expr& e) {
+  const Expr* x = &e;
+  while (const auto* p = x->As<ParenExpr>()) x = p->expr.get();
+  const auto* v = x->As<VarRef>();
+  return v != nullptr && v->name == "time";
+}
 
 Status Validate(const Statement& statement) {
   if (const auto* s = statement.As<SelectStatement>()) return ValidateSelect(*s);

@@ -29,6 +29,26 @@ SELECT usage_user FROM cpu GROUP BY * LIMIT 2
 SELECT usage_user FROM cpu GROUP BY region LIMIT 3
 SELECT used_pct FROM disk GROUP BY path, host LIMIT 3
 SELECT used_pct FROM disk WHERE path = '/var' ORDER BY time DESC LIMIT 4
+SELECT usage_user FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:05:00Z' GROUP BY host ORDER BY time DESC LIMIT 2 SLIMIT 2
+SELECT usage_user FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:05:00Z' GROUP BY host ORDER BY time DESC LIMIT 2 SLIMIT 2 SOFFSET 1
+SELECT usage_user FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:05:00Z' GROUP BY host ORDER BY time DESC LIMIT 2
+SELECT usage_user FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:05:00Z' GROUP BY host ORDER BY time ASC LIMIT 1
+SELECT usage_user, used FROM cpu, mem WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:05:00Z' GROUP BY host ORDER BY time DESC LIMIT 2
+SELECT used, usage_user FROM cpu, mem WHERE host = 'h1' AND time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:05:00Z' ORDER BY time DESC LIMIT 2
+SELECT used_pct FROM disk WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:05:00Z' GROUP BY * ORDER BY time DESC LIMIT 1
+SELECT used_pct FROM disk WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:05:00Z' GROUP BY /p/ ORDER BY time DESC LIMIT 1
+SELECT max(usage_user) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z' GROUP BY host ORDER BY time DESC
+SELECT max(usage_user) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z' GROUP BY time(10m), host ORDER BY time DESC SLIMIT 2
+SELECT max(used_pct), path FROM disk WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z' GROUP BY host ORDER BY time DESC
+SELECT count(used) FROM mem, disk WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z' GROUP BY time(20m) ORDER BY time DESC
+SELECT max(m) FROM (SELECT mean(usage_user) AS m FROM cpu GROUP BY time(10m), host) WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z' GROUP BY host ORDER BY time DESC
+SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu GROUP BY time(10m), host LIMIT 2) WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z' GROUP BY host ORDER BY time DESC
+SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu GROUP BY time(10m), host SLIMIT 2) WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z' GROUP BY host ORDER BY time DESC
+SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu GROUP BY time(10m), host ORDER BY time DESC LIMIT 2) WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z' GROUP BY host ORDER BY time DESC
+SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu GROUP BY time(10m), host) WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z' GROUP BY host ORDER BY time DESC SLIMIT 2 SOFFSET 1
+SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu GROUP BY time(10m), host) WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z' ORDER BY time DESC LIMIT 3
+SELECT max(m) FROM (SELECT mean(usage_user) AS m FROM cpu GROUP BY time(10m), host ORDER BY time DESC) WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z' GROUP BY host
+SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu GROUP BY time(10m), host ORDER BY time ASC) WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z' GROUP BY host ORDER BY time DESC
 SELECT v FROM big
 SELECT v * 1000000 FROM big
 SELECT msg, code FROM events
@@ -224,6 +244,34 @@ SELECT *, max(usage_user) FROM cpu WHERE host = 'h1' GROUP BY host
 SELECT max(usage_user), * FROM cpu WHERE host = 'h1' GROUP BY *
 SELECT time, usage_user FROM cpu WHERE host = 'h1' LIMIT 2
 SELECT time FROM cpu
+SELECT time AS t, usage_user FROM cpu WHERE host = 'h1' LIMIT 3
+SELECT usage_user, time AS t FROM cpu WHERE host = 'h1' LIMIT 3
+SELECT time AS t, usage_user FROM cpu WHERE host = 'h1' ORDER BY time DESC LIMIT 2
+SELECT time AS t, * FROM cpu WHERE host = 'h1' LIMIT 2
+SELECT time AS t, mean(usage_user) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z' GROUP BY time(10m)
+SELECT time AS t, count(usage_user) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z' GROUP BY time(20m), host
+SELECT time AS t, max(usage_user) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z'
+SELECT time AS t, max(usage_user), host FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z'
+SELECT time AS t, mean(usage_user) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z'
+SELECT time, mean(usage_user) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z' GROUP BY time(30m)
+SELECT time AS t, derivative(usage_user) FROM cpu WHERE host = 'h1' LIMIT 3
+SELECT time AS t, usage_user FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:05:00Z' GROUP BY host ORDER BY time DESC LIMIT 1
+SELECT time AS t, usage_user, time AS u FROM cpu WHERE host = 'h1' LIMIT 2
+SELECT time AS t, usage_user, time FROM cpu WHERE host = 'h1' LIMIT 2
+SELECT "time" AS t, usage_user FROM cpu WHERE host = 'h1' LIMIT 2
+SELECT time::integer AS t, usage_user FROM cpu WHERE host = 'h1' LIMIT 2
+SELECT (time) AS t, usage_user FROM cpu WHERE host = 'h1' LIMIT 2
+SELECT time AS usage_user, usage_user FROM cpu WHERE host = 'h1' LIMIT 2
+SELECT time AS t, usage_user AS time FROM cpu WHERE host = 'h1' LIMIT 2
+SELECT time AS t, load AS time FROM cpu WHERE host = 'h1' LIMIT 2
+SELECT load AS time FROM cpu WHERE host = 'h1' LIMIT 2
+SELECT time AS t, m FROM (SELECT mean(usage_user) AS m FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z' GROUP BY time(10m))
+SELECT t FROM (SELECT time AS t, usage_user FROM cpu WHERE host = 'h1' LIMIT 3)
+SELECT usage_user FROM (SELECT time AS t, usage_user FROM cpu WHERE host = 'h1' LIMIT 3)
+SELECT time AS t, used FROM mem WHERE host = 'h9'
+SELECT time AS t FROM cpu
+SELECT time AS t, time FROM cpu
+UNORDERED SELECT distinct(usage_user), time AS t FROM cpu WHERE host = 'h1' AND time < '2020-01-01T00:01:00Z'
 SELECT region::field, usage_user FROM cpu WHERE host = 'h1' LIMIT 2
 SELECT * FROM mem WHERE host = 'h1' GROUP BY host LIMIT 2
 SELECT * FROM disk GROUP BY /ho/ LIMIT 2
@@ -236,7 +284,24 @@ SELECT max(usage_user), min(usage_user), host FROM cpu
 SELECT count(usage_user), usage_system FROM cpu
 SELECT median(usage_user), usage_system FROM cpu WHERE host = 'h1'
 SELECT spread(load), usage_system FROM cpu
-SKIP(influxd rejects distinct with other fields with its own message) SELECT distinct(load), usage_system FROM cpu
+SELECT distinct(load), usage_system FROM cpu
+SELECT distinct(usage_user), host FROM cpu
+SELECT distinct(usage_user) AS d, usage_system FROM cpu
+SELECT distinct(usage_user), mean(usage_user) FROM cpu
+SELECT distinct(usage_user), max(usage_user) FROM cpu
+SELECT distinct(usage_user), distinct(usage_system) FROM cpu
+SELECT distinct(usage_user), count(distinct(usage_user)) FROM cpu
+SELECT DISTINCT usage_user, host FROM cpu
+SELECT usage_user, distinct(usage_system) FROM cpu
+SELECT distinct(usage_user), * FROM cpu
+SELECT distinct(usage_user), derivative(usage_user) FROM cpu
+SELECT distinct(usage_user), 1 FROM cpu
+SELECT distinct(usage_user), bad(x) FROM cpu
+SELECT max(m) FROM (SELECT distinct(usage_user) AS m, host FROM cpu)
+SELECT count(distinct(usage_user)), host FROM cpu
+SELECT count(distinct(usage_user)), max(usage_user) FROM cpu
+UNORDERED SELECT time, distinct(usage_user) FROM cpu WHERE host = 'h1' AND time < '2020-01-01T00:01:00Z'
+SELECT count(used) FROM mem; SELECT distinct(usage_user), host FROM cpu
 SELECT mean(usage_user), host FROM cpu
 SELECT usage_user FROM cpu WHERE {W} GROUP BY time(5m)
 SELECT derivative(usage_user) FROM cpu WHERE {W} GROUP BY time(5m)

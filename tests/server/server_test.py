@@ -296,6 +296,12 @@ class Query(unittest.TestCase):
         docs = [json.loads(l) for l in body.decode().splitlines() if l.strip()]
         self.assertEqual(2, len(docs))
         self.assertTrue(docs[0]["results"][0]["series"][0].get("partial"))
+        # Chunked with the time column renamed: every chunk prints it as a time.
+        st, _, body = self.s.request("GET", "/query?db=t&epoch=s&chunked=true&chunk_size=1&q=" +
+                                     urllib.parse.quote("SELECT time AS t, v FROM cpu WHERE host = 'a'"))
+        docs = [json.loads(l) for l in body.decode().splitlines() if l.strip()]
+        self.assertEqual([["t", "v"], ["t", "v"]], [d["results"][0]["series"][0]["columns"] for d in docs])
+        self.assertEqual([[[1, 1]], [[3, 3]]], [d["results"][0]["series"][0]["values"] for d in docs])
         st, _, body = self.s.request("GET", "/query?db=t&pretty=true&q=SHOW+DATABASES")
         self.assertIn(b"\n", body.strip())
         st, _, body = self.s.request("GET", "/query?db=nope&q=" + urllib.parse.quote("SELECT * FROM cpu"))

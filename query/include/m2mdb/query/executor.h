@@ -27,11 +27,16 @@ namespace m2mdb::query {
 using Value = std::variant<std::monostate, double, int64_t, uint64_t, bool, std::string>;
 
 struct ResultSeries {
-  std::string name;                                        // measurement (or "databases", ...)
+  std::string name;                                       // measurement (or "databases", ...)
   std::vector<std::pair<std::string, std::string>> tags;  // GROUP BY tags, sorted by key
   std::vector<std::string> columns;
   std::vector<std::vector<Value>> values;
   bool partial = false;
+  // A SELECT result: columns[0] is the row time whatever it is called
+  // (`SELECT time AS t`), and no other column is (`SELECT v AS time`). The
+  // formatters print that column, and only that one, as a time. Otherwise a
+  // column named "time" is one.
+  bool time_first = false;
 };
 
 struct StatementResult {
