@@ -628,12 +628,19 @@ class HttpServer::Impl {
   }
   // Stops accepting, then, until Run has returned, closes every keep-alive
   // connection that has no request in flight: httplib would otherwise wait
-  // up to the keep-alive timeout for each one's next request.
+  // up to the keep-alive timeout for each one's next request. httplib's
+  // stop() does nothing until its listen loop has started, so a signal that
+  // comes right after the start waits for the loop first (it used to be
+  // lost, and the server then never stopped).
   void Stop() {
-    svr_->stop();
+    bool stopped = false;
     while (!run_done_.load()) {
-      CloseIdleConnections();
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (!stopped && svr_->is_running()) {
+        svr_->stop();
+        stopped = true;
+      }
+      if (stopped) CloseIdleConnections();
+      std::this_thread::sleep_for(std::chrono::milliseconds(stopped ? 50 : 2));
     }
   }
   void CloseIdleConnections() {
