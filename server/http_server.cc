@@ -1,4 +1,6 @@
-// The HTTP API. Request flow (cpp-httplib 0.11):
+// The HTTP API. Plain HTTP is served by our own HTTP/1.1 server (http1.h:
+// one poll, one recv and one send per keep-alive request); TLS by
+// cpp-httplib 0.11's SSLServer. Both call the same handlers. Request flow:
 //
 //   pre-routing handler  every request: endpoint + method check (404/405),
 //                        Content-Length limit (413), ping/health/metrics and
@@ -9,6 +11,10 @@
 //   content readers      POST /write, /api/v2/write, /query: the body is read
 //                        with our limits, then handled.
 //   logger               counts every answered request for /metrics.
+//
+// The workarounds for httplib (closing a connection after an unread body
+// through /proc/self/fd, tracking connections with a request in flight for
+// Stop) apply to TLS only: Http1Server closes such connections itself.
 #include "server/http_server.h"
 
 #include <algorithm>
@@ -38,6 +44,7 @@
 
 #include "engine/util/logging.h"
 #include "query/parser/parser.h"
+#include "server/http1.h"
 #include "server/metrics.h"
 #ifdef M2MDB_HAVE_QUERY_EXECUTOR
 #include "m2mdb/query/executor.h"
@@ -599,6 +606,11 @@ class HttpServer::Impl {
 
   Status Init();
   StatusOr<int> Bind(const std::string& host, int port) {
+    if (plain_ != nullptr) {
+      auto bound = plain_->Bind(host, port);
+      if (bound.ok()) port_ = *bound;
+      return bound;
+    }
     int bound = port;
     bool ok;
     try {
@@ -619,6 +631,11 @@ class HttpServer::Impl {
     return bound;
   }
   void Run() {
+    if (plain_ != nullptr) {
+      plain_->Run();
+      run_done_ = true;
+      return;
+    }
     try {
       svr_->listen_after_bind();
     } catch (const std::exception& e) {
@@ -633,6 +650,11 @@ class HttpServer::Impl {
   // comes right after the start waits for the loop first (it used to be
   // lost, and the server then never stopped).
   void Stop() {
+    if (plain_ != nullptr) {
+      plain_->Stop();
+      while (!run_done_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      return;
+    }
     bool stopped = false;
     while (!run_done_.load()) {
       if (!stopped && svr_->is_running()) {
@@ -662,6 +684,12 @@ class HttpServer::Impl {
   };
 
   httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
+  // Every request of the plain server: PreRoute, then the POST endpoints.
+  void Dispatch(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
+  // After a response whose request body was not read to its end.
+  void CloseAfterResponse(const httplib::Request& req) {
+    if (tls_) m2mdb::server::CloseAfterResponse(req, port_);
+  }
   AuthResult Authenticate(const httplib::Request& req, const Params& params, httplib::Response& res);
   void HandleWrite(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
                    bool v2);
@@ -679,7 +707,8 @@ class HttpServer::Impl {
   bool auth_required_;
   bool tls_ = false;
   int port_ = 0;
-  std::unique_ptr<httplib::Server> svr_;
+  std::unique_ptr<httplib::Server> svr_;  // TLS
+  std::unique_ptr<Http1Server> plain_;    // plain HTTP
   ServerMetrics metrics_;
   std::atomic<int> queries_running_{0};
   std::atomic<bool> run_done_{false};
@@ -705,8 +734,6 @@ Status HttpServer::Impl::Init() {
       }
       svr_ = std::move(s);
       tls_ = true;
-    } else {
-      svr_ = std::make_unique<httplib::Server>();
     }
   } catch (const std::exception& e) {
     return absl::InternalError(e.what());
@@ -714,6 +741,26 @@ Status HttpServer::Impl::Init() {
   int threads = options_.http_threads;
   if (threads <= 0) {
     threads = std::max(32, 4 * static_cast<int>(std::thread::hardware_concurrency()));
+  }
+  httplib::Headers headers = {{"X-Influxdb-Version", kInfluxVersion}, {"X-Influxdb-Build", "OSS"}};
+  if (!tls_) {
+    Http1Options ho;
+    ho.threads = threads;
+    ho.keep_alive_seconds = options_.keep_alive_seconds;
+    ho.read_timeout_seconds = options_.read_timeout_seconds;
+    ho.default_headers = headers;
+    plain_ = std::make_unique<Http1Server>(
+        std::move(ho),
+        [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+          Dispatch(req, res, reader);
+        },
+        [](httplib::Response& res) {
+          res.set_content(ErrorBody(StatusText(res.status)), "application/json");
+        },
+        [this](const httplib::Request& req, const httplib::Response& res) {
+          metrics_.RecordRequest(EndpointOf(req.path), res.status);
+        });
+    return absl::OkStatus();
   }
   svr_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   svr_->set_keep_alive_max_count(1000000);
@@ -777,7 +824,6 @@ Status HttpServer::Impl::Init() {
     auto it = active_.find({req.remote_addr, req.remote_port});
     if (it != active_.end()) active_.erase(it);
   });
-  httplib::Headers headers = {{"X-Influxdb-Version", kInfluxVersion}, {"X-Influxdb-Build", "OSS"}};
   svr_->set_default_headers(headers);
   return absl::OkStatus();
 }
@@ -785,7 +831,7 @@ Status HttpServer::Impl::Init() {
 httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Request& req,
                                                             httplib::Response& res) {
   using HR = httplib::Server::HandlerResponse;
-  {
+  if (tls_) {
     std::lock_guard<std::mutex> l(active_mu_);
     active_.emplace(req.remote_addr, req.remote_port);
   }
@@ -856,10 +902,26 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
              absl::StrCat("request body too large: limit is ", options_.max_body_bytes,
                           " bytes (--max-body-bytes)"));
     res.set_header("Connection", "close");
-    CloseAfterResponse(req, port_);
+    CloseAfterResponse(req);
     return HR::Handled;
   }
   return HR::Unhandled;
+}
+
+void HttpServer::Impl::Dispatch(const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& reader) {
+  if (PreRoute(req, res) == httplib::Server::HandlerResponse::Handled) return;
+  switch (EndpointOf(req.path)) {
+    case Endpoint::kWrite:
+      return HandleWrite(req, res, reader, false);
+    case Endpoint::kWriteV2:
+      return HandleWrite(req, res, reader, true);
+    case Endpoint::kQuery:
+      return HandlePostQuery(req, res, reader);
+    default:
+      res.status = 404;  // PreRoute answers every other endpoint
+      res.set_content("404 page not found\n", "text/plain; charset=utf-8");
+  }
 }
 
 HttpServer::Impl::AuthResult HttpServer::Impl::Authenticate(const httplib::Request& req, const Params& params,
@@ -900,7 +962,7 @@ bool HttpServer::Impl::ReadBody(const httplib::Request& req, httplib::Response& 
     metrics_.AddLimitRejection(Limit::kBodySize);
     SetError(res, 413, absl::StrCat("request body too large: limit is ", limit, " bytes (--max-body-bytes)"));
     res.set_header("Connection", "close");
-    CloseAfterResponse(req, port_);
+    CloseAfterResponse(req);
     return false;
   }
   if (!ok) {
@@ -908,7 +970,7 @@ bool HttpServer::Impl::ReadBody(const httplib::Request& req, httplib::Response& 
     // written; the answer most likely reaches no one.
     SetError(res, 400, "unexpected EOF: the request body is shorter than its Content-Length");
     res.set_header("Connection", "close");
-    CloseAfterResponse(req, port_);
+    CloseAfterResponse(req);
     return false;
   }
   if (req.has_header(kGzipMarker)) {
@@ -1047,7 +1109,7 @@ void HttpServer::Impl::HandlePostQuery(const httplib::Request& req, httplib::Res
   httplib::Params form;
   std::string ct = req.get_header_value("Content-Type");
   if (ct.empty() || absl::StrContains(ct, "x-www-form-urlencoded")) {
-    httplib::detail::parse_query_text(std::string(body), form);
+    ParseQueryString(body, &form);
   }
   tls_buffers.Trim();
   HandleQuery(req, res, &form);

@@ -1,0 +1,929 @@
+#include "server/http1.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <utility>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "absl/strings/str_cat.h"
+
+#include "engine/util/logging.h"
+
+namespace m2mdb::server {
+namespace {
+
+// Socket reads take up to this much at a time.
+constexpr size_t kReadChunk = 64 * 1024;
+// A body the handler left unread is read and dropped up to this size, so the
+// connection stays usable; a bigger one closes it.
+constexpr uint64_t kDrainLimit = 256 * 1024;
+// Longest chunk-size line (with extensions) of a chunked body.
+constexpr size_t kMaxChunkLine = 4096;
+
+const char* Reason(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    case 507:
+      return "Insufficient Storage";
+    default:
+      return status < 300 ? "OK" : status < 400 ? "Redirect" : status < 500 ? "Client Error" : "Server Error";
+  }
+}
+
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); i++) {
+    if (Lower(a[i]) != Lower(b[i])) return false;
+  }
+  return true;
+}
+
+std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// True when the comma-separated header value `list` names `token` (any
+// parameters such as ";q=0.5" ignored; "q=0" is not honoured).
+bool ListHas(std::string_view list, std::string_view token) {
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    size_t semi = item.find(';');
+    if (EqualsIgnoreCase(TrimOws(item.substr(0, semi)), token)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// RFC 9110 token characters (methods and header names).
+bool IsTchar(unsigned char c) {
+  if (c >= 'a' && c <= 'z') return true;
+  if (c >= 'A' && c <= 'Z') return true;
+  if (c >= '0' && c <= '9') return true;
+  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
+}
+
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (!IsTchar(c)) return false;
+  }
+  return true;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// What httplib (and InfluxDB, via Go's gzip handler) compress.
+bool Compressible(const std::string& content_type) {
+  std::string_view t = content_type;
+  if (t.substr(0, 5) == "text/") return t.substr(0, 17) != "text/event-stream";
+  return t.find("json") != std::string_view::npos || t.find("xml") != std::string_view::npos ||
+         t.find("javascript") != std::string_view::npos;
+}
+
+// A gzip stream written in pieces (chunked responses) or at once.
+class Gzipper {
+ public:
+  Gzipper() {
+    ok_ = deflateInit2(&z_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+  }
+  ~Gzipper() {
+    if (ok_) deflateEnd(&z_);
+  }
+  Gzipper(const Gzipper&) = delete;
+  Gzipper& operator=(const Gzipper&) = delete;
+  // Appends the compressed form of data to *out; finish ends the stream, else
+  // it is flushed so the piece can be sent now.
+  bool Add(std::string_view data, bool finish, std::string* out) {
+    if (!ok_) return false;
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    z_.avail_in = static_cast<uInt>(data.size());
+    int flush = finish ? Z_FINISH : Z_SYNC_FLUSH;
+    for (;;) {
+      size_t old = out->size();
+      size_t room = std::max<size_t>(deflateBound(&z_, z_.avail_in), 64);
+      out->resize(old + room);
+      z_.next_out = reinterpret_cast<Bytef*>(out->data() + old);
+      z_.avail_out = static_cast<uInt>(room);
+      int rc = deflate(&z_, flush);
+      out->resize(old + room - z_.avail_out);
+      if (rc == Z_STREAM_END) return true;
+      if (rc != Z_OK && rc != Z_BUF_ERROR) return false;
+      if (z_.avail_in == 0 && z_.avail_out != 0) return true;
+    }
+  }
+
+ private:
+  z_stream z_{};
+  bool ok_ = false;
+};
+
+void AddressOf(const sockaddr_storage& a, std::string* host, int* port) {
+  char buf[INET6_ADDRSTRLEN] = "";
+  if (a.ss_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&a);
+    inet_ntop(AF_INET, &v4->sin_addr, buf, sizeof(buf));
+    *port = ntohs(v4->sin_port);
+  } else if (a.ss_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&a);
+    inet_ntop(AF_INET6, &v6->sin6_addr, buf, sizeof(buf));
+    *port = ntohs(v6->sin6_port);
+  }
+  *host = buf;
+}
+
+}  // namespace
+
+bool PercentDecode(std::string_view s, bool plus_is_space, std::string* out) {
+  out->clear();
+  out->reserve(s.size());
+  for (size_t i = 0; i < s.size(); i++) {
+    char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size()) return false;
+      int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out->push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out->push_back(' ');
+    } else {
+      out->push_back(c);
+    }
+  }
+  return true;
+}
+
+void ParseQueryString(std::string_view s, httplib::Params* params) {
+  std::string key, value;
+  while (!s.empty()) {
+    size_t amp = s.find('&');
+    std::string_view pair = s.substr(0, amp);
+    s = amp == std::string_view::npos ? std::string_view() : s.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string_view k = pair.substr(0, eq);
+    std::string_view v = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    if (!PercentDecode(k, true, &key) || !PercentDecode(v, true, &value)) continue;
+    params->emplace(std::move(key), std::move(value));
+    key = std::string();
+    value = std::string();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Connection: one client, served by one worker thread until it closes.
+// ---------------------------------------------------------------------------
+
+class Http1Server::Connection {
+ public:
+  Connection(Http1Server* server, int fd, const sockaddr_storage& peer) : s_(server), fd_(fd) {
+    AddressOf(peer, &remote_addr_, &remote_port_);
+    sockaddr_storage local{};
+    socklen_t len = sizeof(local);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+      AddressOf(local, &local_addr_, &local_port_);
+    }
+    buf_.resize(kReadChunk);
+  }
+
+  void Serve() {
+    while (ServeOne()) {
+    }
+  }
+
+ private:
+  enum class Wait { kData, kEof, kTimeout, kStop, kError };
+  enum class Framing { kNone, kLength, kChunked };
+
+  size_t Buffered() const { return end_ - begin_; }
+
+  // Reads more bytes into the buffer (growing it up to `limit` bytes of
+  // unconsumed data). `idle`: between requests, when Stop ends the wait.
+  Wait Fill(int timeout_ms, bool idle, size_t limit) {
+    if (begin_ == end_) begin_ = end_ = 0;
+    if (end_ == buf_.size()) {
+      if (begin_ > 0) {
+        std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+        end_ -= begin_;
+        begin_ = 0;
+      } else if (buf_.size() < limit) {
+        buf_.resize(std::min(limit, buf_.size() * 2));
+      } else {
+        return Wait::kError;
+      }
+    }
+    pollfd p[2] = {{fd_, POLLIN, 0}, {s_->stop_fd_, POLLIN, 0}};
+    int n;
+    do {
+      n = ::poll(p, idle ? 2 : 1, timeout_ms);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return Wait::kError;
+    if (n == 0) return Wait::kTimeout;
+    if (idle && (p[1].revents & POLLIN) && !(p[0].revents & POLLIN)) return Wait::kStop;
+    ssize_t r;
+    do {
+      r = ::recv(fd_, buf_.data() + end_, buf_.size() - end_, 0);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0) return Wait::kEof;
+    if (r < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? Wait::kTimeout : Wait::kError;
+    end_ += static_cast<size_t>(r);
+    return Wait::kData;
+  }
+
+  int ReadTimeoutMs() const { return s_->options_.read_timeout_seconds * 1000; }
+
+  bool SendAll(iovec* iov, int n) {
+    while (n > 0) {
+      msghdr m{};
+      m.msg_iov = iov;
+      m.msg_iovlen = static_cast<size_t>(n);
+      ssize_t w = ::sendmsg(fd_, &m, MSG_NOSIGNAL);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return false;  // EAGAIN: the send timeout passed
+      }
+      size_t left = static_cast<size_t>(w);
+      while (n > 0 && left >= iov->iov_len) {
+        left -= iov->iov_len;
+        iov++;
+        n--;
+      }
+      if (n > 0) {
+        iov->iov_base = static_cast<char*>(iov->iov_base) + left;
+        iov->iov_len -= left;
+      }
+    }
+    return true;
+  }
+  bool SendAll(std::string_view a, std::string_view b = {}) {
+    iovec iov[2] = {{const_cast<char*>(a.data()), a.size()}, {const_cast<char*>(b.data()), b.size()}};
+    return SendAll(iov, b.empty() ? 1 : 2);
+  }
+
+  // An answer to a request we could not parse; the connection closes.
+  void Reject(int status, std::string_view message) {
+    httplib::Request req;
+    req.remote_addr = remote_addr_;
+    req.remote_port = remote_port_;
+    httplib::Response res;
+    res.status = status;
+    res.set_header("Content-Type", "application/json");
+    res.body = std::string("{\"error\":\"").append(message).append("\"}\n");  // messages need no escaping
+    bool close = true;
+    WriteResponse(req, res, /*head_only=*/false, &close, /*gzip=*/false);
+    if (s_->logger_) s_->logger_(req, res);
+  }
+
+  // Reads one request head; false to close the connection (after an error
+  // answer where one is due).
+  bool ReadHead(size_t* head_len) {
+    const size_t limit = s_->options_.max_head_bytes;
+    size_t scanned = 0;  // bytes of the head already searched for its end
+    for (;;) {
+      // Skip empty lines before the request line (RFC 9112 2.2).
+      while (Buffered() > 0 && (buf_[begin_] == '\r' || buf_[begin_] == '\n')) begin_++;
+      const char* p = buf_.data() + begin_;
+      size_t n = Buffered();
+      for (size_t i = scanned; i < n; i++) {
+        if (p[i] != '\n') continue;
+        size_t len = 0;
+        if (i + 1 < n && p[i + 1] == '\n') len = i + 2;
+        if (i + 2 < n && p[i + 1] == '\r' && p[i + 2] == '\n') len = i + 3;
+        if (len == 0) continue;
+        if (len > limit) break;
+        *head_len = len;
+        return true;
+      }
+      scanned = n >= 2 ? n - 2 : 0;
+      if (n >= limit) {
+        Reject(431, "request line and headers are larger than the limit");
+        return false;
+      }
+      // Between requests the keep-alive timeout applies, and Stop ends the
+      // wait; within a head, the read timeout.
+      Wait w =
+          Fill(n == 0 ? s_->options_.keep_alive_seconds * 1000 : ReadTimeoutMs(), /*idle=*/n == 0, limit);
+      if (w == Wait::kData) continue;
+      if (w == Wait::kTimeout && n > 0) {
+        Reject(408, "timeout reading the request");
+      }
+      return false;
+    }
+  }
+
+  // Serves one request; false when the connection should close.
+  bool ServeOne() {
+    size_t head_len;
+    if (!ReadHead(&head_len)) return false;
+    std::string_view head(buf_.data() + begin_, head_len);
+    httplib::Request req;
+    req.remote_addr = remote_addr_;
+    req.remote_port = remote_port_;
+    req.local_addr = local_addr_;
+    req.local_port = local_port_;
+    int bad = ParseHead(head, &req);
+    begin_ += head_len;
+    if (bad == 505) {
+      Reject(505, "unsupported HTTP version");
+      return false;
+    }
+    if (bad != 0) {
+      Reject(bad, "malformed HTTP request");
+      return false;
+    }
+    const bool http10 = req.version == "HTTP/1.0";
+    bool close = http10;
+    for (auto [it, end] = req.headers.equal_range("Connection"); it != end; ++it) {
+      if (ListHas(it->second, "close")) close = true;
+      if (http10 && ListHas(it->second, "keep-alive")) close = false;
+    }
+
+    // Body framing (RFC 9112 6.3).
+    Framing framing = Framing::kNone;
+    uint64_t length = 0;
+    auto te = req.headers.find("Transfer-Encoding");
+    if (te != req.headers.end()) {
+      // Only "chunked" alone, as Go's server: a body in any other coding
+      // would reach the handler still coded.
+      if (!EqualsIgnoreCase(TrimOws(te->second), "chunked") || req.headers.count("Transfer-Encoding") > 1 ||
+          http10) {
+        Reject(501, "unsupported Transfer-Encoding");
+        return false;
+      }
+      framing = Framing::kChunked;
+      close = close || req.has_header("Content-Length");  // a smuggling attempt, or a broken proxy
+    } else {
+      bool have = false;
+      for (auto [it, end] = req.headers.equal_range("Content-Length"); it != end; ++it) {
+        uint64_t v;
+        std::string_view s = TrimOws(it->second);
+        auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() || (have && v != length)) {
+          Reject(400, "bad Content-Length");
+          return false;
+        }
+        have = true;
+        length = v;
+      }
+      if (length > 0) framing = Framing::kLength;
+    }
+    body_framing_ = framing;
+    body_left_ = length;
+    body_done_ = framing == Framing::kNone;
+    body_failed_ = false;
+    body_started_ = false;
+    chunk_state_ = ChunkState::kSize;
+    auto expect = req.headers.find("Expect");
+    continue_pending_ = framing != Framing::kNone && expect != req.headers.end() && !http10 &&
+                        EqualsIgnoreCase(TrimOws(expect->second), "100-continue");
+
+    const bool head_only = req.method == "HEAD";
+    bool gzip = false;
+    for (auto [it, end] = req.headers.equal_range("Accept-Encoding"); it != end; ++it) {
+      if (ListHas(it->second, "gzip")) gzip = true;
+    }
+
+    httplib::Response res;
+    httplib::ContentReader reader(
+        [this](httplib::ContentReceiver receiver) { return ReadBody(receiver); },
+        [](httplib::MultipartContentHeader, httplib::ContentReceiver) { return false; });
+    try {
+      s_->handler_(req, res, reader);
+    } catch (const std::exception& e) {
+      LogError("http: handler threw: ", e.what());
+      res = httplib::Response();
+      res.status = 500;
+      res.set_header("Content-Type", "application/json");
+      res.body = "{\"error\":\"internal error\"}\n";
+      close = true;
+    } catch (...) {
+      LogError("http: handler threw a non-std exception");
+      res = httplib::Response();
+      res.status = 500;
+      close = true;
+    }
+    if (res.status < 0) res.status = 404;
+
+    // The rest of an unread body: small ones are skipped, otherwise (or if
+    // the client still waits for "100 Continue") the connection closes.
+    if (!body_done_) {
+      if (continue_pending_ || body_failed_ || body_framing_ == Framing::kChunked ||
+          body_left_ > kDrainLimit) {
+        close = true;
+      } else if (!ReadBody([](const char*, size_t) { return true; })) {
+        close = true;
+      }
+    }
+    for (auto [it, end] = res.headers.equal_range("Connection"); it != end; ++it) {
+      if (ListHas(it->second, "close")) close = true;
+    }
+    if (s_->stopping_.load(std::memory_order_relaxed)) close = true;
+    if (res.status >= 400 && res.body.empty() && !res.content_provider_ && s_->error_body_) {
+      s_->error_body_(res);
+    }
+    bool sent = WriteResponse(req, res, head_only, &close, gzip);
+    if (s_->logger_) s_->logger_(req, res);
+    return sent && !close;
+  }
+
+  // Fills req from the head; 0, or the status to answer.
+  int ParseHead(std::string_view head, httplib::Request* req) {
+    size_t eol = head.find('\n');
+    std::string_view line = head.substr(0, eol);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    size_t sp1 = line.find(' ');
+    size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+    if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) return 400;
+    std::string_view method = line.substr(0, sp1);
+    std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    std::string_view version = line.substr(sp2 + 1);
+    if (!IsToken(method) || target.empty()) return 400;
+    if (version.substr(0, 5) != "HTTP/") return 400;
+    if (version != "HTTP/1.1" && version != "HTTP/1.0") return 505;
+    for (unsigned char c : target) {
+      if (c <= 0x20 || c == 0x7f) return 400;
+    }
+    req->method.assign(method);
+    req->version.assign(version);
+    req->target.assign(target);
+
+    // Absolute form (a proxy's request): keep the path and query.
+    if (target.substr(0, 7) == "http://" || target.substr(0, 8) == "https://") {
+      size_t slash = target.find('/', target.find("//") + 2);
+      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    }
+    size_t q = target.find('?');
+    std::string_view path = target.substr(0, q);
+    if (path.empty() || (path[0] != '/' && !(path == "*" && method == "OPTIONS"))) return 400;
+    if (!PercentDecode(path, false, &req->path)) return 400;
+    if (q != std::string_view::npos) {
+      std::string_view query = target.substr(q + 1);
+      size_t hash = query.find('#');
+      ParseQueryString(query.substr(0, hash), &req->params);
+    }
+
+    std::string_view rest = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 1);
+    while (!rest.empty()) {
+      size_t e = rest.find('\n');
+      std::string_view h = rest.substr(0, e);
+      rest = e == std::string_view::npos ? std::string_view() : rest.substr(e + 1);
+      if (!h.empty() && h.back() == '\r') h.remove_suffix(1);
+      if (h.empty()) break;                         // the blank line that ends the head
+      if (h[0] == ' ' || h[0] == '\t') return 400;  // obsolete line folding
+      size_t colon = h.find(':');
+      if (colon == std::string_view::npos) return 400;
+      std::string_view name = h.substr(0, colon);
+      if (!IsToken(name)) return 400;
+      std::string_view value = TrimOws(h.substr(colon + 1));
+      for (unsigned char c : value) {
+        if ((c < 0x20 && c != '\t') || c == 0x7f) return 400;
+      }
+      req->headers.emplace(std::string(name), std::string(value));
+    }
+    return 0;
+  }
+
+  // ---- request bodies ------------------------------------------------------
+
+  enum class ChunkState { kSize, kData, kDataEnd, kTrailer };
+
+  // Delivers the body to `receiver` in pieces; false when the client sent
+  // less than it announced (EOF, timeout, malformed chunk) or the receiver
+  // said stop.
+  bool ReadBody(const httplib::ContentReceiver& receiver) {
+    if (body_done_) return true;
+    if (body_failed_) return false;
+    body_started_ = true;
+    if (continue_pending_) {
+      continue_pending_ = false;
+      if (!SendAll("HTTP/1.1 100 Continue\r\n\r\n")) return Fail();
+    }
+    if (body_framing_ == Framing::kLength) {
+      while (body_left_ > 0) {
+        if (Buffered() == 0 && Fill(ReadTimeoutMs(), false, buf_.size()) != Wait::kData) return Fail();
+        size_t n = static_cast<size_t>(std::min<uint64_t>(Buffered(), body_left_));
+        const char* p = buf_.data() + begin_;
+        begin_ += n;
+        body_left_ -= n;
+        if (!receiver(p, n)) return Fail();
+      }
+      body_done_ = true;
+      return true;
+    }
+    // Chunked (RFC 9112 7.1).
+    for (;;) {
+      if (chunk_state_ == ChunkState::kData) {
+        while (body_left_ > 0) {
+          if (Buffered() == 0 && Fill(ReadTimeoutMs(), false, buf_.size()) != Wait::kData) return Fail();
+          size_t n = static_cast<size_t>(std::min<uint64_t>(Buffered(), body_left_));
+          const char* p = buf_.data() + begin_;
+          begin_ += n;
+          body_left_ -= n;
+          if (!receiver(p, n)) return Fail();
+        }
+        chunk_state_ = ChunkState::kDataEnd;
+      }
+      std::string_view line;
+      if (!ReadLine(&line)) return Fail();
+      switch (chunk_state_) {
+        case ChunkState::kSize: {
+          std::string_view size = TrimOws(line.substr(0, line.find(';')));
+          uint64_t v = 0;
+          if (size.empty() || size.size() > 15) return Fail();
+          for (char c : size) {
+            int h = HexValue(c);
+            if (h < 0) return Fail();
+            v = v * 16 + static_cast<uint64_t>(h);
+          }
+          body_left_ = v;
+          chunk_state_ = v == 0 ? ChunkState::kTrailer : ChunkState::kData;
+          break;
+        }
+        case ChunkState::kDataEnd:
+          if (!line.empty()) return Fail();
+          chunk_state_ = ChunkState::kSize;
+          break;
+        case ChunkState::kTrailer:
+          if (line.empty()) {
+            body_done_ = true;
+            return true;
+          }
+          break;  // trailer fields are ignored
+        case ChunkState::kData:
+          break;
+      }
+    }
+  }
+
+  bool Fail() {
+    body_failed_ = true;
+    return false;
+  }
+
+  // One CRLF- or LF-terminated line of a chunked body, without its end.
+  bool ReadLine(std::string_view* line) {
+    size_t scanned = 0;
+    for (;;) {
+      const char* p = buf_.data() + begin_;
+      const void* nl = std::memchr(p + scanned, '\n', Buffered() - scanned);
+      if (nl != nullptr) {
+        size_t len = static_cast<size_t>(static_cast<const char*>(nl) - p);
+        *line = std::string_view(p, len);
+        if (!line->empty() && line->back() == '\r') line->remove_suffix(1);
+        begin_ += len + 1;
+        return true;
+      }
+      scanned = Buffered();
+      if (scanned > kMaxChunkLine) return false;
+      if (Fill(ReadTimeoutMs(), false, std::max(buf_.size(), kMaxChunkLine * 2)) != Wait::kData) return false;
+    }
+  }
+
+  // ---- responses -----------------------------------------------------------
+
+  // Writes the response; sets *close when its end can only be the close.
+  bool WriteResponse(const httplib::Request& req, httplib::Response& res, bool head_only, bool* close,
+                     bool gzip) {
+    const bool provider = static_cast<bool>(res.content_provider_);
+    const bool no_body = res.status == 204 || res.status == 304 || (res.status >= 100 && res.status < 200);
+    gzip = gzip && !no_body && (provider || !res.body.empty()) && !res.has_header("Content-Encoding") &&
+           Compressible(res.get_header_value("Content-Type"));
+    std::string compressed;
+    if (gzip && !provider) {
+      Gzipper z;
+      if (z.Add(res.body, true, &compressed)) {
+        res.body.swap(compressed);
+        res.set_header("Content-Encoding", "gzip");
+      }
+      gzip = false;
+    }
+    if (gzip) res.set_header("Content-Encoding", "gzip");
+
+    std::string& h = head_;
+    h.clear();
+    h.append(req.version == "HTTP/1.0" ? "HTTP/1.0 " : "HTTP/1.1 ");
+    char num[24];
+    auto r = std::to_chars(num, num + sizeof(num), res.status);
+    h.append(num, r.ptr);
+    h.push_back(' ');
+    h.append(Reason(res.status));
+    h.append("\r\n");
+    auto skip = [](const std::string& name) {
+      return EqualsIgnoreCase(name, "Content-Length") || EqualsIgnoreCase(name, "Connection") ||
+             EqualsIgnoreCase(name, "Transfer-Encoding") || EqualsIgnoreCase(name, "Keep-Alive");
+    };
+    for (const auto& [k, v] : res.headers) {
+      if (skip(k)) continue;
+      h.append(k).append(": ").append(v).append("\r\n");
+    }
+    for (const auto& [k, v] : s_->options_.default_headers) {
+      if (res.headers.count(k) == 0) h.append(k).append(": ").append(v).append("\r\n");
+    }
+    const bool chunked = provider && res.is_chunked_content_provider_;
+    uint64_t length = provider ? res.content_length_ : res.body.size();
+    if (chunked || (provider && gzip)) {
+      if (req.version == "HTTP/1.0") {
+        *close = true;  // no chunked encoding: the end of the body is the close
+      } else {
+        h.append("Transfer-Encoding: chunked\r\n");
+      }
+    } else if (!no_body) {
+      r = std::to_chars(num, num + sizeof(num), length);
+      h.append("Content-Length: ").append(num, r.ptr).append("\r\n");
+    }
+    if (*close) {
+      h.append("Connection: close\r\n");
+    } else {
+      if (req.version == "HTTP/1.0") h.append("Connection: keep-alive\r\n");
+      r = std::to_chars(num, num + sizeof(num), s_->options_.keep_alive_seconds);
+      h.append("Keep-Alive: timeout=").append(num, r.ptr).append("\r\n");
+    }
+    h.append("\r\n");
+
+    if (head_only || no_body) return SendAll(h);
+    if (!provider) return SendAll(h, res.body);
+    if (!SendAll(h)) return false;
+    bool ok = WriteProvided(req, res, chunked, chunked || gzip, gzip, length);
+    res.content_provider_success_ = ok;
+    return ok;
+  }
+
+  // Streams a content provider's output: until it says done (a chunked
+  // provider) or `length` bytes; in chunk frames when `as_chunks` (and the
+  // client speaks HTTP/1.1).
+  bool WriteProvided(const httplib::Request& req, httplib::Response& res, bool until_done, bool as_chunks,
+                     bool gzip, uint64_t length) {
+    const bool chunk_frames = as_chunks && req.version != "HTTP/1.0";
+    bool ok = true, done = false;
+    uint64_t offset = 0;
+    Gzipper z;
+    std::string zbuf;
+    auto send_piece = [&](const char* data, size_t n) {
+      if (n == 0) return true;
+      if (!chunk_frames) return SendAll(std::string_view(data, n));
+      char size[24];
+      int len = std::snprintf(size, sizeof(size), "%zx\r\n", n);
+      iovec iov[3] = {
+          {size, static_cast<size_t>(len)}, {const_cast<char*>(data), n}, {const_cast<char*>("\r\n"), 2}};
+      return SendAll(iov, 3);
+    };
+    httplib::DataSink sink;
+    sink.write = [&](const char* data, size_t n) {
+      if (!ok) return false;
+      offset += n;
+      if (gzip) {
+        zbuf.clear();
+        ok = z.Add(std::string_view(data, n), false, &zbuf) && send_piece(zbuf.data(), zbuf.size());
+      } else {
+        ok = send_piece(data, n);
+      }
+      return ok;
+    };
+    sink.done = [&] { done = true; };
+    sink.is_writable = [&] { return ok; };
+    while (ok && !done) {
+      if (!until_done && offset >= length) break;
+      if (!res.content_provider_(offset, until_done ? 0 : length - offset, sink)) ok = false;
+    }
+    if (!ok) return false;
+    if (gzip) {
+      zbuf.clear();
+      if (!z.Add({}, true, &zbuf) || !send_piece(zbuf.data(), zbuf.size())) return false;
+    }
+    if (chunk_frames) return SendAll("0\r\n\r\n");
+    return true;
+  }
+
+  Http1Server* const s_;
+  const int fd_;
+  std::string remote_addr_, local_addr_;
+  int remote_port_ = -1, local_port_ = -1;
+  std::vector<char> buf_;
+  size_t begin_ = 0, end_ = 0;  // unconsumed bytes are buf_[begin_, end_)
+  std::string head_;            // response head, reused
+
+  Framing body_framing_ = Framing::kNone;
+  uint64_t body_left_ = 0;  // of the body (kLength) or of the current chunk
+  ChunkState chunk_state_ = ChunkState::kSize;
+  bool body_done_ = true, body_failed_ = false, body_started_ = false;
+  bool continue_pending_ = false;
+};
+
+// ---------------------------------------------------------------------------
+// Http1Server
+// ---------------------------------------------------------------------------
+
+Http1Server::Http1Server(Http1Options options, Handler handler, ErrorBody error_body, Logger logger)
+    : options_(std::move(options)),
+      handler_(std::move(handler)),
+      error_body_(std::move(error_body)),
+      logger_(std::move(logger)) {
+  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+Http1Server::~Http1Server() {
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (stop_fd_ >= 0) ::close(stop_fd_);
+}
+
+StatusOr<int> Http1Server::Bind(const std::string& host, int port) {
+  if (stop_fd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  std::string service = std::to_string(port);
+  int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
+  if (rc != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", host, ":", port, ": ", gai_strerror(rc)));
+  }
+  int err = 0;
+  for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      err = errno;
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (a->ai_family == AF_INET6) {
+      int zero = 0;  // "::" takes IPv4 too, as Go's listener
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    }
+    if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd, 1024) == 0) {
+      listen_fd_ = fd;
+      break;
+    }
+    err = errno;
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  if (listen_fd_ < 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", host, ":", port, ": ", std::strerror(err),
+                                               " (address in use, or not an address of this machine?)"));
+  }
+  sockaddr_storage local{};
+  socklen_t len = sizeof(local);
+  if (::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&local), &len) != 0) {
+    return absl::InternalError(absl::StrCat("getsockname: ", std::strerror(errno)));
+  }
+  std::string h;
+  int bound = port;
+  AddressOf(local, &h, &bound);
+  return bound;
+}
+
+void Http1Server::Run() {
+  if (listen_fd_ < 0) return;
+  const int n = std::max(1, options_.threads);
+  workers_.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; i++) workers_.emplace_back([this] { Worker(); });
+  const timeval send_timeout{options_.read_timeout_seconds, 0};
+  while (!stopping_.load()) {
+    pollfd p[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    int r = ::poll(p, 2, -1);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      LogError("http: poll: ", std::strerror(errno));
+      break;
+    }
+    if (p[1].revents & POLLIN) break;
+    if (!(p[0].revents & POLLIN)) continue;
+    sockaddr_storage peer{};
+    socklen_t len = sizeof(peer);
+    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        LogError("http: accept: ", std::strerror(errno), " (retrying in 10 ms)");
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      continue;  // EINTR, ECONNABORTED, EAGAIN: the next one
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      pending_.push_back({fd, peer});
+    }
+    cv_.notify_one();
+  }
+  ::close(listen_fd_);
+  listen_fd_ = -1;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    closed_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+}
+
+void Http1Server::Worker() {
+  for (;;) {
+    Pending next;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [this] { return closed_ || !pending_.empty(); });
+      if (pending_.empty()) return;
+      next = pending_.front();
+      pending_.pop_front();
+      if (closed_) {  // accepted, never served: stopping
+        ::close(next.fd);
+        continue;
+      }
+    }
+    const int fd = next.fd;
+    {
+      Connection c(this, fd, next.peer);
+      c.Serve();
+    }
+    ::shutdown(fd, SHUT_RDWR);
+    ::close(fd);
+  }
+}
+
+void Http1Server::Stop() {
+  stopping_.store(true);
+  uint64_t one = 1;
+  if (stop_fd_ >= 0) {
+    [[maybe_unused]] ssize_t w = ::write(stop_fd_, &one, sizeof(one));
+  }
+}
+
+}  // namespace m2mdb::server

@@ -1,0 +1,497 @@
+// Http1Server on raw sockets: framing, keep-alive, bodies, errors and Stop.
+#include "server/http1.h"
+
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <map>
+#include <string>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zlib.h>
+
+namespace m2mdb::server {
+namespace {
+
+std::string Gunzip(const std::string& in) {
+  z_stream z{};
+  inflateInit2(&z, 15 + 16);
+  std::string out(1 << 20, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  int rc = inflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  inflateEnd(&z);
+  return rc == Z_STREAM_END ? out : "<bad gzip>";
+}
+
+// A server with a handful of test endpoints, on a free port.
+class Http1Test : public ::testing::Test {
+ protected:
+  void Start(Http1Options o = {}) {
+    o.threads = 4;
+    if (o.read_timeout_seconds == 10) o.read_timeout_seconds = 1;
+    o.default_headers = {{"X-Default", "yes"}};
+    server_ = std::make_unique<Http1Server>(
+        o,
+        [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+          Handle(req, res, reader);
+        },
+        [](httplib::Response& res) { res.set_content("{\"error\":\"generic\"}", "application/json"); },
+        [this](const httplib::Request&, const httplib::Response& res) { last_status_ = res.status; });
+    auto port = server_->Bind("127.0.0.1", 0);
+    ASSERT_TRUE(port.ok()) << port.status();
+    port_ = *port;
+    run_ = std::thread([this] { server_->Run(); });
+  }
+  void TearDown() override {
+    if (server_ != nullptr) {
+      server_->Stop();
+      run_.join();
+    }
+  }
+
+  void Handle(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+    if (req.path == "/echo") {
+      std::string body;
+      bool ok = reader([&](const char* d, size_t n) {
+        body.append(d, n);
+        return true;
+      });
+      res.status = ok ? 200 : 400;
+      res.set_header("X-Method", req.method);
+      res.set_header("X-A", req.get_param_value("a"));
+      res.set_header("X-Host", req.get_header_value("host"));
+      res.set_content(body, "text/plain");
+    } else if (req.path == "/noread") {
+      res.status = 200;
+      res.set_content("ok", "text/plain");
+    } else if (req.path == "/chunks") {
+      res.status = 200;
+      res.set_chunked_content_provider("text/plain", [i = 0](size_t, httplib::DataSink& sink) mutable {
+        if (i < 3) {
+          std::string part = "part" + std::to_string(i++) + ";";
+          return sink.write(part.data(), part.size());
+        }
+        sink.done();
+        return true;
+      });
+    } else if (req.path == "/throw") {
+      throw std::runtime_error("boom");
+    } else if (req.path == "/teapot") {
+      res.status = 418;
+    } else if (req.path == "/slow") {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      res.status = 200;
+      res.set_content("slow", "text/plain");
+    } else if (req.path == "/big") {
+      res.status = 200;
+      res.set_content(std::string(3 << 20, 'b'), "text/plain");
+    } else {
+      res.status = 404;
+      res.set_content("nope", "text/plain");
+    }
+  }
+
+  int Connect() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port_));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(0, connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)));
+    return fd;
+  }
+  static void Send(int fd, const std::string& s) {
+    ASSERT_EQ(static_cast<ssize_t>(s.size()), send(fd, s.data(), s.size(), MSG_NOSIGNAL));
+  }
+
+  struct Response {
+    int status = 0;
+    std::map<std::string, std::string> headers;  // lower-case names
+    std::string body;
+    bool closed = false;  // the server closed the connection after it
+  };
+
+  // Reads bytes until `n` are buffered; false on EOF or a 5 s timeout.
+  static bool Need(int fd, std::string* buf, size_t n) {
+    while (buf->size() < n) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 5000) <= 0) return false;
+      char tmp[65536];
+      ssize_t r = recv(fd, tmp, sizeof(tmp), 0);
+      if (r <= 0) return false;
+      buf->append(tmp, static_cast<size_t>(r));
+    }
+    return true;
+  }
+  static bool NeedLine(int fd, std::string* buf, size_t from, size_t* eol) {
+    for (;;) {
+      size_t p = buf->find("\r\n", from);
+      if (p != std::string::npos) {
+        *eol = p;
+        return true;
+      }
+      if (!Need(fd, buf, buf->size() + 1)) return false;
+    }
+  }
+  // Reads one response from fd (pipelined leftovers stay in *buf).
+  static Response Read(int fd, std::string* buf, bool head_request = false) {
+    Response r;
+    size_t end;
+    for (;;) {
+      end = buf->find("\r\n\r\n");
+      if (end != std::string::npos) break;
+      if (!Need(fd, buf, buf->size() + 1)) {
+        r.closed = true;
+        return r;
+      }
+    }
+    std::string head = buf->substr(0, end);
+    buf->erase(0, end + 4);
+    r.status = std::atoi(head.substr(9, 3).c_str());
+    size_t pos = head.find("\r\n");
+    while (pos != std::string::npos) {
+      size_t next = head.find("\r\n", pos + 2);
+      std::string line = head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
+      size_t colon = line.find(':');
+      std::string name = line.substr(0, colon);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      r.headers[name] = line.substr(colon + 2);
+      pos = next;
+    }
+    if (head_request || r.status == 204 || r.status == 100) return r;
+    if (r.headers.count("transfer-encoding")) {
+      size_t at = 0;
+      for (;;) {
+        size_t eol;
+        if (!NeedLine(fd, buf, at, &eol)) return r;
+        size_t n = std::stoul(buf->substr(at, eol - at), nullptr, 16);
+        if (!Need(fd, buf, eol + 2 + n + 2)) return r;
+        r.body += buf->substr(eol + 2, n);
+        at = eol + 2 + n + 2;
+        if (n == 0) break;
+      }
+      buf->erase(0, at);
+    } else if (r.headers.count("content-length")) {
+      size_t n = std::stoul(r.headers["content-length"]);
+      if (!Need(fd, buf, n)) return r;
+      r.body = buf->substr(0, n);
+      buf->erase(0, n);
+    }
+    return r;
+  }
+  // True when the server closes fd within 5 s (and sends nothing more).
+  static bool ClosedByServer(int fd, std::string* buf) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 5000) <= 0) return false;
+    char tmp[16];
+    ssize_t n = recv(fd, tmp, sizeof(tmp), 0);
+    if (n > 0) buf->append(tmp, static_cast<size_t>(n));
+    return n <= 0;
+  }
+
+  std::unique_ptr<Http1Server> server_;
+  std::thread run_;
+  int port_ = 0;
+  std::atomic<int> last_status_{0};
+};
+
+TEST_F(Http1Test, KeepAliveServesManyRequestsOnOneConnection) {
+  Start();
+  int fd = Connect();
+  std::string buf;
+  for (int i = 0; i < 50; i++) {
+    Send(fd, "GET /echo?a=x%20y+z&b HTTP/1.1\r\nHost: h" + std::to_string(i) + "\r\n\r\n");
+    Response r = Read(fd, &buf);
+    ASSERT_EQ(200, r.status);
+    EXPECT_EQ("x y z", r.headers["x-a"]);
+    EXPECT_EQ("h" + std::to_string(i), r.headers["x-host"]);
+    EXPECT_EQ("yes", r.headers["x-default"]);
+    EXPECT_EQ("0", r.headers["content-length"]);
+    EXPECT_EQ(0u, r.headers.count("connection"));
+  }
+  close(fd);
+}
+
+TEST_F(Http1Test, PipelinedRequestsAreAnsweredInOrder) {
+  Start();
+  int fd = Connect();
+  Send(fd,
+       "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nonePOST /echo HTTP/1.1\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n"
+       "3\r\ntwo\r\n0\r\n\r\nGET /echo?a=3 HTTP/1.1\r\n\r\n");
+  std::string buf;
+  EXPECT_EQ("one", Read(fd, &buf).body);
+  EXPECT_EQ("two", Read(fd, &buf).body);
+  Response r = Read(fd, &buf);
+  EXPECT_EQ("3", r.headers["x-a"]);
+  EXPECT_EQ("GET", r.headers["x-method"]);
+  close(fd);
+}
+
+TEST_F(Http1Test, BodiesArriveInPieces) {
+  Start();
+  int fd = Connect();
+  Send(fd, "POST /echo HTTP/1.1\r\nContent-Length: 11\r\n\r\nhel");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  Send(fd, "lo world");
+  std::string buf;
+  EXPECT_EQ("hello world", Read(fd, &buf).body);
+  // Chunked with extensions and a trailer, the size line split mid-way.
+  Send(fd, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  Send(fd, "0\r\n, sixteen bytes!\r\n0\r\nTrailer: x\r\n\r\n");
+  Response r = Read(fd, &buf);
+  EXPECT_EQ(200, r.status);
+  EXPECT_EQ("hello, sixteen bytes!", r.body);
+  close(fd);
+}
+
+TEST_F(Http1Test, ExpectContinueIsAnsweredOnlyWhenTheBodyIsRead) {
+  Start();
+  int fd = Connect();
+  std::string buf;
+  Send(fd, "POST /echo HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+  Response c = Read(fd, &buf);
+  EXPECT_EQ(100, c.status);
+  Send(fd, "body");
+  EXPECT_EQ("body", Read(fd, &buf).body);
+  // A handler that does not read: no 100, and the connection closes, since
+  // the client may or may not send the body now.
+  Send(fd, "POST /noread HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+  Response r = Read(fd, &buf);
+  EXPECT_EQ(200, r.status);
+  EXPECT_EQ("close", r.headers["connection"]);
+  EXPECT_TRUE(ClosedByServer(fd, &buf));
+  close(fd);
+}
+
+TEST_F(Http1Test, UnreadBodiesAreSkippedOrCloseTheConnection) {
+  Start();
+  int fd = Connect();
+  std::string buf;
+  Send(fd, "POST /noread HTTP/1.1\r\nContent-Length: 5\r\n\r\nxxxxxGET /echo?a=after HTTP/1.1\r\n\r\n");
+  EXPECT_EQ("ok", Read(fd, &buf).body);
+  EXPECT_EQ("after", Read(fd, &buf).headers["x-a"]);
+  // Over the drain limit: answered, then closed.
+  Send(fd, "POST /noread HTTP/1.1\r\nContent-Length: 100000000\r\n\r\nxxxx");
+  Response r = Read(fd, &buf);
+  EXPECT_EQ(200, r.status);
+  EXPECT_EQ("close", r.headers["connection"]);
+  EXPECT_TRUE(ClosedByServer(fd, &buf));
+  close(fd);
+}
+
+TEST_F(Http1Test, TruncatedBodyFailsTheReader) {
+  Start();
+  int fd = Connect();
+  Send(fd, "POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\nshort");
+  shutdown(fd, SHUT_WR);
+  std::string buf;
+  Response r = Read(fd, &buf);
+  EXPECT_EQ(400, r.status);  // the handler saw the reader fail
+  EXPECT_EQ("short", r.body);
+  close(fd);
+}
+
+TEST_F(Http1Test, MalformedRequestsGetAnErrorAndTheConnectionCloses) {
+  Start();
+  struct Case {
+    std::string request;
+    int status;
+  } cases[] = {
+      {"GARBAGE\r\n\r\n", 400},
+      {"GET /x HTTP/2.0\r\n\r\n", 505},
+      {"GET /x FOO/1.1\r\n\r\n", 400},
+      {"GET  /x HTTP/1.1\r\n\r\n", 400},
+      {"GET x HTTP/1.1\r\n\r\n", 400},
+      {"GET /%zz HTTP/1.1\r\n\r\n", 400},
+      {"GET /x HTTP/1.1\r\nNoColon\r\n\r\n", 400},
+      {"GET /x HTTP/1.1\r\nBad Name: v\r\n\r\n", 400},
+      {"GET /x HTTP/1.1\r\nA: b\r\n folded\r\n\r\n", 400},
+      {"POST /echo HTTP/1.1\r\nContent-Length: -5\r\n\r\n", 400},
+      {"POST /echo HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400},
+      {"POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+      {"POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+  };
+  for (const auto& c : cases) {
+    int fd = Connect();
+    Send(fd, c.request);
+    std::string buf;
+    Response r = Read(fd, &buf);
+    EXPECT_EQ(c.status, r.status) << c.request;
+    EXPECT_EQ("close", r.headers["connection"]) << c.request;
+    EXPECT_EQ('{', r.body.empty() ? ' ' : r.body[0]) << c.request;
+    EXPECT_TRUE(ClosedByServer(fd, &buf)) << c.request;
+    close(fd);
+  }
+  // A bad chunk size fails the body read.
+  int fd = Connect();
+  Send(fd, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+  std::string buf;
+  EXPECT_EQ(400, Read(fd, &buf).status);
+  EXPECT_TRUE(ClosedByServer(fd, &buf));
+  close(fd);
+}
+
+TEST_F(Http1Test, OversizedHeadIs431) {
+  Http1Options o;
+  o.max_head_bytes = 4096;
+  Start(o);
+  int fd = Connect();
+  Send(fd, "GET /" + std::string(8000, 'a') + " HTTP/1.1\r\n\r\n");
+  std::string buf;
+  Response r = Read(fd, &buf);
+  EXPECT_EQ(431, r.status);
+  close(fd);
+  // Just under the limit is fine.
+  fd = Connect();
+  buf.clear();
+  Send(fd, "GET /echo?a=" + std::string(3000, 'a') + " HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(200, Read(fd, &buf).status);
+  close(fd);
+}
+
+TEST_F(Http1Test, StalledHeadTimesOutWith408) {
+  Start();  // read timeout 1 s
+  int fd = Connect();
+  Send(fd, "GET /echo HTTP/1.1\r\nHost");
+  std::string buf;
+  Response r = Read(fd, &buf);
+  EXPECT_EQ(408, r.status);
+  close(fd);
+}
+
+TEST_F(Http1Test, Http10ClosesUnlessAskedToKeepAlive) {
+  Start();
+  int fd = Connect();
+  Send(fd, "GET /echo HTTP/1.0\r\n\r\n");
+  std::string buf;
+  Response r = Read(fd, &buf);
+  EXPECT_EQ(200, r.status);
+  EXPECT_EQ("close", r.headers["connection"]);
+  EXPECT_TRUE(ClosedByServer(fd, &buf));
+  close(fd);
+  fd = Connect();
+  buf.clear();
+  Send(fd, "GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  r = Read(fd, &buf);
+  EXPECT_EQ("keep-alive", r.headers["connection"]);
+  Send(fd, "GET /echo HTTP/1.1\r\nConnection: close\r\n\r\n");
+  r = Read(fd, &buf);
+  EXPECT_EQ("close", r.headers["connection"]);
+  EXPECT_TRUE(ClosedByServer(fd, &buf));
+  close(fd);
+}
+
+TEST_F(Http1Test, HeadHasLengthButNoBody) {
+  Start();
+  int fd = Connect();
+  Send(fd, "HEAD /noread HTTP/1.1\r\n\r\nGET /noread HTTP/1.1\r\n\r\n");
+  std::string buf;
+  Response r = Read(fd, &buf, /*head_request=*/true);
+  EXPECT_EQ(200, r.status);
+  EXPECT_EQ("2", r.headers["content-length"]);
+  EXPECT_EQ("ok", Read(fd, &buf).body);  // nothing of the HEAD's body came before it
+  close(fd);
+}
+
+TEST_F(Http1Test, GzipWhenAskedAndChunkedProviders) {
+  Start();
+  int fd = Connect();
+  std::string buf;
+  Send(fd, "POST /echo HTTP/1.1\r\nAccept-Encoding: deflate, gzip;q=0.8\r\nContent-Length: 6\r\n\r\nzipped");
+  Response r = Read(fd, &buf);
+  EXPECT_EQ("gzip", r.headers["content-encoding"]);
+  EXPECT_EQ("zipped", Gunzip(r.body));
+  Send(fd, "GET /chunks HTTP/1.1\r\n\r\n");
+  r = Read(fd, &buf);
+  EXPECT_EQ("chunked", r.headers["transfer-encoding"]);
+  EXPECT_EQ("part0;part1;part2;", r.body);
+  Send(fd, "GET /chunks HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n");
+  r = Read(fd, &buf);
+  EXPECT_EQ("gzip", r.headers["content-encoding"]);
+  EXPECT_EQ("part0;part1;part2;", Gunzip(r.body));
+  // Still in step after all that.
+  Send(fd, "GET /echo?a=end HTTP/1.1\r\n\r\n");
+  EXPECT_EQ("end", Read(fd, &buf).headers["x-a"]);
+  close(fd);
+  // HTTP/1.0 gets the stream unframed, ended by the close.
+  fd = Connect();
+  buf.clear();
+  Send(fd, "GET /chunks HTTP/1.0\r\n\r\n");
+  std::string all;
+  while (Need(fd, &all, all.size() + 1)) {
+  }
+  EXPECT_NE(std::string::npos, all.find("\r\n\r\npart0;part1;part2;"));
+  EXPECT_EQ(std::string::npos, all.find("Transfer-Encoding"));
+  close(fd);
+}
+
+TEST_F(Http1Test, BigResponsesAndHandlerErrors) {
+  Start();
+  int fd = Connect();
+  std::string buf;
+  Send(fd, "GET /big HTTP/1.1\r\n\r\nGET /teapot HTTP/1.1\r\n\r\nGET /throw HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(size_t{3} << 20, Read(fd, &buf).body.size());
+  Response r = Read(fd, &buf);
+  EXPECT_EQ(418, r.status);
+  EXPECT_EQ("{\"error\":\"generic\"}", r.body);  // the error body callback
+  r = Read(fd, &buf);
+  EXPECT_EQ(500, r.status);
+  EXPECT_EQ("close", r.headers["connection"]);
+  close(fd);
+  EXPECT_EQ(500, last_status_.load());
+}
+
+TEST_F(Http1Test, StopClosesIdleConnectionsAndFinishesRequestsInFlight) {
+  Start();
+  int idle = Connect();
+  std::string ibuf;
+  Send(idle, "GET /echo HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(200, Read(idle, &ibuf).status);
+  int busy = Connect();
+  Send(busy, "GET /slow HTTP/1.1\r\n\r\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto start = std::chrono::steady_clock::now();
+  server_->Stop();
+  run_.join();  // returns once /slow is answered
+  server_.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  std::string bbuf;
+  Response r = Read(busy, &bbuf);
+  EXPECT_EQ("slow", r.body);
+  EXPECT_EQ("close", r.headers["connection"]);
+  EXPECT_TRUE(ClosedByServer(idle, &ibuf));
+  close(idle);
+  close(busy);
+}
+
+TEST(Http1Parse, QueryStringsAsGo) {
+  httplib::Params p;
+  ParseQueryString("a=1&b=x+y%2Bz&&c&d=e=f&bad=%zz&a=2&=v", &p);
+  EXPECT_EQ(2u, p.count("a"));
+  EXPECT_EQ("x y+z", p.find("b")->second);
+  EXPECT_EQ("", p.find("c")->second);
+  EXPECT_EQ("e=f", p.find("d")->second);
+  EXPECT_EQ(0u, p.count("bad"));
+  EXPECT_EQ("v", p.find("")->second);
+  std::string out;
+  EXPECT_TRUE(PercentDecode("%41%62+", false, &out));
+  EXPECT_EQ("Ab+", out);
+  EXPECT_FALSE(PercentDecode("%4", false, &out));
+  EXPECT_FALSE(PercentDecode("%", false, &out));
+  EXPECT_FALSE(PercentDecode("%g0", true, &out));
+}
+
+}  // namespace
+}  // namespace m2mdb::server
