@@ -918,6 +918,14 @@ void Http1Server::Worker() {
   }
 }
 
+void Http1Server::ServeConnection(int fd) {
+  sockaddr_storage peer{};
+  socklen_t len = sizeof(peer);
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) peer = sockaddr_storage{};
+  Connection c(this, fd, peer);
+  c.Serve();
+}
+
 void Http1Server::Stop() {
   stopping_.store(true);
   uint64_t one = 1;

@@ -71,6 +71,10 @@ class Http1Server {
   // in flight are answered. May come before Run starts.
   void Stop();
 
+  // Serves one connected socket on the calling thread until it closes (the
+  // caller closes fd). For the fuzzer and tests; needs neither Bind nor Run.
+  void ServeConnection(int fd);
+
  private:
   class Connection;
   void Worker();

@@ -743,16 +743,11 @@ std::vector<Entry> Transform(const CallSpec& c, const std::vector<Entry>& in, in
     }
   } else if (fn == "moving_average") {
     const size_t n = c.number < 1 ? 1 : static_cast<size_t>(c.number);
-    double sum = 0;
     std::vector<double> ring;
     for (size_t k = 0; k < in.size(); k++) {
       double x;
       if (!ToDouble(in[k].value, &x)) continue;
       ring.push_back(x);
-      sum += x;
-      if (ring.size() > n) {
-        sum -= ring[ring.size() - n - 1];
-      }
       if (ring.size() >= n) {
         // Recompute from the window to avoid drift on long runs.
         double s = 0;
