@@ -286,6 +286,18 @@ class Http1Server::Connection {
         return Wait::kError;
       }
     }
+    if (idle && s_->options_.spin_us > 0) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(s_->options_.spin_us);
+      do {
+        ssize_t r = ::recv(fd_, buf_.data() + end_, buf_.size() - end_, MSG_DONTWAIT);
+        if (r > 0) {
+          end_ += static_cast<size_t>(r);
+          return Wait::kData;
+        }
+        if (r == 0) return Wait::kEof;
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return Wait::kError;
+      } while (!s_->stopping_.load(std::memory_order_relaxed) && std::chrono::steady_clock::now() < deadline);
+    }
     pollfd p[2] = {{fd_, POLLIN, 0}, {s_->stop_fd_, POLLIN, 0}};
     int n;
     do {

@@ -42,6 +42,9 @@ struct Http1Options {
   int read_timeout_seconds = 10;  // within a request, and for each send
   // Request line plus headers; more is answered 431 (Go's default is 1 MB).
   size_t max_head_bytes = 1 << 20;
+  // Between requests, poll the socket without sleeping for this long first
+  // (experimental; see docs/benchmarks.md).
+  int spin_us = 0;
   // Added to every response that does not set them.
   httplib::Headers default_headers;
 };
