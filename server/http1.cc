@@ -287,7 +287,8 @@ class Http1Server::Connection {
       }
     }
     if (idle && s_->options_.spin_us > 0) {
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(s_->options_.spin_us);
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::microseconds(s_->options_.spin_us);
       do {
         ssize_t r = ::recv(fd_, buf_.data() + end_, buf_.size() - end_, MSG_DONTWAIT);
         if (r > 0) {
@@ -862,9 +863,7 @@ StatusOr<int> Http1Server::Bind(const std::string& host, int port) {
 
 void Http1Server::Run() {
   if (listen_fd_ < 0) return;
-  const int n = std::max(1, options_.threads);
-  workers_.reserve(static_cast<size_t>(n));
-  for (int i = 0; i < n; i++) workers_.emplace_back([this] { Worker(); });
+  const size_t max_workers = static_cast<size_t>(std::max(1, options_.threads));
   const timeval send_timeout{options_.read_timeout_seconds, 0};
   while (!stopping_.load()) {
     pollfd p[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
@@ -889,36 +888,56 @@ void Http1Server::Run() {
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
+    bool spawn = false;
     {
       std::lock_guard<std::mutex> l(mu_);
       pending_.push_back({fd, peer});
+      // Workers start on demand: each keeps its connection for as long as
+      // the client keeps it open, so a connection that finds no idle worker
+      // gets a new one, up to the limit (then it waits).
+      if (pending_.size() > idle_workers_ && live_workers_ < max_workers) {
+        live_workers_++;
+        spawn = true;
+      }
+    }
+    if (spawn) {
+      try {
+        std::thread([this] { Worker(); }).detach();
+      } catch (const std::system_error& e) {
+        LogError("http: cannot start a worker thread: ", e.what());
+        std::lock_guard<std::mutex> l(mu_);
+        live_workers_--;
+      }
     }
     cv_.notify_one();
   }
   ::close(listen_fd_);
   listen_fd_ = -1;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    closed_ = true;
-  }
+  std::unique_lock<std::mutex> l(mu_);
+  closed_ = true;
   cv_.notify_all();
-  for (auto& t : workers_) t.join();
-  workers_.clear();
+  // Workers are detached; the last one to leave tells us (under mu_, so it
+  // touches nothing of this object afterwards).
+  exit_cv_.wait(l, [this] { return live_workers_ == 0; });
+  for (const Pending& p : pending_) ::close(p.fd);  // accepted, never served
+  pending_.clear();
 }
 
 void Http1Server::Worker() {
+  const auto idle_limit = std::chrono::seconds(std::max(1, options_.keep_alive_seconds));
   for (;;) {
     Pending next;
     {
       std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [this] { return closed_ || !pending_.empty(); });
-      if (pending_.empty()) return;
+      idle_workers_++;
+      bool woke = cv_.wait_for(l, idle_limit, [this] { return closed_ || !pending_.empty(); });
+      idle_workers_--;
+      if (!woke || closed_) {  // idle for a keep-alive period, or stopping
+        if (--live_workers_ == 0) exit_cv_.notify_all();
+        return;
+      }
       next = pending_.front();
       pending_.pop_front();
-      if (closed_) {  // accepted, never served: stopping
-        ::close(next.fd);
-        continue;
-      }
     }
     const int fd = next.fd;
     {
@@ -928,6 +947,11 @@ void Http1Server::Worker() {
     ::shutdown(fd, SHUT_RDWR);
     ::close(fd);
   }
+}
+
+size_t Http1Server::workers() {
+  std::lock_guard<std::mutex> l(mu_);
+  return live_workers_;
 }
 
 void Http1Server::ServeConnection(int fd) {

@@ -37,7 +37,10 @@
 namespace m2mdb::server {
 
 struct Http1Options {
-  int threads = 32;  // workers; each serves one connection at a time
+  // At most this many worker threads, each serving one connection at a
+  // time; they start as connections arrive and end after a keep-alive
+  // period without one. More connections wait for a free worker.
+  int threads = 1024;
   int keep_alive_seconds = 30;
   int read_timeout_seconds = 10;  // within a request, and for each send
   // Request line plus headers; more is answered 431 (Go's default is 1 MB).
@@ -78,6 +81,9 @@ class Http1Server {
   // caller closes fd). For the fuzzer and tests; needs neither Bind nor Run.
   void ServeConnection(int fd);
 
+  // Worker threads running now (for tests and metrics).
+  size_t workers();
+
  private:
   class Connection;
   void Worker();
@@ -91,14 +97,16 @@ class Http1Server {
   std::atomic<bool> stopping_{false};
 
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;       // pending_ or closed_ changed
+  std::condition_variable exit_cv_;  // live_workers_ reached 0
+  size_t live_workers_ = 0;          // guarded by mu_
+  size_t idle_workers_ = 0;          // waiting for a connection; guarded by mu_
   struct Pending {
     int fd;
     sockaddr_storage peer;
   };
   std::deque<Pending> pending_;  // accepted sockets no worker has yet; guarded by mu_
   bool closed_ = false;          // guarded by mu_
-  std::vector<std::thread> workers_;
 };
 
 // Splits "a=1&b=x%20y" into params, as Go's url.ParseQuery: '+' is a space,

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -37,7 +38,7 @@ std::string Gunzip(const std::string& in) {
 class Http1Test : public ::testing::Test {
  protected:
   void Start(Http1Options o = {}) {
-    o.threads = 4;
+    if (o.threads == 1024) o.threads = 4;
     if (o.read_timeout_seconds == 10) o.read_timeout_seconds = 1;
     o.default_headers = {{"X-Default", "yes"}};
     server_ = std::make_unique<Http1Server>(
@@ -474,6 +475,54 @@ TEST_F(Http1Test, StopClosesIdleConnectionsAndFinishesRequestsInFlight) {
   EXPECT_TRUE(ClosedByServer(idle, &ibuf));
   close(idle);
   close(busy);
+}
+
+TEST_F(Http1Test, WorkersStartPerConnectionUpToTheLimitAndEndWhenIdle) {
+  Http1Options o;
+  o.threads = 40;
+  o.keep_alive_seconds = 1;
+  Start(o);
+  EXPECT_EQ(0u, server_->workers());
+  // 30 connections open at once, each answered while all stay open.
+  std::vector<int> fds;
+  std::vector<std::string> bufs(30);
+  for (int i = 0; i < 30; i++) fds.push_back(Connect());
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < 30; i++) Send(fds[i], "GET /echo?a=" + std::to_string(i) + " HTTP/1.1\r\n\r\n");
+    for (int i = 0; i < 30; i++) EXPECT_EQ(std::to_string(i), Read(fds[i], &bufs[i]).headers["x-a"]);
+  }
+  EXPECT_EQ(30u, server_->workers());
+  for (int fd : fds) close(fd);
+  // Idle workers end after a keep-alive period.
+  for (int i = 0; i < 50 && server_->workers() > 0; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(0u, server_->workers());
+  int fd = Connect();
+  std::string buf;
+  Send(fd, "GET /echo HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(200, Read(fd, &buf).status);
+  close(fd);
+}
+
+TEST_F(Http1Test, ConnectionsOverTheLimitWaitForAFreeWorker) {
+  Http1Options o;
+  o.threads = 2;
+  Start(o);
+  int a = Connect(), b = Connect(), c = Connect();
+  std::string ba, bb, bc;
+  Send(a, "GET /echo HTTP/1.1\r\n\r\n");
+  Send(b, "GET /echo HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(200, Read(a, &ba).status);
+  EXPECT_EQ(200, Read(b, &bb).status);
+  Send(c, "GET /echo?a=c HTTP/1.1\r\n\r\n");
+  pollfd p{c, POLLIN, 0};
+  EXPECT_EQ(0, poll(&p, 1, 300));  // both workers hold their connections
+  close(a);
+  EXPECT_EQ("c", Read(c, &bc).headers["x-a"]);  // served once a is gone
+  EXPECT_EQ(2u, server_->workers());
+  close(b);
+  close(c);
 }
 
 TEST(Http1Parse, QueryStringsAsGo) {

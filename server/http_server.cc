@@ -739,9 +739,11 @@ Status HttpServer::Impl::Init() {
   } catch (const std::exception& e) {
     return absl::InternalError(e.what());
   }
+  // Plain HTTP starts workers on demand (up to the limit); httplib's pool
+  // for TLS starts them all at once, so it gets a smaller default.
   int threads = options_.http_threads;
   if (threads <= 0) {
-    threads = std::max(32, 4 * static_cast<int>(std::thread::hardware_concurrency()));
+    threads = tls_ ? std::max(32, 4 * static_cast<int>(std::thread::hardware_concurrency())) : 1024;
   }
   httplib::Headers headers = {{"X-Influxdb-Version", kInfluxVersion}, {"X-Influxdb-Build", "OSS"}};
   if (!tls_) {

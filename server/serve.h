@@ -36,7 +36,9 @@ struct ServeOptions {
   int query_timeout_ms = 60000;                // 0 = none
   uint64_t query_max_points = 100000000;       // decoded points held by one statement; 0 = none
 
-  // HTTP worker threads (each serves one connection at a time); 0 = max(32, 4 x cores).
+  // Most HTTP worker threads, each serving one open connection; started on
+  // demand, ended after a keep-alive period idle. 0 = 1024 (TLS: max(32,
+  // 4 x cores), all started at once). More connections wait for a worker.
   int http_threads = 0;
   int keep_alive_seconds = 30;
   int read_timeout_seconds = 10;  // a client sending nothing for this long is dropped

@@ -10,6 +10,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+
 #include "m2mdb/db.h"
 #include "server/serve.h"
 #include "server/tokens.h"
@@ -36,8 +37,9 @@ int Check(const std::string& data_dir) {
   }
   m2mdb::DBStats st = (*db)->Stats();
   for (const auto& p : *problems) std::printf("DAMAGED %s: %s\n", p.file.c_str(), p.message.c_str());
-  std::printf("checked %llu segments (%llu bytes): %zu damaged\n", static_cast<unsigned long long>(st.segments),
-              static_cast<unsigned long long>(st.segment_bytes), problems->size());
+  std::printf("checked %llu segments (%llu bytes): %zu damaged\n",
+              static_cast<unsigned long long>(st.segments), static_cast<unsigned long long>(st.segment_bytes),
+              problems->size());
   return problems->empty() ? 0 : 1;
 }
 
@@ -147,7 +149,8 @@ int main(int argc, char** argv) {
 
   m2mdb::server::ServeOptions serve;
   auto* serve_cmd = app.add_subcommand("serve", "Open a data directory and serve it");
-  serve_cmd->add_option("--data-dir", serve.data_dir, "Data directory (created if missing)")->capture_default_str();
+  serve_cmd->add_option("--data-dir", serve.data_dir, "Data directory (created if missing)")
+      ->capture_default_str();
   serve_cmd->add_option("--http", serve.http, "HTTP listen address host:port")->capture_default_str();
   serve_cmd->add_option("--wal-sync", serve.wal_sync, "always | batch | none")
       ->check(CLI::IsMember({"always", "batch", "none"}))
@@ -184,7 +187,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd
       ->add_option("--http-threads", serve.http_threads,
-                   "HTTP worker threads, one per open connection (0 = max(32, 4 x cores))")
+                   "Most HTTP worker threads, one per open connection, started on demand (0 = 1024; with TLS "
+                   "max(32, 4 x cores))")
       ->capture_default_str();
   serve_cmd
       ->add_option("--keep-alive-seconds", serve.keep_alive_seconds, "Idle keep-alive connection timeout")
