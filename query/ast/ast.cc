@@ -8,6 +8,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <new>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -583,6 +584,60 @@ std::string String(const std::vector<Statement>& statements) {
     out += String(statements[i]);
   }
   return out;
+}
+
+namespace {
+
+// Freed Expr blocks of this thread, as an intrusive list: trivially
+// destructible, so it stays usable while other objects of the thread (or, on
+// the main thread, static ones) are destroyed after the reaper below.
+struct ExprBlockList {
+  struct Block {
+    Block* next;
+  };
+  static constexpr size_t kMax = 4096;  // beyond this, blocks go back to the heap
+  Block* head;
+  size_t n;
+  bool closed;  // the thread is exiting: no more caching
+};
+thread_local ExprBlockList expr_blocks{nullptr, 0, false};
+
+// Gives the list back to the heap at thread exit and closes it.
+struct ExprBlockReaper {
+  ~ExprBlockReaper() {
+    expr_blocks.closed = true;
+    while (expr_blocks.head != nullptr) {
+      ExprBlockList::Block* b = expr_blocks.head;
+      expr_blocks.head = b->next;
+      ::operator delete(b);
+    }
+    expr_blocks.n = 0;
+  }
+  void Arm() {}
+};
+thread_local ExprBlockReaper expr_block_reaper;
+
+}  // namespace
+
+void* Expr::operator new(size_t size) {
+  if (size == sizeof(Expr) && expr_blocks.head != nullptr) {
+    ExprBlockList::Block* b = expr_blocks.head;
+    expr_blocks.head = b->next;
+    expr_blocks.n--;
+    return b;
+  }
+  return ::operator new(size);
+}
+
+void Expr::operator delete(void* p, size_t size) {
+  if (size == sizeof(Expr) && expr_blocks.n < ExprBlockList::kMax && !expr_blocks.closed) {
+    // The first block cached by a thread registers the reaper.
+    if (expr_blocks.head == nullptr) expr_block_reaper.Arm();
+    expr_blocks.head = new (p) ExprBlockList::Block{expr_blocks.head};
+    expr_blocks.n++;
+    return;
+  }
+  ::operator delete(p);
 }
 
 }  // namespace m2mdb::query

@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "re2/re2.h"
 
@@ -58,10 +59,45 @@ const Expr* Unparen(const Expr* e) {
   return e;
 }
 
-// The schema of one source.
+// The schema of one source: fields and tags sorted by name, without
+// duplicates (the first type given for a field wins). Sorted vectors rather
+// than a map and a set: every source of every query builds one from the
+// engine's lists, which come sorted, and building tree nodes cost more than
+// the few lookups a query makes.
 struct Schema {
-  std::map<std::string, FieldType> fields;
-  std::set<std::string> tags;
+  std::vector<FieldKey> fields;
+  std::vector<std::string> tags;
+
+  const FieldType* FindField(std::string_view name) const {
+    auto it = std::lower_bound(fields.begin(), fields.end(), name,
+                               [](const FieldKey& f, std::string_view n) { return f.name < n; });
+    return it != fields.end() && it->name == name ? &it->type : nullptr;
+  }
+  bool HasField(std::string_view name) const { return FindField(name) != nullptr; }
+  void AddField(std::string_view name, FieldType type) {
+    auto it = std::lower_bound(fields.begin(), fields.end(), name,
+                               [](const FieldKey& f, std::string_view n) { return f.name < n; });
+    if (it == fields.end() || it->name != name) fields.insert(it, FieldKey{std::string(name), type});
+  }
+  void AddTag(std::string_view name) {
+    auto it = std::lower_bound(tags.begin(), tags.end(), name);
+    if (it == tags.end() || *it != name) tags.insert(it, std::string(name));
+  }
+  // Takes the engine's lists (sorted already, but not promised unique).
+  void SetFields(std::vector<FieldKey> f) {
+    fields = std::move(f);
+    auto less = [](const FieldKey& a, const FieldKey& b) { return a.name < b.name; };
+    if (!std::is_sorted(fields.begin(), fields.end(), less))
+      std::stable_sort(fields.begin(), fields.end(), less);
+    fields.erase(std::unique(fields.begin(), fields.end(),
+                             [](const FieldKey& a, const FieldKey& b) { return a.name == b.name; }),
+                 fields.end());
+  }
+  void SetTags(std::vector<std::string> t) {
+    tags = std::move(t);
+    if (!std::is_sorted(tags.begin(), tags.end())) std::sort(tags.begin(), tags.end());
+    tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+  }
 };
 
 // A resolved source: a measurement of a database, or the rows of a subquery.
@@ -74,7 +110,15 @@ struct SourceRef {
 };
 
 struct OutField {
-  ExprPtr expr;
+  OutField(ExprPtr e, std::string n, bool a)
+      : expr(e.get()), owned(std::move(e)), name(std::move(n)), alias(a) {}
+  OutField(const Expr* e, std::string n, bool a) : expr(e), name(std::move(n)), alias(a) {}
+
+  // The statement's own expression (which outlives the plan), or `owned`
+  // for one built by expanding a wildcard, a regex or DISTINCT: a field
+  // list that names its fields is not copied.
+  const Expr* expr;
+  ExprPtr owned;
   std::string name;
   bool alias = false;
 };
@@ -99,7 +143,7 @@ std::vector<SeriesData> ToSeriesData(std::vector<ResultSeries> rs, Schema* schem
     s.key = r.name;
     for (const auto& [k, v] : r.tags) {
       absl::StrAppend(&s.key, ",", k, "=", v);
-      schema->tags.insert(k);
+      schema->AddTag(k);
     }
     for (size_t c = 1; c < r.columns.size(); c++) {
       Column col;
@@ -137,7 +181,7 @@ std::vector<SeriesData> ToSeriesData(std::vector<ResultSeries> rs, Schema* schem
         col.Append(t, fv);
       }
       if (!typed) continue;
-      schema->fields.emplace(r.columns[c], col.type);
+      schema->AddField(r.columns[c], col.type);
       s.field_names.push_back(r.columns[c]);
       s.columns.push_back(std::move(col));
     }
@@ -396,9 +440,10 @@ StatusOr<std::vector<ResultSeries>> RunSelectIn(const SelectStatement& s, ExecCo
                                                 const TimeRange& outer, std::optional<bool> parent_desc);
 
 // `desc`: the statement reading these sources is ORDER BY time DESC, which
-// its subqueries follow.
+// its subqueries follow. `need_tags`: fill in the measurements' tag keys
+// (Schema::tags), which only wildcards and regexes read.
 Status ResolveSources(const std::vector<Source>& sources, ExecContext* ctx, const TimeRange& range, bool desc,
-                      std::vector<SourceRef>* out) {
+                      bool need_tags, std::vector<SourceRef>* out) {
   for (const Source& src : sources) {
     if (const auto* sq = std::get_if<SubQuery>(&src.node)) {
       ASSIGN_OR_RETURN(auto rs, RunSelectIn(*sq->statement, ctx, range, desc));
@@ -418,33 +463,40 @@ Status ResolveSources(const std::vector<Source>& sources, ExecContext* ctx, cons
       continue;
     }
     const Measurement& m = std::get<Measurement>(src.node);
-    std::string database = m.database.empty() ? ctx->options->database : m.database;
+    const std::string& database = m.database.empty() ? ctx->options->database : m.database;
     if (database.empty()) return absl::InvalidArgumentError("database name required");
-    bool exists = false;
-    for (const auto& d : ctx->db->ListDatabases()) exists |= d.name == database;
-    if (!exists) return absl::NotFoundError(absl::StrCat("database not found: ", database));
-    std::vector<std::string> names;
-    if (m.regex.has_value()) {
-      RE2 re(m.regex->pattern);
-      if (!re.ok()) return absl::InvalidArgumentError(absl::StrCat("invalid regex: ", re.error()));
-      ASSIGN_OR_RETURN(auto all, ctx->db->Measurements(database));
-      for (auto& n : all) {
-        if (RE2::PartialMatch(n, re)) names.push_back(n);
+    auto check_exists = [&]() -> Status {
+      for (const auto& d : ctx->db->ListDatabases()) {
+        if (d.name == database) return absl::OkStatus();
       }
-    } else {
-      names.push_back(m.name);
-    }
-    for (const std::string& n : names) {
+      return absl::NotFoundError(absl::StrCat("database not found: ", database));
+    };
+    auto add = [&](const std::string& n, StatusOr<std::vector<FieldKey>> fk) {
+      if (!fk.ok() || fk->empty()) return;  // missing measurement: no rows
       SourceRef ref;
       ref.database = database;
       ref.measurement = n;
-      auto fk = ctx->db->FieldKeys(database, n);
-      if (!fk.ok()) continue;  // missing measurement: no rows
-      for (const FieldKey& f : *fk) ref.schema.fields.emplace(f.name, f.type);
-      auto tk = ctx->db->TagKeys(database, n);
-      if (tk.ok()) ref.schema.tags.insert(tk->begin(), tk->end());
-      if (ref.schema.fields.empty()) continue;
+      ref.schema.SetFields(*std::move(fk));
+      if (need_tags) {
+        auto tk = ctx->db->TagKeys(database, n);
+        if (tk.ok()) ref.schema.SetTags(*std::move(tk));
+      }
       out->push_back(std::move(ref));
+    };
+    if (!m.regex.has_value()) {
+      // A measurement with fields proves the database exists: the list of
+      // databases is only needed when there are none.
+      auto fk = ctx->db->FieldKeys(database, m.name);
+      if (!fk.ok() || fk->empty()) RETURN_IF_ERROR(check_exists());
+      add(m.name, std::move(fk));
+      continue;
+    }
+    RETURN_IF_ERROR(check_exists());
+    RE2 re(m.regex->pattern);
+    if (!re.ok()) return absl::InvalidArgumentError(absl::StrCat("invalid regex: ", re.error()));
+    ASSIGN_OR_RETURN(auto all, ctx->db->Measurements(database));
+    for (auto& n : all) {
+      if (RE2::PartialMatch(n, re)) add(n, ctx->db->FieldKeys(database, n));
     }
   }
   return absl::OkStatus();
@@ -455,26 +507,34 @@ ExprPtr MakeVarRef(const std::string& name, DataType t) { return MakeExpr(0, Var
 // Expands *, *::field, *::tag, /re/ in the field list and in call arguments.
 Status ExpandFields(const SelectStatement& s, const std::vector<SourceRef>& sources,
                     std::vector<OutField>* out, std::string* time_column) {
+  // The fields and tags of all sources, built only for a wildcard or regex
+  // (most field lists name their fields).
   std::map<std::string, FieldType> fields;
   std::set<std::string> tags;
-  for (const SourceRef& r : sources) {
-    for (const auto& [k, t] : r.schema.fields) fields.emplace(k, t);
-    tags.insert(r.schema.tags.begin(), r.schema.tags.end());
-  }
-  // influxd leaves the GROUP BY tags out of `*` and regex field lists: they
-  // are the series' tags already. A regex or `*` dimension leaves out every
-  // tag, matched or not (influxd 1.6).
-  for (const Dimension& d : s.dimensions) {
-    if (const auto* tg = std::get_if<TagDimension>(&d.node)) {
-      tags.erase(tg->name);
-    } else if (std::holds_alternative<RegexDimension>(d.node) ||
-               std::holds_alternative<WildcardDimension>(d.node)) {
-      tags.clear();
+  bool merged = false;
+  auto merge = [&] {
+    if (merged) return;
+    merged = true;
+    for (const SourceRef& r : sources) {
+      for (const FieldKey& f : r.schema.fields) fields.emplace(f.name, f.type);
+      tags.insert(r.schema.tags.begin(), r.schema.tags.end());
     }
-  }
+    // influxd leaves the GROUP BY tags out of `*` and regex field lists:
+    // they are the series' tags already. A regex or `*` dimension leaves out
+    // every tag, matched or not (influxd 1.6).
+    for (const Dimension& d : s.dimensions) {
+      if (const auto* tg = std::get_if<TagDimension>(&d.node)) {
+        tags.erase(tg->name);
+      } else if (std::holds_alternative<RegexDimension>(d.node) ||
+                 std::holds_alternative<WildcardDimension>(d.node)) {
+        tags.clear();
+      }
+    }
+  };
   bool dropped_time = false;
   for (const Field& f : s.fields) {
     const Expr* e = Unparen(f.expr.get());
+    if (e->Is<Wildcard>() || e->Is<RegexLiteral>()) merge();
     if (const auto* w = e->As<Wildcard>()) {
       std::map<std::string, DataType> cols;
       if (w->type != WildcardType::kTag) {
@@ -509,6 +569,7 @@ Status ExpandFields(const SelectStatement& s, const std::vector<SourceRef>& sour
     if (const auto* c = e->As<Call>(); c != nullptr && !c->args.empty()) {
       const Expr* a = Unparen(c->args[0].get());
       if (a->Is<Wildcard>() || a->Is<RegexLiteral>()) {
+        merge();
         std::unique_ptr<RE2> re;
         if (const auto* rl = a->As<RegexLiteral>()) re = std::make_unique<RE2>(rl->pattern);
         for (const auto& [k, t] : fields) {
@@ -532,11 +593,8 @@ Status ExpandFields(const SelectStatement& s, const std::vector<SourceRef>& sour
       *time_column = f.alias.empty() ? "time" : f.alias;
       continue;
     }
-    OutField of;
-    of.expr = planner::Clone(*f.expr);
-    of.alias = !f.alias.empty();
-    of.name = of.alias ? f.alias : planner::FieldName(*f.expr);
-    out->push_back(std::move(of));
+    const bool alias = !f.alias.empty();
+    out->emplace_back(f.expr.get(), alias ? f.alias : planner::FieldName(*f.expr), alias);
   }
   if (dropped_time && out->empty()) {
     return absl::InvalidArgumentError("at least 1 non-time field must be queried");
@@ -576,7 +634,7 @@ bool HasBareVarRef(const Expr& e) {
 void CollectBareVarRefs(const Expr& e, std::vector<VarRef>* out) {
   const Expr& x = *Unparen(&e);
   if (const auto* v = x.As<VarRef>()) {
-    if (absl::AsciiStrToLower(v->name) == "time") return;
+    if (absl::EqualsIgnoreCase(v->name, "time")) return;
     for (const VarRef& o : *out) {
       if (o.name == v->name) return;
     }
@@ -828,7 +886,9 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
   }
   // Time range.
   TimeRange range;
-  ASSIGN_OR_RETURN(ExprPtr cond, planner::ExtractTimeRange(s.condition.get(), ctx->now, &range));
+  // The rest of the condition stays in the statement, as its conjuncts.
+  std::vector<const Expr*> cond;
+  RETURN_IF_ERROR(planner::ExtractTimeRangeConjuncts(s.condition.get(), ctx->now, &range, &cond));
   range.Intersect(outer);
 
   Plan plan;
@@ -852,9 +912,16 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     return absl::InvalidArgumentError("GROUP BY time interval must be positive");
   }
 
-  // Sources.
+  // Sources. Their tag keys are read by ExpandFields for a wildcard or a
+  // regex (also as a call's argument), and below for GROUP BY * or /re/.
+  bool need_tags = plan.group_all_tags || !plan.dim_regexes.empty();
+  for (const Field& f : s.fields) {
+    const Expr* e = Unparen(f.expr.get());
+    if (const auto* c = e->As<Call>(); c != nullptr && !c->args.empty()) e = Unparen(c->args[0].get());
+    need_tags |= e->Is<Wildcard>() || e->Is<RegexLiteral>();
+  }
   std::vector<SourceRef> sources;
-  RETURN_IF_ERROR(ResolveSources(s.sources, ctx, range, desc, &sources));
+  RETURN_IF_ERROR(ResolveSources(s.sources, ctx, range, desc, need_tags, &sources));
 
   RETURN_IF_ERROR(ExpandFields(s, sources, &plan.fields, &plan.time_column));
   for (const OutField& f : plan.fields) plan.aggregate |= ContainsFunctionCall(*f.expr);
@@ -959,23 +1026,23 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     const Schema& schema = src.schema;
     auto is_field = [&](const VarRef& v) {
       if (v.type == DataType::kTag) return false;
-      return schema.fields.count(v.name) > 0;
+      return schema.HasField(v.name);
     };
     // `x::field` (or a field type) never reads a tag: null unless x is a field.
     auto is_tag = [&](const VarRef& v) {
       return v.type == DataType::kTag || (v.type == DataType::kUnknown && !is_field(v));
     };
-    planner::ConditionParts parts = planner::SplitCondition(cond.get(), is_field);
+    planner::ConditionParts parts = planner::SplitConjuncts(cond, is_field);
 
     // Fields to read.
     std::vector<std::string> select_fields;  // drive row production (raw)
     std::vector<std::string> read;
     auto add_read = [&](const std::string& n) {
-      if (schema.fields.count(n) && std::find(read.begin(), read.end(), n) == read.end()) read.push_back(n);
+      if (schema.HasField(n) && std::find(read.begin(), read.end(), n) == read.end()) read.push_back(n);
     };
     if (plan.aggregate) {
       for (const std::string& f : plan.input_fields) {
-        if (schema.fields.count(f)) select_fields.push_back(f);
+        if (schema.HasField(f)) select_fields.push_back(f);
       }
     } else {
       for (const OutField& f : plan.fields) {
@@ -1017,12 +1084,12 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     bool use_partial = plan.partial && !parts.row_filter && !src.subquery;
     std::vector<VType> partial_type(plan.input_fields.size(), VType::kNull);
     for (size_t in = 0; in < plan.input_fields.size() && use_partial; in++) {
-      auto it = schema.fields.find(plan.input_fields[in]);
-      if (it == schema.fields.end()) continue;
+      const FieldType* type = schema.FindField(plan.input_fields[in]);
+      if (type == nullptr) continue;
       // Boolean and string fields only when count is all that is asked of
       // them (the accumulators then only count).
-      if (!IsNumericType(it->second) && plan.partial_need[in] != 0) use_partial = false;
-      partial_type[in] = FromFieldType(it->second);
+      if (!IsNumericType(*type) && plan.partial_need[in] != 0) use_partial = false;
+      partial_type[in] = FromFieldType(*type);
     }
     // Block statistics stand in for a block's points in the accumulators
     // (ScanRequest::summary_fields). Not for stddev (no M2 in the stats), nor
@@ -1034,9 +1101,9 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     uint32_t all_need = 0;
     bool use_summaries = use_partial && UseBlockSummaries();
     for (size_t in = 0; in < plan.input_fields.size() && use_summaries; in++) {
-      auto it = schema.fields.find(plan.input_fields[in]);
-      if (it == schema.fields.end()) continue;
-      summary_need[static_cast<size_t>(it->second) & 7] |= plan.partial_need[in];
+      const FieldType* type = schema.FindField(plan.input_fields[in]);
+      if (type == nullptr) continue;
+      summary_need[static_cast<size_t>(*type) & 7] |= plan.partial_need[in];
       all_need |= plan.partial_need[in];
     }
     if (all_need & kNeedVariance) use_summaries = false;
@@ -1253,9 +1320,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       for (size_t r = 0; r < ec.rows; r++) {
         if (parts.row_filter && !mask[r]) continue;
         bool any = false;
-        for (size_t k = 0; k < read.size(); k++) {
-          if (drives[k] && al.cols[k].valid[r]) any = true;
-        }
+        for (size_t k = 0; k < read.size() && !any; k++) any = drives[k] && al.cols[k].valid[r];
         if (!any) continue;
         std::vector<Value> row;
         row.reserve(nf + 1);
@@ -1602,7 +1667,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     owned.reserve(plan.fields.size());
     std::vector<const VCol*> out;
     for (const OutField& f : plan.fields) {
-      const Expr& e = *Unparen(f.expr.get());
+      const Expr& e = *Unparen(f.expr);
       const VCol* c = e.Is<Call>() ? ec.call(e) : nullptr;
       if (c == nullptr) {
         owned.push_back(Eval(*f.expr, ec));

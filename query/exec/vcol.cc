@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "re2/re2.h"
 
 #include "query/parser/parser.h"
@@ -596,7 +597,7 @@ VCol MathCall(const Call& c, const EvalContext& ctx) {
 bool RefInPlace(const Expr& expr, const EvalContext& ctx, const VCol** col, Value* constant) {
   // Mirrors the VarRef branch of Eval below.
   const auto* v = Unparen(&expr)->As<VarRef>();
-  if (v == nullptr || (absl::AsciiStrToLower(v->name) == "time" && ctx.times != nullptr)) return false;
+  if (v == nullptr || (absl::EqualsIgnoreCase(v->name, "time") && ctx.times != nullptr)) return false;
   *col = nullptr;
   if (ctx.is_tag && ctx.is_tag(*v)) {
     if (ctx.tag_value) {
@@ -618,7 +619,7 @@ VCol Eval(const Expr& expr, const EvalContext& ctx) {
     if (const VCol* c = ctx.call(e)) return *c;
   }
   if (const auto* v = e.As<VarRef>()) {
-    if (absl::AsciiStrToLower(v->name) == "time" && ctx.times != nullptr) {
+    if (absl::EqualsIgnoreCase(v->name, "time") && ctx.times != nullptr) {
       VCol c;
       c.type = VType::kInt;
       c.i = *ctx.times;

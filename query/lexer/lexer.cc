@@ -101,9 +101,29 @@ constexpr KeywordEntry kKeywords[] = {
     {"FALSE", TokenType::kFalse},
 };
 
-bool IsLetter(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool IsDigit(unsigned char c) { return c >= '0' && c <= '9'; }
-bool IsIdentChar(unsigned char c) { return IsLetter(c) || IsDigit(c) || c == '_'; }
+constexpr bool IsLetter(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+constexpr bool IsDigit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+// Per-byte classes for the scanning loops, which run over every byte of a
+// query: one table load per byte instead of a chain of comparisons.
+enum : uint8_t {
+  kIdentChar = 1,   // [A-Za-z0-9_]
+  kEndsSingle = 2,  // ends the plain run of a '...' literal: ' \ \n \r
+  kEndsDouble = 4,  // ... of a "..." identifier: " \ \n \r
+};
+constexpr std::array<uint8_t, 256> kByteClass = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; c++) {
+    const auto u = static_cast<unsigned char>(c);
+    if (IsLetter(u) || IsDigit(u) || u == '_') t[c] |= kIdentChar;
+    if (u == '\\' || u == '\n' || u == '\r') t[c] |= kEndsSingle | kEndsDouble;
+  }
+  t['\''] |= kEndsSingle;
+  t['"'] |= kEndsDouble;
+  return t;
+}();
+
+bool IsIdentChar(unsigned char c) { return kByteClass[c] & kIdentChar; }
 bool IsWs(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 // Width of the UTF-8 rune at `i`; invalid bytes count as one rune each, as
@@ -124,13 +144,13 @@ bool IsMicro(std::string_view s, size_t i) {
          static_cast<unsigned char>(s[i + 1]) == 0xB5;
 }
 
-Token Make(TokenType type, size_t offset, size_t end, std::string lit = {}) {
+Token Make(TokenType type, size_t offset, size_t end, std::string_view lit = {}) {
   Token t;
   t.type = type;
   t.offset = offset;
   t.end = end;
   t.pos_offset = offset;
-  t.lit = std::move(lit);
+  t.lit = lit;
   return t;
 }
 
@@ -233,26 +253,43 @@ std::string_view TokenName(TokenType t) {
 }
 
 TokenType LookupKeyword(std::string_view word) {
-  // The longest keyword is 13 bytes; anything longer is an identifier.
-  if (word.size() > 13) return TokenType::kIdent;
-  char upper[16];
-  for (size_t i = 0; i < word.size(); i++) {
-    char c = word[i];
-    upper[i] = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-  }
-  std::string_view w(upper, word.size());
-  // Every identifier of every query comes through here: a binary search over
-  // a sorted copy instead of a scan over ~80 names.
-  static const auto sorted = [] {
-    std::array<KeywordEntry, std::size(kKeywords)> a;
-    std::copy(std::begin(kKeywords), std::end(kKeywords), a.begin());
-    std::sort(a.begin(), a.end(),
-              [](const KeywordEntry& x, const KeywordEntry& y) { return x.name < y.name; });
-    return a;
+  // Every identifier of every query comes through here, so the keywords are
+  // bucketed by (length, first letter): a word is compared with the zero to
+  // three keywords of its bucket, and most identifiers (longer than 13
+  // bytes, or not starting with a letter) with none.
+  constexpr size_t kMaxLen = 13;
+  struct Buckets {
+    std::array<KeywordEntry, std::size(kKeywords)> sorted;
+    // [begin, end) in `sorted` for each (length, letter).
+    uint8_t begin[kMaxLen + 1][26] = {};
+    uint8_t end[kMaxLen + 1][26] = {};
+  };
+  static const Buckets b = [] {
+    Buckets r;
+    std::copy(std::begin(kKeywords), std::end(kKeywords), r.sorted.begin());
+    std::sort(r.sorted.begin(), r.sorted.end(), [](const KeywordEntry& x, const KeywordEntry& y) {
+      if (x.name.size() != y.name.size()) return x.name.size() < y.name.size();
+      return x.name < y.name;
+    });
+    for (size_t i = r.sorted.size(); i-- > 0;) {
+      const std::string_view n = r.sorted[i].name;
+      r.begin[n.size()][n[0] - 'A'] = static_cast<uint8_t>(i);
+      if (r.end[n.size()][n[0] - 'A'] == 0) r.end[n.size()][n[0] - 'A'] = static_cast<uint8_t>(i + 1);
+    }
+    return r;
   }();
-  auto it = std::lower_bound(sorted.begin(), sorted.end(), w,
-                             [](const KeywordEntry& k, std::string_view v) { return k.name < v; });
-  return it != sorted.end() && it->name == w ? it->type : TokenType::kIdent;
+  if (word.empty() || word.size() > kMaxLen) return TokenType::kIdent;
+  const unsigned char first = static_cast<unsigned char>(word[0]) & ~0x20;  // upper case for letters
+  if (first < 'A' || first > 'Z') return TokenType::kIdent;
+  for (size_t k = b.begin[word.size()][first - 'A']; k < b.end[word.size()][first - 'A']; k++) {
+    const std::string_view name = b.sorted[k].name;
+    size_t i = 1;
+    // Keywords are upper-case letters, so clearing bit 5 upper-cases the
+    // word's letters and leaves no other byte equal to a keyword's.
+    while (i < name.size() && IsLetter(word[i]) && (word[i] & ~0x20) == name[i]) i++;
+    if (i == name.size()) return b.sorted[k].type;
+  }
+  return TokenType::kIdent;
 }
 
 bool IsKeyword(std::string_view word) { return LookupKeyword(word) != TokenType::kIdent; }
@@ -260,7 +297,7 @@ bool IsKeyword(std::string_view word) { return LookupKeyword(word) != TokenType:
 bool IsOperator(TokenType t) { return t >= TokenType::kAdd && t <= TokenType::kGte; }
 
 std::string TokenString(const Token& t) {
-  if (!t.lit.empty()) return t.lit;
+  if (!t.lit.empty()) return std::string(t.lit);
   return std::string(TokenName(t.type));
 }
 
@@ -324,13 +361,17 @@ Token Lexer::Scan(size_t offset) const {
     case '$': {
       // A bound parameter: "$" then a (possibly quoted) identifier.
       Token t = ScanIdent(offset + 1, false);
+      // "$" and the literal, without a copy when the literal is the text
+      // right after the '$' (a bare name).
+      const std::string_view lit = t.lit.data() == s.data() + offset + 1 ? s.substr(offset, 1 + t.lit.size())
+                                                                         : Keep("$" + std::string(t.lit));
       if (t.type != TokenType::kIdent) {
-        t.lit = "$" + t.lit;
+        t.lit = lit;
         t.offset = offset;
         t.pos_offset = offset;
         return t;
       }
-      return Make(TokenType::kBoundParam, offset, t.end, "$" + t.lit);
+      return Make(TokenType::kBoundParam, offset, t.end, lit);
     }
     case '+':
       return Make(TokenType::kAdd, offset, offset + 1);
@@ -389,50 +430,57 @@ Token Lexer::Scan(size_t offset) const {
   }
   size_t w = RuneWidth(s, offset);
   // Go reports an invalid byte as U+FFFD.
-  std::string lit = (w == 1 && c >= 0x80) ? std::string("\xEF\xBF\xBD") : std::string(s.substr(offset, w));
-  return Make(TokenType::kIllegal, offset, offset + w, std::move(lit));
+  const std::string_view lit = (w == 1 && c >= 0x80) ? std::string_view("\xEF\xBF\xBD") : s.substr(offset, w);
+  return Make(TokenType::kIllegal, offset, offset + w, lit);
 }
 
 Token Lexer::ScanIdent(size_t offset, bool lookup) const {
   const std::string_view s = text_;
   size_t i = offset;
-  std::string lit;
-  while (i < s.size()) {
-    unsigned char c = s[i];
-    if (c == '"') {
-      // InfluxDB returns the quoted part alone, even after bare characters.
-      Token q = ScanQuoted(i, TokenType::kIdent);
-      if (q.type == TokenType::kIdent) {
-        q.offset = offset;
-        q.pos_offset = offset;
-      }
-      return q;
+  while (i < s.size() && IsIdentChar(s[i])) i++;
+  if (i < s.size() && s[i] == '"') {
+    // InfluxDB returns the quoted part alone, even after bare characters.
+    Token q = ScanQuoted(i, TokenType::kIdent);
+    if (q.type == TokenType::kIdent) {
+      q.offset = offset;
+      q.pos_offset = offset;
     }
-    if (!IsIdentChar(c)) break;
-    while (i < s.size() && IsIdentChar(s[i])) lit.push_back(s[i++]);
+    return q;
   }
+  const std::string_view lit = s.substr(offset, i - offset);
   if (lookup) {
     TokenType kw = LookupKeyword(lit);
     if (kw != TokenType::kIdent) return Make(kw, offset, i);
   }
-  return Make(TokenType::kIdent, offset, i, std::move(lit));
+  return Make(TokenType::kIdent, offset, i, lit);
 }
 
 Token Lexer::ScanQuoted(size_t offset, TokenType ok_type) const {
   const std::string_view s = text_;
   const char quote = s[offset];
-  size_t i = offset + 1;
-  std::string lit;
   const size_t pos = RuneBefore(offset);
+  // Without a backslash the literal is the text between the quotes; only
+  // an escape needs a copy.
+  size_t i = offset + 1;
+  const uint8_t ends = quote == '\'' ? kEndsSingle : kEndsDouble;
+  while (i < s.size() && !(kByteClass[static_cast<unsigned char>(s[i])] & ends)) i++;
+  if (i >= s.size() || s[i] != '\\') {
+    const bool ok = i < s.size() && s[i] == quote;
+    Token t = Make(ok ? ok_type : TokenType::kBadString, offset, ok ? i + 1 : i,
+                   s.substr(offset + 1, i - offset - 1));
+    t.pos_offset = pos;
+    return t;
+  }
+  std::string lit(s.substr(offset + 1, i - offset - 1));
   while (true) {
     if (i >= s.size() || s[i] == '\n' || s[i] == '\r') {
-      Token t = Make(TokenType::kBadString, offset, i, std::move(lit));
+      Token t = Make(TokenType::kBadString, offset, i, Keep(std::move(lit)));
       t.pos_offset = pos;
       return t;
     }
     char c = s[i];
     if (c == quote) {
-      Token t = Make(ok_type, offset, i + 1, std::move(lit));
+      Token t = Make(ok_type, offset, i + 1, Keep(std::move(lit)));
       t.pos_offset = pos;
       return t;
     }
@@ -443,8 +491,9 @@ Token Lexer::ScanQuoted(size_t offset, TokenType ok_type) const {
       } else if (e == '\\' || e == '"' || e == '\'') {
         lit.push_back(e);
       } else {
+        // The backslash and the rune after it, as written.
         size_t w = i + 1 < s.size() ? RuneWidth(s, i + 1) : 0;
-        Token t = Make(TokenType::kBadEscape, offset, i + 1 + w, "\\" + std::string(s.substr(i + 1, w)));
+        Token t = Make(TokenType::kBadEscape, offset, i + 1 + w, s.substr(i, 1 + w));
         t.pos_offset = i + 1;
         return t;
       }
@@ -460,7 +509,18 @@ Token Lexer::ScanRegex(size_t offset) const {
   const std::string_view s = text_;
   const size_t pos = RuneBefore(offset);
   size_t i = offset + 1;
-  std::string lit;
+  // As in ScanQuoted: only an escaped '/' makes the pattern differ from the
+  // text.
+  while (i < s.size() && s[i] != '/' && s[i] != '\n' && s[i] != '\r' &&
+         !(s[i] == '\\' && i + 1 < s.size() && s[i + 1] == '/')) {
+    i++;
+  }
+  if (i < s.size() && s[i] == '/') {
+    Token t = Make(TokenType::kRegex, offset, i + 1, s.substr(offset + 1, i - offset - 1));
+    t.pos_offset = pos;
+    return t;
+  }
+  std::string lit(s.substr(offset + 1, i - offset - 1));
   while (true) {
     if (i >= s.size() || s[i] == '\n' || s[i] == '\r') {
       Token t = Make(TokenType::kBadRegex, offset, i);
@@ -469,7 +529,7 @@ Token Lexer::ScanRegex(size_t offset) const {
     }
     char c = s[i];
     if (c == '/') {
-      Token t = Make(TokenType::kRegex, offset, i + 1, std::move(lit));
+      Token t = Make(TokenType::kRegex, offset, i + 1, Keep(std::move(lit)));
       t.pos_offset = pos;
       return t;
     }
@@ -484,36 +544,33 @@ Token Lexer::ScanRegex(size_t offset) const {
   }
 }
 
+// Every literal here is a prefix of the token's text.
 Token Lexer::ScanNumber(size_t offset) const {
   const std::string_view s = text_;
   size_t i = offset;
-  std::string lit;
-  while (i < s.size() && IsDigit(s[i])) lit.push_back(s[i++]);
-  bool decimal = false;
+  while (i < s.size() && IsDigit(s[i])) i++;
   if (i < s.size() && s[i] == '.') {
-    decimal = true;
     i++;  // InfluxDB consumes the dot even when no digit follows.
     if (i < s.size() && IsDigit(s[i])) {
-      lit.push_back('.');
-      while (i < s.size() && IsDigit(s[i])) lit.push_back(s[i++]);
+      while (i < s.size() && IsDigit(s[i])) i++;
+      return Make(TokenType::kNumber, offset, i, s.substr(offset, i - offset));
     }
+    return Make(TokenType::kNumber, offset, i, s.substr(offset, i - 1 - offset));
   }
-  if (decimal) return Make(TokenType::kNumber, offset, i, std::move(lit));
   if (i < s.size() && (IsLetter(s[i]) || IsMicro(s, i))) {
     // A duration: unit letters, then any letters and digits ("1h30m").
     while (i < s.size()) {
       if (IsLetter(s[i]) || IsDigit(s[i])) {
-        lit.push_back(s[i++]);
+        i++;
       } else if (IsMicro(s, i)) {
-        lit.append(s.substr(i, 2));
         i += 2;
       } else {
         break;
       }
     }
-    return Make(TokenType::kDuration, offset, i, std::move(lit));
+    return Make(TokenType::kDuration, offset, i, s.substr(offset, i - offset));
   }
-  return Make(TokenType::kInteger, offset, i, std::move(lit));
+  return Make(TokenType::kInteger, offset, i, s.substr(offset, i - offset));
 }
 
 bool ParseDurationLiteral(std::string_view s, int64_t* out, std::string* err) {

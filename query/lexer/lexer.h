@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <forward_list>
 #include <string>
 #include <string_view>
 
@@ -149,12 +150,17 @@ enum class TokenType : uint8_t {
   kWrite,
 };
 
+// Trivially copyable: the parser copies and re-reads tokens freely, and a
+// token that owned a std::string made every scan of a long literal allocate.
 struct Token {
   TokenType type = TokenType::kIllegal;
   size_t offset = 0;      // first byte of the token
   size_t end = 0;         // one past its last byte
   size_t pos_offset = 0;  // where InfluxDB reports it (see file comment)
-  std::string lit;        // identifier name, unescaped string, number text, ...
+  // Identifier name, unescaped string, number text, ...: a view of the text
+  // or, when unescaping changed it, of storage the Lexer owns. Valid while
+  // both the text and the Lexer that scanned it live.
+  std::string_view lit;
 };
 
 // "SELECT", "=~", "EOF", "IDENT", ... (InfluxDB's token names).
@@ -168,9 +174,13 @@ bool IsOperator(TokenType t);
 // InfluxDB's "found X": the literal if there is one, else the token name.
 std::string TokenString(const Token& t);
 
+// Not thread-safe: scanning an escaped literal stores its unescaped text in
+// the Lexer (see Token::lit).
 class Lexer {
  public:
   explicit Lexer(std::string_view text) : text_(text) {}
+  Lexer(const Lexer&) = delete;
+  Lexer& operator=(const Lexer&) = delete;
 
   // The token at `offset` (whitespace and comments included).
   Token Scan(size_t offset) const;
@@ -187,12 +197,19 @@ class Lexer {
 
   std::string_view text() const { return text_; }
 
+  // Keeps `s` for the Lexer's lifetime and returns a view of it, for a
+  // literal that is not a substring of the text (unescaped, substituted).
+  std::string_view Keep(std::string s) const { return owned_.emplace_front(std::move(s)); }
+
  private:
   Token ScanIdent(size_t offset, bool lookup) const;
   Token ScanQuoted(size_t offset, TokenType ok_type) const;
   Token ScanNumber(size_t offset) const;
 
   std::string_view text_;
+  // Literals that are not substrings of text_. A list, so that views stay
+  // valid as it grows and so that it allocates nothing until it is used.
+  mutable std::forward_list<std::string> owned_;
 };
 
 // Parses an InfluxQL duration ("10s", "1h30m", "-5m", "100ms", "10u",

@@ -3,6 +3,7 @@
 
 #include <cctype>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -19,7 +20,7 @@ std::vector<std::string> Tokens(std::string_view text) {
     Token t = lex.Scan(pos);
     if (t.type == TokenType::kEof) break;
     if (t.type != TokenType::kWs && t.type != TokenType::kComment) {
-      out.push_back(std::string(TokenName(t.type)) + (t.lit.empty() ? "" : ":" + t.lit));
+      out.push_back(std::string(TokenName(t.type)) + (t.lit.empty() ? "" : ":" + std::string(t.lit)));
     }
     if (t.end <= pos) break;  // never loop forever on a bug
     pos = t.end;
@@ -141,6 +142,82 @@ TEST(Lexer, EveryKeywordIsFound) {
   EXPECT_EQ(LookupKeyword("a"), TokenType::kIdent);
   EXPECT_EQ(LookupKeyword("zzzzzzzzzzzzz"), TokenType::kIdent);
   EXPECT_EQ(LookupKeyword(""), TokenType::kIdent);
+}
+
+// The bucketed lookup against a plain scan of every keyword, over words
+// near the keywords: other cases, one byte changed, cut, extended, and
+// bytes that upper-case onto letters only by a careless bit trick.
+TEST(Lexer, KeywordLookupMatchesAPlainScan) {
+  std::vector<std::pair<std::string, TokenType>> keywords;
+  for (int i = 0; i < 256; i++) {
+    const auto t = static_cast<TokenType>(i);
+    const std::string name(TokenName(t));
+    if (!name.empty() && std::isalpha(static_cast<unsigned char>(name[0])) && name != "EOF" && name != "WS" &&
+        name != "COMMENT" && name != "IDENT" && name != "BOUNDPARAM" && name != "NUMBER" &&
+        name != "INTEGER" && name != "DURATIONVAL" && name != "STRING" && name != "BADSTRING" &&
+        name != "BADESCAPE" && name != "REGEX" && name != "BADREGEX" && name != "ILLEGAL") {
+      keywords.emplace_back(name, t);
+    }
+  }
+  auto reference = [&](std::string_view w) {
+    std::string upper(w);
+    for (char& c : upper) {
+      if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    }
+    for (const auto& [name, t] : keywords) {
+      if (name == upper) return t;
+    }
+    return TokenType::kIdent;
+  };
+  std::vector<std::string> words = {"", "a", "_", "x1", "time", "value", "selectt", "selec"};
+  for (const auto& [name, t] : keywords) {
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    words.push_back(name);
+    words.push_back(lower);
+    words.push_back(name + "S");
+    words.push_back(name.substr(0, name.size() - 1));
+    for (size_t i = 0; i < name.size(); i++) {
+      for (char c : {'_', '0', '@', '[', '{', '`', '\x7f', '\xc1', '\xe1', 'Q'}) {
+        std::string w = name;
+        w[i] = c;
+        words.push_back(w);
+      }
+      std::string mixed = name;
+      mixed[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(mixed[i])));
+      words.push_back(mixed);
+    }
+  }
+  for (const std::string& w : words) EXPECT_EQ(LookupKeyword(w), reference(w)) << w;
+}
+
+// A literal is a view: of the text when it is written out in full, of the
+// lexer's own storage when unescaping changed it; either stays valid while
+// the lexer lives, however many tokens are scanned after it.
+TEST(Lexer, LiteralsStayValidAfterLaterScans) {
+  const std::string text = "'a\\'b' \"c\\\"d\" 'plain' $x $\"q\\\"r\" /e\\/f/";
+  Lexer lex(text);
+  std::vector<Token> tokens;
+  size_t pos = 0;
+  while (true) {
+    if (text[pos] == '/') {
+      tokens.push_back(lex.ScanRegex(pos));
+    } else {
+      tokens.push_back(lex.Scan(pos));
+    }
+    if (tokens.back().type == TokenType::kEof) break;
+    pos = tokens.back().end;
+  }
+  for (int i = 0; i < 100; i++) lex.Scan(0);  // more escaped literals kept
+  std::vector<std::string> lits;
+  for (const Token& t : tokens) {
+    if (t.type != TokenType::kWs) lits.push_back(std::string(TokenName(t.type)) + ":" + std::string(t.lit));
+  }
+  EXPECT_EQ(lits, (std::vector<std::string>{"STRING:a'b", "IDENT:c\"d", "STRING:plain", "BOUNDPARAM:$x",
+                                            "BOUNDPARAM:$q\"r", "REGEX:e/f", "EOF:"}));
+  // Unescaped literals point into the text itself.
+  EXPECT_EQ(tokens[4].lit.data(), text.data() + text.find("plain"));
+  EXPECT_EQ(tokens[6].lit.data(), text.data() + text.find("$x"));
 }
 
 struct DurationCase {

@@ -3,9 +3,12 @@
 // live in influxd_compat_test.cc.
 #include "query/parser/parser.h"
 
+#include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 #include "m2mdb/query/ast.h"
@@ -593,6 +596,393 @@ TEST(Validate, TimeFieldIsNotARawField) {
             "mixing aggregate and non-aggregate queries is not supported");
 }
 
+// --- Node memory -----------------------------------------------------------
+
+// Expr nodes reuse the memory of freed ones (per thread): trees built,
+// freed on another thread and built again stay intact.
+TEST(Expr, NodeMemoryIsReusedSafelyAcrossThreads) {
+  const std::string text = "a + b * 2 > 1 AND host = 'x' OR mean(v) < -3.5";
+  auto build = [&](std::vector<ExprPtr>* out, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+      auto e = ParseExpr(text);
+      ASSERT_TRUE(e.ok());
+      out->push_back(std::move(*e));
+    }
+  };
+  std::vector<ExprPtr> trees;
+  std::thread builder([&] { build(&trees, 500); });
+  builder.join();
+  for (const ExprPtr& t : trees) ASSERT_EQ(String(*t), String(*trees[0]));
+  trees.clear();  // freed here, allocated on the other thread
+  std::vector<ExprPtr> again;
+  build(&again, 1000);
+  std::thread freer([&] { again.resize(10); });
+  freer.join();
+  for (const ExprPtr& t : again) EXPECT_EQ(String(*t), "a + b * 2 > 1 AND host = 'x' OR mean(v) < -3.5");
+}
+
+// --- Every cut of a full SELECT ---------------------------------------------
+
+// The parser reuses tokens after an Unscan, reads a dotted name's first
+// segment once, and skips the trailing clauses of a SELECT at the end of the
+// text; error positions at EOF depend on exactly how often InfluxDB's reader
+// read it. Every prefix of a statement with every clause must parse (or fail,
+// at the same place) as the parser that rescanned everything did: these
+// answers are that parser's.
+TEST(Parser, EveryCutOfAFullSelectParsesAsBefore) {
+  const std::string q =
+      "SELECT mean(\"v\") AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+      "time(1m), host fill(0) ORDER BY time DESC LIMIT 5 OFFSET 1 SLIMIT 2 SOFFSET 3 tz('UTC');SELECT a FROM "
+      "m "
+      "WHERE x = 1 ";
+  struct Cut {
+    size_t len;
+    const char* want;
+  };
+  const Cut cuts[] = {
+      {0, "OK "},
+      {1,
+       "ERR error parsing query: found S, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, "
+       "REVOKE, ALTER, SET, KILL at line 1, char 1"},
+      {2,
+       "ERR error parsing query: found SE, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, "
+       "REVOKE, ALTER, SET, KILL at line 1, char 1"},
+      {3,
+       "ERR error parsing query: found SEL, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, "
+       "REVOKE, ALTER, SET, KILL at line 1, char 1"},
+      {4,
+       "ERR error parsing query: found SELE, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, "
+       "REVOKE, ALTER, SET, KILL at line 1, char 1"},
+      {5,
+       "ERR error parsing query: found SELEC, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, "
+       "REVOKE, ALTER, SET, KILL at line 1, char 1"},
+      {6, "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 8"},
+      {7, "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 9"},
+      {8, "ERR error parsing query: found EOF, expected FROM at line 1, char 10"},
+      {9, "ERR error parsing query: found EOF, expected FROM at line 1, char 11"},
+      {10, "ERR error parsing query: found EOF, expected FROM at line 1, char 12"},
+      {11, "ERR error parsing query: found EOF, expected FROM at line 1, char 13"},
+      {12,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 14"},
+      {13,
+       "ERR error parsing query: found BADSTRING, expected identifier, string, number, bool at line 1, char "
+       "12"},
+      {14, "ERR error parsing query: found v, expected identifier, string, number, bool at line 1, char 12"},
+      {15, "ERR error parsing query: found EOF, expected ) at line 1, char 16"},
+      {16, "ERR error parsing query: found EOF, expected FROM at line 1, char 17"},
+      {17, "ERR error parsing query: found EOF, expected FROM at line 1, char 19"},
+      {18, "ERR error parsing query: found A, expected FROM at line 1, char 18"},
+      {19, "ERR error parsing query: found EOF, expected identifier at line 1, char 21"},
+      {20, "ERR error parsing query: found EOF, expected identifier at line 1, char 22"},
+      {21, "ERR error parsing query: found EOF, expected FROM at line 1, char 23"},
+      {22,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 24"},
+      {23,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 25"},
+      {24, "ERR error parsing query: found EOF, expected FROM at line 1, char 26"},
+      {25, "ERR error parsing query: found EOF, expected FROM at line 1, char 27"},
+      {26, "ERR error parsing query: found F, expected FROM at line 1, char 26"},
+      {27, "ERR error parsing query: found FR, expected FROM at line 1, char 26"},
+      {28, "ERR error parsing query: found FRO, expected FROM at line 1, char 26"},
+      {29, "ERR error parsing query: found EOF, expected identifier at line 1, char 31"},
+      {30, "ERR error parsing query: found EOF, expected identifier at line 1, char 32"},
+      {31, "OK SELECT mean(v) AS m, b FROM d"},
+      {32, "OK SELECT mean(v) AS m, b FROM db"},
+      {33, "ERR error parsing query: found EOF, expected identifier at line 1, char 35"},
+      {34, "OK SELECT mean(v) AS m, b FROM db.r"},
+      {35, "OK SELECT mean(v) AS m, b FROM db.rp"},
+      {36, "ERR error parsing query: found EOF, expected identifier at line 1, char 38"},
+      {37, "OK SELECT mean(v) AS m, b FROM db.rp.c"},
+      {38, "OK SELECT mean(v) AS m, b FROM db.rp.cp"},
+      {39, "OK SELECT mean(v) AS m, b FROM db.rp.cpu"},
+      {40, "ERR error parsing query: found EOF, expected identifier at line 1, char 41"},
+      {41, "ERR error parsing query: found EOF, expected identifier at line 1, char 43"},
+      {42, "ERR error parsing query: bad regex:  at line 1, char 41"},
+      {43, "ERR error parsing query: bad regex:  at line 1, char 41"},
+      {44, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/"},
+      {45, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/"},
+      {46, "ERR error parsing query: found W, expected ; at line 1, char 46"},
+      {47, "ERR error parsing query: found WH, expected ; at line 1, char 46"},
+      {48, "ERR error parsing query: found WHE, expected ; at line 1, char 46"},
+      {49, "ERR error parsing query: found WHER, expected ; at line 1, char 46"},
+      {50,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 52"},
+      {51,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 53"},
+      {52, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE h"},
+      {53, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE ho"},
+      {54, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE hos"},
+      {55, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host"},
+      {56, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host"},
+      {57,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 58"},
+      {58,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 60"},
+      {59,
+       "ERR error parsing query: found BADSTRING, expected identifier, string, number, bool at line 1, char "
+       "58"},
+      {60, "ERR error parsing query: found a, expected identifier, string, number, bool at line 1, char 58"},
+      {61, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a'"},
+      {62, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a'"},
+      {63, "ERR error parsing query: found A, expected ; at line 1, char 63"},
+      {64, "ERR error parsing query: found AN, expected ; at line 1, char 63"},
+      {65,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 67"},
+      {66,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 68"},
+      {67, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND t"},
+      {68, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND ti"},
+      {69, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND tim"},
+      {70, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time"},
+      {71, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time"},
+      {72,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 73"},
+      {73,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 75"},
+      {74, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > n"},
+      {75, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > no"},
+      {76, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now"},
+      {77,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 79"},
+      {78, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now()"},
+      {79, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now()"},
+      {80,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 81"},
+      {81,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 83"},
+      {82, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1"},
+      {83, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h"},
+      {84, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h"},
+      {85, "ERR error parsing query: found G, expected ; at line 1, char 85"},
+      {86, "ERR error parsing query: found GR, expected ; at line 1, char 85"},
+      {87, "ERR error parsing query: found GRO, expected ; at line 1, char 85"},
+      {88, "ERR error parsing query: found GROU, expected ; at line 1, char 85"},
+      {89, "ERR error parsing query: found EOF, expected BY at line 1, char 91"},
+      {90, "ERR error parsing query: found EOF, expected BY at line 1, char 92"},
+      {91, "ERR error parsing query: found B, expected BY at line 1, char 91"},
+      {92,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 94"},
+      {93,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 95"},
+      {94, "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY t"},
+      {95,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY ti"},
+      {96,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY tim"},
+      {97,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY time"},
+      {98,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 100"},
+      {99, "ERR error parsing query: found EOF, expected ) at line 1, char 100"},
+      {100, "ERR error parsing query: found EOF, expected ) at line 1, char 101"},
+      {101,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m)"},
+      {102,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 104"},
+      {103,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 105"},
+      {104,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), h"},
+      {105,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), ho"},
+      {106,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), hos"},
+      {107,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host"},
+      {108,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host"},
+      {109, "ERR error parsing query: found f, expected ; at line 1, char 109"},
+      {110, "ERR error parsing query: found fi, expected ; at line 1, char 109"},
+      {111, "ERR error parsing query: found fil, expected ; at line 1, char 109"},
+      {112, "ERR error parsing query: fill must be a function call"},
+      {113,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 115"},
+      {114, "ERR error parsing query: found EOF, expected ) at line 1, char 115"},
+      {115,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0)"},
+      {116,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0)"},
+      {117, "ERR error parsing query: found O, expected ; at line 1, char 117"},
+      {118,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 120"},
+      {119, "ERR error parsing query: found ORD, expected ; at line 1, char 117"},
+      {120, "ERR error parsing query: found ORDE, expected ; at line 1, char 117"},
+      {121, "ERR error parsing query: found EOF, expected BY at line 1, char 123"},
+      {122, "ERR error parsing query: found EOF, expected BY at line 1, char 124"},
+      {123, "ERR error parsing query: found B, expected BY at line 1, char 123"},
+      {124, "ERR error parsing query: found EOF, expected identifier, ASC, DESC at line 1, char 126"},
+      {125, "ERR error parsing query: found EOF, expected identifier, ASC, DESC at line 1, char 127"},
+      {126, "ERR error parsing query: only ORDER BY time supported at this time"},
+      {127, "ERR error parsing query: only ORDER BY time supported at this time"},
+      {128, "ERR error parsing query: only ORDER BY time supported at this time"},
+      {129,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time ASC"},
+      {130,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time ASC"},
+      {131, "ERR error parsing query: found D, expected ; at line 1, char 131"},
+      {132, "ERR error parsing query: found DE, expected ; at line 1, char 131"},
+      {133, "ERR error parsing query: found DES, expected ; at line 1, char 131"},
+      {134,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time DESC"},
+      {135,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time DESC"},
+      {136, "ERR error parsing query: found L, expected ; at line 1, char 136"},
+      {137, "ERR error parsing query: found LI, expected ; at line 1, char 136"},
+      {138, "ERR error parsing query: found LIM, expected ; at line 1, char 136"},
+      {139, "ERR error parsing query: found LIMI, expected ; at line 1, char 136"},
+      {140, "ERR error parsing query: found EOF, expected integer at line 1, char 142"},
+      {141, "ERR error parsing query: found EOF, expected integer at line 1, char 143"},
+      {142,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time DESC LIMIT 5"},
+      {143,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time DESC LIMIT 5"},
+      {144, "ERR error parsing query: found O, expected ; at line 1, char 144"},
+      {145, "ERR error parsing query: found OF, expected ; at line 1, char 144"},
+      {146, "ERR error parsing query: found OFF, expected ; at line 1, char 144"},
+      {147, "ERR error parsing query: found OFFS, expected ; at line 1, char 144"},
+      {148, "ERR error parsing query: found OFFSE, expected ; at line 1, char 144"},
+      {149, "ERR error parsing query: found EOF, expected integer at line 1, char 151"},
+      {150, "ERR error parsing query: found EOF, expected integer at line 1, char 152"},
+      {151,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time DESC LIMIT 5 OFFSET 1"},
+      {152,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time DESC LIMIT 5 OFFSET 1"},
+      {153, "ERR error parsing query: found S, expected ; at line 1, char 153"},
+      {154, "ERR error parsing query: found SL, expected ; at line 1, char 153"},
+      {155, "ERR error parsing query: found SLI, expected ; at line 1, char 153"},
+      {156, "ERR error parsing query: found SLIM, expected ; at line 1, char 153"},
+      {157, "ERR error parsing query: found SLIMI, expected ; at line 1, char 153"},
+      {158, "ERR error parsing query: found EOF, expected integer at line 1, char 160"},
+      {159, "ERR error parsing query: found EOF, expected integer at line 1, char 161"},
+      {160,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time DESC LIMIT 5 OFFSET 1 SLIMIT 2"},
+      {161,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time DESC LIMIT 5 OFFSET 1 SLIMIT 2"},
+      {162, "ERR error parsing query: found S, expected ; at line 1, char 162"},
+      {163, "ERR error parsing query: found SO, expected ; at line 1, char 162"},
+      {164, "ERR error parsing query: found SOF, expected ; at line 1, char 162"},
+      {165, "ERR error parsing query: found SOFF, expected ; at line 1, char 162"},
+      {166, "ERR error parsing query: found SOFFS, expected ; at line 1, char 162"},
+      {167, "ERR error parsing query: found SOFFSE, expected ; at line 1, char 162"},
+      {168, "ERR error parsing query: found EOF, expected integer at line 1, char 170"},
+      {169, "ERR error parsing query: found EOF, expected integer at line 1, char 171"},
+      {170,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time DESC LIMIT 5 OFFSET 1 SLIMIT 2 SOFFSET 3"},
+      {171,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time DESC LIMIT 5 OFFSET 1 SLIMIT 2 SOFFSET 3"},
+      {172, "ERR error parsing query: found t, expected ; at line 1, char 172"},
+      {173, "ERR error parsing query: tz must be a function call"},
+      {174,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 176"},
+      {175,
+       "ERR error parsing query: found BADSTRING, expected identifier, string, number, bool at line 1, char "
+       "174"},
+      {176,
+       "ERR error parsing query: found U, expected identifier, string, number, bool at line 1, char 174"},
+      {177,
+       "ERR error parsing query: found UT, expected identifier, string, number, bool at line 1, char 174"},
+      {178,
+       "ERR error parsing query: found UTC, expected identifier, string, number, bool at line 1, char 174"},
+      {179, "ERR error parsing query: found EOF, expected ) at line 1, char 180"},
+      {180,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time DESC LIMIT 5 OFFSET 1 SLIMIT 2 SOFFSET 3 tz('UTC')"},
+      {181,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time DESC LIMIT 5 OFFSET 1 SLIMIT 2 SOFFSET 3 tz('UTC')"},
+      {182,
+       "ERR error parsing query: found S, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, "
+       "REVOKE, ALTER, SET, KILL at line 1, char 182"},
+      {183,
+       "ERR error parsing query: found SE, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, "
+       "REVOKE, ALTER, SET, KILL at line 1, char 182"},
+      {184,
+       "ERR error parsing query: found SEL, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, "
+       "REVOKE, ALTER, SET, KILL at line 1, char 182"},
+      {185,
+       "ERR error parsing query: found SELE, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, "
+       "REVOKE, ALTER, SET, KILL at line 1, char 182"},
+      {186,
+       "ERR error parsing query: found SELEC, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, "
+       "REVOKE, ALTER, SET, KILL at line 1, char 182"},
+      {187,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 189"},
+      {188,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 190"},
+      {189, "ERR error parsing query: found EOF, expected FROM at line 1, char 191"},
+      {190, "ERR error parsing query: found EOF, expected FROM at line 1, char 192"},
+      {191, "ERR error parsing query: found F, expected FROM at line 1, char 191"},
+      {192, "ERR error parsing query: found FR, expected FROM at line 1, char 191"},
+      {193, "ERR error parsing query: found FRO, expected FROM at line 1, char 191"},
+      {194, "ERR error parsing query: found EOF, expected identifier at line 1, char 196"},
+      {195, "ERR error parsing query: found EOF, expected identifier at line 1, char 197"},
+      {196,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time DESC LIMIT 5 OFFSET 1 SLIMIT 2 SOFFSET 3 tz('UTC'); SELECT a "
+       "FROM m"},
+      {197,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time DESC LIMIT 5 OFFSET 1 SLIMIT 2 SOFFSET 3 tz('UTC'); SELECT a "
+       "FROM m"},
+      {198, "ERR error parsing query: found W, expected ; at line 1, char 198"},
+      {199, "ERR error parsing query: found WH, expected ; at line 1, char 198"},
+      {200, "ERR error parsing query: found WHE, expected ; at line 1, char 198"},
+      {201, "ERR error parsing query: found WHER, expected ; at line 1, char 198"},
+      {202,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 204"},
+      {203,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 205"},
+      {204,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time DESC LIMIT 5 OFFSET 1 SLIMIT 2 SOFFSET 3 tz('UTC'); SELECT a "
+       "FROM m WHERE x"},
+      {205,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time DESC LIMIT 5 OFFSET 1 SLIMIT 2 SOFFSET 3 tz('UTC'); SELECT a "
+       "FROM m WHERE x"},
+      {206,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 207"},
+      {207,
+       "ERR error parsing query: found EOF, expected identifier, string, number, bool at line 1, char 209"},
+      {208,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time DESC LIMIT 5 OFFSET 1 SLIMIT 2 SOFFSET 3 tz('UTC'); SELECT a "
+       "FROM m WHERE x = 1"},
+      {209,
+       "OK SELECT mean(v) AS m, b FROM db.rp.cpu, /x/ WHERE host = 'a' AND time > now() - 1h GROUP BY "
+       "time(1m), host fill(0) ORDER BY time DESC LIMIT 5 OFFSET 1 SLIMIT 2 SOFFSET 3 tz('UTC'); SELECT a "
+       "FROM m WHERE x = 1"},
+  };
+  ASSERT_EQ(std::size(cuts), q.size() + 1);
+  for (const Cut& c : cuts) {
+    ParseOptions po;
+    po.validate = false;
+    auto r = ParseQuery(q.substr(0, c.len), po);
+    const std::string got = r.ok() ? "OK " + String(*r) : "ERR " + std::string(r.status().message());
+    EXPECT_EQ(got, c.want) << c.len;
+  }
+}
+
 // --- Time strings ----------------------------------------------------------
 
 TEST(ParseTimeString, AcceptsInfluxDBFormats) {
@@ -615,6 +1005,56 @@ TEST(ParseTimeString, AcceptsInfluxDBFormats) {
   }
   EXPECT_FALSE(ParseTimeString("yesterday").ok());
   EXPECT_FALSE(ParseTimeString("2024-13-01T00:00:00Z").ok());
+}
+
+// ParseTimeString reads "YYYY-MM-DDTHH:MM:SS[.f]Z" itself and leaves other
+// texts to absl::ParseTime; both must agree everywhere.
+int64_t ReferenceTime(const std::string& s, bool* ok) {
+  absl::Time t;
+  std::string err;
+  *ok = absl::ParseTime(absl::RFC3339_full, s, &t, &err) ||
+        absl::ParseTime("%Y-%m-%d %H:%M:%E*S", s, absl::UTCTimeZone(), &t, &err) ||
+        absl::ParseTime("%Y-%m-%d", s, absl::UTCTimeZone(), &t, &err);
+  return *ok ? absl::ToUnixNanos(t) : 0;
+}
+
+TEST(ParseTimeString, CommonFormMatchesTheGeneralParser) {
+  std::vector<std::string> texts = {
+      "2024-02-29T12:34:56Z",           "2023-02-29T00:00:00Z",   "2100-02-29T00:00:00Z",
+      "2000-02-29T23:59:59Z",           "2024-04-31T00:00:00Z",   "2024-12-31T23:59:59.999999999Z",
+      "2024-01-01T24:00:00Z",           "2024-01-01T23:60:00Z",   "2024-01-01T23:59:60Z",
+      "2024-00-01T00:00:00Z",           "2024-01-00T00:00:00Z",   "2024-01-01t00:00:00Z",
+      "2024-01-01T00:00:00z",           "2024-01-01T00:00:00.Z",  "2024-01-01T00:00:00.1234567891Z",
+      "2024-01-01T00:00:00.000000001Z", "2024-01-01T00:00:00.1Z", "2024-01-01T00:00:00+00:00",
+      "2024-01-01T00:00:00Z ",          " 2024-01-01T00:00:00Z",  "2024-1-01T00:00:00Z",
+      "1677-09-21T00:12:43Z",           "1678-01-01T00:00:00Z",   "2261-12-31T23:59:59.999999999Z",
+      "2262-04-11T23:47:16Z",           "0001-01-01T00:00:00Z",   "9999-12-31T23:59:59Z",
+      "1969-12-31T23:59:59.5Z",         "2024-01-01T00:00:0aZ",   "2024-01-01T00:00:00ZZ",
+      "+024-01-01T00:00:00Z",           "2024-01-01T00:00:00",    "2024-01-01T00:00:00.5+01:00",
+  };
+  // Every month's first and last days over the fast path's years and a
+  // little beyond, at varied times of day.
+  for (int y = 1676; y <= 2263; y += 7) {
+    for (int m = 1; m <= 12; m++) {
+      for (int d : {1, 28, 29, 30, 31}) {
+        char buf[64];
+        std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", y, m, d, (y + d) % 24,
+                      (m * 7) % 60, (y * 13) % 60, y * 7919 % 1000000000);
+        texts.push_back(buf);
+        std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT00:00:00Z", y, m, d);
+        texts.push_back(buf);
+      }
+    }
+  }
+  for (const std::string& s : texts) {
+    bool ok = false;
+    const int64_t want = ReferenceTime(s, &ok);
+    auto got = ParseTimeString(s);
+    ASSERT_EQ(got.ok(), ok) << s;
+    if (ok) {
+      EXPECT_EQ(*got, want) << s;
+    }
+  }
 }
 
 }  // namespace

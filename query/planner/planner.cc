@@ -5,6 +5,7 @@
 #include <map>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "re2/re2.h"
@@ -49,7 +50,7 @@ const Expr* Unparen(const Expr* e) {
 
 bool IsTimeRef(const Expr& e) {
   const auto* v = Unparen(&e)->As<VarRef>();
-  return v != nullptr && absl::AsciiStrToLower(v->name) == "time";
+  return v != nullptr && absl::EqualsIgnoreCase(v->name, "time");
 }
 
 // Evaluates a time value: literal, time string, duration, now() +/- d.
@@ -94,6 +95,7 @@ BinaryOp Flip(BinaryOp op) {
 }
 
 void Conjuncts(const Expr* e, std::vector<const Expr*>* out) {
+  if (out->capacity() == 0) out->reserve(8);  // one allocation for the usual few
   e = Unparen(e);
   if (const auto* b = e->As<BinaryExpr>(); b != nullptr && b->op == BinaryOp::kAnd) {
     Conjuncts(b->lhs.get(), out);
@@ -124,18 +126,25 @@ ExprPtr AndAll(std::vector<ExprPtr> parts) {
 bool ReferencesTime(const Expr& e) {
   bool found = false;
   WalkExpr(e, [&](const Expr& x) {
-    if (const auto* v = x.As<VarRef>(); v != nullptr && absl::AsciiStrToLower(v->name) == "time")
-      found = true;
+    if (const auto* v = x.As<VarRef>(); v != nullptr && absl::EqualsIgnoreCase(v->name, "time")) found = true;
     return !found;
   });
   return found;
 }
 
 StatusOr<ExprPtr> ExtractTimeRange(const Expr* cond, int64_t now, TimeRange* range) {
-  if (cond == nullptr) return ExprPtr();
+  std::vector<const Expr*> parts;
+  RETURN_IF_ERROR(ExtractTimeRangeConjuncts(cond, now, range, &parts));
+  std::vector<ExprPtr> rest;
+  for (const Expr* p : parts) rest.push_back(Clone(*p));
+  return AndAll(std::move(rest));
+}
+
+Status ExtractTimeRangeConjuncts(const Expr* cond, int64_t now, TimeRange* range,
+                                 std::vector<const Expr*>* rest) {
+  if (cond == nullptr) return absl::OkStatus();
   std::vector<const Expr*> parts;
   Conjuncts(cond, &parts);
-  std::vector<ExprPtr> rest;
   for (const Expr* p : parts) {
     const auto* b = p->As<BinaryExpr>();
     bool handled = false;
@@ -171,9 +180,9 @@ StatusOr<ExprPtr> ExtractTimeRange(const Expr* cond, int64_t now, TimeRange* ran
         handled = true;
       }
     }
-    if (!handled) rest.push_back(Clone(*p));
+    if (!handled) rest->push_back(p);
   }
-  return AndAll(std::move(rest));
+  return absl::OkStatus();
 }
 
 namespace {
@@ -182,7 +191,7 @@ bool OnlyTags(const Expr& e, const std::function<bool(const VarRef&)>& is_field)
   bool ok = true;
   WalkExpr(e, [&](const Expr& x) {
     if (const auto* v = x.As<VarRef>()) {
-      if (is_field(*v) || absl::AsciiStrToLower(v->name) == "time") ok = false;
+      if (is_field(*v) || absl::EqualsIgnoreCase(v->name, "time")) ok = false;
     }
     if (x.Is<Call>()) ok = false;
     return ok;
@@ -263,10 +272,15 @@ std::string ExactAlternation(std::vector<std::string> values) {
 }  // namespace
 
 ConditionParts SplitCondition(const Expr* cond, const std::function<bool(const VarRef&)>& is_field) {
-  ConditionParts out;
-  if (cond == nullptr) return out;
+  if (cond == nullptr) return ConditionParts();
   std::vector<const Expr*> parts;
   Conjuncts(cond, &parts);
+  return SplitConjuncts(parts, is_field);
+}
+
+ConditionParts SplitConjuncts(const std::vector<const Expr*>& parts,
+                              const std::function<bool(const VarRef&)>& is_field) {
+  ConditionParts out;
   std::vector<ExprPtr> tag_rest, row_rest;
   for (const Expr* p : parts) {
     if (OnlyTags(*p, is_field)) {
@@ -323,6 +337,16 @@ std::string FieldName(const Expr& e) {
 
 std::vector<std::string> ResolveColumnNames(const std::vector<std::string>& names,
                                             const std::vector<bool>& is_alias) {
+  // Names that are all distinct and not "time" come out as they are (most
+  // field lists): no map to build.
+  if (names.size() <= 8) {
+    bool distinct = true;
+    for (size_t i = 0; i < names.size() && distinct; i++) {
+      distinct = names[i] != "time";
+      for (size_t j = 0; j < i && distinct; j++) distinct = names[i] != names[j];
+    }
+    if (distinct) return names;
+  }
   std::vector<std::string> out(names.size());
   std::map<std::string, int> seen;
   seen["time"] = 1;
@@ -370,6 +394,11 @@ bool IsTransformFunction(std::string_view n) {
 }
 
 bool IsMathFunction(std::string_view n) {
+  // Every one is 2 to 5 letters, starting with one of these: most calls
+  // (count, mean, ...) are rejected at once.
+  if (n.size() < 2 || n.size() > 5 || std::string_view("acefilprst").find(n[0]) == std::string_view::npos) {
+    return false;
+  }
   return n == "abs" || n == "sin" || n == "cos" || n == "tan" || n == "asin" || n == "acos" || n == "atan" ||
          n == "atan2" || n == "exp" || n == "ln" || n == "log" || n == "log2" || n == "log10" ||
          n == "sqrt" || n == "pow" || n == "ceil" || n == "floor" || n == "round";

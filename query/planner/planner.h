@@ -36,6 +36,11 @@ struct TimeRange {
 // into `range` and returns what is left (nullptr if nothing). `now` is the
 // value of now(). A malformed time expression is kInvalidArgument.
 StatusOr<ExprPtr> ExtractTimeRange(const Expr* cond, int64_t now, TimeRange* range);
+// The same, with what is left given as its conjuncts, pointers into `cond`
+// (which must outlive them) rather than a copy: SplitConjuncts(*rest) is
+// SplitCondition(ExtractTimeRange(...)) without building that tree.
+Status ExtractTimeRangeConjuncts(const Expr* cond, int64_t now, TimeRange* range,
+                                 std::vector<const Expr*>* rest);
 
 // True if `e` references the time column anywhere.
 bool ReferencesTime(const Expr& e);
@@ -51,6 +56,9 @@ struct ConditionParts {
 // `is_field` says whether a name is a field of the measurement (anything
 // else is a tag, missing tags being "").
 ConditionParts SplitCondition(const Expr* cond, const std::function<bool(const VarRef&)>& is_field);
+// SplitCondition of the AND of `conjuncts` (none of them an AND).
+ConditionParts SplitConjuncts(const std::vector<const Expr*>& conjuncts,
+                              const std::function<bool(const VarRef&)>& is_field);
 
 // InfluxDB's Field.Name(): the alias, a call's name, a variable's name, or
 // for a binary expression the names inside it joined with '_'.

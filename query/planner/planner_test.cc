@@ -87,6 +87,42 @@ TEST(SplitCondition, OrOfEqualitiesOnOneTagIsAnExactRegexMatcher) {
   }
 }
 
+// The executor splits the conjuncts left by ExtractTimeRangeConjuncts in
+// place; that must be the split of the tree ExtractTimeRange returns.
+TEST(SplitConjuncts, EqualsSplittingTheExtractedCondition) {
+  auto is_field = [](const VarRef& v) { return v.name == "value"; };
+  auto show = [](const ConditionParts& p) {
+    std::string out;
+    for (const TagMatcher& m : p.matchers) {
+      out += m.key + "/" + std::to_string(static_cast<int>(m.op)) + "/" + m.value + ";";
+    }
+    out += "|" + (p.tag_filter ? String(*p.tag_filter) : std::string("-"));
+    out += "|" + (p.row_filter ? String(*p.row_filter) : std::string("-"));
+    return out;
+  };
+  for (const char* cond :
+       {"host = 'a'", "time > 0", "time > 0 AND time < 10", "host = 'a' AND time >= '2024-01-01T00:00:00Z'",
+        "(host = 'a' AND (value > 1 AND time < now())) AND region =~ /us/",
+        "(host = 'a' OR host = 'b') AND value > 1 AND time > now() - 1h AND (dc != 'x' OR value < 2)",
+        "value > 1 OR time > 0", "((time > 5)) AND ((host = 'a'))", "time = 5 AND 10 > time AND x = y"}) {
+    TimeRange r1, r2;
+    auto rest = ExtractTimeRange(P(cond).get(), 1000, &r1);
+    ASSERT_TRUE(rest.ok()) << cond;
+    const std::string want = show(SplitCondition(rest->get(), is_field));
+    ExprPtr e = P(cond);
+    std::vector<const Expr*> conjuncts;
+    ASSERT_TRUE(ExtractTimeRangeConjuncts(e.get(), 1000, &r2, &conjuncts).ok()) << cond;
+    EXPECT_EQ(show(SplitConjuncts(conjuncts, is_field)), want) << cond;
+    EXPECT_EQ(r1.min, r2.min) << cond;
+    EXPECT_EQ(r1.max, r2.max) << cond;
+  }
+  std::vector<const Expr*> none;
+  TimeRange r;
+  EXPECT_FALSE(ExtractTimeRangeConjuncts(P("time > 'bogus'").get(), 0, &r, &none).ok());
+  EXPECT_TRUE(ExtractTimeRangeConjuncts(nullptr, 0, &r, &none).ok());
+  EXPECT_TRUE(none.empty());
+}
+
 TEST(ColumnNames, InfluxStyleDedupe) {
   EXPECT_EQ(ResolveColumnNames({"mean", "mean", "mean_1"}, {false, false, true}),
             (std::vector<std::string>{"mean", "mean_2", "mean_1"}));
