@@ -46,7 +46,7 @@ struct Http1Options {
   // Request line plus headers; more is answered 431 (Go's default is 1 MB).
   size_t max_head_bytes = 1 << 20;
   // Between requests, poll the socket without sleeping for this long first
-  // (experimental; see docs/benchmarks.md).
+  // (at most half the CPUs at once); 0 = always sleep in poll.
   int spin_us = 0;
   // Added to every response that does not set them.
   httplib::Headers default_headers;
@@ -95,6 +95,8 @@ class Http1Server {
   int listen_fd_ = -1;
   int stop_fd_ = -1;  // eventfd: readable once Stop was called
   std::atomic<bool> stopping_{false};
+  std::atomic<int> spinners_{0};  // connections spinning between requests
+  const int max_spinners_;
 
   std::mutex mu_;
   std::condition_variable cv_;       // pending_ or closed_ changed

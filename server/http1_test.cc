@@ -525,6 +525,34 @@ TEST_F(Http1Test, ConnectionsOverTheLimitWaitForAFreeWorker) {
   close(c);
 }
 
+// With spinning on, answers and Stop behave the same; a spinning idle
+// connection still notices Stop (and a client that goes away).
+TEST_F(Http1Test, SpinningBetweenRequestsChangesNoAnswer) {
+  Http1Options o;
+  o.spin_us = 20000;  // long, so that the requests below arrive while it spins
+  Start(o);
+  int fd = Connect();
+  std::string buf;
+  for (int i = 0; i < 20; i++) {
+    Send(fd, "POST /echo?a=" + std::to_string(i) + " HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi");
+    Response r = Read(fd, &buf);
+    EXPECT_EQ("hi", r.body);
+    EXPECT_EQ(std::to_string(i), r.headers["x-a"]);
+  }
+  int gone = Connect();
+  Send(gone, "GET /echo HTTP/1.1\r\n\r\n");
+  std::string gbuf;
+  EXPECT_EQ(200, Read(gone, &gbuf).status);
+  close(gone);  // EOF seen while spinning
+  auto start = std::chrono::steady_clock::now();
+  server_->Stop();
+  run_.join();
+  server_.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_TRUE(ClosedByServer(fd, &buf));
+  close(fd);
+}
+
 TEST(Http1Parse, QueryStringsAsGo) {
   httplib::Params p;
   ParseQueryString("a=1&b=x+y%2Bz&&c&d=e=f&bad=%zz&a=2&=v", &p);

@@ -752,7 +752,7 @@ Status HttpServer::Impl::Init() {
     ho.keep_alive_seconds = options_.keep_alive_seconds;
     ho.read_timeout_seconds = options_.read_timeout_seconds;
     ho.default_headers = headers;
-    if (const char* spin = std::getenv("M2MDB_HTTP_SPIN_US")) ho.spin_us = std::atoi(spin);
+    ho.spin_us = options_.http_spin_us;
     plain_ = std::make_unique<Http1Server>(
         std::move(ho),
         [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {

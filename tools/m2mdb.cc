@@ -191,6 +191,11 @@ int main(int argc, char** argv) {
                    "max(32, 4 x cores))")
       ->capture_default_str();
   serve_cmd
+      ->add_option("--http-spin-us", serve.http_spin_us,
+                   "After an answer, poll for the connection's next request this long before sleeping "
+                   "(at most half the CPUs at once; 0 = off)")
+      ->capture_default_str();
+  serve_cmd
       ->add_option("--keep-alive-seconds", serve.keep_alive_seconds, "Idle keep-alive connection timeout")
       ->capture_default_str();
   serve_cmd
