@@ -289,13 +289,16 @@ class Http1Server::Connection {
     // A client that sends its next request right after reading our answer
     // finds this thread still running: no wakeup of a sleeping thread (on
     // a VM, of a halted vCPU), which is most of a small request's latency.
-    // At most half the CPUs spin at once, so spinning never starves work.
-    if (idle && s_->options_.spin_us > 0 &&
-        s_->spinners_.fetch_add(1, std::memory_order_relaxed) < s_->max_spinners_) {
+    // At most half the CPUs spin at once, so spinning never starves work,
+    // and only for a client whose last request came back within twice the
+    // spin time, so a client that asks every few seconds costs no CPU.
+    const bool try_spin = idle && spin_ && s_->options_.spin_us > 0;
+    if (try_spin && s_->spinners_.fetch_add(1, std::memory_order_relaxed) < s_->max_spinners_) {
       struct Release {
         std::atomic<int>& n;
         ~Release() { n.fetch_sub(1, std::memory_order_relaxed); }
       } release{s_->spinners_};
+      s_->spins_.fetch_add(1, std::memory_order_relaxed);
       const auto deadline =
           std::chrono::steady_clock::now() + std::chrono::microseconds(s_->options_.spin_us);
       do {
@@ -307,7 +310,7 @@ class Http1Server::Connection {
         if (r == 0) return Wait::kEof;
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return Wait::kError;
       } while (!s_->stopping_.load(std::memory_order_relaxed) && std::chrono::steady_clock::now() < deadline);
-    } else if (idle && s_->options_.spin_us > 0) {
+    } else if (try_spin) {
       s_->spinners_.fetch_sub(1, std::memory_order_relaxed);
     }
     pollfd p[2] = {{fd_, POLLIN, 0}, {s_->stop_fd_, POLLIN, 0}};
@@ -325,6 +328,10 @@ class Http1Server::Connection {
     if (r == 0) return Wait::kEof;
     if (r < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? Wait::kTimeout : Wait::kError;
     end_ += static_cast<size_t>(r);
+    if (idle && s_->options_.spin_us > 0 && answered_ != std::chrono::steady_clock::time_point()) {
+      spin_ =
+          std::chrono::steady_clock::now() - answered_ <= std::chrono::microseconds(2 * s_->options_.spin_us);
+    }
     return Wait::kData;
   }
 
@@ -520,6 +527,7 @@ class Http1Server::Connection {
       s_->error_body_(res);
     }
     bool sent = WriteResponse(req, res, head_only, &close, gzip);
+    if (s_->options_.spin_us > 0) answered_ = std::chrono::steady_clock::now();
     if (s_->logger_) s_->logger_(req, res);
     return sent && !close;
   }
@@ -799,6 +807,10 @@ class Http1Server::Connection {
   std::vector<char> buf_;
   size_t begin_ = 0, end_ = 0;  // unconsumed bytes are buf_[begin_, end_)
   std::string head_;            // response head, reused
+  // Spinning between requests (Fill): when the last answer went out, and
+  // whether the client came back soon enough to spin for it.
+  std::chrono::steady_clock::time_point answered_{};
+  bool spin_ = false;
 
   Framing body_framing_ = Framing::kNone;
   uint64_t body_left_ = 0;  // of the body (kLength) or of the current chunk
@@ -960,6 +972,8 @@ void Http1Server::Worker() {
     ::close(fd);
   }
 }
+
+uint64_t Http1Server::spins() const { return spins_.load(std::memory_order_relaxed); }
 
 size_t Http1Server::workers() {
   std::lock_guard<std::mutex> l(mu_);

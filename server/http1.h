@@ -83,6 +83,8 @@ class Http1Server {
 
   // Worker threads running now (for tests and metrics).
   size_t workers();
+  // Waits between requests that spun (Http1Options::spin_us) so far.
+  uint64_t spins() const;
 
  private:
   class Connection;
@@ -96,6 +98,7 @@ class Http1Server {
   int stop_fd_ = -1;  // eventfd: readable once Stop was called
   std::atomic<bool> stopping_{false};
   std::atomic<int> spinners_{0};  // connections spinning between requests
+  std::atomic<uint64_t> spins_{0};
   const int max_spinners_;
 
   std::mutex mu_;

@@ -553,6 +553,30 @@ TEST_F(Http1Test, SpinningBetweenRequestsChangesNoAnswer) {
   close(fd);
 }
 
+// Spinning is for clients that come back at once: one that pauses longer
+// than twice the spin time makes the next waits sleep at once.
+TEST_F(Http1Test, OnlyQuickClientsAreSpunFor) {
+  Http1Options o;
+  o.spin_us = 20000;  // generous: a loaded CI machine still counts as quick
+  Start(o);
+  int fd = Connect();
+  std::string buf;
+  for (int i = 0; i < 10; i++) {
+    Send(fd, "GET /echo HTTP/1.1\r\n\r\n");
+    EXPECT_EQ(200, Read(fd, &buf).status);
+  }
+  uint64_t quick = server_->spins();
+  EXPECT_GE(quick, 5u);  // the first wait sleeps; later ones spin
+  for (int i = 0; i < 5; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // > 2 x 20 ms
+    Send(fd, "GET /echo HTTP/1.1\r\n\r\n");
+    EXPECT_EQ(200, Read(fd, &buf).status);
+  }
+  // At most the wait right after the quick phase spun (and timed out).
+  EXPECT_LE(server_->spins(), quick + 1);
+  close(fd);
+}
+
 TEST(Http1Parse, QueryStringsAsGo) {
   httplib::Params p;
   ParseQueryString("a=1&b=x+y%2Bz&&c&d=e=f&bad=%zz&a=2&=v", &p);
