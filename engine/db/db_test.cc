@@ -628,6 +628,156 @@ TEST_F(SummaryTest, EveryFieldTypeHasItsStatistics) {
   EXPECT_EQ("decoded=; blocks=[1..3 n=3]", Summ("m", "s", kMinTime, kMaxTime));
 }
 
+// A summarised field read from one segment is decoded into the column of
+// the previous series, over its points: series of other lengths and field
+// types, a tombstone and ranges ending inside blocks must still give
+// exactly the plain scan's points (those of blocks not summarised).
+TEST_F(SummaryTest, ColumnsReusedAcrossSeriesHoldOnlyTheirOwnPoints) {
+  std::string lines;
+  const int lengths[] = {23, 3, 17, 1, 30, 9};
+  for (int s = 0; s < 6; s++) {
+    for (int i = 0; i < lengths[s]; i++) {
+      // Field "v" is a float in even series and an integer in odd ones
+      // (other measurements, so no type conflict).
+      const std::string m = s % 2 ? "mi" : "mf";
+      lines += absl::StrFormat("%s,h=s%d v=%s,w=%di %d\n", m, s,
+                               s % 2 ? absl::StrCat(i * 3 - 7, "i") : absl::StrCat(i * 0.5 + s), i, 100 + i);
+    }
+  }
+  Write(lines);
+  ASSERT_OK(db_->Flush());
+  ASSERT_OK(db_->Delete({"db", "mf", {{"h", TagOp::kEqual, "s2"}}, 104, 106}));
+  for (const std::string m : {"mf", "mi"}) {
+    for (const auto& [lo, hi] : {std::pair<int64_t, int64_t>{kMinTime, kMaxTime}, {101, 118}, {102, 102}}) {
+      struct Read {
+        std::string key;
+        std::vector<std::pair<int64_t, std::string>> points;
+        std::vector<BlockSummary> blocks;
+      };
+      auto read = [](const SeriesData& sd, size_t k) {
+        Read r;
+        r.key = sd.key + " " + sd.field_names[k];
+        const Column& c = sd.columns[k];
+        const size_t values =
+            c.floats.size() + c.ints.size() + c.uints.size() + c.bools.size() + c.strings.size();
+        EXPECT_EQ(c.size(), values) << r.key;
+        for (size_t i = 0; i < c.size(); i++) r.points.emplace_back(c.times[i], c.ValueAt(i).DebugString());
+        return r;
+      };
+      std::vector<Read> plain, summarised;
+      ASSERT_OK(db_->Scan({"db", m, {}, {"v", "w"}, lo, hi}, [&](const SeriesData& sd) {
+        for (size_t k = 0; k < 2; k++) plain.push_back(read(sd, k));
+        return absl::OkStatus();
+      }));
+      ScanRequest req;
+      req.database = "db";
+      req.measurement = m;
+      req.fields = {"v", "w"};
+      req.min_time = lo;
+      req.max_time = hi;
+      req.summary_fields = {"v", "w"};
+      req.summary_window_ns = 3;  // blocks crossing a window boundary are decoded
+      ASSERT_OK(db_->Scan(req, [&](const SeriesData& sd) {
+        for (size_t k = 0; k < 2; k++) {
+          summarised.push_back(read(sd, k));
+          summarised.back().blocks = sd.summaries[k];
+        }
+        return absl::OkStatus();
+      }));
+      ASSERT_EQ(plain.size(), summarised.size());
+      size_t decoded = 0;
+      for (size_t i = 0; i < plain.size(); i++) {
+        const Read& p = plain[i];
+        const Read& r = summarised[i];
+        ASSERT_EQ(p.key, r.key);
+        // The plain scan's points minus those of the summarised blocks.
+        std::vector<std::pair<int64_t, std::string>> want;
+        int64_t in_blocks = 0;
+        for (const auto& pt : p.points) {
+          bool covered = false;
+          for (const BlockSummary& b : r.blocks) covered |= pt.first >= b.min_time && pt.first <= b.max_time;
+          if (covered) {
+            in_blocks++;
+          } else {
+            want.push_back(pt);
+          }
+        }
+        int64_t counted = 0;
+        for (const BlockSummary& b : r.blocks) counted += b.count;
+        EXPECT_EQ(in_blocks, counted) << p.key << " " << lo << ".." << hi;
+        EXPECT_EQ(want, r.points) << p.key << " " << lo << ".." << hi;
+        decoded += r.points.size();
+      }
+      if (lo == kMinTime) {
+        EXPECT_GT(decoded, 20u);  // the reuse was exercised
+      }
+    }
+  }
+}
+
+// Scans reuse per-thread space for what they hand to the callback: a scan
+// started from a callback, and the scans after it, still see only their
+// own series, columns and summaries.
+TEST_F(SummaryTest, NestedAndLaterScansSeeOnlyTheirOwnData) {
+  Write("a,h=x v=1,w=2i 1\na,h=x v=3,w=4i 2\na,h=y v=5,w=6i 3\nb,k=z s=\"t\",u=7u 1\nb,k=z s=\"q\",u=8u 9\n");
+  ASSERT_OK(db_->Flush());
+  auto dump = [](const SeriesData& sd) {
+    std::string out = sd.key + " " + sd.measurement;
+    for (const auto& [k, v] : sd.tags) absl::StrAppend(&out, " ", k, "=", v);
+    for (size_t k = 0; k < sd.columns.size(); k++) {
+      absl::StrAppend(&out, " ", sd.field_names[k], ":");
+      for (size_t i = 0; i < sd.columns[k].size(); i++) {
+        absl::StrAppend(&out, sd.columns[k].times[i], "=", sd.columns[k].ValueAt(i).DebugString(), ";");
+      }
+    }
+    absl::StrAppend(&out, " summarised=");
+    for (const auto& list : sd.summaries) {
+      int64_t points = 0;
+      for (const BlockSummary& b : list) points += b.count;
+      absl::StrAppend(&out, points, ";");
+    }
+    return out;
+  };
+  ScanRequest sum;
+  sum.database = "db";
+  sum.measurement = "a";
+  sum.fields = {"v", "w"};
+  sum.summary_fields = {"v", "w"};
+  sum.summary_window_ns = 1;  // every block of several points is decoded
+  std::vector<std::string> outer, inner;
+  ASSERT_OK(db_->Scan(sum, [&](const SeriesData& sd) {
+    outer.push_back(dump(sd));
+    EXPECT_OK(db_->Scan({"db", "b", {}, {}, kMinTime, kMaxTime}, [&](const SeriesData& nested) {
+      inner.push_back(dump(nested));
+      return absl::OkStatus();
+    }));
+    outer.push_back(dump(sd));  // unchanged by the nested scan
+    return absl::OkStatus();
+  }));
+  const std::string x = "a,h=x a h=x v:1=1;2=3; w:1=2i;2=4i; summarised=0;0;";
+  const std::string y = "a,h=y a h=y v: w: summarised=1;1;";
+  ASSERT_EQ(4u, outer.size());
+  EXPECT_EQ(x, outer[0]);
+  EXPECT_EQ(x, outer[1]);
+  EXPECT_EQ(y, outer[2]);
+  EXPECT_EQ(y, outer[3]);
+  const std::string z = "b,k=z b k=z s:1=\"t\";9=\"q\"; u:1=7u;9=8u; summarised=";
+  ASSERT_EQ(2u, inner.size());
+  EXPECT_EQ(z, inner[0]);
+  // Later scans: another measurement and field types, then no summaries.
+  std::vector<std::string> later;
+  auto collect = [&](const SeriesData& sd) {
+    later.push_back(dump(sd));
+    return absl::OkStatus();
+  };
+  ASSERT_OK(db_->Scan({"db", "b", {}, {}, kMinTime, kMaxTime}, collect));
+  ASSERT_OK(db_->Scan({"db", "a", {}, {"w"}, 2, kMaxTime}, collect));
+  ASSERT_EQ(3u, later.size());
+  EXPECT_EQ(z, later[0]);
+  EXPECT_EQ("a,h=x a h=x w:2=4i; summarised=", later[1]);
+  EXPECT_EQ("a,h=y a h=y w:3=6i; summarised=", later[2]);
+}
+
 TEST_F(SummaryTest, OnlyNamedFieldsAreSummarised) {
   Write("m a=1,b=2 1\nm a=3,b=4 2\n");
   ASSERT_OK(db_->Flush());

@@ -118,6 +118,17 @@ class SegmentReader {
   // vectors are neither zero-filled nor trimmed for the others.
   virtual Status ReadBlockRange(const BlockHandle& h, int64_t min_time, int64_t max_time,
                                 Column* out) const = 0;
+  // As ReadBlockRange, but writes the points at position `*size` of out's
+  // vectors (times and the one of out->type) and advances `*size`. The
+  // vectors may be longer than `*size`: what lies past it is overwritten,
+  // and they grow (zero-filled) only where too short. A caller that reads
+  // series after series into the same Column, and trims the vectors to
+  // `*size` after the last block, so neither zero-fills nor copies a block
+  // it can decode in place (a block wholly in range). REQUIRES: the
+  // vectors of the other types are empty and times and the vector of
+  // out->type are at least `*size` long. On failure `*size` is unchanged.
+  virtual Status ReadBlockRangeAt(const BlockHandle& h, int64_t min_time, int64_t max_time, Column* out,
+                                  size_t* size) const = 0;
   // Reads and checks every block, whether read before or not (for `m2mdb
   // check`).
   virtual Status Verify() const = 0;

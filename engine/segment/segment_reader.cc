@@ -105,13 +105,45 @@ class SegmentReaderImpl final : public SegmentReader {
     return Read(h, out, /*force_checks=*/false);
   }
 
-  static constexpr size_t kMaxScratchPoints = 16384;
-
   Status ReadBlockRange(const BlockHandle& h, int64_t min_time, int64_t max_time,
                         Column* out) const override {
-    if (out->type != h.type || (min_time <= h.stats.min_time && max_time >= h.stats.max_time)) {
-      return ReadBlock(h, out);
+    return Range(h, min_time, max_time, out, nullptr);
+  }
+
+  Status ReadBlockRangeAt(const BlockHandle& h, int64_t min_time, int64_t max_time, Column* out,
+                          size_t* size) const override {
+    const bool numeric =
+        h.type == FieldType::kFloat || h.type == FieldType::kInteger || h.type == FieldType::kUnsigned;
+    if (out->type != h.type || !numeric) {
+      // Booleans and strings (rare): cut to `*size` and append.
+      const size_t n0 = *size;
+      Truncate(out, n0);
+      Status s = Range(h, min_time, max_time, out, nullptr);
+      *size = s.ok() ? out->times.size() : n0;
+      return s;
     }
+    return Range(h, min_time, max_time, out, size);
+  }
+
+  static constexpr size_t kMaxScratchPoints = 16384;
+
+  // ReadBlockRange; with `at`, ReadBlockRangeAt for a numeric block of
+  // out->type.
+  Status Range(const BlockHandle& h, int64_t min_time, int64_t max_time, Column* out, size_t* at) const {
+    const bool whole = min_time <= h.stats.min_time && max_time >= h.stats.max_time;
+    if (at != nullptr && whole) {
+      switch (h.type) {
+        case FieldType::kFloat:
+          return FullAt<double>(h, out, at, encoding::DecodeFloats);
+        case FieldType::kInteger:
+          return FullAt<int64_t>(h, out, at, encoding::DecodeIntegers);
+        case FieldType::kUnsigned:
+          return FullAt<uint64_t>(h, out, at, encoding::DecodeUnsigned);
+        default:
+          return absl::InternalError("unreachable");
+      }
+    }
+    if (out->type != h.type || whole) return ReadBlock(h, out);
     // Strings (rare in range scans) and very long blocks (to bound the
     // per-thread space): the whole block, then the part in range.
     if (h.type == FieldType::kString || h.stats.count > kMaxScratchPoints) {
@@ -120,7 +152,9 @@ class SegmentReaderImpl final : public SegmentReader {
       scratch.clear();
       RETURN_IF_ERROR(ReadBlock(h, &scratch));
       const auto [lo, hi] = InRange(scratch.times.data(), scratch.size(), min_time, max_time);
+      if (at != nullptr) Truncate(out, *at);
       for (size_t i = lo; i < hi; i++) out->AppendFrom(scratch, i);
+      if (at != nullptr) *at = out->times.size();
       return absl::OkStatus();
     }
     const char* p = nullptr;
@@ -158,7 +192,14 @@ class SegmentReaderImpl final : public SegmentReader {
       if (v_scratch.size() < n) v_scratch.resize(n);
       if (s.ok())
         s = prefix ? decode_prefix(values, n, hi, v_scratch.data()) : decode(values, n, v_scratch.data());
-      if (s.ok()) {
+      if (s.ok() && at != nullptr) {
+        AtLeast(out->times, *at + (hi - lo));
+        AtLeast(dst, *at + (hi - lo));
+        std::copy(t + lo, t + hi, out->times.begin() + static_cast<std::ptrdiff_t>(*at));
+        std::copy(v_scratch.data() + lo, v_scratch.data() + hi,
+                  dst.begin() + static_cast<std::ptrdiff_t>(*at));
+        *at += hi - lo;
+      } else if (s.ok()) {
         out->times.insert(out->times.end(), t + lo, t + hi);
         dst.insert(dst.end(), v_scratch.data() + lo, v_scratch.data() + hi);
       }
@@ -257,6 +298,67 @@ class SegmentReaderImpl final : public SegmentReader {
   }
 
  private:
+  // Cuts the vectors of `c` to `n` points (those of other types are empty).
+  static void Truncate(Column* c, size_t n) {
+    auto cut = [n](auto& v) {
+      if (v.size() > n) v.erase(v.begin() + static_cast<std::ptrdiff_t>(n), v.end());
+    };
+    cut(c->times);
+    cut(c->floats);
+    cut(c->ints);
+    cut(c->uints);
+    cut(c->bools);
+    cut(c->strings);
+  }
+
+  // Grows `v` to at least `n` elements (the new ones zero, to be overwritten).
+  template <typename V>
+  static void AtLeast(V& v, size_t n) {
+    if (v.size() < n) v.resize(n);
+  }
+
+  // The values vector of `c` for numeric type T.
+  template <typename T>
+  static std::vector<T>& ValuesOf(Column* c) {
+    if constexpr (std::is_same_v<T, double>) {
+      return c->floats;
+    } else if constexpr (std::is_same_v<T, int64_t>) {
+      return c->ints;
+    } else {
+      return c->uints;
+    }
+  }
+
+  // A numeric block wholly in range, decoded in place at position *at of
+  // out's vectors (see ReadBlockRangeAt): no scratch and no copy.
+  template <typename T, typename Decode>
+  Status FullAt(const BlockHandle& h, Column* out, size_t* at, Decode decode) const {
+    const char* p = nullptr;
+    bool check = true;
+    std::atomic<uint8_t>* verified = nullptr;
+    RETURN_IF_ERROR(Locate(h, /*force_checks=*/false, &p, &check, &verified));
+    const size_t n = h.stats.count;
+    const std::string_view times(p, h.times_bytes);
+    const std::string_view values(p + h.times_bytes, h.values_bytes);
+    std::vector<T>& vals = ValuesOf<T>(out);
+    AtLeast(out->times, *at + n);
+    AtLeast(vals, *at + n);
+    // The timestamps are decoded again rather than copied from SharedTimes:
+    // a regular series' decode costs well under an instruction a point, the
+    // copy about eight (valgrind counts rep movsb per byte).
+    int64_t* t = out->times.data() + *at;
+    Status s = encoding::DecodeTimestamps(times, n, t);
+    if (s.ok() && check) s = CheckTimes(h, t, n);
+    if (s.ok()) s = decode(values, n, vals.data() + *at);
+    if (!s.ok()) {
+      return Corrupt(h.offset,
+                     absl::StrCat("series ", h.series_id, " field ", h.field_id, ": ", s.message()));
+    }
+    if (check && verified != nullptr) verified->store(1, std::memory_order_relaxed);
+    *at += n;
+    return absl::OkStatus();
+  }
+
   // Checks `h` against the mapping (it may not come from blocks()) and its
   // point count; points *p at the block. *check says whether the block still
   // needs its checks (then its checksum has just been verified) and

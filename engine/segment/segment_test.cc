@@ -6,6 +6,7 @@
 #include <fstream>
 #include <limits>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "engine/encoding/codec.h"
 #include "engine/util/coding.h"
 #include "engine/util/crc32c.h"
 #include "engine/util/file.h"
@@ -667,6 +669,218 @@ TEST_F(SegmentTest, ReadBlockRangeAppendsThePointsInRange) {
           .code(),
       absl::StatusCode::kDataLoss);
   EXPECT_TRUE(c.empty());
+}
+
+// ReadBlockRangeAt writes what ReadBlockRange appends, at *size, over
+// whatever lies past it: on every codec (value shapes chosen to hit each),
+// every type, every kind of overlap, first and later reads of a block,
+// into columns longer or shorter than needed and block after block into
+// one column as a scan does; damage leaves *size alone.
+TEST_F(SegmentTest, ReadBlockRangeAtWritesWhatReadBlockRangeAppends) {
+  std::mt19937_64 rng(23);
+  // Shapes per numeric type: 0 constant, 1 decimal / small deltas, 2 random
+  // bits (Gorilla / raw), 3 long runs (RLE), 4 long compressible columns
+  // (zstd over another codec), 5 the MakeColumn mix with specials.
+  auto shaped = [&](FieldType type, int shape, size_t n) {
+    if (shape == 5) return MakeColumn(type, n, rng);
+    Column c;
+    c.type = type;
+    int64_t t = kT0;
+    for (size_t i = 0; i < n; i++) {
+      c.times.push_back(t);
+      t += shape == 1 ? kStep : kStep + static_cast<int64_t>(rng() % 5);
+      uint64_t u = 0;
+      switch (shape) {
+        case 0:
+          u = 42;
+          break;
+        case 1:
+          u = 1000 + rng() % 50;
+          break;
+        case 2:
+          u = rng();
+          break;
+        case 3:
+          u = (i / 37) % 3;
+          break;
+        default:
+          u = (i % 16) * 1000;
+          break;
+      }
+      switch (type) {
+        case FieldType::kFloat:
+          c.floats.push_back(shape == 2 ? std::bit_cast<double>(u & 0x7fefffffffffffffull)
+                                        : static_cast<double>(u) / 10);
+          break;
+        case FieldType::kInteger:
+          c.ints.push_back(static_cast<int64_t>(u) - (shape == 2 ? 0 : 500));
+          break;
+        case FieldType::kUnsigned:
+          c.uints.push_back(u);
+          break;
+        default:
+          break;
+      }
+    }
+    return c;
+  };
+  const FieldType numeric[] = {FieldType::kFloat, FieldType::kInteger, FieldType::kUnsigned};
+  uint32_t field = 1;
+  {
+    auto w = NewWriter(300);
+    for (FieldType type : numeric) {
+      for (int shape = 0; shape < 6; shape++) {
+        ASSERT_TRUE(w->Add(1, field++, shaped(type, shape, shape == 4 ? 1500 : 700)).ok());
+      }
+    }
+    ASSERT_TRUE(w->Add(1, field++, MakeColumn(FieldType::kBoolean, 700, rng)).ok());
+    ASSERT_TRUE(w->Add(1, field++, MakeColumn(FieldType::kString, 700, rng)).ok());
+    ASSERT_TRUE(w->Finish().ok());
+  }
+  auto r = OpenOk();
+  ASSERT_NE(r, nullptr);
+  std::set<uint8_t> codecs;
+  for (const BlockHandle& h : r->blocks()) {
+    uint8_t tc = 0, vc = 0;
+    ASSERT_TRUE(r->BlockCodecs(h, &tc, &vc).ok());
+    codecs.insert(vc);
+  }
+  for (auto id : {encoding::CodecId::kConstant, encoding::CodecId::kFloatDecimal,
+                  encoding::CodecId::kIntDelta, encoding::CodecId::kIntRle}) {
+    EXPECT_TRUE(codecs.count(static_cast<uint8_t>(id))) << "codec " << static_cast<int>(id) << " not covered";
+  }
+  EXPECT_GE(codecs.size(), 6u);
+
+  // Past *size: garbage (longer than needed) or nothing (shorter).
+  auto garbage = [](Column* c, size_t at, size_t extra) {
+    c->times.resize(at + extra, -7);
+    switch (c->type) {
+      case FieldType::kFloat:
+        c->floats.resize(at + extra, -7.5);
+        break;
+      case FieldType::kInteger:
+        c->ints.resize(at + extra, -7);
+        break;
+      case FieldType::kUnsigned:
+        c->uints.resize(at + extra, 7);
+        break;
+      case FieldType::kBoolean:
+        c->bools.resize(at + extra, 1);
+        break;
+      case FieldType::kString:
+        c->strings.resize(at + extra, "junk");
+        break;
+    }
+  };
+  auto trim = [](Column* c, size_t n) {
+    c->times.resize(n);
+    c->floats.resize(std::min(c->floats.size(), n));
+    c->ints.resize(std::min(c->ints.size(), n));
+    c->uints.resize(std::min(c->uints.size(), n));
+    c->bools.resize(std::min(c->bools.size(), n));
+    c->strings.resize(std::min(c->strings.size(), n));
+  };
+  // `ref` gives the expected points; the first pass reads each block
+  // through a fresh reader (its first, checked read), the second through
+  // `r`, which has read them all before.
+  auto ref = OpenOk();
+  ASSERT_NE(ref, nullptr);
+  for (const BlockHandle& h : r->blocks()) {
+    Column c;
+    c.type = h.type;
+    ASSERT_TRUE(r->ReadBlock(h, &c).ok());
+  }
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t bi = 0; bi < ref->blocks().size(); bi++) {
+      const BlockHandle& h = ref->blocks()[bi];
+      Column whole;
+      whole.type = h.type;
+      ASSERT_TRUE(ref->ReadBlock(h, &whole).ok());
+      const int64_t lo_t = h.stats.min_time, hi_t = h.stats.max_time;
+      const std::pair<int64_t, int64_t> ranges[] = {{lo_t, hi_t},
+                                                    {lo_t - 5, hi_t + 5},
+                                                    {lo_t + 1, hi_t - 1},
+                                                    {lo_t, whole.times[whole.size() / 2]},
+                                                    {whole.times[whole.size() / 3], hi_t},
+                                                    {lo_t, lo_t},
+                                                    {hi_t, hi_t},
+                                                    {lo_t - 9, lo_t - 1},
+                                                    {hi_t + 1, hi_t + 100},
+                                                    {whole.times[3], whole.times[9]},
+                                                    {hi_t - 1, lo_t + 1},
+                                                    {kMinTime, whole.times[10]}};
+      for (const auto& [a, b] : ranges) {
+        for (size_t extra : {size_t{0}, size_t{5}, size_t{2000}}) {
+          Column want;
+          want.type = h.type;
+          want.AppendFrom(whole, 1);  // something already in the column
+          ASSERT_TRUE(ref->ReadBlockRange(h, a, b, &want).ok());
+          Column got;
+          got.type = h.type;
+          got.AppendFrom(whole, 1);
+          size_t size = 1;
+          garbage(&got, size, extra);
+          std::unique_ptr<SegmentReader> fresh;
+          const SegmentReader* reader = r.get();
+          if (pass == 0) {
+            fresh = OpenOk();
+            ASSERT_NE(fresh, nullptr);
+            reader = fresh.get();
+          }
+          ASSERT_TRUE(reader->ReadBlockRangeAt(reader->blocks()[bi], a, b, &got, &size).ok());
+          ASSERT_GE(got.times.size(), size);
+          trim(&got, size);
+          ExpectSameColumn(
+              want, got,
+              absl::StrCat("pass ", pass, " block at ", h.offset, " range ", a, "..", b, " extra ", extra));
+        }
+      }
+    }
+  }
+
+  // Block after block of each field into one column reused across fields,
+  // as DBImpl's scan does, against ReadBlockRange appending.
+  for (int pass = 0; pass < 2; pass++) {
+    std::unique_ptr<SegmentReader> fresh = OpenOk();
+    ASSERT_NE(fresh, nullptr);
+    const SegmentReader* reader = pass == 0 ? fresh.get() : r.get();
+    Column got;
+    for (uint32_t f = 1; f < field; f++) {
+      std::vector<const BlockHandle*> hs;
+      reader->FindBlocks(1, f, INT64_MIN, INT64_MAX, &hs);
+      ASSERT_FALSE(hs.empty());
+      const int64_t a = hs.front()->stats.min_time + 3 * kStep, b = hs.back()->stats.max_time - 2 * kStep;
+      Column want;
+      want.type = hs.front()->type;
+      for (const BlockHandle* h : hs) ASSERT_TRUE(ref->ReadBlockRange(*h, a, b, &want).ok());
+      if (got.type != want.type) got.clear();
+      got.type = want.type;
+      size_t size = 0;
+      for (const BlockHandle* h : hs) ASSERT_TRUE(reader->ReadBlockRangeAt(*h, a, b, &got, &size).ok());
+      trim(&got, size);
+      ExpectSameColumn(want, got, absl::StrCat("pass ", pass, " field ", f));
+    }
+  }
+
+  // A damaged block fails and leaves *size as it was.
+  const BlockHandle victim = r->blocks()[0];
+  r.reset();
+  ref.reset();
+  std::string bytes = Slurp(path_);
+  bytes[victim.offset + 2] ^= 0x20;
+  Spit(path_, bytes);
+  auto damaged = OpenOk();
+  ASSERT_NE(damaged, nullptr);
+  for (const auto& [a, b] : {std::pair{victim.stats.min_time, victim.stats.max_time},
+                             std::pair{victim.stats.min_time + 1, victim.stats.max_time - 1}}) {
+    Column c;
+    c.type = victim.type;
+    garbage(&c, 0, 3);
+    size_t size = 2;
+    EXPECT_EQ(damaged->ReadBlockRangeAt(damaged->blocks()[0], a, b, &c, &size).code(),
+              absl::StatusCode::kDataLoss);
+    EXPECT_EQ(size, 2u);
+  }
 }
 
 // Fields of one series share byte-identical timestamp columns, which reads

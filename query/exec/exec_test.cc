@@ -101,6 +101,33 @@ TEST_F(ExecTest, RawRowsArithmeticAndTags) {
             std::string::npos);
 }
 
+// Raw rows are aligned on the union of the selected fields' times: fields
+// with the same times, fields with fewer (nulls), integers among floats,
+// and more than one series merged by time.
+TEST_F(ExecTest, RawRowsAlignFieldsOnTheUnionOfTheirTimes) {
+  ASSERT_TRUE(db_->WriteLineProtocol("t",
+                                     "gap,host=a x=1,y=2i 1000000000\n"
+                                     "gap,host=a x=3 2000000000\n"
+                                     "gap,host=a y=4i 3000000000\n"
+                                     "gap,host=a x=5,y=6i 4000000000\n"
+                                     "gap,host=b y=7i 2500000000\n",
+                                     {})
+                  .ok());
+  EXPECT_EQ(Q("SELECT x, y FROM gap WHERE host = 'a'"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"gap","columns":["time","x","y"],"values":[)"
+            R"(["1970-01-01T00:00:01Z",1,2],["1970-01-01T00:00:02Z",3,null],["1970-01-01T00:00:03Z",null,4],)"
+            R"(["1970-01-01T00:00:04Z",5,6]]}]}]})");
+  EXPECT_EQ(
+      Q("SELECT * FROM gap"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"gap","columns":["time","host","x","y"],"values":[)"
+      R"(["1970-01-01T00:00:01Z","a",1,2],["1970-01-01T00:00:02Z","a",3,null],)"
+      R"(["1970-01-01T00:00:02.5Z","b",null,7],["1970-01-01T00:00:03Z","a",null,4],)"
+      R"(["1970-01-01T00:00:04Z","a",5,6]]}]}]})");
+  EXPECT_EQ(Q("SELECT y FROM gap WHERE host = 'a'"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"gap","columns":["time","y"],"values":[)"
+            R"(["1970-01-01T00:00:01Z",2],["1970-01-01T00:00:03Z",4],["1970-01-01T00:00:04Z",6]]}]}]})");
+}
+
 // The server runs the statements it parsed to authorize a request; that
 // must answer exactly as parsing the text again does. Also covers the index
 // path of `host = 'a' OR host = 'b'` and SELECT * (tags as constant columns).

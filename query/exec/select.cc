@@ -211,6 +211,14 @@ Aligned Align(const std::vector<const Column*>& cols, const std::vector<bool>& d
   } else {
     for (size_t k = 0; k < cols.size(); k++) {
       if (!drives[k] || cols[k] == nullptr) continue;
+      // Fields written together share their times: the union is then the
+      // times themselves, found by one comparison instead of a merge per
+      // field (a seventh of a raw hour's alignment each).
+      if (out.times.empty()) {
+        out.times = cols[k]->times;
+        continue;
+      }
+      if (cols[k]->times == out.times) continue;
       std::vector<int64_t> merged;
       merged.reserve(out.times.size() + cols[k]->size());
       std::set_union(out.times.begin(), out.times.end(), cols[k]->times.begin(), cols[k]->times.end(),
@@ -1324,10 +1332,18 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         if (!any) continue;
         std::vector<Value> row;
         row.reserve(nf + 1);
-        row.push_back(al.times[r]);
+        row.emplace_back(std::in_place_index<2>, al.times[r]);
         for (size_t j = 0; j < nf; j++) {
-          if (col[j] != nullptr) {
-            col[j]->AppendCellTo(r, &row);
+          if (const VCol* c = col[j]; c != nullptr && c->type == VType::kFloat && r < c->valid.size()) {
+            // Floats (most fields) here, not through the call below: it was
+            // a tenth of a raw hour's row building.
+            if (c->valid[r]) {
+              row.emplace_back(std::in_place_index<1>, c->f[r]);
+            } else {
+              row.emplace_back();
+            }
+          } else if (c != nullptr) {
+            c->AppendCellTo(r, &row);
           } else if (const_str[j] != nullptr) {
             // A tag: its string built in place, not through the variant's
             // copy (a visit per cell, which showed in SELECT * profiles).

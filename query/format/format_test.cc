@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 namespace m2mdb::query {
 namespace {
 
@@ -74,6 +76,8 @@ TEST(FormatFloat, FastPathAgreesWithToChars) {
     values.push_back(static_cast<double>(rng() % 1000000) * 1e-3 +
                      std::ldexp(1.0, static_cast<int>(rng() % 60)));
   }
+  EXPECT_EQ("0", format::FormatFloat(0.0));
+  EXPECT_EQ("-0", format::FormatFloat(-0.0));
   int compared = 0;
   for (double f : values) {
     std::string want = reference(f);
@@ -149,6 +153,83 @@ TEST(ToInfluxJson, CompactValuesMatchTheGenericWriter) {
   EXPECT_NE(s_epoch.find(R"([3,-6.8,-2000000014,18446744073709551613,true,"xx",null])"), std::string::npos);
   EXPECT_NE(s_epoch.find(R"([null,null,0,0,false,"",1e-9]]}]}]})"), std::string::npos);
   EXPECT_NE(s_epoch.find(R"("xxxx\u003c\"\u0026\\\n",null])"), std::string::npos);
+}
+
+// The compact writer remembers each column's last float and its text; runs
+// of equal values, values that differ only in bits (-0 and 0, NaN
+// payloads), long texts, columns past those it remembers and floats in a
+// column that also holds other types must print as the pretty writer's.
+TEST(ToInfluxJson, RepeatedFloatsPrintAsTheGenericWriter) {
+  StatementResult r;
+  ResultSeries s;
+  s.name = "m";
+  s.columns = {"time"};
+  for (int c = 0; c < 40; c++) s.columns.push_back(absl::StrCat("c", c));
+  const double pool[] = {0.0,
+                         -0.0,
+                         std::nan(""),
+                         -std::nan(""),
+                         344.8,
+                         -77.28991,
+                         191,
+                         1e-9,
+                         -2.2250738585072014e-308,
+                         1.7976931348623157e308,
+                         45.123456789012344,
+                         1e21};
+  std::mt19937_64 rng(5);
+  for (int k = 0; k < 3000; k++) {
+    std::vector<Value> row = {int64_t{k}};
+    for (int c = 0; c < 40; c++) {
+      const uint64_t x = rng();
+      if (x % 10 < 6 && k > 0) {
+        row.push_back(s.values.back()[c + 1]);  // a run
+      } else if (c % 9 == 8 && x % 10 == 6) {
+        row.emplace_back(std::in_place_index<2>, int64_t{c});  // another type in the column
+      } else {
+        row.emplace_back(std::in_place_index<1>, pool[(x >> 8) % std::size(pool)]);
+      }
+    }
+    s.values.push_back(std::move(row));
+  }
+  r.series.push_back(s);
+  const std::string compact = ToInfluxJson({r}, {.epoch = "ns"});
+  std::string squeezed;
+  for (char c : ToInfluxJson({r}, {.epoch = "ns", .pretty = true})) {
+    if (c != ' ' && c != '\n') squeezed.push_back(c);
+  }
+  EXPECT_EQ(compact, squeezed);
+  ResultSeries signs;
+  signs.name = "m";
+  signs.columns = {"time", "v"};
+  signs.values = {
+      {int64_t{1}, 0.0}, {int64_t{2}, -0.0}, {int64_t{3}, -0.0}, {int64_t{4}, 0.0}, {int64_t{5}, 0.0}};
+  StatementResult r2;
+  r2.series.push_back(signs);
+  EXPECT_NE(ToInfluxJson({r2}, {.epoch = "ns"}).find("[[1,0],[2,-0],[3,-0],[4,0],[5,0]]"), std::string::npos);
+}
+
+// Short strings are copied into the compact writer's buffer 16 bytes at a
+// time: every length around that size, in and out of the string's own
+// buffer, must come out exactly.
+TEST(ToInfluxJson, ShortStringsOfEveryLengthPrintExactly) {
+  StatementResult r;
+  ResultSeries s;
+  s.name = "m";
+  s.columns = {"time", "a", "b"};
+  std::string want = "[";
+  for (int len = 0; len <= 40; len++) {
+    std::string heap(static_cast<size_t>(len), static_cast<char>('a' + len % 26));
+    heap.reserve(100);  // out of the string object, with room to spare
+    std::string exact(static_cast<size_t>(len), static_cast<char>('A' + len % 26));
+    exact.shrink_to_fit();
+    s.values.push_back({int64_t{len}, heap, exact});
+    absl::StrAppend(&want, len ? "," : "", "[", len, ",\"", heap, "\",\"", exact, "\"]");
+  }
+  want += "]";
+  r.series.push_back(s);
+  const std::string json = ToInfluxJson({r}, {.epoch = "ns"});
+  EXPECT_NE(json.find(want), std::string::npos) << json;
 }
 
 // The compact writer remembers each column's last clean string; a value
