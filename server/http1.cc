@@ -605,28 +605,14 @@ class Http1Server::Connection {
       if (!SendAll("HTTP/1.1 100 Continue\r\n\r\n")) return Fail();
     }
     if (body_framing_ == Framing::kLength) {
-      while (body_left_ > 0) {
-        if (Buffered() == 0 && Fill(ReadTimeoutMs(), false, buf_.size()) != Wait::kData) return Fail();
-        size_t n = static_cast<size_t>(std::min<uint64_t>(Buffered(), body_left_));
-        const char* p = buf_.data() + begin_;
-        begin_ += n;
-        body_left_ -= n;
-        if (!receiver(p, n)) return Fail();
-      }
+      if (!DeliverLeft(receiver)) return Fail();
       body_done_ = true;
       return true;
     }
     // Chunked (RFC 9112 7.1).
     for (;;) {
       if (chunk_state_ == ChunkState::kData) {
-        while (body_left_ > 0) {
-          if (Buffered() == 0 && Fill(ReadTimeoutMs(), false, buf_.size()) != Wait::kData) return Fail();
-          size_t n = static_cast<size_t>(std::min<uint64_t>(Buffered(), body_left_));
-          const char* p = buf_.data() + begin_;
-          begin_ += n;
-          body_left_ -= n;
-          if (!receiver(p, n)) return Fail();
-        }
+        if (!DeliverLeft(receiver)) return Fail();
         chunk_state_ = ChunkState::kDataEnd;
       }
       std::string_view line;
@@ -664,6 +650,21 @@ class Http1Server::Connection {
   bool Fail() {
     body_failed_ = true;
     return false;
+  }
+
+  // Hands the next body_left_ bytes (the rest of a Content-Length body, or
+  // of a chunk) to `receiver` as they arrive; false on EOF, timeout or a
+  // receiver that says stop.
+  bool DeliverLeft(const httplib::ContentReceiver& receiver) {
+    while (body_left_ > 0) {
+      if (Buffered() == 0 && Fill(ReadTimeoutMs(), false, buf_.size()) != Wait::kData) return false;
+      size_t n = static_cast<size_t>(std::min<uint64_t>(Buffered(), body_left_));
+      const char* p = buf_.data() + begin_;
+      begin_ += n;
+      body_left_ -= n;
+      if (!receiver(p, n)) return false;
+    }
+    return true;
   }
 
   // One CRLF- or LF-terminated line of a chunked body, without its end.

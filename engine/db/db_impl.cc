@@ -90,20 +90,6 @@ void ClipColumn(Column* c, int64_t lo, int64_t hi) {
   clip(c->strings);
 }
 
-// Cuts every vector of `c` to at most `n` elements (a shrink never
-// reallocates, so the space stays for the next series read into `c`).
-void TruncateColumn(Column* c, size_t n) {
-  auto cut = [n](auto& v) {
-    if (v.size() > n) v.erase(v.begin() + static_cast<std::ptrdiff_t>(n), v.end());
-  };
-  cut(c->times);
-  cut(c->floats);
-  cut(c->ints);
-  cut(c->uints);
-  cut(c->bools);
-  cut(c->strings);
-}
-
 bool TombstoneCovers(const index::Tombstone& t, uint32_t db_id, uint64_t series_id, uint64_t segment_id) {
   return t.db_id == db_id && segment_id <= t.seq &&
          std::binary_search(t.series_ids.begin(), t.series_ids.end(), series_id);
@@ -1107,7 +1093,7 @@ Status DBImpl::ReadSeriesFieldSummarised(const Snapshot& snap, uint32_t db_id, i
     for (size_t i = sb.begin; i < sb.end && s.ok(); i++) {
       if (!summarise[i]) s = sb.seg->reader->ReadBlockRangeAt(*blocks[i], min_time, max_time, out, &size);
     }
-    TruncateColumn(out, s.ok() ? size : 0);
+    out->truncate(s.ok() ? size : 0);
     RETURN_IF_ERROR(s);
     for (const auto& t : snap.version->tombstones) {
       if (TombstoneCovers(t, db_id, series_id, sb.seg->meta.id)) {

@@ -117,7 +117,7 @@ class SegmentReaderImpl final : public SegmentReader {
     if (out->type != h.type || !numeric) {
       // Booleans and strings (rare): cut to `*size` and append.
       const size_t n0 = *size;
-      Truncate(out, n0);
+      out->truncate(n0);
       Status s = Range(h, min_time, max_time, out, nullptr);
       *size = s.ok() ? out->times.size() : n0;
       return s;
@@ -152,7 +152,7 @@ class SegmentReaderImpl final : public SegmentReader {
       scratch.clear();
       RETURN_IF_ERROR(ReadBlock(h, &scratch));
       const auto [lo, hi] = InRange(scratch.times.data(), scratch.size(), min_time, max_time);
-      if (at != nullptr) Truncate(out, *at);
+      if (at != nullptr) out->truncate(*at);
       for (size_t i = lo; i < hi; i++) out->AppendFrom(scratch, i);
       if (at != nullptr) *at = out->times.size();
       return absl::OkStatus();
@@ -298,19 +298,6 @@ class SegmentReaderImpl final : public SegmentReader {
   }
 
  private:
-  // Cuts the vectors of `c` to `n` points (those of other types are empty).
-  static void Truncate(Column* c, size_t n) {
-    auto cut = [n](auto& v) {
-      if (v.size() > n) v.erase(v.begin() + static_cast<std::ptrdiff_t>(n), v.end());
-    };
-    cut(c->times);
-    cut(c->floats);
-    cut(c->ints);
-    cut(c->uints);
-    cut(c->bools);
-    cut(c->strings);
-  }
-
   // Grows `v` to at least `n` elements (the new ones zero, to be overwritten).
   template <typename V>
   static void AtLeast(V& v, size_t n) {

@@ -1,3 +1,4 @@
+#include <cstddef>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -49,6 +50,18 @@ void Column::reserve(size_t n) {
     case FieldType::kBoolean: bools.reserve(n); break;
     case FieldType::kString: strings.reserve(n); break;
   }
+}
+
+void Column::truncate(size_t n) {
+  auto cut = [n](auto& v) {
+    if (v.size() > n) v.erase(v.begin() + static_cast<std::ptrdiff_t>(n), v.end());
+  };
+  cut(times);
+  cut(floats);
+  cut(ints);
+  cut(uints);
+  cut(bools);
+  cut(strings);
 }
 
 void Column::AppendFrom(const Column& src, size_t i) {

@@ -3,6 +3,7 @@
 #include "engine/util/coding.h"
 #include "engine/util/crc32c.h"
 #include "engine/util/file.h"
+#include "m2mdb/column.h"
 #include "gtest/gtest.h"
 
 namespace m2mdb {
@@ -70,6 +71,23 @@ TEST(File, AtomicWriteAndRead) {
   EXPECT_FALSE(FileExists(path + ".tmp"));
   EXPECT_EQ(absl::StatusCode::kNotFound, ReadFileToString(dir + "/missing").status().code());
   ASSERT_TRUE(RemoveAll(dir).ok());
+}
+
+TEST(ColumnTest, TruncateCutsEveryVectorAndKeepsTheSpace) {
+  Column c;
+  c.type = FieldType::kString;
+  for (int i = 0; i < 10; i++) c.Append(i, FieldValue::String("s" + std::to_string(i)));
+  const size_t cap = c.times.capacity();
+  c.truncate(4);
+  EXPECT_EQ(4u, c.size());
+  EXPECT_EQ(4u, c.strings.size());
+  EXPECT_EQ("s3", c.strings.back());
+  EXPECT_EQ(cap, c.times.capacity());
+  c.truncate(100);  // longer than the column: nothing changes
+  EXPECT_EQ(4u, c.size());
+  c.truncate(0);
+  EXPECT_TRUE(c.empty());
+  EXPECT_TRUE(c.strings.empty());
 }
 
 }  // namespace

@@ -28,6 +28,9 @@ struct Column {
     times.clear(); floats.clear(); ints.clear(); uints.clear(); bools.clear(); strings.clear();
   }
   void reserve(size_t n);
+  // Cuts every vector to at most n elements; the space stays (a shrink never
+  // reallocates), for reading the next series into the same column.
+  void truncate(size_t n);
   // Appends point i of `src` (same type).
   void AppendFrom(const Column& src, size_t i);
   // Appends a typed value; v.type must equal type.
