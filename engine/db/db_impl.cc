@@ -902,7 +902,8 @@ StatusOr<bool> SegmentMayHold(const SegmentRef& seg, uint32_t db_id, int64_t par
                               int64_t max_time) {
   const auto& meta = seg.meta;
   if (meta.db_id != db_id) return false;
-  if (meta.partition_start > max_time || PartitionEnd(meta.partition_start, partition_ns) < min_time) return false;
+  if (meta.partition_start > max_time || PartitionEnd(meta.partition_start, partition_ns) < min_time)
+    return false;
   if (meta.max_time < min_time || meta.min_time > max_time) return false;
   if (!seg.reader) {
     return absl::DataLossError(
@@ -1402,7 +1403,8 @@ Status DBImpl::FlushFrozenLocked() {
       auto dbit = dbs.find(db_id);
       if (dbit == dbs.end()) return;  // database dropped
       const int64_t pns = PartitionNs(dbit->second);
-      const int64_t cutoff = dbit->second.retention_ns > 0 ? SatSub(now, dbit->second.retention_ns) : kMinTime;
+      const int64_t cutoff =
+          dbit->second.retention_ns > 0 ? SatSub(now, dbit->second.retention_ns) : kMinTime;
       size_t i = 0;
       while (i < col.size()) {
         // Saturating: the partitions of kMinTime and kMaxTime reach past
@@ -1749,9 +1751,9 @@ void DBImpl::BackgroundLoop() {
     // Compared without digits: each attempt names a new segment file.
     std::string error = s.ToString();
     std::string signature = error;
-    signature.erase(std::remove_if(signature.begin(), signature.end(),
-                                   [](char c) { return c >= '0' && c <= '9'; }),
-                    signature.end());
+    signature.erase(
+        std::remove_if(signature.begin(), signature.end(), [](char c) { return c >= '0' && c <= '9'; }),
+        signature.end());
     if (signature != last_error) {
       LogError("background work: ", error, " (retrying with backoff up to ",
                std::chrono::duration_cast<std::chrono::seconds>(kMaxBackoff).count(),
