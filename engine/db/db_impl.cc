@@ -366,11 +366,29 @@ Status DBImpl::OpenImpl() {
   replaying_ = true;
   auto start = std::chrono::steady_clock::now();
   StatusOr<std::unique_ptr<wal::Wal>> wal;
+  // Progress about once a second (a 520 MB WAL replayed for 2.8 s without a
+  // word): records and bytes so far out of what the WAL directory holds
+  // (segments before the checkpoint, not replayed, are counted there too).
+  uint64_t replay_bytes = 0, replay_records = 0;
   {
+    const uint64_t wal_dir_bytes = DirectorySize(wo.dir).value_or(0);
+    auto next_report = start + std::chrono::seconds(1);
     const int workers = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
     Replayer replayer(this, workers);
-    wal = wal::Wal::Open(wo, checkpoint + 1, [&replayer](uint64_t /*seq*/, std::string_view payload) {
+    wal = wal::Wal::Open(wo, checkpoint + 1, [&](uint64_t seq, std::string_view payload) {
       replayer.Add(payload);
+      replay_bytes += payload.size();
+      replay_records++;
+      if ((replay_records & 63) == 0) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= next_report) {
+          next_report = now + std::chrono::seconds(1);
+          const double secs = std::chrono::duration<double>(now - start).count();
+          LogInfo("replaying the WAL: ", replay_records, " records, ",
+                  absl::StrFormat("%.1f of %.1f MB", replay_bytes / 1e6, wal_dir_bytes / 1e6), " (up to seq ",
+                  seq, "), ", absl::StrFormat("%.0f MB/s", replay_bytes / 1e6 / secs));
+        }
+      }
       return absl::OkStatus();
     });
     if (wal.ok()) replayer.Finish();
@@ -383,7 +401,8 @@ Status DBImpl::OpenImpl() {
     absl::MutexLock l(&state_mu_);
     LogInfo("opened ", dir, ": ", index_->ListDatabases().size(), " databases, ", version_->segments.size(),
             " segments, WAL checkpoint ", checkpoint, ", replayed ", replayed_records_.load(),
-            " WAL records (", active_->points(), " points) in ", absl::StrFormat("%.3f", secs), " s");
+            " WAL records (", absl::StrFormat("%.1f MB", replay_bytes / 1e6), ", ", active_->points(),
+            " points) in ", absl::StrFormat("%.3f", secs), " s");
   }
   open_ = true;
   if (options_.background_work) bg_thread_ = std::thread([this] { BackgroundLoop(); });

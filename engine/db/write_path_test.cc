@@ -6,8 +6,10 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 
+#include "engine/util/logging.h"
 #include "m2mdb/db.h"
 #include "tests/support/test_util.h"
 
@@ -176,6 +178,29 @@ TEST_F(WritePathTest, LineWithManyFieldsIsWrittenReplayedAndFlushed) {
   ASSERT_EQ(static_cast<size_t>(kFields), dump.size());
   EXPECT_EQ("5:7i", dump["wide f7"]);
   EXPECT_EQ(absl::StrCat("5:", kFields - 1, "i"), dump[absl::StrCat("wide f", kFields - 1)]);
+}
+
+// Opening after a crash says how much of the WAL it replayed (records and
+// bytes); a long replay also logs progress about once a second.
+TEST_F(WritePathTest, ReplaySummaryNamesRecordsAndBytes) {
+  options_.flush_on_close = false;
+  db_.reset();
+  auto db = DB::Open(options_);
+  ASSERT_TRUE(db.ok()) << db.status();
+  db_ = std::move(*db);
+  for (int i = 0; i < 3; i++) Write(absl::StrCat("m v=", i, " ", i, "\n"));
+  db_.reset();
+  std::vector<std::string> lines;
+  SetLogSink([&](LogLevel, std::string_view msg) { lines.emplace_back(msg); });
+  db = DB::Open(options_);
+  SetLogSink(nullptr);
+  ASSERT_TRUE(db.ok()) << db.status();
+  db_ = std::move(*db);
+  bool found = false;
+  for (const auto& l : lines) {
+    if (l.find("replayed 3 WAL records (0.0 MB, 3 points)") != std::string::npos) found = true;
+  }
+  EXPECT_TRUE(found) << absl::StrJoin(lines, "\n");
 }
 
 }  // namespace
