@@ -478,7 +478,22 @@ std::string_view Parser::Unescape(std::string_view raw, uint8_t set, size_t line
   return std::string_view(scratch_.data() + start, scratch_.size() - start);
 }
 
-bool Parser::ValidateUtf8() {
+__attribute__((noinline)) Field* Parser::FindEarlierField(bool* indexed) {
+  auto& fields = point_.fields;
+  const size_t last = fields.size() - 1;
+  if (!*indexed) {
+    *indexed = true;
+    field_index_.clear();
+    field_index_.reserve(2 * last);
+    for (size_t i = 0; i < last; ++i) field_index_.emplace(fields[i].key, i);
+  }
+  auto [it, inserted] = field_index_.emplace(fields[last].key, last);
+  return inserted ? nullptr : &fields[it->second];
+}
+
+// Out of line (as FindEarlierField): rare work kept out of ParseLine's body,
+// whose growth made GCC stop inlining the tags' push_back (measured).
+__attribute__((noinline)) bool Parser::ValidateUtf8() {
   if (!IsValidUtf8(point_.measurement)) return Fail("invalid UTF-8 in measurement");
   for (const Tag& t : point_.tags) {
     if (!IsValidUtf8(t.key)) return Fail("invalid UTF-8 in tag key");
@@ -629,11 +644,12 @@ bool Parser::ParseLine(const char* b, const char* e, int64_t multiplier, int64_t
   }
   if (p == e) return Fail("missing fields");
 
-  // Tags. Appended in input order; lines are nearly always sorted already
-  // (and have few tags), so the order is only checked here and a sort runs
-  // after the loop when needed: an insertion sort here was quadratic (50 k
-  // tags in reverse order took 9.9 s, issue 16).
-  bool tags_sorted = true;
+  // Tags. The first kInsertionTags are kept sorted by insertion (lines carry
+  // few tags and are often sorted already); past that the rest is appended
+  // and the whole set sorted once after the loop: insertion alone was
+  // quadratic (50 k tags in reverse order took 9.9 s, issue 16).
+  constexpr size_t kInsertionTags = 16;
+  bool sort_after = false;
   while (*p == ',') {
     const char* ks = ++p;
     esc = false;
@@ -656,34 +672,30 @@ bool Parser::ParseLine(const char* b, const char* e, int64_t multiplier, int64_t
       backslash_ = true;
       tag.value = Unescape(tag.value, kTagEscapes, line_len);
     }
+    // One push_back call site: with two, GCC stopped inlining it (measured).
     auto& tags = point_.tags;
-    if (!tags.empty() && tags_sorted && !KeyLess(tags.back().key, tag.key)) {
-      if (tags.back().key == tag.key) return Fail("duplicate tags");
-      tags_sorted = false;
-    }
+    const bool insert = tags.size() < kInsertionTags;
+    if (!insert) sort_after |= !KeyLess(tags.back().key, tag.key);
     tags.push_back(tag);
+    if (insert) {
+      size_t i = tags.size() - 1;
+      while (i > 0 && KeyLess(tag.key, tags[i - 1].key)) {
+        tags[i] = tags[i - 1];
+        --i;
+      }
+      // The tags after the insertion point are greater, so only the one
+      // before it can be a duplicate.
+      if (i > 0 && tags[i - 1].key[0] == tag.key[0] && tags[i - 1].key == tag.key)
+        return Fail("duplicate tags");
+      tags[i] = tag;
+    }
     if (p == e) return Fail("missing fields");
   }
-  if (!tags_sorted) {
+  if (sort_after) {
     auto& tags = point_.tags;
-    if (tags.size() <= 16) {
-      // Inline insertion sort: std::sort's call cost a measured 5 % of the
-      // parse of a truck line (5 tags, not in key order).
-      for (size_t k = 1; k < tags.size(); ++k) {
-        const Tag tag = tags[k];
-        size_t i = k;
-        while (i > 0 && KeyLess(tag.key, tags[i - 1].key)) {
-          tags[i] = tags[i - 1];
-          --i;
-        }
-        tags[i] = tag;
-      }
-    } else {
-      std::sort(tags.begin(), tags.end(), [](const Tag& a, const Tag& b) { return KeyLess(a.key, b.key); });
-    }
+    std::sort(tags.begin(), tags.end(), [](const Tag& a, const Tag& b) { return KeyLess(a.key, b.key); });
     for (size_t i = 1; i < tags.size(); ++i) {
-      if (tags[i - 1].key[0] == tags[i].key[0] && tags[i - 1].key == tags[i].key)
-        return Fail("duplicate tags");
+      if (tags[i - 1].key == tags[i].key) return Fail("duplicate tags");
     }
   }
 
@@ -763,21 +775,16 @@ bool Parser::ParseLine(const char* b, const char* e, int64_t multiplier, int64_t
                                     static_cast<uint8_t>(key.back())) &
                                    63);
     Field* prev = nullptr;
-    const size_t last = point_.fields.size() - 1;
-    if (last >= kLinearFields) {
-      if (!indexed) {
-        indexed = true;
-        field_index_.clear();
-        field_index_.reserve(2 * last);
-        for (size_t i = 0; i < last; ++i) field_index_.emplace(point_.fields[i].key, i);
-      }
-      auto [it, inserted] = field_index_.emplace(key, last);
-      if (!inserted) prev = &point_.fields[it->second];
-    } else if (seen & bit) {
-      for (size_t i = 0; i < last; ++i) {
-        if (point_.fields[i].key == key) {
-          prev = &point_.fields[i];
-          break;
+    if (indexed || (seen & bit)) [[unlikely]] {
+      const size_t last = point_.fields.size() - 1;
+      if (indexed || last >= kLinearFields) {
+        prev = FindEarlierField(&indexed);
+      } else {
+        for (size_t i = 0; i < last; ++i) {
+          if (point_.fields[i].key == key) {
+            prev = &point_.fields[i];
+            break;
+          }
         }
       }
     }

@@ -111,6 +111,11 @@ class Parser {
   // for valid UTF-8 (string values are checked as they are scanned); on
   // failure sets error_ and returns false.
   bool ValidateUtf8();
+  // For lines past kLinearFields fields: the earlier field of
+  // point_.fields with the last one's key, or null, through field_index_
+  // (built on the first call of a line, which sets *indexed: every later
+  // field of the line must come here too).
+  Field* FindEarlierField(bool* indexed);
 
   // Lines with more fields than this find duplicate keys through
   // field_index_ instead of a linear scan.
