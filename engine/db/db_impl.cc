@@ -25,6 +25,7 @@
 #include "engine/encoding/codec.h"
 #include "engine/util/file.h"
 #include "engine/util/logging.h"
+#include "engine/util/time_math.h"
 
 namespace m2mdb {
 namespace {
@@ -34,14 +35,6 @@ int64_t NowNanos() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-int64_t FloorDiv(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
-  return q;
-}
-
-int64_t PartitionStart(int64_t t, int64_t partition_ns) { return FloorDiv(t, partition_ns) * partition_ns; }
 
 // Appends all of `src` to `dst`.
 void AppendColumn(const Column& src, Column* dst) {
@@ -373,11 +366,29 @@ Status DBImpl::OpenImpl() {
   replaying_ = true;
   auto start = std::chrono::steady_clock::now();
   StatusOr<std::unique_ptr<wal::Wal>> wal;
+  // Progress about once a second (a 520 MB WAL replayed for 2.8 s without a
+  // word): records and bytes so far out of what the WAL directory holds
+  // (segments before the checkpoint, not replayed, are counted there too).
+  uint64_t replay_bytes = 0, replay_records = 0;
   {
+    const uint64_t wal_dir_bytes = DirectorySize(wo.dir).value_or(0);
+    auto next_report = start + std::chrono::seconds(1);
     const int workers = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
     Replayer replayer(this, workers);
-    wal = wal::Wal::Open(wo, checkpoint + 1, [&replayer](uint64_t /*seq*/, std::string_view payload) {
+    wal = wal::Wal::Open(wo, checkpoint + 1, [&](uint64_t seq, std::string_view payload) {
       replayer.Add(payload);
+      replay_bytes += payload.size();
+      replay_records++;
+      if ((replay_records & 63) == 0) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= next_report) {
+          next_report = now + std::chrono::seconds(1);
+          const double secs = std::chrono::duration<double>(now - start).count();
+          LogInfo("replaying the WAL: ", replay_records, " records, ",
+                  absl::StrFormat("%.1f of %.1f MB", replay_bytes / 1e6, wal_dir_bytes / 1e6), " (up to seq ",
+                  seq, "), ", absl::StrFormat("%.0f MB/s", replay_bytes / 1e6 / secs));
+        }
+      }
       return absl::OkStatus();
     });
     if (wal.ok()) replayer.Finish();
@@ -390,7 +401,8 @@ Status DBImpl::OpenImpl() {
     absl::MutexLock l(&state_mu_);
     LogInfo("opened ", dir, ": ", index_->ListDatabases().size(), " databases, ", version_->segments.size(),
             " segments, WAL checkpoint ", checkpoint, ", replayed ", replayed_records_.load(),
-            " WAL records (", active_->points(), " points) in ", absl::StrFormat("%.3f", secs), " s");
+            " WAL records (", absl::StrFormat("%.1f MB", replay_bytes / 1e6), ", ", active_->points(),
+            " points) in ", absl::StrFormat("%.3f", secs), " s");
   }
   open_ = true;
   if (options_.background_work) bg_thread_ = std::thread([this] { BackgroundLoop(); });
@@ -510,7 +522,7 @@ void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view bod
   po.precision = precision;
   po.default_time = default_time;
   po.max_line_length = max_line_length;
-  const int64_t retention_cutoff = db.retention_ns > 0 ? NowNanos() - db.retention_ns : kMinTime;
+  const int64_t retention_cutoff = db.retention_ns > 0 ? SatSub(NowNanos(), db.retention_ns) : kMinTime;
   size_t skip_pos = 0;
   // Field ids of recent line shapes (measurement + field keys and types),
   // reused when a line has the same shape: telemetry batches interleave a
@@ -909,7 +921,8 @@ StatusOr<bool> SegmentMayHold(const SegmentRef& seg, uint32_t db_id, int64_t par
                               int64_t max_time) {
   const auto& meta = seg.meta;
   if (meta.db_id != db_id) return false;
-  if (meta.partition_start > max_time || meta.partition_start + (partition_ns - 1) < min_time) return false;
+  if (meta.partition_start > max_time || PartitionEnd(meta.partition_start, partition_ns) < min_time)
+    return false;
   if (meta.max_time < min_time || meta.min_time > max_time) return false;
   if (!seg.reader) {
     return absl::DataLossError(
@@ -1409,13 +1422,15 @@ Status DBImpl::FlushFrozenLocked() {
       auto dbit = dbs.find(db_id);
       if (dbit == dbs.end()) return;  // database dropped
       const int64_t pns = PartitionNs(dbit->second);
-      const int64_t cutoff = dbit->second.retention_ns > 0 ? now - dbit->second.retention_ns : kMinTime;
+      const int64_t cutoff =
+          dbit->second.retention_ns > 0 ? SatSub(now, dbit->second.retention_ns) : kMinTime;
       size_t i = 0;
       while (i < col.size()) {
-        const int64_t pstart = PartitionStart(col.times[i], pns);
-        const int64_t pend = pstart + (pns - 1);  // inclusive, no overflow for sane partitions
+        // Saturating: the partitions of kMinTime and kMaxTime reach past
+        // int64, and a wrapped end once cut an empty chunk here (issue 16).
+        const auto [pstart, pend] = PartitionOf(col.times[i], pns);
         size_t j = std::upper_bound(col.times.begin() + i, col.times.end(), pend) - col.times.begin();
-        if (pstart + pns <= cutoff) {  // whole partition past retention
+        if (pend < cutoff) {  // whole partition past retention
           i = j;
           continue;
         }
@@ -1666,8 +1681,8 @@ Status DBImpl::RetentionLocked() {
   for (const auto& s : version->segments) {
     auto it = dbs.find(s->meta.db_id);
     if (it == dbs.end() || it->second.retention_ns <= 0) continue;
-    const int64_t pend = s->meta.partition_start + PartitionNs(it->second);
-    if (pend <= now - it->second.retention_ns) removed.push_back(s->meta.id);
+    const int64_t pend = PartitionEnd(s->meta.partition_start, PartitionNs(it->second));
+    if (pend < SatSub(now, it->second.retention_ns)) removed.push_back(s->meta.id);
   }
   if (removed.empty()) return absl::OkStatus();
   RETURN_IF_ERROR(index_->CommitSegments({}, removed, std::nullopt));
@@ -1699,6 +1714,27 @@ Status DBImpl::MaintainForTesting() {
 }
 
 void DBImpl::BackgroundLoop() {
+  // A failing round (a flush that cannot write its segment, a compaction of a
+  // damaged partition) is retried with exponential backoff, and its error is
+  // logged when it first appears or changes, not every second: the same
+  // error once a second buried everything else in the log (issue 16). The
+  // rounds in between are skipped entirely, also when a writer asks for a
+  // flush; Flush(), deletes and drops still try at once and return the error.
+  //
+  // A frozen head is flushed as a whole: all databases' segments are
+  // registered in the one RocksDB write that advances the (global) WAL
+  // checkpoint. Registering the segments of the other databases without
+  // advancing the checkpoint is not safe: after a restart the WAL would
+  // replay their points again into segments newer than any tombstone written
+  // meanwhile, and deleted points would come back. So one failing (database,
+  // partition) does hold back the flush of every database until it succeeds;
+  // writers keep going until the stall limit.
+  constexpr auto kMinBackoff = std::chrono::seconds(1);
+  constexpr auto kMaxBackoff = std::chrono::seconds(60);
+  std::chrono::steady_clock::duration backoff = kMinBackoff;
+  std::chrono::steady_clock::time_point retry_at{};
+  std::string last_error;
+  uint64_t failures = 0;
   for (;;) {
     {
       std::unique_lock<std::mutex> l(bg_mu_);
@@ -1706,6 +1742,7 @@ void DBImpl::BackgroundLoop() {
       if (bg_stop_) return;
       bg_work_ = false;
     }
+    if (failures > 0 && std::chrono::steady_clock::now() < retry_at) continue;
     std::lock_guard<std::mutex> l(maint_mu_);
     if (!open_.load()) return;
     Status s;
@@ -1722,7 +1759,28 @@ void DBImpl::BackgroundLoop() {
     s.Update(FlushFrozenLocked());
     s.Update(RetentionLocked());
     s.Update(CompactLocked(/*all=*/false));
-    if (!s.ok()) LogError("background work: ", s.ToString());
+    if (s.ok()) {
+      if (failures > 0) LogInfo("background work succeeded again after ", failures, " failed attempts");
+      failures = 0;
+      backoff = kMinBackoff;
+      last_error.clear();
+      continue;
+    }
+    failures++;
+    // Compared without digits: each attempt names a new segment file.
+    std::string error = s.ToString();
+    std::string signature = error;
+    signature.erase(
+        std::remove_if(signature.begin(), signature.end(), [](char c) { return c >= '0' && c <= '9'; }),
+        signature.end());
+    if (signature != last_error) {
+      LogError("background work: ", error, " (retrying with backoff up to ",
+               std::chrono::duration_cast<std::chrono::seconds>(kMaxBackoff).count(),
+               " s; logged again only if the error changes)");
+      last_error = std::move(signature);
+    }
+    retry_at = std::chrono::steady_clock::now() + backoff;
+    backoff = std::min<std::chrono::steady_clock::duration>(backoff * 2, kMaxBackoff);
   }
 }
 

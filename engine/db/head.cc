@@ -9,6 +9,9 @@ namespace {
 // Estimated bytes per point by type, counting vector slack (x1.5 on average).
 uint64_t PointBytes(FieldType t) { return t == FieldType::kBoolean ? 14 : 24; }
 constexpr uint64_t kColumnOverhead = 160;
+// Series with up to this many fields find a column by a linear scan of
+// their slot; wider ones through the column map.
+constexpr size_t kLinearFields = 16;
 
 }  // namespace
 
@@ -33,11 +36,17 @@ void Head::Apply(const HeadEntry* entries, size_t n, const std::vector<std::stri
       slot_series = e.series_id;
     }
     HeadColumn* c = nullptr;
-    for (const auto& [fid, col] : slot->fields) {
-      if (fid == e.field_id) {
-        c = col;
-        break;
+    if (slot->fields.size() <= kLinearFields) {
+      for (const auto& [fid, col] : slot->fields) {
+        if (fid == e.field_id) {
+          c = col;
+          break;
+        }
       }
+    } else if (auto it = columns_.find(Key{e.series_id, e.field_id}); it != columns_.end()) {
+      // A series with very many fields (one line of 100 k fields): the
+      // linear scan made Apply quadratic.
+      c = it->second.get();
     }
     if (c == nullptr) {
       auto& owned = columns_[Key{e.series_id, e.field_id}];

@@ -20,6 +20,7 @@
 // pay for InfluxDB's quote-aware line scan.
 #include "engine/lineproto/lineproto.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <limits>
@@ -34,6 +35,7 @@ enum : uint8_t {
   kSpace = 2,
   kEquals = 4,
   kSpecial = 8,  // '\\' or '"': escapes and quotes need the slow paths
+  kHigh = 16,    // a byte >= 0x80: the token must be checked for UTF-8
 };
 
 struct ClassTable {
@@ -44,6 +46,7 @@ struct ClassTable {
     c[static_cast<uint8_t>('=')] = kEquals;
     c[static_cast<uint8_t>('\\')] = kSpecial;
     c[static_cast<uint8_t>('"')] = kSpecial;
+    for (int b = 0x80; b < 0x100; ++b) c[b] = kHigh;
   }
 };
 constexpr ClassTable kClass;
@@ -115,9 +118,10 @@ void UnescapeTo(std::string* out, std::string_view in, uint8_t set) {
 // Scans a measurement, tag or field-key token from `p`: returns the first
 // byte whose class is in `stop` and is not escaped, or `end`. A byte is
 // escaped when the byte before it is a backslash. Sets *esc when the token
-// contains a backslash, *quote when it contains a '"'.
+// contains a backslash, *quote when it contains a '"', *high when it contains
+// a byte >= 0x80 (so ASCII tokens, on the fast path, need no UTF-8 check).
 template <uint8_t kStop>
-inline const char* ScanToken(const char* p, const char* end, bool* esc, bool* quote) {
+inline const char* ScanToken(const char* p, const char* end, bool* esc, bool* quote, bool* high) {
   while (p < end) {
     uint8_t cls = ClassOf(*p);
     if (cls == 0) {
@@ -125,6 +129,11 @@ inline const char* ScanToken(const char* p, const char* end, bool* esc, bool* qu
       continue;
     }
     if (cls & kStop) return p;
+    if (cls & kHigh) {
+      *high = true;
+      ++p;
+      continue;
+    }
     // kSpecial.
     if (*p == '\\') {
       *esc = true;
@@ -132,7 +141,10 @@ inline const char* ScanToken(const char* p, const char* end, bool* esc, bool* qu
       // after that run.
       ++p;
       while (p < end && *p == '\\') ++p;
-      if (p < end) ++p;
+      if (p < end) {
+        if (ClassOf(*p) & kHigh) *high = true;
+        ++p;
+      }
     } else {
       *quote = true;
       ++p;  // a quote inside a key is an ordinary byte
@@ -339,6 +351,88 @@ const char kInvalidBoolean[] = "invalid boolean";
 
 }  // namespace
 
+namespace {
+
+// The length of the well-formed UTF-8 sequence starting at p (< end) with a
+// byte >= 0x80, or 0 if it is not one. Well-formed as in Unicode table 3-7
+// (what Go's utf8.ValidString accepts): no overlong forms, no surrogates,
+// nothing above U+10FFFF.
+size_t Utf8SequenceLength(const uint8_t* p, const uint8_t* end) {
+  const uint8_t c = *p;
+  size_t n;
+  uint8_t lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 1;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 2;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 3;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (static_cast<size_t>(end - p) <= n) return 0;
+  if (p[1] < lo || p[1] > hi) return 0;
+  for (size_t k = 2; k <= n; ++k) {
+    if ((p[k] & 0xC0) != 0x80) return 0;
+  }
+  return n + 1;
+}
+
+// `s` with every byte that does not start a well-formed sequence replaced
+// by U+FFFD (as Go's JSON encoder does): error texts quote the offending
+// line, and they end up in JSON answers.
+std::string ToValidUtf8(std::string_view s) {
+  if (IsValidUtf8(s)) return std::string(s);
+  std::string out;
+  out.reserve(s.size() + 8);
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  const uint8_t* const end = p + s.size();
+  while (p < end) {
+    if (*p < 0x80) {
+      out.push_back(static_cast<char>(*p++));
+      continue;
+    }
+    const size_t n = Utf8SequenceLength(p, end);
+    if (n == 0) {
+      out.append("\xEF\xBF\xBD");
+      ++p;
+    } else {
+      out.append(reinterpret_cast<const char*>(p), n);
+      p += n;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool IsValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  const uint8_t* const end = p + s.size();
+  while (p < end) {
+    // ASCII runs eight bytes at a time.
+    while (end - p >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      if (w & 0x8080808080808080ull) break;
+      p += 8;
+    }
+    if (p == end) break;
+    if (*p < 0x80) {
+      ++p;
+      continue;
+    }
+    const size_t n = Utf8SequenceLength(p, end);
+    if (n == 0) return false;
+    p += n;
+  }
+  return true;
+}
+
 StatusOr<Precision> ParsePrecision(std::string_view s) {
   if (s.empty() || s == "n" || s == "ns") return Precision::kNanosecond;
   if (s == "u" || s == "us" || s == "\xC2\xB5") return Precision::kMicrosecond;
@@ -382,6 +476,38 @@ std::string_view Parser::Unescape(std::string_view raw, uint8_t set, size_t line
   size_t start = scratch_.size();
   UnescapeTo(&scratch_, raw, set);
   return std::string_view(scratch_.data() + start, scratch_.size() - start);
+}
+
+__attribute__((noinline)) Field* Parser::FindEarlierField(bool* indexed) {
+  auto& fields = point_.fields;
+  const size_t last = fields.size() - 1;
+  if (!*indexed) {
+    *indexed = true;
+    field_index_.clear();
+    field_index_.reserve(2 * last);
+    for (size_t i = 0; i < last; ++i) field_index_.emplace(fields[i].key, i);
+  }
+  auto [it, inserted] = field_index_.emplace(fields[last].key, last);
+  return inserted ? nullptr : &fields[it->second];
+}
+
+// Out of line (as FindEarlierField): rare work kept out of ParseLine's body,
+// whose growth made GCC stop inlining the tags' push_back (measured).
+__attribute__((noinline)) bool Parser::ValidateUtf8() {
+  if (!IsValidUtf8(point_.measurement)) return Fail("invalid UTF-8 in measurement");
+  for (const Tag& t : point_.tags) {
+    if (!IsValidUtf8(t.key)) return Fail("invalid UTF-8 in tag key");
+    if (!IsValidUtf8(t.value)) {
+      error_.assign("invalid UTF-8 in the value of tag \"");
+      error_.append(t.key);
+      error_.append("\"");
+      return false;
+    }
+  }
+  for (const Field& f : point_.fields) {
+    if (!IsValidUtf8(f.key)) return Fail("invalid UTF-8 in field key");
+  }
+  return true;
 }
 
 bool Parser::Fail(const char* reason) {
@@ -501,13 +627,14 @@ bool Parser::ParseBoolean(const char* p, const char* end, Field* f) {
 // and returns true, or sets error_ and returns false.
 bool Parser::ParseLine(const char* b, const char* e, int64_t multiplier, int64_t default_time) {
   const size_t line_len = static_cast<size_t>(e - b);
+  high_ = false;
   scratch_.clear();
   point_.tags.clear();
   point_.fields.clear();
 
   // Measurement.
   bool esc = false;
-  const char* p = ScanToken<kComma | kSpace>(b, e, &esc, &quote_);
+  const char* p = ScanToken<kComma | kSpace>(b, e, &esc, &quote_, &high_);
   if (p == b) return Fail("missing measurement");
   if (esc) {
     backslash_ = true;
@@ -517,11 +644,16 @@ bool Parser::ParseLine(const char* b, const char* e, int64_t multiplier, int64_t
   }
   if (p == e) return Fail("missing fields");
 
-  // Tags.
+  // Tags. The first kInsertionTags are kept sorted by insertion (lines carry
+  // few tags and are often sorted already); past that the rest is appended
+  // and the whole set sorted once after the loop: insertion alone was
+  // quadratic (50 k tags in reverse order took 9.9 s, issue 16).
+  constexpr size_t kInsertionTags = 16;
+  bool sort_after = false;
   while (*p == ',') {
     const char* ks = ++p;
     esc = false;
-    p = ScanToken<kComma | kSpace | kEquals>(p, e, &esc, &quote_);
+    p = ScanToken<kComma | kSpace | kEquals>(p, e, &esc, &quote_, &high_);
     if (p == e || *p != '=') return Fail(p == ks ? "missing tag key" : "missing tag value");
     if (p == ks) return Fail("missing tag key");
     Tag tag;
@@ -532,7 +664,7 @@ bool Parser::ParseLine(const char* b, const char* e, int64_t multiplier, int64_t
     }
     const char* vs = ++p;
     esc = false;
-    p = ScanToken<kComma | kSpace | kEquals>(p, e, &esc, &quote_);
+    p = ScanToken<kComma | kSpace | kEquals>(p, e, &esc, &quote_, &high_);
     if (p < e && *p == '=') return Fail("invalid tag format");
     if (p == vs) return Fail("missing tag value");
     tag.value = std::string_view(vs, p - vs);
@@ -540,18 +672,31 @@ bool Parser::ParseLine(const char* b, const char* e, int64_t multiplier, int64_t
       backslash_ = true;
       tag.value = Unescape(tag.value, kTagEscapes, line_len);
     }
-    // Insertion sort: lines carry few tags and are often already sorted.
+    // One push_back call site: with two, GCC stopped inlining it (measured).
     auto& tags = point_.tags;
+    const bool insert = tags.size() < kInsertionTags;
+    if (!insert) sort_after |= !KeyLess(tags.back().key, tag.key);
     tags.push_back(tag);
-    size_t i = tags.size() - 1;
-    while (i > 0 && KeyLess(tag.key, tags[i - 1].key)) {
-      tags[i] = tags[i - 1];
-      --i;
+    if (insert) {
+      size_t i = tags.size() - 1;
+      while (i > 0 && KeyLess(tag.key, tags[i - 1].key)) {
+        tags[i] = tags[i - 1];
+        --i;
+      }
+      // The tags after the insertion point are greater, so only the one
+      // before it can be a duplicate.
+      if (i > 0 && tags[i - 1].key[0] == tag.key[0] && tags[i - 1].key == tag.key)
+        return Fail("duplicate tags");
+      tags[i] = tag;
     }
-    if (i > 0 && tags[i - 1].key[0] == tag.key[0] && tags[i - 1].key == tag.key)
-      return Fail("duplicate tags");
-    tags[i] = tag;
     if (p == e) return Fail("missing fields");
+  }
+  if (sort_after) {
+    auto& tags = point_.tags;
+    std::sort(tags.begin(), tags.end(), [](const Tag& a, const Tag& b) { return KeyLess(a.key, b.key); });
+    for (size_t i = 1; i < tags.size(); ++i) {
+      if (tags[i - 1].key == tags[i].key) return Fail("duplicate tags");
+    }
   }
 
   // p is at the space after the key.
@@ -560,12 +705,16 @@ bool Parser::ParseLine(const char* b, const char* e, int64_t multiplier, int64_t
   if (p == e) return Fail("invalid field format");
 
   // Fields. `seen` is a 64-bit filter over (length, first, last byte) of the
-  // keys so far: the quadratic duplicate check runs only on a filter hit.
+  // keys so far: the linear duplicate check runs only on a filter hit. Past
+  // kLinearFields fields the filter is saturated and a linear check per
+  // field made a line quadratic (120 k fields: 59 s, issue 16), so from
+  // there on the keys go into a hash map.
   uint64_t seen = 0;
+  bool indexed = false;
   for (;;) {
     const char* ks = p;
     esc = false;
-    p = ScanToken<kComma | kSpace | kEquals>(p, e, &esc, &quote_);
+    p = ScanToken<kComma | kSpace | kEquals>(p, e, &esc, &quote_, &high_);
     if (p == e || *p != '=') return Fail("invalid field format");
     if (p == ks) return Fail("missing field key");
     // Built in place: a Field assembled on the stack and copied in costs a
@@ -584,9 +733,10 @@ bool Parser::ParseLine(const char* b, const char* e, int64_t multiplier, int64_t
       quote_ = true;
       const char* s = ++p;
       bool s_esc = false;
+      uint8_t s_bits = 0;  // OR of the bytes: bit 7 set = not ASCII
       for (;;) {
         const char* q = p;
-        while (q < e && *q != '"' && *q != '\\') ++q;
+        while (q < e && *q != '"' && *q != '\\') s_bits |= static_cast<uint8_t>(*q++);
         if (q >= e) return Fail("unbalanced quotes");
         if (*q == '"') {
           p = q;
@@ -595,10 +745,17 @@ bool Parser::ParseLine(const char* b, const char* e, int64_t multiplier, int64_t
         s_esc = true;
         p = q + 2;  // a backslash skips the next byte
         if (p >= e) return Fail("unbalanced quotes");
+        s_bits |= static_cast<uint8_t>(q[1]);
       }
       f.type = FieldType::kString;
       f.s = std::string_view(s, p - s);
       if (s_esc) f.s = Unescape(f.s, kStringEscapes, line_len);
+      if ((s_bits & 0x80) != 0 && !IsValidUtf8(f.s)) {
+        error_.assign("invalid UTF-8 in the string value of field \"");
+        error_.append(IsValidUtf8(f.key) ? f.key : "?");
+        error_.append("\"");
+        return false;
+      }
       ++p;  // closing quote
       if (p < e && *p != ',' && *p != ' ') return Fail("invalid field format");
     } else if (!ParseFastNumber(&p, e, &f)) {
@@ -617,27 +774,36 @@ bool Parser::ParseLine(const char* b, const char* e, int64_t multiplier, int64_t
     uint64_t bit = uint64_t{1} << ((key.size() * 7 + static_cast<uint8_t>(key.front()) * 3 +
                                     static_cast<uint8_t>(key.back())) &
                                    63);
-    if (seen & bit) {
-      for (size_t i = 0; i + 1 < point_.fields.size(); ++i) {
-        Field& prev = point_.fields[i];
-        if (prev.key != key) continue;
-        if (prev.type != f.type) {
-          error_.assign("field type conflict: input field \"");
-          error_.append(key);
-          error_.append("\" on measurement \"");
-          error_.append(point_.measurement);
-          error_.append("\" is type ");
-          error_.append(FieldTypeName(f.type));
-          error_.append(", already exists as type ");
-          error_.append(FieldTypeName(prev.type));
-          return false;
+    Field* prev = nullptr;
+    if (indexed || (seen & bit)) [[unlikely]] {
+      const size_t last = point_.fields.size() - 1;
+      if (indexed || last >= kLinearFields) {
+        prev = FindEarlierField(&indexed);
+      } else {
+        for (size_t i = 0; i < last; ++i) {
+          if (point_.fields[i].key == key) {
+            prev = &point_.fields[i];
+            break;
+          }
         }
-        prev = f;
-        point_.fields.pop_back();  // `f` is dead from here on
-        break;
       }
     }
     seen |= bit;
+    if (prev != nullptr) {
+      if (prev->type != f.type) {
+        error_.assign("field type conflict: input field \"");
+        error_.append(key);
+        error_.append("\" on measurement \"");
+        error_.append(point_.measurement);
+        error_.append("\" is type ");
+        error_.append(FieldTypeName(f.type));
+        error_.append(", already exists as type ");
+        error_.append(FieldTypeName(prev->type));
+        return false;
+      }
+      *prev = f;
+      point_.fields.pop_back();  // `f` is dead from here on
+    }
 
     if (p == e) break;
     if (*p == ',') {
@@ -690,6 +856,15 @@ bool Parser::ParseLine(const char* b, const char* e, int64_t multiplier, int64_t
       return false;
     }
   }
+  // Names, keys and string values must be UTF-8: invalid bytes, once stored,
+  // would end up in every JSON answer that names them. influxd 1.6 stores
+  // them and sends U+FFFD instead (its first write of such a measurement
+  // even fails with a 500); we reject the line, like influxd >= 1.8 with
+  // validate-keys (docs/compatibility.md). Only lines with a byte >= 0x80
+  // in a name or key are checked token by token; string values are checked
+  // where they are scanned.
+  if (high_ && !ValidateUtf8()) return false;
+
   if ((seen & (uint64_t{1} << ((4 * 7 + 't' * 3 + 'e') & 63))) != 0) {
     auto& fields = point_.fields;
     for (size_t i = 0; i < fields.size(); ++i) {
@@ -780,8 +955,8 @@ size_t Parser::Parse(std::string_view body, const ParseOptions& options,
     } else if (errors != nullptr) {
       LineError err;
       err.line = line;
-      err.reason = error_;
-      err.text.assign(s, std::min<size_t>(static_cast<size_t>(le - s), 256));
+      err.reason = ToValidUtf8(error_);
+      err.text = ToValidUtf8(std::string_view(s, std::min<size_t>(static_cast<size_t>(le - s), 256)));
       errors->push_back(std::move(err));
     }
     if (line_end != nl) {
@@ -835,21 +1010,22 @@ Status ParseSeriesKey(std::string_view key, std::string* measurement,
   const char* e = b + key.size();
   bool esc = false;
   bool quote = false;
-  const char* p = ScanToken<kComma>(b, e, &esc, &quote);
+  bool high = false;
+  const char* p = ScanToken<kComma>(b, e, &esc, &quote, &high);
   if (p == b) return absl::InvalidArgumentError("series key: empty measurement");
   measurement->clear();
   UnescapeTo(measurement, std::string_view(b, p - b), kSeriesMeasurementEscapes);
   tags->clear();
   while (p < e) {
     const char* ks = ++p;  // past ','
-    p = ScanToken<kComma | kEquals>(p, e, &esc, &quote);
+    p = ScanToken<kComma | kEquals>(p, e, &esc, &quote, &high);
     if (p == e || *p != '=' || p == ks) {
       return absl::InvalidArgumentError("series key: malformed tag at offset " + std::to_string(ks - b));
     }
     std::string k;
     UnescapeTo(&k, std::string_view(ks, p - ks), kSeriesKeyEscapes);
     const char* vs = ++p;
-    p = ScanToken<kComma | kEquals>(p, e, &esc, &quote);
+    p = ScanToken<kComma | kEquals>(p, e, &esc, &quote, &high);
     if (p == vs || (p < e && *p == '=')) {
       return absl::InvalidArgumentError("series key: malformed tag value at offset " +
                                         std::to_string(vs - b));

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 
 #include "m2mdb/status.h"
@@ -61,16 +62,17 @@ struct Point {
   // order), e.g. "cpu,region=eu,host=a". Two spellings of one series differ
   // here but share SeriesKey(); writers use it as a cache key.
   std::string_view series_raw;
-  std::vector<Tag> tags;         // unescaped, sorted by key, keys unique
-  std::vector<Field> fields;     // input order, keys unique
-  int64_t timestamp = 0;         // nanoseconds (precision applied, or the default time)
-  int line = 0;                  // 1-based line number in the body
+  std::vector<Tag> tags;      // unescaped, sorted by key, keys unique
+  std::vector<Field> fields;  // input order, keys unique
+  int64_t timestamp = 0;      // nanoseconds (precision applied, or the default time)
+  int line = 0;               // 1-based line number in the body
 };
 
 struct LineError {
   int line = 0;        // 1-based
   std::string reason;  // e.g. "invalid field format", "duplicate tags"
-  std::string text;    // the offending line, cut to 256 bytes
+  std::string text;    // the offending line, cut to 256 bytes; each byte of
+                       // invalid UTF-8 in it replaced by U+FFFD
 };
 
 struct ParseOptions {
@@ -105,13 +107,34 @@ class Parser {
   // of the result; `line_len` bounds the line's total so views stay valid.
   std::string_view Unescape(std::string_view raw, uint8_t set, size_t line_len);
   bool Fail(const char* reason);
+  // Checks the measurement, tag keys and values and field keys of point_
+  // for valid UTF-8 (string values are checked as they are scanned); on
+  // failure sets error_ and returns false.
+  bool ValidateUtf8();
+  // For lines past kLinearFields fields: the earlier field of
+  // point_.fields with the last one's key, or null, through field_index_
+  // (built on the first call of a line, which sets *indexed: every later
+  // field of the line must come here too).
+  Field* FindEarlierField(bool* indexed);
 
-  std::string scratch_;     // unescaped tokens of the current line
+  // Lines with more fields than this find duplicate keys through
+  // field_index_ instead of a linear scan.
+  static constexpr size_t kLinearFields = 32;
+
+  std::string scratch_;  // unescaped tokens of the current line
+  // Field key -> index in point_.fields, for lines past kLinearFields.
+  absl::flat_hash_map<std::string_view, size_t> field_index_;
   std::string error_;       // reason of the last failed line
   bool backslash_ = false;  // the current line has a backslash outside strings
   bool quote_ = false;      // the current line has a '"'
+  bool high_ = false;       // a name or key of the current line has a byte >= 0x80
   Point point_;
 };
+
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points above U+10FFFF; Go's utf8.ValidString). The parser rejects a line
+// whose measurement, tag keys or values, field keys or string values are not.
+bool IsValidUtf8(std::string_view s);
 
 // Escaping for writers (export, series keys).
 void AppendEscapedMeasurement(std::string* out, std::string_view s);

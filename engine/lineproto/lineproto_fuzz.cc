@@ -7,7 +7,11 @@
 //  * SeriesKey -> ParseSeriesKey gives back the measurement and tags;
 //  * a point whose tokens hold no backslash, written back with the Append*
 //    helpers, parses to the same point;
-//  * every error has a line number, a reason, and at most 256 bytes of text.
+//  * the measurement, tag keys and values, field keys and string values of
+//    every point are valid UTF-8 (checked by a decoder written here, apart
+//    from the parser's), and so are every error's reason and text;
+//  * every error has a line number, a reason, and a text of at most 256 input
+//    bytes (each invalid byte replaced by the 3 bytes of U+FFFD).
 #include <cinttypes>
 #include <cmath>
 #include <cstdint>
@@ -89,6 +93,28 @@ bool Serialize(const Point& p, std::string* out) {
   return true;
 }
 
+// Reference UTF-8 check: decodes each code point and rejects what Unicode
+// (and Go's utf8.ValidString) rejects — overlong forms, surrogates,
+// code points above U+10FFFF, stray or missing continuation bytes.
+bool ReferenceUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const uint32_t c = static_cast<uint8_t>(s[i]);
+    int len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + static_cast<size_t>(len) > s.size()) return false;
+    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+    for (int k = 1; k < len; k++) {
+      const uint32_t cc = static_cast<uint8_t>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += static_cast<size_t>(len);
+  }
+  return true;
+}
+
 // Reference line splitter: influxd's scanLine run on every line (comments
 // end at their newline). Returns the logical lines, each with its newline.
 std::vector<std::string_view> ReferenceLines(std::string_view body) {
@@ -166,6 +192,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.max_line_length = (data[0] & 0x40) ? 64 : 0;
   options.default_time = (data[0] & 0x80) ? -1234567890123456789 : 1700000000123456789;
   std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
+  Check(IsValidUtf8(body) == ReferenceUtf8(body), "IsValidUtf8 disagrees with the reference");
 
   std::vector<LineError> errors;
   size_t seen = 0;
@@ -176,6 +203,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       [&](const Point& p) {
         seen++;
         Check(!p.measurement.empty(), "empty measurement");
+        Check(ReferenceUtf8(p.measurement), "measurement not UTF-8");
+        Check(IsValidUtf8(p.measurement), "IsValidUtf8 disagrees with the reference");
         Check(!p.fields.empty(), "no fields");
         Check(p.line > last_line, "line numbers go backwards");
         last_line = p.line;
@@ -184,9 +213,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           Check(!p.tags[i].key.empty() && !p.tags[i].value.empty(), "empty tag key or value");
           Check(p.tags[i].key != "time", "tag key time");
           if (i) Check(p.tags[i - 1].key < p.tags[i].key, "tags not sorted or not unique");
+          Check(ReferenceUtf8(p.tags[i].key) && ReferenceUtf8(p.tags[i].value), "tag not UTF-8");
         }
         for (size_t i = 0; i < p.fields.size(); i++) {
           Check(!p.fields[i].key.empty(), "empty field key");
+          Check(ReferenceUtf8(p.fields[i].key), "field key not UTF-8");
+          if (p.fields[i].type == FieldType::kString)
+            Check(ReferenceUtf8(p.fields[i].s), "string value not UTF-8");
           Check(p.fields[i].key != "time", "field key time");
           if (p.fields[i].type == FieldType::kFloat) Check(std::isfinite(p.fields[i].f), "non-finite float");
           for (size_t j = 0; j < i; j++) Check(p.fields[i].key != p.fields[j].key, "duplicate field key");
@@ -253,7 +286,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const LineError& e : errors) {
     Check(e.line >= 1, "error without line number");
     Check(!e.reason.empty(), "error without reason");
-    Check(e.text.size() <= 256, "error text too long");
+    Check(e.text.size() <= 256 * 3, "error text too long");
+    Check(ReferenceUtf8(e.text) && ReferenceUtf8(e.reason), "error text or reason not UTF-8");
   }
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "engine/lineproto/lineproto.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -1006,10 +1007,143 @@ TEST(LineProtocol, SeriesRawIsTheMeasurementAndTagsAsWritten) {
   Parser parser;
   std::vector<std::string> raws;
   std::vector<LineError> errors;
-  parser.Parse("cpu,z=1,a\\ b=2 v=1 1\nmem v=2 2\nesc\\,m,t=x\\=y v=3 3\n", ParseOptions{},
-               [&](const Point& p) { raws.emplace_back(p.series_raw); }, &errors);
+  parser.Parse(
+      "cpu,z=1,a\\ b=2 v=1 1\nmem v=2 2\nesc\\,m,t=x\\=y v=3 3\n", ParseOptions{},
+      [&](const Point& p) { raws.emplace_back(p.series_raw); }, &errors);
   ASSERT_TRUE(errors.empty());
   EXPECT_EQ((std::vector<std::string>{"cpu,z=1,a\\ b=2", "mem", "esc\\,m,t=x\\=y"}), raws);
+}
+
+// Huge lines (issue 16): every per-line step must be O(n log n). The sizes
+// are chosen so that the old quadratic duplicate-field check and tag
+// insertion sort took well over a minute; linear code takes milliseconds
+// (also under ASan), so the 10 s guard cannot fire on a correct parser.
+constexpr auto kHugeLineGuard = std::chrono::seconds(10);
+
+TEST(LineProtocol, HugeFieldCountParsesInLinearTime) {
+  constexpr int kFields = 150000;
+  std::string line = "wide ";
+  for (int i = 0; i < kFields; i++) {
+    if (i) line += ',';
+    line += "f" + std::to_string(i) + "=" + std::to_string(i) + "i";
+  }
+  // The second half of the keys again, same type: the last value wins and
+  // the field keeps its first position.
+  for (int i = kFields / 2; i < kFields; i++)
+    line += ",f" + std::to_string(i) + "=" + std::to_string(-i) + "i";
+  line += " 7";
+  auto start = std::chrono::steady_clock::now();
+  Result r = ParseAll(line);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, kHugeLineGuard);
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0].reason;
+  ASSERT_EQ(r.points.size(), 1u);
+  const OwnedPoint& p = r.points[0];
+  ASSERT_EQ(p.fields.size(), static_cast<size_t>(kFields));
+  for (int i = 0; i < kFields; i++) {
+    ASSERT_EQ(p.fields[i].key, "f" + std::to_string(i));
+    ASSERT_EQ(p.fields[i].type, FieldType::kInteger);
+    ASSERT_EQ(p.fields[i].i, i < kFields / 2 ? i : -i) << i;
+  }
+  EXPECT_EQ(p.timestamp, 7);
+
+  // A type change of a duplicate far into the line is still a conflict.
+  std::string conflict = line.substr(0, line.size() - 2) + ",f3=1.5 7";
+  start = std::chrono::steady_clock::now();
+  r = ParseAll(conflict);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, kHugeLineGuard);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(
+      r.errors[0].reason,
+      "field type conflict: input field \"f3\" on measurement \"wide\" is type float, already exists as "
+      "type integer");
+}
+
+TEST(LineProtocol, HugeTagCountInReverseOrderParsesInLinearithmicTime) {
+  constexpr int kTags = 150000;
+  std::string line = "tall";
+  char buf[32];
+  for (int i = kTags; i > 0; i--) {
+    std::snprintf(buf, sizeof(buf), ",t%07d=v%d", i, i);
+    line += buf;
+  }
+  line += " v=1 3";
+  auto start = std::chrono::steady_clock::now();
+  Result r = ParseAll(line);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, kHugeLineGuard);
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0].reason;
+  ASSERT_EQ(r.points.size(), 1u);
+  const OwnedPoint& p = r.points[0];
+  ASSERT_EQ(p.tags.size(), static_cast<size_t>(kTags));
+  for (int i = 1; i <= kTags; i++) {
+    std::snprintf(buf, sizeof(buf), "t%07d", i);
+    ASSERT_EQ(p.tags[i - 1].first, buf);
+    ASSERT_EQ(p.tags[i - 1].second, "v" + std::to_string(i));
+  }
+
+  // A duplicate key anywhere among them is found.
+  std::string dup = "tall" + line.substr(4, line.size() - 4 - 6) + ",t0075000=x v=1 3";
+  start = std::chrono::steady_clock::now();
+  r = ParseAll(dup);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, kHugeLineGuard);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].reason, "duplicate tags");
+}
+
+// Invalid UTF-8 (issue 16): influxd 1.6 stored such names and answered with
+// U+FFFD (or a 500 on the first write of a measurement); we reject the line
+// with a reason naming the token, and keep the other lines.
+TEST(LineProtocol, InvalidUtf8IsRejectedPerLineWithItsToken) {
+  Result r = ParseAll(
+      "ok v=1 1\n"
+      "cpu\xff v=1 2\n"
+      "cpu,host\xfe=a v=1 3\n"
+      "cpu,host=a\xfe v=1 4\n"
+      "cpu v\xff=1 5\n"
+      "cpu s=\"x\xffy\" 6\n"
+      "cpu\xc0\x80 v=1 7\n"          // overlong NUL
+      "cpu\xed\xa0\x80 v=1 8\n"      // a UTF-16 surrogate
+      "cpu\xf4\x90\x80\x80 v=1 9\n"  // above U+10FFFF
+      "cpu\xe2\x82 v=1 10\n"         // cut short
+      "cpu,k=\\\xff v=1 10\n"        // right after a backslash
+      "cpu s=\"\\\xff\" 10\n"        // right after a backslash in a string
+      "caf\xc3\xa9,h\xc3\xb4te=\xe2\x82\xac s=\"\xf0\x9f\x98\x80\",cl\xc3\xa9=1 13\n"
+      "ok v=2 14\n");
+  ASSERT_EQ(r.points.size(), 3u);
+  EXPECT_EQ(r.points[0].line, 1);
+  EXPECT_EQ(r.points[1].measurement, "caf\xc3\xa9");
+  EXPECT_EQ(r.points[1].tags, (Tags{{"h\xc3\xb4te", "\xe2\x82\xac"}}));
+  EXPECT_EQ(r.points[1].field("s").s, "\xf0\x9f\x98\x80");
+  EXPECT_EQ(r.points[2].line, 14);
+  std::vector<std::pair<int, std::string>> errors;
+  for (const auto& e : r.errors) {
+    errors.emplace_back(e.line, e.reason);
+    EXPECT_TRUE(IsValidUtf8(e.text)) << e.line;  // quoted in JSON answers
+  }
+  EXPECT_EQ(errors, (std::vector<std::pair<int, std::string>>{
+                        {2, "invalid UTF-8 in measurement"},
+                        {3, "invalid UTF-8 in tag key"},
+                        {4, "invalid UTF-8 in the value of tag \"host\""},
+                        {5, "invalid UTF-8 in field key"},
+                        {6, "invalid UTF-8 in the string value of field \"s\""},
+                        {7, "invalid UTF-8 in measurement"},
+                        {8, "invalid UTF-8 in measurement"},
+                        {9, "invalid UTF-8 in measurement"},
+                        {10, "invalid UTF-8 in measurement"},
+                        {11, "invalid UTF-8 in the value of tag \"k\""},
+                        {12, "invalid UTF-8 in the string value of field \"s\""},
+                    }));
+  EXPECT_EQ(r.errors[0].text, "cpu\xef\xbf\xbd v=1 2");
+}
+
+TEST(LineProtocol, IsValidUtf8MatchesTheStandard) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("plain ascii, long enough for the word loop"));
+  EXPECT_TRUE(IsValidUtf8("\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf"));
+  for (const char* bad : {"\x80", "\xbf", "\xc0\xaf", "\xc1\xbf", "\xe0\x9f\xbf", "\xed\xa0\x80",
+                          "\xed\xbf\xbf", "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xff",
+                          "\xc3", "\xe2\x82", "\xf0\x9f\x98", "\xc3(", "abcdefgh\xc3"}) {
+    EXPECT_FALSE(IsValidUtf8(bad)) << bad;
+  }
 }
 
 }  // namespace

@@ -308,6 +308,70 @@ class Query(unittest.TestCase):
         self.assertEqual(200, st)
         self.assertIn("error", json.loads(body)["results"][0])
 
+    def q(self, db, text):
+        st, _, body = self.s.request("GET", "/query?db=%s&q=%s" % (db, urllib.parse.quote(text)))
+        return st, body
+
+    def test_fuzzed_writes_keep_every_answer_valid_json(self):
+        """Issue 16: invalid UTF-8 in names, keys or string values was stored and made every later answer
+        about the database invalid JSON. Random mutations of valid lines (bytes replaced by invalid or
+        valid UTF-8, cut sequences) are written; every line with invalid UTF-8 in a name, key or string is
+        rejected with its line number, and every answer stays strict UTF-8 JSON."""
+        if not ARGS.have_query:
+            self.skipTest("no query executor")
+        import random
+        rng = random.Random(16)
+        self.q("", "CREATE DATABASE fz")
+        pieces = [b"\xff", b"\xfe", b"\xc3", b"\xc3\xa9", b"\xe2\x82\xac", b"\xed\xa0\x80", b"\xc0\x80",
+                  b"\xf4\x90\x80\x80", b"\xf0\x9f\x98\x80", b"\x80", b"a"]
+        for batch in range(4):
+            lines, bad = [], set()
+            for i in range(50):
+                parts = [b"m%d" % (i % 3), b"host", b"h%d" % (i % 5), b"f%d" % (i % 4), b"txt"]
+                k = rng.randrange(len(parts) + 1)
+                if k < len(parts):
+                    parts[k] += rng.choice(pieces)
+                line = b"%s,%s=%s %s=%d,s=\"%s\" %d" % (parts[0], parts[1], parts[2], parts[3], i, parts[4],
+                                                     batch * 100 + i)
+                try:
+                    b"".join(parts).decode("utf-8")
+                except UnicodeDecodeError:
+                    bad.add(i + 1)
+                lines.append(line)
+            st, _, body = self.s.request("POST", "/write?db=fz", b"\n".join(lines) + b"\n")
+            j = json.loads(body.decode("utf-8")) if body else {}
+            rejected = {e["line"] for e in j.get("line_errors", [])}
+            self.assertEqual(bad, rejected, j)
+            for e in j.get("line_errors", []):
+                self.assertIn("invalid UTF-8", e["error"])
+            self.assertEqual(204 if not bad else 400, st)
+        for text in ["SHOW MEASUREMENTS", "SHOW TAG KEYS", "SHOW TAG VALUES WITH KEY = host", "SHOW FIELD KEYS",
+                     "SHOW SERIES", "SELECT * FROM /.*/"]:
+            st, body = self.q("fz", text)
+            self.assertEqual(200, st, body)
+            j = json.loads(body.decode("utf-8"))  # strict: invalid UTF-8 raises
+            self.assertNotIn("error", j["results"][0], text)
+        st, body = self.q("fz", "SELECT count(f0) FROM m0")
+        self.assertTrue(json.loads(body.decode("utf-8"))["results"][0]["series"][0]["values"][0][1] > 0)
+
+    def test_points_at_the_ends_of_the_time_range(self):
+        """Issue 16: a point at the maximum time made every later flush fail ("empty column"), DROP DATABASE
+        answered that error, and after DROP + CREATE the old point came back from the WAL."""
+        if not ARGS.have_query:
+            self.skipTest("no query executor")
+        self.q("", "CREATE DATABASE ext")
+        st, _, body = self.s.request("POST", "/write?db=ext",
+                                     b"m v=1 9223372036854775806\nm v=2 -9223372036854775806\nm v=3 5\n")
+        self.assertEqual(204, st, body)
+        st, body = self.q("ext", "SELECT count(v) FROM m")
+        self.assertEqual(3, json.loads(body)["results"][0]["series"][0]["values"][0][1], body)
+        st, body = self.q("ext", "DROP DATABASE ext")
+        self.assertNotIn("error", json.loads(body)["results"][0], body)
+        self.q("", "CREATE DATABASE ext")
+        st, body = self.q("ext", "SELECT count(v) FROM m")
+        self.assertNotIn("series", json.loads(body)["results"][0], body)
+        self.assertNotIn("empty column", self.s.read_log())
+
 
 class PythonClient(unittest.TestCase):
     def test_influxdb_client(self):
