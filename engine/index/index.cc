@@ -1306,8 +1306,19 @@ Status IndexImpl::Close() {
   rocksdb::FlushOptions fo;
   fo.wait = true;
   Status s;
+  // The memtable flush writes an SST of about the memtable's size. On a
+  // full volume it fails, and RocksDB then trips an assertion on its next
+  // write (writable_file_writer.h: sync_without_flush_called_): so flush
+  // only when there is room for it (with a margin for the MANIFEST).
+  uint64_t mem = 0;
+  if (!read_only_ && !write_failed_) db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &mem);
+  auto room =
+      read_only_ || write_failed_ ? StatusOr<bool>(true) : HasRoomFor(db_->GetName(), mem + (8 << 20));
   if (read_only_) {
     // Nothing to flush.
+  } else if (room.ok() && !*room) {
+    s = absl::ResourceExhaustedError(
+        "index: skipped the flush at close: no space left (RocksDB replays its own WAL at the next start)");
   } else if (write_failed_) {
     // After a failed write (a full disk) nothing more is written: RocksDB's
     // own WAL replays what was synced at the next Open.

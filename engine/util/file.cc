@@ -139,6 +139,19 @@ Status TruncateFile(const std::string& path, uint64_t size) {
   return absl::OkStatus();
 }
 
+StatusOr<bool> HasRoomFor(const std::string& dir, uint64_t bytes) {
+  const std::string path = dir + "/.space_probe";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, kPrivateFileMode);
+  if (fd < 0) {
+    if (errno == ENOSPC || errno == EDQUOT) return false;
+    return ErrnoStatus("create " + path, errno);
+  }
+  const int err = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+  ::close(fd);
+  ::unlink(path.c_str());
+  return err != ENOSPC && err != EDQUOT;
+}
+
 StatusOr<uint64_t> DirectorySize(const std::string& dir) {
   uint64_t total = 0;
   std::error_code ec;

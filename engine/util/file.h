@@ -34,6 +34,11 @@ StatusOr<std::string> ReadFileToString(const std::string& path);
 // Writes `data` to path.tmp, fsyncs, renames over `path`, fsyncs the directory.
 Status WriteFileAtomic(const std::string& path, std::string_view data);
 Status TruncateFile(const std::string& path, uint64_t size);
+// Whether the volume of directory `dir` can take `bytes` more: allocates
+// them for real in a probe file (posix_fallocate; statvfs would miss quotas
+// and root's reserved blocks) and frees them again. False on ENOSPC/EDQUOT;
+// true when the file system cannot tell (no fallocate).
+StatusOr<bool> HasRoomFor(const std::string& dir, uint64_t bytes);
 // Sum of file sizes under `dir`, recursively.
 StatusOr<uint64_t> DirectorySize(const std::string& dir);
 

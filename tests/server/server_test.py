@@ -729,20 +729,16 @@ class DiskFull(unittest.TestCase):
 
     def fill(self):
         """Takes every free byte of the volume."""
-        with open(self.filler, "ab") as f:
-            chunk = b"\0" * 65536
-            try:
-                while True:
-                    f.write(chunk)
-                    f.flush()
-            except OSError:
-                pass
-            try:
-                while True:
-                    f.write(b"\0" * 512)
-                    f.flush()
-            except OSError:
-                pass
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            for size in (65536, 4096, 512, 1):
+                try:
+                    while True:
+                        os.write(fd, b"\0" * size)
+                except OSError:
+                    pass
+        finally:
+            os.close(fd)
 
     def free(self):
         os.unlink(self.filler)
@@ -820,7 +816,9 @@ class DiskFull(unittest.TestCase):
         self.assertIn(rc, (0, 1), log)
         self.assertNotIn("Assertion", log)
 
-        # A start on the full volume is refused with our message.
+        # A start on the full volume is refused with our message (the stop
+        # gave back RocksDB's preallocated space: fill again).
+        self.fill()
         s2 = Server("diskfull", data_dir=self.mnt, expect_start=False)
         try:
             rc = s2.proc.wait(20)
