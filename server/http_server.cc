@@ -864,6 +864,16 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
       return HR::Handled;
     case Endpoint::kHealth:
       if (m != "GET" && m != "HEAD") return not_allowed("GET, HEAD");
+      // Storage that cannot make writes durable (a full disk) fails the
+      // check with its reason, as influxd answers 503 "fail".
+      if (Status h = db_->StorageHealth(); !h.ok()) {
+        res.status = 503;
+        std::string body = "{\"name\":\"m2mdb\",\"message\":";
+        AppendJsonString(&body, ToStd(h.message()));
+        absl::StrAppend(&body, ",\"status\":\"fail\",\"checks\":[],\"version\":\"", kVersion, "\"}\n");
+        res.set_content(body, "application/json");
+        return HR::Handled;
+      }
       res.status = 200;
       res.set_content(absl::StrCat("{\"name\":\"m2mdb\",\"message\":\"ready for queries and writes\","
                                    "\"status\":\"pass\",\"checks\":[],\"version\":\"",

@@ -124,6 +124,16 @@ std::string ServerMetrics::Render(const DBStats& st) const {
                   "# TYPE m2mdb_wal_fsync_seconds_total counter\n"
                   "m2mdb_wal_fsync_seconds_total ",
                   absl::StrFormat("%.9f", static_cast<double>(st.wal_fsync_nanos) / 1e9), "\n");
+  Gauge(
+      &out, "m2mdb_storage_writable",
+      "1 while writes can be made durable, 0 while they cannot (e.g. the data volume is full; see /health).",
+      st.storage_writable ? 1 : 0);
+  Counter(&out, "m2mdb_storage_write_failures_total",
+          "WAL write and fsync errors (each refuses writes until "
+          "the log recovers).",
+          st.storage_write_failures);
+  Counter(&out, "m2mdb_damaged_blocks_skipped_total",
+          "Damaged segment blocks skipped by reads (--skip-damaged-blocks).", st.damaged_blocks_skipped);
   Counter(&out, "m2mdb_flushes_total", "Head flushes to segment files.", st.flushes);
   Counter(&out, "m2mdb_compactions_total", "Compactions.", st.compactions);
   Gauge(&out, "m2mdb_series", "Series in every database.", st.series);

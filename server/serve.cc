@@ -6,8 +6,8 @@
 #include <ctime>
 #include <thread>
 
-#include <pthread.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -40,6 +40,7 @@ int Serve(const ServeOptions& options) {
   }
   o.head_memory_bytes = options.head_memory_mb << 20;
   o.max_series_per_database = options.max_series_per_database;
+  o.skip_damaged_blocks = options.skip_damaged_blocks;
 
   std::string host;
   int port;

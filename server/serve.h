@@ -46,6 +46,11 @@ struct ServeOptions {
   // again at once gets a thread that is still running. 0 = off; plain HTTP only.
   int http_spin_us = 50;
   int read_timeout_seconds = 10;  // a client sending nothing for this long is dropped
+
+  // A query needing a damaged segment block: false fails it (kDataLoss, 500,
+  // naming the segment file); true skips the block with a log warning and
+  // answers from the rest (m2mdb_damaged_blocks_skipped_total counts them).
+  bool skip_damaged_blocks = false;
 };
 
 // Runs until SIGINT or SIGTERM: stops accepting, finishes requests in flight,

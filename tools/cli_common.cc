@@ -39,7 +39,8 @@ void AddTargetOptions(CLI::App* cmd, Target* t) {
                   "only while no server has it open");
 }
 
-std::unique_ptr<DB> OpenDataDir(const std::string& dir, bool create_if_missing, const char* cmd) {
+std::unique_ptr<DB> OpenDataDir(const std::string& dir, bool create_if_missing, const char* cmd,
+                                bool skip_damaged_blocks) {
   if (!create_if_missing && ::access(dir.c_str(), F_OK) != 0) {
     std::fprintf(stderr, "m2mdb %s: no data directory at %s\n", cmd, dir.c_str());
     return nullptr;
@@ -50,6 +51,7 @@ std::unique_ptr<DB> OpenDataDir(const std::string& dir, bool create_if_missing, 
   Options o;
   o.data_dir = dir;
   o.create_if_missing = create_if_missing;
+  o.skip_damaged_blocks = skip_damaged_blocks;
   auto db = DB::Open(o);
   if (!db.ok()) {
     std::string msg(db.status().message());

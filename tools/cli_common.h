@@ -51,7 +51,9 @@ void AddTargetOptions(CLI::App* cmd, Target* target);
 // Opens a data directory for embedded mode. On failure prints
 // "m2mdb <cmd>: <reason>" to stderr — explaining the lock when a server (or
 // another m2mdb) holds the directory — and returns null.
-std::unique_ptr<DB> OpenDataDir(const std::string& dir, bool create_if_missing, const char* cmd);
+// skip_damaged_blocks: Options::skip_damaged_blocks (export).
+std::unique_ptr<DB> OpenDataDir(const std::string& dir, bool create_if_missing, const char* cmd,
+                                bool skip_damaged_blocks = false);
 
 // ---- HTTP -------------------------------------------------------------------
 using Params = std::vector<std::pair<std::string, std::string>>;

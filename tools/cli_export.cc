@@ -233,8 +233,12 @@ Status ExportSeries(const SeriesData& s, const ExportArgs& a, const CsvLayout* c
   return absl::OkStatus();
 }
 
-Status ExportEmbedded(const ExportArgs& a, int64_t start, int64_t end, Output* out) {
-  std::unique_ptr<DB> db = OpenDataDir(a.target.data_dir, /*create_if_missing=*/false, "export");
+// Damaged segment blocks are skipped (a warning each, rate-limited, on
+// stderr) and counted in *damaged: an export is how an operator gets the
+// intact data out of a damaged directory.
+Status ExportEmbedded(const ExportArgs& a, int64_t start, int64_t end, Output* out, uint64_t* damaged) {
+  std::unique_ptr<DB> db = OpenDataDir(a.target.data_dir, /*create_if_missing=*/false, "export",
+                                       /*skip_damaged_blocks=*/true);
   if (db == nullptr) return absl::FailedPreconditionError("");  // already printed
   Status result;
   std::vector<std::string> measurements = a.measurements;
@@ -267,6 +271,7 @@ Status ExportEmbedded(const ExportArgs& a, int64_t start, int64_t end, Output* o
     });
     if (!result.ok()) result = Annotate(result, absl::StrCat("measurement ", m));
   }
+  *damaged = db->Stats().damaged_blocks_skipped;
   Status c = db->Close();
   if (result.ok()) result = c;
   return result;
@@ -511,7 +516,8 @@ int RunExport(const ExportArgs& a) {
     return 2;
   }
   auto t0 = std::chrono::steady_clock::now();
-  Status s = a.target.embedded() ? ExportEmbedded(a, start, end, &out)
+  uint64_t damaged = 0;
+  Status s = a.target.embedded() ? ExportEmbedded(a, start, end, &out, &damaged)
                                  : ExportServer(a, start, end, !a.start.empty() || !a.end.empty(), &out);
   Status f = out.Finish();
   if (s.ok()) s = f;
@@ -523,6 +529,16 @@ int RunExport(const ExportArgs& a) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::fprintf(stderr, "exported %llu %s in %.1f s\n", static_cast<unsigned long long>(out.lines),
                  a.format == "csv" ? "rows" : "lines", secs);
+  }
+  if (damaged > 0) {
+    // Printed even with --quiet, and a status of its own: the output is
+    // complete except for these blocks.
+    std::fprintf(
+        stderr,
+        "m2mdb export: WARNING: skipped %llu damaged segment blocks; their points are missing from the "
+        "output (run `m2mdb check`)\n",
+        static_cast<unsigned long long>(damaged));
+    return 3;
   }
   return 0;
 }

@@ -20,27 +20,71 @@ namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
+// Exit status: 0 nothing damaged, 1 damage found, 2 the check itself failed.
 int Check(const std::string& data_dir) {
   m2mdb::Options o;
   o.data_dir = data_dir;
   o.create_if_missing = false;
   o.background_work = false;
+  // Strictly read-only: no WAL repair, no flush, no RocksDB files written.
+  o.read_only = true;
+  o.flush_on_close = false;
   auto db = m2mdb::DB::Open(o);
   if (!db.ok()) {
     std::fprintf(stderr, "m2mdb check: %s\n", db.status().ToString().c_str());
-    return 1;
+    return 2;
   }
   auto problems = (*db)->Check();
   if (!problems.ok()) {
     std::fprintf(stderr, "m2mdb check: %s\n", problems.status().ToString().c_str());
-    return 1;
+    return 2;
   }
   m2mdb::DBStats st = (*db)->Stats();
   for (const auto& p : *problems) std::printf("DAMAGED %s: %s\n", p.file.c_str(), p.message.c_str());
   std::printf("checked %llu segments (%llu bytes): %zu damaged\n",
               static_cast<unsigned long long>(st.segments), static_cast<unsigned long long>(st.segment_bytes),
               problems->size());
+  if (!problems->empty())
+    std::printf("run `m2mdb check --repair --data-dir %s` to quarantine them\n", data_dir.c_str());
   return problems->empty() ? 0 : 1;
+}
+
+// Exit status: 0 repaired (or nothing to repair), 2 the repair failed.
+int Repair(const std::string& data_dir) {
+  m2mdb::Options o;
+  o.data_dir = data_dir;
+  o.create_if_missing = false;
+  o.background_work = false;
+  auto db = m2mdb::DB::Open(o);
+  if (!db.ok()) {
+    std::fprintf(stderr, "m2mdb check --repair: %s\n", db.status().ToString().c_str());
+    return 2;
+  }
+  auto repaired = (*db)->Repair();
+  if (!repaired.ok()) {
+    std::fprintf(stderr, "m2mdb check --repair: %s\n", repaired.status().ToString().c_str());
+    return 2;
+  }
+  uint64_t lost = 0, kept = 0;
+  for (const auto& r : *repaired) {
+    std::printf("DAMAGED %s: %s\n", r.file.c_str(), r.problem.c_str());
+    std::printf(
+        "  moved to quarantine/%s; kept %llu points in %llu blocks%s%s; lost %llu points in %llu blocks\n",
+        r.file.c_str(), static_cast<unsigned long long>(r.points_kept),
+        static_cast<unsigned long long>(r.blocks_kept), r.salvaged_file.empty() ? "" : " -> ",
+        r.salvaged_file.c_str(), static_cast<unsigned long long>(r.points_lost),
+        static_cast<unsigned long long>(r.blocks_lost));
+    for (const auto& l : r.lost) std::printf("  LOST %s\n", l.c_str());
+    lost += r.points_lost;
+    kept += r.points_kept;
+  }
+  if (m2mdb::Status s = (*db)->Close(); !s.ok()) {
+    std::fprintf(stderr, "m2mdb check --repair: close: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  std::printf("repaired %zu damaged segments: %llu points kept, %llu points lost\n", repaired->size(),
+              static_cast<unsigned long long>(kept), static_cast<unsigned long long>(lost));
+  return 0;
 }
 
 // ---- token subcommand (server/tokens.h) -------------------------------------
@@ -202,11 +246,21 @@ int main(int argc, char** argv) {
       ->add_option("--read-timeout-seconds", serve.read_timeout_seconds,
                    "Drop a client that sends nothing for this long mid-request")
       ->capture_default_str();
+  serve_cmd->add_flag(
+      "--skip-damaged-blocks", serve.skip_damaged_blocks,
+      "Answer queries from the intact data when a segment block they need is damaged (logged, "
+      "counted); default: such a query fails naming the segment");
   // ---- end serve HTTP flags ----
 
   std::string check_dir = "./data";
-  auto* check_cmd = app.add_subcommand("check", "Verify every checksum in a data directory");
+  bool check_repair = false;
+  auto* check_cmd = app.add_subcommand(
+      "check",
+      "Verify every checksum in a data directory without changing anything in it (stop the server first)");
   check_cmd->add_option("--data-dir", check_dir, "Data directory")->capture_default_str();
+  check_cmd->add_flag("--repair", check_repair,
+                      "Move damaged segments to DATA_DIR/quarantine/ and keep their intact blocks in new "
+                      "segments; prints what was lost");
 
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
@@ -246,7 +300,7 @@ int main(int argc, char** argv) {
   }
   if (cli_exit >= 0) return cli_exit;
   if (*serve_cmd) return m2mdb::server::Serve(serve);
-  if (*check_cmd) return Check(check_dir);
+  if (*check_cmd) return check_repair ? Repair(check_dir) : Check(check_dir);
   if (*token_create) return TokenCreate(token_args);
   if (*token_list) return TokenList(token_args);
   if (*token_revoke) return TokenRevoke(token_args);

@@ -1,9 +1,11 @@
 #include "engine/db/db_impl.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -133,6 +135,30 @@ class PartMerger {
 };
 
 std::string SegmentFileName(uint64_t id) { return absl::StrFormat("%016x.seg", id); }
+
+// Free space a start needs: RocksDB rewrites its MANIFEST and OPTIONS file
+// and starts a new WAL at open, and ours starts a segment.
+constexpr off_t kMinFreeBytesToStart = 1 << 20;
+
+// Fails with a clear kResourceExhausted when `dir` cannot take
+// kMinFreeBytesToStart more bytes. Allocates them for real (statvfs would
+// not see quotas, and root may write into the reserved blocks) and frees
+// them again.
+Status ProbeFreeSpace(const std::string& dir) {
+  const std::string path = dir + "/.space_probe";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, kPrivateFileMode);
+  int err = fd < 0 ? errno : ::posix_fallocate(fd, 0, kMinFreeBytesToStart);
+  if (fd >= 0) ::close(fd);
+  ::unlink(path.c_str());
+  if (err == ENOSPC || err == EDQUOT) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "data directory ", dir, ": less than ", kMinFreeBytesToStart >> 20, " MiB free (", std::strerror(err),
+        "); m2mdb cannot start without room to write. Free space on that volume (no data was "
+        "changed) and start again"));
+  }
+  if (fd < 0) return ErrnoStatus("create " + path, err);
+  return absl::OkStatus();  // EOPNOTSUPP etc.: no way to tell, go on
+}
 
 }  // namespace
 
@@ -320,18 +346,35 @@ DBImpl::~DBImpl() {
 
 Status DBImpl::OpenImpl() {
   const std::string& dir = options_.data_dir;
-  if (!FileExists(dir) && !options_.create_if_missing) {
+  const bool ro = options_.read_only;
+  if (!FileExists(dir) && (ro || !options_.create_if_missing)) {
     return absl::NotFoundError(absl::StrCat("data directory ", dir, " does not exist"));
   }
-  RETURN_IF_ERROR(CreateDirs(dir));
-  RETURN_IF_ERROR(CreateDirs(SegmentDir()));
-  lock_fd_ = ::open((dir + "/LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0) return ErrnoStatus("open " + dir + "/LOCK", errno);
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("data directory ", dir, " is in use by another m2mdb process"));
+  if (ro) {
+    // A shared lock on an existing LOCK file: fails while a server holds it,
+    // creates nothing.
+    lock_fd_ = ::open((dir + "/LOCK").c_str(), O_RDONLY | O_CLOEXEC);
+    if (lock_fd_ < 0 && errno != ENOENT) return ErrnoStatus("open " + dir + "/LOCK", errno);
+    if (lock_fd_ >= 0 && ::flock(lock_fd_, LOCK_SH | LOCK_NB) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data directory ", dir, " is in use by another m2mdb process (stop the server first)"));
+    }
+    ASSIGN_OR_RETURN(index_, index::Index::OpenReadOnly(dir + "/meta"));
+  } else {
+    RETURN_IF_ERROR(CreateDirs(dir));
+    RETURN_IF_ERROR(CreateDirs(SegmentDir()));
+    lock_fd_ = ::open((dir + "/LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, kPrivateFileMode);
+    if (lock_fd_ < 0) return ErrnoStatus("open " + dir + "/LOCK", errno);
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("data directory ", dir, " is in use by another m2mdb process"));
+    }
+    // Refuse to start on a full volume with a message of ours: opening
+    // RocksDB there aborts inside RocksDB (an assertion after its first
+    // failed write), and the WAL could not take a single write anyway.
+    RETURN_IF_ERROR(ProbeFreeSpace(dir));
+    ASSIGN_OR_RETURN(index_, index::Index::Open(dir + "/meta"));
   }
-  ASSIGN_OR_RETURN(index_, index::Index::Open(dir + "/meta"));
 
   // Segments: open every registered file; delete files the catalog does not
   // know (a crash between writing a segment and registering it).
@@ -341,7 +384,10 @@ Status DBImpl::OpenImpl() {
     version->segments.push_back(OpenSegmentRef(meta));
     known.insert(meta.file);
   }
-  ASSIGN_OR_RETURN(auto files, ListDir(SegmentDir()));
+  std::vector<std::string> files;
+  if (!ro) {
+    ASSIGN_OR_RETURN(files, ListDir(SegmentDir()));
+  }
   for (const auto& f : files) {
     if (!known.contains(f)) {
       LogWarning("removing unregistered segment file ", f, " (left by an interrupted flush or compaction)");
@@ -375,23 +421,40 @@ Status DBImpl::OpenImpl() {
     auto next_report = start + std::chrono::seconds(1);
     const int workers = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
     Replayer replayer(this, workers);
-    wal = wal::Wal::Open(wo, checkpoint + 1, [&](uint64_t seq, std::string_view payload) {
-      replayer.Add(payload);
-      replay_bytes += payload.size();
-      replay_records++;
-      if ((replay_records & 63) == 0) {
-        const auto now = std::chrono::steady_clock::now();
-        if (now >= next_report) {
-          next_report = now + std::chrono::seconds(1);
-          const double secs = std::chrono::duration<double>(now - start).count();
-          LogInfo("replaying the WAL: ", replay_records, " records, ",
-                  absl::StrFormat("%.1f of %.1f MB", replay_bytes / 1e6, wal_dir_bytes / 1e6), " (up to seq ",
-                  seq, "), ", absl::StrFormat("%.0f MB/s", replay_bytes / 1e6 / secs));
-        }
+    if (ro) {
+      // Read the log as Open would replay it, but leave a torn tail alone.
+      Status s = FileExists(wo.dir)
+                     ? wal::ScanWal(wo.dir,
+                                    [&](const wal::WalRecordInfo& info, std::string_view payload) {
+                                      if (info.seq > checkpoint) replayer.Add(payload);
+                                      return absl::OkStatus();
+                                    })
+                     : absl::OkStatus();
+      if (!s.ok()) {
+        if (!absl::IsDataLoss(s)) return Annotate(s, "reading the WAL");
+        LogWarning("read-only open: ", s.message(), " (a server start would cut the log there)");
       }
-      return absl::OkStatus();
-    });
-    if (wal.ok()) replayer.Finish();
+      replayer.Finish();
+      wal = std::unique_ptr<wal::Wal>();
+    } else {
+      wal = wal::Wal::Open(wo, checkpoint + 1, [&](uint64_t seq, std::string_view payload) {
+        replayer.Add(payload);
+        replay_bytes += payload.size();
+        replay_records++;
+        if ((replay_records & 63) == 0) {
+          const auto now = std::chrono::steady_clock::now();
+          if (now >= next_report) {
+            next_report = now + std::chrono::seconds(1);
+            const double secs = std::chrono::duration<double>(now - start).count();
+            LogInfo("replaying the WAL: ", replay_records, " records, ",
+                    absl::StrFormat("%.1f of %.1f MB", replay_bytes / 1e6, wal_dir_bytes / 1e6), " (up to seq ",
+                    seq, "), ", absl::StrFormat("%.0f MB/s", replay_bytes / 1e6 / secs));
+          }
+        }
+        return absl::OkStatus();
+      });
+      if (wal.ok()) replayer.Finish();
+    }
   }
   replaying_ = false;
   if (!wal.ok()) return Annotate(wal.status(), "replaying the WAL");
@@ -405,7 +468,7 @@ Status DBImpl::OpenImpl() {
             " points) in ", absl::StrFormat("%.3f", secs), " s");
   }
   open_ = true;
-  if (options_.background_work) bg_thread_ = std::thread([this] { BackgroundLoop(); });
+  if (options_.background_work && !ro) bg_thread_ = std::thread([this] { BackgroundLoop(); });
   return absl::OkStatus();
 }
 
@@ -414,6 +477,15 @@ std::shared_ptr<SegmentRef> DBImpl::OpenSegmentRef(const index::SegmentMeta& met
   ref->meta = meta;
   ref->path = SegmentDir() + "/" + meta.file;
   auto r = segment::SegmentReader::Open(ref->path);
+  if (!r.ok() && absl::IsDataLoss(r.status())) {
+    // A torn footer need not cost any data: the index may be intact.
+    auto salvaged = segment::SegmentReader::OpenSalvaging(ref->path);
+    if (salvaged.ok()) {
+      LogWarning("segment ", meta.file, " is damaged: ", r.status().message(), "; ", (*salvaged)->damage(),
+                 " (reads work; run `m2mdb check --repair` to rewrite it)");
+      r = std::move(salvaged);
+    }
+  }
   if (r.ok()) {
     ref->reader = std::move(*r);
   } else {
@@ -439,7 +511,7 @@ Status DBImpl::Close() {
   stall_cv_.notify_all();
   if (bg_thread_.joinable()) bg_thread_.join();
   Status result;
-  if (options_.flush_on_close) {
+  if (options_.flush_on_close && wal_) {
     // Flushing on close makes the next start fast; the WAL would replay the
     // same data if this fails, so a failure only costs time.
     std::lock_guard<std::mutex> l(maint_mu_);
@@ -711,6 +783,7 @@ void DBImpl::StallIfNeeded() {
 StatusOr<WriteResult> DBImpl::WriteLineProtocol(std::string_view database, std::string_view body,
                                                 const WriteOptions& options) {
   RETURN_IF_ERROR(CheckOpen());
+  if (!wal_) return absl::FailedPreconditionError("database opened read-only");
   auto dbinfo = index_->GetDatabase(database);
   if (!dbinfo) {
     if (!options.create_database) {
@@ -914,23 +987,70 @@ StatusOr<std::vector<std::pair<std::string, uint64_t>>> DBImpl::MatchSeries(
 }
 
 namespace {
-// Whether segment `seg` can hold points of database `db_id` in [min_time,
-// max_time] (its partition and time range overlap them); kDataLoss if it
-// might but could not be opened.
-StatusOr<bool> SegmentMayHold(const SegmentRef& seg, uint32_t db_id, int64_t partition_ns, int64_t min_time,
-                              int64_t max_time) {
+// Whether one tombstone hides every point of `series_id` in segment
+// `segment_id` within [lo, hi]: such data need not be read at all, so a
+// DELETE over damaged data makes the reads of that range work again.
+bool WhollyDeleted(const std::vector<index::Tombstone>& tombstones, uint32_t db_id, uint64_t series_id,
+                   uint64_t segment_id, int64_t lo, int64_t hi) {
+  for (const auto& t : tombstones) {
+    if (t.min_time <= lo && t.max_time >= hi && TombstoneCovers(t, db_id, series_id, segment_id)) return true;
+  }
+  return false;
+}
+}  // namespace
+
+StatusOr<bool> DBImpl::SegmentMayHold(const SegmentRef& seg, const std::vector<index::Tombstone>& tombstones,
+                                      uint32_t db_id, int64_t partition_ns, uint64_t series_id,
+                                      int64_t min_time, int64_t max_time) {
   const auto& meta = seg.meta;
   if (meta.db_id != db_id) return false;
   if (meta.partition_start > max_time || PartitionEnd(meta.partition_start, partition_ns) < min_time)
     return false;
   if (meta.max_time < min_time || meta.min_time > max_time) return false;
   if (!seg.reader) {
+    // Without its index nobody can tell which series the file holds: every
+    // read of its database and time range may need it.
+    if (!tombstones.empty() &&
+        WhollyDeleted(tombstones, db_id, series_id, meta.id, std::max(min_time, meta.min_time),
+                      std::min(max_time, meta.max_time))) {
+      return false;
+    }
+    if (options_.skip_damaged_blocks) {
+      NoteSkippedDamage(meta.file, seg.open_status);
+      return false;
+    }
+    // The client gets the file's name, never its path (that goes to the log).
     return absl::DataLossError(
-        absl::StrCat("segment ", meta.file, " is damaged: ", seg.open_status.message()));
+        absl::StrCat("segment ", meta.file,
+                     " is damaged and cannot be read (its index is unreadable); the data "
+                     "it holds is unavailable until `m2mdb check --repair` is run"));
   }
   return true;
 }
-}  // namespace
+
+Status DBImpl::DamagedBlock(const SegmentRef& seg, const segment::BlockHandle& h, const Status& s) {
+  if (options_.skip_damaged_blocks) {
+    NoteSkippedDamage(seg.meta.file, s);
+    return absl::OkStatus();
+  }
+  LogWarning("read failed: ", s.message());
+  return absl::DataLossError(absl::StrCat("segment ", seg.meta.file, ": damaged block (series ", h.series_id,
+                                          ", field ", h.field_id, ", ", h.stats.count, " points from ",
+                                          h.stats.min_time, " to ", h.stats.max_time,
+                                          "); run `m2mdb check` (details in the server log)"));
+}
+
+void DBImpl::NoteSkippedDamage(const std::string& file, const Status& s) {
+  const uint64_t n = damaged_skipped_.fetch_add(1) + 1;
+  // One warning per 10 s at most: a dashboard re-reading damaged data would
+  // otherwise fill the log.
+  const int64_t now = NowNanos();
+  int64_t last = last_damage_log_ns_.load();
+  if (now - last >= 10'000'000'000 && last_damage_log_ns_.compare_exchange_strong(last, now)) {
+    LogWarning("skipping damaged data in segment ", file, " (", s.message(), "); ", n,
+               " damaged blocks skipped by reads so far; run `m2mdb check --repair`");
+  }
+}
 
 Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t partition_ns, uint64_t series_id,
                                const index::FieldInfo& field, int64_t min_time, int64_t max_time,
@@ -940,7 +1060,8 @@ Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t par
   Column part;
   for (const auto& seg : snap.version->segments) {
     const auto& meta = seg->meta;
-    ASSIGN_OR_RETURN(bool may_hold, SegmentMayHold(*seg, db_id, partition_ns, min_time, max_time));
+    ASSIGN_OR_RETURN(bool may_hold, SegmentMayHold(*seg, snap.version->tombstones, db_id, partition_ns,
+                                                   series_id, min_time, max_time));
     if (!may_hold) continue;
     blocks.clear();
     seg->reader->FindBlocks(series_id, field.id, min_time, max_time, &blocks);
@@ -956,7 +1077,12 @@ Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t par
       if (h->type != field.type) continue;  // a dropped-and-recreated field of another type
       // Only the points in range: a one-hour read of an 11-hour block no
       // longer zero-fills and trims the whole block in the caller's column.
-      RETURN_IF_ERROR(seg->reader->ReadBlockRange(*h, min_time, max_time, &part));
+      Status rs = seg->reader->ReadBlockRange(*h, min_time, max_time, &part);
+      if (!rs.ok() &&
+          !WhollyDeleted(snap.version->tombstones, db_id, series_id, meta.id,
+                         std::max(min_time, h->stats.min_time), std::min(max_time, h->stats.max_time))) {
+        RETURN_IF_ERROR(DamagedBlock(*seg, *h, rs));
+      }
     }
     merger.AddSegmentPart(&part, snap.version->tombstones, db_id, series_id, meta.id, min_time, max_time);
   }
@@ -1016,7 +1142,8 @@ Status DBImpl::ReadSeriesFieldSummarised(const Snapshot& snap, uint32_t db_id, i
   std::vector<SegBlocks> segs;
   std::vector<const segment::BlockHandle*> blocks;
   for (const auto& seg : snap.version->segments) {
-    ASSIGN_OR_RETURN(bool may_hold, SegmentMayHold(*seg, db_id, partition_ns, min_time, max_time));
+    ASSIGN_OR_RETURN(bool may_hold, SegmentMayHold(*seg, snap.version->tombstones, db_id, partition_ns,
+                                                   series_id, min_time, max_time));
     if (!may_hold) continue;
     const size_t begin = blocks.size();
     seg->reader->FindBlocks(series_id, field.id, min_time, max_time, &blocks);
@@ -1104,7 +1231,14 @@ Status DBImpl::ReadSeriesFieldSummarised(const Snapshot& snap, uint32_t db_id, i
     size_t size = 0;
     Status s;
     for (size_t i = sb.begin; i < sb.end && s.ok(); i++) {
-      if (!summarise[i]) s = sb.seg->reader->ReadBlockRangeAt(*blocks[i], min_time, max_time, out, &size);
+      if (summarise[i]) continue;
+      s = sb.seg->reader->ReadBlockRangeAt(*blocks[i], min_time, max_time, out, &size);
+      if (!s.ok() && WhollyDeleted(snap.version->tombstones, db_id, series_id, sb.seg->meta.id,
+                                   std::max(min_time, blocks[i]->stats.min_time),
+                                   std::min(max_time, blocks[i]->stats.max_time))) {
+        s = absl::OkStatus();
+      }
+      if (!s.ok()) s = DamagedBlock(*sb.seg, *blocks[i], s);  // OK when skipping: size unchanged
     }
     out->truncate(s.ok() ? size : 0);
     RETURN_IF_ERROR(s);
@@ -1129,8 +1263,13 @@ Status DBImpl::ReadSeriesFieldSummarised(const Snapshot& snap, uint32_t db_id, i
     }
     part.reserve(points);
     for (size_t i = sb.begin; i < sb.end; i++) {
-      if (!summarise[i])
-        RETURN_IF_ERROR(sb.seg->reader->ReadBlockRange(*blocks[i], min_time, max_time, &part));
+      if (summarise[i]) continue;
+      Status rs = sb.seg->reader->ReadBlockRange(*blocks[i], min_time, max_time, &part);
+      if (!rs.ok() && !WhollyDeleted(snap.version->tombstones, db_id, series_id, sb.seg->meta.id,
+                                     std::max(min_time, blocks[i]->stats.min_time),
+                                     std::min(max_time, blocks[i]->stats.max_time))) {
+        RETURN_IF_ERROR(DamagedBlock(*sb.seg, *blocks[i], rs));
+      }
     }
     if (part.empty()) continue;
     merger.AddSegmentPart(&part, snap.version->tombstones, db_id, series_id, sb.seg->meta.id, min_time,
@@ -1360,6 +1499,7 @@ Status DBImpl::FreezeLocked() {
   if (head->points() == 0) return absl::OkStatus();
   // Everything appended so far is in this head; rotating puts it in closed
   // WAL segments that RemoveBefore can delete after the flush.
+  if (!wal_) return absl::FailedPreconditionError("database opened read-only");
   head->wal_seq_end = wal_->last_seq();
   auto rotated = wal_->Rotate();
   if (!rotated.ok()) LogWarning("WAL rotation failed: ", rotated.status().ToString());
@@ -1814,6 +1954,141 @@ StatusOr<std::vector<CheckProblem>> DBImpl::Check() {
   return problems;
 }
 
+StatusOr<std::vector<RepairedSegment>> DBImpl::Repair() {
+  RETURN_IF_ERROR(CheckOpen());
+  if (!wal_) return absl::FailedPreconditionError("database opened read-only");
+  std::lock_guard<std::mutex> maint(maint_mu_);
+  std::shared_ptr<const Version> version;
+  {
+    absl::MutexLock sl(&state_mu_);
+    version = version_;
+  }
+  const std::string quarantine = options_.data_dir + "/quarantine";
+  std::vector<RepairedSegment> out;
+  // Names a block for the report.
+  auto describe = [&](uint32_t db_id, uint64_t series_id, uint32_t field_id, uint64_t points,
+                      int64_t min_time, int64_t max_time) {
+    std::string db_name = absl::StrCat("db#", db_id);
+    for (const auto& d : index_->ListDatabases()) {
+      if (d.id == db_id) db_name = d.name;
+    }
+    std::string key = index_->SeriesKeyOf(series_id).value_or(absl::StrCat("series#", series_id));
+    std::string field = absl::StrCat("field#", field_id);
+    std::string m;
+    std::vector<std::pair<std::string, std::string>> tags;
+    if (lineproto::ParseSeriesKey(key, &m, &tags).ok()) {
+      for (const auto& f : index_->Fields(db_id, m)) {
+        if (f.id == field_id) field = f.name;
+      }
+    }
+    return absl::StrCat(db_name, " ", key, " ", field, ": ", points, " points from ", min_time, " to ",
+                        max_time);
+  };
+  for (const auto& seg : version->segments) {
+    const index::SegmentMeta& meta = seg->meta;
+    Status problem = seg->reader ? seg->reader->Verify() : seg->open_status;
+    if (problem.ok()) continue;
+    RepairedSegment r;
+    r.file = meta.file;
+    r.problem = std::string(ToStd(problem.message()));
+    index::SegmentMeta nm;
+    bool wrote = false;
+    if (!seg->reader) {
+      r.points_lost = meta.points;
+      r.lost.push_back(absl::StrCat("the whole segment (unreadable): ", meta.points, " points from ",
+                                    meta.min_time, " to ", meta.max_time));
+    } else {
+      nm.id = index_->NextSegmentId();
+      nm.db_id = meta.db_id;
+      nm.partition_start = meta.partition_start;
+      nm.file = SegmentFileName(nm.id);
+      nm.level = meta.level;
+      segment::SegmentWriterOptions wo;
+      wo.max_block_points = options_.max_block_points;
+      ASSIGN_OR_RETURN(auto writer, segment::SegmentWriter::Create(SegmentDir() + "/" + nm.file, wo));
+      // Newer segments of the partition win on equal timestamps; the new
+      // file ranks above them, so their timestamps are taken out here.
+      std::vector<const SegmentRef*> newer;
+      for (const auto& o : version->segments) {
+        if (o->meta.id > meta.id && o->meta.db_id == meta.db_id &&
+            o->meta.partition_start == meta.partition_start && o->reader) {
+          newer.push_back(o.get());
+        }
+      }
+      Column col, other;
+      std::vector<const segment::BlockHandle*> hs;
+      for (const segment::BlockHandle& h : seg->reader->blocks()) {
+        col.clear();
+        col.type = h.type;
+        Status rs = seg->reader->ReadBlock(h, &col);
+        if (!rs.ok()) {
+          r.blocks_lost++;
+          r.points_lost += h.stats.count;
+          r.lost.push_back(describe(meta.db_id, h.series_id, h.field_id, h.stats.count, h.stats.min_time,
+                                    h.stats.max_time));
+          continue;
+        }
+        r.blocks_kept++;
+        if (!index_->SeriesKeyOf(h.series_id)) continue;  // a dropped series
+        for (const auto& t : version->tombstones) {
+          if (TombstoneCovers(t, meta.db_id, h.series_id, meta.id)) {
+            FilterColumn(&col, [&](int64_t ts) { return ts >= t.min_time && ts <= t.max_time; });
+          }
+        }
+        for (const SegmentRef* o : newer) {
+          if (col.empty()) break;
+          hs.clear();
+          o->reader->FindBlocks(h.series_id, h.field_id, col.times.front(), col.times.back(), &hs);
+          for (const auto* oh : hs) {
+            other.clear();
+            other.type = oh->type;
+            if (!o->reader->ReadBlock(*oh, &other).ok()) continue;
+            FilterColumn(&col, [&](int64_t ts) {
+              return std::binary_search(other.times.begin(), other.times.end(), ts);
+            });
+          }
+        }
+        if (col.empty()) continue;
+        r.points_kept += col.size();
+        RETURN_IF_ERROR(writer->Add(h.series_id, h.field_id, col));
+      }
+      ASSIGN_OR_RETURN(auto info, writer->Finish());
+      nm.file_bytes = info.file_bytes;
+      nm.min_time = info.min_time;
+      nm.max_time = info.max_time;
+      nm.points = info.points;
+      wrote = info.points > 0;
+      if (!wrote) RETURN_IF_ERROR(RemoveFile(SegmentDir() + "/" + nm.file));
+    }
+    // Kept first (a hard link), registered second, removed last: a crash at
+    // any point leaves either the old catalog with its file or the new one,
+    // and the damaged file always survives in quarantine/.
+    RETURN_IF_ERROR(CreateDirs(quarantine));
+    const std::string old_path = SegmentDir() + "/" + meta.file;
+    if (FileExists(old_path)) {
+      std::string dest = quarantine + "/" + meta.file;
+      for (int i = 1; FileExists(dest); i++) dest = absl::StrCat(quarantine, "/", meta.file, ".", i);
+      if (::link(old_path.c_str(), dest.c_str()) != 0)
+        return ErrnoStatus("link " + old_path + " " + dest, errno);
+      RETURN_IF_ERROR(SyncDir(quarantine));
+    }
+    std::vector<index::SegmentMeta> added;
+    if (wrote) added.push_back(nm);
+    RETURN_IF_ERROR(index_->CommitSegments(added, {meta.id}, std::nullopt));
+    std::vector<std::shared_ptr<SegmentRef>> refs;
+    if (wrote) {
+      refs.push_back(OpenSegmentRef(nm));
+      r.salvaged_file = nm.file;
+    }
+    InstallVersion(refs, {meta.id}, nullptr);  // the old file goes with its last reader
+    LogWarning("repair: segment ", meta.file, " (", r.problem, ") moved to ", quarantine, "; kept ",
+               r.points_kept, " points", wrote ? absl::StrCat(" in ", nm.file) : "", ", lost ", r.points_lost,
+               " points");
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 StatusOr<StorageReport> DBImpl::GetStorageReport() {
   RETURN_IF_ERROR(CheckOpen());
   Snapshot snap = GetSnapshot();
@@ -1862,7 +2137,7 @@ StatusOr<StorageReport> DBImpl::GetStorageReport() {
     }
   }
   for (auto& [k, fs] : fields) report.fields.push_back(std::move(fs));
-  report.wal_bytes = wal_->size_bytes();
+  report.wal_bytes = wal_ ? wal_->size_bytes() : 0;
   ASSIGN_OR_RETURN(report.meta_bytes, DirectorySize(options_.data_dir + "/meta"));
   ASSIGN_OR_RETURN(report.total_bytes, DirectorySize(options_.data_dir));
   return report;
@@ -1879,17 +2154,32 @@ DBStats DBImpl::Stats() {
   st.frozen_heads = snap.frozen.size();
   st.segments = snap.version->segments.size();
   for (const auto& s : snap.version->segments) st.segment_bytes += s->meta.file_bytes;
-  auto ws = wal_->stats();
-  st.wal_bytes = wal_->size_bytes();
-  st.wal_fsyncs = ws.fsyncs;
-  st.wal_fsync_nanos = ws.fsync_nanos;
+  if (wal_) {
+    auto ws = wal_->stats();
+    st.wal_bytes = wal_->size_bytes();
+    st.wal_fsyncs = ws.fsyncs;
+    st.wal_fsync_nanos = ws.fsync_nanos;
+  }
   st.points_written = points_written_.load();
   st.values_written = values_written_.load();
   st.lines_rejected = lines_rejected_.load();
   st.flushes = flushes_.load();
   st.compactions = compactions_.load();
   st.replayed_records = replayed_records_.load();
+  st.damaged_blocks_skipped = damaged_skipped_.load();
+  if (wal_) {
+    Status h = wal_->health();
+    st.storage_writable = h.ok();
+    st.storage_error = std::string(ToStd(h.message()));
+    st.storage_write_failures = wal_->failures();
+  }
   return st;
+}
+
+Status DBImpl::StorageHealth() {
+  RETURN_IF_ERROR(CheckOpen());
+  if (!wal_) return absl::FailedPreconditionError("opened read-only");
+  return wal_->TryRecover();
 }
 
 }  // namespace m2mdb

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+
 #include "engine/db/head.h"
 #include "engine/index/index.h"
 #include "engine/lineproto/lineproto.h"
@@ -65,7 +66,8 @@ class DBImpl : public DB {
                                     const WriteOptions& options) override;
   Status Scan(const ScanRequest& request, const std::function<Status(const SeriesData&)>& fn) override;
   StatusOr<std::vector<std::string>> Measurements(std::string_view database) override;
-  StatusOr<std::vector<std::string>> TagKeys(std::string_view database, std::string_view measurement) override;
+  StatusOr<std::vector<std::string>> TagKeys(std::string_view database,
+                                             std::string_view measurement) override;
   StatusOr<std::vector<std::string>> TagValues(std::string_view database, std::string_view measurement,
                                                std::string_view tag_key) override;
   StatusOr<std::vector<FieldKey>> FieldKeys(std::string_view database, std::string_view measurement) override;
@@ -81,7 +83,9 @@ class DBImpl : public DB {
   Status DeleteAppMeta(std::string_view key) override;
   StatusOr<std::vector<std::pair<std::string, std::string>>> ListAppMeta(std::string_view prefix) override;
   StatusOr<std::vector<CheckProblem>> Check() override;
+  StatusOr<std::vector<RepairedSegment>> Repair() override;
   DBStats Stats() override;
+  Status StorageHealth() override;
   // One round of what the background thread does (flush frozen heads,
   // retention, size-tiered compaction), for deterministic tests.
   Status MaintainForTesting();
@@ -104,8 +108,8 @@ class DBImpl : public DB {
   // Lines listed in `skip` (replay) are not applied; lines rejected now are
   // reported in `errors`.
   void ParseAndResolve(const index::DatabaseInfo& db, std::string_view body, lineproto::Precision precision,
-                       int64_t default_time, const std::vector<int>* skip, bool replay, uint64_t max_line_length,
-                       ApplyContext* ctx, std::vector<WriteError>* errors);
+                       int64_t default_time, const std::vector<int>* skip, bool replay,
+                       uint64_t max_line_length, ApplyContext* ctx, std::vector<WriteError>* errors);
   // Decodes a WAL write record and resolves its lines into ctx->entries
   // (empty if the database was dropped or the record is undecodable).
   void ResolveReplayRecord(std::string_view payload, ApplyContext* ctx);
@@ -115,8 +119,8 @@ class DBImpl : public DB {
   Snapshot GetSnapshot();
   // Series ids of `measurement` matching every matcher, with their keys,
   // sorted by key.
-  StatusOr<std::vector<std::pair<std::string, uint64_t>>> MatchSeries(uint32_t db_id, std::string_view measurement,
-                                                                      const std::vector<TagMatcher>& matchers);
+  StatusOr<std::vector<std::pair<std::string, uint64_t>>> MatchSeries(
+      uint32_t db_id, std::string_view measurement, const std::vector<TagMatcher>& matchers);
   Status ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t partition_ns, uint64_t series_id,
                          const index::FieldInfo& field, int64_t min_time, int64_t max_time, Column* out);
   // ReadSeriesField for a field named in request.summary_fields: blocks that
@@ -138,9 +142,21 @@ class DBImpl : public DB {
   Status RetentionLocked();
   Status PruneTombstonesLocked();
   // Publishes a new version with `added` and without `removed`.
-  void InstallVersion(const std::vector<std::shared_ptr<SegmentRef>>& added, const std::vector<uint64_t>& removed,
-                      const std::vector<index::Tombstone>* tombstones);
+  void InstallVersion(const std::vector<std::shared_ptr<SegmentRef>>& added,
+                      const std::vector<uint64_t>& removed, const std::vector<index::Tombstone>* tombstones);
   std::shared_ptr<SegmentRef> OpenSegmentRef(const index::SegmentMeta& meta);
+  // Whether `seg` can hold points of (db_id, series_id) in [min_time,
+  // max_time]. For a segment that failed to open: false if a tombstone
+  // hides that data or Options::skip_damaged_blocks (counted), else
+  // kDataLoss naming the file (not its path).
+  StatusOr<bool> SegmentMayHold(const SegmentRef& seg, const std::vector<index::Tombstone>& tombstones,
+                                uint32_t db_id, int64_t partition_ns, uint64_t series_id, int64_t min_time,
+                                int64_t max_time);
+  // A read of block `h` of `seg` failed with `s`: OK (skipped, counted,
+  // logged now and then) with Options::skip_damaged_blocks, else kDataLoss
+  // for the client, without the path (the full error goes to the log).
+  Status DamagedBlock(const SegmentRef& seg, const segment::BlockHandle& h, const Status& s);
+  void NoteSkippedDamage(const std::string& file, const Status& s);
 
   void BackgroundLoop();
   void StallIfNeeded();
@@ -178,6 +194,8 @@ class DBImpl : public DB {
   std::atomic<uint64_t> flushes_{0};
   std::atomic<uint64_t> compactions_{0};
   std::atomic<uint64_t> replayed_records_{0};
+  std::atomic<uint64_t> damaged_skipped_{0};
+  std::atomic<int64_t> last_damage_log_ns_{INT64_MIN / 2};
 };
 
 }  // namespace m2mdb

@@ -23,9 +23,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdarg>
 #include <cstring>
 #include <limits>
 #include <utility>
+
+#include <sys/stat.h>
 
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
@@ -38,6 +41,8 @@
 #include "rocksdb/cache.h"
 #include "rocksdb/convenience.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
+#include "rocksdb/file_system.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
@@ -313,7 +318,8 @@ void RemoveSorted(Vec* v, const std::vector<uint64_t>& sorted_ids) {
 
 class IndexImpl final : public Index {
  public:
-  explicit IndexImpl(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+  explicit IndexImpl(std::unique_ptr<rocksdb::DB> db, bool read_only = false)
+      : read_only_(read_only), db_(std::move(db)) {}
   ~IndexImpl() override {
     Status s = Close();
     if (!s.ok()) LogError("index: close: ", s.message());
@@ -365,6 +371,11 @@ class IndexImpl final : public Index {
   Status Close() override;
 
  private:
+  // A write failed: RocksDB's WAL writer may hold an error, and any further
+  // write to it (a memtable flush at Close included) trips an assertion
+  // inside RocksDB (writable_file_writer.h: sync_without_flush_called_).
+  bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
+  const bool read_only_ = false;
   Status CheckOpen() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     if (db_ == nullptr) return absl::FailedPreconditionError("index: closed");
     return absl::OkStatus();
@@ -373,7 +384,18 @@ class IndexImpl final : public Index {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     rocksdb::WriteOptions wo;
     wo.sync = sync;
-    return FromRocks(db_->Write(wo, batch), what);
+    if (read_only_) return absl::FailedPreconditionError("index: opened read-only");
+    if (write_failed_) {
+      // RocksDB stops accepting writes after an I/O error on its WAL (a full
+      // disk) until Resume() succeeds, which it does once space is back.
+      if (!db_->Resume().ok())
+        return absl::UnavailableError(
+            absl::StrCat("index: ", ToAbsl(what), ": metadata store still failing after an I/O error"));
+      write_failed_ = false;
+    }
+    Status s = FromRocks(db_->Write(wo, batch), what);
+    if (!s.ok()) write_failed_ = true;
+    return s;
   }
   Database* FindDb(uint32_t db_id) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     auto it = dbs_.find(db_id);
@@ -428,8 +450,66 @@ class IndexImpl final : public Index {
 
 // ---- Open / Load ----
 
+// RocksDB's POSIX file system creates files 0644 (less the umask), and this
+// RocksDB (7.8) has no working option for it: Env::SetAllowNonOwnerAccess
+// is not passed on to the file system. This wrapper makes each file RocksDB
+// creates owner-only right after creating it, like ours (engine/util/file.h).
+// The process umask is left alone: changing it in a library would race with
+// every other thread creating files. Files are never readable by others
+// meanwhile: meta/ and the data directory are 0700.
+class PrivateFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  explicit PrivateFileSystem(const std::shared_ptr<rocksdb::FileSystem>& t) : FileSystemWrapper(t) {}
+  const char* Name() const override { return "M2mdbPrivateFileSystem"; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                    rocksdb::IODebugContext* d) override {
+    return Private(f, target()->NewWritableFile(f, o, r, d));
+  }
+  rocksdb::IOStatus ReopenWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                       std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                       rocksdb::IODebugContext* d) override {
+    return Private(f, target()->ReopenWritableFile(f, o, r, d));
+  }
+  rocksdb::IOStatus ReuseWritableFile(const std::string& f, const std::string& old,
+                                      const rocksdb::FileOptions& o,
+                                      std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                      rocksdb::IODebugContext* d) override {
+    return Private(f, target()->ReuseWritableFile(f, old, o, r, d));
+  }
+  rocksdb::IOStatus NewRandomRWFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSRandomRWFile>* r,
+                                    rocksdb::IODebugContext* d) override {
+    return Private(f, target()->NewRandomRWFile(f, o, r, d));
+  }
+  rocksdb::IOStatus NewLogger(const std::string& f, const rocksdb::IOOptions& o,
+                              std::shared_ptr<rocksdb::Logger>* r, rocksdb::IODebugContext* d) override {
+    return Private(f, target()->NewLogger(f, o, r, d));
+  }
+  rocksdb::IOStatus LockFile(const std::string& f, const rocksdb::IOOptions& o, rocksdb::FileLock** l,
+                             rocksdb::IODebugContext* d) override {
+    return Private(f, target()->LockFile(f, o, l, d));
+  }
+
+ private:
+  static rocksdb::IOStatus Private(const std::string& f, rocksdb::IOStatus s) {
+    if (s.ok()) ::chmod(f.c_str(), kPrivateFileMode);  // best effort: the directory is private anyway
+    return s;
+  }
+};
+
+rocksdb::Env* PrivateEnv() {
+  // Built once and kept for the life of the process (RocksDB's default Env
+  // is a process-wide singleton too).
+  static rocksdb::Env* env =
+      rocksdb::NewCompositeEnv(std::make_shared<PrivateFileSystem>(rocksdb::FileSystem::Default())).release();
+  return env;
+}
+
 rocksdb::Options MetadataOptions() {
   rocksdb::Options o;
+  o.env = PrivateEnv();
   o.create_if_missing = true;
   o.paranoid_checks = true;
   // A metadata store: small memtables, few open files, a quiet LOG.
@@ -443,6 +523,10 @@ rocksdb::Options MetadataOptions() {
   o.stats_persist_period_sec = 0;
   o.statistics = nullptr;
   o.max_manifest_file_size = 16 << 20;
+  // Close flushes the memtable itself (IndexImpl::Close) and must be able
+  // to skip that after an I/O error; RocksDB's own flush at shutdown would
+  // trip its assertion on a WAL writer that saw the error.
+  o.avoid_flush_during_shutdown = true;
   // Keys share long prefixes and series keys compress well; LZ4 is cheap.
   // Debian's librocksdb links liblz4, but check rather than assume.
   auto supported = rocksdb::GetSupportedCompressions();
@@ -1221,8 +1305,28 @@ Status IndexImpl::Close() {
   // (seconds for millions of series); it also persists the unsynced writes.
   rocksdb::FlushOptions fo;
   fo.wait = true;
-  Status s = FromRocks(db_->Flush(fo), "flush");
-  if (s.ok()) s = FromRocks(db_->SyncWAL(), "sync wal");
+  Status s;
+  // The memtable flush writes an SST of about the memtable's size. On a
+  // full volume it fails, and RocksDB then trips an assertion on its next
+  // write (writable_file_writer.h: sync_without_flush_called_): so flush
+  // only when there is room for it (with a margin for the MANIFEST).
+  uint64_t mem = 0;
+  if (!read_only_ && !write_failed_) db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &mem);
+  auto room =
+      read_only_ || write_failed_ ? StatusOr<bool>(true) : HasRoomFor(db_->GetName(), mem + (8 << 20));
+  if (read_only_) {
+    // Nothing to flush.
+  } else if (room.ok() && !*room) {
+    s = absl::ResourceExhaustedError(
+        "index: skipped the flush at close: no space left (RocksDB replays its own WAL at the next start)");
+  } else if (write_failed_) {
+    // After a failed write (a full disk) nothing more is written: RocksDB's
+    // own WAL replays what was synced at the next Open.
+    s = absl::UnavailableError("index: skipped the flush at close after a failed write");
+  } else {
+    s = FromRocks(db_->Flush(fo), "flush");
+    if (s.ok()) s = FromRocks(db_->SyncWAL(), "sync wal");
+  }
   Status c = FromRocks(db_->Close(), "close");
   db_.reset();
   return s.ok() ? c : s;
@@ -1235,6 +1339,30 @@ StatusOr<std::unique_ptr<Index>> Index::Open(const std::string& dir) {
   rocksdb::DB* raw = nullptr;
   RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(MetadataOptions(), dir, &raw), absl::StrCat("open ", dir)));
   auto impl = std::make_unique<IndexImpl>(std::unique_ptr<rocksdb::DB>(raw));
+  RETURN_IF_ERROR(Annotate(impl->Load(), dir));
+  return std::unique_ptr<Index>(std::move(impl));
+}
+
+namespace {
+// Discards RocksDB's info log: a read-only open must not create LOG files.
+class NullLogger : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char* /*format*/, va_list /*ap*/) override {}
+};
+}  // namespace
+
+StatusOr<std::unique_ptr<Index>> Index::OpenReadOnly(const std::string& dir) {
+  if (!FileExists(dir + "/CURRENT")) {
+    return absl::NotFoundError(absl::StrCat("index: no metadata store in ", dir));
+  }
+  rocksdb::Options o = MetadataOptions();
+  o.create_if_missing = false;
+  o.info_log = std::make_shared<NullLogger>();
+  rocksdb::DB* raw = nullptr;
+  RETURN_IF_ERROR(
+      FromRocks(rocksdb::DB::OpenForReadOnly(o, dir, &raw), absl::StrCat("open read-only ", dir)));
+  auto impl = std::make_unique<IndexImpl>(std::unique_ptr<rocksdb::DB>(raw), /*read_only=*/true);
   RETURN_IF_ERROR(Annotate(impl->Load(), dir));
   return std::unique_ptr<Index>(std::move(impl));
 }

@@ -35,15 +35,15 @@ struct FieldInfo {
 };
 
 struct SegmentMeta {
-  uint64_t id = 0;            // unique, increasing (Index::NextSegmentId)
+  uint64_t id = 0;  // unique, increasing (Index::NextSegmentId)
   uint32_t db_id = 0;
   int64_t partition_start = 0;  // ns, inclusive
-  std::string file;           // file name relative to the segments directory
+  std::string file;             // file name relative to the segments directory
   uint64_t file_bytes = 0;
   int64_t min_time = 0;
   int64_t max_time = 0;
   uint64_t points = 0;
-  uint32_t level = 0;         // 0 = flush, n = compacted n times
+  uint32_t level = 0;  // 0 = flush, n = compacted n times
 };
 
 // A delete: points of `series_ids` (or, if empty, of every series of
@@ -63,6 +63,11 @@ class Index {
  public:
   // Opens (creating) the RocksDB store in `dir` and loads the in-memory maps.
   static StatusOr<std::unique_ptr<Index>> Open(const std::string& dir);
+  // Opens an existing store read-only without writing anything in `dir`
+  // (no RocksDB LOG, LOCK, OPTIONS or WAL files): for `m2mdb check`, which
+  // must leave a stopped server's directory as it found it. Every write
+  // method fails.
+  static StatusOr<std::unique_ptr<Index>> OpenReadOnly(const std::string& dir);
   virtual ~Index() = default;
 
   // Databases. CreateDatabase on an existing name returns its info unchanged.

@@ -91,7 +91,16 @@ class SegmentReader {
   // Maps the file and validates header, footer and index checksum
   // (kDataLoss on damage). Block checksums are checked on read.
   static StatusOr<std::unique_ptr<SegmentReader>> Open(const std::string& path);
+  // As Open, but a file whose footer is torn at the end (cut short by up to
+  // 12 bytes, as by a torn write or a careless copy) is opened from the
+  // index the remaining footer bytes point at, when the index checksum
+  // proves it intact; damage() then says so. Used by the engine, so a torn
+  // footer costs no data, and by `m2mdb check --repair`.
+  static StatusOr<std::unique_ptr<SegmentReader>> OpenSalvaging(const std::string& path);
   virtual ~SegmentReader() = default;
+
+  // Empty for an intact file; otherwise what OpenSalvaging worked around.
+  virtual const std::string& damage() const = 0;
 
   virtual const std::string& path() const = 0;
   virtual const SegmentFileInfo& info() const = 0;

@@ -60,8 +60,11 @@ class SegmentReaderImpl final : public SegmentReader {
 
     const uint64_t footer_offset = data_.size() - kFooterSize;
     const char* f = data_.data() + footer_offset;
-    if (std::string_view(f + 20, 8) != format::kFooterMagic)
-      return Corrupt(footer_offset, "bad footer magic");
+    if (std::string_view(f + 20, 8) != format::kFooterMagic) {
+      Status bad = Corrupt(footer_offset, "bad footer magic");
+      if (!salvage_) return bad;
+      return InitFromTornFooter(bad);
+    }
     const uint64_t index_offset = DecodeFixed64(f);
     const uint32_t index_bytes = DecodeFixed32(f + 8);
     const uint32_t index_crc = crc32c::Unmask(DecodeFixed32(f + 12));
@@ -81,6 +84,37 @@ class SegmentReaderImpl final : public SegmentReader {
     blocks_end_ = index_offset;
     return DecodeIndex(index, index_offset, block_count);
   }
+
+  // A file cut short by up to kMaxSalvageTail bytes still holds the footer's
+  // index offset, length and checksum: the footer then starts where the
+  // index it names ends, and the checksum proves the index intact. The
+  // block count (gone past 8 bytes) is implied by the index.
+  static constexpr uint64_t kMaxSalvageTail = 12;
+  Status InitFromTornFooter(const Status& original) {
+    for (uint64_t tail = 1; tail <= kMaxSalvageTail; tail++) {
+      if (data_.size() < kHeaderSize + kFooterSize - tail) break;
+      const uint64_t footer_offset = data_.size() - (kFooterSize - tail);
+      const char* f = data_.data() + footer_offset;
+      const uint64_t index_offset = DecodeFixed64(f);
+      const uint32_t index_bytes = DecodeFixed32(f + 8);
+      const uint32_t index_crc = crc32c::Unmask(DecodeFixed32(f + 12));
+      if (index_offset < kHeaderSize || index_offset > footer_offset ||
+          footer_offset - index_offset != index_bytes) {
+        continue;
+      }
+      const std::string_view index = data_.substr(index_offset, index_bytes);
+      if (crc32c::Value(index) != index_crc) continue;
+      blocks_end_ = index_offset;
+      if (!DecodeIndex(index, index_offset, kUnknownBlockCount).ok()) continue;
+      damage_ = absl::StrCat("footer torn (", tail, " bytes missing at the end); index recovered, ",
+                             blocks_.size(), " blocks readable");
+      return absl::OkStatus();
+    }
+    return original;
+  }
+
+  void set_salvage(bool v) { salvage_ = v; }
+  const std::string& damage() const override { return damage_; }
 
   const std::string& path() const override { return path_; }
   const SegmentFileInfo& info() const override { return info_; }
@@ -280,6 +314,7 @@ class SegmentReaderImpl final : public SegmentReader {
 
   Status Verify() const override {
     Column c;
+    if (!damage_.empty()) return Corrupt(data_.size(), damage_);
     for (const BlockHandle& h : blocks_) {
       c.type = h.type;
       c.clear();
@@ -471,13 +506,23 @@ class SegmentReaderImpl final : public SegmentReader {
     return absl::InternalError("unknown field type");
   }
 
+  static constexpr uint32_t kUnknownBlockCount = UINT32_MAX;
+  // block_count kUnknownBlockCount: as many entries as the index holds.
   Status DecodeIndex(std::string_view index, uint64_t index_offset, uint32_t block_count) {
+    const bool unknown = block_count == kUnknownBlockCount;
+    if (unknown) block_count = static_cast<uint32_t>(index.size() / format::kMinIndexEntrySize);
+    blocks_.clear();
     blocks_.resize(block_count);
-    verified_ = std::make_unique<std::atomic<uint8_t>[]>(block_count);
+    info_ = SegmentFileInfo();
     format::IndexCursor cursor;
     std::string_view in = index;
     uint64_t offset = kHeaderSize;
     for (uint32_t i = 0; i < block_count; i++) {
+      if (unknown && in.empty()) {
+        block_count = i;
+        blocks_.resize(block_count);
+        break;
+      }
       BlockHandle& h = blocks_[i];
       const uint64_t entry_offset = index_offset + (index.size() - in.size());
       if (const char* err = format::DecodeIndexEntry(&in, &cursor, &h)) {
@@ -502,6 +547,7 @@ class SegmentReaderImpl final : public SegmentReader {
     if (offset != blocks_end_) return Corrupt(offset, "bytes between the last block and the index");
     info_.file_bytes = data_.size();
     info_.blocks = block_count;
+    verified_ = std::make_unique<std::atomic<uint8_t>[]>(block_count);
     return absl::OkStatus();
   }
 
@@ -518,6 +564,8 @@ class SegmentReaderImpl final : public SegmentReader {
   // through this reader (see ReadBlock in segment.h). Zero-initialized.
   std::unique_ptr<std::atomic<uint8_t>[]> verified_;
   SegmentFileInfo info_;
+  bool salvage_ = false;
+  std::string damage_;
 };
 
 }  // namespace
@@ -525,6 +573,14 @@ class SegmentReaderImpl final : public SegmentReader {
 StatusOr<std::unique_ptr<SegmentReader>> SegmentReader::Open(const std::string& path) {
   ASSIGN_OR_RETURN(auto file, MappedFile::Open(path));
   auto reader = std::make_unique<SegmentReaderImpl>(std::move(file));
+  RETURN_IF_ERROR(reader->Init());
+  return std::unique_ptr<SegmentReader>(std::move(reader));
+}
+
+StatusOr<std::unique_ptr<SegmentReader>> SegmentReader::OpenSalvaging(const std::string& path) {
+  ASSIGN_OR_RETURN(auto file, MappedFile::Open(path));
+  auto reader = std::make_unique<SegmentReaderImpl>(std::move(file));
+  reader->set_salvage(true);
   RETURN_IF_ERROR(reader->Init());
   return std::unique_ptr<SegmentReader>(std::move(reader));
 }

@@ -1,15 +1,15 @@
 #include "engine/util/file.h"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 
@@ -18,16 +18,37 @@ namespace m2mdb {
 Status ErrnoStatus(std::string_view context, int err) {
   std::string msg = absl::StrCat(ToAbsl(context), ": ", std::strerror(err));
   switch (err) {
-    case ENOENT: return absl::NotFoundError(msg);
-    case ENOSPC: case EDQUOT: return absl::ResourceExhaustedError(msg);
-    default: return absl::InternalError(msg);
+    case ENOENT:
+      return absl::NotFoundError(msg);
+    case ENOSPC:
+    case EDQUOT:
+      return absl::ResourceExhaustedError(msg);
+    default:
+      return absl::InternalError(msg);
   }
 }
 
 Status CreateDirs(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return ErrnoStatus("mkdir " + path, ec.value());
+  // Component by component with mode 0700 (std::filesystem would use 0777 &
+  // ~umask): the data directory holds every point and the token hashes, so
+  // nothing we create is readable by other users whatever the umask.
+  // Directories that already exist keep their mode.
+  std::string prefix;
+  prefix.reserve(path.size());
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t next = path.find('/', pos);
+    if (next == std::string::npos) next = path.size();
+    prefix.assign(path, 0, next);
+    pos = next + 1;
+    if (prefix.empty() || prefix == "." || prefix == "..") continue;
+    if (::mkdir(prefix.c_str(), kPrivateDirMode) != 0 && errno != EEXIST) {
+      return ErrnoStatus("mkdir " + prefix, errno);
+    }
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("mkdir " + path, errno);
+  if (!S_ISDIR(st.st_mode)) return ErrnoStatus("mkdir " + path, ENOTDIR);
   return absl::OkStatus();
 }
 
@@ -118,6 +139,19 @@ Status TruncateFile(const std::string& path, uint64_t size) {
   return absl::OkStatus();
 }
 
+StatusOr<bool> HasRoomFor(const std::string& dir, uint64_t bytes) {
+  const std::string path = dir + "/.space_probe";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, kPrivateFileMode);
+  if (fd < 0) {
+    if (errno == ENOSPC || errno == EDQUOT) return false;
+    return ErrnoStatus("create " + path, errno);
+  }
+  const int err = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+  ::close(fd);
+  ::unlink(path.c_str());
+  return err != ENOSPC && err != EDQUOT;
+}
+
 StatusOr<uint64_t> DirectorySize(const std::string& dir) {
   uint64_t total = 0;
   std::error_code ec;
@@ -132,7 +166,7 @@ StatusOr<uint64_t> DirectorySize(const std::string& dir) {
 
 StatusOr<std::unique_ptr<AppendFile>> AppendFile::Open(const std::string& path, bool truncate) {
   int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0);
-  int fd = ::open(path.c_str(), flags, 0644);
+  int fd = ::open(path.c_str(), flags, kPrivateFileMode);
   if (fd < 0) return ErrnoStatus("open " + path, errno);
   struct stat st;
   if (::fstat(fd, &st) != 0) {
@@ -165,6 +199,12 @@ Status AppendFile::Append(std::string_view data) {
 
 Status AppendFile::Sync() {
   if (::fdatasync(fd_) != 0) return ErrnoStatus("fdatasync " + path_, errno);
+  return absl::OkStatus();
+}
+
+Status AppendFile::Truncate(uint64_t size) {
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return ErrnoStatus("ftruncate " + path_, errno);
+  size_ = size;  // O_APPEND: the next write goes to the new end
   return absl::OkStatus();
 }
 

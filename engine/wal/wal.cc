@@ -24,7 +24,22 @@
 //    fsync the kernel may have dropped the dirty pages and a retry can report
 //    success for data that is gone (PostgreSQL's "fsyncgate"); after a failed
 //    write a partial record may sit in the file and anything appended behind
-//    it would be cut at the next Open.
+//    it would be cut at the next Open. The poisoned segment is never
+//    appended to again. Recovery (TryRecover, run by the next Append, Rotate
+//    or health probe, at most every kRecoveryIntervalMs) cuts it back to the
+//    last byte we can vouch for, fsyncs it, closes it and starts a new
+//    segment; only then is error_ cleared:
+//      * after a write error: to the end of the last complete record (the
+//        torn record was never acknowledged; the complete ones before it are
+//        intact in the page cache and the fsync makes them durable);
+//      * after an fsync error: to what the last successful fsync covered.
+//        The records behind it may be gone from the disk whatever the page
+//        cache says; their writers were answered with the error, and their
+//        seqs are remembered as abandoned so that no later Sync reports them
+//        durable. The next segment starts at next_seq_, leaving a gap in the
+//        seqs at a segment boundary, which Open accepts.
+//    So after recovery no segment holds a torn record in front of a newer
+//    segment (Open would cut the log there and drop acknowledged records).
 #include "engine/wal/wal.h"
 
 #include <algorithm>
@@ -153,6 +168,22 @@ Status ParseSegment(std::string_view data, uint64_t first_seq,
   return absl::OkStatus();
 }
 
+// Recovery from a poisoned log is retried at most this often: every write
+// during a disk-full period would otherwise pay a truncate, an fsync and a
+// file creation.
+constexpr int64_t kRecoveryIntervalMs = 100;
+
+// What a client is told: no file paths (the full error goes to the log).
+Status PublicError(const Status& s) {
+  if (absl::IsResourceExhausted(s)) {
+    return absl::ResourceExhaustedError(
+        "write-ahead log: no space left on the data volume; writes are refused until space is freed");
+  }
+  return absl::Status(
+      s.code(),
+      "write-ahead log: I/O error; writes are refused until it recovers (details in the server log)");
+}
+
 uint64_t NowNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -171,6 +202,9 @@ class WalImpl final : public Wal {
 
   StatusOr<uint64_t> Append(std::string_view payload) override;
   Status Sync(uint64_t seq) override;
+  Status TryRecover() override;
+  Status health() const override;
+  uint64_t failures() const override { return failures_.load(std::memory_order_relaxed); }
   StatusOr<uint64_t> Rotate() override;
   Status RemoveBefore(uint64_t seq) override;
   uint64_t last_seq() const override { return last_seq_.load(std::memory_order_acquire); }
@@ -195,8 +229,10 @@ class WalImpl final : public Wal {
   Status SyncTo(uint64_t seq);
   // Records `s` as the sticky error (first one wins) and returns it.
   // REQUIRES: sync_mu_ not held.
-  Status Poison(const Status& s);
+  Status Poison(const Status& s, bool from_fsync);
   Status StickyError();
+  // Whether `seq` was abandoned by a recovery after an fsync error.
+  bool AbandonedLocked(uint64_t seq) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   // Closes the active segment (fsynced unless kNone) and starts one named
   // next_seq_. REQUIRES: mu_ held, the active segment non-empty.
   Status RotateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -212,16 +248,32 @@ class WalImpl final : public Wal {
   // rotation has just retired: the fd stays open until both are done.
   std::shared_ptr<AppendFile> file_ ABSL_GUARDED_BY(mu_);
   uint64_t active_first_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  // End of the last complete record in file_ (file_->size() may include a
+  // torn one after a failed write).
+  uint64_t good_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Bumped whenever file_ changes, so a sync leader can tell whether the
+  // file it synced is still the active one.
+  uint64_t file_gen_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   std::deque<ClosedSegment> closed_segments_ ABSL_GUARDED_BY(mu_);
   uint64_t closed_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 
-  absl::Mutex sync_mu_;
+  mutable absl::Mutex sync_mu_;
   absl::CondVar sync_cv_;  // signalled when a leader finishes
   bool sync_running_ ABSL_GUARDED_BY(sync_mu_) = false;
   uint64_t synced_seq_ ABSL_GUARDED_BY(sync_mu_) = 0;  // every seq <= it is durable
-  Status error_ ABSL_GUARDED_BY(sync_mu_);
+  // Bytes of the active file (generation synced_gen_) covered by the last
+  // successful fsync: what recovery keeps after an fsync error.
+  uint64_t synced_bytes_ ABSL_GUARDED_BY(sync_mu_) = 0;
+  uint64_t synced_gen_ ABSL_GUARDED_BY(sync_mu_) = 0;
+  Status error_ ABSL_GUARDED_BY(sync_mu_);         // the full error (logged)
+  Status public_error_ ABSL_GUARDED_BY(sync_mu_);  // what callers get
+  bool error_from_fsync_ ABSL_GUARDED_BY(sync_mu_) = false;
+  int64_t next_recovery_ms_ ABSL_GUARDED_BY(sync_mu_) = 0;
+  // [first, last] seq ranges dropped by recoveries after fsync errors.
+  std::vector<std::pair<uint64_t, uint64_t>> abandoned_ ABSL_GUARDED_BY(sync_mu_);
   std::atomic<bool> failed_{false};  // error_ is set; read without sync_mu_
+  std::atomic<uint64_t> failures_{0};
 
   std::atomic<bool> is_closed_{false};  // mirrors closed_ for lock-free checks
   std::atomic<uint64_t> last_seq_{0};
@@ -348,6 +400,8 @@ Status WalImpl::Recover(uint64_t replay_from,
   ASSIGN_OR_RETURN(std::unique_ptr<AppendFile> f, AppendFile::Open(PathOf(next), /*truncate=*/true));
   if (syncs()) RETURN_IF_ERROR(SyncDir(dir));
   file_ = std::move(f);
+  good_bytes_ = 0;
+  file_gen_++;
   active_first_seq_ = next;
   next_seq_ = next;
   last_seq_.store(next - 1, std::memory_order_release);
@@ -355,6 +409,8 @@ Status WalImpl::Recover(uint64_t replay_from,
   {
     absl::MutexLock sl(&sync_mu_);
     synced_seq_ = next - 1;
+    synced_gen_ = file_gen_;
+    synced_bytes_ = 0;
   }
   return absl::OkStatus();
 }
@@ -371,21 +427,134 @@ Status WalImpl::TimedSync(AppendFile* f) {
   return s;
 }
 
-Status WalImpl::Poison(const Status& s) {
+Status WalImpl::Poison(const Status& s, bool from_fsync) {
+  failures_.fetch_add(1, std::memory_order_relaxed);
   absl::MutexLock l(&sync_mu_);
   if (error_.ok()) {
-    error_ = Annotate(s, "wal failed, no further writes accepted");
+    error_ = Annotate(s, "wal: refusing writes until the log can be cut back and reopened");
+    public_error_ = PublicError(s);
     failed_.store(true, std::memory_order_release);
+    // One line per failure period, not per refused write: recovery attempts
+    // that fail again are silent.
     LogError(error_.message());
   }
+  error_from_fsync_ = error_from_fsync_ || from_fsync;
   sync_cv_.SignalAll();
-  return error_;
+  return public_error_;
 }
 
 Status WalImpl::StickyError() {
   if (!failed_.load(std::memory_order_acquire)) return absl::OkStatus();
   absl::MutexLock l(&sync_mu_);
-  return error_;
+  return public_error_;
+}
+
+Status WalImpl::health() const {
+  if (!failed_.load(std::memory_order_acquire)) return absl::OkStatus();
+  absl::MutexLock l(&sync_mu_);
+  return public_error_;
+}
+
+bool WalImpl::AbandonedLocked(uint64_t seq) const {
+  for (const auto& [first, last] : abandoned_) {
+    if (seq >= first && seq <= last) return true;
+  }
+  return false;
+}
+
+Status WalImpl::TryRecover() {
+  if (!failed_.load(std::memory_order_acquire)) return absl::OkStatus();
+  bool from_fsync;
+  {
+    // Become the only sync leader, so no fsync of the poisoned file runs
+    // (or finishes and moves synced_seq_) while it is cut.
+    absl::MutexLock l(&sync_mu_);
+    while (sync_running_) sync_cv_.Wait(&sync_mu_);
+    if (error_.ok()) return absl::OkStatus();  // another thread recovered
+    const int64_t now_ms = static_cast<int64_t>(NowNanos() / 1000000);
+    if (now_ms < next_recovery_ms_) return public_error_;
+    next_recovery_ms_ = now_ms + kRecoveryIntervalMs;
+    sync_running_ = true;
+    from_fsync = error_from_fsync_;
+  }
+  uint64_t keep_seq = 0;  // every record <= it is durable after a success
+  uint64_t new_gen = 0;
+  uint64_t abandoned_first = 0, abandoned_last = 0;
+  Status s;
+  {
+    absl::MutexLock l(&mu_);
+    if (closed_) {
+      s = absl::FailedPreconditionError("wal is closed");
+    } else {
+      uint64_t keep = good_bytes_;
+      uint64_t last_kept = next_seq_ - 1;
+      if (from_fsync && syncs()) {
+        absl::MutexLock sl(&sync_mu_);
+        keep = synced_gen_ == file_gen_ ? std::min(synced_bytes_, good_bytes_) : 0;
+        last_kept = std::max(synced_seq_, active_first_seq_ - 1);
+      }
+      s = file_->Truncate(keep);
+      if (s.ok() && syncs()) s = TimedSync(file_.get());
+      std::unique_ptr<AppendFile> next;
+      // Nothing was ever complete in the file: keep appending to it.
+      const bool reuse = keep == 0 && next_seq_ == active_first_seq_;
+      if (s.ok() && !reuse) {
+        // A new segment named after the next seq: the cut one ends at
+        // last_kept, and a seq past it must never sit in a file whose name
+        // says otherwise.
+        auto f = AppendFile::Open(PathOf(next_seq_), /*truncate=*/true);
+        s = f.ok() ? absl::OkStatus() : f.status();
+        if (s.ok()) next = std::move(*f);
+        if (s.ok() && syncs()) s = SyncDir(options_.dir);
+        if (!s.ok() && next != nullptr) {
+          RemoveFile(next->path()).IgnoreError();
+          next.reset();
+        }
+      }
+      if (s.ok() && !reuse) {
+        if (keep == 0) {
+          RemoveFile(file_->path()).IgnoreError();  // holds nothing
+        } else {
+          closed_segments_.push_back(ClosedSegment{active_first_seq_, keep});
+          closed_bytes_ += keep;
+        }
+        file_ = std::move(next);
+        file_gen_++;
+        good_bytes_ = 0;
+        active_first_seq_ = next_seq_;
+      } else if (s.ok()) {
+        good_bytes_ = 0;
+      }
+      if (s.ok()) {
+        if (last_kept + 1 <= next_seq_ - 1) {
+          abandoned_first = last_kept + 1;
+          abandoned_last = next_seq_ - 1;
+        }
+        keep_seq = next_seq_ - 1;
+        new_gen = file_gen_;
+        size_bytes_.store(closed_bytes_ + file_->size(), std::memory_order_relaxed);
+      }
+    }
+  }
+  absl::MutexLock l(&sync_mu_);
+  sync_running_ = false;
+  if (s.ok()) {
+    if (abandoned_last != 0) {
+      abandoned_.emplace_back(abandoned_first, abandoned_last);
+      LogWarning("wal: records ", abandoned_first, "..", abandoned_last,
+                 " were not acknowledged (their fsync failed) and are dropped from the log");
+    }
+    synced_seq_ = std::max(synced_seq_, keep_seq);
+    synced_gen_ = new_gen;
+    synced_bytes_ = 0;
+    error_ = absl::OkStatus();
+    public_error_ = absl::OkStatus();
+    error_from_fsync_ = false;
+    failed_.store(false, std::memory_order_release);
+    LogInfo("wal: writable again, appending to a new segment from seq ", keep_seq + 1);
+  }
+  sync_cv_.SignalAll();
+  return s.ok() ? absl::OkStatus() : public_error_;
 }
 
 StatusOr<uint64_t> WalImpl::Append(std::string_view payload) {
@@ -401,6 +570,7 @@ StatusOr<uint64_t> WalImpl::Append(std::string_view payload) {
   if (!payload.empty()) std::memcpy(p + kWalRecordHeaderBytes, payload.data(), payload.size());
   const uint32_t payload_crc = crc32c::Value(payload);
 
+  RETURN_IF_ERROR(TryRecover());
   absl::MutexLock l(&mu_);
   if (closed_) return absl::FailedPreconditionError("wal is closed");
   RETURN_IF_ERROR(StickyError());
@@ -412,8 +582,15 @@ StatusOr<uint64_t> WalImpl::Append(std::string_view payload) {
   EncodeFixed32(p, RecordCrc(payload_crc, p + 8));
   // One write(2): when it returns the record is in the kernel, so it
   // survives kill -9 even before any fsync.
-  Status s = file_->Append(rec);
-  if (!s.ok()) return Poison(s);
+  Status s = options_.append_hook_for_testing ? options_.append_hook_for_testing() : absl::OkStatus();
+  if (!s.ok()) {
+    // A torn write: half the record reaches the file.
+    file_->Append(std::string_view(rec).substr(0, rec.size() / 2)).IgnoreError();
+  } else {
+    s = file_->Append(rec);
+  }
+  if (!s.ok()) return Poison(s, /*from_fsync=*/false);
+  good_bytes_ = file_->size();
   next_seq_ = seq + 1;
   last_seq_.store(seq, std::memory_order_release);
   size_bytes_.store(closed_bytes_ + file_->size(), std::memory_order_relaxed);
@@ -431,17 +608,21 @@ Status WalImpl::RotateLocked() {
     if (s.ok()) s = SyncDir(options_.dir);
     if (!s.ok()) {
       RemoveFile(next->path()).IgnoreError();
-      return Poison(s);
+      return Poison(s, /*from_fsync=*/true);
     }
   }
   closed_segments_.push_back(ClosedSegment{active_first_seq_, file_->size()});
   closed_bytes_ += file_->size();
   file_ = std::move(next);  // the old fd closes when a running sync leader lets go of it
+  file_gen_++;
+  good_bytes_ = 0;
   active_first_seq_ = next_seq_;
   size_bytes_.store(closed_bytes_, std::memory_order_relaxed);
   if (syncs()) {
     absl::MutexLock sl(&sync_mu_);
     synced_seq_ = std::max(synced_seq_, next_seq_ - 1);
+    synced_gen_ = file_gen_;
+    synced_bytes_ = 0;
     sync_cv_.SignalAll();
   }
   return absl::OkStatus();
@@ -451,7 +632,10 @@ Status WalImpl::SyncTo(uint64_t seq) {
   {
     absl::MutexLock l(&sync_mu_);
     for (;;) {
-      if (!error_.ok()) return error_;
+      if (!error_.ok()) return public_error_;
+      if (!abandoned_.empty() && AbandonedLocked(seq)) {
+        return absl::DataLossError("write-ahead log: this write was dropped after an fsync error");
+      }
       if (synced_seq_ >= seq) return absl::OkStatus();
       if (!sync_running_) break;
       // A leader is fsyncing; it may cover `seq`, and if not, the next
@@ -463,21 +647,30 @@ Status WalImpl::SyncTo(uint64_t seq) {
   // Leader. Everything appended up to `target` is either in `file` (written
   // before we looked) or in a closed segment, which is already durable.
   std::shared_ptr<AppendFile> file;
-  uint64_t target;
+  uint64_t target, bytes, gen;
   {
     absl::MutexLock l(&mu_);
     file = file_;
     target = next_seq_ - 1;
+    bytes = good_bytes_;
+    gen = file_gen_;
   }
   Status s = file != nullptr ? TimedSync(file.get()) : absl::OkStatus();
   if (!s.ok()) {
-    Poison(s).IgnoreError();
+    Poison(s, /*from_fsync=*/true).IgnoreError();
   }
   absl::MutexLock l(&sync_mu_);
   sync_running_ = false;
-  if (s.ok()) synced_seq_ = std::max(synced_seq_, target);
+  if (s.ok()) {
+    synced_seq_ = std::max(synced_seq_, target);
+    if (gen == synced_gen_) synced_bytes_ = std::max(synced_bytes_, bytes);
+  }
   sync_cv_.SignalAll();
-  return error_;
+  if (!error_.ok()) return public_error_;
+  if (!abandoned_.empty() && AbandonedLocked(seq)) {
+    return absl::DataLossError("write-ahead log: this write was dropped after an fsync error");
+  }
+  return absl::OkStatus();
 }
 
 Status WalImpl::Sync(uint64_t seq) {
@@ -491,6 +684,7 @@ Status WalImpl::Sync(uint64_t seq) {
 }
 
 StatusOr<uint64_t> WalImpl::Rotate() {
+  RETURN_IF_ERROR(TryRecover());
   absl::MutexLock l(&mu_);
   if (closed_) return absl::FailedPreconditionError("wal is closed");
   RETURN_IF_ERROR(StickyError());

@@ -42,6 +42,10 @@ struct WalOptions {
   // (its status is taken as fdatasync's), to simulate I/O errors. Default:
   // unset (the real fdatasync).
   std::function<Status()> fsync_hook_for_testing;
+  // Testing only: when set, called before every record write; a non-OK
+  // status makes the append write half the record (a torn write, as on a
+  // full disk) and fail with that status. Default: unset.
+  std::function<Status()> append_hook_for_testing;
 };
 
 // The largest payload Append accepts; a header claiming more is corruption.
@@ -71,8 +75,21 @@ class Wal {
   virtual ~Wal() = default;
 
   // Writes one record and returns its sequence number. Does not wait for
-  // durability: call Sync(seq) before acknowledging.
+  // durability: call Sync(seq) before acknowledging. After a write or fsync
+  // error the log refuses appends (the error, without file paths, which go
+  // to the log) until TryRecover succeeds; Append tries that first.
   virtual StatusOr<uint64_t> Append(std::string_view payload) = 0;
+
+  // After a write or fsync error: cuts the failed segment back to the last
+  // record that can be vouched for, fsyncs it and starts a new segment, so
+  // appends work again (e.g. once disk space is freed). Records cut off had
+  // not been acknowledged: their Sync returned an error and keeps doing so.
+  // Rate-limited (every 100 ms at most); OK when the log is healthy.
+  virtual Status TryRecover() = 0;
+  // OK, or the error that makes the log refuse appends (no file paths).
+  virtual Status health() const = 0;
+  // Write and fsync errors so far.
+  virtual uint64_t failures() const = 0;
 
   // Waits until record `seq` is durable per the sync mode. kAlways: group
   // commit — if no fsync is running, this caller fsyncs everything appended

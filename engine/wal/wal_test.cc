@@ -491,26 +491,92 @@ TEST_F(WalTest, EmptyAndFiveMegabyteRecordsRoundTrip) {
   EXPECT_EQ(want, ReplayAll(Opts()));
 }
 
-TEST_F(WalTest, FailedFsyncIsSticky) {
+TEST_F(WalTest, FailedFsyncDropsTheUnsyncedRecordsAndAppendsResume) {
   WalOptions o = Opts(WalSyncMode::kAlways);
   auto fail = std::make_shared<std::atomic<bool>>(false);
   o.fsync_hook_for_testing = [fail]() -> Status {
-    if (fail->load()) return absl::InternalError("fdatasync: Input/output error");
+    if (fail->load()) return absl::InternalError("fdatasync /secret/path/x.wal: Input/output error");
     return absl::OkStatus();
   };
-  auto w = OpenWal(o);
-  auto s1 = w->Append("ok");
-  ASSERT_TRUE(s1.ok());
-  ASSERT_TRUE(w->Sync(*s1).ok());
-  auto s2 = w->Append("doomed");
-  ASSERT_TRUE(s2.ok());
-  fail->store(true);
-  EXPECT_FALSE(w->Sync(*s2).ok());
-  fail->store(false);  // a retry "succeeding" proves nothing: stay failed
-  EXPECT_FALSE(w->Sync(*s2).ok());
-  EXPECT_FALSE(w->Append("later").ok());
-  EXPECT_FALSE(w->Rotate().ok());
-  EXPECT_FALSE(w->Close().ok());
+  {
+    auto w = OpenWal(o);
+    auto s1 = w->Append("ok");
+    ASSERT_TRUE(s1.ok());
+    ASSERT_TRUE(w->Sync(*s1).ok());
+    auto s2 = w->Append("doomed");
+    ASSERT_TRUE(s2.ok());
+    fail->store(true);
+    Status e = w->Sync(*s2);
+    EXPECT_FALSE(e.ok());
+    EXPECT_EQ(std::string::npos, std::string(e.message()).find("/secret")) << e;  // no paths for clients
+    EXPECT_FALSE(w->health().ok());
+    EXPECT_EQ(1u, w->failures());
+    EXPECT_FALSE(w->Append("while failing").ok());  // recovery's fsync fails too
+    fail->store(false);
+    // A retry "succeeding" proves nothing for "doomed": it stays failed. The
+    // log itself recovers on the next append (past the retry interval).
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    auto s3 = w->Append("later");
+    ASSERT_TRUE(s3.ok()) << s3.status();
+    EXPECT_TRUE(w->health().ok());
+    EXPECT_TRUE(w->Sync(*s3).ok());
+    EXPECT_FALSE(w->Sync(*s2).ok());
+    ASSERT_TRUE(w->Close().ok());
+  }
+  std::vector<Rec> got = ReplayAll(Opts());
+  ASSERT_EQ(2u, got.size());
+  EXPECT_EQ("ok", got[0].payload);
+  EXPECT_EQ("later", got[1].payload);
+  EXPECT_GT(got[1].seq, got[0].seq);
+  for (const std::string& w : warnings_) EXPECT_EQ(std::string::npos, w.find("ends there")) << w;
+}
+
+TEST_F(WalTest, TornWriteIsCutAndAppendsResumeInANewSegment) {
+  for (WalSyncMode mode : {WalSyncMode::kAlways, WalSyncMode::kBatch, WalSyncMode::kNone}) {
+    RemoveAll(dir_).IgnoreError();
+    WalOptions o = Opts(mode);
+    auto full = std::make_shared<std::atomic<bool>>(false);
+    o.append_hook_for_testing = [full]() -> Status {
+      if (full->load()) return absl::ResourceExhaustedError("write /secret/x.wal: No space left on device");
+      return absl::OkStatus();
+    };
+    {
+      auto w = OpenWal(o);
+      auto a = w->Append("acked-1");
+      ASSERT_TRUE(a.ok());
+      ASSERT_TRUE(w->Sync(*a).ok());
+      auto b = w->Append("written-not-synced");
+      ASSERT_TRUE(b.ok());
+      full->store(true);
+      auto c = w->Append("torn");
+      ASSERT_FALSE(c.ok());
+      EXPECT_TRUE(absl::IsResourceExhausted(c.status())) << c.status();
+      EXPECT_EQ(std::string::npos, std::string(c.status().message()).find("/secret")) << c.status();
+      if (mode == WalSyncMode::kAlways) {
+        EXPECT_FALSE(w->Sync(*b).ok());
+      }
+      EXPECT_FALSE(w->health().ok());
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+      EXPECT_FALSE(w->Append("still full").ok());
+      full->store(false);
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+      auto d = w->Append("acked-2");
+      ASSERT_TRUE(d.ok()) << d.status();
+      ASSERT_TRUE(w->Sync(*d).ok());
+      EXPECT_TRUE(w->health().ok());
+      EXPECT_EQ(2u, w->failures());
+      ASSERT_TRUE(w->Close().ok());
+    }
+    // The torn record is gone, nothing behind it was cut: the complete
+    // record before it (its writer saw an error, but it was whole) stays.
+    std::vector<Rec> got = ReplayAll(Opts());
+    ASSERT_EQ(3u, got.size()) << static_cast<int>(mode);
+    EXPECT_EQ("acked-1", got[0].payload);
+    EXPECT_EQ("written-not-synced", got[1].payload);
+    EXPECT_EQ("acked-2", got[2].payload);
+    for (const std::string& w : warnings_) EXPECT_EQ(std::string::npos, w.find("ends there")) << w;
+    warnings_.clear();
+  }
 }
 
 TEST_F(WalTest, ScanWalReportsWhereTheLogIsDamaged) {

@@ -468,6 +468,82 @@ class Check(Base):
         self.assertRegex(r.stdout, r"DAMAGED .*" + re.escape(segs[0]))
         self.assertIn("1 damaged", r.stdout)
 
+    @staticmethod
+    def tree(d):
+        """Every file and directory under d: path -> (mode, sha256 of the bytes)."""
+        import hashlib
+        out = {}
+        for root, dirs, files in os.walk(d):
+            for name in dirs + files:
+                p = os.path.join(root, name)
+                st = os.lstat(p)
+                h = ""
+                if os.path.isfile(p):
+                    with open(p, "rb") as f:
+                        h = hashlib.sha256(f.read()).hexdigest()
+                out[os.path.relpath(p, d)] = (st.st_mode, h)
+        return out
+
+    def damaged_dir(self):
+        """A directory with two segments of cpu and mem; the first block (cpu,host=h0) of the
+        segment holding 2000 points is damaged. Returns (dir, damaged segment name)."""
+        d = self.path("d")
+        lp = "".join(f"cpu,host=h{i % 5} v={i * 0.37},n={i}i {1700000000000000000 + i * 1000000000}\n"
+                     for i in range(2000))
+        self.import_(d, lp)
+        segs = sorted(f for f in os.listdir(os.path.join(d, "segments")) if f.endswith(".seg"))
+        self.assertEqual(1, len(segs))
+        self.import_(d, "mem,host=x v=1 1700000000000000000\n")
+        seg = os.path.join(d, "segments", segs[0])
+        with open(seg, "r+b") as f:
+            f.seek(9 + 20)  # inside block 0 (blocks start after the 9-byte header)
+            b = f.read(1)
+            f.seek(9 + 20)
+            f.write(bytes([b[0] ^ 0xFF]))
+        return d, segs[0]
+
+    def test_check_is_read_only_even_with_a_wal_to_replay_and_a_torn_tail(self):
+        d, seg = self.damaged_dir()
+        # A torn WAL tail, which any writable open would cut (and a WAL
+        # replay would be flushed into a new segment at close).
+        wal = os.path.join(d, "wal")
+        names = os.listdir(wal)
+        self.assertTrue(names)
+        for name in names:
+            with open(os.path.join(wal, name), "ab") as f:
+                f.write(b"torn tail")
+        before = self.tree(d)
+        r = self.check(run("check", "--data-dir", d), 1)
+        self.assertIn("DAMAGED", r.stdout)
+        self.assertEqual(before, self.tree(d))
+
+    def test_repair_quarantines_and_salvages_and_export_skips_damaged_blocks(self):
+        d, seg = self.damaged_dir()
+        # export before the repair: every intact point, a warning and status 3.
+        out = self.path("before.lp")
+        r = run("export", "--data-dir", d, "--db", "t", "-q", "--out", out)
+        self.assertEqual(3, r.returncode, r.stderr)
+        self.assertIn("skipped 1 damaged segment blocks", r.stderr)
+        with open(out) as f:
+            exported = f.read().splitlines()
+        # Block 0 is h0's v column (series and fields in order of creation):
+        # h0's lines keep n and lose v; everything else is whole.
+        self.assertEqual(1 + 2000, len(exported))
+        h0 = [l for l in exported if l.startswith("cpu,host=h0 ")]
+        self.assertEqual(400, len(h0))
+        self.assertFalse(any("v=" in l for l in h0), h0[:3])
+        self.assertTrue(all("v=" in l for l in exported if l.startswith("cpu,host=h1 ")))
+
+        r = self.check(run("check", "--repair", "--data-dir", d))
+        self.assertIn("DAMAGED " + seg, r.stdout)
+        self.assertRegex(r.stdout, r"LOST t cpu,host=h0 v: 400 points")
+        self.assertRegex(r.stdout, r"points kept, 400 points lost")
+        self.assertTrue(os.path.exists(os.path.join(d, "quarantine", seg)))
+        self.assertFalse(os.path.exists(os.path.join(d, "segments", seg)))
+        r = self.check(run("check", "--data-dir", d))
+        self.assertIn("0 damaged", r.stdout)
+        self.assertEqual(exported, self.export(d).splitlines())
+
 
 class Server(Base):
     """query / import / export against `m2mdb serve`, and the lock message."""

@@ -172,6 +172,12 @@ struct DBStats {
   uint64_t flushes = 0;
   uint64_t compactions = 0;
   uint64_t replayed_records = 0;  // at the last Open
+  // False while writes cannot be made durable (e.g. the data volume is
+  // full); storage_error says why, without file paths.
+  bool storage_writable = true;
+  std::string storage_error;
+  uint64_t storage_write_failures = 0;  // WAL write/fsync errors since Open
+  uint64_t damaged_blocks_skipped = 0;  // by reads, with skip_damaged_blocks
 };
 
 // Bytes on disk of one field of one measurement, over all segment files.
@@ -182,8 +188,8 @@ struct FieldStorage {
   FieldType type = FieldType::kFloat;
   uint64_t points = 0;
   uint64_t blocks = 0;
-  uint64_t timestamp_bytes = 0;  // encoded timestamps
-  uint64_t value_bytes = 0;      // encoded values
+  uint64_t timestamp_bytes = 0;                      // encoded timestamps
+  uint64_t value_bytes = 0;                          // encoded values
   std::map<std::string, uint64_t> value_codecs;      // codec name -> blocks
   std::map<std::string, uint64_t> timestamp_codecs;  // codec name -> blocks
 };
@@ -193,14 +199,26 @@ struct StorageReport {
   uint64_t points = 0;               // in segment files
   uint64_t segment_bytes = 0;        // segment files, everything included
   uint64_t wal_bytes = 0;
-  uint64_t meta_bytes = 0;           // the RocksDB metadata directory
-  uint64_t total_bytes = 0;          // every file in the data directory
+  uint64_t meta_bytes = 0;   // the RocksDB metadata directory
+  uint64_t total_bytes = 0;  // every file in the data directory
 };
 
 // A problem found by Check.
 struct CheckProblem {
   std::string file;
   std::string message;
+};
+
+// What DB::Repair did to one damaged segment.
+struct RepairedSegment {
+  std::string file;           // the damaged segment (now in quarantine/)
+  std::string problem;        // why it was damaged
+  std::string salvaged_file;  // the new segment with every intact block; empty if none
+  uint64_t blocks_kept = 0, points_kept = 0;
+  uint64_t blocks_lost = 0, points_lost = 0;
+  // One line per lost block (or for the whole file if unreadable):
+  // database, series key, field, points and time range.
+  std::vector<std::string> lost;
 };
 
 class DB {
@@ -244,10 +262,13 @@ class DB {
 
   // Metadata, sorted.
   virtual StatusOr<std::vector<std::string>> Measurements(std::string_view database) = 0;
-  virtual StatusOr<std::vector<std::string>> TagKeys(std::string_view database, std::string_view measurement) = 0;
-  virtual StatusOr<std::vector<std::string>> TagValues(std::string_view database, std::string_view measurement,
+  virtual StatusOr<std::vector<std::string>> TagKeys(std::string_view database,
+                                                     std::string_view measurement) = 0;
+  virtual StatusOr<std::vector<std::string>> TagValues(std::string_view database,
+                                                       std::string_view measurement,
                                                        std::string_view tag_key) = 0;
-  virtual StatusOr<std::vector<FieldKey>> FieldKeys(std::string_view database, std::string_view measurement) = 0;
+  virtual StatusOr<std::vector<FieldKey>> FieldKeys(std::string_view database,
+                                                    std::string_view measurement) = 0;
   // Series keys of `measurement` (empty: all) matching `matchers`.
   virtual StatusOr<std::vector<std::string>> Series(std::string_view database, std::string_view measurement,
                                                     const std::vector<TagMatcher>& matchers) = 0;
@@ -273,7 +294,19 @@ class DB {
 
   // Reads every segment block and checks every checksum.
   virtual StatusOr<std::vector<CheckProblem>> Check() = 0;
+  // Offline repair (`m2mdb check --repair`): every damaged segment is moved
+  // to DATA_DIR/quarantine/ and replaced in the catalog by a new segment
+  // holding its intact blocks (deleted points and dropped series left out;
+  // points that a newer segment overwrote left out too, so answers do not
+  // change). Returns one entry per damaged segment. Not for a database
+  // serving traffic: run it on a stopped server's directory.
+  virtual StatusOr<std::vector<RepairedSegment>> Repair() = 0;
   virtual DBStats Stats() = 0;
+  // OK while writes can be made durable; otherwise why not (no file paths:
+  // fit for a client). After a write error this first tries to make the
+  // storage writable again (at most every 100 ms), so a probe notices freed
+  // space without waiting for a write.
+  virtual Status StorageHealth() = 0;
   // Where the bytes are: per field, per codec, and per directory.
   virtual StatusOr<StorageReport> GetStorageReport() = 0;
 };

@@ -58,6 +58,21 @@ struct Options {
   // Max series per database; 0 = unlimited. A write creating more is rejected
   // line by line. Default: 0.
   uint64_t max_series_per_database = 0;
+  // Open an existing directory without changing anything in it (for `m2mdb
+  // check` and `export` on a stopped server's data): no directories, LOCK,
+  // WAL or RocksDB files are created, the WAL is read past the checkpoint
+  // into memory without repairing a torn tail, unregistered segment files
+  // stay, nothing is flushed at close, and every write fails with
+  // kFailedPrecondition. Fails if a server has the directory open.
+  // Default: false.
+  bool read_only = false;
+  // What a read does with a damaged segment block (or a segment whose index
+  // cannot be read) that it needs: false fails the read with kDataLoss
+  // naming the segment (no server path); true skips the block, logs a
+  // warning (rate-limited) and counts it in DBStats::damaged_blocks_skipped.
+  // Reads that do not touch damaged data are unaffected either way.
+  // Default: false.
+  bool skip_damaged_blocks = false;
 };
 
 struct WriteOptions {
