@@ -6,9 +6,10 @@
 #include <ctime>
 #include <thread>
 
-#include <pthread.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
@@ -37,6 +38,14 @@ int Serve(const ServeOptions& options) {
   } else {
     std::fprintf(stderr, "m2mdb serve: --wal-sync must be always, batch or none\n");
     return 2;
+  }
+  // Idle connections cost a file descriptor each (not a thread): take every
+  // descriptor the hard limit allows, so that the soft limit (often 1024)
+  // does not turn a thousand idle clients into failed accepts.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
   }
   o.head_memory_bytes = options.head_memory_mb << 20;
   o.max_series_per_database = options.max_series_per_database;
