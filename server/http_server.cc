@@ -824,7 +824,17 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
       Params params(req, nullptr);
       if (!Authenticate(req, params, res).ok) return HR::Handled;
       res.status = 200;
-      res.set_content(metrics_.Render(db_->Stats()), "text/plain; version=0.0.4; charset=utf-8");
+      std::string body = metrics_.Render(db_->Stats());
+      // The connection loop's own counts (idle connections included).
+      absl::StrAppend(&body,
+                      "# HELP m2mdb_http_connections Open HTTP connections, idle ones included.\n"
+                      "# TYPE m2mdb_http_connections gauge\nm2mdb_http_connections ",
+                      http_->connections(),
+                      "\n# HELP m2mdb_http_connections_refused_total Connections refused at accept "
+                      "(--http-max-conns-per-ip).\n# TYPE m2mdb_http_connections_refused_total counter\n"
+                      "m2mdb_http_connections_refused_total ",
+                      http_->refused(), "\n");
+      res.set_content(std::move(body), "text/plain; version=0.0.4; charset=utf-8");
       return HR::Handled;
     }
     case Endpoint::kQuery:

@@ -1,4 +1,5 @@
-// The InfluxDB 1.x-compatible HTTP API on cpp-httplib (docs/http-api.md).
+// The InfluxDB 1.x-compatible HTTP API (docs/http-api.md), plain HTTP or TLS,
+// served by Http1Server (http1.h).
 //
 // Only server/*.cc include httplib.h; this header keeps it out of sight.
 //

@@ -699,7 +699,13 @@ class SlowClients(unittest.TestCase):
                 else:
                     c = s.conn(timeout=5)
                 c.request("GET", "/ping")
-                self.assertEqual(204, c.getresponse().status)
+                r = c.getresponse()
+                r.read()
+                self.assertEqual(204, r.status)
+                c.request("GET", "/metrics")
+                metrics = c.getresponse().read().decode()
+                self.assertRegex(metrics, r"\nm2mdb_http_connections_refused_total 1\n")
+                self.assertRegex(metrics, r"\nm2mdb_http_connections 10\n")  # 9 idle + this one
                 c.close()
             finally:
                 for sock in socks:
