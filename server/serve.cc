@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
@@ -27,6 +28,11 @@ int Serve(const ServeOptions& options) {
   // of peak RSS for nothing (bench/http_load: 278 -> 215 MB at equal
   // throughput). Two arenas are enough for two cores.
   mallopt(M_ARENA_MAX, 2);
+  // The data directory holds every point and the token hashes: what the
+  // server creates there is for its own user only (directories 0700, files
+  // 0600). A directory made by an older version keeps its mode; see
+  // docs/operations.md, "Security".
+  umask(0077);
   Options o;
   o.data_dir = options.data_dir;
   if (options.wal_sync == "always") {

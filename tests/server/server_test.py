@@ -502,6 +502,25 @@ class Permissions(unittest.TestCase):
             self.assertEqual(0, s.stop())
 
 
+class FileModes(unittest.TestCase):
+    def test_data_directory_is_private(self):
+        # Issue 16 item 8: the data directory 0700, its files 0600.
+        s = Server("filemodes")
+        try:
+            self.assertEqual(204, s.request("POST", "/write?db=t", b"a v=1 1")[0])
+        finally:
+            self.assertEqual(0, s.stop())
+        self.assertEqual(0o700, os.stat(s.data_dir).st_mode & 0o777)
+        n = 0
+        for root, dirs, files in os.walk(s.data_dir):
+            for d in dirs:
+                self.assertEqual(0o700, os.stat(os.path.join(root, d)).st_mode & 0o777, d)
+            for f in files:
+                self.assertEqual(0, os.stat(os.path.join(root, f)).st_mode & 0o077, f)
+                n += 1
+        self.assertGreater(n, 3)
+
+
 class ProtectedMode(unittest.TestCase):
     def test_refuses_non_loopback_without_tokens(self):
         s = Server("protected", http="0.0.0.0:0", expect_start=False)
