@@ -257,7 +257,8 @@ void ParseQueryString(std::string_view s, httplib::Params* params) {
 }
 
 // ---------------------------------------------------------------------------
-// Connection: one client, served by one worker thread until it closes.
+// Connection: one client. Owned by the event loop while it waits for bytes
+// (parked), by one worker thread while it is served.
 // ---------------------------------------------------------------------------
 
 class Http1Server::Connection {
@@ -279,7 +280,9 @@ class Http1Server::Connection {
   }
   ~Connection() {
     if (ssl_ != nullptr) {
-      if (handshaken_) SSL_shutdown(ssl_);  // close_notify, best effort (non-blocking)
+      // close_notify, best effort (non-blocking); never after a fatal
+      // error, where OpenSSL forbids it.
+      if (handshaken_ && !tls_failed_) SSL_shutdown(ssl_);
       SSL_free(ssl_);
     }
     ::shutdown(fd_, SHUT_RDWR);
@@ -352,8 +355,7 @@ class Http1Server::Connection {
 
   // How long a worker may wait on this connection before parking it: a
   // short linger serves a client that asks again at once without a hand-off
-  // to the loop, but only while few workers linger and no ready connection
-  // waits for one.
+  // to the loop, but not while ready connections wait for a worker.
   int LingerMs() const {
     if (s_->pending_count_.load(std::memory_order_relaxed) > 0) return 0;
     return kLingerMs;
@@ -369,7 +371,10 @@ class Http1Server::Connection {
         return Head::kReady;
       }
       int err = SSL_get_error(ssl_, r);
-      if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) return Head::kClose;
+      if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+        tls_failed_ = true;
+        return Head::kClose;
+      }
       int wait = std::min(LingerMs(), MsUntil(deadline_, kLingerMs));
       if (Clock::now() >= deadline_) return Head::kClose;
       if (err == SSL_ERROR_WANT_READ && wait == 0) return Head::kPark;
@@ -414,9 +419,11 @@ class Http1Server::Connection {
       }
       int err = SSL_get_error(ssl_, r);
       if (err == SSL_ERROR_ZERO_RETURN) return Wait::kEof;
-      if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
-        return Wait::kEof;  // closed without close_notify
-      if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) return Wait::kError;
+      if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+        tls_failed_ = true;
+        // SSL_ERROR_SYSCALL without a queued error: closed without close_notify.
+        return err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 ? Wait::kEof : Wait::kError;
+      }
       pollfd p[2] = {{fd_, static_cast<short>(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0},
                      {s_->stop_fd_, POLLIN, 0}};
       int n;
@@ -552,6 +559,7 @@ class Http1Server::Connection {
       int err = SSL_get_error(ssl_, w);
       if (err == SSL_ERROR_WANT_WRITE && WaitWritable(POLLOUT)) continue;
       if (err == SSL_ERROR_WANT_READ && WaitWritable(POLLIN)) continue;
+      if (err != SSL_ERROR_WANT_WRITE && err != SSL_ERROR_WANT_READ) tls_failed_ = true;
       return false;
     }
     return true;
@@ -1024,6 +1032,7 @@ class Http1Server::Connection {
   const int fd_;
   SSL* const ssl_;  // null for plain HTTP
   bool handshaken_ = false;
+  bool tls_failed_ = false;  // a fatal SSL error: no SSL_shutdown
   bool first_request_ = true;
   // Parked, the connection is closed at this time: the head deadline (the
   // first request's from the accept, a later one's from its first byte) or
@@ -1141,7 +1150,8 @@ void Http1Server::Run() {
       LogError("http: epoll_wait: ", std::strerror(errno));
       break;
     }
-    bool stop = false, accept = false, spawn = false;
+    bool stop = false, accept = false;
+    size_t spawn = 0;
     {
       std::lock_guard<std::mutex> l(mu_);
       for (int i = 0; i < n; i++) {
@@ -1157,19 +1167,22 @@ void Http1Server::Run() {
         }
       }
       pending_count_.store(pending_.size(), std::memory_order_relaxed);
-      // Workers start on demand: a ready connection that finds no idle
+      // Workers start on demand: each ready connection that finds no idle
       // worker gets a new one, up to the limit (then it waits).
-      spawn = pending_.size() > idle_workers_ &&
-              live_workers_ < static_cast<size_t>(std::max(1, options_.threads));
-      if (spawn) live_workers_++;
+      const size_t max_workers = static_cast<size_t>(std::max(1, options_.threads));
+      if (pending_.size() > idle_workers_ && live_workers_ < max_workers) {
+        spawn = std::min(pending_.size() - idle_workers_, max_workers - live_workers_);
+        live_workers_ += spawn;
+      }
     }
-    if (spawn) {
+    for (; spawn > 0; spawn--) {
       try {
         std::thread([this] { Worker(); }).detach();
       } catch (const std::system_error& e) {
         LogError("http: cannot start a worker thread: ", e.what());
         std::lock_guard<std::mutex> l(mu_);
-        live_workers_--;
+        live_workers_ -= spawn;
+        break;
       }
     }
     cv_.notify_all();
