@@ -129,5 +129,34 @@ TEST(HttpServerTest, ThrowingQueriesGiveTheirSlotBack) {
   EXPECT_EQ(0, Gauge(m->body, "m2mdb_queries_in_flight")) << m->body;
 }
 
+// A token record written before the delete and admin permissions existed
+// keeps its read/write rights and gets neither new one.
+TEST(TokensTest, OldRecordsHaveNeitherDeleteNorAdmin) {
+  const std::string hash(64, 'a');
+  auto old = DecodeToken("0123456789ab",
+                         "v=1\nhash=" + hash + "\ndbs=t\nread=1\nwrite=1\ncreated=1\ndescription=x\n");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_TRUE(old->may_read());
+  EXPECT_TRUE(old->may_write());
+  EXPECT_FALSE(old->may_delete());
+  EXPECT_FALSE(old->admin);
+  EXPECT_EQ("read+write", old->ScopeString());
+  // The new keys round-trip; admin implies the rest.
+  TokenInfo t = *old;
+  t.read = t.write = false;
+  t.admin = true;
+  auto back = DecodeToken("0123456789ab", EncodeToken(t));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(back->admin && back->may_read() && back->may_write() && back->may_delete());
+  EXPECT_EQ("admin", back->ScopeString());
+  t.admin = false;
+  t.del = true;
+  back = DecodeToken("0123456789ab", EncodeToken(t));
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(back->may_delete());
+  EXPECT_FALSE(back->may_read() || back->may_write() || back->admin);
+  EXPECT_EQ("delete", back->ScopeString());
+}
+
 }  // namespace
 }  // namespace m2mdb::server
