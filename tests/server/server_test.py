@@ -588,7 +588,34 @@ class Tls(unittest.TestCase):
             ctx = ssl.create_default_context(cafile=cert)
             c = http.client.HTTPSConnection("127.0.0.1", s.port, context=ctx, timeout=10)
             c.request("GET", "/health")
-            self.assertEqual(200, c.getresponse().status)
+            r = c.getresponse()
+            r.read()
+            self.assertEqual(200, r.status)
+            # TLS runs on the same connection loop as plain HTTP: keep-alive,
+            # gzip bodies, large and chunked answers over one connection.
+            lines = "".join("big,h=h%d v=%d %d\n" % (i % 50, i, i + 1) for i in range(50000)).encode()
+            c.request("POST", "/write?db=t", gzip.compress(lines), {"Content-Encoding": "gzip"})
+            r = c.getresponse()
+            r.read()
+            self.assertEqual(204, r.status)
+            for _ in range(20):
+                c.request("GET", "/ping")
+                r = c.getresponse()
+                r.read()
+                self.assertEqual(204, r.status)
+            if ARGS.have_query:
+                c.request("GET", "/query?db=t&q=" + urllib.parse.quote("SELECT * FROM big"))
+                r = c.getresponse()
+                body = r.read()
+                self.assertEqual(200, r.status)
+                self.assertEqual(50, len(json.loads(body)["results"][0]["series"][0]["values"]) // 1000)
+                c.request("GET", "/query?db=t&chunked=true&chunk_size=1000&q=" +
+                          urllib.parse.quote("SELECT * FROM big"), headers={"Accept-Encoding": "gzip"})
+                r = c.getresponse()
+                body = gzip.decompress(r.read())
+                self.assertEqual(200, r.status)
+                self.assertEqual(50, len(body.decode().strip().split("\n")))
+            c.close()
         finally:
             self.assertEqual(0, s.stop())
         bad = Server("tls-bad", extra=["--tls-cert", cert, "--tls-key", cert], expect_start=False)
