@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -1070,6 +1071,13 @@ Http1Server::Http1Server(Http1Options options, Handler handler, ErrorBody error_
       max_spinners_(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2)) {
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (options_.tls != nullptr) {
+    // OpenSSL's socket BIO writes with write(2), not send(MSG_NOSIGNAL): a
+    // TLS client that goes away mid-answer would raise SIGPIPE and kill the
+    // process. Ignore it unless the program has a handler of its own.
+    struct sigaction old {};
+    if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
+  }
 }
 
 Http1Server::~Http1Server() {
@@ -1368,7 +1376,16 @@ void Http1Server::ServeConnection(int fd) {
   // The connection closes its socket; the caller's fd stays open for it.
   int own = ::dup(fd);
   if (own < 0) return;
-  Connection c(this, own, peer, nullptr);
+  SSL* ssl = nullptr;
+  if (options_.tls != nullptr) {
+    ssl = SSL_new(options_.tls);
+    if (ssl == nullptr || SSL_set_fd(ssl, own) != 1) {
+      if (ssl != nullptr) SSL_free(ssl);
+      ::close(own);
+      return;
+    }
+  }
+  Connection c(this, own, peer, ssl);
   // Without the loop: wait for bytes here until the deadline.
   while (c.Run() == Next::kPark) {
     auto left =

@@ -111,7 +111,8 @@ class Http1Server {
   void Stop();
 
   // Serves one connected socket on the calling thread until it closes (the
-  // caller closes fd). For the fuzzer and tests; needs neither Bind nor Run.
+  // caller closes fd; over TLS when Http1Options::tls is set). For the fuzzer
+  // and tests; needs neither Bind nor Run.
   void ServeConnection(int fd);
 
   // Worker threads running now (for tests and metrics).
