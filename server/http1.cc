@@ -1018,7 +1018,18 @@ class Http1Server::Connection {
     sink.is_writable = [&] { return ok; };
     while (ok && !done) {
       if (!until_done && offset >= length) break;
-      if (!res.content_provider_(offset, until_done ? 0 : length - offset, sink)) ok = false;
+      // A provider renders (or, streaming, computes) the answer after the
+      // handler returned, outside its try: an exception here (bad_alloc)
+      // cuts this answer short and closes this connection, nothing more.
+      try {
+        if (!res.content_provider_(offset, until_done ? 0 : length - offset, sink)) ok = false;
+      } catch (const std::exception& e) {
+        LogError("http: content provider threw: ", e.what());
+        ok = false;
+      } catch (...) {
+        LogError("http: content provider threw a non-std exception");
+        ok = false;
+      }
     }
     if (!ok) return false;
     if (gzip) {
@@ -1354,7 +1365,18 @@ void Http1Server::Worker() {
       pending_.pop_front();
       pending_count_.store(pending_.size(), std::memory_order_relaxed);
     }
-    if (c->Run() == Next::kPark && !stopping_.load()) {
+    Next next = Next::kClose;
+    try {
+      next = c->Run();
+    } catch (const std::exception& e) {
+      // Handlers' exceptions are answered 500 inside Run; this is anything
+      // else (an allocation failure while parsing or answering): the
+      // connection closes, the worker and every counter carry on.
+      LogError("http: connection failed: ", e.what());
+    } catch (...) {
+      LogError("http: connection failed with a non-std exception");
+    }
+    if (next == Next::kPark && !stopping_.load()) {
       Park(c);
     } else {
       Finish(c);

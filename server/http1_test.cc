@@ -5,6 +5,7 @@
 #include <cstring>
 #include <future>
 #include <map>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -88,6 +89,12 @@ class Http1Test : public ::testing::Test {
       });
     } else if (req.path == "/throw") {
       throw std::runtime_error("boom");
+    } else if (req.path == "/throw-later") {
+      res.status = 200;
+      res.set_chunked_content_provider("text/plain", [i = 0](size_t, httplib::DataSink& sink) mutable {
+        if (i++ == 0) return sink.write("first;", 6);
+        throw std::bad_alloc();  // as a streaming query that runs out of memory
+      });
     } else if (req.path == "/teapot") {
       res.status = 418;
     } else if (req.path == "/slow") {
@@ -453,6 +460,28 @@ TEST_F(Http1Test, BigResponsesAndHandlerErrors) {
   EXPECT_EQ("close", r.headers["connection"]);
   close(fd);
   EXPECT_EQ(500, last_status_.load());
+}
+
+// An exception from a content provider (it runs after the handler, while the
+// answer is written) used to end the process (std::terminate on the worker
+// thread); now it cuts that answer short and closes that connection only.
+TEST_F(Http1Test, ThrowingContentProviderClosesOnlyItsConnection) {
+  Start();
+  for (int i = 0; i < 6; i++) {  // more than the 4 workers
+    int fd = Connect();
+    std::string buf;
+    Send(fd, "GET /throw-later HTTP/1.1\r\n\r\n");
+    Response r = Read(fd, &buf);
+    EXPECT_EQ(200, r.status);
+    EXPECT_EQ("first;", r.body);  // then the stream stops without its last chunk
+    EXPECT_TRUE(ClosedByServer(fd, &buf));
+    close(fd);
+  }
+  int fd = Connect();
+  std::string buf;
+  Send(fd, "GET /echo?a=alive HTTP/1.1\r\n\r\n");
+  EXPECT_EQ("alive", Read(fd, &buf).headers["x-a"]);
+  close(fd);
 }
 
 TEST_F(Http1Test, StopClosesIdleConnectionsAndFinishesRequestsInFlight) {
