@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <climits>
 #include <cstring>
 #include <utility>
 
@@ -12,7 +13,10 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -33,6 +37,15 @@ constexpr size_t kReadChunk = 64 * 1024;
 constexpr uint64_t kDrainLimit = 256 * 1024;
 // Longest chunk-size line (with extensions) of a chunked body.
 constexpr size_t kMaxChunkLine = 4096;
+// After an answer, a worker waits this long for the client's next request
+// before it parks the connection in the event loop. A busy keep-alive client
+// (a load generator, a bulk writer) asks again within microseconds and stays
+// on the fast path: one poll, one recv and one sendmsg per request, no
+// hand-off; a device writing once a second pays one hand-off (an epoll_ctl
+// and a wakeup) per request and holds no thread in between.
+constexpr int kLingerMs = 100;
+// Parked connections are checked against their deadline this often.
+constexpr int kSweepMs = 200;
 
 const char* Reason(int status) {
   switch (status) {
@@ -245,35 +258,138 @@ void ParseQueryString(std::string_view s, httplib::Params* params) {
 }
 
 // ---------------------------------------------------------------------------
-// Connection: one client, served by one worker thread until it closes.
+// Connection: one client. Owned by the event loop while it waits for bytes
+// (parked), by one worker thread while it is served.
 // ---------------------------------------------------------------------------
 
 class Http1Server::Connection {
  public:
-  Connection(Http1Server* server, int fd, const sockaddr_storage& peer) : s_(server), fd_(fd) {
+  using Clock = std::chrono::steady_clock;
+
+  Connection(Http1Server* server, int fd, const sockaddr_storage& peer, SSL* ssl)
+      : s_(server), fd_(fd), ssl_(ssl) {
     AddressOf(peer, &remote_addr_, &remote_port_);
     sockaddr_storage local{};
     socklen_t len = sizeof(local);
     if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
       AddressOf(local, &local_addr_, &local_port_);
     }
-    buf_.resize(kReadChunk);
+    // The first request head (the TLS handshake included) is due within
+    // the header timeout of the accept: a connection that sends nothing
+    // costs a file descriptor for that long, nothing more.
+    deadline_ = Clock::now() + std::chrono::seconds(s_->options_.header_timeout_seconds);
+  }
+  ~Connection() {
+    if (ssl_ != nullptr) {
+      // close_notify, best effort (non-blocking); never after a fatal
+      // error, where OpenSSL forbids it.
+      if (handshaken_ && !tls_failed_) SSL_shutdown(ssl_);
+      SSL_free(ssl_);
+    }
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
   }
 
-  void Serve() {
-    while (ServeOne()) {
+  int fd() const { return fd_; }
+  const std::string& address() const { return remote_addr_; }
+  bool registered = false;  // in the loop's epoll set (Http1Server::Park)
+  Clock::time_point deadline() const { return deadline_; }
+
+  // Serves requests while bytes keep coming: kPark when the connection waits
+  // for its client (the loop takes it back), kClose when it is done.
+  Next Run() {
+    if (ssl_ != nullptr && !handshaken_) {
+      Head h = Handshake();
+      if (h != Head::kReady) return h == Head::kPark ? Next::kPark : Next::kClose;
+    }
+    for (;;) {
+      size_t head_len;
+      Head h = ReadHead(&head_len);
+      if (h == Head::kPark) return Next::kPark;
+      if (h == Head::kClose) return Next::kClose;
+      if (!ServeOne(head_len)) return Next::kClose;
+      first_request_ = false;
+      deadline_ = Clock::now() + std::chrono::seconds(s_->options_.keep_alive_seconds);
+      if (Buffered() > 0) HeadStarted();  // a pipelined request
+    }
+  }
+
+  // The deadline passed while parked: a 408 for a request head that had
+  // started (plain HTTP; without blocking the loop), then the caller closes.
+  void Expire() {
+    if (Buffered() > 0 && ssl_ == nullptr) {
+      nonblocking_only_ = true;
+      Reject(408, "timeout reading the request head");
+    }
+  }
+
+  // Frees the read buffer of a connection parked with nothing buffered: a
+  // thousand idle connections should not hold 64 KiB each.
+  void Shrink() {
+    if (Buffered() == 0 && (ssl_ == nullptr || SSL_pending(ssl_) == 0)) {
+      std::vector<char>().swap(buf_);
+      begin_ = end_ = 0;
     }
   }
 
  private:
   enum class Wait { kData, kEof, kTimeout, kStop, kError };
   enum class Framing { kNone, kLength, kChunked };
+  enum class Head { kReady, kPark, kClose };
 
   size_t Buffered() const { return end_ - begin_; }
 
-  // Reads more bytes into the buffer (growing it up to `limit` bytes of
-  // unconsumed data). `idle`: between requests, when Stop ends the wait.
-  Wait Fill(int timeout_ms, bool idle, size_t limit) {
+  // The first byte of a later request's head arrived: the rest is due within
+  // the header timeout (a client dripping one byte every few seconds is cut
+  // off then, whatever its pace).
+  void HeadStarted() {
+    if (!first_request_) {
+      deadline_ = Clock::now() + std::chrono::seconds(s_->options_.header_timeout_seconds);
+    }
+  }
+
+  // Milliseconds until `t` (0 when past), at most `cap`.
+  static int MsUntil(Clock::time_point t, int cap) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now()).count() + 1;
+    return static_cast<int>(std::clamp<int64_t>(left, 0, cap));
+  }
+
+  // How long a worker may wait on this connection before parking it: a
+  // short linger serves a client that asks again at once without a hand-off
+  // to the loop, but not while ready connections wait for a worker.
+  int LingerMs() const {
+    if (s_->pending_count_.load(std::memory_order_relaxed) > 0) return 0;
+    return kLingerMs;
+  }
+
+  // TLS handshake, under the head deadline; parks while the client is slow.
+  Head Handshake() {
+    for (;;) {
+      ERR_clear_error();
+      int r = SSL_accept(ssl_);
+      if (r == 1) {
+        handshaken_ = true;
+        return Head::kReady;
+      }
+      int err = SSL_get_error(ssl_, r);
+      if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+        tls_failed_ = true;
+        return Head::kClose;
+      }
+      int wait = std::min(LingerMs(), MsUntil(deadline_, kLingerMs));
+      if (Clock::now() >= deadline_) return Head::kClose;
+      if (err == SSL_ERROR_WANT_READ && wait == 0) return Head::kPark;
+      pollfd p{fd_, static_cast<short>(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+      int n = ::poll(&p, 1, err == SSL_ERROR_WANT_READ ? wait : MsUntil(deadline_, 1 << 30));
+      if (n == 0 && err == SSL_ERROR_WANT_READ) return Head::kPark;
+      if (n <= 0 && !(n < 0 && errno == EINTR)) return Head::kClose;
+    }
+  }
+
+  // Makes room in the buffer for more bytes (growing it up to `limit` bytes
+  // of unconsumed data); false when it is full.
+  bool Room(size_t limit) {
+    if (buf_.empty()) buf_.resize(kReadChunk);
     if (begin_ == end_) begin_ = end_ = 0;
     if (end_ == buf_.size()) {
       if (begin_ > 0) {
@@ -283,16 +399,56 @@ class Http1Server::Connection {
       } else if (buf_.size() < limit) {
         buf_.resize(std::min(limit, buf_.size() * 2));
       } else {
-        return Wait::kError;
+        return false;
       }
     }
+    return true;
+  }
+
+  // Fill over TLS: SSL_read until it yields bytes, waiting in poll for what
+  // OpenSSL asks for, all within timeout_ms (a client sending a record a
+  // byte at a time cannot stretch the wait).
+  Wait FillTls(int timeout_ms, bool idle) {
+    const auto until = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+      ERR_clear_error();
+      int r =
+          SSL_read(ssl_, buf_.data() + end_, static_cast<int>(std::min<size_t>(buf_.size() - end_, INT_MAX)));
+      if (r > 0) {
+        end_ += static_cast<size_t>(r);
+        return Wait::kData;
+      }
+      int err = SSL_get_error(ssl_, r);
+      if (err == SSL_ERROR_ZERO_RETURN) return Wait::kEof;
+      if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+        tls_failed_ = true;
+        // SSL_ERROR_SYSCALL without a queued error: closed without close_notify.
+        return err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 ? Wait::kEof : Wait::kError;
+      }
+      pollfd p[2] = {{fd_, static_cast<short>(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0},
+                     {s_->stop_fd_, POLLIN, 0}};
+      int n;
+      do {
+        n = ::poll(p, idle ? 2 : 1, MsUntil(until, timeout_ms));
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) return Wait::kError;
+      if (n == 0) return Wait::kTimeout;
+      if (idle && (p[1].revents & POLLIN) && !(p[0].revents & (POLLIN | POLLOUT))) return Wait::kStop;
+    }
+  }
+
+  // Reads more bytes into the buffer (growing it up to `limit` bytes of
+  // unconsumed data). `idle`: between requests, when Stop ends the wait.
+  Wait Fill(int timeout_ms, bool idle, size_t limit) {
+    if (!Room(limit)) return Wait::kError;
+    if (ssl_ != nullptr) return FillTls(timeout_ms, idle);
     // A client that sends its next request right after reading our answer
     // finds this thread still running: no wakeup of a sleeping thread (on
     // a VM, of a halted vCPU), which is most of a small request's latency.
     // At most half the CPUs spin at once, so spinning never starves work,
     // and only for a client whose last request came back within twice the
     // spin time, so a client that asks every few seconds costs no CPU.
-    const bool try_spin = idle && spin_ && s_->options_.spin_us > 0;
+    const bool try_spin = idle && spin_ && s_->options_.spin_us > 0 && timeout_ms > 0;
     if (try_spin && s_->spinners_.fetch_add(1, std::memory_order_relaxed) < s_->max_spinners_) {
       struct Release {
         std::atomic<int>& n;
@@ -337,7 +493,20 @@ class Http1Server::Connection {
 
   int ReadTimeoutMs() const { return s_->options_.read_timeout_seconds * 1000; }
 
+  // Waits until the socket takes more bytes, at most the read timeout; false
+  // on timeout (or at once for a send from the event loop).
+  bool WaitWritable(short events = POLLOUT) {
+    if (nonblocking_only_) return false;
+    pollfd p{fd_, events, 0};
+    int n;
+    do {
+      n = ::poll(&p, 1, ReadTimeoutMs());
+    } while (n < 0 && errno == EINTR);
+    return n > 0;
+  }
+
   bool SendAll(iovec* iov, int n) {
+    if (ssl_ != nullptr) return SendAllTls(iov, n);
     while (n > 0) {
       msghdr m{};
       m.msg_iov = iov;
@@ -345,7 +514,10 @@ class Http1Server::Connection {
       ssize_t w = ::sendmsg(fd_, &m, MSG_NOSIGNAL);
       if (w < 0) {
         if (errno == EINTR) continue;
-        return false;  // EAGAIN: the send timeout passed
+        // The socket is non-blocking: a full send buffer waits for the
+        // client to read, at most the read timeout per wait.
+        if ((errno == EAGAIN || errno == EWOULDBLOCK) && WaitWritable()) continue;
+        return false;
       }
       size_t left = static_cast<size_t>(w);
       while (n > 0 && left >= iov->iov_len) {
@@ -357,6 +529,39 @@ class Http1Server::Connection {
         iov->iov_base = static_cast<char*>(iov->iov_base) + left;
         iov->iov_len -= left;
       }
+    }
+    return true;
+  }
+
+  // Over TLS the pieces are joined first when small, so that a response
+  // head and body go out in one record.
+  bool SendAllTls(iovec* iov, int n) {
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += iov[i].iov_len;
+    if (n > 1 && total <= 16 * 1024) {
+      tls_out_.clear();
+      for (int i = 0; i < n; i++) tls_out_.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+      return TlsWrite(tls_out_.data(), tls_out_.size());
+    }
+    for (int i = 0; i < n; i++) {
+      if (!TlsWrite(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len)) return false;
+    }
+    return true;
+  }
+  bool TlsWrite(const char* p, size_t len) {
+    while (len > 0) {
+      ERR_clear_error();
+      int w = SSL_write(ssl_, p, static_cast<int>(std::min<size_t>(len, 1 << 30)));
+      if (w > 0) {
+        p += w;
+        len -= static_cast<size_t>(w);
+        continue;
+      }
+      int err = SSL_get_error(ssl_, w);
+      if (err == SSL_ERROR_WANT_WRITE && WaitWritable(POLLOUT)) continue;
+      if (err == SSL_ERROR_WANT_READ && WaitWritable(POLLIN)) continue;
+      if (err != SSL_ERROR_WANT_WRITE && err != SSL_ERROR_WANT_READ) tls_failed_ = true;
+      return false;
     }
     return true;
   }
@@ -379,9 +584,11 @@ class Http1Server::Connection {
     if (s_->logger_) s_->logger_(req, res);
   }
 
-  // Reads one request head; false to close the connection (after an error
-  // answer where one is due).
-  bool ReadHead(size_t* head_len) {
+  // Reads one request head: kReady with its length, kPark when the client
+  // is slow to send it (the loop takes the connection until bytes come or the
+  // deadline passes), kClose to close (after an error answer where one is
+  // due).
+  Head ReadHead(size_t* head_len) {
     const size_t limit = s_->options_.max_head_bytes;
     size_t scanned = 0;  // bytes of the head already searched for its end
     for (;;) {
@@ -397,29 +604,37 @@ class Http1Server::Connection {
         if (len == 0) continue;
         if (len > limit) break;
         *head_len = len;
-        return true;
+        return Head::kReady;
       }
       scanned = n >= 2 ? n - 2 : 0;
       if (n >= limit) {
         Reject(431, "request line and headers are larger than the limit");
-        return false;
+        return Head::kClose;
       }
-      // Between requests the keep-alive timeout applies, and Stop ends the
-      // wait; within a head, the read timeout.
-      Wait w =
-          Fill(n == 0 ? s_->options_.keep_alive_seconds * 1000 : ReadTimeoutMs(), /*idle=*/n == 0, limit);
-      if (w == Wait::kData) continue;
-      if (w == Wait::kTimeout && n > 0) {
-        Reject(408, "timeout reading the request");
+      // Wait a little here (between requests, or for the rest of a head
+      // split over packets), then hand the connection to the loop, which
+      // enforces the deadline. Between requests Stop ends the wait.
+      const int left = MsUntil(deadline_, INT_MAX);
+      if (left == 0) {
+        if (n > 0) Reject(408, "timeout reading the request head");
+        return Head::kClose;
       }
-      return false;
+      Wait w = Fill(std::min(LingerMs(), left), /*idle=*/n == 0, limit);
+      if (w == Wait::kData) {
+        if (n == 0) HeadStarted();
+        continue;
+      }
+      if (w == Wait::kTimeout) {
+        spin_ = false;  // a client slow enough to be parked is not spun for
+        return Head::kPark;
+      }
+      return Head::kClose;
     }
   }
 
-  // Serves one request; false when the connection should close.
-  bool ServeOne() {
-    size_t head_len;
-    if (!ReadHead(&head_len)) return false;
+  // Serves the request whose head is the next head_len buffered bytes; false
+  // when the connection should close.
+  bool ServeOne(size_t head_len) {
     std::string_view head(buf_.data() + begin_, head_len);
     httplib::Request req;
     req.remote_addr = remote_addr_;
@@ -473,6 +688,11 @@ class Http1Server::Connection {
       if (length > 0) framing = Framing::kLength;
     }
     body_framing_ = framing;
+    if (framing != Framing::kNone && s_->options_.body_timeout_seconds > 0) {
+      body_deadline_ = Clock::now() + std::chrono::seconds(s_->options_.body_timeout_seconds);
+    } else {
+      body_deadline_ = Clock::time_point::max();
+    }
     body_left_ = length;
     body_done_ = framing == Framing::kNone;
     body_failed_ = false;
@@ -652,12 +872,20 @@ class Http1Server::Connection {
     return false;
   }
 
+  // More body bytes: within the read timeout of the last ones and before
+  // the body's deadline (a client sending a byte now and then is cut off).
+  bool FillBody(size_t limit) {
+    int wait = ReadTimeoutMs();
+    if (body_deadline_ != Clock::time_point::max()) wait = MsUntil(body_deadline_, wait);
+    return wait > 0 && Fill(wait, false, limit) == Wait::kData;
+  }
+
   // Hands the next body_left_ bytes (the rest of a Content-Length body, or
   // of a chunk) to `receiver` as they arrive; false on EOF, timeout or a
   // receiver that says stop.
   bool DeliverLeft(const httplib::ContentReceiver& receiver) {
     while (body_left_ > 0) {
-      if (Buffered() == 0 && Fill(ReadTimeoutMs(), false, buf_.size()) != Wait::kData) return false;
+      if (Buffered() == 0 && !FillBody(buf_.size())) return false;
       size_t n = static_cast<size_t>(std::min<uint64_t>(Buffered(), body_left_));
       const char* p = buf_.data() + begin_;
       begin_ += n;
@@ -682,7 +910,7 @@ class Http1Server::Connection {
       }
       scanned = Buffered();
       if (scanned > kMaxChunkLine) return false;
-      if (Fill(ReadTimeoutMs(), false, std::max(buf_.size(), kMaxChunkLine * 2)) != Wait::kData) return false;
+      if (!FillBody(std::max(buf_.size(), kMaxChunkLine * 2))) return false;
     }
   }
 
@@ -790,7 +1018,18 @@ class Http1Server::Connection {
     sink.is_writable = [&] { return ok; };
     while (ok && !done) {
       if (!until_done && offset >= length) break;
-      if (!res.content_provider_(offset, until_done ? 0 : length - offset, sink)) ok = false;
+      // A provider renders (or, streaming, computes) the answer after the
+      // handler returned, outside its try: an exception here (bad_alloc)
+      // cuts this answer short and closes this connection, nothing more.
+      try {
+        if (!res.content_provider_(offset, until_done ? 0 : length - offset, sink)) ok = false;
+      } catch (const std::exception& e) {
+        LogError("http: content provider threw: ", e.what());
+        ok = false;
+      } catch (...) {
+        LogError("http: content provider threw a non-std exception");
+        ok = false;
+      }
     }
     if (!ok) return false;
     if (gzip) {
@@ -803,6 +1042,17 @@ class Http1Server::Connection {
 
   Http1Server* const s_;
   const int fd_;
+  SSL* const ssl_;  // null for plain HTTP
+  bool handshaken_ = false;
+  bool tls_failed_ = false;  // a fatal SSL error: no SSL_shutdown
+  bool first_request_ = true;
+  // Parked, the connection is closed at this time: the head deadline (the
+  // first request's from the accept, a later one's from its first byte) or
+  // the end of the keep-alive period.
+  Clock::time_point deadline_;
+  Clock::time_point body_deadline_ = Clock::time_point::max();
+  bool nonblocking_only_ = false;  // sends from the event loop never wait
+  std::string tls_out_;            // small TLS writes joined
   std::string remote_addr_, local_addr_;
   int remote_port_ = -1, local_port_ = -1;
   std::vector<char> buf_;
@@ -831,15 +1081,26 @@ Http1Server::Http1Server(Http1Options options, Handler handler, ErrorBody error_
       logger_(std::move(logger)),
       max_spinners_(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2)) {
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (options_.tls != nullptr) {
+    // OpenSSL's socket BIO writes with write(2), not send(MSG_NOSIGNAL): a
+    // TLS client that goes away mid-answer would raise SIGPIPE and kill the
+    // process. Ignore it unless the program has a handler of its own.
+    struct sigaction old {};
+    if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
+  }
 }
 
 Http1Server::~Http1Server() {
   if (listen_fd_ >= 0) ::close(listen_fd_);
   if (stop_fd_ >= 0) ::close(stop_fd_);
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
 StatusOr<int> Http1Server::Bind(const std::string& host, int port) {
-  if (stop_fd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  if (stop_fd_ < 0 || epoll_fd_ < 0) {
+    return absl::InternalError(absl::StrCat("eventfd/epoll: ", std::strerror(errno)));
+  }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -852,7 +1113,7 @@ StatusOr<int> Http1Server::Bind(const std::string& host, int port) {
   }
   int err = 0;
   for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
-    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
     if (fd < 0) {
       err = errno;
       continue;
@@ -886,91 +1147,240 @@ StatusOr<int> Http1Server::Bind(const std::string& host, int port) {
   return bound;
 }
 
+// The event loop: accepts, hands readable connections to workers, closes
+// parked ones past their deadline. A parked connection is registered with
+// EPOLLONESHOT, so exactly one event hands it over, and is in parked_ until
+// then; whoever removes it from parked_ (this loop, for an event or the
+// deadline) owns it.
 void Http1Server::Run() {
   if (listen_fd_ < 0) return;
-  const size_t max_workers = static_cast<size_t>(std::max(1, options_.threads));
-  const timeval send_timeout{options_.read_timeout_seconds, 0};
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = &listen_fd_;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+  ev.data.ptr = &stop_fd_;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, stop_fd_, &ev);
+  auto last_sweep = std::chrono::steady_clock::now();
+  epoll_event events[256];
   while (!stopping_.load()) {
-    pollfd p[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    int r = ::poll(p, 2, -1);
-    if (r < 0) {
+    int n = ::epoll_wait(epoll_fd_, events, 256, kSweepMs);
+    if (n < 0) {
       if (errno == EINTR) continue;
-      LogError("http: poll: ", std::strerror(errno));
+      LogError("http: epoll_wait: ", std::strerror(errno));
       break;
     }
-    if (p[1].revents & POLLIN) break;
-    if (!(p[0].revents & POLLIN)) continue;
-    sockaddr_storage peer{};
-    socklen_t len = sizeof(peer);
-    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        LogError("http: accept: ", std::strerror(errno), " (retrying in 10 ms)");
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-      continue;  // EINTR, ECONNABORTED, EAGAIN: the next one
-    }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
-    bool spawn = false;
+    bool stop = false, accept = false;
+    size_t spawn = 0;
     {
       std::lock_guard<std::mutex> l(mu_);
-      pending_.push_back({fd, peer});
-      // Workers start on demand: each keeps its connection for as long as
-      // the client keeps it open, so a connection that finds no idle worker
-      // gets a new one, up to the limit (then it waits).
+      for (int i = 0; i < n; i++) {
+        void* tag = events[i].data.ptr;
+        if (tag == &stop_fd_) {
+          stop = true;
+        } else if (tag == &listen_fd_) {
+          accept = true;
+        } else {
+          auto* c = static_cast<Connection*>(tag);
+          if (parked_.erase(c) == 0) continue;  // already closed by a sweep
+          pending_.push_back(c);
+        }
+      }
+      pending_count_.store(pending_.size(), std::memory_order_relaxed);
+      // Workers start on demand: each ready connection that finds no idle
+      // worker gets a new one, up to the limit (then it waits).
+      const size_t max_workers = static_cast<size_t>(std::max(1, options_.threads));
       if (pending_.size() > idle_workers_ && live_workers_ < max_workers) {
-        live_workers_++;
-        spawn = true;
+        spawn = std::min(pending_.size() - idle_workers_, max_workers - live_workers_);
+        live_workers_ += spawn;
       }
     }
-    if (spawn) {
+    for (; spawn > 0; spawn--) {
       try {
         std::thread([this] { Worker(); }).detach();
       } catch (const std::system_error& e) {
         LogError("http: cannot start a worker thread: ", e.what());
         std::lock_guard<std::mutex> l(mu_);
-        live_workers_--;
+        live_workers_ -= spawn;
+        break;
       }
     }
-    cv_.notify_one();
+    cv_.notify_all();
+    if (stop) break;
+    if (accept) Accept();
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_sweep >= std::chrono::milliseconds(kSweepMs)) {
+      last_sweep = now;
+      Sweep();
+    }
   }
   ::close(listen_fd_);
   listen_fd_ = -1;
-  std::unique_lock<std::mutex> l(mu_);
-  closed_ = true;
+  std::vector<Connection*> parked;
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    closed_ = true;
+    parked.assign(parked_.begin(), parked_.end());
+    parked_.clear();
+  }
   cv_.notify_all();
+  for (Connection* c : parked) Finish(c);
+  std::unique_lock<std::mutex> l(mu_);
   // Workers are detached; the last one to leave tells us (under mu_, so it
   // touches nothing of this object afterwards).
   exit_cv_.wait(l, [this] { return live_workers_ == 0; });
-  for (const Pending& p : pending_) ::close(p.fd);  // accepted, never served
-  pending_.clear();
+  std::deque<Connection*> never_served;
+  never_served.swap(pending_);
+  l.unlock();
+  for (Connection* c : never_served) Finish(c);
+}
+
+void Http1Server::Accept() {
+  // Up to a batch per wakeup, so that a burst of connections is taken in a
+  // few loop turns without starving the parked ones.
+  for (int i = 0; i < 64; i++) {
+    sockaddr_storage peer{};
+    socklen_t len = sizeof(peer);
+    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        LogError("http: accept: ", std::strerror(errno), " (retrying in 10 ms)");
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      return;  // EAGAIN: none left; EINTR, ECONNABORTED: the next turn
+    }
+    std::string host;
+    int port = 0;
+    AddressOf(peer, &host, &port);
+    bool over = false;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      int& count = per_address_[host];
+      if (options_.max_connections_per_address > 0 && count >= options_.max_connections_per_address) {
+        over = true;
+        if (count == 0) per_address_.erase(host);
+      } else {
+        count++;
+        open_++;
+      }
+    }
+    if (over) {
+      // Refused cheaply: one non-blocking send of a canned answer (plain
+      // HTTP; a TLS client just sees the close), no thread, no parsing.
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      if (options_.tls == nullptr) {
+        static constexpr char kTooMany[] =
+            "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+            "Connection: close\r\nContent-Length: 58\r\n\r\n"
+            "{\"error\":\"too many connections from this client address\"}\n";
+        static_assert(sizeof("{\"error\":\"too many connections from this client address\"}\n") - 1 == 58);
+        [[maybe_unused]] ssize_t w = ::send(fd, kTooMany, sizeof(kTooMany) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+      }
+      ::close(fd);
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    SSL* ssl = nullptr;
+    if (options_.tls != nullptr) {
+      ssl = SSL_new(options_.tls);
+      if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
+        if (ssl != nullptr) SSL_free(ssl);
+        ssl = nullptr;
+      }
+    }
+    auto* c = new Connection(this, fd, peer, ssl);
+    if (options_.tls != nullptr && ssl == nullptr) {
+      Finish(c);
+      continue;
+    }
+    Park(c);
+  }
+}
+
+void Http1Server::Park(Connection* c) {
+  c->Shrink();
+  {
+    // Registered under mu_: the loop cannot sweep (and free) c before the
+    // registration, and an event for it waits for mu_ to find it in parked_.
+    std::lock_guard<std::mutex> l(mu_);
+    if (!closed_) {
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+      ev.data.ptr = c;
+      int op = c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+      if (::epoll_ctl(epoll_fd_, op, c->fd(), &ev) == 0) {
+        c->registered = true;
+        parked_.insert(c);
+        return;
+      }
+    }
+  }
+  Finish(c);  // stopping (the loop takes no connection back), or epoll failed
+}
+
+void Http1Server::Finish(Connection* c) {
+  std::string host = c->address();
+  delete c;  // closes the socket
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = per_address_.find(host);
+  if (it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
+  open_--;
+}
+
+void Http1Server::Sweep() {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<Connection*> expired;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto it = parked_.begin(); it != parked_.end();) {
+      if ((*it)->deadline() <= now) {
+        expired.push_back(*it);
+        it = parked_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (Connection* c : expired) {
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->fd(), nullptr);
+    c->Expire();
+    Finish(c);
+  }
 }
 
 void Http1Server::Worker() {
   const auto idle_limit = std::chrono::seconds(std::max(1, options_.keep_alive_seconds));
   for (;;) {
-    Pending next;
+    Connection* c;
     {
       std::unique_lock<std::mutex> l(mu_);
       idle_workers_++;
       bool woke = cv_.wait_for(l, idle_limit, [this] { return closed_ || !pending_.empty(); });
       idle_workers_--;
-      if (!woke || closed_) {  // idle for a keep-alive period, or stopping
+      if (!woke || closed_) {  // idle for a keep-alive period, or stopping (Run closes what is queued)
         if (--live_workers_ == 0) exit_cv_.notify_all();
         return;
       }
-      next = pending_.front();
+      c = pending_.front();
       pending_.pop_front();
+      pending_count_.store(pending_.size(), std::memory_order_relaxed);
     }
-    const int fd = next.fd;
-    {
-      Connection c(this, fd, next.peer);
-      c.Serve();
+    Next next = Next::kClose;
+    try {
+      next = c->Run();
+    } catch (const std::exception& e) {
+      // Handlers' exceptions are answered 500 inside Run; this is anything
+      // else (an allocation failure while parsing or answering): the
+      // connection closes, the worker and every counter carry on.
+      LogError("http: connection failed: ", e.what());
+    } catch (...) {
+      LogError("http: connection failed with a non-std exception");
     }
-    ::shutdown(fd, SHUT_RDWR);
-    ::close(fd);
+    if (next == Next::kPark && !stopping_.load()) {
+      Park(c);
+    } else {
+      Finish(c);
+    }
   }
 }
 
@@ -985,8 +1395,41 @@ void Http1Server::ServeConnection(int fd) {
   sockaddr_storage peer{};
   socklen_t len = sizeof(peer);
   if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) peer = sockaddr_storage{};
-  Connection c(this, fd, peer);
-  c.Serve();
+  // The connection closes its socket; the caller's fd stays open for it.
+  int own = ::dup(fd);
+  if (own < 0) return;
+  SSL* ssl = nullptr;
+  if (options_.tls != nullptr) {
+    ssl = SSL_new(options_.tls);
+    if (ssl == nullptr || SSL_set_fd(ssl, own) != 1) {
+      if (ssl != nullptr) SSL_free(ssl);
+      ::close(own);
+      return;
+    }
+  }
+  Connection c(this, own, peer, ssl);
+  // Without the loop: wait for bytes here until the deadline.
+  while (c.Run() == Next::kPark) {
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(c.deadline() - std::chrono::steady_clock::now())
+            .count();
+    if (left <= 0) {
+      c.Expire();
+      return;
+    }
+    pollfd p{own, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1 << 30))) <= 0) {
+      c.Expire();
+      return;
+    }
+  }
+}
+
+uint64_t Http1Server::refused() const { return refused_.load(std::memory_order_relaxed); }
+
+size_t Http1Server::connections() {
+  std::lock_guard<std::mutex> l(mu_);
+  return open_;
 }
 
 void Http1Server::Stop() {

@@ -6,6 +6,12 @@
 // a status line with a 1xx-5xx code, headers ending in a blank line, a body
 // framed by Content-Length or valid chunks, and nothing after a response
 // that says "Connection: close".
+//
+// Every eighth input (by length) is sent over TLS instead: a client thread
+// speaks TLS to a second server with an in-memory self-signed certificate,
+// writes the input, sends close_notify and reads the answers, which must
+// satisfy the same checks (TLS records split and join bytes differently from
+// the plain socket; the framing code must not care).
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -14,7 +20,11 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,44 +43,102 @@ void Check(bool ok, const char* what, std::string_view out) {
   }
 }
 
+// A server context with a throw-away P-256 key and self-signed certificate.
+SSL_CTX* ServerTlsContext() {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  if (ctx == nullptr || key == nullptr || cert == nullptr) std::abort();
+  X509_set_version(cert, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
+  X509_set_pubkey(cert, key);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("fuzz"), -1, -1,
+                             0);
+  X509_set_issuer_name(cert, name);
+  if (X509_sign(cert, key, EVP_sha256()) == 0 || SSL_CTX_use_certificate(ctx, cert) != 1 ||
+      SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+    std::abort();
+  }
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return ctx;
+}
+
+Http1Server* MakeServer(SSL_CTX* tls) {
+  Http1Options o;
+  o.tls = tls;
+  o.read_timeout_seconds = 1;
+  o.keep_alive_seconds = 1;
+  o.max_head_bytes = 8192;
+  o.default_headers = {{"X-Default", "1"}};
+  return new Http1Server(
+      o,
+      [](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+        if (req.method == "HEAD") res.set_header("X-Head", "1");  // tells CheckResponses
+        if (req.path.rfind("/r", 0) == 0) {                       // reads the body
+          size_t n = 0;
+          bool ok = reader([&](const char*, size_t k) {
+            n += k;
+            return n < 100000;
+          });
+          res.status = ok ? 200 : 400;
+          res.set_content(std::to_string(n) + " " + req.get_param_value("a"), "text/plain");
+        } else if (req.path.rfind("/c", 0) == 0) {  // chunked answer
+          res.status = 200;
+          res.set_chunked_content_provider("application/json",
+                                           [i = 0](size_t, httplib::DataSink& sink) mutable {
+                                             if (i++ < 3) return sink.write("{\"x\":1}\n", 8);
+                                             sink.done();
+                                             return true;
+                                           });
+        } else if (req.path.rfind("/t", 0) == 0 && req.method != "HEAD") {  // X-Head must survive
+          throw std::runtime_error("handler failure");
+        } else if (req.path.rfind("/e", 0) == 0) {
+          res.status = 503;  // empty body: the error callback fills it
+        } else {             // /n and the rest: the body is never read
+          res.status = 204;
+        }
+      },
+      [](httplib::Response& res) { res.set_content("{\"error\":\"e\"}", "application/json"); }, nullptr);
+}
+
 Http1Server* Server() {
-  static Http1Server* server = [] {
-    Http1Options o;
-    o.read_timeout_seconds = 1;
-    o.keep_alive_seconds = 1;
-    o.max_head_bytes = 8192;
-    o.default_headers = {{"X-Default", "1"}};
-    return new Http1Server(
-        o,
-        [](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
-          if (req.method == "HEAD") res.set_header("X-Head", "1");  // tells CheckResponses
-          if (req.path.rfind("/r", 0) == 0) {                       // reads the body
-            size_t n = 0;
-            bool ok = reader([&](const char*, size_t k) {
-              n += k;
-              return n < 100000;
-            });
-            res.status = ok ? 200 : 400;
-            res.set_content(std::to_string(n) + " " + req.get_param_value("a"), "text/plain");
-          } else if (req.path.rfind("/c", 0) == 0) {  // chunked answer
-            res.status = 200;
-            res.set_chunked_content_provider("application/json",
-                                             [i = 0](size_t, httplib::DataSink& sink) mutable {
-                                               if (i++ < 3) return sink.write("{\"x\":1}\n", 8);
-                                               sink.done();
-                                               return true;
-                                             });
-          } else if (req.path.rfind("/t", 0) == 0 && req.method != "HEAD") {  // X-Head must survive
-            throw std::runtime_error("handler failure");
-          } else if (req.path.rfind("/e", 0) == 0) {
-            res.status = 503;  // empty body: the error callback fills it
-          } else {             // /n and the rest: the body is never read
-            res.status = 204;
-          }
-        },
-        [](httplib::Response& res) { res.set_content("{\"error\":\"e\"}", "application/json"); }, nullptr);
-  }();
+  static Http1Server* server = MakeServer(nullptr);
   return server;
+}
+
+Http1Server* TlsServer() {
+  static Http1Server* server = MakeServer(ServerTlsContext());
+  return server;
+}
+
+// The client half of a TLS connection on `fd`: sends `data`, then
+// close_notify, and returns every byte the server answered.
+std::string TlsClient(int fd, const uint8_t* data, size_t size) {
+  static SSL_CTX* ctx = [] {
+    SSL_CTX* c = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
+    return c;
+  }();
+  std::string out;
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  if (SSL_connect(ssl) == 1) {
+    if (size == 0 || SSL_write(ssl, data, static_cast<int>(size)) > 0) {
+      SSL_shutdown(ssl);  // close_notify: the server sees the end of input
+      char buf[65536];
+      for (;;) {
+        int n = SSL_read(ssl, buf, sizeof(buf));
+        if (n <= 0) break;
+        out.append(buf, static_cast<size_t>(n));
+      }
+    }
+  }
+  SSL_free(ssl);
+  return out;
 }
 
 // Checks the server's output; see the file comment.
@@ -122,6 +190,32 @@ void CheckResponses(std::string_view out) {
   }
 }
 
+// One connection over TLS: the client thread on sv[0], the server here on
+// sv[1]; closes both and returns what the client received.
+std::string ServeTls(int sv[2], const uint8_t* data, size_t size) {
+  std::string out;
+  std::thread client([&] { out = TlsClient(sv[0], data, size); });
+  TlsServer()->ServeConnection(sv[1]);
+  client.join();
+  close(sv[1]);
+  close(sv[0]);
+  return out;
+}
+
+// The TLS half must really serve, or every TLS input would pass with an
+// empty answer.
+void CheckTlsServes() {
+  static const bool checked = [] {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) std::abort();
+    const std::string req = "GET /n HTTP/1.1\r\n\r\n";
+    std::string out = ServeTls(sv, reinterpret_cast<const uint8_t*>(req.data()), req.size());
+    Check(out.rfind("HTTP/1.1 204 ", 0) == 0, "a request over TLS is answered", out);
+    return true;
+  }();
+  (void)checked;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -131,6 +225,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int big = 1 << 21;
   setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
   setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+  if (size % 8 == 7) {
+    CheckTlsServes();
+    std::string out = ServeTls(sv, data, size);
+    CheckResponses(out);
+    return 0;
+  }
   if (size > 0 && send(sv[0], data, size, MSG_NOSIGNAL) != static_cast<ssize_t>(size)) std::abort();
   shutdown(sv[0], SHUT_WR);
   Server()->ServeConnection(sv[1]);

@@ -1,20 +1,15 @@
-// The HTTP API. Plain HTTP is served by our own HTTP/1.1 server (http1.h:
-// one poll, one recv and one send per keep-alive request); TLS by
-// cpp-httplib 0.11's SSLServer. Both call the same handlers. Request flow:
+// The HTTP API, served by our own HTTP/1.1 server (http1.h: one poll, one
+// recv and one send per keep-alive request; TLS with OpenSSL on the same
+// connection loop). Request flow, one router for plain and TLS:
 //
-//   pre-routing handler  every request: endpoint + method check (404/405),
-//                        Content-Length limit (413), ping/health/metrics and
-//                        GET /query answered here; for POSTs with a body it
-//                        hides "Content-Encoding: gzip" from httplib so that
-//                        we inflate ourselves (httplib accepts a truncated
-//                        gzip stream and has no limit on the inflated size).
-//   content readers      POST /write, /api/v2/write, /query: the body is read
-//                        with our limits, then handled.
-//   logger               counts every answered request for /metrics.
-//
-// The workarounds for httplib (closing a connection after an unread body
-// through /proc/self/fd, tracking connections with a request in flight for
-// Stop) apply to TLS only: Http1Server closes such connections itself.
+//   PreRoute    every request: endpoint + method check (404/405),
+//               Content-Length limit (413), ping/health/metrics and GET
+//               /query answered here; for POSTs with a body it renames
+//               "Content-Encoding: gzip" so that ReadBody inflates with our
+//               limits.
+//   Dispatch    POST /write, /api/v2/write, /query: the body is read with our
+//               limits, then handled.
+//   logger      counts every answered request for /metrics.
 #include "server/http_server.h"
 
 #include <algorithm>
@@ -22,17 +17,18 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <map>
 #include <mutex>
-#include <set>
+#include <new>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <zlib.h>
 
 #include "absl/strings/ascii.h"
@@ -248,60 +244,6 @@ std::string Credential(const httplib::Request& req, const Params& params) {
   return params.Get("p");
 }
 
-// Calls fn(fd, peer address, peer port) for every TCP socket of this process
-// whose local port is `local_port` and that has a peer: the server's
-// connections. httplib 0.11 does not expose them; /proc/self/fd does.
-template <typename Fn>
-void ForEachConnection(int local_port, Fn fn) {
-  DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) return;
-  while (dirent* e = readdir(dir)) {
-    int fd;
-    if (!absl::SimpleAtoi(e->d_name, &fd) || fd == dirfd(dir)) continue;
-    sockaddr_storage peer{}, local{};
-    socklen_t pl = sizeof(peer), ll = sizeof(local);
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pl) != 0) continue;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &ll) != 0) continue;
-    char host[INET6_ADDRSTRLEN] = "";
-    int pport = 0, lport = 0;
-    if (peer.ss_family == AF_INET) {
-      auto* a = reinterpret_cast<sockaddr_in*>(&peer);
-      inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-      pport = ntohs(a->sin_port);
-      lport = ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
-    } else if (peer.ss_family == AF_INET6) {
-      auto* a = reinterpret_cast<sockaddr_in6*>(&peer);
-      inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-      pport = ntohs(a->sin6_port);
-      lport = ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
-    } else {
-      continue;
-    }
-    if (lport == local_port) fn(fd, std::string(host), pport);
-  }
-  closedir(dir);
-}
-
-// httplib 0.11 keeps a connection open after a response even when the
-// request body was not (fully) read, and ignores a handler's
-// "Connection: close". After a 413 or a truncated body that would leave the
-// thread serving the connection waiting for a next request that starts in the
-// middle of the old body. So once the response is written (the logger runs
-// then, on the same thread) shut the socket down: httplib sees EOF and
-// closes. Only on these error paths.
-thread_local bool tls_close_after_response = false;
-
-void CloseAfterResponse(const httplib::Request&, int) { tls_close_after_response = true; }
-
-// Called by the logger, once the response is written.
-void MaybeCloseConnection(const httplib::Request& req, int local_port) {
-  if (!tls_close_after_response) return;
-  tls_close_after_response = false;
-  ForEachConnection(local_port, [&](int fd, const std::string& host, int port) {
-    if (port == req.remote_port && host == req.remote_addr) ::shutdown(fd, SHUT_RDWR);
-  });
-}
-
 // Inflates a gzip body (one or more members) into *out, at most `limit`
 // bytes. Returns "" or an error message; *too_big on overflow.
 std::string Gunzip(std::string_view in, uint64_t limit, std::string* out, bool* too_big) {
@@ -413,9 +355,39 @@ std::vector<std::string> ChunkedJson(const std::vector<query::StatementResult>& 
 }
 #endif
 
-// Statement classification for token scopes.
+// Statement classification for token scopes (TokenInfo in tokens.h).
+enum class Need { kRead, kWrite, kDelete, kAdmin };
+
+const char* NeedText(Need n) {
+  switch (n) {
+    case Need::kRead:
+      return "read from";
+    case Need::kWrite:
+      return "write to";
+    case Need::kDelete:
+      return "delete data in";
+    case Need::kAdmin:
+      return "administer";
+  }
+  return "use";
+}
+
+bool TokenMay(const TokenInfo& t, Need n) {
+  switch (n) {
+    case Need::kRead:
+      return t.may_read();
+    case Need::kWrite:
+      return t.may_write();
+    case Need::kDelete:
+      return t.may_delete();
+    case Need::kAdmin:
+      return t.admin;
+  }
+  return false;
+}
+
 struct StatementNeeds {
-  bool write = false;            // changes data or schema
+  Need need = Need::kRead;
   std::vector<std::string> dbs;  // databases named in the statement
 };
 
@@ -423,7 +395,7 @@ void CollectSources(const std::vector<query::Source>& sources, StatementNeeds* n
 
 void CollectSelect(const query::SelectStatement& s, StatementNeeds* needs) {
   if (s.into) {
-    needs->write = true;
+    needs->need = std::max(needs->need, Need::kWrite);
     if (!s.into->database.empty()) needs->dbs.push_back(s.into->database);
   }
   CollectSources(s.sources, needs);
@@ -439,6 +411,11 @@ void CollectSources(const std::vector<query::Source>& sources, StatementNeeds* n
   }
 }
 
+// What a statement needs, as influxd decides it (influxql RequiredPrivileges)
+// except that deleting data is its own permission: CREATE/DROP DATABASE and
+// retention policies need admin; DELETE, DROP SERIES and DROP MEASUREMENT
+// need delete (influxd lets any writer do the first two; a write-only device
+// token must not be able to wipe its database).
 StatementNeeds Classify(const query::Statement& st) {
   StatementNeeds n;
   std::visit(
@@ -447,20 +424,21 @@ StatementNeeds Classify(const query::Statement& st) {
         if constexpr (std::is_same_v<T, query::SelectStatement>) {
           CollectSelect(s, &n);
         } else if constexpr (std::is_same_v<T, query::ShowDatabasesStatement>) {
+          // Answered for every token that may read; the list is filtered.
         } else if constexpr (std::is_same_v<T, query::CreateDatabaseStatement> ||
                              std::is_same_v<T, query::DropDatabaseStatement>) {
-          n.write = true;
+          n.need = Need::kAdmin;
           n.dbs.push_back(s.name);
         } else if constexpr (std::is_same_v<T, query::DropSeriesStatement> ||
                              std::is_same_v<T, query::DeleteStatement>) {
-          n.write = true;
+          n.need = Need::kDelete;
           CollectSources(s.sources, &n);
         } else if constexpr (std::is_same_v<T, query::DropMeasurementStatement>) {
-          n.write = true;
+          n.need = Need::kDelete;
         } else if constexpr (std::is_same_v<T, query::CreateRetentionPolicyStatement> ||
                              std::is_same_v<T, query::AlterRetentionPolicyStatement> ||
                              std::is_same_v<T, query::DropRetentionPolicyStatement>) {
-          n.write = true;
+          n.need = Need::kAdmin;
           if (!s.database.empty()) n.dbs.push_back(s.database);
         } else {
           // SHOW ... [ON db]
@@ -585,6 +563,95 @@ bool ParseJsonParams(std::string_view s, query::ParseOptions* po, std::string* e
   return false;
 }
 
+#ifdef M2MDB_HAVE_QUERY_EXECUTOR
+// SHOW DATABASES lists only the databases `token` covers (influxd lists those
+// a non-admin user has a grant on). The executor lists them all; the filter is
+// applied to its result here so that the query layer knows nothing of tokens.
+void FilterShowDatabases(const std::vector<query::Statement>& statements, const TokenInfo& token,
+                         std::vector<query::StatementResult>* results) {
+  for (auto& r : *results) {
+    if (r.statement_id < 0 || static_cast<size_t>(r.statement_id) >= statements.size()) continue;
+    if (!std::holds_alternative<query::ShowDatabasesStatement>(statements[r.statement_id].node)) continue;
+    for (auto& series : r.series) {
+      auto& v = series.values;
+      v.erase(std::remove_if(v.begin(), v.end(),
+                             [&](const std::vector<query::Value>& row) {
+                               const auto* name = row.empty() ? nullptr : std::get_if<std::string>(&row[0]);
+                               return name == nullptr || !token.CoversDatabase(*name);
+                             }),
+              v.end());
+    }
+  }
+}
+#endif
+
+// Log lines for refused requests (401, 403): at most one per second per
+// reason, with the number suppressed since the last one, so that a client
+// retrying a bad token in a loop cannot flood the log. The client address
+// and the token's id are logged, never the credential.
+class AuthLog {
+ public:
+  void Refused(std::string_view reason, const httplib::Request& req, std::string_view token_id,
+               std::string_view detail) {
+    const auto now = std::chrono::steady_clock::now();
+    uint64_t suppressed = 0;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      Entry& e = entries_[std::string(reason)];
+      if (e.last != std::chrono::steady_clock::time_point() && now - e.last < std::chrono::seconds(1)) {
+        e.suppressed++;
+        return;
+      }
+      e.last = now;
+      suppressed = std::exchange(e.suppressed, 0);
+    }
+    LogWarning("auth: ", std::string(reason), " from ", req.remote_addr, token_id.empty() ? "" : " token \"",
+               std::string(token_id), token_id.empty() ? "" : "\"", ": ", req.method, " ", req.path, ": ",
+               std::string(detail),
+               suppressed > 0 ? absl::StrCat(" (", suppressed, " more like it suppressed)") : std::string());
+  }
+
+ private:
+  struct Entry {
+    std::chrono::steady_clock::time_point last;
+    uint64_t suppressed = 0;
+  };
+  std::mutex mu_;
+  std::map<std::string, Entry> entries_;  // guarded by mu_
+};
+
+// One of the --max-concurrent-queries slots plus the in-flight gauge, given
+// back when it goes out of scope (RAII: no path out of HandleQuery, an
+// exception included, can keep it).
+class QuerySlot {
+ public:
+  // A slot, or nothing when `limit` (> 0) slots are taken; limit <= 0 counts
+  // without limiting.
+  static std::optional<QuerySlot> TryAcquire(std::atomic<int>* running, int limit, ServerMetrics* metrics) {
+    if (running->fetch_add(1) >= limit && limit > 0) {
+      running->fetch_sub(1);
+      return std::nullopt;
+    }
+    metrics->QueryStarted();
+    return std::optional<QuerySlot>(std::in_place, running, metrics);
+  }
+  QuerySlot(std::atomic<int>* running, ServerMetrics* metrics) : running_(running), metrics_(metrics) {}
+  ~QuerySlot() {
+    if (running_ != nullptr) {
+      running_->fetch_sub(1);
+      metrics_->QueryFinished();
+    }
+  }
+  QuerySlot(QuerySlot&& o) noexcept : running_(std::exchange(o.running_, nullptr)), metrics_(o.metrics_) {}
+  QuerySlot(const QuerySlot&) = delete;
+  QuerySlot& operator=(const QuerySlot&) = delete;
+  QuerySlot& operator=(QuerySlot&&) = delete;
+
+ private:
+  std::atomic<int>* running_;
+  ServerMetrics* metrics_;
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -606,77 +673,25 @@ class HttpServer::Impl {
   }
 
   Status Init();
-  StatusOr<int> Bind(const std::string& host, int port) {
-    if (plain_ != nullptr) {
-      auto bound = plain_->Bind(host, port);
-      if (bound.ok()) port_ = *bound;
-      return bound;
-    }
-    int bound = port;
-    bool ok;
-    try {
-      if (port == 0) {
-        bound = svr_->bind_to_any_port(host);
-        ok = bound > 0;
-      } else {
-        ok = svr_->bind_to_port(host, port);
-      }
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(e.what());
-    }
-    port_ = bound;
-    if (!ok) {
-      return absl::UnavailableError(absl::StrCat("cannot listen on ", host, ":", port,
-                                                 " (address in use, or not an address of this machine?)"));
-    }
-    return bound;
+  ~Impl() {
+    if (ssl_ctx_ != nullptr) SSL_CTX_free(ssl_ctx_);
   }
+  StatusOr<int> Bind(const std::string& host, int port) { return http_->Bind(host, port); }
   void Run() {
-    if (plain_ != nullptr) {
-      plain_->Run();
-      run_done_ = true;
-      return;
-    }
-    try {
-      svr_->listen_after_bind();
-    } catch (const std::exception& e) {
-      LogError("http server: ", e.what());
-    }
+    http_->Run();
     run_done_ = true;
   }
-  // Stops accepting, then, until Run has returned, closes every keep-alive
-  // connection that has no request in flight: httplib would otherwise wait
-  // up to the keep-alive timeout for each one's next request. httplib's
-  // stop() does nothing until its listen loop has started, so a signal that
-  // comes right after the start waits for the loop first (it used to be
-  // lost, and the server then never stopped).
+  // Stops accepting and closes idle connections; returns once Run has
+  // returned (requests in flight answered). A Stop before Run has started
+  // makes Run return at once.
   void Stop() {
-    if (plain_ != nullptr) {
-      plain_->Stop();
-      while (!run_done_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      return;
-    }
-    bool stopped = false;
-    while (!run_done_.load()) {
-      if (!stopped && svr_->is_running()) {
-        svr_->stop();
-        stopped = true;
-      }
-      if (stopped) CloseIdleConnections();
-      std::this_thread::sleep_for(std::chrono::milliseconds(stopped ? 50 : 2));
-    }
-  }
-  void CloseIdleConnections() {
-    std::set<std::pair<std::string, int>> active;
-    {
-      std::lock_guard<std::mutex> l(active_mu_);
-      active.insert(active_.begin(), active_.end());
-    }
-    ForEachConnection(port_, [&](int fd, const std::string& host, int port) {
-      if (active.count({host, port}) == 0) ::shutdown(fd, SHUT_RDWR);
-    });
+    http_->Stop();
+    while (!run_done_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   bool tls() const { return tls_; }
+  void SetQueryHookForTest(std::function<void(const std::string&)> hook) {
+    query_hook_for_test_ = std::move(hook);
+  }
 
  private:
   struct AuthResult {
@@ -687,11 +702,13 @@ class HttpServer::Impl {
   httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
   // Every request of the plain server: PreRoute, then the POST endpoints.
   void Dispatch(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
-  // After a response whose request body was not read to its end.
-  void CloseAfterResponse(const httplib::Request& req) {
-    if (tls_) m2mdb::server::CloseAfterResponse(req, port_);
-  }
   AuthResult Authenticate(const httplib::Request& req, const Params& params, httplib::Response& res);
+  // Answers 403 with `message` and logs it (rate-limited).
+  void Forbidden(const httplib::Request& req, httplib::Response& res, const TokenInfo& token,
+                 const std::string& message) {
+    auth_log_.Refused("403 forbidden", req, token.id, message);
+    SetError(res, 403, message);
+  }
   void HandleWrite(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
                    bool v2);
   void HandleQuery(const httplib::Request& req, httplib::Response& res, const httplib::Params* form);
@@ -707,138 +724,66 @@ class HttpServer::Impl {
   TokenStore tokens_;
   bool auth_required_;
   bool tls_ = false;
-  int port_ = 0;
-  std::unique_ptr<httplib::Server> svr_;  // TLS
-  std::unique_ptr<Http1Server> plain_;    // plain HTTP
+  SSL_CTX* ssl_ctx_ = nullptr;  // TLS; owned
+  std::unique_ptr<Http1Server> http_;
   ServerMetrics metrics_;
   std::atomic<int> queries_running_{0};
+  AuthLog auth_log_;
+  std::function<void(const std::string&)> query_hook_for_test_;
   std::atomic<bool> run_done_{false};
-  // Connections with a request between routing and response (peer address).
-  std::mutex active_mu_;
-  std::multiset<std::pair<std::string, int>> active_;  // guarded by active_mu_
 #ifdef M2MDB_HAVE_QUERY_EXECUTOR
   query::Executor executor_;
 #endif
 };
 
 Status HttpServer::Impl::Init() {
-  try {
-    if (!options_.tls_cert.empty() || !options_.tls_key.empty()) {
-      if (options_.tls_cert.empty() || options_.tls_key.empty()) {
-        return absl::InvalidArgumentError("TLS needs both --tls-cert and --tls-key");
-      }
-      auto s = std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(), options_.tls_key.c_str());
-      if (!s->is_valid()) {
-        return absl::InvalidArgumentError(absl::StrCat("cannot load the TLS certificate ", options_.tls_cert,
-                                                       " or key ", options_.tls_key,
-                                                       " (PEM files, key matching the certificate)"));
-      }
-      svr_ = std::move(s);
-      tls_ = true;
+  if (!options_.tls_cert.empty() || !options_.tls_key.empty()) {
+    if (options_.tls_cert.empty() || options_.tls_key.empty()) {
+      return absl::InvalidArgumentError("TLS needs both --tls-cert and --tls-key");
     }
-  } catch (const std::exception& e) {
-    return absl::InternalError(e.what());
-  }
-  // Plain HTTP starts workers on demand (up to the limit); httplib's pool
-  // for TLS starts them all at once, so it gets a smaller default.
-  int threads = options_.http_threads;
-  if (threads <= 0) {
-    threads = tls_ ? std::max(32, 4 * static_cast<int>(std::thread::hardware_concurrency())) : 1024;
+    // OpenSSL does the TLS; Http1Server runs it on its connection loop, so
+    // TLS connections get the same handlers, limits and deadlines as plain
+    // ones. TLS 1.2 at least, as Go's server since 1.18 by default.
+    ssl_ctx_ = SSL_CTX_new(TLS_server_method());
+    if (ssl_ctx_ == nullptr) return absl::InternalError("SSL_CTX_new failed");
+    SSL_CTX_set_min_proto_version(ssl_ctx_, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ssl_ctx_, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    if (SSL_CTX_use_certificate_chain_file(ssl_ctx_, options_.tls_cert.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ssl_ctx_, options_.tls_key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ssl_ctx_) != 1) {
+      ERR_clear_error();
+      return absl::InvalidArgumentError(absl::StrCat("cannot load the TLS certificate ", options_.tls_cert,
+                                                     " or key ", options_.tls_key,
+                                                     " (PEM files, key matching the certificate)"));
+    }
+    tls_ = true;
   }
   httplib::Headers headers = {{"X-Influxdb-Version", kInfluxVersion}, {"X-Influxdb-Build", "OSS"}};
-  if (!tls_) {
-    Http1Options ho;
-    ho.threads = threads;
-    ho.keep_alive_seconds = options_.keep_alive_seconds;
-    ho.read_timeout_seconds = options_.read_timeout_seconds;
-    ho.default_headers = headers;
-    ho.spin_us = options_.http_spin_us;
-    plain_ = std::make_unique<Http1Server>(
-        std::move(ho),
-        [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
-          Dispatch(req, res, reader);
-        },
-        [](httplib::Response& res) {
-          res.set_content(ErrorBody(StatusText(res.status)), "application/json");
-        },
-        [this](const httplib::Request& req, const httplib::Response& res) {
-          metrics_.RecordRequest(EndpointOf(req.path), res.status);
-        });
-    return absl::OkStatus();
-  }
-  svr_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  svr_->set_keep_alive_max_count(1000000);
-  svr_->set_keep_alive_timeout(options_.keep_alive_seconds);
-  svr_->set_read_timeout(options_.read_timeout_seconds, 0);
-  svr_->set_write_timeout(options_.read_timeout_seconds, 0);
-  svr_->set_tcp_nodelay(true);
-  // Our own limit applies (with the gzip-inflated size too); this one makes
-  // httplib refuse before reading when Content-Length alone is too big.
-  if (options_.max_body_bytes > 0) svr_->set_payload_max_length(options_.max_body_bytes);
-
-  svr_->set_pre_routing_handler(
-      [this](const httplib::Request& req, httplib::Response& res) { return PreRoute(req, res); });
-  svr_->Post("/write",
-             [this](const httplib::Request& req, httplib::Response& res,
-                    const httplib::ContentReader& reader) { HandleWrite(req, res, reader, false); });
-  svr_->Post("/api/v2/write",
-             [this](const httplib::Request& req, httplib::Response& res,
-                    const httplib::ContentReader& reader) { HandleWrite(req, res, reader, true); });
-  svr_->Post("/query", [this](const httplib::Request& req, httplib::Response& res,
-                              const httplib::ContentReader& reader) { HandlePostQuery(req, res, reader); });
-  // "Expect: 100-continue" with a Content-Length over the limit: answer 413
-  // instead of 100 so the client never sends the body (curl does this for
-  // bodies over 1 MB). httplib writes this answer without Content-Length, so
-  // set it here, and close the connection after it.
-  svr_->set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (options_.max_body_bytes > 0 && req.has_header("Content-Length") &&
-        req.get_header_value<uint64_t>("Content-Length") > options_.max_body_bytes) {
-      metrics_.AddLimitRejection(Limit::kBodySize);
-      SetError(res, 413,
-               absl::StrCat("request body too large: limit is ", options_.max_body_bytes,
-                            " bytes (--max-body-bytes)"));
-      res.set_header("Content-Length", std::to_string(res.body.size()));
-      res.set_header("Connection", "close");
-      return 413;
-    }
-    return 100;
-  });
-  svr_->set_error_handler(
-      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
-        if (!res.body.empty() || res.status == 405 || res.status == 404)
-          return httplib::Server::HandlerResponse::Unhandled;
-        res.set_content(ErrorBody(StatusText(res.status)), "application/json");
-        return httplib::Server::HandlerResponse::Handled;
-      }));
-  svr_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown exception";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    LogError("http: handler threw: ", what);
-    SetError(res, 500, absl::StrCat("internal error: ", what));
-  });
-  svr_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    metrics_.RecordRequest(EndpointOf(req.path), res.status);
-    MaybeCloseConnection(req, port_);
-    std::lock_guard<std::mutex> l(active_mu_);
-    auto it = active_.find({req.remote_addr, req.remote_port});
-    if (it != active_.end()) active_.erase(it);
-  });
-  svr_->set_default_headers(headers);
+  Http1Options ho;
+  ho.threads = options_.http_threads > 0 ? options_.http_threads : 1024;
+  ho.keep_alive_seconds = options_.keep_alive_seconds;
+  ho.read_timeout_seconds = options_.read_timeout_seconds;
+  ho.header_timeout_seconds = options_.header_timeout_seconds;
+  ho.body_timeout_seconds = options_.body_timeout_seconds;
+  ho.max_connections_per_address = options_.max_connections_per_address;
+  ho.default_headers = headers;
+  ho.spin_us = options_.http_spin_us;
+  ho.tls = ssl_ctx_;
+  http_ = std::make_unique<Http1Server>(
+      std::move(ho),
+      [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+        Dispatch(req, res, reader);
+      },
+      [](httplib::Response& res) { res.set_content(ErrorBody(StatusText(res.status)), "application/json"); },
+      [this](const httplib::Request& req, const httplib::Response& res) {
+        metrics_.RecordRequest(EndpointOf(req.path), res.status);
+      });
   return absl::OkStatus();
 }
 
 httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Request& req,
                                                             httplib::Response& res) {
   using HR = httplib::Server::HandlerResponse;
-  if (tls_) {
-    std::lock_guard<std::mutex> l(active_mu_);
-    active_.emplace(req.remote_addr, req.remote_port);
-  }
   Endpoint ep = EndpointOf(req.path);
   const std::string& m = req.method;
   auto not_allowed = [&](const char* allow) {
@@ -885,7 +830,17 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
       Params params(req, nullptr);
       if (!Authenticate(req, params, res).ok) return HR::Handled;
       res.status = 200;
-      res.set_content(metrics_.Render(db_->Stats()), "text/plain; version=0.0.4; charset=utf-8");
+      std::string body = metrics_.Render(db_->Stats());
+      // The connection loop's own counts (idle connections included).
+      absl::StrAppend(&body,
+                      "# HELP m2mdb_http_connections Open HTTP connections, idle ones included.\n"
+                      "# TYPE m2mdb_http_connections gauge\nm2mdb_http_connections ",
+                      http_->connections(),
+                      "\n# HELP m2mdb_http_connections_refused_total Connections refused at accept "
+                      "(--http-max-conns-per-ip).\n# TYPE m2mdb_http_connections_refused_total counter\n"
+                      "m2mdb_http_connections_refused_total ",
+                      http_->refused(), "\n");
+      res.set_content(std::move(body), "text/plain; version=0.0.4; charset=utf-8");
       return HR::Handled;
     }
     case Endpoint::kQuery:
@@ -916,7 +871,6 @@ httplib::Server::HandlerResponse HttpServer::Impl::PreRoute(const httplib::Reque
              absl::StrCat("request body too large: limit is ", options_.max_body_bytes,
                           " bytes (--max-body-bytes)"));
     res.set_header("Connection", "close");
-    CloseAfterResponse(req);
     return HR::Handled;
   }
   return HR::Unhandled;
@@ -945,9 +899,11 @@ HttpServer::Impl::AuthResult HttpServer::Impl::Authenticate(const httplib::Reque
   std::string cred = Credential(req, params);
   if (cred.empty()) {
     r.ok = false;
+    auth_log_.Refused("401 no credentials", req, "", "no token given");
     SetError(res, 401, "unable to parse authentication credentials");
   } else if ((r.token = tokens_.Authenticate(cred)) == nullptr) {
     r.ok = false;
+    auth_log_.Refused("401 unknown token", req, "", "the token matches none (revoked, mistyped?)");
     SetError(res, 401, "authorization failed");
   }
   if (!r.ok) res.set_header("WWW-Authenticate", "Basic realm=\"m2mdb\"");
@@ -976,7 +932,6 @@ bool HttpServer::Impl::ReadBody(const httplib::Request& req, httplib::Response& 
     metrics_.AddLimitRejection(Limit::kBodySize);
     SetError(res, 413, absl::StrCat("request body too large: limit is ", limit, " bytes (--max-body-bytes)"));
     res.set_header("Connection", "close");
-    CloseAfterResponse(req);
     return false;
   }
   if (!ok) {
@@ -984,7 +939,6 @@ bool HttpServer::Impl::ReadBody(const httplib::Request& req, httplib::Response& 
     // written; the answer most likely reaches no one.
     SetError(res, 400, "unexpected EOF: the request body is shorter than its Content-Length");
     res.set_header("Connection", "close");
-    CloseAfterResponse(req);
     return false;
   }
   if (req.has_header(kGzipMarker)) {
@@ -1032,25 +986,24 @@ void HttpServer::Impl::HandleWrite(const httplib::Request& req, httplib::Respons
     precision = params.Get("precision");
     if (precision.empty() || precision == "n") precision = "ns";
   }
-  if (auth.token != nullptr && (!auth.token->write || !auth.token->CoversDatabase(database))) {
-    return SetError(res, 403,
-                    absl::StrCat("token \"", auth.token->id, "\" is not authorized to write to database \"",
-                                 database, "\""));
+  if (auth.token != nullptr && (!auth.token->may_write() || !auth.token->CoversDatabase(database))) {
+    return Forbidden(req, res, *auth.token,
+                     absl::StrCat("token \"", auth.token->id, "\" is not authorized to write to database \"",
+                                  database, "\""));
   }
+  // The thread's request buffers are trimmed on every way out, a throwing
+  // write included (a giant body would otherwise stay with the thread).
+  struct TrimOnExit {
+    ~TrimOnExit() { tls_buffers.Trim(); }
+  } trim;
   std::string_view body;
-  bool read_ok = ReadBody(req, res, reader, &body);
-  Buffers& buf = tls_buffers;
-  if (!read_ok) {
-    buf.Trim();
-    return;
-  }
+  if (!ReadBody(req, res, reader, &body)) return;
   metrics_.AddWriteBytes(body.size());
 
   WriteOptions wo;
   wo.precision = precision;
   wo.max_line_length = options_.max_line_bytes;
   auto r = db_->WriteLineProtocol(database, body, wo);
-  buf.Trim();
   if (!r.ok()) {
     std::string msg(ToStd(r.status().message()));
     switch (r.status().code()) {
@@ -1151,23 +1104,23 @@ void HttpServer::Impl::HandleQuery(const httplib::Request& req, httplib::Respons
     for (const auto& st : *statements) {
       StatementNeeds needs = Classify(st);
       if (needs.dbs.empty() && !database.empty()) needs.dbs.push_back(database);
-      const char* what = needs.write ? "write to" : "read from";
-      if (needs.write ? !auth.token->write : !auth.token->read) {
-        return SetError(res, 403,
-                        absl::StrCat("token \"", auth.token->id, "\" is not authorized to ", what,
-                                     " a database: statement '", query::String(st), "'"));
+      const char* what = NeedText(needs.need);
+      if (!TokenMay(*auth.token, needs.need)) {
+        return Forbidden(req, res, *auth.token,
+                         absl::StrCat("token \"", auth.token->id, "\" is not authorized to ", what,
+                                      " a database: statement '", query::String(st), "'"));
       }
       for (const auto& d : needs.dbs) {
         if (!auth.token->CoversDatabase(d)) {
-          return SetError(res, 403,
-                          absl::StrCat("token \"", auth.token->id, "\" is not authorized to ", what,
-                                       " database \"", d, "\""));
+          return Forbidden(req, res, *auth.token,
+                           absl::StrCat("token \"", auth.token->id, "\" is not authorized to ", what,
+                                        " database \"", d, "\""));
         }
       }
       if (needs.dbs.empty() && !auth.token->dbs.empty() &&
           !std::holds_alternative<query::ShowDatabasesStatement>(st.node)) {
-        return SetError(
-            res, 403,
+        return Forbidden(
+            req, res, *auth.token,
             absl::StrCat("token \"", auth.token->id,
                          "\" is limited to some databases: name one with db= or in the statement"));
       }
@@ -1181,16 +1134,18 @@ void HttpServer::Impl::HandleQuery(const httplib::Request& req, httplib::Respons
                   "/query cannot run statements");
 #else
   const int limit = options_.max_concurrent_queries;
-  if (limit > 0 && queries_running_.fetch_add(1) >= limit) {
-    queries_running_.fetch_sub(1);
+  // The slot and the in-flight gauge are released by the guard on every path
+  // out of here, an exception from the executor included: a query that died
+  // of std::bad_alloc used to keep its slot, and after
+  // --max-concurrent-queries of them every /query got 429 until a restart.
+  std::optional<QuerySlot> slot = QuerySlot::TryAcquire(&queries_running_, limit, &metrics_);
+  if (!slot) {
     metrics_.AddLimitRejection(Limit::kConcurrentQueries);
     res.set_header("Retry-After", "1");
     return SetError(res, 429,
                     absl::StrCat("too many concurrent queries: the limit is ", limit,
                                  " (--max-concurrent-queries); retry later"));
   }
-  if (limit <= 0) queries_running_.fetch_add(1);
-  metrics_.QueryStarted();
   auto start = std::chrono::steady_clock::now();
   query::QueryOptions qo;
   qo.database = database;
@@ -1199,11 +1154,28 @@ void HttpServer::Impl::HandleQuery(const httplib::Request& req, httplib::Respons
   qo.max_points = options_.query_max_points;
   // Bound parameters run through their rendering, parsed again (as before);
   // otherwise the parse above is the one that runs.
-  std::vector<query::StatementResult> results = po.params.empty()
-                                                    ? executor_.Execute(*statements, qo)
-                                                    : executor_.Execute(query::String(*statements), qo);
-  queries_running_.fetch_sub(1);
-  metrics_.QueryFinished();
+  std::vector<query::StatementResult> results;
+  // An exception (std::bad_alloc from a statement that needs more memory
+  // than there is) fails this request only: the executor holds no lock or
+  // counter of ours across it, and the guard above gives the slot back.
+  try {
+    if (query_hook_for_test_) query_hook_for_test_(q);
+    results = po.params.empty() ? executor_.Execute(*statements, qo)
+                                : executor_.Execute(query::String(*statements), qo);
+  } catch (const std::bad_alloc&) {
+    LogError("query ran out of memory: ", q.substr(0, 200));
+    metrics_.AddLimitRejection(Limit::kQueryMemory);
+    return SetError(res, 500,
+                    "query ran out of memory: narrow the time range, use a coarser GROUP BY time or "
+                    "lower --query-max-points");
+  } catch (const std::exception& e) {
+    LogError("query failed: ", e.what(), ": ", q.substr(0, 200));
+    return SetError(res, 500, absl::StrCat("internal error running the query: ", e.what()));
+  }
+  slot.reset();
+  if (auth.token != nullptr && !auth.token->dbs.empty()) {
+    FilterShowDatabases(*statements, *auth.token, &results);
+  }
   for (const auto& r : results) {
     if (absl::StrContains(r.error, "query timeout")) metrics_.AddLimitRejection(Limit::kQueryTimeout);
     if (absl::StrContains(r.error, "memory limit")) metrics_.AddLimitRejection(Limit::kQueryMemory);
@@ -1263,6 +1235,9 @@ StatusOr<int> HttpServer::Bind(const std::string& host, int port) { return impl_
 void HttpServer::Run() { impl_->Run(); }
 void HttpServer::Stop() { impl_->Stop(); }
 bool HttpServer::tls() const { return impl_->tls(); }
+void HttpServer::SetQueryHookForTest(std::function<void(const std::string&)> hook) {
+  impl_->SetQueryHookForTest(std::move(hook));
+}
 
 Status ParseListenAddress(const std::string& addr, std::string* host, int* port) {
   size_t colon = addr.rfind(':');

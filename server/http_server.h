@@ -1,4 +1,5 @@
-// The InfluxDB 1.x-compatible HTTP API on cpp-httplib (docs/http-api.md).
+// The InfluxDB 1.x-compatible HTTP API (docs/http-api.md), plain HTTP or TLS,
+// served by Http1Server (http1.h).
 //
 // Only server/*.cc include httplib.h; this header keeps it out of sight.
 //
@@ -6,6 +7,7 @@
 #ifndef M2MDB_SERVER_HTTP_SERVER_H_
 #define M2MDB_SERVER_HTTP_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -32,6 +34,11 @@ class HttpServer {
   void Stop();
 
   bool tls() const;
+
+  // For tests: called with the query text right before the executor runs
+  // it, on the request's thread (e.g. to throw as a failing statement
+  // would). Set before Run.
+  void SetQueryHookForTest(std::function<void(const std::string&)> hook);
 
   class Impl;
 

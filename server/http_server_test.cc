@@ -4,9 +4,14 @@
 
 #include <chrono>
 #include <future>
+#include <new>
+#include <regex>
+#include <string>
 #include <thread>
 
 #include <gtest/gtest.h>
+
+#include "httplib.h"
 
 #include "m2mdb/db.h"
 #include "server/serve.h"
@@ -44,6 +49,113 @@ TEST(HttpServerTest, StopBeforeRunStartsStillStops) {
   }
   run.join();
   EXPECT_TRUE((*db)->Close().ok());
+}
+
+// A server on a fresh data directory, on a free loopback port, in process.
+class RunningServer {
+ public:
+  explicit RunningServer(ServeOptions so = {}, bool auth_required = false, TokenStore tokens = {}) {
+    Options o;
+    o.data_dir = dir_.path();
+    o.wal_sync = WalSyncMode::kNone;
+    auto db = DB::Open(o);
+    EXPECT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    EXPECT_TRUE(db_->CreateDatabase({.name = "t"}).ok());
+    so.data_dir = dir_.path();
+    auto server = HttpServer::Create(db_.get(), so, std::move(tokens), auth_required);
+    EXPECT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    auto port = server_->Bind("127.0.0.1", 0);
+    EXPECT_TRUE(port.ok()) << port.status();
+    port_ = *port;
+  }
+  void Start() {
+    run_ = std::thread([this] { server_->Run(); });
+  }
+  ~RunningServer() {
+    if (run_.joinable()) {
+      server_->Stop();
+      run_.join();
+    }
+    server_.reset();
+    EXPECT_TRUE(db_->Close().ok());
+  }
+  HttpServer* server() { return server_.get(); }
+  int port() const { return port_; }
+  DB* db() { return db_.get(); }
+
+ private:
+  testing::TempDir dir_;
+  std::unique_ptr<DB> db_;
+  std::unique_ptr<HttpServer> server_;
+  std::thread run_;
+  int port_ = 0;
+};
+
+int64_t Gauge(const std::string& metrics, const std::string& name) {
+  std::smatch m;
+  if (!std::regex_search(metrics, m, std::regex("\\n" + name + " (\\d+)"))) return -1;
+  return std::stoll(m[1]);
+}
+
+// Issue 16 item 2: a query that throws (std::bad_alloc from a huge GROUP BY
+// time) used to keep its concurrency slot; after --max-concurrent-queries of
+// them every /query was answered 429 until a restart.
+TEST(HttpServerTest, ThrowingQueriesGiveTheirSlotBack) {
+  ServeOptions so;
+  so.max_concurrent_queries = 2;
+  RunningServer s(so);
+  s.server()->SetQueryHookForTest([](const std::string& q) {
+    if (q.find("boom") != std::string::npos) throw std::bad_alloc();
+    if (q.find("oops") != std::string::npos) throw std::runtime_error("oops");
+  });
+  s.Start();
+  httplib::Client c("127.0.0.1", s.port());
+  c.set_read_timeout(10, 0);
+  for (int i = 0; i < 6; i++) {
+    auto r = c.Get(i % 2 == 0 ? "/query?db=t&q=SELECT%20v%20FROM%20boom"
+                              : "/query?db=t&q=SELECT%20v%20FROM%20oops");
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(500, r->status) << r->body;
+    EXPECT_NE(std::string::npos, r->body.find(i % 2 == 0 ? "out of memory" : "oops")) << r->body;
+  }
+  auto r = c.Get("/query?q=SHOW%20DATABASES");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(200, r->status) << r->body;
+  EXPECT_NE(std::string::npos, r->body.find("\"t\"")) << r->body;
+  auto m = c.Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(0, Gauge(m->body, "m2mdb_queries_in_flight")) << m->body;
+}
+
+// A token record written before the delete and admin permissions existed
+// keeps its read/write rights and gets neither new one.
+TEST(TokensTest, OldRecordsHaveNeitherDeleteNorAdmin) {
+  const std::string hash(64, 'a');
+  auto old = DecodeToken("0123456789ab",
+                         "v=1\nhash=" + hash + "\ndbs=t\nread=1\nwrite=1\ncreated=1\ndescription=x\n");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_TRUE(old->may_read());
+  EXPECT_TRUE(old->may_write());
+  EXPECT_FALSE(old->may_delete());
+  EXPECT_FALSE(old->admin);
+  EXPECT_EQ("read+write", old->ScopeString());
+  // The new keys round-trip; admin implies the rest.
+  TokenInfo t = *old;
+  t.read = t.write = false;
+  t.admin = true;
+  auto back = DecodeToken("0123456789ab", EncodeToken(t));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(back->admin && back->may_read() && back->may_write() && back->may_delete());
+  EXPECT_EQ("admin", back->ScopeString());
+  t.admin = false;
+  t.del = true;
+  back = DecodeToken("0123456789ab", EncodeToken(t));
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(back->may_delete());
+  EXPECT_FALSE(back->may_read() || back->may_write() || back->admin);
+  EXPECT_EQ("delete", back->ScopeString());
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
@@ -26,6 +28,11 @@ int Serve(const ServeOptions& options) {
   // of peak RSS for nothing (bench/http_load: 278 -> 215 MB at equal
   // throughput). Two arenas are enough for two cores.
   mallopt(M_ARENA_MAX, 2);
+  // The data directory holds every point and the token hashes: what the
+  // server creates there is for its own user only (directories 0700, files
+  // 0600). A directory made by an older version keeps its mode; see
+  // docs/operations.md, "Security".
+  umask(0077);
   Options o;
   o.data_dir = options.data_dir;
   if (options.wal_sync == "always") {
@@ -37,6 +44,14 @@ int Serve(const ServeOptions& options) {
   } else {
     std::fprintf(stderr, "m2mdb serve: --wal-sync must be always, batch or none\n");
     return 2;
+  }
+  // Idle connections cost a file descriptor each (not a thread): take every
+  // descriptor the hard limit allows, so that the soft limit (often 1024)
+  // does not turn a thousand idle clients into failed accepts.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
   }
   o.head_memory_bytes = options.head_memory_mb << 20;
   o.max_series_per_database = options.max_series_per_database;

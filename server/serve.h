@@ -36,16 +36,27 @@ struct ServeOptions {
   int query_timeout_ms = 60000;                // 0 = none
   uint64_t query_max_points = 100000000;       // decoded points held by one statement; 0 = none
 
-  // Most HTTP worker threads, each serving one open connection; started on
-  // demand, ended after a keep-alive period idle. 0 = 1024 (TLS: max(32,
-  // 4 x cores), all started at once). More connections wait for a worker.
+  // Most HTTP worker threads, each serving one connection whose bytes are
+  // ready; started on demand, ended after a keep-alive period idle. Idle
+  // connections hold no thread. 0 = 1024. Plain HTTP and TLS alike.
   int http_threads = 0;
   int keep_alive_seconds = 30;
   // After answering, a connection's thread polls for the next request this
   // long before it sleeps (at most half the CPUs at once): a client asking
   // again at once gets a thread that is still running. 0 = off; plain HTTP only.
   int http_spin_us = 50;
-  int read_timeout_seconds = 10;  // a client sending nothing for this long is dropped
+  int read_timeout_seconds = 10;  // longest gap within a request body, and per send
+  // A request head (request line and headers; the TLS handshake too) must
+  // arrive within this of the accept (first request) or of its first byte
+  // (later ones): 408 and close otherwise. Also how long a connection that
+  // sends nothing stays open.
+  int header_timeout_seconds = 10;
+  // A request body must arrive completely within this of its head (0 = no
+  // deadline; the read timeout per gap still applies).
+  int body_timeout_seconds = 300;
+  // Open connections per client address; more are answered 429 and closed
+  // at once (0 = unlimited).
+  int max_connections_per_address = 256;
 
   // A query needing a damaged segment block: false fails it (kDataLoss, 500,
   // naming the segment file); true skips the block with a log warning and

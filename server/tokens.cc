@@ -81,6 +81,17 @@ bool TokenInfo::CoversDatabase(std::string_view db) const {
   return false;
 }
 
+std::string TokenInfo::ScopeString() const {
+  if (admin) return "admin";
+  std::string out;
+  for (auto [on, name] : {std::pair{read, "read"}, std::pair{write, "write"}, std::pair{del, "delete"}}) {
+    if (!on) continue;
+    if (!out.empty()) out.push_back('+');
+    out += name;
+  }
+  return out;
+}
+
 std::string Sha256Hex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -89,10 +100,14 @@ std::string Sha256Hex(std::string_view data) {
 }
 
 // Format (one key=value per line, so later versions can add keys):
-//   v=1 / hash=<hex> / dbs=<a,b or *> / read=0|1 / write=0|1 / created=<unix s> / description=<escaped>
+//   v=1 / hash=<hex> / dbs=<a,b or *> / read=0|1 / write=0|1 / delete=0|1 / admin=0|1 /
+//   created=<unix s> / description=<escaped>
+// delete and admin came later; a record without them has neither. Older
+// servers ignore them (unknown keys), so a downgrade only takes rights away.
 std::string EncodeToken(const TokenInfo& t) {
   return absl::StrCat("v=1\nhash=", t.hash, "\ndbs=", t.dbs.empty() ? "*" : absl::StrJoin(t.dbs, ","),
-                      "\nread=", t.read ? 1 : 0, "\nwrite=", t.write ? 1 : 0, "\ncreated=", t.created,
+                      "\nread=", t.read ? 1 : 0, "\nwrite=", t.write ? 1 : 0, "\ndelete=", t.del ? 1 : 0,
+                      "\nadmin=", t.admin ? 1 : 0, "\ncreated=", t.created,
                       "\ndescription=", Escape(t.description), "\n");
 }
 
@@ -113,6 +128,10 @@ StatusOr<TokenInfo> DecodeToken(std::string_view id, std::string_view value) {
       t.read = v == "1";
     } else if (k == "write") {
       t.write = v == "1";
+    } else if (k == "delete") {
+      t.del = v == "1";
+    } else if (k == "admin") {
+      t.admin = v == "1";
     } else if (k == "created") {
       if (!absl::SimpleAtoi(v, &t.created)) t.created = 0;
     } else if (k == "description") {
@@ -134,9 +153,11 @@ StatusOr<TokenStore> TokenStore::Load(DB* db) {
   return store;
 }
 
-StatusOr<std::string> TokenStore::Create(DB* db, std::vector<std::string> dbs, bool read, bool write,
+StatusOr<std::string> TokenStore::Create(DB* db, std::vector<std::string> dbs, TokenScope scope,
                                          std::string description, TokenInfo* info) {
-  if (!read && !write) return absl::InvalidArgumentError("a token needs --read, --write or both");
+  if (!scope.read && !scope.write && !scope.del && !scope.admin) {
+    return absl::InvalidArgumentError("a token needs at least one of --read, --write, --delete, --admin");
+  }
   unsigned char secret[32], id[6];
   if (RAND_bytes(secret, sizeof(secret)) != 1 || RAND_bytes(id, sizeof(id)) != 1) {
     return absl::InternalError("no random bytes from OpenSSL");
@@ -146,8 +167,10 @@ StatusOr<std::string> TokenStore::Create(DB* db, std::vector<std::string> dbs, b
   t.id = Hex(id, sizeof(id));
   t.hash = Sha256Hex(token);
   t.dbs = std::move(dbs);
-  t.read = read;
-  t.write = write;
+  t.read = scope.read;
+  t.write = scope.write;
+  t.del = scope.del;
+  t.admin = scope.admin;
   t.description = std::move(description);
   t.created = static_cast<int64_t>(std::time(nullptr));
   RETURN_IF_ERROR(db->PutAppMeta(absl::StrCat(ToAbsl(kTokenKeyPrefix), t.id), EncodeToken(t)));

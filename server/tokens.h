@@ -22,17 +22,41 @@
 
 namespace m2mdb::server {
 
+// Permissions (docs/http-api.md, "Tokens"), each on the token's databases:
+//   read    SELECT and SHOW
+//   write   /write, /api/v2/write and SELECT ... INTO
+//   del     DELETE, DROP SERIES and DROP MEASUREMENT (destroys data)
+//   admin   everything above, plus CREATE/DROP DATABASE and retention
+//           policies (influxd asks for an admin user for these)
+// Records written before del/admin existed have neither: such a token keeps
+// exactly its read/write rights and can no longer drop or delete anything
+// (older servers let any write token do that).
 struct TokenInfo {
   std::string id;
   std::string hash;              // hex SHA-256 of the token
   std::vector<std::string> dbs;  // empty = every database
   bool read = false;
   bool write = false;
+  bool del = false;
+  bool admin = false;
   std::string description;
   int64_t created = 0;  // unix seconds
 
   // True if the token may act on `db` (any database when dbs is empty).
   bool CoversDatabase(std::string_view db) const;
+  bool may_read() const { return read || admin; }
+  bool may_write() const { return write || admin; }
+  bool may_delete() const { return del || admin; }
+  // "read+write", "admin", ... as `token list` shows it.
+  std::string ScopeString() const;
+};
+
+// What a token may do; at least one must be set.
+struct TokenScope {
+  bool read = false;
+  bool write = false;
+  bool del = false;
+  bool admin = false;
 };
 
 inline constexpr std::string_view kTokenKeyPrefix = "auth/token/";
@@ -50,7 +74,7 @@ class TokenStore {
   static StatusOr<TokenStore> Load(DB* db);
 
   // Creates a token; returns the secret (shown once) and fills *info.
-  static StatusOr<std::string> Create(DB* db, std::vector<std::string> dbs, bool read, bool write,
+  static StatusOr<std::string> Create(DB* db, std::vector<std::string> dbs, TokenScope scope,
                                       std::string description, TokenInfo* info);
   // Deletes token `id`; kNotFound if there is none.
   static Status Revoke(DB* db, std::string_view id);

@@ -93,6 +93,8 @@ struct TokenArgs {
   std::vector<std::string> dbs;
   bool read = false;
   bool write = false;
+  bool del = false;
+  bool admin = false;
   std::string description;
   std::string id;
 };
@@ -123,14 +125,15 @@ int TokenCreate(const TokenArgs& a) {
   auto db = OpenForTokens(a.data_dir, "create");
   if (db == nullptr) return 1;
   m2mdb::server::TokenInfo info;
-  auto token = m2mdb::server::TokenStore::Create(db.get(), a.dbs, a.read, a.write, a.description, &info);
+  m2mdb::server::TokenScope scope{.read = a.read, .write = a.write, .del = a.del, .admin = a.admin};
+  auto token = m2mdb::server::TokenStore::Create(db.get(), a.dbs, scope, a.description, &info);
   if (!token.ok()) {
     std::fprintf(stderr, "m2mdb token create: %s\n", std::string(token.status().message()).c_str());
     return 1;
   }
   (void)db->Close();
-  std::fprintf(stderr, "created token %s (%s%s%s on %s); it is shown once, store it now:\n", info.id.c_str(),
-               info.read ? "read" : "", info.read && info.write ? "+" : "", info.write ? "write" : "",
+  std::fprintf(stderr, "created token %s (%s on %s); it is shown once, store it now:\n", info.id.c_str(),
+               info.ScopeString().c_str(),
                a.dbs.empty() ? "every database" : ("databases " + absl::StrJoin(a.dbs, ",")).c_str());
   std::printf("%s\n", token->c_str());
   return 0;
@@ -144,7 +147,7 @@ int TokenList(const TokenArgs& a) {
     std::fprintf(stderr, "m2mdb token list: %s\n", std::string(store.status().message()).c_str());
     return 1;
   }
-  std::printf("%-12s  %-10s  %-24s  %-20s  %s\n", "ID", "SCOPE", "DATABASES", "CREATED (UTC)", "DESCRIPTION");
+  std::printf("%-12s  %-17s  %-24s  %-20s  %s\n", "ID", "SCOPE", "DATABASES", "CREATED (UTC)", "DESCRIPTION");
   for (const auto& [key, value] : *store) {
     auto t = m2mdb::server::DecodeToken(std::string_view(key).substr(m2mdb::server::kTokenKeyPrefix.size()),
                                         value);
@@ -156,9 +159,8 @@ int TokenList(const TokenArgs& a) {
     time_t c = static_cast<time_t>(t->created);
     struct tm tm;
     if (gmtime_r(&c, &tm) != nullptr) std::strftime(created, sizeof(created), "%Y-%m-%d %H:%M:%S", &tm);
-    std::string scope =
-        std::string(t->read ? "read" : "") + (t->read && t->write ? "+" : "") + (t->write ? "write" : "");
-    std::printf("%-12s  %-10s  %-24s  %-20s  %s\n", t->id.c_str(), scope.c_str(),
+    std::string scope = t->ScopeString();
+    std::printf("%-12s  %-17s  %-24s  %-20s  %s\n", t->id.c_str(), scope.c_str(),
                 t->dbs.empty() ? "*" : absl::StrJoin(t->dbs, ",").c_str(), created, t->description.c_str());
   }
   (void)db->Close();
@@ -230,9 +232,10 @@ int main(int argc, char** argv) {
                    "Decoded points one statement may hold in memory (0 = no limit)")
       ->capture_default_str();
   serve_cmd
-      ->add_option("--http-threads", serve.http_threads,
-                   "Most HTTP worker threads, one per open connection, started on demand (0 = 1024; with TLS "
-                   "max(32, 4 x cores))")
+      ->add_option(
+          "--http-threads", serve.http_threads,
+          "Most HTTP worker threads, each serving one connection with bytes ready, started on demand; "
+          "idle connections hold none (0 = 1024)")
       ->capture_default_str();
   serve_cmd
       ->add_option("--http-spin-us", serve.http_spin_us,
@@ -244,7 +247,23 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd
       ->add_option("--read-timeout-seconds", serve.read_timeout_seconds,
-                   "Drop a client that sends nothing for this long mid-request")
+                   "Drop a client that sends nothing for this long within a request body (also per send)")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--http-header-timeout-seconds", serve.header_timeout_seconds,
+                   "A request head (and TLS handshake) must arrive within this of the accept or of its first "
+                   "byte; also how long a new connection may stay silent (408, then close)")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--http-body-timeout-seconds", serve.body_timeout_seconds,
+                   "A request body must arrive completely within this of its head (0 = no deadline)")
+      ->check(CLI::Range(0, 86400))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--http-max-conns-per-ip", serve.max_connections_per_address,
+                   "Open connections per client address; more are answered 429 and closed (0 = unlimited)")
+      ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
   serve_cmd->add_flag(
       "--skip-damaged-blocks", serve.skip_damaged_blocks,
@@ -276,7 +295,11 @@ int main(int argc, char** argv) {
   token_create->add_option("--db", token_args.dbs, "Database the token may use (repeatable; default: all)");
   token_create->add_flag("--read", token_args.read, "Allow reads (/query SELECT and SHOW)");
   token_create->add_flag("--write", token_args.write,
-                         "Allow writes (/write, and /query statements that change data)");
+                         "Allow writes (/write, /api/v2/write and SELECT ... INTO)");
+  token_create->add_flag("--delete", token_args.del,
+                         "Allow DELETE, DROP SERIES and DROP MEASUREMENT on the token's databases");
+  token_create->add_flag("--admin", token_args.admin,
+                         "Allow everything, CREATE/DROP DATABASE and retention policies included");
   token_create->add_option("--description", token_args.description, "Free text shown by `token list`");
   auto* token_list = token_cmd->add_subcommand("list", "List tokens (never the secrets)");
   token_list->add_option("--data-dir", token_args.data_dir, "Data directory")->capture_default_str();

@@ -482,6 +482,109 @@ class Tokens(unittest.TestCase):
         self.assertEqual(7, total)  # timestamps 1..6 and 8
 
 
+class Permissions(unittest.TestCase):
+    """Issue 16 item 8: destructive statements need delete or admin; SHOW
+    DATABASES lists only what a token covers; refusals are logged, rate-limited,
+    without secrets."""
+
+    def test_destructive_statements_need_delete_or_admin(self):
+        d = os.path.join(ARGS.work, "permissions")
+        shutil.rmtree(d, ignore_errors=True)
+        Server("permissions").stop()
+        tok = {}
+        for name, args in [("w", ["--write", "--db", "t"]), ("rw", ["--read", "--write"]),
+                           ("r", ["--read", "--db", "t"]), ("d", ["--delete", "--db", "t"]),
+                           ("admin", ["--admin"])]:
+            r = token_cli(d, "create", *args, "--description", name)
+            self.assertEqual(0, r.returncode, r.stderr)
+            tok[name] = r.stdout.strip()
+        lst = token_cli(d, "list").stdout
+        self.assertRegex(lst, r" admin +\* ")
+        self.assertRegex(lst, r" delete +t ")
+        s = Server("permissions", data_dir=d)
+        try:
+            def q(who, stmt, db="t"):
+                st, _, body = s.request("POST", "/query", urllib.parse.urlencode({"db": db, "q": stmt}).encode(),
+                                        {"Authorization": "Token " + tok[who],
+                                         "Content-Type": "application/x-www-form-urlencoded"})
+                return st, body
+            self.assertEqual(204, s.request("POST", "/write?db=t", b"a,h=x v=1 1\nb v=1 1",
+                                            {"Authorization": "Token " + tok["w"]})[0])
+            destructive = ["DROP DATABASE t", "DROP MEASUREMENT a", "DELETE FROM a WHERE time < 10",
+                           "DROP SERIES FROM a WHERE h = 'x'", "CREATE DATABASE x"]
+            for who in ("w", "rw", "r"):
+                for stmt in destructive:
+                    st, body = q(who, stmt)
+                    self.assertEqual(403, st, (who, stmt, body))
+                    self.assertIn("not authorized", json.loads(body)["error"])
+            if ARGS.have_query:
+                # The delete permission: data in its databases, nothing more.
+                for stmt in ("CREATE DATABASE x", "DROP DATABASE t"):
+                    self.assertEqual(403, q("d", stmt)[0], stmt)
+                for stmt in ("DELETE FROM a WHERE time < 10", "DROP SERIES FROM a WHERE h = 'x'",
+                             "DROP MEASUREMENT b"):
+                    st, body = q("d", stmt)
+                    self.assertEqual(200, st, (stmt, body))
+                    self.assertNotIn("error", body.decode(), stmt)
+                self.assertEqual(403, q("d", "SELECT * FROM a")[0])  # delete does not imply read
+                # Admin: databases too; SHOW DATABASES is filtered by scope.
+                st, body = q("admin", "CREATE DATABASE other")
+                self.assertEqual((200, False), (st, "error" in body.decode()), body)
+
+                def names(who):
+                    st, body = q(who, "SHOW DATABASES", db="")
+                    self.assertEqual(200, st, body)
+                    series = json.loads(body)["results"][0].get("series", [])
+                    return sorted(v[0] for ser in series for v in ser["values"])
+                self.assertEqual(["other", "t"], names("admin"))
+                self.assertEqual(["other", "t"], names("rw"))  # every database
+                self.assertEqual(["t"], names("r"))
+                st, body = q("admin", "DROP DATABASE other")
+                self.assertEqual((200, False), (st, "error" in body.decode()), body)
+            # Refusals are logged with the address and token id, at most about
+            # once a second per reason, never with the secret.
+            for _ in range(30):
+                s.request("POST", "/write?db=t", b"a v=1 1", {"Authorization": "Token m2m_nope"})
+            log = s.read_log()
+            self.assertRegex(log, r"auth: 403 forbidden from 127\.0\.0\.1 token \"[0-9a-f]{12}\"")
+            unknown = [l for l in log.splitlines() if "auth: 401 unknown token" in l]
+            self.assertGreaterEqual(len(unknown), 1)
+            self.assertLessEqual(len(unknown), 4, unknown)
+            for secret in list(tok.values()) + ["m2m_nope"]:
+                self.assertNotIn(secret, log)
+        finally:
+            self.assertEqual(0, s.stop())
+        # The suppressed refusals are counted in the next line of their kind.
+        s = Server("permissions", data_dir=d)
+        try:
+            for _ in range(5):
+                s.request("GET", "/metrics")
+            time.sleep(1.1)
+            s.request("GET", "/metrics")
+            self.assertRegex(s.read_log(), r"auth: 401 no credentials .*\(4 more like it suppressed\)")
+        finally:
+            self.assertEqual(0, s.stop())
+
+
+class FileModes(unittest.TestCase):
+    def test_data_directory_is_private(self):
+        # Issue 16 item 8: the data directory 0700, its files 0600.
+        s = Server("filemodes")
+        try:
+            self.assertEqual(204, s.request("POST", "/write?db=t", b"a v=1 1")[0])
+        finally:
+            self.assertEqual(0, s.stop())
+        self.assertEqual(0o700, os.stat(s.data_dir).st_mode & 0o777)
+        n = 0
+        for root, dirs, files in os.walk(s.data_dir):
+            for d in dirs:
+                self.assertEqual(0o700, os.stat(os.path.join(root, d)).st_mode & 0o777, d)
+            for f in files:
+                self.assertEqual(0, os.stat(os.path.join(root, f)).st_mode & 0o077, f)
+                n += 1
+        self.assertGreater(n, 3)
+
+
 class ProtectedMode(unittest.TestCase):
     def test_refuses_non_loopback_without_tokens(self):
         s = Server("protected", http="0.0.0.0:0", expect_start=False)
@@ -549,13 +652,175 @@ class Tls(unittest.TestCase):
             ctx = ssl.create_default_context(cafile=cert)
             c = http.client.HTTPSConnection("127.0.0.1", s.port, context=ctx, timeout=10)
             c.request("GET", "/health")
-            self.assertEqual(200, c.getresponse().status)
+            r = c.getresponse()
+            r.read()
+            self.assertEqual(200, r.status)
+            # TLS runs on the same connection loop as plain HTTP: keep-alive,
+            # gzip bodies, large and chunked answers over one connection.
+            lines = "".join("big,h=h%d v=%d %d\n" % (i % 50, i, i + 1) for i in range(50000)).encode()
+            c.request("POST", "/write?db=t", gzip.compress(lines), {"Content-Encoding": "gzip"})
+            r = c.getresponse()
+            r.read()
+            self.assertEqual(204, r.status)
+            for _ in range(20):
+                c.request("GET", "/ping")
+                r = c.getresponse()
+                r.read()
+                self.assertEqual(204, r.status)
+            if ARGS.have_query:
+                c.request("GET", "/query?db=t&q=" + urllib.parse.quote("SELECT * FROM big"))
+                r = c.getresponse()
+                body = r.read()
+                self.assertEqual(200, r.status)
+                self.assertEqual(50, len(json.loads(body)["results"][0]["series"][0]["values"]) // 1000)
+                c.request("GET", "/query?db=t&chunked=true&chunk_size=1000&q=" +
+                          urllib.parse.quote("SELECT * FROM big"), headers={"Accept-Encoding": "gzip"})
+                r = c.getresponse()
+                body = gzip.decompress(r.read())
+                self.assertEqual(200, r.status)
+                self.assertEqual(50, len(body.decode().strip().split("\n")))
+            c.close()
         finally:
             self.assertEqual(0, s.stop())
         bad = Server("tls-bad", extra=["--tls-cert", cert, "--tls-key", cert], expect_start=False)
         self.assertEqual(1, bad.proc.wait(20))
         self.assertIn("TLS", bad.read_log())
         bad.log.close()
+
+
+def make_cert(name):
+    d = os.path.join(ARGS.work, name)
+    os.makedirs(d, exist_ok=True)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    if not os.path.exists(key):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
+class SlowClients(unittest.TestCase):
+    """Issue 16 item 4: a bounded slowloris on loopback -- hundreds of silent
+    connections and some that drip a request head -- while a legitimate client
+    keeps getting /ping and /write answers within a second. Sixteen worker
+    threads: before, each silent connection held one, for plain HTTP and TLS."""
+
+    IDLE, DRIP, SECONDS = 300, 30, 4.0
+
+    def slowloris(self, tls):
+        cert, key = make_cert("slow-certs")
+        extra = ["--http-threads", "16", "--http-header-timeout-seconds", "2", "--http-max-conns-per-ip", "2000"]
+        if tls:
+            extra += ["--tls-cert", cert, "--tls-key", key]
+        s = Server("slow-tls" if tls else "slow", extra=extra)
+        ctx = ssl.create_default_context(cafile=cert)
+        socks = []
+        try:
+            for _ in range(self.IDLE):
+                socks.append(socket.create_connection(("127.0.0.1", s.port), timeout=10))
+            drippers = []
+            head = b"POST /write?db=t HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"y" * 200
+            for _ in range(self.DRIP):
+                d = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+                if tls:
+                    d = ctx.wrap_socket(d, server_hostname="127.0.0.1")
+                d.sendall(head[:20])
+                drippers.append(d)
+            socks += drippers
+
+            def client():
+                if tls:
+                    return http.client.HTTPSConnection("127.0.0.1", s.port, context=ctx, timeout=5)
+                return http.client.HTTPConnection("127.0.0.1", s.port, timeout=5)
+
+            worst, n, pos, closed = 0.0, 0, 20, set()
+            end = time.time() + self.SECONDS
+            while time.time() < end:
+                for i, d in enumerate(drippers):  # one more byte each, ~2 per second
+                    if i in closed:
+                        continue
+                    try:
+                        d.send(head[pos:pos + 1])
+                    except OSError:
+                        closed.add(i)
+                pos += 1
+                t0 = time.time()
+                c = client()
+                c.request("GET", "/ping")
+                r = c.getresponse()
+                r.read()
+                self.assertEqual(204, r.status)
+                c.request("POST", "/write?db=t", b"slow v=%d %d" % (n, n + 1))
+                r = c.getresponse()
+                r.read()
+                self.assertEqual(204, r.status)
+                c.close()
+                worst = max(worst, time.time() - t0)
+                n += 1
+                time.sleep(0.4)
+            self.assertLess(worst, 1.0, "slowest /ping + /write pair")
+            self.assertGreater(n, 5)
+            # The head deadline (2 s) has cut every dripper and silent one off.
+            for sock in socks:
+                sock.settimeout(3)
+                try:
+                    data = sock.recv(4096)
+                except (socket.timeout, ssl.SSLError):
+                    data = b"<timeout>"
+                except OSError:
+                    data = b""
+                self.assertNotEqual(b"<timeout>", data)
+                self.assertFalse(data.startswith(b"HTTP/1.1 2"), data)
+            print("\n%s: %d silent + %d dripping connections; %d /ping+/write pairs, slowest %.0f ms" %
+                  ("TLS" if tls else "plain", self.IDLE, self.DRIP, n, worst * 1000), file=sys.stderr)
+        finally:
+            for sock in socks:
+                sock.close()
+            self.assertEqual(0, s.stop())
+
+    def test_plain(self):
+        self.slowloris(tls=False)
+
+    def test_tls(self):
+        self.slowloris(tls=True)
+
+    def test_connections_per_address(self):
+        cert, key = make_cert("slow-certs")
+        for tls in (False, True):
+            extra = ["--http-max-conns-per-ip", "10"] + (["--tls-cert", cert, "--tls-key", key] if tls else [])
+            s = Server("perip", extra=extra)
+            socks = []
+            try:
+                for _ in range(10):
+                    socks.append(socket.create_connection(("127.0.0.1", s.port), timeout=10))
+                time.sleep(0.2)
+                extra_sock = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+                data = extra_sock.recv(4096)
+                extra_sock.close()
+                if tls:
+                    self.assertEqual(b"", data)  # closed before any handshake
+                else:
+                    self.assertTrue(data.startswith(b"HTTP/1.1 429 "), data)
+                socks.pop().close()
+                time.sleep(0.3)
+                if tls:
+                    ctx = ssl.create_default_context(cafile=cert)
+                    c = http.client.HTTPSConnection("127.0.0.1", s.port, context=ctx, timeout=5)
+                else:
+                    c = s.conn(timeout=5)
+                c.request("GET", "/ping")
+                r = c.getresponse()
+                r.read()
+                self.assertEqual(204, r.status)
+                c.request("GET", "/metrics")
+                metrics = c.getresponse().read().decode()
+                self.assertRegex(metrics, r"\nm2mdb_http_connections_refused_total 1\n")
+                self.assertRegex(metrics, r"\nm2mdb_http_connections 10\n")  # 9 idle + this one
+                c.close()
+            finally:
+                for sock in socks:
+                    sock.close()
+                self.assertEqual(0, s.stop())
 
 
 def writer_loop(port, writer, stop_at, acked, errors, lines_per_batch=200):
