@@ -34,6 +34,19 @@ class LimitsTest : public ::testing::Test {
     db_ = std::move(*db);
     ASSERT_TRUE(db_->CreateDatabase({.name = "t"}).ok());
   }
+  // Reopens the data directory with small segment blocks: many block
+  // boundaries for a scan limit to stop at.
+  void ReopenWithBlocks(uint32_t block_points) {
+    ASSERT_TRUE(db_->Close().ok());
+    db_.reset();
+    Options o;
+    o.data_dir = dir_.string();
+    o.wal_sync = WalSyncMode::kNone;
+    o.max_block_points = block_points;
+    auto db = DB::Open(o);
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+  }
   void TearDown() override {
     if (db_) (void)db_->Close();
     std::filesystem::remove_all(dir_);
@@ -93,6 +106,7 @@ TEST_F(LimitsTest, FillNoneWindowsAreCountedAgainstTheLimitBeforeAllocation) {
 // since every point was decoded), and every form gives the rows the query
 // without a limit gives.
 TEST_F(LimitsTest, LimitIsPushedIntoTheScan) {
+  ReopenWithBlocks(256);
   std::string lp;
   for (int i = 0; i < 20000; i++) {
     absl::StrAppend(&lp, "big,host=", (i % 2 == 0 ? "a" : "b"), " v=", i, ",w=", i * 2, "i ",
@@ -126,6 +140,68 @@ TEST_F(LimitsTest, LimitIsPushedIntoTheScan) {
       EXPECT_EQ(Q(q + lim, lim.find("19999") == std::string::npos ? 2000 : 0), ref) << q << lim;
     }
     EXPECT_NE(all.find("values"), std::string::npos);
+  }
+}
+
+// ScanRequest::limit_points against the whole scan cut after: over segment
+// blocks of several flushes, head points overwriting them, and a tombstone
+// (a segment with deleted points is read whole).
+TEST_F(LimitsTest, ScanLimitGivesTheFirstOrLastPointsOfEveryColumn) {
+  ReopenWithBlocks(64);
+  std::mt19937_64 rng(16);
+  for (int round = 0; round < 3; round++) {
+    std::string lp;
+    for (int i = 0; i < 3000; i++) {
+      absl::StrAppend(&lp, "s,k=", rng() % 3, " v=", rng() % 1000, (rng() % 4 == 0 ? "" : ",w=1i"), " ",
+                      int64_t{1000000000} + static_cast<int64_t>(rng() % 20000) * 1000000, "\n");
+    }
+    Write(lp);
+    ASSERT_TRUE(db_->Flush().ok());
+    if (round == 1) {
+      DeleteRequest del;
+      del.database = "t";
+      del.measurement = "s";
+      del.min_time = 5000000000;
+      del.max_time = 6000000000;
+      ASSERT_TRUE(db_->Delete(del).ok());
+    }
+  }
+  Write("s,k=1 v=-1 1000000000\ns,k=2 v=-2 20999000000\n");
+  auto scan = [&](size_t limit, bool from_end, int64_t lo, int64_t hi) {
+    std::vector<std::pair<std::vector<int64_t>, std::vector<double>>> out;
+    ScanRequest req;
+    req.database = "t";
+    req.measurement = "s";
+    req.fields = {"v", "w"};
+    req.min_time = lo;
+    req.max_time = hi;
+    req.limit_points = limit;
+    req.limit_from_end = from_end;
+    EXPECT_TRUE(db_->Scan(req,
+                          [&](const SeriesData& sd) {
+                            for (const Column& c : sd.columns) {
+                              out.emplace_back(c.times, c.floats);
+                            }
+                            return absl::OkStatus();
+                          })
+                    .ok());
+    return out;
+  };
+  for (int64_t lo : {int64_t{0}, int64_t{4500000000}}) {
+    const int64_t hi = lo + 12000000000;
+    const auto all = scan(0, false, lo, hi);
+    for (size_t limit : {size_t{1}, size_t{5}, size_t{700}, size_t{5000}}) {
+      for (bool from_end : {false, true}) {
+        auto want = all;
+        for (auto& [t, v] : want) {
+          const size_t n = std::min(limit, t.size());
+          const size_t a = from_end ? t.size() - n : 0;
+          t = std::vector<int64_t>(t.begin() + a, t.begin() + a + n);
+          if (!v.empty()) v = std::vector<double>(v.begin() + a, v.begin() + a + n);
+        }
+        EXPECT_EQ(scan(limit, from_end, lo, hi), want) << limit << " " << from_end << " " << lo;
+      }
+    }
   }
 }
 
