@@ -27,45 +27,91 @@ std::vector<StatementResult> Executor::Execute(std::string_view text, const Quer
   return Execute(*parsed, options);
 }
 
+namespace {
+
+int64_t NowOr(int64_t now) {
+  if (now != 0) return now;
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Runs statement `i`; with `emit` set, a statement RunSelectPaged takes
+// hands its rows over page by page (and *paged is set).
+StatementResult RunStatement(DB* db, const Statement& st, size_t i, const QueryOptions& options, int64_t now,
+                             const std::function<Status(ResultSeries&&)>* emit, bool* paged) {
+  StatementResult r;
+  r.statement_id = static_cast<int>(i);
+  exec::ExecContext ctx;
+  ctx.db = db;
+  ctx.options = &options;
+  ctx.now = now;
+  if (options.timeout.count() > 0) {
+    ctx.has_deadline = true;
+    ctx.deadline = std::chrono::steady_clock::now() + options.timeout;
+  }
+  StatusOr<std::vector<ResultSeries>> out;
+  Status valid = Validate(st);
+  const auto* sel = st.As<SelectStatement>();
+  if (!valid.ok()) {
+    out = valid;
+  } else if (sel != nullptr && emit != nullptr) {
+    StatusOr<bool> p = exec::RunSelectPaged(*sel, &ctx, *emit);
+    if (!p.ok()) {
+      out = p.status();
+    } else if (*p) {
+      *paged = true;
+      out = std::vector<ResultSeries>{};
+    } else {
+      out = exec::RunSelect(*sel, &ctx, planner::TimeRange{});
+    }
+  } else if (sel != nullptr) {
+    out = exec::RunSelect(*sel, &ctx, planner::TimeRange{});
+  } else {
+    out = exec::RunMeta(st, &ctx);
+  }
+  if (!out.ok()) {
+    r.error = std::string(ToStd(out.status().message()));
+  } else {
+    r.series = std::move(*out);
+  }
+  return r;
+}
+
+}  // namespace
+
 std::vector<StatementResult> Executor::Execute(const std::vector<Statement>& statements,
                                                const QueryOptions& options) const {
   std::vector<StatementResult> results;
-  int64_t now = options.now;
-  if (now == 0) {
-    now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-              std::chrono::system_clock::now().time_since_epoch())
-              .count();
-  }
+  const int64_t now = NowOr(options.now);
   for (size_t i = 0; i < statements.size(); i++) {
-    const Statement& st = statements[i];
-    StatementResult r;
-    r.statement_id = static_cast<int>(i);
-    exec::ExecContext ctx;
-    ctx.db = db_;
-    ctx.options = &options;
-    ctx.now = now;
-    if (options.timeout.count() > 0) {
-      ctx.has_deadline = true;
-      ctx.deadline = std::chrono::steady_clock::now() + options.timeout;
-    }
-    StatusOr<std::vector<ResultSeries>> out;
-    Status valid = Validate(st);
-    if (!valid.ok()) {
-      out = valid;
-    } else if (const auto* sel = st.As<SelectStatement>()) {
-      out = exec::RunSelect(*sel, &ctx, planner::TimeRange{});
-    } else {
-      out = exec::RunMeta(st, &ctx);
-    }
-    if (!out.ok()) {
-      r.error = std::string(ToStd(out.status().message()));
-      results.push_back(std::move(r));
-      break;  // influxd stops at the first failing statement
-    }
-    r.series = std::move(*out);
-    results.push_back(std::move(r));
+    bool paged = false;
+    results.push_back(RunStatement(db_, statements[i], i, options, now, nullptr, &paged));
+    if (!results.back().error.empty()) break;  // influxd stops at the first failing statement
   }
   return results;
+}
+
+void Executor::ExecuteStreaming(const std::vector<Statement>& statements, const QueryOptions& options,
+                                const std::function<bool(StatementResult&&, bool)>& emit) const {
+  const int64_t now = NowOr(options.now);
+  for (size_t i = 0; i < statements.size(); i++) {
+    bool stopped = false;
+    std::function<Status(ResultSeries&&)> piece = [&](ResultSeries&& rs) -> Status {
+      StatementResult r;
+      r.statement_id = static_cast<int>(i);
+      r.series.push_back(std::move(rs));
+      if (!emit(std::move(r), true)) {
+        stopped = true;
+        return absl::CancelledError("query cancelled");
+      }
+      return absl::OkStatus();
+    };
+    bool paged = false;
+    StatementResult r = RunStatement(db_, statements[i], i, options, now, &piece, &paged);
+    if (stopped) return;
+    const bool failed = !r.error.empty();
+    if (!emit(std::move(r), false) || failed) return;
+  }
 }
 
 }  // namespace m2mdb::query

@@ -1053,8 +1053,8 @@ void DBImpl::NoteSkippedDamage(const std::string& file, const Status& s) {
 }
 
 Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t partition_ns, uint64_t series_id,
-                               const index::FieldInfo& field, int64_t min_time, int64_t max_time,
-                               Column* out) {
+                               const index::FieldInfo& field, int64_t min_time, int64_t max_time, Column* out,
+                               size_t limit, bool from_end) {
   PartMerger merger(field.type, out);
   std::vector<const segment::BlockHandle*> blocks;
   Column part;
@@ -1066,6 +1066,30 @@ Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t par
     blocks.clear();
     seg->reader->FindBlocks(series_id, field.id, min_time, max_time, &blocks);
     if (blocks.empty()) continue;
+    // With a limit, the first (last) `limit` points of the merged column are
+    // among the first (last) `limit` of every source: a source's times are
+    // unique, so its k-th point has k - 1 distinct times before it. The
+    // blocks of one segment are disjoint and sorted by time, so only those
+    // up to `limit` points from the near end are decoded. Only blocks wholly
+    // in range are counted (their count is exact), and a segment with a
+    // tombstone of the series is read whole (deleted points do not count).
+    bool tombstoned = false;
+    if (limit > 0) {
+      for (const auto& t : snap.version->tombstones)
+        tombstoned |= TombstoneCovers(t, db_id, series_id, meta.id);
+    }
+    if (limit > 0 && !tombstoned) {
+      size_t have = 0, keep = 0;
+      for (; keep < blocks.size() && have < limit; keep++) {
+        const auto& st = blocks[from_end ? blocks.size() - 1 - keep : keep]->stats;
+        if (st.min_time >= min_time && st.max_time <= max_time) have += static_cast<size_t>(st.count);
+      }
+      if (from_end) {
+        blocks.erase(blocks.begin(), blocks.end() - static_cast<std::ptrdiff_t>(keep));
+      } else {
+        blocks.resize(keep);
+      }
+    }
     part.clear();
     part.type = field.type;
     // Sized once: growing while appending block after block copied the
@@ -1095,6 +1119,22 @@ Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t par
   for (const auto& h : snap.frozen) read_head(h);
   read_head(snap.active);
   merger.Finish();
+  if (limit > 0 && out->size() > limit) {
+    if (from_end) {
+      const size_t cut = out->size() - limit;
+      auto drop_front = [cut](auto& v) {
+        if (!v.empty()) v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(cut));
+      };
+      drop_front(out->times);
+      drop_front(out->floats);
+      drop_front(out->ints);
+      drop_front(out->uints);
+      drop_front(out->bools);
+      drop_front(out->strings);
+    } else {
+      out->truncate(limit);
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -1332,6 +1372,7 @@ Status DBImpl::Scan(const ScanRequest& request, const std::function<Status(const
   };
   if (!any_summaries) data.summaries.clear();
   for (const auto& [key, id] : series) {
+    if (request.check) RETURN_IF_ERROR(request.check());
     data.key = key;
     // One tag per ',' at most: room for all at once, not a regrowth (and a
     // move of every tag string) per power of two on the first series.
@@ -1341,6 +1382,8 @@ Status DBImpl::Scan(const ScanRequest& request, const std::function<Status(const
     data.columns.resize(fields.size());
     if (any_summaries) data.summaries.resize(fields.size());
     for (size_t k = 0; k < fields.size(); k++) {
+      // A wide series (many thousands of fields) is a long loop of its own.
+      if (request.check && k > 0 && (k & 63) == 0) RETURN_IF_ERROR(request.check());
       data.field_names.push_back(fields[k].name);
       if (any_summaries) data.summaries[k].clear();
       if (fields[k].id == 0) {
@@ -1353,7 +1396,8 @@ Status DBImpl::Scan(const ScanRequest& request, const std::function<Status(const
         continue;
       }
       RETURN_IF_ERROR(ReadSeriesField(snap, db.id, partition_ns, id, fields[k], request.min_time,
-                                      request.max_time, &data.columns[k]));
+                                      request.max_time, &data.columns[k], request.limit_points,
+                                      request.limit_from_end));
     }
     RETURN_IF_ERROR(fn(data));
   }

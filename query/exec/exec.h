@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,14 @@ struct ExecContext {
   std::chrono::steady_clock::time_point deadline;
   std::atomic<uint64_t> points{0};
 
+  // Paging (RunSelectPaged): when > 0, a raw scan reads at most this many
+  // points per column from its (cursor-narrowed) time range, and the scan
+  // records below up to which time every row is complete.
+  size_t page_points = 0;
+  bool page_truncated = false;  // some column held page_points points
+  int64_t page_cutoff = 0;      // rows at or before (DESC: at or after) this are complete
+  size_t page_columns = 0;      // non-empty columns seen, to size the next page
+
   // "query timeout" once the deadline passed.
   Status CheckDeadline() const;
   // Counts decoded points against QueryOptions::max_points.
@@ -36,6 +45,15 @@ struct ExecContext {
 // Runs a SELECT; `outer` narrows the time range (for subqueries).
 StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecContext* ctx,
                                               const planner::TimeRange& outer);
+
+// Runs a raw SELECT of one measurement without GROUP BY (the shape of a big
+// export, `SELECT * FROM m`) page by page through time, handing each page's
+// rows to `emit` as one series (the same series every time, rows in the
+// statement's order, LIMIT/OFFSET applied across pages), so that memory is
+// bounded by a page rather than by the answer. False (nothing run) when the
+// statement has another shape: run it with RunSelect.
+StatusOr<bool> RunSelectPaged(const SelectStatement& s, ExecContext* ctx,
+                              const std::function<Status(ResultSeries&&)>& emit);
 
 // Runs SHOW / CREATE / DROP / DELETE statements.
 StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& s, ExecContext* ctx);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "re2/re2.h"
@@ -52,25 +53,61 @@ StatusOr<std::string> ResolveDatabase(const std::string& stmt_db, ExecContext* c
   return absl::NotFoundError(absl::StrCat("database not found: ", db));
 }
 
-// Measurement names named by FROM sources (all when empty).
-StatusOr<std::vector<std::string>> SourceMeasurements(const std::vector<Source>& sources,
-                                                      const std::string& db, ExecContext* ctx) {
-  ASSIGN_OR_RETURN(auto all, ctx->db->Measurements(db));
-  if (sources.empty()) return all;
-  std::set<std::string> out;
-  for (const Source& s : sources) {
-    const auto* m = std::get_if<Measurement>(&s.node);
+// A measurement of a database named by a FROM clause.
+struct Target {
+  std::string database;
+  std::string measurement;
+};
+
+// The (database, measurement) pairs named by FROM sources, sorted by
+// measurement then database: a source's own database (`FROM b..m`,
+// `FROM b.autogen.m`) wins over the statement's (`ON a`) and the request's
+// (`db=`), as in influxd 1.6, which answered `SHOW FIELD KEYS FROM b..m`
+// for b where we answered for the db= database. No sources: every
+// measurement of the statement's database.
+StatusOr<std::vector<Target>> SourceTargets(const std::vector<Source>& sources, const std::string& stmt_db,
+                                            ExecContext* ctx) {
+  std::vector<Target> out;
+  std::map<std::string, std::vector<std::string>> measurements;  // per database, read once
+  auto all_of = [&](const std::string& db) -> StatusOr<const std::vector<std::string>*> {
+    auto it = measurements.find(db);
+    if (it == measurements.end()) {
+      ASSIGN_OR_RETURN(std::string name, ResolveDatabase(db, ctx));
+      ASSIGN_OR_RETURN(auto all, ctx->db->Measurements(name));
+      it = measurements.emplace(db, std::move(all)).first;
+    }
+    return &it->second;
+  };
+  const std::string default_db = stmt_db.empty() ? ctx->options->database : stmt_db;
+  if (sources.empty()) {
+    ASSIGN_OR_RETURN(const std::vector<std::string>* all, all_of(default_db));
+    for (const auto& m : *all) out.push_back({default_db, m});
+    return out;
+  }
+  for (const Source& src : sources) {
+    const auto* m = std::get_if<Measurement>(&src.node);
     if (m == nullptr) return absl::InvalidArgumentError("subqueries are not allowed here");
+    const std::string& db = m->database.empty() ? default_db : m->database;
+    ASSIGN_OR_RETURN(const std::vector<std::string>* all, all_of(db));
+    // m2mdb has one retention policy per database, "autogen".
+    if (!m->retention_policy.empty() && m->retention_policy != "autogen") {
+      return absl::NotFoundError(absl::StrCat("retention policy not found: ", m->retention_policy));
+    }
     if (m->regex.has_value()) {
       RE2 re(m->regex->pattern);
-      for (const auto& n : all) {
-        if (RE2::PartialMatch(n, re)) out.insert(n);
+      for (const auto& n : *all) {
+        if (RE2::PartialMatch(n, re)) out.push_back({db, n});
       }
-    } else if (std::find(all.begin(), all.end(), m->name) != all.end()) {
-      out.insert(m->name);
+    } else if (std::find(all->begin(), all->end(), m->name) != all->end()) {
+      out.push_back({db, m->name});
     }
   }
-  return std::vector<std::string>(out.begin(), out.end());
+  auto key = [](const Target& t) { return std::tie(t.measurement, t.database); };
+  std::sort(out.begin(), out.end(), [&](const Target& a, const Target& b) { return key(a) < key(b); });
+  out.erase(
+      std::unique(out.begin(), out.end(), [&](const Target& a, const Target& b) { return key(a) == key(b); }),
+      out.end());
+  return out;
 }
 
 // Parses "cpu,host=a,region=us" (with \ escapes) into measurement and tags.
@@ -207,19 +244,23 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
         del ? st.As<DeleteStatement>()->sources : st.As<DropSeriesStatement>()->sources;
     const Expr* cond =
         del ? st.As<DeleteStatement>()->condition.get() : st.As<DropSeriesStatement>()->condition.get();
-    ASSIGN_OR_RETURN(std::string name, ResolveDatabase("", ctx));
-    ASSIGN_OR_RETURN(auto ms, SourceMeasurements(sources, name, ctx));
+    // A source's own database (`DELETE FROM b..m`) is the one acted on, as
+    // for SHOW: the db= database was, wrongly.
+    ASSIGN_OR_RETURN(auto targets, SourceTargets(sources, "", ctx));
     planner::TimeRange range;
     ASSIGN_OR_RETURN(ExprPtr rest, planner::ExtractTimeRange(cond, ctx->now, &range));
     if (!del && (range.has_min() || range.has_max())) {
       return absl::InvalidArgumentError("DROP SERIES doesn't support time in WHERE clause");
     }
-    if (rest && ReferencesField(*rest, name, ms, ctx)) {
-      return absl::InvalidArgumentError(del ? "fields not supported in WHERE clause during deletion"
-                                            : "fields not supported in WHERE clause during deletion");
+    for (const Target& t : targets) {
+      if (rest && ReferencesField(*rest, t.database, {t.measurement}, ctx)) {
+        return absl::InvalidArgumentError("fields not supported in WHERE clause during deletion");
+      }
     }
     planner::ConditionParts parts = planner::SplitCondition(rest.get(), [](const VarRef&) { return false; });
-    for (const std::string& m : ms) {
+    for (const Target& t : targets) {
+      const std::string& name = t.database;
+      const std::string& m = t.measurement;
       std::vector<std::vector<TagMatcher>> sets;
       if (parts.tag_filter) {
         // Complex tag conditions: act series by series (exact key match).
@@ -285,25 +326,28 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
     return out;
   }
   if (const auto* s = st.As<ShowTagKeysStatement>()) {
-    ASSIGN_OR_RETURN(std::string name, ResolveDatabase(s->database, ctx));
-    ASSIGN_OR_RETURN(auto ms, SourceMeasurements(s->sources, name, ctx));
+    ASSIGN_OR_RETURN(auto targets, SourceTargets(s->sources, s->database, ctx));
     int64_t soff = s->limits.soffset;
-    for (const auto& m : ms) {
-      std::vector<std::vector<Value>> rows;
-      if (s->condition) {
-        ASSIGN_OR_RETURN(auto keys, MatchingSeries(name, m, s->condition.get(), ctx));
-        std::set<std::string> tk;
-        for (const auto& k : keys) {
-          std::string mm;
-          std::vector<std::pair<std::string, std::string>> tags;
-          ParseSeriesKey(k, &mm, &tags);
-          for (const auto& [key, v] : tags) tk.insert(key);
+    for (size_t i = 0; i < targets.size();) {
+      const std::string m = targets[i].measurement;
+      std::set<std::string> tk;  // over every database naming m
+      for (; i < targets.size() && targets[i].measurement == m; i++) {
+        const std::string& name = targets[i].database;
+        if (s->condition) {
+          ASSIGN_OR_RETURN(auto keys, MatchingSeries(name, m, s->condition.get(), ctx));
+          for (const auto& k : keys) {
+            std::string mm;
+            std::vector<std::pair<std::string, std::string>> tags;
+            ParseSeriesKey(k, &mm, &tags);
+            for (const auto& [key, v] : tags) tk.insert(key);
+          }
+        } else {
+          ASSIGN_OR_RETURN(auto keys, db->TagKeys(name, m));
+          tk.insert(keys.begin(), keys.end());
         }
-        for (const auto& k : tk) rows.push_back({k});
-      } else {
-        ASSIGN_OR_RETURN(auto keys, db->TagKeys(name, m));
-        for (const auto& k : keys) rows.push_back({k});
       }
+      std::vector<std::vector<Value>> rows;
+      for (const auto& k : tk) rows.push_back({k});
       ApplyLimits(s->limits, &rows);
       if (rows.empty()) continue;
       if (soff > 0) {
@@ -320,47 +364,50 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
     return out;
   }
   if (const auto* s = st.As<ShowTagValuesStatement>()) {
-    ASSIGN_OR_RETURN(std::string name, ResolveDatabase(s->database, ctx));
-    ASSIGN_OR_RETURN(auto ms, SourceMeasurements(s->sources, name, ctx));
-    for (const auto& m : ms) {
-      ASSIGN_OR_RETURN(auto all_keys, db->TagKeys(name, m));
-      std::vector<std::string> keys;
-      for (const auto& k : all_keys) {
-        bool ok = false;
-        switch (s->key.op) {
-          case TagKeyFilter::Op::kEq:
-            ok = !s->key.keys.empty() && k == s->key.keys[0];
-            break;
-          case TagKeyFilter::Op::kNeq:
-            ok = !s->key.keys.empty() && k != s->key.keys[0];
-            break;
-          case TagKeyFilter::Op::kIn:
-            ok = std::find(s->key.keys.begin(), s->key.keys.end(), k) != s->key.keys.end();
-            break;
-          case TagKeyFilter::Op::kEqRegex:
-            ok = RE2::PartialMatch(k, RE2(s->key.regex.pattern));
-            break;
-          case TagKeyFilter::Op::kNeqRegex:
-            ok = !RE2::PartialMatch(k, RE2(s->key.regex.pattern));
-            break;
-        }
-        if (ok) keys.push_back(k);
-      }
-      std::set<std::pair<std::string, std::string>> kv;
-      if (s->condition) {
-        ASSIGN_OR_RETURN(auto series, MatchingSeries(name, m, s->condition.get(), ctx));
-        for (const auto& sk : series) {
-          std::string mm;
-          std::vector<std::pair<std::string, std::string>> tags;
-          ParseSeriesKey(sk, &mm, &tags);
-          for (const auto& [k, v] : tags) {
-            if (std::find(keys.begin(), keys.end(), k) != keys.end()) kv.emplace(k, v);
+    ASSIGN_OR_RETURN(auto targets, SourceTargets(s->sources, s->database, ctx));
+    for (size_t i = 0; i < targets.size();) {
+      const std::string m = targets[i].measurement;
+      std::set<std::pair<std::string, std::string>> kv;  // over every database naming m
+      for (; i < targets.size() && targets[i].measurement == m; i++) {
+        const std::string& name = targets[i].database;
+        ASSIGN_OR_RETURN(auto all_keys, db->TagKeys(name, m));
+        std::vector<std::string> keys;
+        for (const auto& k : all_keys) {
+          bool ok = false;
+          switch (s->key.op) {
+            case TagKeyFilter::Op::kEq:
+              ok = !s->key.keys.empty() && k == s->key.keys[0];
+              break;
+            case TagKeyFilter::Op::kNeq:
+              ok = !s->key.keys.empty() && k != s->key.keys[0];
+              break;
+            case TagKeyFilter::Op::kIn:
+              ok = std::find(s->key.keys.begin(), s->key.keys.end(), k) != s->key.keys.end();
+              break;
+            case TagKeyFilter::Op::kEqRegex:
+              ok = RE2::PartialMatch(k, RE2(s->key.regex.pattern));
+              break;
+            case TagKeyFilter::Op::kNeqRegex:
+              ok = !RE2::PartialMatch(k, RE2(s->key.regex.pattern));
+              break;
           }
+          if (ok) keys.push_back(k);
         }
-      } else {
-        for (const auto& k : keys) {
-          ASSIGN_OR_RETURN(auto vals, db->TagValues(name, m, k));
-          for (auto& v : vals) kv.emplace(k, v);
+        if (s->condition) {
+          ASSIGN_OR_RETURN(auto series, MatchingSeries(name, m, s->condition.get(), ctx));
+          for (const auto& sk : series) {
+            std::string mm;
+            std::vector<std::pair<std::string, std::string>> tags;
+            ParseSeriesKey(sk, &mm, &tags);
+            for (const auto& [k, v] : tags) {
+              if (std::find(keys.begin(), keys.end(), k) != keys.end()) kv.emplace(k, v);
+            }
+          }
+        } else {
+          for (const auto& k : keys) {
+            ASSIGN_OR_RETURN(auto vals, db->TagValues(name, m, k));
+            for (auto& v : vals) kv.emplace(k, v);
+          }
         }
       }
       std::vector<std::vector<Value>> rows;
@@ -376,12 +423,16 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
     return out;
   }
   if (const auto* s = st.As<ShowFieldKeysStatement>()) {
-    ASSIGN_OR_RETURN(std::string name, ResolveDatabase(s->database, ctx));
-    ASSIGN_OR_RETURN(auto ms, SourceMeasurements(s->sources, name, ctx));
-    for (const auto& m : ms) {
-      ASSIGN_OR_RETURN(auto fks, db->FieldKeys(name, m));
+    ASSIGN_OR_RETURN(auto targets, SourceTargets(s->sources, s->database, ctx));
+    for (size_t i = 0; i < targets.size();) {
+      const std::string m = targets[i].measurement;
+      std::map<std::string, FieldType> fields;  // over every database naming m; the first type wins
+      for (; i < targets.size() && targets[i].measurement == m; i++) {
+        ASSIGN_OR_RETURN(auto fks, db->FieldKeys(targets[i].database, m));
+        for (const auto& f : fks) fields.emplace(f.name, f.type);
+      }
       std::vector<std::vector<Value>> rows;
-      for (const auto& f : fks) rows.push_back({f.name, std::string(FieldTypeName(f.type))});
+      for (const auto& [f, type] : fields) rows.push_back({f, std::string(FieldTypeName(type))});
       ApplyLimits(s->limits, &rows);
       if (rows.empty()) continue;
       ResultSeries rs;
@@ -393,11 +444,10 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
     return out;
   }
   if (const auto* s = st.As<ShowSeriesStatement>()) {
-    ASSIGN_OR_RETURN(std::string name, ResolveDatabase(s->database, ctx));
-    ASSIGN_OR_RETURN(auto ms, SourceMeasurements(s->sources, name, ctx));
+    ASSIGN_OR_RETURN(auto targets, SourceTargets(s->sources, s->database, ctx));
     std::vector<std::vector<Value>> rows;
-    for (const auto& m : ms) {
-      ASSIGN_OR_RETURN(auto keys, MatchingSeries(name, m, s->condition.get(), ctx));
+    for (const Target& t : targets) {
+      ASSIGN_OR_RETURN(auto keys, MatchingSeries(t.database, t.measurement, s->condition.get(), ctx));
       for (auto& k : keys) rows.push_back({std::move(k)});
     }
     ApplyLimits(s->limits, &rows);

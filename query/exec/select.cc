@@ -24,6 +24,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -40,6 +41,9 @@ using planner::TimeRange;
 Status ExecContext::CheckDeadline() const {
   if (has_deadline && std::chrono::steady_clock::now() > deadline) {
     return absl::DeadlineExceededError("query timeout");
+  }
+  if (options != nullptr && options->cancelled && options->cancelled()) {
+    return absl::CancelledError("query cancelled");
   }
   return absl::OkStatus();
 }
@@ -58,6 +62,43 @@ const Expr* Unparen(const Expr* e) {
   while (const auto* p = e->As<ParenExpr>()) e = p->expr.get();
   return e;
 }
+
+// Names without duplicates in insertion order (the fields a source reads),
+// with a hash index once there are many: a linear find per name made a
+// `SELECT *` over 120 k fields quadratic (minutes, past any timeout). Short
+// lists, nearly every query, stay a plain vector scan.
+class NameList {
+ public:
+  static constexpr size_t kNone = SIZE_MAX;
+  const std::vector<std::string>& names() const { return names_; }
+  size_t size() const { return names_.size(); }
+  size_t Find(std::string_view n) const {
+    if (!index_.empty()) {
+      auto it = index_.find(std::string(n));
+      return it == index_.end() ? kNone : it->second;
+    }
+    for (size_t k = 0; k < names_.size(); k++) {
+      if (names_[k] == n) return k;
+    }
+    return kNone;
+  }
+  // Appends n unless present; true if appended.
+  bool Add(const std::string& n) {
+    if (Find(n) != kNone) return false;
+    names_.push_back(n);
+    if (!index_.empty()) {
+      index_.emplace(n, names_.size() - 1);
+    } else if (names_.size() > kLinear) {
+      for (size_t k = 0; k < names_.size(); k++) index_.emplace(names_[k], k);
+    }
+    return true;
+  }
+
+ private:
+  static constexpr size_t kLinear = 16;
+  std::vector<std::string> names_;
+  std::unordered_map<std::string, size_t> index_;
+};
 
 // The schema of one source: fields and tags sorted by name, without
 // duplicates (the first type given for a field wins). Sorted vectors rather
@@ -738,10 +779,47 @@ Status CollectSlots(const Expr& e, Plan* plan) {
   return absl::OkStatus();
 }
 
-int64_t FloorDiv(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
-  return q;
+// The start of the GROUP BY time window holding t (offset + k * iv <= t for
+// the largest integer k), in 128 bits: near the ends of the time range it
+// may lie outside int64.
+__int128 AlignedStart(int64_t t, int64_t iv, int64_t off) {
+  const __int128 d = static_cast<__int128>(t) - off;
+  __int128 q = d / iv;
+  if (d % iv != 0 && d < 0) q--;
+  return q * iv + off;
+}
+
+// ws + iv, saturated at INT64_MAX (above every storable time): the window
+// holding kMaxTime ends past int64.
+int64_t WindowEnd(int64_t ws, int64_t iv) { return ws > INT64_MAX - iv ? INT64_MAX : ws + iv; }
+
+// The GROUP BY time windows over [lo, hi] (in 128 bits: the span of two
+// extreme times leaves int64), counted against QueryOptions::max_points as
+// influxd counts them against max-select-buckets; times `groups` (each group
+// keeps per-window state) against the same limit.
+Status CheckBuckets(const TimeDimension& tdim, int64_t lo, int64_t hi, size_t groups,
+                    const ExecContext* ctx) {
+  const uint64_t max = ctx->options->max_points;
+  if (max == 0 || tdim.interval_ns <= 0 || lo > hi) return absl::OkStatus();
+  const __int128 iv = tdim.interval_ns;
+  const __int128 off = ((static_cast<__int128>(tdim.offset_ns) % iv) + iv) % iv;
+  auto start = [&](__int128 t) {
+    __int128 d = t - off;
+    __int128 q = d / iv;
+    if (d % iv != 0 && d < 0) q--;
+    return q * iv + off;
+  };
+  const __int128 buckets = (start(hi) - start(lo)) / iv + 1;
+  if (buckets > static_cast<__int128>(max)) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("max-select-buckets limit exceeded: (", static_cast<int64_t>(buckets), "/", max, ")"));
+  }
+  if (buckets * static_cast<__int128>(groups) > static_cast<__int128>(max)) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("query memory limit exceeded: ", static_cast<int64_t>(buckets), " windows x ", groups,
+                     " groups is more than the limit of ", max));
+  }
+  return absl::OkStatus();
 }
 
 // Fill value cast to the column's type.
@@ -831,20 +909,20 @@ void IntegralWindows(const CallSpec& c, const Points& p, bool by_time, int64_t f
   };
   auto window_of = [&](int64_t t) {
     if (!by_time) return int64_t{0};
-    return FloorDiv(t - first_window, interval) * interval + first_window;
+    return static_cast<int64_t>(AlignedStart(t, interval, first_window));
   };
   auto emit = [&](int64_t wstart, double sum) {
     if (!by_time) {
       (*out)[0].push_back({single_label, sum});
       return;
     }
-    int64_t w = (wstart - first_window) / interval;
+    int64_t w = static_cast<int64_t>((static_cast<__int128>(wstart) - first_window) / interval);
     if (w >= 0 && static_cast<size_t>(w) < out->size()) (*out)[w].push_back({wstart, sum});
   };
   int64_t prev_t = p.t[0];
   double prev_v = val(0);
   int64_t wstart = window_of(prev_t);
-  int64_t wend = by_time ? wstart + interval : kMaxTime;
+  int64_t wend = by_time ? WindowEnd(wstart, interval) : kMaxTime;
   double sum = 0;
   for (size_t k = 1; k < p.size(); k++) {
     int64_t t = p.t[k];
@@ -863,7 +941,7 @@ void IntegralWindows(const CallSpec& c, const Points& p, bool by_time, int64_t f
       }
       emit(wstart, sum);
       wstart = window_of(t);
-      wend = wstart + interval;
+      wend = WindowEnd(wstart, interval);
       sum = 0;
     }
     sum += 0.5 * (v + prev_v) * (static_cast<double>(t - prev_t) / unit);
@@ -1001,6 +1079,12 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
   // With GROUP BY time and no upper bound, now() is the end.
   if (plan.has_time_group && !range.has_max()) range.max = ctx->now;
   if (range.min > range.max) return std::vector<ResultSeries>{};
+  // The windows are bounded before anything is allocated for them (1 ms
+  // windows over days took gigabytes under fill(none)); without a lower
+  // bound they are counted again once the data's first time is known.
+  if (plan.has_time_group && range.has_min()) {
+    RETURN_IF_ERROR(CheckBuckets(plan.tdim, range.min, range.max, 1, ctx));
+  }
 
   ScanState main_scan;
   GroupMap& groups = main_scan.groups;
@@ -1016,12 +1100,12 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     } else {
       const int64_t iv = plan.tdim.interval_ns;
       const int64_t off = ((plan.tdim.offset_ns % iv) + iv) % iv;
-      auto start = [&](int64_t t) { return FloorDiv(t - off, iv) * iv + off; };
-      partial_first = start(range.min);
+      const __int128 first = AlignedStart(range.min, iv, off);
+      partial_first = first < kMinTime ? kMinTime : static_cast<int64_t>(first);
       partial_interval = iv;
       partial_offset = off;
-      __int128 count = (static_cast<__int128>(start(range.max)) - partial_first) / iv + 1;
-      if (count > (1 << 20)) {
+      __int128 count = (AlignedStart(range.max, iv, off) - first) / iv + 1;
+      if (first < kMinTime || count > (1 << 20)) {
         plan.partial = false;
       } else {
         partial_windows = static_cast<size_t>(count);
@@ -1043,27 +1127,24 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     planner::ConditionParts parts = planner::SplitConjuncts(cond, is_field);
 
     // Fields to read.
-    std::vector<std::string> select_fields;  // drive row production (raw)
-    std::vector<std::string> read;
+    NameList select_list;  // drive row production (raw)
+    NameList read_list;
     auto add_read = [&](const std::string& n) {
-      if (schema.HasField(n) && std::find(read.begin(), read.end(), n) == read.end()) read.push_back(n);
+      if (schema.HasField(n)) read_list.Add(n);
     };
     if (plan.aggregate) {
       for (const std::string& f : plan.input_fields) {
-        if (schema.HasField(f)) select_fields.push_back(f);
+        if (schema.HasField(f)) select_list.Add(f);
       }
     } else {
       for (const OutField& f : plan.fields) {
         WalkExpr(*f.expr, [&](const Expr& x) {
-          if (const auto* v = x.As<VarRef>(); v != nullptr && is_field(*v)) {
-            if (std::find(select_fields.begin(), select_fields.end(), v->name) == select_fields.end()) {
-              select_fields.push_back(v->name);
-            }
-          }
+          if (const auto* v = x.As<VarRef>(); v != nullptr && is_field(*v)) select_list.Add(v->name);
           return true;
         });
       }
     }
+    const std::vector<std::string>& select_fields = select_list.names();
     if (select_fields.empty()) continue;
     for (const auto& f : select_fields) add_read(f);
     // Extra fields are read but do not make rows: the selector's field does.
@@ -1076,6 +1157,10 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         return true;
       });
     }
+    const std::vector<std::string>& read = read_list.names();
+    // Which read fields make rows (the others are only filtered on).
+    std::vector<bool> read_drives(read.size());
+    for (size_t k = 0; k < read.size(); k++) read_drives[k] = select_list.Find(read[k]) != NameList::kNone;
 
     // Group-by tag keys for this source.
     std::vector<std::string> dims = plan.dim_tags;
@@ -1123,6 +1208,18 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       for (const Column& c : sd.columns) n += c.size();
       RETURN_IF_ERROR(ctx->AddPoints(n));
       if (parts.tag_filter && !EvalTagCondition(*parts.tag_filter, sd.tags)) return absl::OkStatus();
+      if (ctx->page_points > 0) {
+        // A column cut at the page size is complete only up to its last
+        // point (DESC: from its first): so are the page's rows.
+        for (const Column& c : sd.columns) {
+          if (c.empty()) continue;
+          ctx->page_columns++;
+          if (c.size() < ctx->page_points) continue;
+          ctx->page_cutoff = desc ? std::max(ctx->page_cutoff, c.times.front())
+                                  : std::min(ctx->page_cutoff, c.times.back());
+          ctx->page_truncated = true;
+        }
+      }
       // Subquery rows are filtered by time here (the scan did it otherwise).
       std::vector<std::string> key;
       std::vector<std::pair<std::string, std::string>> gtags;
@@ -1145,8 +1242,12 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         }
       }
       if (g.partial != use_partial) return absl::AbortedError(kPartialFallback);
-      // Columns by name.
+      // Columns by name. A scan returns the fields in the order asked for
+      // (`read`): found at the name's index there, without a search.
       auto column_of = [&](const std::string& name) -> const Column* {
+        if (size_t k = read_list.Find(name); k < sd.field_names.size() && sd.field_names[k] == name) {
+          return &sd.columns[k];
+        }
         for (size_t k = 0; k < sd.field_names.size(); k++) {
           if (sd.field_names[k] == name) return &sd.columns[k];
         }
@@ -1197,11 +1298,9 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         return absl::OkStatus();
       }
       std::vector<const Column*> cols;
-      std::vector<bool> drives;
-      for (const std::string& f : read) {
-        cols.push_back(column_of(f));
-        drives.push_back(std::find(select_fields.begin(), select_fields.end(), f) != select_fields.end());
-      }
+      cols.reserve(read.size());
+      for (const std::string& f : read) cols.push_back(column_of(f));
+      const std::vector<bool>& drives = read_drives;
       // Time bounds for subquery rows.
       std::vector<Column> clipped;
       if (src.subquery) {
@@ -1248,10 +1347,8 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       ec.is_tag = is_tag;
       ec.tag = tag_value;
       ec.field = [&](const VarRef& v) -> const VCol* {
-        for (size_t k = 0; k < read.size(); k++) {
-          if (read[k] == v.name) return &al.cols[k];
-        }
-        return nullptr;
+        const size_t k = read_list.Find(v.name);
+        return k == NameList::kNone ? nullptr : &al.cols[k];
       };
       std::vector<uint8_t> mask;
       if (parts.row_filter) mask = EvalMask(*parts.row_filter, ec);
@@ -1311,6 +1408,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       std::vector<const VCol*> col(nf, nullptr);
       std::vector<Value> constant(nf);
       for (size_t j = 0; j < nf; j++) {
+        if ((j & 1023) == 1023) RETURN_IF_ERROR(ctx->CheckDeadline());
         if (!RefInPlace(*plan.fields[j].expr, pc, &col[j], &constant[j])) {
           owned.push_back(Eval(*plan.fields[j].expr, pc));
           col[j] = &owned.back();
@@ -1325,7 +1423,14 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         times.reserve(ec.rows);
         rows.reserve(ec.rows);
       }
+      // The deadline every ~64 Ki cells: a row of a wide series is a long loop.
+      size_t cells = 0;
       for (size_t r = 0; r < ec.rows; r++) {
+        cells += nf;
+        if (cells > (size_t{1} << 16)) {
+          cells = 0;
+          RETURN_IF_ERROR(ctx->CheckDeadline());
+        }
         if (parts.row_filter && !mask[r]) continue;
         bool any = false;
         for (size_t k = 0; k < read.size() && !any; k++) any = drives[k] && al.cols[k].valid[r];
@@ -1394,6 +1499,22 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       req.fields = read;
       req.min_time = range.min;
       req.max_time = range.max;
+      req.check = [ctx] { return ctx->CheckDeadline(); };
+      // LIMIT/OFFSET of a raw query: a group's first (last, under DESC)
+      // limit + offset rows are made of every series' first (last) limit +
+      // offset points of each field, so the scan reads no more than that
+      // (LIMIT 10 decoded everything, and failed on the memory limit). Not
+      // with a condition on fields: it may drop any number of rows.
+      if (ctx->page_points > 0 && !plan.aggregate) {
+        // A page of RunSelectPaged: any condition, the cutoff sorts it out.
+        req.limit_points = ctx->page_points;
+        req.limit_from_end = desc;
+      } else if (!plan.aggregate && !parts.row_filter && s.limits.limit > 0) {
+        const uint64_t n = static_cast<uint64_t>(s.limits.limit) +
+                           static_cast<uint64_t>(std::max<int64_t>(0, s.limits.offset));
+        req.limit_points = static_cast<size_t>(std::min<uint64_t>(n, uint64_t{1} << 62));
+        req.limit_from_end = desc;
+      }
       if (use_summaries) {
         req.summary_fields = read;
         req.summary_window_ns = partial_interval;
@@ -1435,10 +1556,17 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     offset = ((plan.tdim.offset_ns % interval) + interval) % interval;
     int64_t lo = range.has_min() ? range.min : earliest;
     if (lo == kMaxTime) lo = range.max;
-    auto start = [&](int64_t t) { return FloorDiv(t - offset, interval) * interval + offset; };
-    first_window = start(lo);
-    int64_t last_window = start(range.max);
-    __int128 count = (static_cast<__int128>(last_window) - first_window) / interval + 1;
+    const __int128 first = AlignedStart(lo, interval, offset);
+    if (first < kMinTime) {
+      // Window starts are labels and loop bounds in int64 below; the one
+      // holding the earliest storable times would start before them.
+      return absl::InvalidArgumentError(
+          absl::StrCat("GROUP BY time: the first window would start before the earliest time (", kMinTime,
+                       "); give the query a lower time bound at least one interval above it"));
+    }
+    first_window = static_cast<int64_t>(first);
+    __int128 count = (AlignedStart(range.max, interval, offset) - first) / interval + 1;
+    RETURN_IF_ERROR(CheckBuckets(plan.tdim, lo, range.max, std::max<size_t>(1, groups.size()), ctx));
     if (count > 10000000 && s.fill.mode != FillMode::kNone) {
       return absl::InvalidArgumentError(
           "too many windows: narrow the time range or use a larger GROUP BY interval");
@@ -1458,6 +1586,23 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     rs->columns.push_back(plan.time_column);
     rs->time_first = true;
     rs->columns.insert(rs->columns.end(), plan.columns.begin(), plan.columns.end());
+    if (!plan.aggregate && ctx->page_points > 0 && ctx->page_truncated) {
+      // A page: rows past the cutoff may lack points of other columns; the
+      // next page starts after it.
+      const int64_t cut = ctx->page_cutoff;
+      for (auto& [times, rows] : g.raw) {
+        size_t a = 0, b = times.size();
+        if (desc) {
+          a = static_cast<size_t>(std::lower_bound(times.begin(), times.end(), cut) - times.begin());
+        } else {
+          b = static_cast<size_t>(std::upper_bound(times.begin(), times.end(), cut) - times.begin());
+        }
+        rows.erase(rows.begin() + static_cast<std::ptrdiff_t>(b), rows.end());
+        rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(a));
+        times.erase(times.begin() + static_cast<std::ptrdiff_t>(b), times.end());
+        times.erase(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(a));
+      }
+    }
     if (!plan.aggregate) {
       // One series' rows come in time order: taken as they are.
       if (g.raw.size() == 1 && std::is_sorted(g.raw[0].first.begin(), g.raw[0].first.end())) {
@@ -1540,7 +1685,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         while (a < p.size() && p.t[a] < first_window) a++;
         for (size_t w = 0; w < W; w++) {
           int64_t ws = first_window + static_cast<int64_t>(w) * interval;
-          int64_t we = ws + interval;
+          int64_t we = WindowEnd(ws, interval);
           size_t b = a;
           while (b < p.size() && p.t[b] < we) b++;
           if (b > a) ReduceWindow(sl.reduce, sl.spec, p, a, b, ws, false, &r.entries, picked_of(w));
@@ -1747,7 +1892,9 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
 
   // Order, limits. SOFFSET and SLIMIT pick series in ascending order under
   // DESC too; influxd then emits the picked series in reverse.
-  int64_t soff = s.limits.soffset, slim = s.limits.slimit;
+  // A page of RunSelectPaged: its caller applies the limits across pages.
+  const Limits limits = ctx->page_points > 0 ? Limits{} : s.limits;
+  int64_t soff = limits.soffset, slim = limits.slimit;
   size_t emitted = 0;
   for (size_t k = 0; k < outs.size(); k++) {
     ResultSeries& rs = outs[k];
@@ -1761,12 +1908,12 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       std::stable_sort(rs.values.begin(), rs.values.end(), [](const auto& a, const auto& b) {
         return std::get<int64_t>(a[0]) > std::get<int64_t>(b[0]);
       });
-    if (s.limits.offset > 0) {
-      size_t off = std::min<size_t>(rs.values.size(), static_cast<size_t>(s.limits.offset));
+    if (limits.offset > 0) {
+      size_t off = std::min<size_t>(rs.values.size(), static_cast<size_t>(limits.offset));
       rs.values.erase(rs.values.begin(), rs.values.begin() + off);
     }
-    if (s.limits.limit > 0 && rs.values.size() > static_cast<size_t>(s.limits.limit)) {
-      rs.values.resize(static_cast<size_t>(s.limits.limit));
+    if (limits.limit > 0 && rs.values.size() > static_cast<size_t>(limits.limit)) {
+      rs.values.resize(static_cast<size_t>(limits.limit));
     }
     if (rs.values.empty()) continue;
     emitted++;
@@ -1805,6 +1952,79 @@ StatusOr<std::vector<ResultSeries>> RunSelectIn(const SelectStatement& s, ExecCo
 StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecContext* ctx,
                                               const TimeRange& outer) {
   return RunSelectIn(s, ctx, outer, std::nullopt);
+}
+
+StatusOr<bool> RunSelectPaged(const SelectStatement& s, ExecContext* ctx,
+                              const std::function<Status(ResultSeries&&)>& emit) {
+  // One group (no GROUP BY, one named measurement), raw rows: pages
+  // concatenate into exactly the one series RunSelect would return.
+  if (s.into.has_value() || !s.dimensions.empty() || s.sources.size() != 1 || s.limits.slimit != 0 ||
+      s.limits.soffset != 0 || s.fill.specified) {
+    return false;
+  }
+  const auto* m = std::get_if<Measurement>(&s.sources[0].node);
+  if (m == nullptr || m->regex.has_value()) return false;
+  for (const Field& f : s.fields) {
+    const Expr* e = Unparen(f.expr.get());
+    if (e->Is<Distinct>() || ContainsFunctionCall(*e)) return false;
+    if (const auto* c = e->As<Call>(); c != nullptr && !planner::IsMathFunction(c->name)) return false;
+  }
+  const bool desc = !s.sort.empty() && !s.sort[0].ascending;
+  // Points per column of a page: the first page small, later ones sized
+  // to about kPageTarget points over the columns the first one met, but
+  // not below a block's worth (each page decodes whole blocks) unless the
+  // point limit (which bounds each page) asks for it.
+  constexpr size_t kFirstPage = 4096, kPageTarget = size_t{4} << 20, kMinPage = 1024, kMaxPage = 1 << 20;
+  const uint64_t max_points = ctx->options->max_points;
+  auto bounded = [max_points](size_t page, size_t columns) {
+    if (max_points == 0) return page;
+    return std::max<size_t>(1, std::min<uint64_t>(page, max_points / 2 / std::max<size_t>(1, columns)));
+  };
+  size_t page = bounded(kFirstPage, 64);
+  int64_t cursor = desc ? kMaxTime : kMinTime;
+  uint64_t offset = static_cast<uint64_t>(std::max<int64_t>(0, s.limits.offset));
+  const bool limited = s.limits.limit > 0;
+  uint64_t left = limited ? static_cast<uint64_t>(s.limits.limit) : 0;
+  struct PageReset {
+    ExecContext* ctx;
+    ~PageReset() { ctx->page_points = 0; }
+  } reset{ctx};
+  while (true) {
+    RETURN_IF_ERROR(ctx->CheckDeadline());
+    TimeRange outer;
+    if (desc) {
+      outer.max = cursor;
+    } else {
+      outer.min = cursor;
+    }
+    ctx->page_points = page;
+    ctx->page_truncated = false;
+    ctx->page_cutoff = desc ? kMinTime : kMaxTime;
+    ctx->page_columns = 0;
+    ctx->points.store(0);  // the point limit bounds a page: what is held at once
+    ASSIGN_OR_RETURN(std::vector<ResultSeries> out, RunSelectImpl(s, ctx, outer, false, std::nullopt));
+    for (ResultSeries& rs : out) {
+      const uint64_t skip = std::min<uint64_t>(offset, rs.values.size());
+      rs.values.erase(rs.values.begin(), rs.values.begin() + static_cast<std::ptrdiff_t>(skip));
+      offset -= skip;
+      if (limited) {
+        if (rs.values.size() > left) rs.values.resize(static_cast<size_t>(left));
+        left -= rs.values.size();
+      }
+      if (!rs.values.empty()) RETURN_IF_ERROR(emit(std::move(rs)));
+    }
+    if (!ctx->page_truncated || (limited && left == 0)) break;
+    if (desc) {
+      if (ctx->page_cutoff <= kMinTime) break;
+      cursor = ctx->page_cutoff - 1;
+    } else {
+      if (ctx->page_cutoff >= kMaxTime) break;
+      cursor = ctx->page_cutoff + 1;
+    }
+    page = bounded(std::clamp(kPageTarget / std::max<size_t>(1, ctx->page_columns), kMinPage, kMaxPage),
+                   ctx->page_columns);
+  }
+  return true;
 }
 
 }  // namespace m2mdb::query::exec

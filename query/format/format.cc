@@ -266,14 +266,48 @@ int64_t EpochDivisor(std::string_view epoch) {
   return 0;
 }
 
+namespace {
+
+// The length of the well-formed UTF-8 sequence starting at s[i] (a lead
+// byte >= 0x80), or 0 if it is not one: truncated, a bad continuation, an
+// overlong form, a surrogate or past U+10FFFF (utf8.DecodeRuneInString's
+// RuneError of width 1).
+size_t Utf8SeqLen(std::string_view s, size_t i) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t n;
+  uint32_t cp;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2, cp = c & 0x1F;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3, cp = c & 0x0F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4, cp = c & 0x07;
+  } else {
+    return 0;  // a continuation byte, C0/C1 (overlong) or F5..FF
+  }
+  if (s.size() - i < n) return 0;
+  for (size_t k = 1; k < n; k++) {
+    const unsigned char d = static_cast<unsigned char>(s[i + k]);
+    if ((d & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (d & 0x3F);
+  }
+  static constexpr uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
+
+}  // namespace
+
 void AppendJsonString(std::string_view s, std::string* out) {
   static const char kHex[] = "0123456789abcdef";
   // Tag values and names rarely need escaping: copy the clean prefix at once
-  // (the whole string, usually) instead of byte by byte.
+  // (the whole string, usually) instead of byte by byte. Bytes >= 0x80 leave
+  // it too: they must be checked as UTF-8 (stored names may predate the
+  // write path's check), and an invalid one would make the answer not JSON.
   size_t clean = 0;
   while (clean < s.size()) {
     const unsigned char c = static_cast<unsigned char>(s[clean]);
-    if (c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&') break;
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&') break;
     clean++;
   }
   if (clean == s.size() && s.size() <= 62) {
@@ -317,8 +351,20 @@ void AppendJsonString(std::string_view s, std::string* out) {
           out->append("\\u00");
           out->push_back(kHex[c >> 4]);
           out->push_back(kHex[c & 15]);
-        } else {
+        } else if (c < 0x80) {
           out->push_back(static_cast<char>(c));
+        } else if (const size_t n = Utf8SeqLen(s, i); n == 0) {
+          // As Go's encoding/json (influxd): each byte that does not start
+          // a valid sequence becomes U+FFFD.
+          out->append("\\ufffd");
+        } else if (n == 3 && c == 0xE2 && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
+                   (static_cast<unsigned char>(s[i + 2]) & 0xFE) == 0xA8) {
+          // U+2028 and U+2029 are escaped by Go too (JSONP safety).
+          out->append(static_cast<unsigned char>(s[i + 2]) == 0xA8 ? "\\u2028" : "\\u2029");
+          i += 2;
+        } else {
+          out->append(s.data() + i, n);
+          i += n - 1;
         }
     }
   }
@@ -577,7 +623,7 @@ class CellWriter {
   static bool Clean(std::string_view s) {
     for (char ch : s) {
       const unsigned char c = static_cast<unsigned char>(ch);
-      if (c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&') return false;
+      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&') return false;
     }
     return true;
   }

@@ -73,7 +73,13 @@ StatusOr<int64_t> TimeValue(const Expr& expr, int64_t now) {
     if (b->op == BinaryOp::kAdd || b->op == BinaryOp::kSub) {
       ASSIGN_OR_RETURN(int64_t l, TimeValue(*b->lhs, now));
       ASSIGN_OR_RETURN(int64_t r, TimeValue(*b->rhs, now));
-      return b->op == BinaryOp::kAdd ? l + r : l - r;
+      // Saturated: `now() - 300000000d` or a literal near the ends of the
+      // range must not wrap around to the other end.
+      const __int128 v =
+          b->op == BinaryOp::kAdd ? static_cast<__int128>(l) + r : static_cast<__int128>(l) - r;
+      if (v > INT64_MAX) return INT64_MAX;
+      if (v < INT64_MIN) return INT64_MIN;
+      return static_cast<int64_t>(v);
     }
   }
   return absl::InvalidArgumentError(absl::StrCat("invalid time expression: ", String(e)));
@@ -160,22 +166,19 @@ Status ExtractTimeRangeConjuncts(const Expr* cond, int64_t now, TimeRange* range
       if (other != nullptr && (op == BinaryOp::kLt || op == BinaryOp::kLte || op == BinaryOp::kGt ||
                                op == BinaryOp::kGte || op == BinaryOp::kEq)) {
         ASSIGN_OR_RETURN(int64_t t, TimeValue(*other, now));
-        switch (op) {
-          case BinaryOp::kGt:
-            range->min = std::max(range->min, t == kMaxTime ? t : t + 1);
-            break;
-          case BinaryOp::kGte:
-            range->min = std::max(range->min, t);
-            break;
-          case BinaryOp::kLt:
-            range->max = std::min(range->max, t == kMinTime ? t : t - 1);
-            break;
-          case BinaryOp::kLte:
-            range->max = std::min(range->max, t);
-            break;
-          default:  // kEq
-            range->min = std::max(range->min, t);
-            range->max = std::min(range->max, t);
+        // In 128 bits, then clamped to the storable range: `time > t` at the
+        // top of int64 is empty rather than wrapped (`t + 1`), and a bound
+        // outside [kMinTime, kMaxTime] is no bound at all on that side.
+        const __int128 lo = op == BinaryOp::kGt ? static_cast<__int128>(t) + 1 : t;
+        const __int128 hi = op == BinaryOp::kLt ? static_cast<__int128>(t) - 1 : t;
+        const bool sets_min = op == BinaryOp::kGt || op == BinaryOp::kGte || op == BinaryOp::kEq;
+        const bool sets_max = op == BinaryOp::kLt || op == BinaryOp::kLte || op == BinaryOp::kEq;
+        if ((sets_min && lo > kMaxTime) || (sets_max && hi < kMinTime)) {
+          range->min = kMaxTime;  // nothing can match
+          range->max = kMinTime;
+        } else {
+          if (sets_min && lo > range->min) range->min = static_cast<int64_t>(lo);
+          if (sets_max && hi < range->max) range->max = static_cast<int64_t>(hi);
         }
         handled = true;
       }

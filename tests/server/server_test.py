@@ -1168,6 +1168,80 @@ class DiskFull(unittest.TestCase):
         self.assertLessEqual(total, batch * 200)
 
 
+class QueryLimits(unittest.TestCase):
+    """Queries bounded by --query-max-points (issue 16): chunked answers
+    stream page by page under a point limit far below the whole answer,
+    LIMIT stops the scan, GROUP BY time windows are counted first, and
+    invalid UTF-8 in stored names still gives valid JSON."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Server("query-limits", extra=["--query-max-points", "20000"])
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.s.stop() == 0
+
+    def q(self, q, extra=""):
+        st, headers, body = self.s.request("GET", "/query?db=t&epoch=ns&q=" + urllib.parse.quote(q) + extra)
+        return st, headers, body
+
+    def test_bounded_queries(self):
+        if not ARGS.have_query:
+            self.skipTest("no query executor")
+        n = 60000  # rows of 2 fields: 120 000 points, six times the limit
+        body = "".join("big,host=a v=%d,w=%di %d\n" % (i, i * 3, 10**9 + i * 10**6) for i in range(n))
+        st, _, _ = self.s.request("POST", "/write?db=t", body.encode())
+        self.assertEqual(204, st)
+        # Whole, the answer needs more points than the limit.
+        st, _, body = self.q("SELECT * FROM big")
+        self.assertIn("query memory limit exceeded", json.loads(body)["results"][0]["error"])
+        # LIMIT reads only what it needs.
+        st, _, body = self.q("SELECT v FROM big LIMIT 10")
+        self.assertEqual([[10**9 + i * 10**6, i] for i in range(10)],
+                         json.loads(body)["results"][0]["series"][0]["values"])
+        # Chunked streams it: every row, in order, in chunks of chunk_size.
+        st, headers, body = self.q("SELECT * FROM big", "&chunked=true&chunk_size=7000")
+        self.assertEqual(200, st)
+        self.assertEqual("chunked", headers.get("transfer-encoding"))
+        docs = [json.loads(l) for l in body.decode().splitlines() if l.strip()]
+        self.assertEqual((n + 6999) // 7000, len(docs))
+        rows = [r for d in docs for r in d["results"][0]["series"][0]["values"]]
+        self.assertEqual(n, len(rows))
+        self.assertEqual([10**9 + 12345 * 10**6, "a", 12345, 12345 * 3], rows[12345])
+        self.assertTrue(all(d["results"][0].get("partial") for d in docs[:-1]))
+        self.assertNotIn("partial", docs[-1]["results"][0])
+        self.assertEqual(["time", "host", "v", "w"], docs[0]["results"][0]["series"][0]["columns"])
+        # DESC with OFFSET/LIMIT across pages.
+        st, _, body = self.q("SELECT w FROM big ORDER BY time DESC LIMIT 25000 OFFSET 3", "&chunked=true")
+        docs = [json.loads(l) for l in body.decode().splitlines() if l.strip()]
+        rows = [r for d in docs for r in d["results"][0]["series"][0]["values"]]
+        self.assertEqual([[10**9 + i * 10**6, i * 3] for i in range(n - 4, n - 4 - 25000, -1)], rows)
+        # 1 ms windows over 2 days under fill(none): refused before allocating.
+        st, _, body = self.q("SELECT count(v) FROM big WHERE time >= 0 AND time < 2d GROUP BY time(1ms) fill(none)")
+        self.assertEqual("max-select-buckets limit exceeded: (172800000/20000)",
+                         json.loads(body)["results"][0]["error"])
+        # The server still answers (the slot of each of these was released).
+        for _ in range(3):
+            st, _, body = self.q("SHOW DATABASES")
+            self.assertEqual(200, st)
+
+    def test_invalid_utf8_in_stored_names_gives_valid_json(self):
+        if not ARGS.have_query:
+            self.skipTest("no query executor")
+        st, _, _ = self.s.request("POST", "/write?db=t", b"u\xff,host=a\xfe v=1,s=\"x\xc3y\" 1\n")
+        if st != 204:
+            self.skipTest("the write path rejects invalid UTF-8 (%d): nothing old to render" % st)
+        for q in ["SHOW MEASUREMENTS", "SHOW TAG VALUES WITH KEY = host", "SELECT * FROM /u/",
+                  "SHOW SERIES"]:
+            for extra in ["", "&chunked=true"]:
+                st, _, body = self.q(q, extra)
+                for line in body.decode("utf-8").splitlines():  # strict: raises on invalid UTF-8
+                    json.loads(line)
+        st, _, body = self.q("SHOW MEASUREMENTS")
+        self.assertIn(["u\ufffd"], json.loads(body)["results"][0]["series"][0]["values"])
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()

@@ -123,6 +123,19 @@ struct ScanRequest {
   // Called on the scanning thread, so it must be safe to call concurrently
   // when copies of the request scan in parallel.
   std::function<bool(const BlockSummary&)> summary_filter = nullptr;
+
+  // A raw read that needs only a series' first (or last) points, e.g. for
+  // InfluxQL's LIMIT: when > 0, each returned column holds at most this many
+  // points, the earliest ones in [min_time, max_time] (the latest ones with
+  // limit_from_end), and Scan decodes only the blocks that can hold them, so
+  // the work and memory of a scan are bounded by it rather than by the data.
+  // Ignored for summary_fields. Default: 0 = every point.
+  size_t limit_points = 0;
+  bool limit_from_end = false;
+  // Called before each series and each field of a series is read; a non-OK
+  // status stops the scan and is returned (a query deadline or cancel). It
+  // must be cheap. Default: none.
+  std::function<Status()> check = nullptr;
 };
 
 // The points of one series, one Column per requested field (in the order of

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -59,6 +60,15 @@ struct QueryOptions {
   // A statement that would hold more decoded points than this in memory fails
   // with "query memory limit exceeded"; 0 = no limit.
   uint64_t max_points = 0;
+  // Also the bound on GROUP BY time windows: a statement whose windows
+  // (times its groups) exceed max_points fails with influxd's
+  // "max-select-buckets limit exceeded: (N/M)" before they are allocated.
+
+  // Polled wherever the deadline is (between series, every few thousand
+  // fields, rows or windows); returning true stops the statement with
+  // "query cancelled" (a client that went away). Must be cheap and
+  // thread-safe. Default: none.
+  std::function<bool()> cancelled = nullptr;
 };
 
 class Executor {
@@ -74,6 +84,16 @@ class Executor {
   // quarter of the work).
   std::vector<StatementResult> Execute(const std::vector<Statement>& statements,
                                        const QueryOptions& options) const;
+  // Execute, handing each statement's result to `emit` instead of returning
+  // them: a raw SELECT of one measurement without GROUP BY (`SELECT * FROM
+  // m`, the big exports) comes in pieces as it pages through time, each a
+  // result holding one series with the next rows (`more` = true, the same
+  // series every time), then a result without series (`more` = false, or
+  // with the error). Every other statement comes whole (`more` = false).
+  // Memory is then bounded by a page (QueryOptions::max_points applies to
+  // each page), not by the answer. `emit` returning false stops the run.
+  void ExecuteStreaming(const std::vector<Statement>& statements, const QueryOptions& options,
+                        const std::function<bool(StatementResult&& piece, bool more)>& emit) const;
 
  private:
   DB* db_;
