@@ -358,7 +358,7 @@ class Http1Server::Connection {
   // short linger serves a client that asks again at once without a hand-off
   // to the loop, but not while ready connections wait for a worker.
   int LingerMs() const {
-    if (s_->pending_count_.load(std::memory_order_relaxed) > 0) return 0;
+    if (s_->starved_.load(std::memory_order_relaxed)) return 0;
     return kLingerMs;
   }
 
@@ -1185,7 +1185,6 @@ void Http1Server::Run() {
           pending_.push_back(c);
         }
       }
-      pending_count_.store(pending_.size(), std::memory_order_relaxed);
       // Workers start on demand: each ready connection that finds no idle
       // worker gets a new one, up to the limit (then it waits).
       const size_t max_workers = static_cast<size_t>(std::max(1, options_.threads));
@@ -1193,6 +1192,7 @@ void Http1Server::Run() {
         spawn = std::min(pending_.size() - idle_workers_, max_workers - live_workers_);
         live_workers_ += spawn;
       }
+      UpdateStarved();
     }
     for (; spawn > 0; spawn--) {
       try {
@@ -1348,6 +1348,13 @@ void Http1Server::Sweep() {
   }
 }
 
+void Http1Server::UpdateStarved() {
+  // Ready connections beyond the idle workers and the workers starting
+  // (live_workers_ counts those): only at the thread limit.
+  const size_t max_workers = static_cast<size_t>(std::max(1, options_.threads));
+  starved_.store(live_workers_ >= max_workers && pending_.size() > idle_workers_, std::memory_order_relaxed);
+}
+
 void Http1Server::Worker() {
   const auto idle_limit = std::chrono::seconds(std::max(1, options_.keep_alive_seconds));
   for (;;) {
@@ -1355,6 +1362,7 @@ void Http1Server::Worker() {
     {
       std::unique_lock<std::mutex> l(mu_);
       idle_workers_++;
+      UpdateStarved();
       bool woke = cv_.wait_for(l, idle_limit, [this] { return closed_ || !pending_.empty(); });
       idle_workers_--;
       if (!woke || closed_) {  // idle for a keep-alive period, or stopping (Run closes what is queued)
@@ -1363,7 +1371,7 @@ void Http1Server::Worker() {
       }
       c = pending_.front();
       pending_.pop_front();
-      pending_count_.store(pending_.size(), std::memory_order_relaxed);
+      UpdateStarved();
     }
     Next next = Next::kClose;
     try {

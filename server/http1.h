@@ -135,6 +135,8 @@ class Http1Server {
   void Finish(Connection* c);
   // Closes parked connections whose deadline has passed (loop thread).
   void Sweep();
+  // Sets starved_; REQUIRES: mu_ held.
+  void UpdateStarved();
 
   const Http1Options options_;
   const Handler handler_;
@@ -146,7 +148,9 @@ class Http1Server {
   std::atomic<bool> stopping_{false};
   std::atomic<int> spinners_{0};  // connections spinning between requests
   std::atomic<uint64_t> spins_{0};
-  std::atomic<size_t> pending_count_{0};  // pending_.size(), read without mu_
+  // Ready connections wait for a worker at the thread limit: lingering
+  // workers give their connections back at once. Written under mu_.
+  std::atomic<bool> starved_{false};
   std::atomic<uint64_t> refused_{0};
   const int max_spinners_;
 
