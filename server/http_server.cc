@@ -1263,7 +1263,7 @@ void HttpServer::Impl::HandleQuery(const httplib::Request& req, httplib::Respons
     };
     auto st = std::make_shared<Stream>();
     st->impl = this;
-    st->slot = std::move(slot);
+    st->slot.emplace(std::move(*slot));
     slot.reset();
     st->start = start;
     if (auth.token != nullptr && !auth.token->dbs.empty()) st->token = *auth.token;
