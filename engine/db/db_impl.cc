@@ -143,6 +143,12 @@ class PartMerger {
 
 std::string SegmentFileName(uint64_t id) { return absl::StrFormat("%016x.seg", id); }
 
+// An error of the metadata store itself rather than of the line (a type
+// conflict is kFailedPrecondition, a bad key kInvalidArgument).
+bool IsStorageError(const Status& s) {
+  return absl::IsResourceExhausted(s) || absl::IsUnavailable(s) || absl::IsInternal(s) || absl::IsDataLoss(s);
+}
+
 // Free space a start needs: RocksDB rewrites its MANIFEST and OPTIONS file
 // and starts a new WAL at open, and ours starts a segment.
 constexpr off_t kMinFreeBytesToStart = 1 << 20;
@@ -188,6 +194,9 @@ struct DBImpl::ApplyContext {
   std::string record;
   std::vector<lineproto::LineError> parse_errors;
   uint64_t points = 0;
+  // The metadata store failed to create a series or field (e.g. a full
+  // disk): not the line's fault, so the whole write fails with it.
+  Status storage_error;
   // Series ids by the series text as written in the request ("m,k=v"): most
   // lines repeat a known series, and this skips building the canonical key.
   // Valid for one (DB instance, database, series epoch).
@@ -201,6 +210,7 @@ struct DBImpl::ApplyContext {
     rejected.clear();
     parse_errors.clear();
     points = 0;
+    storage_error = absl::OkStatus();
   }
 };
 
@@ -650,6 +660,7 @@ void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view bod
           }
           auto id = index_->GetOrCreateSeries(db.id, ctx->key);
           if (!id.ok()) {
+            if (IsStorageError(id.status()) && ctx->storage_error.ok()) ctx->storage_error = id.status();
             reject(p.line, std::string(ToStd(id.status().message())));
             return;
           }
@@ -692,6 +703,8 @@ void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view bod
           } else {
             auto info = index_->GetOrCreateField(db.id, p.measurement, f.key, f.type);
             if (!info.ok()) {
+              if (IsStorageError(info.status()) && ctx->storage_error.ok())
+                ctx->storage_error = info.status();
               ctx->entries.resize(first_entry);
               ctx->strings.resize(first_string);
               // Never match a half-learned shape.
@@ -789,6 +802,7 @@ StatusOr<WriteResult> DBImpl::WriteLineProtocol(std::string_view database, std::
   WriteResult result;
   ParseAndResolve(*dbinfo, body, precision, default_time, nullptr, false, options.max_line_length, &ctx,
                   &result.errors);
+  if (!ctx.storage_error.ok()) return ctx.storage_error;  // nothing applied yet
   lines_rejected_.fetch_add(result.errors.size(), std::memory_order_relaxed);
   if (ctx.entries.empty()) return result;
 
@@ -2111,6 +2125,7 @@ DBStats DBImpl::Stats() {
   st.damaged_blocks_skipped = damaged_skipped_.load();
   if (wal_) {
     Status h = wal_->health();
+    if (h.ok()) h = index_->Health();
     st.storage_writable = h.ok();
     st.storage_error = std::string(ToStd(h.message()));
     st.storage_write_failures = wal_->failures();
@@ -2121,7 +2136,8 @@ DBStats DBImpl::Stats() {
 Status DBImpl::StorageHealth() {
   RETURN_IF_ERROR(CheckOpen());
   if (!wal_) return absl::FailedPreconditionError("opened read-only");
-  return wal_->TryRecover();
+  RETURN_IF_ERROR(wal_->TryRecover());
+  return index_->Health();
 }
 
 }  // namespace m2mdb
