@@ -151,26 +151,17 @@ bool IsStorageError(const Status& s) {
 
 // Free space a start needs: RocksDB rewrites its MANIFEST and OPTIONS file
 // and starts a new WAL at open, and ours starts a segment.
-constexpr off_t kMinFreeBytesToStart = 1 << 20;
+constexpr uint64_t kMinFreeBytesToStart = 1 << 20;
 
 // Fails with a clear kResourceExhausted when `dir` cannot take
-// kMinFreeBytesToStart more bytes. Allocates them for real (statvfs would
-// not see quotas, and root may write into the reserved blocks) and frees
-// them again.
+// kMinFreeBytesToStart more bytes (HasRoomFor allocates them for real).
 Status ProbeFreeSpace(const std::string& dir) {
-  const std::string path = dir + "/.space_probe";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, kPrivateFileMode);
-  int err = fd < 0 ? errno : ::posix_fallocate(fd, 0, kMinFreeBytesToStart);
-  if (fd >= 0) ::close(fd);
-  ::unlink(path.c_str());
-  if (err == ENOSPC || err == EDQUOT) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "data directory ", dir, ": less than ", kMinFreeBytesToStart >> 20, " MiB free (", std::strerror(err),
-        "); m2mdb cannot start without room to write. Free space on that volume (no data was "
-        "changed) and start again"));
-  }
-  if (fd < 0) return ErrnoStatus("create " + path, err);
-  return absl::OkStatus();  // EOPNOTSUPP etc.: no way to tell, go on
+  ASSIGN_OR_RETURN(bool room, HasRoomFor(dir, kMinFreeBytesToStart));
+  if (room) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "data directory ", dir, ": less than ", kMinFreeBytesToStart >> 20,
+      " MiB free (No space left on device); m2mdb cannot start without room to write. Free space "
+      "on that volume (no data was changed) and start again"));
 }
 
 }  // namespace
