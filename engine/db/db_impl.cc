@@ -1728,6 +1728,22 @@ Status DBImpl::CompactLocked(bool all) {
   for (const auto& d : index_->ListDatabases()) dbs[d.id] = d;
   const size_t trigger = all ? 2 : static_cast<size_t>(std::max(2, options_.compaction_trigger));
   bool has_tombstones = !version->tombstones.empty();
+  // A partition with a damaged input is left as it is (its intact data stays
+  // readable; `m2mdb check --repair` fixes it) instead of failing every
+  // round, logging every second and holding up every later partition. It is
+  // retried once it has a newer segment. Returns whether it compacted.
+  auto compact = [&](std::pair<uint32_t, int64_t> key, int64_t partition_ns,
+                     const std::vector<std::shared_ptr<SegmentRef>>& inputs) -> StatusOr<bool> {
+    auto skipped = damaged_compactions_.find(key);
+    if (skipped != damaged_compactions_.end() && skipped->second == inputs.back()->meta.id) return false;
+    Status s = CompactPartitionLocked(key.first, key.second, partition_ns, inputs);
+    if (s.ok()) return true;
+    if (!absl::IsDataLoss(s)) return s;
+    damaged_compactions_[key] = inputs.back()->meta.id;
+    LogWarning("compaction of partition ", key.second, " (db ", key.first, ") skipped: ", s.message(),
+               "; run `m2mdb check --repair`");
+    return false;
+  };
   for (auto& [key, segs] : parts) {
     auto it = dbs.find(key.first);
     if (it == dbs.end()) continue;
@@ -1740,7 +1756,8 @@ Status DBImpl::CompactLocked(bool all) {
     }
     if (all) {
       if (segs.size() >= trigger || tomb) {
-        RETURN_IF_ERROR(CompactPartitionLocked(key.first, key.second, PartitionNs(it->second), segs));
+        ASSIGN_OR_RETURN(bool done, compact(key, PartitionNs(it->second), segs));
+        (void)done;
       }
       continue;
     }
@@ -1755,7 +1772,8 @@ Status DBImpl::CompactLocked(bool all) {
       while (run < segs.size() && segs[segs.size() - 1 - run]->meta.level == segs.back()->meta.level) run++;
       if (run < trigger) break;
       std::vector<std::shared_ptr<SegmentRef>> inputs(segs.end() - run, segs.end());
-      RETURN_IF_ERROR(CompactPartitionLocked(key.first, key.second, PartitionNs(it->second), inputs));
+      ASSIGN_OR_RETURN(bool done, compact(key, PartitionNs(it->second), inputs));
+      if (!done) break;
       std::shared_ptr<const Version> now;
       {
         absl::MutexLock sl(&state_mu_);
