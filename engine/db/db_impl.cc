@@ -1025,7 +1025,13 @@ Status DBImpl::DamagedBlock(const SegmentRef& seg, const segment::BlockHandle& h
     NoteSkippedDamage(seg.meta.file, s);
     return absl::OkStatus();
   }
-  LogWarning("read failed: ", s.message());
+  // The full error (with the path) for the operator, at most every 10 s: a
+  // dashboard re-reading damaged data would otherwise fill the log.
+  const int64_t now = NowNanos();
+  int64_t last = last_damage_log_ns_.load();
+  if (now - last >= 10'000'000'000 && last_damage_log_ns_.compare_exchange_strong(last, now)) {
+    LogWarning("read failed: ", s.message(), " (run `m2mdb check`)");
+  }
   return absl::DataLossError(absl::StrCat("segment ", seg.meta.file, ": damaged block (series ", h.series_id,
                                           ", field ", h.field_id, ", ", h.stats.count, " points from ",
                                           h.stats.min_time, " to ", h.stats.max_time,
