@@ -136,28 +136,25 @@ class PartMerger {
 
 std::string SegmentFileName(uint64_t id) { return absl::StrFormat("%016x.seg", id); }
 
+// An error of the metadata store itself rather than of the line (a type
+// conflict is kFailedPrecondition, a bad key kInvalidArgument).
+bool IsStorageError(const Status& s) {
+  return absl::IsResourceExhausted(s) || absl::IsUnavailable(s) || absl::IsInternal(s) || absl::IsDataLoss(s);
+}
+
 // Free space a start needs: RocksDB rewrites its MANIFEST and OPTIONS file
 // and starts a new WAL at open, and ours starts a segment.
-constexpr off_t kMinFreeBytesToStart = 1 << 20;
+constexpr uint64_t kMinFreeBytesToStart = 1 << 20;
 
 // Fails with a clear kResourceExhausted when `dir` cannot take
-// kMinFreeBytesToStart more bytes. Allocates them for real (statvfs would
-// not see quotas, and root may write into the reserved blocks) and frees
-// them again.
+// kMinFreeBytesToStart more bytes (HasRoomFor allocates them for real).
 Status ProbeFreeSpace(const std::string& dir) {
-  const std::string path = dir + "/.space_probe";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, kPrivateFileMode);
-  int err = fd < 0 ? errno : ::posix_fallocate(fd, 0, kMinFreeBytesToStart);
-  if (fd >= 0) ::close(fd);
-  ::unlink(path.c_str());
-  if (err == ENOSPC || err == EDQUOT) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "data directory ", dir, ": less than ", kMinFreeBytesToStart >> 20, " MiB free (", std::strerror(err),
-        "); m2mdb cannot start without room to write. Free space on that volume (no data was "
-        "changed) and start again"));
-  }
-  if (fd < 0) return ErrnoStatus("create " + path, err);
-  return absl::OkStatus();  // EOPNOTSUPP etc.: no way to tell, go on
+  ASSIGN_OR_RETURN(bool room, HasRoomFor(dir, kMinFreeBytesToStart));
+  if (room) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "data directory ", dir, ": less than ", kMinFreeBytesToStart >> 20,
+      " MiB free (No space left on device); m2mdb cannot start without room to write. Free space "
+      "on that volume (no data was changed) and start again"));
 }
 
 }  // namespace
@@ -181,6 +178,9 @@ struct DBImpl::ApplyContext {
   std::string record;
   std::vector<lineproto::LineError> parse_errors;
   uint64_t points = 0;
+  // The metadata store failed to create a series or field (e.g. a full
+  // disk): not the line's fault, so the whole write fails with it.
+  Status storage_error;
   // Series ids by the series text as written in the request ("m,k=v"): most
   // lines repeat a known series, and this skips building the canonical key.
   // Valid for one (DB instance, database, series epoch).
@@ -194,6 +194,7 @@ struct DBImpl::ApplyContext {
     rejected.clear();
     parse_errors.clear();
     points = 0;
+    storage_error = absl::OkStatus();
   }
 };
 
@@ -662,6 +663,7 @@ void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view bod
           }
           auto id = index_->GetOrCreateSeries(db.id, ctx->key);
           if (!id.ok()) {
+            if (IsStorageError(id.status()) && ctx->storage_error.ok()) ctx->storage_error = id.status();
             reject(p.line, std::string(ToStd(id.status().message())));
             return;
           }
@@ -704,6 +706,8 @@ void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view bod
           } else {
             auto info = index_->GetOrCreateField(db.id, p.measurement, f.key, f.type);
             if (!info.ok()) {
+              if (IsStorageError(info.status()) && ctx->storage_error.ok())
+                ctx->storage_error = info.status();
               ctx->entries.resize(first_entry);
               ctx->strings.resize(first_string);
               // Never match a half-learned shape.
@@ -801,6 +805,7 @@ StatusOr<WriteResult> DBImpl::WriteLineProtocol(std::string_view database, std::
   WriteResult result;
   ParseAndResolve(*dbinfo, body, precision, default_time, nullptr, false, options.max_line_length, &ctx,
                   &result.errors);
+  if (!ctx.storage_error.ok()) return ctx.storage_error;  // nothing applied yet
   lines_rejected_.fetch_add(result.errors.size(), std::memory_order_relaxed);
   if (ctx.entries.empty()) return result;
 
@@ -1033,7 +1038,13 @@ Status DBImpl::DamagedBlock(const SegmentRef& seg, const segment::BlockHandle& h
     NoteSkippedDamage(seg.meta.file, s);
     return absl::OkStatus();
   }
-  LogWarning("read failed: ", s.message());
+  // The full error (with the path) for the operator, at most every 10 s: a
+  // dashboard re-reading damaged data would otherwise fill the log.
+  const int64_t now = NowNanos();
+  int64_t last = last_damage_log_ns_.load();
+  if (now - last >= 10'000'000'000 && last_damage_log_ns_.compare_exchange_strong(last, now)) {
+    LogWarning("read failed: ", s.message(), " (run `m2mdb check`)");
+  }
   return absl::DataLossError(absl::StrCat("segment ", seg.meta.file, ": damaged block (series ", h.series_id,
                                           ", field ", h.field_id, ", ", h.stats.count, " points from ",
                                           h.stats.min_time, " to ", h.stats.max_time,
@@ -1782,6 +1793,22 @@ Status DBImpl::CompactLocked(bool all) {
   for (const auto& d : index_->ListDatabases()) dbs[d.id] = d;
   const size_t trigger = all ? 2 : static_cast<size_t>(std::max(2, options_.compaction_trigger));
   bool has_tombstones = !version->tombstones.empty();
+  // A partition with a damaged input is left as it is (its intact data stays
+  // readable; `m2mdb check --repair` fixes it) instead of failing every
+  // round, logging every second and holding up every later partition. It is
+  // retried once it has a newer segment. Returns whether it compacted.
+  auto compact = [&](std::pair<uint32_t, int64_t> key, int64_t partition_ns,
+                     const std::vector<std::shared_ptr<SegmentRef>>& inputs) -> StatusOr<bool> {
+    auto skipped = damaged_compactions_.find(key);
+    if (skipped != damaged_compactions_.end() && skipped->second == inputs.back()->meta.id) return false;
+    Status s = CompactPartitionLocked(key.first, key.second, partition_ns, inputs);
+    if (s.ok()) return true;
+    if (!absl::IsDataLoss(s)) return s;
+    damaged_compactions_[key] = inputs.back()->meta.id;
+    LogWarning("compaction of partition ", key.second, " (db ", key.first, ") skipped: ", s.message(),
+               "; run `m2mdb check --repair`");
+    return false;
+  };
   for (auto& [key, segs] : parts) {
     auto it = dbs.find(key.first);
     if (it == dbs.end()) continue;
@@ -1794,7 +1821,8 @@ Status DBImpl::CompactLocked(bool all) {
     }
     if (all) {
       if (segs.size() >= trigger || tomb) {
-        RETURN_IF_ERROR(CompactPartitionLocked(key.first, key.second, PartitionNs(it->second), segs));
+        ASSIGN_OR_RETURN(bool done, compact(key, PartitionNs(it->second), segs));
+        (void)done;
       }
       continue;
     }
@@ -1809,7 +1837,8 @@ Status DBImpl::CompactLocked(bool all) {
       while (run < segs.size() && segs[segs.size() - 1 - run]->meta.level == segs.back()->meta.level) run++;
       if (run < trigger) break;
       std::vector<std::shared_ptr<SegmentRef>> inputs(segs.end() - run, segs.end());
-      RETURN_IF_ERROR(CompactPartitionLocked(key.first, key.second, PartitionNs(it->second), inputs));
+      ASSIGN_OR_RETURN(bool done, compact(key, PartitionNs(it->second), inputs));
+      if (!done) break;
       std::shared_ptr<const Version> now;
       {
         absl::MutexLock sl(&state_mu_);
@@ -2213,6 +2242,7 @@ DBStats DBImpl::Stats() {
   st.damaged_blocks_skipped = damaged_skipped_.load();
   if (wal_) {
     Status h = wal_->health();
+    if (h.ok()) h = index_->Health();
     st.storage_writable = h.ok();
     st.storage_error = std::string(ToStd(h.message()));
     st.storage_write_failures = wal_->failures();
@@ -2223,7 +2253,8 @@ DBStats DBImpl::Stats() {
 Status DBImpl::StorageHealth() {
   RETURN_IF_ERROR(CheckOpen());
   if (!wal_) return absl::FailedPreconditionError("opened read-only");
-  return wal_->TryRecover();
+  RETURN_IF_ERROR(wal_->TryRecover());
+  return index_->Health();
 }
 
 }  // namespace m2mdb

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -196,6 +197,10 @@ class DBImpl : public DB {
   std::atomic<uint64_t> compactions_{0};
   std::atomic<uint64_t> replayed_records_{0};
   std::atomic<uint64_t> damaged_skipped_{0};
+  // (db id, partition start) -> newest input id of a compaction that found
+  // damaged data; not retried until the partition has a newer segment.
+  // Guarded by maint_mu_.
+  std::map<std::pair<uint32_t, int64_t>, uint64_t> damaged_compactions_;
   std::atomic<int64_t> last_damage_log_ns_{INT64_MIN / 2};
 };
 

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
+#include "engine/db/db_impl.h"
 #include "engine/segment/segment.h"
 #include "engine/util/crc32c.h"
 #include "engine/util/file.h"
@@ -269,6 +270,29 @@ TEST_F(StorageFaultTest, RepairSalvagesEveryIntactBlockAndKeepsDeletesAndOverwri
     EXPECT_TRUE(problems->empty());
     Reopen();
   }
+}
+
+TEST_F(StorageFaultTest, CompactionSkipsAPartitionWithDamageAndCompactsTheOthers) {
+  options_.compaction_trigger = 2;
+  Reopen();
+  WriteThreeSeriesAndFlush();  // day 1: the 300-point segment, damaged below
+  Write("db", "mem,host=a v=1 " + std::to_string(kT0 + 200 * kSec));
+  ASSERT_OK(db_->Flush());
+  const int64_t day = 86400 * kSec;
+  for (int i = 0; i < 2; i++) {  // day 2: two segments
+    Write("db", "mem,host=a v=1 " + std::to_string(kT0 + day + i * kSec));
+    ASSERT_OK(db_->Flush());
+  }
+  db_.reset();
+  DamageFirstBlock(DbSegment());
+  const size_t before = SegmentFiles().size();
+  Reopen();
+  // Day 1 cannot be compacted (a damaged block), day 2 still is, and the
+  // round reports no error (it would be logged every second).
+  for (int round = 0; round < 2; round++) ASSERT_OK(static_cast<DBImpl*>(db_.get())->MaintainForTesting());
+  EXPECT_EQ(before - 1, db_->Stats().segments);
+  EXPECT_EQ(103u, *Count("mem"));
+  ExpectDataLossWithoutPath(Count("cpu", "a"));
 }
 
 // Everything under a directory: relative path -> (mode, bytes).

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdarg>
 #include <cstring>
 #include <limits>
@@ -369,12 +370,18 @@ class IndexImpl final : public Index {
   std::vector<std::pair<std::string, std::string>> ListAppMeta(std::string_view prefix) const override;
 
   Status Close() override;
+  Status Health() override {
+    absl::MutexLock l(&mu_);
+    if (db_ == nullptr || read_only_) return absl::OkStatus();
+    return ResumeLocked("health");
+  }
 
  private:
   // A write failed: RocksDB's WAL writer may hold an error, and any further
   // write to it (a memtable flush at Close included) trips an assertion
   // inside RocksDB (writable_file_writer.h: sync_without_flush_called_).
   bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
+  std::chrono::steady_clock::time_point next_resume_ ABSL_GUARDED_BY(mu_);
   const bool read_only_ = false;
   Status CheckOpen() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     if (db_ == nullptr) return absl::FailedPreconditionError("index: closed");
@@ -385,17 +392,48 @@ class IndexImpl final : public Index {
     rocksdb::WriteOptions wo;
     wo.sync = sync;
     if (read_only_) return absl::FailedPreconditionError("index: opened read-only");
-    if (write_failed_) {
-      // RocksDB stops accepting writes after an I/O error on its WAL (a full
-      // disk) until Resume() succeeds, which it does once space is back.
-      if (!db_->Resume().ok())
-        return absl::UnavailableError(
-            absl::StrCat("index: ", ToAbsl(what), ": metadata store still failing after an I/O error"));
-      write_failed_ = false;
-    }
+    RETURN_IF_ERROR(ResumeLocked(what));
     Status s = FromRocks(db_->Write(wo, batch), what);
-    if (!s.ok()) write_failed_ = true;
+    if (!s.ok()) {
+      write_failed_ = true;
+      LogError(s.message(), " (metadata writes are refused until it recovers)");
+      return PublicError(s, what);
+    }
     return s;
+  }
+  // What a client may see of a metadata store error: no file paths.
+  static Status PublicError(const Status& s, std::string_view what) {
+    if (absl::IsResourceExhausted(s)) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("index: ", ToAbsl(what), ": no space left on the data volume for metadata"));
+    }
+    return absl::Status(s.code(), absl::StrCat("index: ", ToAbsl(what),
+                                               ": metadata store I/O error (details in the server log)"));
+  }
+  // After a failed write RocksDB refuses writes until Resume() succeeds,
+  // which it does once the cause (a full disk) is gone. Tried at most every
+  // 100 ms.
+  Status ResumeLocked(std::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!write_failed_) return absl::OkStatus();
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_resume_) {
+      next_resume_ = now + std::chrono::milliseconds(100);
+      rocksdb::Status rs = db_->Resume();
+      if (rs.IsBusy()) {
+        // RocksDB's own recovery from a full disk is running (it waits for
+        // free space): a write tells whether it has finished, and a stopped
+        // RocksDB refuses it before touching any file. A delete of a key
+        // that never exists leaves nothing Load would see.
+        rs = db_->Delete(rocksdb::WriteOptions(), rocksdb::Slice("\xff\xffwrite-probe"));
+      }
+      if (rs.ok()) {
+        write_failed_ = false;
+        LogInfo("index: metadata store writable again");
+        return absl::OkStatus();
+      }
+    }
+    return absl::UnavailableError(absl::StrCat(
+        "index: ", ToAbsl(what), ": metadata store still failing after an I/O error (no space left?)"));
   }
   Database* FindDb(uint32_t db_id) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     auto it = dbs_.find(db_id);

@@ -136,6 +136,11 @@ class Index {
   // Sorted by key; only keys starting with `prefix`.
   virtual std::vector<std::pair<std::string, std::string>> ListAppMeta(std::string_view prefix) const = 0;
 
+  // OK unless a metadata write failed (e.g. a full disk) and the store has
+  // not recovered; tries to recover first (at most every 100 ms). The error
+  // names no file paths.
+  virtual Status Health() = 0;
+
   // Syncs RocksDB and closes it.
   virtual Status Close() = 0;
 };

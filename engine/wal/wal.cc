@@ -203,6 +203,9 @@ class WalImpl final : public Wal {
   StatusOr<uint64_t> Append(std::string_view payload) override;
   Status Sync(uint64_t seq) override;
   Status TryRecover() override;
+  // The recovery itself (see TryRecover in wal.h), without the space probe.
+  Status RecoverFromError();
+  void EndFailurePeriod(std::string_view why);
   Status health() const override;
   uint64_t failures() const override { return failures_.load(std::memory_order_relaxed); }
   StatusOr<uint64_t> Rotate() override;
@@ -274,6 +277,11 @@ class WalImpl final : public Wal {
   std::vector<std::pair<uint64_t, uint64_t>> abandoned_ ABSL_GUARDED_BY(sync_mu_);
   std::atomic<bool> failed_{false};  // error_ is set; read without sync_mu_
   std::atomic<uint64_t> failures_{0};
+  // A failure period: from the first failure until a write succeeds or a
+  // health probe finds room (the log may have recovered in between).
+  std::atomic<bool> degraded_{false};
+  Status period_error_ ABSL_GUARDED_BY(sync_mu_);
+  int64_t next_probe_ms_ ABSL_GUARDED_BY(sync_mu_) = 0;
 
   std::atomic<bool> is_closed_{false};  // mirrors closed_ for lock-free checks
   std::atomic<uint64_t> last_seq_{0};
@@ -434,9 +442,11 @@ Status WalImpl::Poison(const Status& s, bool from_fsync) {
     error_ = Annotate(s, "wal: refusing writes until the log can be cut back and reopened");
     public_error_ = PublicError(s);
     failed_.store(true, std::memory_order_release);
-    // One line per failure period, not per refused write: recovery attempts
-    // that fail again are silent.
-    LogError(error_.message());
+    period_error_ = public_error_;
+    // One line per failure period (until a write succeeds or the volume has
+    // room again), not one per refused write: on a full disk every retry
+    // recovers and fails again.
+    if (!degraded_.exchange(true)) LogError(error_.message());
   }
   error_from_fsync_ = error_from_fsync_ || from_fsync;
   sync_cv_.SignalAll();
@@ -450,9 +460,36 @@ Status WalImpl::StickyError() {
 }
 
 Status WalImpl::health() const {
-  if (!failed_.load(std::memory_order_acquire)) return absl::OkStatus();
+  if (!failed_.load(std::memory_order_acquire) && !degraded_.load(std::memory_order_acquire)) {
+    return absl::OkStatus();
+  }
   absl::MutexLock l(&sync_mu_);
-  return public_error_;
+  return period_error_.ok() ? public_error_ : period_error_;
+}
+
+void WalImpl::EndFailurePeriod(std::string_view why) {
+  if (degraded_.exchange(false)) LogInfo("wal: writable again (", ToAbsl(why), ")");
+}
+
+Status WalImpl::TryRecover() {
+  RETURN_IF_ERROR(RecoverFromError());
+  if (!degraded_.load(std::memory_order_acquire)) return absl::OkStatus();
+  // The log took its last failure back, but no write has succeeded since:
+  // say healthy only once the volume has room again (probed at most every
+  // kRecoveryIntervalMs), so a health check does not flap on a full disk.
+  {
+    absl::MutexLock l(&sync_mu_);
+    const int64_t now_ms = static_cast<int64_t>(NowNanos() / 1000000);
+    if (now_ms < next_probe_ms_) return period_error_;
+    next_probe_ms_ = now_ms + kRecoveryIntervalMs;
+  }
+  auto room = HasRoomFor(options_.dir, 1 << 20);
+  if (room.ok() && *room) {
+    EndFailurePeriod("the data volume has room");
+    return absl::OkStatus();
+  }
+  absl::MutexLock l(&sync_mu_);
+  return period_error_;
 }
 
 bool WalImpl::AbandonedLocked(uint64_t seq) const {
@@ -462,7 +499,7 @@ bool WalImpl::AbandonedLocked(uint64_t seq) const {
   return false;
 }
 
-Status WalImpl::TryRecover() {
+Status WalImpl::RecoverFromError() {
   if (!failed_.load(std::memory_order_acquire)) return absl::OkStatus();
   bool from_fsync;
   {
@@ -551,7 +588,6 @@ Status WalImpl::TryRecover() {
     public_error_ = absl::OkStatus();
     error_from_fsync_ = false;
     failed_.store(false, std::memory_order_release);
-    LogInfo("wal: writable again, appending to a new segment from seq ", keep_seq + 1);
   }
   sync_cv_.SignalAll();
   return s.ok() ? absl::OkStatus() : public_error_;
@@ -570,7 +606,7 @@ StatusOr<uint64_t> WalImpl::Append(std::string_view payload) {
   if (!payload.empty()) std::memcpy(p + kWalRecordHeaderBytes, payload.data(), payload.size());
   const uint32_t payload_crc = crc32c::Value(payload);
 
-  RETURN_IF_ERROR(TryRecover());
+  RETURN_IF_ERROR(RecoverFromError());
   absl::MutexLock l(&mu_);
   if (closed_) return absl::FailedPreconditionError("wal is closed");
   RETURN_IF_ERROR(StickyError());
@@ -591,6 +627,7 @@ StatusOr<uint64_t> WalImpl::Append(std::string_view payload) {
   }
   if (!s.ok()) return Poison(s, /*from_fsync=*/false);
   good_bytes_ = file_->size();
+  if (degraded_.load(std::memory_order_relaxed)) EndFailurePeriod("a write succeeded");
   next_seq_ = seq + 1;
   last_seq_.store(seq, std::memory_order_release);
   size_bytes_.store(closed_bytes_ + file_->size(), std::memory_order_relaxed);
@@ -684,7 +721,7 @@ Status WalImpl::Sync(uint64_t seq) {
 }
 
 StatusOr<uint64_t> WalImpl::Rotate() {
-  RETURN_IF_ERROR(TryRecover());
+  RETURN_IF_ERROR(RecoverFromError());
   absl::MutexLock l(&mu_);
   if (closed_) return absl::FailedPreconditionError("wal is closed");
   RETURN_IF_ERROR(StickyError());

@@ -84,9 +84,13 @@ class Wal {
   // record that can be vouched for, fsyncs it and starts a new segment, so
   // appends work again (e.g. once disk space is freed). Records cut off had
   // not been acknowledged: their Sync returned an error and keeps doing so.
-  // Rate-limited (every 100 ms at most); OK when the log is healthy.
+  // Rate-limited (every 100 ms at most). Returns OK only when the log is
+  // healthy: after a failure that means a write has succeeded since, or
+  // the directory's volume has room again (probed here, for health checks).
   virtual Status TryRecover() = 0;
-  // OK, or the error that makes the log refuse appends (no file paths).
+  // OK, or the error of the current failure period (no file paths): from a
+  // failure until a write succeeds or TryRecover finds room. On a full disk
+  // the log keeps recovering and failing again; this does not flap.
   virtual Status health() const = 0;
   // Write and fsync errors so far.
   virtual uint64_t failures() const = 0;
