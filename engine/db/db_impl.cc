@@ -379,15 +379,14 @@ Status DBImpl::OpenImpl() {
       replayer.Add(payload);
       replay_bytes += payload.size();
       replay_records++;
-      if ((replay_records & 63) == 0) {
-        const auto now = std::chrono::steady_clock::now();
-        if (now >= next_report) {
-          next_report = now + std::chrono::seconds(1);
-          const double secs = std::chrono::duration<double>(now - start).count();
-          LogInfo("replaying the WAL: ", replay_records, " records, ",
-                  absl::StrFormat("%.1f of %.1f MB", replay_bytes / 1e6, wal_dir_bytes / 1e6), " (up to seq ",
-                  seq, "), ", absl::StrFormat("%.0f MB/s", replay_bytes / 1e6 / secs));
-        }
+      // A clock read per record is nothing next to parsing a request body.
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= next_report) {
+        next_report = now + std::chrono::seconds(1);
+        const double secs = std::chrono::duration<double>(now - start).count();
+        LogInfo("replaying the WAL: ", replay_records, " records, ",
+                absl::StrFormat("%.1f of %.1f MB", replay_bytes / 1e6, wal_dir_bytes / 1e6), " (up to seq ",
+                seq, "), ", absl::StrFormat("%.0f MB/s", replay_bytes / 1e6 / secs));
       }
       return absl::OkStatus();
     });
