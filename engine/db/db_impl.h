@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -90,6 +91,9 @@ class DBImpl : public DB {
   // One round of what the background thread does (flush frozen heads,
   // retention, size-tiered compaction), for deterministic tests.
   Status MaintainForTesting();
+  // Called by DropDatabase after its first flush, before the database leaves
+  // the index (tests write there to race the drop).
+  std::function<void()> drop_database_hook_for_testing;
   StatusOr<StorageReport> GetStorageReport() override;
 
  private:

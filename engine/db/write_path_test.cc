@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 
+#include "engine/db/db_impl.h"
 #include "engine/util/logging.h"
 #include "m2mdb/db.h"
 #include "tests/support/test_util.h"
@@ -201,6 +202,35 @@ TEST_F(WritePathTest, ReplaySummaryNamesRecordsAndBytes) {
     if (l.find("replayed 3 WAL records (0.0 MB, 3 points)") != std::string::npos) found = true;
   }
   EXPECT_TRUE(found) << absl::StrJoin(lines, "\n");
+}
+
+// Issue 16: after DROP DATABASE + CREATE DATABASE the old points came back
+// from the WAL. A write that reaches the WAL while the drop runs must not be
+// replayed into the database created later under the same name.
+TEST_F(WritePathTest, WriteRacingDropDatabaseIsNotReplayedIntoItsSuccessor) {
+  options_.flush_on_close = false;  // a crash: the reopen replays the WAL
+  db_.reset();
+  auto db = DB::Open(options_);
+  ASSERT_TRUE(db.ok()) << db.status();
+  db_ = std::move(*db);
+  Write("m v=1 1\n");
+  auto* impl = static_cast<DBImpl*>(db_.get());
+  bool hook_ran = false;
+  impl->drop_database_hook_for_testing = [&] {
+    hook_ran = true;
+    WriteResult r = Write("m v=2 2\n");  // the database still exists here
+    EXPECT_EQ(1u, r.points_written);
+  };
+  ASSERT_OK(db_->DropDatabase("db"));
+  impl->drop_database_hook_for_testing = nullptr;
+  ASSERT_TRUE(hook_ran);
+  ASSERT_OK(db_->CreateDatabase({"db", 0, 0}));
+  EXPECT_TRUE(Dump("m").empty());
+  db_.reset();
+  db = DB::Open(options_);
+  ASSERT_TRUE(db.ok()) << db.status();
+  db_ = std::move(*db);
+  EXPECT_TRUE(Dump("m").empty());
 }
 
 }  // namespace

@@ -491,8 +491,8 @@ __attribute__((noinline)) Field* Parser::FindEarlierField(bool* indexed) {
   return inserted ? nullptr : &fields[it->second];
 }
 
-// Out of line (as FindEarlierField): rare work kept out of ParseLine's body,
-// whose growth made GCC stop inlining the tags' push_back (measured).
+// Out of line (as FindEarlierField): rare work, kept out of ParseLine's
+// hot body.
 __attribute__((noinline)) bool Parser::ValidateUtf8() {
   if (!IsValidUtf8(point_.measurement)) return Fail("invalid UTF-8 in measurement");
   for (const Tag& t : point_.tags) {
