@@ -237,7 +237,7 @@ struct Aligned {
   std::vector<VCol> cols;
 };
 
-Aligned Align(const std::vector<const Column*>& cols, const std::vector<bool>& drives) {
+Aligned Align(const std::vector<const Column*>& cols, const std::vector<uint8_t>& drives) {
   Aligned out;
   // Union of the times of the driving columns.
   size_t driving = 0, only = 0;
@@ -1159,7 +1159,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     }
     const std::vector<std::string>& read = read_list.names();
     // Which read fields make rows (the others are only filtered on).
-    std::vector<bool> read_drives(read.size());
+    std::vector<uint8_t> read_drives(read.size());
     for (size_t k = 0; k < read.size(); k++) read_drives[k] = select_list.Find(read[k]) != NameList::kNone;
 
     // Group-by tag keys for this source.
@@ -1300,7 +1300,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       std::vector<const Column*> cols;
       cols.reserve(read.size());
       for (const std::string& f : read) cols.push_back(column_of(f));
-      const std::vector<bool>& drives = read_drives;
+      const std::vector<uint8_t>& drives = read_drives;
       // Time bounds for subquery rows.
       std::vector<Column> clipped;
       if (src.subquery) {
@@ -1423,6 +1423,13 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         times.reserve(ec.rows);
         rows.reserve(ec.rows);
       }
+      // The validity of the driving columns, read per row below.
+      std::vector<const uint8_t*> drive_valid;
+      for (size_t k = 0; k < read.size(); k++) {
+        if (drives[k]) drive_valid.push_back(al.cols[k].valid.data());
+      }
+      const uint8_t* const* const dv = drive_valid.data();
+      const size_t ndrive = drive_valid.size();
       // The deadline every ~64 Ki cells: a row of a wide series is a long loop.
       size_t cells = 0;
       for (size_t r = 0; r < ec.rows; r++) {
@@ -1433,7 +1440,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         }
         if (parts.row_filter && !mask[r]) continue;
         bool any = false;
-        for (size_t k = 0; k < read.size() && !any; k++) any = drives[k] && al.cols[k].valid[r];
+        for (size_t k = 0; k < ndrive && !any; k++) any = dv[k][r] != 0;
         if (!any) continue;
         std::vector<Value> row;
         row.reserve(nf + 1);
