@@ -256,6 +256,10 @@ TEST_F(LimitsTest, TimeBoundsAndWindowsSaturateAtTheEndsOfTheRange) {
   has("SELECT integral(v) FROM ext WHERE time >= 9223372036000000000 AND time < 9223372036854775806 GROUP "
       "BY time(1h)",
       R"([[9223369200000000000,0.0000028175]]}]}]})");
+  // Transforms over times 2^64 apart.
+  Write("ext2 v=1 -9223372036854775806\next2 v=3 9223372036854775806\n");
+  has("SELECT elapsed(v, 1ns) FROM ext2", R"([[9223372036854775806,9223372036854775807]])");
+  has("SELECT derivative(v) FROM ext2", R"([[9223372036854775806,1.0842021724855043e-10]])");
   // The first window would start before the smallest time: a clear error.
   has("SELECT count(v) FROM ext WHERE time >= -9223372036854775806 AND time < 0 GROUP BY time(1h)",
       "the first window would start before the earliest time");
