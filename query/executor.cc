@@ -31,7 +31,8 @@ namespace {
 
 int64_t NowOr(int64_t now) {
   if (now != 0) return now;
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 

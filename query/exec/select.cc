@@ -1215,8 +1215,8 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
           if (c.empty()) continue;
           ctx->page_columns++;
           if (c.size() < ctx->page_points) continue;
-          ctx->page_cutoff = desc ? std::max(ctx->page_cutoff, c.times.front())
-                                  : std::min(ctx->page_cutoff, c.times.back());
+          ctx->page_cutoff =
+              desc ? std::max(ctx->page_cutoff, c.times.front()) : std::min(ctx->page_cutoff, c.times.back());
           ctx->page_truncated = true;
         }
       }
