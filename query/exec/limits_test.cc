@@ -205,6 +205,35 @@ TEST_F(LimitsTest, ScanLimitGivesTheFirstOrLastPointsOfEveryColumn) {
   }
 }
 
+// ScanRequest::max_points: a long series fails from its blocks' statistics,
+// before it is decoded (it was decoded whole, then counted), and a scan
+// within the limit is unchanged.
+TEST_F(LimitsTest, ScanPointLimitFailsBeforeDecodingALongSeries) {
+  ReopenWithBlocks(256);
+  std::string lp;
+  for (int i = 0; i < 20000; i++) absl::StrAppend(&lp, "long v=", i, " ", int64_t{1000000000} + i, "\n");
+  Write(lp);
+  ASSERT_TRUE(db_->Flush().ok());
+  ScanRequest req;
+  req.database = "t";
+  req.measurement = "long";
+  req.fields = {"v"};
+  int calls = 0;
+  auto fn = [&](const SeriesData&) {
+    calls++;
+    return absl::OkStatus();
+  };
+  req.max_points = 5000;
+  Status st = db_->Scan(req, fn);
+  EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted) << st;
+  EXPECT_EQ(calls, 0);
+  req.max_points = 20000;
+  EXPECT_TRUE(db_->Scan(req, fn).ok());
+  EXPECT_EQ(calls, 1);
+  EXPECT_NE(Q("SELECT v FROM long", 5000).find("query memory limit exceeded"), std::string::npos);
+  EXPECT_NE(Q("SELECT v FROM long", 20000).find("values"), std::string::npos);
+}
+
 // A SELECT * over one wide series polls the deadline (and the cancel hook)
 // inside the series, not only between series: 120 k fields ran 151 s past a
 // 60 s timeout. The hook here answers "cancel" from its 20th call on.

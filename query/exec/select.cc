@@ -1507,6 +1507,12 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       req.min_time = range.min;
       req.max_time = range.max;
       req.check = [ctx] { return ctx->CheckDeadline(); };
+      // The point limit, checked by the scan before it decodes (a long
+      // series was decoded whole, then counted).
+      if (const uint64_t max = ctx->options->max_points; max > 0) {
+        const uint64_t held = ctx->points.load();
+        req.max_points = held < max ? max - held : 1;
+      }
       // LIMIT/OFFSET of a raw query: a group's first (last, under DESC)
       // limit + offset rows are made of every series' first (last) limit +
       // offset points of each field, so the scan reads no more than that
