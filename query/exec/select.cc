@@ -789,6 +789,18 @@ __int128 AlignedStart(int64_t t, int64_t iv, int64_t off) {
   return q * iv + off;
 }
 
+// Runs f, turning an allocation failure into the statement's error: it must
+// neither cross a thread (std::terminate) nor take the process down; the
+// statement's memory is given back as the stack unwinds.
+template <typename F>
+Status NoThrow(F&& f) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("query memory limit exceeded: out of memory");
+  }
+}
+
 // ws + iv, saturated at INT64_MAX (above every storable time): the window
 // holding kMaxTime ends past int64.
 int64_t WindowEnd(int64_t ws, int64_t iv) { return ws > INT64_MAX - iv ? INT64_MAX : ws + iv; }
@@ -1548,9 +1560,11 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         other.partial_bytes = main_scan.partial_bytes;
         Status status_b;
         std::thread t([&] {
-          status_b = ctx->db->Scan(req_b, [&](const SeriesData& sd) { return on_series_in(other, sd); });
+          status_b = NoThrow([&] {
+            return ctx->db->Scan(req_b, [&](const SeriesData& sd) { return on_series_in(other, sd); });
+          });
         });
-        Status status_a = ctx->db->Scan(req, on_series);
+        Status status_a = NoThrow([&] { return ctx->db->Scan(req, on_series); });
         t.join();
         RETURN_IF_ERROR(status_a);
         RETURN_IF_ERROR(status_b);
@@ -1893,7 +1907,9 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     // Two workers over the groups.
     std::atomic<size_t> next{0};
     auto worker = [&] {
-      for (size_t k = next++; k < order.size(); k = next++) statuses[k] = run_group(*order[k], &outs[k]);
+      for (size_t k = next++; k < order.size(); k = next++) {
+        statuses[k] = NoThrow([&] { return run_group(*order[k], &outs[k]); });
+      }
     };
     std::thread t(worker);
     worker();
