@@ -101,6 +101,14 @@ TEST_F(LimitsTest, FillNoneWindowsAreCountedAgainstTheLimitBeforeAllocation) {
   EXPECT_EQ(Q(q, 100000), Q(q));
   EXPECT_NE(Q(q, 100000).find(R"("values":[[1000000000,1],[2000000000,1]])"), std::string::npos)
       << Q(q, 100000);
+  // The same counted during the scan, where each group's windows are
+  // allocated (partial aggregation: sum over a time range given).
+  std::string many;
+  for (int h = 0; h < 50; h++) absl::StrAppend(&many, "cpu,host=h", h, " v=1 1000000000\n");
+  Write(many);
+  EXPECT_NE(Q("SELECT sum(v) FROM cpu WHERE time >= 0 AND time < 20s GROUP BY time(1s), host", 500)
+                .find("query memory limit exceeded: 20 windows x 26 groups"),
+            std::string::npos);
 }
 
 // LIMIT/OFFSET of raw queries stop the scan: with a point limit far below

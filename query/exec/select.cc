@@ -1251,6 +1251,11 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         if (use_partial) {
           g.partial_type = partial_type;
           g.acc.resize(plan.input_fields.size());
+          // Each group keeps its windows' accumulators: counted as they
+          // come, not only after the scan (GROUP BY a tag of many series).
+          if (plan.has_time_group) {
+            RETURN_IF_ERROR(CheckBuckets(plan.tdim, range.min, range.max, st.groups.size(), ctx));
+          }
         }
       }
       if (g.partial != use_partial) return absl::AbortedError(kPartialFallback);
