@@ -2,6 +2,7 @@
 #include "m2mdb/query/executor.h"
 
 #include <chrono>
+#include <new>
 
 #include "query/exec/exec.h"
 #include "query/parser/parser.h"
@@ -31,9 +32,14 @@ namespace {
 
 int64_t NowOr(int64_t now) {
   if (now != 0) return now;
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+void RunStatementIn(const Statement& st, exec::ExecContext* ctx,
+                    const std::function<Status(ResultSeries&&)>* emit, bool* paged,
+                    StatusOr<std::vector<ResultSeries>>* out);
 
 // Runs statement `i`; with `emit` set, a statement RunSelectPaged takes
 // hands its rows over page by page (and *paged is set).
@@ -50,6 +56,26 @@ StatementResult RunStatement(DB* db, const Statement& st, size_t i, const QueryO
     ctx.deadline = std::chrono::steady_clock::now() + options.timeout;
   }
   StatusOr<std::vector<ResultSeries>> out;
+  try {
+    RunStatementIn(st, &ctx, emit, paged, &out);
+  } catch (const std::bad_alloc&) {
+    // One statement's allocation failure fails that statement (its memory
+    // is given back as the stack unwinds), never the process or the request.
+    out = absl::ResourceExhaustedError("query memory limit exceeded: out of memory");
+  }
+  if (!out.ok()) {
+    r.error = std::string(ToStd(out.status().message()));
+  } else {
+    r.series = std::move(*out);
+  }
+  return r;
+}
+
+void RunStatementIn(const Statement& st, exec::ExecContext* ctxp,
+                    const std::function<Status(ResultSeries&&)>* emit, bool* paged,
+                    StatusOr<std::vector<ResultSeries>>* outp) {
+  exec::ExecContext& ctx = *ctxp;
+  StatusOr<std::vector<ResultSeries>>& out = *outp;
   Status valid = Validate(st);
   const auto* sel = st.As<SelectStatement>();
   if (!valid.ok()) {
@@ -69,12 +95,6 @@ StatementResult RunStatement(DB* db, const Statement& st, size_t i, const QueryO
   } else {
     out = exec::RunMeta(st, &ctx);
   }
-  if (!out.ok()) {
-    r.error = std::string(ToStd(out.status().message()));
-  } else {
-    r.series = std::move(*out);
-  }
-  return r;
 }
 
 }  // namespace
@@ -96,7 +116,7 @@ void Executor::ExecuteStreaming(const std::vector<Statement>& statements, const 
   const int64_t now = NowOr(options.now);
   for (size_t i = 0; i < statements.size(); i++) {
     bool stopped = false;
-    std::function<Status(ResultSeries&&)> piece = [&](ResultSeries&& rs) -> Status {
+    std::function<Status(ResultSeries &&)> piece = [&](ResultSeries&& rs) -> Status {
       StatementResult r;
       r.statement_id = static_cast<int>(i);
       r.series.push_back(std::move(rs));

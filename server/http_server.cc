@@ -363,7 +363,8 @@ std::vector<std::string> ChunkedJson(const std::vector<query::StatementResult>& 
 // point SELECT * peaked at 3.7 GB, its first byte after 17 s).
 class ChunkStreamer {
  public:
-  ChunkStreamer(size_t chunk_size, const query::JsonOptions& jo, std::function<bool(const std::string&)> write)
+  ChunkStreamer(size_t chunk_size, const query::JsonOptions& jo,
+                std::function<bool(const std::string&)> write)
       : chunk_size_(chunk_size), jo_(jo), write_(std::move(write)) {}
 
   // A piece from ExecuteStreaming; false once the client is gone.
@@ -383,7 +384,8 @@ class ChunkStreamer {
         Emit(start, start + chunk_size_, /*last=*/false);
         start += chunk_size_;
       }
-      pending_->values.erase(pending_->values.begin(), pending_->values.begin() + static_cast<ptrdiff_t>(start));
+      pending_->values.erase(pending_->values.begin(),
+                             pending_->values.begin() + static_cast<ptrdiff_t>(start));
       return ok_;
     }
     if (pending_) {
@@ -413,7 +415,8 @@ class ChunkStreamer {
     ps.partial = !last;
     piece.series.push_back(std::move(ps));
     std::string json = query::ToInfluxJson({piece}, jo_);
-    if (!last && !jo_.pretty && absl::EndsWith(json, "}]}")) json.insert(json.size() - 3, ",\"partial\":true");
+    if (!last && !jo_.pretty && absl::EndsWith(json, "}]}"))
+      json.insert(json.size() - 3, ",\"partial\":true");
     if (ok_) ok_ = write_(json);
   }
 
@@ -1282,7 +1285,8 @@ void HttpServer::Impl::HandleQuery(const httplib::Request& req, httplib::Respons
     std::string pretty = params.Get("pretty");
     st->jo.pretty = pretty == "true" || pretty == "1";
     std::string cs = params.Get("chunk_size");
-    if (!cs.empty() && (!absl::SimpleAtoi(cs, &st->chunk_size) || st->chunk_size == 0)) st->chunk_size = 10000;
+    if (!cs.empty() && (!absl::SimpleAtoi(cs, &st->chunk_size) || st->chunk_size == 0))
+      st->chunk_size = 10000;
     res.status = 200;
     res.set_chunked_content_provider("application/json", [st](size_t, httplib::DataSink& sink) {
       size_t rows = 0;

@@ -1075,7 +1075,9 @@ void DBImpl::NoteSkippedDamage(const std::string& file, const Status& s) {
 
 Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t partition_ns, uint64_t series_id,
                                const index::FieldInfo& field, int64_t min_time, int64_t max_time, Column* out,
-                               size_t limit, bool from_end) {
+                               size_t limit, bool from_end, uint64_t* budget) {
+  // Points of blocks wholly in range decoded so far (ScanRequest::max_points).
+  uint64_t decoded = 0;
   PartMerger merger(field.type, out);
   std::vector<const segment::BlockHandle*> blocks;
   Column part;
@@ -1110,6 +1112,18 @@ Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t par
       } else {
         blocks.resize(keep);
       }
+    }
+    if (budget != nullptr && !tombstoned) {
+      // Before decoding: the blocks wholly in range hold at least this many
+      // (with a limit, at most `limit` of them are kept).
+      uint64_t sure = 0;
+      for (const auto* h : blocks) {
+        if (h->type == field.type && h->stats.min_time >= min_time && h->stats.max_time <= max_time) {
+          sure += static_cast<uint64_t>(h->stats.count);
+        }
+      }
+      decoded += limit > 0 ? std::min<uint64_t>(sure, limit) : sure;
+      if (decoded > *budget) return absl::ResourceExhaustedError("query memory limit exceeded");
     }
     part.clear();
     part.type = field.type;
@@ -1155,6 +1169,10 @@ Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t par
     } else {
       out->truncate(limit);
     }
+  }
+  if (budget != nullptr) {
+    if (out->size() > *budget) return absl::ResourceExhaustedError("query memory limit exceeded");
+    *budget -= out->size();
   }
   return absl::OkStatus();
 }
@@ -1392,6 +1410,8 @@ Status DBImpl::Scan(const ScanRequest& request, const std::function<Status(const
     }
   };
   if (!any_summaries) data.summaries.clear();
+  uint64_t budget = request.max_points;
+  uint64_t* const budget_ptr = request.max_points > 0 ? &budget : nullptr;
   for (const auto& [key, id] : series) {
     if (request.check) RETURN_IF_ERROR(request.check());
     data.key = key;
@@ -1418,7 +1438,7 @@ Status DBImpl::Scan(const ScanRequest& request, const std::function<Status(const
       }
       RETURN_IF_ERROR(ReadSeriesField(snap, db.id, partition_ns, id, fields[k], request.min_time,
                                       request.max_time, &data.columns[k], request.limit_points,
-                                      request.limit_from_end));
+                                      request.limit_from_end, budget_ptr));
     }
     RETURN_IF_ERROR(fn(data));
   }

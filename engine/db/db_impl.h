@@ -128,7 +128,7 @@ class DBImpl : public DB {
       uint32_t db_id, std::string_view measurement, const std::vector<TagMatcher>& matchers);
   Status ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t partition_ns, uint64_t series_id,
                          const index::FieldInfo& field, int64_t min_time, int64_t max_time, Column* out,
-                         size_t limit = 0, bool from_end = false);
+                         size_t limit = 0, bool from_end = false, uint64_t* budget = nullptr);
   // ReadSeriesField for a field named in request.summary_fields: blocks that
   // may be summarised (see ScanRequest) go to *summaries, sorted by
   // min_time, the rest are decoded into *out as ReadSeriesField does.

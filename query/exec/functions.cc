@@ -728,7 +728,8 @@ std::vector<Entry> Transform(const CallSpec& c, const std::vector<Entry>& in, in
     for (size_t k = 1; k < in.size(); k++) {
       double x, y;
       if (!ToDouble(in[k].value, &x) || !ToDouble(in[k - 1].value, &y)) continue;
-      int64_t dt = in[k].time - in[k - 1].time;
+      // In 128 bits: two times at the ends of the range are 2^64 apart.
+      const __int128 dt = static_cast<__int128>(in[k].time) - in[k - 1].time;
       if (dt == 0) continue;
       double d = (x - y) / (static_cast<double>(dt) / unit);
       if (fn == "non_negative_derivative" && d < 0) continue;
@@ -764,7 +765,9 @@ std::vector<Entry> Transform(const CallSpec& c, const std::vector<Entry>& in, in
   } else if (fn == "elapsed") {
     const int64_t unit = c.unit_ns > 0 ? c.unit_ns : 1;
     for (size_t k = 1; k < in.size(); k++) {
-      out.push_back({in[k].time, (in[k].time - in[k - 1].time) / unit});
+      // Saturated: two times at the ends of the range are 2^64 apart.
+      const __int128 e = (static_cast<__int128>(in[k].time) - in[k - 1].time) / unit;
+      out.push_back({in[k].time, e > INT64_MAX ? INT64_MAX : static_cast<int64_t>(e)});
     }
   }
   return out;

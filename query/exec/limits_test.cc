@@ -5,10 +5,12 @@
 // DELETE statements.
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include "absl/strings/str_cat.h"
 
@@ -99,6 +101,14 @@ TEST_F(LimitsTest, FillNoneWindowsAreCountedAgainstTheLimitBeforeAllocation) {
   EXPECT_EQ(Q(q, 100000), Q(q));
   EXPECT_NE(Q(q, 100000).find(R"("values":[[1000000000,1],[2000000000,1]])"), std::string::npos)
       << Q(q, 100000);
+  // The same counted during the scan, where each group's windows are
+  // allocated (partial aggregation: sum over a time range given).
+  std::string many;
+  for (int h = 0; h < 50; h++) absl::StrAppend(&many, "cpu,host=h", h, " v=1 1000000000\n");
+  Write(many);
+  EXPECT_NE(Q("SELECT sum(v) FROM cpu WHERE time >= 0 AND time < 20s GROUP BY time(1s), host", 500)
+                .find("query memory limit exceeded: 20 windows x 26 groups"),
+            std::string::npos);
 }
 
 // LIMIT/OFFSET of raw queries stop the scan: with a point limit far below
@@ -205,6 +215,63 @@ TEST_F(LimitsTest, ScanLimitGivesTheFirstOrLastPointsOfEveryColumn) {
   }
 }
 
+// ScanRequest::max_points: a long series fails from its blocks' statistics,
+// before it is decoded (it was decoded whole, then counted), and a scan
+// within the limit is unchanged.
+TEST_F(LimitsTest, ScanPointLimitFailsBeforeDecodingALongSeries) {
+  ReopenWithBlocks(256);
+  std::string lp;
+  for (int i = 0; i < 20000; i++) absl::StrAppend(&lp, "long v=", i, " ", int64_t{1000000000} + i, "\n");
+  Write(lp);
+  ASSERT_TRUE(db_->Flush().ok());
+  ScanRequest req;
+  req.database = "t";
+  req.measurement = "long";
+  req.fields = {"v"};
+  int calls = 0;
+  auto fn = [&](const SeriesData&) {
+    calls++;
+    return absl::OkStatus();
+  };
+  req.max_points = 5000;
+  Status st = db_->Scan(req, fn);
+  EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted) << st;
+  EXPECT_EQ(calls, 0);
+  req.max_points = 20000;
+  EXPECT_TRUE(db_->Scan(req, fn).ok());
+  EXPECT_EQ(calls, 1);
+  EXPECT_NE(Q("SELECT v FROM long", 5000).find("query memory limit exceeded"), std::string::npos);
+  EXPECT_NE(Q("SELECT v FROM long", 20000).find("values"), std::string::npos);
+}
+
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+// An allocation that fails (std::bad_alloc) fails its statement, not the
+// process: eight such queries in parallel used to end the server. The
+// address space is capped 256 MB above what the process maps, and 1 ms
+// windows over two days without a point limit need ~700 MB at once.
+TEST_F(LimitsTest, AllocationFailureFailsTheStatementOnly) {
+  Write("cpu v=1 1000000000\n");
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  uint64_t vm_kb = 0;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmSize:", 0) == 0) vm_kb = std::stoull(line.substr(7));
+  }
+  ASSERT_GT(vm_kb, 0u);
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_AS, &old), 0);
+  rlimit capped = old;
+  capped.rlim_cur = (vm_kb << 10) + (uint64_t{256} << 20);
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &capped), 0);
+  const std::string r = Q(
+      "SELECT count(v) FROM cpu WHERE time >= 0 AND time < 2d GROUP BY time(1ms) fill(none); SHOW DATABASES");
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &old), 0);
+  EXPECT_NE(r.find(R"("error":"query memory limit exceeded: out of memory")"), std::string::npos)
+      << r.substr(0, 300);
+  EXPECT_NE(Q("SELECT count(v) FROM cpu").find(",1]]"), std::string::npos);
+}
+#endif
+
 // A SELECT * over one wide series polls the deadline (and the cancel hook)
 // inside the series, not only between series: 120 k fields ran 151 s past a
 // 60 s timeout. The hook here answers "cancel" from its 20th call on.
@@ -256,6 +323,10 @@ TEST_F(LimitsTest, TimeBoundsAndWindowsSaturateAtTheEndsOfTheRange) {
   has("SELECT integral(v) FROM ext WHERE time >= 9223372036000000000 AND time < 9223372036854775806 GROUP "
       "BY time(1h)",
       R"([[9223369200000000000,0.0000028175]]}]}]})");
+  // Transforms over times 2^64 apart.
+  Write("ext2 v=1 -9223372036854775806\next2 v=3 9223372036854775806\n");
+  has("SELECT elapsed(v, 1ns) FROM ext2", R"([[9223372036854775806,9223372036854775807]])");
+  has("SELECT derivative(v) FROM ext2", R"([[9223372036854775806,1.0842021724855043e-10]])");
   // The first window would start before the smallest time: a clear error.
   has("SELECT count(v) FROM ext WHERE time >= -9223372036854775806 AND time < 0 GROUP BY time(1h)",
       "the first window would start before the earliest time");

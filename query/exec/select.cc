@@ -237,7 +237,7 @@ struct Aligned {
   std::vector<VCol> cols;
 };
 
-Aligned Align(const std::vector<const Column*>& cols, const std::vector<bool>& drives) {
+Aligned Align(const std::vector<const Column*>& cols, const std::vector<uint8_t>& drives) {
   Aligned out;
   // Union of the times of the driving columns.
   size_t driving = 0, only = 0;
@@ -789,6 +789,18 @@ __int128 AlignedStart(int64_t t, int64_t iv, int64_t off) {
   return q * iv + off;
 }
 
+// Runs f, turning an allocation failure into the statement's error: it must
+// neither cross a thread (std::terminate) nor take the process down; the
+// statement's memory is given back as the stack unwinds.
+template <typename F>
+Status NoThrow(F&& f) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("query memory limit exceeded: out of memory");
+  }
+}
+
 // ws + iv, saturated at INT64_MAX (above every storable time): the window
 // holding kMaxTime ends past int64.
 int64_t WindowEnd(int64_t ws, int64_t iv) { return ws > INT64_MAX - iv ? INT64_MAX : ws + iv; }
@@ -1159,7 +1171,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     }
     const std::vector<std::string>& read = read_list.names();
     // Which read fields make rows (the others are only filtered on).
-    std::vector<bool> read_drives(read.size());
+    std::vector<uint8_t> read_drives(read.size());
     for (size_t k = 0; k < read.size(); k++) read_drives[k] = select_list.Find(read[k]) != NameList::kNone;
 
     // Group-by tag keys for this source.
@@ -1215,8 +1227,8 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
           if (c.empty()) continue;
           ctx->page_columns++;
           if (c.size() < ctx->page_points) continue;
-          ctx->page_cutoff = desc ? std::max(ctx->page_cutoff, c.times.front())
-                                  : std::min(ctx->page_cutoff, c.times.back());
+          ctx->page_cutoff =
+              desc ? std::max(ctx->page_cutoff, c.times.front()) : std::min(ctx->page_cutoff, c.times.back());
           ctx->page_truncated = true;
         }
       }
@@ -1239,6 +1251,11 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         if (use_partial) {
           g.partial_type = partial_type;
           g.acc.resize(plan.input_fields.size());
+          // Each group keeps its windows' accumulators: counted as they
+          // come, not only after the scan (GROUP BY a tag of many series).
+          if (plan.has_time_group) {
+            RETURN_IF_ERROR(CheckBuckets(plan.tdim, range.min, range.max, st.groups.size(), ctx));
+          }
         }
       }
       if (g.partial != use_partial) return absl::AbortedError(kPartialFallback);
@@ -1300,7 +1317,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       std::vector<const Column*> cols;
       cols.reserve(read.size());
       for (const std::string& f : read) cols.push_back(column_of(f));
-      const std::vector<bool>& drives = read_drives;
+      const std::vector<uint8_t>& drives = read_drives;
       // Time bounds for subquery rows.
       std::vector<Column> clipped;
       if (src.subquery) {
@@ -1423,6 +1440,13 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         times.reserve(ec.rows);
         rows.reserve(ec.rows);
       }
+      // The validity of the driving columns, read per row below.
+      std::vector<const uint8_t*> drive_valid;
+      for (size_t k = 0; k < read.size(); k++) {
+        if (drives[k]) drive_valid.push_back(al.cols[k].valid.data());
+      }
+      const uint8_t* const* const dv = drive_valid.data();
+      const size_t ndrive = drive_valid.size();
       // The deadline every ~64 Ki cells: a row of a wide series is a long loop.
       size_t cells = 0;
       for (size_t r = 0; r < ec.rows; r++) {
@@ -1433,7 +1457,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         }
         if (parts.row_filter && !mask[r]) continue;
         bool any = false;
-        for (size_t k = 0; k < read.size() && !any; k++) any = drives[k] && al.cols[k].valid[r];
+        for (size_t k = 0; k < ndrive && !any; k++) any = dv[k][r] != 0;
         if (!any) continue;
         std::vector<Value> row;
         row.reserve(nf + 1);
@@ -1500,6 +1524,12 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
       req.min_time = range.min;
       req.max_time = range.max;
       req.check = [ctx] { return ctx->CheckDeadline(); };
+      // The point limit, checked by the scan before it decodes (a long
+      // series was decoded whole, then counted).
+      if (const uint64_t max = ctx->options->max_points; max > 0) {
+        const uint64_t held = ctx->points.load();
+        req.max_points = held < max ? max - held : 1;
+      }
       // LIMIT/OFFSET of a raw query: a group's first (last, under DESC)
       // limit + offset rows are made of every series' first (last) limit +
       // offset points of each field, so the scan reads no more than that
@@ -1535,9 +1565,11 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         other.partial_bytes = main_scan.partial_bytes;
         Status status_b;
         std::thread t([&] {
-          status_b = ctx->db->Scan(req_b, [&](const SeriesData& sd) { return on_series_in(other, sd); });
+          status_b = NoThrow([&] {
+            return ctx->db->Scan(req_b, [&](const SeriesData& sd) { return on_series_in(other, sd); });
+          });
         });
-        Status status_a = ctx->db->Scan(req, on_series);
+        Status status_a = NoThrow([&] { return ctx->db->Scan(req, on_series); });
         t.join();
         RETURN_IF_ERROR(status_a);
         RETURN_IF_ERROR(status_b);
@@ -1880,7 +1912,9 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     // Two workers over the groups.
     std::atomic<size_t> next{0};
     auto worker = [&] {
-      for (size_t k = next++; k < order.size(); k = next++) statuses[k] = run_group(*order[k], &outs[k]);
+      for (size_t k = next++; k < order.size(); k = next++) {
+        statuses[k] = NoThrow([&] { return run_group(*order[k], &outs[k]); });
+      }
     };
     std::thread t(worker);
     worker();
@@ -1971,10 +2005,11 @@ StatusOr<bool> RunSelectPaged(const SelectStatement& s, ExecContext* ctx,
   }
   const bool desc = !s.sort.empty() && !s.sort[0].ascending;
   // Points per column of a page: the first page small, later ones sized
-  // to about kPageTarget points over the columns the first one met, but
+  // to about kPageTarget points over the columns the first one met (a row
+  // cell costs ~100 bytes until written: 256 Ki points, ~25 MB a page), but
   // not below a block's worth (each page decodes whole blocks) unless the
   // point limit (which bounds each page) asks for it.
-  constexpr size_t kFirstPage = 4096, kPageTarget = size_t{4} << 20, kMinPage = 1024, kMaxPage = 1 << 20;
+  constexpr size_t kFirstPage = 4096, kPageTarget = size_t{1} << 18, kMinPage = 1024, kMaxPage = 1 << 20;
   const uint64_t max_points = ctx->options->max_points;
   auto bounded = [max_points](size_t page, size_t columns) {
     if (max_points == 0) return page;

@@ -132,6 +132,12 @@ struct ScanRequest {
   // Ignored for summary_fields. Default: 0 = every point.
   size_t limit_points = 0;
   bool limit_from_end = false;
+  // When > 0, Scan fails with kResourceExhausted ("query memory limit
+  // exceeded") once the points it decodes for the returned columns would
+  // pass this many, checked from the blocks' statistics before they are
+  // decoded: a query over one long series fails before it holds it.
+  // Ignored for summary_fields. Default: 0 = no limit.
+  uint64_t max_points = 0;
   // Called before each series and each field of a series is read; a non-OK
   // status stops the scan and is returned (a query deadline or cancel). It
   // must be cheap. Default: none.
