@@ -532,8 +532,10 @@ StatementNeeds Classify(const query::Statement& st) {
           n.need = Need::kAdmin;
           if (!s.database.empty()) n.dbs.push_back(s.database);
         } else {
-          // SHOW ... [ON db]
+          // SHOW ... [ON db] [FROM db.rp.m]: a database named in FROM is
+          // the one answered for, so it must be covered too.
           if (!s.database.empty()) n.dbs.push_back(s.database);
+          if constexpr (requires { s.sources; }) CollectSources(s.sources, &n);
         }
       },
       st.node);
@@ -1296,21 +1298,22 @@ void HttpServer::Impl::HandleQuery(const httplib::Request& req, httplib::Respons
       // A client that went away stops the statement at its next check.
       bool gone = false;
       st->qo.cancelled = [&gone] { return gone; };
-      st->impl->executor_.ExecuteStreaming(st->statements, st->qo, [&](query::StatementResult&& r, bool more) {
-        if (absl::StrContains(r.error, "query timeout"))
-          st->impl->metrics_.AddLimitRejection(Limit::kQueryTimeout);
-        if (absl::StrContains(r.error, "memory limit"))
-          st->impl->metrics_.AddLimitRejection(Limit::kQueryMemory);
-        if (st->token) {
-          std::vector<query::StatementResult> one;
-          one.push_back(std::move(r));
-          FilterShowDatabases(st->statements, *st->token, &one);
-          r = std::move(one[0]);
-        }
-        for (const auto& s : r.series) rows += s.values.size();
-        gone = !out.Piece(std::move(r), more);
-        return !gone;
-      });
+      st->impl->executor_.ExecuteStreaming(st->statements, st->qo,
+                                           [&](query::StatementResult&& r, bool more) {
+                                             if (absl::StrContains(r.error, "query timeout"))
+                                               st->impl->metrics_.AddLimitRejection(Limit::kQueryTimeout);
+                                             if (absl::StrContains(r.error, "memory limit"))
+                                               st->impl->metrics_.AddLimitRejection(Limit::kQueryMemory);
+                                             if (st->token) {
+                                               std::vector<query::StatementResult> one;
+                                               one.push_back(std::move(r));
+                                               FilterShowDatabases(st->statements, *st->token, &one);
+                                               r = std::move(one[0]);
+                                             }
+                                             for (const auto& s : r.series) rows += s.values.size();
+                                             gone = !out.Piece(std::move(r), more);
+                                             return !gone;
+                                           });
       if (!gone) sink.done();
       TrimAfterBigAnswer(rows * 8);
       return !gone;

@@ -539,6 +539,17 @@ class Permissions(unittest.TestCase):
                 self.assertEqual(["other", "t"], names("admin"))
                 self.assertEqual(["other", "t"], names("rw"))  # every database
                 self.assertEqual(["t"], names("r"))
+                # SHOW ... FROM db..m answers for db: a token limited to t may
+                # not read another database's keys that way (nor SELECT).
+                for stmt in ("SHOW FIELD KEYS FROM other..m", "SHOW TAG KEYS FROM other..m",
+                             "SHOW TAG VALUES FROM other..m WITH KEY = h", "SHOW SERIES FROM other..m",
+                             "SELECT * FROM other..m"):
+                    st, body = q("r", stmt)
+                    self.assertEqual(403, st, (stmt, body))
+                    st, body = s.request("GET", "/query?" + urllib.parse.urlencode(
+                        {"db": "t", "q": stmt, "chunked": "true"}), None, {"Authorization": "Token " + tok["r"]})[:3:2]
+                    self.assertEqual(403, st, (stmt, body))
+                self.assertEqual(200, q("r", "SHOW FIELD KEYS FROM t..a")[0])
                 st, body = q("admin", "DROP DATABASE other")
                 self.assertEqual((200, False), (st, "error" in body.decode()), body)
             # Refusals are logged with the address and token id, at most about
