@@ -555,12 +555,29 @@ rocksdb::Options MetadataOptions() {
   o.max_write_buffer_number = 2;
   o.max_open_files = 256;
   o.max_background_jobs = 2;
-  o.keep_log_file_num = 2;
-  o.max_log_file_size = 1 << 20;
   o.stats_dump_period_sec = 0;
   o.stats_persist_period_sec = 0;
   o.statistics = nullptr;
-  o.max_manifest_file_size = 16 << 20;
+  // Disk space sized for what the store holds (issue 18). RocksDB
+  // fallocate()s its open WAL in steps of 1.1 × write_buffer_size and its
+  // MANIFEST in steps of manifest_preallocation_size (4 MiB): 22 MB on disk
+  // (du) for a store of a few hundred KB, paid in full by a gateway with a
+  // small disk. Without preallocation the files grow with their content;
+  // every synced write is still durable (fdatasync also persists the new
+  // file size), only the WAL's append path updates the inode more often,
+  // and metadata writes are rare next to point writes.
+  o.allow_fallocate = false;
+  o.manifest_preallocation_size = 64 << 10;
+  // Version edits are small and rare (flushes, compactions); a MANIFEST
+  // past 1 MiB is rewritten as one snapshot of the live files.
+  o.max_manifest_file_size = 1 << 20;
+  // The info LOG: one file, rolled at 256 KiB, and only warnings beyond the
+  // options header RocksDB always writes at open. Old LOG files are kept
+  // only as the one LOG.old.* the rollover leaves.
+  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  o.keep_log_file_num = 1;
+  o.max_log_file_size = 256 << 10;
+  o.recycle_log_file_num = 0;  // recycled WAL files keep their old size on disk
   // Close flushes the memtable itself (IndexImpl::Close) and must be able
   // to skip that after an I/O error; RocksDB's own flush at shutdown would
   // trip its assertion on a WAL writer that saw the error.
