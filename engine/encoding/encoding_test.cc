@@ -245,6 +245,14 @@ std::vector<DataSet> DataSets(size_t max_n) {
     sets.push_back({"regular_ts", v});
     for (size_t i = 0; i < max_n; i++) v[i] += static_cast<int64_t>(rng() % 7'000'000) - 3'500'000;
     sets.push_back({"jittered_ts", v});
+    // A millisecond clock with jitter and outages (timestamp mode 3).
+    int64_t ms = 1700000000000;
+    for (size_t i = 0; i < max_n; i++) {
+      ms += 10000 + static_cast<int64_t>(rng() % 501) - 250;
+      if (rng() % 500 == 0) ms += static_cast<int64_t>(rng() % 7200) * 1000;
+      v[i] = static_cast<uint64_t>(ms * 1000000);
+    }
+    sets.push_back({"ts_with_outages", v});
   }
   {
     Bits v;
@@ -468,6 +476,29 @@ TEST(Encoding, MillisecondJitterUsesCommonDivisor) {
   std::string enc;
   EncodeTimestamps(t.data(), t.size(), &enc);
   EXPECT_LE(enc.size(), t.size() * 5 / 8 + 32);  // <= 5 bits per value
+}
+
+// Real devices go offline: one long gap must not widen every delta of the
+// block (mode 3 frames each 64 deltas on their own).
+TEST(Encoding, AnOutageWidensOnlyItsOwnGroupOfTimestamps) {
+  std::mt19937_64 rng(7);
+  std::vector<int64_t> t(4096);
+  int64_t ms = 1700000000000;
+  for (size_t i = 0; i < t.size(); i++) {
+    ms += 10000 + static_cast<int64_t>(rng() % 9) - 4;  // ±4 ms jitter
+    if (i == 2000) ms += 7200000;                       // two hours offline
+    t[i] = ms * 1000000;
+  }
+  std::string enc;
+  EncodeTimestamps(t.data(), t.size(), &enc);
+  EXPECT_LE(enc.size(), t.size() * 5 / 8);  // one frame would need 23 bits per value
+  std::vector<int64_t> got(t.size());
+  ASSERT_TRUE(DecodeTimestamps(enc, t.size(), got.data()).ok());
+  EXPECT_EQ(got, t);
+  size_t decoded = 0;
+  ASSERT_TRUE(DecodeTimestampsUntil(enc, t.size(), t[100], got.data(), &decoded).ok());
+  EXPECT_GT(decoded, 100u);
+  EXPECT_TRUE(std::equal(t.begin(), t.begin() + 101, got.begin()));
 }
 
 TEST(Encoding, DecimalBeatsGorillaOnSensorData) {
