@@ -44,7 +44,7 @@ struct CorpusFigure {
   uint64_t m2mdb_total_bytes = 0;
   std::string m2mdb_codecs{};  // value codecs chosen (blocks), per field
   // VictoriaMetrics' whole data directory (du); unset when skipped.
-  std::optional<uint64_t> vm_total_bytes{};    // after a graceful stop
+  std::optional<uint64_t> vm_total_bytes{};    // after a graceful stop, without cache/
   std::optional<uint64_t> vm_running_bytes{};  // while running, once the directory stopped changing
   std::string note{};
 };

@@ -319,6 +319,23 @@ std::vector<DataSet> DataSets(size_t max_n) {
     for (size_t i = 0; i < max_n; i++)
       unsorted.push_back(static_cast<uint64_t>(1e18) + (rng() % 1000) * 1'000'000);
     sets.push_back({"unsorted_ms_ts", unsorted});
+    // A byte counter: small steps, 10% bursts, a reset (patched schemes).
+    Bits bursty;
+    int64_t total = 1ll << 40;
+    for (size_t i = 0; i < max_n; i++) {
+      total += rng() % 10 == 0 ? static_cast<int64_t>(100000 + rng() % 5000000)
+                               : static_cast<int64_t>(rng() % 20000);
+      if (i == max_n / 2) total = 0;
+      bursty.push_back(static_cast<uint64_t>(total));
+    }
+    sets.push_back({"bursty_counter", bursty});
+    Bits outliers;  // bounded noise with rare int64 extremes
+    for (size_t i = 0; i < max_n; i++) {
+      outliers.push_back(
+          rng() % 50 == 0 ? (rng() % 2 ? static_cast<uint64_t>(INT64_MIN) : static_cast<uint64_t>(INT64_MAX))
+                          : 5000 + rng() % 1000);
+    }
+    sets.push_back({"noise_with_extremes", outliers});
   }
   return sets;
 }
@@ -499,6 +516,26 @@ TEST(Encoding, AnOutageWidensOnlyItsOwnGroupOfTimestamps) {
   ASSERT_TRUE(DecodeTimestampsUntil(enc, t.size(), t[100], got.data(), &decoded).ok());
   EXPECT_GT(decoded, 100u);
   EXPECT_TRUE(std::equal(t.begin(), t.begin() + 101, got.begin()));
+}
+
+// A few outliers (bursts, a reset) must not set the width of every value.
+TEST(Encoding, BurstyCounterPatchesItsOutliers) {
+  std::mt19937_64 rng(3);
+  std::vector<int64_t> v(4096);
+  int64_t total = 1ll << 40;
+  for (size_t i = 0; i < v.size(); i++) {
+    total += rng() % 10 == 0 ? static_cast<int64_t>(100000 + rng() % 5000000)
+                             : static_cast<int64_t>(rng() % 20000);
+    if (i == 3000) total = 0;
+    v[i] = total;
+  }
+  std::string enc;
+  EncodeIntegers(v.data(), v.size(), &enc);
+  // 23 bits per value in one frame; ~15 bits + 10% exceptions patched.
+  EXPECT_LT(enc.size(), v.size() * 20 / 8);
+  std::vector<int64_t> got(v.size());
+  ASSERT_TRUE(DecodeIntegers(enc, v.size(), got.data()).ok());
+  EXPECT_EQ(got, v);
 }
 
 TEST(Encoding, DecimalBeatsGorillaOnSensorData) {
