@@ -12,6 +12,7 @@
 
 #include "bench/m2mdb_bench/compare.h"
 #include "bench/m2mdb_bench/compress.h"
+#include "bench/m2mdb_bench/corpus.h"
 #include "bench/m2mdb_bench/generate.h"
 #include "bench/m2mdb_bench/load.h"
 #include "bench/m2mdb_bench/query_suite.h"
@@ -129,8 +130,20 @@ int main(int argc, char** argv) {
 
   std::string compress_dir;
   auto* compress_cmd = app.add_subcommand("compress", "Bytes per stored value of an m2mdb data directory");
-  compress_cmd->add_option("--data-dir", compress_dir, "Data directory (no server may have it open)")
-      ->required();
+  m2mdb::bench::CorpusOptions corpus;
+  bool corpus_mode = false, corpus_no_vm = false;
+  auto* compress_dir_opt =
+      compress_cmd->add_option("--data-dir", compress_dir, "Data directory (no server may have it open)");
+  auto* corpus_flag = compress_cmd->add_flag(
+      "--corpus", corpus_mode,
+      "Instead: load every shape of the compression corpus into m2mdb and VictoriaMetrics, one after the "
+      "other, and print bytes per value per shape (docs/benchmarks.md)");
+  compress_dir_opt->excludes(corpus_flag);
+  compress_cmd->add_option("--shapes", corpus.only, "Corpus shapes to run, comma-separated (default: all)");
+  compress_cmd->add_option("--corpus-scale", corpus.scale, "Multiplies the devices of every shape")
+      ->capture_default_str();
+  compress_cmd->add_option("--seed", corpus.seed, "Corpus random seed")->capture_default_str();
+  compress_cmd->add_flag("--no-vm", corpus_no_vm, "Skip VictoriaMetrics");
 
   m2mdb::bench::CompareOptions cmp;
   GenFlags cmp_gen;
@@ -199,6 +212,20 @@ int main(int argc, char** argv) {
     for (const auto& r : runs) ok = ok && (r.ok || r.skipped);
     return ok ? 0 : 1;
   }
+  if (*compress_cmd && corpus_mode) {
+    char tmpl[] = "/tmp/m2mdb-corpus-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return Fail(absl::InternalError("mkdtemp failed"));
+    corpus.work_dir = tmpl;
+    corpus.m2mdb_binary = SiblingM2mdb();
+    corpus.victoriametrics = !corpus_no_vm;
+    auto r = m2mdb::bench::RunCorpus(corpus);
+    rmdir(tmpl);
+    if (!r.ok()) return Fail(r.status());
+    std::printf("%s", m2mdb::bench::FormatCorpus(*r).c_str());
+    return 0;
+  }
+  if (*compress_cmd && compress_dir.empty())
+    return Fail(absl::InvalidArgumentError("--data-dir or --corpus"));
   if (*compress_cmd) {
     auto r = m2mdb::bench::CompressReport(compress_dir);
     if (!r.ok()) return Fail(r.status());

@@ -245,6 +245,14 @@ std::vector<DataSet> DataSets(size_t max_n) {
     sets.push_back({"regular_ts", v});
     for (size_t i = 0; i < max_n; i++) v[i] += static_cast<int64_t>(rng() % 7'000'000) - 3'500'000;
     sets.push_back({"jittered_ts", v});
+    // A millisecond clock with jitter and outages (timestamp mode 3).
+    int64_t ms = 1700000000000;
+    for (size_t i = 0; i < max_n; i++) {
+      ms += 10000 + static_cast<int64_t>(rng() % 501) - 250;
+      if (rng() % 500 == 0) ms += static_cast<int64_t>(rng() % 7200) * 1000;
+      v[i] = static_cast<uint64_t>(ms * 1000000);
+    }
+    sets.push_back({"ts_with_outages", v});
   }
   {
     Bits v;
@@ -311,6 +319,23 @@ std::vector<DataSet> DataSets(size_t max_n) {
     for (size_t i = 0; i < max_n; i++)
       unsorted.push_back(static_cast<uint64_t>(1e18) + (rng() % 1000) * 1'000'000);
     sets.push_back({"unsorted_ms_ts", unsorted});
+    // A byte counter: small steps, 10% bursts, a reset (patched schemes).
+    Bits bursty;
+    int64_t total = 1ll << 40;
+    for (size_t i = 0; i < max_n; i++) {
+      total += rng() % 10 == 0 ? static_cast<int64_t>(100000 + rng() % 5000000)
+                               : static_cast<int64_t>(rng() % 20000);
+      if (i == max_n / 2) total = 0;
+      bursty.push_back(static_cast<uint64_t>(total));
+    }
+    sets.push_back({"bursty_counter", bursty});
+    Bits outliers;  // bounded noise with rare int64 extremes
+    for (size_t i = 0; i < max_n; i++) {
+      outliers.push_back(
+          rng() % 50 == 0 ? (rng() % 2 ? static_cast<uint64_t>(INT64_MIN) : static_cast<uint64_t>(INT64_MAX))
+                          : 5000 + rng() % 1000);
+    }
+    sets.push_back({"noise_with_extremes", outliers});
   }
   return sets;
 }
@@ -468,6 +493,49 @@ TEST(Encoding, MillisecondJitterUsesCommonDivisor) {
   std::string enc;
   EncodeTimestamps(t.data(), t.size(), &enc);
   EXPECT_LE(enc.size(), t.size() * 5 / 8 + 32);  // <= 5 bits per value
+}
+
+// Real devices go offline: one long gap must not widen every delta of the
+// block (mode 3 frames each 64 deltas on their own).
+TEST(Encoding, AnOutageWidensOnlyItsOwnGroupOfTimestamps) {
+  std::mt19937_64 rng(7);
+  std::vector<int64_t> t(4096);
+  int64_t ms = 1700000000000;
+  for (size_t i = 0; i < t.size(); i++) {
+    ms += 10000 + static_cast<int64_t>(rng() % 9) - 4;  // ±4 ms jitter
+    if (i == 2000) ms += 7200000;                       // two hours offline
+    t[i] = ms * 1000000;
+  }
+  std::string enc;
+  EncodeTimestamps(t.data(), t.size(), &enc);
+  EXPECT_LE(enc.size(), t.size() * 5 / 8);  // one frame would need 23 bits per value
+  std::vector<int64_t> got(t.size());
+  ASSERT_TRUE(DecodeTimestamps(enc, t.size(), got.data()).ok());
+  EXPECT_EQ(got, t);
+  size_t decoded = 0;
+  ASSERT_TRUE(DecodeTimestampsUntil(enc, t.size(), t[100], got.data(), &decoded).ok());
+  EXPECT_GT(decoded, 100u);
+  EXPECT_TRUE(std::equal(t.begin(), t.begin() + 101, got.begin()));
+}
+
+// A few outliers (bursts, a reset) must not set the width of every value.
+TEST(Encoding, BurstyCounterPatchesItsOutliers) {
+  std::mt19937_64 rng(3);
+  std::vector<int64_t> v(4096);
+  int64_t total = 1ll << 40;
+  for (size_t i = 0; i < v.size(); i++) {
+    total += rng() % 10 == 0 ? static_cast<int64_t>(100000 + rng() % 5000000)
+                             : static_cast<int64_t>(rng() % 20000);
+    if (i == 3000) total = 0;
+    v[i] = total;
+  }
+  std::string enc;
+  EncodeIntegers(v.data(), v.size(), &enc);
+  // 23 bits per value in one frame; ~15 bits + 10% exceptions patched.
+  EXPECT_LT(enc.size(), v.size() * 20 / 8);
+  std::vector<int64_t> got(v.size());
+  ASSERT_TRUE(DecodeIntegers(enc, v.size(), got.data()).ok());
+  EXPECT_EQ(got, v);
 }
 
 TEST(Encoding, DecimalBeatsGorillaOnSensorData) {

@@ -70,7 +70,70 @@ struct IntPlan {
   size_t size;
 };
 
-constexpr int kFor = 0, kDelta = 1, kGroupedFor = 2, kGroupedDelta = 3;
+constexpr int kFor = 0, kDelta = 1, kGroupedFor = 2, kGroupedDelta = 3, kPatchedFor = 4, kPatchedDelta = 5;
+
+// Stream element j: the value (FOR) or the delta v[j+1] - v[j].
+inline int64_t StreamAt(const int64_t* v, size_t j, bool delta) {
+  return delta ? static_cast<int64_t>(Sub(v[j + 1], v[j])) : v[j];
+}
+
+// Bytes of the patched exceptions for a frame (ref, w) over the stream, or
+// SIZE_MAX once it passes `limit`: per exception a position gap varint and
+// the bits of element - ref above the low w (which stay in the packed slot).
+size_t PatchBytes(const int64_t* v, size_t m, bool delta, int64_t ref, int w, size_t limit, size_t* count) {
+  const uint64_t span = w >= 64 ? ~uint64_t{0} : (uint64_t{1} << w) - 1;
+  size_t bytes = 0, k = 0, prev = 0;
+  for (size_t j = 0; j < m; j++) {
+    const int64_t x = StreamAt(v, j, delta);
+    const uint64_t off = Sub(x, ref);
+    if (off <= span) continue;
+    bytes += VarintSize(j - prev) + VarintSize(off >> w);
+    prev = j + 1;
+    k++;
+    if (bytes > limit) return SIZE_MAX;
+  }
+  *count = k;
+  return bytes + VarintSize(k);
+}
+
+// Patched frame of reference (PFOR): a few outliers — a counter's burst or
+// reset, a lost sample doubling a timestamp delta — no longer set the width
+// of the whole block: the frame covers the bulk (a low and a high quantile)
+// and the outliers' high bits are stored apart. Tried only for wide blocks (the
+// best plain scheme ≥ 6 bits per value), where it can pay for its planning.
+struct PatchPlan {
+  int64_t ref = 0;
+  int width = 0;
+  size_t size = SIZE_MAX;
+};
+PatchPlan PlanPatched(const int64_t* v, size_t n, bool delta, size_t limit) {
+  PatchPlan best;
+  const size_t m = delta ? n - 1 : n;
+  thread_local std::vector<int64_t> sorted;
+  sorted.resize(m);
+  for (size_t j = 0; j < m; j++) sorted[j] = StreamAt(v, j, delta);
+  auto quantile = [&](double q) {
+    auto it = sorted.begin() + static_cast<ptrdiff_t>(q * static_cast<double>(m - 1));
+    std::nth_element(sorted.begin(), it, sorted.end());
+    return *it;
+  };
+  const int64_t lo[2] = {quantile(0.0), quantile(0.01)};
+  const int64_t hi[4] = {quantile(0.80), quantile(0.90), quantile(0.97), quantile(0.995)};
+  const size_t header = 1 + (delta ? VarintSize(ZigZagEncode(v[0])) : 0) + 1;
+  for (int64_t ref : lo) {
+    for (int64_t top : hi) {
+      if (top < ref) continue;
+      const int w = BitWidth(Sub(top, ref));
+      const size_t fixed = header + VarintSize(ZigZagEncode(ref)) + PackedBytes(m, w);
+      if (fixed >= std::min(best.size, limit)) continue;
+      size_t k;
+      const size_t patches = PatchBytes(v, m, delta, ref, w, std::min(best.size, limit) - fixed, &k);
+      if (patches == SIZE_MAX) continue;
+      if (fixed + patches < best.size) best = {ref, w, fixed + patches};
+    }
+  }
+  return best;
+}
 
 IntPlan PlanIntBlock(const int64_t* v, size_t n) {
   if (n == 0) return {kFor, 0, 0, 3};
@@ -97,6 +160,15 @@ IntPlan PlanIntBlock(const int64_t* v, size_t n) {
     if (global <= best.size) best = {delta ? kDelta : kFor, w, gmn, global};
     if (grouped < best.size) best = {delta ? kGroupedDelta : kGroupedFor, 0, 0, grouped};
   }
+  if (n >= 64 && best.size >= n * 6 / 8) {
+    for (bool delta : {false, true}) {
+      const PatchPlan p = PlanPatched(v, n, delta, best.size);
+      // Keep it only for a clear gain: its decode patches after unpacking.
+      if (p.size + p.size / 16 < best.size) {
+        best = {delta ? kPatchedDelta : kPatchedFor, p.width, p.ref, p.size};
+      }
+    }
+  }
   return best;
 }
 
@@ -121,10 +193,41 @@ size_t IntBlockSize(const int64_t* v, size_t n) { return PlanIntBlock(v, n).size
 
 void EncodeIntBlock(const int64_t* v, size_t n, std::string* out) {
   const IntPlan plan = PlanIntBlock(v, n);
-  const bool delta = plan.scheme == kDelta || plan.scheme == kGroupedDelta;
+  const bool delta = plan.scheme == kDelta || plan.scheme == kGroupedDelta || plan.scheme == kPatchedDelta;
   const size_t m = delta ? n - 1 : n;
   out->push_back(static_cast<char>(plan.scheme));
   if (delta) PutVarint64(out, ZigZagEncode(v[0]));
+  if (plan.scheme == kPatchedFor || plan.scheme == kPatchedDelta) {
+    const uint64_t ref = static_cast<uint64_t>(plan.ref);
+    const int w = plan.width;
+    const uint64_t span = w >= 64 ? ~uint64_t{0} : (uint64_t{1} << w) - 1;
+    PutVarint64(out, ZigZagEncode(plan.ref));
+    out->push_back(static_cast<char>(w));
+    std::string patches;
+    size_t k = 0, prev = 0;
+    alignas(64) uint64_t tmp[1024];
+    for (size_t i = 0; i < m;) {
+      const size_t c = std::min<size_t>(1024, m - i);
+      for (size_t j = 0; j < c; j++) {
+        const uint64_t off = static_cast<uint64_t>(StreamAt(v, i + j, delta)) - ref;
+        if (off > span) {  // w < 64 here
+          PutVarint64(&patches, i + j - prev);
+          PutVarint64(&patches, off >> w);
+          prev = i + j + 1;
+          k++;
+        }
+        tmp[j] = off & span;
+      }
+      if (w > 0) PackBits(tmp, c, w, out);
+      i += c;
+    }
+    // The count goes before the payload: insert it after the width byte.
+    std::string count;
+    PutVarint64(&count, k);
+    out->insert(out->size() - PackedBytes(m, w), count);
+    out->append(patches);
+    return;
+  }
   if (plan.scheme == kFor || plan.scheme == kDelta) {
     PutVarint64(out, ZigZagEncode(plan.ref));
     out->push_back(static_cast<char>(plan.width));

@@ -101,6 +101,10 @@ inline T BitCast(const auto& v) {
 //                       n-1 values of w bits: (v[i] - v[i-1]) - ref |
 //   grouped FOR (2):  | 2 | per group of 64 values: ref zigzag varint, w u8, payload |
 //   grouped delta (3):| 3 | first: zigzag varint | per group of 64 deltas: ref, w, payload |
+//   patched FOR (4):  | 4 | ref zigzag varint | w u8 | k varint | n values: low w bits of v[i] - ref |
+//                       k × (position gap varint, (v[i] - ref) >> w varint) |   (w < 64 if k > 0)
+//   patched delta (5):| 5 | first zigzag varint | ref | w | k | n-1 deltas as in 4 | k exceptions |
+//     (gap = position − previous exception's position − 1; the first: its position)
 //
 // The grouped forms give every 64 values their own frame, so an idle
 // stretch (zero deltas) costs 2 bytes per 64 values and a burst widens only
@@ -190,8 +194,8 @@ Status DecodeIntBlock(Cursor* c, size_t n, Sink&& sink, size_t want) {
   uint8_t scheme;
   uint64_t first = 0;
   if (!c->Byte(&scheme)) return Corrupt("truncated int block");
-  if (scheme > 3) return Corrupt("unknown int block scheme");
-  const bool delta = scheme == 1 || scheme == 3;
+  if (scheme > 5) return Corrupt("unknown int block scheme");
+  const bool delta = scheme == 1 || scheme == 3 || scheme == 5;
   if (delta && (n == 0 || !c->Varint(&first))) return Corrupt("truncated int block");
   const size_t m = delta ? n - 1 : n;  // packed stream length
   alignas(64) int64_t chunk[64];
@@ -223,6 +227,43 @@ Status DecodeIntBlock(Cursor* c, size_t n, Sink&& sink, size_t want) {
     if (off < want) {
       ForEachPackedGroupWhile(bits, m, width, [&](const uint64_t* p, size_t count) {
         emit(p, count, ref);
+        return off < want;
+      });
+    }
+    return absl::OkStatus();
+  }
+  if (scheme >= 4) {
+    // Patched: read the exceptions (after the payload) first, then patch
+    // each unpacked group of 64 before it is turned into values.
+    uint64_t ref, k;
+    uint8_t width;
+    if (!c->Varint(&ref) || !c->Byte(&width) || !c->Varint(&k)) return Corrupt("truncated int block");
+    if (width > 64) return Corrupt("bad bit width");
+    if (k > m || (k > 0 && width == 64)) return Corrupt("bad exception count");
+    ref = static_cast<uint64_t>(ZigZagDecode(ref));
+    const uint8_t* bits;
+    if (!c->Bytes(PackedBytes(m, width), &bits)) return Corrupt("truncated int block payload");
+    thread_local std::vector<std::pair<uint32_t, uint64_t>> patches;
+    patches.resize(k);
+    uint64_t pos = 0;
+    for (uint64_t e = 0; e < k; e++) {
+      uint64_t gap, val;
+      if (!c->Varint(&gap) || !c->Varint(&val)) return Corrupt("truncated int block exceptions");
+      if (gap >= m - pos) return Corrupt("bad exception position");
+      pos += gap;
+      patches[e] = {static_cast<uint32_t>(pos), val << width};
+      pos++;
+    }
+    alignas(64) uint64_t tmp[64];
+    size_t next = 0, at = 0;  // next exception; stream position of the group
+    if (off < want) {
+      ForEachPackedGroupWhile(bits, m, width, [&](const uint64_t* p, size_t count) {
+        std::memcpy(tmp, p, count * sizeof(uint64_t));
+        for (; next < k && patches[next].first < at + count; next++) {
+          tmp[patches[next].first - at] |= patches[next].second;
+        }
+        at += count;
+        emit(tmp, count, ref);
         return off < want;
       });
     }

@@ -8,6 +8,7 @@
 //                             | n-2 values of w bits: (q[i] - q[i-1]) - ref  (i = 2..n-1) |
 //     mode 2, delta FOR:      | g varint | ref: zigzag varint | w u8 |
 //                             | n-1 values of w bits: q[i] - ref  (i = 1..n-1) |
+//     mode 3, grouped:        | g varint | integer block (internal.h) of q[1..n-1] |
 //
 // where d[i] = t[i] - t[i-1] and q[i] = d[i] / g, g being the greatest common
 // divisor of the deltas (1e6 for millisecond clocks stored in nanoseconds).
@@ -17,6 +18,7 @@
 // modulo 2^64, so unsorted input and INT64_MIN/MAX round-trip exactly.
 #include <algorithm>
 #include <numeric>
+#include <vector>
 
 #include "engine/encoding/internal.h"
 
@@ -104,6 +106,25 @@ void EncodeTimestampDoD(const int64_t* v, size_t n, std::string* out) {
   const int wdd = BitWidth(static_cast<uint64_t>(ddmax) - static_cast<uint64_t>(ddmin));
   // The per-value payload dominates; the extra varint of mode 1 is noise.
   const bool dod = PackedBytes(n - 2, wdd) + 4 < PackedBytes(n - 1, wq);
+  const size_t one_frame = std::min(PackedBytes(n - 2, wdd) + 4, PackedBytes(n - 1, wq));
+  // One frame per block is ruined by a single outage or burst: a 2-hour gap
+  // in a 10 s series widens every delta of the block to 23 bits. Mode 3
+  // hands the quotients to the integer block, whose grouped forms give each
+  // 64 deltas their own frame. Tried only when the single frame is wide
+  // enough for that to matter (the regular-with-jitter case stays on the
+  // cheaper path).
+  if (std::min(wq, wdd) > 4) {
+    thread_local std::vector<int64_t> q;
+    q.resize(n - 1);
+    for (size_t j = 1; j < n; j++) q[j - 1] = div.Divide(Delta(v, j));
+    if (IntBlockSize(q.data(), n - 1) + 4 < one_frame) {
+      out->push_back(3);
+      PutFixed64(out, static_cast<uint64_t>(v[0]));
+      PutVarint64(out, g);
+      EncodeIntBlock(q.data(), n - 1, out);
+      return;
+    }
+  }
   out->push_back(dod ? 1 : 2);
   PutFixed64(out, static_cast<uint64_t>(v[0]));
   PutVarint64(out, g);
@@ -163,7 +184,24 @@ Status DecodeTimestampDoD(std::string_view in, size_t n, int64_t* out, int64_t m
     if (decoded != nullptr) *decoded = done;
     return absl::OkStatus();
   }
-  if (mode > 2 || n < 3) return Corrupt("bad timestamp mode");
+  if (mode > 3 || n < 3) return Corrupt("bad timestamp mode");
+  if (mode == 3) {
+    uint64_t g;
+    if (!c.Varint(&g) || g == 0) return Corrupt("bad timestamp divisor");
+    uint64_t t = first;
+    out[0] = static_cast<int64_t>(t);
+    RETURN_IF_ERROR(DecodeIntBlock(&c, n - 1, [&](size_t off, const int64_t* q, size_t count) {
+      int64_t* o = out + 1 + off;
+      for (size_t j = 0; j < count; j++) {
+        t += static_cast<uint64_t>(q[j]) * g;
+        o[j] = static_cast<int64_t>(t);
+      }
+    }));
+    if (!c.AtEnd()) return Corrupt("trailing bytes after timestamps");
+    // The whole block is decoded (max_time only allows stopping early).
+    if (decoded != nullptr) *decoded = n;
+    return absl::OkStatus();
+  }
   uint64_t g, q1 = 0, ref;
   uint8_t width;
   if (!c.Varint(&g) || g == 0) return Corrupt("bad timestamp divisor");

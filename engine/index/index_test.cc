@@ -3,11 +3,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <malloc.h>
+#include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -670,6 +672,48 @@ TEST_F(IndexTest, OpenWithManySeries) {
 #else
   (void)heap;
 #endif
+}
+
+// Bytes the files under `dir` occupy on disk, counted like `du`
+// (st_blocks * 512): preallocated space past a file's end counts.
+uint64_t AllocatedBytes(const std::string& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
+    struct stat st;
+    if (::lstat(e.path().c_str(), &st) == 0) total += static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  return total;
+}
+
+// A gateway with a small disk pays every byte the metadata store holds: a
+// store with a few thousand series and no points must not cost megabytes of
+// preallocated WAL or MANIFEST space, neither while open nor after a restart
+// (issue 18).
+TEST_F(IndexTest, SmallStoreHasNoFixedOverheadOnDisk) {
+  constexpr int kSeries = 3000;
+  uint32_t db = MakeDb("telemetry");
+  for (int i = 0; i < kSeries; i++) {
+    Series(db, absl::StrCat("readings,fleet=", i % 7, ",model=m", i % 13, ",name=truck_", i));
+  }
+  for (const char* f : {"latitude", "longitude", "velocity", "fuel"}) {
+    ASSERT_OK(index_->GetOrCreateField(db, "readings", f, FieldType::kFloat).status());
+  }
+  ASSERT_OK(index_->CommitSegments({}, {}, 1));  // a synced write, like a flush's
+  const uint64_t open_bytes = AllocatedBytes(dir_);
+  Reopen();
+  const uint64_t reopened_bytes = AllocatedBytes(dir_);
+  ASSERT_OK(index_->Close());
+  index_.reset();
+  const uint64_t closed_bytes = AllocatedBytes(dir_);
+  std::printf("[ info ] %d series: %llu B allocated while open, %llu after a restart, %llu closed\n", kSeries,
+              static_cast<unsigned long long>(open_bytes), static_cast<unsigned long long>(reopened_bytes),
+              static_cast<unsigned long long>(closed_bytes));
+  EXPECT_LT(open_bytes, 1u << 20);
+  EXPECT_LT(reopened_bytes, 1u << 20);
+  EXPECT_LT(closed_bytes, 1u << 20);
+  Reopen();
+  EXPECT_EQ(index_->SeriesCount(db), static_cast<uint64_t>(kSeries));
 }
 
 TEST(LiteralAlternation, RecognizesOnlyAnchoredLiteralSets) {
