@@ -42,12 +42,10 @@
 #include "httplib.h"
 
 #include "engine/util/logging.h"
+#include "m2mdb/query/executor.h"
 #include "query/parser/parser.h"
 #include "server/http1.h"
 #include "server/metrics.h"
-#ifdef M2MDB_HAVE_QUERY_EXECUTOR
-#include "m2mdb/query/executor.h"
-#endif
 
 namespace m2mdb::server {
 namespace {
@@ -312,7 +310,6 @@ struct Buffers {
 };
 thread_local Buffers tls_buffers;
 
-#ifdef M2MDB_HAVE_QUERY_EXECUTOR
 // InfluxDB's chunked=true: results split into pieces of at most chunk_size
 // rows per series, each sent as its own JSON document; a piece with more to
 // come for its series/statement carries "partial":true.
@@ -363,7 +360,8 @@ std::vector<std::string> ChunkedJson(const std::vector<query::StatementResult>& 
 // point SELECT * peaked at 3.7 GB, its first byte after 17 s).
 class ChunkStreamer {
  public:
-  ChunkStreamer(size_t chunk_size, const query::JsonOptions& jo, std::function<bool(const std::string&)> write)
+  ChunkStreamer(size_t chunk_size, const query::JsonOptions& jo,
+                std::function<bool(const std::string&)> write)
       : chunk_size_(chunk_size), jo_(jo), write_(std::move(write)) {}
 
   // A piece from ExecuteStreaming; false once the client is gone.
@@ -383,7 +381,8 @@ class ChunkStreamer {
         Emit(start, start + chunk_size_, /*last=*/false);
         start += chunk_size_;
       }
-      pending_->values.erase(pending_->values.begin(), pending_->values.begin() + static_cast<ptrdiff_t>(start));
+      pending_->values.erase(pending_->values.begin(),
+                             pending_->values.begin() + static_cast<ptrdiff_t>(start));
       return ok_;
     }
     if (pending_) {
@@ -413,7 +412,8 @@ class ChunkStreamer {
     ps.partial = !last;
     piece.series.push_back(std::move(ps));
     std::string json = query::ToInfluxJson({piece}, jo_);
-    if (!last && !jo_.pretty && absl::EndsWith(json, "}]}")) json.insert(json.size() - 3, ",\"partial\":true");
+    if (!last && !jo_.pretty && absl::EndsWith(json, "}]}"))
+      json.insert(json.size() - 3, ",\"partial\":true");
     if (ok_) ok_ = write_(json);
   }
 
@@ -441,7 +441,6 @@ size_t CountCells(const std::vector<query::StatementResult>& results) {
   }
   return cells;
 }
-#endif
 
 // Statement classification for token scopes (TokenInfo in tokens.h).
 enum class Need { kRead, kWrite, kDelete, kAdmin };
@@ -651,7 +650,6 @@ bool ParseJsonParams(std::string_view s, query::ParseOptions* po, std::string* e
   return false;
 }
 
-#ifdef M2MDB_HAVE_QUERY_EXECUTOR
 // SHOW DATABASES lists only the databases `token` covers (influxd lists those
 // a non-admin user has a grant on). The executor lists them all; the filter is
 // applied to its result here so that the query layer knows nothing of tokens.
@@ -671,7 +669,6 @@ void FilterShowDatabases(const std::vector<query::Statement>& statements, const 
     }
   }
 }
-#endif
 
 // Log lines for refused requests (401, 403): at most one per second per
 // reason, with the number suppressed since the last one, so that a client
@@ -749,16 +746,7 @@ class QuerySlot {
 class HttpServer::Impl {
  public:
   Impl(DB* db, const ServeOptions& o, TokenStore tokens, bool auth_required)
-      : db_(db),
-        options_(o),
-        tokens_(std::move(tokens)),
-        auth_required_(auth_required)
-#ifdef M2MDB_HAVE_QUERY_EXECUTOR
-        ,
-        executor_(db)
-#endif
-  {
-  }
+      : db_(db), options_(o), tokens_(std::move(tokens)), auth_required_(auth_required), executor_(db) {}
 
   Status Init();
   ~Impl() {
@@ -819,9 +807,7 @@ class HttpServer::Impl {
   AuthLog auth_log_;
   std::function<void(const std::string&)> query_hook_for_test_;
   std::atomic<bool> run_done_{false};
-#ifdef M2MDB_HAVE_QUERY_EXECUTOR
   query::Executor executor_;
-#endif
 };
 
 Status HttpServer::Impl::Init() {
@@ -1215,12 +1201,6 @@ void HttpServer::Impl::HandleQuery(const httplib::Request& req, httplib::Respons
     }
   }
 
-#ifndef M2MDB_HAVE_QUERY_EXECUTOR
-  (void)database;
-  return SetError(res, 501,
-                  "this m2mdb binary was built without the query executor (CMake target m2mdb_query): "
-                  "/query cannot run statements");
-#else
   const int limit = options_.max_concurrent_queries;
   // The slot and the in-flight gauge are released by the guard on every path
   // out of here, an exception from the executor included: a query that died
@@ -1282,7 +1262,8 @@ void HttpServer::Impl::HandleQuery(const httplib::Request& req, httplib::Respons
     std::string pretty = params.Get("pretty");
     st->jo.pretty = pretty == "true" || pretty == "1";
     std::string cs = params.Get("chunk_size");
-    if (!cs.empty() && (!absl::SimpleAtoi(cs, &st->chunk_size) || st->chunk_size == 0)) st->chunk_size = 10000;
+    if (!cs.empty() && (!absl::SimpleAtoi(cs, &st->chunk_size) || st->chunk_size == 0))
+      st->chunk_size = 10000;
     res.status = 200;
     res.set_chunked_content_provider("application/json", [st](size_t, httplib::DataSink& sink) {
       size_t rows = 0;
@@ -1292,21 +1273,22 @@ void HttpServer::Impl::HandleQuery(const httplib::Request& req, httplib::Respons
       // A client that went away stops the statement at its next check.
       bool gone = false;
       st->qo.cancelled = [&gone] { return gone; };
-      st->impl->executor_.ExecuteStreaming(st->statements, st->qo, [&](query::StatementResult&& r, bool more) {
-        if (absl::StrContains(r.error, "query timeout"))
-          st->impl->metrics_.AddLimitRejection(Limit::kQueryTimeout);
-        if (absl::StrContains(r.error, "memory limit"))
-          st->impl->metrics_.AddLimitRejection(Limit::kQueryMemory);
-        if (st->token) {
-          std::vector<query::StatementResult> one;
-          one.push_back(std::move(r));
-          FilterShowDatabases(st->statements, *st->token, &one);
-          r = std::move(one[0]);
-        }
-        for (const auto& s : r.series) rows += s.values.size();
-        gone = !out.Piece(std::move(r), more);
-        return !gone;
-      });
+      st->impl->executor_.ExecuteStreaming(st->statements, st->qo,
+                                           [&](query::StatementResult&& r, bool more) {
+                                             if (absl::StrContains(r.error, "query timeout"))
+                                               st->impl->metrics_.AddLimitRejection(Limit::kQueryTimeout);
+                                             if (absl::StrContains(r.error, "memory limit"))
+                                               st->impl->metrics_.AddLimitRejection(Limit::kQueryMemory);
+                                             if (st->token) {
+                                               std::vector<query::StatementResult> one;
+                                               one.push_back(std::move(r));
+                                               FilterShowDatabases(st->statements, *st->token, &one);
+                                               r = std::move(one[0]);
+                                             }
+                                             for (const auto& s : r.series) rows += s.values.size();
+                                             gone = !out.Piece(std::move(r), more);
+                                             return !gone;
+                                           });
       if (!gone) sink.done();
       TrimAfterBigAnswer(rows * 8);
       return !gone;
@@ -1363,7 +1345,6 @@ void HttpServer::Impl::HandleQuery(const httplib::Request& req, httplib::Respons
   results.shrink_to_fit();
   TrimAfterBigAnswer(cells);
   metrics_.ObserveQuery(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-#endif
 }
 
 // ---------------------------------------------------------------------------

@@ -21,14 +21,6 @@
 
 namespace m2mdb::cli {
 
-bool HaveQueryEngine() {
-#if defined(M2MDB_HAVE_QUERY)
-  return true;
-#else
-  return false;
-#endif
-}
-
 void AddTargetOptions(CLI::App* cmd, Target* t) {
   cmd->add_option("--host", t->host, "Server URL (http:// or https://)")->capture_default_str();
   cmd->add_option("--token", t->token, "API token, sent as 'Authorization: Token X'")->envname("M2MDB_TOKEN");
@@ -550,7 +542,6 @@ uint64_t CountRows(const std::vector<query::StatementResult>& results) {
   return n;
 }
 
-#if defined(M2MDB_HAVE_QUERY)
 // The writers print statement errors inline ("ERR: ..."); the CLI sends them
 // to stderr instead, so stdout holds only data.
 std::string RenderText(const std::vector<query::StatementResult>& results, const RenderOptions& o) {
@@ -565,14 +556,12 @@ std::string RenderText(const std::vector<query::StatementResult>& results, const
   if (o.format == "json") return query::ToInfluxJson(results, jo);
   return query::ToTable(ok, jo);
 }
-#endif
 
 }  // namespace
 
 QueryOutcome Session::Run(std::string_view text, const RenderOptions& o) {
   QueryOutcome out;
   if (db_ != nullptr) {
-#if defined(M2MDB_HAVE_QUERY)
     query::Executor exec(db_.get());
     query::QueryOptions qo;
     qo.database = o.database;
@@ -583,19 +572,13 @@ QueryOutcome Session::Run(std::string_view text, const RenderOptions& o) {
     out.rows = CountRows(results);
     out.output = RenderText(results, o);
     if (o.format == "json" && !out.output.empty() && out.output.back() != '\n') out.output.push_back('\n');
-#else
-    (void)text;
-    out.errors.push_back(
-        "query engine not built: this m2mdb binary has no InfluxQL executor (CMake target m2mdb_query), so "
-        "--data-dir cannot run statements; use --host with a server that has one");
-#endif
     return out;
   }
 
   // Server mode. The table and CSV writers want nanoseconds in the time
   // column, so those ask for epoch=ns and render here; json is passed through
   // exactly as the server wrote it, in the epoch asked for.
-  bool raw_json = o.format == "json" || !HaveQueryEngine();
+  bool raw_json = o.format == "json";
   Params form = {{"q", std::string(text)}};
   if (!o.database.empty()) form.emplace_back("db", o.database);
   if (raw_json) {
@@ -624,14 +607,9 @@ QueryOutcome Session::Run(std::string_view text, const RenderOptions& o) {
   if (raw_json) {
     out.output = std::move(res->body);
     if (!out.output.empty() && out.output.back() != '\n') out.output.push_back('\n');
-    if (o.format != "json") {
-      out.errors.push_back("this m2mdb binary has no query writers (m2mdb_query): printed the server's JSON");
-    }
     return out;
   }
-#if defined(M2MDB_HAVE_QUERY)
   out.output = RenderText(results, o);
-#endif
   return out;
 }
 

@@ -32,9 +32,6 @@ void RegisterShell(CLI::App* app, int* exit_code);
 void RegisterImport(CLI::App* app, int* exit_code);
 void RegisterExport(CLI::App* app, int* exit_code);
 
-// True when the query executor (m2mdb_query) is linked into this binary.
-bool HaveQueryEngine();
-
 // Where a client command runs: against a server over HTTP, or directly on a
 // data directory (embedded mode) when data_dir is set.
 struct Target {
