@@ -40,8 +40,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "httplib.h"
+#include <nlohmann/json.hpp>
 
 #include "engine/util/logging.h"
+#include "m2mdb/json.h"
 #include "m2mdb/query/executor.h"
 #include "query/parser/parser.h"
 #include "server/http1.h"
@@ -60,85 +62,8 @@ constexpr char kGzipMarker[] = "X-M2mdb-Gzip-Body";
 constexpr size_t kMaxReportedLineErrors = 100;
 
 // ---------------------------------------------------------------------------
-// JSON helpers
+// JSON helpers (the string escaper is m2mdb/json.h)
 // ---------------------------------------------------------------------------
-
-// Length of the valid UTF-8 sequence at s[i], or 0.
-size_t Utf8SeqLen(std::string_view s, size_t i) {
-  unsigned char c = s[i];
-  size_t n;
-  uint32_t min;
-  if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0) {
-    n = 2;
-    min = 0x80;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3;
-    min = 0x800;
-  } else if ((c & 0xF8) == 0xF0) {
-    n = 4;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  uint32_t cp = c & (0x7F >> n);
-  for (size_t k = 1; k < n; k++) {
-    unsigned char d = s[i + k];
-    if ((d & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (d & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-
-// Appends `s` as a JSON string. Invalid UTF-8 becomes U+FFFD, as Go's
-// encoding/json does (error messages quote client input verbatim).
-void AppendJsonString(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = s[i];
-    if (c >= 0x80) {
-      size_t n = Utf8SeqLen(s, i);
-      if (n == 0) {
-        out->append("\\ufffd");
-        i++;
-      } else {
-        out->append(s.substr(i, n));
-        i += n;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (c < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 15]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-    i++;
-  }
-  out->push_back('"');
-}
 
 std::string ErrorBody(std::string_view message) {
   std::string out = "{\"error\":";
@@ -537,115 +462,44 @@ StatementNeeds Classify(const query::Statement& st) {
 }
 
 // The `params` form value: a flat JSON object of strings, numbers and bools
-// (InfluxDB's bound parameters).
+// (InfluxDB's bound parameters), read with nlohmann-json. The two messages
+// are the ones clients see; anything but such an object is refused.
 bool ParseJsonParams(std::string_view s, query::ParseOptions* po, std::string* err) {
-  size_t i = 0;
-  auto ws = [&] {
-    while (i < s.size() && absl::ascii_isspace(static_cast<unsigned char>(s[i]))) i++;
-  };
-  auto str = [&](std::string* out) -> bool {
-    if (i >= s.size() || s[i] != '"') return false;
-    i++;
-    while (i < s.size() && s[i] != '"') {
-      if (s[i] == '\\' && i + 1 < s.size()) {
-        char c = s[++i];
-        switch (c) {
-          case 'n':
-            out->push_back('\n');
-            break;
-          case 't':
-            out->push_back('\t');
-            break;
-          case 'r':
-            out->push_back('\r');
-            break;
-          case 'b':
-            out->push_back('\b');
-            break;
-          case 'f':
-            out->push_back('\f');
-            break;
-          case 'u': {
-            uint32_t cp = 0;
-            if (i + 4 >= s.size() || !absl::SimpleHexAtoi(ToAbsl(s.substr(i + 1, 4)), &cp)) return false;
-            i += 4;
-            if (cp < 0x80) {
-              out->push_back(static_cast<char>(cp));
-            } else if (cp < 0x800) {
-              out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-              out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-            } else {
-              out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-              out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-              out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-            }
-            break;
-          }
-          default:
-            out->push_back(c);
-        }
-        i++;
-      } else {
-        out->push_back(s[i++]);
-      }
-    }
-    if (i >= s.size()) return false;
-    i++;
-    return true;
-  };
-  ws();
-  if (i >= s.size() || s[i] != '{') {
+  size_t first = s.find_first_not_of(" \t\r\n\f\v");
+  if (first == std::string_view::npos || s[first] != '{') {
     *err = "params must be a JSON object";
     return false;
   }
-  i++;
-  ws();
-  if (i < s.size() && s[i] == '}') return true;
-  for (;;) {
-    ws();
-    std::string key;
-    if (!str(&key)) break;
-    ws();
-    if (i >= s.size() || s[i] != ':') break;
-    i++;
-    ws();
-    if (i >= s.size()) break;
-    if (s[i] == '"') {
-      std::string v;
-      if (!str(&v)) break;
-      po->params[key] = query::ParamValue::String(std::move(v));
-    } else if (s.substr(i, 4) == "true") {
-      po->params[key] = query::ParamValue::Boolean(true);
-      i += 4;
-    } else if (s.substr(i, 5) == "false") {
-      po->params[key] = query::ParamValue::Boolean(false);
-      i += 5;
-    } else {
-      size_t j = i;
-      while (j < s.size() && (absl::ascii_isdigit(static_cast<unsigned char>(s[j])) || s[j] == '-' ||
-                              s[j] == '+' || s[j] == '.' || s[j] == 'e' || s[j] == 'E')) {
-        j++;
-      }
-      std::string_view num = s.substr(i, j - i);
-      int64_t iv;
-      double dv;
-      if (absl::SimpleAtoi(ToAbsl(num), &iv)) {
-        po->params[key] = query::ParamValue::Integer(iv);
-      } else if (absl::SimpleAtod(ToAbsl(num), &dv)) {
-        po->params[key] = query::ParamValue::Float(dv);
-      } else {
+  nlohmann::json doc = nlohmann::json::parse(s.begin(), s.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
+  bool ok = doc.is_object();
+  for (auto it = ok ? doc.begin() : doc.end(); ok && it != doc.end(); ++it) {
+    const nlohmann::json& v = it.value();
+    switch (v.type()) {
+      case nlohmann::json::value_t::string:
+        po->params[it.key()] = query::ParamValue::String(v.get<std::string>());
         break;
-      }
-      i = j;
+      case nlohmann::json::value_t::boolean:
+        po->params[it.key()] = query::ParamValue::Boolean(v.get<bool>());
+        break;
+      case nlohmann::json::value_t::number_integer:
+        po->params[it.key()] = query::ParamValue::Integer(v.get<int64_t>());
+        break;
+      case nlohmann::json::value_t::number_unsigned:
+        // Past INT64_MAX a number is a float, as the parser it replaced read it.
+        if (v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX)) {
+          po->params[it.key()] = query::ParamValue::Integer(static_cast<int64_t>(v.get<uint64_t>()));
+        } else {
+          po->params[it.key()] = query::ParamValue::Float(static_cast<double>(v.get<uint64_t>()));
+        }
+        break;
+      case nlohmann::json::value_t::number_float:
+        po->params[it.key()] = query::ParamValue::Float(v.get<double>());
+        break;
+      default:  // null, arrays and objects bind to nothing
+        ok = false;
     }
-    ws();
-    if (i < s.size() && s[i] == ',') {
-      i++;
-      continue;
-    }
-    if (i < s.size() && s[i] == '}') return true;
-    break;
   }
+  if (ok) return true;
   *err = "error parsing query parameters: invalid JSON";
   return false;
 }

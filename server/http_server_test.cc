@@ -129,6 +129,40 @@ TEST(HttpServerTest, ThrowingQueriesGiveTheirSlotBack) {
   EXPECT_EQ(0, Gauge(m->body, "m2mdb_queries_in_flight")) << m->body;
 }
 
+// Bound parameters (`params`, a JSON object) bind strings, integers, floats
+// and bools; anything else is refused with the two messages clients know.
+TEST(HttpServerTest, BoundParametersAreReadFromJson) {
+  RunningServer s;
+  s.Start();
+  httplib::Client c("127.0.0.1", s.port());
+  c.set_read_timeout(10, 0);
+  auto w = c.Post("/write?db=t", "m,h=a\\ b v=1.5,n=3i 1\nm,h=c v=2.5,n=4i 2\n", "text/plain");
+  ASSERT_TRUE(w);
+  ASSERT_EQ(204, w->status) << w->body;
+  auto query = [&](const std::string& params) {
+    return c.Post("/query", httplib::Params{{"db", "t"},
+                                            {"q", "SELECT v FROM m WHERE h = $h AND n >= $n AND v > $v"},
+                                            {"params", params}});
+  };
+  auto r = query(R"( {"h": "a b", "n": 3, "v": 1.0, "unused": true} )");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(200, r->status) << r->body;
+  EXPECT_EQ(R"({"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","v"],"values":[[)"
+            R"("1970-01-01T00:00:00.000000001Z",1.5]]}]}]})"
+            "\n",
+            r->body);
+  r = query("[1]");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(400, r->status);
+  EXPECT_EQ("{\"error\":\"params must be a JSON object\"}\n", r->body);
+  for (const char* bad : {"{\"h\": ", "{\"h\": null}", "{\"h\": [1]}", "{\"h\" 1}"}) {
+    r = query(bad);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(400, r->status) << bad;
+    EXPECT_EQ("{\"error\":\"error parsing query parameters: invalid JSON\"}\n", r->body) << bad;
+  }
+}
+
 // A token record written before the delete and admin permissions existed
 // keeps its read/write rights and gets neither new one.
 TEST(TokensTest, OldRecordsHaveNeitherDeleteNorAdmin) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "client/json.h"
 
 #include "m2mdb/db.h"
 #include "m2mdb/query/executor.h"
@@ -86,17 +87,9 @@ class HttpClient {
   std::string url_;
 };
 
-// ---- JSON (just enough for InfluxDB /query and /write answers) ---------------
-struct Json {
-  enum Kind { kNull, kBool, kNumber, kString, kArray, kObject };
-  Kind kind = kNull;
-  bool boolean = false;
-  std::string text;  // kString: unescaped; kNumber: the number as written
-  std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> members;  // in document order
-
-  const Json* Find(std::string_view key) const;  // kObject member or null
-};
+// ---- JSON (client/json.h: nlohmann-json under a small tree of ours) ----------
+using client::Json;
+// client::ParseJson, with "bad JSON from server: " before its error.
 StatusOr<Json> ParseJson(std::string_view text);
 
 // The message of an error answer: its JSON "error" member, else the body.
