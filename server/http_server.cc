@@ -42,10 +42,10 @@
 #include "httplib.h"
 #include <nlohmann/json.hpp>
 
-#include "engine/util/logging.h"
 #include "m2mdb/json.h"
+#include "m2mdb/log.h"
 #include "m2mdb/query/executor.h"
-#include "query/parser/parser.h"
+#include "m2mdb/query/parse.h"
 #include "server/http1.h"
 #include "server/metrics.h"
 

@@ -17,7 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
-#include "engine/util/logging.h"
+#include "m2mdb/log.h"
 
 namespace m2mdb::cli {
 
@@ -39,7 +39,7 @@ std::unique_ptr<DB> OpenDataDir(const std::string& dir, bool create_if_missing, 
   }
   // The engine's INFO lines ("opened ...") are for servers; a command's
   // output stays clean, while warnings (a cut WAL tail) still show.
-  SetMinLogLevel(LogLevel::kWarning);
+  SetLogLevel(LogLevel::kWarning);
   Options o;
   o.data_dir = dir;
   o.create_if_missing = create_if_missing;
