@@ -71,6 +71,7 @@ StatementResult RunStatement(DB* db, const Statement& st, size_t i, const QueryO
   }
   if (!out.ok()) {
     r.error = std::string(ToStd(out.status().message()));
+    r.kind = ErrorKindOf(out.status());
   } else {
     r.series = std::move(*out);
   }

@@ -46,6 +46,7 @@
 #include "m2mdb/log.h"
 #include "m2mdb/query/executor.h"
 #include "m2mdb/query/parse.h"
+#include "server/error_kinds.h"
 #include "server/http1.h"
 #include "server/metrics.h"
 
@@ -619,6 +620,11 @@ class HttpServer::Impl {
     while (!run_done_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   bool tls() const { return tls_; }
+  // Counts a statement stopped by a query limit (its kind's metric).
+  void CountStatementError(const query::StatementResult& r) {
+    if (r.error.empty()) return;
+    if (auto limit = ActionFor(r.kind).limit) metrics_.AddLimitRejection(*limit);
+  }
   void SetQueryHookForTest(std::function<void(const std::string&)> hook) {
     query_hook_for_test_ = std::move(hook);
   }
@@ -933,16 +939,9 @@ void HttpServer::Impl::HandleWrite(const httplib::Request& req, httplib::Respons
   wo.max_line_length = options_.max_line_bytes;
   auto r = db_->WriteLineProtocol(database, body, wo);
   if (!r.ok()) {
-    std::string msg(ToStd(r.status().message()));
-    switch (r.status().code()) {
-      case absl::StatusCode::kNotFound:
-        return SetError(res, 404, msg);
-      case absl::StatusCode::kInvalidArgument:
-        return SetError(res, 400, msg);
-      default:
-        LogError("write to ", database, ": ", r.status().ToString());
-        return SetError(res, 500, msg);
-    }
+    const int status = HttpStatusFor(r.status());
+    if (status >= 500) LogError("write to ", database, ": ", r.status().ToString());
+    return SetError(res, status, ToStd(r.status().message()));
   }
   metrics_.AddWriteRequest(r->points_written, r->values_written);
   if (r->errors.empty()) {
@@ -960,11 +959,12 @@ void HttpServer::Impl::HandleWrite(const httplib::Request& req, httplib::Respons
   // that only read "error" see InfluxDB's text.
   metrics_.AddRejectedLines(r->errors.size());
   std::vector<const WriteError*> parse_errors, dropped;
+  int status = 400;
   for (const auto& e : r->errors) {
-    if (absl::StrContains(e.reason, "line too long: ")) metrics_.AddLimitRejection(Limit::kLineLength);
-    if (absl::StartsWith(e.reason, "max-series-per-database")) metrics_.AddLimitRejection(Limit::kSeries);
-    bool parse = absl::StartsWith(e.reason, "unable to parse");
-    (parse ? parse_errors : dropped).push_back(&e);
+    const ErrorKindAction& action = ActionFor(e.kind);
+    if (action.limit) metrics_.AddLimitRejection(*action.limit);
+    if (action.http_status != 0) status = action.http_status;
+    (action.parse_error ? parse_errors : dropped).push_back(&e);
   }
   std::string joined;
   for (size_t i = 0; i < parse_errors.size() && i < kMaxReportedLineErrors; i++) {
@@ -992,7 +992,7 @@ void HttpServer::Impl::HandleWrite(const httplib::Request& req, httplib::Respons
     out.push_back('}');
   }
   out += "]}\n";
-  res.status = 400;
+  res.status = status;
   res.set_header("X-Influxdb-Error", HeaderSafe(msg));
   res.set_content(out, "application/json");
 }
@@ -1129,10 +1129,7 @@ void HttpServer::Impl::HandleQuery(const httplib::Request& req, httplib::Respons
       st->qo.cancelled = [&gone] { return gone; };
       st->impl->executor_.ExecuteStreaming(st->statements, st->qo,
                                            [&](query::StatementResult&& r, bool more) {
-                                             if (absl::StrContains(r.error, "query timeout"))
-                                               st->impl->metrics_.AddLimitRejection(Limit::kQueryTimeout);
-                                             if (absl::StrContains(r.error, "memory limit"))
-                                               st->impl->metrics_.AddLimitRejection(Limit::kQueryMemory);
+                                             st->impl->CountStatementError(r);
                                              if (st->token) {
                                                std::vector<query::StatementResult> one;
                                                one.push_back(std::move(r));
@@ -1173,10 +1170,7 @@ void HttpServer::Impl::HandleQuery(const httplib::Request& req, httplib::Respons
   if (auth.token != nullptr && !auth.token->dbs.empty()) {
     FilterShowDatabases(*statements, *auth.token, &results);
   }
-  for (const auto& r : results) {
-    if (absl::StrContains(r.error, "query timeout")) metrics_.AddLimitRejection(Limit::kQueryTimeout);
-    if (absl::StrContains(r.error, "memory limit")) metrics_.AddLimitRejection(Limit::kQueryMemory);
-  }
+  for (const auto& r : results) CountStatementError(r);
   for (const auto& r : results) {
     // We parsed q above, so this is rare (a bound parameter's rendering?).
     if (r.parse_error) return SetError(res, 400, r.error);

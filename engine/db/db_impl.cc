@@ -629,9 +629,9 @@ void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view bod
       ctx->cache_epoch = epoch;
     }
   }
-  auto reject = [&](int line, std::string reason) {
+  auto reject = [&](int line, std::string reason, ErrorKind kind = ErrorKind::kUnspecified) {
     ctx->rejected.push_back(line);
-    if (errors) errors->push_back({line, std::move(reason)});
+    if (errors) errors->push_back({line, std::move(reason), kind});
   };
 
   ctx->parser.Parse(
@@ -656,8 +656,9 @@ void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view bod
         } else {
           if (!replay && options_.max_series_per_database > 0 &&
               index_->SeriesCount(db.id) >= options_.max_series_per_database) {
-            reject(p.line, absl::StrCat("max-series-per-database limit exceeded: (",
-                                        options_.max_series_per_database, ")"));
+            reject(p.line,
+                   absl::StrCat("max-series-per-database limit exceeded: (", options_.max_series_per_database, ")"),
+                   ErrorKind::kSeriesLimit);
             return;
           }
           auto id = index_->GetOrCreateSeries(db.id, ctx->key);
@@ -751,7 +752,9 @@ void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view bod
       &ctx->parse_errors);
   for (const auto& pe : ctx->parse_errors) {
     ctx->rejected.push_back(pe.line);
-    if (errors) errors->push_back({pe.line, absl::StrCat("unable to parse '", pe.text, "': ", pe.reason)});
+    if (errors) {
+      errors->push_back({pe.line, absl::StrCat("unable to parse '", pe.text, "': ", pe.reason), pe.kind});
+    }
   }
   std::sort(ctx->rejected.begin(), ctx->rejected.end());
   if (errors) {

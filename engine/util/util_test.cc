@@ -113,5 +113,20 @@ TEST(Log, SinkTakesLinesAtOrAboveTheLevel) {
   EXPECT_EQ(lines[2], std::make_pair(LogLevel::kError, std::string("boom")));
 }
 
+// The kind travels with the status as a payload, through Annotate too; the
+// code and message stay as they were.
+TEST(ErrorKind, TravelsWithTheStatus) {
+  Status s =
+      WithErrorKind(absl::ResourceExhaustedError("query memory limit exceeded"), ErrorKind::kQueryMemory);
+  EXPECT_EQ(ErrorKindOf(s), ErrorKind::kQueryMemory);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(s.message(), "query memory limit exceeded");
+  Status a = Annotate(s, "statement 1");
+  EXPECT_EQ(ErrorKindOf(a), ErrorKind::kQueryMemory);
+  EXPECT_EQ(a.message(), "statement 1: query memory limit exceeded");
+  EXPECT_EQ(ErrorKindOf(absl::InternalError("x")), ErrorKind::kUnspecified);
+  EXPECT_TRUE(WithErrorKind(absl::OkStatus(), ErrorKind::kParse).ok());
+}
+
 }  // namespace
 }  // namespace m2mdb
