@@ -1,5 +1,4 @@
-// tools/cli_common.cc — see cli_common.h. This is the only file of tools/ that
-// includes httplib.h (it is a large header; one translation unit pays for it).
+// tools/cli_common.cc — see cli_common.h.
 #include "tools/cli_common.h"
 
 #include <charconv>
@@ -10,7 +9,6 @@
 #include <limits>
 #include <variant>
 
-#include <httplib.h>
 #include <unistd.h>
 
 #include "absl/strings/ascii.h"
@@ -62,17 +60,7 @@ std::unique_ptr<DB> OpenDataDir(const std::string& dir, bool create_if_missing, 
 
 // ---- HTTP -------------------------------------------------------------------
 
-struct HttpClient::Impl {
-  explicit Impl(const std::string& url) : client(url) {}
-  httplib::Client client;
-  httplib::Headers headers;
-};
-
-HttpClient::HttpClient(std::unique_ptr<Impl> impl, std::string url)
-    : impl_(std::move(impl)), url_(std::move(url)) {}
-HttpClient::~HttpClient() = default;
-
-StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(const Target& t) {
+StatusOr<std::unique_ptr<HttpClient>> ConnectHttp(const Target& t) {
   std::string url = t.host;
   while (!url.empty() && url.back() == '/') url.pop_back();
   if (url.find("://") == std::string::npos) url = "http://" + url;
@@ -84,94 +72,23 @@ StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(const Target& t) {
     return absl::InvalidArgumentError(
         absl::StrCat("--host ", t.host, ": give the server's address without a path"));
   }
-  auto impl = std::make_unique<Impl>(url);
-  if (!impl->client.is_valid())
-    return absl::InvalidArgumentError(absl::StrCat("--host ", t.host, ": not a valid URL"));
+  if (absl::StartsWith(url, "https://") && !t.insecure && !t.cacert.empty() &&
+      ::access(t.cacert.c_str(), R_OK) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--cacert ", t.cacert, ": cannot read it"));
+  }
+  client::HttpClientOptions o;
+  o.url = url;
+  o.token = t.token;
+  o.insecure = t.insecure;
+  o.cacert = t.cacert;
   // Queries over years of data may take minutes; the server bounds them
   // (--query-timeout-ms), so the client waits.
-  impl->client.set_connection_timeout(10, 0);
-  impl->client.set_read_timeout(3600, 0);
-  impl->client.set_write_timeout(600, 0);
-  impl->client.set_keep_alive(true);
-  if (absl::StartsWith(url, "https://")) {
-    if (t.insecure) {
-      impl->client.enable_server_certificate_verification(false);
-    } else if (!t.cacert.empty()) {
-      if (::access(t.cacert.c_str(), R_OK) != 0) {
-        return absl::InvalidArgumentError(absl::StrCat("--cacert ", t.cacert, ": cannot read it"));
-      }
-      impl->client.set_ca_cert_path(t.cacert);
-    }
-  }
-  if (!t.token.empty()) impl->headers.emplace("Authorization", "Token " + t.token);
-  return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl), url));
-}
-
-namespace {
-
-Status TransportError(const std::string& url, httplib::Error e) {
-  std::string hint;
-  if (e == httplib::Error::Connection) hint = " (is the server running? start it with `m2mdb serve`)";
-  if (e == httplib::Error::SSLServerVerification)
-    hint = " (use --cacert FILE, or --insecure to skip verification)";
-  if (e == httplib::Error::SSLConnection) hint = " (is it an https server? an http one answers plain text)";
-  return absl::UnavailableError(absl::StrCat(url, ": ", httplib::to_string(e), hint));
-}
-
-std::string WithQuery(const std::string& path, const Params& query) {
-  std::string out = path;
-  char sep = '?';
-  for (const auto& [k, v] : query) {
-    out.push_back(sep);
-    sep = '&';
-    absl::StrAppend(&out, httplib::detail::encode_query_param(k), "=",
-                    httplib::detail::encode_query_param(v));
-  }
-  return out;
-}
-
-}  // namespace
-
-StatusOr<HttpResponse> HttpClient::PostForm(const std::string& path, const Params& form) {
-  httplib::Params p;
-  for (const auto& [k, v] : form) p.emplace(k, v);
-  auto res = impl_->client.Post(path.c_str(), impl_->headers, p);
-  if (!res) return TransportError(url_, res.error());
-  return HttpResponse{res->status, std::move(res->body)};
-}
-
-StatusOr<HttpResponse> HttpClient::PostBody(const std::string& path, const Params& query,
-                                            std::string_view body, const std::string& content_type) {
-  auto res = impl_->client.Post(WithQuery(path, query).c_str(), impl_->headers, body.data(), body.size(),
-                                content_type.c_str());
-  if (!res) return TransportError(url_, res.error());
-  return HttpResponse{res->status, std::move(res->body)};
-}
-
-StatusOr<HttpResponse> HttpClient::GetStream(const std::string& path, const Params& query,
-                                             const std::function<bool(std::string_view)>& on_data) {
-  int status = 0;
-  std::string error_body;
-  bool stopped = false;
-  auto res = impl_->client.Get(
-      WithQuery(path, query).c_str(), impl_->headers,
-      [&](const httplib::Response& r) {
-        status = r.status;
-        return true;
-      },
-      [&](const char* data, size_t n) {
-        if (status != 200) {
-          error_body.append(data, n);
-          return true;
-        }
-        if (!on_data(std::string_view(data, n))) {
-          stopped = true;
-          return false;
-        }
-        return true;
-      });
-  if (!res && !stopped) return TransportError(url_, res.error());
-  return HttpResponse{status, std::move(error_body)};
+  o.connect_timeout_seconds = 10;
+  o.read_timeout_seconds = 3600;
+  o.write_timeout_seconds = 600;
+  auto c = client::HttpClient::Create(o);
+  if (!c.ok()) return absl::InvalidArgumentError(absl::StrCat("--host ", t.host, ": ", c.status().message()));
+  return c;
 }
 
 // ---- JSON -------------------------------------------------------------------
@@ -297,7 +214,7 @@ std::unique_ptr<Session> Session::Open(const Target& target, const char* cmd) {
     if (s->db_ == nullptr) return nullptr;
     return s;
   }
-  auto http = HttpClient::Create(target);
+  auto http = ConnectHttp(target);
   if (!http.ok()) {
     std::fprintf(stderr, "m2mdb %s: %s\n", cmd, std::string(http.status().message()).c_str());
     return nullptr;

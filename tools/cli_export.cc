@@ -426,7 +426,7 @@ Status WriteChunk(const Json& doc, const std::map<std::string, FieldType>& types
 }
 
 Status ExportServer(const ExportArgs& a, int64_t start, int64_t end, bool has_range, Output* out) {
-  ASSIGN_OR_RETURN(std::unique_ptr<HttpClient> http, HttpClient::Create(a.target));
+  ASSIGN_OR_RETURN(std::unique_ptr<HttpClient> http, ConnectHttp(a.target));
   std::vector<std::string> measurements = a.measurements;
   if (measurements.empty()) {
     ASSIGN_OR_RETURN(query::StatementResult r, QueryOne(http.get(), a.database, "SHOW MEASUREMENTS"));

@@ -466,7 +466,7 @@ int RunImport(const ImportArgs& a) {
     if (db == nullptr) return 2;
     sink = std::make_unique<EmbeddedSink>(db.get(), a);
   } else {
-    auto h = HttpClient::Create(a.target);
+    auto h = ConnectHttp(a.target);
     if (!h.ok()) {
       std::fprintf(stderr, "m2mdb import: %s\n", std::string(h.status().message()).c_str());
       return 2;
