@@ -61,10 +61,12 @@ StatementResult RunStatement(DB* db, const Statement& st, size_t i, const QueryO
   } catch (const std::bad_alloc&) {
     // One statement's allocation failure fails that statement (its memory
     // is given back as the stack unwinds), never the process or the request.
-    out = absl::ResourceExhaustedError("query memory limit exceeded: out of memory");
+    out = WithErrorKind(absl::ResourceExhaustedError("query memory limit exceeded: out of memory"),
+                        ErrorKind::kQueryMemory);
   }
   if (!out.ok()) {
     r.error = std::string(ToStd(out.status().message()));
+    r.kind = ErrorKindOf(out.status());
   } else {
     r.series = std::move(*out);
   }

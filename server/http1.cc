@@ -25,7 +25,7 @@
 
 #include "absl/strings/str_cat.h"
 
-#include "engine/util/logging.h"
+#include "m2mdb/log.h"
 
 namespace m2mdb::server {
 namespace {

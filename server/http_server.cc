@@ -40,14 +40,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "httplib.h"
+#include <nlohmann/json.hpp>
 
-#include "engine/util/logging.h"
-#include "query/parser/parser.h"
+#include "m2mdb/json.h"
+#include "m2mdb/log.h"
+#include "m2mdb/query/executor.h"
+#include "m2mdb/query/parse.h"
+#include "server/error_kinds.h"
 #include "server/http1.h"
 #include "server/metrics.h"
-#ifdef M2MDB_HAVE_QUERY_EXECUTOR
-#include "m2mdb/query/executor.h"
-#endif
 
 namespace m2mdb::server {
 namespace {
@@ -62,85 +63,8 @@ constexpr char kGzipMarker[] = "X-M2mdb-Gzip-Body";
 constexpr size_t kMaxReportedLineErrors = 100;
 
 // ---------------------------------------------------------------------------
-// JSON helpers
+// JSON helpers (the string escaper is m2mdb/json.h)
 // ---------------------------------------------------------------------------
-
-// Length of the valid UTF-8 sequence at s[i], or 0.
-size_t Utf8SeqLen(std::string_view s, size_t i) {
-  unsigned char c = s[i];
-  size_t n;
-  uint32_t min;
-  if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0) {
-    n = 2;
-    min = 0x80;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3;
-    min = 0x800;
-  } else if ((c & 0xF8) == 0xF0) {
-    n = 4;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  uint32_t cp = c & (0x7F >> n);
-  for (size_t k = 1; k < n; k++) {
-    unsigned char d = s[i + k];
-    if ((d & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (d & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-
-// Appends `s` as a JSON string. Invalid UTF-8 becomes U+FFFD, as Go's
-// encoding/json does (error messages quote client input verbatim).
-void AppendJsonString(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = s[i];
-    if (c >= 0x80) {
-      size_t n = Utf8SeqLen(s, i);
-      if (n == 0) {
-        out->append("\\ufffd");
-        i++;
-      } else {
-        out->append(s.substr(i, n));
-        i += n;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (c < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 15]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-    i++;
-  }
-  out->push_back('"');
-}
 
 std::string ErrorBody(std::string_view message) {
   std::string out = "{\"error\":";
@@ -312,7 +236,6 @@ struct Buffers {
 };
 thread_local Buffers tls_buffers;
 
-#ifdef M2MDB_HAVE_QUERY_EXECUTOR
 // InfluxDB's chunked=true: results split into pieces of at most chunk_size
 // rows per series, each sent as its own JSON document; a piece with more to
 // come for its series/statement carries "partial":true.
@@ -444,7 +367,6 @@ size_t CountCells(const std::vector<query::StatementResult>& results) {
   }
   return cells;
 }
-#endif
 
 // Statement classification for token scopes (TokenInfo in tokens.h).
 enum class Need { kRead, kWrite, kDelete, kAdmin };
@@ -543,120 +465,48 @@ StatementNeeds Classify(const query::Statement& st) {
 }
 
 // The `params` form value: a flat JSON object of strings, numbers and bools
-// (InfluxDB's bound parameters).
+// (InfluxDB's bound parameters), read with nlohmann-json. The two messages
+// are the ones clients see; anything but such an object is refused.
 bool ParseJsonParams(std::string_view s, query::ParseOptions* po, std::string* err) {
-  size_t i = 0;
-  auto ws = [&] {
-    while (i < s.size() && absl::ascii_isspace(static_cast<unsigned char>(s[i]))) i++;
-  };
-  auto str = [&](std::string* out) -> bool {
-    if (i >= s.size() || s[i] != '"') return false;
-    i++;
-    while (i < s.size() && s[i] != '"') {
-      if (s[i] == '\\' && i + 1 < s.size()) {
-        char c = s[++i];
-        switch (c) {
-          case 'n':
-            out->push_back('\n');
-            break;
-          case 't':
-            out->push_back('\t');
-            break;
-          case 'r':
-            out->push_back('\r');
-            break;
-          case 'b':
-            out->push_back('\b');
-            break;
-          case 'f':
-            out->push_back('\f');
-            break;
-          case 'u': {
-            uint32_t cp = 0;
-            if (i + 4 >= s.size() || !absl::SimpleHexAtoi(ToAbsl(s.substr(i + 1, 4)), &cp)) return false;
-            i += 4;
-            if (cp < 0x80) {
-              out->push_back(static_cast<char>(cp));
-            } else if (cp < 0x800) {
-              out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-              out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-            } else {
-              out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-              out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-              out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-            }
-            break;
-          }
-          default:
-            out->push_back(c);
-        }
-        i++;
-      } else {
-        out->push_back(s[i++]);
-      }
-    }
-    if (i >= s.size()) return false;
-    i++;
-    return true;
-  };
-  ws();
-  if (i >= s.size() || s[i] != '{') {
+  size_t first = s.find_first_not_of(" \t\r\n\f\v");
+  if (first == std::string_view::npos || s[first] != '{') {
     *err = "params must be a JSON object";
     return false;
   }
-  i++;
-  ws();
-  if (i < s.size() && s[i] == '}') return true;
-  for (;;) {
-    ws();
-    std::string key;
-    if (!str(&key)) break;
-    ws();
-    if (i >= s.size() || s[i] != ':') break;
-    i++;
-    ws();
-    if (i >= s.size()) break;
-    if (s[i] == '"') {
-      std::string v;
-      if (!str(&v)) break;
-      po->params[key] = query::ParamValue::String(std::move(v));
-    } else if (s.substr(i, 4) == "true") {
-      po->params[key] = query::ParamValue::Boolean(true);
-      i += 4;
-    } else if (s.substr(i, 5) == "false") {
-      po->params[key] = query::ParamValue::Boolean(false);
-      i += 5;
-    } else {
-      size_t j = i;
-      while (j < s.size() && (absl::ascii_isdigit(static_cast<unsigned char>(s[j])) || s[j] == '-' ||
-                              s[j] == '+' || s[j] == '.' || s[j] == 'e' || s[j] == 'E')) {
-        j++;
-      }
-      std::string_view num = s.substr(i, j - i);
-      int64_t iv;
-      double dv;
-      if (absl::SimpleAtoi(ToAbsl(num), &iv)) {
-        po->params[key] = query::ParamValue::Integer(iv);
-      } else if (absl::SimpleAtod(ToAbsl(num), &dv)) {
-        po->params[key] = query::ParamValue::Float(dv);
-      } else {
+  nlohmann::json doc = nlohmann::json::parse(s.begin(), s.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
+  bool ok = doc.is_object();
+  for (auto it = ok ? doc.begin() : doc.end(); ok && it != doc.end(); ++it) {
+    const nlohmann::json& v = it.value();
+    switch (v.type()) {
+      case nlohmann::json::value_t::string:
+        po->params[it.key()] = query::ParamValue::String(v.get<std::string>());
         break;
-      }
-      i = j;
+      case nlohmann::json::value_t::boolean:
+        po->params[it.key()] = query::ParamValue::Boolean(v.get<bool>());
+        break;
+      case nlohmann::json::value_t::number_integer:
+        po->params[it.key()] = query::ParamValue::Integer(v.get<int64_t>());
+        break;
+      case nlohmann::json::value_t::number_unsigned:
+        // Past INT64_MAX a number is a float, as the parser it replaced read it.
+        if (v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX)) {
+          po->params[it.key()] = query::ParamValue::Integer(static_cast<int64_t>(v.get<uint64_t>()));
+        } else {
+          po->params[it.key()] = query::ParamValue::Float(static_cast<double>(v.get<uint64_t>()));
+        }
+        break;
+      case nlohmann::json::value_t::number_float:
+        po->params[it.key()] = query::ParamValue::Float(v.get<double>());
+        break;
+      default:  // null, arrays and objects bind to nothing
+        ok = false;
     }
-    ws();
-    if (i < s.size() && s[i] == ',') {
-      i++;
-      continue;
-    }
-    if (i < s.size() && s[i] == '}') return true;
-    break;
   }
+  if (ok) return true;
   *err = "error parsing query parameters: invalid JSON";
   return false;
 }
 
-#ifdef M2MDB_HAVE_QUERY_EXECUTOR
 // SHOW DATABASES lists only the databases `token` covers (influxd lists those
 // a non-admin user has a grant on). The executor lists them all; the filter is
 // applied to its result here so that the query layer knows nothing of tokens.
@@ -676,7 +526,6 @@ void FilterShowDatabases(const std::vector<query::Statement>& statements, const 
     }
   }
 }
-#endif
 
 // Log lines for refused requests (401, 403): at most one per second per
 // reason, with the number suppressed since the last one, so that a client
@@ -754,16 +603,7 @@ class QuerySlot {
 class HttpServer::Impl {
  public:
   Impl(DB* db, const ServeOptions& o, TokenStore tokens, bool auth_required)
-      : db_(db),
-        options_(o),
-        tokens_(std::move(tokens)),
-        auth_required_(auth_required)
-#ifdef M2MDB_HAVE_QUERY_EXECUTOR
-        ,
-        executor_(db)
-#endif
-  {
-  }
+      : db_(db), options_(o), tokens_(std::move(tokens)), auth_required_(auth_required), executor_(db) {}
 
   Status Init();
   ~Impl() {
@@ -782,6 +622,11 @@ class HttpServer::Impl {
     while (!run_done_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   bool tls() const { return tls_; }
+  // Counts a statement stopped by a query limit (its kind's metric).
+  void CountStatementError(const query::StatementResult& r) {
+    if (r.error.empty()) return;
+    if (auto limit = ActionFor(r.kind).limit) metrics_.AddLimitRejection(*limit);
+  }
   void SetQueryHookForTest(std::function<void(const std::string&)> hook) {
     query_hook_for_test_ = std::move(hook);
   }
@@ -824,9 +669,7 @@ class HttpServer::Impl {
   AuthLog auth_log_;
   std::function<void(const std::string&)> query_hook_for_test_;
   std::atomic<bool> run_done_{false};
-#ifdef M2MDB_HAVE_QUERY_EXECUTOR
   query::Executor executor_;
-#endif
 };
 
 Status HttpServer::Impl::Init() {
@@ -1098,16 +941,9 @@ void HttpServer::Impl::HandleWrite(const httplib::Request& req, httplib::Respons
   wo.max_line_length = options_.max_line_bytes;
   auto r = db_->WriteLineProtocol(database, body, wo);
   if (!r.ok()) {
-    std::string msg(ToStd(r.status().message()));
-    switch (r.status().code()) {
-      case absl::StatusCode::kNotFound:
-        return SetError(res, 404, msg);
-      case absl::StatusCode::kInvalidArgument:
-        return SetError(res, 400, msg);
-      default:
-        LogError("write to ", database, ": ", r.status().ToString());
-        return SetError(res, 500, msg);
-    }
+    const int status = HttpStatusFor(r.status());
+    if (status >= 500) LogError("write to ", database, ": ", r.status().ToString());
+    return SetError(res, status, ToStd(r.status().message()));
   }
   metrics_.AddWriteRequest(r->points_written, r->values_written);
   if (r->errors.empty()) {
@@ -1125,11 +961,12 @@ void HttpServer::Impl::HandleWrite(const httplib::Request& req, httplib::Respons
   // that only read "error" see InfluxDB's text.
   metrics_.AddRejectedLines(r->errors.size());
   std::vector<const WriteError*> parse_errors, dropped;
+  int status = 400;
   for (const auto& e : r->errors) {
-    if (absl::StrContains(e.reason, "line too long: ")) metrics_.AddLimitRejection(Limit::kLineLength);
-    if (absl::StartsWith(e.reason, "max-series-per-database")) metrics_.AddLimitRejection(Limit::kSeries);
-    bool parse = absl::StartsWith(e.reason, "unable to parse");
-    (parse ? parse_errors : dropped).push_back(&e);
+    const ErrorKindAction& action = ActionFor(e.kind);
+    if (action.limit) metrics_.AddLimitRejection(*action.limit);
+    if (action.http_status != 0) status = action.http_status;
+    (action.parse_error ? parse_errors : dropped).push_back(&e);
   }
   std::string joined;
   for (size_t i = 0; i < parse_errors.size() && i < kMaxReportedLineErrors; i++) {
@@ -1157,7 +994,7 @@ void HttpServer::Impl::HandleWrite(const httplib::Request& req, httplib::Respons
     out.push_back('}');
   }
   out += "]}\n";
-  res.status = 400;
+  res.status = status;
   res.set_header("X-Influxdb-Error", HeaderSafe(msg));
   res.set_content(out, "application/json");
 }
@@ -1220,12 +1057,6 @@ void HttpServer::Impl::HandleQuery(const httplib::Request& req, httplib::Respons
     }
   }
 
-#ifndef M2MDB_HAVE_QUERY_EXECUTOR
-  (void)database;
-  return SetError(res, 501,
-                  "this m2mdb binary was built without the query executor (CMake target m2mdb_query): "
-                  "/query cannot run statements");
-#else
   const int limit = options_.max_concurrent_queries;
   // The slot and the in-flight gauge are released by the guard on every path
   // out of here, an exception from the executor included: a query that died
@@ -1300,10 +1131,7 @@ void HttpServer::Impl::HandleQuery(const httplib::Request& req, httplib::Respons
       st->qo.cancelled = [&gone] { return gone; };
       st->impl->executor_.ExecuteStreaming(st->statements, st->qo,
                                            [&](query::StatementResult&& r, bool more) {
-                                             if (absl::StrContains(r.error, "query timeout"))
-                                               st->impl->metrics_.AddLimitRejection(Limit::kQueryTimeout);
-                                             if (absl::StrContains(r.error, "memory limit"))
-                                               st->impl->metrics_.AddLimitRejection(Limit::kQueryMemory);
+                                             st->impl->CountStatementError(r);
                                              if (st->token) {
                                                std::vector<query::StatementResult> one;
                                                one.push_back(std::move(r));
@@ -1344,10 +1172,7 @@ void HttpServer::Impl::HandleQuery(const httplib::Request& req, httplib::Respons
   if (auth.token != nullptr && !auth.token->dbs.empty()) {
     FilterShowDatabases(*statements, *auth.token, &results);
   }
-  for (const auto& r : results) {
-    if (absl::StrContains(r.error, "query timeout")) metrics_.AddLimitRejection(Limit::kQueryTimeout);
-    if (absl::StrContains(r.error, "memory limit")) metrics_.AddLimitRejection(Limit::kQueryMemory);
-  }
+  for (const auto& r : results) CountStatementError(r);
   for (const auto& r : results) {
     // We parsed q above, so this is rare (a bound parameter's rendering?).
     if (r.parse_error) return SetError(res, 400, r.error);
@@ -1370,7 +1195,6 @@ void HttpServer::Impl::HandleQuery(const httplib::Request& req, httplib::Respons
   results.shrink_to_fit();
   TrimAfterBigAnswer(cells);
   metrics_.ObserveQuery(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-#endif
 }
 
 // ---------------------------------------------------------------------------

@@ -58,6 +58,7 @@ class RunningServer {
     Options o;
     o.data_dir = dir_.path();
     o.wal_sync = WalSyncMode::kNone;
+    o.max_series_per_database = so.max_series_per_database;
     auto db = DB::Open(o);
     EXPECT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
@@ -127,6 +128,83 @@ TEST(HttpServerTest, ThrowingQueriesGiveTheirSlotBack) {
   auto m = c.Get("/metrics");
   ASSERT_TRUE(m);
   EXPECT_EQ(0, Gauge(m->body, "m2mdb_queries_in_flight")) << m->body;
+}
+
+// Bound parameters (`params`, a JSON object) bind strings, integers, floats
+// and bools; anything else is refused with the two messages clients know.
+TEST(HttpServerTest, BoundParametersAreReadFromJson) {
+  RunningServer s;
+  s.Start();
+  httplib::Client c("127.0.0.1", s.port());
+  c.set_read_timeout(10, 0);
+  auto w = c.Post("/write?db=t", "m,h=a\\ b v=1.5,n=3i 1\nm,h=c v=2.5,n=4i 2\n", "text/plain");
+  ASSERT_TRUE(w);
+  ASSERT_EQ(204, w->status) << w->body;
+  auto query = [&](const std::string& params) {
+    return c.Post("/query", httplib::Params{{"db", "t"},
+                                            {"q", "SELECT v FROM m WHERE h = $h AND n >= $n AND v > $v"},
+                                            {"params", params}});
+  };
+  auto r = query(R"( {"h": "a b", "n": 3, "v": 1.0, "unused": true} )");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(200, r->status) << r->body;
+  EXPECT_EQ(R"({"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","v"],"values":[[)"
+            R"("1970-01-01T00:00:00.000000001Z",1.5]]}]}]})"
+            "\n",
+            r->body);
+  r = query("[1]");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(400, r->status);
+  EXPECT_EQ("{\"error\":\"params must be a JSON object\"}\n", r->body);
+  for (const char* bad : {"{\"h\": ", "{\"h\": null}", "{\"h\": [1]}", "{\"h\" 1}"}) {
+    r = query(bad);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(400, r->status) << bad;
+    EXPECT_EQ("{\"error\":\"error parsing query parameters: invalid JSON\"}\n", r->body) << bad;
+  }
+}
+
+// Issue 17: limit metrics and statuses follow the kind the engine and the
+// query layer attach to an error (server/error_kinds.h), not its wording.
+TEST(HttpServerTest, ErrorKindsPickStatusesAndLimitMetrics) {
+  ServeOptions so;
+  so.max_line_bytes = 64;
+  so.max_series_per_database = 2;
+  so.query_max_points = 5;
+  RunningServer s(so);
+  s.Start();
+  httplib::Client c("127.0.0.1", s.port());
+  c.set_read_timeout(10, 0);
+  const std::string long_line = "m,h=a v=1 " + std::string(80, '1');
+  auto w =
+      c.Post("/write?db=t", "m,h=a v=1 1\nm,h=b v=1 2\nm,h=c v=1 3\n" + long_line + "\nbad\n", "text/plain");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(400, w->status);
+  EXPECT_NE(std::string::npos,
+            w->body.find("partial write: max-series-per-database limit exceeded: (2) dropped=1"))
+      << w->body;
+  std::string points;
+  for (int i = 10; i < 20; i++) points += "m,h=a v=1 " + std::to_string(i) + "\n";
+  w = c.Post("/write?db=t", points, "text/plain");
+  ASSERT_TRUE(w);
+  ASSERT_EQ(204, w->status) << w->body;
+  auto q = c.Get("/query?db=t&q=SELECT%20v%20FROM%20m");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(200, q->status);
+  EXPECT_NE(std::string::npos, q->body.find("query memory limit exceeded")) << q->body;
+  auto m = c.Get("/metrics");
+  ASSERT_TRUE(m);
+  auto limit = [&](const std::string& name) {
+    return Gauge(m->body, "m2mdb_limit_rejections_total\\{limit=\"" + name + "\"\\}");
+  };
+  EXPECT_EQ(1, limit("line_length")) << m->body;
+  EXPECT_EQ(1, limit("series_per_database")) << m->body;
+  EXPECT_EQ(1, limit("query_memory")) << m->body;
+  EXPECT_EQ(0, limit("query_timeout")) << m->body;
+  // A database that does not exist: 404 by the status code.
+  w = c.Post("/write?db=nope", "m v=1 1\n", "text/plain");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(404, w->status) << w->body;
 }
 
 // A token record written before the delete and admin permissions existed

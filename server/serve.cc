@@ -15,8 +15,8 @@
 
 #include "absl/strings/str_cat.h"
 
-#include "engine/util/logging.h"
 #include "m2mdb/db.h"
+#include "m2mdb/log.h"
 #include "server/http_server.h"
 #include "server/tokens.h"
 

@@ -1,5 +1,4 @@
-// tools/cli_common.cc — see cli_common.h. This is the only file of tools/ that
-// includes httplib.h (it is a large header; one translation unit pays for it).
+// tools/cli_common.cc — see cli_common.h.
 #include "tools/cli_common.h"
 
 #include <charconv>
@@ -10,24 +9,15 @@
 #include <limits>
 #include <variant>
 
-#include <httplib.h>
 #include <unistd.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
-#include "engine/util/logging.h"
+#include "m2mdb/log.h"
 
 namespace m2mdb::cli {
-
-bool HaveQueryEngine() {
-#if defined(M2MDB_HAVE_QUERY)
-  return true;
-#else
-  return false;
-#endif
-}
 
 void AddTargetOptions(CLI::App* cmd, Target* t) {
   cmd->add_option("--host", t->host, "Server URL (http:// or https://)")->capture_default_str();
@@ -47,7 +37,7 @@ std::unique_ptr<DB> OpenDataDir(const std::string& dir, bool create_if_missing, 
   }
   // The engine's INFO lines ("opened ...") are for servers; a command's
   // output stays clean, while warnings (a cut WAL tail) still show.
-  SetMinLogLevel(LogLevel::kWarning);
+  SetLogLevel(LogLevel::kWarning);
   Options o;
   o.data_dir = dir;
   o.create_if_missing = create_if_missing;
@@ -70,17 +60,7 @@ std::unique_ptr<DB> OpenDataDir(const std::string& dir, bool create_if_missing, 
 
 // ---- HTTP -------------------------------------------------------------------
 
-struct HttpClient::Impl {
-  explicit Impl(const std::string& url) : client(url) {}
-  httplib::Client client;
-  httplib::Headers headers;
-};
-
-HttpClient::HttpClient(std::unique_ptr<Impl> impl, std::string url)
-    : impl_(std::move(impl)), url_(std::move(url)) {}
-HttpClient::~HttpClient() = default;
-
-StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(const Target& t) {
+StatusOr<std::unique_ptr<HttpClient>> ConnectHttp(const Target& t) {
   std::string url = t.host;
   while (!url.empty() && url.back() == '/') url.pop_back();
   if (url.find("://") == std::string::npos) url = "http://" + url;
@@ -92,321 +72,31 @@ StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(const Target& t) {
     return absl::InvalidArgumentError(
         absl::StrCat("--host ", t.host, ": give the server's address without a path"));
   }
-  auto impl = std::make_unique<Impl>(url);
-  if (!impl->client.is_valid())
-    return absl::InvalidArgumentError(absl::StrCat("--host ", t.host, ": not a valid URL"));
+  if (absl::StartsWith(url, "https://") && !t.insecure && !t.cacert.empty() &&
+      ::access(t.cacert.c_str(), R_OK) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--cacert ", t.cacert, ": cannot read it"));
+  }
+  client::HttpClientOptions o;
+  o.url = url;
+  o.token = t.token;
+  o.insecure = t.insecure;
+  o.cacert = t.cacert;
   // Queries over years of data may take minutes; the server bounds them
   // (--query-timeout-ms), so the client waits.
-  impl->client.set_connection_timeout(10, 0);
-  impl->client.set_read_timeout(3600, 0);
-  impl->client.set_write_timeout(600, 0);
-  impl->client.set_keep_alive(true);
-  if (absl::StartsWith(url, "https://")) {
-    if (t.insecure) {
-      impl->client.enable_server_certificate_verification(false);
-    } else if (!t.cacert.empty()) {
-      if (::access(t.cacert.c_str(), R_OK) != 0) {
-        return absl::InvalidArgumentError(absl::StrCat("--cacert ", t.cacert, ": cannot read it"));
-      }
-      impl->client.set_ca_cert_path(t.cacert);
-    }
-  }
-  if (!t.token.empty()) impl->headers.emplace("Authorization", "Token " + t.token);
-  return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl), url));
-}
-
-namespace {
-
-Status TransportError(const std::string& url, httplib::Error e) {
-  std::string hint;
-  if (e == httplib::Error::Connection) hint = " (is the server running? start it with `m2mdb serve`)";
-  if (e == httplib::Error::SSLServerVerification)
-    hint = " (use --cacert FILE, or --insecure to skip verification)";
-  if (e == httplib::Error::SSLConnection) hint = " (is it an https server? an http one answers plain text)";
-  return absl::UnavailableError(absl::StrCat(url, ": ", httplib::to_string(e), hint));
-}
-
-std::string WithQuery(const std::string& path, const Params& query) {
-  std::string out = path;
-  char sep = '?';
-  for (const auto& [k, v] : query) {
-    out.push_back(sep);
-    sep = '&';
-    absl::StrAppend(&out, httplib::detail::encode_query_param(k), "=",
-                    httplib::detail::encode_query_param(v));
-  }
-  return out;
-}
-
-}  // namespace
-
-StatusOr<HttpResponse> HttpClient::PostForm(const std::string& path, const Params& form) {
-  httplib::Params p;
-  for (const auto& [k, v] : form) p.emplace(k, v);
-  auto res = impl_->client.Post(path.c_str(), impl_->headers, p);
-  if (!res) return TransportError(url_, res.error());
-  return HttpResponse{res->status, std::move(res->body)};
-}
-
-StatusOr<HttpResponse> HttpClient::PostBody(const std::string& path, const Params& query,
-                                            std::string_view body, const std::string& content_type) {
-  auto res = impl_->client.Post(WithQuery(path, query).c_str(), impl_->headers, body.data(), body.size(),
-                                content_type.c_str());
-  if (!res) return TransportError(url_, res.error());
-  return HttpResponse{res->status, std::move(res->body)};
-}
-
-StatusOr<HttpResponse> HttpClient::GetStream(const std::string& path, const Params& query,
-                                             const std::function<bool(std::string_view)>& on_data) {
-  int status = 0;
-  std::string error_body;
-  bool stopped = false;
-  auto res = impl_->client.Get(
-      WithQuery(path, query).c_str(), impl_->headers,
-      [&](const httplib::Response& r) {
-        status = r.status;
-        return true;
-      },
-      [&](const char* data, size_t n) {
-        if (status != 200) {
-          error_body.append(data, n);
-          return true;
-        }
-        if (!on_data(std::string_view(data, n))) {
-          stopped = true;
-          return false;
-        }
-        return true;
-      });
-  if (!res && !stopped) return TransportError(url_, res.error());
-  return HttpResponse{status, std::move(error_body)};
+  o.connect_timeout_seconds = 10;
+  o.read_timeout_seconds = 3600;
+  o.write_timeout_seconds = 600;
+  auto c = client::HttpClient::Create(o);
+  if (!c.ok()) return absl::InvalidArgumentError(absl::StrCat("--host ", t.host, ": ", c.status().message()));
+  return c;
 }
 
 // ---- JSON -------------------------------------------------------------------
 
-const Json* Json::Find(std::string_view key) const {
-  for (const auto& [k, v] : members) {
-    if (k == key) return &v;
-  }
-  return nullptr;
-}
-
-namespace {
-
-class JsonParser {
- public:
-  explicit JsonParser(std::string_view s) : p_(s.data()), end_(s.data() + s.size()) {}
-
-  Status Parse(Json* out) {
-    RETURN_IF_ERROR(Value(out, 0));
-    Space();
-    if (p_ != end_) return Error("trailing characters");
-    return absl::OkStatus();
-  }
-
- private:
-  // Deeper documents are not InfluxDB answers; the bound keeps the recursion
-  // off the end of the stack.
-  static constexpr int kMaxDepth = 64;
-
-  Status Error(const char* what) {
-    return absl::InvalidArgumentError(absl::StrCat("bad JSON from server: ", what));
-  }
-  void Space() {
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
-  }
-  bool Literal(std::string_view word) {
-    if (static_cast<size_t>(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word)
-      return false;
-    p_ += word.size();
-    return true;
-  }
-
-  Status Value(Json* out, int depth) {
-    if (depth > kMaxDepth) return Error("nested too deeply");
-    Space();
-    if (p_ == end_) return Error("unexpected end");
-    char c = *p_;
-    if (c == '{') {
-      out->kind = Json::kObject;
-      ++p_;
-      Space();
-      if (p_ < end_ && *p_ == '}') {
-        ++p_;
-        return absl::OkStatus();
-      }
-      while (true) {
-        Space();
-        if (p_ == end_ || *p_ != '"') return Error("expected a key");
-        std::string key;
-        RETURN_IF_ERROR(String(&key));
-        Space();
-        if (p_ == end_ || *p_ != ':') return Error("expected ':'");
-        ++p_;
-        out->members.emplace_back(std::move(key), Json());
-        RETURN_IF_ERROR(Value(&out->members.back().second, depth + 1));
-        Space();
-        if (p_ < end_ && *p_ == ',') {
-          ++p_;
-          continue;
-        }
-        if (p_ < end_ && *p_ == '}') {
-          ++p_;
-          return absl::OkStatus();
-        }
-        return Error("expected ',' or '}'");
-      }
-    }
-    if (c == '[') {
-      out->kind = Json::kArray;
-      ++p_;
-      Space();
-      if (p_ < end_ && *p_ == ']') {
-        ++p_;
-        return absl::OkStatus();
-      }
-      while (true) {
-        out->items.emplace_back();
-        RETURN_IF_ERROR(Value(&out->items.back(), depth + 1));
-        Space();
-        if (p_ < end_ && *p_ == ',') {
-          ++p_;
-          continue;
-        }
-        if (p_ < end_ && *p_ == ']') {
-          ++p_;
-          return absl::OkStatus();
-        }
-        return Error("expected ',' or ']'");
-      }
-    }
-    if (c == '"') {
-      out->kind = Json::kString;
-      return String(&out->text);
-    }
-    if (Literal("true")) {
-      out->kind = Json::kBool;
-      out->boolean = true;
-      return absl::OkStatus();
-    }
-    if (Literal("false")) {
-      out->kind = Json::kBool;
-      return absl::OkStatus();
-    }
-    if (Literal("null")) {
-      out->kind = Json::kNull;
-      return absl::OkStatus();
-    }
-    const char* s = p_;
-    while (p_ < end_ &&
-           (absl::ascii_isdigit(*p_) || *p_ == '-' || *p_ == '+' || *p_ == '.' || *p_ == 'e' || *p_ == 'E')) {
-      ++p_;
-    }
-    if (p_ == s) return Error("unexpected character");
-    out->kind = Json::kNumber;
-    out->text.assign(s, p_);
-    return absl::OkStatus();
-  }
-
-  static void AppendUtf8(uint32_t cp, std::string* out) {
-    if (cp < 0x80) {
-      out->push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  }
-
-  bool Hex4(uint32_t* v) {
-    if (end_ - p_ < 4) return false;
-    *v = 0;
-    for (int i = 0; i < 4; i++) {
-      char c = *p_++;
-      *v <<= 4;
-      if (c >= '0' && c <= '9') {
-        *v |= c - '0';
-      } else if (c >= 'a' && c <= 'f') {
-        *v |= c - 'a' + 10;
-      } else if (c >= 'A' && c <= 'F') {
-        *v |= c - 'A' + 10;
-      } else {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  Status String(std::string* out) {
-    ++p_;  // the opening quote
-    while (true) {
-      const char* s = p_;
-      while (p_ < end_ && *p_ != '"' && *p_ != '\\') ++p_;
-      out->append(s, p_);
-      if (p_ == end_) return Error("unterminated string");
-      if (*p_ == '"') {
-        ++p_;
-        return absl::OkStatus();
-      }
-      ++p_;  // backslash
-      if (p_ == end_) return Error("unterminated string");
-      char e = *p_++;
-      switch (e) {
-        case '"':
-        case '\\':
-        case '/':
-          out->push_back(e);
-          break;
-        case 'b':
-          out->push_back('\b');
-          break;
-        case 'f':
-          out->push_back('\f');
-          break;
-        case 'n':
-          out->push_back('\n');
-          break;
-        case 'r':
-          out->push_back('\r');
-          break;
-        case 't':
-          out->push_back('\t');
-          break;
-        case 'u': {
-          uint32_t cp;
-          if (!Hex4(&cp)) return Error("bad \\u escape");
-          if (cp >= 0xD800 && cp < 0xDC00 && end_ - p_ >= 6 && p_[0] == '\\' && p_[1] == 'u') {
-            p_ += 2;
-            uint32_t lo;
-            if (!Hex4(&lo) || lo < 0xDC00 || lo > 0xDFFF) return Error("bad surrogate pair");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          }
-          AppendUtf8(cp, out);
-          break;
-        }
-        default:
-          return Error("bad escape");
-      }
-    }
-  }
-
-  const char* p_;
-  const char* end_;
-};
-
-}  // namespace
-
 StatusOr<Json> ParseJson(std::string_view text) {
-  Json j;
-  RETURN_IF_ERROR(JsonParser(text).Parse(&j));
+  auto j = client::ParseJson(text);
+  if (!j.ok())
+    return absl::InvalidArgumentError(absl::StrCat("bad JSON from server: ", j.status().message()));
   return j;
 }
 
@@ -524,7 +214,7 @@ std::unique_ptr<Session> Session::Open(const Target& target, const char* cmd) {
     if (s->db_ == nullptr) return nullptr;
     return s;
   }
-  auto http = HttpClient::Create(target);
+  auto http = ConnectHttp(target);
   if (!http.ok()) {
     std::fprintf(stderr, "m2mdb %s: %s\n", cmd, std::string(http.status().message()).c_str());
     return nullptr;
@@ -550,7 +240,6 @@ uint64_t CountRows(const std::vector<query::StatementResult>& results) {
   return n;
 }
 
-#if defined(M2MDB_HAVE_QUERY)
 // The writers print statement errors inline ("ERR: ..."); the CLI sends them
 // to stderr instead, so stdout holds only data.
 std::string RenderText(const std::vector<query::StatementResult>& results, const RenderOptions& o) {
@@ -565,14 +254,12 @@ std::string RenderText(const std::vector<query::StatementResult>& results, const
   if (o.format == "json") return query::ToInfluxJson(results, jo);
   return query::ToTable(ok, jo);
 }
-#endif
 
 }  // namespace
 
 QueryOutcome Session::Run(std::string_view text, const RenderOptions& o) {
   QueryOutcome out;
   if (db_ != nullptr) {
-#if defined(M2MDB_HAVE_QUERY)
     query::Executor exec(db_.get());
     query::QueryOptions qo;
     qo.database = o.database;
@@ -583,19 +270,13 @@ QueryOutcome Session::Run(std::string_view text, const RenderOptions& o) {
     out.rows = CountRows(results);
     out.output = RenderText(results, o);
     if (o.format == "json" && !out.output.empty() && out.output.back() != '\n') out.output.push_back('\n');
-#else
-    (void)text;
-    out.errors.push_back(
-        "query engine not built: this m2mdb binary has no InfluxQL executor (CMake target m2mdb_query), so "
-        "--data-dir cannot run statements; use --host with a server that has one");
-#endif
     return out;
   }
 
   // Server mode. The table and CSV writers want nanoseconds in the time
   // column, so those ask for epoch=ns and render here; json is passed through
   // exactly as the server wrote it, in the epoch asked for.
-  bool raw_json = o.format == "json" || !HaveQueryEngine();
+  bool raw_json = o.format == "json";
   Params form = {{"q", std::string(text)}};
   if (!o.database.empty()) form.emplace_back("db", o.database);
   if (raw_json) {
@@ -624,14 +305,9 @@ QueryOutcome Session::Run(std::string_view text, const RenderOptions& o) {
   if (raw_json) {
     out.output = std::move(res->body);
     if (!out.output.empty() && out.output.back() != '\n') out.output.push_back('\n');
-    if (o.format != "json") {
-      out.errors.push_back("this m2mdb binary has no query writers (m2mdb_query): printed the server's JSON");
-    }
     return out;
   }
-#if defined(M2MDB_HAVE_QUERY)
   out.output = RenderText(results, o);
-#endif
   return out;
 }
 

@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "client/http_client.h"
+#include "client/json.h"
 
 #include "m2mdb/db.h"
 #include "m2mdb/query/executor.h"
@@ -31,9 +33,6 @@ void RegisterQuery(CLI::App* app, int* exit_code);
 void RegisterShell(CLI::App* app, int* exit_code);
 void RegisterImport(CLI::App* app, int* exit_code);
 void RegisterExport(CLI::App* app, int* exit_code);
-
-// True when the query executor (m2mdb_query) is linked into this binary.
-bool HaveQueryEngine();
 
 // Where a client command runs: against a server over HTTP, or directly on a
 // data directory (embedded mode) when data_dir is set.
@@ -55,51 +54,17 @@ void AddTargetOptions(CLI::App* cmd, Target* target);
 std::unique_ptr<DB> OpenDataDir(const std::string& dir, bool create_if_missing, const char* cmd,
                                 bool skip_damaged_blocks = false);
 
-// ---- HTTP -------------------------------------------------------------------
-using Params = std::vector<std::pair<std::string, std::string>>;
+// ---- HTTP (client/http_client.h) ---------------------------------------------
+using client::HttpClient;
+using client::HttpResponse;
+using client::Params;
+// A client of the server --host names (http:// assumed), with --token,
+// --insecure and --cacert; InvalidArgument naming the bad option.
+StatusOr<std::unique_ptr<HttpClient>> ConnectHttp(const Target& target);
 
-struct HttpResponse {
-  int status = 0;
-  std::string body;  // for GetStream with status 200: empty (it went to on_data)
-};
-
-// A client of one server. Not thread-safe.
-class HttpClient {
- public:
-  // Fails on a malformed --host or an unreadable --cacert.
-  static StatusOr<std::unique_ptr<HttpClient>> Create(const Target& target);
-  ~HttpClient();
-
-  // POST `path` with an application/x-www-form-urlencoded body.
-  StatusOr<HttpResponse> PostForm(const std::string& path, const Params& form);
-  // POST `path`?`query` with `body`.
-  StatusOr<HttpResponse> PostBody(const std::string& path, const Params& query, std::string_view body,
-                                  const std::string& content_type);
-  // GET `path`?`query`; a 200 body is passed to `on_data` as it arrives (return
-  // false to stop), any other status' body is returned whole.
-  StatusOr<HttpResponse> GetStream(const std::string& path, const Params& query,
-                                   const std::function<bool(std::string_view)>& on_data);
-
-  const std::string& url() const { return url_; }
-
- private:
-  struct Impl;
-  HttpClient(std::unique_ptr<Impl> impl, std::string url);
-  std::unique_ptr<Impl> impl_;
-  std::string url_;
-};
-
-// ---- JSON (just enough for InfluxDB /query and /write answers) ---------------
-struct Json {
-  enum Kind { kNull, kBool, kNumber, kString, kArray, kObject };
-  Kind kind = kNull;
-  bool boolean = false;
-  std::string text;  // kString: unescaped; kNumber: the number as written
-  std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> members;  // in document order
-
-  const Json* Find(std::string_view key) const;  // kObject member or null
-};
+// ---- JSON (client/json.h: nlohmann-json under a small tree of ours) ----------
+using client::Json;
+// client::ParseJson, with "bad JSON from server: " before its error.
 StatusOr<Json> ParseJson(std::string_view text);
 
 // The message of an error answer: its JSON "error" member, else the body.

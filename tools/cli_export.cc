@@ -5,7 +5,7 @@
 // that JSON prints as "3" goes out as 3i again).
 //
 // Line protocol output: one line per (series, timestamp) with every field
-// that has a value then; names escaped with the lineproto Append* helpers;
+// that has a value then; names escaped with the Append* helpers of m2mdb/line_protocol.h;
 // floats in the shortest form that reads back as the same double
 // (std::to_chars), integers with "i", unsigned with "u". Timestamps are
 // nanoseconds, so import with the default --precision ns.
@@ -29,7 +29,7 @@
 
 #include "absl/strings/str_cat.h"
 
-#include "engine/lineproto/lineproto.h"
+#include "m2mdb/line_protocol.h"
 #include "tools/cli_common.h"
 
 namespace m2mdb::cli {
@@ -134,7 +134,7 @@ void AppendLpValue(const Column& c, size_t i, bool csv, std::string* out) {
         out->append(c.strings[i]);
       } else {
         out->push_back('"');
-        lineproto::AppendEscapedStringValue(out, c.strings[i]);
+        AppendLineProtocolString(out, c.strings[i]);
         out->push_back('"');
       }
       break;
@@ -144,12 +144,12 @@ void AppendLpValue(const Column& c, size_t i, bool csv, std::string* out) {
 std::string LpPrefix(std::string_view measurement,
                      const std::vector<std::pair<std::string, std::string>>& tags) {
   std::string p;
-  lineproto::AppendEscapedMeasurement(&p, measurement);
+  AppendLineProtocolMeasurement(&p, measurement);
   for (const auto& [k, v] : tags) {
     p.push_back(',');
-    lineproto::AppendEscapedKey(&p, k);
+    AppendLineProtocolKey(&p, k);
     p.push_back('=');
-    lineproto::AppendEscapedKey(&p, v);
+    AppendLineProtocolKey(&p, v);
   }
   return p;
 }
@@ -201,7 +201,7 @@ Status ExportSeries(const SeriesData& s, const ExportArgs& a, const CsvLayout* c
         if (idx[c] < s.columns[c].size() && s.columns[c].times[idx[c]] == t) {
           b->push_back(sep);
           sep = ',';
-          lineproto::AppendEscapedKey(b, s.field_names[c]);
+          AppendLineProtocolKey(b, s.field_names[c]);
           b->push_back('=');
           AppendLpValue(s.columns[c], idx[c], false, b);
           idx[c]++;
@@ -390,7 +390,7 @@ Status WriteChunk(const Json& doc, const std::map<std::string, FieldType>& types
             case FieldType::kString:
               if (csv == nullptr) {
                 cell.push_back('"');
-                lineproto::AppendEscapedStringValue(&cell, x.text);
+                AppendLineProtocolString(&cell, x.text);
                 cell.push_back('"');
               } else {
                 cell = x.text;
@@ -403,7 +403,7 @@ Status WriteChunk(const Json& doc, const std::map<std::string, FieldType>& types
           } else {
             b->push_back(sep);
             sep = ',';
-            lineproto::AppendEscapedKey(b, columns->items[c].text);
+            AppendLineProtocolKey(b, columns->items[c].text);
             b->push_back('=');
             b->append(cell);
           }
@@ -426,7 +426,7 @@ Status WriteChunk(const Json& doc, const std::map<std::string, FieldType>& types
 }
 
 Status ExportServer(const ExportArgs& a, int64_t start, int64_t end, bool has_range, Output* out) {
-  ASSIGN_OR_RETURN(std::unique_ptr<HttpClient> http, HttpClient::Create(a.target));
+  ASSIGN_OR_RETURN(std::unique_ptr<HttpClient> http, ConnectHttp(a.target));
   std::vector<std::string> measurements = a.measurements;
   if (measurements.empty()) {
     ASSIGN_OR_RETURN(query::StatementResult r, QueryOne(http.get(), a.database, "SHOW MEASUREMENTS"));

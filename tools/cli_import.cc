@@ -34,7 +34,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
-#include "engine/lineproto/lineproto.h"
+#include "m2mdb/line_protocol.h"
 #include "tools/cli_common.h"
 
 namespace m2mdb::cli {
@@ -328,8 +328,8 @@ class ServerSink : public Sink {
  public:
   ServerSink(HttpClient* http, const ImportArgs& a) : http_(http) {
     query_ = {{"db", a.database}, {"precision", a.precision}};
-    auto p = lineproto::ParsePrecision(a.precision);
-    if (p.ok()) parse_options_.precision = *p;
+    // An unknown precision is refused before any write; "" parses as ns.
+    if (CheckLineProtocol("", a.precision).ok()) precision_ = a.precision;
   }
   Status Write(std::string_view body, uint64_t lines, uint64_t* written,
                std::vector<Rejected>* rejected) override {
@@ -346,10 +346,8 @@ class ServerSink : public Sink {
         ((doc.ok() && doc->Find("line_errors") != nullptr) || absl::StartsWith(raw, "partial write") ||
          absl::StartsWith(raw, "unable to parse"))) {
       std::map<int, std::string> by_line;
-      std::vector<lineproto::LineError> parse_errors;
-      parser_.Parse(
-          body, parse_options_, [](const lineproto::Point&) {}, &parse_errors);
-      for (auto& e : parse_errors) {
+      auto parse_errors = CheckLineProtocol(body, precision_);
+      for (auto& e : parse_errors.ok() ? *parse_errors : std::vector<LineProtocolError>()) {
         by_line[e.line] = absl::StrCat("unable to parse '", e.text, "': ", e.reason);
       }
       uint64_t server_only = 0;
@@ -383,8 +381,7 @@ class ServerSink : public Sink {
  private:
   HttpClient* http_;
   Params query_;
-  lineproto::Parser parser_;
-  lineproto::ParseOptions parse_options_;
+  std::string precision_;  // for CheckLineProtocol; "" = ns
   uint64_t extra_rejected_ = 0;
 };
 
@@ -469,7 +466,7 @@ int RunImport(const ImportArgs& a) {
     if (db == nullptr) return 2;
     sink = std::make_unique<EmbeddedSink>(db.get(), a);
   } else {
-    auto h = HttpClient::Create(a.target);
+    auto h = ConnectHttp(a.target);
     if (!h.ok()) {
       std::fprintf(stderr, "m2mdb import: %s\n", std::string(h.status().message()).c_str());
       return 2;

@@ -240,9 +240,6 @@ int RunShell(const ShellArgs& a) {
   } else {
     std::printf("m2mdb shell on %s\n", a.target.host.c_str());
   }
-  if (!HaveQueryEngine() && session->embedded()) {
-    std::printf("Note: this binary has no query engine (m2mdb_query); statements will fail.\n");
-  }
   std::printf("Type HELP for help, EXIT or Ctrl-D to leave.\n");
   std::fflush(stdout);
   rl_readline_name = const_cast<char*>("m2mdb");

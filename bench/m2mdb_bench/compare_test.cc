@@ -12,11 +12,13 @@
 
 #include <sys/wait.h>
 
+#include "client/json.h"
 #include "gtest/gtest.h"
 
-#include "bench/m2mdb_bench/json.h"
-
 namespace m2mdb::bench {
+
+using client::Json;
+using client::ParseJson;
 namespace {
 
 std::string BuildDir() {
@@ -43,31 +45,31 @@ TEST(Compare, SmallRunAgainstM2mdbIsCompleteAndCorrect) {
   js << json_f.rdbuf();
   std::printf("%s\n--- stderr ---\n%s\n", out.str().c_str(), err.str().c_str());
   ASSERT_TRUE(WIFEXITED(rc)) << "m2mdb-bench crashed";
-  auto j = Json::Parse(js.str());
+  auto j = ParseJson(js.str());
   ASSERT_TRUE(j.ok()) << "no JSON report: " << j.status();
   EXPECT_EQ((*j)["lines"].number(), 5 * 60 * 2);
   EXPECT_EQ((*j)["values"].number(), 5 * 60 * 10);
   const Json& m = (*j)["targets"].at(0);
-  ASSERT_EQ(m["name"].str(), "m2mdb");
-  ASSERT_EQ(m["skipped"].str(), "") << "is build/bin/m2mdb built?";
+  ASSERT_EQ(m["name"].text, "m2mdb");
+  ASSERT_EQ(m["skipped"].text, "") << "is build/bin/m2mdb built?";
   // /write must work: fail loudly otherwise.
-  ASSERT_EQ(m["problems"].str().find("WRITES FAILED"), std::string::npos) << m["problems"].str();
+  ASSERT_EQ(m["problems"].text.find("WRITES FAILED"), std::string::npos) << m["problems"].text;
   EXPECT_GT(m["ingest_values_per_s"].number(), 0);
   EXPECT_GT(m["bytes_per_value"].number(), 0);
   EXPECT_GT(m["peak_rss_mb"].number(), 0);
   EXPECT_GT(m["cpu_us_per_value"].number(), 0);
   EXPECT_GT(m["restart_ping_s"].number(), 0);
-  EXPECT_NE(m["compress_report"].str().find("readings.latitude"), std::string::npos);
+  EXPECT_NE(m["compress_report"].text.find("readings.latitude"), std::string::npos);
   const Json& q = m["queries"];
   ASSERT_EQ(q.size(), 10u);
-  bool skipped = q.at(0)["status"].str().rfind("SKIPPED", 0) == 0;
+  bool skipped = q.at(0)["status"].text.rfind("SKIPPED", 0) == 0;
   if (skipped) {
     std::printf("SKIPPED: m2mdb /query not available\n");
     EXPECT_NE(out.str().find("SKIPPED: m2mdb /query not available"), std::string::npos);
   } else {
-    for (const Json& r : q.items()) {
-      EXPECT_EQ(r["status"].str(), "ok") << r["name"].str();
-      EXPECT_TRUE(r["median_ms"].is_number()) << r["name"].str();
+    for (const Json& r : q.items) {
+      EXPECT_EQ(r["status"].text, "ok") << r["name"].text;
+      EXPECT_TRUE(r["median_ms"].is_number()) << r["name"].text;
     }
     EXPECT_TRUE(m["restart_answer_s"].is_number());
   }

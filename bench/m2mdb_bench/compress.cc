@@ -76,7 +76,8 @@ absl::StatusOr<CompressResult> CompressReport(const std::string& data_dir) {
   r.report = *report;
   char buf[512];
   std::snprintf(buf, sizeof(buf), "%-28s %-8s %12s %12s %12s %8s %9s  %s\n", "measurement.field", "type",
-                "points", "ts bytes", "value bytes", "B/value", "gorilla", "codecs (value; timestamp) blocks");
+                "points", "ts bytes", "value bytes", "B/value", "gorilla",
+                "codecs (value; timestamp) blocks");
   r.text = buf;
   for (const FieldStorage& f : report->fields) {
     r.values += f.points;
@@ -88,7 +89,8 @@ absl::StatusOr<CompressResult> CompressReport(const std::string& data_dir) {
       r.gorilla_bytes += f.timestamp_bytes + g->second;
       r.gorilla_values += f.points;
       r.chosen_float_bytes += f.timestamp_bytes + f.value_bytes;
-      std::snprintf(gorilla, sizeof(gorilla), "%.3f", static_cast<double>(f.timestamp_bytes + g->second) / f.points);
+      std::snprintf(gorilla, sizeof(gorilla), "%.3f",
+                    static_cast<double>(f.timestamp_bytes + g->second) / f.points);
     }
     std::snprintf(
         buf, sizeof(buf), "%-28s %-8s %12llu %12llu %12llu %8.3f %9s  %s; %s\n",

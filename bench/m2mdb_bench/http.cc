@@ -2,15 +2,13 @@
 
 #include <chrono>
 
-#include "httplib.h"
+#include "client/http_client.h"
 
 namespace m2mdb::bench {
 namespace {
 
-std::string ErrorText(httplib::Error e) { return httplib::to_string(e); }
-
 std::string BaseUrl(const std::string& url) {
-  // httplib wants scheme://host:port only.
+  // The client wants scheme://host:port only.
   size_t scheme = url.find("://");
   size_t start = scheme == std::string::npos ? 0 : scheme + 3;
   size_t slash = url.find('/', start);
@@ -19,60 +17,53 @@ std::string BaseUrl(const std::string& url) {
   return base;
 }
 
+HttpAnswer Answer(absl::StatusOr<client::HttpResponse> res, std::chrono::steady_clock::time_point t0) {
+  HttpAnswer a;
+  a.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!res.ok()) {
+    a.error = std::string(res.status().message());
+    return a;
+  }
+  a.status = res->status;
+  a.body = std::move(res->body);
+  return a;
+}
+
 }  // namespace
 
-HttpClient::HttpClient(const std::string& url, int timeout_seconds)
-    : client_(std::make_unique<httplib::Client>(BaseUrl(url))) {
-  client_->set_keep_alive(true);
-  client_->set_connection_timeout(5, 0);
-  client_->set_read_timeout(timeout_seconds, 0);
-  client_->set_write_timeout(timeout_seconds, 0);
+HttpClient::HttpClient(const std::string& url, int timeout_seconds) {
+  client::HttpClientOptions o;
+  o.url = BaseUrl(url);
+  o.connect_timeout_seconds = 5;
+  o.read_timeout_seconds = timeout_seconds;
+  o.write_timeout_seconds = timeout_seconds;
+  auto c = client::HttpClient::Create(o);
+  if (c.ok()) {
+    client_ = std::move(*c);
+  } else {
+    error_ = std::string(c.status().message());
+  }
 }
 
 HttpClient::~HttpClient() = default;
 
-HttpAnswer HttpClient::Get(const std::string& path_and_query) {
+HttpAnswer HttpClient::Failed() const {
   HttpAnswer a;
-  auto t0 = std::chrono::steady_clock::now();
-  auto res = client_->Get(path_and_query);
-  a.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!res) {
-    a.error = ErrorText(res.error());
-    return a;
-  }
-  a.status = res->status;
-  a.body = std::move(res->body);
+  a.error = error_;
   return a;
+}
+
+HttpAnswer HttpClient::Get(const std::string& path_and_query) {
+  if (client_ == nullptr) return Failed();
+  auto t0 = std::chrono::steady_clock::now();
+  return Answer(client_->Get(path_and_query), t0);
 }
 
 HttpAnswer HttpClient::Post(const std::string& path_and_query, std::string_view body,
                             const std::string& content_type) {
-  HttpAnswer a;
+  if (client_ == nullptr) return Failed();
   auto t0 = std::chrono::steady_clock::now();
-  auto res = client_->Post(path_and_query, body.data(), body.size(), content_type);
-  a.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!res) {
-    a.error = ErrorText(res.error());
-    return a;
-  }
-  a.status = res->status;
-  a.body = std::move(res->body);
-  return a;
-}
-
-std::string UrlEncode(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
+  return Answer(client_->Post(path_and_query, body, content_type), t0);
 }
 
 }  // namespace m2mdb::bench

@@ -1,5 +1,6 @@
-// A thin blocking HTTP/1.1 client over cpp-httplib with keep-alive, for the
-// load and query phases. One HttpClient per thread (not thread-safe).
+// The load and query phases' view of the shared client (client/http_client.h):
+// every request answers with its status, body, transport error and round
+// trip time. One HttpClient per thread (not thread-safe).
 #ifndef M2MDB_BENCH_M2MDB_BENCH_HTTP_H_
 #define M2MDB_BENCH_M2MDB_BENCH_HTTP_H_
 
@@ -7,9 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace httplib {
-class Client;
-}
+#include "client/http_client.h"
 
 namespace m2mdb::bench {
 
@@ -33,11 +32,12 @@ class HttpClient {
   HttpAnswer Post(const std::string& path_and_query, std::string_view body, const std::string& content_type);
 
  private:
-  std::unique_ptr<httplib::Client> client_;
+  HttpAnswer Failed() const;  // the answer when the client could not be made
+  std::unique_ptr<client::HttpClient> client_;  // null: see error_
+  std::string error_;                           // why the client could not be made
 };
 
-// Percent-encodes a query-string value.
-std::string UrlEncode(std::string_view s);
+using client::UrlEncode;
 
 }  // namespace m2mdb::bench
 

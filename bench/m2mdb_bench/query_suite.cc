@@ -7,10 +7,14 @@
 
 #include <time.h>
 
+#include "client/json.h"
+
 #include "bench/m2mdb_bench/http.h"
-#include "bench/m2mdb_bench/json.h"
 
 namespace m2mdb::bench {
+
+using client::Json;
+using client::ParseJson;
 namespace {
 
 constexpr int64_t kHour = 3600 * kNanosPerSecond;
@@ -212,44 +216,44 @@ void AppendNumber(std::string* out, const Json& v) {
     std::snprintf(buf, sizeof(buf), "%.6g", v.number());
     *out += buf;
   } else if (v.is_string()) {
-    *out += v.str();
+    *out += v.text;
   } else if (v.is_null()) {
     *out += "null";
   } else {
-    *out += v.type() == Json::Type::kBool ? (v.boolean() ? "true" : "false") : "?";
+    *out += v.kind == Json::kBool ? (v.boolean ? "true" : "false") : "?";
   }
 }
 
 }  // namespace
 
 std::string CheckInfluxAnswer(const QuerySpec& spec, const std::string& body, std::string* canonical) {
-  auto j = Json::Parse(body);
+  auto j = ParseJson(body);
   if (!j.ok()) return "answer is not JSON: " + std::string(j.status().message());
   const Json& res = (*j)["results"].at(0);
-  if (!res["error"].is_null()) return "error: " + res["error"].str();
-  if (!(*j)["error"].is_null()) return "error: " + (*j)["error"].str();
+  if (!res["error"].is_null()) return "error: " + res["error"].text;
+  if (!(*j)["error"].is_null()) return "error: " + (*j)["error"].text;
   const Json& series = res["series"];
-  int nseries = static_cast<int>(series.items().size());
+  int nseries = static_cast<int>(series.items.size());
   if (spec.series >= 0 && nseries != spec.series) {
     return "expected " + std::to_string(spec.series) + " series, got " + std::to_string(nseries);
   }
   std::vector<std::string> parts;
-  for (const Json& s : series.items()) {
+  for (const Json& s : series.items) {
     const Json& values = s["values"];
-    int rows = static_cast<int>(values.items().size());
+    int rows = static_cast<int>(values.items.size());
     if (spec.rows_per_series >= 0 && rows != spec.rows_per_series) {
       std::string tags;
-      for (const auto& [k, v] : s["tags"].members()) tags += k + "=" + v.str() + " ";
+      for (const auto& [k, v] : s["tags"].members) tags += k + "=" + v.text + " ";
       return "expected " + std::to_string(spec.rows_per_series) + " rows per series, got " +
-             std::to_string(rows) + " for " + s["name"].str() + " " + tags;
+             std::to_string(rows) + " for " + s["name"].text + " " + tags;
     }
-    std::string c = s["name"].str();
-    for (const auto& [k, v] : s["tags"].members()) c += "," + k + "=" + v.str();
+    std::string c = s["name"].text;
+    for (const auto& [k, v] : s["tags"].members) c += "," + k + "=" + v.text;
     c += "|";
-    for (const Json& col : s["columns"].items()) c += col.str() + ",";
-    for (const Json& row : values.items()) {
+    for (const Json& col : s["columns"].items) c += col.text + ",";
+    for (const Json& row : values.items) {
       c += "\n";
-      for (const Json& v : row.items()) {
+      for (const Json& v : row.items) {
         AppendNumber(&c, v);
         c += " ";
       }
@@ -277,23 +281,23 @@ std::string CheckInfluxAnswer(const QuerySpec& spec, const std::string& body, st
 }
 
 std::string CheckVmAnswer(const QuerySpec& spec, const std::string& body) {
-  auto j = Json::Parse(body);
+  auto j = ParseJson(body);
   if (!j.ok()) return "answer is not JSON: " + std::string(j.status().message());
-  if ((*j)["status"].str() != "success") return "error: " + (*j)["error"].str();
+  if ((*j)["status"].text != "success") return "error: " + (*j)["error"].text;
   const Json& result = (*j)["data"]["result"];
-  int nseries = static_cast<int>(result.items().size());
+  int nseries = static_cast<int>(result.items.size());
   if (spec.vm_series >= 0 && nseries != spec.vm_series) {
     return "expected " + std::to_string(spec.vm_series) + " series, got " + std::to_string(nseries);
   }
   int64_t samples = 0;
-  for (const Json& s : result.items()) samples += s["values"].is_array() ? s["values"].size() : 1;
+  for (const Json& s : result.items) samples += s["values"].is_array() ? s["values"].size() : 1;
   if (spec.vm_samples >= 0 && samples != spec.vm_samples) {
     return "expected " + std::to_string(spec.vm_samples) + " samples, got " + std::to_string(samples);
   }
   if (spec.check_value) {
     const Json& v = result.at(0)["value"].at(1);
-    double got = v.is_string() ? std::strtod(v.str().c_str(), nullptr) : -1;
-    if (got != spec.value) return "expected value " + std::to_string(spec.value) + ", got " + v.str();
+    double got = v.is_string() ? std::strtod(v.text.c_str(), nullptr) : -1;
+    if (got != spec.value) return "expected value " + std::to_string(spec.value) + ", got " + v.text;
   }
   return "ok";
 }

@@ -13,10 +13,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench/m2mdb_bench/json.h"
+#include "client/json.h"
+
 #include "bench/m2mdb_bench/metrics.h"
+#include "m2mdb/json.h"
 
 namespace m2mdb::bench {
+
+using client::Json;
+using client::ParseJson;
 
 Environment CurrentEnvironment(const std::string& command) {
   Environment e;

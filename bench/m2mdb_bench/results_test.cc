@@ -2,11 +2,13 @@
 
 #include <string>
 
+#include "client/json.h"
 #include "gtest/gtest.h"
 
-#include "bench/m2mdb_bench/json.h"
-
 namespace m2mdb::bench {
+
+using client::Json;
+using client::ParseJson;
 namespace {
 
 int Count(const std::string& s, const std::string& what) {
@@ -63,17 +65,17 @@ TEST(Results, TableHasAbsoluteFiguresRatiosAndNa) {
 }
 
 TEST(Results, JsonParsesAndKeepsNullsForMissingFigures) {
-  auto j = Json::Parse(FormatJson(Sample()));
+  auto j = ParseJson(FormatJson(Sample()));
   ASSERT_TRUE(j.ok()) << j.status();
   EXPECT_EQ((*j)["values"].number(), 3000);
   const Json& targets = (*j)["targets"];
   ASSERT_EQ(targets.size(), 3u);
-  EXPECT_EQ(targets.at(0)["name"].str(), "m2mdb");
+  EXPECT_EQ(targets.at(0)["name"].text, "m2mdb");
   EXPECT_EQ(targets.at(0)["ingest_values_per_s"].number(), 2e6);
   EXPECT_TRUE(targets.at(0)["restart_answer_s"].is_null());
   EXPECT_TRUE(targets.at(0)["queries"].at(0)["median_ms"].is_null());
   EXPECT_EQ(targets.at(1)["queries"].at(0)["median_ms"].number(), 3.0);
-  EXPECT_EQ(targets.at(2)["skipped"].str(), "not installed & <missing>");
+  EXPECT_EQ(targets.at(2)["skipped"].text, "not installed & <missing>");
 }
 
 TEST(Results, SvgIsWellFormedWithABarPerFigureAndLegend) {

@@ -636,9 +636,9 @@ void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view bod
       ctx->cache_epoch = epoch;
     }
   }
-  auto reject = [&](int line, std::string reason) {
+  auto reject = [&](int line, std::string reason, ErrorKind kind = ErrorKind::kUnspecified) {
     ctx->rejected.push_back(line);
-    if (errors) errors->push_back({line, std::move(reason)});
+    if (errors) errors->push_back({line, std::move(reason), kind});
   };
 
   ctx->parser.Parse(
@@ -663,8 +663,10 @@ void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view bod
         } else {
           if (!replay && options_.max_series_per_database > 0 &&
               index_->SeriesCount(db.id) >= options_.max_series_per_database) {
-            reject(p.line, absl::StrCat("max-series-per-database limit exceeded: (",
-                                        options_.max_series_per_database, ")"));
+            reject(p.line,
+                   absl::StrCat("max-series-per-database limit exceeded: (", options_.max_series_per_database,
+                                ")"),
+                   ErrorKind::kSeriesLimit);
             return;
           }
           auto id = index_->GetOrCreateSeries(db.id, ctx->key);
@@ -761,7 +763,9 @@ void DBImpl::ParseAndResolve(const index::DatabaseInfo& db, std::string_view bod
       &ctx->parse_errors);
   for (const auto& pe : ctx->parse_errors) {
     ctx->rejected.push_back(pe.line);
-    if (errors) errors->push_back({pe.line, absl::StrCat("unable to parse '", pe.text, "': ", pe.reason)});
+    if (errors) {
+      errors->push_back({pe.line, absl::StrCat("unable to parse '", pe.text, "': ", pe.reason), pe.kind});
+    }
   }
   std::sort(ctx->rejected.begin(), ctx->rejected.end());
   if (errors) {
@@ -1123,7 +1127,9 @@ Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t par
         }
       }
       decoded += limit > 0 ? std::min<uint64_t>(sure, limit) : sure;
-      if (decoded > *budget) return absl::ResourceExhaustedError("query memory limit exceeded");
+      if (decoded > *budget)
+        return WithErrorKind(absl::ResourceExhaustedError("query memory limit exceeded"),
+                             ErrorKind::kQueryMemory);
     }
     part.clear();
     part.type = field.type;
@@ -1171,7 +1177,9 @@ Status DBImpl::ReadSeriesField(const Snapshot& snap, uint32_t db_id, int64_t par
     }
   }
   if (budget != nullptr) {
-    if (out->size() > *budget) return absl::ResourceExhaustedError("query memory limit exceeded");
+    if (out->size() > *budget)
+      return WithErrorKind(absl::ResourceExhaustedError("query memory limit exceeded"),
+                           ErrorKind::kQueryMemory);
     *budget -= out->size();
   }
   return absl::OkStatus();

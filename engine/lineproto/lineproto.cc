@@ -915,6 +915,7 @@ size_t Parser::Parse(std::string_view body, const ParseOptions& options,
     const char* line_end = nl;  // the logical end: InfluxDB's scanLine
     const char* le = (nl > s && nl[-1] == '\r') ? nl - 1 : nl;
     bool ok;
+    bool too_long = false;
     if (options.max_line_length != 0 && static_cast<size_t>(nl - p) > options.max_line_length) {
       line_end = ScanLineEnd(p, end);
       le = (line_end > s && line_end[-1] == '\r') ? line_end - 1 : line_end;
@@ -923,6 +924,7 @@ size_t Parser::Parse(std::string_view body, const ParseOptions& options,
       error_.append(" bytes, limit ");
       error_.append(std::to_string(options.max_line_length));
       ok = false;
+      too_long = true;
     } else {
       backslash_ = false;
       quote_ = false;
@@ -942,6 +944,7 @@ size_t Parser::Parse(std::string_view body, const ParseOptions& options,
             error_.append(" bytes, limit ");
             error_.append(std::to_string(options.max_line_length));
             ok = false;
+            too_long = true;
           } else {
             ok = ParseLine(s, le, multiplier, default_time);
           }
@@ -957,6 +960,7 @@ size_t Parser::Parse(std::string_view body, const ParseOptions& options,
       err.line = line;
       err.reason = ToValidUtf8(error_);
       err.text = ToValidUtf8(std::string_view(s, std::min<size_t>(static_cast<size_t>(le - s), 256)));
+      err.kind = too_long ? ErrorKind::kLineTooLong : ErrorKind::kParse;
       errors->push_back(std::move(err));
     }
     if (line_end != nl) {

@@ -73,6 +73,7 @@ struct LineError {
   std::string reason;  // e.g. "invalid field format", "duplicate tags"
   std::string text;    // the offending line, cut to 256 bytes; each byte of
                        // invalid UTF-8 in it replaced by U+FFFD
+  ErrorKind kind = ErrorKind::kParse;  // or kLineTooLong
 };
 
 struct ParseOptions {

@@ -1,9 +1,9 @@
-#include "engine/util/logging.h"
-
 #include <atomic>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+
+#include "m2mdb/log.h"
 
 namespace m2mdb {
 namespace {
@@ -12,10 +12,14 @@ std::function<void(LogLevel, std::string_view)> g_sink;  // guarded by g_mu
 std::atomic<int> g_min_level{static_cast<int>(LogLevel::kInfo)};
 const char* LevelName(LogLevel l) {
   switch (l) {
-    case LogLevel::kDebug: return "DEBUG";
-    case LogLevel::kInfo: return "INFO";
-    case LogLevel::kWarning: return "WARN";
-    case LogLevel::kError: return "ERROR";
+    case LogLevel::kDebug:
+      return "DEBUG";
+    case LogLevel::kInfo:
+      return "INFO";
+    case LogLevel::kWarning:
+      return "WARN";
+    case LogLevel::kError:
+      return "ERROR";
   }
   return "?";
 }
@@ -26,7 +30,7 @@ void SetLogSink(std::function<void(LogLevel, std::string_view)> sink) {
   g_sink = std::move(sink);
 }
 
-void SetMinLogLevel(LogLevel level) { g_min_level = static_cast<int>(level); }
+void SetLogLevel(LogLevel level) { g_min_level = static_cast<int>(level); }
 
 void LogMessage(LogLevel level, std::string_view msg) {
   if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;

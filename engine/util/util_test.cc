@@ -1,10 +1,14 @@
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "gtest/gtest.h"
 
 #include "engine/util/coding.h"
 #include "engine/util/crc32c.h"
 #include "engine/util/file.h"
 #include "m2mdb/column.h"
-#include "gtest/gtest.h"
+#include "m2mdb/log.h"
 
 namespace m2mdb {
 namespace {
@@ -88,6 +92,40 @@ TEST(ColumnTest, TruncateCutsEveryVectorAndKeepsTheSpace) {
   c.truncate(0);
   EXPECT_TRUE(c.empty());
   EXPECT_TRUE(c.strings.empty());
+}
+
+// An embedding program takes the log lines (SetLogSink) and silences the
+// INFO ones (SetLogLevel); nullptr and kInfo restore the defaults.
+TEST(Log, SinkTakesLinesAtOrAboveTheLevel) {
+  std::vector<std::pair<LogLevel, std::string>> lines;
+  SetLogSink([&](LogLevel level, std::string_view msg) { lines.emplace_back(level, std::string(msg)); });
+  LogInfo("opened ", 3, " segments");
+  LogMessage(LogLevel::kDebug, "not shown");
+  SetLogLevel(LogLevel::kWarning);
+  LogInfo("silenced");
+  LogWarning("disk ", "full");
+  LogError("boom");
+  SetLogLevel(LogLevel::kInfo);
+  SetLogSink(nullptr);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], std::make_pair(LogLevel::kInfo, std::string("opened 3 segments")));
+  EXPECT_EQ(lines[1], std::make_pair(LogLevel::kWarning, std::string("disk full")));
+  EXPECT_EQ(lines[2], std::make_pair(LogLevel::kError, std::string("boom")));
+}
+
+// The kind travels with the status as a payload, through Annotate too; the
+// code and message stay as they were.
+TEST(ErrorKind, TravelsWithTheStatus) {
+  Status s =
+      WithErrorKind(absl::ResourceExhaustedError("query memory limit exceeded"), ErrorKind::kQueryMemory);
+  EXPECT_EQ(ErrorKindOf(s), ErrorKind::kQueryMemory);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(s.message(), "query memory limit exceeded");
+  Status a = Annotate(s, "statement 1");
+  EXPECT_EQ(ErrorKindOf(a), ErrorKind::kQueryMemory);
+  EXPECT_EQ(a.message(), "statement 1: query memory limit exceeded");
+  EXPECT_EQ(ErrorKindOf(absl::InternalError("x")), ErrorKind::kUnspecified);
+  EXPECT_TRUE(WithErrorKind(absl::OkStatus(), ErrorKind::kParse).ok());
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ using planner::TimeRange;
 
 Status ExecContext::CheckDeadline() const {
   if (has_deadline && std::chrono::steady_clock::now() > deadline) {
-    return absl::DeadlineExceededError("query timeout");
+    return WithErrorKind(absl::DeadlineExceededError("query timeout"), ErrorKind::kQueryTimeout);
   }
   if (options != nullptr && options->cancelled && options->cancelled()) {
     return absl::CancelledError("query cancelled");
@@ -51,7 +51,8 @@ Status ExecContext::CheckDeadline() const {
 Status ExecContext::AddPoints(uint64_t n) {
   uint64_t total = points.fetch_add(n) + n;
   if (options->max_points > 0 && total > options->max_points) {
-    return absl::ResourceExhaustedError("query memory limit exceeded");
+    return WithErrorKind(absl::ResourceExhaustedError("query memory limit exceeded"),
+                         ErrorKind::kQueryMemory);
   }
   return absl::OkStatus();
 }
@@ -797,7 +798,8 @@ Status NoThrow(F&& f) {
   try {
     return f();
   } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError("query memory limit exceeded: out of memory");
+    return WithErrorKind(absl::ResourceExhaustedError("query memory limit exceeded: out of memory"),
+                         ErrorKind::kQueryMemory);
   }
 }
 
@@ -823,13 +825,16 @@ Status CheckBuckets(const TimeDimension& tdim, int64_t lo, int64_t hi, size_t gr
   };
   const __int128 buckets = (start(hi) - start(lo)) / iv + 1;
   if (buckets > static_cast<__int128>(max)) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("max-select-buckets limit exceeded: (", static_cast<int64_t>(buckets), "/", max, ")"));
+    return WithErrorKind(
+        absl::ResourceExhaustedError(absl::StrCat("max-select-buckets limit exceeded: (",
+                                                  static_cast<int64_t>(buckets), "/", max, ")")),
+        ErrorKind::kQueryMemory);
   }
   if (buckets * static_cast<__int128>(groups) > static_cast<__int128>(max)) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("query memory limit exceeded: ", static_cast<int64_t>(buckets), " windows x ", groups,
-                     " groups is more than the limit of ", max));
+    return WithErrorKind(absl::ResourceExhaustedError(
+                             absl::StrCat("query memory limit exceeded: ", static_cast<int64_t>(buckets),
+                                          " windows x ", groups, " groups is more than the limit of ", max)),
+                         ErrorKind::kQueryMemory);
   }
   return absl::OkStatus();
 }

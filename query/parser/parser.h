@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "m2mdb/query/ast.h"
+#include "m2mdb/query/parse.h"
 #include "m2mdb/status.h"
 
 namespace m2mdb::query {
@@ -27,31 +28,8 @@ namespace m2mdb::query {
 inline constexpr int kMaxNesting = 100;
 inline constexpr uint32_t kMaxExprDepth = 1000;
 
-// A value for a bound parameter ($name), substituted as a token the way
-// InfluxDB does (a kIdentifier value can name a measurement or field).
-struct ParamValue {
-  enum class Kind : uint8_t { kString, kInteger, kFloat, kBoolean, kIdentifier, kDuration, kRegex };
-  Kind kind = Kind::kString;
-  std::string text;  // kString, kIdentifier, kDuration ("1h"), kRegex (pattern)
-  int64_t i = 0;
-  double f = 0;
-  bool b = false;
+// ParamValue, ParseOptions and ParseQuery are public: m2mdb/query/parse.h.
 
-  static ParamValue String(std::string s) { return {Kind::kString, std::move(s)}; }
-  static ParamValue Identifier(std::string s) { return {Kind::kIdentifier, std::move(s)}; }
-  static ParamValue Integer(int64_t v) { return {Kind::kInteger, {}, v}; }
-  static ParamValue Float(double v) { return {Kind::kFloat, {}, 0, v}; }
-  static ParamValue Boolean(bool v) { return {Kind::kBoolean, {}, 0, 0, v}; }
-};
-
-struct ParseOptions {
-  std::map<std::string, ParamValue, std::less<>> params;
-  // Run Validate() on every statement (InfluxDB's compile-time checks).
-  bool validate = true;
-};
-
-// Parses `;`-separated statements. Empty text gives an empty list.
-StatusOr<std::vector<Statement>> ParseQuery(std::string_view text, const ParseOptions& options = {});
 // Exactly one statement (a trailing ';' is allowed).
 StatusOr<Statement> ParseStatement(std::string_view text, const ParseOptions& options = {});
 // A standalone expression ("host = 'a' AND time > now() - 1h").

@@ -4,11 +4,7 @@ chosen by the server: --http 127.0.0.1:0, read back from its log line), driven
 by curl, raw sockets, urllib and the Debian python3-influxdb client.
 
   server_test.py --bin build/bin/m2mdb --scan build/tests/m2mdb_scan_points \\
-                 --have-query 0|1 --work DIR [TestClass ...]
-
---have-query 1 means the binary was linked with the query executor: then the
-/query tests are a hard requirement; with 0 they check the 501 answer and say
-clearly that the query half was skipped.
+                 --work DIR [TestClass ...]
 """
 import argparse
 import gzip
@@ -269,13 +265,6 @@ class Query(unittest.TestCase):
         st, _, body = self.s.request("GET", "/query?q=SELEC")
         self.assertEqual(400, st)
         self.assertTrue(json.loads(body)["error"].startswith("error parsing query: found SELEC"))
-        if not ARGS.have_query:
-            st, _, body = self.s.request("GET", "/query?db=t&q=" + urllib.parse.quote("SELECT * FROM cpu"))
-            self.assertEqual(501, st)
-            self.assertIn("without the query executor", json.loads(body)["error"])
-            print("\nNOTE: query half SKIPPED: this binary has no query executor (m2mdb_query); /query answers 501",
-                  file=sys.stderr)
-            return
         self.s.request("POST", "/write?db=t", b"cpu,host=a v=1 1000000000\ncpu,host=b v=2 2000000000\n"
                        b"cpu,host=a v=3 3000000000\n")
         q = urllib.parse.quote("SELECT v FROM cpu WHERE host = 'a'; SHOW DATABASES")
@@ -317,8 +306,6 @@ class Query(unittest.TestCase):
         about the database invalid JSON. Random mutations of valid lines (bytes replaced by invalid or
         valid UTF-8, cut sequences) are written; every line with invalid UTF-8 in a name, key or string is
         rejected with its line number, and every answer stays strict UTF-8 JSON."""
-        if not ARGS.have_query:
-            self.skipTest("no query executor")
         import random
         rng = random.Random(16)
         self.q("", "CREATE DATABASE fz")
@@ -357,8 +344,6 @@ class Query(unittest.TestCase):
     def test_points_at_the_ends_of_the_time_range(self):
         """Issue 16: a point at the maximum time made every later flush fail ("empty column"), DROP DATABASE
         answered that error, and after DROP + CREATE the old point came back from the WAL."""
-        if not ARGS.have_query:
-            self.skipTest("no query executor")
         self.q("", "CREATE DATABASE ext")
         st, _, body = self.s.request("POST", "/write?db=ext",
                                      b"m v=1 9223372036854775806\nm v=2 -9223372036854775806\nm v=3 5\n")
@@ -390,13 +375,10 @@ class PythonClient(unittest.TestCase):
                 self.fail("type conflict accepted")
             except Exception as e:  # InfluxDBClientError with our JSON
                 self.assertIn("field type conflict", str(e))
-            if ARGS.have_query:
-                c.create_database("pydb")
-                self.assertIn({"name": "pydb"}, c.get_list_database())
-                rs = c.query("SELECT count(v) FROM py", epoch="s")
-                self.assertEqual(101, list(rs.get_points())[0]["count"])
-            else:
-                print("\nNOTE: python client query half SKIPPED: no query executor in this binary", file=sys.stderr)
+            c.create_database("pydb")
+            self.assertIn({"name": "pydb"}, c.get_list_database())
+            rs = c.query("SELECT count(v) FROM py", epoch="s")
+            self.assertEqual(101, list(rs.get_points())[0]["count"])
         finally:
             self.assertEqual(0, s.stop())
         total, _ = scan(s.data_dir, "t", "py")
@@ -460,7 +442,7 @@ class Tokens(unittest.TestCase):
             self.assertEqual(403, s.request("GET", "/query?db=t&q=" + urllib.parse.quote("SELECT * FROM other..a"),
                                             headers={"Authorization": "Token " + r_t})[0])
             st, _, _ = s.request("GET", q, headers={"Authorization": "Token " + r_t})
-            self.assertEqual(200 if ARGS.have_query else 501, st)
+            self.assertEqual(200, st)
             # /ping and /health stay open; /metrics needs a token.
             self.assertEqual(204, s.request("GET", "/ping")[0])
             self.assertEqual(200, s.request("GET", "/health")[0])
@@ -517,41 +499,40 @@ class Permissions(unittest.TestCase):
                     st, body = q(who, stmt)
                     self.assertEqual(403, st, (who, stmt, body))
                     self.assertIn("not authorized", json.loads(body)["error"])
-            if ARGS.have_query:
-                # The delete permission: data in its databases, nothing more.
-                for stmt in ("CREATE DATABASE x", "DROP DATABASE t"):
-                    self.assertEqual(403, q("d", stmt)[0], stmt)
-                for stmt in ("DELETE FROM a WHERE time < 10", "DROP SERIES FROM a WHERE h = 'x'",
-                             "DROP MEASUREMENT b"):
-                    st, body = q("d", stmt)
-                    self.assertEqual(200, st, (stmt, body))
-                    self.assertNotIn("error", body.decode(), stmt)
-                self.assertEqual(403, q("d", "SELECT * FROM a")[0])  # delete does not imply read
-                # Admin: databases too; SHOW DATABASES is filtered by scope.
-                st, body = q("admin", "CREATE DATABASE other")
-                self.assertEqual((200, False), (st, "error" in body.decode()), body)
+            # The delete permission: data in its databases, nothing more.
+            for stmt in ("CREATE DATABASE x", "DROP DATABASE t"):
+                self.assertEqual(403, q("d", stmt)[0], stmt)
+            for stmt in ("DELETE FROM a WHERE time < 10", "DROP SERIES FROM a WHERE h = 'x'",
+                         "DROP MEASUREMENT b"):
+                st, body = q("d", stmt)
+                self.assertEqual(200, st, (stmt, body))
+                self.assertNotIn("error", body.decode(), stmt)
+            self.assertEqual(403, q("d", "SELECT * FROM a")[0])  # delete does not imply read
+            # Admin: databases too; SHOW DATABASES is filtered by scope.
+            st, body = q("admin", "CREATE DATABASE other")
+            self.assertEqual((200, False), (st, "error" in body.decode()), body)
 
-                def names(who):
-                    st, body = q(who, "SHOW DATABASES", db="")
-                    self.assertEqual(200, st, body)
-                    series = json.loads(body)["results"][0].get("series", [])
-                    return sorted(v[0] for ser in series for v in ser["values"])
-                self.assertEqual(["other", "t"], names("admin"))
-                self.assertEqual(["other", "t"], names("rw"))  # every database
-                self.assertEqual(["t"], names("r"))
-                # SHOW ... FROM db..m answers for db: a token limited to t may
-                # not read another database's keys that way (nor SELECT).
-                for stmt in ("SHOW FIELD KEYS FROM other..m", "SHOW TAG KEYS FROM other..m",
-                             "SHOW TAG VALUES FROM other..m WITH KEY = h", "SHOW SERIES FROM other..m",
-                             "SELECT * FROM other..m"):
-                    st, body = q("r", stmt)
-                    self.assertEqual(403, st, (stmt, body))
-                    st, body = s.request("GET", "/query?" + urllib.parse.urlencode(
-                        {"db": "t", "q": stmt, "chunked": "true"}), None, {"Authorization": "Token " + tok["r"]})[:3:2]
-                    self.assertEqual(403, st, (stmt, body))
-                self.assertEqual(200, q("r", "SHOW FIELD KEYS FROM t..a")[0])
-                st, body = q("admin", "DROP DATABASE other")
-                self.assertEqual((200, False), (st, "error" in body.decode()), body)
+            def names(who):
+                st, body = q(who, "SHOW DATABASES", db="")
+                self.assertEqual(200, st, body)
+                series = json.loads(body)["results"][0].get("series", [])
+                return sorted(v[0] for ser in series for v in ser["values"])
+            self.assertEqual(["other", "t"], names("admin"))
+            self.assertEqual(["other", "t"], names("rw"))  # every database
+            self.assertEqual(["t"], names("r"))
+            # SHOW ... FROM db..m answers for db: a token limited to t may
+            # not read another database's keys that way (nor SELECT).
+            for stmt in ("SHOW FIELD KEYS FROM other..m", "SHOW TAG KEYS FROM other..m",
+                         "SHOW TAG VALUES FROM other..m WITH KEY = h", "SHOW SERIES FROM other..m",
+                         "SELECT * FROM other..m"):
+                st, body = q("r", stmt)
+                self.assertEqual(403, st, (stmt, body))
+                st, body = s.request("GET", "/query?" + urllib.parse.urlencode(
+                    {"db": "t", "q": stmt, "chunked": "true"}), None, {"Authorization": "Token " + tok["r"]})[:3:2]
+                self.assertEqual(403, st, (stmt, body))
+            self.assertEqual(200, q("r", "SHOW FIELD KEYS FROM t..a")[0])
+            st, body = q("admin", "DROP DATABASE other")
+            self.assertEqual((200, False), (st, "error" in body.decode()), body)
             # Refusals are logged with the address and token id, at most about
             # once a second per reason, never with the secret.
             for _ in range(30):
@@ -678,18 +659,17 @@ class Tls(unittest.TestCase):
                 r = c.getresponse()
                 r.read()
                 self.assertEqual(204, r.status)
-            if ARGS.have_query:
-                c.request("GET", "/query?db=t&q=" + urllib.parse.quote("SELECT * FROM big"))
-                r = c.getresponse()
-                body = r.read()
-                self.assertEqual(200, r.status)
-                self.assertEqual(50, len(json.loads(body)["results"][0]["series"][0]["values"]) // 1000)
-                c.request("GET", "/query?db=t&chunked=true&chunk_size=1000&q=" +
-                          urllib.parse.quote("SELECT * FROM big"), headers={"Accept-Encoding": "gzip"})
-                r = c.getresponse()
-                body = gzip.decompress(r.read())
-                self.assertEqual(200, r.status)
-                self.assertEqual(50, len(body.decode().strip().split("\n")))
+            c.request("GET", "/query?db=t&q=" + urllib.parse.quote("SELECT * FROM big"))
+            r = c.getresponse()
+            body = r.read()
+            self.assertEqual(200, r.status)
+            self.assertEqual(50, len(json.loads(body)["results"][0]["series"][0]["values"]) // 1000)
+            c.request("GET", "/query?db=t&chunked=true&chunk_size=1000&q=" +
+                      urllib.parse.quote("SELECT * FROM big"), headers={"Accept-Encoding": "gzip"})
+            r = c.getresponse()
+            body = gzip.decompress(r.read())
+            self.assertEqual(200, r.status)
+            self.assertEqual(50, len(body.decode().strip().split("\n")))
             c.close()
         finally:
             self.assertEqual(0, s.stop())
@@ -1209,8 +1189,6 @@ class QueryLimits(unittest.TestCase):
         return st, headers, body
 
     def test_bounded_queries(self):
-        if not ARGS.have_query:
-            self.skipTest("no query executor")
         n = 60000  # rows of 2 fields: 120 000 points, six times the limit
         body = "".join("big,host=a v=%d,w=%di %d\n" % (i, i * 3, 10**9 + i * 10**6) for i in range(n))
         st, _, _ = self.s.request("POST", "/write?db=t", body.encode())
@@ -1249,8 +1227,6 @@ class QueryLimits(unittest.TestCase):
             self.assertEqual(200, st)
 
     def test_invalid_utf8_in_stored_names_gives_valid_json(self):
-        if not ARGS.have_query:
-            self.skipTest("no query executor")
         st, _, _ = self.s.request("POST", "/write?db=t", b"u\xff,host=a\xfe v=1,s=\"x\xc3y\" 1\n")
         if st != 204:
             self.skipTest("the write path rejects invalid UTF-8 (%d): nothing old to render" % st)
@@ -1269,10 +1245,8 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--bin", required=True)
     p.add_argument("--scan", required=True)
-    p.add_argument("--have-query", type=int, default=0)
     p.add_argument("--work", required=True)
     ARGS, rest = p.parse_known_args()
-    ARGS.have_query = bool(ARGS.have_query)
     os.makedirs(ARGS.work, exist_ok=True)
     unittest.main(argv=[sys.argv[0], "-v"] + rest)
 

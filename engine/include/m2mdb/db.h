@@ -42,6 +42,10 @@ struct DatabaseOptions {
 struct WriteError {
   int line = 0;        // 1-based line number in the request body; 0 = not line-specific
   std::string reason;  // a sentence a person understands
+  // kParse / kLineTooLong: the line does not parse; kSeriesLimit: a new
+  // series past the limit; kUnspecified: refused by the database (a field
+  // type conflict, older than the retention period, ...).
+  ErrorKind kind = ErrorKind::kUnspecified;
 };
 
 struct WriteResult {

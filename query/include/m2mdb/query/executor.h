@@ -49,6 +49,9 @@ struct StatementResult {
   // request with HTTP 400 and {"error":"error parsing query: ..."}; ToInfluxJson
   // renders a result list holding such a result that way (ErrorJson).
   bool parse_error = false;
+  // With `error`: kQueryTimeout or kQueryMemory for a statement stopped by
+  // QueryOptions' limits, else kUnspecified (m2mdb/status.h).
+  ErrorKind kind = ErrorKind::kUnspecified;
 };
 
 struct QueryOptions {
