@@ -109,29 +109,49 @@ struct PatchPlan {
 PatchPlan PlanPatched(const int64_t* v, size_t n, bool delta, size_t limit) {
   PatchPlan best;
   const size_t m = delta ? n - 1 : n;
-  thread_local std::vector<int64_t> sorted;
-  sorted.resize(m);
-  for (size_t j = 0; j < m; j++) sorted[j] = StreamAt(v, j, delta);
-  auto quantile = [&](double q) {
-    auto it = sorted.begin() + static_cast<ptrdiff_t>(q * static_cast<double>(m - 1));
-    std::nth_element(sorted.begin(), it, sorted.end());
-    return *it;
-  };
-  const int64_t lo[2] = {quantile(0.0), quantile(0.01)};
-  const int64_t hi[4] = {quantile(0.80), quantile(0.90), quantile(0.97), quantile(0.995)};
+  // Frames are chosen on a strided sample of ≤ 256 elements (sorted: its
+  // quantiles) with the exceptions' cost estimated from the sample, and only
+  // the best candidate, if it promises a clear gain, is sized exactly. A
+  // block without outliers thus costs one small sort.
+  constexpr size_t kSample = 256;
+  const size_t stride = (m + kSample - 1) / kSample;
+  int64_t sample[kSample] = {};
+  size_t ns = 0;
+  for (size_t j = 0; j < m && ns < kSample; j += stride) sample[ns++] = StreamAt(v, j, delta);
+  std::sort(sample, sample + ns);
+  auto at = [&](double q) { return sample[static_cast<size_t>(q * static_cast<double>(ns - 1))]; };
+  // Nothing to gain unless the bulk is clearly narrower than what the plain
+  // schemes pay per value (bits): then skip the estimates.
+  if (BitWidth(Sub(at(0.80), at(0.01))) + 2 > static_cast<int>(limit * 8 / m)) return PatchPlan{};
+  const int64_t lo[2] = {sample[0], at(0.01)};
+  const int64_t hi[4] = {at(0.80), at(0.90), at(0.97), at(0.995)};
   const size_t header = 1 + (delta ? VarintSize(ZigZagEncode(v[0])) : 0) + 1;
+  size_t best_estimate = SIZE_MAX;
   for (int64_t ref : lo) {
     for (int64_t top : hi) {
       if (top < ref) continue;
       const int w = BitWidth(Sub(top, ref));
-      const size_t fixed = header + VarintSize(ZigZagEncode(ref)) + PackedBytes(m, w);
-      if (fixed >= std::min(best.size, limit)) continue;
-      size_t k;
-      const size_t patches = PatchBytes(v, m, delta, ref, w, std::min(best.size, limit) - fixed, &k);
-      if (patches == SIZE_MAX) continue;
-      if (fixed + patches < best.size) best = {ref, w, fixed + patches};
+      if (w >= 64) continue;  // no frame narrower than the plain schemes'
+      const uint64_t span = (uint64_t{1} << w) - 1;
+      size_t sample_patch_bytes = 0;
+      for (size_t i = 0; i < ns; i++) {
+        const uint64_t off = Sub(sample[i], ref);
+        if (off > span) sample_patch_bytes += 1 + VarintSize(off >> w);
+      }
+      const size_t estimate =
+          header + VarintSize(ZigZagEncode(ref)) + PackedBytes(m, w) + 1 + sample_patch_bytes * m / ns;
+      if (estimate < best_estimate) {
+        best_estimate = estimate;
+        best = {ref, w, SIZE_MAX};
+      }
     }
   }
+  if (best_estimate == SIZE_MAX || best_estimate + best_estimate / 8 >= limit) return PatchPlan{};
+  const size_t fixed = header + VarintSize(ZigZagEncode(best.ref)) + PackedBytes(m, best.width);
+  size_t k;
+  const size_t patches = PatchBytes(v, m, delta, best.ref, best.width, limit - std::min(limit, fixed), &k);
+  if (patches == SIZE_MAX) return PatchPlan{};
+  best.size = fixed + patches;
   return best;
 }
 

@@ -73,6 +73,20 @@ uint64_t CommonDivisor(const int64_t* v, size_t n) {
   return g == 0 ? 1 : g;
 }
 
+// Whether the bulk of the quotients (1st to 90th percentile of a strided
+// sample of 64) is at least 3 bits narrower than the single frame: only
+// then can mode 3 (grouped or patched frames) win, so jitter without
+// outliers skips its trial.
+bool BulkIsNarrower(const int64_t* v, size_t n, const ExactDivisor& div, int frame_width) {
+  int64_t s[64];
+  size_t ns = 0;
+  const size_t stride = std::max<size_t>(1, (n - 1) / 64);
+  for (size_t j = 1; j < n && ns < 64; j += stride) s[ns++] = div.Divide(Delta(v, j));
+  std::sort(s, s + ns);
+  const int64_t lo = s[ns / 100], hi = s[(ns - 1) * 90 / 100];
+  return BitWidth(static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo)) + 3 <= frame_width;
+}
+
 }  // namespace
 
 void EncodeTimestampDoD(const int64_t* v, size_t n, std::string* out) {
@@ -113,7 +127,7 @@ void EncodeTimestampDoD(const int64_t* v, size_t n, std::string* out) {
   // 64 deltas their own frame. Tried only when the single frame is wide
   // enough for that to matter (the regular-with-jitter case stays on the
   // cheaper path).
-  if (std::min(wq, wdd) > 4) {
+  if (std::min(wq, wdd) > 4 && BulkIsNarrower(v, n, div, std::min(wq, wdd))) {
     thread_local std::vector<int64_t> q;
     q.resize(n - 1);
     for (size_t j = 1; j < n; j++) q[j - 1] = div.Divide(Delta(v, j));
