@@ -36,7 +36,16 @@
 
 namespace m2mdb::query::exec {
 
+using planner::AlignedStart;
+using planner::ContainsFunctionCall;
+using planner::NameList;
+using planner::OutField;
+using planner::SelectPlan;
+using planner::Slot;
+using planner::SourcePlan;
+using planner::SourceRef;
 using planner::TimeRange;
+using planner::Unparen;
 
 Status ExecContext::CheckDeadline() const {
   if (has_deadline && std::chrono::steady_clock::now() > deadline) {
@@ -57,179 +66,6 @@ Status ExecContext::AddPoints(uint64_t n) {
 }
 
 namespace {
-
-const Expr* Unparen(const Expr* e) {
-  while (const auto* p = e->As<ParenExpr>()) e = p->expr.get();
-  return e;
-}
-
-// Names without duplicates in insertion order (the fields a source reads),
-// with a hash index once there are many: a linear find per name made a
-// `SELECT *` over 120 k fields quadratic (minutes, past any timeout). Short
-// lists, nearly every query, stay a plain vector scan.
-class NameList {
- public:
-  static constexpr size_t kNone = SIZE_MAX;
-  const std::vector<std::string>& names() const { return names_; }
-  size_t size() const { return names_.size(); }
-  size_t Find(std::string_view n) const {
-    if (!index_.empty()) {
-      auto it = index_.find(std::string(n));
-      return it == index_.end() ? kNone : it->second;
-    }
-    for (size_t k = 0; k < names_.size(); k++) {
-      if (names_[k] == n) return k;
-    }
-    return kNone;
-  }
-  // Appends n unless present; true if appended.
-  bool Add(const std::string& n) {
-    if (Find(n) != kNone) return false;
-    names_.push_back(n);
-    if (!index_.empty()) {
-      index_.emplace(n, names_.size() - 1);
-    } else if (names_.size() > kLinear) {
-      for (size_t k = 0; k < names_.size(); k++) index_.emplace(names_[k], k);
-    }
-    return true;
-  }
-
- private:
-  static constexpr size_t kLinear = 16;
-  std::vector<std::string> names_;
-  std::unordered_map<std::string, size_t> index_;
-};
-
-// The schema of one source: fields and tags sorted by name, without
-// duplicates (the first type given for a field wins). Sorted vectors rather
-// than a map and a set: every source of every query builds one from the
-// engine's lists, which come sorted, and building tree nodes cost more than
-// the few lookups a query makes.
-struct Schema {
-  std::vector<FieldKey> fields;
-  std::vector<std::string> tags;
-
-  const FieldType* FindField(std::string_view name) const {
-    auto it = std::lower_bound(fields.begin(), fields.end(), name,
-                               [](const FieldKey& f, std::string_view n) { return f.name < n; });
-    return it != fields.end() && it->name == name ? &it->type : nullptr;
-  }
-  bool HasField(std::string_view name) const { return FindField(name) != nullptr; }
-  void AddField(std::string_view name, FieldType type) {
-    auto it = std::lower_bound(fields.begin(), fields.end(), name,
-                               [](const FieldKey& f, std::string_view n) { return f.name < n; });
-    if (it == fields.end() || it->name != name) fields.insert(it, FieldKey{std::string(name), type});
-  }
-  void AddTag(std::string_view name) {
-    auto it = std::lower_bound(tags.begin(), tags.end(), name);
-    if (it == tags.end() || *it != name) tags.insert(it, std::string(name));
-  }
-  // Takes the engine's lists (sorted already, but not promised unique).
-  void SetFields(std::vector<FieldKey> f) {
-    fields = std::move(f);
-    auto less = [](const FieldKey& a, const FieldKey& b) { return a.name < b.name; };
-    if (!std::is_sorted(fields.begin(), fields.end(), less))
-      std::stable_sort(fields.begin(), fields.end(), less);
-    fields.erase(std::unique(fields.begin(), fields.end(),
-                             [](const FieldKey& a, const FieldKey& b) { return a.name == b.name; }),
-                 fields.end());
-  }
-  void SetTags(std::vector<std::string> t) {
-    tags = std::move(t);
-    if (!std::is_sorted(tags.begin(), tags.end())) std::sort(tags.begin(), tags.end());
-    tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
-  }
-};
-
-// A resolved source: a measurement of a database, or the rows of a subquery.
-struct SourceRef {
-  std::string database;
-  std::string measurement;
-  bool subquery = false;
-  std::vector<SeriesData> rows;  // subquery output as series
-  Schema schema;
-};
-
-struct OutField {
-  OutField(ExprPtr e, std::string n, bool a)
-      : expr(e.get()), owned(std::move(e)), name(std::move(n)), alias(a) {}
-  OutField(const Expr* e, std::string n, bool a) : expr(e), name(std::move(n)), alias(a) {}
-
-  // The statement's own expression (which outlives the plan), or `owned`
-  // for one built by expanding a wildcard, a regex or DISTINCT: a field
-  // list that names its fields is not copied.
-  const Expr* expr;
-  ExprPtr owned;
-  std::string name;
-  bool alias = false;
-};
-
-bool IsNumericType(FieldType t) {
-  return t == FieldType::kFloat || t == FieldType::kInteger || t == FieldType::kUnsigned;
-}
-
-bool WildcardAccepts(const std::string& fn, FieldType t) {
-  if (fn == "count" || fn == "first" || fn == "last" || fn == "distinct" || fn == "mode") return true;
-  if (fn == "min" || fn == "max") return IsNumericType(t) || t == FieldType::kBoolean;
-  return IsNumericType(t);
-}
-
-// Converts a subquery's result series into scan-like series.
-std::vector<SeriesData> ToSeriesData(std::vector<ResultSeries> rs, Schema* schema) {
-  std::vector<SeriesData> out;
-  for (ResultSeries& r : rs) {
-    SeriesData s;
-    s.measurement = r.name;
-    s.tags = r.tags;
-    s.key = r.name;
-    for (const auto& [k, v] : r.tags) {
-      absl::StrAppend(&s.key, ",", k, "=", v);
-      schema->AddTag(k);
-    }
-    for (size_t c = 1; c < r.columns.size(); c++) {
-      Column col;
-      bool typed = false;
-      for (const auto& row : r.values) {
-        if (c >= row.size() || row[0].index() != 2) continue;
-        const Value& v = row[c];
-        FieldValue fv;
-        switch (v.index()) {
-          case 1:
-            fv = FieldValue::Float(std::get<double>(v));
-            break;
-          case 2:
-            fv = FieldValue::Int(std::get<int64_t>(v));
-            break;
-          case 3:
-            fv = FieldValue::Uint(std::get<uint64_t>(v));
-            break;
-          case 4:
-            fv = FieldValue::Bool(std::get<bool>(v));
-            break;
-          case 5:
-            fv = FieldValue::String(std::get<std::string>(v));
-            break;
-          default:
-            continue;
-        }
-        if (!typed) {
-          col.type = fv.type;
-          typed = true;
-        }
-        if (fv.type != col.type) continue;
-        int64_t t = std::get<int64_t>(row[0]);
-        if (!col.times.empty() && col.times.back() == t) continue;  // keep unique times
-        col.Append(t, fv);
-      }
-      if (!typed) continue;
-      schema->AddField(r.columns[c], col.type);
-      s.field_names.push_back(r.columns[c]);
-      s.columns.push_back(std::move(col));
-    }
-    out.push_back(std::move(s));
-  }
-  return out;
-}
 
 // Aligns several time-sorted columns on the union of their times.
 struct Aligned {
@@ -321,16 +157,6 @@ Points Compact(const std::vector<int64_t>& times, const VCol& v, const std::vect
   return p;
 }
 
-// One slot: a function call of the field list, computed per group.
-struct Slot {
-  const Expr* expr = nullptr;  // the Call node in the field list
-  CallSpec spec;
-  bool transform = false;       // derivative & co.
-  bool over_aggregate = false;  // transform of an aggregate (needs GROUP BY time)
-  std::string reduce;           // the window function: mean, count_distinct, ...
-  int input = -1;               // index into the group's inputs
-};
-
 struct Group {
   std::string measurement;
   std::vector<std::pair<std::string, std::string>> tags;
@@ -343,31 +169,6 @@ struct Group {
   bool partial = false;
   std::vector<VType> partial_type;
   std::vector<std::vector<PartialAcc>> acc;
-};
-
-struct Plan {
-  std::vector<OutField> fields;
-  std::vector<std::string> columns;  // output column names after the time column
-  // The time column's name: "time", or the alias of `time AS t` in the field
-  // list (influxd names the time column after it).
-  std::string time_column = "time";
-  bool aggregate = false;
-  bool has_time_group = false;
-  TimeDimension tdim;
-  bool group_all_tags = false;
-  std::vector<std::string> dim_tags;  // explicit GROUP BY tag keys
-  std::vector<std::string> dim_regexes;
-  std::vector<Slot> slots;
-  std::vector<std::string> input_fields;  // distinct fields read by slots
-  bool selector_point_time = false;
-  // A lone selector with bare field and tag references (SELECT max(v), host):
-  // those references, read at the point the selector picked (influxd's
-  // auxiliary fields). Empty otherwise.
-  std::vector<VarRef> aux;
-  // Every slot can be computed from per-series partials; per input, the
-  // statistics its slots need.
-  bool partial = false;
-  std::vector<uint32_t> partial_need;
 };
 
 // Returned by a scan callback when partial aggregation cannot go on (a type
@@ -427,7 +228,7 @@ std::vector<std::pair<std::string, std::string>> ParseKeyTags(std::string_view k
 // Two complementary matchers that split the series of `src` matching
 // `matchers` about evenly, on the tag with the most distinct values among
 // them; false when too few series match for a second scan to pay off.
-bool SplitMatchers(ExecContext* ctx, const SourceRef& src, const std::vector<TagMatcher>& matchers,
+bool SplitMatchers(ExecContext* ctx, const planner::SourceRef& src, const std::vector<TagMatcher>& matchers,
                    TagMatcher* a, TagMatcher* b) {
   if (!UseSecondQueryThread()) return false;
   auto series = ctx->db->Series(src.database, src.measurement, matchers);
@@ -459,7 +260,7 @@ bool SplitMatchers(ExecContext* ctx, const SourceRef& src, const std::vector<Tag
 }
 
 // Folds `from` (a concurrent scan of other series) into *into.
-Status MergeScanState(ScanState from, const Plan& plan, ScanState* into) {
+Status MergeScanState(ScanState from, const SelectPlan& plan, ScanState* into) {
   into->earliest = std::min(into->earliest, from.earliest);
   for (auto& [key, g] : from.groups) {
     auto [it, inserted] = into->groups.try_emplace(key);
@@ -481,312 +282,6 @@ Status MergeScanState(ScanState from, const Plan& plan, ScanState* into) {
     }
   }
   return absl::OkStatus();
-}
-
-// RunSelect for a statement whose direction may be set by an outer one
-// (`parent_desc`: the outer statement is ORDER BY time DESC).
-StatusOr<std::vector<ResultSeries>> RunSelectIn(const SelectStatement& s, ExecContext* ctx,
-                                                const TimeRange& outer, std::optional<bool> parent_desc);
-
-// `desc`: the statement reading these sources is ORDER BY time DESC, which
-// its subqueries follow. `need_tags`: fill in the measurements' tag keys
-// (Schema::tags), which only wildcards and regexes read.
-Status ResolveSources(const std::vector<Source>& sources, ExecContext* ctx, const TimeRange& range, bool desc,
-                      bool need_tags, std::vector<SourceRef>* out) {
-  for (const Source& src : sources) {
-    if (const auto* sq = std::get_if<SubQuery>(&src.node)) {
-      ASSIGN_OR_RETURN(auto rs, RunSelectIn(*sq->statement, ctx, range, desc));
-      SourceRef ref;
-      ref.subquery = true;
-      ref.rows = ToSeriesData(std::move(rs), &ref.schema);
-      // One SourceRef per inner measurement name keeps series naming right.
-      std::map<std::string, SourceRef> by_name;
-      for (SeriesData& s : ref.rows) {
-        SourceRef& r = by_name[s.measurement];
-        r.subquery = true;
-        r.measurement = s.measurement;
-        r.schema = ref.schema;
-        r.rows.push_back(std::move(s));
-      }
-      for (auto& [name, r] : by_name) out->push_back(std::move(r));
-      continue;
-    }
-    const Measurement& m = std::get<Measurement>(src.node);
-    const std::string& database = m.database.empty() ? ctx->options->database : m.database;
-    if (database.empty()) return absl::InvalidArgumentError("database name required");
-    auto check_exists = [&]() -> Status {
-      for (const auto& d : ctx->db->ListDatabases()) {
-        if (d.name == database) return absl::OkStatus();
-      }
-      return absl::NotFoundError(absl::StrCat("database not found: ", database));
-    };
-    auto add = [&](const std::string& n, StatusOr<std::vector<FieldKey>> fk) {
-      if (!fk.ok() || fk->empty()) return;  // missing measurement: no rows
-      SourceRef ref;
-      ref.database = database;
-      ref.measurement = n;
-      ref.schema.SetFields(*std::move(fk));
-      if (need_tags) {
-        auto tk = ctx->db->TagKeys(database, n);
-        if (tk.ok()) ref.schema.SetTags(*std::move(tk));
-      }
-      out->push_back(std::move(ref));
-    };
-    if (!m.regex.has_value()) {
-      // A measurement with fields proves the database exists: the list of
-      // databases is only needed when there are none.
-      auto fk = ctx->db->FieldKeys(database, m.name);
-      if (!fk.ok() || fk->empty()) RETURN_IF_ERROR(check_exists());
-      add(m.name, std::move(fk));
-      continue;
-    }
-    RETURN_IF_ERROR(check_exists());
-    RE2 re(m.regex->pattern);
-    if (!re.ok()) return absl::InvalidArgumentError(absl::StrCat("invalid regex: ", re.error()));
-    ASSIGN_OR_RETURN(auto all, ctx->db->Measurements(database));
-    for (auto& n : all) {
-      if (RE2::PartialMatch(n, re)) add(n, ctx->db->FieldKeys(database, n));
-    }
-  }
-  return absl::OkStatus();
-}
-
-ExprPtr MakeVarRef(const std::string& name, DataType t) { return MakeExpr(0, VarRef{name, t}); }
-
-// Expands *, *::field, *::tag, /re/ in the field list and in call arguments.
-Status ExpandFields(const SelectStatement& s, const std::vector<SourceRef>& sources,
-                    std::vector<OutField>* out, std::string* time_column) {
-  // The fields and tags of all sources, built only for a wildcard or regex
-  // (most field lists name their fields).
-  std::map<std::string, FieldType> fields;
-  std::set<std::string> tags;
-  bool merged = false;
-  auto merge = [&] {
-    if (merged) return;
-    merged = true;
-    for (const SourceRef& r : sources) {
-      for (const FieldKey& f : r.schema.fields) fields.emplace(f.name, f.type);
-      tags.insert(r.schema.tags.begin(), r.schema.tags.end());
-    }
-    // influxd leaves the GROUP BY tags out of `*` and regex field lists:
-    // they are the series' tags already. A regex or `*` dimension leaves out
-    // every tag, matched or not (influxd 1.6).
-    for (const Dimension& d : s.dimensions) {
-      if (const auto* tg = std::get_if<TagDimension>(&d.node)) {
-        tags.erase(tg->name);
-      } else if (std::holds_alternative<RegexDimension>(d.node) ||
-                 std::holds_alternative<WildcardDimension>(d.node)) {
-        tags.clear();
-      }
-    }
-  };
-  bool dropped_time = false;
-  for (const Field& f : s.fields) {
-    const Expr* e = Unparen(f.expr.get());
-    if (e->Is<Wildcard>() || e->Is<RegexLiteral>()) merge();
-    if (const auto* w = e->As<Wildcard>()) {
-      std::map<std::string, DataType> cols;
-      if (w->type != WildcardType::kTag) {
-        for (const auto& [k, t] : fields) cols.emplace(k, DataType::kUnknown);
-      }
-      if (w->type != WildcardType::kField) {
-        for (const auto& k : tags) cols.emplace(k, DataType::kTag);
-      }
-      for (const auto& [k, t] : cols) out->push_back({MakeVarRef(k, t), k, false});
-      continue;
-    }
-    if (const auto* re = e->As<RegexLiteral>()) {
-      RE2 r(re->pattern);
-      std::map<std::string, DataType> cols;
-      for (const auto& [k, t] : fields) {
-        if (RE2::PartialMatch(k, r)) cols.emplace(k, DataType::kUnknown);
-      }
-      for (const auto& k : tags) {
-        if (RE2::PartialMatch(k, r)) cols.emplace(k, DataType::kTag);
-      }
-      for (const auto& [k, t] : cols) out->push_back({MakeVarRef(k, t), k, false});
-      continue;
-    }
-    if (const auto* d = e->As<Distinct>()) {
-      Call c;
-      c.name = "distinct";
-      c.args.push_back(MakeVarRef(d->name, DataType::kUnknown));
-      out->push_back(
-          {MakeExpr(e->offset, std::move(c)), f.alias.empty() ? "distinct" : f.alias, !f.alias.empty()});
-      continue;
-    }
-    if (const auto* c = e->As<Call>(); c != nullptr && !c->args.empty()) {
-      const Expr* a = Unparen(c->args[0].get());
-      if (a->Is<Wildcard>() || a->Is<RegexLiteral>()) {
-        merge();
-        std::unique_ptr<RE2> re;
-        if (const auto* rl = a->As<RegexLiteral>()) re = std::make_unique<RE2>(rl->pattern);
-        for (const auto& [k, t] : fields) {
-          if (re && !RE2::PartialMatch(k, *re)) continue;
-          if (!WildcardAccepts(c->name, t)) continue;
-          Call nc;
-          nc.name = c->name;
-          nc.args.push_back(MakeVarRef(k, DataType::kUnknown));
-          for (size_t i = 1; i < c->args.size(); i++) nc.args.push_back(planner::Clone(*c->args[i]));
-          std::string base = f.alias.empty() ? c->name : f.alias;
-          out->push_back({MakeExpr(e->offset, std::move(nc)), absl::StrCat(base, "_", k), false});
-        }
-        continue;
-      }
-    }
-    // influxd drops `time` from the field list: every row has it. With an
-    // alias it renames the time column instead; several time fields: the
-    // last one's name.
-    if (IsTimeField(*e)) {
-      dropped_time = true;
-      *time_column = f.alias.empty() ? "time" : f.alias;
-      continue;
-    }
-    const bool alias = !f.alias.empty();
-    out->emplace_back(f.expr.get(), alias ? f.alias : planner::FieldName(*f.expr), alias);
-  }
-  if (dropped_time && out->empty()) {
-    return absl::InvalidArgumentError("at least 1 non-time field must be queried");
-  }
-  return absl::OkStatus();
-}
-
-bool ContainsFunctionCall(const Expr& e) {
-  bool found = false;
-  WalkExpr(e, [&](const Expr& x) {
-    if (const auto* c = x.As<Call>()) {
-      if (!planner::IsMathFunction(c->name)) found = true;
-    }
-    return !found;
-  });
-  return found;
-}
-
-// VarRefs outside of (non-math) calls.
-bool HasBareVarRef(const Expr& e) {
-  const Expr& x = *Unparen(&e);
-  if (x.Is<VarRef>()) return true;
-  if (const auto* c = x.As<Call>()) {
-    if (!planner::IsMathFunction(c->name)) return false;
-    for (const auto& a : c->args) {
-      if (HasBareVarRef(*a)) return true;
-    }
-    return false;
-  }
-  if (const auto* b = x.As<BinaryExpr>()) return HasBareVarRef(*b->lhs) || HasBareVarRef(*b->rhs);
-  if (const auto* u = x.As<UnaryMinus>()) return HasBareVarRef(*u->expr);
-  return false;
-}
-
-// Appends the VarRefs outside of (non-math) calls, once per name; `time` is
-// the row's time, not a field.
-void CollectBareVarRefs(const Expr& e, std::vector<VarRef>* out) {
-  const Expr& x = *Unparen(&e);
-  if (const auto* v = x.As<VarRef>()) {
-    if (absl::EqualsIgnoreCase(v->name, "time")) return;
-    for (const VarRef& o : *out) {
-      if (o.name == v->name) return;
-    }
-    out->push_back(VarRef{v->name, v->type});
-    return;
-  }
-  if (const auto* c = x.As<Call>()) {
-    if (!planner::IsMathFunction(c->name)) return;
-    for (const auto& a : c->args) CollectBareVarRefs(*a, out);
-    return;
-  }
-  if (const auto* b = x.As<BinaryExpr>()) {
-    CollectBareVarRefs(*b->lhs, out);
-    CollectBareVarRefs(*b->rhs, out);
-    return;
-  }
-  if (const auto* u = x.As<UnaryMinus>()) CollectBareVarRefs(*u->expr, out);
-}
-
-Status CollectSlots(const Expr& e, Plan* plan) {
-  const Expr& x = *Unparen(&e);
-  if (const auto* b = x.As<BinaryExpr>()) {
-    RETURN_IF_ERROR(CollectSlots(*b->lhs, plan));
-    return CollectSlots(*b->rhs, plan);
-  }
-  if (const auto* u = x.As<UnaryMinus>()) return CollectSlots(*u->expr, plan);
-  const auto* c = x.As<Call>();
-  if (c == nullptr) return absl::OkStatus();
-  if (planner::IsMathFunction(c->name)) {
-    for (const auto& a : c->args) RETURN_IF_ERROR(CollectSlots(*a, plan));
-    return absl::OkStatus();
-  }
-  Slot slot;
-  slot.expr = &x;
-  slot.spec.name = c->name;
-  const std::string& fn = c->name;
-  if (!planner::IsAggregateFunction(fn) && !planner::IsTransformFunction(fn)) {
-    return absl::InvalidArgumentError(absl::StrCat("unsupported call: ", fn));
-  }
-  if (fn == "top" || fn == "bottom" || fn == "sample") {
-    return absl::UnimplementedError(absl::StrCat(fn, "() is not supported yet"));
-  }
-  if (c->args.empty())
-    return absl::InvalidArgumentError(absl::StrCat("invalid number of arguments for ", fn));
-  const Expr* arg = Unparen(c->args[0].get());
-  // Extra arguments.
-  if (c->args.size() > 1) {
-    const Expr* a1 = Unparen(c->args[1].get());
-    if (const auto* d = a1->As<DurationLiteral>()) slot.spec.unit_ns = d->ns;
-    if (const auto* i = a1->As<IntegerLiteral>()) slot.spec.number = static_cast<double>(i->value);
-    if (const auto* n = a1->As<NumberLiteral>()) slot.spec.number = n->value;
-  }
-  if (fn == "moving_average" && slot.spec.number < 1) {
-    return absl::InvalidArgumentError("moving_average window must be greater than 1, got 0");
-  }
-  slot.transform = planner::IsTransformFunction(fn);
-  slot.reduce = fn;
-  if (const auto* inner = arg->As<Call>()) {
-    if (fn == "count" && inner->name == "distinct") {
-      slot.reduce = "count_distinct";
-    } else if (slot.transform && planner::IsAggregateFunction(inner->name)) {
-      slot.over_aggregate = true;
-      slot.reduce = inner->name;
-      slot.spec.inner = inner->name;
-      if (inner->args.size() > 1) {
-        const Expr* a1 = Unparen(inner->args[1].get());
-        if (const auto* i = a1->As<IntegerLiteral>()) slot.spec.number = static_cast<double>(i->value);
-        if (const auto* n = a1->As<NumberLiteral>()) slot.spec.number = n->value;
-      }
-      if (slot.spec.name == "moving_average" && c->args.size() > 1) {
-        const Expr* a1 = Unparen(c->args[1].get());
-        if (const auto* i = a1->As<IntegerLiteral>()) slot.spec.number = static_cast<double>(i->value);
-      }
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("expected field argument in ", fn, "()"));
-    }
-    if (inner->args.empty() || !Unparen(inner->args[0].get())->Is<VarRef>()) {
-      return absl::InvalidArgumentError(absl::StrCat("expected field argument in ", inner->name, "()"));
-    }
-    arg = Unparen(inner->args[0].get());
-  }
-  const auto* v = arg->As<VarRef>();
-  if (v == nullptr) return absl::InvalidArgumentError(absl::StrCat("expected field argument in ", fn, "()"));
-  slot.spec.field = v->name;
-  auto it = std::find(plan->input_fields.begin(), plan->input_fields.end(), v->name);
-  if (it == plan->input_fields.end()) {
-    plan->input_fields.push_back(v->name);
-    slot.input = static_cast<int>(plan->input_fields.size() - 1);
-  } else {
-    slot.input = static_cast<int>(it - plan->input_fields.begin());
-  }
-  plan->slots.push_back(std::move(slot));
-  return absl::OkStatus();
-}
-
-// The start of the GROUP BY time window holding t (offset + k * iv <= t for
-// the largest integer k), in 128 bits: near the ends of the time range it
-// may lie outside int64.
-__int128 AlignedStart(int64_t t, int64_t iv, int64_t off) {
-  const __int128 d = static_cast<__int128>(t) - off;
-  __int128 q = d / iv;
-  if (d % iv != 0 && d < 0) q--;
-  return q * iv + off;
 }
 
 // Runs f, turning an allocation failure into the statement's error: it must
@@ -967,130 +462,57 @@ void IntegralWindows(const CallSpec& c, const Points& p, bool by_time, int64_t f
 
 namespace {
 
+// RunSelect for a statement whose direction may be set by an outer one
+// (`parent_desc`: the outer statement is ORDER BY time DESC).
+StatusOr<std::vector<ResultSeries>> RunSelectIn(const SelectStatement& s, ExecContext* ctx,
+                                                const TimeRange& outer, std::optional<bool> parent_desc);
+
+// The catalog as the planner sees it: the database, and subqueries run by
+// this executor in the outer statement's direction.
+class DbCatalog final : public planner::CatalogView {
+ public:
+  explicit DbCatalog(ExecContext* ctx) : ctx_(ctx) {}
+  const std::string& DefaultDatabase() const override { return ctx_->options->database; }
+  bool DatabaseExists(const std::string& database) override {
+    for (const auto& d : ctx_->db->ListDatabases()) {
+      if (d.name == database) return true;
+    }
+    return false;
+  }
+  StatusOr<std::vector<std::string>> Measurements(const std::string& database) override {
+    return ctx_->db->Measurements(database);
+  }
+  StatusOr<std::vector<FieldKey>> FieldKeys(const std::string& database,
+                                            const std::string& measurement) override {
+    return ctx_->db->FieldKeys(database, measurement);
+  }
+  StatusOr<std::vector<std::string>> TagKeys(const std::string& database,
+                                             const std::string& measurement) override {
+    return ctx_->db->TagKeys(database, measurement);
+  }
+  StatusOr<std::vector<ResultSeries>> RunSubquery(const SelectStatement& s, const TimeRange& range,
+                                                  bool desc) override {
+    return RunSelectIn(s, ctx_, range, desc);
+  }
+
+ private:
+  ExecContext* ctx_;
+};
+
 StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, ExecContext* ctx,
                                                   const TimeRange& outer, bool allow_partial,
                                                   std::optional<bool> parent_desc) {
-  if (s.into.has_value()) return absl::UnimplementedError("SELECT INTO is not supported");
-  // A subquery runs in its outer statement's direction, as in influxd: its
-  // LIMIT keeps the newest rows under an outer ORDER BY time DESC. Its own
-  // ORDER BY must agree.
-  bool desc = !s.sort.empty() && !s.sort[0].ascending;
-  if (parent_desc.has_value()) {
-    if (!s.sort.empty() && desc != *parent_desc) {
-      return absl::InvalidArgumentError(
-          "subqueries must be ordered in the same direction as the query itself");
-    }
-    desc = *parent_desc;
-  }
-  // Time range.
-  TimeRange range;
-  // The rest of the condition stays in the statement, as its conjuncts.
-  std::vector<const Expr*> cond;
-  RETURN_IF_ERROR(planner::ExtractTimeRangeConjuncts(s.condition.get(), ctx->now, &range, &cond));
-  range.Intersect(outer);
-
-  Plan plan;
-  for (const Dimension& d : s.dimensions) {
-    if (const auto* t = std::get_if<TimeDimension>(&d.node)) {
-      if (t->interval_ns <= 0) continue;  // time(0s) is ignored, as by influxd
-      plan.has_time_group = true;
-      plan.tdim = *t;
-      if (t->offset_now) plan.tdim.offset_ns = ctx->now % t->interval_ns;
-    } else if (const auto* tg = std::get_if<TagDimension>(&d.node)) {
-      plan.dim_tags.push_back(tg->name);
-    } else if (const auto* rg = std::get_if<RegexDimension>(&d.node)) {
-      plan.dim_regexes.push_back(rg->regex.pattern);
-    } else if (std::holds_alternative<WildcardDimension>(d.node)) {
-      plan.group_all_tags = true;
-    } else {
-      return absl::InvalidArgumentError("only time and tag dimensions allowed");
-    }
-  }
-  if (plan.has_time_group && plan.tdim.interval_ns <= 0) {
-    return absl::InvalidArgumentError("GROUP BY time interval must be positive");
-  }
-
-  // Sources. Their tag keys are read by ExpandFields for a wildcard or a
-  // regex (also as a call's argument), and below for GROUP BY * or /re/.
-  bool need_tags = plan.group_all_tags || !plan.dim_regexes.empty();
-  for (const Field& f : s.fields) {
-    const Expr* e = Unparen(f.expr.get());
-    if (const auto* c = e->As<Call>(); c != nullptr && !c->args.empty()) e = Unparen(c->args[0].get());
-    need_tags |= e->Is<Wildcard>() || e->Is<RegexLiteral>();
-  }
-  std::vector<SourceRef> sources;
-  RETURN_IF_ERROR(ResolveSources(s.sources, ctx, range, desc, need_tags, &sources));
-
-  RETURN_IF_ERROR(ExpandFields(s, sources, &plan.fields, &plan.time_column));
-  for (const OutField& f : plan.fields) plan.aggregate |= ContainsFunctionCall(*f.expr);
-  if (plan.aggregate) {
-    bool bare = false;
-    for (const OutField& f : plan.fields) {
-      if (HasBareVarRef(*f.expr)) {
-        bare = true;
-        CollectBareVarRefs(*f.expr, &plan.aux);
-      }
-      RETURN_IF_ERROR(CollectSlots(*f.expr, &plan));
-    }
-    // Bare references ride along with one selector only (influxd): other
-    // aggregates have no point to read them from.
-    if (bare && !(plan.slots.size() == 1 && planner::IsSelectorFunction(plan.slots[0].reduce) &&
-                  !plan.slots[0].transform && !plan.slots[0].over_aggregate)) {
-      return absl::InvalidArgumentError("mixing aggregate and non-aggregate queries is not supported");
-    }
-    bool any_transform = false;
-    for (const Slot& sl : plan.slots) {
-      any_transform |= sl.transform;
-      if (sl.transform && !sl.over_aggregate && plan.has_time_group) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("aggregate function required inside the call to ", sl.spec.name));
-      }
-      if (sl.over_aggregate && !plan.has_time_group) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(sl.spec.name, " aggregate requires a GROUP BY interval"));
-      }
-    }
-    for (const Slot& sl : plan.slots) {
-      if (sl.transform && !sl.over_aggregate) {
-        // Raw transforms cannot be mixed with aggregates.
-        for (const Slot& o : plan.slots) {
-          if (!o.transform) {
-            return absl::InvalidArgumentError("mixing aggregate and non-aggregate queries is not supported");
-          }
-        }
-      }
-    }
-    plan.selector_point_time = !plan.has_time_group && plan.slots.size() == 1 &&
-                               planner::IsSelectorFunction(plan.slots[0].spec.name) && !any_transform;
-    plan.partial = allow_partial;
-    plan.partial_need.assign(plan.input_fields.size(), 0);
-    for (const Slot& sl : plan.slots) {
-      if ((sl.transform && !sl.over_aggregate) || !PartialNeeds(sl.reduce, &plan.partial_need[sl.input])) {
-        plan.partial = false;
-      }
-    }
-    // Extra fields need the selected point itself: no accumulators, hence no
-    // block statistics either.
-    if (!plan.aux.empty()) plan.partial = false;
-  } else if (plan.has_time_group) {
-    return absl::InvalidArgumentError("GROUP BY requires at least one aggregate function");
-  }
-  {
-    std::vector<std::string> names;
-    std::vector<bool> alias;
-    for (const OutField& f : plan.fields) {
-      names.push_back(f.name);
-      alias.push_back(f.alias);
-    }
-    plan.columns = planner::ResolveColumnNames(names, alias);
-  }
-  if (s.fill.mode != FillMode::kNull && s.fill.specified && !plan.aggregate) {
-    return absl::InvalidArgumentError("fill(none) must be used with a function");
-  }
-
-  // With GROUP BY time and no upper bound, now() is the end.
-  if (plan.has_time_group && !range.has_max()) range.max = ctx->now;
-  if (range.min > range.max) return std::vector<ResultSeries>{};
+  DbCatalog catalog(ctx);
+  planner::PlanOptions po;
+  po.now = ctx->now;
+  po.outer = outer;
+  po.parent_desc = parent_desc;
+  po.allow_partial = allow_partial;
+  po.use_block_summaries = UseBlockSummaries();
+  ASSIGN_OR_RETURN(SelectPlan plan, planner::PlanSelect(s, po, &catalog));
+  if (plan.empty) return std::vector<ResultSeries>{};
+  const bool desc = plan.desc;
+  const TimeRange& range = plan.range;
   // The windows are bounded before anything is allocated for them (1 ms
   // windows over days took gigabytes under fill(none)); without a lower
   // bound they are counted again once the data's first time is known.
@@ -1101,33 +523,15 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
   ScanState main_scan;
   GroupMap& groups = main_scan.groups;
   int64_t& earliest = main_scan.earliest;
+  const int64_t partial_first = plan.partial_first, partial_interval = plan.partial_interval;
+  const size_t partial_windows = plan.partial_windows;
 
-  // Partial aggregation needs the windows before the scan: a lower time
-  // bound (or no GROUP BY time) and not too many windows.
-  int64_t partial_first = 0, partial_interval = 0, partial_offset = 0;
-  size_t partial_windows = 1;
-  if (plan.partial && plan.has_time_group) {
-    if (!range.has_min()) {
-      plan.partial = false;
-    } else {
-      const int64_t iv = plan.tdim.interval_ns;
-      const int64_t off = ((plan.tdim.offset_ns % iv) + iv) % iv;
-      const __int128 first = AlignedStart(range.min, iv, off);
-      partial_first = first < kMinTime ? kMinTime : static_cast<int64_t>(first);
-      partial_interval = iv;
-      partial_offset = off;
-      __int128 count = (AlignedStart(range.max, iv, off) - first) / iv + 1;
-      if (first < kMinTime || count > (1 << 20)) {
-        plan.partial = false;
-      } else {
-        partial_windows = static_cast<size_t>(count);
-      }
-    }
-  }
-
-  for (SourceRef& src : sources) {
+  for (size_t si = 0; si < plan.sources.size(); si++) {
     RETURN_IF_ERROR(ctx->CheckDeadline());
-    const Schema& schema = src.schema;
+    const SourceRef& src = plan.sources[si];
+    const SourcePlan& sp = plan.source_plans[si];
+    if (sp.skip) continue;
+    const planner::Schema& schema = src.schema;
     auto is_field = [&](const VarRef& v) {
       if (v.type == DataType::kTag) return false;
       return schema.HasField(v.name);
@@ -1136,84 +540,17 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     auto is_tag = [&](const VarRef& v) {
       return v.type == DataType::kTag || (v.type == DataType::kUnknown && !is_field(v));
     };
-    planner::ConditionParts parts = planner::SplitConjuncts(cond, is_field);
-
-    // Fields to read.
-    NameList select_list;  // drive row production (raw)
-    NameList read_list;
-    auto add_read = [&](const std::string& n) {
-      if (schema.HasField(n)) read_list.Add(n);
-    };
-    if (plan.aggregate) {
-      for (const std::string& f : plan.input_fields) {
-        if (schema.HasField(f)) select_list.Add(f);
-      }
-    } else {
-      for (const OutField& f : plan.fields) {
-        WalkExpr(*f.expr, [&](const Expr& x) {
-          if (const auto* v = x.As<VarRef>(); v != nullptr && is_field(*v)) select_list.Add(v->name);
-          return true;
-        });
-      }
-    }
-    const std::vector<std::string>& select_fields = select_list.names();
-    if (select_fields.empty()) continue;
-    for (const auto& f : select_fields) add_read(f);
-    // Extra fields are read but do not make rows: the selector's field does.
-    for (const VarRef& v : plan.aux) {
-      if (is_field(v)) add_read(v.name);
-    }
-    if (parts.row_filter) {
-      WalkExpr(*parts.row_filter, [&](const Expr& x) {
-        if (const auto* v = x.As<VarRef>(); v != nullptr && is_field(*v)) add_read(v->name);
-        return true;
-      });
-    }
+    const planner::ConditionParts& parts = sp.parts;
+    const NameList& read_list = sp.read_list;
     const std::vector<std::string>& read = read_list.names();
-    // Which read fields make rows (the others are only filtered on).
-    std::vector<uint8_t> read_drives(read.size());
-    for (size_t k = 0; k < read.size(); k++) read_drives[k] = select_list.Find(read[k]) != NameList::kNone;
-
-    // Group-by tag keys for this source.
-    std::vector<std::string> dims = plan.dim_tags;
-    if (plan.group_all_tags) dims.insert(dims.end(), schema.tags.begin(), schema.tags.end());
-    for (const std::string& p : plan.dim_regexes) {
-      RE2 re(p);
-      for (const std::string& t : schema.tags) {
-        if (RE2::PartialMatch(t, re)) dims.push_back(t);
-      }
-    }
-    std::sort(dims.begin(), dims.end());
-    dims.erase(std::unique(dims.begin(), dims.end()), dims.end());
-
-    bool use_partial = plan.partial && !parts.row_filter && !src.subquery;
+    const std::vector<uint8_t>& read_drives = sp.read_drives;
+    const std::vector<std::string>& dims = sp.dims;
+    const bool use_partial = sp.use_partial;
     std::vector<VType> partial_type(plan.input_fields.size(), VType::kNull);
     for (size_t in = 0; in < plan.input_fields.size() && use_partial; in++) {
       const FieldType* type = schema.FindField(plan.input_fields[in]);
-      if (type == nullptr) continue;
-      // Boolean and string fields only when count is all that is asked of
-      // them (the accumulators then only count).
-      if (!IsNumericType(*type) && plan.partial_need[in] != 0) use_partial = false;
-      partial_type[in] = FromFieldType(*type);
+      if (type != nullptr) partial_type[in] = FromFieldType(*type);
     }
-    // Block statistics stand in for a block's points in the accumulators
-    // (ScanRequest::summary_fields). Not for stddev (no M2 in the stats), nor
-    // for a lone min/max without GROUP BY time: it returns the time of the
-    // selected point, which block stats do not record.
-    // The filter sees a block's type, not its field: per type, what the
-    // inputs of that type need.
-    std::array<uint32_t, 8> summary_need{};
-    uint32_t all_need = 0;
-    bool use_summaries = use_partial && UseBlockSummaries();
-    for (size_t in = 0; in < plan.input_fields.size() && use_summaries; in++) {
-      const FieldType* type = schema.FindField(plan.input_fields[in]);
-      if (type == nullptr) continue;
-      summary_need[static_cast<size_t>(*type) & 7] |= plan.partial_need[in];
-      all_need |= plan.partial_need[in];
-    }
-    if (all_need & kNeedVariance) use_summaries = false;
-    if (plan.selector_point_time && (all_need & (kNeedMin | kNeedMax))) use_summaries = false;
-
     auto on_series_in = [&](ScanState& st, const SeriesData& sd) -> Status {
       RETURN_IF_ERROR(ctx->CheckDeadline());
       uint64_t n = 0;
@@ -1530,26 +867,20 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
         const uint64_t held = ctx->points.load();
         req.max_points = held < max ? max - held : 1;
       }
-      // LIMIT/OFFSET of a raw query: a group's first (last, under DESC)
-      // limit + offset rows are made of every series' first (last) limit +
-      // offset points of each field, so the scan reads no more than that
-      // (LIMIT 10 decoded everything, and failed on the memory limit). Not
-      // with a condition on fields: it may drop any number of rows.
+      // LIMIT/OFFSET pushed into the scan (SourcePlan::limit_points).
       if (ctx->page_points > 0 && !plan.aggregate) {
         // A page of RunSelectPaged: any condition, the cutoff sorts it out.
         req.limit_points = ctx->page_points;
         req.limit_from_end = desc;
-      } else if (!plan.aggregate && !parts.row_filter && s.limits.limit > 0) {
-        const uint64_t n = static_cast<uint64_t>(s.limits.limit) +
-                           static_cast<uint64_t>(std::max<int64_t>(0, s.limits.offset));
-        req.limit_points = static_cast<size_t>(std::min<uint64_t>(n, uint64_t{1} << 62));
+      } else if (sp.limit_points > 0) {
+        req.limit_points = sp.limit_points;
         req.limit_from_end = desc;
       }
-      if (use_summaries) {
+      if (sp.use_summaries) {
         req.summary_fields = read;
         req.summary_window_ns = partial_interval;
-        req.summary_window_offset_ns = partial_offset;
-        req.summary_filter = [summary_need](const BlockSummary& b) {
+        req.summary_window_offset_ns = plan.partial_offset;
+        req.summary_filter = [summary_need = sp.summary_need](const BlockSummary& b) {
           return SummaryUsable(b, summary_need[static_cast<size_t>(b.type) & 7]);
         };
       }
