@@ -56,6 +56,10 @@ StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecCont
 StatusOr<bool> RunSelectPaged(const SelectStatement& s, ExecContext* ctx,
                               const std::function<Status(ResultSeries&&)>& emit);
 
+// EXPLAIN: plans `s` (running its subqueries, whose schema the plan needs)
+// and returns the plan as one series of lines (planner::ExplainPlan).
+StatusOr<std::vector<ResultSeries>> RunExplain(const SelectStatement& s, ExecContext* ctx);
+
 // Runs SHOW / CREATE / DROP / DELETE statements.
 StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& s, ExecContext* ctx);
 

@@ -254,6 +254,20 @@ StatusOr<std::vector<ResultSeries>> RunSelectIn(const SelectStatement& s, ExecCo
 
 }  // namespace
 
+StatusOr<std::vector<ResultSeries>> RunExplain(const SelectStatement& s, ExecContext* ctx) {
+  DbCatalog catalog(ctx);
+  planner::PlanOptions po;
+  po.now = ctx->now;
+  po.use_block_summaries = UseBlockSummaries();
+  ASSIGN_OR_RETURN(SelectPlan plan, planner::PlanSelect(s, po, &catalog));
+  ResultSeries rs;
+  rs.columns.push_back("QUERY PLAN");
+  for (std::string& line : planner::ExplainPlan(plan)) rs.values.push_back({Value(std::move(line))});
+  std::vector<ResultSeries> out;
+  out.push_back(std::move(rs));
+  return out;
+}
+
 StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecContext* ctx,
                                               const TimeRange& outer) {
   return RunSelectIn(s, ctx, outer, std::nullopt);

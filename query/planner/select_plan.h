@@ -260,6 +260,10 @@ struct PlanOptions {
 // Plans `s`. Errors are the statement's (InfluxDB's messages).
 StatusOr<SelectPlan> PlanSelect(const SelectStatement& s, const PlanOptions& options, CatalogView* catalog);
 
+// The plan as EXPLAIN prints it, one line per row: influxd's EXPRESSION and
+// AUXILIARY FIELDS lines, then what m2mdb decided (query/planner/explain.cc).
+std::vector<std::string> ExplainPlan(const SelectPlan& plan);
+
 }  // namespace m2mdb::query::planner
 
 #endif  // M2MDB_QUERY_PLANNER_SELECT_PLAN_H_
