@@ -275,19 +275,7 @@ StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecCont
 
 StatusOr<bool> RunSelectPaged(const SelectStatement& s, ExecContext* ctx,
                               const std::function<Status(ResultSeries&&)>& emit) {
-  // One group (no GROUP BY, one named measurement), raw rows: pages
-  // concatenate into exactly the one series RunSelect would return.
-  if (s.into.has_value() || !s.dimensions.empty() || s.sources.size() != 1 || s.limits.slimit != 0 ||
-      s.limits.soffset != 0 || s.fill.specified) {
-    return false;
-  }
-  const auto* m = std::get_if<Measurement>(&s.sources[0].node);
-  if (m == nullptr || m->regex.has_value()) return false;
-  for (const Field& f : s.fields) {
-    const Expr* e = Unparen(f.expr.get());
-    if (e->Is<Distinct>() || ContainsFunctionCall(*e)) return false;
-    if (const auto* c = e->As<Call>(); c != nullptr && !planner::IsMathFunction(c->name)) return false;
-  }
+  if (!planner::StreamableShape(s)) return false;
   const bool desc = !s.sort.empty() && !s.sort[0].ascending;
   // Points per column of a page: the first page small, later ones sized
   // to about kPageTarget points over the columns the first one met (a row

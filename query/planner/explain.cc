@@ -108,6 +108,7 @@ std::vector<std::string> ExplainPlan(const SelectPlan& plan) {
   if (s.limits.slimit > 0 || s.limits.soffset > 0) {
     out.push_back(absl::StrCat("SLIMIT: ", s.limits.slimit, " SOFFSET: ", s.limits.soffset));
   }
+  if (plan.streamable) out.push_back("STREAMED: page by page through time (chunked answers)");
   out.push_back(absl::StrCat("NUMBER OF SOURCES: ", plan.sources.size()));
   for (size_t k = 0; k < plan.sources.size(); k++) {
     const SourceRef& src = plan.sources[k];

@@ -65,6 +65,23 @@ bool PartialNeeds(const std::string& fn, uint32_t* need) {
   return true;
 }
 
+bool StreamableShape(const SelectStatement& s) {
+  // One group (no GROUP BY, one named measurement), raw rows: pages
+  // concatenate into exactly the one series RunSelect would return.
+  if (s.into.has_value() || !s.dimensions.empty() || s.sources.size() != 1 || s.limits.slimit != 0 ||
+      s.limits.soffset != 0 || s.fill.specified) {
+    return false;
+  }
+  const auto* m = std::get_if<Measurement>(&s.sources[0].node);
+  if (m == nullptr || m->regex.has_value()) return false;
+  for (const Field& f : s.fields) {
+    const Expr* e = Unparen(f.expr.get());
+    if (e->Is<Distinct>() || ContainsFunctionCall(*e)) return false;
+    if (const auto* c = e->As<Call>(); c != nullptr && !IsMathFunction(c->name)) return false;
+  }
+  return true;
+}
+
 bool ContainsFunctionCall(const Expr& e) {
   bool found = false;
   WalkExpr(e, [&](const Expr& x) {
@@ -539,6 +556,7 @@ StatusOr<SelectPlan> PlanSelect(const SelectStatement& s, const PlanOptions& opt
     desc = *options.parent_desc;
   }
   plan.desc = desc;
+  plan.streamable = !plan.subquery && StreamableShape(s);
   // Time range. The rest of the condition stays in the statement, as its
   // conjuncts.
   TimeRange& range = plan.range;

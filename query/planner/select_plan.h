@@ -41,6 +41,12 @@ inline bool IsNumericType(FieldType t) {
 // True if `e` calls a function other than a math function.
 bool ContainsFunctionCall(const Expr& e);
 
+// Whether a streamed (chunked) answer may run `s` page by page through time
+// (exec::RunSelectPaged): raw rows of one named measurement without GROUP BY,
+// SLIMIT/SOFFSET, fill or INTO, so that pages concatenate into the one series
+// RunSelect would return.
+bool StreamableShape(const SelectStatement& s);
+
 // The start of the GROUP BY time window holding t (offset + k * iv <= t for
 // the largest integer k), in 128 bits: near the ends of the time range it
 // may lie outside int64.
@@ -193,6 +199,8 @@ struct SelectPlan {
   bool subquery = false;  // planned for an outer statement (PlanOptions::parent_desc set)
   TimeRange range;        // after the outer range, and now() as the end of GROUP BY time
   bool empty = false;     // the range is empty: no rows, nothing else was planned
+  // A streamed answer runs it page by page (StreamableShape; not a subquery).
+  bool streamable = false;
   // The condition without its time bounds, as conjuncts into the statement.
   std::vector<const Expr*> cond;
 

@@ -139,6 +139,19 @@ TEST(PlanSelect, RawLimitIsPushedIntoTheScanUnlessRowsAreFiltered) {
   EXPECT_EQ(q->plan->source_plans[0].limit_points, 0u);
 }
 
+TEST(PlanSelect, OnlyRawRowsOfOneMeasurementStream) {
+  FakeCatalog cat = Cpu();
+  auto raw = Plan("SELECT usage FROM cpu WHERE host = 'a'", &cat);
+  ASSERT_TRUE(raw->plan.ok()) << raw->plan.status();
+  EXPECT_TRUE(raw->plan->streamable);
+  auto grouped = Plan("SELECT usage FROM cpu GROUP BY host", &cat);
+  ASSERT_TRUE(grouped->plan.ok()) << grouped->plan.status();
+  EXPECT_FALSE(grouped->plan->streamable);
+  auto agg = Plan("SELECT count(usage) FROM cpu", &cat);
+  ASSERT_TRUE(agg->plan.ok()) << agg->plan.status();
+  EXPECT_FALSE(agg->plan->streamable);
+}
+
 TEST(PlanSelect, WildcardsExpandAndGroupByTagsLeaveThem) {
   FakeCatalog cat = Cpu();
   auto p = Plan("SELECT * FROM cpu GROUP BY host", &cat);
@@ -191,6 +204,7 @@ TEST(Explain, RawPlanWithAuxiliaryFieldsLikeInfluxd) {
             "TIME RANGE: -inf .. +inf\n"
             "ORDER: time DESC\n"
             "LIMIT: 3 OFFSET: 0\n"
+            "STREAMED: page by page through time (chunked answers)\n"
             "NUMBER OF SOURCES: 1\n"
             "SOURCE: db.cpu\n"
             "  ROW FILTER: usage > 1\n"
