@@ -92,9 +92,8 @@ bool SplitMatchers(ExecContext* ctx, const SourceRef& src, const std::vector<Tag
 
 // ---- window.cc ----
 
-// ws + iv, saturated at INT64_MAX (above every storable time): the window
-// holding kMaxTime ends past int64.
-inline int64_t WindowEnd(int64_t ws, int64_t iv) { return ws > INT64_MAX - iv ? INT64_MAX : ws + iv; }
+// Window arithmetic: query/planner/windows.h.
+using planner::WindowEnd;
 
 // The GROUP BY time windows over [lo, hi] (in 128 bits: the span of two
 // extreme times leaves int64), counted against QueryOptions::max_points as

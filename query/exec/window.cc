@@ -1,9 +1,8 @@
-// query/exec/window.cc — GROUP BY time windows and aggregation: where the
-// windows of a statement are computed (ComputeWindows; partial aggregation's
-// windows, fixed before the scan, are the planner's: PlanSelect), the bucket
-// limit, and each group's reduction of its call inputs (merged points, or
-// the accumulators the scan filled) into per-window entries per slot,
-// integral() and transforms over aggregates included.
+// query/exec/window.cc — GROUP BY time windows and aggregation: the
+// answer's windows once the data is scanned (ComputeWindows, with the
+// arithmetic of query/planner/windows.h), the bucket limit, and each group's reduction of its call inputs
+// (merged points, or the accumulators the scan filled) into per-window entries per slot, integral() and
+// transforms over aggregates included.
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -110,10 +109,11 @@ StatusOr<Windows> ComputeWindows(const SelectPlan& plan, int64_t earliest, size_
   int64_t offset = 0;
   int64_t first_window = 0, nwindows = 1;
   if (plan.has_time_group) {
-    offset = ((plan.tdim.offset_ns % interval) + interval) % interval;
+    offset = planner::WindowOffset(plan.tdim);
     int64_t lo = range.has_min() ? range.min : earliest;
     if (lo == kMaxTime) lo = range.max;
-    const __int128 first = AlignedStart(lo, interval, offset);
+    const planner::WindowSpan span = planner::SpanOf(lo, range.max, interval, offset);
+    const __int128 first = span.first;
     if (first < kMinTime) {
       // Window starts are labels and loop bounds in int64 below; the one
       // holding the earliest storable times would start before them.
@@ -122,7 +122,7 @@ StatusOr<Windows> ComputeWindows(const SelectPlan& plan, int64_t earliest, size_
                        "); give the query a lower time bound at least one interval above it"));
     }
     first_window = static_cast<int64_t>(first);
-    __int128 count = (AlignedStart(range.max, interval, offset) - first) / interval + 1;
+    const __int128 count = span.count;
     RETURN_IF_ERROR(CheckBuckets(plan.tdim, lo, range.max, std::max<size_t>(1, groups), ctx));
     if (count > 10000000 && s.fill.mode != FillMode::kNone) {
       return absl::InvalidArgumentError(

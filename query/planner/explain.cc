@@ -89,7 +89,7 @@ std::vector<std::string> ExplainPlan(const SelectPlan& plan) {
   if (plan.has_time_group) {
     const int64_t iv = plan.tdim.interval_ns;
     out.push_back(absl::StrCat("GROUP BY TIME: ", FormatDuration(iv), " offset ",
-                               FormatDuration(((plan.tdim.offset_ns % iv) + iv) % iv)));
+                               FormatDuration(WindowOffset(plan.tdim))));
   }
   if (plan.aggregate) {
     out.push_back(absl::StrCat("FILL: ", FillName(s.fill)));

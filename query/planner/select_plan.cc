@@ -674,12 +674,13 @@ StatusOr<SelectPlan> PlanSelect(const SelectStatement& s, const PlanOptions& opt
       plan.partial = false;
     } else {
       const int64_t iv = plan.tdim.interval_ns;
-      const int64_t off = ((plan.tdim.offset_ns % iv) + iv) % iv;
-      const __int128 first = AlignedStart(range.min, iv, off);
+      const int64_t off = WindowOffset(plan.tdim);
+      const WindowSpan span = SpanOf(range.min, range.max, iv, off);
+      const __int128 first = span.first;
       plan.partial_first = first < kMinTime ? kMinTime : static_cast<int64_t>(first);
       plan.partial_interval = iv;
       plan.partial_offset = off;
-      __int128 count = (AlignedStart(range.max, iv, off) - first) / iv + 1;
+      const __int128 count = span.count;
       if (first < kMinTime || count > (1 << 20)) {
         plan.partial = false;
       } else {

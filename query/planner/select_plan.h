@@ -26,6 +26,7 @@
 #include "m2mdb/query/executor.h"
 #include "m2mdb/status.h"
 #include "query/planner/planner.h"
+#include "query/planner/windows.h"
 
 namespace m2mdb::query::planner {
 
@@ -46,16 +47,6 @@ bool ContainsFunctionCall(const Expr& e);
 // SLIMIT/SOFFSET, fill or INTO, so that pages concatenate into the one series
 // RunSelect would return.
 bool StreamableShape(const SelectStatement& s);
-
-// The start of the GROUP BY time window holding t (offset + k * iv <= t for
-// the largest integer k), in 128 bits: near the ends of the time range it
-// may lie outside int64.
-inline __int128 AlignedStart(int64_t t, int64_t iv, int64_t off) {
-  const __int128 d = static_cast<__int128>(t) - off;
-  __int128 q = d / iv;
-  if (d % iv != 0 && d < 0) q--;
-  return q * iv + off;
-}
 
 // Names without duplicates in insertion order (the fields a source reads),
 // with a hash index once there are many: a linear find per name made a
