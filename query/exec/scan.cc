@@ -133,6 +133,143 @@ Status MergeScanState(ScanState from, const SelectPlan& plan, ScanState* into) {
   return absl::OkStatus();
 }
 
+// Reduces the columns of series `sd` (and the block summaries the scan
+// gave for it) in place into the accumulators of its group's windows.
+Status ReduceSeries(const SelectPlan& plan, const SeriesData& sd, Group& g, ScanState& st) {
+  const int64_t partial_first = plan.partial_first, partial_interval = plan.partial_interval;
+  const size_t partial_windows = plan.partial_windows;
+  // Reduce the series' columns in place into the group's windows.
+  for (size_t in = 0; in < plan.input_fields.size(); in++) {
+    const Column* c = nullptr;
+    const std::vector<BlockSummary>* sums = nullptr;
+    for (size_t k = 0; k < sd.field_names.size(); k++) {
+      if (sd.field_names[k] != plan.input_fields[in]) continue;
+      c = &sd.columns[k];
+      if (k < sd.summaries.size() && !sd.summaries[k].empty()) sums = &sd.summaries[k];
+      break;
+    }
+    if (c == nullptr || (c->empty() && sums == nullptr)) continue;
+    if (!c->empty() && FromFieldType(c->type) != g.partial_type[in]) {
+      return absl::AbortedError(kPartialFallback);
+    }
+    std::vector<PartialAcc>& acc = g.acc[in];
+    if (acc.empty()) {
+      st.partial_bytes += partial_windows * sizeof(PartialAcc);
+      if (st.partial_bytes > kMaxPartialBytes) return absl::AbortedError(kPartialFallback);
+      acc.resize(partial_windows);
+    }
+    if (!c->empty() && c->times.front() < st.earliest) st.earliest = c->times.front();
+    AccumulateColumn(*c, partial_first, partial_interval, partial_windows, plan.partial_need[in], acc.data());
+    if (sums == nullptr) continue;
+    // The engine put each summarised block wholly inside one window
+    // of the same geometry and inside the scanned time range.
+    for (const BlockSummary& b : *sums) {
+      if (FromFieldType(b.type) != g.partial_type[in]) return absl::AbortedError(kPartialFallback);
+      size_t w = 0;
+      if (partial_interval > 0) {
+        w = static_cast<size_t>((static_cast<uint64_t>(b.min_time) - static_cast<uint64_t>(partial_first)) /
+                                static_cast<uint64_t>(partial_interval));
+        if (b.min_time < partial_first || w >= partial_windows) {
+          return absl::InternalError("block summary outside the query windows");
+        }
+      }
+      if (b.min_time < st.earliest) st.earliest = b.min_time;
+      AccumulateSummary(b, plan.partial_need[in], &acc[w]);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The raw rows of series `sd` (its read columns aligned in `al`, `ec`
+// reading them, `mask` the row filter's) appended to its group: the field
+// list evaluated column at a time, one row per time at which a driving
+// (selected) field has a value.
+Status ProjectRawSeries(ExecContext* ctx, const SelectPlan& plan, const SeriesData& sd, const EvalContext& ec,
+                        const Aligned& al, const std::vector<uint8_t>& drives, const Expr* row_filter,
+                        const std::vector<uint8_t>& mask, Group& g) {
+  // Raw projection, column at a time; a tag the series lacks is null here
+  // (it is "" in conditions).
+  EvalContext pc = ec;
+  pc.tag = nullptr;
+  pc.tag_value = [&](const VarRef& v) -> Value {
+    for (const auto& [k, val] : sd.tags) {
+      if (k == v.name) return val;
+    }
+    return std::monostate{};
+  };
+  // Field and tag references are read in place (a tag is one value for all
+  // rows): copying them into columns of their own, and then each cell out
+  // again, was a third of a SELECT *'s time. Other expressions are
+  // evaluated into `owned`, reserved so that pointers into it stay valid.
+  const size_t nf = plan.fields.size();
+  std::vector<VCol> owned;
+  owned.reserve(nf);
+  std::vector<const VCol*> col(nf, nullptr);
+  std::vector<Value> constant(nf);
+  for (size_t j = 0; j < nf; j++) {
+    if ((j & 1023) == 1023) RETURN_IF_ERROR(ctx->CheckDeadline());
+    if (!RefInPlace(*plan.fields[j].expr, pc, &col[j], &constant[j])) {
+      owned.push_back(Eval(*plan.fields[j].expr, pc));
+      col[j] = &owned.back();
+    }
+  }
+  std::vector<const std::string*> const_str(nf, nullptr);
+  for (size_t j = 0; j < nf; j++) const_str[j] = std::get_if<std::string>(&constant[j]);
+  // A row exists where any selected field has a value.
+  std::vector<int64_t> times;
+  std::vector<std::vector<Value>> rows;
+  if (!row_filter) {  // else few rows may be kept
+    times.reserve(ec.rows);
+    rows.reserve(ec.rows);
+  }
+  // The validity of the driving columns, read per row below.
+  std::vector<const uint8_t*> drive_valid;
+  for (size_t k = 0; k < drives.size(); k++) {
+    if (drives[k]) drive_valid.push_back(al.cols[k].valid.data());
+  }
+  const uint8_t* const* const dv = drive_valid.data();
+  const size_t ndrive = drive_valid.size();
+  // The deadline every ~64 Ki cells: a row of a wide series is a long loop.
+  size_t cells = 0;
+  for (size_t r = 0; r < ec.rows; r++) {
+    cells += nf;
+    if (cells > (size_t{1} << 16)) {
+      cells = 0;
+      RETURN_IF_ERROR(ctx->CheckDeadline());
+    }
+    if (row_filter && !mask[r]) continue;
+    bool any = false;
+    for (size_t k = 0; k < ndrive && !any; k++) any = dv[k][r] != 0;
+    if (!any) continue;
+    std::vector<Value> row;
+    row.reserve(nf + 1);
+    row.emplace_back(std::in_place_index<2>, al.times[r]);
+    for (size_t j = 0; j < nf; j++) {
+      if (const VCol* c = col[j]; c != nullptr && c->type == VType::kFloat && r < c->valid.size()) {
+        // Floats (most fields) here, not through the call below: it was
+        // a tenth of a raw hour's row building.
+        if (c->valid[r]) {
+          row.emplace_back(std::in_place_index<1>, c->f[r]);
+        } else {
+          row.emplace_back();
+        }
+      } else if (c != nullptr) {
+        c->AppendCellTo(r, &row);
+      } else if (const_str[j] != nullptr) {
+        // A tag: its string built in place, not through the variant's
+        // copy (a visit per cell, which showed in SELECT * profiles).
+        row.emplace_back(std::in_place_index<5>, *const_str[j]);
+      } else {
+        row.push_back(constant[j]);
+      }
+    }
+    times.push_back(al.times[r]);
+    rows.push_back(std::move(row));
+  }
+  if (!rows.empty()) g.raw.emplace_back(std::move(times), std::move(rows));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 Status ScanSource(ExecContext* ctx, const SelectPlan& plan, size_t si, ScanState* state) {
@@ -140,8 +277,7 @@ Status ScanSource(ExecContext* ctx, const SelectPlan& plan, size_t si, ScanState
   const TimeRange& range = plan.range;
   ScanState& main_scan = *state;
   int64_t& earliest = main_scan.earliest;
-  const int64_t partial_first = plan.partial_first, partial_interval = plan.partial_interval;
-  const size_t partial_windows = plan.partial_windows;
+  const int64_t partial_interval = plan.partial_interval;
   const SourceRef& src = plan.sources[si];
   const SourcePlan& sp = plan.source_plans[si];
   if (sp.skip) return absl::OkStatus();
@@ -221,50 +357,7 @@ Status ScanSource(ExecContext* ctx, const SelectPlan& plan, size_t si, ScanState
       }
       return nullptr;
     };
-    if (g.partial) {
-      // Reduce the series' columns in place into the group's windows.
-      for (size_t in = 0; in < plan.input_fields.size(); in++) {
-        const Column* c = nullptr;
-        const std::vector<BlockSummary>* sums = nullptr;
-        for (size_t k = 0; k < sd.field_names.size(); k++) {
-          if (sd.field_names[k] != plan.input_fields[in]) continue;
-          c = &sd.columns[k];
-          if (k < sd.summaries.size() && !sd.summaries[k].empty()) sums = &sd.summaries[k];
-          break;
-        }
-        if (c == nullptr || (c->empty() && sums == nullptr)) continue;
-        if (!c->empty() && FromFieldType(c->type) != g.partial_type[in]) {
-          return absl::AbortedError(kPartialFallback);
-        }
-        std::vector<PartialAcc>& acc = g.acc[in];
-        if (acc.empty()) {
-          st.partial_bytes += partial_windows * sizeof(PartialAcc);
-          if (st.partial_bytes > kMaxPartialBytes) return absl::AbortedError(kPartialFallback);
-          acc.resize(partial_windows);
-        }
-        if (!c->empty() && c->times.front() < st.earliest) st.earliest = c->times.front();
-        AccumulateColumn(*c, partial_first, partial_interval, partial_windows, plan.partial_need[in],
-                         acc.data());
-        if (sums == nullptr) continue;
-        // The engine put each summarised block wholly inside one window
-        // of the same geometry and inside the scanned time range.
-        for (const BlockSummary& b : *sums) {
-          if (FromFieldType(b.type) != g.partial_type[in]) return absl::AbortedError(kPartialFallback);
-          size_t w = 0;
-          if (partial_interval > 0) {
-            w = static_cast<size_t>(
-                (static_cast<uint64_t>(b.min_time) - static_cast<uint64_t>(partial_first)) /
-                static_cast<uint64_t>(partial_interval));
-            if (b.min_time < partial_first || w >= partial_windows) {
-              return absl::InternalError("block summary outside the query windows");
-            }
-          }
-          if (b.min_time < st.earliest) st.earliest = b.min_time;
-          AccumulateSummary(b, plan.partial_need[in], &acc[w]);
-        }
-      }
-      return absl::OkStatus();
-    }
+    if (g.partial) return ReduceSeries(plan, sd, g, st);
     std::vector<const Column*> cols;
     cols.reserve(read.size());
     for (const std::string& f : read) cols.push_back(column_of(f));
@@ -356,87 +449,7 @@ Status ScanSource(ExecContext* ctx, const SelectPlan& plan, size_t si, ScanState
       }
       return absl::OkStatus();
     }
-    // Raw projection, column at a time; a tag the series lacks is null here
-    // (it is "" in conditions).
-    EvalContext pc = ec;
-    pc.tag = nullptr;
-    pc.tag_value = [&](const VarRef& v) -> Value {
-      for (const auto& [k, val] : sd.tags) {
-        if (k == v.name) return val;
-      }
-      return std::monostate{};
-    };
-    // Field and tag references are read in place (a tag is one value for all
-    // rows): copying them into columns of their own, and then each cell out
-    // again, was a third of a SELECT *'s time. Other expressions are
-    // evaluated into `owned`, reserved so that pointers into it stay valid.
-    const size_t nf = plan.fields.size();
-    std::vector<VCol> owned;
-    owned.reserve(nf);
-    std::vector<const VCol*> col(nf, nullptr);
-    std::vector<Value> constant(nf);
-    for (size_t j = 0; j < nf; j++) {
-      if ((j & 1023) == 1023) RETURN_IF_ERROR(ctx->CheckDeadline());
-      if (!RefInPlace(*plan.fields[j].expr, pc, &col[j], &constant[j])) {
-        owned.push_back(Eval(*plan.fields[j].expr, pc));
-        col[j] = &owned.back();
-      }
-    }
-    std::vector<const std::string*> const_str(nf, nullptr);
-    for (size_t j = 0; j < nf; j++) const_str[j] = std::get_if<std::string>(&constant[j]);
-    // A row exists where any selected field has a value.
-    std::vector<int64_t> times;
-    std::vector<std::vector<Value>> rows;
-    if (!parts.row_filter) {  // else few rows may be kept
-      times.reserve(ec.rows);
-      rows.reserve(ec.rows);
-    }
-    // The validity of the driving columns, read per row below.
-    std::vector<const uint8_t*> drive_valid;
-    for (size_t k = 0; k < read.size(); k++) {
-      if (drives[k]) drive_valid.push_back(al.cols[k].valid.data());
-    }
-    const uint8_t* const* const dv = drive_valid.data();
-    const size_t ndrive = drive_valid.size();
-    // The deadline every ~64 Ki cells: a row of a wide series is a long loop.
-    size_t cells = 0;
-    for (size_t r = 0; r < ec.rows; r++) {
-      cells += nf;
-      if (cells > (size_t{1} << 16)) {
-        cells = 0;
-        RETURN_IF_ERROR(ctx->CheckDeadline());
-      }
-      if (parts.row_filter && !mask[r]) continue;
-      bool any = false;
-      for (size_t k = 0; k < ndrive && !any; k++) any = dv[k][r] != 0;
-      if (!any) continue;
-      std::vector<Value> row;
-      row.reserve(nf + 1);
-      row.emplace_back(std::in_place_index<2>, al.times[r]);
-      for (size_t j = 0; j < nf; j++) {
-        if (const VCol* c = col[j]; c != nullptr && c->type == VType::kFloat && r < c->valid.size()) {
-          // Floats (most fields) here, not through the call below: it was
-          // a tenth of a raw hour's row building.
-          if (c->valid[r]) {
-            row.emplace_back(std::in_place_index<1>, c->f[r]);
-          } else {
-            row.emplace_back();
-          }
-        } else if (c != nullptr) {
-          c->AppendCellTo(r, &row);
-        } else if (const_str[j] != nullptr) {
-          // A tag: its string built in place, not through the variant's
-          // copy (a visit per cell, which showed in SELECT * profiles).
-          row.emplace_back(std::in_place_index<5>, *const_str[j]);
-        } else {
-          row.push_back(constant[j]);
-        }
-      }
-      times.push_back(al.times[r]);
-      rows.push_back(std::move(row));
-    }
-    if (!rows.empty()) g.raw.emplace_back(std::move(times), std::move(rows));
-    return absl::OkStatus();
+    return ProjectRawSeries(ctx, plan, sd, ec, al, drives, parts.row_filter.get(), mask, g);
   };
   auto on_series = [&](const SeriesData& sd) { return on_series_in(main_scan, sd); };
 
