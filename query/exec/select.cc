@@ -178,7 +178,11 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
   po.parent_desc = parent_desc;
   po.allow_partial = allow_partial;
   po.use_block_summaries = UseBlockSummaries();
-  ASSIGN_OR_RETURN(SelectPlan plan, planner::PlanSelect(s, po, &catalog));
+  // Used in place: moving a SelectPlan out of its StatusOr showed in the
+  // instructions of a small query.
+  StatusOr<SelectPlan> planned = planner::PlanSelect(s, po, &catalog);
+  if (!planned.ok()) return planned.status();
+  const SelectPlan& plan = *planned;
   if (plan.empty) return std::vector<ResultSeries>{};
   const TimeRange& range = plan.range;
   // The windows are bounded before anything is allocated for them (1 ms
