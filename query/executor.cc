@@ -94,6 +94,8 @@ void RunStatementIn(const Statement& st, exec::ExecContext* ctxp,
     }
   } else if (sel != nullptr) {
     out = exec::RunSelect(*sel, &ctx, planner::TimeRange{});
+  } else if (const auto* ex = st.As<ExplainStatement>()) {
+    out = exec::RunExplain(ex->select, &ctx);
   } else {
     out = exec::RunMeta(st, &ctx);
   }

@@ -436,6 +436,8 @@ StatementNeeds Classify(const query::Statement& st) {
         using T = std::decay_t<decltype(s)>;
         if constexpr (std::is_same_v<T, query::SelectStatement>) {
           CollectSelect(s, &n);
+        } else if constexpr (std::is_same_v<T, query::ExplainStatement>) {
+          CollectSelect(s.select, &n);  // planning reads the schema (and runs subqueries)
         } else if constexpr (std::is_same_v<T, query::ShowDatabasesStatement>) {
           // Answered for every token that may read; the list is filtered.
         } else if constexpr (std::is_same_v<T, query::CreateDatabaseStatement> ||

@@ -141,6 +141,7 @@ std::string TagKeyString(const TagKeyFilter& f) {
 
 struct StatementPrinter {
   std::string operator()(const SelectStatement& s) const { return String(s); }
+  std::string operator()(const ExplainStatement& s) const { return "EXPLAIN " + String(s.select); }
   std::string operator()(const ShowDatabasesStatement&) const { return "SHOW DATABASES"; }
   std::string operator()(const ShowMeasurementsStatement& s) const {
     std::string out = "SHOW MEASUREMENTS";

@@ -16,6 +16,7 @@
 #include "m2mdb/query/executor.h"
 #include "query/exec/vcol.h"
 #include "query/planner/planner.h"
+#include "query/planner/select_plan.h"
 
 namespace m2mdb::query::exec {
 
@@ -55,6 +56,10 @@ StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecCont
 StatusOr<bool> RunSelectPaged(const SelectStatement& s, ExecContext* ctx,
                               const std::function<Status(ResultSeries&&)>& emit);
 
+// EXPLAIN: plans `s` (running its subqueries, whose schema the plan needs)
+// and returns the plan as one series of lines (planner::ExplainPlan).
+StatusOr<std::vector<ResultSeries>> RunExplain(const SelectStatement& s, ExecContext* ctx);
+
 // Runs SHOW / CREATE / DROP / DELETE statements.
 StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& s, ExecContext* ctx);
 
@@ -72,14 +77,8 @@ struct Points {
 // earlier input comes first.
 Points MergePoints(std::vector<Points> parts);
 
-// One function call of a query, resolved.
-struct CallSpec {
-  std::string name;     // count, mean, derivative, ...
-  std::string field;    // the field read (innermost argument)
-  std::string inner;    // for transforms/count over a call: the inner function ("mean", "distinct")
-  double number = 0;    // percentile N, moving_average N, top/bottom N
-  int64_t unit_ns = 0;  // derivative/integral/elapsed unit (0 = default)
-};
+// One function call of a query, resolved (planner/select_plan.h).
+using planner::CallSpec;
 
 // One output entry of a function.
 struct Entry {
@@ -119,18 +118,15 @@ struct PartialAcc {
   int64_t mn_t = 0, mx_t = 0, fst_t = 0, lst_t = 0;
 };
 
-enum PartialNeed : uint32_t {
-  kNeedSum = 1,
-  kNeedMin = 2,
-  kNeedMax = 4,
-  kNeedFirst = 8,
-  kNeedLast = 16,
-  kNeedVariance = 32,
-};
-
-// Adds the statistics reduce function `fn` needs to *need; false if `fn`
-// cannot be computed from partials.
-bool PartialNeeds(const std::string& fn, uint32_t* need);
+// The statistics partial aggregation keeps (planner/select_plan.h).
+using planner::kNeedFirst;
+using planner::kNeedLast;
+using planner::kNeedMax;
+using planner::kNeedMin;
+using planner::kNeedSum;
+using planner::kNeedVariance;
+using planner::PartialNeed;
+using planner::PartialNeeds;
 
 // Reduces a time-sorted numeric column (float, integer or unsigned) into
 // acc[0, windows): window w is [first_window + w*interval, +interval).

@@ -228,28 +228,6 @@ void ReduceWindow(const std::string& name, const CallSpec& c, const Points& p, s
   }
 }
 
-bool PartialNeeds(const std::string& fn, uint32_t* need) {
-  if (fn == "count") return true;
-  if (fn == "sum" || fn == "mean") {
-    *need |= kNeedSum;
-  } else if (fn == "min") {
-    *need |= kNeedMin;
-  } else if (fn == "max") {
-    *need |= kNeedMax;
-  } else if (fn == "spread") {
-    *need |= kNeedMin | kNeedMax;
-  } else if (fn == "first") {
-    *need |= kNeedFirst;
-  } else if (fn == "last") {
-    *need |= kNeedLast;
-  } else if (fn == "stddev") {
-    *need |= kNeedVariance;
-  } else {
-    return false;
-  }
-  return true;
-}
-
 namespace {
 
 template <typename T>

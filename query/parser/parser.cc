@@ -488,7 +488,17 @@ StatusOr<Statement> Parser::ParseStatement() {
       ASSIGN_OR_RETURN(st.node, ParseAlter());
       return st;
     }
-    case TokenType::kExplain:
+    case TokenType::kExplain: {
+      // EXPLAIN [ANALYZE] SELECT, as influxd parses it; ANALYZE (which runs
+      // the statement and times its iterators) is not supported.
+      Token n = ScanIgnoreWs();
+      if (n.type == TokenType::kAnalyze) return Unsupported(n, "EXPLAIN ANALYZE");
+      if (n.type != TokenType::kSelect) return Found(n, {"SELECT"});
+      ExplainStatement ex;
+      ASSIGN_OR_RETURN(ex.select, ParseSelect(TargetRequirement::kNotRequired));
+      st.node = std::move(ex);
+      return st;
+    }
     case TokenType::kGrant:
     case TokenType::kRevoke:
     case TokenType::kSet:

@@ -391,8 +391,8 @@ TEST(Parser, SeveralStatementsCommentsAndCase) {
 }
 
 TEST(Parser, UnsupportedStatementsAreUnimplemented) {
-  for (const char* q : {"EXPLAIN SELECT * FROM cpu", "GRANT ALL TO bob", "SHOW USERS", "CREATE USER u",
-                        "DROP SHARD 1", "KILL QUERY 1", "SHOW QUERIES"}) {
+  for (const char* q : {"EXPLAIN ANALYZE SELECT * FROM cpu", "GRANT ALL TO bob", "SHOW USERS",
+                        "CREATE USER u", "DROP SHARD 1", "KILL QUERY 1", "SHOW QUERIES"}) {
     auto r = ParseQuery(q);
     ASSERT_FALSE(r.ok()) << q;
     EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented) << q;

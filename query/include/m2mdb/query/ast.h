@@ -407,13 +407,19 @@ struct DropRetentionPolicyStatement {
   std::string database;
 };
 
+// EXPLAIN SELECT ...: the statement's plan (query/planner/explain.cc), one
+// line per row, in influxd's shape (a "QUERY PLAN" column).
+struct ExplainStatement {
+  SelectStatement select;
+};
+
 struct Statement {
   using Node = std::variant<SelectStatement, ShowDatabasesStatement, ShowMeasurementsStatement,
                             ShowTagKeysStatement, ShowTagValuesStatement, ShowFieldKeysStatement,
                             ShowSeriesStatement, ShowRetentionPoliciesStatement, ShowCardinalityStatement,
                             CreateDatabaseStatement, DropDatabaseStatement, DropSeriesStatement,
                             DeleteStatement, DropMeasurementStatement, CreateRetentionPolicyStatement,
-                            AlterRetentionPolicyStatement, DropRetentionPolicyStatement>;
+                            AlterRetentionPolicyStatement, DropRetentionPolicyStatement, ExplainStatement>;
   size_t offset = 0;
   Node node;
 

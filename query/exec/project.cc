@@ -1,0 +1,140 @@
+// query/exec/project.cc — the projection of an aggregate group: its slots'
+// per-window entries (or transform outputs) joined into rows by time, fill
+// applied, and the field list's expressions evaluated column at a time over
+// the slots' columns (and the selected point's extra fields).
+#include <map>
+
+#include "query/exec/select_stages.h"
+
+namespace m2mdb::query::exec {
+
+Status ProjectGroup(const SelectPlan& plan, const Windows& win, GroupAggregate& agg, ResultSeries* rs) {
+  const SelectStatement& s = *plan.statement;
+  const int64_t interval = win.interval, first_window = win.first;
+  const int64_t single_label = win.single_label;
+  const size_t W = static_cast<size_t>(win.count);
+  std::vector<Points>& inputs = agg.inputs;
+  std::vector<SlotResult>& res = agg.res;
+  std::vector<std::vector<size_t>>& picked = agg.picked;
+  // Is every slot one-value-per-window?
+  bool windowed = true;
+  for (size_t si = 0; si < plan.slots.size(); si++) {
+    if (plan.slots[si].transform || res[si].multi) windowed = false;
+  }
+  std::vector<int64_t> times;
+  std::vector<VCol> slot_cols(plan.slots.size());
+  std::vector<VCol> aux_cols;      // with extra fields: per Plan::aux entry
+  std::vector<uint8_t> empty_row;  // with extra fields: the row's window had no selected point
+  if (windowed) {
+    // Which windows have data in any slot.
+    std::vector<uint8_t> has(W, 0);
+    bool any = false;
+    for (size_t si = 0; si < plan.slots.size(); si++) {
+      for (size_t w = 0; w < W; w++) {
+        if (res[si].Empty(w)) continue;
+        has[w] = 1;
+        any = true;
+      }
+    }
+    if (!any) return absl::OkStatus();
+    std::vector<size_t> rows;
+    for (size_t w = 0; w < W; w++) {
+      if (!plan.has_time_group || s.fill.mode != FillMode::kNone || has[w]) rows.push_back(w);
+    }
+    for (size_t w : rows) {
+      int64_t t = plan.has_time_group ? first_window + static_cast<int64_t>(w) * interval : single_label;
+      if (plan.selector_point_time && !res[0].Empty(w)) t = res[0].First(w).time;
+      times.push_back(t);
+    }
+    for (size_t si = 0; si < plan.slots.size(); si++) {
+      // Each window is one row at most: its entry can be moved out.
+      std::vector<Value> vals(rows.size());
+      for (size_t k = 0; k < rows.size(); k++) {
+        if (!res[si].Empty(rows[k])) vals[k] = std::move(res[si].First(rows[k]).value);
+      }
+      if (plan.has_time_group) ApplyFill(s.fill, plan.slots[si].reduce == "count", &vals);
+      slot_cols[si] = VCol::FromValues(vals);
+    }
+    if (!plan.aux.empty()) {
+      const Points& p = inputs[plan.slots[0].input];
+      aux_cols.resize(plan.aux.size());
+      for (size_t j = 0; j < plan.aux.size(); j++) {
+        std::vector<Value> vals;
+        vals.reserve(rows.size());
+        for (size_t w : rows) vals.push_back(picked[w].empty() ? Value{} : p.aux[picked[w][0]][j]);
+        aux_cols[j] = VCol::FromValues(vals);
+      }
+      for (size_t w : rows) empty_row.push_back(picked[w].empty() ? 1 : 0);
+    }
+  } else {
+    // Join entries by (time, occurrence).
+    std::map<std::pair<int64_t, size_t>, size_t> keys;
+    std::vector<std::vector<Entry>> flats(plan.slots.size());
+    for (size_t si = 0; si < plan.slots.size(); si++) {
+      if (!res[si].flat.empty() || plan.slots[si].transform) {
+        flats[si] = std::move(res[si].flat);
+      } else {
+        flats[si] = std::move(res[si].entries);
+      }
+      std::map<int64_t, size_t> occ;
+      for (const Entry& e : flats[si]) keys.emplace(std::make_pair(e.time, occ[e.time]++), 0);
+    }
+    if (keys.empty()) return absl::OkStatus();
+    size_t n = 0;
+    for (auto& [k, v] : keys) {
+      v = n++;
+      times.push_back(k.first);
+    }
+    for (size_t si = 0; si < plan.slots.size(); si++) {
+      std::vector<Value> vals(n);
+      std::map<int64_t, size_t> occ;
+      for (Entry& e : flats[si]) vals[keys[{e.time, occ[e.time]++}]] = std::move(e.value);
+      slot_cols[si] = VCol::FromValues(vals);
+    }
+  }
+  // Outer expressions.
+  EvalContext ec;
+  ec.rows = times.size();
+  ec.times = &times;
+  ec.call = [&](const Expr& e) -> const VCol* {
+    for (size_t si = 0; si < plan.slots.size(); si++) {
+      if (plan.slots[si].expr == &e) return &slot_cols[si];
+    }
+    return nullptr;
+  };
+  if (!aux_cols.empty()) {
+    // Every bare reference is read from the selected point (tags too).
+    ec.field = [&](const VarRef& v) -> const VCol* {
+      for (size_t j = 0; j < plan.aux.size(); j++) {
+        if (plan.aux[j].name == v.name) return &aux_cols[j];
+      }
+      return nullptr;
+    };
+  }
+  // A field that is a call alone (mean(v)) is its slot's column, read in
+  // place: Eval would copy it.
+  std::vector<VCol> owned;
+  owned.reserve(plan.fields.size());
+  std::vector<const VCol*> out;
+  for (const OutField& f : plan.fields) {
+    const Expr& e = *Unparen(f.expr);
+    const VCol* c = e.Is<Call>() ? ec.call(e) : nullptr;
+    if (c == nullptr) {
+      owned.push_back(Eval(*f.expr, ec));
+      c = &owned.back();
+    }
+    out.push_back(c);
+  }
+  rs->values.reserve(times.size());
+  for (size_t r = 0; r < times.size(); r++) {
+    std::vector<Value> row;
+    row.reserve(out.size() + 1);
+    row.push_back(times[r]);
+    for (const VCol* c : out) c->AppendCellTo(r, &row);
+    rs->values.push_back(std::move(row));
+  }
+  FillExtraColumns(plan, empty_row, rs);
+  return absl::OkStatus();
+}
+
+}  // namespace m2mdb::query::exec
