@@ -1105,6 +1105,7 @@ bool DBImpl::TypedPointToParsed(const Point& p, uint64_t max_line_length, ApplyC
         return false;
     }
   }
+  if (key.size() > lineproto::kMaxSeriesKeyLength) return false;  // the parser words the error
   NameScan scan;
   ScanNames(key, &scan);
   if (scan.commas != out.tags.size() || scan.equals != out.tags.size()) return false;

@@ -173,6 +173,23 @@ TEST_F(WritePointsTest, LineLengthLimitMatchesLineProtocol) {
   ExpectSameData();
 }
 
+// influxd's limit on the series key (models.MaxKeyLength), on both paths.
+TEST_F(WritePointsTest, SeriesKeyLongerThan65535BytesIsRejected) {
+  std::vector<Point> points = {P("m", {{"t", std::string(65531, 'x')}}, {{"f", FieldValue::Float(1)}}, 1),
+                               P("m", {{"t", std::string(65532, 'x')}}, {{"f", FieldValue::Float(1)}}, 2)};
+  WriteBoth(points);
+  std::string body;
+  for (const Point& p : points) AppendPointAsLineProtocol(p, &body);
+  auto r = db_->WriteLineProtocol("text", body, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->points_written, 1u);  // "m,t=" + 65531 bytes = 65535: the longest allowed
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_EQ(r->errors[0].line, 2);
+  EXPECT_NE(r->errors[0].reason.find("': max key length exceeded: 65536 > 65535"), std::string::npos)
+      << r->errors[0].reason.substr(r->errors[0].reason.size() - 80);
+  ExpectSameData();
+}
+
 // Random points over an alphabet full of line-protocol delimiters, escapes
 // and UTF-8 (valid and not): whichever path a point takes inside
 // WritePoints, the outcome is the text path's.
