@@ -103,6 +103,7 @@ class DBImpl : public DB {
     std::shared_ptr<const Version> version;
   };
   struct ApplyContext;
+  class Resolver;
 
   Status CheckOpen() const;
   StatusOr<index::DatabaseInfo> GetDb(std::string_view name) const;
@@ -115,6 +116,16 @@ class DBImpl : public DB {
   void ParseAndResolve(const index::DatabaseInfo& db, std::string_view body, lineproto::Precision precision,
                        int64_t default_time, const std::vector<int>* skip, bool replay,
                        uint64_t max_line_length, ApplyContext* ctx, std::vector<WriteError>* errors);
+  // The database a write goes to (created if options.create_database), or
+  // why the write cannot happen.
+  StatusOr<index::DatabaseInfo> DatabaseForWrite(std::string_view database, const WriteOptions& options);
+  // Makes a resolved batch durable and visible: WAL append of ctx->record,
+  // head apply, freeze when the head is full, then the WAL sync the write
+  // options ask for; fills the counts of *result.
+  Status CommitWrite(std::string_view database, uint32_t db_id, ApplyContext* ctx, WriteResult* result);
+  // WritePoints' fast path: `p` as ctx->typed (views into `p`), or false if
+  // only the line-protocol path can say what becomes of it.
+  static bool TypedPointToParsed(const Point& p, uint64_t max_line_length, ApplyContext* ctx);
   // Decodes a WAL write record and resolves its lines into ctx->entries
   // (empty if the database was dropped or the record is undecodable).
   void ResolveReplayRecord(std::string_view payload, ApplyContext* ctx);

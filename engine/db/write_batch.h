@@ -1,7 +1,9 @@
 // WAL records of the engine. The framing (length, CRC, seq) is the WAL's;
-// this is the payload.
+// this is the payload; its first byte is the record type. Layouts are in
+// docs/format/wal.md.
 //
-//   type (u8: 1 = line protocol write)
+// Type 1, a line-protocol write (WriteLineProtocol):
+//   type (u8: 1)
 //   database name (varint length + bytes)
 //   precision (u8, lineproto::Precision)
 //   default time (fixed64, ns: given to lines without a timestamp)
@@ -13,6 +15,19 @@
 // memcpy; replay parses it again with the same precision and default time
 // and skips the lines that were rejected when it was written, so it applies
 // exactly the points that were acknowledged.
+//
+// Type 2, typed points (WritePoints): the points that were accepted, already
+// validated, in request order, so the write path never renders text:
+//   type (u8: 2)
+//   database name (varint length + bytes)
+//   then until the end, per point:
+//     timestamp (fixed64, ns)
+//     measurement (varint length + bytes, unescaped)
+//     tag count (varint), then key, value (each varint length + bytes),
+//       sorted by key
+//     field count (varint), then per field: key (varint length + bytes),
+//       type (u8, FieldType), value (fixed64 for float bits, int64 and
+//       uint64; u8 0/1 for bool; varint length + bytes for string)
 #ifndef M2MDB_ENGINE_DB_WRITE_BATCH_H_
 #define M2MDB_ENGINE_DB_WRITE_BATCH_H_
 
@@ -21,12 +36,15 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/lineproto/lineproto.h"
 #include "m2mdb/db.h"
 #include "m2mdb/status.h"
 
 namespace m2mdb {
 
+// Persisted record types: never renumber.
 constexpr uint8_t kRecordLineProtocol = 1;
+constexpr uint8_t kRecordPoints = 2;
 
 struct WalWriteRecord {
   std::string_view database;
@@ -40,9 +58,28 @@ void EncodeWalWriteRecord(const WalWriteRecord& r, std::string* out);
 // Views in `r` point into `payload`.
 Status DecodeWalWriteRecord(std::string_view payload, WalWriteRecord* r);
 
+// The record type of `payload` (0 if empty).
+inline uint8_t WalRecordType(std::string_view payload) {
+  return payload.empty() ? 0 : static_cast<uint8_t>(payload[0]);
+}
+
+// Type 2: starts a record in `out` (cleared); AppendWalPoint adds one point.
+// `p.tags` must be sorted by key.
+void BeginWalPointsRecord(std::string_view database, std::string* out);
+void AppendWalPoint(const lineproto::Point& p, std::string* out);
+// Reads the header of a type-2 record: `*database` and `*rest` (the points)
+// view `payload`.
+Status DecodeWalPointsHeader(std::string_view payload, std::string_view* database, std::string_view* rest);
+// Decodes the next point of `*rest` into `*p` (views into the payload) and
+// advances `*rest`. Sets p->series_raw to a view of `*key`, the canonical
+// series key, which it builds.
+Status DecodeWalPoint(std::string_view* rest, lineproto::Point* p, std::string* key);
+
 // Renders typed points as line protocol (ns timestamps), for WritePoints.
 // Floats use the shortest text that round-trips.
 std::string PointsToLineProtocol(const std::vector<Point>& points);
+// One point of PointsToLineProtocol, appended to `out`.
+void AppendPointAsLineProtocol(const Point& p, std::string* out);
 
 }  // namespace m2mdb
 

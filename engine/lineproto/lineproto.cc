@@ -701,6 +701,16 @@ bool Parser::ParseLine(const char* b, const char* e, int64_t multiplier, int64_t
 
   // p is at the space after the key.
   point_.series_raw = std::string_view(b, p - b);
+  // influxd's models.MaxKeyLength, checked where influxd checks it (after
+  // the key, before the fields) with its words. The key as written has the
+  // length of the canonical one: sorting the tags only reorders them.
+  if (point_.series_raw.size() > kMaxSeriesKeyLength) {
+    error_.assign("max key length exceeded: ");
+    error_.append(std::to_string(point_.series_raw.size()));
+    error_.append(" > ");
+    error_.append(std::to_string(kMaxSeriesKeyLength));
+    return false;
+  }
   while (p < e && IsSkippable(*p)) ++p;
   if (p == e) return Fail("invalid field format");
 

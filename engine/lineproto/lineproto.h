@@ -68,6 +68,11 @@ struct Point {
   int line = 0;               // 1-based line number in the body
 };
 
+// The longest series key (escaped measurement and tags) a line may have, in
+// bytes: influxd's models.MaxKeyLength. Longer lines are rejected with
+// "max key length exceeded: N > 65535".
+constexpr size_t kMaxSeriesKeyLength = 65535;
+
 struct LineError {
   int line = 0;        // 1-based
   std::string reason;  // e.g. "invalid field format", "duplicate tags"
