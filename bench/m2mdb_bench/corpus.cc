@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 
 #include "bench/m2mdb_bench/compress.h"
+#include "bench/m2mdb_bench/generate.h"
 #include "bench/m2mdb_bench/load.h"
 #include "bench/m2mdb_bench/targets.h"
 #include "m2mdb/db.h"
@@ -54,32 +55,6 @@ constexpr int64_t kSec = 1000000000ll;
 constexpr int64_t kStart = 1704067200ll * kSec;  // 2024-01-01T00:00:00Z
 constexpr int64_t kPow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
 
-// `units` / 10^decimals as the shortest decimal, as a device's printf would.
-void AppendFixed(std::string* out, int64_t units, int decimals) {
-  char buf[40];
-  char* p = buf;
-  uint64_t u = static_cast<uint64_t>(units);
-  if (units < 0) {
-    *p++ = '-';
-    u = 0 - u;
-  }
-  const uint64_t pow = static_cast<uint64_t>(kPow10[decimals]);
-  p = std::to_chars(p, buf + sizeof(buf), u / pow).ptr;
-  uint64_t fp = u % pow;
-  if (fp != 0) {
-    *p++ = '.';
-    char d[8];
-    for (int k = decimals - 1; k >= 0; --k) {
-      d[k] = static_cast<char>('0' + fp % 10);
-      fp /= 10;
-    }
-    int n = decimals;
-    while (n > 0 && d[n - 1] == '0') --n;
-    std::memcpy(p, d, static_cast<size_t>(n));
-    p += n;
-  }
-  out->append(buf, static_cast<size_t>(p - buf));
-}
 void AppendInt(std::string* out, int64_t v) {
   char buf[24];
   out->append(buf, static_cast<size_t>(std::to_chars(buf, buf + sizeof(buf), v).ptr - buf));

@@ -67,34 +67,6 @@ Rng DeviceRng(uint64_t seed, int device) {
 
 constexpr int64_t kPow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
 
-// Appends `units` / 10^decimals as the shortest decimal ("52.1", "1200", "-0.5").
-inline void AppendFixed(std::string* out, int64_t units, int decimals) {
-  char buf[40];
-  char* p = buf;
-  uint64_t u = static_cast<uint64_t>(units);
-  if (units < 0) {
-    *p++ = '-';
-    u = static_cast<uint64_t>(-units);
-  }
-  const uint64_t pow = static_cast<uint64_t>(kPow10[decimals]);
-  uint64_t ip = u / pow;
-  uint64_t fp = u % pow;
-  p = std::to_chars(p, buf + sizeof(buf), ip).ptr;
-  if (fp != 0) {
-    *p++ = '.';
-    char d[8];
-    for (int k = decimals - 1; k >= 0; --k) {
-      d[k] = static_cast<char>('0' + fp % 10);
-      fp /= 10;
-    }
-    int n = decimals;
-    while (n > 0 && d[n - 1] == '0') --n;
-    std::memcpy(p, d, static_cast<size_t>(n));
-    p += n;
-  }
-  out->append(buf, static_cast<size_t>(p - buf));
-}
-
 inline void AppendInt(std::string* out, int64_t v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof(buf), v);
@@ -382,6 +354,34 @@ class SensorsGenerator : public Generator {
 };
 
 }  // namespace
+
+// Appends `units` / 10^decimals as the shortest decimal ("52.1", "1200", "-0.5").
+void AppendFixed(std::string* out, int64_t units, int decimals) {
+  char buf[40];
+  char* p = buf;
+  uint64_t u = static_cast<uint64_t>(units);
+  if (units < 0) {
+    *p++ = '-';
+    u = 0 - u;  // INT64_MIN too
+  }
+  const uint64_t pow = static_cast<uint64_t>(kPow10[decimals]);
+  uint64_t ip = u / pow;
+  uint64_t fp = u % pow;
+  p = std::to_chars(p, buf + sizeof(buf), ip).ptr;
+  if (fp != 0) {
+    *p++ = '.';
+    char d[8];
+    for (int k = decimals - 1; k >= 0; --k) {
+      d[k] = static_cast<char>('0' + fp % 10);
+      fp /= 10;
+    }
+    int n = decimals;
+    while (n > 0 && d[n - 1] == '0') --n;
+    std::memcpy(p, d, static_cast<size_t>(n));
+    p += n;
+  }
+  out->append(buf, static_cast<size_t>(p - buf));
+}
 
 absl::StatusOr<int64_t> ParseDuration(std::string_view text) {
   if (text.empty()) return absl::InvalidArgumentError("empty duration");

@@ -99,6 +99,10 @@ absl::Status GenerateToOutput(const GenerateOptions& options, const std::string&
 // Reads every *.lp file of `dir` (sorted by name), or stdin for "-".
 absl::StatusOr<std::string> ReadData(const std::string& dir);
 
+// Appends `units` / 10^decimals (decimals 0..6) as the shortest decimal
+// ("52.1", "1200", "-0.5"), as a device's printf would.
+void AppendFixed(std::string* out, int64_t units, int decimals);
+
 }  // namespace m2mdb::bench
 
 #endif  // M2MDB_BENCH_M2MDB_BENCH_GENERATE_H_
