@@ -12,8 +12,11 @@ all: build
 deps:
 	@bash tools/setup/install-deps.sh
 
+# Warnings are errors in our own test builds (and so in CI), not in users' builds.
+test test-unit: CMAKE_FLAGS += -DM2MDB_WERROR=ON
+
 $(BUILD)/Makefile: CMakeLists.txt | deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 
 build: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j$(JOBS)
@@ -29,7 +32,7 @@ test-unit: build
 
 # ASan + UBSan build of the unit tests.
 test-asan: deps
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DM2MDB_ASAN=ON -DM2MDB_BUILD_BENCH=OFF
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DM2MDB_ASAN=ON -DM2MDB_BUILD_BENCH=OFF -DM2MDB_WERROR=ON
 	cmake --build build-asan -j$(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j$(JOBS) -L unit
@@ -41,7 +44,7 @@ bench: build
 FUZZ_SECONDS ?= 20
 FUZZERS ?= lineproto_fuzz encoding_fuzz segment_fuzz influxql_fuzz http1_fuzz
 fuzz: deps
-	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DM2MDB_FUZZ=ON \
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DM2MDB_FUZZ=ON -DM2MDB_WERROR=ON \
 	  -DM2MDB_BUILD_TESTS=OFF -DM2MDB_BUILD_BENCH=OFF
 	cmake --build build-fuzz -j$(JOBS) --target $(FUZZERS)
 	@set -e; for f in $(addprefix build-fuzz/fuzz/,$(FUZZERS)); do \
