@@ -65,5 +65,29 @@ echo "$flags"
   fail "build with pkg-config"
 bash "$src/tests/install/check_embed_output.sh" "$work/embed-pkg-config" "$work/data-pkg-config"
 
+echo "== add_subdirectory(m2mdb) in a consumer: configure only"
+mkdir -p "$work/sub-src"
+cat > "$work/sub-src/CMakeLists.txt" <<EOF2
+cmake_minimum_required(VERSION 3.25)
+project(sub LANGUAGES C CXX)
+add_subdirectory("$src" m2mdb)
+add_executable(embed "$src/docs/examples/embed.cc")
+target_link_libraries(embed PRIVATE m2mdb::engine m2mdb::query)
+EOF2
+"$cmake" -S "$work/sub-src" -B "$work/sub-build" -DCMAKE_CXX_COMPILER="$cxx" > "$work/sub.log" 2>&1 ||
+  { cat "$work/sub.log"; fail "configure with add_subdirectory"; }
+# As a subproject m2mdb looks for none of the test, benchmark, server or CLI
+# dependencies, builds none of those targets and makes no warning an error.
+found=$(grep -E '^(GTest_DIR|benchmark_DIR|OPENSSL_INCLUDE_DIR|nlohmann_json_DIR|_?Python3_EXECUTABLE|M2MDB_(CLI|SYSTEM)_PYTHON3|HTTPLIB_FOUND|LIBEDIT_FOUND)[:=]' \
+  "$work/sub-build/CMakeCache.txt" || true)
+[ -z "$found" ] || fail "the subproject looked for: $found"
+targets=$("$cmake" --build "$work/sub-build" --target help)
+grep -q 'm2mdb_engine$' <<<"$targets" || fail "no m2mdb_engine target in the subproject"
+for t in m2mdb m2mdb-bench m2mdb_engine_tests lineproto_fuzz http1_fuzz; do
+  ! grep -qE "^\.\.\. $t\$" <<<"$targets" || fail "the subproject builds $t"
+done
+! grep -rq -- -Werror "$work/sub-build/m2mdb/engine/CMakeFiles/m2mdb_engine.dir/flags.make" ||
+  fail "the subproject compiles with -Werror"
+
 rm -rf "$work"
 echo "install test OK"
