@@ -75,11 +75,34 @@ install(TARGETS ${M2MDB_OWN_LIBS}
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/engine/include/m2mdb ${PROJECT_SOURCE_DIR}/query/include/m2mdb
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.h")
+set(M2MDB_BINARIES "")
 foreach(bin m2mdb m2mdb-bench)
   if(TARGET ${bin})
-    install(TARGETS ${bin} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+    list(APPEND M2MDB_BINARIES ${bin})
   endif()
 endforeach()
+if(M2MDB_BINARIES)
+  install(TARGETS ${M2MDB_BINARIES} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  # With BUILD_SHARED_LIBS the binaries also need the libraries that are not
+  # part of the package (m2mdb_server, m2mdb_client, ...): installed beside
+  # the others, not exported.
+  set_property(GLOBAL PROPERTY M2MDB_VISITED "")
+  set_property(GLOBAL PROPERTY M2MDB_POSTORDER "")
+  foreach(bin IN LISTS M2MDB_BINARIES)
+    m2mdb_visit(${bin})
+  endforeach()
+  get_property(bin_deps GLOBAL PROPERTY M2MDB_POSTORDER)
+  set(private_shared "")
+  foreach(lib IN LISTS bin_deps)
+    get_target_property(type ${lib} TYPE)
+    if(type STREQUAL "SHARED_LIBRARY" AND NOT lib IN_LIST M2MDB_OWN_LIBS)
+      list(APPEND private_shared ${lib})
+    endif()
+  endforeach()
+  if(private_shared)
+    install(TARGETS ${private_shared} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  endif()
+endif()
 
 # What the external imported targets become in the config file (find_dependency
 # lines) and in m2mdb.pc (Requires modules, or flags for Libs).

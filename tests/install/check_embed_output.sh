@@ -6,8 +6,13 @@
 set -euo pipefail
 bin=$1 dir=$2
 rm -rf "$dir"
-out=$("$bin" "$dir" 2>&1)
+rc=0
+out=$("$bin" "$dir" 2>&1) || rc=$?
 echo "$out"
+if [ $rc -ne 0 ]; then
+  echo "FAIL: $bin exited with $rc"
+  exit 1
+fi
 for want in 'wrote 2 points' 'line 2 rejected: ' 'line 4 rejected: ' \
     'engine,truck=t1' '  t0+0s rpm=1500 temp=88.5' '  t0+20s rpm=1600 temp=89' \
     'engine,truck=t2' '  t0+0s rpm=900 temp=71.25' \

@@ -35,6 +35,7 @@ libdir=${libdir%/pkgconfig}
 [ -n "$libdir" ] || fail "m2mdb.pc is not installed"
 [ -e "$prefix/$libdir/cmake/m2mdb/m2mdbConfig.cmake" ] || fail "m2mdbConfig.cmake is not installed"
 [ -e "$prefix/$libdir/cmake/m2mdb/m2mdbConfigVersion.cmake" ] || fail "m2mdbConfigVersion.cmake is not installed"
+rpath=()
 case "$shared" in
   ON|on|1|TRUE|true|YES|yes) ext=so ;;
   *) ext=a ;;
@@ -60,8 +61,11 @@ echo "== pkg-config --cflags --libs m2mdb"
 export PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig"
 flags=$("$pkgconfig" --cflags --libs m2mdb) || fail "pkg-config m2mdb"
 echo "$flags"
+# Shared libraries outside the loader's path: the program says where they are.
+[ "$ext" = a ] || rpath=("-Wl,-rpath,$prefix/$libdir")
 # shellcheck disable=SC2086  # the flags are words
-"$cxx" -std=c++20 -Wall -Wextra -Werror -O1 -o "$work/embed-pkg-config" "$src/docs/examples/embed.cc" $flags ||
+"$cxx" -std=c++20 -Wall -Wextra -Werror -O1 -o "$work/embed-pkg-config" "$src/docs/examples/embed.cc" $flags \
+  "${rpath[@]}" ||
   fail "build with pkg-config"
 bash "$src/tests/install/check_embed_output.sh" "$work/embed-pkg-config" "$work/data-pkg-config"
 
