@@ -1,8 +1,9 @@
-// m2mdb-bench: generate | load | query | compress | compare. See
+// m2mdb-bench: generate | load | query | compress | compare | chart. See
 // docs/benchmarks.md. CLI11 throws on bad arguments; that stays inside main.
 #include <climits>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -168,6 +169,12 @@ int main(int argc, char** argv) {
   cmp_cmd->add_option("--json-out", json_out, "Also write the JSON to this file");
   cmp_cmd->add_option("--svg", svg, "Write the comparison as an SVG bar chart");
 
+  std::string chart_from, chart_svg;
+  auto* chart_cmd = app.add_subcommand(
+      "chart", "Draw the SVG chart of a recorded compare result (the JSON of compare --json-out)");
+  chart_cmd->add_option("--from", chart_from, "The recorded result (JSON)")->required();
+  chart_cmd->add_option("--svg", chart_svg, "Where to write the chart")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -230,6 +237,17 @@ int main(int argc, char** argv) {
     auto r = m2mdb::bench::CompressReport(compress_dir);
     if (!r.ok()) return Fail(r.status());
     std::printf("%s", r->text.c_str());
+    return 0;
+  }
+  if (*chart_cmd) {
+    std::ifstream in(chart_from, std::ios::binary);
+    if (!in) return Fail(absl::NotFoundError("cannot read " + chart_from));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto r = m2mdb::bench::ParseCompareJson(text);
+    if (!r.ok())
+      return Fail(absl::InvalidArgumentError(chart_from + ": " + std::string(r.status().message())));
+    if (!WriteFile(chart_svg, m2mdb::bench::FormatSvg(*r)))
+      return Fail(absl::InternalError("cannot write " + chart_svg));
     return 0;
   }
   if (*cmp_cmd) {

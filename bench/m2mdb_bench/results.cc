@@ -272,4 +272,60 @@ std::string FormatJson(const CompareResult& r) {
   return o;
 }
 
+absl::StatusOr<CompareResult> ParseCompareJson(std::string_view text) {
+  auto parsed = ParseJson(text);
+  if (!parsed.ok()) return parsed.status();
+  const Json& j = *parsed;
+  if (!j["targets"].is_array())
+    return absl::InvalidArgumentError("not a compare result: no \"targets\" array");
+  auto str = [](const Json& v) { return v.is_string() ? v.text : std::string(); };
+  auto num = [](const Json& v) { return v.is_number() ? std::optional<double>(v.number()) : std::nullopt; };
+  auto integer = [](const Json& v) { return v.is_number() ? static_cast<int64_t>(v.number()) : int64_t{0}; };
+  CompareResult r;
+  r.env = {.date = str(j["date"]), .machine = str(j["machine"]), .command = str(j["command"])};
+  r.profile = str(j["profile"]);
+  r.scale = static_cast<int>(integer(j["scale"]));
+  r.duration = str(j["duration"]);
+  r.seed = static_cast<uint64_t>(integer(j["seed"]));
+  r.workers = static_cast<int>(integer(j["workers"]));
+  r.batch_size = static_cast<int>(integer(j["batch_size"]));
+  r.lines = static_cast<uint64_t>(integer(j["lines"]));
+  r.values = static_cast<uint64_t>(integer(j["values"]));
+  r.bytes = static_cast<uint64_t>(integer(j["bytes"]));
+  r.query_warmup = static_cast<int>(integer(j["query_warmup"]));
+  r.query_runs = static_cast<int>(integer(j["query_runs"]));
+  for (const Json& t : j["targets"].items) {
+    TargetFigures f;
+    f.name = str(t["name"]);
+    f.version = str(t["version"]);
+    f.durability = str(t["durability"]);
+    f.skipped = str(t["skipped"]);
+    f.problems = str(t["problems"]);
+    f.ingest_values_per_s = num(t["ingest_values_per_s"]);
+    f.ingest_lines_per_s = num(t["ingest_lines_per_s"]);
+    f.ingest_mb_per_s = num(t["ingest_mb_per_s"]);
+    f.write_p50_ms = num(t["write_p50_ms"]);
+    f.write_p99_ms = num(t["write_p99_ms"]);
+    f.write_max_ms = num(t["write_max_ms"]);
+    f.bytes_per_value = num(t["bytes_per_value"]);
+    if (t["disk_bytes"].is_number()) f.disk_bytes = static_cast<uint64_t>(t["disk_bytes"].number());
+    f.peak_rss_mb = num(t["peak_rss_mb"]);
+    f.cpu_us_per_value = num(t["cpu_us_per_value"]);
+    f.restart_ping_s = num(t["restart_ping_s"]);
+    f.restart_answer_s = num(t["restart_answer_s"]);
+    f.compress_report = str(t["compress_report"]);
+    for (const Json& q : t["queries"].items) {
+      f.queries.push_back({.name = str(q["name"]),
+                           .median_ms = num(q["median_ms"]),
+                           .min_ms = num(q["min_ms"]),
+                           .max_ms = num(q["max_ms"]),
+                           .p99_ms = num(q["p99_ms"]),
+                           .status = str(q["status"]),
+                           .matches_influxdb = str(q["matches_influxdb"])});
+    }
+    r.targets.push_back(std::move(f));
+  }
+  return r;
+}
+
 }  // namespace m2mdb::bench

@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "absl/status/statusor.h"
 
 namespace m2mdb::bench {
 
@@ -66,6 +69,12 @@ Environment CurrentEnvironment(const std::string& command);
 std::string FormatTable(const CompareResult& r);
 std::string FormatJson(const CompareResult& r);
 std::string FormatSvg(const CompareResult& r);
+
+// Reads back what FormatJson wrote (a recorded run, `compare --json-out`), so
+// that a chart can be drawn again without running anything (`m2mdb-bench
+// chart`). Missing members keep their defaults; InvalidArgument if the text is
+// not JSON or has no "targets" array.
+absl::StatusOr<CompareResult> ParseCompareJson(std::string_view text);
 
 }  // namespace m2mdb::bench
 

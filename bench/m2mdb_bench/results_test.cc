@@ -1,6 +1,10 @@
 #include "bench/m2mdb_bench/results.h"
 
+#include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "client/json.h"
 #include "gtest/gtest.h"
@@ -83,17 +87,100 @@ TEST(Results, SvgIsWellFormedWithABarPerFigureAndLegend) {
   EXPECT_EQ(s.rfind("<svg ", 0), 0u);
   EXPECT_NE(s.find("</svg>"), std::string::npos);
   EXPECT_EQ(Count(s, "<text"), Count(s, "</text>"));
+  EXPECT_EQ(Count(s, "<tspan"), Count(s, "</tspan>"));
   EXPECT_EQ(Count(s, "<title>"), Count(s, "</title>"));
-  // Bars: m2mdb and influxdb for 6 figures each side has (ingest, bytes, rss,
-  // cpu, restart ping) = 5 pairs, + m2mdb's... restart_answer only influx
-  // has, so no ratio and only m2mdb's n/a; the query only influx has.
-  EXPECT_GE(Count(s, "<title>"), 10);
-  EXPECT_NE(s.find(">m2mdb</text>"), std::string::npos);
-  EXPECT_NE(s.find(">influxdb</text>"), std::string::npos);
-  EXPECT_NE(s.find("victoriametrics (skipped)"), std::string::npos);
-  EXPECT_NE(s.find(">n/a<"), std::string::npos);
+  EXPECT_EQ(Count(s, "<g "), Count(s, "</g>"));
+  // A bar per figure a target has: m2mdb and influxdb each have ingest,
+  // bytes, RSS, CPU and restart→ping (10); influxdb alone restart→answer and
+  // the query (2).
+  EXPECT_EQ(Count(s, "<rect class=\"bar\""), 12);
+  EXPECT_NE(s.find(">m2mdb 0.1.0 — ack after fsync</text>"), std::string::npos);
+  EXPECT_NE(s.find(">InfluxDB (1.6.7) — ack after WAL fsync</text>"), std::string::npos);
+  EXPECT_NE(s.find("VictoriaMetrics (skipped: not installed &amp; &lt;missing&gt;)"), std::string::npos);
+  EXPECT_NE(s.find(">n/a<"), std::string::npos);      // m2mdb has no restart→answer
+  EXPECT_NE(s.find(">skipped<"), std::string::npos);  // victoriametrics' bars
   // Text is escaped.
   EXPECT_EQ(s.find("& "), std::string::npos);
+}
+
+// The text right after `heading` (a panel title) up to the end of the next
+// text element: the panel's "higher/lower is better" line.
+std::string LineAfter(const std::string& s, const std::string& heading) {
+  size_t at = s.find(">" + heading + "</text>");
+  if (at == std::string::npos) return "";
+  size_t open = s.find('>', s.find("<text", at + 1));
+  return s.substr(open + 1, s.find("</text>", open) - open - 1);
+}
+
+TEST(Results, SvgPanelsSayWhichWayIsBetter) {
+  CompareResult r = Sample();
+  r.targets[0].write_p50_ms = 10;
+  r.targets[0].queries[0] = {
+      .name = "lastpoint", .median_ms = 0.5, .min_ms = 0.4, .max_ms = 0.9, .status = "ok"};
+  std::string s = FormatSvg(r);
+  EXPECT_EQ(LineAfter(s, "Ingest").rfind("higher is better", 0), 0u) << LineAfter(s, "Ingest");
+  EXPECT_EQ(LineAfter(s, "Write latency").rfind("lower is better", 0), 0u);
+  EXPECT_EQ(LineAfter(s, "Query latency").rfind("lower is better", 0), 0u);
+  EXPECT_EQ(LineAfter(s, "Storage").rfind("lower is better", 0), 0u);
+  EXPECT_EQ(LineAfter(s, "Memory and CPU").rfind("lower is better", 0), 0u);
+}
+
+TEST(Results, SvgLabelsEveryBarWithItsAbsoluteValueTheBestInBold) {
+  std::string s = FormatSvg(Sample());
+  // Each bar's label is the figure itself, not a ratio to m2mdb.
+  EXPECT_NE(s.find("font-weight=\"bold\">2.00 M</text>"), std::string::npos);   // m2mdb ingest, best
+  EXPECT_NE(s.find(">1.00 M</text>"), std::string::npos);                       // influxdb ingest
+  EXPECT_NE(s.find("font-weight=\"bold\">0.500 B</text>"), std::string::npos);  // bytes: lower wins
+  EXPECT_NE(s.find(">2.000 B</text>"), std::string::npos);
+  EXPECT_NE(s.find("font-weight=\"bold\">100 MB</text>"), std::string::npos);
+  EXPECT_NE(s.find(">300 MB</text>"), std::string::npos);
+  EXPECT_NE(s.find(">1.500 µs</text>"), std::string::npos);
+  EXPECT_NE(s.find(">3.00 ms</text>"), std::string::npos);
+  EXPECT_EQ(s.find("×"), std::string::npos);
+  // A label per bar: every value text follows its bar.
+  EXPECT_EQ(Count(s, "<rect class=\"bar\""), Count(s, "</title></rect>\n<text"));
+}
+
+TEST(Results, SvgBarsStartAtZero) {
+  std::string s = FormatSvg(Sample());
+  // Every bar of a column starts at the same x (the zero of its scale);
+  // the queries are the second column.
+  std::vector<std::string> xs;
+  for (size_t at = s.find("<rect class=\"bar\" x=\""); at != std::string::npos;
+       at = s.find("<rect class=\"bar\" x=\"", at + 1)) {
+    size_t v = at + 21;
+    std::string x = s.substr(v, s.find('"', v) - v);
+    if (std::find(xs.begin(), xs.end(), x) == xs.end()) xs.push_back(x);
+  }
+  EXPECT_EQ(xs.size(), 2u);
+}
+
+TEST(Results, SvgMarksHowDurableEachAcknowledgementIs) {
+  CompareResult r = Sample();
+  r.targets[2] = TargetFigures{
+      .name = "victoriametrics",
+      .version = "victoria-metrics 1.79.5",
+      .durability = "acknowledges before the data is on disk: buffers about a second in memory"};
+  r.targets[2].ingest_values_per_s = 3e6;
+  std::string s = FormatSvg(r);
+  EXPECT_NE(s.find("VictoriaMetrics (victoria-metrics 1.79.5) — ack before fsync (not durable)"),
+            std::string::npos);
+  // Its ingest figure says so next to the bar, and it is still the best.
+  EXPECT_NE(s.find("font-weight=\"bold\">3.00 M<tspan dx=\"4\" fill=\"#a00\">(ack not fsync'd)</tspan>"),
+            std::string::npos);
+  EXPECT_EQ(Count(s, "(ack not fsync'd)"), 1);
+}
+
+TEST(Results, SvgShowsTheSpreadOfRunsOnlyWhenThereWereSeveral) {
+  CompareResult r = Sample();
+  r.query_runs = 10;
+  std::string s = FormatSvg(r);
+  EXPECT_EQ(Count(s, "class=\"whisker\""), 1);  // influxdb's lastpoint, 2.5–4.0
+  EXPECT_NE(s.find("whisker: min–max"), std::string::npos);
+  r.query_runs = 1;
+  s = FormatSvg(r);
+  EXPECT_EQ(Count(s, "class=\"whisker\""), 0);
+  EXPECT_EQ(s.find("whisker"), std::string::npos);
 }
 
 TEST(Results, SvgWithoutM2mdbSaysSo) {
@@ -101,6 +188,39 @@ TEST(Results, SvgWithoutM2mdbSaysSo) {
   r.targets.erase(r.targets.begin());
   std::string s = FormatSvg(r);
   EXPECT_NE(s.find("no m2mdb figures"), std::string::npos);
+}
+
+TEST(Results, CompareJsonReadsBackWhatFormatJsonWrote) {
+  CompareResult r = Sample();
+  r.targets[1].disk_bytes = 123456789;
+  auto back = ParseCompareJson(FormatJson(r));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(FormatJson(*back), FormatJson(r));
+  EXPECT_EQ(FormatSvg(*back), FormatSvg(r));
+  EXPECT_FALSE(ParseCompareJson("{").ok());
+  EXPECT_FALSE(ParseCompareJson("[1]").ok());
+  EXPECT_FALSE(ParseCompareJson("{\"targets\": 3}").ok());
+}
+
+std::string ReadSource(const std::string& rel) {
+  std::ifstream in(std::string(M2MDB_TEST_SOURCE_DIR) + "/" + rel, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The README's chart is drawn from a recorded run (docs/benchmarks-compare.json)
+// by `m2mdb-bench chart`; redraw it when the chart code changes:
+//   build/bin/m2mdb-bench chart --from docs/benchmarks-compare.json --svg docs/benchmarks-compare.svg
+TEST(Results, CommittedChartIsTheRenderOfTheRecordedRun) {
+  std::string json = ReadSource("docs/benchmarks-compare.json");
+  ASSERT_FALSE(json.empty()) << "docs/benchmarks-compare.json not found in " M2MDB_TEST_SOURCE_DIR;
+  auto r = ParseCompareJson(json);
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::string svg = FormatSvg(*r);
+  EXPECT_EQ(svg, ReadSource("docs/benchmarks-compare.svg"));
+  EXPECT_NE(svg.find(">6.48 M<"), std::string::npos);
+  EXPECT_NE(svg.find("ack before fsync (not durable)"), std::string::npos);
 }
 
 }  // namespace
