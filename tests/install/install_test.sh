@@ -12,6 +12,7 @@ while [ $# -gt 0 ]; do
     --cxx) cxx=$2 ;;
     --pkg-config) pkgconfig=$2 ;;
     --shared) shared=$2 ;;
+    --bench) bench=$2 ;;
     *) echo "unknown argument $1"; exit 2 ;;
   esac
   shift 2
@@ -25,7 +26,9 @@ echo "== cmake --install $build --prefix $prefix"
 "$cmake" --install "$build" --prefix "$prefix" > "$work/install.log" || { cat "$work/install.log"; fail "install"; }
 
 echo "== installed files"
-for f in bin/m2mdb bin/m2mdb-bench include/m2mdb/db.h include/m2mdb/log.h include/m2mdb/status.h \
+bins=(bin/m2mdb)
+[ "${bench:-1}" = 0 ] || bins+=(bin/m2mdb-bench)
+for f in "${bins[@]}" include/m2mdb/db.h include/m2mdb/log.h include/m2mdb/status.h \
     include/m2mdb/query/executor.h include/m2mdb/query/parse.h; do
   [ -e "$prefix/$f" ] || fail "$f is not installed"
 done
