@@ -280,7 +280,12 @@ absl::StatusOr<CompareResult> ParseCompareJson(std::string_view text) {
     return absl::InvalidArgumentError("not a compare result: no \"targets\" array");
   auto str = [](const Json& v) { return v.is_string() ? v.text : std::string(); };
   auto num = [](const Json& v) { return v.is_number() ? std::optional<double>(v.number()) : std::nullopt; };
-  auto integer = [](const Json& v) { return v.is_number() ? static_cast<int64_t>(v.number()) : int64_t{0}; };
+  // A count outside int64 (a hand-edited or hostile file) reads as 0: the
+  // conversion of such a double is undefined behaviour.
+  auto integer = [](const Json& v) {
+    const double d = v.is_number() ? v.number() : 0;
+    return d >= -9.2e18 && d <= 9.2e18 ? static_cast<int64_t>(d) : int64_t{0};
+  };
   CompareResult r;
   r.env = {.date = str(j["date"]), .machine = str(j["machine"]), .command = str(j["command"])};
   r.profile = str(j["profile"]);
@@ -308,7 +313,8 @@ absl::StatusOr<CompareResult> ParseCompareJson(std::string_view text) {
     f.write_p99_ms = num(t["write_p99_ms"]);
     f.write_max_ms = num(t["write_max_ms"]);
     f.bytes_per_value = num(t["bytes_per_value"]);
-    if (t["disk_bytes"].is_number()) f.disk_bytes = static_cast<uint64_t>(t["disk_bytes"].number());
+    if (t["disk_bytes"].is_number())
+      f.disk_bytes = static_cast<uint64_t>(std::max<int64_t>(0, integer(t["disk_bytes"])));
     f.peak_rss_mb = num(t["peak_rss_mb"]);
     f.cpu_us_per_value = num(t["cpu_us_per_value"]);
     f.restart_ping_s = num(t["restart_ping_s"]);

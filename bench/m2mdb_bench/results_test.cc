@@ -200,6 +200,18 @@ TEST(Results, CompareJsonReadsBackWhatFormatJsonWrote) {
   EXPECT_FALSE(ParseCompareJson("{").ok());
   EXPECT_FALSE(ParseCompareJson("[1]").ok());
   EXPECT_FALSE(ParseCompareJson("{\"targets\": 3}").ok());
+  // Out-of-range numbers and wrong types are read as "not there", and the
+  // chart is still drawn (the sanitizer build checks the conversions).
+  auto odd = ParseCompareJson(
+      R"({"scale": 1e300, "workers": -1e30, "query_runs": "ten", "targets": [{"name": "m2mdb",
+          "disk_bytes": -5, "ingest_values_per_s": -1e308, "queries": 3},
+          {"name": "x", "queries": [{"name": "q", "median_ms": 1e308, "min_ms": 2, "max_ms": 1}]}]})");
+  ASSERT_TRUE(odd.ok()) << odd.status();
+  EXPECT_EQ(odd->scale, 0);
+  EXPECT_EQ(odd->targets[0].disk_bytes, 0u);
+  EXPECT_TRUE(odd->targets[0].queries.empty());
+  std::string s = FormatSvg(*odd);
+  EXPECT_NE(s.find("</svg>"), std::string::npos);
 }
 
 std::string ReadSource(const std::string& rel) {
