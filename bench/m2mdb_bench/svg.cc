@@ -182,7 +182,8 @@ double DrawPanel(std::string* s, const Panel& p, const CompareResult& r, double 
       const bool is_best = b.value && best && *b.value == *best && g.bars.size() > 1;
       *s += "<text x=\"" + F("%.1f", text_x) + "\" y=\"" + F("%.1f", cy + 4) + "\" font-size=\"10\"" +
             (is_best ? " font-weight=\"bold\"" : "") + (b.value ? "" : " fill=\"#888\"") + ">" + Xml(b.text) +
-            (b.note.empty() ? "" : "<tspan dx=\"4\" fill=\"#a00\">(" + Xml(b.note) + ")</tspan>") + "</text>\n";
+            (b.note.empty() ? "" : "<tspan dx=\"4\" fill=\"#a00\">(" + Xml(b.note) + ")</tspan>") +
+            "</text>\n";
     }
     gy += group_h + kGroupGap;
   }
