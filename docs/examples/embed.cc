@@ -43,7 +43,9 @@ int main(int argc, char** argv) {
   p.tags = {{"truck", "t1"}};
   p.fields = {{"rpm", m2mdb::FieldValue::Int(1600)}, {"temp", m2mdb::FieldValue::Float(89.0)}};
   p.timestamp = 1700000020000000000;
-  if (auto r = (*db)->WritePoints("telemetry", {p}, {}); !r.ok()) {
+  m2mdb::Point p2 = p;
+  p2.tags = {{"truck", "t 3"}};  // a space: escaped in the series key
+  if (auto r = (*db)->WritePoints("telemetry", {p, p2}, {}); !r.ok()) {
     std::fprintf(stderr, "write points: %s\n", r.status().ToString().c_str());
     return 1;
   }
@@ -65,6 +67,22 @@ int main(int argc, char** argv) {
   if (!status.ok()) {
     std::fprintf(stderr, "scan: %s\n", status.ToString().c_str());
     return 1;
+  }
+  // The series: measurement and tags as written, and the canonical key with
+  // line-protocol escapes (what SHOW SERIES prints). No need to parse keys.
+  auto series = (*db)->Series("telemetry", "engine", {});
+  if (!series.ok()) {
+    std::fprintf(stderr, "series: %s\n", series.status().ToString().c_str());
+    return 1;
+  }
+  for (const m2mdb::SeriesKey& s : *series) {
+    std::printf("series %s -> %s {", s.key.c_str(), s.measurement.c_str());
+    const char* sep = "";
+    for (const auto& [k, v] : s.tags) {
+      std::printf("%s%s: %s", sep, k.c_str(), v.c_str());
+      sep = ", ";
+    }
+    std::printf("}\n");
   }
   return (*db)->Close().ok() ? 0 : 1;
 }
