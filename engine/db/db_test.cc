@@ -8,6 +8,7 @@
 #include "engine/util/file.h"
 #include "gtest/gtest.h"
 #include "m2mdb/db.h"
+#include "m2mdb/line_protocol.h"
 #include "tests/support/test_util.h"
 
 namespace m2mdb {
@@ -211,6 +212,7 @@ TEST_F(DBTest, SeriesComeParsedWithEveryEscapeOrderedByMeasurementThenKey) {
   ASSERT_OK(series.status());
   std::vector<std::string> got;
   for (const SeriesKey& s : *series) {
+    EXPECT_EQ(s.key, FormatSeriesKey(s.measurement, s.tags));
     std::string line = s.key + " | " + s.measurement;
     for (const auto& [k, v] : s.tags) absl::StrAppend(&line, " [", k, "]=[", v, "]");
     got.push_back(line);
