@@ -89,7 +89,9 @@ int main(int argc, char** argv) {
   p.tags = {{"truck", "t1"}};
   p.fields = {{"rpm", m2mdb::FieldValue::Int(1600)}, {"temp", m2mdb::FieldValue::Float(89.0)}};
   p.timestamp = t0 + 20 * kSecond;
-  auto typed = (*db)->WritePoints("telemetry", {p}, m2mdb::WriteOptions{});
+  m2mdb::Point p2 = p;
+  p2.tags = {{"truck", "t 3"}};  // a space: escaped in the series key
+  auto typed = (*db)->WritePoints("telemetry", {p, p2}, m2mdb::WriteOptions{});
   if (!typed.ok()) return Fail("write points", typed.status());
   if (!typed->errors.empty()) std::printf("point rejected: %s\n", typed->errors[0].reason.c_str());
 
@@ -132,6 +134,20 @@ int main(int argc, char** argv) {
         std::printf("\n");
       }
     }
+  }
+
+  // The series: measurement and tags as written, and the canonical key with
+  // line-protocol escapes (what SHOW SERIES prints). No need to parse keys.
+  auto series = (*db)->Series("telemetry", "engine", {});
+  if (!series.ok()) return Fail("series", series.status());
+  for (const m2mdb::SeriesKey& s : *series) {
+    std::printf("series %s -> %s {", s.key.c_str(), s.measurement.c_str());
+    const char* sep = "";
+    for (const auto& [k, v] : s.tags) {
+      std::printf("%s%s: %s", sep, k.c_str(), v.c_str());
+      sep = ", ";
+    }
+    std::printf("}\n");
   }
 
   // Close stops the background work and syncs the WAL. The destructor closes

@@ -30,6 +30,7 @@
 #include "absl/strings/str_format.h"
 #include "re2/re2.h"
 
+#include "engine/db/db_series.h"
 #include "engine/db/write_batch.h"
 #include "engine/encoding/codec.h"
 #include "engine/util/file.h"
@@ -1802,22 +1803,21 @@ StatusOr<std::vector<FieldKey>> DBImpl::FieldKeys(std::string_view database, std
   return out;
 }
 
-StatusOr<std::vector<std::string>> DBImpl::Series(std::string_view database, std::string_view measurement,
-                                                  const std::vector<TagMatcher>& matchers) {
+StatusOr<std::vector<SeriesKey>> DBImpl::Series(std::string_view database, std::string_view measurement,
+                                                const std::vector<TagMatcher>& matchers) {
   RETURN_IF_ERROR(CheckOpen());
   ASSIGN_OR_RETURN(auto db, GetDb(database));
-  std::vector<std::string> out;
+  std::vector<SeriesKey> out;
   std::vector<std::string> ms;
   if (measurement.empty()) {
-    ms = index_->Measurements(db.id);
+    ms = index_->Measurements(db.id);  // sorted
   } else {
     ms.emplace_back(measurement);
   }
   for (const auto& m : ms) {
     ASSIGN_OR_RETURN(auto series, MatchSeries(db.id, m, matchers));
-    for (auto& [key, id] : series) out.push_back(std::move(key));
+    RETURN_IF_ERROR(AppendSeriesKeys(std::move(series), &out));
   }
-  std::sort(out.begin(), out.end());
   return out;
 }
 

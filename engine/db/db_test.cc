@@ -8,6 +8,7 @@
 #include "engine/util/file.h"
 #include "gtest/gtest.h"
 #include "m2mdb/db.h"
+#include "m2mdb/line_protocol.h"
 #include "tests/support/test_util.h"
 
 namespace m2mdb {
@@ -186,7 +187,48 @@ TEST_F(DBTest, MetadataListsMeasurementsTagsAndSeries) {
   EXPECT_EQ((std::vector<std::string>{"cpu", "mem"}), *db_->Measurements("db"));
   EXPECT_EQ((std::vector<std::string>{"dc", "host"}), *db_->TagKeys("db", "cpu"));
   EXPECT_EQ((std::vector<std::string>{"a"}), *db_->TagValues("db", "cpu", "host"));
-  EXPECT_EQ((std::vector<std::string>{"cpu,dc=x,host=a", "mem,host=b"}), *db_->Series("db", "", {}));
+  auto series = db_->Series("db", "", {});
+  ASSERT_OK(series.status());
+  ASSERT_EQ(2u, series->size());
+  EXPECT_EQ("cpu,dc=x,host=a", (*series)[0].key);
+  EXPECT_EQ("cpu", (*series)[0].measurement);
+  EXPECT_EQ((std::vector<std::pair<std::string, std::string>>{{"dc", "x"}, {"host", "a"}}),
+            (*series)[0].tags);
+  EXPECT_EQ("mem,host=b", (*series)[1].key);
+}
+
+// Series lists the escaped key influxd's SHOW SERIES prints and the parsed
+// measurement and tags, so no caller parses keys; ordered by measurement,
+// then key, as influxd lists them ("m\,x" sorts after "m=x" as a key but
+// its measurement "m,x" before "m=x").
+TEST_F(DBTest, SeriesComeParsedWithEveryEscapeOrderedByMeasurementThenKey) {
+  Write(
+      "m=x,k=v v=1 1\n"
+      "m\\,x\\ y,t\\ k=a\\,b\\ c\\=d v=1 1\n"
+      "m,t\\=k=a\\\\b,u\\,k=c\\d v=1 1\n"
+      "m,b\\\\s=x v=1 1\n"
+      "m v=1 1\n");
+  auto series = db_->Series("db", "", {});
+  ASSERT_OK(series.status());
+  std::vector<std::string> got;
+  for (const SeriesKey& s : *series) {
+    EXPECT_EQ(s.key, FormatSeriesKey(s.measurement, s.tags));
+    std::string line = s.key + " | " + s.measurement;
+    for (const auto& [k, v] : s.tags) absl::StrAppend(&line, " [", k, "]=[", v, "]");
+    got.push_back(line);
+  }
+  EXPECT_EQ((std::vector<std::string>{
+                "m | m",
+                "m,b\\\\s=x | m [b\\\\s]=[x]",
+                "m,t\\=k=a\\\\b,u\\,k=c\\d | m [t=k]=[a\\\\b] [u,k]=[c\\d]",
+                "m\\,x\\ y,t\\ k=a\\,b\\ c\\=d | m,x y [t k]=[a,b c=d]",
+                "m=x,k=v | m=x [k]=[v]",
+            }),
+            got);
+  auto one = db_->Series("db", "m,x y", {{"t k", TagOp::kEqual, "a,b c=d"}});
+  ASSERT_OK(one.status());
+  ASSERT_EQ(1u, one->size());
+  EXPECT_EQ("m\\,x\\ y,t\\ k=a\\,b\\ c\\=d", (*one)[0].key);
 }
 
 TEST_F(DBTest, DeleteHidesPointsAndCompactionMakesItPhysical) {
@@ -808,7 +850,11 @@ TEST_F(DBTest, LiteralAlternationMatchersSelectExactlyTheirSeries) {
   auto series = [&](std::vector<TagMatcher> ms) {
     auto r = db_->Series("db", "cpu", ms);
     EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? absl::StrJoin(*r, " ") : std::string();
+    std::vector<std::string> keys;
+    if (r.ok()) {
+      for (const SeriesKey& k : *r) keys.push_back(k.key);
+    }
+    return absl::StrJoin(keys, " ");
   };
   EXPECT_EQ("cpu,dc=x,host=a cpu,dc=y,host=b", series({{"host", TagOp::kRegex, "^(?:a|b)$"}}));
   EXPECT_EQ("cpu,dc=x,host=a cpu,dc=x,host=a.b", series({{"host", TagOp::kRegex, "^(a|a\\.b|zz)$"}}));

@@ -14,6 +14,14 @@ void AppendLineProtocolString(std::string* out, std::string_view s) {
   lineproto::AppendEscapedStringValue(out, s);
 }
 
+std::string FormatSeriesKey(std::string_view measurement,
+                            const std::vector<std::pair<std::string, std::string>>& tags) {
+  std::vector<lineproto::Tag> views;
+  views.reserve(tags.size());
+  for (const auto& [k, v] : tags) views.push_back({k, v});
+  return lineproto::SeriesKey(measurement, views);
+}
+
 StatusOr<std::vector<LineProtocolError>> CheckLineProtocol(std::string_view body,
                                                            std::string_view precision) {
   auto p = lineproto::ParsePrecision(precision);

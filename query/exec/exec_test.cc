@@ -7,11 +7,13 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <set>
 
 #include <gtest/gtest.h>
 
 #include "m2mdb/db.h"
 #include "m2mdb/query/executor.h"
+#include "query/exec/select_stages.h"
 #include "query/parser/parser.h"
 
 namespace m2mdb::query {
@@ -281,6 +283,68 @@ TEST_F(ExecTest, PartialAggregationMatchesMergePath) {
       EXPECT_EQ(got, Q(merged)) << fast;
     }
   }
+}
+
+// The executor takes a series' measurement and tags from DB::Series, not
+// from its key: tag keys and values with escaped commas, spaces and equals
+// signs and with literal backslashes (which the key keeps unescaped) split
+// over two scans on the real tag, and the halves hold every series once.
+TEST_F(ExecTest, SplitMatchersSplitOnTheUnescapedTagOfEscapedKeys) {
+  std::string lp;
+  for (int n = 0; n < 70; n++) {
+    lp += "sp,t\\ag=v\\\\" + std::to_string(n) + "\\,x,k\\=1=a\\ b v=" + std::to_string(n) + " 1000\n";
+  }
+  ASSERT_TRUE(db_->WriteLineProtocol("t", lp, {}).ok());
+  const bool second_thread = exec::UseSecondQueryThread();
+  exec::SetUseSecondQueryThread(true);
+  QueryOptions qo;
+  qo.database = "t";
+  exec::ExecContext ctx;
+  ctx.db = db_.get();
+  ctx.options = &qo;
+  planner::SourceRef src;
+  src.database = "t";
+  src.measurement = "sp";
+  TagMatcher a, b;
+  const bool split = exec::SplitMatchers(&ctx, src, {{"k=1", TagOp::kEqual, "a b"}}, &a, &b);
+  exec::SetUseSecondQueryThread(second_thread);
+  ASSERT_TRUE(split);
+  EXPECT_EQ("t\\ag", a.key);
+  EXPECT_EQ("t\\ag", b.key);
+  auto half_a = db_->Series("t", "sp", {a});
+  auto half_b = db_->Series("t", "sp", {b});
+  ASSERT_TRUE(half_a.ok() && half_b.ok());
+  EXPECT_EQ(35u, half_a->size());
+  EXPECT_EQ(35u, half_b->size());
+  std::set<std::string> keys;
+  for (const auto* half : {&*half_a, &*half_b}) {
+    for (const SeriesKey& s : *half) keys.insert(s.key);
+  }
+  EXPECT_EQ(70u, keys.size());
+  EXPECT_EQ(1u, keys.count("sp,k\\=1=a\\ b,t\\ag=v\\\\7\\,x"));
+}
+
+// DROP SERIES (and DELETE) with a condition the index cannot answer act
+// series by series: on exactly the series that matched, not on a series
+// that has the same tags and more, nor on every series for one without tags.
+TEST_F(ExecTest, DropSeriesByConditionDropsExactlyTheMatchingSeries) {
+  ASSERT_TRUE(db_->WriteLineProtocol("t",
+                                     "ds v=1 1000\n"
+                                     "ds,h=a\\ b v=2 1000\n"
+                                     "ds,h=a\\ b,z=y\\=1 v=3 1000\n"
+                                     "ds,h=c\\\\d,z=y\\=1 v=4 1000\n",
+                                     {})
+                  .ok());
+  EXPECT_EQ(Q("DROP SERIES FROM ds WHERE (h = 'a b' AND z = '') OR h = 'nope'; SHOW SERIES FROM ds"),
+            R"({"results":[{"statement_id":0},{"statement_id":1,"series":[{"columns":["key"],"values":)"
+            R"([["ds"],["ds,h=a\\ b,z=y\\=1"],["ds,h=c\\\\d,z=y\\=1"]]}]}]})");
+  EXPECT_EQ(
+      Q("DELETE FROM ds WHERE z = '' OR h = 'nope'; SELECT sum(v) FROM ds"),
+      R"({"results":[{"statement_id":0},{"statement_id":1,"series":[{"name":"ds","columns":["time","sum"],)"
+      R"("values":[["1970-01-01T00:00:00Z",7]]}]}]})");
+  EXPECT_EQ(Q("SHOW TAG VALUES FROM ds WITH KEY = h WHERE z = 'y=1' OR h = 'nope'"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"ds","columns":["key","value"],"values":)"
+            R"([["h","a b"],["h","c\\\\d"]]}]}]})");
 }
 
 TEST(Functions, MergePointsIsStableByTime) {

@@ -110,61 +110,17 @@ StatusOr<std::vector<Target>> SourceTargets(const std::vector<Source>& sources, 
   return out;
 }
 
-// Parses "cpu,host=a,region=us" (with \ escapes) into measurement and tags.
-void ParseSeriesKey(const std::string& key, std::string* measurement,
-                    std::vector<std::pair<std::string, std::string>>* tags) {
-  std::vector<std::string> parts;
-  std::string cur;
-  for (size_t i = 0; i < key.size(); i++) {
-    if (key[i] == '\\' && i + 1 < key.size()) {
-      cur.push_back(key[i]);
-      cur.push_back(key[++i]);
-    } else if (key[i] == ',') {
-      parts.push_back(cur);
-      cur.clear();
-    } else {
-      cur.push_back(key[i]);
-    }
-  }
-  parts.push_back(cur);
-  auto unescape = [](const std::string& s) {
-    std::string o;
-    for (size_t i = 0; i < s.size(); i++) {
-      if (s[i] == '\\' && i + 1 < s.size()) i++;
-      o.push_back(s[i]);
-    }
-    return o;
-  };
-  *measurement = unescape(parts[0]);
-  for (size_t k = 1; k < parts.size(); k++) {
-    size_t eq = std::string::npos;
-    for (size_t i = 0; i < parts[k].size(); i++) {
-      if (parts[k][i] == '\\') {
-        i++;
-      } else if (parts[k][i] == '=') {
-        eq = i;
-        break;
-      }
-    }
-    if (eq == std::string::npos) continue;
-    tags->emplace_back(unescape(parts[k].substr(0, eq)), unescape(parts[k].substr(eq + 1)));
-  }
-}
-
-// Series keys of `measurement` matching a tag-only condition.
-StatusOr<std::vector<std::string>> MatchingSeries(const std::string& db, const std::string& measurement,
-                                                  const Expr* cond, ExecContext* ctx) {
+// The series of `measurement` matching a tag-only condition.
+StatusOr<std::vector<SeriesKey>> MatchingSeries(const std::string& db, const std::string& measurement,
+                                                const Expr* cond, ExecContext* ctx) {
   planner::TimeRange range;
   ASSIGN_OR_RETURN(ExprPtr rest, planner::ExtractTimeRange(cond, ctx->now, &range));
   planner::ConditionParts parts = planner::SplitCondition(rest.get(), [](const VarRef&) { return false; });
-  ASSIGN_OR_RETURN(auto keys, ctx->db->Series(db, measurement, parts.matchers));
-  if (!parts.tag_filter) return keys;
-  std::vector<std::string> out;
-  for (auto& k : keys) {
-    std::string m;
-    std::vector<std::pair<std::string, std::string>> tags;
-    ParseSeriesKey(k, &m, &tags);
-    if (EvalTagCondition(*parts.tag_filter, tags)) out.push_back(std::move(k));
+  ASSIGN_OR_RETURN(auto series, ctx->db->Series(db, measurement, parts.matchers));
+  if (!parts.tag_filter) return series;
+  std::vector<SeriesKey> out;
+  for (auto& s : series) {
+    if (EvalTagCondition(*parts.tag_filter, s.tags)) out.push_back(std::move(s));
   }
   return out;
 }
@@ -264,15 +220,19 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
       std::vector<std::vector<TagMatcher>> sets;
       if (parts.tag_filter) {
         // Complex tag conditions: act series by series (exact key match).
-        ASSIGN_OR_RETURN(auto keys, MatchingSeries(name, m, rest.get(), ctx));
-        for (const auto& k : keys) {
-          std::string mm;
-          std::vector<std::pair<std::string, std::string>> tags;
-          ParseSeriesKey(k, &mm, &tags);
+        ASSIGN_OR_RETURN(auto series, MatchingSeries(name, m, rest.get(), ctx));
+        ASSIGN_OR_RETURN(auto tag_keys, db->TagKeys(name, m));
+        for (const auto& s : series) {
+          // Equal on the series' tags and empty on the measurement's other
+          // tag keys: without the latter a series with more tags (cpu,dc=x,
+          // host=a beside cpu,host=a) would go with it.
           std::vector<TagMatcher> exact;
-          for (const auto& [tk, tv] : tags) exact.push_back({tk, TagOp::kEqual, tv});
-          // Tags the series lacks must be empty: anchored regex on all keys is
-          // not needed because series keys are unique per tag set.
+          for (const auto& [tk, tv] : s.tags) exact.push_back({tk, TagOp::kEqual, tv});
+          for (const std::string& tk : tag_keys) {
+            if (std::none_of(s.tags.begin(), s.tags.end(), [&](const auto& t) { return t.first == tk; })) {
+              exact.push_back({tk, TagOp::kEqual, ""});
+            }
+          }
           sets.push_back(std::move(exact));
         }
       } else {
@@ -334,12 +294,9 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
       for (; i < targets.size() && targets[i].measurement == m; i++) {
         const std::string& name = targets[i].database;
         if (s->condition) {
-          ASSIGN_OR_RETURN(auto keys, MatchingSeries(name, m, s->condition.get(), ctx));
-          for (const auto& k : keys) {
-            std::string mm;
-            std::vector<std::pair<std::string, std::string>> tags;
-            ParseSeriesKey(k, &mm, &tags);
-            for (const auto& [key, v] : tags) tk.insert(key);
+          ASSIGN_OR_RETURN(auto series, MatchingSeries(name, m, s->condition.get(), ctx));
+          for (const auto& one : series) {
+            for (const auto& [key, v] : one.tags) tk.insert(key);
           }
         } else {
           ASSIGN_OR_RETURN(auto keys, db->TagKeys(name, m));
@@ -395,11 +352,8 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
         }
         if (s->condition) {
           ASSIGN_OR_RETURN(auto series, MatchingSeries(name, m, s->condition.get(), ctx));
-          for (const auto& sk : series) {
-            std::string mm;
-            std::vector<std::pair<std::string, std::string>> tags;
-            ParseSeriesKey(sk, &mm, &tags);
-            for (const auto& [k, v] : tags) {
+          for (const auto& one : series) {
+            for (const auto& [k, v] : one.tags) {
               if (std::find(keys.begin(), keys.end(), k) != keys.end()) kv.emplace(k, v);
             }
           }
@@ -447,8 +401,8 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
     ASSIGN_OR_RETURN(auto targets, SourceTargets(s->sources, s->database, ctx));
     std::vector<std::vector<Value>> rows;
     for (const Target& t : targets) {
-      ASSIGN_OR_RETURN(auto keys, MatchingSeries(t.database, t.measurement, s->condition.get(), ctx));
-      for (auto& k : keys) rows.push_back({std::move(k)});
+      ASSIGN_OR_RETURN(auto series, MatchingSeries(t.database, t.measurement, s->condition.get(), ctx));
+      for (auto& one : series) rows.push_back({std::move(one.key)});
     }
     ApplyLimits(s->limits, &rows);
     if (rows.empty()) return out;

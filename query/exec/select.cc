@@ -63,37 +63,6 @@ namespace {
 // 0.92 -> 0.78 ms without the split, 100-series queries still split).
 constexpr size_t kMinParallelSeries = 64;
 
-// The unescaped tags of a canonical series key ("m,k=v,k2=v\\ 2").
-std::vector<std::pair<std::string, std::string>> ParseKeyTags(std::string_view key) {
-  std::vector<std::pair<std::string, std::string>> tags;
-  std::string cur;
-  std::string k;
-  bool in_measurement = true, in_value = false;
-  auto finish = [&] {
-    if (!in_measurement) tags.emplace_back(std::move(k), std::move(cur));
-    in_measurement = false;
-    in_value = false;
-    k.clear();
-    cur.clear();
-  };
-  for (size_t i = 0; i < key.size(); i++) {
-    char c = key[i];
-    if (c == '\\' && i + 1 < key.size()) {
-      cur.push_back(key[++i]);
-    } else if (c == ',') {
-      finish();
-    } else if (c == '=' && !in_measurement && !in_value) {
-      k = std::move(cur);
-      cur.clear();
-      in_value = true;
-    } else {
-      cur.push_back(c);
-    }
-  }
-  finish();
-  return tags;
-}
-
 }  // namespace
 
 // Two complementary matchers that split the series of `src` matching
@@ -105,8 +74,8 @@ bool SplitMatchers(ExecContext* ctx, const planner::SourceRef& src, const std::v
   auto series = ctx->db->Series(src.database, src.measurement, matchers);
   if (!series.ok() || series->size() < kMinParallelSeries) return false;
   std::map<std::string, std::set<std::string>> values;
-  for (const std::string& key : *series) {
-    for (auto& [k, v] : ParseKeyTags(key)) values[k].insert(std::move(v));
+  for (SeriesKey& s : *series) {
+    for (auto& [k, v] : s.tags) values[k].insert(std::move(v));
   }
   const std::set<std::string>* best = nullptr;
   std::string best_key;

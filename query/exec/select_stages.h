@@ -86,8 +86,8 @@ Status NoThrow(F&& f) {
 Status ScanSource(ExecContext* ctx, const SelectPlan& plan, size_t source, ScanState* state);
 
 // Two complementary matchers that split the series of `src` matching
-// `matchers` about evenly (defined in select.cc, with the series-key parsing
-// it needs); false when too few series match for a second scan to pay off.
+// `matchers` about evenly (defined in select.cc); false when too few series
+// match for a second scan to pay off.
 bool SplitMatchers(ExecContext* ctx, const SourceRef& src, const std::vector<TagMatcher>& matchers,
                    TagMatcher* a, TagMatcher* b);
 

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "re2/re2.h"
 
+#include "m2mdb/line_protocol.h"
 #include "query/parser/parser.h"
 
 namespace m2mdb::query::planner {
@@ -108,11 +109,8 @@ std::vector<SeriesData> ToSeriesData(std::vector<ResultSeries> rs, Schema* schem
     SeriesData s;
     s.measurement = r.name;
     s.tags = r.tags;
-    s.key = r.name;
-    for (const auto& [k, v] : r.tags) {
-      absl::StrAppend(&s.key, ",", k, "=", v);
-      schema->AddTag(k);
-    }
+    s.key = FormatSeriesKey(r.name, r.tags);
+    for (const auto& [k, v] : r.tags) schema->AddTag(k);
     for (size_t c = 1; c < r.columns.size(); c++) {
       Column col;
       bool typed = false;

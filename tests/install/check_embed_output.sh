@@ -16,7 +16,8 @@ fi
 for want in 'wrote 2 points' 'line 2 rejected: ' 'line 4 rejected: ' \
     'engine,truck=t1' '  t0+0s rpm=1500 temp=88.5' '  t0+20s rpm=1600 temp=89' \
     'engine,truck=t2' '  t0+0s rpm=900 temp=71.25' \
-    'truck=t1 max=1600 mean=88.75' 'truck=t2 max=900 mean=71.25'; do
+    'truck=t1 max=1600 mean=88.75' 'truck=t2 max=900 mean=71.25' \
+    'series engine,truck=t\ 3 -> engine {truck: t 3}'; do
   if ! grep -qF -- "$want" <<<"$out"; then
     echo "FAIL: the output lacks: $want"
     exit 1

@@ -9,7 +9,8 @@ JSON answers parsed (floats with a relative tolerance of 1e-9).
 The driver runs once per mode in MODES: with the points in the in-memory head,
 and flushed to segment files with small blocks, so that the segment read
 path and aggregates over block statistics (ScanRequest::summary_fields) are
-compared with influxd too.
+compared with influxd too, and once more with the two-scan split of large
+aggregates forced on.
 
 Corpus lines: one query per line; blank lines and lines starting with '#'
 are ignored. `SKIP(reason) query` lists a known difference (also listed in
@@ -36,10 +37,13 @@ import urllib.request
 DB = "diff"
 
 # (name, extra driver arguments). Blocks of 16 points put many block (and
-# some window) boundaries inside the test data's series.
+# some window) boundaries inside the test data's series. "two-scans" makes
+# aggregates over 64+ series split them over two scans as on a 4-CPU machine
+# (the split reads the series' tags, e.g. the escaped keys of `esc`).
 MODES = [
-    ("head", []),
-    ("segments", ["--flush", "--block-points", "16"]),
+    ("head", ["--query-threads", "1"]),
+    ("segments", ["--flush", "--block-points", "16", "--query-threads", "1"]),
+    ("two-scans", ["--flush", "--block-points", "16", "--query-threads", "2"]),
 ]
 
 

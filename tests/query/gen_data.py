@@ -3,7 +3,8 @@
 
 Run once; data.lp is checked in. Several measurements, tags (one series
 without `region`), float/int/bool/string fields, a gap, irregular and
-out-of-order timestamps, a duplicate point (last write wins).
+out-of-order timestamps, a duplicate point (last write wins), series keys
+with every escape.
 """
 import random
 
@@ -50,5 +51,19 @@ lines.append(f"big v=-0.5 {T0 + 5 * S}")
 # Out of order: shuffle the tail of cpu lines and everything of disk.
 head, tail = lines[:500], lines[500:]
 rnd.shuffle(tail)
+# Series keys with every escape (one series-key codec, issue 17): commas,
+# spaces, equals signs and backslashes in measurement names, tag keys and tag
+# values; 72 series in `esc` (past the 64 at which the executor splits an
+# aggregate's series over two scans), a series without tags and one whose tags
+# are a subset of another's. After the shuffle, so the lines above keep their
+# order.
+esc = []
+for n in range(72):
+    for k in range(2):
+        esc.append(rf"esc,ho\ st=h\,{n},r\=g=r\\{n % 3},t\ag=x\ {n % 2} v={n + k}i {T0 + (n + k * 600) * S}")
+for n, key in enumerate([r"esc,host=a\,b,dc=x\ y", r"esc,host=a\=b,dc=x", r"esc,host=a\\b,dc=x", r"esc,host=a\b,dc=z",
+                         r"esc,host=c\ d", r"esc,host=c\ d,dc=w", "esc", r"esc\,m\ x,host=a", "esc=m,host=a",
+                         r"esc\slash,t\ag=va\lue"]):
+    esc.append(f"{key} v={n}i {T0 + n * S}")
 with open("data.lp", "w") as f:
-    f.write("\n".join(head + tail) + "\n")
+    f.write("\n".join(head + tail + esc) + "\n")

@@ -1,7 +1,7 @@
 // tests/query/query_driver.cc — runs InfluxQL through an embedded m2mdb.
 //
 //   query_driver --data-dir DIR --db NAME [--load FILE.lp]... [--flush]
-//                [--block-points N] [--no-block-stats]
+//                [--block-points N] [--no-block-stats] [--query-threads 1|2]
 //                [--epoch ms] [--format json|csv|table] [--now NS] [--time]
 //
 // Loads line protocol files into database NAME (created if missing), then
@@ -12,7 +12,9 @@
 // queries read segments (and aggregates may use block statistics) instead
 // of the in-memory head; --block-points sets the segment block size (small
 // blocks: many block boundaries inside the test data); --no-block-stats
-// makes aggregates decode every block.
+// makes aggregates decode every block; --query-threads 2 lets a large
+// aggregate split its series over two scans (exec::SplitMatchers) on any
+// machine, 1 never (default: by the number of CPUs).
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -47,6 +49,8 @@ int main(int argc, char** argv) {
       block_points = static_cast<uint32_t>(std::stoul(next()));
     else if (a == "--no-block-stats")
       m2mdb::query::exec::SetUseBlockSummaries(false);
+    else if (a == "--query-threads")
+      m2mdb::query::exec::SetUseSecondQueryThread(next() == "2");
     else if (a == "--time")
       timing = true;
     else if (a == "--epoch")

@@ -164,6 +164,18 @@ struct SeriesData {
   std::vector<std::vector<BlockSummary>> summaries = {};
 };
 
+// One series as DB::Series lists it: the measurement and tags the engine
+// parsed from its key, so that no layer above the engine parses key strings
+// (their escaping is the line protocol's, and only the engine implements it).
+struct SeriesKey {
+  // The canonical key, escaped as in line protocol with the tags sorted by
+  // key, e.g. "cpu,host=a\ b,region=eu": what SHOW SERIES prints, byte for
+  // byte as influxd does. Unique per database.
+  std::string key;
+  std::string measurement;                                // unescaped
+  std::vector<std::pair<std::string, std::string>> tags;  // unescaped, sorted by key
+};
+
 struct FieldKey {
   std::string name;
   FieldType type = FieldType::kFloat;
@@ -292,9 +304,11 @@ class DB {
                                                        std::string_view tag_key) = 0;
   virtual StatusOr<std::vector<FieldKey>> FieldKeys(std::string_view database,
                                                     std::string_view measurement) = 0;
-  // Series keys of `measurement` (empty: all) matching `matchers`.
-  virtual StatusOr<std::vector<std::string>> Series(std::string_view database, std::string_view measurement,
-                                                    const std::vector<TagMatcher>& matchers) = 0;
+  // The series of `measurement` (empty: every measurement) matching
+  // `matchers`, ordered by measurement, then by key (the order of influxd's
+  // SHOW SERIES).
+  virtual StatusOr<std::vector<SeriesKey>> Series(std::string_view database, std::string_view measurement,
+                                                  const std::vector<TagMatcher>& matchers) = 0;
 
   // Deletes points (tombstones now, physical at compaction).
   virtual Status Delete(const DeleteRequest& request) = 0;

@@ -1,6 +1,6 @@
 // m2mdb/line_protocol.h — InfluxDB line protocol for programs outside the
-// engine (the m2mdb tool's import and export): escaping for writers, and a
-// check of a body that says which lines /write would reject as unparsable
+// engine (the m2mdb tool's import and export): escaping for writers, the
+// series-key formatter, and a check of a body that says which lines /write would reject as unparsable
 // and why. The parser itself stays internal (engine/lineproto/).
 //
 // Thread-safety: pure functions (CheckLineProtocol uses a per-call parser).
@@ -9,6 +9,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "m2mdb/status.h"
@@ -23,6 +24,14 @@ void AppendLineProtocolKey(std::string* out, std::string_view s);
 // Appends `s` escaped as the inside of a string field value (quotes and
 // backslashes), without the surrounding quotes.
 void AppendLineProtocolString(std::string* out, std::string_view s);
+
+// The canonical series key of `measurement` and `tags` (sorted by key): the
+// escaped measurement, then ",key=value" per tag, e.g. "cpu,host=a\ b". It is
+// the key DB::Series lists (SeriesKey::key) and SHOW SERIES prints, made by
+// the engine's one formatter. Programs read keys as SeriesKey, never parse
+// them.
+std::string FormatSeriesKey(std::string_view measurement,
+                            const std::vector<std::pair<std::string, std::string>>& tags);
 
 // A line the parser rejects.
 struct LineProtocolError {
