@@ -93,6 +93,27 @@ TEST_F(ExecTest, TransformsOverAggregates) {
   EXPECT_NE(Q("SELECT cumulative_sum(i) FROM cpu").find(R"(["1970-01-01T00:00:02Z",15])"), std::string::npos);
 }
 
+// influxd reads one interval before the range for derivative & co.: the
+// window at 2s gets its predecessor at 1s, outside `time >= 2s`.
+TEST_F(ExecTest, DerivativeOverGroupByTimePairsTheFirstWindowWithThePrecedingOne) {
+  EXPECT_EQ(Q("SELECT derivative(mean(v), 1s) FROM cpu WHERE time >= 2s AND time < 5s GROUP BY time(1s)"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","derivative"],)"
+            R"("values":[["1970-01-01T00:00:02Z",-3.25],["1970-01-01T00:00:04Z",-2.75]]}]}]})");
+  EXPECT_EQ(Q("SELECT elapsed(mean(v)) FROM cpu WHERE time >= 2s AND time < 5s GROUP BY time(1s)"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","elapsed"],)"
+            R"("values":[["1970-01-01T00:00:02Z",1000000000],["1970-01-01T00:00:04Z",2000000000]]}]}]})");
+}
+
+TEST_F(ExecTest, TransformsRunInTheDirectionOfTheAnswer) {
+  EXPECT_EQ(Q("SELECT derivative(mean(v), 1s) FROM cpu WHERE time >= 0 AND time < 5s GROUP BY time(1s) "
+              "ORDER BY time DESC"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","derivative"],)"
+            R"("values":[["1970-01-01T00:00:02Z",2.75],["1970-01-01T00:00:01Z",3.25]]}]}]})");
+  EXPECT_EQ(Q("SELECT difference(v) FROM cpu WHERE host = 'a' ORDER BY time DESC"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","difference"],)"
+            R"("values":[["1970-01-01T00:00:01Z",-1]]}]}]})");
+}
+
 TEST_F(ExecTest, RawRowsArithmeticAndTags) {
   EXPECT_NE(Q("SELECT i / 2, v + i, host FROM cpu WHERE host = 'a'")
                 .find(R"(["1970-01-01T00:00:01Z",1.5,4.5,"a"])"),

@@ -45,6 +45,18 @@ Status CheckBuckets(const TimeDimension& tdim, int64_t lo, int64_t hi, size_t gr
 
 namespace {
 
+// influxd runs a transform in the answer's direction: under ORDER BY time
+// DESC each value is paired with the later one (difference() and elapsed()
+// change sign, cumulative_sum() sums from the end). Rows stay ascending here;
+// the order stage reverses them.
+std::vector<Entry> TransformInOrder(const CallSpec& spec, std::vector<Entry> in, int64_t unit, bool desc) {
+  if (!desc) return Transform(spec, in, unit);
+  std::reverse(in.begin(), in.end());
+  std::vector<Entry> out = Transform(spec, in, unit);
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
 // integral() as influxd 1.x computes it: one trapezoid run over the whole
 // group, equal timestamps keep the later point, and at a window end the value
 // is interpolated and carried into the next window.
@@ -173,7 +185,7 @@ Status AggregateGroup(ExecContext* ctx, const SelectPlan& plan, const Windows& w
       std::vector<Entry> in;
       in.reserve(p.size());
       for (size_t k = 0; k < p.size(); k++) in.push_back({p.t[k], p.v.Get(k)});
-      r.flat = Transform(sl.spec, in, 1000000000);
+      r.flat = TransformInOrder(sl.spec, std::move(in), 1000000000, plan.desc);
       continue;
     }
     r.start.assign(W + 1, 0);
@@ -239,10 +251,11 @@ Status AggregateGroup(ExecContext* ctx, const SelectPlan& plan, const Windows& w
       for (size_t w = 0; w < W; w++) {
         if (col[w].index() != 0) in.push_back({times[w], std::move(col[w])});
       }
-      int64_t unit = sl.spec.unit_ns > 0 ? sl.spec.unit_ns : interval;
+      // elapsed() counts nanoseconds by default, the others per interval.
+      int64_t unit = sl.spec.unit_ns > 0 ? sl.spec.unit_ns : sl.spec.name == "elapsed" ? 1 : interval;
       CallSpec spec = sl.spec;
       spec.unit_ns = unit;
-      r.flat = Transform(spec, in, unit);
+      r.flat = TransformInOrder(spec, std::move(in), unit, plan.desc);
       r.entries.clear();
       r.start.clear();
     }

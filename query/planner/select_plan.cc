@@ -393,8 +393,9 @@ Status CollectSlots(const Expr& e, SelectPlan* plan) {
     if (const auto* i = a1->As<IntegerLiteral>()) slot.spec.number = static_cast<double>(i->value);
     if (const auto* n = a1->As<NumberLiteral>()) slot.spec.number = n->value;
   }
-  if (fn == "moving_average" && slot.spec.number < 1) {
-    return absl::InvalidArgumentError("moving_average window must be greater than 1, got 0");
+  if (fn == "moving_average" && slot.spec.number <= 1) {
+    return absl::InvalidArgumentError(absl::StrCat("moving_average window must be greater than 1, got ",
+                                                   static_cast<int64_t>(slot.spec.number)));
   }
   slot.transform = IsTransformFunction(fn);
   slot.reduce = fn;
@@ -537,6 +538,22 @@ SourcePlan PlanSource(const SelectStatement& s, const SelectPlan& plan, const So
   return sp;
 }
 
+// influxd (query/select.go, buildCallIterator) moves the scan's bound one
+// GROUP BY interval outwards for the transforms that pair a window with its
+// predecessor. Only when every call is one of them: another aggregate of the
+// same statement reads the range as given, and extending for it would add a
+// row and change its first window.
+bool ReadsPrecedingInterval(const SelectPlan& plan) {
+  if (!plan.has_time_group || plan.slots.empty()) return false;
+  for (const Slot& sl : plan.slots) {
+    const std::string& n = sl.spec.name;
+    const bool extends = n == "derivative" || n == "non_negative_derivative" || n == "difference" ||
+                         n == "non_negative_difference" || n == "moving_average" || n == "elapsed";
+    if (!extends || !sl.over_aggregate) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 StatusOr<SelectPlan> PlanSelect(const SelectStatement& s, const PlanOptions& options, CatalogView* catalog) {
@@ -662,6 +679,20 @@ StatusOr<SelectPlan> PlanSelect(const SelectStatement& s, const PlanOptions& opt
 
   // With GROUP BY time and no upper bound, now() is the end.
   if (plan.has_time_group && !range.has_max()) range.max = options.now;
+  if (ReadsPrecedingInterval(plan)) {
+    // influxd reads one more interval before the range (after it under
+    // ORDER BY time DESC) for these transforms, so that the first window
+    // of the range has a predecessor and the window holding the range's
+    // start is aggregated whole: with `time >= now() - 1h` the first row
+    // is at the start of that window. The extra window yields no row of
+    // its own (a transform's first value has no predecessor).
+    const int64_t iv = plan.tdim.interval_ns;
+    if (!desc && range.has_min()) {
+      range.min = range.min < kMinTime + iv ? kMinTime : range.min - iv;
+    } else if (desc && range.max != kMaxTime) {
+      range.max = range.max > kMaxTime - iv ? kMaxTime : range.max + iv;
+    }
+  }
   if (range.min > range.max) {
     plan.empty = true;
     return plan;

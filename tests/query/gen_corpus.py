@@ -200,7 +200,29 @@ SELECT difference(mean(usage_user)) FROM cpu WHERE host = 'h3' AND {W} GROUP BY 
 SELECT moving_average(mean(usage_user), 2) FROM cpu WHERE {W} GROUP BY time(10m)
 SELECT cumulative_sum(count(usage_user)) FROM cpu WHERE {W} GROUP BY time(10m)
 SELECT cumulative_sum(sum(load)) FROM cpu WHERE {W} GROUP BY time(10m), host
-SKIP(derivative over a filled aggregate: influxd emits one more row) SELECT derivative(mean(usage_user), 1m) FROM cpu WHERE host = 'h3' AND {W} GROUP BY time(5m) fill(0)
+SELECT derivative(mean(usage_user), 1m) FROM cpu WHERE host = 'h3' AND {W} GROUP BY time(5m) fill(0)
+# --- transforms over GROUP BY time read one interval before the range (influxd's
+# buildCallIterator): an unaligned start like now() - 1h, fill, DESC, per host
+SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m)
+SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m) fill(0)
+SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= '2019-12-31T23:50:00Z' AND time < '2020-01-01T00:20:00Z' GROUP BY time(5m) fill(0)
+SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m) ORDER BY time DESC
+SELECT non_negative_derivative(max(usage_user), 1m) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m), host
+SELECT difference(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m)
+SELECT non_negative_difference(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m)
+SELECT moving_average(mean(usage_user), 2) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m)
+SELECT moving_average(mean(usage_user), 3) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m)
+SELECT moving_average(mean(usage_user), 1) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m)
+SELECT elapsed(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m)
+SELECT cumulative_sum(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m)
+SELECT cumulative_sum(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m) ORDER BY time DESC
+SKIP(an aggregate next to a transform: influxd reads the preceding interval for the transform's column only) SELECT mean(usage_user), derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m)
+# --- transforms under ORDER BY time DESC run in that direction
+SELECT derivative(usage_user) FROM cpu WHERE host = 'h1' ORDER BY time DESC LIMIT 5
+SELECT difference(usage_user) FROM cpu WHERE host = 'h1' AND time < '2020-01-01T00:05:00Z' ORDER BY time DESC
+SELECT moving_average(usage_user, 3) FROM cpu WHERE host = 'h1' AND time < '2020-01-01T00:05:00Z' ORDER BY time DESC
+SELECT cumulative_sum(usage_user) FROM cpu WHERE host = 'h1' AND time < '2020-01-01T00:05:00Z' ORDER BY time DESC
+SELECT elapsed(usage_user, 1s) FROM cpu WHERE host = 'h1' AND time < '2020-01-01T00:05:00Z' ORDER BY time DESC
 # --- subqueries
 SELECT max(m) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W} GROUP BY time(10m))
 SELECT mean(m) FROM (SELECT max(usage_user) AS m FROM cpu WHERE {W} GROUP BY time(10m), host) GROUP BY host
