@@ -10,7 +10,6 @@ namespace m2mdb::query::exec {
 
 Status ProjectGroup(const SelectPlan& plan, const Windows& win, GroupAggregate& agg, ResultSeries* rs) {
   const SelectStatement& s = *plan.statement;
-  const int64_t interval = win.interval, first_window = win.first;
   const int64_t single_label = win.single_label;
   const size_t W = static_cast<size_t>(win.count);
   std::vector<Points>& inputs = agg.inputs;
@@ -42,7 +41,7 @@ Status ProjectGroup(const SelectPlan& plan, const Windows& win, GroupAggregate& 
       if (!plan.has_time_group || s.fill.mode != FillMode::kNone || has[w]) rows.push_back(w);
     }
     for (size_t w : rows) {
-      int64_t t = plan.has_time_group ? first_window + static_cast<int64_t>(w) * interval : single_label;
+      int64_t t = plan.has_time_group ? win.Start(w) : single_label;
       if (plan.selector_point_time && !res[0].Empty(w)) t = res[0].First(w).time;
       times.push_back(t);
     }

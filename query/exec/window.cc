@@ -60,8 +60,9 @@ std::vector<Entry> TransformInOrder(const CallSpec& spec, std::vector<Entry> in,
 // integral() as influxd 1.x computes it: one trapezoid run over the whole
 // group, equal timestamps keep the later point, and at a window end the value
 // is interpolated and carried into the next window.
-void IntegralWindows(const CallSpec& c, const Points& p, bool by_time, int64_t first_window, int64_t interval,
-                     int64_t single_label, std::vector<std::vector<Entry>>* out) {
+void IntegralWindows(const CallSpec& c, const Points& p, bool by_time, const Windows& win,
+                     std::vector<std::vector<Entry>>* out) {
+  const int64_t first_window = win.first, interval = win.interval, single_label = win.single_label;
   if (p.size() == 0 || p.v.type == VType::kString || p.v.type == VType::kBool) return;
   const double unit = static_cast<double>(c.unit_ns > 0 ? c.unit_ns : 1000000000);
   auto val = [&](size_t k) {
@@ -69,22 +70,45 @@ void IntegralWindows(const CallSpec& c, const Points& p, bool by_time, int64_t f
            : p.v.type == VType::kInt ? static_cast<double>(p.v.i[k])
                                      : static_cast<double>(p.v.u[k]);
   };
+  // Window index of t (may be out of [0, out->size()) before the first
+  // window or past the last).
+  auto index_of = [&](int64_t t) -> int64_t {
+    if (!win.bounds.empty()) {
+      auto it = std::upper_bound(win.bounds.begin(), win.bounds.end(), t);
+      return static_cast<int64_t>(it - win.bounds.begin()) - 1;
+    }
+    const __int128 ws = AlignedStart(t, interval, first_window);
+    return static_cast<int64_t>((ws - first_window) / interval);
+  };
   auto window_of = [&](int64_t t) {
     if (!by_time) return int64_t{0};
+    if (!win.bounds.empty()) {
+      const int64_t w = index_of(t);
+      return w < 0 ? kMinTime : win.bounds[static_cast<size_t>(w)];
+    }
     return static_cast<int64_t>(AlignedStart(t, interval, first_window));
+  };
+  auto end_of = [&](int64_t ws) {
+    if (!win.bounds.empty()) {
+      const int64_t w = index_of(ws);
+      return w < 0                                             ? win.bounds.front()
+             : w + 1 < static_cast<int64_t>(win.bounds.size()) ? win.bounds[w + 1]
+                                                               : kMaxTime;
+    }
+    return WindowEnd(ws, interval);
   };
   auto emit = [&](int64_t wstart, double sum) {
     if (!by_time) {
       (*out)[0].push_back({single_label, sum});
       return;
     }
-    int64_t w = static_cast<int64_t>((static_cast<__int128>(wstart) - first_window) / interval);
+    const int64_t w = index_of(wstart);
     if (w >= 0 && static_cast<size_t>(w) < out->size()) (*out)[w].push_back({wstart, sum});
   };
   int64_t prev_t = p.t[0];
   double prev_v = val(0);
   int64_t wstart = window_of(prev_t);
-  int64_t wend = by_time ? WindowEnd(wstart, interval) : kMaxTime;
+  int64_t wend = by_time ? end_of(wstart) : kMaxTime;
   double sum = 0;
   for (size_t k = 1; k < p.size(); k++) {
     int64_t t = p.t[k];
@@ -103,7 +127,7 @@ void IntegralWindows(const CallSpec& c, const Points& p, bool by_time, int64_t f
       }
       emit(wstart, sum);
       wstart = window_of(t);
-      wend = WindowEnd(wstart, interval);
+      wend = end_of(wstart);
       sum = 0;
     }
     sum += 0.5 * (v + prev_v) * (static_cast<double>(t - prev_t) / unit);
@@ -123,6 +147,7 @@ StatusOr<Windows> ComputeWindows(const SelectPlan& plan, int64_t earliest, size_
   int64_t interval = plan.has_time_group ? plan.tdim.interval_ns : 0;
   int64_t offset = 0;
   int64_t first_window = 0, nwindows = 1;
+  std::vector<int64_t> bounds;
   if (plan.has_time_group) {
     offset = planner::WindowOffset(plan.tdim);
     int64_t lo = range.has_min() ? range.min : earliest;
@@ -139,11 +164,22 @@ StatusOr<Windows> ComputeWindows(const SelectPlan& plan, int64_t earliest, size_
     first_window = static_cast<int64_t>(first);
     const __int128 count = span.count;
     RETURN_IF_ERROR(CheckBuckets(plan.tdim, lo, range.max, std::max<size_t>(1, groups), ctx));
-    if (count > 10000000 && s.fill.mode != FillMode::kNone) {
+    constexpr size_t kMaxWindows = 10000000;
+    if (count > kMaxWindows && (s.fill.mode != FillMode::kNone || plan.zoned)) {
       return absl::InvalidArgumentError(
           "too many windows: narrow the time range or use a larger GROUP BY interval");
     }
     nwindows = static_cast<int64_t>(count);
+    if (plan.zoned) {
+      // Local-time windows differ from the grid by the zone's offsets only:
+      // about as many, bounded above.
+      if (!planner::ZonedWindowBounds(lo, range.max, interval, offset, plan.zone, kMaxWindows + 2, &bounds)) {
+        return absl::InvalidArgumentError(
+            "too many windows: narrow the time range or use a larger GROUP BY interval");
+      }
+      first_window = bounds.front();
+      nwindows = static_cast<int64_t>(bounds.size() - 1);
+    }
   }
   const int64_t single_label = range.has_min() ? range.min : 0;
   Windows w;
@@ -152,6 +188,7 @@ StatusOr<Windows> ComputeWindows(const SelectPlan& plan, int64_t earliest, size_
   w.first = first_window;
   w.count = nwindows;
   w.single_label = single_label;
+  w.bounds = std::move(bounds);
   return w;
 }
 
@@ -216,8 +253,8 @@ Status AggregateGroup(ExecContext* ctx, const SelectPlan& plan, const Windows& w
       // Skip points before the first window (possible for subqueries).
       while (a < p.size() && p.t[a] < first_window) a++;
       for (size_t w = 0; w < W; w++) {
-        int64_t ws = first_window + static_cast<int64_t>(w) * interval;
-        int64_t we = WindowEnd(ws, interval);
+        const int64_t ws = win.Start(w);
+        const int64_t we = win.End(w);
         size_t b = a;
         while (b < p.size() && p.t[b] < we) b++;
         if (b > a) ReduceWindow(sl.reduce, sl.spec, p, a, b, ws, false, &r.entries, picked_of(w));
@@ -228,7 +265,7 @@ Status AggregateGroup(ExecContext* ctx, const SelectPlan& plan, const Windows& w
     }
     if (sl.reduce == "integral") {
       std::vector<std::vector<Entry>> per_window(W);
-      IntegralWindows(sl.spec, p, plan.has_time_group, first_window, interval, single_label, &per_window);
+      IntegralWindows(sl.spec, p, plan.has_time_group, win, &per_window);
       r.entries.clear();
       for (size_t w = 0; w < W; w++) {
         for (Entry& e : per_window[w]) r.entries.push_back(std::move(e));
@@ -240,7 +277,7 @@ Status AggregateGroup(ExecContext* ctx, const SelectPlan& plan, const Windows& w
       std::vector<int64_t> times(W);
       std::vector<Value> col(W);
       for (size_t w = 0; w < W; w++) {
-        times[w] = first_window + static_cast<int64_t>(w) * interval;
+        times[w] = win.Start(w);
         if (!r.Empty(w)) {
           times[w] = r.First(w).time;
           col[w] = std::move(r.First(w).value);

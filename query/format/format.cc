@@ -283,6 +283,10 @@ std::string FormatRfc3339NanoIn(int64_t ns, const absl::TimeZone& zone) {
 
 const absl::TimeZone* SeriesZone(const ResultSeries& s, absl::TimeZone* zone) {
   if (s.time_zone.empty() || s.time_zone == "UTC") return nullptr;
+  if (s.time_zone == "Local") {
+    *zone = absl::LocalTimeZone();
+    return zone;
+  }
   return absl::LoadTimeZone(s.time_zone, zone) ? zone : nullptr;
 }
 

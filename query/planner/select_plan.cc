@@ -576,8 +576,20 @@ StatusOr<SelectPlan> PlanSelect(const SelectStatement& s, const PlanOptions& opt
   plan.streamable = !plan.subquery && StreamableShape(s);
   // Time range. The rest of the condition stays in the statement, as its
   // conjuncts.
+  // tz('...'): the parser checked the name; the zone database caches what
+  // it loads.
+  bool zoned = false;
+  if (!s.timezone.empty() && s.timezone != "UTC") {
+    if (s.timezone == "Local") {
+      plan.zone = absl::LocalTimeZone();
+    } else if (!absl::LoadTimeZone(s.timezone, &plan.zone)) {
+      return absl::InvalidArgumentError(absl::StrCat("unable to find time zone ", s.timezone));
+    }
+    zoned = true;
+  }
   TimeRange& range = plan.range;
-  RETURN_IF_ERROR(ExtractTimeRangeConjuncts(s.condition.get(), options.now, &range, &plan.cond));
+  RETURN_IF_ERROR(ExtractTimeRangeConjuncts(s.condition.get(), options.now, &range, &plan.cond,
+                                            zoned ? &plan.zone : nullptr));
   range.Intersect(options.outer);
 
   for (const Dimension& d : s.dimensions) {
@@ -599,6 +611,7 @@ StatusOr<SelectPlan> PlanSelect(const SelectStatement& s, const PlanOptions& opt
   if (plan.has_time_group && plan.tdim.interval_ns <= 0) {
     return absl::InvalidArgumentError("GROUP BY time interval must be positive");
   }
+  plan.zoned = plan.has_time_group && zoned;
 
   // Sources. Their tag keys are read by ExpandFields for a wildcard or a
   // regex (also as a call's argument), and for GROUP BY * or /re/.
@@ -701,7 +714,7 @@ StatusOr<SelectPlan> PlanSelect(const SelectStatement& s, const PlanOptions& opt
   // Partial aggregation needs the windows before the scan: a lower time
   // bound (or no GROUP BY time) and not too many windows.
   if (plan.partial && plan.has_time_group) {
-    if (!range.has_min()) {
+    if (!range.has_min() || plan.zoned) {
       plan.partial = false;
     } else {
       const int64_t iv = plan.tdim.interval_ns;

@@ -206,6 +206,11 @@ struct SelectPlan {
   bool aggregate = false;
   bool has_time_group = false;
   TimeDimension tdim;
+  // tz('...') other than UTC: GROUP BY time windows are aligned in `zone`
+  // (ZonedWindowBounds) and partial aggregation, which needs a regular
+  // grid, is off.
+  bool zoned = false;
+  absl::TimeZone zone;
   bool group_all_tags = false;
   std::vector<std::string> dim_tags;  // explicit GROUP BY tag keys
   std::vector<std::string> dim_regexes;

@@ -4,6 +4,8 @@
 Edit the HAND list or the generators and re-run; corpus.txt is checked in.
 """
 W = "time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z'"
+S = "time >= '2020-03-27T00:00:00Z' AND time < '2020-04-02T00:00:00Z'"
+A = "time >= '2020-10-23T00:00:00Z' AND time < '2020-10-28T00:00:00Z'"
 W2 = "time >= '2020-01-01T00:10:00Z' AND time <= '2020-01-01T00:40:00Z'"
 
 HAND = r"""
@@ -223,6 +225,43 @@ SELECT difference(usage_user) FROM cpu WHERE host = 'h1' AND time < '2020-01-01T
 SELECT moving_average(usage_user, 3) FROM cpu WHERE host = 'h1' AND time < '2020-01-01T00:05:00Z' ORDER BY time DESC
 SELECT cumulative_sum(usage_user) FROM cpu WHERE host = 'h1' AND time < '2020-01-01T00:05:00Z' ORDER BY time DESC
 SELECT elapsed(usage_user, 1s) FROM cpu WHERE host = 'h1' AND time < '2020-01-01T00:05:00Z' ORDER BY time DESC
+# --- tz(): times printed with the zone's offset, windows aligned in local time across the DST changes (dst)
+SELECT usage_user FROM cpu WHERE host='h1' LIMIT 2 tz('Europe/Berlin')
+SELECT count(usage_user) FROM cpu tz('Europe/Berlin')
+SELECT usage_user FROM cpu LIMIT 1 tz('UTC')
+SELECT usage_user FROM cpu LIMIT 1 tz('Nowhere/Foo')
+SELECT usage_user FROM cpu WHERE time >= '2020-01-01T01:00:00+01:00' LIMIT 1 tz('Europe/Berlin')
+SELECT usage_user FROM cpu WHERE time >= '2020-01-01 01:00:00' LIMIT 1 tz('Europe/Berlin')
+SELECT mean(usage_user) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T02:00:00Z' GROUP BY time(1h) tz('Asia/Kolkata')
+SELECT count(v), sum(n), max(v) FROM dst WHERE {S} GROUP BY time(1d) tz('Europe/Berlin')
+SELECT count(v), sum(n) FROM dst WHERE {A} GROUP BY time(1d) tz('Europe/Berlin')
+SELECT count(v) FROM dst WHERE time >= '2020-03-28T00:00:00+01:00' AND time < '2020-04-01T00:00:00+02:00' GROUP BY time(1d) tz('Europe/Berlin')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d), site tz('Europe/Berlin')
+SELECT mean(v) FROM dst WHERE {S} GROUP BY time(1d) fill(0) tz('Europe/Berlin')
+SELECT mean(v) FROM dst WHERE time >= '2020-03-25T00:00:00Z' AND time < '2020-04-03T00:00:00Z' GROUP BY time(1d) fill(previous) tz('Europe/Berlin')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(12h) tz('Europe/Berlin')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(2h) tz('Europe/Berlin')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1h) tz('Europe/Berlin')
+SKIP(tz() with an interval that does not divide the DST change: influxd labels the points after the change off its own fill grid) SELECT count(v) FROM dst WHERE {S} GROUP BY time(7m) tz('Europe/Berlin')
+SELECT count(v) FROM dst WHERE {A} GROUP BY time(1d, 6h) tz('Europe/Berlin')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1w) tz('Europe/Berlin')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) tz('America/New_York')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) tz('Asia/Kolkata')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) tz('Australia/Lord_Howe')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) tz('UTC')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) ORDER BY time DESC tz('Europe/Berlin')
+SELECT derivative(mean(v)) FROM dst WHERE {S} GROUP BY time(1d) tz('Europe/Berlin')
+SELECT integral(v) FROM dst WHERE {S} GROUP BY time(1d) tz('Europe/Berlin')
+SELECT v FROM dst WHERE time >= '2020-03-29T00:00:00Z' AND time < '2020-03-29T02:00:00Z' tz('Europe/Berlin')
+SELECT last(v) FROM dst WHERE {S} GROUP BY time(1d) tz('Europe/Berlin')
+SELECT last(v) FROM dst WHERE {S} tz('Europe/Berlin')
+SELECT count(v) FROM dst WHERE {S} tz('Europe/Berlin')
+SELECT max(c) FROM (SELECT count(v) AS c FROM dst WHERE {S} GROUP BY time(1d) tz('Europe/Berlin'))
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) tz('Nowhere/Foo')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) tz('europe/berlin')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) tz('Local')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) tz(Europe)
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) tz('Europe/Berlin', 'x')
 # --- subqueries
 SELECT max(m) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W} GROUP BY time(10m))
 SELECT mean(m) FROM (SELECT max(usage_user) AS m FROM cpu WHERE {W} GROUP BY time(10m), host) GROUP BY host
@@ -380,7 +419,7 @@ SELECT count(usage_user) FROM cpu; SELECT count(used) FROM mem
 SHOW MEASUREMENTS; SELECT mean(load) FROM cpu GROUP BY host
 SKIP(influxd 1.6 reports a later statement's compile error as 'not executed', racily) SELECT count(used) FROM mem; SELECT bad(x) FROM mem; SELECT count(used) FROM mem
 SELECT count(used) FROM mem; SELECT bad(x) FROM mem
-""".replace("{W}", W).replace("{W2}", W2)
+""".replace("{W}", W).replace("{W2}", W2).replace("{S}", S).replace("{A}", A)
 
 AGGS = ["count", "sum", "mean", "median", "min", "max", "first", "last", "spread", "stddev", "mode",
         "percentile({f}, 33)", "integral"]

@@ -50,5 +50,13 @@ lines.append(f"big v=-0.5 {T0 + 5 * S}")
 # Out of order: shuffle the tail of cpu lines and everything of disk.
 head, tail = lines[:500], lines[500:]
 rnd.shuffle(tail)
+# Around the 2020 European DST changes (2020-03-29 and 2020-10-25, 01:00 UTC),
+# every 30 minutes, for tz(): day windows of 23 and 25 hours. Appended
+# after the shuffle, so the lines above stay as they were.
+dst = []
+for start, days in [(1585267200, 6), (1603411200, 5)]:  # 2020-03-27, 2020-10-23
+    for k in range(days * 48):
+        t = (start + k * 1800) * S
+        dst.append(f"dst,site={'ab'[k % 2]} v={(k * 7) % 23 + 0.5},n={k}i {t}")
 with open("data.lp", "w") as f:
-    f.write("\n".join(head + tail) + "\n")
+    f.write("\n".join(head + tail + dst) + "\n")
