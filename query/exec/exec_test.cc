@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 #include "m2mdb/db.h"
 #include "m2mdb/query/executor.h"
 #include "query/parser/parser.h"
@@ -112,6 +114,31 @@ TEST_F(ExecTest, TransformsRunInTheDirectionOfTheAnswer) {
   EXPECT_EQ(Q("SELECT difference(v) FROM cpu WHERE host = 'a' ORDER BY time DESC"),
             R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","difference"],)"
             R"("values":[["1970-01-01T00:00:01Z",-1]]}]}]})");
+}
+
+// tz(): hourly points from 2024-03-30T00:00:00+01:00 to 2024-04-02 local;
+// the day of the spring change has 23 of them.
+TEST_F(ExecTest, TimeZoneAlignsDayWindowsToLocalMidnightAndPrintsOffsets) {
+  std::string lp;
+  for (int64_t t = 1711753200; t < 1711753200 + 71 * 3600; t += 3600) {
+    absl::StrAppend(&lp, "tz v=1 ", t * 1000000000, "\n");
+  }
+  ASSERT_TRUE(db_->WriteLineProtocol("t", lp, {}).ok());
+  const std::string q =
+      "SELECT count(v) FROM tz WHERE time >= '2024-03-30 00:00:00' AND time < '2024-04-02 00:00:00' "
+      "GROUP BY time(1d) ";
+  EXPECT_EQ(Q(q + "tz('Europe/Berlin')"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"tz","columns":["time","count"],)"
+            R"("values":[["2024-03-30T00:00:00+01:00",24],["2024-03-31T00:00:00+01:00",23],)"
+            R"(["2024-04-01T00:00:00+02:00",24]]}]}]})");
+  // Without tz() the same strings are UTC and the days are UTC days.
+  EXPECT_NE(
+      Q(q).find(R"([["2024-03-30T00:00:00Z",24],["2024-03-31T00:00:00Z",24],["2024-04-01T00:00:00Z",22]])"),
+      std::string::npos);
+  EXPECT_NE(Q("SELECT v FROM tz LIMIT 1 tz('America/New_York')").find(R"("2024-03-29T19:00:00-04:00")"),
+            std::string::npos);
+  EXPECT_NE(Q("SELECT v FROM tz LIMIT 1 tz('Nowhere/Foo')").find("unable to find time zone Nowhere/Foo"),
+            std::string::npos);
 }
 
 TEST_F(ExecTest, RawRowsArithmeticAndTags) {
