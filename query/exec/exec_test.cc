@@ -141,6 +141,20 @@ TEST_F(ExecTest, TimeZoneAlignsDayWindowsToLocalMidnightAndPrintsOffsets) {
             std::string::npos);
 }
 
+// The subquery's first window starts before the outer range (at 0s, for
+// `time >= 1s`) and holds the points from 1s on; influxd keeps its row.
+TEST_F(ExecTest, SubqueryKeepsItsPartialFirstWindow) {
+  EXPECT_EQ(
+      Q("SELECT m FROM (SELECT mean(v) AS m FROM cpu GROUP BY time(2s)) WHERE time >= 1s AND time < 5s"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","m"],)"
+      R"("values":[["1970-01-01T00:00:00Z",5.75],["1970-01-01T00:00:02Z",2.5],["1970-01-01T00:00:04Z",-3]]}]}]})");
+  EXPECT_EQ(
+      Q("SELECT sum(m) FROM (SELECT mean(v) AS m FROM cpu WHERE time >= 1s AND time < 5s GROUP BY time(2s)) "
+        "WHERE time >= 1s AND time < 5s GROUP BY time(4s)"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","sum"],)"
+      R"("values":[["1970-01-01T00:00:00Z",8.25],["1970-01-01T00:00:04Z",-3]]}]}]})");
+}
+
 TEST_F(ExecTest, RawRowsArithmeticAndTags) {
   EXPECT_NE(Q("SELECT i / 2, v + i, host FROM cpu WHERE host = 'a'")
                 .find(R"(["1970-01-01T00:00:01Z",1.5,4.5,"a"])"),

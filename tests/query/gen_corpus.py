@@ -6,6 +6,7 @@ Edit the HAND list or the generators and re-run; corpus.txt is checked in.
 W = "time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z'"
 S = "time >= '2020-03-27T00:00:00Z' AND time < '2020-04-02T00:00:00Z'"
 A = "time >= '2020-10-23T00:00:00Z' AND time < '2020-10-28T00:00:00Z'"
+W7 = "time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z'"
 W2 = "time >= '2020-01-01T00:10:00Z' AND time <= '2020-01-01T00:40:00Z'"
 
 HAND = r"""
@@ -268,6 +269,17 @@ SELECT mean(m) FROM (SELECT max(usage_user) AS m FROM cpu WHERE {W} GROUP BY tim
 SELECT max(m) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W} GROUP BY time(10m), host)
 SELECT sum(c) FROM (SELECT count(usage_user) AS c FROM cpu GROUP BY host)
 SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu GROUP BY host) WHERE host = 'h2'
+# --- a subquery's partial first GROUP BY time window (labelled before the outer range) is kept
+SELECT mean(m) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W7} GROUP BY time(10m))
+SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W7} GROUP BY time(10m))
+SKIP(influxd answers nothing when an outer aggregate without GROUP BY time meets a subquery row before its range) SELECT max(m) FROM (SELECT mean(usage_user) AS m FROM cpu GROUP BY time(10m)) WHERE {W7}
+SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu GROUP BY time(10m)) WHERE {W7}
+SELECT mean(m) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W7} GROUP BY time(10m)) WHERE {W7} GROUP BY time(20m)
+SELECT first(m), count(m) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W7} GROUP BY time(10m), host) GROUP BY host
+SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W7} GROUP BY time(10m)) ORDER BY time DESC
+SELECT sum(m) FROM (SELECT max(usage_user) AS m FROM cpu WHERE {W7} GROUP BY time(10m), host) WHERE {W7} GROUP BY time(10m)
+SELECT derivative(m) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W7} GROUP BY time(10m))
+SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu WHERE time >= now() - 1h GROUP BY time(10m))
 # --- selectors with extra fields and tags (read at the selected point)
 SELECT max(usage_user), host, region, usage_system, status FROM cpu
 SELECT max(usage_user), usage_system FROM cpu GROUP BY host
@@ -419,7 +431,7 @@ SELECT count(usage_user) FROM cpu; SELECT count(used) FROM mem
 SHOW MEASUREMENTS; SELECT mean(load) FROM cpu GROUP BY host
 SKIP(influxd 1.6 reports a later statement's compile error as 'not executed', racily) SELECT count(used) FROM mem; SELECT bad(x) FROM mem; SELECT count(used) FROM mem
 SELECT count(used) FROM mem; SELECT bad(x) FROM mem
-""".replace("{W}", W).replace("{W2}", W2).replace("{S}", S).replace("{A}", A)
+""".replace("{W}", W).replace("{W2}", W2).replace("{S}", S).replace("{W7}", W7).replace("{A}", A)
 
 AGGS = ["count", "sum", "mean", "median", "min", "max", "first", "last", "spread", "stddev", "mode",
         "percentile({f}, 33)", "integral"]
