@@ -24,7 +24,34 @@ Status ProjectGroup(const SelectPlan& plan, const Windows& win, GroupAggregate& 
   std::vector<VCol> slot_cols(plan.slots.size());
   std::vector<VCol> aux_cols;      // with extra fields: per Plan::aux entry
   std::vector<uint8_t> empty_row;  // with extra fields: the row's window had no selected point
-  if (windowed) {
+  const bool top_bottom =
+      plan.slots.size() == 1 && (plan.slots[0].reduce == "top" || plan.slots[0].reduce == "bottom");
+  if (top_bottom) {
+    // The selected points in window order (each window's in time order),
+    // their extra fields read at them; no fill: influxd fills no window.
+    SlotResult& r = res[0];
+    times.reserve(r.entries.size());
+    std::vector<Value> vals;
+    vals.reserve(r.entries.size());
+    for (Entry& e : r.entries) {
+      times.push_back(e.time);
+      vals.push_back(std::move(e.value));
+    }
+    if (times.empty()) return absl::OkStatus();
+    slot_cols[0] = VCol::FromValues(vals);
+    if (!plan.aux.empty()) {
+      const Points& p = inputs[plan.slots[0].input];
+      aux_cols.resize(plan.aux.size());
+      for (size_t j = 0; j < plan.aux.size(); j++) {
+        std::vector<Value> col;
+        col.reserve(times.size());
+        for (const std::vector<size_t>& ks : picked) {
+          for (size_t k : ks) col.push_back(p.aux[k][j]);
+        }
+        aux_cols[j] = VCol::FromValues(col);
+      }
+    }
+  } else if (windowed) {
     // Which windows have data in any slot.
     std::vector<uint8_t> has(W, 0);
     bool any = false;

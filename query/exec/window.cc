@@ -4,6 +4,7 @@
 // (merged points, or the accumulators the scan filled) into per-window entries per slot, integral() and
 // transforms over aggregates included.
 #include <algorithm>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 
@@ -55,6 +56,70 @@ std::vector<Entry> TransformInOrder(const CallSpec& spec, std::vector<Entry> in,
   std::vector<Entry> out = Transform(spec, in, unit);
   std::reverse(out.begin(), out.end());
   return out;
+}
+
+// top()/bottom() over points [a, b) of `p`, as influxd's reducers pick: the
+// n best by value (larger for top, smaller for bottom), an earlier point
+// before a later one of the same value; with tag arguments (by_aux: their
+// indices in p.aux) only the best point of each distinct tag combination
+// competes (arguments that are no tags group nothing: with only those, one
+// point is the answer, as in influxd). Appends them in time order, with
+// their indices to *picked.
+Status TopBottomWindow(const CallSpec& c, const Points& p, size_t a, size_t b,
+                       const std::vector<size_t>& by_aux, std::vector<Entry>* out,
+                       std::vector<size_t>* picked) {
+  if (p.v.type == VType::kString || p.v.type == VType::kBool) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsupported ", c.name, " iterator type: *query.",
+                     p.v.type == VType::kString ? "stringInterruptIterator" : "booleanInterruptIterator"));
+  }
+  const bool top = c.name == "top";
+  // Strictly better: i before j in the answer's ranking.
+  auto better = [&](size_t i, size_t j) {
+    int cmp = 0;
+    switch (p.v.type) {
+      case VType::kFloat:
+        cmp = p.v.f[i] < p.v.f[j] ? -1 : p.v.f[i] > p.v.f[j] ? 1 : 0;
+        break;
+      case VType::kInt:
+        cmp = p.v.i[i] < p.v.i[j] ? -1 : p.v.i[i] > p.v.i[j] ? 1 : 0;
+        break;
+      case VType::kUint:
+        cmp = p.v.u[i] < p.v.u[j] ? -1 : p.v.u[i] > p.v.u[j] ? 1 : 0;
+        break;
+      default:
+        break;
+    }
+    if (cmp != 0) return top ? cmp > 0 : cmp < 0;
+    return p.t[i] < p.t[j];
+  };
+  std::vector<size_t> cand;
+  if (c.by.empty()) {
+    cand.reserve(b - a);
+    for (size_t k = a; k < b; k++) cand.push_back(k);
+  } else {
+    std::map<std::vector<Value>, size_t> best;
+    for (size_t k = a; k < b; k++) {
+      std::vector<Value> key;
+      key.reserve(by_aux.size());
+      for (size_t j : by_aux) key.push_back(p.aux.empty() ? Value{} : p.aux[k][j]);
+      auto [it, fresh] = best.emplace(std::move(key), k);
+      if (!fresh && better(k, it->second)) it->second = k;
+    }
+    for (const auto& [key, k] : best) cand.push_back(k);
+  }
+  const size_t n = static_cast<size_t>(c.number);
+  if (cand.size() > n) {
+    std::nth_element(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(n), cand.end(), better);
+    cand.resize(n);
+  }
+  std::sort(cand.begin(), cand.end(),
+            [&](size_t i, size_t j) { return p.t[i] != p.t[j] ? p.t[i] < p.t[j] : i < j; });
+  for (size_t k : cand) {
+    out->push_back({p.t[k], p.v.Get(k)});
+    if (picked != nullptr) picked->push_back(k);
+  }
+  return absl::OkStatus();
 }
 
 // integral() as influxd 1.x computes it: one trapezoid run over the whole
@@ -218,6 +283,40 @@ Status AggregateGroup(ExecContext* ctx, const SelectPlan& plan, const Windows& w
     const Slot& sl = plan.slots[si];
     const Points& p = inputs[sl.input];
     SlotResult& r = res[si];
+    if (sl.reduce == "top" || sl.reduce == "bottom") {
+      // Several rows per window, at their points' times; the tag arguments
+      // that are tags of a source group the points (a field or an unknown
+      // name does not: influxd groups by tags only).
+      std::vector<size_t> by_aux;
+      for (const std::string& name : sl.spec.by) {
+        bool is_tag = false;
+        for (const SourceRef& src : plan.sources) {
+          is_tag |= std::find(src.schema.tags.begin(), src.schema.tags.end(), name) != src.schema.tags.end();
+        }
+        for (size_t j = 0; is_tag && j < plan.aux.size(); j++) {
+          if (plan.aux[j].name == name) {
+            by_aux.push_back(j);
+            break;
+          }
+        }
+      }
+      r.start.assign(W + 1, 0);
+      r.multi = true;
+      size_t a = 0;
+      while (a < p.size() && plan.has_time_group && p.t[a] < first_window) a++;
+      for (size_t w = 0; w < W; w++) {
+        size_t b = p.size();
+        if (plan.has_time_group) {
+          const int64_t we = win.End(w);
+          b = a;
+          while (b < p.size() && p.t[b] < we) b++;
+        }
+        if (b > a) RETURN_IF_ERROR(TopBottomWindow(sl.spec, p, a, b, by_aux, &r.entries, picked_of(w)));
+        r.start[w + 1] = static_cast<uint32_t>(r.entries.size());
+        a = b;
+      }
+      continue;
+    }
     if (sl.transform && !sl.over_aggregate) {
       std::vector<Entry> in;
       in.reserve(p.size());

@@ -312,6 +312,18 @@ Status ExpandFields(const SelectStatement& s, const std::vector<SourceRef>& sour
     }
     const bool alias = !f.alias.empty();
     out->emplace_back(f.expr.get(), alias ? f.alias : FieldName(*f.expr), alias);
+    // top(v, host, 3): influxd adds a column per tag (or field) argument
+    // right after the call's, read at the selected point.
+    const Call* tb = nullptr;
+    WalkExpr(*f.expr, [&](const Expr& x) {
+      if (const auto* c = x.As<Call>(); c != nullptr && (c->name == "top" || c->name == "bottom")) tb = c;
+      return tb == nullptr;
+    });
+    for (size_t k = 1; tb != nullptr && k + 1 < tb->args.size(); k++) {
+      if (const auto* v = Unparen(tb->args[k].get())->As<VarRef>()) {
+        out->push_back({MakeVarRef(v->name, v->type), v->name, false});
+      }
+    }
   }
   if (dropped_time && out->empty()) {
     return absl::InvalidArgumentError("at least 1 non-time field must be queried");
@@ -380,9 +392,7 @@ Status CollectSlots(const Expr& e, SelectPlan* plan) {
   if (!IsAggregateFunction(fn) && !IsTransformFunction(fn)) {
     return absl::InvalidArgumentError(absl::StrCat("unsupported call: ", fn));
   }
-  if (fn == "top" || fn == "bottom" || fn == "sample") {
-    return absl::UnimplementedError(absl::StrCat(fn, "() is not supported yet"));
-  }
+  if (fn == "sample") return absl::UnimplementedError("sample() is not supported yet");
   if (c->args.empty())
     return absl::InvalidArgumentError(absl::StrCat("invalid number of arguments for ", fn));
   const Expr* arg = Unparen(c->args[0].get());
@@ -392,6 +402,15 @@ Status CollectSlots(const Expr& e, SelectPlan* plan) {
     if (const auto* d = a1->As<DurationLiteral>()) slot.spec.unit_ns = d->ns;
     if (const auto* i = a1->As<IntegerLiteral>()) slot.spec.number = static_cast<double>(i->value);
     if (const auto* n = a1->As<NumberLiteral>()) slot.spec.number = n->value;
+  }
+  if (fn == "top" || fn == "bottom") {
+    // Checked by the validator: top(field, [tag, ...,] N).
+    if (const auto* n = Unparen(c->args.back().get())->As<IntegerLiteral>()) {
+      slot.spec.number = static_cast<double>(n->value);
+    }
+    for (size_t k = 1; k + 1 < c->args.size(); k++) {
+      if (const auto* v = Unparen(c->args[k].get())->As<VarRef>()) slot.spec.by.push_back(v->name);
+    }
   }
   if (fn == "moving_average" && slot.spec.number <= 1) {
     return absl::InvalidArgumentError(absl::StrCat("moving_average window must be greater than 1, got ",
@@ -618,7 +637,11 @@ StatusOr<SelectPlan> PlanSelect(const SelectStatement& s, const PlanOptions& opt
   bool need_tags = plan.group_all_tags || !plan.dim_regexes.empty();
   for (const Field& f : s.fields) {
     const Expr* e = Unparen(f.expr.get());
-    if (const auto* c = e->As<Call>(); c != nullptr && !c->args.empty()) e = Unparen(c->args[0].get());
+    if (const auto* c = e->As<Call>(); c != nullptr && !c->args.empty()) {
+      // top(v, host, 2) groups by the arguments that are tags.
+      need_tags |= (c->name == "top" || c->name == "bottom") && c->args.size() > 2;
+      e = Unparen(c->args[0].get());
+    }
     need_tags |= e->Is<Wildcard>() || e->Is<RegexLiteral>();
   }
   RETURN_IF_ERROR(ResolveSources(s.sources, catalog, range, desc, need_tags, &plan.sources));

@@ -139,6 +139,9 @@ struct CallSpec {
   std::string inner;    // for transforms/count over a call: the inner function ("mean", "distinct")
   double number = 0;    // percentile N, moving_average N, top/bottom N
   int64_t unit_ns = 0;  // derivative/integral/elapsed unit (0 = default)
+  // top/bottom(field, tag..., N): the tag (or field) arguments; the best
+  // point per distinct value of the tags among them competes.
+  std::vector<std::string> by;
 };
 
 // The statistics a partially aggregated reduce function needs.

@@ -7,6 +7,7 @@ W = "time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z'"
 S = "time >= '2020-03-27T00:00:00Z' AND time < '2020-04-02T00:00:00Z'"
 A = "time >= '2020-10-23T00:00:00Z' AND time < '2020-10-28T00:00:00Z'"
 W7 = "time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z'"
+W30 = "time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:30:00Z'"
 W2 = "time >= '2020-01-01T00:10:00Z' AND time <= '2020-01-01T00:40:00Z'"
 
 HAND = r"""
@@ -280,6 +281,51 @@ SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W7} GROUP BY time(10
 SELECT sum(m) FROM (SELECT max(usage_user) AS m FROM cpu WHERE {W7} GROUP BY time(10m), host) WHERE {W7} GROUP BY time(10m)
 SELECT derivative(m) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W7} GROUP BY time(10m))
 SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu WHERE time >= now() - 1h GROUP BY time(10m))
+# --- top() and bottom(): influxd's row shapes, tag arguments, extra fields, errors
+SELECT top(usage_user, 3) FROM cpu
+SELECT bottom(usage_user, 3) FROM cpu WHERE host='h1'
+SELECT top(usage_user, host, 2) FROM cpu
+SELECT bottom(usage_user, host, 3) FROM cpu
+SELECT top(usage_user, 2), host, region FROM cpu
+SELECT top(usage_user, 2) FROM cpu WHERE {W30} GROUP BY time(10m)
+SELECT top(usage_user, 2) FROM cpu GROUP BY host
+SELECT top(usage_user, host, 2) FROM cpu WHERE {W30} GROUP BY time(10m)
+SELECT bottom(load, region, 1), usage_system FROM cpu WHERE {W30} GROUP BY time(15m)
+SELECT top(load, 3) FROM cpu WHERE host='h1'
+SELECT bottom(load, 4) FROM cpu
+SELECT top(usage_user, 2), usage_system FROM cpu
+SELECT top(usage_user, 2) AS t FROM cpu
+SELECT top(used, 2) FROM mem WHERE {W30} GROUP BY time(10m), host
+SELECT top(code, 3) FROM events
+SELECT top(v, 2) FROM big
+SELECT top(usage_user) FROM cpu
+SELECT top(usage_user, 0) FROM cpu
+SELECT top(usage_user, -1) FROM cpu
+SELECT top(usage_user, 'x') FROM cpu
+SELECT top(usage_user, 2.5) FROM cpu
+SELECT top(1, 2) FROM cpu
+SELECT top(usage_user, 2), max(load) FROM cpu
+SELECT top(usage_user, 2), bottom(usage_user, 2) FROM cpu
+SELECT top(usage_user, 2) * 2 FROM cpu
+SELECT top(usage_user, host, region, 2) FROM cpu
+SELECT top(usage_user, 'host', 2) FROM cpu
+SELECT top(usage_user, 2, 3) FROM cpu
+SELECT top(status, 2) FROM cpu
+SELECT top(up, 2) FROM cpu
+SELECT bottom(usage_user, 2) FROM cpu WHERE {W30} GROUP BY time(10m) fill(none)
+SELECT top(usage_user, 2) FROM cpu WHERE {W30} GROUP BY time(10m) fill(0)
+SELECT top(nosuch, 2) FROM cpu
+SELECT top(*, 2) FROM cpu
+SELECT top(/usage/, 2) FROM cpu
+SKIP(derivative(top()) without GROUP BY time: influxd reports the derivative, m2mdb the combination first) SELECT derivative(top(usage_user, 2)) FROM cpu
+SKIP(top() under ORDER BY time DESC: influxd keeps ascending times, m2mdb orders the rows as asked) SELECT top(usage_user, 2) FROM cpu ORDER BY time DESC
+SELECT top(usage_user, 3) FROM cpu LIMIT 2
+SELECT top(usage_user, 100000) FROM cpu WHERE host='h1' AND time < '2020-01-01T00:01:00Z'
+SELECT top(usage_user, nosuchtag, 2) FROM cpu
+SELECT top(usage_user, host, 2), region FROM cpu
+SELECT top(usage_user, usage_system, 2) FROM cpu
+SELECT top(used, host, 1) FROM mem GROUP BY host
+SELECT top(m, 2) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W30} GROUP BY time(5m))
 # --- selectors with extra fields and tags (read at the selected point)
 SELECT max(usage_user), host, region, usage_system, status FROM cpu
 SELECT max(usage_user), usage_system FROM cpu GROUP BY host
@@ -431,7 +477,7 @@ SELECT count(usage_user) FROM cpu; SELECT count(used) FROM mem
 SHOW MEASUREMENTS; SELECT mean(load) FROM cpu GROUP BY host
 SKIP(influxd 1.6 reports a later statement's compile error as 'not executed', racily) SELECT count(used) FROM mem; SELECT bad(x) FROM mem; SELECT count(used) FROM mem
 SELECT count(used) FROM mem; SELECT bad(x) FROM mem
-""".replace("{W}", W).replace("{W2}", W2).replace("{S}", S).replace("{W7}", W7).replace("{A}", A)
+""".replace("{W}", W).replace("{W2}", W2).replace("{S}", S).replace("{W7}", W7).replace("{W30}", W30).replace("{A}", A)
 
 AGGS = ["count", "sum", "mean", "median", "min", "max", "first", "last", "spread", "stddev", "mode",
         "percentile({f}, 33)", "integral"]
