@@ -155,6 +155,28 @@ TEST_F(ExecTest, SubqueryKeepsItsPartialFirstWindow) {
       R"("values":[["1970-01-01T00:00:00Z",8.25],["1970-01-01T00:00:04Z",-3]]}]}]})");
 }
 
+// Points: a 1.5@1s 2.5@2s, b 10@1.5s -3@4s.
+TEST_F(ExecTest, TopAndBottomPickPointsWithInfluxdsRowShapes) {
+  EXPECT_EQ(Q("SELECT top(v, 2) FROM cpu"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","top"],)"
+            R"("values":[["1970-01-01T00:00:01.5Z",10],["1970-01-01T00:00:02Z",2.5]]}]}]})");
+  // One point per host competes; its tag is a column of its own.
+  EXPECT_EQ(
+      Q("SELECT bottom(v, host, 2), region FROM cpu"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","bottom","host","region"],)"
+      R"("values":[["1970-01-01T00:00:01Z",1.5,"a","us"],["1970-01-01T00:00:04Z",-3,"b","eu"]]}]}]})");
+  // Per window, at the points' times; no fill.
+  EXPECT_EQ(Q("SELECT top(v, 1) FROM cpu WHERE time >= 0 AND time < 4s GROUP BY time(2s) fill(0)"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","top"],)"
+            R"("values":[["1970-01-01T00:00:01.5Z",10],["1970-01-01T00:00:02Z",2.5]]}]}]})");
+  EXPECT_NE(
+      Q("SELECT top(s, 1) FROM cpu").find("unsupported top iterator type: *query.stringInterruptIterator"),
+      std::string::npos);
+  EXPECT_NE(Q("SELECT top(v, 2), count(v) FROM cpu")
+                .find("selector function top() cannot be combined with other functions"),
+            std::string::npos);
+}
+
 TEST_F(ExecTest, RawRowsArithmeticAndTags) {
   EXPECT_NE(Q("SELECT i / 2, v + i, host FROM cpu WHERE host = 'a'")
                 .find(R"(["1970-01-01T00:00:01Z",1.5,4.5,"a"])"),
