@@ -221,6 +221,17 @@ SELECT elapsed(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' A
 SELECT cumulative_sum(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m)
 SELECT cumulative_sum(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m) ORDER BY time DESC
 SKIP(an aggregate next to a transform: influxd reads the preceding interval for the transform's column only) SELECT mean(usage_user), derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m)
+# Grafana's shapes: epoch ms bounds, fill modes, offsets, LIMIT, tz()
+SELECT non_negative_derivative(mean(usage_user), 1s) FROM cpu WHERE time >= 1577837220000ms and time <= 1577839200000ms GROUP BY time(1m), host fill(null)
+SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= 1577837220000ms and time <= 1577839200000ms GROUP BY time(5m) fill(previous)
+SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= 1577837220000ms and time <= 1577839200000ms GROUP BY time(5m) fill(linear)
+SELECT difference(max(load)) FROM cpu WHERE time >= 1577837220000ms and time <= 1577839200000ms GROUP BY time(5m, 2m), host fill(none)
+SELECT moving_average(mean(usage_user), 3) FROM cpu WHERE time >= 1577837220000ms and time <= 1577839200000ms GROUP BY time(5m) fill(0)
+SELECT non_negative_derivative(max(used), 10s) FROM mem WHERE host = 'h3' AND time >= 1577837220000ms GROUP BY time(5m)
+SELECT derivative(mean(v)) FROM dst WHERE time >= '2020-03-28T12:00:00Z' AND time < '2020-04-01T00:00:00Z' GROUP BY time(1d) tz('Europe/Berlin')
+SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m) LIMIT 2
+SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m) LIMIT 2 OFFSET 1
+SELECT top(usage_user, host, 1) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(10m) tz('Europe/Berlin')
 # --- transforms under ORDER BY time DESC run in that direction
 SELECT derivative(usage_user) FROM cpu WHERE host = 'h1' ORDER BY time DESC LIMIT 5
 SELECT difference(usage_user) FROM cpu WHERE host = 'h1' AND time < '2020-01-01T00:05:00Z' ORDER BY time DESC
