@@ -106,6 +106,14 @@ TEST_F(ExecTest, DerivativeOverGroupByTimePairsTheFirstWindowWithThePrecedingOne
             R"("values":[["1970-01-01T00:00:02Z",1000000000],["1970-01-01T00:00:04Z",2000000000]]}]}]})");
 }
 
+// Next to the transform, mean() reads the range as given: no row at 1s.
+TEST_F(ExecTest, AnAggregateNextToDerivativeKeepsTheRequestedRange) {
+  EXPECT_EQ(
+      Q("SELECT mean(v), derivative(mean(v), 1s) FROM cpu WHERE time >= 2s AND time < 5s GROUP BY time(1s)"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","mean","derivative"],)"
+      R"("values":[["1970-01-01T00:00:02Z",2.5,-3.25],["1970-01-01T00:00:04Z",-3,-2.75]]}]}]})");
+}
+
 TEST_F(ExecTest, TransformsRunInTheDirectionOfTheAnswer) {
   EXPECT_EQ(Q("SELECT derivative(mean(v), 1s) FROM cpu WHERE time >= 0 AND time < 5s GROUP BY time(1s) "
               "ORDER BY time DESC"),

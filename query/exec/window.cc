@@ -348,14 +348,24 @@ Status AggregateGroup(ExecContext* ctx, const SelectPlan& plan, const Windows& w
                    picked_of(0));
       for (size_t w = 0; w < W; w++) close_window(w);
     } else {
+      // A call next to derivative & co. reads the statement's own range,
+      // not the interval read before it (influxd extends per call).
+      int64_t lo = first_window, hi = INT64_MAX;
+      if (plan.cut_to_requested && !planner::ReadsPrecedingInterval(sl)) {
+        if (plan.desc) {
+          hi = plan.requested.max;
+        } else {
+          lo = std::max(lo, plan.requested.min);
+        }
+      }
       size_t a = 0;
       // Skip points before the first window (possible for subqueries).
-      while (a < p.size() && p.t[a] < first_window) a++;
+      while (a < p.size() && p.t[a] < lo) a++;
       for (size_t w = 0; w < W; w++) {
         const int64_t ws = win.Start(w);
         const int64_t we = win.End(w);
         size_t b = a;
-        while (b < p.size() && p.t[b] < we) b++;
+        while (b < p.size() && p.t[b] < we && p.t[b] <= hi) b++;
         if (b > a) ReduceWindow(sl.reduce, sl.spec, p, a, b, ws, false, &r.entries, picked_of(w));
         close_window(w);
         a = b;

@@ -557,22 +557,6 @@ SourcePlan PlanSource(const SelectStatement& s, const SelectPlan& plan, const So
   return sp;
 }
 
-// influxd (query/select.go, buildCallIterator) moves the scan's bound one
-// GROUP BY interval outwards for the transforms that pair a window with its
-// predecessor. Only when every call is one of them: another aggregate of the
-// same statement reads the range as given, and extending for it would add a
-// row and change its first window.
-bool ReadsPrecedingInterval(const SelectPlan& plan) {
-  if (!plan.has_time_group || plan.slots.empty()) return false;
-  for (const Slot& sl : plan.slots) {
-    const std::string& n = sl.spec.name;
-    const bool extends = n == "derivative" || n == "non_negative_derivative" || n == "difference" ||
-                         n == "non_negative_difference" || n == "moving_average" || n == "elapsed";
-    if (!extends || !sl.over_aggregate) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 StatusOr<SelectPlan> PlanSelect(const SelectStatement& s, const PlanOptions& options, CatalogView* catalog) {
@@ -715,13 +699,24 @@ StatusOr<SelectPlan> PlanSelect(const SelectStatement& s, const PlanOptions& opt
 
   // With GROUP BY time and no upper bound, now() is the end.
   if (plan.has_time_group && !range.has_max()) range.max = options.now;
-  if (ReadsPrecedingInterval(plan)) {
+  plan.requested = range;
+  bool reads_before = false, all_read_before = true;
+  for (const Slot& sl : plan.slots) {
+    const bool r = plan.has_time_group && ReadsPrecedingInterval(sl);
+    reads_before |= r;
+    all_read_before &= r;
+  }
+  if (reads_before) {
     // influxd reads one more interval before the range (after it under
     // ORDER BY time DESC) for these transforms, so that the first window
     // of the range has a predecessor and the window holding the range's
     // start is aggregated whole: with `time >= now() - 1h` the first row
     // is at the start of that window. The extra window yields no row of
-    // its own (a transform's first value has no predecessor).
+    // its own (a transform's first value has no predecessor). The other
+    // calls of the statement read the range as given (the executor cuts
+    // their points to `requested`), which needs the points, not partials.
+    plan.cut_to_requested = !all_read_before;
+    if (plan.cut_to_requested) plan.partial = false;
     const int64_t iv = plan.tdim.interval_ns;
     if (!desc && range.has_min()) {
       range.min = range.min < kMinTime + iv ? kMinTime : range.min - iv;

@@ -168,6 +168,16 @@ struct Slot {
   int input = -1;               // index into the group's inputs
 };
 
+// derivative & co. over an aggregate: influxd (query/select.go,
+// buildCallIterator) moves the scan's bound one GROUP BY interval outwards
+// for these calls, which pair a window with its predecessor, for their own
+// columns only.
+inline bool ReadsPrecedingInterval(const Slot& sl) {
+  const std::string& n = sl.spec.name;
+  return sl.over_aggregate && (n == "derivative" || n == "non_negative_derivative" || n == "difference" ||
+                               n == "non_negative_difference" || n == "moving_average" || n == "elapsed");
+}
+
 // How one source is read: what PlanSelect decided from its schema.
 struct SourcePlan {
   // No field of the source is selected: it is not scanned.
@@ -192,7 +202,12 @@ struct SelectPlan {
   bool desc = false;      // ORDER BY time DESC (or the outer statement's)
   bool subquery = false;  // planned for an outer statement (PlanOptions::parent_desc set)
   TimeRange range;        // after the outer range, and now() as the end of GROUP BY time
-  bool empty = false;     // the range is empty: no rows, nothing else was planned
+  // The range before derivative & co. extended it by an interval (see
+  // ReadsPrecedingInterval); == range otherwise. With
+  // cut_to_requested, the calls that do not extend read only points in it.
+  TimeRange requested;
+  bool cut_to_requested = false;
+  bool empty = false;  // the range is empty: no rows, nothing else was planned
   // A streamed answer runs it page by page (StreamableShape; not a subquery).
   bool streamable = false;
   // The condition without its time bounds, as conjuncts into the statement.

@@ -122,13 +122,20 @@ TEST(PlanSelect, DerivativeOverGroupByTimeReadsThePrecedingInterval) {
   ASSERT_TRUE(desc->plan.ok()) << desc->plan.status();
   EXPECT_EQ(desc->plan->range.min, lo);
   EXPECT_EQ(desc->plan->range.max, hi - 1 + iv);
-  // Other calls, and an aggregate next to a transform, read the range as given.
-  for (const char* call :
-       {"cumulative_sum(mean(usage))", "mean(usage), derivative(mean(usage))", "mean(usage)"}) {
+  // Other calls read the range as given; next to a transform they are cut
+  // to it in the executor (and so are not reduced in the scan).
+  for (const char* call : {"cumulative_sum(mean(usage))", "mean(usage)"}) {
     auto p = Plan(std::string("SELECT ") + call + " FROM cpu" + range, &cat);
     ASSERT_TRUE(p->plan.ok()) << call << ": " << p->plan.status();
     EXPECT_EQ(p->plan->range.min, lo) << call;
+    EXPECT_FALSE(p->plan->cut_to_requested) << call;
   }
+  auto mixed = Plan("SELECT mean(usage), derivative(mean(usage)) FROM cpu" + range, &cat);
+  ASSERT_TRUE(mixed->plan.ok()) << mixed->plan.status();
+  EXPECT_EQ(mixed->plan->range.min, lo - iv);
+  EXPECT_EQ(mixed->plan->requested.min, lo);
+  EXPECT_TRUE(mixed->plan->cut_to_requested);
+  EXPECT_FALSE(mixed->plan->partial);
   // The first bound saturates at the smallest time instead of wrapping.
   auto low = Plan(
       "SELECT derivative(mean(usage)) FROM cpu WHERE time >= -9223372036854775806 GROUP BY time(5m)", &cat);

@@ -220,7 +220,11 @@ SELECT moving_average(mean(usage_user), 1) FROM cpu WHERE time >= '2020-01-01T00
 SELECT elapsed(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m)
 SELECT cumulative_sum(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m)
 SELECT cumulative_sum(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m) ORDER BY time DESC
-SKIP(an aggregate next to a transform: influxd reads the preceding interval for the transform's column only) SELECT mean(usage_user), derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m)
+SELECT mean(usage_user), derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m)
+SELECT mean(usage_user), derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m) ORDER BY time DESC
+SKIP(an aggregate next to a transform: influxd gives windows without points a row of nulls, m2mdb leaves them out) SELECT max(usage_user), difference(max(usage_user)), cumulative_sum(max(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m), host
+SELECT count(usage_user), moving_average(mean(usage_user), 2) FROM cpu WHERE time >= '2020-01-01T00:12:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(10m)
+SELECT mean(usage_user), derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m) fill(0)
 # Grafana's shapes: epoch ms bounds, fill modes, offsets, LIMIT, tz()
 SELECT non_negative_derivative(mean(usage_user), 1s) FROM cpu WHERE time >= 1577837220000ms and time <= 1577839200000ms GROUP BY time(1m), host fill(null)
 SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= 1577837220000ms and time <= 1577839200000ms GROUP BY time(5m) fill(previous)
