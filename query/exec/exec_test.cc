@@ -111,7 +111,17 @@ TEST_F(ExecTest, AnAggregateNextToDerivativeKeepsTheRequestedRange) {
   EXPECT_EQ(
       Q("SELECT mean(v), derivative(mean(v), 1s) FROM cpu WHERE time >= 2s AND time < 5s GROUP BY time(1s)"),
       R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","mean","derivative"],)"
-      R"("values":[["1970-01-01T00:00:02Z",2.5,-3.25],["1970-01-01T00:00:04Z",-3,-2.75]]}]}]})");
+      R"("values":[["1970-01-01T00:00:02Z",2.5,-3.25],["1970-01-01T00:00:03Z",null,null],)"
+      R"(["1970-01-01T00:00:04Z",-3,-2.75]]}]}]})");
+  // Filled, the aggregate has a row for every window of the range, as
+  // influxd's iterator for that column gives; derivative() differentiates
+  // the filled aggregate.
+  EXPECT_EQ(
+      Q("SELECT mean(v), derivative(mean(v), 1s) FROM cpu WHERE time >= 2s AND time < 5s GROUP BY time(1s) "
+        "fill(0)"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","mean","derivative"],)"
+      R"("values":[["1970-01-01T00:00:02Z",2.5,-3.25],["1970-01-01T00:00:03Z",0,-2.5],)"
+      R"(["1970-01-01T00:00:04Z",-3,-3]]}]}]})");
 }
 
 TEST_F(ExecTest, TransformsRunInTheDirectionOfTheAnswer) {

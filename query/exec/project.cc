@@ -97,8 +97,27 @@ Status ProjectGroup(const SelectPlan& plan, const Windows& win, GroupAggregate& 
     std::map<std::pair<int64_t, size_t>, size_t> keys;
     std::vector<std::vector<Entry>> flats(plan.slots.size());
     for (size_t si = 0; si < plan.slots.size(); si++) {
-      if (!res[si].flat.empty() || plan.slots[si].transform) {
+      const Slot& sl = plan.slots[si];
+      if (!res[si].flat.empty() || sl.transform) {
         flats[si] = std::move(res[si].flat);
+      } else if (plan.has_time_group && !res[si].multi && s.fill.mode != FillMode::kNone) {
+        // An aggregate next to a transform: a row for every window of the
+        // requested range, filled, as influxd's own iterator for this
+        // column gives (the window read before the range is not one).
+        const SlotResult& r = res[si];
+        std::vector<Value> vals(W);
+        for (size_t w = 0; w < W; w++) {
+          if (!r.Empty(w)) vals[w] = std::move(res[si].First(w).value);
+        }
+        ApplyFill(s.fill, sl.reduce == "count", &vals);
+        for (size_t w = 0; w < W; w++) {
+          const int64_t ws = win.Start(w);
+          if (plan.cut_to_requested &&
+              (plan.desc ? ws > plan.requested.max : win.End(w) <= plan.requested.min)) {
+            continue;
+          }
+          flats[si].push_back({ws, std::move(vals[w])});
+        }
       } else {
         flats[si] = std::move(res[si].entries);
       }

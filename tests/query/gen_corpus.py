@@ -222,7 +222,7 @@ SELECT cumulative_sum(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:10
 SELECT cumulative_sum(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m) ORDER BY time DESC
 SELECT mean(usage_user), derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m)
 SELECT mean(usage_user), derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m) ORDER BY time DESC
-SKIP(an aggregate next to a transform: influxd gives windows without points a row of nulls, m2mdb leaves them out) SELECT max(usage_user), difference(max(usage_user)), cumulative_sum(max(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m), host
+SELECT max(usage_user), difference(max(usage_user)), cumulative_sum(max(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m), host
 SELECT count(usage_user), moving_average(mean(usage_user), 2) FROM cpu WHERE time >= '2020-01-01T00:12:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(10m)
 SELECT mean(usage_user), derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m) fill(0)
 # Grafana's shapes: epoch ms bounds, fill modes, offsets, LIMIT, tz()
@@ -236,6 +236,11 @@ SELECT derivative(mean(v)) FROM dst WHERE time >= '2020-03-28T12:00:00Z' AND tim
 SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m) LIMIT 2
 SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m) LIMIT 2 OFFSET 1
 SELECT top(usage_user, host, 1) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(10m) tz('Europe/Berlin')
+SELECT max(usage_user), difference(max(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m), host fill(previous)
+SELECT max(usage_user), difference(max(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m), host fill(none)
+SELECT max(usage_user), difference(max(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m), host ORDER BY time DESC
+SELECT count(usage_user), cumulative_sum(count(usage_user)) FROM cpu WHERE host = 'h3' AND time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(10m)
+SELECT mean(usage_user), non_negative_derivative(mean(usage_user), 1m) FROM cpu WHERE host = 'h3' AND time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m) fill(linear)
 # --- transforms under ORDER BY time DESC run in that direction
 SELECT derivative(usage_user) FROM cpu WHERE host = 'h1' ORDER BY time DESC LIMIT 5
 SELECT difference(usage_user) FROM cpu WHERE host = 'h1' AND time < '2020-01-01T00:05:00Z' ORDER BY time DESC
