@@ -4,6 +4,7 @@
 // (merged points, or the accumulators the scan filled) into per-window entries per slot, integral() and
 // transforms over aggregates included.
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -78,9 +79,14 @@ Status TopBottomWindow(const CallSpec& c, const Points& p, size_t a, size_t b,
   auto better = [&](size_t i, size_t j) {
     int cmp = 0;
     switch (p.v.type) {
-      case VType::kFloat:
-        cmp = p.v.f[i] < p.v.f[j] ? -1 : p.v.f[i] > p.v.f[j] ? 1 : 0;
+      case VType::kFloat: {
+        // NaN (sqrt(-1) in a subquery) ranks below every number: the
+        // ordering must stay strict and weak for nth_element.
+        const double x = p.v.f[i], y = p.v.f[j];
+        const bool xn = std::isnan(x), yn = std::isnan(y);
+        cmp = xn || yn ? (xn == yn ? 0 : xn ? -1 : 1) : x < y ? -1 : x > y ? 1 : 0;
         break;
+      }
       case VType::kInt:
         cmp = p.v.i[i] < p.v.i[j] ? -1 : p.v.i[i] > p.v.i[j] ? 1 : 0;
         break;
