@@ -69,6 +69,10 @@ StatementResult RunStatement(DB* db, const Statement& st, size_t i, const QueryO
     r.kind = ErrorKindOf(out.status());
   } else {
     r.series = std::move(*out);
+    const auto* sel = st.As<SelectStatement>();
+    if (sel != nullptr && !sel->timezone.empty()) {
+      for (ResultSeries& s : r.series) s.time_zone = sel->timezone;
+    }
   }
   return r;
 }
@@ -83,7 +87,12 @@ void RunStatementIn(const Statement& st, exec::ExecContext* ctxp,
   if (!valid.ok()) {
     out = valid;
   } else if (sel != nullptr && emit != nullptr) {
-    StatusOr<bool> p = exec::RunSelectPaged(*sel, &ctx, *emit);
+    // Pages carry the statement's tz() zone like a whole answer does.
+    std::function<Status(ResultSeries &&)> zoned = [&](ResultSeries&& rs) -> Status {
+      rs.time_zone = sel->timezone;
+      return (*emit)(std::move(rs));
+    };
+    StatusOr<bool> p = exec::RunSelectPaged(*sel, &ctx, sel->timezone.empty() ? *emit : zoned);
     if (!p.ok()) {
       out = p.status();
     } else if (*p) {

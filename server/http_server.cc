@@ -262,6 +262,7 @@ std::vector<std::string> ChunkedJson(const std::vector<query::StatementResult>& 
         ps.tags = s.tags;
         ps.columns = s.columns;
         ps.time_first = s.time_first;
+        ps.time_zone = s.time_zone;
         ps.values.assign(s.values.begin() + pos, s.values.begin() + pos + take);
         pos += take;
         ps.partial = s.partial || pos < n;
@@ -333,6 +334,7 @@ class ChunkStreamer {
     ps.tags = pending_->tags;
     ps.columns = pending_->columns;
     ps.time_first = pending_->time_first;
+    ps.time_zone = pending_->time_zone;
     ps.values.assign(std::make_move_iterator(pending_->values.begin() + static_cast<ptrdiff_t>(a)),
                      std::make_move_iterator(pending_->values.begin() + static_cast<ptrdiff_t>(b)));
     ps.partial = !last;

@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 #include "m2mdb/db.h"
 #include "m2mdb/query/executor.h"
 #include "query/exec/select_stages.h"
@@ -93,6 +95,106 @@ TEST_F(ExecTest, TransformsOverAggregates) {
             R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","derivative"],)"
             R"("values":[["1970-01-01T00:00:02Z",-3.25],["1970-01-01T00:00:04Z",-2.75]]}]}]})");
   EXPECT_NE(Q("SELECT cumulative_sum(i) FROM cpu").find(R"(["1970-01-01T00:00:02Z",15])"), std::string::npos);
+}
+
+// influxd reads one interval before the range for derivative & co.: the
+// window at 2s gets its predecessor at 1s, outside `time >= 2s`.
+TEST_F(ExecTest, DerivativeOverGroupByTimePairsTheFirstWindowWithThePrecedingOne) {
+  EXPECT_EQ(Q("SELECT derivative(mean(v), 1s) FROM cpu WHERE time >= 2s AND time < 5s GROUP BY time(1s)"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","derivative"],)"
+            R"("values":[["1970-01-01T00:00:02Z",-3.25],["1970-01-01T00:00:04Z",-2.75]]}]}]})");
+  EXPECT_EQ(Q("SELECT elapsed(mean(v)) FROM cpu WHERE time >= 2s AND time < 5s GROUP BY time(1s)"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","elapsed"],)"
+            R"("values":[["1970-01-01T00:00:02Z",1000000000],["1970-01-01T00:00:04Z",2000000000]]}]}]})");
+}
+
+// Next to the transform, mean() reads the range as given: no row at 1s.
+TEST_F(ExecTest, AnAggregateNextToDerivativeKeepsTheRequestedRange) {
+  EXPECT_EQ(
+      Q("SELECT mean(v), derivative(mean(v), 1s) FROM cpu WHERE time >= 2s AND time < 5s GROUP BY time(1s)"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","mean","derivative"],)"
+      R"("values":[["1970-01-01T00:00:02Z",2.5,-3.25],["1970-01-01T00:00:03Z",null,null],)"
+      R"(["1970-01-01T00:00:04Z",-3,-2.75]]}]}]})");
+  // Filled, the aggregate has a row for every window of the range, as
+  // influxd's iterator for that column gives; derivative() differentiates
+  // the filled aggregate.
+  EXPECT_EQ(
+      Q("SELECT mean(v), derivative(mean(v), 1s) FROM cpu WHERE time >= 2s AND time < 5s GROUP BY time(1s) "
+        "fill(0)"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","mean","derivative"],)"
+      R"("values":[["1970-01-01T00:00:02Z",2.5,-3.25],["1970-01-01T00:00:03Z",0,-2.5],)"
+      R"(["1970-01-01T00:00:04Z",-3,-3]]}]}]})");
+}
+
+TEST_F(ExecTest, TransformsRunInTheDirectionOfTheAnswer) {
+  EXPECT_EQ(Q("SELECT derivative(mean(v), 1s) FROM cpu WHERE time >= 0 AND time < 5s GROUP BY time(1s) "
+              "ORDER BY time DESC"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","derivative"],)"
+            R"("values":[["1970-01-01T00:00:02Z",2.75],["1970-01-01T00:00:01Z",3.25]]}]}]})");
+  EXPECT_EQ(Q("SELECT difference(v) FROM cpu WHERE host = 'a' ORDER BY time DESC"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","difference"],)"
+            R"("values":[["1970-01-01T00:00:01Z",-1]]}]}]})");
+}
+
+// tz(): hourly points from 2024-03-30T00:00:00+01:00 to 2024-04-02 local;
+// the day of the spring change has 23 of them.
+TEST_F(ExecTest, TimeZoneAlignsDayWindowsToLocalMidnightAndPrintsOffsets) {
+  std::string lp;
+  for (int64_t t = 1711753200; t < 1711753200 + 71 * 3600; t += 3600) {
+    absl::StrAppend(&lp, "tz v=1 ", t * 1000000000, "\n");
+  }
+  ASSERT_TRUE(db_->WriteLineProtocol("t", lp, {}).ok());
+  const std::string q =
+      "SELECT count(v) FROM tz WHERE time >= '2024-03-30 00:00:00' AND time < '2024-04-02 00:00:00' "
+      "GROUP BY time(1d) ";
+  EXPECT_EQ(Q(q + "tz('Europe/Berlin')"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"tz","columns":["time","count"],)"
+            R"("values":[["2024-03-30T00:00:00+01:00",24],["2024-03-31T00:00:00+01:00",23],)"
+            R"(["2024-04-01T00:00:00+02:00",24]]}]}]})");
+  // Without tz() the same strings are UTC and the days are UTC days.
+  EXPECT_NE(
+      Q(q).find(R"([["2024-03-30T00:00:00Z",24],["2024-03-31T00:00:00Z",24],["2024-04-01T00:00:00Z",22]])"),
+      std::string::npos);
+  EXPECT_NE(Q("SELECT v FROM tz LIMIT 1 tz('America/New_York')").find(R"("2024-03-29T19:00:00-04:00")"),
+            std::string::npos);
+  EXPECT_NE(Q("SELECT v FROM tz LIMIT 1 tz('Nowhere/Foo')").find("unable to find time zone Nowhere/Foo"),
+            std::string::npos);
+}
+
+// The subquery's first window starts before the outer range (at 0s, for
+// `time >= 1s`) and holds the points from 1s on; influxd keeps its row.
+TEST_F(ExecTest, SubqueryKeepsItsPartialFirstWindow) {
+  EXPECT_EQ(
+      Q("SELECT m FROM (SELECT mean(v) AS m FROM cpu GROUP BY time(2s)) WHERE time >= 1s AND time < 5s"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","m"],)"
+      R"("values":[["1970-01-01T00:00:00Z",5.75],["1970-01-01T00:00:02Z",2.5],["1970-01-01T00:00:04Z",-3]]}]}]})");
+  EXPECT_EQ(
+      Q("SELECT sum(m) FROM (SELECT mean(v) AS m FROM cpu WHERE time >= 1s AND time < 5s GROUP BY time(2s)) "
+        "WHERE time >= 1s AND time < 5s GROUP BY time(4s)"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","sum"],)"
+      R"("values":[["1970-01-01T00:00:00Z",8.25],["1970-01-01T00:00:04Z",-3]]}]}]})");
+}
+
+// Points: a 1.5@1s 2.5@2s, b 10@1.5s -3@4s.
+TEST_F(ExecTest, TopAndBottomPickPointsWithInfluxdsRowShapes) {
+  EXPECT_EQ(Q("SELECT top(v, 2) FROM cpu"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","top"],)"
+            R"("values":[["1970-01-01T00:00:01.5Z",10],["1970-01-01T00:00:02Z",2.5]]}]}]})");
+  // One point per host competes; its tag is a column of its own.
+  EXPECT_EQ(
+      Q("SELECT bottom(v, host, 2), region FROM cpu"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","bottom","host","region"],)"
+      R"("values":[["1970-01-01T00:00:01Z",1.5,"a","us"],["1970-01-01T00:00:04Z",-3,"b","eu"]]}]}]})");
+  // Per window, at the points' times; no fill.
+  EXPECT_EQ(Q("SELECT top(v, 1) FROM cpu WHERE time >= 0 AND time < 4s GROUP BY time(2s) fill(0)"),
+            R"({"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","top"],)"
+            R"("values":[["1970-01-01T00:00:01.5Z",10],["1970-01-01T00:00:02Z",2.5]]}]}]})");
+  EXPECT_NE(
+      Q("SELECT top(s, 1) FROM cpu").find("unsupported top iterator type: *query.stringInterruptIterator"),
+      std::string::npos);
+  EXPECT_NE(Q("SELECT top(v, 2), count(v) FROM cpu")
+                .find("selector function top() cannot be combined with other functions"),
+            std::string::npos);
 }
 
 TEST_F(ExecTest, RawRowsArithmeticAndTags) {

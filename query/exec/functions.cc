@@ -707,8 +707,9 @@ std::vector<Entry> Transform(const CallSpec& c, const std::vector<Entry>& in, in
       double x, y;
       if (!ToDouble(in[k].value, &x) || !ToDouble(in[k - 1].value, &y)) continue;
       // In 128 bits: two times at the ends of the range are 2^64 apart.
-      const __int128 dt = static_cast<__int128>(in[k].time) - in[k - 1].time;
+      __int128 dt = static_cast<__int128>(in[k].time) - in[k - 1].time;
       if (dt == 0) continue;
+      if (dt < 0) dt = -dt;  // descending input: influxd divides by the distance
       double d = (x - y) / (static_cast<double>(dt) / unit);
       if (fn == "non_negative_derivative" && d < 0) continue;
       out.push_back({in[k].time, d});
@@ -745,7 +746,10 @@ std::vector<Entry> Transform(const CallSpec& c, const std::vector<Entry>& in, in
     for (size_t k = 1; k < in.size(); k++) {
       // Saturated: two times at the ends of the range are 2^64 apart.
       const __int128 e = (static_cast<__int128>(in[k].time) - in[k - 1].time) / unit;
-      out.push_back({in[k].time, e > INT64_MAX ? INT64_MAX : static_cast<int64_t>(e)});
+      // Negative over descending input, as in influxd.
+      out.push_back({in[k].time, e > INT64_MAX   ? INT64_MAX
+                                 : e < INT64_MIN ? INT64_MIN
+                                                 : static_cast<int64_t>(e)});
     }
   }
   return out;

@@ -10,7 +10,6 @@ namespace m2mdb::query::exec {
 
 Status ProjectGroup(const SelectPlan& plan, const Windows& win, GroupAggregate& agg, ResultSeries* rs) {
   const SelectStatement& s = *plan.statement;
-  const int64_t interval = win.interval, first_window = win.first;
   const int64_t single_label = win.single_label;
   const size_t W = static_cast<size_t>(win.count);
   std::vector<Points>& inputs = agg.inputs;
@@ -25,7 +24,34 @@ Status ProjectGroup(const SelectPlan& plan, const Windows& win, GroupAggregate& 
   std::vector<VCol> slot_cols(plan.slots.size());
   std::vector<VCol> aux_cols;      // with extra fields: per Plan::aux entry
   std::vector<uint8_t> empty_row;  // with extra fields: the row's window had no selected point
-  if (windowed) {
+  const bool top_bottom =
+      plan.slots.size() == 1 && (plan.slots[0].reduce == "top" || plan.slots[0].reduce == "bottom");
+  if (top_bottom) {
+    // The selected points in window order (each window's in time order),
+    // their extra fields read at them; no fill: influxd fills no window.
+    SlotResult& r = res[0];
+    times.reserve(r.entries.size());
+    std::vector<Value> vals;
+    vals.reserve(r.entries.size());
+    for (Entry& e : r.entries) {
+      times.push_back(e.time);
+      vals.push_back(std::move(e.value));
+    }
+    if (times.empty()) return absl::OkStatus();
+    slot_cols[0] = VCol::FromValues(vals);
+    if (!plan.aux.empty()) {
+      const Points& p = inputs[plan.slots[0].input];
+      aux_cols.resize(plan.aux.size());
+      for (size_t j = 0; j < plan.aux.size(); j++) {
+        std::vector<Value> col;
+        col.reserve(times.size());
+        for (const std::vector<size_t>& ks : picked) {
+          for (size_t k : ks) col.push_back(p.aux[k][j]);
+        }
+        aux_cols[j] = VCol::FromValues(col);
+      }
+    }
+  } else if (windowed) {
     // Which windows have data in any slot.
     std::vector<uint8_t> has(W, 0);
     bool any = false;
@@ -42,7 +68,7 @@ Status ProjectGroup(const SelectPlan& plan, const Windows& win, GroupAggregate& 
       if (!plan.has_time_group || s.fill.mode != FillMode::kNone || has[w]) rows.push_back(w);
     }
     for (size_t w : rows) {
-      int64_t t = plan.has_time_group ? first_window + static_cast<int64_t>(w) * interval : single_label;
+      int64_t t = plan.has_time_group ? win.Start(w) : single_label;
       if (plan.selector_point_time && !res[0].Empty(w)) t = res[0].First(w).time;
       times.push_back(t);
     }
@@ -71,8 +97,27 @@ Status ProjectGroup(const SelectPlan& plan, const Windows& win, GroupAggregate& 
     std::map<std::pair<int64_t, size_t>, size_t> keys;
     std::vector<std::vector<Entry>> flats(plan.slots.size());
     for (size_t si = 0; si < plan.slots.size(); si++) {
-      if (!res[si].flat.empty() || plan.slots[si].transform) {
+      const Slot& sl = plan.slots[si];
+      if (!res[si].flat.empty() || sl.transform) {
         flats[si] = std::move(res[si].flat);
+      } else if (plan.has_time_group && !res[si].multi && s.fill.mode != FillMode::kNone) {
+        // An aggregate next to a transform: a row for every window of the
+        // requested range, filled, as influxd's own iterator for this
+        // column gives (the window read before the range is not one).
+        const SlotResult& r = res[si];
+        std::vector<Value> vals(W);
+        for (size_t w = 0; w < W; w++) {
+          if (!r.Empty(w)) vals[w] = std::move(res[si].First(w).value);
+        }
+        ApplyFill(s.fill, sl.reduce == "count", &vals);
+        for (size_t w = 0; w < W; w++) {
+          const int64_t ws = win.Start(w);
+          if (plan.cut_to_requested &&
+              (plan.desc ? ws > plan.requested.max : win.End(w) <= plan.requested.min)) {
+            continue;
+          }
+          flats[si].push_back({ws, std::move(vals[w])});
+        }
       } else {
         flats[si] = std::move(res[si].entries);
       }

@@ -362,7 +362,10 @@ Status ScanSource(ExecContext* ctx, const SelectPlan& plan, size_t si, ScanState
     cols.reserve(read.size());
     for (const std::string& f : read) cols.push_back(column_of(f));
     const std::vector<uint8_t>& drives = read_drives;
-    // Time bounds for subquery rows.
+    // Time bounds for subquery rows: the upper one only. The subquery ran
+    // within this range already; a row before it is the subquery's partial
+    // first GROUP BY time window, labelled with the window's start, which
+    // influxd keeps (a dashboard's `WHERE time >= now() - 1h` outside).
     std::vector<Column> clipped;
     if (src.subquery) {
       clipped.resize(cols.size());
@@ -370,8 +373,7 @@ Status ScanSource(ExecContext* ctx, const SelectPlan& plan, size_t si, ScanState
         if (cols[k] == nullptr) continue;
         clipped[k].type = cols[k]->type;
         for (size_t i = 0; i < cols[k]->size(); i++) {
-          if (cols[k]->times[i] >= range.min && cols[k]->times[i] <= range.max)
-            clipped[k].AppendFrom(*cols[k], i);
+          if (cols[k]->times[i] <= range.max) clipped[k].AppendFrom(*cols[k], i);
         }
         cols[k] = &clipped[k];
       }

@@ -103,13 +103,20 @@ using planner::WindowEnd;
 Status CheckBuckets(const TimeDimension& tdim, int64_t lo, int64_t hi, size_t groups, const ExecContext* ctx);
 
 // The windows of a statement once its data is scanned: window w starts at
-// first + w * interval (interval 0: one window, labelled single_label).
+// first + w * interval (interval 0: one window, labelled single_label), or
+// with tz('...') at bounds[w] and ends at bounds[w + 1].
 struct Windows {
   int64_t interval = 0;
   int64_t offset = 0;
   int64_t first = 0;
   int64_t count = 1;
   int64_t single_label = 0;
+  std::vector<int64_t> bounds;  // zoned: count + 1 boundaries; else empty
+
+  int64_t Start(size_t w) const {
+    return bounds.empty() ? first + static_cast<int64_t>(w) * interval : bounds[w];
+  }
+  int64_t End(size_t w) const { return bounds.empty() ? WindowEnd(Start(w), interval) : bounds[w + 1]; }
 };
 
 // The windows of `plan` given the earliest time scanned (without a lower

@@ -249,11 +249,45 @@ size_t FormatRfc3339NanoTo(int64_t ns, char* dst) {
   return p - dst;
 }
 
+// The longest FormatRfc3339NanoInTo text: 'Z' becomes "+HH:MM".
+constexpr size_t kMaxRfc3339ZoneChars = kMaxRfc3339Chars + 8;
+
+// FormatRfc3339Nano in `zone` into `dst` (kMaxRfc3339ZoneChars bytes).
+// The UTC formatter does the calendar work on the local time, then 'Z' is
+// replaced by the offset (Go prints hours and minutes only).
+size_t FormatRfc3339NanoInTo(int64_t ns, const absl::TimeZone& zone, char* dst) {
+  const int off = zone.At(absl::FromUnixNanos(ns)).offset;  // seconds east of UTC
+  const __int128 local = static_cast<__int128>(ns) + static_cast<__int128>(off) * 1000000000;
+  // A local time past int64 (the extreme storable times) stays in UTC.
+  if (off == 0 || local > INT64_MAX || local < INT64_MIN) return FormatRfc3339NanoTo(ns, dst);
+  char* p = dst + FormatRfc3339NanoTo(static_cast<int64_t>(local), dst) - 1;
+  const int a = off < 0 ? -off : off;
+  *p++ = off < 0 ? '-' : '+';
+  p = PadTo(p, a / 3600, 2);
+  *p++ = ':';
+  p = PadTo(p, a / 60 % 60, 2);
+  return p - dst;
+}
+
 }  // namespace
 
 std::string FormatRfc3339Nano(int64_t ns) {
   char buf[kMaxRfc3339Chars];
   return std::string(buf, FormatRfc3339NanoTo(ns, buf));
+}
+
+std::string FormatRfc3339NanoIn(int64_t ns, const absl::TimeZone& zone) {
+  char buf[kMaxRfc3339ZoneChars];
+  return std::string(buf, FormatRfc3339NanoInTo(ns, zone, buf));
+}
+
+const absl::TimeZone* SeriesZone(const ResultSeries& s, absl::TimeZone* zone) {
+  if (s.time_zone.empty() || s.time_zone == "UTC") return nullptr;
+  if (s.time_zone == "Local") {
+    *zone = absl::LocalTimeZone();
+    return zone;
+  }
+  return absl::LoadTimeZone(s.time_zone, zone) ? zone : nullptr;
 }
 
 int64_t EpochDivisor(std::string_view epoch) {
@@ -371,10 +405,10 @@ void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
 }
 
-std::string CellText(const Value& v, bool is_time, int64_t epoch_div) {
+std::string CellText(const Value& v, bool is_time, int64_t epoch_div, const absl::TimeZone* zone) {
   if (is_time && std::holds_alternative<int64_t>(v)) {
     int64_t t = std::get<int64_t>(v);
-    if (epoch_div == 0) return FormatRfc3339Nano(t);
+    if (epoch_div == 0) return zone == nullptr ? FormatRfc3339Nano(t) : FormatRfc3339NanoIn(t, *zone);
     return absl::StrCat(t / epoch_div);
   }
   switch (v.index()) {
@@ -466,11 +500,13 @@ class JsonOut {
   std::string out_;
 };
 
-void AppendValue(const Value& v, bool is_time, int64_t epoch_div, std::string* out) {
+void AppendValue(const Value& v, bool is_time, int64_t epoch_div, const absl::TimeZone* zone,
+                 std::string* out) {
   if (is_time && std::holds_alternative<int64_t>(v)) {
     int64_t t = std::get<int64_t>(v);
     if (epoch_div == 0) {
-      format::AppendJsonString(format::FormatRfc3339Nano(t), out);
+      format::AppendJsonString(
+          zone == nullptr ? format::FormatRfc3339Nano(t) : format::FormatRfc3339NanoIn(t, *zone), out);
     } else {
       absl::StrAppend(out, t / epoch_div);
     }
@@ -502,7 +538,8 @@ void AppendValue(const Value& v, bool is_time, int64_t epoch_div, std::string* o
 // several std::string calls per cell. Output identical to AppendValue.
 class CellWriter {
  public:
-  explicit CellWriter(std::string* out) : out_(out) {}
+  // `zone`: the series' tz() zone, nullptr for UTC.
+  CellWriter(std::string* out, const absl::TimeZone* zone) : out_(out), zone_(zone) {}
   ~CellWriter() { Flush(); }
   void Put(char c) {
     Room(1)[0] = c;
@@ -515,9 +552,10 @@ class CellWriter {
   ABSL_ATTRIBUTE_ALWAYS_INLINE void Cell(const Value& v, bool is_time, int64_t epoch_div, size_t column) {
     if (is_time && std::holds_alternative<int64_t>(v) && epoch_div == 0) {
       // Digits and "-:.TZ" only, never escaped.
-      char* p = Room(format::kMaxRfc3339Chars + 2);
+      char* p = Room(format::kMaxRfc3339ZoneChars + 2);
       p[0] = '"';
-      const size_t k = format::FormatRfc3339NanoTo(std::get<int64_t>(v), p + 1);
+      const size_t k = zone_ == nullptr ? format::FormatRfc3339NanoTo(std::get<int64_t>(v), p + 1)
+                                        : format::FormatRfc3339NanoInTo(std::get<int64_t>(v), *zone_, p + 1);
       p[k + 1] = '"';
       n_ += k + 2;
       return;
@@ -630,6 +668,7 @@ class CellWriter {
 
   static constexpr size_t kCachedColumns = 32;
   std::string* out_;
+  const absl::TimeZone* zone_;
   std::string_view last_clean_[kCachedColumns];
   struct FloatMemo {
     uint64_t bits = 0;
@@ -678,6 +717,8 @@ std::string ToInfluxJson(const std::vector<StatementResult>& results, const Json
         j.Close(']');
         if (!s.values.empty()) {
           j.PlainKey("values");
+          absl::TimeZone zone_storage;
+          const absl::TimeZone* zone = format::SeriesZone(s, &zone_storage);
           std::vector<char> is_time(s.columns.size());
           for (size_t c = 0; c < s.columns.size(); c++) is_time[c] = IsTimeColumn(s, c);
           if (options.pretty) {
@@ -685,7 +726,7 @@ std::string ToInfluxJson(const std::vector<StatementResult>& results, const Json
             for (const auto& row : s.values) {
               j.Open('[');
               for (size_t c = 0; c < row.size(); c++) {
-                AppendValue(row[c], c < is_time.size() && is_time[c], div, &j.Scalar());
+                AppendValue(row[c], c < is_time.size() && is_time[c], div, zone, &j.Scalar());
               }
               j.Close(']');
             }
@@ -695,7 +736,7 @@ std::string ToInfluxJson(const std::vector<StatementResult>& results, const Json
             // the emitter's per-value separator bookkeeping.
             std::string& out = j.Scalar();
             out.reserve(out.size() + s.values.size() * (2 + 12 * s.columns.size()));
-            CellWriter w(&out);
+            CellWriter w(&out, zone);
             w.Put('[');
             for (size_t r = 0; r < s.values.size(); r++) {
               const auto& row = s.values[r];
@@ -795,6 +836,8 @@ std::string ToCsv(const std::vector<StatementResult>& results, const JsonOptions
       continue;
     }
     for (const ResultSeries& s : r.series) {
+      absl::TimeZone zone_storage;
+      const absl::TimeZone* zone = format::SeriesZone(s, &zone_storage);
       std::string tags = TagsText(s);
       std::vector<std::string> header = {"name"};
       if (!tags.empty()) header.push_back("tags");
@@ -810,7 +853,7 @@ std::string ToCsv(const std::vector<StatementResult>& results, const JsonOptions
           bool is_time = IsTimeColumn(s, c);
           // The CLI prints raw nanoseconds unless told otherwise; with an
           // epoch it prints that unit, with none RFC3339.
-          line.push_back(format::CellText(row[c], is_time, div));
+          line.push_back(format::CellText(row[c], is_time, div, zone));
         }
         AppendCsvLine(line, &out);
       }
@@ -830,6 +873,8 @@ std::string ToTable(const std::vector<StatementResult>& results, const JsonOptio
     }
     for (const std::string& m : r.messages) absl::StrAppend(&out, "Message: ", m, "\n");
     for (const ResultSeries& s : r.series) {
+      absl::TimeZone zone_storage;
+      const absl::TimeZone* zone = format::SeriesZone(s, &zone_storage);
       if (!first) out.push_back('\n');
       first = false;
       if (!s.name.empty()) absl::StrAppend(&out, "name: ", s.name, "\n");
@@ -843,7 +888,7 @@ std::string ToTable(const std::vector<StatementResult>& results, const JsonOptio
         std::vector<std::string> line;
         for (size_t c = 0; c < row.size(); c++) {
           bool is_time = IsTimeColumn(s, c);
-          line.push_back(format::CellText(row[c], is_time, div));
+          line.push_back(format::CellText(row[c], is_time, div, zone));
         }
         cells.push_back(std::move(line));
       }

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "absl/time/time.h"
+
 #include "m2mdb/query/executor.h"
 
 namespace m2mdb::query::format {
@@ -24,6 +26,13 @@ std::string FormatFloat(double f);
 // Go's time.RFC3339Nano in UTC: "2006-01-02T15:04:05.999999999Z" with
 // trailing zeros of the fraction trimmed (and no fraction when it is 0).
 std::string FormatRfc3339Nano(int64_t ns);
+// The same in `zone` (tz('...')): the local time and its offset, "+01:00",
+// or "Z" when the offset is 0 (Go's "Z07:00").
+std::string FormatRfc3339NanoIn(int64_t ns, const absl::TimeZone& zone);
+
+// The zone of a series' times (ResultSeries::time_zone) into *zone; nullptr
+// for UTC (the common case, and the fast one) and for an unknown name.
+const absl::TimeZone* SeriesZone(const ResultSeries& s, absl::TimeZone* zone);
 
 // Nanoseconds per unit of a JSON `epoch` value ("ns", "u", "ms", ...); 0 for
 // "" (RFC3339 strings) and for an unknown unit (also treated as RFC3339, as influxd does).
@@ -37,7 +46,7 @@ void AppendJsonString(std::string_view s, std::string* out);
 
 // A cell rendered for text output (CSV/table): floats as in JSON, strings
 // raw, null empty, the time column per `epoch`.
-std::string CellText(const Value& v, bool is_time, int64_t epoch_div);
+std::string CellText(const Value& v, bool is_time, int64_t epoch_div, const absl::TimeZone* zone = nullptr);
 
 }  // namespace m2mdb::query::format
 

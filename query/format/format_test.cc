@@ -104,6 +104,39 @@ TEST(FormatRfc3339Nano, TrimsTrailingZeros) {
   EXPECT_EQ(format::FormatRfc3339Nano(-1), "1969-12-31T23:59:59.999999999Z");
 }
 
+TEST(FormatRfc3339NanoIn, PrintsTheZonesOffsetOrZ) {
+  absl::TimeZone berlin, kolkata, ny;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/Berlin", &berlin));
+  ASSERT_TRUE(absl::LoadTimeZone("Asia/Kolkata", &kolkata));
+  ASSERT_TRUE(absl::LoadTimeZone("America/New_York", &ny));
+  EXPECT_EQ(format::FormatRfc3339NanoIn(1711839600000000000, berlin), "2024-03-31T00:00:00+01:00");
+  EXPECT_EQ(format::FormatRfc3339NanoIn(1711922400000000000, berlin), "2024-04-01T00:00:00+02:00");
+  EXPECT_EQ(format::FormatRfc3339NanoIn(1711839600500000000, berlin), "2024-03-31T00:00:00.5+01:00");
+  EXPECT_EQ(format::FormatRfc3339NanoIn(0, kolkata), "1970-01-01T05:30:00+05:30");
+  EXPECT_EQ(format::FormatRfc3339NanoIn(0, ny), "1969-12-31T19:00:00-05:00");
+  EXPECT_EQ(format::FormatRfc3339NanoIn(0, absl::UTCTimeZone()), "1970-01-01T00:00:00Z");
+  // The extreme storable times do not wrap: past int64 locally, UTC it is.
+  EXPECT_EQ(format::FormatRfc3339NanoIn(INT64_MAX - 1, berlin), format::FormatRfc3339Nano(INT64_MAX - 1));
+  EXPECT_EQ(format::FormatRfc3339NanoIn(INT64_MIN + 2, ny), format::FormatRfc3339Nano(INT64_MIN + 2));
+}
+
+TEST(ToInfluxJson, SeriesWithAZonePrintsLocalTimesUnlessAnEpochIsAsked) {
+  std::vector<StatementResult> r(1);
+  ResultSeries s;
+  s.name = "m";
+  s.columns = {"time", "v"};
+  s.time_first = true;
+  s.time_zone = "Europe/Berlin";
+  s.values = {{Value(int64_t{1711839600000000000}), Value(1.0)}};
+  r[0].series.push_back(s);
+  const std::string want = R"({"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","v"],)"
+                           R"("values":[["2024-03-31T00:00:00+01:00",1]]}]}]})";
+  EXPECT_EQ(ToInfluxJson(r, {}), want);
+  EXPECT_NE(ToInfluxJson(r, {.epoch = "", .pretty = true}).find(R"("2024-03-31T00:00:00+01:00")"), std::string::npos);
+  EXPECT_NE(ToCsv(r, {}).find("2024-03-31T00:00:00+01:00"), std::string::npos);
+  EXPECT_NE(ToInfluxJson(r, {.epoch = "s"}).find("[1711839600,1]"), std::string::npos);
+}
+
 TEST(ToInfluxJson, RendersSeriesAndEpoch) {
   StatementResult r;
   ResultSeries s;

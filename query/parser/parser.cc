@@ -1248,7 +1248,8 @@ StatusOr<std::string> Parser::ParseLocation() {
   if (name == nullptr) return ErrPlain("expected string argument in tz()");
   std::string zone = name->value.empty() ? std::string("UTC") : name->value;
   absl::TimeZone tz;
-  if (!PlausibleZoneName(zone) || !absl::LoadTimeZone(zone, &tz)) {
+  // "Local" is the server's zone, as Go's time.LoadLocation has it.
+  if (zone != "Local" && (!PlausibleZoneName(zone) || !absl::LoadTimeZone(zone, &tz))) {
     return ErrPlain(absl::StrCat("unable to find time zone ", name->value));
   }
   return zone;
@@ -1726,15 +1727,16 @@ bool ParseCommonRfc3339(std::string_view s, int64_t* ns) {
 
 }  // namespace
 
-StatusOr<int64_t> ParseTimeString(std::string_view s) {
+StatusOr<int64_t> ParseTimeString(std::string_view s, const absl::TimeZone* zone) {
   if (int64_t ns = 0; ParseCommonRfc3339(s, &ns)) return ns;
   absl::Time t;
   std::string err;
   const std::string str(s);
-  // RFC3339 with any fraction; then InfluxDB's two UTC forms.
+  // RFC3339 with any fraction; then InfluxDB's two forms without a zone.
+  const absl::TimeZone local = zone != nullptr ? *zone : absl::UTCTimeZone();
   if (absl::ParseTime(absl::RFC3339_full, str, &t, &err) ||
-      absl::ParseTime("%Y-%m-%d %H:%M:%E*S", str, absl::UTCTimeZone(), &t, &err) ||
-      absl::ParseTime("%Y-%m-%d", str, absl::UTCTimeZone(), &t, &err)) {
+      absl::ParseTime("%Y-%m-%d %H:%M:%E*S", str, local, &t, &err) ||
+      absl::ParseTime("%Y-%m-%d", str, local, &t, &err)) {
     return absl::ToUnixNanos(t);
   }
   return absl::InvalidArgumentError(absl::StrCat("invalid time literal: ", str));

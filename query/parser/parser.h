@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/time/time.h"
+
 #include "m2mdb/query/ast.h"
 #include "m2mdb/query/parse.h"
 #include "m2mdb/status.h"
@@ -47,9 +49,10 @@ bool IsTimeField(const Expr& e);
 
 // A time string as InfluxDB accepts it in conditions: RFC3339 with optional
 // fraction and zone ("2024-01-01T00:00:00Z", "2024-01-01T00:00:00.5+02:00"),
-// "2006-01-02 15:04:05.999999" and "2006-01-02" (both UTC). Nanoseconds
-// since the epoch, for the planner.
-StatusOr<int64_t> ParseTimeString(std::string_view s);
+// "2006-01-02 15:04:05.999999" and "2006-01-02" (both UTC, or local times
+// in `zone`: the statement's tz(), as influxd reads them). Nanoseconds since
+// the epoch, for the planner.
+StatusOr<int64_t> ParseTimeString(std::string_view s, const absl::TimeZone* zone = nullptr);
 
 // "line L, char C" of a byte offset in `text` (1-based, chars in runes).
 std::string PositionOf(std::string_view text, size_t offset);

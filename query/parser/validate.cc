@@ -9,6 +9,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 #include "query/parser/parser.h"
 
@@ -95,6 +96,38 @@ bool IsSelector(std::string_view name) {
 
 Status Invalid(std::string msg) { return absl::InvalidArgumentError(msg); }
 
+// top()/bottom() as influxd's compileTopBottom checks them, in its order
+// (the argument count is checked before, with the other functions).
+Status CheckTopBottom(const Call& c, int64_t select_limit) {
+  const Expr& last = *c.args.back();
+  const auto* n = last.As<IntegerLiteral>();
+  if (n == nullptr) {
+    // Go prints a float literal with three decimals here (%s of the AST).
+    const auto* f = last.As<NumberLiteral>();
+    return Invalid(absl::StrCat("expected integer as last argument in ", c.name, "(), found ",
+                                f != nullptr ? absl::StrFormat("%.3f", f->value) : String(last)));
+  }
+  if (n->value <= 0) {
+    return Invalid(absl::StrCat("limit (", n->value, ") in ", c.name, " function must be at least 1"));
+  }
+  if (select_limit > 0 && n->value > select_limit) {
+    return Invalid(absl::StrCat("limit (", n->value, ") in ", c.name,
+                                " function can not be larger than the LIMIT (", select_limit,
+                                ") in the select statement"));
+  }
+  if (!c.args[0]->Is<VarRef>()) {
+    return Invalid(
+        absl::StrCat("expected first argument to be a field in ", c.name, "(), found ", String(*c.args[0])));
+  }
+  for (size_t k = 1; k + 1 < c.args.size(); k++) {
+    if (!c.args[k]->Is<VarRef>()) {
+      return Invalid(
+          absl::StrCat("only fields or tags are allowed in ", c.name, "(), found ", String(*c.args[k])));
+    }
+  }
+  return absl::OkStatus();
+}
+
 Status CheckCall(const Call& c) {
   const int got = static_cast<int>(c.args.size());
   if (c.name == "distinct") {
@@ -118,7 +151,8 @@ Status CheckCall(const Call& c) {
                                 " but no more than ", a->max, ", got ", got));
   }
   // An aggregate over a literal ("count(1)") has nothing to read.
-  if (a->aggregate) {
+  // (top()/bottom() say it their way: CheckTopBottom.)
+  if (a->aggregate && c.name != "top" && c.name != "bottom") {
     const Expr& arg = *c.args[0];
     bool literal = arg.Is<NumberLiteral>() || arg.Is<IntegerLiteral>() || arg.Is<UnsignedLiteral>() ||
                    arg.Is<StringLiteral>() || arg.Is<BooleanLiteral>() || arg.Is<DurationLiteral>();
@@ -171,6 +205,8 @@ Status ValidateSelect(const SelectStatement& s) {
   bool has_raw_field = false;
   bool has_distinct = false;  // distinct(f) or DISTINCT f as a whole field
   int non_time_fields = 0;
+  std::string top_bottom;  // the first top() or bottom() met
+  int calls = 0;
   for (const Field& f : s.fields) {
     // The time column is not a field: `SELECT time AS t, mean(v)` is an
     // aggregate query.
@@ -190,7 +226,17 @@ Status ValidateSelect(const SelectStatement& s) {
         return false;
       }
       if (const auto* c = e.As<Call>()) {
+        if (FindFunction(c->name) != nullptr && FindFunction(c->name)->aggregate) calls++;
+        if ((c->name == "top" || c->name == "bottom") && !top_bottom.empty()) {
+          st = Invalid(
+              absl::StrCat("selector function ", top_bottom, "() cannot be combined with other functions"));
+          return false;
+        }
         st = CheckCall(*c);
+        if (st.ok() && (c->name == "top" || c->name == "bottom")) {
+          st = CheckTopBottom(*c, s.limits.limit);
+          top_bottom = c->name;
+        }
         if (!st.ok()) return false;
         const Arity* a = FindFunction(c->name);
         if (a != nullptr && a->aggregate) {
@@ -212,6 +258,10 @@ Status ValidateSelect(const SelectStatement& s) {
     } else if (!f.expr->Is<Distinct>()) {
       has_raw_field = true;
     }
+  }
+  if (!top_bottom.empty() && calls > 1) {
+    return Invalid(
+        absl::StrCat("selector function ", top_bottom, "() cannot be combined with other functions"));
   }
   // distinct() makes rows of its own, which nothing else lines up with.
   if (has_distinct && non_time_fields > 1) {

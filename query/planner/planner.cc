@@ -54,10 +54,10 @@ bool IsTimeRef(const Expr& e) {
 }
 
 // Evaluates a time value: literal, time string, duration, now() +/- d.
-StatusOr<int64_t> TimeValue(const Expr& expr, int64_t now) {
+StatusOr<int64_t> TimeValue(const Expr& expr, int64_t now, const absl::TimeZone* zone) {
   const Expr& e = *Unparen(&expr);
   if (const auto* s = e.As<StringLiteral>()) {
-    auto t = ParseTimeString(s->value);
+    auto t = ParseTimeString(s->value, zone);
     if (!t.ok()) {
       return absl::InvalidArgumentError(
           "invalid operation: time and *influxql.StringLiteral are not compatible");
@@ -71,8 +71,8 @@ StatusOr<int64_t> TimeValue(const Expr& expr, int64_t now) {
   if (e.Is<NowCall>()) return now;
   if (const auto* b = e.As<BinaryExpr>()) {
     if (b->op == BinaryOp::kAdd || b->op == BinaryOp::kSub) {
-      ASSIGN_OR_RETURN(int64_t l, TimeValue(*b->lhs, now));
-      ASSIGN_OR_RETURN(int64_t r, TimeValue(*b->rhs, now));
+      ASSIGN_OR_RETURN(int64_t l, TimeValue(*b->lhs, now, zone));
+      ASSIGN_OR_RETURN(int64_t r, TimeValue(*b->rhs, now, zone));
       // Saturated: `now() - 300000000d` or a literal near the ends of the
       // range must not wrap around to the other end.
       const __int128 v =
@@ -147,7 +147,7 @@ StatusOr<ExprPtr> ExtractTimeRange(const Expr* cond, int64_t now, TimeRange* ran
 }
 
 Status ExtractTimeRangeConjuncts(const Expr* cond, int64_t now, TimeRange* range,
-                                 std::vector<const Expr*>* rest) {
+                                 std::vector<const Expr*>* rest, const absl::TimeZone* zone) {
   if (cond == nullptr) return absl::OkStatus();
   std::vector<const Expr*> parts;
   Conjuncts(cond, &parts);
@@ -165,7 +165,7 @@ Status ExtractTimeRangeConjuncts(const Expr* cond, int64_t now, TimeRange* range
       }
       if (other != nullptr && (op == BinaryOp::kLt || op == BinaryOp::kLte || op == BinaryOp::kGt ||
                                op == BinaryOp::kGte || op == BinaryOp::kEq)) {
-        ASSIGN_OR_RETURN(int64_t t, TimeValue(*other, now));
+        ASSIGN_OR_RETURN(int64_t t, TimeValue(*other, now, zone));
         // In 128 bits, then clamped to the storable range: `time > t` at the
         // top of int64 is empty rather than wrapped (`t + 1`), and a bound
         // outside [kMinTime, kMaxTime] is no bound at all on that side.

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
+
 #include "m2mdb/db.h"
 #include "m2mdb/query/ast.h"
 #include "m2mdb/status.h"
@@ -39,8 +41,9 @@ StatusOr<ExprPtr> ExtractTimeRange(const Expr* cond, int64_t now, TimeRange* ran
 // The same, with what is left given as its conjuncts, pointers into `cond`
 // (which must outlive them) rather than a copy: SplitConjuncts(*rest) is
 // SplitCondition(ExtractTimeRange(...)) without building that tree.
+// `zone`: the statement's tz(), for time strings without a zone.
 Status ExtractTimeRangeConjuncts(const Expr* cond, int64_t now, TimeRange* range,
-                                 std::vector<const Expr*>* rest);
+                                 std::vector<const Expr*>* rest, const absl::TimeZone* zone = nullptr);
 
 // True if `e` references the time column anywhere.
 bool ReferencesTime(const Expr& e);

@@ -6,6 +6,7 @@
 #include "re2/re2.h"
 
 #include "query/parser/parser.h"
+#include "query/planner/windows.h"
 
 namespace m2mdb::query::planner {
 namespace {
@@ -34,6 +35,49 @@ TEST(ExtractTimeRange, NowArithmeticAndFlippedOperands) {
   EXPECT_EQ(*rest, nullptr);
   EXPECT_EQ(r.min, 9 * 3600000000000LL + 1);
   EXPECT_EQ(r.max, 10 * 3600000000000LL);
+}
+
+TEST(ExtractTimeRange, ZonelessTimeStringsAreLocalTimesInTheStatementsZone) {
+  absl::TimeZone berlin;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/Berlin", &berlin));
+  TimeRange r;
+  std::vector<const Expr*> rest;
+  auto cond = P("time >= '2020-01-01 01:00:00' AND time < '2020-07-01'");
+  ASSERT_TRUE(ExtractTimeRangeConjuncts(cond.get(), 0, &r, &rest, &berlin).ok());
+  EXPECT_EQ(r.min, 1577836800000000000);      // 2020-01-01T00:00:00Z
+  EXPECT_EQ(r.max, 1593554400000000000 - 1);  // 2020-06-30T22:00:00Z: summer time
+  TimeRange utc;
+  ASSERT_TRUE(ExtractTimeRangeConjuncts(P("time >= '2020-01-01 01:00:00'").get(), 0, &utc, &rest).ok());
+  EXPECT_EQ(utc.min, 1577840400000000000);
+}
+
+// Day windows in Europe/Berlin across the 2024 changes (31 March, 27
+// October): local midnights, 23 and 25 hours long.
+TEST(ZonedWindowBounds, DayWindowsStartAtLocalMidnightAcrossDaylightSavingChanges) {
+  absl::TimeZone berlin;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/Berlin", &berlin));
+  const int64_t h = 3600000000000, d = 24 * h;
+  const int64_t mar30 = 1711753200000000000;  // 2024-03-30T00:00:00+01:00
+  std::vector<int64_t> b;
+  ASSERT_TRUE(ZonedWindowBounds(mar30 + 5 * h, mar30 + 2 * d + h, d, 0, berlin, 100, &b));
+  EXPECT_EQ(b, (std::vector<int64_t>{mar30, mar30 + d, mar30 + 2 * d - h, mar30 + 3 * d - h}));
+  EXPECT_EQ(ZonedWindowStart(mar30 + d + 12 * h, d, 0, berlin), mar30 + d);
+  EXPECT_EQ(ZonedWindowStart(mar30 + 2 * d, d, 0, berlin), mar30 + 2 * d - h);
+  const int64_t oct26 = 1729893600000000000;  // 2024-10-26T00:00:00+02:00
+  ASSERT_TRUE(ZonedWindowBounds(oct26, oct26 + 2 * d, d, 0, berlin, 100, &b));
+  EXPECT_EQ(b, (std::vector<int64_t>{oct26, oct26 + d, oct26 + 2 * d + h}));  // 10-27 has 25 h
+  // With an offset the local midnights move by it in absolute time.
+  ASSERT_TRUE(ZonedWindowBounds(oct26 + 6 * h, oct26 + d + 6 * h, d, 6 * h, berlin, 100, &b));
+  EXPECT_EQ(b, (std::vector<int64_t>{oct26 + 6 * h, oct26 + d + 6 * h, oct26 + 2 * d + 7 * h}));
+  // Hour windows stay a regular grid: the change is not less than the interval.
+  ASSERT_TRUE(ZonedWindowBounds(mar30 + d, mar30 + d + 3 * h, h, 0, berlin, 100, &b));
+  EXPECT_EQ(b, (std::vector<int64_t>{mar30 + d, mar30 + d + h, mar30 + d + 2 * h, mar30 + d + 3 * h,
+                                     mar30 + d + 4 * h}));
+  // Bounded, and saturated at the ends of the time range.
+  EXPECT_FALSE(ZonedWindowBounds(0, 1000 * d, d, 0, berlin, 10, &b));
+  ASSERT_TRUE(ZonedWindowBounds(kMaxTime - h, kMaxTime, d, 0, berlin, 10, &b));
+  EXPECT_EQ(b.back(), INT64_MAX);
+  EXPECT_GE(ZonedWindowStart(kMinTime, d, 0, berlin), kMinTime);
 }
 
 TEST(ExtractTimeRange, BadTimeStringIsAnError) {

@@ -310,6 +310,18 @@ Status ExpandFields(const SelectStatement& s, const std::vector<SourceRef>& sour
     }
     const bool alias = !f.alias.empty();
     out->emplace_back(f.expr.get(), alias ? f.alias : FieldName(*f.expr), alias);
+    // top(v, host, 3): influxd adds a column per tag (or field) argument
+    // right after the call's, read at the selected point.
+    const Call* tb = nullptr;
+    WalkExpr(*f.expr, [&](const Expr& x) {
+      if (const auto* c = x.As<Call>(); c != nullptr && (c->name == "top" || c->name == "bottom")) tb = c;
+      return tb == nullptr;
+    });
+    for (size_t k = 1; tb != nullptr && k + 1 < tb->args.size(); k++) {
+      if (const auto* v = Unparen(tb->args[k].get())->As<VarRef>()) {
+        out->push_back({MakeVarRef(v->name, v->type), v->name, false});
+      }
+    }
   }
   if (dropped_time && out->empty()) {
     return absl::InvalidArgumentError("at least 1 non-time field must be queried");
@@ -378,9 +390,7 @@ Status CollectSlots(const Expr& e, SelectPlan* plan) {
   if (!IsAggregateFunction(fn) && !IsTransformFunction(fn)) {
     return absl::InvalidArgumentError(absl::StrCat("unsupported call: ", fn));
   }
-  if (fn == "top" || fn == "bottom" || fn == "sample") {
-    return absl::UnimplementedError(absl::StrCat(fn, "() is not supported yet"));
-  }
+  if (fn == "sample") return absl::UnimplementedError("sample() is not supported yet");
   if (c->args.empty())
     return absl::InvalidArgumentError(absl::StrCat("invalid number of arguments for ", fn));
   const Expr* arg = Unparen(c->args[0].get());
@@ -391,8 +401,18 @@ Status CollectSlots(const Expr& e, SelectPlan* plan) {
     if (const auto* i = a1->As<IntegerLiteral>()) slot.spec.number = static_cast<double>(i->value);
     if (const auto* n = a1->As<NumberLiteral>()) slot.spec.number = n->value;
   }
-  if (fn == "moving_average" && slot.spec.number < 1) {
-    return absl::InvalidArgumentError("moving_average window must be greater than 1, got 0");
+  if (fn == "top" || fn == "bottom") {
+    // Checked by the validator: top(field, [tag, ...,] N).
+    if (const auto* n = Unparen(c->args.back().get())->As<IntegerLiteral>()) {
+      slot.spec.number = static_cast<double>(n->value);
+    }
+    for (size_t k = 1; k + 1 < c->args.size(); k++) {
+      if (const auto* v = Unparen(c->args[k].get())->As<VarRef>()) slot.spec.by.push_back(v->name);
+    }
+  }
+  if (fn == "moving_average" && slot.spec.number <= 1) {
+    return absl::InvalidArgumentError(absl::StrCat("moving_average window must be greater than 1, got ",
+                                                   static_cast<int64_t>(slot.spec.number)));
   }
   slot.transform = IsTransformFunction(fn);
   slot.reduce = fn;
@@ -557,8 +577,20 @@ StatusOr<SelectPlan> PlanSelect(const SelectStatement& s, const PlanOptions& opt
   plan.streamable = !plan.subquery && StreamableShape(s);
   // Time range. The rest of the condition stays in the statement, as its
   // conjuncts.
+  // tz('...'): the parser checked the name; the zone database caches what
+  // it loads.
+  bool zoned = false;
+  if (!s.timezone.empty() && s.timezone != "UTC") {
+    if (s.timezone == "Local") {
+      plan.zone = absl::LocalTimeZone();
+    } else if (!absl::LoadTimeZone(s.timezone, &plan.zone)) {
+      return absl::InvalidArgumentError(absl::StrCat("unable to find time zone ", s.timezone));
+    }
+    zoned = true;
+  }
   TimeRange& range = plan.range;
-  RETURN_IF_ERROR(ExtractTimeRangeConjuncts(s.condition.get(), options.now, &range, &plan.cond));
+  RETURN_IF_ERROR(ExtractTimeRangeConjuncts(s.condition.get(), options.now, &range, &plan.cond,
+                                            zoned ? &plan.zone : nullptr));
   range.Intersect(options.outer);
 
   for (const Dimension& d : s.dimensions) {
@@ -580,13 +612,18 @@ StatusOr<SelectPlan> PlanSelect(const SelectStatement& s, const PlanOptions& opt
   if (plan.has_time_group && plan.tdim.interval_ns <= 0) {
     return absl::InvalidArgumentError("GROUP BY time interval must be positive");
   }
+  plan.zoned = plan.has_time_group && zoned;
 
   // Sources. Their tag keys are read by ExpandFields for a wildcard or a
   // regex (also as a call's argument), and for GROUP BY * or /re/.
   bool need_tags = plan.group_all_tags || !plan.dim_regexes.empty();
   for (const Field& f : s.fields) {
     const Expr* e = Unparen(f.expr.get());
-    if (const auto* c = e->As<Call>(); c != nullptr && !c->args.empty()) e = Unparen(c->args[0].get());
+    if (const auto* c = e->As<Call>(); c != nullptr && !c->args.empty()) {
+      // top(v, host, 2) groups by the arguments that are tags.
+      need_tags |= (c->name == "top" || c->name == "bottom") && c->args.size() > 2;
+      e = Unparen(c->args[0].get());
+    }
     need_tags |= e->Is<Wildcard>() || e->Is<RegexLiteral>();
   }
   RETURN_IF_ERROR(ResolveSources(s.sources, catalog, range, desc, need_tags, &plan.sources));
@@ -660,6 +697,31 @@ StatusOr<SelectPlan> PlanSelect(const SelectStatement& s, const PlanOptions& opt
 
   // With GROUP BY time and no upper bound, now() is the end.
   if (plan.has_time_group && !range.has_max()) range.max = options.now;
+  plan.requested = range;
+  bool reads_before = false, all_read_before = true;
+  for (const Slot& sl : plan.slots) {
+    const bool r = plan.has_time_group && ReadsPrecedingInterval(sl);
+    reads_before |= r;
+    all_read_before &= r;
+  }
+  if (reads_before) {
+    // influxd reads one more interval before the range (after it under
+    // ORDER BY time DESC) for these transforms, so that the first window
+    // of the range has a predecessor and the window holding the range's
+    // start is aggregated whole: with `time >= now() - 1h` the first row
+    // is at the start of that window. The extra window yields no row of
+    // its own (a transform's first value has no predecessor). The other
+    // calls of the statement read the range as given (the executor cuts
+    // their points to `requested`), which needs the points, not partials.
+    plan.cut_to_requested = !all_read_before;
+    if (plan.cut_to_requested) plan.partial = false;
+    const int64_t iv = plan.tdim.interval_ns;
+    if (!desc && range.has_min()) {
+      range.min = range.min < kMinTime + iv ? kMinTime : range.min - iv;
+    } else if (desc && range.max != kMaxTime) {
+      range.max = range.max > kMaxTime - iv ? kMaxTime : range.max + iv;
+    }
+  }
   if (range.min > range.max) {
     plan.empty = true;
     return plan;
@@ -668,7 +730,7 @@ StatusOr<SelectPlan> PlanSelect(const SelectStatement& s, const PlanOptions& opt
   // Partial aggregation needs the windows before the scan: a lower time
   // bound (or no GROUP BY time) and not too many windows.
   if (plan.partial && plan.has_time_group) {
-    if (!range.has_min()) {
+    if (!range.has_min() || plan.zoned) {
       plan.partial = false;
     } else {
       const int64_t iv = plan.tdim.interval_ns;

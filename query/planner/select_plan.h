@@ -139,6 +139,9 @@ struct CallSpec {
   std::string inner;    // for transforms/count over a call: the inner function ("mean", "distinct")
   double number = 0;    // percentile N, moving_average N, top/bottom N
   int64_t unit_ns = 0;  // derivative/integral/elapsed unit (0 = default)
+  // top/bottom(field, tag..., N): the tag (or field) arguments; the best
+  // point per distinct value of the tags among them competes.
+  std::vector<std::string> by;
 };
 
 // The statistics a partially aggregated reduce function needs.
@@ -165,6 +168,16 @@ struct Slot {
   int input = -1;               // index into the group's inputs
 };
 
+// derivative & co. over an aggregate: influxd (query/select.go,
+// buildCallIterator) moves the scan's bound one GROUP BY interval outwards
+// for these calls, which pair a window with its predecessor, for their own
+// columns only.
+inline bool ReadsPrecedingInterval(const Slot& sl) {
+  const std::string& n = sl.spec.name;
+  return sl.over_aggregate && (n == "derivative" || n == "non_negative_derivative" || n == "difference" ||
+                               n == "non_negative_difference" || n == "moving_average" || n == "elapsed");
+}
+
 // How one source is read: what PlanSelect decided from its schema.
 struct SourcePlan {
   // No field of the source is selected: it is not scanned.
@@ -189,7 +202,12 @@ struct SelectPlan {
   bool desc = false;      // ORDER BY time DESC (or the outer statement's)
   bool subquery = false;  // planned for an outer statement (PlanOptions::parent_desc set)
   TimeRange range;        // after the outer range, and now() as the end of GROUP BY time
-  bool empty = false;     // the range is empty: no rows, nothing else was planned
+  // The range before derivative & co. extended it by an interval (see
+  // ReadsPrecedingInterval); == range otherwise. With
+  // cut_to_requested, the calls that do not extend read only points in it.
+  TimeRange requested;
+  bool cut_to_requested = false;
+  bool empty = false;  // the range is empty: no rows, nothing else was planned
   // A streamed answer runs it page by page (StreamableShape; not a subquery).
   bool streamable = false;
   // The condition without its time bounds, as conjuncts into the statement.
@@ -206,6 +224,11 @@ struct SelectPlan {
   bool aggregate = false;
   bool has_time_group = false;
   TimeDimension tdim;
+  // tz('...') other than UTC: GROUP BY time windows are aligned in `zone`
+  // (ZonedWindowBounds) and partial aggregation, which needs a regular
+  // grid, is off.
+  bool zoned = false;
+  absl::TimeZone zone;
   bool group_all_tags = false;
   std::vector<std::string> dim_tags;  // explicit GROUP BY tag keys
   std::vector<std::string> dim_regexes;

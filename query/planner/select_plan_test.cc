@@ -103,6 +103,53 @@ TEST(PlanSelect, CountOverADayReducesInTheScanWithBlockStatistics) {
   EXPECT_TRUE(sp.use_summaries);
 }
 
+TEST(PlanSelect, DerivativeOverGroupByTimeReadsThePrecedingInterval) {
+  FakeCatalog cat = Cpu();
+  const int64_t lo = 1577837220000000000;  // 2020-01-01T00:07:00Z
+  const int64_t hi = 1577839200000000000;  // 2020-01-01T00:40:00Z
+  const int64_t iv = 300000000000;         // 5m
+  const std::string range =
+      " WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m)";
+  for (const char* call :
+       {"derivative(mean(usage))", "non_negative_derivative(max(usage), 1m)", "difference(mean(usage))",
+        "non_negative_difference(sum(load))", "moving_average(mean(usage), 4)", "elapsed(count(usage))"}) {
+    auto p = Plan(std::string("SELECT ") + call + " FROM cpu" + range, &cat);
+    ASSERT_TRUE(p->plan.ok()) << call << ": " << p->plan.status();
+    EXPECT_EQ(p->plan->range.min, lo - iv) << call;
+    EXPECT_EQ(p->plan->range.max, hi - 1) << call;
+  }
+  auto desc = Plan("SELECT derivative(mean(usage)) FROM cpu" + range + " ORDER BY time DESC", &cat);
+  ASSERT_TRUE(desc->plan.ok()) << desc->plan.status();
+  EXPECT_EQ(desc->plan->range.min, lo);
+  EXPECT_EQ(desc->plan->range.max, hi - 1 + iv);
+  // Other calls read the range as given; next to a transform they are cut
+  // to it in the executor (and so are not reduced in the scan).
+  for (const char* call : {"cumulative_sum(mean(usage))", "mean(usage)"}) {
+    auto p = Plan(std::string("SELECT ") + call + " FROM cpu" + range, &cat);
+    ASSERT_TRUE(p->plan.ok()) << call << ": " << p->plan.status();
+    EXPECT_EQ(p->plan->range.min, lo) << call;
+    EXPECT_FALSE(p->plan->cut_to_requested) << call;
+  }
+  auto mixed = Plan("SELECT mean(usage), derivative(mean(usage)) FROM cpu" + range, &cat);
+  ASSERT_TRUE(mixed->plan.ok()) << mixed->plan.status();
+  EXPECT_EQ(mixed->plan->range.min, lo - iv);
+  EXPECT_EQ(mixed->plan->requested.min, lo);
+  EXPECT_TRUE(mixed->plan->cut_to_requested);
+  EXPECT_FALSE(mixed->plan->partial);
+  // The first bound saturates at the smallest time instead of wrapping.
+  auto low = Plan(
+      "SELECT derivative(mean(usage)) FROM cpu WHERE time >= -9223372036854775806 GROUP BY time(5m)", &cat);
+  ASSERT_TRUE(low->plan.ok()) << low->plan.status();
+  EXPECT_EQ(low->plan->range.min, kMinTime);
+}
+
+TEST(PlanSelect, MovingAverageOfOneIsRefusedAsByInfluxd) {
+  FakeCatalog cat = Cpu();
+  auto p = Plan("SELECT moving_average(usage, 1) FROM cpu", &cat);
+  ASSERT_FALSE(p->plan.ok());
+  EXPECT_EQ(p->plan.status().message(), "moving_average window must be greater than 1, got 1");
+}
+
 TEST(PlanSelect, ConditionOnAFieldDecodesAndMergesPoints) {
   FakeCatalog cat = Cpu();
   auto p =

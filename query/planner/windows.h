@@ -12,6 +12,9 @@
 #define M2MDB_QUERY_PLANNER_WINDOWS_H_
 
 #include <cstdint>
+#include <vector>
+
+#include "absl/time/time.h"
 
 #include "m2mdb/query/ast.h"
 
@@ -46,6 +49,30 @@ inline WindowSpan SpanOf(int64_t lo, int64_t hi, int64_t iv, int64_t off) {
   s.count = (AlignedStart(hi, iv, off) - s.first) / iv + 1;
   return s;
 }
+
+// ---- tz('...'): windows aligned in local time (query/planner/windows.cc) ----
+//
+// With a zone, influxd aligns a window to the interval in local time and,
+// where the offset changes inside a window by less than the interval (a
+// DST change inside a day window), moves the boundary by the change: the
+// day of a spring change lasts 23 hours and starts at local midnight. Such
+// windows are not a regular grid; they are listed as boundaries.
+
+// The zone's offset (east of UTC) at ns, in nanoseconds.
+inline int64_t ZoneOffsetNs(const absl::TimeZone& zone, int64_t ns) {
+  return int64_t{zone.At(absl::FromUnixNanos(ns)).offset} * 1000000000;
+}
+
+// The start of the window holding t, as influxd's IteratorOptions.Window
+// computes it with a location. REQUIRES: iv > 0, 0 <= off < iv.
+int64_t ZonedWindowStart(int64_t t, int64_t iv, int64_t off, const absl::TimeZone& zone);
+
+// The boundaries of the windows over [lo, hi], stepped as influxd's fill
+// iterator steps them: (*bounds)[w] is window w's start, the last entry the
+// last window's end (INT64_MAX past the storable times). False, and
+// *bounds incomplete, past max_windows windows.
+bool ZonedWindowBounds(int64_t lo, int64_t hi, int64_t iv, int64_t off, const absl::TimeZone& zone,
+                       size_t max_windows, std::vector<int64_t>* bounds);
 
 }  // namespace m2mdb::query::planner
 

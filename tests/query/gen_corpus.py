@@ -4,6 +4,10 @@
 Edit the HAND list or the generators and re-run; corpus.txt is checked in.
 """
 W = "time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T01:00:00Z'"
+S = "time >= '2020-03-27T00:00:00Z' AND time < '2020-04-02T00:00:00Z'"
+A = "time >= '2020-10-23T00:00:00Z' AND time < '2020-10-28T00:00:00Z'"
+W7 = "time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z'"
+W30 = "time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:30:00Z'"
 W2 = "time >= '2020-01-01T00:10:00Z' AND time <= '2020-01-01T00:40:00Z'"
 
 HAND = r"""
@@ -200,13 +204,148 @@ SELECT difference(mean(usage_user)) FROM cpu WHERE host = 'h3' AND {W} GROUP BY 
 SELECT moving_average(mean(usage_user), 2) FROM cpu WHERE {W} GROUP BY time(10m)
 SELECT cumulative_sum(count(usage_user)) FROM cpu WHERE {W} GROUP BY time(10m)
 SELECT cumulative_sum(sum(load)) FROM cpu WHERE {W} GROUP BY time(10m), host
-SKIP(derivative over a filled aggregate: influxd emits one more row) SELECT derivative(mean(usage_user), 1m) FROM cpu WHERE host = 'h3' AND {W} GROUP BY time(5m) fill(0)
+SELECT derivative(mean(usage_user), 1m) FROM cpu WHERE host = 'h3' AND {W} GROUP BY time(5m) fill(0)
+# --- transforms over GROUP BY time read one interval before the range (influxd's
+# buildCallIterator): an unaligned start like now() - 1h, fill, DESC, per host
+SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m)
+SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m) fill(0)
+SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= '2019-12-31T23:50:00Z' AND time < '2020-01-01T00:20:00Z' GROUP BY time(5m) fill(0)
+SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m) ORDER BY time DESC
+SELECT non_negative_derivative(max(usage_user), 1m) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m), host
+SELECT difference(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m)
+SELECT non_negative_difference(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m)
+SELECT moving_average(mean(usage_user), 2) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m)
+SELECT moving_average(mean(usage_user), 3) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m)
+SELECT moving_average(mean(usage_user), 1) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m)
+SELECT elapsed(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m)
+SELECT cumulative_sum(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m)
+SELECT cumulative_sum(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:10:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m) ORDER BY time DESC
+SELECT mean(usage_user), derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m)
+SELECT mean(usage_user), derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m) ORDER BY time DESC
+SELECT max(usage_user), difference(max(usage_user)), cumulative_sum(max(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m), host
+SELECT count(usage_user), moving_average(mean(usage_user), 2) FROM cpu WHERE time >= '2020-01-01T00:12:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(10m)
+SELECT mean(usage_user), derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m) fill(0)
+# Grafana's shapes: epoch ms bounds, fill modes, offsets, LIMIT, tz()
+SELECT non_negative_derivative(mean(usage_user), 1s) FROM cpu WHERE time >= 1577837220000ms and time <= 1577839200000ms GROUP BY time(1m), host fill(null)
+SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= 1577837220000ms and time <= 1577839200000ms GROUP BY time(5m) fill(previous)
+SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= 1577837220000ms and time <= 1577839200000ms GROUP BY time(5m) fill(linear)
+SELECT difference(max(load)) FROM cpu WHERE time >= 1577837220000ms and time <= 1577839200000ms GROUP BY time(5m, 2m), host fill(none)
+SELECT moving_average(mean(usage_user), 3) FROM cpu WHERE time >= 1577837220000ms and time <= 1577839200000ms GROUP BY time(5m) fill(0)
+SELECT non_negative_derivative(max(used), 10s) FROM mem WHERE host = 'h3' AND time >= 1577837220000ms GROUP BY time(5m)
+SELECT derivative(mean(v)) FROM dst WHERE time >= '2020-03-28T12:00:00Z' AND time < '2020-04-01T00:00:00Z' GROUP BY time(1d) tz('Europe/Berlin')
+SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m) LIMIT 2
+SELECT derivative(mean(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m) LIMIT 2 OFFSET 1
+SELECT top(usage_user, host, 1) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(10m) tz('Europe/Berlin')
+SELECT max(usage_user), difference(max(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m), host fill(previous)
+SELECT max(usage_user), difference(max(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m), host fill(none)
+SELECT max(usage_user), difference(max(usage_user)) FROM cpu WHERE time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:30:00Z' GROUP BY time(5m), host ORDER BY time DESC
+SELECT count(usage_user), cumulative_sum(count(usage_user)) FROM cpu WHERE host = 'h3' AND time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(10m)
+SELECT mean(usage_user), non_negative_derivative(mean(usage_user), 1m) FROM cpu WHERE host = 'h3' AND time >= '2020-01-01T00:07:00Z' AND time < '2020-01-01T00:40:00Z' GROUP BY time(5m) fill(linear)
+# --- transforms under ORDER BY time DESC run in that direction
+SELECT derivative(usage_user) FROM cpu WHERE host = 'h1' ORDER BY time DESC LIMIT 5
+SELECT difference(usage_user) FROM cpu WHERE host = 'h1' AND time < '2020-01-01T00:05:00Z' ORDER BY time DESC
+SELECT moving_average(usage_user, 3) FROM cpu WHERE host = 'h1' AND time < '2020-01-01T00:05:00Z' ORDER BY time DESC
+SELECT cumulative_sum(usage_user) FROM cpu WHERE host = 'h1' AND time < '2020-01-01T00:05:00Z' ORDER BY time DESC
+SELECT elapsed(usage_user, 1s) FROM cpu WHERE host = 'h1' AND time < '2020-01-01T00:05:00Z' ORDER BY time DESC
+# --- tz(): times printed with the zone's offset, windows aligned in local time across the DST changes (dst)
+SELECT usage_user FROM cpu WHERE host='h1' LIMIT 2 tz('Europe/Berlin')
+SELECT count(usage_user) FROM cpu tz('Europe/Berlin')
+SELECT usage_user FROM cpu LIMIT 1 tz('UTC')
+SELECT usage_user FROM cpu LIMIT 1 tz('Nowhere/Foo')
+SELECT usage_user FROM cpu WHERE time >= '2020-01-01T01:00:00+01:00' LIMIT 1 tz('Europe/Berlin')
+SELECT usage_user FROM cpu WHERE time >= '2020-01-01 01:00:00' LIMIT 1 tz('Europe/Berlin')
+SELECT mean(usage_user) FROM cpu WHERE time >= '2020-01-01T00:00:00Z' AND time < '2020-01-01T02:00:00Z' GROUP BY time(1h) tz('Asia/Kolkata')
+SELECT count(v), sum(n), max(v) FROM dst WHERE {S} GROUP BY time(1d) tz('Europe/Berlin')
+SELECT count(v), sum(n) FROM dst WHERE {A} GROUP BY time(1d) tz('Europe/Berlin')
+SELECT count(v) FROM dst WHERE time >= '2020-03-28T00:00:00+01:00' AND time < '2020-04-01T00:00:00+02:00' GROUP BY time(1d) tz('Europe/Berlin')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d), site tz('Europe/Berlin')
+SELECT mean(v) FROM dst WHERE {S} GROUP BY time(1d) fill(0) tz('Europe/Berlin')
+SELECT mean(v) FROM dst WHERE time >= '2020-03-25T00:00:00Z' AND time < '2020-04-03T00:00:00Z' GROUP BY time(1d) fill(previous) tz('Europe/Berlin')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(12h) tz('Europe/Berlin')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(2h) tz('Europe/Berlin')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1h) tz('Europe/Berlin')
+SKIP(tz() with an interval that does not divide the DST change: influxd labels the points after the change off its own fill grid) SELECT count(v) FROM dst WHERE {S} GROUP BY time(7m) tz('Europe/Berlin')
+SELECT count(v) FROM dst WHERE {A} GROUP BY time(1d, 6h) tz('Europe/Berlin')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1w) tz('Europe/Berlin')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) tz('America/New_York')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) tz('Asia/Kolkata')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) tz('Australia/Lord_Howe')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) tz('UTC')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) ORDER BY time DESC tz('Europe/Berlin')
+SELECT derivative(mean(v)) FROM dst WHERE {S} GROUP BY time(1d) tz('Europe/Berlin')
+SELECT integral(v) FROM dst WHERE {S} GROUP BY time(1d) tz('Europe/Berlin')
+SELECT v FROM dst WHERE time >= '2020-03-29T00:00:00Z' AND time < '2020-03-29T02:00:00Z' tz('Europe/Berlin')
+SELECT last(v) FROM dst WHERE {S} GROUP BY time(1d) tz('Europe/Berlin')
+SELECT last(v) FROM dst WHERE {S} tz('Europe/Berlin')
+SELECT count(v) FROM dst WHERE {S} tz('Europe/Berlin')
+SELECT max(c) FROM (SELECT count(v) AS c FROM dst WHERE {S} GROUP BY time(1d) tz('Europe/Berlin'))
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) tz('Nowhere/Foo')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) tz('europe/berlin')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) tz('Local')
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) tz(Europe)
+SELECT count(v) FROM dst WHERE {S} GROUP BY time(1d) tz('Europe/Berlin', 'x')
 # --- subqueries
 SELECT max(m) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W} GROUP BY time(10m))
 SELECT mean(m) FROM (SELECT max(usage_user) AS m FROM cpu WHERE {W} GROUP BY time(10m), host) GROUP BY host
 SELECT max(m) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W} GROUP BY time(10m), host)
 SELECT sum(c) FROM (SELECT count(usage_user) AS c FROM cpu GROUP BY host)
 SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu GROUP BY host) WHERE host = 'h2'
+# --- a subquery's partial first GROUP BY time window (labelled before the outer range) is kept
+SELECT mean(m) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W7} GROUP BY time(10m))
+SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W7} GROUP BY time(10m))
+SKIP(influxd answers nothing when an outer aggregate without GROUP BY time meets a subquery row before its range) SELECT max(m) FROM (SELECT mean(usage_user) AS m FROM cpu GROUP BY time(10m)) WHERE {W7}
+SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu GROUP BY time(10m)) WHERE {W7}
+SELECT mean(m) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W7} GROUP BY time(10m)) WHERE {W7} GROUP BY time(20m)
+SELECT first(m), count(m) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W7} GROUP BY time(10m), host) GROUP BY host
+SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W7} GROUP BY time(10m)) ORDER BY time DESC
+SELECT sum(m) FROM (SELECT max(usage_user) AS m FROM cpu WHERE {W7} GROUP BY time(10m), host) WHERE {W7} GROUP BY time(10m)
+SELECT derivative(m) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W7} GROUP BY time(10m))
+SELECT m FROM (SELECT mean(usage_user) AS m FROM cpu WHERE time >= now() - 1h GROUP BY time(10m))
+# --- top() and bottom(): influxd's row shapes, tag arguments, extra fields, errors
+SELECT top(usage_user, 3) FROM cpu
+SELECT bottom(usage_user, 3) FROM cpu WHERE host='h1'
+SELECT top(usage_user, host, 2) FROM cpu
+SELECT bottom(usage_user, host, 3) FROM cpu
+SELECT top(usage_user, 2), host, region FROM cpu
+SELECT top(usage_user, 2) FROM cpu WHERE {W30} GROUP BY time(10m)
+SELECT top(usage_user, 2) FROM cpu GROUP BY host
+SELECT top(usage_user, host, 2) FROM cpu WHERE {W30} GROUP BY time(10m)
+SELECT bottom(load, region, 1), usage_system FROM cpu WHERE {W30} GROUP BY time(15m)
+SELECT top(load, 3) FROM cpu WHERE host='h1'
+SELECT bottom(load, 4) FROM cpu
+SELECT top(usage_user, 2), usage_system FROM cpu
+SELECT top(usage_user, 2) AS t FROM cpu
+SELECT top(used, 2) FROM mem WHERE {W30} GROUP BY time(10m), host
+SELECT top(code, 3) FROM events
+SELECT top(v, 2) FROM big
+SELECT top(usage_user) FROM cpu
+SELECT top(usage_user, 0) FROM cpu
+SELECT top(usage_user, -1) FROM cpu
+SELECT top(usage_user, 'x') FROM cpu
+SELECT top(usage_user, 2.5) FROM cpu
+SELECT top(1, 2) FROM cpu
+SELECT top(usage_user, 2), max(load) FROM cpu
+SELECT top(usage_user, 2), bottom(usage_user, 2) FROM cpu
+SELECT top(usage_user, 2) * 2 FROM cpu
+SELECT top(usage_user, host, region, 2) FROM cpu
+SELECT top(usage_user, 'host', 2) FROM cpu
+SELECT top(usage_user, 2, 3) FROM cpu
+SELECT top(status, 2) FROM cpu
+SELECT top(up, 2) FROM cpu
+SELECT bottom(usage_user, 2) FROM cpu WHERE {W30} GROUP BY time(10m) fill(none)
+SELECT top(usage_user, 2) FROM cpu WHERE {W30} GROUP BY time(10m) fill(0)
+SELECT top(nosuch, 2) FROM cpu
+SELECT top(*, 2) FROM cpu
+SELECT top(/usage/, 2) FROM cpu
+SKIP(derivative(top()) without GROUP BY time: influxd reports the derivative, m2mdb the combination first) SELECT derivative(top(usage_user, 2)) FROM cpu
+SKIP(top() under ORDER BY time DESC: influxd keeps ascending times, m2mdb orders the rows as asked) SELECT top(usage_user, 2) FROM cpu ORDER BY time DESC
+SELECT top(usage_user, 3) FROM cpu LIMIT 2
+SELECT top(usage_user, 100000) FROM cpu WHERE host='h1' AND time < '2020-01-01T00:01:00Z'
+SELECT top(usage_user, nosuchtag, 2) FROM cpu
+SELECT top(usage_user, host, 2), region FROM cpu
+SELECT top(usage_user, usage_system, 2) FROM cpu
+SELECT top(used, host, 1) FROM mem GROUP BY host
+SELECT top(m, 2) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE {W30} GROUP BY time(5m))
 # --- selectors with extra fields and tags (read at the selected point)
 SELECT max(usage_user), host, region, usage_system, status FROM cpu
 SELECT max(usage_user), usage_system FROM cpu GROUP BY host
@@ -395,7 +534,7 @@ SELECT count(usage_user) FROM cpu; SELECT count(used) FROM mem
 SHOW MEASUREMENTS; SELECT mean(load) FROM cpu GROUP BY host
 SKIP(influxd 1.6 reports a later statement's compile error as 'not executed', racily) SELECT count(used) FROM mem; SELECT bad(x) FROM mem; SELECT count(used) FROM mem
 SELECT count(used) FROM mem; SELECT bad(x) FROM mem
-""".replace("{W}", W).replace("{W2}", W2)
+""".replace("{W}", W).replace("{W2}", W2).replace("{S}", S).replace("{W7}", W7).replace("{W30}", W30).replace("{A}", A)
 
 AGGS = ["count", "sum", "mean", "median", "min", "max", "first", "last", "spread", "stddev", "mode",
         "percentile({f}, 33)", "integral"]

@@ -65,5 +65,13 @@ for n, key in enumerate([r"esc,host=a\,b,dc=x\ y", r"esc,host=a\=b,dc=x", r"esc,
                          r"esc,host=c\ d", r"esc,host=c\ d,dc=w", "esc", r"esc\,m\ x,host=a", "esc=m,host=a",
                          r"esc\slash,t\ag=va\lue"]):
     esc.append(f"{key} v={n}i {T0 + n * S}")
+# Around the 2020 European DST changes (2020-03-29 and 2020-10-25, 01:00 UTC),
+# every 30 minutes, for tz(): day windows of 23 and 25 hours. Appended
+# after the shuffle, so the lines above stay as they were.
+dst = []
+for start, days in [(1585267200, 6), (1603411200, 5)]:  # 2020-03-27, 2020-10-23
+    for k in range(days * 48):
+        t = (start + k * 1800) * S
+        dst.append(f"dst,site={'ab'[k % 2]} v={(k * 7) % 23 + 0.5},n={k}i {t}")
 with open("data.lp", "w") as f:
-    f.write("\n".join(head + tail + esc) + "\n")
+    f.write("\n".join(head + tail + esc + dst) + "\n")

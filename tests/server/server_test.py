@@ -291,6 +291,16 @@ class Query(unittest.TestCase):
         docs = [json.loads(l) for l in body.decode().splitlines() if l.strip()]
         self.assertEqual([["t", "v"], ["t", "v"]], [d["results"][0]["series"][0]["columns"] for d in docs])
         self.assertEqual([[[1, 1]], [[3, 3]]], [d["results"][0]["series"][0]["values"] for d in docs])
+        # tz(): chunked answers, streamed page by page (raw) or cut from a whole
+        # answer (GROUP BY), print times with the zone's offset.
+        for text, want in [("SELECT v FROM cpu WHERE host = 'a' tz('Europe/Berlin')",
+                            [["1970-01-01T01:00:01+01:00", 1], ["1970-01-01T01:00:03+01:00", 3]]),
+                           ("SELECT count(v) FROM cpu WHERE time >= 0 AND time < 4s GROUP BY time(2s) "
+                            "tz('Asia/Kolkata')",
+                            [["1970-01-01T05:30:00+05:30", 1], ["1970-01-01T05:30:02+05:30", 2]])]:
+            st, _, body = self.s.request("GET", "/query?db=t&chunked=true&chunk_size=1&q=" + urllib.parse.quote(text))
+            docs = [json.loads(l) for l in body.decode().splitlines() if l.strip()]
+            self.assertEqual(want, [r for d in docs for r in d["results"][0]["series"][0]["values"]], text)
         st, _, body = self.s.request("GET", "/query?db=t&pretty=true&q=SHOW+DATABASES")
         self.assertIn(b"\n", body.strip())
         st, _, body = self.s.request("GET", "/query?db=nope&q=" + urllib.parse.quote("SELECT * FROM cpu"))

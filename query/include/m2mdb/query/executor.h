@@ -38,6 +38,9 @@ struct ResultSeries {
   // formatters print that column, and only that one, as a time. Otherwise a
   // column named "time" is one.
   bool time_first = false;
+  // The statement's tz('...') zone (an IANA name): RFC3339 times are printed
+  // as local times with that zone's offset, as influxd does. Empty: UTC.
+  std::string time_zone;
 };
 
 struct StatementResult {
