@@ -32,8 +32,12 @@
 
 namespace {
 
+using m2mdb::server::BodyReader;
+using m2mdb::server::DataSink;
 using m2mdb::server::Http1Options;
 using m2mdb::server::Http1Server;
+using m2mdb::server::Request;
+using m2mdb::server::Response;
 
 void Check(bool ok, const char* what, std::string_view out) {
   if (!ok) {
@@ -76,24 +80,23 @@ Http1Server* MakeServer(SSL_CTX* tls) {
   o.default_headers = {{"X-Default", "1"}};
   return new Http1Server(
       o,
-      [](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
-        if (req.method == "HEAD") res.set_header("X-Head", "1");  // tells CheckResponses
-        if (req.path.rfind("/r", 0) == 0) {                       // reads the body
+      [](const Request& req, Response& res, const BodyReader& reader) {
+        if (req.method == "HEAD") res.SetHeader("X-Head", "1");  // tells CheckResponses
+        if (req.path.rfind("/r", 0) == 0) {                      // reads the body
           size_t n = 0;
           bool ok = reader([&](const char*, size_t k) {
             n += k;
             return n < 100000;
           });
           res.status = ok ? 200 : 400;
-          res.set_content(std::to_string(n) + " " + req.get_param_value("a"), "text/plain");
+          res.SetContent(std::to_string(n) + " " + req.Param("a"), "text/plain");
         } else if (req.path.rfind("/c", 0) == 0) {  // chunked answer
           res.status = 200;
-          res.set_chunked_content_provider("application/json",
-                                           [i = 0](size_t, httplib::DataSink& sink) mutable {
-                                             if (i++ < 3) return sink.write("{\"x\":1}\n", 8);
-                                             sink.done();
-                                             return true;
-                                           });
+          res.SetChunkedProvider("application/json", [i = 0](DataSink& sink) mutable {
+            if (i++ < 3) return sink.write("{\"x\":1}\n", 8);
+            sink.done();
+            return true;
+          });
         } else if (req.path.rfind("/t", 0) == 0 && req.method != "HEAD") {  // X-Head must survive
           throw std::runtime_error("handler failure");
         } else if (req.path.rfind("/e", 0) == 0) {
@@ -102,7 +105,7 @@ Http1Server* MakeServer(SSL_CTX* tls) {
           res.status = 204;
         }
       },
-      [](httplib::Response& res) { res.set_content("{\"error\":\"e\"}", "application/json"); }, nullptr);
+      [](Response& res) { res.SetContent("{\"error\":\"e\"}", "application/json"); }, nullptr);
 }
 
 Http1Server* Server() {
