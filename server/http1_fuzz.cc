@@ -10,8 +10,13 @@
 // Every eighth input (by length) is sent over TLS instead: a client thread
 // speaks TLS to a second server with an in-memory self-signed certificate,
 // writes the input, sends close_notify and reads the answers, which must
-// satisfy the same checks (TLS records split and join bytes differently from
-// the plain socket; the framing code must not care).
+// satisfy the same checks. The TLS path reads what OpenSSL decrypts into the
+// same buffer the plain path fills from recv, and parses it with the same
+// code; what differs is how the bytes arrive: SSL_read returns one record at
+// a time. So the input goes out in records of 1 to 64 bytes, cut where a
+// hash of the input says, and the framing code sees request lines, headers,
+// chunk-size lines and bodies split at every kind of place across reads
+// (the plain path gets the whole input in one recv).
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -130,7 +135,18 @@ std::string TlsClient(int fd, const uint8_t* data, size_t size) {
   SSL* ssl = SSL_new(ctx);
   SSL_set_fd(ssl, fd);
   if (SSL_connect(ssl) == 1) {
-    if (size == 0 || SSL_write(ssl, data, static_cast<int>(size)) > 0) {
+    // Record sizes from an FNV-1a hash of the input, stepped as an LCG: the
+    // same input is always cut the same way.
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < size; i++) h = (h ^ data[i]) * 1099511628211ull;
+    bool sent = true;
+    for (size_t off = 0; off < size && sent;) {
+      h = h * 6364136223846793005ull + 1442695040888963407ull;
+      const size_t n = std::min<size_t>(size - off, 1 + (h >> 58));  // 1..64
+      sent = SSL_write(ssl, data + off, static_cast<int>(n)) > 0;
+      off += n;
+    }
+    if (sent) {
       SSL_shutdown(ssl);  // close_notify: the server sees the end of input
       char buf[65536];
       for (;;) {
