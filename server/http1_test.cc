@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "server/http1_parse.h"
+
 namespace m2mdb::server {
 namespace {
 
@@ -796,6 +798,48 @@ TEST(HttpTypes, HeadersIgnoreCaseKeepOrderAndRefuseLineBreaks) {
   EXPECT_EQ("{}", res.body);
   EXPECT_EQ("application/json", res.Header("content-type"));
   EXPECT_FALSE(res.HasHeader("X-Bad"));
+}
+
+// The request head parser on its own, without a socket.
+TEST(Http1Parse, RequestHeads) {
+  Request req;
+  ASSERT_EQ(0, ParseRequestHead("POST http://h:1/a%20b?db=x&q=1+2#frag HTTP/1.0\r\n"
+                                "Host: h\r\nX-Empty:\r\nX-T:\t v \t\r\n\r\n",
+                                &req));
+  EXPECT_EQ("POST", req.method);
+  EXPECT_EQ("HTTP/1.0", req.version);
+  EXPECT_EQ("/a b", req.path);
+  EXPECT_EQ("x", req.Param("db"));
+  EXPECT_EQ("1 2", req.Param("q"));
+  EXPECT_EQ("v", req.Header("x-t"));
+  EXPECT_TRUE(req.HasHeader("X-Empty"));
+  Request lf;
+  EXPECT_EQ(0, ParseRequestHead("GET / HTTP/1.1\nA: 1\n\n", &lf));  // bare LF line ends
+  EXPECT_EQ("1", lf.Header("a"));
+  for (const char* bad : {"GET  / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1 x\r\n\r\n", "G(T / HTTP/1.1\r\n\r\n",
+                          "GET a HTTP/1.1\r\n\r\n", "GET /\x7f HTTP/1.1\r\n\r\n", "GET / HTTX/1.1\r\n\r\n",
+                          "GET / HTTP/1.1\r\nA: 1\r\n folded\r\n\r\n", "GET / HTTP/1.1\r\nNoColon\r\n\r\n",
+                          "GET / HTTP/1.1\r\nBad Name: 1\r\n\r\n", "GET / HTTP/1.1\r\nA: x\x01y\r\n\r\n",
+                          "GET /%zz HTTP/1.1\r\n\r\n"}) {
+    Request r;
+    EXPECT_EQ(400, ParseRequestHead(bad, &r)) << bad;
+  }
+  Request r2;
+  EXPECT_EQ(505, ParseRequestHead("GET / HTTP/2.0\r\n\r\n", &r2));
+  Request star;
+  EXPECT_EQ(0, ParseRequestHead("OPTIONS * HTTP/1.1\r\n\r\n", &star));
+}
+
+TEST(Http1Parse, ChunkSizes) {
+  uint64_t n = 0;
+  EXPECT_TRUE(ParseChunkSize("1aF", &n));
+  EXPECT_EQ(0x1afu, n);
+  EXPECT_TRUE(ParseChunkSize(" 10 ;name=value", &n));
+  EXPECT_EQ(16u, n);
+  EXPECT_TRUE(ParseChunkSize("fffffffffffffff", &n));  // 15 digits
+  for (const char* bad : {"", ";x", "0x10", "-1", "+1", "1 2", "g", "1000000000000000"}) {
+    EXPECT_FALSE(ParseChunkSize(bad, &n)) << bad;
+  }
 }
 
 }  // namespace
