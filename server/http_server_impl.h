@@ -11,6 +11,11 @@
 //   query_handler.cc    /query: parameters, the concurrency slot, whole and
 //                       streamed (chunked=true) answers
 //
+// and the helpers they share: params.h (form and URL parameters, JSON bound
+// parameters), api_response.h (InfluxDB's error answers), chunked_json.h
+// (chunked=true documents), gzip.h, error_kinds.h (error kind -> status).
+// Below them, the connection loop: http1.h, http1_parse.h, http_types.h.
+//
 // Private to server/; included by those files only.
 #ifndef M2MDB_SERVER_HTTP_SERVER_IMPL_H_
 #define M2MDB_SERVER_HTTP_SERVER_IMPL_H_
