@@ -21,11 +21,12 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "absl/strings/str_cat.h"
 
 #include "m2mdb/log.h"
+#include "server/gzip.h"
+#include "server/http1_parse.h"
 
 namespace m2mdb::server {
 namespace {
@@ -106,103 +107,14 @@ const char* Reason(int status) {
   }
 }
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); i++) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
-
-std::string_view TrimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// True when the comma-separated header value `list` names `token` (any
-// parameters such as ";q=0.5" ignored; "q=0" is not honoured).
-bool ListHas(std::string_view list, std::string_view token) {
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    std::string_view item = list.substr(0, comma);
-    size_t semi = item.find(';');
-    if (EqualsIgnoreCase(TrimOws(item.substr(0, semi)), token)) return true;
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
-// RFC 9110 token characters (methods and header names).
-bool IsTchar(unsigned char c) {
-  if (c >= 'a' && c <= 'z') return true;
-  if (c >= 'A' && c <= 'Z') return true;
-  if (c >= '0' && c <= '9') return true;
-  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
-}
-
-bool IsToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (!IsTchar(c)) return false;
-  }
-  return true;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// What httplib (and InfluxDB, via Go's gzip handler) compress.
+// What cpp-httplib (which served these answers before) and InfluxDB (Go's
+// gzip handler) compress.
 bool Compressible(const std::string& content_type) {
   std::string_view t = content_type;
   if (t.substr(0, 5) == "text/") return t.substr(0, 17) != "text/event-stream";
   return t.find("json") != std::string_view::npos || t.find("xml") != std::string_view::npos ||
          t.find("javascript") != std::string_view::npos;
 }
-
-// A gzip stream written in pieces (chunked responses) or at once.
-class Gzipper {
- public:
-  Gzipper() {
-    ok_ = deflateInit2(&z_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
-  }
-  ~Gzipper() {
-    if (ok_) deflateEnd(&z_);
-  }
-  Gzipper(const Gzipper&) = delete;
-  Gzipper& operator=(const Gzipper&) = delete;
-  // Appends the compressed form of data to *out; finish ends the stream, else
-  // it is flushed so the piece can be sent now.
-  bool Add(std::string_view data, bool finish, std::string* out) {
-    if (!ok_) return false;
-    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-    z_.avail_in = static_cast<uInt>(data.size());
-    int flush = finish ? Z_FINISH : Z_SYNC_FLUSH;
-    for (;;) {
-      size_t old = out->size();
-      size_t room = std::max<size_t>(deflateBound(&z_, z_.avail_in), 64);
-      out->resize(old + room);
-      z_.next_out = reinterpret_cast<Bytef*>(out->data() + old);
-      z_.avail_out = static_cast<uInt>(room);
-      int rc = deflate(&z_, flush);
-      out->resize(old + room - z_.avail_out);
-      if (rc == Z_STREAM_END) return true;
-      if (rc != Z_OK && rc != Z_BUF_ERROR) return false;
-      if (z_.avail_in == 0 && z_.avail_out != 0) return true;
-    }
-  }
-
- private:
-  z_stream z_{};
-  bool ok_ = false;
-};
 
 void AddressOf(const sockaddr_storage& a, std::string* host, int* port) {
   char buf[INET6_ADDRSTRLEN] = "";
@@ -220,43 +132,6 @@ void AddressOf(const sockaddr_storage& a, std::string* host, int* port) {
 
 }  // namespace
 
-bool PercentDecode(std::string_view s, bool plus_is_space, std::string* out) {
-  out->clear();
-  out->reserve(s.size());
-  for (size_t i = 0; i < s.size(); i++) {
-    char c = s[i];
-    if (c == '%') {
-      if (i + 2 >= s.size()) return false;
-      int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
-      if (hi < 0 || lo < 0) return false;
-      out->push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out->push_back(' ');
-    } else {
-      out->push_back(c);
-    }
-  }
-  return true;
-}
-
-void ParseQueryString(std::string_view s, httplib::Params* params) {
-  std::string key, value;
-  while (!s.empty()) {
-    size_t amp = s.find('&');
-    std::string_view pair = s.substr(0, amp);
-    s = amp == std::string_view::npos ? std::string_view() : s.substr(amp + 1);
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    std::string_view k = pair.substr(0, eq);
-    std::string_view v = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    if (!PercentDecode(k, true, &key) || !PercentDecode(v, true, &value)) continue;
-    params->emplace(std::move(key), std::move(value));
-    key = std::string();
-    value = std::string();
-  }
-}
-
 // ---------------------------------------------------------------------------
 // Connection: one client. Owned by the event loop while it waits for bytes
 // (parked), by one worker thread while it is served.
@@ -269,11 +144,6 @@ class Http1Server::Connection {
   Connection(Http1Server* server, int fd, const sockaddr_storage& peer, SSL* ssl)
       : s_(server), fd_(fd), ssl_(ssl) {
     AddressOf(peer, &remote_addr_, &remote_port_);
-    sockaddr_storage local{};
-    socklen_t len = sizeof(local);
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
-      AddressOf(local, &local_addr_, &local_port_);
-    }
     // The first request head (the TLS handshake included) is due within
     // the header timeout of the accept: a connection that sends nothing
     // costs a file descriptor for that long, nothing more.
@@ -572,12 +442,12 @@ class Http1Server::Connection {
 
   // An answer to a request we could not parse; the connection closes.
   void Reject(int status, std::string_view message) {
-    httplib::Request req;
+    Request req;
     req.remote_addr = remote_addr_;
     req.remote_port = remote_port_;
-    httplib::Response res;
+    Response res;
     res.status = status;
-    res.set_header("Content-Type", "application/json");
+    res.SetHeader("Content-Type", "application/json");
     res.body = std::string("{\"error\":\"").append(message).append("\"}\n");  // messages need no escaping
     bool close = true;
     WriteResponse(req, res, /*head_only=*/false, &close, /*gzip=*/false);
@@ -636,12 +506,10 @@ class Http1Server::Connection {
   // when the connection should close.
   bool ServeOne(size_t head_len) {
     std::string_view head(buf_.data() + begin_, head_len);
-    httplib::Request req;
+    Request req;
     req.remote_addr = remote_addr_;
     req.remote_port = remote_port_;
-    req.local_addr = local_addr_;
-    req.local_port = local_port_;
-    int bad = ParseHead(head, &req);
+    int bad = ParseRequestHead(head, &req);
     begin_ += head_len;
     if (bad == 505) {
       Reject(505, "unsupported HTTP version");
@@ -671,7 +539,7 @@ class Http1Server::Connection {
         return false;
       }
       framing = Framing::kChunked;
-      close = close || req.has_header("Content-Length");  // a smuggling attempt, or a broken proxy
+      close = close || req.HasHeader("Content-Length");  // a smuggling attempt, or a broken proxy
     } else {
       bool have = false;
       for (auto [it, end] = req.headers.equal_range("Content-Length"); it != end; ++it) {
@@ -708,22 +576,20 @@ class Http1Server::Connection {
       if (ListHas(it->second, "gzip")) gzip = true;
     }
 
-    httplib::Response res;
-    httplib::ContentReader reader(
-        [this](httplib::ContentReceiver receiver) { return ReadBody(receiver); },
-        [](httplib::MultipartContentHeader, httplib::ContentReceiver) { return false; });
+    Response res;
+    const BodyReader reader = [this](const BodyReceiver& receiver) { return ReadBody(receiver); };
     try {
       s_->handler_(req, res, reader);
     } catch (const std::exception& e) {
       LogError("http: handler threw: ", e.what());
-      res = httplib::Response();
+      res = Response();
       res.status = 500;
-      res.set_header("Content-Type", "application/json");
+      res.SetHeader("Content-Type", "application/json");
       res.body = "{\"error\":\"internal error\"}\n";
       close = true;
     } catch (...) {
       LogError("http: handler threw a non-std exception");
-      res = httplib::Response();
+      res = Response();
       res.status = 500;
       close = true;
     }
@@ -743,70 +609,13 @@ class Http1Server::Connection {
       if (ListHas(it->second, "close")) close = true;
     }
     if (s_->stopping_.load(std::memory_order_relaxed)) close = true;
-    if (res.status >= 400 && res.body.empty() && !res.content_provider_ && s_->error_body_) {
+    if (res.status >= 400 && res.body.empty() && !res.provider && s_->error_body_) {
       s_->error_body_(res);
     }
     bool sent = WriteResponse(req, res, head_only, &close, gzip);
     if (s_->options_.spin_us > 0) answered_ = std::chrono::steady_clock::now();
     if (s_->logger_) s_->logger_(req, res);
     return sent && !close;
-  }
-
-  // Fills req from the head; 0, or the status to answer.
-  int ParseHead(std::string_view head, httplib::Request* req) {
-    size_t eol = head.find('\n');
-    std::string_view line = head.substr(0, eol);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    size_t sp1 = line.find(' ');
-    size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-    if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) return 400;
-    std::string_view method = line.substr(0, sp1);
-    std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    std::string_view version = line.substr(sp2 + 1);
-    if (!IsToken(method) || target.empty()) return 400;
-    if (version.substr(0, 5) != "HTTP/") return 400;
-    if (version != "HTTP/1.1" && version != "HTTP/1.0") return 505;
-    for (unsigned char c : target) {
-      if (c <= 0x20 || c == 0x7f) return 400;
-    }
-    req->method.assign(method);
-    req->version.assign(version);
-    req->target.assign(target);
-
-    // Absolute form (a proxy's request): keep the path and query.
-    if (target.substr(0, 7) == "http://" || target.substr(0, 8) == "https://") {
-      size_t slash = target.find('/', target.find("//") + 2);
-      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-    }
-    size_t q = target.find('?');
-    std::string_view path = target.substr(0, q);
-    if (path.empty() || (path[0] != '/' && !(path == "*" && method == "OPTIONS"))) return 400;
-    if (!PercentDecode(path, false, &req->path)) return 400;
-    if (q != std::string_view::npos) {
-      std::string_view query = target.substr(q + 1);
-      size_t hash = query.find('#');
-      ParseQueryString(query.substr(0, hash), &req->params);
-    }
-
-    std::string_view rest = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 1);
-    while (!rest.empty()) {
-      size_t e = rest.find('\n');
-      std::string_view h = rest.substr(0, e);
-      rest = e == std::string_view::npos ? std::string_view() : rest.substr(e + 1);
-      if (!h.empty() && h.back() == '\r') h.remove_suffix(1);
-      if (h.empty()) break;                         // the blank line that ends the head
-      if (h[0] == ' ' || h[0] == '\t') return 400;  // obsolete line folding
-      size_t colon = h.find(':');
-      if (colon == std::string_view::npos) return 400;
-      std::string_view name = h.substr(0, colon);
-      if (!IsToken(name)) return 400;
-      std::string_view value = TrimOws(h.substr(colon + 1));
-      for (unsigned char c : value) {
-        if ((c < 0x20 && c != '\t') || c == 0x7f) return 400;
-      }
-      req->headers.emplace(std::string(name), std::string(value));
-    }
-    return 0;
   }
 
   // ---- request bodies ------------------------------------------------------
@@ -816,7 +625,7 @@ class Http1Server::Connection {
   // Delivers the body to `receiver` in pieces; false when the client sent
   // less than it announced (EOF, timeout, malformed chunk) or the receiver
   // said stop.
-  bool ReadBody(const httplib::ContentReceiver& receiver) {
+  bool ReadBody(const BodyReceiver& receiver) {
     if (body_done_) return true;
     if (body_failed_) return false;
     body_started_ = true;
@@ -839,14 +648,8 @@ class Http1Server::Connection {
       if (!ReadLine(&line)) return Fail();
       switch (chunk_state_) {
         case ChunkState::kSize: {
-          std::string_view size = TrimOws(line.substr(0, line.find(';')));
           uint64_t v = 0;
-          if (size.empty() || size.size() > 15) return Fail();
-          for (char c : size) {
-            int h = HexValue(c);
-            if (h < 0) return Fail();
-            v = v * 16 + static_cast<uint64_t>(h);
-          }
+          if (!ParseChunkSize(line, &v)) return Fail();
           body_left_ = v;
           chunk_state_ = v == 0 ? ChunkState::kTrailer : ChunkState::kData;
           break;
@@ -883,7 +686,7 @@ class Http1Server::Connection {
   // Hands the next body_left_ bytes (the rest of a Content-Length body, or
   // of a chunk) to `receiver` as they arrive; false on EOF, timeout or a
   // receiver that says stop.
-  bool DeliverLeft(const httplib::ContentReceiver& receiver) {
+  bool DeliverLeft(const BodyReceiver& receiver) {
     while (body_left_ > 0) {
       if (Buffered() == 0 && !FillBody(buf_.size())) return false;
       size_t n = static_cast<size_t>(std::min<uint64_t>(Buffered(), body_left_));
@@ -917,26 +720,26 @@ class Http1Server::Connection {
   // ---- responses -----------------------------------------------------------
 
   // Writes the response; sets *close when its end can only be the close.
-  bool WriteResponse(const httplib::Request& req, httplib::Response& res, bool head_only, bool* close,
-                     bool gzip) {
-    const bool provider = static_cast<bool>(res.content_provider_);
+  bool WriteResponse(const Request& req, Response& res, bool head_only, bool* close, bool gzip) {
+    const bool provider = static_cast<bool>(res.provider);
+    const bool http10 = req.version == "HTTP/1.0";
     const bool no_body = res.status == 204 || res.status == 304 || (res.status >= 100 && res.status < 200);
-    gzip = gzip && !no_body && (provider || !res.body.empty()) && !res.has_header("Content-Encoding") &&
-           Compressible(res.get_header_value("Content-Type"));
+    gzip = gzip && !no_body && (provider || !res.body.empty()) && !res.HasHeader("Content-Encoding") &&
+           Compressible(res.Header("Content-Type"));
     std::string compressed;
     if (gzip && !provider) {
       Gzipper z;
       if (z.Add(res.body, true, &compressed)) {
         res.body.swap(compressed);
-        res.set_header("Content-Encoding", "gzip");
+        res.SetHeader("Content-Encoding", "gzip");
       }
       gzip = false;
     }
-    if (gzip) res.set_header("Content-Encoding", "gzip");
+    if (gzip) res.SetHeader("Content-Encoding", "gzip");
 
     std::string& h = head_;
     h.clear();
-    h.append(req.version == "HTTP/1.0" ? "HTTP/1.0 " : "HTTP/1.1 ");
+    h.append(http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
     char num[24];
     auto r = std::to_chars(num, num + sizeof(num), res.status);
     h.append(num, r.ptr);
@@ -952,24 +755,22 @@ class Http1Server::Connection {
       h.append(k).append(": ").append(v).append("\r\n");
     }
     for (const auto& [k, v] : s_->options_.default_headers) {
-      if (res.headers.count(k) == 0) h.append(k).append(": ").append(v).append("\r\n");
+      if (!res.HasHeader(k)) h.append(k).append(": ").append(v).append("\r\n");
     }
-    const bool chunked = provider && res.is_chunked_content_provider_;
-    uint64_t length = provider ? res.content_length_ : res.body.size();
-    if (chunked || (provider && gzip)) {
-      if (req.version == "HTTP/1.0") {
+    if (provider) {
+      if (http10) {
         *close = true;  // no chunked encoding: the end of the body is the close
       } else {
         h.append("Transfer-Encoding: chunked\r\n");
       }
     } else if (!no_body) {
-      r = std::to_chars(num, num + sizeof(num), length);
+      r = std::to_chars(num, num + sizeof(num), res.body.size());
       h.append("Content-Length: ").append(num, r.ptr).append("\r\n");
     }
     if (*close) {
       h.append("Connection: close\r\n");
     } else {
-      if (req.version == "HTTP/1.0") h.append("Connection: keep-alive\r\n");
+      if (http10) h.append("Connection: keep-alive\r\n");
       r = std::to_chars(num, num + sizeof(num), s_->options_.keep_alive_seconds);
       h.append("Keep-Alive: timeout=").append(num, r.ptr).append("\r\n");
     }
@@ -978,19 +779,13 @@ class Http1Server::Connection {
     if (head_only || no_body) return SendAll(h);
     if (!provider) return SendAll(h, res.body);
     if (!SendAll(h)) return false;
-    bool ok = WriteProvided(req, res, chunked, chunked || gzip, gzip, length);
-    res.content_provider_success_ = ok;
-    return ok;
+    return WriteProvided(res, /*chunk_frames=*/!http10, gzip);
   }
 
-  // Streams a content provider's output: until it says done (a chunked
-  // provider) or `length` bytes; in chunk frames when `as_chunks` (and the
-  // client speaks HTTP/1.1).
-  bool WriteProvided(const httplib::Request& req, httplib::Response& res, bool until_done, bool as_chunks,
-                     bool gzip, uint64_t length) {
-    const bool chunk_frames = as_chunks && req.version != "HTTP/1.0";
+  // Streams a provider's output until it says done, in chunk frames unless
+  // the client speaks HTTP/1.0.
+  bool WriteProvided(Response& res, bool chunk_frames, bool gzip) {
     bool ok = true, done = false;
-    uint64_t offset = 0;
     Gzipper z;
     std::string zbuf;
     auto send_piece = [&](const char* data, size_t n) {
@@ -1002,10 +797,9 @@ class Http1Server::Connection {
           {size, static_cast<size_t>(len)}, {const_cast<char*>(data), n}, {const_cast<char*>("\r\n"), 2}};
       return SendAll(iov, 3);
     };
-    httplib::DataSink sink;
+    DataSink sink;
     sink.write = [&](const char* data, size_t n) {
       if (!ok) return false;
-      offset += n;
       if (gzip) {
         zbuf.clear();
         ok = z.Add(std::string_view(data, n), false, &zbuf) && send_piece(zbuf.data(), zbuf.size());
@@ -1015,14 +809,12 @@ class Http1Server::Connection {
       return ok;
     };
     sink.done = [&] { done = true; };
-    sink.is_writable = [&] { return ok; };
     while (ok && !done) {
-      if (!until_done && offset >= length) break;
       // A provider renders (or, streaming, computes) the answer after the
       // handler returned, outside its try: an exception here (bad_alloc)
       // cuts this answer short and closes this connection, nothing more.
       try {
-        if (!res.content_provider_(offset, until_done ? 0 : length - offset, sink)) ok = false;
+        if (!res.provider(sink)) ok = false;
       } catch (const std::exception& e) {
         LogError("http: content provider threw: ", e.what());
         ok = false;
@@ -1053,8 +845,8 @@ class Http1Server::Connection {
   Clock::time_point body_deadline_ = Clock::time_point::max();
   bool nonblocking_only_ = false;  // sends from the event loop never wait
   std::string tls_out_;            // small TLS writes joined
-  std::string remote_addr_, local_addr_;
-  int remote_port_ = -1, local_port_ = -1;
+  std::string remote_addr_;
+  int remote_port_ = -1;
   std::vector<char> buf_;
   size_t begin_ = 0, end_ = 0;  // unconsumed bytes are buf_[begin_, end_)
   std::string head_;            // response head, reused

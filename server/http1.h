@@ -26,7 +26,7 @@
 // over the non-blocking socket; OpenSSL does all crypto), so plain and TLS
 // connections share every limit, the router and the handlers.
 //
-// It reuses httplib's Request and Response as plain data carriers.
+// Requests and responses are our own plain types (http_types.h).
 //
 // Thread-safety: Bind, then Run in one thread; Stop from any other.
 #ifndef M2MDB_SERVER_HTTP1_H_
@@ -48,9 +48,8 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
-#include "httplib.h"
-
 #include "m2mdb/status.h"
+#include "server/http_types.h"
 
 namespace m2mdb::server {
 
@@ -82,7 +81,7 @@ struct Http1Options {
   // = plain HTTP.
   SSL_CTX* tls = nullptr;
   // Added to every response that does not set them.
-  httplib::Headers default_headers;
+  Headers default_headers;
 };
 
 class Http1Server {
@@ -91,11 +90,10 @@ class Http1Server {
   // the handler calls `reader`; a body left unread is skipped, or the
   // connection closed when it is large. A response status >= 400 with an
   // empty body goes through `error_body` first.
-  using Handler =
-      std::function<void(const httplib::Request&, httplib::Response&, const httplib::ContentReader&)>;
+  using Handler = std::function<void(const Request&, Response&, const BodyReader&)>;
   // After the response is written (or could not be).
-  using Logger = std::function<void(const httplib::Request&, const httplib::Response&)>;
-  using ErrorBody = std::function<void(httplib::Response&)>;
+  using Logger = std::function<void(const Request&, const Response&)>;
+  using ErrorBody = std::function<void(Response&)>;
 
   Http1Server(Http1Options options, Handler handler, ErrorBody error_body, Logger logger);
   ~Http1Server();
@@ -165,13 +163,6 @@ class Http1Server {
   size_t open_ = 0;                                   // guarded by mu_
   bool closed_ = false;                               // guarded by mu_
 };
-
-// Splits "a=1&b=x%20y" into params, as Go's url.ParseQuery: '+' is a space,
-// a pair without '=' has an empty value, a pair with a bad %-escape is
-// dropped. Shared by the URL and form bodies (POST /query).
-void ParseQueryString(std::string_view s, httplib::Params* params);
-// %XX-decodes s; '+' is a space when plus_is_space. False on a bad escape.
-bool PercentDecode(std::string_view s, bool plus_is_space, std::string* out);
 
 }  // namespace m2mdb::server
 

@@ -1,7 +1,8 @@
 // The InfluxDB 1.x-compatible HTTP API (docs/http-api.md), plain HTTP or TLS,
 // served by Http1Server (http1.h).
 //
-// Only server/*.cc include httplib.h; this header keeps it out of sight.
+// The implementation (HttpServer::Impl, one file per concern) is private to
+// server/: see http_server_impl.h.
 //
 // Thread-safety: Run blocks in one thread; Stop may be called from another.
 #ifndef M2MDB_SERVER_HTTP_SERVER_H_

@@ -681,6 +681,29 @@ class Tls(unittest.TestCase):
             self.assertEqual(200, r.status)
             self.assertEqual(50, len(body.decode().strip().split("\n")))
             c.close()
+            # A request sent three bytes per TLS record: the server's reads
+            # return one record each, so the request line, the headers, the
+            # chunk-size lines and the body all arrive split.
+            req = (b"POST /write?db=t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                   b"Connection: close\r\n\r\nb\r\nsplit v=7 1\r\n0\r\n\r\n")
+            raw = ctx.wrap_socket(socket.create_connection(("127.0.0.1", s.port), timeout=10),
+                                  server_hostname="127.0.0.1")
+            for i in range(0, len(req), 3):
+                raw.sendall(req[i:i + 3])
+            resp = b""
+            while True:
+                chunk = raw.recv(65536)
+                if not chunk:
+                    break
+                resp += chunk
+            raw.close()
+            self.assertTrue(resp.startswith(b"HTTP/1.1 204 "), resp)
+            c = http.client.HTTPSConnection("127.0.0.1", s.port, context=ctx, timeout=10)
+            c.request("GET", "/query?db=t&q=" + urllib.parse.quote("SELECT v FROM split"))
+            r = c.getresponse()
+            self.assertEqual([["1970-01-01T00:00:00.000000001Z", 7]],
+                             json.loads(r.read())["results"][0]["series"][0]["values"])
+            c.close()
         finally:
             self.assertEqual(0, s.stop())
         bad = Server("tls-bad", extra=["--tls-cert", cert, "--tls-key", cert], expect_start=False)

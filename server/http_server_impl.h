@@ -1,0 +1,162 @@
+// HttpServer::Impl: the state every handler shares (the DB, options, tokens,
+// metrics, executor, query slots) and the handlers, one concern per file:
+//
+//   http_server.cc      the facade, TLS context and Http1Server set-up
+//   routes.cc           the routing table: method + path -> handler, 404/405,
+//                       the Content-Length limit (413) before a body is read
+//   status_handlers.cc  /ping, /health, /metrics
+//   auth.cc             Authenticate (401), AuthorizeStatements (403)
+//   request_body.cc     ReadBody: a request body under the size limit, gunzipped
+//   write_handler.cc    /write and /api/v2/write
+//   query_handler.cc    /query: parameters, the concurrency slot, whole and
+//                       streamed (chunked=true) answers
+//
+// and the helpers they share: params.h (form and URL parameters, JSON bound
+// parameters), api_response.h (InfluxDB's error answers), chunked_json.h
+// (chunked=true documents), gzip.h, error_kinds.h (error kind -> status).
+// Below them, the connection loop: http1.h, http1_parse.h, http_types.h.
+//
+// Private to server/; included by those files only.
+#ifndef M2MDB_SERVER_HTTP_SERVER_IMPL_H_
+#define M2MDB_SERVER_HTTP_SERVER_IMPL_H_
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <openssl/ssl.h>
+
+#include "m2mdb/db.h"
+#include "m2mdb/query/executor.h"
+#include "server/auth.h"
+#include "server/error_kinds.h"
+#include "server/http1.h"
+#include "server/http_server.h"
+#include "server/http_types.h"
+#include "server/metrics.h"
+#include "server/params.h"
+
+namespace m2mdb::server {
+
+// The endpoint a path names, for the request counters (routes.cc).
+Endpoint EndpointOf(std::string_view path);
+
+// Thread-local request buffers: a 5000-line batch is ~1 MB, and allocating
+// that afresh per request costs page faults (malloc serves it by mmap).
+struct Buffers {
+  std::string body;
+  std::string inflated;
+  void Trim() {
+    // Keep the common size warm, give back the rare giant.
+    constexpr size_t kKeep = 8 << 20;
+    if (body.capacity() > kKeep) std::string().swap(body);
+    if (inflated.capacity() > kKeep) std::string().swap(inflated);
+  }
+};
+extern thread_local Buffers tls_buffers;  // request_body.cc
+
+class HttpServer::Impl {
+ public:
+  Impl(DB* db, const ServeOptions& o, TokenStore tokens, bool auth_required)
+      : db_(db), options_(o), tokens_(std::move(tokens)), auth_required_(auth_required), executor_(db) {}
+
+  Status Init();
+  ~Impl() {
+    if (ssl_ctx_ != nullptr) SSL_CTX_free(ssl_ctx_);
+  }
+  StatusOr<int> Bind(const std::string& host, int port) { return http_->Bind(host, port); }
+  void Run() {
+    http_->Run();
+    run_done_ = true;
+  }
+  // Stops accepting and closes idle connections; returns once Run has
+  // returned (requests in flight answered). A Stop before Run has started
+  // makes Run return at once.
+  void Stop() {
+    http_->Stop();
+    while (!run_done_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  bool tls() const { return tls_; }
+  // Counts a statement stopped by a query limit (its kind's metric).
+  void CountStatementError(const query::StatementResult& r) {
+    if (r.error.empty()) return;
+    if (auto limit = ActionFor(r.kind).limit) metrics_.AddLimitRejection(*limit);
+  }
+  void SetQueryHookForTest(std::function<void(const std::string&)> hook) {
+    query_hook_for_test_ = std::move(hook);
+  }
+
+  // Every request, plain or TLS: the routing table (routes.cc).
+  void Dispatch(const Request& req, Response& res, const BodyReader& reader);
+
+ private:
+  using Handler = void (Impl::*)(const Request& req, Response& res, const BodyReader& reader);
+  // One row of the routing table (routes.cc).
+  struct Route {
+    std::string_view method;
+    std::string_view path;
+    Endpoint endpoint;
+    // A body is read: a Content-Length over --max-body-bytes is answered
+    // 413 before the handler runs.
+    bool reads_body;
+    Handler handler;
+  };
+  static const Route kRoutes[];
+  static const Route* FindPath(std::string_view path);
+  friend Endpoint EndpointOf(std::string_view path);
+
+  struct AuthResult {
+    const TokenInfo* token = nullptr;  // null when auth is off
+    bool ok = true;
+  };
+  // 401 (and false) without a valid token when auth is required.
+  AuthResult Authenticate(const Request& req, const Params& params, Response& res);
+  // 403 (and false) unless `token` may run every statement, `database`
+  // being the request's db= parameter.
+  bool AuthorizeStatements(const Request& req, Response& res, const TokenInfo& token,
+                           const std::vector<query::Statement>& statements, const std::string& database);
+  // Answers 403 with `message` and logs it (rate-limited).
+  void Forbidden(const Request& req, Response& res, const TokenInfo& token, const std::string& message);
+
+  void HandlePing(const Request& req, Response& res, const BodyReader& reader);
+  void HandleHealth(const Request& req, Response& res, const BodyReader& reader);
+  void HandleMetrics(const Request& req, Response& res, const BodyReader& reader);
+  void HandleWriteV1(const Request& req, Response& res, const BodyReader& reader) {
+    HandleWrite(req, res, reader, false);
+  }
+  void HandleWriteV2(const Request& req, Response& res, const BodyReader& reader) {
+    HandleWrite(req, res, reader, true);
+  }
+  void HandleWrite(const Request& req, Response& res, const BodyReader& reader, bool v2);
+  void HandleGetQuery(const Request& req, Response& res, const BodyReader&) {
+    HandleQuery(req, res, nullptr);
+  }
+  void HandlePostQuery(const Request& req, Response& res, const BodyReader& reader);
+  void HandleQuery(const Request& req, Response& res, const ParamMap* form);
+  // Reads the body with the limits; false when a response was set (or the
+  // client is gone).
+  bool ReadBody(const Request& req, Response& res, const BodyReader& reader, std::string_view* body);
+
+  DB* db_;
+  ServeOptions options_;
+  TokenStore tokens_;
+  bool auth_required_;
+  bool tls_ = false;
+  SSL_CTX* ssl_ctx_ = nullptr;  // TLS; owned
+  std::unique_ptr<Http1Server> http_;
+  ServerMetrics metrics_;
+  std::atomic<int> queries_running_{0};
+  AuthLog auth_log_;
+  std::function<void(const std::string&)> query_hook_for_test_;
+  std::atomic<bool> run_done_{false};
+  query::Executor executor_;
+};
+
+}  // namespace m2mdb::server
+
+#endif  // M2MDB_SERVER_HTTP_SERVER_IMPL_H_
