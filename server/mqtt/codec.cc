@@ -23,8 +23,7 @@ CodecError ProtocolError(std::string message) { return {reason::kProtocolError, 
 // Bounds-checked big-endian reader over one packet body.
 class Reader {
  public:
-  explicit Reader(std::string_view s)
-      : p_(reinterpret_cast<const uint8_t*>(s.data())), end_(p_ + s.size()) {}
+  explicit Reader(std::string_view s) : p_(reinterpret_cast<const uint8_t*>(s.data())), end_(p_ + s.size()) {}
 
   size_t left() const { return static_cast<size_t>(end_ - p_); }
   bool Byte(uint8_t* v) {
@@ -100,17 +99,37 @@ enum class PropType : uint8_t { kNone, kByte, kU16, kU32, kVarInt, kString, kBin
 
 PropType TypeOf(uint32_t id) {
   switch (id) {
-    case 0x01: case 0x17: case 0x19: case 0x24: case 0x25: case 0x28: case 0x29: case 0x2A:
+    case 0x01:
+    case 0x17:
+    case 0x19:
+    case 0x24:
+    case 0x25:
+    case 0x28:
+    case 0x29:
+    case 0x2A:
       return PropType::kByte;
-    case 0x13: case 0x21: case 0x22: case 0x23:
+    case 0x13:
+    case 0x21:
+    case 0x22:
+    case 0x23:
       return PropType::kU16;
-    case 0x02: case 0x11: case 0x18: case 0x27:
+    case 0x02:
+    case 0x11:
+    case 0x18:
+    case 0x27:
       return PropType::kU32;
     case 0x0B:
       return PropType::kVarInt;
-    case 0x03: case 0x08: case 0x12: case 0x15: case 0x1A: case 0x1C: case 0x1F:
+    case 0x03:
+    case 0x08:
+    case 0x12:
+    case 0x15:
+    case 0x1A:
+    case 0x1C:
+    case 0x1F:
       return PropType::kString;
-    case 0x09: case 0x16:
+    case 0x09:
+    case 0x16:
       return PropType::kBinary;
     case 0x26:
       return PropType::kPair;
@@ -144,11 +163,21 @@ CodecError ReadProperties(Reader* r, Properties* out) {
     bool ok = true;
     CodecError err;
     switch (type) {
-      case PropType::kByte: ok = pr.Byte(&b); break;
-      case PropType::kU16: ok = pr.U16(&u16); break;
-      case PropType::kU32: ok = pr.U32(&u32); break;
-      case PropType::kVarInt: ok = pr.VarInt(&u32); break;
-      case PropType::kBinary: ok = pr.Binary(&s); break;
+      case PropType::kByte:
+        ok = pr.Byte(&b);
+        break;
+      case PropType::kU16:
+        ok = pr.U16(&u16);
+        break;
+      case PropType::kU32:
+        ok = pr.U32(&u32);
+        break;
+      case PropType::kVarInt:
+        ok = pr.VarInt(&u32);
+        break;
+      case PropType::kBinary:
+        ok = pr.Binary(&s);
+        break;
       case PropType::kString:
         if (!ReadString(&pr, &s, "a string property", &err)) return err;
         break;
@@ -156,7 +185,8 @@ CodecError ReadProperties(Reader* r, Properties* out) {
         if (!ReadString(&pr, &s, "a user property name", &err)) return err;
         if (!ReadString(&pr, &s2, "a user property value", &err)) return err;
         break;
-      case PropType::kNone: break;
+      case PropType::kNone:
+        break;
     }
     if (!ok) return Malformed("property " + std::to_string(id) + " is cut short");
     switch (id) {
@@ -164,8 +194,12 @@ CodecError ReadProperties(Reader* r, Properties* out) {
         if (b > 1) return ProtocolError("payload format indicator must be 0 or 1");
         out->payload_format_indicator = b;
         break;
-      case 0x11: out->session_expiry_interval = u32; break;
-      case 0x15: out->authentication_method = s; break;
+      case 0x11:
+        out->session_expiry_interval = u32;
+        break;
+      case 0x15:
+        out->authentication_method = s;
+        break;
       case 0x17:
         if (b > 1) return ProtocolError("request problem information must be 0 or 1");
         out->request_problem_information = b;
@@ -173,14 +207,22 @@ CodecError ReadProperties(Reader* r, Properties* out) {
       case 0x19:
         if (b > 1) return ProtocolError("request response information must be 0 or 1");
         break;
-      case 0x1F: out->reason_string = s; break;
+      case 0x1F:
+        out->reason_string = s;
+        break;
       case 0x21:
         if (u16 == 0) return ProtocolError("receive maximum must not be 0");
         out->receive_maximum = u16;
         break;
-      case 0x22: out->topic_alias_maximum = u16; break;
-      case 0x23: out->topic_alias = u16; break;
-      case 0x26: out->user_properties++; break;
+      case 0x22:
+        out->topic_alias_maximum = u16;
+        break;
+      case 0x23:
+        out->topic_alias = u16;
+        break;
+      case 0x26:
+        out->user_properties++;
+        break;
       case 0x27:
         if (u32 == 0) return ProtocolError("maximum packet size must not be 0");
         out->maximum_packet_size = u32;
@@ -188,7 +230,8 @@ CodecError ReadProperties(Reader* r, Properties* out) {
       case 0x0B:
         if (u32 == 0) return ProtocolError("subscription identifier must not be 0");
         break;
-      default: break;  // parsed, of no use to a sink
+      default:
+        break;  // parsed, of no use to a sink
     }
   }
   return {};
@@ -231,16 +274,23 @@ std::string_view Clip(std::string_view s) { return s.substr(0, 1024); }
 
 uint8_t ConnackCodeV311(uint8_t reason_v5) {
   switch (reason_v5) {
-    case reason::kSuccess: return 0;
-    case reason::kUnsupportedProtocolVersion: return 1;
-    case reason::kClientIdNotValid: return 2;
+    case reason::kSuccess:
+      return 0;
+    case reason::kUnsupportedProtocolVersion:
+      return 1;
+    case reason::kClientIdNotValid:
+      return 2;
     case reason::kServerUnavailable:
     case reason::kServerBusy:
-    case reason::kServerShuttingDown: return 3;
-    case reason::kBadUserNameOrPassword: return 4;
+    case reason::kServerShuttingDown:
+      return 3;
+    case reason::kBadUserNameOrPassword:
+      return 4;
     case reason::kNotAuthorized:
-    case reason::kBadAuthenticationMethod: return 5;
-    default: return 3;  // "server unavailable" is the closest to "refused for a reason of ours"
+    case reason::kBadAuthenticationMethod:
+      return 5;
+    default:
+      return 3;  // "server unavailable" is the closest to "refused for a reason of ours"
   }
 }
 
@@ -374,7 +424,8 @@ CodecError DecodeConnect(uint8_t flags, std::string_view body, ConnectPacket* ou
       if (CodecError e = ReadProperties(&r, &will_props); !e.ok()) return e;
     }
     if (!ReadString(&r, &out->will_topic, "will topic", &err)) return err;
-    if (!IsValidTopicName(out->will_topic)) return {reason::kTopicNameInvalid, "will topic is not a topic name"};
+    if (!IsValidTopicName(out->will_topic))
+      return {reason::kTopicNameInvalid, "will topic is not a topic name"};
     if (!r.Binary(&out->will_payload)) return Malformed("will payload is cut short");
   }
   if (has_username) {
@@ -547,7 +598,8 @@ std::string EncodeConnack(uint8_t version, bool session_present, uint8_t reason,
 
 std::string EncodeAck(uint8_t version, PacketType type, uint16_t packet_id, uint8_t reason,
                       std::string_view reason_string) {
-  const uint8_t first = static_cast<uint8_t>(static_cast<uint8_t>(type) << 4 | (type == PacketType::kPubrel ? 2 : 0));
+  const uint8_t first =
+      static_cast<uint8_t>(static_cast<uint8_t>(type) << 4 | (type == PacketType::kPubrel ? 2 : 0));
   std::string body;
   AppendU16(&body, packet_id);
   if (version == kV5 && (reason != 0 || !reason_string.empty())) {

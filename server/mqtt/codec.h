@@ -93,9 +93,9 @@ struct CodecError {
 
 struct FixedHeader {
   PacketType type = PacketType::kConnect;
-  uint8_t flags = 0;           // the low four bits of the first byte
-  uint32_t remaining = 0;      // bytes after the fixed header
-  uint8_t header_bytes = 0;    // 2..5
+  uint8_t flags = 0;         // the low four bits of the first byte
+  uint32_t remaining = 0;    // bytes after the fixed header
+  uint8_t header_bytes = 0;  // 2..5
   size_t total() const { return header_bytes + size_t{remaining}; }
 };
 

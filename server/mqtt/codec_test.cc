@@ -19,7 +19,8 @@ TEST(MqttCodec, RemainingLengthOfFourBytesIsTheMost) {
   EXPECT_EQ(ParseFixedHeader(std::string("\x30\xFF\xFF\xFF\x7F", 5), 1 << 20, &h), FrameStatus::kTooLarge);
   EXPECT_EQ(h.remaining, kMaxRemainingLength);
   // A fifth length byte is malformed, whatever follows.
-  EXPECT_EQ(ParseFixedHeader(std::string("\x30\xFF\xFF\xFF\xFF\x01", 6), 1u << 31, &h), FrameStatus::kMalformed);
+  EXPECT_EQ(ParseFixedHeader(std::string("\x30\xFF\xFF\xFF\xFF\x01", 6), 1u << 31, &h),
+            FrameStatus::kMalformed);
   EXPECT_EQ(ParseFixedHeader(std::string("\x30\x80\x80", 3), 1 << 20, &h), FrameStatus::kIncomplete);
   EXPECT_EQ(ParseFixedHeader(std::string("\x00\x00", 2), 1 << 20, &h), FrameStatus::kMalformed);
 }
@@ -34,8 +35,12 @@ TEST(MqttCodec, OversizePacketIsReportedBeforeItsBytesArrive) {
 
 TEST(MqttCodec, ConnectRoundTripsBothVersions) {
   for (uint8_t v : {kV311, kV5}) {
-    ConnectOptions o{.version = v, .clean_start = false, .keep_alive = 30, .client_id = "dev-1",
-                     .username = "u", .password = "secret"};
+    ConnectOptions o{.version = v,
+                     .clean_start = false,
+                     .keep_alive = 30,
+                     .client_id = "dev-1",
+                     .username = "u",
+                     .password = "secret"};
     if (v == kV5) {
       o.session_expiry_interval = 3600;
       o.receive_maximum = 500;
@@ -135,7 +140,10 @@ TEST(MqttCodec, UnknownPropertyIsMalformedAndKnownOnesAreSkipped) {
   // PUBLISH v5 with a user property and a content type (skipped), then with
   // property id 0x7F (undefined).
   std::string body;
-  body += std::string("\x00\x04" "db/x", 6);
+  body += std::string(
+      "\x00\x04"
+      "db/x",
+      6);
   body += std::string("\x00\x01", 2);  // packet id 1
   std::string props;
   props += std::string("\x26\x00\x01k\x00\x01v", 7);
@@ -149,19 +157,28 @@ TEST(MqttCodec, UnknownPropertyIsMalformedAndKnownOnesAreSkipped) {
   EXPECT_EQ(p.properties.user_properties, 1);
   EXPECT_EQ(p.payload, "m v=1");
 
-  std::string bad = std::string("\x00\x04" "db/x\x00\x01\x02\x7F\x00", 11);
+  std::string bad = std::string(
+      "\x00\x04"
+      "db/x\x00\x01\x02\x7F\x00",
+      11);
   EXPECT_EQ(DecodePublish(kV5, 0x02, bad, &p).reason, reason::kMalformed);
 }
 
 TEST(MqttCodec, DuplicatePropertyIsAProtocolError) {
-  std::string body = std::string("\x00\x04" "db/x\x00\x01", 8);
+  std::string body = std::string(
+      "\x00\x04"
+      "db/x\x00\x01",
+      8);
   body += std::string("\x04\x01\x01\x01\x01", 5);  // payload format indicator twice
   PublishPacket p;
   EXPECT_EQ(DecodePublish(kV5, 0x02, body, &p).reason, reason::kProtocolError);
 }
 
 TEST(MqttCodec, PropertyLengthPastThePacketIsMalformed) {
-  std::string body = std::string("\x00\x04" "db/x\x00\x01\x09\x01", 10);
+  std::string body = std::string(
+      "\x00\x04"
+      "db/x\x00\x01\x09\x01",
+      10);
   PublishPacket p;
   EXPECT_EQ(DecodePublish(kV5, 0x02, body, &p).reason, reason::kMalformed);
 }
@@ -175,7 +192,10 @@ TEST(MqttCodec, ReceiveMaximumZeroIsAProtocolError) {
 }
 
 TEST(MqttCodec, TopicAliasIsRefusedSinceWeAnnounceNone) {
-  std::string body = std::string("\x00\x04" "db/x\x00\x01\x03\x23\x00\x01", 12);
+  std::string body = std::string(
+      "\x00\x04"
+      "db/x\x00\x01\x03\x23\x00\x01",
+      12);
   PublishPacket p;
   EXPECT_EQ(DecodePublish(kV5, 0x02, body, &p).reason, reason::kTopicAliasInvalid);
 }
@@ -244,9 +264,9 @@ TEST(MqttCodec, TopicFilterValidation) {
 
 TEST(MqttCodec, Utf8Validation) {
   EXPECT_TRUE(IsValidMqttUtf8("caf\xC3\xA9 \xF0\x9F\x98\x80"));
-  EXPECT_FALSE(IsValidMqttUtf8("\xED\xA0\x80"));  // surrogate
-  EXPECT_FALSE(IsValidMqttUtf8("\xE0\x80\xAF"));  // overlong
-  EXPECT_FALSE(IsValidMqttUtf8("\xC3"));          // cut short
+  EXPECT_FALSE(IsValidMqttUtf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidMqttUtf8("\xE0\x80\xAF"));      // overlong
+  EXPECT_FALSE(IsValidMqttUtf8("\xC3"));              // cut short
   EXPECT_FALSE(IsValidMqttUtf8("\xF4\x90\x80\x80"));  // past U+10FFFF
 }
 

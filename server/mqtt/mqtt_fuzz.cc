@@ -38,7 +38,9 @@ void RoundTripPublish(uint8_t version, const PublishPacket& p) {
 
 void RoundTripConnect(const ConnectPacket& c) {
   if (c.will) return;  // the test encoder has no will
-  ConnectOptions o{.version = c.version, .clean_start = c.clean_start, .keep_alive = c.keep_alive,
+  ConnectOptions o{.version = c.version,
+                   .clean_start = c.clean_start,
+                   .keep_alive = c.keep_alive,
                    .client_id = std::string(c.client_id)};
   if (c.username) o.username = std::string(*c.username);
   if (c.password) o.password = std::string(*c.password);
@@ -51,7 +53,8 @@ void RoundTripConnect(const ConnectPacket& c) {
   FixedHeader h;
   Check(ParseFixedHeader(again, kMaxRemainingLength, &h) == FrameStatus::kComplete, "connect reframes");
   ConnectPacket d;
-  Check(DecodeConnect(h.flags, std::string_view(again).substr(h.header_bytes), &d).ok(), "connect decodes again");
+  Check(DecodeConnect(h.flags, std::string_view(again).substr(h.header_bytes), &d).ok(),
+        "connect decodes again");
   Check(d.client_id == c.client_id && d.username == c.username && d.password == c.password &&
             d.keep_alive == c.keep_alive && d.clean_start == c.clean_start,
         "connect round trip");
@@ -98,7 +101,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           FixedHeader h2;
           AckPacket b;
           Check(ParseFixedHeader(again, 1 << 20, &h2) == FrameStatus::kComplete, "ack reframes");
-          Check(DecodeAck(version, h.type, h2.flags, std::string_view(again).substr(h2.header_bytes), &b).ok() &&
+          Check(DecodeAck(version, h.type, h2.flags, std::string_view(again).substr(h2.header_bytes), &b)
+                        .ok() &&
                     b.packet_id == a.packet_id && (version != kV5 || b.reason == a.reason),
                 "ack round trip");
         }
