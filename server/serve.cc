@@ -18,9 +18,57 @@
 #include "m2mdb/db.h"
 #include "m2mdb/log.h"
 #include "server/http_server.h"
+#include "server/mqtt/listener.h"
 #include "server/tokens.h"
 
 namespace m2mdb::server {
+
+namespace {
+
+// Binds the MQTT listener; protected mode as for HTTP. Returns an exit code
+// (0 = started).
+int StartMqtt(DB* db, const ServeOptions& options, const TokenStore& tokens, bool auth_required,
+              std::unique_ptr<mqtt::Listener>* out, std::string* host, int* port) {
+  if (Status s = ParseListenAddress(options.mqtt, host, port); !s.ok()) {
+    std::fprintf(stderr, "m2mdb serve: --mqtt: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  if (!auth_required && !IsLoopbackHost(*host) && !options.no_auth) {
+    std::fprintf(stderr,
+                 "m2mdb serve: refusing to serve MQTT on %s without authentication (protected mode).\n"
+                 "  Create a token with --write first, bind to 127.0.0.1, or pass --no-auth.\n",
+                 options.mqtt.c_str());
+    return 1;
+  }
+  if (options.mqtt_receive_maximum < 1 || options.mqtt_receive_maximum > 65535 ||
+      options.mqtt_max_packet_bytes < 64 || options.mqtt_writers < 1) {
+    std::fprintf(stderr,
+                 "m2mdb serve: --mqtt-receive-maximum must be 1..65535, --mqtt-max-packet-bytes at least 64, "
+                 "--mqtt-writers at least 1\n");
+    return 2;
+  }
+  mqtt::ListenerOptions lo;
+  lo.max_packet_bytes = options.mqtt_max_packet_bytes;
+  lo.receive_maximum = static_cast<uint16_t>(options.mqtt_receive_maximum);
+  lo.writer_threads = options.mqtt_writers;
+  lo.max_line_bytes = options.max_line_bytes;
+  lo.auth_required = auth_required;
+  auto listener = mqtt::Listener::Create(db, lo, tokens);
+  if (!listener.ok()) {
+    std::fprintf(stderr, "m2mdb serve: %s\n", std::string(listener.status().message()).c_str());
+    return 1;
+  }
+  auto bound = (*listener)->Bind(*host, *port);
+  if (!bound.ok()) {
+    std::fprintf(stderr, "m2mdb serve: %s\n", std::string(bound.status().message()).c_str());
+    return 1;
+  }
+  *port = *bound;
+  *out = std::move(*listener);
+  return 0;
+}
+
+}  // namespace
 
 int Serve(const ServeOptions& options) {
   // glibc gives each thread that allocates its own malloc arena and keeps
@@ -113,6 +161,18 @@ int Serve(const ServeOptions& options) {
     return 1;
   }
 
+  // ---- MQTT listener (server/mqtt/): created before the tokens move ----
+  std::unique_ptr<mqtt::Listener> mqtt_listener;
+  int mqtt_port = 0;
+  std::string mqtt_host;
+  if (!options.mqtt.empty()) {
+    int rc = StartMqtt(db->get(), options, *tokens, auth_required, &mqtt_listener, &mqtt_host, &mqtt_port);
+    if (rc != 0) {
+      (void)(*db)->Close();
+      return rc;
+    }
+  }
+
   auto server = HttpServer::Create(db->get(), options, std::move(*tokens), auth_required);
   if (!server.ok()) {
     std::fprintf(stderr, "m2mdb serve: %s\n", std::string(server.status().message()).c_str());
@@ -139,6 +199,13 @@ int Serve(const ServeOptions& options) {
   }
 
   std::thread http([&] { (*server)->Run(); });
+  std::thread mqtt_thread;
+  if (mqtt_listener) {
+    const std::string shown =
+        mqtt_host.find(':') != std::string::npos ? absl::StrCat("[", mqtt_host, "]") : mqtt_host;
+    LogInfo("m2mdb mqtt listening on mqtt://", shown, ":", mqtt_port, " (", auth_note, ")");
+    mqtt_thread = std::thread([&] { mqtt_listener->Run(); });
+  }
 
   int sig = 0;
   while (sigwait(&sigs, &sig) != 0) {
@@ -150,7 +217,9 @@ int Serve(const ServeOptions& options) {
   std::atomic<int> rc{0};
   std::thread closer([&] {
     (*server)->Stop();
+    if (mqtt_listener) mqtt_listener->Stop();
     http.join();
+    if (mqtt_thread.joinable()) mqtt_thread.join();
     Status s = (*db)->Close();
     if (!s.ok()) {
       LogError("close: ", s.ToString());

@@ -1,0 +1,363 @@
+// The MQTT listener in process, spoken to over loopback sockets with the
+// codec's client encoders.
+#include "server/mqtt/listener.h"
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "server/mqtt/codec.h"
+#include "tests/support/test_util.h"
+
+namespace m2mdb::server::mqtt {
+namespace {
+
+class Fixture : public ::testing::Test {
+ protected:
+  void Start(ListenerOptions lo = {}, TokenStore tokens = {}) {
+    Options o;
+    o.data_dir = dir_.path();
+    auto db = DB::Open(o);
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    ASSERT_TRUE(db_->CreateDatabase({.name = "t"}).ok());
+    if (lo.auth_required && tokens.empty()) {
+      TokenInfo info;
+      auto w = TokenStore::Create(db_.get(), {"t"}, {.write = true}, "w", &info);
+      ASSERT_TRUE(w.ok());
+      write_token_ = *w;
+      auto r = TokenStore::Create(db_.get(), {"t"}, {.read = true}, "r", &info);
+      ASSERT_TRUE(r.ok());
+      read_token_ = *r;
+      auto loaded = TokenStore::Load(db_.get());
+      ASSERT_TRUE(loaded.ok());
+      tokens = std::move(*loaded);
+    }
+    auto l = Listener::Create(db_.get(), lo, std::move(tokens));
+    ASSERT_TRUE(l.ok()) << l.status();
+    listener_ = std::move(*l);
+    auto port = listener_->Bind("127.0.0.1", 0);
+    ASSERT_TRUE(port.ok()) << port.status();
+    port_ = *port;
+    run_ = std::thread([this] { listener_->Run(); });
+  }
+
+  void TearDown() override {
+    if (listener_) {
+      listener_->Stop();
+      run_.join();
+    }
+    if (db_) {
+      EXPECT_TRUE(db_->Close().ok());
+    }
+  }
+
+  int Connect() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port_));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    return fd;
+  }
+
+  static void SendAll(int fd, const std::string& bytes) {
+    size_t off = 0;
+    while (off < bytes.size()) {
+      ssize_t n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      off += static_cast<size_t>(n);
+    }
+  }
+
+  // Reads one packet (fixed header + body); "" on close or after timeout_ms.
+  static std::string ReadPacket(int fd, int timeout_ms = 5000) {
+    std::string buf;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (true) {
+      FixedHeader h;
+      if (ParseFixedHeader(buf, kMaxRemainingLength, &h) == FrameStatus::kComplete)
+        return buf.substr(0, h.total());
+      const int left = static_cast<int>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+              .count());
+      if (left <= 0) return "";
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, left) <= 0) return "";
+      char c;
+      // One byte at a time: never read past this packet.
+      if (::recv(fd, &c, 1, 0) != 1) return "";
+      buf.push_back(c);
+    }
+  }
+
+  // True if the server closed the connection within timeout_ms.
+  static bool Closed(int fd, int timeout_ms = 5000) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0) return false;
+    char buf[256];
+    while (true) {
+      ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+      if (n == 0) return true;
+      if (n < 0) return errno != EAGAIN;
+    }
+  }
+
+  int ConnectMqtt(ConnectOptions o, uint8_t expect_code = 0, bool* session_present = nullptr) {
+    int fd = Connect();
+    SendAll(fd, EncodeConnect(o));
+    std::string ack = ReadPacket(fd);
+    EXPECT_GE(ack.size(), 4u);
+    if (ack.size() >= 4) {
+      EXPECT_EQ(static_cast<uint8_t>(ack[0]), 0x20);
+      EXPECT_EQ(static_cast<uint8_t>(ack[3]), expect_code);
+      if (session_present) *session_present = ack[2] == 1;
+    }
+    return fd;
+  }
+
+  // Points of measurement m in database t.
+  size_t Points(const std::string& m) {
+    size_t n = 0;
+    ScanRequest req;
+    req.database = "t";
+    req.measurement = m;
+    Status s = db_->Scan(req, [&](const SeriesData& d) {
+      for (const auto& c : d.columns) n += c.size();
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return n;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<DB> db_;
+  std::unique_ptr<Listener> listener_;
+  std::thread run_;
+  int port_ = 0;
+  std::string write_token_, read_token_;
+};
+
+TEST_F(Fixture, PubackComesOnlyAfterThePointsAreStored) {
+  Start();
+  for (uint8_t v : {kV311, kV5}) {
+    int fd = ConnectMqtt({.version = v, .client_id = "d1"});
+    SendAll(fd, EncodePublish(v, 1, "t/dev/1", 7, "m v=1\nm v=2 170000000000000000" + std::to_string(v)));
+    std::string ack = ReadPacket(fd);
+    EXPECT_EQ(ack, EncodeAck(v, PacketType::kPuback, 7));
+    // The acknowledgement follows WriteLineProtocol's return: both points
+    // are readable now, no waiting.
+    EXPECT_EQ(Points("m"), v == kV311 ? 2u : 4u);
+    close(fd);
+  }
+}
+
+TEST_F(Fixture, Qos0IsStoredWithoutAcknowledgement) {
+  Start();
+  int fd = ConnectMqtt({.client_id = "q0"});
+  SendAll(fd, EncodePublish(kV311, 0, "t", 0, "q0 v=1"));
+  SendAll(fd, EncodePingreq());
+  EXPECT_EQ(ReadPacket(fd), EncodePingresp());
+  for (int i = 0; i < 100 && Points("q0") == 0; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(Points("q0"), 1u);
+  close(fd);
+}
+
+TEST_F(Fixture, Qos2ResendAfterReconnectIsAcknowledgedButNotWrittenTwice) {
+  Start();
+  bool present = true;
+  int fd = ConnectMqtt({.clean_start = false, .client_id = "q2"}, 0, &present);
+  EXPECT_FALSE(present);
+  // No timestamp: a second write would add a second point (arrival time).
+  SendAll(fd, EncodePublish(kV311, 2, "t/x", 5, "q2 v=1"));
+  EXPECT_EQ(ReadPacket(fd), EncodeAck(kV311, PacketType::kPubrec, 5));
+  close(fd);  // PUBREL never sent
+  fd = ConnectMqtt({.clean_start = false, .client_id = "q2"}, 0, &present);
+  EXPECT_TRUE(present);
+  SendAll(fd, EncodePublish(kV311, 2, "t/x", 5, "q2 v=1", /*dup=*/true));
+  EXPECT_EQ(ReadPacket(fd), EncodeAck(kV311, PacketType::kPubrec, 5));
+  SendAll(fd, EncodeAck(kV311, PacketType::kPubrel, 5));
+  EXPECT_EQ(ReadPacket(fd), EncodeAck(kV311, PacketType::kPubcomp, 5));
+  EXPECT_EQ(Points("q2"), 1u);
+  // After PUBREL the id is free: the same id is a new message.
+  SendAll(fd, EncodePublish(kV311, 2, "t/x", 5, "q2 v=2"));
+  EXPECT_EQ(ReadPacket(fd), EncodeAck(kV311, PacketType::kPubrec, 5));
+  EXPECT_EQ(Points("q2"), 2u);
+  close(fd);
+}
+
+TEST_F(Fixture, CleanSessionForgetsQos2State) {
+  Start();
+  int fd = ConnectMqtt({.clean_start = false, .client_id = "c"});
+  SendAll(fd, EncodePublish(kV311, 2, "t", 9, "cs v=1"));
+  EXPECT_EQ(ReadPacket(fd), EncodeAck(kV311, PacketType::kPubrec, 9));
+  close(fd);
+  bool present = true;
+  fd = ConnectMqtt({.clean_start = true, .client_id = "c"}, 0, &present);
+  EXPECT_FALSE(present);
+  close(fd);
+}
+
+TEST_F(Fixture, V5RejectionsCarryReasonCodesAndPartialPayloadsKeepGoodLines) {
+  Start();
+  int fd = ConnectMqtt({.version = kV5, .client_id = "r"});
+  SendAll(fd, EncodePublish(kV5, 1, "t", 1, "bad line\nalso bad"));
+  std::string ack = ReadPacket(fd);
+  ASSERT_GE(ack.size(), 5u);
+  EXPECT_EQ(static_cast<uint8_t>(ack[4]), reason::kPayloadFormatInvalid);
+  SendAll(fd, EncodePublish(kV5, 1, "nosuchdb/x", 2, "m v=1"));
+  ack = ReadPacket(fd);
+  ASSERT_GE(ack.size(), 5u);
+  EXPECT_EQ(static_cast<uint8_t>(ack[4]), reason::kTopicNameInvalid);
+  SendAll(fd, EncodePublish(kV5, 1, "t/x", 3, "p v=1\nnot line protocol\np v=2 5"));
+  ack = ReadPacket(fd);
+  ASSERT_GE(ack.size(), 5u);
+  EXPECT_EQ(static_cast<uint8_t>(ack[4]), reason::kSuccess);
+  EXPECT_NE(ack.find("partial write"), std::string::npos);
+  EXPECT_EQ(Points("p"), 2u);
+  close(fd);
+  ListenerStats st = listener_->Stats();
+  EXPECT_EQ(st.messages_rejected, 2u);
+  EXPECT_EQ(st.messages_partial, 1u);
+}
+
+TEST_F(Fixture, V311AcknowledgesRejectedPayloads) {
+  Start();
+  int fd = ConnectMqtt({.client_id = "r3"});
+  SendAll(fd, EncodePublish(kV311, 1, "t", 1, "garbage"));
+  EXPECT_EQ(ReadPacket(fd), EncodeAck(kV311, PacketType::kPuback, 1));
+  close(fd);
+  EXPECT_EQ(listener_->Stats().messages_rejected, 1u);
+}
+
+TEST_F(Fixture, OversizePacketDisconnectsWith0x95OnV5) {
+  Start({.max_packet_bytes = 1024});
+  int fd = ConnectMqtt({.version = kV5, .client_id = "big"});
+  SendAll(fd, EncodePublish(kV5, 1, "t", 1, std::string(2000, 'x')));
+  std::string d = ReadPacket(fd);
+  ASSERT_GE(d.size(), 3u);
+  EXPECT_EQ(static_cast<uint8_t>(d[0]), 0xE0);
+  EXPECT_EQ(static_cast<uint8_t>(d[2]), reason::kPacketTooLarge);
+  EXPECT_TRUE(Closed(fd));
+  close(fd);
+}
+
+TEST_F(Fixture, MalformedPacketsCloseTheConnection) {
+  Start();
+  // Packet id 0 at QoS 1.
+  int fd = ConnectMqtt({.client_id = "m1"});
+  SendAll(fd, EncodePublish(kV311, 1, "t", 0, "m v=1"));
+  EXPECT_TRUE(Closed(fd));
+  close(fd);
+  // A wildcard in a PUBLISH topic.
+  fd = ConnectMqtt({.client_id = "m2"});
+  SendAll(fd, EncodePublish(kV311, 1, "t/+", 1, "m v=1"));
+  EXPECT_TRUE(Closed(fd));
+  close(fd);
+  // A fifth remaining-length byte, before CONNECT.
+  fd = Connect();
+  SendAll(fd, std::string("\x10\xFF\xFF\xFF\xFF\x01", 6));
+  EXPECT_TRUE(Closed(fd));
+  close(fd);
+  // PUBLISH before CONNECT.
+  fd = Connect();
+  SendAll(fd, EncodePublish(kV311, 0, "t", 0, "m v=1"));
+  EXPECT_TRUE(Closed(fd));
+  close(fd);
+  EXPECT_EQ(Points("m"), 0u);
+}
+
+TEST_F(Fixture, SubscribeIsAnsweredWithFailureCodes) {
+  Start();
+  int fd = ConnectMqtt({.client_id = "s3"});
+  SendAll(fd, EncodeSubscribe(kV311, 4, {"a/#", "b"}));
+  EXPECT_EQ(ReadPacket(fd), std::string("\x90\x04\x00\x04\x80\x80", 6));
+  SendAll(fd, EncodeUnsubscribe(kV311, 5, {"a/#"}));
+  EXPECT_EQ(ReadPacket(fd), std::string("\xB0\x02\x00\x05", 4));
+  close(fd);
+  fd = ConnectMqtt({.version = kV5, .client_id = "s5"});
+  SendAll(fd, EncodeSubscribe(kV5, 4, {"a/#"}));
+  std::string ack = ReadPacket(fd);
+  ASSERT_GE(ack.size(), 6u);
+  EXPECT_EQ(static_cast<uint8_t>(ack.back()), reason::kNotAuthorized);
+  close(fd);
+}
+
+TEST_F(Fixture, ProtectedModeNeedsAWriteToken) {
+  Start({.auth_required = true});
+  int fd = ConnectMqtt({.client_id = "a", .username = "dev", .password = "m2m_wrong"}, 5);
+  EXPECT_TRUE(Closed(fd));
+  close(fd);
+  fd = ConnectMqtt({.version = kV5, .client_id = "a"}, reason::kNotAuthorized);
+  close(fd);
+  fd = ConnectMqtt({.client_id = "a", .username = "dev", .password = read_token_}, 5);
+  close(fd);
+  fd = ConnectMqtt({.version = kV5, .client_id = "a", .username = "dev", .password = write_token_});
+  SendAll(fd, EncodePublish(kV5, 1, "t", 1, "auth v=1"));
+  EXPECT_EQ(ReadPacket(fd), EncodeAck(kV5, PacketType::kPuback, 1));
+  // The token covers database t only.
+  ASSERT_TRUE(db_->CreateDatabase({.name = "other"}).ok());
+  SendAll(fd, EncodePublish(kV5, 1, "other", 2, "auth v=1"));
+  std::string ack = ReadPacket(fd);
+  ASSERT_GE(ack.size(), 5u);
+  EXPECT_EQ(static_cast<uint8_t>(ack[4]), reason::kNotAuthorized);
+  close(fd);
+  EXPECT_EQ(Points("auth"), 1u);
+}
+
+TEST_F(Fixture, KeepAliveClosesAfterOneAndAHalfIntervals) {
+  Start();
+  int fd = ConnectMqtt({.version = kV5, .keep_alive = 1, .client_id = "ka"});
+  auto t0 = std::chrono::steady_clock::now();
+  std::string d = ReadPacket(fd, 5000);
+  ASSERT_GE(d.size(), 3u);
+  EXPECT_EQ(static_cast<uint8_t>(d[2]), reason::kKeepAliveTimeout);
+  // Not before 1.5 s of silence.
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1400));
+  close(fd);
+}
+
+TEST_F(Fixture, WindowOfManyInflightMessagesIsAllAcknowledged) {
+  Start();
+  int fd = ConnectMqtt({.client_id = "w"});
+  std::string burst;
+  for (int i = 1; i <= 300; i++) {
+    burst +=
+        EncodePublish(kV311, 1 + i % 2, "t", static_cast<uint16_t>(i), "w,i=" + std::to_string(i) + " v=1 1");
+  }
+  SendAll(fd, burst);
+  int acks = 0;
+  for (int i = 0; i < 300; i++) {
+    if (ReadPacket(fd).empty()) break;
+    acks++;
+  }
+  EXPECT_EQ(acks, 300);
+  EXPECT_EQ(Points("w"), 300u);
+  close(fd);
+}
+
+TEST_F(Fixture, SessionTakeoverClosesTheOldConnection) {
+  Start();
+  int a = ConnectMqtt({.version = kV5, .client_id = "same"});
+  int b = ConnectMqtt({.version = kV5, .client_id = "same"});
+  std::string d = ReadPacket(a);
+  ASSERT_GE(d.size(), 3u);
+  EXPECT_EQ(static_cast<uint8_t>(d[2]), reason::kSessionTakenOver);
+  EXPECT_TRUE(Closed(a));
+  SendAll(b, EncodePingreq());
+  EXPECT_EQ(ReadPacket(b), EncodePingresp());
+  close(a);
+  close(b);
+}
+
+}  // namespace
+}  // namespace m2mdb::server::mqtt
