@@ -674,6 +674,7 @@ class Listener::Impl {
                     absl::StrCat("token \"", j.token->id, "\" is not authorized to write to database \"",
                                  database, "\""));
     }
+    if (options_.before_write_for_test) options_.before_write_for_test();
     WriteOptions wo;
     wo.max_line_length = options_.max_line_bytes;
     wo.default_time = j.arrival_ns;

@@ -21,6 +21,7 @@
 #define M2MDB_SERVER_MQTT_LISTENER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -55,6 +56,9 @@ struct ListenerOptions {
   // When true, CONNECT needs a password that is an API token with write
   // scope; publishes go only to the token's databases.
   bool auth_required = false;
+  // For tests: called by a writer thread before each engine write (to hold
+  // writes back as a stalled engine would).
+  std::function<void()> before_write_for_test = {};
 };
 
 // Counters since start (docs/mqtt.md, "Counters").

@@ -3,6 +3,8 @@
 #include "server/mqtt/listener.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -19,7 +21,7 @@
 namespace m2mdb::server::mqtt {
 namespace {
 
-class Fixture : public ::testing::Test {
+class MqttListener : public ::testing::Test {
  protected:
   void Start(ListenerOptions lo = {}, TokenStore tokens = {}) {
     Options o;
@@ -146,7 +148,7 @@ class Fixture : public ::testing::Test {
   std::string write_token_, read_token_;
 };
 
-TEST_F(Fixture, PubackComesOnlyAfterThePointsAreStored) {
+TEST_F(MqttListener, PubackComesOnlyAfterThePointsAreStored) {
   Start();
   for (uint8_t v : {kV311, kV5}) {
     int fd = ConnectMqtt({.version = v, .client_id = "d1"});
@@ -160,7 +162,7 @@ TEST_F(Fixture, PubackComesOnlyAfterThePointsAreStored) {
   }
 }
 
-TEST_F(Fixture, Qos0IsStoredWithoutAcknowledgement) {
+TEST_F(MqttListener, Qos0IsStoredWithoutAcknowledgement) {
   Start();
   int fd = ConnectMqtt({.client_id = "q0"});
   SendAll(fd, EncodePublish(kV311, 0, "t", 0, "q0 v=1"));
@@ -172,7 +174,7 @@ TEST_F(Fixture, Qos0IsStoredWithoutAcknowledgement) {
   close(fd);
 }
 
-TEST_F(Fixture, Qos2ResendAfterReconnectIsAcknowledgedButNotWrittenTwice) {
+TEST_F(MqttListener, Qos2ResendAfterReconnectIsAcknowledgedButNotWrittenTwice) {
   Start();
   bool present = true;
   int fd = ConnectMqtt({.clean_start = false, .client_id = "q2"}, 0, &present);
@@ -195,7 +197,7 @@ TEST_F(Fixture, Qos2ResendAfterReconnectIsAcknowledgedButNotWrittenTwice) {
   close(fd);
 }
 
-TEST_F(Fixture, CleanSessionForgetsQos2State) {
+TEST_F(MqttListener, CleanSessionForgetsQos2State) {
   Start();
   int fd = ConnectMqtt({.clean_start = false, .client_id = "c"});
   SendAll(fd, EncodePublish(kV311, 2, "t", 9, "cs v=1"));
@@ -207,7 +209,7 @@ TEST_F(Fixture, CleanSessionForgetsQos2State) {
   close(fd);
 }
 
-TEST_F(Fixture, V5RejectionsCarryReasonCodesAndPartialPayloadsKeepGoodLines) {
+TEST_F(MqttListener, V5RejectionsCarryReasonCodesAndPartialPayloadsKeepGoodLines) {
   Start();
   int fd = ConnectMqtt({.version = kV5, .client_id = "r"});
   SendAll(fd, EncodePublish(kV5, 1, "t", 1, "bad line\nalso bad"));
@@ -230,7 +232,7 @@ TEST_F(Fixture, V5RejectionsCarryReasonCodesAndPartialPayloadsKeepGoodLines) {
   EXPECT_EQ(st.messages_partial, 1u);
 }
 
-TEST_F(Fixture, V311AcknowledgesRejectedPayloads) {
+TEST_F(MqttListener, V311AcknowledgesRejectedPayloads) {
   Start();
   int fd = ConnectMqtt({.client_id = "r3"});
   SendAll(fd, EncodePublish(kV311, 1, "t", 1, "garbage"));
@@ -239,7 +241,7 @@ TEST_F(Fixture, V311AcknowledgesRejectedPayloads) {
   EXPECT_EQ(listener_->Stats().messages_rejected, 1u);
 }
 
-TEST_F(Fixture, OversizePacketDisconnectsWith0x95OnV5) {
+TEST_F(MqttListener, OversizePacketDisconnectsWith0x95OnV5) {
   Start({.max_packet_bytes = 1024});
   int fd = ConnectMqtt({.version = kV5, .client_id = "big"});
   SendAll(fd, EncodePublish(kV5, 1, "t", 1, std::string(2000, 'x')));
@@ -251,7 +253,7 @@ TEST_F(Fixture, OversizePacketDisconnectsWith0x95OnV5) {
   close(fd);
 }
 
-TEST_F(Fixture, MalformedPacketsCloseTheConnection) {
+TEST_F(MqttListener, MalformedPacketsCloseTheConnection) {
   Start();
   // Packet id 0 at QoS 1.
   int fd = ConnectMqtt({.client_id = "m1"});
@@ -276,7 +278,7 @@ TEST_F(Fixture, MalformedPacketsCloseTheConnection) {
   EXPECT_EQ(Points("m"), 0u);
 }
 
-TEST_F(Fixture, SubscribeIsAnsweredWithFailureCodes) {
+TEST_F(MqttListener, SubscribeIsAnsweredWithFailureCodes) {
   Start();
   int fd = ConnectMqtt({.client_id = "s3"});
   SendAll(fd, EncodeSubscribe(kV311, 4, {"a/#", "b"}));
@@ -292,7 +294,7 @@ TEST_F(Fixture, SubscribeIsAnsweredWithFailureCodes) {
   close(fd);
 }
 
-TEST_F(Fixture, ProtectedModeNeedsAWriteToken) {
+TEST_F(MqttListener, ProtectedModeNeedsAWriteToken) {
   Start({.auth_required = true});
   int fd = ConnectMqtt({.client_id = "a", .username = "dev", .password = "m2m_wrong"}, 5);
   EXPECT_TRUE(Closed(fd));
@@ -314,7 +316,7 @@ TEST_F(Fixture, ProtectedModeNeedsAWriteToken) {
   EXPECT_EQ(Points("auth"), 1u);
 }
 
-TEST_F(Fixture, KeepAliveClosesAfterOneAndAHalfIntervals) {
+TEST_F(MqttListener, KeepAliveClosesAfterOneAndAHalfIntervals) {
   Start();
   int fd = ConnectMqtt({.version = kV5, .keep_alive = 1, .client_id = "ka"});
   auto t0 = std::chrono::steady_clock::now();
@@ -326,7 +328,7 @@ TEST_F(Fixture, KeepAliveClosesAfterOneAndAHalfIntervals) {
   close(fd);
 }
 
-TEST_F(Fixture, WindowOfManyInflightMessagesIsAllAcknowledged) {
+TEST_F(MqttListener, WindowOfManyInflightMessagesIsAllAcknowledged) {
   Start();
   int fd = ConnectMqtt({.client_id = "w"});
   std::string burst;
@@ -345,7 +347,79 @@ TEST_F(Fixture, WindowOfManyInflightMessagesIsAllAcknowledged) {
   close(fd);
 }
 
-TEST_F(Fixture, SessionTakeoverClosesTheOldConnection) {
+// A stalled engine: the connection is not read past its window, so the
+// server holds at most `receive_maximum` of its messages; every one is
+// acknowledged once writes resume.
+TEST_F(MqttListener, FullWindowStopsReadingUntilWritesComplete) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  ListenerOptions lo;
+  lo.receive_maximum = 10;
+  lo.writer_threads = 2;
+  lo.before_write_for_test = [&] {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return release; });
+  };
+  Start(lo);
+  int fd = ConnectMqtt({.client_id = "bp"});
+  std::string burst;
+  for (int i = 1; i <= 200; i++) {
+    burst += EncodePublish(kV311, 1, "t", static_cast<uint16_t>(i), "bp,i=" + std::to_string(i) + " v=1 1");
+  }
+  std::thread sender([&] { SendAll(fd, burst); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(listener_->Stats().messages_received, 10u);
+  EXPECT_TRUE(ReadPacket(fd, 100).empty()) << "nothing is acknowledged before it is written";
+  {
+    std::lock_guard<std::mutex> l(mu);
+    release = true;
+  }
+  cv.notify_all();
+  int acks = 0;
+  for (int i = 0; i < 200 && !ReadPacket(fd).empty(); i++) acks++;
+  sender.join();
+  EXPECT_EQ(acks, 200);
+  EXPECT_EQ(Points("bp"), 200u);
+  close(fd);
+}
+
+// QoS 0 has no window: the queue's byte bound stops the reading instead.
+TEST_F(MqttListener, FullQueueStopsReadingQos0) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  ListenerOptions lo;
+  lo.max_queued_bytes = 200;
+  lo.writer_threads = 1;
+  lo.before_write_for_test = [&] {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return release; });
+  };
+  Start(lo);
+  int fd = ConnectMqtt({.client_id = "q"});
+  std::string burst;
+  for (int i = 1; i <= 200; i++)
+    burst += EncodePublish(kV311, 0, "t", 0, "qq,i=" + std::to_string(i) + " v=1 1");
+  std::thread sender([&] { SendAll(fd, burst); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // 200 bytes of ~15-byte payloads, plus the one the writer holds.
+  EXPECT_LE(listener_->Stats().messages_received, 20u);
+  {
+    std::lock_guard<std::mutex> l(mu);
+    release = true;
+  }
+  cv.notify_all();
+  sender.join();
+  SendAll(fd, EncodePingreq());
+  EXPECT_EQ(ReadPacket(fd), EncodePingresp());
+  for (int i = 0; i < 100 && Points("qq") < 200; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(Points("qq"), 200u);
+  close(fd);
+}
+
+TEST_F(MqttListener, SessionTakeoverClosesTheOldConnection) {
   Start();
   int a = ConnectMqtt({.version = kV5, .client_id = "same"});
   int b = ConnectMqtt({.version = kV5, .client_id = "same"});
