@@ -433,10 +433,11 @@ class Listener::Impl {
                           : !IsValidTopicFilter(f) ? reason::kTopicFilterInvalid
                                                    : reason::kNotAuthorized);
         }
-        Send(c,
-             EncodeSuback(
-                 c.version, s.packet_id, codes,
-                 c.problem_info ? "m2mdb is a sink: it stores publishes and serves no subscriptions" : ""));
+        std::string ack = EncodeSuback(
+            c.version, s.packet_id, codes,
+            c.problem_info ? "m2mdb is a sink: it stores publishes and serves no subscriptions" : "");
+        if (ack.size() > c.client_max_packet) ack = EncodeSuback(c.version, s.packet_id, codes);
+        Send(c, ack);
         return true;
       }
       case PacketType::kUnsubscribe: {
@@ -600,6 +601,14 @@ class Listener::Impl {
         return true;
       }
       if (s.qos2_writing.count(p.packet_id)) return true;  // its PUBREC follows the write
+      // A QoS 2 message counts against Receive Maximum until its PUBCOMP
+      // (§4.9): a client that never sends PUBREL cannot grow the session
+      // without bound.
+      if (s.qos2_received.size() + s.qos2_writing.size() >= options_.receive_maximum) {
+        return ProtocolFailure(c, reason::kReceiveMaximumExceeded,
+                               absl::StrCat("more than ", options_.receive_maximum,
+                                            " QoS 2 messages without PUBREL (--mqtt-receive-maximum)"));
+      }
       s.qos2_writing.insert(p.packet_id);
     }
     Job j;
@@ -889,7 +898,12 @@ class Listener::Impl {
           it = idle_sessions_.erase(it);
           continue;
         }
-        const Session& s = *sit->second;
+        Session& s = *sit->second;
+        if (s.conn_id != 0 || !s.in_lru || s.lru != it) {  // resumed meanwhile: not idle
+          if (s.in_lru && s.lru == it) s.in_lru = false;
+          it = idle_sessions_.erase(it);
+          continue;
+        }
         if (s.expiry_seconds != 0xFFFFFFFFu && now - s.disconnected_ms > int64_t{s.expiry_seconds} * 1000) {
           sessions_.erase(sit);
           it = idle_sessions_.erase(it);

@@ -333,8 +333,7 @@ TEST_F(MqttListener, WindowOfManyInflightMessagesIsAllAcknowledged) {
   int fd = ConnectMqtt({.client_id = "w"});
   std::string burst;
   for (int i = 1; i <= 300; i++) {
-    burst +=
-        EncodePublish(kV311, 1 + i % 2, "t", static_cast<uint16_t>(i), "w,i=" + std::to_string(i) + " v=1 1");
+    burst += EncodePublish(kV311, 1, "t", static_cast<uint16_t>(i), "w,i=" + std::to_string(i) + " v=1 1");
   }
   SendAll(fd, burst);
   int acks = 0;
@@ -417,6 +416,27 @@ TEST_F(MqttListener, FullQueueStopsReadingQos0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(Points("qq"), 200u);
   close(fd);
+}
+
+// QoS 2 ids awaiting PUBREL count against the window: a client that never
+// releases them is disconnected instead of growing its session.
+TEST_F(MqttListener, Qos2WithoutPubrelIsBoundedByReceiveMaximum) {
+  ListenerOptions lo;
+  lo.receive_maximum = 5;
+  Start(lo);
+  int fd = ConnectMqtt({.version = kV5, .client_id = "norel"});
+  for (uint16_t id = 1; id <= 5; id++) {
+    SendAll(fd, EncodePublish(kV5, 2, "t", id, "nr v=1 " + std::to_string(id)));
+    EXPECT_EQ(ReadPacket(fd), EncodeAck(kV5, PacketType::kPubrec, id));
+  }
+  SendAll(fd, EncodePublish(kV5, 2, "t", 6, "nr v=1 6"));
+  std::string d = ReadPacket(fd);
+  ASSERT_GE(d.size(), 3u);
+  EXPECT_EQ(static_cast<uint8_t>(d[0]), 0xE0);
+  EXPECT_EQ(static_cast<uint8_t>(d[2]), reason::kReceiveMaximumExceeded);
+  EXPECT_TRUE(Closed(fd));
+  close(fd);
+  EXPECT_EQ(Points("nr"), 5u);
 }
 
 TEST_F(MqttListener, SessionTakeoverClosesTheOldConnection) {
