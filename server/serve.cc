@@ -18,6 +18,7 @@
 #include "m2mdb/db.h"
 #include "m2mdb/log.h"
 #include "server/http_server.h"
+#include "server/metrics.h"
 #include "server/mqtt/listener.h"
 #include "server/tokens.h"
 
@@ -204,6 +205,7 @@ int Serve(const ServeOptions& options) {
     const std::string shown =
         mqtt_host.find(':') != std::string::npos ? absl::StrCat("[", mqtt_host, "]") : mqtt_host;
     LogInfo("m2mdb mqtt listening on mqtt://", shown, ":", mqtt_port, " (", auth_note, ")");
+    SetExtraMetrics([l = mqtt_listener.get()] { return mqtt::RenderMetrics(l->Stats()); });
     mqtt_thread = std::thread([&] { mqtt_listener->Run(); });
   }
 

@@ -959,6 +959,31 @@ class Listener::Impl {
   std::atomic<uint64_t> suppressed_{0};
 };
 
+std::string RenderMetrics(const ListenerStats& s) {
+  std::string out;
+  auto metric = [&](const char* type, const char* name, const char* help, uint64_t v) {
+    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", name, " ", v, "\n");
+  };
+  metric("counter", "m2mdb_mqtt_connections_total", "MQTT connections accepted.", s.connections_accepted);
+  metric("gauge", "m2mdb_mqtt_connections", "MQTT connections open.", s.connections_open);
+  metric("counter", "m2mdb_mqtt_connects_refused_total",
+         "MQTT CONNECTs refused (credentials, protocol version, client identifier).", s.connects_refused);
+  metric("counter", "m2mdb_mqtt_protocol_errors_total",
+         "MQTT connections closed for a malformed or forbidden packet.", s.protocol_errors);
+  metric("counter", "m2mdb_mqtt_messages_received_total", "MQTT PUBLISH packets received.",
+         s.messages_received);
+  metric("counter", "m2mdb_mqtt_messages_stored_total", "MQTT messages stored whole.", s.messages_stored);
+  metric("counter", "m2mdb_mqtt_messages_partial_total",
+         "MQTT messages with some lines stored and some rejected.", s.messages_partial);
+  metric("counter", "m2mdb_mqtt_messages_rejected_total",
+         "MQTT messages of which nothing was stored (payload, database, permission).", s.messages_rejected);
+  metric("counter", "m2mdb_mqtt_points_written_total", "Points written from MQTT messages.",
+         s.points_written);
+  metric("counter", "m2mdb_mqtt_write_failures_total",
+         "MQTT messages the engine failed to write (not acknowledged).", s.write_failures);
+  return out;
+}
+
 Listener::Listener(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Listener::~Listener() = default;
 

@@ -75,6 +75,9 @@ struct ListenerStats {
   uint64_t write_failures = 0;  // engine errors: not acknowledged, connection closed
 };
 
+// The counters in Prometheus text format (m2mdb_mqtt_*), for /metrics.
+std::string RenderMetrics(const ListenerStats& stats);
+
 class Listener {
  public:
   // `db` must outlive the listener.

@@ -318,6 +318,10 @@ class Payloads(unittest.TestCase):
             self.assertEqual(0x99, read_packet(sock)[4])
             sock.close()
             self.assertRegex(s.read_log(), r'payload on topic "t/dev9" rejected')
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % s.http_port, timeout=30) as r:
+                metrics = r.read().decode()
+            self.assertIn("\nm2mdb_mqtt_messages_rejected_total 3\n", metrics)
+            self.assertIn("\nm2mdb_mqtt_messages_partial_total 1\n", metrics)
         finally:
             self.assertEqual(0, s.stop())
 
