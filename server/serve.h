@@ -69,6 +69,7 @@ struct ServeOptions {
   uint32_t mqtt_max_packet_bytes = 1u << 20;
   int mqtt_receive_maximum = 100;  // in-flight QoS 1/2 messages per connection (1..65535)
   int mqtt_writers = 8;
+  std::string mqtt_dead_letter;  // file for rejected messages (JSON lines); empty = off
 };
 
 // Runs until SIGINT or SIGTERM: stops accepting, finishes requests in flight,

@@ -34,10 +34,12 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 
+#include "m2mdb/json.h"
 #include "m2mdb/log.h"
 #include "server/mqtt/codec.h"
 
@@ -132,6 +134,7 @@ class Listener::Impl {
     if (listen_fd_ >= 0) ::close(listen_fd_);
     if (wake_fd_ >= 0) ::close(wake_fd_);
     if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    if (dead_fd_ >= 0) ::close(dead_fd_);
   }
 
   Status Init() {
@@ -672,6 +675,7 @@ class Listener::Impl {
     auto reject = [&](uint8_t code, std::string why) {
       stats_.rejected++;
       LogRateLimited(absl::StrCat("mqtt: payload on topic \"", j.topic, "\" rejected: ", why));
+      DeadLetter(j, code, why, {});
       d.reason = code;
       d.reason_string = std::move(why);
       return d;
@@ -714,8 +718,51 @@ class Listener::Impl {
     // with the rejected lines named in the reason string.
     stats_.partial++;
     LogRateLimited(absl::StrCat("mqtt: payload on topic \"", j.topic, "\" partly rejected: ", why));
+    std::vector<int> lines;
+    for (const auto& e : r->errors) lines.push_back(e.line);
+    DeadLetter(j, reason::kSuccess, why, lines);
     d.reason_string = absl::StrCat("partial write: ", why);
     return d;
+  }
+
+  // Appends one JSON line for a rejected message (lines: the rejected line
+  // numbers of a partial write; empty = the whole payload was rejected).
+  void DeadLetter(const Job& j, uint8_t code, const std::string& why, const std::vector<int>& lines) {
+    if (options_.dead_letter_path.empty()) return;
+    std::string rec = absl::StrCat("{\"time\":", j.arrival_ns, ",\"client_id\":");
+    AppendJsonString(&rec, j.session ? j.session->client_id : "");
+    rec += ",\"topic\":";
+    AppendJsonString(&rec, j.topic);
+    absl::StrAppend(&rec, ",\"qos\":", j.qos, ",\"reason_code\":", code, ",\"reason\":");
+    AppendJsonString(&rec, why);
+    if (!lines.empty()) {
+      rec += ",\"rejected_lines\":[";
+      for (size_t i = 0; i < lines.size(); i++) absl::StrAppend(&rec, i ? "," : "", lines[i]);
+      rec += "]";
+    }
+    rec += ",\"payload\":";
+    AppendJsonString(&rec, j.payload);
+    rec += "}\n";
+    std::lock_guard<std::mutex> l(dead_mu_);
+    if (dead_fd_ >= 0 && dead_bytes_ + rec.size() > options_.dead_letter_max_bytes && dead_bytes_ > 0) {
+      ::close(dead_fd_);
+      dead_fd_ = -1;
+      const std::string old = options_.dead_letter_path + ".1";
+      ::rename(options_.dead_letter_path.c_str(), old.c_str());
+    }
+    if (dead_fd_ < 0) {
+      dead_fd_ = ::open(options_.dead_letter_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+      if (dead_fd_ < 0) {
+        LogRateLimited(absl::StrCat("mqtt: cannot open the dead-letter file ", options_.dead_letter_path,
+                                    ": ", strerror(errno)));
+        return;
+      }
+      struct stat st {};
+      dead_bytes_ = fstat(dead_fd_, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+    }
+    // One write per record: O_APPEND keeps records whole.
+    if (::write(dead_fd_, rec.data(), rec.size()) == static_cast<ssize_t>(rec.size()))
+      dead_bytes_ += rec.size();
   }
 
   // Takes writer completions: acknowledgements go to the connection the
@@ -956,6 +1003,9 @@ class Listener::Impl {
 
   AtomicStats stats_;
   std::atomic<int64_t> last_log_ms_{0};
+  std::mutex dead_mu_;
+  int dead_fd_ = -1;         // guarded by dead_mu_
+  uint64_t dead_bytes_ = 0;  // guarded by dead_mu_
   std::atomic<uint64_t> suppressed_{0};
 };
 

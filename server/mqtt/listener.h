@@ -56,6 +56,12 @@ struct ListenerOptions {
   // When true, CONNECT needs a password that is an API token with write
   // scope; publishes go only to the token's databases.
   bool auth_required = false;
+  // Rejected and partly rejected messages are appended here, one JSON
+  // object per line (docs/mqtt.md, "Dead letters"); empty = off. When the
+  // file passes dead_letter_max_bytes it becomes FILE.1 (replacing an older
+  // one) and a new file starts. Default: off, 64 MiB.
+  std::string dead_letter_path = {};
+  uint64_t dead_letter_max_bytes = 64ull << 20;
   // For tests: called by a writer thread before each engine write (to hold
   // writes back as a stalled engine would).
   std::function<void()> before_write_for_test = {};

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -230,6 +231,31 @@ TEST_F(MqttListener, V5RejectionsCarryReasonCodesAndPartialPayloadsKeepGoodLines
   ListenerStats st = listener_->Stats();
   EXPECT_EQ(st.messages_rejected, 2u);
   EXPECT_EQ(st.messages_partial, 1u);
+}
+
+TEST_F(MqttListener, RejectedPayloadsGoToTheDeadLetterFile) {
+  ListenerOptions lo;
+  lo.dead_letter_path = dir_.path() + "/dead.jsonl";
+  Start(lo);
+  int fd = ConnectMqtt({.version = kV5, .client_id = "dl"});
+  SendAll(fd, EncodePublish(kV5, 1, "t/dev", 1, "junk \"x\""));
+  ReadPacket(fd);
+  SendAll(fd, EncodePublish(kV5, 1, "t/dev", 2, "dl v=1 1\nbad"));
+  ReadPacket(fd);
+  SendAll(fd, EncodePublish(kV5, 1, "t/dev", 3, "dl v=2 2"));  // stored: no record
+  ReadPacket(fd);
+  close(fd);
+  std::ifstream in(lo.dead_letter_path);
+  std::string l1, l2, l3;
+  ASSERT_TRUE(std::getline(in, l1));
+  ASSERT_TRUE(std::getline(in, l2));
+  EXPECT_FALSE(std::getline(in, l3));
+  EXPECT_NE(l1.find("\"client_id\":\"dl\",\"topic\":\"t/dev\",\"qos\":1,\"reason_code\":153"),
+            std::string::npos)
+      << l1;
+  EXPECT_NE(l1.find("\"payload\":\"junk \\\"x\\\"\"}"), std::string::npos) << l1;
+  EXPECT_NE(l2.find("\"reason_code\":0"), std::string::npos) << l2;
+  EXPECT_NE(l2.find("\"rejected_lines\":[2]"), std::string::npos) << l2;
 }
 
 TEST_F(MqttListener, V311AcknowledgesRejectedPayloads) {
