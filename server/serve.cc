@@ -55,6 +55,7 @@ int StartMqtt(DB* db, const ServeOptions& options, const TokenStore& tokens, boo
   lo.max_line_bytes = options.max_line_bytes;
   lo.auth_required = auth_required;
   lo.dead_letter_path = options.mqtt_dead_letter;
+  lo.max_connections_per_address = options.max_connections_per_address;
   auto listener = mqtt::Listener::Create(db, lo, tokens);
   if (!listener.ok()) {
     std::fprintf(stderr, "m2mdb serve: %s\n", std::string(listener.status().message()).c_str());

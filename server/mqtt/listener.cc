@@ -96,6 +96,7 @@ struct Conn {
   bool closing = false;  // send what is in `out`, then close (Reap)
   int64_t closing_since_ms = 0;
   uint32_t events = 0;  // current epoll interest
+  std::string address;  // the client's IP address (bytes), for the per-address bound
 };
 
 struct Job {
@@ -291,15 +292,37 @@ class Listener::Impl {
 
   void Accept() {
     while (true) {
-      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      sockaddr_storage peer{};
+      socklen_t peer_len = sizeof(peer);
+      int fd =
+          accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) LogWarning("mqtt: accept: ", strerror(errno));
         return;
       }
+      std::string address;
+      if (peer.ss_family == AF_INET) {
+        const auto* a = reinterpret_cast<const sockaddr_in*>(&peer);
+        address.assign(reinterpret_cast<const char*>(&a->sin_addr), sizeof(a->sin_addr));
+      } else if (peer.ss_family == AF_INET6) {
+        const auto* a = reinterpret_cast<const sockaddr_in6*>(&peer);
+        address.assign(reinterpret_cast<const char*>(&a->sin6_addr), sizeof(a->sin6_addr));
+      }
+      int& per_address = conns_per_address_[address];
+      if (options_.max_connections_per_address > 0 && per_address >= options_.max_connections_per_address) {
+        stats_.refused++;
+        LogRateLimited(absl::StrCat("mqtt: connection refused: more than ",
+                                    options_.max_connections_per_address,
+                                    " from one address (--http-max-conns-per-ip)"));
+        ::close(fd);
+        continue;
+      }
+      per_address++;
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       auto c = std::make_unique<Conn>();
+      c->address = std::move(address);
       c->id = next_id_++;
       c->fd = fd;
       c->accepted_ms = c->last_rx_ms = NowMs();
@@ -908,6 +931,9 @@ class Listener::Impl {
         }
       }
     }
+    if (auto it = conns_per_address_.find(c.address); it != conns_per_address_.end() && --it->second <= 0) {
+      conns_per_address_.erase(it);
+    }
     stats_.open--;
     conns_.erase(id);  // c is gone from here on
   }
@@ -987,6 +1013,7 @@ class Listener::Impl {
   uint64_t next_id_ = 2;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;
+  std::unordered_map<std::string, int> conns_per_address_;
   std::list<std::string> idle_sessions_;  // persistent sessions without a connection, oldest first
   int64_t last_expiry_scan_ms_ = 0;
   std::vector<uint64_t> to_reap_;

@@ -48,6 +48,9 @@ struct ListenerOptions {
   uint64_t max_queued_bytes = 64ull << 20;
   // A connection must send CONNECT within this. Default: 10 s.
   int connect_timeout_seconds = 10;
+  // Open connections per client address; more are closed at accept
+  // (0 = unlimited). Default: 256 (serve passes --http-max-conns-per-ip).
+  int max_connections_per_address = 256;
   // Disconnected persistent sessions kept (oldest dropped first).
   // Default: 100000.
   size_t max_sessions = 100000;

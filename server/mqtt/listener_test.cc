@@ -465,6 +465,27 @@ TEST_F(MqttListener, Qos2WithoutPubrelIsBoundedByReceiveMaximum) {
   EXPECT_EQ(Points("nr"), 5u);
 }
 
+TEST_F(MqttListener, ConnectionsPerAddressAreBounded) {
+  ListenerOptions lo;
+  lo.max_connections_per_address = 2;
+  Start(lo);
+  int a = ConnectMqtt({.client_id = "a"});
+  int b = ConnectMqtt({.client_id = "b"});
+  int c = Connect();
+  EXPECT_TRUE(Closed(c));
+  close(c);
+  close(a);
+  // The count goes down when a connection ends.
+  for (int i = 0; i < 100 && listener_->Stats().connections_open > 1; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  int d = ConnectMqtt({.client_id = "d"});
+  SendAll(d, EncodePingreq());
+  EXPECT_EQ(ReadPacket(d), EncodePingresp());
+  close(b);
+  close(d);
+}
+
 TEST_F(MqttListener, SessionTakeoverClosesTheOldConnection) {
   Start();
   int a = ConnectMqtt({.version = kV5, .client_id = "same"});
