@@ -55,6 +55,15 @@ int StartMqtt(DB* db, const ServeOptions& options, const TokenStore& tokens, boo
   lo.max_line_bytes = options.max_line_bytes;
   lo.auth_required = auth_required;
   lo.dead_letter_path = options.mqtt_dead_letter;
+  if (!options.mqtt_rules.empty()) {
+    auto rules = mqtt::Rules::Load(options.mqtt_rules);
+    if (!rules.ok()) {
+      std::fprintf(stderr, "m2mdb serve: --mqtt-rules: %s\n", std::string(rules.status().message()).c_str());
+      return 2;
+    }
+    LogInfo("mqtt: ", rules->size(), " topic rule(s) from ", options.mqtt_rules);
+    lo.rules = std::make_shared<const mqtt::Rules>(std::move(*rules));
+  }
   lo.max_connections_per_address = options.max_connections_per_address;
   auto listener = mqtt::Listener::Create(db, lo, tokens);
   if (!listener.ok()) {

@@ -70,6 +70,7 @@ struct ServeOptions {
   int mqtt_receive_maximum = 100;  // in-flight QoS 1/2 messages per connection (1..65535)
   int mqtt_writers = 8;
   std::string mqtt_dead_letter;  // file for rejected messages (JSON lines); empty = off
+  std::string mqtt_rules;        // topic rules file (server/mqtt/rules.h); empty = default mapping
 };
 
 // Runs until SIGINT or SIGTERM: stops accepting, finishes requests in flight,

@@ -225,6 +225,9 @@ int main(int argc, char** argv) {
       ->add_option("--mqtt-writers", serve.mqtt_writers,
                    "Threads writing MQTT messages (their writes share the WAL group commit)")
       ->capture_default_str();
+  serve_cmd->add_option(
+      "--mqtt-rules", serve.mqtt_rules,
+      "MQTT topic rules file: topic patterns to database, measurement, tags, payload format");
   serve_cmd->add_option("--mqtt-dead-letter", serve.mqtt_dead_letter,
                         "Append rejected MQTT messages to this file (JSON lines; FILE.1 past 64 MiB)");
   serve_cmd

@@ -87,6 +87,7 @@ struct Conn {
   uint8_t version = kV311;
   std::shared_ptr<Session> session;
   const TokenInfo* token = nullptr;
+  std::string username;  // for rules that stamp it
   uint16_t keep_alive = 0;
   uint32_t client_max_packet = kMaxRemainingLength;
   bool problem_info = true;  // 5: Request Problem Information
@@ -109,6 +110,7 @@ struct Job {
   std::string payload;
   int64_t arrival_ns = 0;
   const TokenInfo* token = nullptr;
+  std::string username;
 };
 
 struct Completion {
@@ -560,6 +562,7 @@ class Listener::Impl {
       assigned = client_id;
     }
     c.keep_alive = p.keep_alive;
+    if (p.username) c.username = std::string(*p.username);
     if (p.properties.maximum_packet_size) c.client_max_packet = *p.properties.maximum_packet_size;
     if (p.properties.request_problem_information)
       c.problem_info = *p.properties.request_problem_information != 0;
@@ -647,6 +650,7 @@ class Listener::Impl {
     j.payload = std::string(p.payload);
     j.arrival_ns = WallNs();
     j.token = c.token;
+    if (options_.rules) j.username = c.username;
     if (p.qos > 0) c.inflight++;
     Enqueue(std::move(j));
     return true;
@@ -694,7 +698,26 @@ class Listener::Impl {
     d.qos = j.qos;
     d.packet_id = j.packet_id;
     d.bytes = j.payload.size();
-    const std::string database = j.topic.substr(0, j.topic.find('/'));
+    MappedMessage mapped;
+    std::string_view body = j.payload;
+    std::string precision = "ns";
+    if (options_.rules && !options_.rules->empty()) {
+      std::string why;
+      const Identity id{j.username, j.session ? std::string_view(j.session->client_id) : std::string_view()};
+      if (uint8_t code = options_.rules->Map(j.topic, j.payload, id, &mapped, &why); code != 0) {
+        stats_.rejected++;
+        LogRateLimited(absl::StrCat("mqtt: payload on topic \"", j.topic, "\" rejected: ", why));
+        DeadLetter(j, code, why, {});
+        d.reason = code;
+        d.reason_string = std::move(why);
+        return d;
+      }
+      body = mapped.body;
+      precision = mapped.precision == "us" ? "u" : mapped.precision;
+    } else {
+      mapped.database = j.topic.substr(0, j.topic.find('/'));
+    }
+    const std::string& database = mapped.database;
     auto reject = [&](uint8_t code, std::string why) {
       stats_.rejected++;
       LogRateLimited(absl::StrCat("mqtt: payload on topic \"", j.topic, "\" rejected: ", why));
@@ -714,7 +737,8 @@ class Listener::Impl {
     WriteOptions wo;
     wo.max_line_length = options_.max_line_bytes;
     wo.default_time = j.arrival_ns;
-    auto r = db_->WriteLineProtocol(database, j.payload, wo);
+    wo.precision = precision;
+    auto r = db_->WriteLineProtocol(database, body, wo);
     if (!r.ok()) {
       if (r.status().code() == absl::StatusCode::kNotFound) {
         return reject(reason::kTopicNameInvalid, std::string(ToStd(r.status().message())));

@@ -27,6 +27,7 @@
 
 #include "m2mdb/db.h"
 #include "m2mdb/status.h"
+#include "server/mqtt/rules.h"
 #include "server/tokens.h"
 
 namespace m2mdb::server::mqtt {
@@ -65,6 +66,9 @@ struct ListenerOptions {
   // one) and a new file starts. Default: off, 64 MiB.
   std::string dead_letter_path = {};
   uint64_t dead_letter_max_bytes = 64ull << 20;
+  // Topic rules (rules.h); null or empty: the default mapping (first topic
+  // level = database, line protocol).
+  std::shared_ptr<const Rules> rules = {};
   // For tests: called by a writer thread before each engine write (to hold
   // writes back as a stalled engine would).
   std::function<void()> before_write_for_test = {};

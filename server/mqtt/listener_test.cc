@@ -561,6 +561,33 @@ TEST_F(MqttListener, RandomSessionsMatchTheOracle) {
   EXPECT_EQ(Points("mdl"), o.stored);
 }
 
+// A rule stamps the connection's user name over the payload's tag: a device
+// cannot write as another.
+TEST_F(MqttListener, RulesMapJsonAndStampIdentityTags) {
+  auto rules = Rules::Parse(
+      "plant/+device format=json db=t measurement=env tag.device=+device tag.user=%username\n"
+      "lp/# db=t tag.user=%username\n");
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  ListenerOptions lo;
+  lo.rules = std::make_shared<const Rules>(std::move(*rules));
+  Start(lo);
+  int fd = ConnectMqtt({.version = kV5, .client_id = "r", .username = "alice"});
+  SendAll(fd,
+          EncodePublish(kV5, 1, "plant/p1", 1, R"({"temp": 21.5, "hum": 40, "time": 1700000000000000000})"));
+  EXPECT_EQ(ReadPacket(fd), EncodeAck(kV5, PacketType::kPuback, 1));
+  SendAll(fd, EncodePublish(kV5, 1, "lp/x", 2, "spoof,user=bob v=1 1"));
+  EXPECT_EQ(ReadPacket(fd), EncodeAck(kV5, PacketType::kPuback, 2));
+  SendAll(fd, EncodePublish(kV5, 1, "plant/p1", 3, "not json"));
+  std::string ack = ReadPacket(fd);
+  ASSERT_GE(ack.size(), 5u);
+  EXPECT_EQ(static_cast<uint8_t>(ack[4]), reason::kPayloadFormatInvalid);
+  close(fd);
+  auto series = db_->Series("t", "", {});
+  ASSERT_TRUE(series.ok());
+  EXPECT_EQ(*series, (std::vector<std::string>{"env,device=p1,user=alice", "spoof,user=alice"}));
+  EXPECT_EQ(Points("env"), 2u);  // temp and hum
+}
+
 TEST_F(MqttListener, SessionTakeoverClosesTheOldConnection) {
   Start();
   int a = ConnectMqtt({.version = kV5, .client_id = "same"});
