@@ -349,6 +349,43 @@ class Auth(unittest.TestCase):
             self.assertEqual(0, s.stop())
 
 
+class Rules(unittest.TestCase):
+    def test_json_value_and_identity_tags(self):
+        os.makedirs(ARGS.work, exist_ok=True)
+        rules = os.path.join(ARGS.work, "rules.txt")
+        with open(rules, "w") as f:
+            f.write("# rules\n"
+                    "plant/+site/+device/# db=t measurement=env format=json precision=ms tag.site=+site "
+                    "tag.device=+device\n"
+                    "meter/+id measurement=power db=t field=watts format=value tag.meter=+id\n"
+                    "fleet/# db=t tag.driver=%username\n")
+        s = Server("rules", extra=["--mqtt-rules", rules])
+        try:
+            pub = lambda *a: self.assertEqual(0, mosquitto_pub(s.mqtt_port, "-q", "1", *a).returncode)
+            pub("-t", "plant/berlin/pump-1/x", "-m", '{"temp": 21.5, "motor": {"rpm": 1450}, "time": 1700000000000}')
+            pub("-t", "meter/m7", "-m", "1250.5")
+            pub("-u", "alice", "-t", "fleet/truck-7", "-m", "engine,driver=bob rpm=1500i 1700000000000000000")
+            series = [v[0] for v in s.query("SHOW SERIES")["results"][0]["series"][0]["values"]]
+            self.assertEqual(["engine,driver=alice", "env,device=pump-1,site=berlin", "power,meter=m7"], series)
+            env = s.query('SELECT temp, "motor.rpm" FROM env', epoch="ns")["results"][0]["series"][0]["values"]
+            self.assertEqual([[1700000000000000000, 21.5, 1450]], env)
+            self.assertEqual(1250.5, s.query("SELECT watts FROM power")["results"][0]["series"][0]["values"][0][1])
+            # Without a user name the identity tag cannot be stamped: refused.
+            mosquitto_pub(s.mqtt_port, "-V", "mqttv5", "-q", "1", "-t", "fleet/x", "-m", "anon v=1")
+            self.assertEqual(["engine,driver=alice", "env,device=pump-1,site=berlin", "power,meter=m7"],
+                             [v[0] for v in s.query("SHOW SERIES")["results"][0]["series"][0]["values"]])
+        finally:
+            self.assertEqual(0, s.stop())
+        # A bad rules file stops the start with the line named.
+        with open(rules, "w") as f:
+            f.write("a/b colour=red\n")
+        p = subprocess.run([ARGS.bin, "serve", "--data-dir", os.path.join(ARGS.work, "rules2"), "--mqtt",
+                            "127.0.0.1:0", "--http", "127.0.0.1:0", "--mqtt-rules", rules],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(2, p.returncode)
+        self.assertIn("line 1: unknown key colour", p.stderr)
+
+
 class Crash(unittest.TestCase):
     def test_every_acknowledged_message_survives_sigkill(self):
         s = Server("crash")
