@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "server/mqtt/codec.h"
+#include "server/mqtt/rules.h"
 
 namespace {
 
@@ -22,6 +23,28 @@ void Check(bool ok, const char* what) {
     std::fprintf(stderr, "mqtt_fuzz invariant violated: %s\n", what);
     std::abort();
   }
+}
+
+// Every accepted PUBLISH also goes through a fixed rule set covering each
+// payload format, identity tags and the default mapping.
+const Rules& FuzzRules() {
+  static const Rules* rules = [] {
+    auto r = Rules::Parse(
+        "j/+a/+b/# db=x measurement=+b format=json precision=s tag.a=+a tag.u=%username\n"
+        "v/+id db=x measurement=m format=value field=f tag.id=+id\n"
+        "l/# tag.u=%client_id measurement=lm\n");
+    Check(r.ok(), "fuzz rules parse");
+    return new Rules(std::move(*r));
+  }();
+  return *rules;
+}
+
+void MapPublish(const PublishPacket& p) {
+  MappedMessage m;
+  std::string why;
+  const uint8_t code = FuzzRules().Map(p.topic, p.payload, {.username = "u", .client_id = "c"}, &m, &why);
+  Check(code == 0 || !why.empty(), "a rejection says why");
+  if (code == 0) Check(!m.database.empty(), "a mapped message has a database");
 }
 
 void RoundTripPublish(uint8_t version, const PublishPacket& p) {
@@ -87,6 +110,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           Check(IsValidTopicName(p.topic), "accepted topic is a topic name");
           Check((p.qos == 0) == (p.packet_id == 0), "packet id iff qos > 0");
           RoundTripPublish(version, p);
+          MapPublish(p);
         }
         break;
       }
