@@ -851,7 +851,11 @@ class Listener::Impl {
         // A PUBREC with a failure code ends the exchange (no PUBREL follows).
         if (code < 0x80) s.qos2_received.insert(d.packet_id);
       }
-      auto cur = conns_.find(s.conn_id);
+      // A PUBACK goes back on the connection that sent the message (after a
+      // reconnect the client resends it and gets the new one acknowledged);
+      // a PUBREC goes to the session's connection now, whose resend of the
+      // same id waits for this write (qos2_writing).
+      auto cur = conns_.find(d.qos == 1 ? d.conn_id : s.conn_id);
       if (cur == conns_.end() || cur->second->session.get() != &s || cur->second->closing) continue;
       Conn& c = *cur->second;
       std::string_view why = c.problem_info ? std::string_view(d.reason_string) : std::string_view();
