@@ -990,8 +990,8 @@ class Listener::Impl {
       Close(c, false);
     }
     // Idle sessions are in disconnect order; expiry intervals differ, so
-    // look at all of them only every few seconds.
-    if (now - last_expiry_scan_ms_ >= 5000) {
+    // look at all of them once a second.
+    if (now - last_expiry_scan_ms_ >= 1000) {
       last_expiry_scan_ms_ = now;
       for (auto it = idle_sessions_.begin(); it != idle_sessions_.end();) {
         auto sit = sessions_.find(*it);

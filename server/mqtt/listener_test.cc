@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -586,6 +587,32 @@ TEST_F(MqttListener, RulesMapJsonAndStampIdentityTags) {
   ASSERT_TRUE(series.ok());
   EXPECT_EQ(*series, (std::vector<std::string>{"env,device=p1,user=alice", "spoof,user=alice"}));
   EXPECT_EQ(Points("env"), 2u);  // temp and hum
+}
+
+// MQTT 5: a session outlives its connection for its Session Expiry
+// Interval, no longer; 0 ends it with the connection.
+TEST_F(MqttListener, SessionExpiryIntervalIsHonoured) {
+  Start();
+  auto connect = [&](const char* id, std::optional<uint32_t> expiry) {
+    bool present = false;
+    ConnectOptions o{.version = kV5, .clean_start = false, .client_id = id};
+    o.session_expiry_interval = expiry;
+    int fd = ConnectMqtt(o, 0, &present);
+    close(fd);
+    // Let the loop see the close before the next CONNECT.
+    for (int i = 0; i < 200 && listener_->Stats().connections_open > 0; i++) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return present;
+  };
+  EXPECT_FALSE(connect("short", 1));
+  EXPECT_FALSE(connect("long", 600));
+  EXPECT_FALSE(connect("none", std::nullopt));
+  EXPECT_TRUE(connect("long", 600));
+  EXPECT_FALSE(connect("none", std::nullopt)) << "expiry 0: the session ended with the connection";
+  std::this_thread::sleep_for(std::chrono::milliseconds(2600));
+  EXPECT_FALSE(connect("short", 1)) << "expired after 1 s";
+  EXPECT_TRUE(connect("long", 600));
 }
 
 TEST_F(MqttListener, SessionTakeoverClosesTheOldConnection) {
