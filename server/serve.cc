@@ -28,18 +28,35 @@ namespace {
 
 // Binds the MQTT listener; protected mode as for HTTP. Returns an exit code
 // (0 = started).
+// `listening` gets "mqtt://host:port" / "mqtts://host:port" for the log.
 int StartMqtt(DB* db, const ServeOptions& options, const TokenStore& tokens, bool auth_required,
-              std::unique_ptr<mqtt::Listener>* out, std::string* host, int* port) {
-  if (Status s = ParseListenAddress(options.mqtt, host, port); !s.ok()) {
-    std::fprintf(stderr, "m2mdb serve: --mqtt: %s\n", std::string(s.message()).c_str());
-    return 2;
-  }
-  if (!auth_required && !IsLoopbackHost(*host) && !options.no_auth) {
-    std::fprintf(stderr,
-                 "m2mdb serve: refusing to serve MQTT on %s without authentication (protected mode).\n"
-                 "  Create a token with --write first, bind to 127.0.0.1, or pass --no-auth.\n",
-                 options.mqtt.c_str());
-    return 1;
+              std::unique_ptr<mqtt::Listener>* out, std::vector<std::string>* listening) {
+  struct Address {
+    const std::string& text;
+    bool tls;
+    std::string host = {};
+    int port = 0;
+  };
+  std::vector<Address> addresses;
+  if (!options.mqtt.empty()) addresses.push_back({options.mqtt, false});
+  if (!options.mqtt_tls.empty()) addresses.push_back({options.mqtt_tls, true});
+  for (Address& a : addresses) {
+    const char* flag = a.tls ? "--mqtt-tls" : "--mqtt";
+    if (Status s = ParseListenAddress(a.text, &a.host, &a.port); !s.ok()) {
+      std::fprintf(stderr, "m2mdb serve: %s: %s\n", flag, std::string(s.message()).c_str());
+      return 2;
+    }
+    if (!auth_required && !IsLoopbackHost(a.host) && !options.no_auth) {
+      std::fprintf(stderr,
+                   "m2mdb serve: refusing to serve MQTT on %s without authentication (protected mode).\n"
+                   "  Create a token with --write first, bind to 127.0.0.1, or pass --no-auth.\n",
+                   a.text.c_str());
+      return 1;
+    }
+    if (a.tls && (options.tls_cert.empty() || options.tls_key.empty())) {
+      std::fprintf(stderr, "m2mdb serve: --mqtt-tls needs --tls-cert and --tls-key\n");
+      return 2;
+    }
   }
   if (options.mqtt_receive_maximum < 1 || options.mqtt_receive_maximum > 65535 ||
       options.mqtt_max_packet_bytes < 64 || options.mqtt_writers < 1) {
@@ -65,17 +82,24 @@ int StartMqtt(DB* db, const ServeOptions& options, const TokenStore& tokens, boo
     lo.rules = std::make_shared<const mqtt::Rules>(std::move(*rules));
   }
   lo.max_connections_per_address = options.max_connections_per_address;
+  if (!options.mqtt_tls.empty()) {
+    lo.tls_cert = options.tls_cert;
+    lo.tls_key = options.tls_key;
+  }
   auto listener = mqtt::Listener::Create(db, lo, tokens);
   if (!listener.ok()) {
     std::fprintf(stderr, "m2mdb serve: %s\n", std::string(listener.status().message()).c_str());
     return 1;
   }
-  auto bound = (*listener)->Bind(*host, *port);
-  if (!bound.ok()) {
-    std::fprintf(stderr, "m2mdb serve: %s\n", std::string(bound.status().message()).c_str());
-    return 1;
+  for (const Address& a : addresses) {
+    auto bound = (*listener)->Bind(a.host, a.port, a.tls);
+    if (!bound.ok()) {
+      std::fprintf(stderr, "m2mdb serve: %s\n", std::string(bound.status().message()).c_str());
+      return 1;
+    }
+    const std::string shown = a.host.find(':') != std::string::npos ? absl::StrCat("[", a.host, "]") : a.host;
+    listening->push_back(absl::StrCat(a.tls ? "mqtts://" : "mqtt://", shown, ":", *bound));
   }
-  *port = *bound;
   *out = std::move(*listener);
   return 0;
 }
@@ -175,10 +199,9 @@ int Serve(const ServeOptions& options) {
 
   // ---- MQTT listener (server/mqtt/): created before the tokens move ----
   std::unique_ptr<mqtt::Listener> mqtt_listener;
-  int mqtt_port = 0;
-  std::string mqtt_host;
-  if (!options.mqtt.empty()) {
-    int rc = StartMqtt(db->get(), options, *tokens, auth_required, &mqtt_listener, &mqtt_host, &mqtt_port);
+  std::vector<std::string> mqtt_listening;
+  if (!options.mqtt.empty() || !options.mqtt_tls.empty()) {
+    int rc = StartMqtt(db->get(), options, *tokens, auth_required, &mqtt_listener, &mqtt_listening);
     if (rc != 0) {
       (void)(*db)->Close();
       return rc;
@@ -213,9 +236,7 @@ int Serve(const ServeOptions& options) {
   std::thread http([&] { (*server)->Run(); });
   std::thread mqtt_thread;
   if (mqtt_listener) {
-    const std::string shown =
-        mqtt_host.find(':') != std::string::npos ? absl::StrCat("[", mqtt_host, "]") : mqtt_host;
-    LogInfo("m2mdb mqtt listening on mqtt://", shown, ":", mqtt_port, " (", auth_note, ")");
+    for (const auto& l : mqtt_listening) LogInfo("m2mdb mqtt listening on ", l, " (", auth_note, ")");
     SetExtraMetrics([l = mqtt_listener.get()] { return mqtt::RenderMetrics(l->Stats()); });
     mqtt_thread = std::thread([&] { mqtt_listener->Run(); });
   }

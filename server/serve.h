@@ -66,6 +66,7 @@ struct ServeOptions {
   // MQTT listener (docs/mqtt.md): host:port like `http`; empty = off. The
   // rest as server/mqtt/listener.h ListenerOptions.
   std::string mqtt;
+  std::string mqtt_tls;  // MQTT over TLS with tls_cert/tls_key; empty = off
   uint32_t mqtt_max_packet_bytes = 1u << 20;
   int mqtt_receive_maximum = 100;  // in-flight QoS 1/2 messages per connection (1..65535)
   int mqtt_writers = 8;

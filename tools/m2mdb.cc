@@ -213,6 +213,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--tls-key", serve.tls_key, "TLS private key (PEM)");
   // ---- serve: MQTT listener flags (server/mqtt/listener.h, docs/mqtt.md) ----
   serve_cmd->add_option("--mqtt", serve.mqtt, "MQTT listen address host:port (off when not given)");
+  serve_cmd->add_option(
+      "--mqtt-tls", serve.mqtt_tls,
+      "MQTT over TLS listen address host:port, with --tls-cert/--tls-key (off when not given)");
   serve_cmd
       ->add_option("--mqtt-max-packet-bytes", serve.mqtt_max_packet_bytes,
                    "Largest MQTT packet; larger ones close the connection")

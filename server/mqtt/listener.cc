@@ -31,6 +31,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -58,8 +60,11 @@ int64_t WallNs() {
       .count();
 }
 
-constexpr uint64_t kListenId = 0;
 constexpr uint64_t kWakeId = 1;
+// Listening sockets are ids kFirstListenId.. (index in listeners_ added);
+// connections start at kFirstConnId.
+constexpr uint64_t kFirstListenId = 2;
+constexpr uint64_t kFirstConnId = 16;
 // A connection whose unsent output passes this is not read until the client
 // takes its acknowledgements (a client that sends PINGREQs without reading).
 constexpr size_t kMaxPendingOutput = 256 << 10;
@@ -96,8 +101,10 @@ struct Conn {
   int64_t accepted_ms = 0;
   bool closing = false;  // send what is in `out`, then close (Reap)
   int64_t closing_since_ms = 0;
-  uint32_t events = 0;  // current epoll interest
-  std::string address;  // the client's IP address (bytes), for the per-address bound
+  uint32_t events = 0;            // current epoll interest
+  std::string address;            // the client's IP address (bytes), for the per-address bound
+  SSL* ssl = nullptr;             // TLS connections (--mqtt-tls)
+  bool read_wants_write = false;  // SSL_read needs the socket writable (handshake)
 };
 
 struct Job {
@@ -133,8 +140,14 @@ class Listener::Impl {
       : db_(db), options_(options), tokens_(std::move(tokens)) {}
 
   ~Impl() {
-    for (auto& [id, c] : conns_) ::close(c->fd);
-    if (listen_fd_ >= 0) ::close(listen_fd_);
+    for (auto& [id, c] : conns_) {
+      if (c->ssl != nullptr) SSL_free(c->ssl);
+      ::close(c->fd);
+    }
+    for (const auto& l : listeners_) {
+      if (l.fd >= 0) ::close(l.fd);
+    }
+    if (tls_ != nullptr) SSL_CTX_free(tls_);
     if (wake_fd_ >= 0) ::close(wake_fd_);
     if (epoll_fd_ >= 0) ::close(epoll_fd_);
     if (dead_fd_ >= 0) ::close(dead_fd_);
@@ -148,10 +161,26 @@ class Listener::Impl {
     ev.events = EPOLLIN;
     ev.data.u64 = kWakeId;
     epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+    if (!options_.tls_cert.empty()) {
+      tls_ = SSL_CTX_new(TLS_server_method());
+      if (tls_ == nullptr || SSL_CTX_set_min_proto_version(tls_, TLS1_2_VERSION) != 1 ||
+          SSL_CTX_use_certificate_chain_file(tls_, options_.tls_cert.c_str()) != 1 ||
+          SSL_CTX_use_PrivateKey_file(tls_, options_.tls_key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+          SSL_CTX_check_private_key(tls_) != 1) {
+        char buf[256];
+        ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+        return absl::InvalidArgumentError(absl::StrCat("mqtt: TLS certificate or key: ", buf));
+      }
+      SSL_CTX_set_mode(tls_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
     return absl::OkStatus();
   }
 
-  StatusOr<int> Bind(const std::string& host, int port) {
+  StatusOr<int> Bind(const std::string& host, int port, bool tls) {
+    if (tls && tls_ == nullptr) return absl::InvalidArgumentError("mqtt: TLS needs a certificate and key");
+    if (listeners_.size() >= kFirstConnId - kFirstListenId)
+      return absl::InternalError("mqtt: too many listeners");
+    int listen_fd = -1;
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -168,25 +197,26 @@ class Listener::Impl {
       int one = 1;
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
       if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 1024) == 0) {
-        listen_fd_ = fd;
+        listen_fd = fd;
         break;
       }
       err = strerror(errno);
       ::close(fd);
     }
     freeaddrinfo(res);
-    if (listen_fd_ < 0) {
+    if (listen_fd < 0) {
       return absl::UnavailableError(absl::StrCat("mqtt: cannot listen on ", host, ":", port, ": ", err));
     }
     sockaddr_storage ss{};
     socklen_t len = sizeof(ss);
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len);
+    getsockname(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len);
     const int bound = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
                                                : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.u64 = kListenId;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+    ev.data.u64 = kFirstListenId + listeners_.size();
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd, &ev);
+    listeners_.push_back({listen_fd, tls});
     return bound;
   }
 
@@ -197,18 +227,21 @@ class Listener::Impl {
     int64_t next_tick = NowMs() + 250;
     while (true) {
       const bool stopping = stop_.load();
-      if (stopping && listen_fd_ >= 0) {
-        epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
-        ::close(listen_fd_);
-        listen_fd_ = -1;
+      if (stopping && !listeners_closed_) {
+        listeners_closed_ = true;
+        for (auto& l : listeners_) {
+          epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.fd, nullptr);
+          ::close(l.fd);
+          l.fd = -1;
+        }
         for (auto& [id, c] : conns_) UpdateInterest(*c);  // no more packets read
       }
       if (stopping && InflightTotal() == 0) break;
       int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 250);
       for (int i = 0; i < n; i++) {
         const uint64_t id = events[i].data.u64;
-        if (id == kListenId) {
-          Accept();
+        if (id >= kFirstListenId && id < kFirstConnId) {
+          if (id - kFirstListenId < listeners_.size()) Accept(listeners_[id - kFirstListenId]);
         } else if (id == kWakeId) {
           uint64_t v;
           (void)!::read(wake_fd_, &v, sizeof(v));
@@ -224,7 +257,9 @@ class Listener::Impl {
             }
           }
           if (events[i].events & EPOLLOUT) Flush(c);
-          if (conns_.count(id) && (events[i].events & EPOLLIN)) Read(c);
+          const bool readable =
+              (events[i].events & EPOLLIN) || ((events[i].events & EPOLLOUT) && c.read_wants_write);
+          if (conns_.count(id) && readable) Read(c);
         }
       }
       Drain();
@@ -292,12 +327,16 @@ class Listener::Impl {
     return n + static_cast<int>(queue_.size()) + writing_ + static_cast<int>(done_.size());
   }
 
-  void Accept() {
+  struct ListenSocket {
+    int fd = -1;
+    bool tls = false;
+  };
+
+  void Accept(const ListenSocket& l) {
     while (true) {
       sockaddr_storage peer{};
       socklen_t peer_len = sizeof(peer);
-      int fd =
-          accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      int fd = accept4(l.fd, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) LogWarning("mqtt: accept: ", strerror(errno));
@@ -325,6 +364,16 @@ class Listener::Impl {
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       auto c = std::make_unique<Conn>();
       c->address = std::move(address);
+      if (l.tls) {
+        c->ssl = SSL_new(tls_);
+        if (c->ssl == nullptr || SSL_set_fd(c->ssl, fd) != 1) {
+          if (c->ssl != nullptr) SSL_free(c->ssl);
+          if (--conns_per_address_[c->address] <= 0) conns_per_address_.erase(c->address);
+          ::close(fd);
+          continue;
+        }
+        SSL_set_accept_state(c->ssl);
+      }
       c->id = next_id_++;
       c->fd = fd;
       c->accepted_ms = c->last_rx_ms = NowMs();
@@ -344,7 +393,7 @@ class Listener::Impl {
         c.out.size() < kMaxPendingOutput) {
       want |= EPOLLIN;
     }
-    if (!c.out.empty()) want |= EPOLLOUT;
+    if (!c.out.empty() || c.read_wants_write) want |= EPOLLOUT;
     if (!add && want == c.events) return;
     epoll_event ev{};
     ev.events = want;
@@ -356,7 +405,30 @@ class Listener::Impl {
   void Read(Conn& c) {
     char buf[16384];
     while (true) {
-      ssize_t n = ::recv(c.fd, buf, sizeof(buf), 0);
+      ssize_t n;
+      if (c.ssl != nullptr) {
+        c.read_wants_write = false;
+        ERR_clear_error();
+        int r = SSL_read(c.ssl, buf, sizeof(buf));
+        if (r <= 0) {
+          const int err = SSL_get_error(c.ssl, r);
+          if (err == SSL_ERROR_WANT_READ) return;
+          if (err == SSL_ERROR_WANT_WRITE) {
+            c.read_wants_write = true;
+            UpdateInterest(c);
+            return;
+          }
+          Close(c, false);  // close_notify, a failed handshake, or an error
+          return;
+        }
+        n = r;
+        c.in.append(buf, static_cast<size_t>(n));
+        c.last_rx_ms = NowMs();
+        if (!Process(c)) return;
+        if (!(c.events & EPOLLIN)) return;  // paused; SSL may hold more (see Resume)
+        continue;
+      }
+      n = ::recv(c.fd, buf, sizeof(buf), 0);
       if (n > 0) {
         c.in.append(buf, static_cast<size_t>(n));
         c.last_rx_ms = NowMs();
@@ -886,6 +958,8 @@ class Listener::Impl {
       if (c.closing) continue;
       if (!c.in.empty() && !Process(c)) continue;
       UpdateInterest(c);
+      // Bytes TLS already took off the socket raise no epoll event.
+      if (c.ssl != nullptr && (c.events & EPOLLIN) && SSL_has_pending(c.ssl)) Read(c);
     }
   }
 
@@ -896,6 +970,19 @@ class Listener::Impl {
 
   void Flush(Conn& c) {
     while (!c.out.empty()) {
+      if (c.ssl != nullptr) {
+        ERR_clear_error();
+        int w = SSL_write(c.ssl, c.out.data(), static_cast<int>(std::min<size_t>(c.out.size(), 1 << 30)));
+        if (w > 0) {
+          c.out.erase(0, static_cast<size_t>(w));
+          continue;
+        }
+        const int err = SSL_get_error(c.ssl, w);
+        if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) break;
+        c.out.clear();
+        MarkClosing(c);
+        break;
+      }
       ssize_t n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
       if (n > 0) {
         c.out.erase(0, static_cast<size_t>(n));
@@ -942,6 +1029,10 @@ class Listener::Impl {
     (void)clean;
     const uint64_t id = c.id;
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
+    if (c.ssl != nullptr) {
+      SSL_free(c.ssl);
+      c.ssl = nullptr;
+    }
     ::close(c.fd);
     if (c.session && c.session->conn_id == id) {
       std::shared_ptr<Session> s = c.session;
@@ -1035,10 +1126,12 @@ class Listener::Impl {
   const ListenerOptions options_;
   const TokenStore tokens_;
   int epoll_fd_ = -1;
-  int listen_fd_ = -1;
   int wake_fd_ = -1;
   std::atomic<bool> stop_{false};
-  uint64_t next_id_ = 2;
+  uint64_t next_id_ = kFirstConnId;
+  std::vector<ListenSocket> listeners_;
+  bool listeners_closed_ = false;
+  SSL_CTX* tls_ = nullptr;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;
   std::unordered_map<std::string, int> conns_per_address_;
@@ -1099,7 +1192,9 @@ StatusOr<std::unique_ptr<Listener>> Listener::Create(DB* db, const ListenerOptio
   return std::unique_ptr<Listener>(new Listener(std::move(impl)));
 }
 
-StatusOr<int> Listener::Bind(const std::string& host, int port) { return impl_->Bind(host, port); }
+StatusOr<int> Listener::Bind(const std::string& host, int port, bool tls) {
+  return impl_->Bind(host, port, tls);
+}
 void Listener::Run() { impl_->Run(); }
 void Listener::Stop() { impl_->Stop(); }
 ListenerStats Listener::Stats() const { return impl_->Stats(); }

@@ -66,6 +66,10 @@ struct ListenerOptions {
   // one) and a new file starts. Default: off, 64 MiB.
   std::string dead_letter_path = {};
   uint64_t dead_letter_max_bytes = 64ull << 20;
+  // PEM certificate chain and key for Bind(..., tls = true) (the server's
+  // --tls-cert/--tls-key). Default: none.
+  std::string tls_cert = {};
+  std::string tls_key = {};
   // Topic rules (rules.h); null or empty: the default mapping (first topic
   // level = database, line protocol).
   std::shared_ptr<const Rules> rules = {};
@@ -98,8 +102,10 @@ class Listener {
                                                     TokenStore tokens);
   ~Listener();
 
-  // Binds host:port (port 0: any free port); returns the bound port.
-  StatusOr<int> Bind(const std::string& host, int port);
+  // Binds host:port (port 0: any free port); returns the bound port. May
+  // be called more than once (e.g. a plain and a TLS address); `tls` needs
+  // ListenerOptions::tls_cert/tls_key.
+  StatusOr<int> Bind(const std::string& host, int port, bool tls = false);
   // Serves until Stop. On Stop: no new connections or packets; messages
   // already queued are written and acknowledged, then every connection is
   // closed (MQTT 5: DISCONNECT 0x8B) and Run returns.

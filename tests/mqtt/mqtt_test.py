@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -50,8 +51,10 @@ class Server:
             log = self.read_log()[start:]
             h = re.search(r"listening on https?://[^ ]*:(\d+) ", log)
             m = re.search(r"mqtt listening on mqtt://[^ ]*:(\d+) ", log)
-            if h and m:
+            t = re.search(r"mqtt listening on mqtts://[^ ]*:(\d+) ", log)
+            if h and m and (t or "--mqtt-tls" not in self.extra):
                 self.http_port, self.mqtt_port = int(h.group(1)), int(m.group(1))
+                self.mqtts_port = int(t.group(1)) if t else None
                 return
             if self.proc.poll() is not None:
                 raise AssertionError("server exited at start:\n" + self.read_log())
@@ -137,7 +140,14 @@ def raw_publish(version, qos, topic, pid, payload):
 
 
 def read_packet(sock):
-    """One packet as bytes, or b"" when the server closed."""
+    """One packet as bytes, or b"" when the server closed (or reset)."""
+    try:
+        return _read_packet(sock)
+    except ConnectionResetError:
+        return b""
+
+
+def _read_packet(sock):
     head = sock.recv(1)
     if not head:
         return b""
@@ -384,6 +394,48 @@ class Rules(unittest.TestCase):
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(2, p.returncode)
         self.assertIn("line 1: unknown key colour", p.stderr)
+
+
+class Tls(unittest.TestCase):
+    def test_mqtt_over_tls_with_the_server_certificate(self):
+        d = os.path.join(ARGS.work, "tls-certs")
+        os.makedirs(d, exist_ok=True)
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        s = Server("tls", extra=["--mqtt-tls", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key])
+        try:
+            for v in ("mqttv311", "mqttv5"):
+                r = mosquitto_pub(s.mqtts_port, "--cafile", cert, "-V", v, "-q", "1", "-t", "t/x",
+                                  "-m", "tls,v=%s v=1 1" % v)
+                self.assertEqual(0, r.returncode, r.stderr)
+            # paho with TLS, QoS 2, many messages (TLS records split and join packets).
+            c = paho_client(s.mqtts_port, "tls-paho", v5=False)
+            c.tls_set(ca_certs=cert)
+            c.connect("127.0.0.1", s.mqtts_port)
+            c.loop_start()
+            self.assertTrue(wait_connected(c))
+            infos = [c.publish("t", "tlsp v=%d %d" % (i, i + 1), qos=2) for i in range(300)]
+            for info in infos:
+                info.wait_for_publish(10)
+                self.assertTrue(info.is_published())
+            c.disconnect()
+            c.loop_stop()
+            # Plain MQTT to the TLS port gets nowhere; the server lives on.
+            sock = socket.create_connection(("127.0.0.1", s.mqtts_port), timeout=10)
+            sock.sendall(raw_connect(4, "plain"))
+            self.assertEqual(b"", read_packet(sock))
+            sock.close()
+            ctx = ssl.create_default_context(cafile=cert)
+            url = "https://127.0.0.1:%d/query?%s" % (s.http_port, urllib.parse.urlencode(
+                {"db": "t", "q": "SELECT count(v) FROM tls; SELECT count(v) FROM tlsp"}))
+            with urllib.request.urlopen(url, timeout=30, context=ctx) as r:
+                res = json.loads(r.read())["results"]
+            self.assertEqual(2, res[0]["series"][0]["values"][0][1])
+            self.assertEqual(300, res[1]["series"][0]["values"][0][1])
+        finally:
+            self.assertEqual(0, s.stop())
 
 
 class Crash(unittest.TestCase):
