@@ -42,7 +42,7 @@ bench: build
 
 # libFuzzer builds (clang) of every fuzz target, each run for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 20
-FUZZERS ?= lineproto_fuzz encoding_fuzz segment_fuzz influxql_fuzz http1_fuzz
+FUZZERS ?= lineproto_fuzz encoding_fuzz segment_fuzz influxql_fuzz http1_fuzz mqtt_fuzz
 fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DM2MDB_FUZZ=ON -DM2MDB_WERROR=ON \
 	  -DM2MDB_BUILD_TESTS=OFF -DM2MDB_BUILD_BENCH=OFF

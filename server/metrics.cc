@@ -142,7 +142,23 @@ std::string ServerMetrics::Render(const DBStats& st) const {
   Gauge(&out, "m2mdb_segments", "Segment files.", st.segments);
   Gauge(&out, "m2mdb_segment_bytes", "Bytes in segment files.", st.segment_bytes);
   Gauge(&out, "m2mdb_wal_bytes", "Bytes in WAL files.", st.wal_bytes);
+  AppendExtraMetrics(&out);
   return out;
+}
+
+namespace {
+std::mutex extra_mu;
+std::function<std::string()> extra_render;  // guarded by extra_mu
+}  // namespace
+
+void SetExtraMetrics(std::function<std::string()> render) {
+  std::lock_guard<std::mutex> l(extra_mu);
+  extra_render = std::move(render);
+}
+
+void AppendExtraMetrics(std::string* out) {
+  std::lock_guard<std::mutex> l(extra_mu);
+  if (extra_render) *out += extra_render();
 }
 
 }  // namespace m2mdb::server

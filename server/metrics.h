@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -59,6 +60,12 @@ class ServerMetrics {
   std::atomic<int64_t> queries_in_flight_{0};
   std::array<std::atomic<uint64_t>, static_cast<int>(Limit::kCount)> limits_{};
 };
+
+// Text appended to every /metrics answer (the MQTT listener's counters,
+// server/mqtt/listener.h); set once at start, before serving. nullptr: none.
+void SetExtraMetrics(std::function<std::string()> render);
+// Appends that text (Render calls it).
+void AppendExtraMetrics(std::string* out);
 
 }  // namespace m2mdb::server
 

@@ -18,9 +18,93 @@
 #include "m2mdb/db.h"
 #include "m2mdb/log.h"
 #include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/mqtt/listener.h"
 #include "server/tokens.h"
 
 namespace m2mdb::server {
+
+namespace {
+
+// Binds the MQTT listener; protected mode as for HTTP. Returns an exit code
+// (0 = started).
+// `listening` gets "mqtt://host:port" / "mqtts://host:port" for the log.
+int StartMqtt(DB* db, const ServeOptions& options, const TokenStore& tokens, bool auth_required,
+              std::unique_ptr<mqtt::Listener>* out, std::vector<std::string>* listening) {
+  struct Address {
+    const std::string& text;
+    bool tls;
+    std::string host = {};
+    int port = 0;
+  };
+  std::vector<Address> addresses;
+  if (!options.mqtt.empty()) addresses.push_back({options.mqtt, false});
+  if (!options.mqtt_tls.empty()) addresses.push_back({options.mqtt_tls, true});
+  for (Address& a : addresses) {
+    const char* flag = a.tls ? "--mqtt-tls" : "--mqtt";
+    if (Status s = ParseListenAddress(a.text, &a.host, &a.port); !s.ok()) {
+      std::fprintf(stderr, "m2mdb serve: %s: %s\n", flag, std::string(s.message()).c_str());
+      return 2;
+    }
+    if (!auth_required && !IsLoopbackHost(a.host) && !options.no_auth) {
+      std::fprintf(stderr,
+                   "m2mdb serve: refusing to serve MQTT on %s without authentication (protected mode).\n"
+                   "  Create a token with --write first, bind to 127.0.0.1, or pass --no-auth.\n",
+                   a.text.c_str());
+      return 1;
+    }
+    if (a.tls && (options.tls_cert.empty() || options.tls_key.empty())) {
+      std::fprintf(stderr, "m2mdb serve: --mqtt-tls needs --tls-cert and --tls-key\n");
+      return 2;
+    }
+  }
+  if (options.mqtt_receive_maximum < 1 || options.mqtt_receive_maximum > 65535 ||
+      options.mqtt_max_packet_bytes < 64 || options.mqtt_writers < 1) {
+    std::fprintf(stderr,
+                 "m2mdb serve: --mqtt-receive-maximum must be 1..65535, --mqtt-max-packet-bytes at least 64, "
+                 "--mqtt-writers at least 1\n");
+    return 2;
+  }
+  mqtt::ListenerOptions lo;
+  lo.max_packet_bytes = options.mqtt_max_packet_bytes;
+  lo.receive_maximum = static_cast<uint16_t>(options.mqtt_receive_maximum);
+  lo.writer_threads = options.mqtt_writers;
+  lo.max_line_bytes = options.max_line_bytes;
+  lo.auth_required = auth_required;
+  lo.dead_letter_path = options.mqtt_dead_letter;
+  if (!options.mqtt_rules.empty()) {
+    auto rules = mqtt::Rules::Load(options.mqtt_rules);
+    if (!rules.ok()) {
+      std::fprintf(stderr, "m2mdb serve: --mqtt-rules: %s\n", std::string(rules.status().message()).c_str());
+      return 2;
+    }
+    LogInfo("mqtt: ", rules->size(), " topic rule(s) from ", options.mqtt_rules);
+    lo.rules = std::make_shared<const mqtt::Rules>(std::move(*rules));
+  }
+  lo.max_connections_per_address = options.max_connections_per_address;
+  if (!options.mqtt_tls.empty()) {
+    lo.tls_cert = options.tls_cert;
+    lo.tls_key = options.tls_key;
+  }
+  auto listener = mqtt::Listener::Create(db, lo, tokens);
+  if (!listener.ok()) {
+    std::fprintf(stderr, "m2mdb serve: %s\n", std::string(listener.status().message()).c_str());
+    return 1;
+  }
+  for (const Address& a : addresses) {
+    auto bound = (*listener)->Bind(a.host, a.port, a.tls);
+    if (!bound.ok()) {
+      std::fprintf(stderr, "m2mdb serve: %s\n", std::string(bound.status().message()).c_str());
+      return 1;
+    }
+    const std::string shown = a.host.find(':') != std::string::npos ? absl::StrCat("[", a.host, "]") : a.host;
+    listening->push_back(absl::StrCat(a.tls ? "mqtts://" : "mqtt://", shown, ":", *bound));
+  }
+  *out = std::move(*listener);
+  return 0;
+}
+
+}  // namespace
 
 int Serve(const ServeOptions& options) {
   // glibc gives each thread that allocates its own malloc arena and keeps
@@ -113,6 +197,17 @@ int Serve(const ServeOptions& options) {
     return 1;
   }
 
+  // ---- MQTT listener (server/mqtt/): created before the tokens move ----
+  std::unique_ptr<mqtt::Listener> mqtt_listener;
+  std::vector<std::string> mqtt_listening;
+  if (!options.mqtt.empty() || !options.mqtt_tls.empty()) {
+    int rc = StartMqtt(db->get(), options, *tokens, auth_required, &mqtt_listener, &mqtt_listening);
+    if (rc != 0) {
+      (void)(*db)->Close();
+      return rc;
+    }
+  }
+
   auto server = HttpServer::Create(db->get(), options, std::move(*tokens), auth_required);
   if (!server.ok()) {
     std::fprintf(stderr, "m2mdb serve: %s\n", std::string(server.status().message()).c_str());
@@ -139,6 +234,12 @@ int Serve(const ServeOptions& options) {
   }
 
   std::thread http([&] { (*server)->Run(); });
+  std::thread mqtt_thread;
+  if (mqtt_listener) {
+    for (const auto& l : mqtt_listening) LogInfo("m2mdb mqtt listening on ", l, " (", auth_note, ")");
+    SetExtraMetrics([l = mqtt_listener.get()] { return mqtt::RenderMetrics(l->Stats()); });
+    mqtt_thread = std::thread([&] { mqtt_listener->Run(); });
+  }
 
   int sig = 0;
   while (sigwait(&sigs, &sig) != 0) {
@@ -150,7 +251,9 @@ int Serve(const ServeOptions& options) {
   std::atomic<int> rc{0};
   std::thread closer([&] {
     (*server)->Stop();
+    if (mqtt_listener) mqtt_listener->Stop();
     http.join();
+    if (mqtt_thread.joinable()) mqtt_thread.join();
     Status s = (*db)->Close();
     if (!s.ok()) {
       LogError("close: ", s.ToString());

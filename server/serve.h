@@ -62,6 +62,16 @@ struct ServeOptions {
   // naming the segment file); true skips the block with a log warning and
   // answers from the rest (m2mdb_damaged_blocks_skipped_total counts them).
   bool skip_damaged_blocks = false;
+
+  // MQTT listener (docs/mqtt.md): host:port like `http`; empty = off. The
+  // rest as server/mqtt/listener.h ListenerOptions.
+  std::string mqtt;
+  std::string mqtt_tls;  // MQTT over TLS with tls_cert/tls_key; empty = off
+  uint32_t mqtt_max_packet_bytes = 1u << 20;
+  int mqtt_receive_maximum = 100;  // in-flight QoS 1/2 messages per connection (1..65535)
+  int mqtt_writers = 8;
+  std::string mqtt_dead_letter;  // file for rejected messages (JSON lines); empty = off
+  std::string mqtt_rules;        // topic rules file (server/mqtt/rules.h); empty = default mapping
 };
 
 // Runs until SIGINT or SIGTERM: stops accepting, finishes requests in flight,

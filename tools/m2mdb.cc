@@ -211,6 +211,28 @@ int main(int argc, char** argv) {
       "Serve a non-loopback address without tokens (protected mode off); no effect once tokens exist");
   serve_cmd->add_option("--tls-cert", serve.tls_cert, "TLS certificate (PEM); with --tls-key serves HTTPS");
   serve_cmd->add_option("--tls-key", serve.tls_key, "TLS private key (PEM)");
+  // ---- serve: MQTT listener flags (server/mqtt/listener.h, docs/mqtt.md) ----
+  serve_cmd->add_option("--mqtt", serve.mqtt, "MQTT listen address host:port (off when not given)");
+  serve_cmd->add_option(
+      "--mqtt-tls", serve.mqtt_tls,
+      "MQTT over TLS listen address host:port, with --tls-cert/--tls-key (off when not given)");
+  serve_cmd
+      ->add_option("--mqtt-max-packet-bytes", serve.mqtt_max_packet_bytes,
+                   "Largest MQTT packet; larger ones close the connection")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--mqtt-receive-maximum", serve.mqtt_receive_maximum,
+                   "Unacknowledged QoS 1/2 messages per MQTT connection (in-flight window)")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--mqtt-writers", serve.mqtt_writers,
+                   "Threads writing MQTT messages (their writes share the WAL group commit)")
+      ->capture_default_str();
+  serve_cmd->add_option(
+      "--mqtt-rules", serve.mqtt_rules,
+      "MQTT topic rules file: topic patterns to database, measurement, tags, payload format");
+  serve_cmd->add_option("--mqtt-dead-letter", serve.mqtt_dead_letter,
+                        "Append rejected MQTT messages to this file (JSON lines; FILE.1 past 64 MiB)");
   serve_cmd
       ->add_option("--max-body-bytes", serve.max_body_bytes, "Largest request body, also after gzip (413)")
       ->capture_default_str();

@@ -10,6 +10,7 @@ PKGS=(
   libcli11-dev libedit-dev libxxhash-dev libre2-dev nlohmann-json3-dev
   clang libclang-rt-dev
   python3 python3-influxdb influxdb
+  mosquitto-clients python3-paho-mqtt
 )
 missing=()
 for p in "${PKGS[@]}"; do
