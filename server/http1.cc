@@ -983,6 +983,10 @@ void Http1Server::Run() {
       if (pending_.size() > idle_workers_ && live_workers_ < max_workers) {
         spawn = std::min(pending_.size() - idle_workers_, max_workers - live_workers_);
         live_workers_ += spawn;
+        // A worker counts as idle from the moment it is started: otherwise
+        // a connection that turns ready before the new thread reaches its
+        // wait would start another worker for work already provided for.
+        idle_workers_ += spawn;
       }
       UpdateStarved();
     }
@@ -993,6 +997,7 @@ void Http1Server::Run() {
         LogError("http: cannot start a worker thread: ", e.what());
         std::lock_guard<std::mutex> l(mu_);
         live_workers_ -= spawn;
+        idle_workers_ -= spawn;
         break;
       }
     }
@@ -1149,11 +1154,13 @@ void Http1Server::UpdateStarved() {
 
 void Http1Server::Worker() {
   const auto idle_limit = std::chrono::seconds(std::max(1, options_.keep_alive_seconds));
+  bool counted_idle = true;  // Run counted this worker idle when it started it
   for (;;) {
     Connection* c;
     {
       std::unique_lock<std::mutex> l(mu_);
-      idle_workers_++;
+      if (!counted_idle) idle_workers_++;
+      counted_idle = false;
       UpdateStarved();
       bool woke = cv_.wait_for(l, idle_limit, [this] { return closed_ || !pending_.empty(); });
       idle_workers_--;
