@@ -62,11 +62,16 @@ struct ServeOptions {
   // naming the segment file); true skips the block with a log warning and
   // answers from the rest (m2mdb_damaged_blocks_skipped_total counts them).
   bool skip_damaged_blocks = false;
+
+  // Least severe log lines written (m2mdb/log.h): error | warn | info | debug.
+  std::string log_level = "info";
 };
 
 // Runs until SIGINT or SIGTERM: stops accepting, finishes requests in flight,
 // then flushes and closes (a second signal exits at once; the WAL keeps every
-// acknowledged write). Returns the exit code.
+// acknowledged write). Returns the exit code: 0 closed cleanly, 1 the close
+// failed, 2 it could not start (bad option, data directory missing or in
+// use, address taken, protected mode).
 int Serve(const ServeOptions& options);
 
 }  // namespace m2mdb::server
