@@ -26,6 +26,7 @@ import time
 import tomllib
 import unittest
 import urllib.request
+import zlib
 
 ARGS = None
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -163,7 +164,7 @@ class Import(Base):
         r = self.import_(self.path("d"), lp, "--max-errors", "5", rc=1)
         self.assertEqual(len(re.findall(r"^line \d+:", r.stderr, re.M)), 5)
         self.assertIn("25 more", r.stderr)
-        self.assertIn("1 lines written, 30 rejected", r.stdout)
+        self.assertIn("1 line written, 30 rejected", r.stdout)
 
     def test_large_gzip_and_plain_files_give_the_same_data(self):
         # > 1 MiB so records straddle read buffers; multi-line strings and
@@ -216,6 +217,74 @@ class Import(Base):
         bad_gz = self.write("bad.gz", z[:len(z) // 2], "wb")
         r = self.check(run("import", bad_gz, "--data-dir", d, "--db", "t", "--create-db"), 2)
         self.assertIn("gzip", r.stderr)
+
+    def test_truncated_gzip_keeps_every_complete_line_and_says_where_it_stopped(self):
+        lines = [f"m,k=v{i % 3} v={i * 0.1},n={i}i {1700000000000000000 + i}\n" for i in range(20000)]
+        z = gzip.compress("".join(lines).encode())
+        cut = z[:len(z) * 2 // 3]
+        # What the cut file still holds: its complete lines (zlib reads it as far as it goes).
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        held = d.decompress(cut).decode()
+        complete = held.count("\n")
+        self.assertGreater(complete, 1000)
+        self.assertLess(complete, len(lines))
+        for batch in ["100", "5000"]:
+            data = self.path(f"d{batch}")
+            r = self.check(run("import", self.write("cut.gz", cut, "wb"), "--data-dir", data, "--db", "t",
+                               "--create-db", "--batch-size", batch), 2)
+            self.assertIn("truncated gzip", r.stderr)
+            self.assertIn(f"stopped at input line {complete + 1} ", r.stderr)
+            self.assertIn(f"{complete:,} lines written, 0 rejected", r.stdout)
+            out = self.export(data)
+            self.assertEqual(out.count("\n"), complete, batch)
+            self.assertTrue(f" n={complete - 1}i," in out, "the last complete line is missing")
+            self.assertFalse(f" n={complete}i," in out, "the cut line was written")
+
+    def test_summary_counts_lines(self):
+        r = self.import_(self.path("d"), "m v=1 1\n")
+        self.assertIn("1 line written, 0 rejected", r.stdout)
+        r = self.import_(self.path("d"), "m,t=a v=1,w=2,x=3 1\nm v=2 2\nm v=3 3\n")
+        self.assertIn("3 lines written, 0 rejected", r.stdout)
+
+    def test_progress_follows_lines_and_uncompressed_bytes(self):
+        """On a terminal: each progress frame's percentage matches its line count, with rates and ETA."""
+        n = 400000
+        lp = "".join(f"p,host=h{i % 10} v={i % 1000}i {i}\n" for i in range(n)).encode()
+        gz = self.write("p.lp.gz", gzip.compress(lp, 1), "wb")
+        try:
+            master, slave = pty.openpty()
+        except OSError as e:
+            self.skipTest("no pseudo-terminal available: %s" % e)
+        p = subprocess.Popen([ARGS.bin, "import", gz, "--data-dir", self.path("d"), "--db", "t", "--create-db",
+                              "--batch-size", "2000"], stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        err = b""
+        while True:
+            r, _, _ = select.select([master], [], [], 30)
+            if not r:
+                break
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            err += data
+        out = p.communicate(timeout=60)[0].decode()
+        os.close(master)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertIn(f"{n:,} lines written, 0 rejected", out)
+        self.assertRegex(out, rf"\({len(lp) / 1e6:.1f} MB from [0-9.]+ MB gzip, [0-9,]+ lines/s\)")
+        frames = re.findall(r"\r\s*([0-9,]+) lines\s+([0-9.]+) MB\s+[0-9.]+ MB/s\s+[0-9,]+ lines/s\s+([0-9.]+)%"
+                            r"\s+ETA \d+:\d\d", err.decode())
+        self.assertTrue(frames, err[:500])
+        for lines, mb, pct in frames:
+            lines = int(lines.replace(",", ""))
+            self.assertGreater(lines, 0, frames)
+            # Lines and uncompressed bytes go together, and the percentage follows them
+            # (not the compressed bytes read ahead).
+            self.assertAlmostEqual(float(mb), lines * len(lp) / n / 1e6, delta=0.2)
+            self.assertAlmostEqual(float(pct), 100 * lines / n, delta=8, msg=frames)
 
 
 class RoundTrip(Base):
