@@ -835,6 +835,39 @@ class Conventions(Base):
         self.assertIn("created token", r.stderr)
 
 
+class DocsExamples(Base):
+    """The shell examples of docs/cli.md and docs/operations.md run as printed."""
+
+    def bash(self, script):
+        env = dict(os.environ, PATH=os.path.dirname(ARGS.bin) + os.pathsep + os.environ.get("PATH", ""))
+        env = {k: v for k, v in env.items() if not k.startswith("M2MDB_")}
+        r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, cwd=self.dir,
+                           timeout=60)
+        return r
+
+    def test_cli_session(self):
+        with open(os.path.join(SOURCE_DIR, "docs", "cli.md"), encoding="utf-8") as f:
+            text = f.read()
+        m = re.search(r"## A session that runs as printed.*?```sh\n(.*?)```.*?```text\n(.*?)```", text, re.S)
+        self.assertIsNotNone(m)
+        script = m.group(1).replace("/tmp/m2mdb-cli", self.path("cli"))
+        r = self.bash("exec 2>&1\n" + script)
+        def norm(t):
+            t = re.sub(r"in [0-9.]+ s \(([0-9.]+ MB), [0-9,]+ lines/s\)", r"in T s (\1, R lines/s)", t)
+            return re.sub(r"checked 1 segments \(\d+ bytes\)", "checked 1 segments (B bytes)", t)
+        self.assertEqual(norm(r.stdout), norm(m.group(2)))
+
+    def test_operations_config_example(self):
+        with open(os.path.join(SOURCE_DIR, "docs", "operations.md"), encoding="utf-8") as f:
+            text = f.read()
+        m = re.search(r"a deployment that keeps its settings.*?```sh\n(.*?)```\n\nprints (.*?)\.\n", text, re.S)
+        self.assertIsNotNone(m)
+        r = self.bash(m.group(1))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for want in re.findall(r"`([^`]+)`", m.group(2)):
+            self.assertIn(want + "\n", r.stdout)
+
+
 class ShellServer(ServerMixin, Base):
     """The shell against a server: USE checks the database; errors without a row count."""
 
