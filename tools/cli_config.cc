@@ -199,6 +199,7 @@ Status ApplyConfig(CLI::App* cmd, const std::string& config_file) {
       } else {
         values.emplace_back(env);
       }
+      if (values.empty()) continue;  // M2MDB_CREATE_DB="": the default, none
       RETURN_IF_ERROR(SetOption(opt, values, absl::StrCat(var, "=", env)));
       continue;
     }
@@ -211,6 +212,9 @@ Status ApplyConfig(CLI::App* cmd, const std::string& config_file) {
     if (!ValuesOf(opt, *node, &values, &want)) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": expected ", want));
     }
+    // An empty list is the default of every list option: nothing to set
+    // (CLI11 would refuse zero values).
+    if (values.empty()) continue;
     RETURN_IF_ERROR(SetOption(opt, values, where));
   }
   return absl::OkStatus();
