@@ -2,6 +2,7 @@
 // libcpp-httplib-dev, built with OpenSSL and zlib).
 #include "client/http_client.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -88,7 +89,8 @@ std::string WhyConnectFails(const std::string& host, int port, int timeout_secon
         pollfd p{fd, POLLOUT, 0};
         int r;
         do {
-          r = ::poll(&p, 1, timeout_seconds * 1000);
+          // httplib has waited its own timeout already: a short one here.
+          r = ::poll(&p, 1, std::min(timeout_seconds, 3) * 1000);
         } while (r < 0 && errno == EINTR);
         if (r == 0) {
           err = ETIMEDOUT;

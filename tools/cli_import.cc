@@ -424,7 +424,8 @@ class Progress {
       frac = std::min(frac, 1.0);
       absl::StrAppendFormat(&line, "  %5.1f%%", frac * 100);
       if (frac > 0) {
-        int64_t eta = static_cast<int64_t>(secs / frac - secs + 0.5);
+        // Capped at 999 hours: an early estimate over a huge file must not overflow.
+        int64_t eta = static_cast<int64_t>(std::min(secs / frac - secs + 0.5, 999.0 * 3600));
         absl::StrAppendFormat(&line, "  ETA %d:%02d", eta / 60, eta % 60);
       }
     }
