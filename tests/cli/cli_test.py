@@ -881,6 +881,34 @@ class ShellServer(ServerMixin, Base):
         r = self.check(run("shell", "--host", url, stdin="USE \"t\"\nSHOW MEASUREMENTS;\n"))
         self.assertEqual(r.stderr, "")
 
+    def test_a_script_stops_with_exit_2_when_the_server_goes_away(self):
+        d = self.path("d")
+        log = open(self.path("serve.log"), "w")
+        server = subprocess.Popen([ARGS.bin, "serve", "--data-dir", d, "--http", "127.0.0.1:0"], stdout=log,
+                                  stderr=subprocess.STDOUT)
+        self.addCleanup(self.stop_server, server, log)
+        deadline = time.time() + 20
+        url = None
+        while url is None and time.time() < deadline:
+            with open(self.path("serve.log")) as f:
+                m = re.search(r"listening on http://[^ ]*:(\d+) ", f.read())
+            url = m and f"http://127.0.0.1:{m.group(1)}"
+            time.sleep(0.05)
+        self.assertIsNotNone(url)
+        p = subprocess.Popen([ARGS.bin, "shell", "--host", url], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        p.stdin.write(b"SHOW DATABASES;\n")
+        p.stdin.flush()
+        self.assertEqual(p.stdout.readline(), b"name: databases\n")
+        server.send_signal(signal.SIGTERM)
+        self.assertEqual(server.wait(timeout=20), 0)
+        out, err = p.communicate(b"SHOW DATABASES;\nSHOW DATABASES;\n", timeout=30)
+        self.assertEqual(p.returncode, 2, err)
+        # One error, then the script stops.
+        self.assertEqual(err.decode().count("ERR:"), 1, err)
+        # Refused at the reconnect, or the kept-alive connection found closed: either says so.
+        self.assertRegex(err.decode(), r"connection refused|connection closed")
+
     def test_metrics_has_process_and_build_info_series(self):
         url = self.start_server(self.path("d"))
         with urllib.request.urlopen(url + "/metrics", timeout=10) as resp:
