@@ -170,6 +170,11 @@ void AppendProcessMetrics(std::string* out) {
 std::string ServerMetrics::Render(const DBStats& st) const {
   std::string out;
   out.reserve(8192);
+  absl::StrAppend(&out,
+                  "# HELP m2mdb_build_info The version and git commit of this server; always 1.\n"
+                  "# TYPE m2mdb_build_info gauge\nm2mdb_build_info{version=\"",
+                  BuildVersion(), "\",commit=\"", BuildCommit(), "\"} 1\n");
+  AppendProcessMetrics(&out);
   {
     std::lock_guard<std::mutex> l(mu_);
     absl::StrAppend(&out,
@@ -235,11 +240,6 @@ std::string ServerMetrics::Render(const DBStats& st) const {
   Gauge(&out, "m2mdb_segments", "Segment files.", st.segments);
   Gauge(&out, "m2mdb_segment_bytes", "Bytes in segment files.", st.segment_bytes);
   Gauge(&out, "m2mdb_wal_bytes", "Bytes in WAL files.", st.wal_bytes);
-  absl::StrAppend(&out,
-                  "# HELP m2mdb_build_info The version and git commit of this server; always 1.\n"
-                  "# TYPE m2mdb_build_info gauge\nm2mdb_build_info{version=\"",
-                  BuildVersion(), "\",commit=\"", BuildCommit(), "\"} 1\n");
-  AppendProcessMetrics(&out);
   return out;
 }
 

@@ -22,14 +22,10 @@
 
 namespace m2mdb::server {
 
-namespace {
-
-constexpr int kExitFailed = 1;
-constexpr int kExitCannotStart = 2;
-
-}  // namespace
-
 int Serve(const ServeOptions& options) {
+  // The exit codes of every m2mdb command (docs/cli.md).
+  constexpr int kExitFailed = 1;
+  constexpr int kExitCannotStart = 2;
   if (options.log_level == "error") {
     SetLogLevel(LogLevel::kError);
   } else if (options.log_level == "warn") {

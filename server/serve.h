@@ -16,6 +16,8 @@ struct ServeOptions {
   std::string http = "127.0.0.1:8086";
   std::string wal_sync = "always";  // always | batch | none
   uint64_t head_memory_mb = 64;
+  // Least severe log lines written (m2mdb/log.h): error | warn | info | debug.
+  std::string log_level = "info";
 
   // Databases created at start if missing (InfluxDB's /write never creates
   // one; this saves a CREATE DATABASE round trip for fresh deployments).
@@ -62,9 +64,6 @@ struct ServeOptions {
   // naming the segment file); true skips the block with a log warning and
   // answers from the rest (m2mdb_damaged_blocks_skipped_total counts them).
   bool skip_damaged_blocks = false;
-
-  // Least severe log lines written (m2mdb/log.h): error | warn | info | debug.
-  std::string log_level = "info";
 };
 
 // Runs until SIGINT or SIGTERM: stops accepting, finishes requests in flight,
