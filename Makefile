@@ -1,5 +1,8 @@
 # m2mdb — make run | test | test-asan | bench | fuzz | format | clean
 # Every target first installs missing Debian packages (tools/setup/install-deps.sh).
+# Variables: HTTP (listen address of `run`), DATA_DIR (its data directory),
+# JOBS (parallel compile jobs), BUILD (build directory), e.g.
+#   make run HTTP=127.0.0.1:9086 DATA_DIR=/var/lib/m2mdb JOBS=2
 JOBS ?= $(shell nproc)
 BUILD ?= build
 DATA_DIR ?= ./data
@@ -21,7 +24,10 @@ $(BUILD)/Makefile: CMakeLists.txt | deps
 build: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j$(JOBS)
 
-run: build
+# Only the m2mdb binary and the libraries it links: the tests, benchmarks and
+# fuzz drivers are most of the build and `run` needs none of them.
+run: deps $(BUILD)/Makefile
+	cmake --build $(BUILD) -j$(JOBS) --target m2mdb
 	./$(BUILD)/bin/m2mdb serve --data-dir $(DATA_DIR) --http $(HTTP)
 
 test: build

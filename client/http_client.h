@@ -42,9 +42,10 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Each call fails with Unavailable ("<url>: <httplib's reason> (<hint>)")
-  // when no answer came (connection refused, timeout, TLS failure); any HTTP
-  // status is an answer.
+  // Each call fails with Unavailable when no answer came, saying what failed
+  // ("cannot connect to 127.0.0.1:8086: connection refused (is the server
+  // running? ...)", a timeout, a TLS failure); any HTTP status is an answer.
+  // Requests go out at once (TCP_NODELAY) on a kept-alive connection.
   //
   // GET `path_and_query` as given.
   absl::StatusOr<HttpResponse> Get(const std::string& path_and_query);
@@ -66,6 +67,8 @@ class HttpClient {
  private:
   struct Impl;
   HttpClient(std::unique_ptr<Impl> impl, std::string url);
+  // `httplib_error`: the httplib::Error of a request that got no answer.
+  absl::Status Failed(int httplib_error) const;
   std::unique_ptr<Impl> impl_;
   std::string url_;
 };

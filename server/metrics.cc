@@ -1,7 +1,20 @@
 #include "server/metrics.h"
 
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <vector>
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+
+#include "server/build_info.h"
 
 namespace m2mdb::server {
 
@@ -72,11 +85,96 @@ void Gauge(std::string* out, const char* name, const char* help, uint64_t v) {
   absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " gauge\n", name, " ", v, "\n");
 }
 
+// Reads a small /proc file whole; "" when it cannot.
+std::string ReadProcFile(const char* path) {
+  std::string out;
+  std::FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+
+// Seconds since the epoch at which this process started: its start in clock
+// ticks after boot (/proc/self/stat, field 22) plus the boot time
+// (/proc/stat "btime"), as Prometheus' own process collector computes it.
+double ProcessStartTime() {
+  std::string stat = ReadProcFile("/proc/self/stat");
+  size_t paren = stat.rfind(')');  // the command name may hold spaces and ')'
+  if (paren == std::string::npos) return 0;
+  std::vector<absl::string_view> fields = absl::StrSplit(absl::string_view(stat).substr(paren + 2), ' ');
+  // fields[0] is field 3 (state), so field 22 is fields[19].
+  uint64_t start_ticks = 0;
+  if (fields.size() < 20 || !absl::SimpleAtoi(fields[19], &start_ticks)) return 0;
+  uint64_t btime = 0;
+  const std::string proc_stat = ReadProcFile("/proc/stat");
+  for (absl::string_view line : absl::StrSplit(proc_stat, '\n')) {
+    if (absl::ConsumePrefix(&line, "btime ")) (void)absl::SimpleAtoi(line, &btime);
+  }
+  long ticks = sysconf(_SC_CLK_TCK);
+  if (btime == 0 || ticks <= 0) return 0;
+  return static_cast<double>(btime) + static_cast<double>(start_ticks) / static_cast<double>(ticks);
+}
+
+// The process_* series of Prometheus' client libraries, same names, types
+// and units, so the usual dashboards and alerts work unchanged.
+void AppendProcessMetrics(std::string* out) {
+  rusage ru{};
+  if (getrusage(RUSAGE_SELF, &ru) == 0) {
+    double cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                 static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    absl::StrAppend(out,
+                    "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+                    "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total ",
+                    absl::StrFormat("%.6f", cpu), "\n");
+  }
+  // /proc/self/statm: total program size and resident set, in pages.
+  const std::string statm_text = ReadProcFile("/proc/self/statm");
+  std::vector<absl::string_view> statm = absl::StrSplit(statm_text, ' ');
+  uint64_t vm_pages = 0, rss_pages = 0;
+  const long page = sysconf(_SC_PAGESIZE);
+  if (statm.size() >= 2 && absl::SimpleAtoi(statm[0], &vm_pages) && absl::SimpleAtoi(statm[1], &rss_pages) &&
+      page > 0) {
+    Gauge(out, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
+          vm_pages * static_cast<uint64_t>(page));
+    Gauge(out, "process_resident_memory_bytes", "Resident memory size in bytes.",
+          rss_pages * static_cast<uint64_t>(page));
+  }
+  if (DIR* d = opendir("/proc/self/fd"); d != nullptr) {
+    uint64_t fds = 0;
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] != '.') fds++;
+    }
+    closedir(d);
+    Gauge(out, "process_open_fds", "Number of open file descriptors.",
+          fds > 0 ? fds - 1 : 0);  // minus d's own
+  }
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+    Gauge(out, "process_max_fds", "Maximum number of open file descriptors.",
+          static_cast<uint64_t>(nofile.rlim_cur));
+  }
+  if (double start = ProcessStartTime(); start > 0) {
+    absl::StrAppend(
+        out,
+        "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
+        "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds ",
+        absl::StrFormat("%.2f", start), "\n");
+  }
+}
+
 }  // namespace
 
 std::string ServerMetrics::Render(const DBStats& st) const {
   std::string out;
   out.reserve(8192);
+  absl::StrAppend(&out,
+                  "# HELP m2mdb_build_info The version and git commit of this server; always 1.\n"
+                  "# TYPE m2mdb_build_info gauge\nm2mdb_build_info{version=\"",
+                  BuildVersion(), "\",commit=\"", BuildCommit(), "\"} 1\n");
+  AppendProcessMetrics(&out);
   {
     std::lock_guard<std::mutex> l(mu_);
     absl::StrAppend(&out,

@@ -41,7 +41,8 @@ class ServerMetrics {
   void QueryStarted() { queries_in_flight_.fetch_add(1, std::memory_order_relaxed); }
   void QueryFinished() { queries_in_flight_.fetch_sub(1, std::memory_order_relaxed); }
 
-  // The whole exposition, engine statistics included.
+  // The whole exposition: engine statistics, m2mdb_build_info and the
+  // process_* series (CPU, memory, file descriptors, start time).
   std::string Render(const DBStats& stats) const;
 
  private:

@@ -107,6 +107,21 @@ int StartMqtt(DB* db, const ServeOptions& options, const TokenStore& tokens, boo
 }  // namespace
 
 int Serve(const ServeOptions& options) {
+  // The exit codes of every m2mdb command (docs/cli.md).
+  constexpr int kExitFailed = 1;
+  constexpr int kExitCannotStart = 2;
+  if (options.log_level == "error") {
+    SetLogLevel(LogLevel::kError);
+  } else if (options.log_level == "warn") {
+    SetLogLevel(LogLevel::kWarning);
+  } else if (options.log_level == "info") {
+    SetLogLevel(LogLevel::kInfo);
+  } else if (options.log_level == "debug") {
+    SetLogLevel(LogLevel::kDebug);
+  } else {
+    std::fprintf(stderr, "m2mdb serve: --log-level must be error, warn, info or debug\n");
+    return kExitCannotStart;
+  }
   // glibc gives each thread that allocates its own malloc arena and keeps
   // their free memory: with dozens of HTTP worker threads that held ~70 MB
   // of peak RSS for nothing (bench/http_load: 278 -> 215 MB at equal
@@ -127,7 +142,7 @@ int Serve(const ServeOptions& options) {
     o.wal_sync = WalSyncMode::kNone;
   } else {
     std::fprintf(stderr, "m2mdb serve: --wal-sync must be always, batch or none\n");
-    return 2;
+    return kExitCannotStart;
   }
   // Idle connections cost a file descriptor each (not a thread): take every
   // descriptor the hard limit allows, so that the soft limit (often 1024)
@@ -145,7 +160,7 @@ int Serve(const ServeOptions& options) {
   int port;
   if (Status s = ParseListenAddress(options.http, &host, &port); !s.ok()) {
     std::fprintf(stderr, "m2mdb serve: %s\n", std::string(s.message()).c_str());
-    return 2;
+    return kExitCannotStart;
   }
 
   // Signals are taken synchronously by this thread (sigwait), so block them
@@ -160,19 +175,22 @@ int Serve(const ServeOptions& options) {
 
   auto db = DB::Open(o);
   if (!db.ok()) {
-    std::fprintf(stderr, "m2mdb serve: %s\n", db.status().ToString().c_str());
-    return 1;
+    std::fprintf(stderr, "m2mdb serve: %s\n", std::string(db.status().message()).c_str());
+    return kExitCannotStart;
   }
   for (const auto& name : options.create_databases) {
     if (Status s = (*db)->CreateDatabase({.name = name}); !s.ok()) {
-      std::fprintf(stderr, "m2mdb serve: creating database %s: %s\n", name.c_str(), s.ToString().c_str());
-      return 1;
+      std::fprintf(stderr, "m2mdb serve: creating database %s: %s\n", name.c_str(),
+                   std::string(s.message()).c_str());
+      (void)(*db)->Close();
+      return kExitCannotStart;
     }
   }
   auto tokens = TokenStore::Load(db->get());
   if (!tokens.ok()) {
-    std::fprintf(stderr, "m2mdb serve: reading tokens: %s\n", tokens.status().ToString().c_str());
-    return 1;
+    std::fprintf(stderr, "m2mdb serve: reading tokens: %s\n", std::string(tokens.status().message()).c_str());
+    (void)(*db)->Close();
+    return kExitCannotStart;
   }
   // Protected mode (like Redis'): without tokens the server is open, which is
   // acceptable only where no one else can connect.
@@ -194,7 +212,7 @@ int Serve(const ServeOptions& options) {
                  "  or bind to 127.0.0.1, or pass --no-auth to serve this address open.\n",
                  options.http.c_str(), options.data_dir.c_str());
     (void)(*db)->Close();
-    return 1;
+    return kExitCannotStart;
   }
 
   // ---- MQTT listener (server/mqtt/): created before the tokens move ----
@@ -212,13 +230,13 @@ int Serve(const ServeOptions& options) {
   if (!server.ok()) {
     std::fprintf(stderr, "m2mdb serve: %s\n", std::string(server.status().message()).c_str());
     (void)(*db)->Close();
-    return 1;
+    return kExitCannotStart;
   }
   auto bound = (*server)->Bind(host, port);
   if (!bound.ok()) {
     std::fprintf(stderr, "m2mdb serve: %s\n", std::string(bound.status().message()).c_str());
     (void)(*db)->Close();
-    return 1;
+    return kExitCannotStart;
   }
   DBStats st = (*db)->Stats();
   LogInfo("m2mdb ", "data dir ", options.data_dir, ": ", (*db)->ListDatabases().size(), " databases, ",
@@ -256,8 +274,8 @@ int Serve(const ServeOptions& options) {
     if (mqtt_thread.joinable()) mqtt_thread.join();
     Status s = (*db)->Close();
     if (!s.ok()) {
-      LogError("close: ", s.ToString());
-      rc = 1;
+      LogError("close: ", s.message());
+      rc = kExitFailed;
     } else {
       LogInfo("closed cleanly");
     }

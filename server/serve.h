@@ -16,6 +16,8 @@ struct ServeOptions {
   std::string http = "127.0.0.1:8086";
   std::string wal_sync = "always";  // always | batch | none
   uint64_t head_memory_mb = 64;
+  // Least severe log lines written (m2mdb/log.h): error | warn | info | debug.
+  std::string log_level = "info";
 
   // Databases created at start if missing (InfluxDB's /write never creates
   // one; this saves a CREATE DATABASE round trip for fresh deployments).
@@ -76,7 +78,9 @@ struct ServeOptions {
 
 // Runs until SIGINT or SIGTERM: stops accepting, finishes requests in flight,
 // then flushes and closes (a second signal exits at once; the WAL keeps every
-// acknowledged write). Returns the exit code.
+// acknowledged write). Returns the exit code: 0 closed cleanly, 1 the close
+// failed, 2 it could not start (bad option, data directory missing or in
+// use, address taken, protected mode).
 int Serve(const ServeOptions& options);
 
 }  // namespace m2mdb::server

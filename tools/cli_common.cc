@@ -19,6 +19,12 @@
 
 namespace m2mdb::cli {
 
+std::string Human(const absl::Status& s) {
+  if (s.ok()) return "ok";
+  std::string m(s.message());
+  return m.empty() ? absl::StatusCodeToString(s.code()) : m;
+}
+
 void AddTargetOptions(CLI::App* cmd, Target* t) {
   cmd->add_option("--host", t->host, "Server URL (http:// or https://)")->capture_default_str();
   cmd->add_option("--token", t->token, "API token, sent as 'Authorization: Token X'")->envname("M2MDB_TOKEN");
@@ -35,9 +41,6 @@ std::unique_ptr<DB> OpenDataDir(const std::string& dir, bool create_if_missing, 
     std::fprintf(stderr, "m2mdb %s: no data directory at %s\n", cmd, dir.c_str());
     return nullptr;
   }
-  // The engine's INFO lines ("opened ...") are for servers; a command's
-  // output stays clean, while warnings (a cut WAL tail) still show.
-  SetLogLevel(LogLevel::kWarning);
   Options o;
   o.data_dir = dir;
   o.create_if_missing = create_if_missing;
@@ -220,13 +223,48 @@ std::unique_ptr<Session> Session::Open(const Target& target, const char* cmd) {
     return nullptr;
   }
   s->http_ = std::move(*http);
+  // A shell would otherwise prompt for statements that cannot run, and
+  // `query` would report the failure as a statement error.
+  auto ping = s->http_->Get("/ping");
+  if (!ping.ok()) {
+    std::fprintf(stderr, "m2mdb %s: %s\n", cmd, std::string(ping.status().message()).c_str());
+    return nullptr;
+  }
   return s;
+}
+
+StatusOr<bool> Session::DatabaseExists(const std::string& name) {
+  std::vector<query::StatementResult> results;
+  std::vector<std::string> errors;
+  if (db_ != nullptr) {
+    query::Executor exec(db_.get());
+    results = exec.Execute("SHOW DATABASES", query::QueryOptions());
+    for (const auto& r : results) {
+      if (!r.error.empty()) errors.push_back(r.error);
+    }
+  } else {
+    ASSIGN_OR_RETURN(HttpResponse res, http_->PostForm("/query", {{"q", "SHOW DATABASES"}}));
+    if (res.status != 200) return absl::UnavailableError(ErrorFromBody(res));
+    ASSIGN_OR_RETURN(Json doc, ParseJson(res.body));
+    ResultsFromJson(doc, &results, &errors);
+  }
+  if (!errors.empty()) return absl::UnavailableError(errors.front());
+  for (const auto& r : results) {
+    for (const auto& series : r.series) {
+      for (const auto& row : series.values) {
+        if (!row.empty() && std::holds_alternative<std::string>(row[0]) &&
+            std::get<std::string>(row[0]) == name)
+          return true;
+      }
+    }
+  }
+  return false;
 }
 
 Session::~Session() {
   if (db_ != nullptr) {
     Status st = db_->Close();
-    if (!st.ok()) std::fprintf(stderr, "m2mdb: closing the data directory: %s\n", st.ToString().c_str());
+    if (!st.ok()) std::fprintf(stderr, "m2mdb: closing the data directory: %s\n", Human(st).c_str());
   }
 }
 
@@ -288,6 +326,7 @@ QueryOutcome Session::Run(std::string_view text, const RenderOptions& o) {
   auto res = http_->PostForm("/query", form);
   if (!res.ok()) {
     out.errors.push_back(std::string(res.status().message()));
+    out.unreachable = true;
     return out;
   }
   if (res->status != 200) {

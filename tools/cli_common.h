@@ -28,6 +28,18 @@
 
 namespace m2mdb::cli {
 
+// Exit codes of every m2mdb command (docs/cli.md, "Exit codes").
+constexpr int kExitOk = 0;
+// A statement or data failure: a query error, rejected lines, damage found.
+constexpr int kExitFailed = 1;
+// Usage, connection or environment: a bad flag, the server unreachable, a
+// missing or locked data directory, an unreadable input file.
+constexpr int kExitUsage = 2;
+
+// The text of `s` for a person: its message without Abseil's code name
+// ("FAILED_PRECONDITION: ...").
+std::string Human(const absl::Status& s);
+
 // Registration functions, one per subcommand file.
 void RegisterQuery(CLI::App* app, int* exit_code);
 void RegisterShell(CLI::App* app, int* exit_code);
@@ -89,15 +101,19 @@ struct QueryOutcome {
   std::string output;               // for stdout (never holds the errors, except inside json)
   std::vector<std::string> errors;  // request and statement errors, for stderr
   uint64_t rows = 0;
+  bool unreachable = false;  // no answer from the server (errors says why): exit kExitUsage
 };
 
 // Runs InfluxQL against a server or an open data directory.
 class Session {
  public:
-  // Connects (server) or opens the directory (embedded); prints why not.
+  // Opens the directory (embedded) or checks that the server answers
+  // (GET /ping); prints why not to stderr and returns null.
   static std::unique_ptr<Session> Open(const Target& target, const char* cmd);
   ~Session();
   QueryOutcome Run(std::string_view text, const RenderOptions& options);
+  // Whether SHOW DATABASES lists `name`; an error when it cannot be asked.
+  StatusOr<bool> DatabaseExists(const std::string& name);
   bool embedded() const { return db_ != nullptr; }
 
  private:

@@ -239,7 +239,8 @@ Status ExportSeries(const SeriesData& s, const ExportArgs& a, const CsvLayout* c
 Status ExportEmbedded(const ExportArgs& a, int64_t start, int64_t end, Output* out, uint64_t* damaged) {
   std::unique_ptr<DB> db = OpenDataDir(a.target.data_dir, /*create_if_missing=*/false, "export",
                                        /*skip_damaged_blocks=*/true);
-  if (db == nullptr) return absl::FailedPreconditionError("");  // already printed
+  // Already printed; Unavailable makes it exit kExitUsage, as the server down.
+  if (db == nullptr) return absl::UnavailableError("");
   Status result;
   std::vector<std::string> measurements = a.measurements;
   if (measurements.empty()) {
@@ -281,13 +282,13 @@ Status ExportEmbedded(const ExportArgs& a, int64_t start, int64_t end, Output* o
 // Runs one statement and returns its first result (errors as a Status).
 StatusOr<query::StatementResult> QueryOne(HttpClient* http, const std::string& db, const std::string& q) {
   ASSIGN_OR_RETURN(HttpResponse r, http->PostForm("/query", {{"q", q}, {"db", db}, {"epoch", "ns"}}));
-  if (r.status != 200) return absl::UnavailableError(absl::StrCat(q, ": ", ErrorFromBody(r)));
+  if (r.status != 200) return absl::FailedPreconditionError(absl::StrCat(q, ": ", ErrorFromBody(r)));
   ASSIGN_OR_RETURN(Json doc, ParseJson(r.body));
   std::vector<query::StatementResult> results;
   std::vector<std::string> errors;
   ResultsFromJson(doc, &results, &errors);
-  if (!errors.empty()) return absl::UnavailableError(absl::StrCat(q, ": ", errors.front()));
-  if (results.empty()) return absl::UnavailableError(absl::StrCat(q, ": empty answer"));
+  if (!errors.empty()) return absl::FailedPreconditionError(absl::StrCat(q, ": ", errors.front()));
+  if (results.empty()) return absl::FailedPreconditionError(absl::StrCat(q, ": empty answer"));
   return std::move(results.front());
 }
 
@@ -306,13 +307,13 @@ std::vector<std::string> FirstColumn(const query::StatementResult& r, size_t col
 // One chunk of SELECT * ... GROUP BY * (epoch=ns) into `out`.
 Status WriteChunk(const Json& doc, const std::map<std::string, FieldType>& types, const CsvLayout* csv,
                   Output* out) {
-  if (const Json* e = doc.Find("error"); e != nullptr) return absl::UnavailableError(e->text);
+  if (const Json* e = doc.Find("error"); e != nullptr) return absl::FailedPreconditionError(e->text);
   const Json* results = doc.Find("results");
   if (results == nullptr) return absl::OkStatus();
   std::string cell;
   std::vector<std::string> row;
   for (const Json& r : results->items) {
-    if (const Json* e = r.Find("error"); e != nullptr) return absl::UnavailableError(e->text);
+    if (const Json* e = r.Find("error"); e != nullptr) return absl::FailedPreconditionError(e->text);
     const Json* series = r.Find("series");
     if (series == nullptr) continue;
     for (const Json& s : series->items) {
@@ -426,7 +427,9 @@ Status WriteChunk(const Json& doc, const std::map<std::string, FieldType>& types
 }
 
 Status ExportServer(const ExportArgs& a, int64_t start, int64_t end, bool has_range, Output* out) {
-  ASSIGN_OR_RETURN(std::unique_ptr<HttpClient> http, ConnectHttp(a.target));
+  auto connected = ConnectHttp(a.target);
+  if (!connected.ok()) return absl::UnavailableError(connected.status().message());  // a usage error: exit 2
+  std::unique_ptr<HttpClient> http = std::move(*connected);
   std::vector<std::string> measurements = a.measurements;
   if (measurements.empty()) {
     ASSIGN_OR_RETURN(query::StatementResult r, QueryOne(http.get(), a.database, "SHOW MEASUREMENTS"));
@@ -479,7 +482,7 @@ Status ExportServer(const ExportArgs& a, int64_t start, int64_t end, bool has_ra
         });
     RETURN_IF_ERROR(st);
     if (!r.ok()) return r.status();
-    if (r->status != 200) return absl::UnavailableError(absl::StrCat(q, ": ", ErrorFromBody(*r)));
+    if (r->status != 200) return absl::FailedPreconditionError(absl::StrCat(q, ": ", ErrorFromBody(*r)));
     if (!pending.empty()) {
       ASSIGN_OR_RETURN(Json doc, ParseJson(pending));
       RETURN_IF_ERROR(WriteChunk(doc, types, a.format == "csv" ? &layout : nullptr, out));
@@ -523,7 +526,9 @@ int RunExport(const ExportArgs& a) {
   if (s.ok()) s = f;
   if (!s.ok()) {
     if (!s.message().empty()) std::fprintf(stderr, "m2mdb export: %s\n", std::string(s.message()).c_str());
-    return 1;
+    // Unavailable: no answer from the server (client/http_client.h) or no
+    // data directory; the rest are errors in the answers or the output.
+    return s.code() == absl::StatusCode::kUnavailable ? kExitUsage : kExitFailed;
   }
   if (!a.quiet) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -107,7 +107,9 @@ class Input {
       if (raw_pos_ == raw_.size()) {
         if (raw_eof_) {
           out->resize(old + (n - zs_.avail_out));
-          return absl::DataLossError(absl::StrCat(name_, ": truncated gzip data"));
+          truncated_ = true;
+          return absl::DataLossError(
+              absl::StrCat(name_, ": truncated gzip data (the file ends inside the stream)"));
         }
         RETURN_IF_ERROR(ReadRaw());
         continue;
@@ -136,6 +138,13 @@ class Input {
   }
 
   uint64_t raw_bytes() const { return raw_total_; }
+  // Bytes of the file consumed so far (what was read ahead and not yet
+  // inflated excluded), for the position in the file.
+  uint64_t consumed() const { return raw_total_ - (raw_.size() - raw_pos_); }
+  // Read failed because a gzip file ended early: everything it returned
+  // before is intact (unlike corrupt data, which the CRC at the end of the
+  // member would have caught later).
+  bool truncated() const { return truncated_; }
   int64_t size() const { return size_; }  // -1: unknown (a pipe)
   const std::string& name() const { return name_; }
   bool gzip() const { return gzip_; }
@@ -172,6 +181,7 @@ class Input {
   bool gzip_ = false;
   bool z_init_ = false;
   bool z_done_ = false;
+  bool truncated_ = false;
   z_stream zs_;
 };
 
@@ -298,7 +308,8 @@ class EmbeddedSink : public Sink {
     wo_.precision = a.precision;
     wo_.create_database = a.create_db;
   }
-  Status Write(std::string_view body, uint64_t, uint64_t* written, std::vector<Rejected>* rejected) override {
+  Status Write(std::string_view body, uint64_t lines, uint64_t* written,
+               std::vector<Rejected>* rejected) override {
     auto r = db_->WriteLineProtocol(database_, body, wo_);
     if (!r.ok()) {
       if (r.status().code() == absl::StatusCode::kNotFound) {
@@ -306,7 +317,8 @@ class EmbeddedSink : public Sink {
       }
       return r.status();
     }
-    *written = r->points_written;
+    // Lines, as the server sink counts them (a line is one point).
+    *written = lines >= r->errors.size() ? lines - r->errors.size() : 0;
     for (auto& e : r->errors) rejected->push_back({e.line, std::move(e.reason)});
     return absl::OkStatus();
   }
@@ -386,27 +398,34 @@ class ServerSink : public Sink {
 };
 
 // ---- progress ----------------------------------------------------------------------
+// One line on stderr (a terminal only), redrawn at most every 200 ms:
+//   1,234,567 lines   98.8 MB  41.2 MB/s  515,000 lines/s   52.7%  ETA 0:02
+// Lines and MB count line protocol written so far (after gzip); the
+// percentage is the position in the file of the last byte written, so for a
+// gzip file it follows the compressed bytes that produced those lines.
 class Progress {
  public:
   Progress(bool enabled, const Input* in) : enabled_(enabled), in_(in), start_(Clock::now()) {}
 
-  // `bytes`: line protocol read so far (after gzip); the percentage and ETA
-  // come from the position in the file.
-  void Update(uint64_t lines, uint64_t bytes, bool force = false) {
+  // `lines` and `bytes` (uncompressed) have been written; `file_pos` is how
+  // far into the file they reach.
+  void Update(uint64_t lines, uint64_t bytes, uint64_t file_pos) {
     if (!enabled_) return;
     auto now = Clock::now();
-    if (!force && now - last_ < std::chrono::milliseconds(200)) return;
+    if (now - last_ < std::chrono::milliseconds(200)) return;
     last_ = now;
     double secs = std::chrono::duration<double>(now - start_).count();
     double mb = static_cast<double>(bytes) / 1e6;
-    std::string line = absl::StrFormat("\r%12s lines  %9.1f MB  %7.1f MB/s", WithCommas(lines), mb,
-                                       secs > 0 ? mb / secs : 0.0);
+    std::string line = absl::StrFormat(
+        "\r%12s lines  %9.1f MB  %7.1f MB/s  %10s lines/s", WithCommas(lines), mb, secs > 0 ? mb / secs : 0.0,
+        WithCommas(secs > 0 ? static_cast<uint64_t>(static_cast<double>(lines) / secs) : 0));
     if (in_->size() > 0) {
-      double frac = static_cast<double>(in_->raw_bytes()) / static_cast<double>(in_->size());
+      double frac = static_cast<double>(file_pos) / static_cast<double>(in_->size());
       frac = std::min(frac, 1.0);
       absl::StrAppendFormat(&line, "  %5.1f%%", frac * 100);
-      if (frac > 0.001 && secs > 0.5) {
-        int eta = static_cast<int>(secs / frac - secs + 0.5);
+      if (frac > 0) {
+        // Capped at 999 hours: an early estimate over a huge file must not overflow.
+        int64_t eta = static_cast<int64_t>(std::min(secs / frac - secs + 0.5, 999.0 * 3600));
         absl::StrAppendFormat(&line, "  ETA %d:%02d", eta / 60, eta % 60);
       }
     }
@@ -505,10 +524,12 @@ int RunImport(const ImportArgs& a) {
   int64_t next_line = 1;         // input line number of pos
   uint64_t total_lines = 0, written = 0, rejected_count = 0;
   uint64_t bytes_read = 0;                                     // line protocol, after gzip
+  uint64_t bytes_done = 0;                                     // of it, sent (written or rejected)
   std::vector<std::pair<int64_t, std::string>> rejected_list;  // first max_errors
   bool eof = false;
   RecordScanner scanner;
   Status fatal;
+  Status truncated;  // the gzip file ended early: what came before it is imported
 
   auto flush = [&]() -> bool {
     if (pos == batch_start) return true;
@@ -525,10 +546,18 @@ int RunImport(const ImportArgs& a) {
       if (rejected_list.size() < a.max_errors)
         rejected_list.emplace_back(batch_first_line + r.line - 1, std::move(r.reason));
     }
+    bytes_done += pos - batch_start;
     batch_start = pos;
     batch_first_line = next_line;
     batch_lines = 0;
-    progress.Update(total_lines, bytes_read);
+    // Where in the file the bytes sent end: for gzip, in proportion to the
+    // compressed bytes that produced what was read.
+    uint64_t file_pos =
+        bytes_read == 0
+            ? 0
+            : static_cast<uint64_t>(static_cast<double>(in.consumed()) *
+                                    (static_cast<double>(bytes_done) / static_cast<double>(bytes_read)));
+    progress.Update(written + rejected_count, bytes_done, file_pos);
     return true;
   };
 
@@ -537,6 +566,8 @@ int RunImport(const ImportArgs& a) {
     if (pos < buf.size() || eof) {
       if (pos == buf.size() && eof) break;
       if (scanner.Scan(buf, pos, eof, &rec) == RecordScanner::kDone) {
+        // A record the truncation cut off has no newline: it is not sent.
+        if (!truncated.ok() && rec.end == buf.size() && rec.data) break;
         next_line += 1 + std::count(buf.begin() + static_cast<std::ptrdiff_t>(pos),
                                     buf.begin() + static_cast<std::ptrdiff_t>(rec.end), '\n');
         pos = std::min(rec.end + 1, buf.size());
@@ -559,13 +590,19 @@ int RunImport(const ImportArgs& a) {
     size_t before = buf.size();
     Status s = in.Read(&buf, kReadChunk, &eof);
     bytes_read += buf.size() - before;
+    if (!s.ok() && in.truncated()) {
+      // Import every complete line before the end, then report it.
+      truncated = s;
+      eof = true;
+      continue;
+    }
     if (!s.ok()) {
       fatal = s;
       break;
     }
-    progress.Update(total_lines, bytes_read);
   }
   if (fatal.ok()) flush();
+  if (fatal.ok() && !truncated.ok()) fatal = truncated;
   progress.Clear();
   if (server_sink != nullptr) rejected_count += server_sink->extra_rejected();
   if (db != nullptr) {
@@ -581,16 +618,24 @@ int RunImport(const ImportArgs& a) {
     std::fprintf(stderr, "... and %llu more rejected lines (--max-errors shows more)\n",
                  static_cast<unsigned long long>(rejected_count - rejected_list.size()));
   }
-  std::printf("%s: %s lines written, %s rejected, in %.1f s (%.1f MB%s)\n", in.name().c_str(),
-              Progress::WithCommas(written).c_str(), Progress::WithCommas(rejected_count).c_str(), secs,
-              static_cast<double>(in.raw_bytes()) / 1e6, in.gzip() ? " gzip" : "");
+  std::string size = absl::StrFormat("%.1f MB", static_cast<double>(bytes_done) / 1e6);
+  if (in.gzip()) absl::StrAppendFormat(&size, " from %.1f MB gzip", static_cast<double>(in.consumed()) / 1e6);
+  std::printf("%s: %s line%s written, %s rejected, in %.1f s (%s, %s lines/s)\n", in.name().c_str(),
+              Progress::WithCommas(written).c_str(), written == 1 ? "" : "s",
+              Progress::WithCommas(rejected_count).c_str(), secs, size.c_str(),
+              Progress::WithCommas(
+                  secs > 0 ? static_cast<uint64_t>(static_cast<double>(written + rejected_count) / secs) : 0)
+                  .c_str());
   std::fflush(stdout);
   if (!fatal.ok()) {
-    std::fprintf(stderr, "m2mdb import: %s\n  stopped at input line %lld; the lines before it are written\n",
-                 std::string(fatal.message()).c_str(), static_cast<long long>(batch_first_line));
-    return 2;
+    std::fprintf(stderr,
+                 "m2mdb import: %s\n  stopped at input line %lld (byte %llu of the line protocol); the lines "
+                 "before it are written\n",
+                 std::string(fatal.message()).c_str(), static_cast<long long>(batch_first_line),
+                 static_cast<unsigned long long>(bytes_done));
+    return kExitUsage;
   }
-  return rejected_count == 0 ? 0 : 1;
+  return rejected_count == 0 ? kExitOk : kExitFailed;
 }
 
 }  // namespace

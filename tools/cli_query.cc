@@ -1,6 +1,7 @@
 // tools/cli_query.cc — `m2mdb query 'STATEMENT[; ...]'`: runs InfluxQL against
 // a server (--host) or a data directory (--data-dir) and prints the answer.
-// Exit code 1 when any statement failed (each error on stderr), 0 otherwise.
+// Exit code 1 when any statement failed (each error on stderr), 2 when the
+// server does not answer or the data directory cannot be opened, 0 otherwise.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -27,17 +28,18 @@ int RunQuery(const QueryArgs& a) {
   if (!ParseEpoch(a.precision, &ro.epoch)) {
     std::fprintf(stderr, "m2mdb query: --precision %s: use rfc3339, ns, u, ms, s, m or h\n",
                  a.precision.c_str());
-    return 2;
+    return kExitUsage;
   }
   std::unique_ptr<Session> session = Session::Open(a.target, "query");
-  if (session == nullptr) return 2;
+  if (session == nullptr) return kExitUsage;
   QueryOutcome out = session->Run(a.statement, ro);
   if (!WriteAll(stdout, out.output) || std::fflush(stdout) != 0) {
     std::fprintf(stderr, "m2mdb query: cannot write the output\n");
-    return 2;
+    return kExitUsage;
   }
   for (const std::string& e : out.errors) std::fprintf(stderr, "ERR: %s\n", e.c_str());
-  return out.errors.empty() ? 0 : 1;
+  if (out.unreachable) return kExitUsage;
+  return out.errors.empty() ? kExitOk : kExitFailed;
 }
 
 }  // namespace
@@ -47,7 +49,7 @@ void RegisterQuery(CLI::App* app, int* exit_code) {
   CLI::App* cmd = app->add_subcommand(
       "query",
       "Run InfluxQL statements (separated by ';') against a server, or directly on a data directory with "
-      "--data-dir. Exit code 1 if any statement failed");
+      "--data-dir. Exit code 1 if any statement failed, 2 if the server or directory cannot be reached");
   cmd->add_option("statement", args->statement,
                   "The statement(s), e.g. 'SELECT mean(v) FROM cpu GROUP BY time(1m)'")
       ->required();

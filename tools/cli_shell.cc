@@ -6,7 +6,12 @@
 // need no ';'. When stdin is not a terminal the shell reads statements from
 // it without prompts, banners or timings, so it can be scripted:
 //   printf 'SHOW DATABASES;\n' | m2mdb shell --data-dir ./data
-// and then exits 1 if any statement failed.
+// and then exits 1 if any statement failed (2 if the server stopped
+// answering).
+//
+// Ctrl-C at the prompt abandons the line (and a statement still being typed
+// over several lines); while a statement runs it is ignored, the second one
+// leaves.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +21,8 @@
 #include <string_view>
 
 #include <editline/readline.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -42,7 +49,8 @@ constexpr const char* kHelp =
     "  FORMAT table|csv|json           output format\n"
     "  PRECISION rfc3339|ns|u|ms|s|m|h how times are printed\n"
     "  HELP                            this text\n"
-    "  EXIT, QUIT, Ctrl-D              leave (history is kept in ~/.m2mdb_history)\n";
+    "  EXIT, QUIT, Ctrl-D              leave (history is kept in ~/.m2mdb_history)\n"
+    "Ctrl-C abandons the line being typed.\n";
 
 // Where the statement ends: the position just past the last ';' that is
 // outside quotes ('string', "identifier", both with backslash escapes), or
@@ -68,6 +76,22 @@ size_t CompleteUpTo(std::string_view text) {
 }
 
 std::string Trim(std::string_view s) { return std::string(absl::StripAsciiWhitespace(ToAbsl(s))); }
+
+// SIGINT while interactive. At the prompt it interrupts libedit's read
+// (readline returns null with the flag set); while a statement runs the
+// first one is noted and the second one ends the process, as a user who
+// presses Ctrl-C twice wants out.
+volatile sig_atomic_t g_interrupted = 0;
+volatile sig_atomic_t g_running_statement = 0;
+
+void OnSigint(int) {
+  if (g_running_statement != 0) {
+    if (g_interrupted != 0) ::_exit(130);
+    const char msg[] = "\n(Ctrl-C: waiting for the statement to finish; press it again to leave)\n";
+    (void)!::write(2, msg, sizeof(msg) - 1);
+  }
+  g_interrupted = 1;
+}
 
 class Shell {
  public:
@@ -108,8 +132,13 @@ class Shell {
     if (!rest.empty()) Execute(rest);
   }
 
+  // Ctrl-C: forget the statement being typed.
+  void Abandon() { pending_.clear(); }
+
   bool continuing() const { return !pending_.empty(); }
   int errors() const { return errors_; }
+  // The server stopped answering (a script then ends, exit 2).
+  bool unreachable() const { return unreachable_; }
   std::string Prompt() const {
     if (continuing()) return "    -> ";
     return ro_.database.empty() ? "m2mdb> " : absl::StrCat("m2mdb:", ro_.database, "> ");
@@ -146,6 +175,16 @@ class Shell {
       }
       if (arg.empty()) {
         Error("USE needs a database name");
+        return 1;
+      }
+      // As the influx CLI: a typo here would otherwise surface only as
+      // "database not found" on every statement that follows.
+      auto exists = session_->DatabaseExists(arg);
+      if (!exists.ok()) {
+        Error(absl::StrCat("USE ", arg, ": ", exists.status().message()));
+      } else if (!*exists) {
+        Error(absl::StrCat("Database ", arg,
+                           " doesn't exist. Run SHOW DATABASES for a list of existing databases."));
       } else {
         ro_.database = arg;
         if (interactive_) std::printf("Using database %s\n", arg.c_str());
@@ -177,12 +216,17 @@ class Shell {
 
   void Execute(const std::string& statement) {
     auto start = std::chrono::steady_clock::now();
+    g_running_statement = 1;
     QueryOutcome out = session_->Run(statement, ro_);
+    g_running_statement = 0;
+    g_interrupted = 0;
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     WriteAll(stdout, out.output);
     std::fflush(stdout);
     for (const std::string& e : out.errors) Error(e);
-    if (interactive_) {
+    if (out.unreachable) unreachable_ = true;
+    // A row count under an error reads as if the statement had run.
+    if (interactive_ && out.errors.empty()) {
       std::printf("(%llu row%s, %s ms)\n", static_cast<unsigned long long>(out.rows),
                   out.rows == 1 ? "" : "s", absl::StrFormat("%.1f", ms).c_str());
       std::fflush(stdout);
@@ -211,6 +255,7 @@ class Shell {
   std::string pending_;
   std::string history_path_;
   int errors_ = 0;
+  bool unreachable_ = false;
 };
 
 int RunShell(const ShellArgs& a) {
@@ -218,21 +263,25 @@ int RunShell(const ShellArgs& a) {
   if (!ParseEpoch(a.precision, &epoch)) {
     std::fprintf(stderr, "m2mdb shell: --precision %s: use rfc3339, ns, u, ms, s, m or h\n",
                  a.precision.c_str());
-    return 2;
+    return kExitUsage;
   }
   std::unique_ptr<Session> session = Session::Open(a.target, "shell");
-  if (session == nullptr) return 2;
+  if (session == nullptr) return kExitUsage;
   const bool interactive = IsTerminal(0);
   Shell shell(session.get(), a, interactive);
 
+  auto script_exit = [&] {
+    if (shell.unreachable()) return kExitUsage;
+    return shell.errors() == 0 ? kExitOk : kExitFailed;
+  };
   if (!interactive) {
     std::string line;
     while (std::getline(std::cin, line)) {
       if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (!shell.Line(line)) return shell.errors() == 0 ? 0 : 1;
+      if (!shell.Line(line) || shell.unreachable()) return script_exit();
     }
     shell.Finish();
-    return shell.errors() == 0 ? 0 : 1;
+    return script_exit();
   }
 
   if (session->embedded()) {
@@ -244,9 +293,21 @@ int RunShell(const ShellArgs& a) {
   std::fflush(stdout);
   rl_readline_name = const_cast<char*>("m2mdb");
   shell.LoadHistory();
+  // No SA_RESTART: the signal must interrupt libedit's read().
+  struct sigaction sa {};
+  sa.sa_handler = OnSigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
   while (true) {
     std::string prompt = shell.Prompt();
+    g_interrupted = 0;
     char* raw = readline(prompt.c_str());
+    if (raw == nullptr && g_interrupted != 0) {  // Ctrl-C: a new, empty line
+      std::printf("^C\n");
+      std::fflush(stdout);
+      shell.Abandon();
+      continue;
+    }
     if (raw == nullptr) {  // Ctrl-D
       std::printf("\n");
       shell.Finish();

@@ -1,5 +1,10 @@
 // The m2mdb command: serve | token | check | version here; the client
-// subcommands query | shell | import | export live in tools/cli_*.cc.
+// subcommands query | shell | import | export live in tools/cli_*.cc, the
+// serve configuration (--config, M2MDB_* variables) in tools/cli_config.cc.
+//
+// Exit codes (docs/cli.md): 0 ok; 1 a statement or data failure; 2 usage,
+// connection or environment (a bad flag, the server unreachable, a missing
+// or locked data directory).
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -8,19 +13,32 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 
 #include "m2mdb/db.h"
+#include "m2mdb/log.h"
+#include "server/build_info.h"
 #include "server/serve.h"
 #include "server/tokens.h"
 #include "tools/cli_common.h"
+#include "tools/cli_config.h"
 
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
+using m2mdb::cli::Human;
+using m2mdb::cli::kExitFailed;
+using m2mdb::cli::kExitOk;
+using m2mdb::cli::kExitUsage;
 
-// Exit status: 0 nothing damaged, 1 damage found, 2 the check itself failed.
+std::string VersionText() {
+  return absl::StrCat("m2mdb ", m2mdb::server::BuildVersion(), " (commit ", m2mdb::server::BuildCommit(),
+                      ")");
+}
+
+// Exit status: 0 nothing damaged, 1 damage found, 2 the check could not run
+// (missing or locked directory).
 int Check(const std::string& data_dir) {
   m2mdb::Options o;
   o.data_dir = data_dir;
@@ -31,13 +49,13 @@ int Check(const std::string& data_dir) {
   o.flush_on_close = false;
   auto db = m2mdb::DB::Open(o);
   if (!db.ok()) {
-    std::fprintf(stderr, "m2mdb check: %s\n", db.status().ToString().c_str());
-    return 2;
+    std::fprintf(stderr, "m2mdb check: %s\n", Human(db.status()).c_str());
+    return kExitUsage;
   }
   auto problems = (*db)->Check();
   if (!problems.ok()) {
-    std::fprintf(stderr, "m2mdb check: %s\n", problems.status().ToString().c_str());
-    return 2;
+    std::fprintf(stderr, "m2mdb check: %s\n", Human(problems.status()).c_str());
+    return kExitUsage;
   }
   m2mdb::DBStats st = (*db)->Stats();
   for (const auto& p : *problems) std::printf("DAMAGED %s: %s\n", p.file.c_str(), p.message.c_str());
@@ -46,10 +64,11 @@ int Check(const std::string& data_dir) {
               problems->size());
   if (!problems->empty())
     std::printf("run `m2mdb check --repair --data-dir %s` to quarantine them\n", data_dir.c_str());
-  return problems->empty() ? 0 : 1;
+  return problems->empty() ? kExitOk : kExitFailed;
 }
 
-// Exit status: 0 repaired (or nothing to repair), 2 the repair failed.
+// Exit status: 0 repaired (or nothing to repair), 1 the repair failed, 2 the
+// directory cannot be opened.
 int Repair(const std::string& data_dir) {
   m2mdb::Options o;
   o.data_dir = data_dir;
@@ -57,13 +76,13 @@ int Repair(const std::string& data_dir) {
   o.background_work = false;
   auto db = m2mdb::DB::Open(o);
   if (!db.ok()) {
-    std::fprintf(stderr, "m2mdb check --repair: %s\n", db.status().ToString().c_str());
-    return 2;
+    std::fprintf(stderr, "m2mdb check --repair: %s\n", Human(db.status()).c_str());
+    return kExitUsage;
   }
   auto repaired = (*db)->Repair();
   if (!repaired.ok()) {
-    std::fprintf(stderr, "m2mdb check --repair: %s\n", repaired.status().ToString().c_str());
-    return 2;
+    std::fprintf(stderr, "m2mdb check --repair: %s\n", Human(repaired.status()).c_str());
+    return kExitFailed;
   }
   uint64_t lost = 0, kept = 0;
   for (const auto& r : *repaired) {
@@ -79,8 +98,8 @@ int Repair(const std::string& data_dir) {
     kept += r.points_kept;
   }
   if (m2mdb::Status s = (*db)->Close(); !s.ok()) {
-    std::fprintf(stderr, "m2mdb check --repair: close: %s\n", s.ToString().c_str());
-    return 2;
+    std::fprintf(stderr, "m2mdb check --repair: close: %s\n", Human(s).c_str());
+    return kExitFailed;
   }
   std::printf("repaired %zu damaged segments: %llu points kept, %llu points lost\n", repaired->size(),
               static_cast<unsigned long long>(kept), static_cast<unsigned long long>(lost));
@@ -123,7 +142,7 @@ std::unique_ptr<m2mdb::DB> OpenForTokens(const std::string& data_dir, const char
 
 int TokenCreate(const TokenArgs& a) {
   auto db = OpenForTokens(a.data_dir, "create");
-  if (db == nullptr) return 1;
+  if (db == nullptr) return kExitUsage;
   m2mdb::server::TokenInfo info;
   m2mdb::server::TokenScope scope{.read = a.read, .write = a.write, .del = a.del, .admin = a.admin};
   auto token = m2mdb::server::TokenStore::Create(db.get(), a.dbs, scope, a.description, &info);
@@ -141,7 +160,7 @@ int TokenCreate(const TokenArgs& a) {
 
 int TokenList(const TokenArgs& a) {
   auto db = OpenForTokens(a.data_dir, "list");
-  if (db == nullptr) return 1;
+  if (db == nullptr) return kExitUsage;
   auto store = db->ListAppMeta(m2mdb::server::kTokenKeyPrefix);
   if (!store.ok()) {
     std::fprintf(stderr, "m2mdb token list: %s\n", std::string(store.status().message()).c_str());
@@ -169,7 +188,7 @@ int TokenList(const TokenArgs& a) {
 
 int TokenRevoke(const TokenArgs& a) {
   auto db = OpenForTokens(a.data_dir, "revoke");
-  if (db == nullptr) return 1;
+  if (db == nullptr) return kExitUsage;
   m2mdb::Status s = m2mdb::server::TokenStore::Revoke(db.get(), a.id);
   (void)db->Close();
   if (!s.ok()) {
@@ -190,8 +209,23 @@ int main(int argc, char** argv) {
   // detector on (Abseil aborts on a lock-order cycle there); the shipped
   // binary does not pay for it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  CLI::App app{"m2mdb — a time-series database for machine telemetry"};
-  app.require_subcommand(1);
+  CLI::App app{"m2mdb — a time-series database for machine telemetry", "m2mdb"};
+  // At most one; none is a usage error reported below with the usage text,
+  // and leaves room for `m2mdb --bogus` to be reported as the unknown flag.
+  app.require_subcommand(0, 1);
+  // -v and --version work after the subcommand too (m2mdb check -v).
+  app.fallthrough();
+  app.set_version_flag("--version,-V", VersionText(), "Print the version and git commit, then exit");
+  // The engine's INFO lines ("opened ...") are for servers: a command prints
+  // its own output and the warnings (a cut WAL tail); -v shows the rest.
+  // Flag callbacks run before the subcommands' own, which do the work.
+  m2mdb::SetLogLevel(m2mdb::LogLevel::kWarning);
+  app.add_flag_function(
+      "-v,--verbose",
+      [](std::int64_t count) {
+        m2mdb::SetLogLevel(count >= 2 ? m2mdb::LogLevel::kDebug : m2mdb::LogLevel::kInfo);
+      },
+      "Show the engine's log lines (INFO; -vv also DEBUG) on commands other than serve (serve: --log-level)");
 
   m2mdb::server::ServeOptions serve;
   auto* serve_cmd = app.add_subcommand("serve", "Open a data directory and serve it");
@@ -292,6 +326,24 @@ int main(int argc, char** argv) {
       "Answer queries from the intact data when a segment block they need is damaged (logged, "
       "counted); default: such a query fails naming the segment");
   // ---- end serve HTTP flags ----
+  serve_cmd
+      ->add_option("--log-level", serve.log_level,
+                   "Least severe log lines shown: error | warn | info | debug")
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
+      ->capture_default_str();
+  // Every option above is also a key of --config and an M2MDB_* variable
+  // (tools/cli_config.h); these two are not.
+  std::string serve_config;
+  bool serve_print_config = false;
+  serve_cmd
+      ->add_option("--config", serve_config,
+                   "TOML file with serve options (keys: flag names with _ for -); also $M2MDB_CONFIG. "
+                   "Precedence: flags > M2MDB_* environment > file > defaults")
+      ->configurable(false);
+  serve_cmd
+      ->add_flag("--print-config", serve_print_config,
+                 "Print the configuration serve would use (as a TOML config file) and exit")
+      ->configurable(false);
 
   std::string check_dir = "./data";
   bool check_repair = false;
@@ -303,7 +355,7 @@ int main(int argc, char** argv) {
                       "Move damaged segments to DATA_DIR/quarantine/ and keep their intact blocks in new "
                       "segments; prints what was lost");
 
-  auto* version_cmd = app.add_subcommand("version", "Print the version");
+  auto* version_cmd = app.add_subcommand("version", "Print the version and git commit");
 
   // ---- token subcommand ----
   TokenArgs token_args;
@@ -338,20 +390,37 @@ int main(int argc, char** argv) {
   m2mdb::cli::RegisterExport(&app, &cli_exit);
   // ---- end client subcommands ----
 
+  if (argc <= 1) {
+    std::fputs(app.help().c_str(), stderr);
+    return kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every parse error is a usage error (CLI11
+    // has its own codes, 105-116, which no one can look up).
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   if (cli_exit >= 0) return cli_exit;
-  if (*serve_cmd) return m2mdb::server::Serve(serve);
+  if (*serve_cmd) {
+    if (m2mdb::Status s = m2mdb::cli::ApplyConfig(serve_cmd, serve_config); !s.ok()) {
+      std::fprintf(stderr, "m2mdb serve: %s\n", Human(s).c_str());
+      return kExitUsage;
+    }
+    if (serve_print_config) {
+      std::fputs(m2mdb::cli::EffectiveConfig(serve_cmd).c_str(), stdout);
+      return kExitOk;
+    }
+    return m2mdb::server::Serve(serve);
+  }
   if (*check_cmd) return check_repair ? Repair(check_dir) : Check(check_dir);
   if (*token_create) return TokenCreate(token_args);
   if (*token_list) return TokenList(token_args);
   if (*token_revoke) return TokenRevoke(token_args);
   if (*version_cmd) {
-    std::printf("m2mdb %s\n", kVersion);
-    return 0;
+    std::printf("%s\n", VersionText().c_str());
+    return kExitOk;
   }
-  return 2;
+  std::fprintf(stderr, "m2mdb: a command is required\n\n%s", app.help().c_str());
+  return kExitUsage;
 }

@@ -9,6 +9,7 @@ Most tests use embedded mode (--data-dir). The Server class starts
 Python 3 standard library only.
 """
 import argparse
+import fcntl
 import gzip
 import json
 import os
@@ -17,12 +18,23 @@ import re
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import termios
 import time
+import tomllib
 import unittest
+import urllib.request
+import zlib
 
 ARGS = None
+SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# Abseil's code names, which a person should never have to read.
+ABSL_CODE = re.compile(r"\b(CANCELLED|UNKNOWN|INVALID_ARGUMENT|DEADLINE_EXCEEDED|NOT_FOUND|ALREADY_EXISTS|"
+                       r"PERMISSION_DENIED|RESOURCE_EXHAUSTED|FAILED_PRECONDITION|ABORTED|OUT_OF_RANGE|"
+                       r"UNIMPLEMENTED|INTERNAL|UNAVAILABLE|DATA_LOSS|UNAUTHENTICATED):")
 
 # Line protocol that exercises every field type and every escape. Names:
 # spaces, commas and equals signs in the measurement, tag keys and values and
@@ -152,7 +164,7 @@ class Import(Base):
         r = self.import_(self.path("d"), lp, "--max-errors", "5", rc=1)
         self.assertEqual(len(re.findall(r"^line \d+:", r.stderr, re.M)), 5)
         self.assertIn("25 more", r.stderr)
-        self.assertIn("1 lines written, 30 rejected", r.stdout)
+        self.assertIn("1 line written, 30 rejected", r.stdout)
 
     def test_large_gzip_and_plain_files_give_the_same_data(self):
         # > 1 MiB so records straddle read buffers; multi-line strings and
@@ -205,6 +217,74 @@ class Import(Base):
         bad_gz = self.write("bad.gz", z[:len(z) // 2], "wb")
         r = self.check(run("import", bad_gz, "--data-dir", d, "--db", "t", "--create-db"), 2)
         self.assertIn("gzip", r.stderr)
+
+    def test_truncated_gzip_keeps_every_complete_line_and_says_where_it_stopped(self):
+        lines = [f"m,k=v{i % 3} v={i * 0.1},n={i}i {1700000000000000000 + i}\n" for i in range(20000)]
+        z = gzip.compress("".join(lines).encode())
+        cut = z[:len(z) * 2 // 3]
+        # What the cut file still holds: its complete lines (zlib reads it as far as it goes).
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        held = d.decompress(cut).decode()
+        complete = held.count("\n")
+        self.assertGreater(complete, 1000)
+        self.assertLess(complete, len(lines))
+        for batch in ["100", "5000"]:
+            data = self.path(f"d{batch}")
+            r = self.check(run("import", self.write("cut.gz", cut, "wb"), "--data-dir", data, "--db", "t",
+                               "--create-db", "--batch-size", batch), 2)
+            self.assertIn("truncated gzip", r.stderr)
+            self.assertIn(f"stopped at input line {complete + 1} ", r.stderr)
+            self.assertIn(f"{complete:,} lines written, 0 rejected", r.stdout)
+            out = self.export(data)
+            self.assertEqual(out.count("\n"), complete, batch)
+            self.assertTrue(f" n={complete - 1}i," in out, "the last complete line is missing")
+            self.assertFalse(f" n={complete}i," in out, "the cut line was written")
+
+    def test_summary_counts_lines(self):
+        r = self.import_(self.path("d"), "m v=1 1\n")
+        self.assertIn("1 line written, 0 rejected", r.stdout)
+        r = self.import_(self.path("d"), "m,t=a v=1,w=2,x=3 1\nm v=2 2\nm v=3 3\n")
+        self.assertIn("3 lines written, 0 rejected", r.stdout)
+
+    def test_progress_follows_lines_and_uncompressed_bytes(self):
+        """On a terminal: each progress frame's percentage matches its line count, with rates and ETA."""
+        n = 400000
+        lp = "".join(f"p,host=h{i % 10} v={i % 1000}i {i}\n" for i in range(n)).encode()
+        gz = self.write("p.lp.gz", gzip.compress(lp, 1), "wb")
+        try:
+            master, slave = pty.openpty()
+        except OSError as e:
+            self.skipTest("no pseudo-terminal available: %s" % e)
+        p = subprocess.Popen([ARGS.bin, "import", gz, "--data-dir", self.path("d"), "--db", "t", "--create-db",
+                              "--batch-size", "2000"], stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        err = b""
+        while True:
+            r, _, _ = select.select([master], [], [], 30)
+            if not r:
+                break
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            err += data
+        out = p.communicate(timeout=60)[0].decode()
+        os.close(master)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertIn(f"{n:,} lines written, 0 rejected", out)
+        self.assertRegex(out, rf"\({len(lp) / 1e6:.1f} MB from [0-9.]+ MB gzip, [0-9,]+ lines/s\)")
+        frames = re.findall(r"\r\s*([0-9,]+) lines\s+([0-9.]+) MB\s+[0-9.]+ MB/s\s+[0-9,]+ lines/s\s+([0-9.]+)%"
+                            r"\s+ETA \d+:\d\d", err.decode())
+        self.assertTrue(frames, err[:500])
+        for lines, mb, pct in frames:
+            lines = int(lines.replace(",", ""))
+            self.assertGreater(lines, 0, frames)
+            # Lines and uncompressed bytes go together, and the percentage follows them
+            # (not the compressed bytes read ahead).
+            self.assertAlmostEqual(float(mb), lines * len(lp) / n / 1e6, delta=0.2)
+            self.assertAlmostEqual(float(pct), 100 * lines / n, delta=8, msg=frames)
 
 
 class RoundTrip(Base):
@@ -536,13 +616,14 @@ class Check(Base):
         self.assertEqual(exported, self.export(d).splitlines())
 
 
-class Server(Base):
-    """query / import / export against `m2mdb serve`, and the lock message."""
+class ServerMixin:
+    """Starts `m2mdb serve` on a free port for the test; stopped at cleanup."""
 
-    def start_server(self, data_dir, *extra):
+    def start_server(self, data_dir, *extra, env=None):
         log = open(self.path("serve.log"), "w")
         p = subprocess.Popen([ARGS.bin, "serve", "--data-dir", data_dir, "--http", "127.0.0.1:0",
-                              "--create-db", "t", *extra], stdout=log, stderr=subprocess.STDOUT)
+                              "--create-db", "t", *extra], stdout=log, stderr=subprocess.STDOUT,
+                             env=dict(os.environ, **(env or {})))
         self.addCleanup(self.stop_server, p, log)
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -565,6 +646,10 @@ class Server(Base):
                 p.kill()
                 p.wait()
         log.close()
+
+
+class Server(ServerMixin, Base):
+    """query / import / export against `m2mdb serve`, and the lock message."""
 
     def test_embedded_mode_says_a_server_holds_the_directory(self):
         d = self.path("d")
@@ -644,6 +729,382 @@ class Server(Base):
         r = run("query", "--host", "http://127.0.0.1:1", "SHOW DATABASES")
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("is the server running", r.stderr)
+
+
+class Conventions(Base):
+    """Version, usage, exit codes (0 ok, 1 statement or data failure, 2 usage, connection or environment),
+    messages in words, and quiet commands."""
+
+    VERSION = re.compile(r"^m2mdb \d+\.\d+\.\d+ \(commit ([0-9a-f]{7,40}(-dirty)?|unknown)\)\n$")
+
+    def assert_words(self, r):
+        self.assertIsNone(ABSL_CODE.search(r.stdout + r.stderr), r.stdout + r.stderr)
+
+    def test_version_flags_print_the_version_and_commit(self):
+        for args in (["--version"], ["-V"], ["version"], ["query", "--version"]):
+            r = self.check(run(*args))
+            self.assertRegex(r.stdout, self.VERSION, args)
+        if os.path.isdir(os.path.join(SOURCE_DIR, ".git")) or os.path.isfile(os.path.join(SOURCE_DIR, ".git")):
+            head = subprocess.run(["git", "-C", SOURCE_DIR, "rev-parse", "HEAD"], capture_output=True, text=True)
+            if head.returncode == 0:
+                commit = self.VERSION.match(run("-V").stdout).group(1).replace("-dirty", "")
+                # The binary may be older than HEAD (a commit since the build), never unrelated to it.
+                self.assertTrue(commit != "unknown" and len(commit) >= 7, commit)
+
+    def test_bare_call_prints_usage_and_exits_2(self):
+        r = self.check(run(), 2)
+        self.assertIn("Usage: m2mdb", r.stderr)
+        for cmd in ["serve", "query", "shell", "import", "export", "check", "token"]:
+            self.assertIn(cmd, r.stderr)
+        r = self.check(run("-v"), 2)
+        self.assertIn("command is required", r.stderr)
+
+    def test_unknown_flags_and_commands_exit_2_naming_them(self):
+        for args, name in [(["--bogus"], "--bogus"), (["query", "--bogus", "SHOW DATABASES"], "--bogus"),
+                           (["serve", "--htp", "x"], "--htp"), (["nosuchcommand"], "nosuchcommand"),
+                           (["import"], "file"), (["check", "--data-dir"], "--data-dir")]:
+            r = self.check(run(*args), 2)
+            self.assertIn(name, r.stderr, args)
+
+    def test_help_exits_0(self):
+        self.check(run("--help"))
+        self.check(run("serve", "--help"))
+
+    def test_unreachable_server_exits_2_saying_what_failed(self):
+        down = "http://127.0.0.1:1"
+        want = "cannot connect to 127.0.0.1:1: connection refused"
+        r = self.check(run("query", "--host", down, "SHOW DATABASES"), 2)
+        self.assertIn(want, r.stderr)
+        # The shell checks at start: one message, no prompt for statements that cannot run.
+        r = self.check(run("shell", "--host", down, stdin="SHOW DATABASES;\nSHOW DATABASES;\n"), 2)
+        self.assertIn(want, r.stderr)
+        self.assertNotIn("ERR:", r.stderr)
+        r = self.check(run("export", "--host", down, "--db", "t"), 2)
+        self.assertIn(want, r.stderr)
+        r = self.check(run("import", self.write("a.lp", "m v=1 1\n"), "--host", down, "--db", "t"), 2)
+        self.assertIn(want, r.stderr)
+        r = self.check(run("query", "--host", "http://no-such-host.invalid:8086", "SHOW DATABASES"), 2)
+        self.assertIn("cannot resolve host name no-such-host.invalid", r.stderr)
+        self.assert_words(r)
+
+    def test_locked_or_missing_directory_exits_2_in_words(self):
+        d = self.path("d")
+        self.import_(d, "m v=1 1\n")
+        lp = self.write("b.lp", "m v=2 2\n")
+        commands = [["check", "--data-dir", d], ["check", "--repair", "--data-dir", d],
+                    ["token", "list", "--data-dir", d], ["token", "create", "--read", "--data-dir", d],
+                    ["query", "--data-dir", d, "SHOW DATABASES"], ["export", "--data-dir", d, "--db", "t"],
+                    ["import", lp, "--data-dir", d, "--db", "t"], ["shell", "--data-dir", d]]
+        # Held as a running server holds it.
+        with open(os.path.join(d, "LOCK"), "rb+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            for cmd in commands:
+                r = self.check(run(*cmd, stdin=""), 2)
+                self.assertIn("in use", r.stderr, cmd)
+                self.assert_words(r)
+        missing = self.path("missing")
+        for cmd in commands:
+            if cmd[0] == "import":
+                continue  # import creates the directory
+            cmd = [missing if a == d else a for a in cmd]
+            r = self.check(run(*cmd, stdin=""), 2)
+            self.assertIn(missing, r.stderr, cmd)
+            self.assert_words(r)
+        self.assertFalse(os.path.exists(missing))
+
+    def test_damage_and_statement_failures_exit_1(self):
+        d = self.path("d")
+        self.import_(d, "m v=1 1\n")
+        self.check(run("query", "--data-dir", d, "SELEC"), 1)
+        self.check(run("query", "--data-dir", d, "SELECT v FROM nosuch..m"), 1)
+        self.check(run("export", "--data-dir", d, "--db", "nosuch"), 1)
+
+    def test_commands_other_than_serve_are_quiet_unless_verbose(self):
+        d = self.path("d")
+        self.import_(d, "m v=1 1\n")
+        for cmd in (["check", "--data-dir", d], ["token", "list", "--data-dir", d],
+                    ["query", "--data-dir", d, "SHOW DATABASES"], ["export", "--data-dir", d, "--db", "t"]):
+            r = self.check(run(*cmd))
+            self.assertNotIn(" INFO ", r.stderr, cmd)
+            r = self.check(run(*cmd, "-v"))
+            self.assertIn(" INFO ", r.stderr, cmd)
+            r = self.check(run("--verbose", *cmd))
+            self.assertIn(" INFO ", r.stderr, cmd)
+        r = self.check(run("token", "create", "--read", "--data-dir", d))
+        self.assertNotIn(" INFO ", r.stderr)
+        self.assertIn("created token", r.stderr)
+
+
+class DocsExamples(Base):
+    """The shell examples of docs/cli.md and docs/operations.md run as printed."""
+
+    def bash(self, script):
+        env = dict(os.environ, PATH=os.path.dirname(ARGS.bin) + os.pathsep + os.environ.get("PATH", ""))
+        env = {k: v for k, v in env.items() if not k.startswith("M2MDB_")}
+        r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, cwd=self.dir,
+                           timeout=60)
+        return r
+
+    def test_cli_session(self):
+        with open(os.path.join(SOURCE_DIR, "docs", "cli.md"), encoding="utf-8") as f:
+            text = f.read()
+        m = re.search(r"## A session that runs as printed.*?```sh\n(.*?)```.*?```text\n(.*?)```", text, re.S)
+        self.assertIsNotNone(m)
+        script = m.group(1).replace("/tmp/m2mdb-cli", self.path("cli"))
+        r = self.bash("exec 2>&1\n" + script)
+        def norm(t):
+            t = re.sub(r"in [0-9.]+ s \(([0-9.]+ MB), [0-9,]+ lines/s\)", r"in T s (\1, R lines/s)", t)
+            return re.sub(r"checked 1 segments \(\d+ bytes\)", "checked 1 segments (B bytes)", t)
+        self.assertEqual(norm(r.stdout), norm(m.group(2)))
+
+    def test_operations_config_example(self):
+        with open(os.path.join(SOURCE_DIR, "docs", "operations.md"), encoding="utf-8") as f:
+            text = f.read()
+        m = re.search(r"a deployment that keeps its settings.*?```sh\n(.*?)```\n\nprints (.*?)\.\n", text, re.S)
+        self.assertIsNotNone(m)
+        r = self.bash(m.group(1))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for want in re.findall(r"`([^`]+)`", m.group(2)):
+            self.assertIn(want + "\n", r.stdout)
+
+
+class ShellServer(ServerMixin, Base):
+    """The shell against a server: USE checks the database; errors without a row count."""
+
+    def test_use_checks_that_the_database_exists(self):
+        url = self.start_server(self.path("d"))
+        r = self.check(run("shell", "--host", url, stdin="USE nope\nSHOW MEASUREMENTS;\nUSE t\nSHOW MEASUREMENTS;\n"), 1)
+        self.assertIn("ERR: Database nope doesn't exist. Run SHOW DATABASES for a list of existing databases.",
+                      r.stderr)
+        # Only the statement after the failed USE lacks a database.
+        self.assertEqual(r.stderr.count("ERR:"), 2, r.stderr)
+        r = self.check(run("shell", "--host", url, stdin="USE \"t\"\nSHOW MEASUREMENTS;\n"))
+        self.assertEqual(r.stderr, "")
+
+    def test_a_script_stops_with_exit_2_when_the_server_goes_away(self):
+        d = self.path("d")
+        log = open(self.path("serve.log"), "w")
+        server = subprocess.Popen([ARGS.bin, "serve", "--data-dir", d, "--http", "127.0.0.1:0"], stdout=log,
+                                  stderr=subprocess.STDOUT)
+        self.addCleanup(self.stop_server, server, log)
+        deadline = time.time() + 20
+        url = None
+        while url is None and time.time() < deadline:
+            with open(self.path("serve.log")) as f:
+                m = re.search(r"listening on http://[^ ]*:(\d+) ", f.read())
+            url = m and f"http://127.0.0.1:{m.group(1)}"
+            time.sleep(0.05)
+        self.assertIsNotNone(url)
+        p = subprocess.Popen([ARGS.bin, "shell", "--host", url], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        p.stdin.write(b"SHOW DATABASES;\n")
+        p.stdin.flush()
+        self.assertEqual(p.stdout.readline(), b"name: databases\n")
+        server.send_signal(signal.SIGTERM)
+        self.assertEqual(server.wait(timeout=20), 0)
+        out, err = p.communicate(b"SHOW DATABASES;\nSHOW DATABASES;\n", timeout=30)
+        self.assertEqual(p.returncode, 2, err)
+        # One error, then the script stops.
+        self.assertEqual(err.decode().count("ERR:"), 1, err)
+        # Refused at the reconnect, or the kept-alive connection found closed: either says so.
+        self.assertRegex(err.decode(), r"connection refused|connection closed")
+
+    def test_metrics_has_process_and_build_info_series(self):
+        url = self.start_server(self.path("d"))
+        with urllib.request.urlopen(url + "/metrics", timeout=10) as resp:
+            text = resp.read().decode()
+        version = run("-V").stdout
+        m = re.match(r"m2mdb (\S+) \(commit (\S+)\)", version)
+        self.assertIn(f'm2mdb_build_info{{version="{m.group(1)}",commit="{m.group(2)}"}} 1\n', text)
+        self.assertIn("# TYPE m2mdb_build_info gauge\n", text)
+        values = {}
+        for name, kind in [("process_cpu_seconds_total", "counter"), ("process_resident_memory_bytes", "gauge"),
+                           ("process_open_fds", "gauge"), ("process_max_fds", "gauge"),
+                           ("process_virtual_memory_bytes", "gauge"), ("process_start_time_seconds", "gauge")]:
+            self.assertIn(f"# TYPE {name} {kind}\n", text)
+            v = re.search(rf"(?m)^{name} (\S+)$", text)
+            self.assertIsNotNone(v, name)
+            values[name] = float(v.group(1))
+        self.assertGreater(values["process_resident_memory_bytes"], 1 << 20)
+        self.assertGreaterEqual(values["process_open_fds"], 4)  # stdio, the listening socket, the WAL ...
+        self.assertGreater(values["process_cpu_seconds_total"], 0)
+        self.assertLess(abs(values["process_start_time_seconds"] - time.time()), 120)
+
+
+class ShellPtyKeys(Base):
+    """Ctrl-C and errors on a terminal that is the shell's controlling terminal (so ^C raises SIGINT)."""
+
+    def test_ctrl_c_abandons_the_line_and_errors_have_no_row_count(self):
+        d = self.path("d")
+        self.import_(d, "cpu,host=a v=1.5 1700000000000000000\n")
+        home = self.path("home")
+        os.makedirs(home)
+        try:
+            master, slave = pty.openpty()
+        except OSError as e:
+            self.skipTest("no pseudo-terminal available: %s" % e)
+
+        def controlling_tty():
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        p = subprocess.Popen([ARGS.bin, "shell", "--data-dir", d], stdin=slave, stdout=slave, stderr=slave,
+                             env=dict(os.environ, HOME=home, TERM="xterm"), preexec_fn=controlling_tty)
+        os.close(slave)
+        self.buf, self.transcript = "", ""
+        expect = ShellPty.expect.__get__(self)
+        try:
+            expect(master, r"m2mdb> ")
+            time.sleep(0.2)  # libedit is reading in raw mode
+            # A statement begun over two lines, then Ctrl-C: both lines are dropped.
+            os.write(master, b"SELECT nosuch\r")
+            expect(master, r"    -> ")
+            time.sleep(0.2)
+            os.write(master, b"FROM nowhere")
+            time.sleep(0.2)
+            # A ^C that lands while libedit is not reading yet (a loaded machine) is lost
+            # with the typed text; the shell then still waits on the same line, so repeat it.
+            for attempt in range(10):
+                os.write(master, b"\x03")
+                try:
+                    expect(master, r"\^C", timeout=1)
+                    break
+                except AssertionError:
+                    if attempt == 9:
+                        raise
+            expect(master, r"m2mdb> ")
+            time.sleep(0.2)
+            os.write(master, b"SHOW DATABASES;\r")
+            expect(master, r"name: databases")
+            expect(master, r"\(1 row, [0-9.]+ ms\)")
+            expect(master, r"m2mdb> ")
+            self.assertIsNone(p.poll())
+            self.assertNotIn("nowhere", self.transcript.split("^C", 1)[1])
+            # An error is followed by the prompt, not by a row count.
+            os.write(master, b"SELEC x;\r")
+            m = expect(master, r"ERR:[^\n]*\n")
+            expect(master, r"m2mdb> ")
+            after_err = self.transcript[self.transcript.index("ERR:"):]
+            self.assertNotIn("rows,", after_err)
+            self.assertNotIn("row,", after_err)
+            # USE on a missing database: influx's answer, and the prompt keeps no database.
+            os.write(master, b"USE nope\r")
+            expect(master, r"ERR: Database nope doesn't exist")
+            expect(master, r"m2mdb> ")
+            os.write(master, b"EXIT\r")
+            self.assertEqual(p.wait(timeout=10), 0)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            os.close(master)
+
+
+class Config(ServerMixin, Base):
+    """serve's configuration: TOML file, M2MDB_* variables, flags; precedence flags > env > file > defaults."""
+
+    def config(self, *args, env=None, rc=0):
+        e = {k: v for k, v in os.environ.items() if not k.startswith("M2MDB_")}
+        e.update(env or {})
+        r = subprocess.run([ARGS.bin, "serve", *args, "--print-config"], capture_output=True, text=True, env=e,
+                           timeout=30)
+        self.assertEqual(r.returncode, rc, r.stderr)
+        return tomllib.loads(r.stdout) if rc == 0 else r
+
+    def test_precedence_flags_over_env_over_file_over_defaults(self):
+        f = self.write("m2mdb.toml", 'http = "127.0.0.1:1111"\nhead_memory_mb = 32\nwal_sync = "batch"\n'
+                                     'create_db = ["a", "b"]\nno_auth = true\n')
+        c = self.config()
+        self.assertEqual(c["http"], "127.0.0.1:8086")
+        self.assertEqual(c["head_memory_mb"], 64)
+        self.assertEqual(c["no_auth"], False)
+        self.assertEqual(c["create_db"], [])
+        self.assertEqual(c["log_level"], "info")
+        c = self.config("--config", f)
+        self.assertEqual((c["http"], c["head_memory_mb"], c["wal_sync"], c["create_db"], c["no_auth"]),
+                         ("127.0.0.1:1111", 32, "batch", ["a", "b"], True))
+        env = {"M2MDB_HTTP": "127.0.0.1:2222", "M2MDB_CREATE_DB": "x,y", "M2MDB_NO_AUTH": "false"}
+        c = self.config("--config", f, env=env)
+        self.assertEqual((c["http"], c["head_memory_mb"], c["create_db"], c["no_auth"]),
+                         ("127.0.0.1:2222", 32, ["x", "y"], False))
+        c = self.config("--config", f, "--http", "127.0.0.1:3333", "--create-db", "z", env=env)
+        self.assertEqual((c["http"], c["head_memory_mb"], c["wal_sync"], c["create_db"]),
+                         ("127.0.0.1:3333", 32, "batch", ["z"]))
+        # The file may also come from M2MDB_CONFIG.
+        c = self.config(env={"M2MDB_CONFIG": f})
+        self.assertEqual(c["http"], "127.0.0.1:1111")
+        # What --print-config prints is a config file giving the same configuration.
+        out = self.write("printed.toml", subprocess.run([ARGS.bin, "serve", "--config", f, "--print-config"],
+                                                        capture_output=True, text=True).stdout)
+        self.assertEqual(self.config("--config", out), self.config("--config", f))
+
+    def test_unknown_keys_and_bad_values_are_rejected_with_their_line(self):
+        cases = [
+            ('data_dir = "x"\n\n# the address\nhtpp = "127.0.0.1:1"\n', ['bad.toml:4', 'unknown key "htpp"']),
+            ('wal_sync = "sometimes"\n', ["bad.toml:1", "wal_sync", "sometimes"]),
+            ('\nhead_memory_mb = "lots"\n', ["bad.toml:2", "head_memory_mb", "expected a number"]),
+            ('head_memory_mb = -1\n', ["bad.toml:1", "head_memory_mb", "negative"]),
+            ('no_auth = "yes"\n', ["bad.toml:1", "no_auth", "true or false"]),
+            ('[serve]\nhttp = "x"\n', ['bad.toml:1', 'unknown key "serve"']),
+            ('http = "x\n', ["bad.toml:1"]),
+        ]
+        for text, wants in cases:
+            f = self.write("bad.toml", text)
+            r = self.config("--config", f, rc=2)
+            for w in wants:
+                self.assertIn(w, r.stderr, text)
+            self.assertNotIn("Traceback", r.stderr)
+        r = self.config("--config", self.path("none.toml"), rc=2)
+        self.assertIn("none.toml", r.stderr)
+        r = self.config(env={"M2MDB_WAL_SYNC": "sometimes"}, rc=2)
+        self.assertIn("M2MDB_WAL_SYNC=sometimes", r.stderr)
+        r = self.config(env={"M2MDB_LOG_LEVEL": "loud"}, rc=2)
+        self.assertIn("M2MDB_LOG_LEVEL", r.stderr)
+
+    def docs_config(self):
+        """The config file docs/operations.md shows (the ```toml block after 'complete configuration file')."""
+        with open(os.path.join(SOURCE_DIR, "docs", "operations.md"), encoding="utf-8") as f:
+            text = f.read()
+        m = re.search(r"<!-- complete configuration file -->\s*```toml\n(.*?)```", text, re.S)
+        self.assertIsNotNone(m, "docs/operations.md lost its configuration example")
+        return self.write("operations.toml", m.group(1))
+
+    def test_the_config_file_in_the_docs_is_complete_and_runs(self):
+        f = self.docs_config()
+        # Every key serve has, each with its default.
+        self.assertEqual(self.config("--config", f), self.config())
+        # And a server starts from it (flags override the address and directory, as documented).
+        d = self.path("d")
+        self.start_server(d, "--config", f)
+        with open(self.path("serve.log")) as log:
+            self.assertIn("listening on", log.read())
+
+    def test_log_level_drops_lines_below_it(self):
+        d = self.path("d")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        log = open(self.path("serve.log"), "w")
+        p = subprocess.Popen([ARGS.bin, "serve", "--data-dir", d, "--http", f"127.0.0.1:{port}"],
+                             stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, M2MDB_LOG_LEVEL="warn"))
+        self.addCleanup(self.stop_server, p, log)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
+                    break
+            except OSError:
+                self.assertIsNone(p.poll(), "server exited")
+                time.sleep(0.05)
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=20), 0)
+        with open(self.path("serve.log")) as f:
+            text = f.read()
+        self.assertNotIn(" INFO ", text)
+        # And the default shows them.
+        url = self.start_server(self.path("d2"))
+        with open(self.path("serve.log")) as f:
+            self.assertIn(" INFO ", f.read())
 
 
 def main():

@@ -591,7 +591,7 @@ class ProtectedMode(unittest.TestCase):
     def test_refuses_non_loopback_without_tokens(self):
         s = Server("protected", http="0.0.0.0:0", expect_start=False)
         rc = s.proc.wait(20)
-        self.assertEqual(1, rc)
+        self.assertEqual(2, rc)  # could not start: docs/cli.md, exit codes
         self.assertIn("protected mode", s.read_log())
         s.log.close()
 
@@ -707,7 +707,7 @@ class Tls(unittest.TestCase):
         finally:
             self.assertEqual(0, s.stop())
         bad = Server("tls-bad", extra=["--tls-cert", cert, "--tls-key", cert], expect_start=False)
-        self.assertEqual(1, bad.proc.wait(20))
+        self.assertEqual(2, bad.proc.wait(20))
         self.assertIn("TLS", bad.read_log())
         bad.log.close()
 
@@ -1192,7 +1192,7 @@ class DiskFull(unittest.TestCase):
                 s2.proc.wait()
             s2.log.close()
         log = s2.read_log()
-        self.assertEqual(1, rc, log)
+        self.assertEqual(2, rc, log)
         self.assertIn("cannot start without room to write", log)
         self.assertNotIn("Assertion", log)
 

@@ -7,7 +7,7 @@ PKGS=(
   libabsl-dev librocksdb-dev libzstd-dev libcpp-httplib-dev zlib1g-dev libssl-dev
   tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev libedit-dev libxxhash-dev libre2-dev nlohmann-json3-dev
+  libcli11-dev libedit-dev libxxhash-dev libre2-dev nlohmann-json3-dev libtomlplusplus-dev
   clang libclang-rt-dev
   python3 python3-influxdb influxdb
   mosquitto-clients python3-paho-mqtt
