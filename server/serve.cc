@@ -51,7 +51,7 @@ int StartMqtt(DB* db, const ServeOptions& options, const TokenStore& tokens, boo
                    "m2mdb serve: refusing to serve MQTT on %s without authentication (protected mode).\n"
                    "  Create a token with --write first, bind to 127.0.0.1, or pass --no-auth.\n",
                    a.text.c_str());
-      return 1;
+      return 2;
     }
     if (a.tls && (options.tls_cert.empty() || options.tls_key.empty())) {
       std::fprintf(stderr, "m2mdb serve: --mqtt-tls needs --tls-cert and --tls-key\n");
@@ -89,13 +89,13 @@ int StartMqtt(DB* db, const ServeOptions& options, const TokenStore& tokens, boo
   auto listener = mqtt::Listener::Create(db, lo, tokens);
   if (!listener.ok()) {
     std::fprintf(stderr, "m2mdb serve: %s\n", std::string(listener.status().message()).c_str());
-    return 1;
+    return 2;
   }
   for (const Address& a : addresses) {
     auto bound = (*listener)->Bind(a.host, a.port, a.tls);
     if (!bound.ok()) {
       std::fprintf(stderr, "m2mdb serve: %s\n", std::string(bound.status().message()).c_str());
-      return 1;
+      return 2;
     }
     const std::string shown = a.host.find(':') != std::string::npos ? absl::StrCat("[", a.host, "]") : a.host;
     listening->push_back(absl::StrCat(a.tls ? "mqtts://" : "mqtt://", shown, ":", *bound));
