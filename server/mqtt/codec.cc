@@ -267,6 +267,23 @@ void AppendProperties(std::string* out, std::string_view props) {
   AppendVarInt(out, static_cast<uint32_t>(props.size()));
   out->append(props.data(), props.size());
 }
+// The session limits both CONNECT and CONNACK carry (MQTT 5 properties
+// 0x11, 0x21, 0x27), from either side's struct (same member names).
+template <typename Limits>
+void AppendSessionLimits(std::string* p, const Limits& l) {
+  if (l.session_expiry_interval) {
+    p->push_back(0x11);
+    AppendU32(p, *l.session_expiry_interval);
+  }
+  if (l.receive_maximum) {
+    p->push_back(0x21);
+    AppendU16(p, *l.receive_maximum);
+  }
+  if (l.maximum_packet_size) {
+    p->push_back(0x27);
+    AppendU32(p, *l.maximum_packet_size);
+  }
+}
 // A reason string no longer than what fits a 16-bit length.
 std::string_view Clip(std::string_view s) { return s.substr(0, 1024); }
 
@@ -562,18 +579,7 @@ std::string EncodeConnack(uint8_t version, bool session_present, uint8_t reason,
   }
   body.push_back(static_cast<char>(reason));
   std::string p;
-  if (properties.session_expiry_interval) {
-    p.push_back(0x11);
-    AppendU32(&p, *properties.session_expiry_interval);
-  }
-  if (properties.receive_maximum) {
-    p.push_back(0x21);
-    AppendU16(&p, *properties.receive_maximum);
-  }
-  if (properties.maximum_packet_size) {
-    p.push_back(0x27);
-    AppendU32(&p, *properties.maximum_packet_size);
-  }
+  AppendSessionLimits(&p, properties);
   if (properties.assigned_client_id) {
     p.push_back(0x12);
     AppendString(&p, *properties.assigned_client_id);
@@ -666,18 +672,7 @@ std::string EncodeConnect(const ConnectOptions& o) {
   AppendU16(&body, o.keep_alive);
   if (o.version == kV5) {
     std::string p;
-    if (o.session_expiry_interval) {
-      p.push_back(0x11);
-      AppendU32(&p, *o.session_expiry_interval);
-    }
-    if (o.receive_maximum) {
-      p.push_back(0x21);
-      AppendU16(&p, *o.receive_maximum);
-    }
-    if (o.maximum_packet_size) {
-      p.push_back(0x27);
-      AppendU32(&p, *o.maximum_packet_size);
-    }
+    AppendSessionLimits(&p, o);
     AppendProperties(&body, p);
   }
   AppendString(&body, o.client_id);
