@@ -23,7 +23,7 @@
 
 #include "absl/synchronization/mutex.h"
 
-#include "engine/db/head.h"
+#include "engine/head/head.h"
 #include "engine/index/index.h"
 #include "engine/lineproto/lineproto.h"
 #include "engine/segment/segment.h"

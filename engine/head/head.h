@@ -5,8 +5,8 @@
 //
 // Thread-safety: Apply must be serialised by the caller (the DB's write
 // mutex); Read, ForEachSorted and the accessors may run concurrently with it.
-#ifndef M2MDB_ENGINE_DB_HEAD_H_
-#define M2MDB_ENGINE_DB_HEAD_H_
+#ifndef M2MDB_ENGINE_HEAD_HEAD_H_
+#define M2MDB_ENGINE_HEAD_HEAD_H_
 
 #include <atomic>
 #include <cstdint>
@@ -17,6 +17,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+
 #include "m2mdb/column.h"
 #include "m2mdb/types.h"
 
@@ -58,8 +59,8 @@ class Head {
 
   // Calls fn for every column, ordered by (db, series, field), each sorted
   // and deduplicated. For flushing a frozen head.
-  void ForEachSorted(
-      const std::function<void(uint32_t db_id, uint64_t series_id, uint32_t field_id, const Column&)>& fn) const;
+  void ForEachSorted(const std::function<void(uint32_t db_id, uint64_t series_id, uint32_t field_id,
+                                              const Column&)>& fn) const;
 
   uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
   uint64_t points() const { return points_.load(std::memory_order_relaxed); }
@@ -111,4 +112,4 @@ class Head {
 
 }  // namespace m2mdb
 
-#endif  // M2MDB_ENGINE_DB_HEAD_H_
+#endif  // M2MDB_ENGINE_HEAD_HEAD_H_
