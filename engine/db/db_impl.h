@@ -131,6 +131,10 @@ class DBImpl : public DB {
   void ResolveReplayRecord(std::string_view payload, ApplyContext* ctx);
   // Replays WAL records: parsed on worker threads, applied in WAL order.
   class Replayer;
+  // Replays the WAL records after `checkpoint` into the head and opens the
+  // WAL into wal_ (read-only: reads it, changes nothing, leaves wal_ null).
+  // *replay_bytes counts the bytes replayed.
+  Status ReplayWal(const wal::WalOptions& wo, uint64_t checkpoint, uint64_t* replay_bytes);
 
   Snapshot GetSnapshot();
   // Series ids of `measurement` matching every matcher, with their keys,
