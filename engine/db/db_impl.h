@@ -124,8 +124,11 @@ class DBImpl : public DB {
   // options ask for; fills the counts of *result.
   Status CommitWrite(std::string_view database, uint32_t db_id, ApplyContext* ctx, WriteResult* result);
   // WritePoints' fast path: `p` as ctx->typed (views into `p`), or false if
-  // only the line-protocol path can say what becomes of it.
-  static bool TypedPointToParsed(const Point& p, uint64_t max_line_length, ApplyContext* ctx);
+  // only the line-protocol path can say what becomes of it. *series_id is
+  // the point's series id if this thread has written its series before
+  // (ApplyContext::typed_series), else 0.
+  static bool TypedPointToParsed(const Point& p, uint64_t max_line_length, ApplyContext* ctx,
+                                 uint64_t* series_id);
   // Decodes a WAL write record and resolves its lines into ctx->entries
   // (empty if the database was dropped or the record is undecodable).
   void ResolveReplayRecord(std::string_view payload, ApplyContext* ctx);

@@ -75,6 +75,17 @@ struct DBImpl::ApplyContext {
   lineproto::Point typed;
   std::string typed_key;
   std::string typed_names;
+  // Typed points whose names were checked before, so the next point of the
+  // same series or with the same field keys skips the checks (they were
+  // most of WritePoints' cost; callgrind, docs/benchmarks.md):
+  // - series ids by the point's series as TypedPointToParsed spells it:
+  //   the canonical key followed by the length of each name, so that equal
+  //   cache keys mean equal names (the key alone is ambiguous when a name
+  //   holds ',' or '='). Valid like series_cache, and cleared with it.
+  absl::flat_hash_map<std::string, uint64_t> typed_series;
+  // - the last few field-key lists that passed the checks.
+  std::vector<std::vector<std::string>> typed_fields;
+  size_t typed_fields_next = 0;
   std::string line;
   uint64_t points = 0;
   // The metadata store failed to create a series or field (e.g. a full
@@ -115,8 +126,9 @@ class DBImpl::Resolver {
     shapes_.reserve(kMaxShapes);
     const uint64_t epoch = db->series_epoch_.load(std::memory_order_acquire);
     if (ctx->cache_instance != db->instance_id_ || ctx->cache_db != info.id || ctx->cache_epoch != epoch ||
-        ctx->series_cache.size() > (1u << 20)) {
+        ctx->series_cache.size() > (1u << 20) || ctx->typed_series.size() > (1u << 20)) {
       ctx->series_cache.clear();
+      ctx->typed_series.clear();
       ctx->cache_instance = db->instance_id_;
       ctx->cache_db = info.id;
       ctx->cache_epoch = epoch;
@@ -130,7 +142,13 @@ class DBImpl::Resolver {
 
   // Resolves `p` (p.line names it in errors) into head entries in ctx;
   // false if it was rejected (reported) or, on replay, skipped.
-  bool Resolve(const lineproto::Point& p);
+  bool Resolve(const lineproto::Point& p) {
+    uint64_t series_id = 0;
+    return Resolve(p, &series_id);
+  }
+  // As above, with the point's series id if the caller knows it
+  // (*series_id != 0); otherwise sets *series_id when it finds one.
+  bool Resolve(const lineproto::Point& p, uint64_t* series_id);
 
  private:
   // Field ids of recent line shapes (measurement + field keys and types),

@@ -24,7 +24,7 @@
 
 namespace m2mdb {
 
-bool DBImpl::Resolver::Resolve(const lineproto::Point& p) {
+bool DBImpl::Resolver::Resolve(const lineproto::Point& p, uint64_t* known_series_id) {
   ApplyContext* const ctx = ctx_;
   if (p.timestamp < retention_cutoff_) {
     if (!replay_) Reject(p.line, "point is older than the database's retention period");
@@ -32,7 +32,10 @@ bool DBImpl::Resolver::Resolve(const lineproto::Point& p) {
   }
   uint64_t series_id;
   bool cache_miss = true;
-  if (auto cached = ctx->series_cache.find(ToAbsl(p.series_raw)); cached != ctx->series_cache.end()) {
+  if (*known_series_id != 0) {
+    series_id = *known_series_id;
+    cache_miss = false;
+  } else if (auto cached = ctx->series_cache.find(ToAbsl(p.series_raw)); cached != ctx->series_cache.end()) {
     series_id = cached->second;
     cache_miss = false;
   } else if (ctx->key = lineproto::SeriesKey(p.measurement, p.tags);
@@ -56,6 +59,7 @@ bool DBImpl::Resolver::Resolve(const lineproto::Point& p) {
     series_id = *id;
   }
   if (cache_miss && ctx->series_cache.size() < (1u << 20)) ctx->series_cache.emplace(p.series_raw, series_id);
+  *known_series_id = series_id;
   const size_t first_entry = ctx->entries.size();
   const size_t first_string = ctx->strings.size();
   const Shape* shape = nullptr;
@@ -372,7 +376,9 @@ size_t MaxLineLength(const Point& p) {
 // without line breaks, times in range, shorter than max_line_length. Every
 // other point takes the slow path (rendered and parsed), which keeps the
 // text path's rejections and messages byte for byte.
-bool DBImpl::TypedPointToParsed(const Point& p, uint64_t max_line_length, ApplyContext* ctx) {
+bool DBImpl::TypedPointToParsed(const Point& p, uint64_t max_line_length, ApplyContext* ctx,
+                                uint64_t* series_id) {
+  *series_id = 0;
   lineproto::Point& out = ctx->typed;
   if (p.fields.empty() || p.fields.size() > 64 || p.tags.size() > 64 || p.timestamp < kMinTime ||
       p.timestamp > kMaxTime || p.measurement.empty() || p.measurement[0] == '#') {
@@ -397,11 +403,12 @@ bool DBImpl::TypedPointToParsed(const Point& p, uint64_t max_line_length, ApplyC
   // The canonical key (no escaping: the names are checked below to need
   // none). It doubles as the series-cache key: it is one spelling of the
   // series in line protocol, so it can share the cache with the text
-  // path's raw spellings.
+  // path's raw spellings. Behind it, for typed_series, each name's length.
   std::string& key = ctx->typed_key;
   size_t n = p.measurement.size();
   for (const auto& t : out.tags) n += t.key.size() + t.value.size() + 2;
-  key.resize(n);
+  if (n > lineproto::kMaxSeriesKeyLength) return false;  // the parser words the error
+  key.resize(n + 2 * (1 + 2 * out.tags.size()));
   char* w = key.data();
   std::memcpy(w, p.measurement.data(), p.measurement.size());
   w += p.measurement.size();
@@ -413,18 +420,44 @@ bool DBImpl::TypedPointToParsed(const Point& p, uint64_t max_line_length, ApplyC
     std::memcpy(w, t.value.data(), t.value.size());
     w += t.value.size();
   }
+  // Each name is at most n <= 65535 bytes: two bytes hold its length.
+  auto put_length = [&w](size_t len) {
+    *w++ = static_cast<char>(len & 0xff);
+    *w++ = static_cast<char>(len >> 8);
+  };
+  put_length(p.measurement.size());
+  for (const auto& t : out.tags) {
+    put_length(t.key.size());
+    put_length(t.value.size());
+  }
+  const std::string_view canonical(key.data(), n);
+  const auto known = ctx->typed_series.find(key);
+  const bool key_checked = known != ctx->typed_series.end();
+  // Field keys: checked already if they equal a list that passed before.
+  const std::vector<std::string>* fields_checked = nullptr;
+  for (const auto& names : ctx->typed_fields) {
+    if (names.size() != p.fields.size()) continue;
+    size_t k = 0;
+    while (k < names.size() && names[k] == p.fields[k].first) k++;
+    if (k == names.size()) {
+      fields_checked = &names;
+      break;
+    }
+  }
   // Field keys joined by ',' for the same one-pass check.
   std::string& names = ctx->typed_names;
   names.clear();
   out.fields.resize(p.fields.size());
   for (size_t k = 0; k < p.fields.size(); k++) {
     const auto& [fkey, v] = p.fields[k];
-    if (fkey.empty() || fkey == "time") return false;
-    for (size_t j = 0; j < k; j++) {
-      if (out.fields[j].key == fkey) return false;
+    if (fields_checked == nullptr) {
+      if (fkey.empty() || fkey == "time") return false;
+      for (size_t j = 0; j < k; j++) {
+        if (out.fields[j].key == fkey) return false;
+      }
+      names.append(fkey);
+      names.push_back(',');
     }
-    names.append(fkey);
-    names.push_back(',');
     lineproto::Field& f = out.fields[k];
     f.key = fkey;
     f.type = v.type;
@@ -460,27 +493,47 @@ bool DBImpl::TypedPointToParsed(const Point& p, uint64_t max_line_length, ApplyC
         return false;
     }
   }
-  if (key.size() > lineproto::kMaxSeriesKeyLength) return false;  // the parser words the error
-  NameScan scan;
-  ScanNames(key, &scan);
-  if (scan.commas != out.tags.size() || scan.equals != out.tags.size()) return false;
-  const size_t key_commas = scan.commas, key_equals = scan.equals;
-  ScanNames(names, &scan);
-  if (scan.bad != 0 || scan.commas != key_commas + out.fields.size() || scan.equals != key_equals)
-    return false;
-  if (scan.high != 0) {
+  NameScan key_scan, names_scan;
+  if (!key_checked) {
+    ScanNames(canonical, &key_scan);
+    if (key_scan.bad != 0 || key_scan.commas != out.tags.size() || key_scan.equals != out.tags.size())
+      return false;
+  }
+  if (fields_checked == nullptr) {
+    ScanNames(names, &names_scan);
+    if (names_scan.bad != 0 || names_scan.commas != out.fields.size() || names_scan.equals != 0) return false;
+  }
+  if ((key_scan.high | names_scan.high) != 0) {
     // Some name has non-ASCII bytes: each must be valid UTF-8 on its own.
-    if (!PlainName(p.measurement)) return false;
-    for (const auto& t : out.tags) {
-      if (!PlainName(t.key) || !PlainName(t.value)) return false;
+    if (key_scan.high != 0) {
+      if (!PlainName(p.measurement)) return false;
+      for (const auto& t : out.tags) {
+        if (!PlainName(t.key) || !PlainName(t.value)) return false;
+      }
     }
-    for (const auto& f : out.fields) {
-      if (!PlainName(f.key)) return false;
+    if (names_scan.high != 0) {
+      for (const auto& f : out.fields) {
+        if (!PlainName(f.key)) return false;
+      }
     }
+  }
+  if (fields_checked == nullptr) {
+    // Round-robin over a few lists: batches interleave a few shapes.
+    constexpr size_t kMaxFieldLists = 8;
+    std::vector<std::string>* slot;
+    if (ctx->typed_fields.size() < kMaxFieldLists) {
+      slot = &ctx->typed_fields.emplace_back();
+    } else {
+      slot = &ctx->typed_fields[ctx->typed_fields_next];
+      ctx->typed_fields_next = (ctx->typed_fields_next + 1) % kMaxFieldLists;
+    }
+    slot->clear();
+    for (const auto& f : p.fields) slot->push_back(f.first);
   }
   if (max_line_length != 0 && MaxLineLength(p) > max_line_length) return false;
   out.timestamp = p.timestamp;
-  out.series_raw = key;
+  out.series_raw = canonical;
+  if (key_checked) *series_id = known->second;
   return true;
 }
 
@@ -496,9 +549,12 @@ StatusOr<WriteResult> DBImpl::WritePoints(std::string_view database, const std::
   po.max_line_length = options.max_line_length;
   for (size_t k = 0; k < points.size(); k++) {
     const int line = static_cast<int>(k + 1);
-    if (TypedPointToParsed(points[k], options.max_line_length, &ctx)) {
+    uint64_t series_id;
+    if (TypedPointToParsed(points[k], options.max_line_length, &ctx, &series_id)) {
       ctx.typed.line = line;
-      if (resolver.Resolve(ctx.typed)) AppendWalPoint(ctx.typed, &ctx.record);
+      const bool known = series_id != 0;
+      if (resolver.Resolve(ctx.typed, &series_id)) AppendWalPoint(ctx.typed, &ctx.record);
+      if (!known && series_id != 0) ctx.typed_series.emplace(ctx.typed_key, series_id);
       continue;
     }
     // Slow path: exactly what this call did before typed points were
