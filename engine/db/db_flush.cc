@@ -1,6 +1,8 @@
-// DBImpl's side of flush, compaction and retention: freezing the head,
-// taking the maintenance lock, committing new segments to the catalog and
-// installing the new Version; and the background thread that runs them.
+// DBImpl's side of flush, compaction, retention and tombstone pruning: it
+// freezes the head, holds the maintenance lock, asks engine/compaction for
+// the work (WriteHead, MergeSegments, ExpiredSegments, ObsoleteTombstones),
+// commits the result to the catalog and installs the new Version. Also the
+// background thread that runs these rounds.
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -9,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 
+#include "engine/compaction/compaction.h"
 #include "engine/db/db_impl.h"
 #include "engine/db/db_internal.h"
 #include "engine/util/file.h"
@@ -51,19 +54,7 @@ void DBImpl::InstallVersion(const std::vector<std::shared_ptr<SegmentRef>>& adde
                             const std::vector<uint64_t>& removed,
                             const std::vector<index::Tombstone>* tombstones) {
   absl::MutexLock sl(&state_mu_);
-  auto v = std::make_shared<Version>();
-  for (const auto& s : version_->segments) {
-    if (std::find(removed.begin(), removed.end(), s->meta.id) != removed.end()) {
-      s->obsolete = true;  // deleted when the last snapshot lets go
-      continue;
-    }
-    v->segments.push_back(s);
-  }
-  for (const auto& s : added) v->segments.push_back(s);
-  std::sort(v->segments.begin(), v->segments.end(),
-            [](const auto& a, const auto& b) { return a->meta.id < b->meta.id; });
-  v->tombstones = tombstones ? *tombstones : version_->tombstones;
-  version_ = std::move(v);
+  version_ = EditVersion(*version_, added, removed, tombstones);
 }
 
 Status DBImpl::FlushFrozenLocked() {
@@ -74,82 +65,16 @@ Status DBImpl::FlushFrozenLocked() {
       if (frozen_.empty()) return absl::OkStatus();
       head = frozen_.front();
     }
-    absl::flat_hash_map<uint32_t, index::DatabaseInfo> dbs;
-    for (const auto& d : index_->ListDatabases()) dbs[d.id] = d;
-    const int64_t now = NowNanos();
-
-    struct Out {
-      std::unique_ptr<segment::SegmentWriter> writer;
-      index::SegmentMeta meta;
-    };
-    std::map<std::pair<uint32_t, int64_t>, Out> outs;
-    Status status;
-    segment::SegmentWriterOptions wo;
-    wo.max_block_points = options_.max_block_points;
-    Column chunk;
-    head->ForEachSorted([&](uint32_t db_id, uint64_t series_id, uint32_t field_id, const Column& col) {
-      if (!status.ok()) return;
-      auto dbit = dbs.find(db_id);
-      if (dbit == dbs.end()) return;  // database dropped
-      const int64_t pns = PartitionNs(dbit->second);
-      const int64_t cutoff =
-          dbit->second.retention_ns > 0 ? SatSub(now, dbit->second.retention_ns) : kMinTime;
-      size_t i = 0;
-      while (i < col.size()) {
-        // Saturating: the partitions of kMinTime and kMaxTime reach past
-        // int64, and a wrapped end once cut an empty chunk here (issue 16).
-        const auto [pstart, pend] = PartitionOf(col.times[i], pns);
-        size_t j = std::upper_bound(col.times.begin() + i, col.times.end(), pend) - col.times.begin();
-        if (pend < cutoff) {  // whole partition past retention
-          i = j;
-          continue;
-        }
-        auto& out = outs[{db_id, pstart}];
-        if (!out.writer) {
-          out.meta.id = index_->NextSegmentId();
-          out.meta.db_id = db_id;
-          out.meta.partition_start = pstart;
-          out.meta.file = SegmentFileName(out.meta.id);
-          auto w = segment::SegmentWriter::Create(SegmentDir() + "/" + out.meta.file, wo);
-          if (!w.ok()) {
-            status = w.status();
-            return;
-          }
-          out.writer = std::move(*w);
-        }
-        const Column* src = &col;
-        if (i != 0 || j != col.size()) {
-          chunk.clear();
-          chunk.type = col.type;
-          for (size_t k = i; k < j; k++) chunk.AppendFrom(col, k);
-          src = &chunk;
-        }
-        status = out.writer->Add(series_id, field_id, *src);
-        if (!status.ok()) return;
-        i = j;
-      }
-    });
-    RETURN_IF_ERROR(Annotate(status, "flush: writing segment"));
-    std::vector<index::SegmentMeta> metas;
-    for (auto& [k, out] : outs) {
-      ASSIGN_OR_RETURN(auto info, out.writer->Finish());
-      out.meta.file_bytes = info.file_bytes;
-      out.meta.min_time = info.min_time;
-      out.meta.max_time = info.max_time;
-      out.meta.points = info.points;
-      metas.push_back(out.meta);
-    }
+    ASSIGN_OR_RETURN(std::vector<index::SegmentMeta> metas,
+                     compaction::WriteHead(*head, DatabasesById(), NowNanos(), MakeCompactionOptions(),
+                                           [this] { return index_->NextSegmentId(); }));
     // One synced RocksDB write registers the files and moves the checkpoint.
     RETURN_IF_ERROR(index_->CommitSegments(metas, {}, head->wal_seq_end));
     std::vector<std::shared_ptr<SegmentRef>> added;
     for (const auto& m : metas) added.push_back(OpenSegmentRef(m));
     {
       absl::MutexLock sl(&state_mu_);
-      auto v = std::make_shared<Version>(*version_);
-      for (const auto& s : added) v->segments.push_back(s);
-      std::sort(v->segments.begin(), v->segments.end(),
-                [](const auto& a, const auto& b) { return a->meta.id < b->meta.id; });
-      version_ = std::move(v);
+      version_ = EditVersion(*version_, added, {}, nullptr);
       frozen_.erase(frozen_.begin());
     }
     Status rs = wal_->RemoveBefore(head->wal_seq_end + 1);
@@ -159,90 +84,26 @@ Status DBImpl::FlushFrozenLocked() {
   }
 }
 
-Status DBImpl::CompactPartitionLocked(uint32_t db_id, int64_t partition_start, int64_t partition_ns,
+Status DBImpl::CompactPartitionLocked(uint32_t db_id, int64_t partition_start,
                                       const std::vector<std::shared_ptr<SegmentRef>>& inputs) {
   std::shared_ptr<const Version> version;
   {
     absl::MutexLock sl(&state_mu_);
     version = version_;
   }
-  for (const auto& in : inputs) {
-    if (!in->reader) {
-      return absl::DataLossError(
-          absl::StrCat("cannot compact partition with damaged segment ", in->meta.file));
-    }
-  }
-  index::SegmentMeta meta;
-  meta.id = index_->NextSegmentId();
-  meta.db_id = db_id;
-  meta.partition_start = partition_start;
-  meta.file = SegmentFileName(meta.id);
-  uint32_t level = 0;
-  for (const auto& in : inputs) level = std::max(level, in->meta.level);
-  meta.level = level + 1;
-  segment::SegmentWriterOptions wo;
-  wo.max_block_points = options_.max_block_points;
-  ASSIGN_OR_RETURN(auto writer, segment::SegmentWriter::Create(SegmentDir() + "/" + meta.file, wo));
-
-  // Every (series, field) present in any input, in order.
-  std::vector<std::tuple<uint64_t, uint32_t, FieldType>> keys;
-  for (const auto& in : inputs) {
-    for (const auto& b : in->reader->blocks()) keys.emplace_back(b.series_id, b.field_id, b.type);
-  }
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end(),
-                         [](const auto& a, const auto& b) {
-                           return std::get<0>(a) == std::get<0>(b) && std::get<1>(a) == std::get<1>(b);
-                         }),
-             keys.end());
-  Column merged, part;
-  std::vector<const segment::BlockHandle*> blocks;
-  uint64_t dropped_series = 0;
-  for (const auto& [series_id, field_id, type0] : keys) {
-    if (!index_->SeriesKeyOf(series_id)) {  // dropped series: made physical here
-      dropped_series++;
-      continue;
-    }
-    // The newest input decides the type if a field was recreated.
-    FieldType type = type0;
-    merged.clear();
-    merged.type = type;
-    bool overlapping = false;
-    int64_t last_end = INT64_MIN;
-    for (const auto& in : inputs) {
-      blocks.clear();
-      in->reader->FindBlocks(series_id, field_id, kMinTime, kMaxTime, &blocks);
-      part.clear();
-      part.type = type;
-      for (const auto* b : blocks) {
-        if (b->type != type) continue;
-        RETURN_IF_ERROR(in->reader->ReadBlock(*b, &part));
-      }
-      for (const auto& t : version->tombstones) {
-        if (TombstoneCovers(t, db_id, series_id, in->meta.id)) {
-          FilterColumn(&part, [&](int64_t ts) { return ts >= t.min_time && ts <= t.max_time; });
-        }
-      }
-      if (part.empty()) continue;
-      if (!merged.empty() && part.times.front() <= last_end) overlapping = true;
-      last_end = std::max(last_end, part.times.back());
-      AppendColumn(part, &merged);
-    }
-    if (overlapping) SortByTimeKeepLast(&merged);
-    if (!merged.empty()) RETURN_IF_ERROR(writer->Add(series_id, field_id, merged));
-  }
-  ASSIGN_OR_RETURN(auto info, writer->Finish());
-  meta.file_bytes = info.file_bytes;
-  meta.min_time = info.min_time;
-  meta.max_time = info.max_time;
-  meta.points = info.points;
+  ASSIGN_OR_RETURN(compaction::MergeResult merged,
+                   compaction::MergeSegments(
+                       db_id, partition_start, inputs, version->tombstones,
+                       [this](uint64_t series_id) { return index_->SeriesKeyOf(series_id).has_value(); },
+                       MakeCompactionOptions(), [this] { return index_->NextSegmentId(); }));
+  const index::SegmentMeta& meta = merged.meta;
   std::vector<uint64_t> removed;
   for (const auto& in : inputs) removed.push_back(in->meta.id);
   std::vector<index::SegmentMeta> added;
-  if (info.points > 0) added.push_back(meta);
+  if (meta.points > 0) added.push_back(meta);
   RETURN_IF_ERROR(index_->CommitSegments(added, removed, std::nullopt));
   std::vector<std::shared_ptr<SegmentRef>> refs;
-  if (info.points > 0) {
+  if (meta.points > 0) {
     refs.push_back(OpenSegmentRef(meta));
   } else {
     RETURN_IF_ERROR(RemoveFile(SegmentDir() + "/" + meta.file));
@@ -250,9 +111,9 @@ Status DBImpl::CompactPartitionLocked(uint32_t db_id, int64_t partition_start, i
   InstallVersion(refs, removed, nullptr);
   compactions_.fetch_add(1);
   LogInfo("compacted ", inputs.size(), " segments of partition ", partition_start, " (db ", db_id, ") into ",
-          meta.file, ": ", info.points, " points, ", info.file_bytes, " bytes",
-          dropped_series ? absl::StrCat(", dropped ", dropped_series, " deleted series columns") : "");
-  (void)partition_ns;
+          meta.file, ": ", meta.points, " points, ", meta.file_bytes, " bytes",
+          merged.dropped_series ? absl::StrCat(", dropped ", merged.dropped_series, " deleted series columns")
+                                : "");
   return absl::OkStatus();
 }
 
@@ -264,19 +125,17 @@ Status DBImpl::CompactLocked(bool all) {
   }
   std::map<std::pair<uint32_t, int64_t>, std::vector<std::shared_ptr<SegmentRef>>> parts;
   for (const auto& s : version->segments) parts[{s->meta.db_id, s->meta.partition_start}].push_back(s);
-  absl::flat_hash_map<uint32_t, index::DatabaseInfo> dbs;
-  for (const auto& d : index_->ListDatabases()) dbs[d.id] = d;
+  const compaction::DatabaseMap dbs = DatabasesById();
   const size_t trigger = all ? 2 : static_cast<size_t>(std::max(2, options_.compaction_trigger));
-  bool has_tombstones = !version->tombstones.empty();
   // A partition with a damaged input is left as it is (its intact data stays
   // readable; `m2mdb check --repair` fixes it) instead of failing every
   // round, logging every second and holding up every later partition. It is
   // retried once it has a newer segment. Returns whether it compacted.
-  auto compact = [&](std::pair<uint32_t, int64_t> key, int64_t partition_ns,
+  auto compact = [&](std::pair<uint32_t, int64_t> key,
                      const std::vector<std::shared_ptr<SegmentRef>>& inputs) -> StatusOr<bool> {
     auto skipped = damaged_compactions_.find(key);
     if (skipped != damaged_compactions_.end() && skipped->second == inputs.back()->meta.id) return false;
-    Status s = CompactPartitionLocked(key.first, key.second, partition_ns, inputs);
+    Status s = CompactPartitionLocked(key.first, key.second, inputs);
     if (s.ok()) return true;
     if (!absl::IsDataLoss(s)) return s;
     damaged_compactions_[key] = inputs.back()->meta.id;
@@ -285,34 +144,23 @@ Status DBImpl::CompactLocked(bool all) {
     return false;
   };
   for (auto& [key, segs] : parts) {
-    auto it = dbs.find(key.first);
-    if (it == dbs.end()) continue;
-    bool tomb = false;
-    if (all && has_tombstones) {
-      for (const auto& t : version->tombstones) {
-        if (t.db_id != key.first) continue;
-        for (const auto& s : segs) tomb |= s->meta.id <= t.seq;
-      }
-    }
+    if (!dbs.contains(key.first)) continue;
     if (all) {
-      if (segs.size() >= trigger || tomb) {
-        ASSIGN_OR_RETURN(bool done, compact(key, PartitionNs(it->second), segs));
+      if (segs.size() >= trigger || compaction::TombstonesCover(version->tombstones, key.first, segs)) {
+        ASSIGN_OR_RETURN(bool done, compact(key, segs));
         (void)done;
       }
       continue;
     }
     // Size-tiered, newest first: merge the trailing run of segments of one
     // level once it has `trigger` members, into one segment of the next
-    // level, and cascade. Only a trailing run may be merged: the output gets
-    // the newest id, so it must not hold data older than any segment left
-    // after it (priority on equal timestamps follows ids). Each point is
-    // rewritten O(log_trigger(n)) times instead of at every compaction.
+    // level, and cascade. Each point is rewritten O(log_trigger(n)) times
+    // instead of at every compaction.
     for (;;) {
-      size_t run = 1;
-      while (run < segs.size() && segs[segs.size() - 1 - run]->meta.level == segs.back()->meta.level) run++;
-      if (run < trigger) break;
+      const size_t run = compaction::TrailingRunToMerge(segs, trigger);
+      if (run == 0) break;
       std::vector<std::shared_ptr<SegmentRef>> inputs(segs.end() - run, segs.end());
-      ASSIGN_OR_RETURN(bool done, compact(key, PartitionNs(it->second), inputs));
+      ASSIGN_OR_RETURN(bool done, compact(key, inputs));
       if (!done) break;
       std::shared_ptr<const Version> now;
       {
@@ -335,20 +183,7 @@ Status DBImpl::PruneTombstonesLocked() {
     absl::MutexLock sl(&state_mu_);
     version = version_;
   }
-  // A tombstone is needed while some segment it covers (id <= bound) of its
-  // database overlaps its time range.
-  std::vector<uint64_t> obsolete;
-  for (const auto& t : version->tombstones) {
-    bool needed = false;
-    for (const auto& s : version->segments) {
-      if (s->meta.db_id == t.db_id && s->meta.id <= t.seq && s->meta.max_time >= t.min_time &&
-          s->meta.min_time <= t.max_time) {
-        needed = true;
-        break;
-      }
-    }
-    if (!needed) obsolete.push_back(t.id);
-  }
+  const std::vector<uint64_t> obsolete = compaction::ObsoleteTombstones(*version);
   if (obsolete.empty()) return absl::OkStatus();
   RETURN_IF_ERROR(index_->RemoveTombstones(obsolete));
   auto tombstones = index_->Tombstones();
@@ -362,21 +197,27 @@ Status DBImpl::RetentionLocked() {
     absl::MutexLock sl(&state_mu_);
     version = version_;
   }
-  absl::flat_hash_map<uint32_t, index::DatabaseInfo> dbs;
-  for (const auto& d : index_->ListDatabases()) dbs[d.id] = d;
-  const int64_t now = NowNanos();
-  std::vector<uint64_t> removed;
-  for (const auto& s : version->segments) {
-    auto it = dbs.find(s->meta.db_id);
-    if (it == dbs.end() || it->second.retention_ns <= 0) continue;
-    const int64_t pend = PartitionEnd(s->meta.partition_start, PartitionNs(it->second));
-    if (pend < SatSub(now, it->second.retention_ns)) removed.push_back(s->meta.id);
-  }
+  const std::vector<uint64_t> removed =
+      compaction::ExpiredSegments(*version, DatabasesById(), NowNanos(), options_.default_partition_ns);
   if (removed.empty()) return absl::OkStatus();
   RETURN_IF_ERROR(index_->CommitSegments({}, removed, std::nullopt));
   InstallVersion({}, removed, nullptr);
   LogInfo("retention: dropped ", removed.size(), " segments past their database's retention period");
   return absl::OkStatus();
+}
+
+compaction::DatabaseMap DBImpl::DatabasesById() const {
+  compaction::DatabaseMap dbs;
+  for (const auto& d : index_->ListDatabases()) dbs[d.id] = d;
+  return dbs;
+}
+
+compaction::CompactionOptions DBImpl::MakeCompactionOptions() const {
+  compaction::CompactionOptions o;
+  o.segment_dir = SegmentDir();
+  o.max_block_points = options_.max_block_points;
+  o.default_partition_ns = options_.default_partition_ns;
+  return o;
 }
 
 Status DBImpl::Flush() {

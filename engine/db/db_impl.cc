@@ -44,14 +44,6 @@ Status ProbeFreeSpace(const std::string& dir) {
 
 }  // namespace
 
-SegmentRef::~SegmentRef() {
-  reader.reset();
-  if (obsolete.load()) {
-    Status s = RemoveFile(path);
-    if (!s.ok()) LogWarning("removing obsolete segment: ", s.ToString());
-  }
-}
-
 StatusOr<std::unique_ptr<DB>> DB::Open(const Options& options) {
   if (options.data_dir.empty()) return absl::InvalidArgumentError("Options::data_dir is required");
   auto db = std::make_unique<DBImpl>(options);

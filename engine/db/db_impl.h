@@ -23,6 +23,8 @@
 
 #include "absl/synchronization/mutex.h"
 
+#include "engine/compaction/compaction.h"
+#include "engine/compaction/version.h"
 #include "engine/head/head.h"
 #include "engine/index/index.h"
 #include "engine/lineproto/lineproto.h"
@@ -31,24 +33,6 @@
 #include "m2mdb/db.h"
 
 namespace m2mdb {
-
-// A registered segment file, shared by every Version that lists it.
-struct SegmentRef {
-  index::SegmentMeta meta;
-  std::unique_ptr<segment::SegmentReader> reader;  // null if it failed to open
-  Status open_status;                              // why, if so
-  std::string path;
-  // Set when the segment is removed from the catalog: the file is deleted
-  // when the last reader lets go of this object.
-  std::atomic<bool> obsolete{false};
-  ~SegmentRef();
-};
-
-// An immutable view of the flushed data.
-struct Version {
-  std::vector<std::shared_ptr<SegmentRef>> segments;  // ascending id = ascending priority
-  std::vector<index::Tombstone> tombstones;
-};
 
 class DBImpl : public DB {
  public:
@@ -160,11 +144,14 @@ class DBImpl : public DB {
   // REQUIRES: maint_mu_ held.
   Status FlushFrozenLocked();
   Status FreezeAndFlushLocked();
-  Status CompactPartitionLocked(uint32_t db_id, int64_t partition_start, int64_t partition_ns,
+  Status CompactPartitionLocked(uint32_t db_id, int64_t partition_start,
                                 const std::vector<std::shared_ptr<SegmentRef>>& inputs);
   Status CompactLocked(bool all);
   Status RetentionLocked();
   Status PruneTombstonesLocked();
+  // What engine/compaction is given: the databases by id, the options.
+  compaction::DatabaseMap DatabasesById() const;
+  compaction::CompactionOptions MakeCompactionOptions() const;
   // Publishes a new version with `added` and without `removed`.
   void InstallVersion(const std::vector<std::shared_ptr<SegmentRef>>& added,
                       const std::vector<uint64_t>& removed, const std::vector<index::Tombstone>* tombstones);

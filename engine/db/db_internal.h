@@ -24,35 +24,6 @@ inline int64_t NowNanos() {
       .count();
 }
 
-// Appends all of `src` to `dst`.
-inline void AppendColumn(const Column& src, Column* dst) {
-  dst->times.insert(dst->times.end(), src.times.begin(), src.times.end());
-  dst->floats.insert(dst->floats.end(), src.floats.begin(), src.floats.end());
-  dst->ints.insert(dst->ints.end(), src.ints.begin(), src.ints.end());
-  dst->uints.insert(dst->uints.end(), src.uints.begin(), src.uints.end());
-  dst->bools.insert(dst->bools.end(), src.bools.begin(), src.bools.end());
-  dst->strings.insert(dst->strings.end(), src.strings.begin(), src.strings.end());
-}
-
-// Removes points of `c` for which drop(t) is true.
-template <typename Pred>
-inline void FilterColumn(Column* c, Pred drop) {
-  Column out;
-  out.type = c->type;
-  for (size_t i = 0; i < c->size(); i++) {
-    if (!drop(c->times[i])) out.AppendFrom(*c, i);
-  }
-  *c = std::move(out);
-}
-
-inline bool TombstoneCovers(const index::Tombstone& t, uint32_t db_id, uint64_t series_id,
-                            uint64_t segment_id) {
-  return t.db_id == db_id && segment_id <= t.seq &&
-         std::binary_search(t.series_ids.begin(), t.series_ids.end(), series_id);
-}
-
-inline std::string SegmentFileName(uint64_t id) { return absl::StrFormat("%016x.seg", id); }
-
 // An error of the metadata store itself rather than of the line (a type
 // conflict is kFailedPrecondition, a bad key kInvalidArgument).
 inline bool IsStorageError(const Status& s) {

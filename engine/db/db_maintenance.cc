@@ -159,7 +159,7 @@ StatusOr<std::vector<RepairedSegment>> DBImpl::Repair() {
       nm.id = index_->NextSegmentId();
       nm.db_id = meta.db_id;
       nm.partition_start = meta.partition_start;
-      nm.file = SegmentFileName(nm.id);
+      nm.file = compaction::SegmentFileName(nm.id);
       nm.level = meta.level;
       segment::SegmentWriterOptions wo;
       wo.max_block_points = options_.max_block_points;

@@ -1,5 +1,6 @@
-// The head's shared pieces: sorting a column with the last write winning
-// (also used by the read merge and compaction) and the accessors. Writes are
+// The head's shared pieces: the column helpers (sorting with the last write
+// winning, appending; also used by the read merge and compaction) and the
+// accessors. Writes are
 // in head_append.cc, reads in head_read.cc.
 #include "engine/head/head.h"
 
@@ -26,6 +27,15 @@ void SortByTimeKeepLast(Column* c) {
     out.AppendFrom(*c, idx[k]);
   }
   *c = std::move(out);
+}
+
+void AppendColumn(const Column& src, Column* dst) {
+  dst->times.insert(dst->times.end(), src.times.begin(), src.times.end());
+  dst->floats.insert(dst->floats.end(), src.floats.begin(), src.floats.end());
+  dst->ints.insert(dst->ints.end(), src.ints.begin(), src.ints.end());
+  dst->uints.insert(dst->uints.end(), src.uints.begin(), src.uints.end());
+  dst->bools.insert(dst->bools.end(), src.bools.begin(), src.bools.end());
+  dst->strings.insert(dst->strings.end(), src.strings.begin(), src.strings.end());
 }
 
 void Head::Normalize(HeadColumn* hc) {

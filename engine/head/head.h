@@ -27,6 +27,21 @@ namespace m2mdb {
 // (stable sort), so later writes win. Cheap when `c` is already sorted.
 void SortByTimeKeepLast(Column* c);
 
+// Appends all of `src` to `dst` (the read merge and compaction join the
+// parts of one column with it).
+void AppendColumn(const Column& src, Column* dst);
+
+// Removes points of `c` for which drop(t) is true.
+template <typename Pred>
+void FilterColumn(Column* c, Pred drop) {
+  Column out;
+  out.type = c->type;
+  for (size_t i = 0; i < c->size(); i++) {
+    if (!drop(c->times[i])) out.AppendFrom(*c, i);
+  }
+  *c = std::move(out);
+}
+
 // One value to apply. For kString, `str` indexes the batch's string table.
 struct HeadEntry {
   uint64_t series_id;
