@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
-#include <mutex>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -80,7 +79,10 @@ Status DBImpl::FlushFrozenLocked() {
     Status rs = wal_->RemoveBefore(head->wal_seq_end + 1);
     if (!rs.ok()) LogWarning("removing flushed WAL segments: ", rs.ToString());
     flushes_.fetch_add(1);
-    stall_cv_.notify_all();
+    {
+      absl::MutexLock l(&bg_mu_);
+      stall_cv_.SignalAll();
+    }
   }
 }
 
@@ -131,8 +133,8 @@ Status DBImpl::CompactLocked(bool all) {
   // readable; `m2mdb check --repair` fixes it) instead of failing every
   // round, logging every second and holding up every later partition. It is
   // retried once it has a newer segment. Returns whether it compacted.
-  auto compact = [&](std::pair<uint32_t, int64_t> key,
-                     const std::vector<std::shared_ptr<SegmentRef>>& inputs) -> StatusOr<bool> {
+  auto compact = [&](std::pair<uint32_t, int64_t> key, const std::vector<std::shared_ptr<SegmentRef>>& inputs)
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(maint_mu_) -> StatusOr<bool> {
     auto skipped = damaged_compactions_.find(key);
     if (skipped != damaged_compactions_.end() && skipped->second == inputs.back()->meta.id) return false;
     Status s = CompactPartitionLocked(key.first, key.second, inputs);
@@ -222,13 +224,13 @@ compaction::CompactionOptions DBImpl::MakeCompactionOptions() const {
 
 Status DBImpl::Flush() {
   RETURN_IF_ERROR(CheckOpen());
-  std::lock_guard<std::mutex> l(maint_mu_);
+  absl::MutexLock l(&maint_mu_);
   return FreezeAndFlushLocked();
 }
 
 Status DBImpl::Compact() {
   RETURN_IF_ERROR(CheckOpen());
-  std::lock_guard<std::mutex> l(maint_mu_);
+  absl::MutexLock l(&maint_mu_);
   RETURN_IF_ERROR(FreezeAndFlushLocked());
   RETURN_IF_ERROR(RetentionLocked());
   return CompactLocked(/*all=*/true);
@@ -236,7 +238,7 @@ Status DBImpl::Compact() {
 
 Status DBImpl::MaintainForTesting() {
   RETURN_IF_ERROR(CheckOpen());
-  std::lock_guard<std::mutex> l(maint_mu_);
+  absl::MutexLock l(&maint_mu_);
   RETURN_IF_ERROR(FlushFrozenLocked());
   RETURN_IF_ERROR(RetentionLocked());
   return CompactLocked(/*all=*/false);
@@ -266,13 +268,14 @@ void DBImpl::BackgroundLoop() {
   uint64_t failures = 0;
   for (;;) {
     {
-      std::unique_lock<std::mutex> l(bg_mu_);
-      bg_cv_.wait_for(l, std::chrono::seconds(1), [this] { return bg_stop_ || bg_work_; });
+      absl::MutexLock l(&bg_mu_);
+      auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_) { return bg_stop_ || bg_work_; };
+      bg_mu_.AwaitWithTimeout(absl::Condition(&wake), absl::Seconds(1));
       if (bg_stop_) return;
       bg_work_ = false;
     }
     if (failures > 0 && std::chrono::steady_clock::now() < retry_at) continue;
-    std::lock_guard<std::mutex> l(maint_mu_);
+    absl::MutexLock l(&maint_mu_);
     if (!open_.load()) return;
     Status s;
     bool age_flush = false;

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <mutex>
 #include <thread>
 
 #include <fcntl.h>
@@ -178,17 +177,16 @@ Status DBImpl::CheckOpen() const {
 Status DBImpl::Close() {
   if (!open_.exchange(false)) return absl::FailedPreconditionError("database is closed");
   {
-    std::lock_guard<std::mutex> l(bg_mu_);
+    absl::MutexLock l(&bg_mu_);
     bg_stop_ = true;
+    stall_cv_.SignalAll();
   }
-  bg_cv_.notify_all();
-  stall_cv_.notify_all();
   if (bg_thread_.joinable()) bg_thread_.join();
   Status result;
   if (options_.flush_on_close && wal_) {
     // Flushing on close makes the next start fast; the WAL would replay the
     // same data if this fails, so a failure only costs time.
-    std::lock_guard<std::mutex> l(maint_mu_);
+    absl::MutexLock l(&maint_mu_);
     Status s = FreezeAndFlushLocked();
     if (!s.ok()) LogWarning("flush on close failed (the WAL keeps the data): ", s.ToString());
   }
@@ -238,7 +236,7 @@ Status DBImpl::SetRetention(std::string_view name, int64_t retention_ns) {
 
 Status DBImpl::DropDatabase(std::string_view name) {
   RETURN_IF_ERROR(CheckOpen());
-  std::lock_guard<std::mutex> l(maint_mu_);
+  absl::MutexLock l(&maint_mu_);
   ASSIGN_OR_RETURN(auto db, GetDb(name));
   // Flush first so that no WAL record of this database is replayed later.
   RETURN_IF_ERROR(FreezeAndFlushLocked());

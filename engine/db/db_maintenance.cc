@@ -3,7 +3,6 @@
 // Check and Repair, the storage report, stats and the health probe.
 #include <algorithm>
 #include <map>
-#include <mutex>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -24,7 +23,7 @@ namespace m2mdb {
 Status DBImpl::Delete(const DeleteRequest& request) {
   RETURN_IF_ERROR(CheckOpen());
   if (request.min_time > request.max_time) return absl::OkStatus();
-  std::lock_guard<std::mutex> l(maint_mu_);
+  absl::MutexLock l(&maint_mu_);
   ASSIGN_OR_RETURN(auto db, GetDb(request.database));
   std::vector<std::string> ms;
   if (request.measurement.empty()) {
@@ -60,7 +59,7 @@ Status DBImpl::Delete(const DeleteRequest& request) {
 Status DBImpl::DropSeries(std::string_view database, std::string_view measurement,
                           const std::vector<TagMatcher>& matchers) {
   RETURN_IF_ERROR(CheckOpen());
-  std::lock_guard<std::mutex> l(maint_mu_);
+  absl::MutexLock l(&maint_mu_);
   ASSIGN_OR_RETURN(auto db, GetDb(database));
   RETURN_IF_ERROR(FreezeAndFlushLocked());
   std::vector<std::string> ms;
@@ -115,7 +114,7 @@ StatusOr<std::vector<CheckProblem>> DBImpl::Check() {
 StatusOr<std::vector<RepairedSegment>> DBImpl::Repair() {
   RETURN_IF_ERROR(CheckOpen());
   if (!wal_) return absl::FailedPreconditionError("database opened read-only");
-  std::lock_guard<std::mutex> maint(maint_mu_);
+  absl::MutexLock maint(&maint_mu_);
   std::shared_ptr<const Version> version;
   {
     absl::MutexLock sl(&state_mu_);

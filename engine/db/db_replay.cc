@@ -4,9 +4,7 @@
 // db_write.cc, as live writes do.
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -42,15 +40,14 @@ class DBImpl::Replayer {
     auto task = std::make_unique<Task>();
     task->payload.assign(payload.data(), payload.size());
     {
-      std::lock_guard<std::mutex> l(mu_);
+      absl::MutexLock l(&mu_);
       inflight_bytes_ += payload.size();
       todo_.push_back(task.get());
       queue_.push_back(std::move(task));
     }
-    work_cv_.notify_one();
     for (;;) {
       {
-        std::lock_guard<std::mutex> l(mu_);
+        absl::MutexLock l(&mu_);
         if (queue_.size() <= kMaxRecords && inflight_bytes_ <= kMaxBytes) break;
       }
       ApplyFront();
@@ -61,7 +58,7 @@ class DBImpl::Replayer {
   void Finish() {
     for (;;) {
       {
-        std::lock_guard<std::mutex> l(mu_);
+        absl::MutexLock l(&mu_);
         if (queue_.empty()) break;
       }
       ApplyFront();
@@ -79,14 +76,15 @@ class DBImpl::Replayer {
     std::string payload;
     std::vector<HeadEntry> entries;
     std::vector<std::string> strings;
-    bool done = false;
+    bool done = false;  // guarded by mu_
   };
 
   void ApplyFront() {
     std::unique_ptr<Task> task;
     {
-      std::unique_lock<std::mutex> l(mu_);
-      done_cv_.wait(l, [&] { return queue_.front()->done; });
+      absl::MutexLock l(&mu_);
+      auto front_done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return queue_.front()->done; };
+      mu_.Await(absl::Condition(&front_done));
       task = std::move(queue_.front());
       queue_.pop_front();
       inflight_bytes_ -= task->payload.size();
@@ -107,8 +105,9 @@ class DBImpl::Replayer {
     for (;;) {
       Task* task;
       {
-        std::unique_lock<std::mutex> l(mu_);
-        work_cv_.wait(l, [&] { return stop_ || !todo_.empty(); });
+        absl::MutexLock l(&mu_);
+        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || !todo_.empty(); };
+        mu_.Await(absl::Condition(&ready));
         if (todo_.empty()) return;
         task = todo_.front();
         todo_.pop_front();
@@ -116,33 +115,29 @@ class DBImpl::Replayer {
       db_->ResolveReplayRecord(task->payload, &ctx);
       task->entries.swap(ctx.entries);
       task->strings.swap(ctx.strings);
-      {
-        std::lock_guard<std::mutex> l(mu_);
-        task->done = true;
-      }
-      done_cv_.notify_all();
+      absl::MutexLock l(&mu_);
+      task->done = true;
     }
   }
 
   void Stop() {
     {
-      std::lock_guard<std::mutex> l(mu_);
+      absl::MutexLock l(&mu_);
       stop_ = true;
       todo_.clear();  // on an aborted replay; Finish leaves nothing here
     }
-    work_cv_.notify_all();
     for (auto& t : threads_) t.join();
     threads_.clear();
   }
 
   DBImpl* const db_;
-  std::mutex mu_;
-  std::condition_variable work_cv_;          // todo_ or stop_ changed
-  std::condition_variable done_cv_;          // a task finished
-  std::deque<std::unique_ptr<Task>> queue_;  // every record not yet applied, in WAL order
-  std::deque<Task*> todo_;                   // records not yet picked by a worker
-  size_t inflight_bytes_ = 0;
-  bool stop_ = false;
+  // Workers wait for todo_ or stop_, the applier for the front task's
+  // `done` (Mutex::Await: absl wakes them when mu_ is released).
+  absl::Mutex mu_;
+  std::deque<std::unique_ptr<Task>> queue_ ABSL_GUARDED_BY(mu_);  // not yet applied, in WAL order
+  std::deque<Task*> todo_ ABSL_GUARDED_BY(mu_);                   // not yet picked by a worker
+  size_t inflight_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
 

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <mutex>
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -187,11 +186,10 @@ void DBImpl::StallIfNeeded() {
     // One frozen head (about half the budget) may be flushing while writes
     // continue; a second one means the disk is behind.
     if (pending <= options_.head_memory_bytes * 3 / 4 || !options_.background_work) return;
-    std::unique_lock<std::mutex> l(bg_mu_);
+    absl::MutexLock l(&bg_mu_);
     if (bg_stop_) return;
     bg_work_ = true;
-    bg_cv_.notify_all();
-    stall_cv_.wait_for(l, std::chrono::milliseconds(50));
+    stall_cv_.WaitWithTimeout(&bg_mu_, absl::Milliseconds(50));
   }
 }
 
@@ -240,9 +238,8 @@ Status DBImpl::CommitWrite(std::string_view database, uint32_t db_id, ApplyConte
     }
   }
   if (need_freeze) {
-    std::lock_guard<std::mutex> l(bg_mu_);
+    absl::MutexLock l(&bg_mu_);
     bg_work_ = true;
-    bg_cv_.notify_all();
   }
   RETURN_IF_ERROR(wal_->Sync(seq));
   result->points_written = ctx->points;
