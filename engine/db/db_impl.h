@@ -88,6 +88,7 @@ class DBImpl : public DB {
     std::shared_ptr<const Version> version;
   };
   struct ApplyContext;
+  struct TypedSeries;
   class Resolver;
 
   Status CheckOpen() const;
@@ -110,11 +111,12 @@ class DBImpl : public DB {
   Status CommitWrite(std::string_view database, uint32_t db_id, ApplyContext* ctx, WriteResult* result)
       ABSL_LOCKS_EXCLUDED(write_mu_, state_mu_, bg_mu_);
   // WritePoints' fast path: `p` as ctx->typed (views into `p`), or false if
-  // only the line-protocol path can say what becomes of it. *series_id is
-  // the point's series id if this thread has written its series before
-  // (ApplyContext::typed_series), else 0.
+  // only the line-protocol path can say what becomes of it. *known is the
+  // point's series if this thread has written it before
+  // (ApplyContext::typed_series; ctx->typed then has no tags and no
+  // series_raw), else null.
   static bool TypedPointToParsed(const Point& p, uint64_t max_line_length, ApplyContext* ctx,
-                                 uint64_t* series_id);
+                                 const TypedSeries** known);
   // Decodes a WAL write record and resolves its lines into ctx->entries
   // (empty if the database was dropped or the record is undecodable).
   void ResolveReplayRecord(std::string_view payload, ApplyContext* ctx);

@@ -30,6 +30,12 @@ inline bool IsStorageError(const Status& s) {
   return absl::IsResourceExhausted(s) || absl::IsUnavailable(s) || absl::IsInternal(s) || absl::IsDataLoss(s);
 }
 
+// A series WritePoints has written before (ApplyContext::typed_series).
+struct DBImpl::TypedSeries {
+  uint64_t id = 0;
+  std::string wal_series;  // EncodeWalPointSeries of the series
+};
+
 // Per-thread scratch for the write path: reused so steady-state writes do
 // not allocate.
 struct DBImpl::ApplyContext {
@@ -47,13 +53,15 @@ struct DBImpl::ApplyContext {
   std::string typed_key;
   std::string typed_names;
   // Typed points whose names were checked before, so the next point of the
-  // same series or with the same field keys skips the checks (they were
-  // most of WritePoints' cost; callgrind, docs/benchmarks.md):
-  // - series ids by the point's series as TypedPointToParsed spells it:
-  //   the canonical key followed by the length of each name, so that equal
-  //   cache keys mean equal names (the key alone is ambiguous when a name
-  //   holds ',' or '='). Valid like series_cache, and cleared with it.
-  absl::flat_hash_map<std::string, uint64_t> typed_series;
+  // same series or with the same field keys skips the checks, the sort of
+  // its tags, the canonical key and the series' part of its WAL entry
+  // (most of WritePoints' cost; callgrind, docs/benchmarks.md):
+  // - series by the point's series as given: measurement and tags in the
+  //   point's order joined like line protocol, then each name's length, so
+  //   that equal keys mean equal names (the text alone is ambiguous when a
+  //   name holds ',' or '='). Valid like series_cache, cleared with it.
+  absl::flat_hash_map<std::string, TypedSeries> typed_series;
+  std::string typed_lookup;  // the current point's key into typed_series
   // - the last few field-key lists that passed the checks.
   std::vector<std::vector<std::string>> typed_fields;
   size_t typed_fields_next = 0;

@@ -374,48 +374,31 @@ size_t MaxLineLength(const Point& p) {
 // other point takes the slow path (rendered and parsed), which keeps the
 // text path's rejections and messages byte for byte.
 bool DBImpl::TypedPointToParsed(const Point& p, uint64_t max_line_length, ApplyContext* ctx,
-                                uint64_t* series_id) {
-  *series_id = 0;
+                                const TypedSeries** known) {
+  *known = nullptr;
   lineproto::Point& out = ctx->typed;
   if (p.fields.empty() || p.fields.size() > 64 || p.tags.size() > 64 || p.timestamp < kMinTime ||
       p.timestamp > kMaxTime || p.measurement.empty() || p.measurement[0] == '#') {
     return false;
   }
   out.measurement = p.measurement;
-  out.tags.resize(p.tags.size());
-  for (size_t k = 0; k < p.tags.size(); k++) {
-    const auto& [key, value] = p.tags[k];
-    if (key.empty() || value.empty() || key == "time") return false;
-    out.tags[k].key = key;
-    out.tags[k].value = value;
-  }
-  // Insertion sort: a handful of tags, usually already in order.
-  for (size_t k = 1; k < out.tags.size(); k++) {
-    for (size_t j = k; j > 0 && out.tags[j].key < out.tags[j - 1].key; j--)
-      std::swap(out.tags[j], out.tags[j - 1]);
-  }
-  for (size_t k = 1; k < out.tags.size(); k++) {
-    if (out.tags[k].key == out.tags[k - 1].key) return false;
-  }
-  // The canonical key (no escaping: the names are checked below to need
-  // none). It doubles as the series-cache key: it is one spelling of the
-  // series in line protocol, so it can share the cache with the text
-  // path's raw spellings. Behind it, for typed_series, each name's length.
-  std::string& key = ctx->typed_key;
+  // The series as given (tags unsorted), then each name's length: the key
+  // into the series this thread has written before.
+  std::string& lookup = ctx->typed_lookup;
   size_t n = p.measurement.size();
-  for (const auto& t : out.tags) n += t.key.size() + t.value.size() + 2;
+  for (const auto& [k, v] : p.tags) n += k.size() + v.size() + 2;
   if (n > lineproto::kMaxSeriesKeyLength) return false;  // the parser words the error
-  key.resize(n + 2 * (1 + 2 * out.tags.size()));
-  char* w = key.data();
+  lookup.resize(n + 2 * (1 + 2 * p.tags.size()));
+  char* w = lookup.data();
   std::memcpy(w, p.measurement.data(), p.measurement.size());
   w += p.measurement.size();
-  for (const auto& t : out.tags) {
+  for (const auto& [k, v] : p.tags) {
     *w++ = ',';
-    std::memcpy(w, t.key.data(), t.key.size());
-    w += t.key.size();
+    std::memcpy(w, k.data(), k.size());
+    w += k.size();
     *w++ = '=';
-    std::memcpy(w, t.value.data(), t.value.size());
-    w += t.value.size();
+    std::memcpy(w, v.data(), v.size());
+    w += v.size();
   }
   // Each name is at most n <= 65535 bytes: two bytes hold its length.
   auto put_length = [&w](size_t len) {
@@ -423,13 +406,52 @@ bool DBImpl::TypedPointToParsed(const Point& p, uint64_t max_line_length, ApplyC
     *w++ = static_cast<char>(len >> 8);
   };
   put_length(p.measurement.size());
-  for (const auto& t : out.tags) {
-    put_length(t.key.size());
-    put_length(t.value.size());
+  for (const auto& [k, v] : p.tags) {
+    put_length(k.size());
+    put_length(v.size());
   }
-  const std::string_view canonical(key.data(), n);
-  const auto known = ctx->typed_series.find(key);
-  const bool key_checked = known != ctx->typed_series.end();
+  const auto remembered = ctx->typed_series.find(lookup);
+  const bool key_checked = remembered != ctx->typed_series.end();
+  std::string_view canonical;
+  if (key_checked) {
+    out.tags.clear();  // not needed: the series id and WAL bytes are known
+    out.series_raw = {};
+  } else {
+    out.tags.resize(p.tags.size());
+    for (size_t k = 0; k < p.tags.size(); k++) {
+      const auto& [key, value] = p.tags[k];
+      if (key.empty() || value.empty() || key == "time") return false;
+      out.tags[k].key = key;
+      out.tags[k].value = value;
+    }
+    // Insertion sort: a handful of tags, usually already in order.
+    for (size_t k = 1; k < out.tags.size(); k++) {
+      for (size_t j = k; j > 0 && out.tags[j].key < out.tags[j - 1].key; j--)
+        std::swap(out.tags[j], out.tags[j - 1]);
+    }
+    for (size_t k = 1; k < out.tags.size(); k++) {
+      if (out.tags[k].key == out.tags[k - 1].key) return false;
+    }
+    // The canonical key (no escaping: the names are checked below to need
+    // none). It doubles as the series-cache key: it is one spelling of the
+    // series in line protocol, so it can share the cache with the text
+    // path's raw spellings.
+    std::string& key = ctx->typed_key;
+    key.resize(n);
+    w = key.data();
+    std::memcpy(w, p.measurement.data(), p.measurement.size());
+    w += p.measurement.size();
+    for (const auto& t : out.tags) {
+      *w++ = ',';
+      std::memcpy(w, t.key.data(), t.key.size());
+      w += t.key.size();
+      *w++ = '=';
+      std::memcpy(w, t.value.data(), t.value.size());
+      w += t.value.size();
+    }
+    canonical = key;
+    out.series_raw = canonical;
+  }
   // Field keys: checked already if they equal a list that passed before.
   const std::vector<std::string>* fields_checked = nullptr;
   for (const auto& names : ctx->typed_fields) {
@@ -529,8 +551,7 @@ bool DBImpl::TypedPointToParsed(const Point& p, uint64_t max_line_length, ApplyC
   }
   if (max_line_length != 0 && MaxLineLength(p) > max_line_length) return false;
   out.timestamp = p.timestamp;
-  out.series_raw = canonical;
-  if (key_checked) *series_id = known->second;
+  if (key_checked) *known = &remembered->second;
   return true;
 }
 
@@ -546,12 +567,22 @@ StatusOr<WriteResult> DBImpl::WritePoints(std::string_view database, const std::
   po.max_line_length = options.max_line_length;
   for (size_t k = 0; k < points.size(); k++) {
     const int line = static_cast<int>(k + 1);
-    uint64_t series_id;
-    if (TypedPointToParsed(points[k], options.max_line_length, &ctx, &series_id)) {
+    const TypedSeries* known;
+    if (TypedPointToParsed(points[k], options.max_line_length, &ctx, &known)) {
       ctx.typed.line = line;
-      const bool known = series_id != 0;
-      if (resolver.Resolve(ctx.typed, &series_id)) AppendWalPoint(ctx.typed, &ctx.record);
-      if (!known && series_id != 0) ctx.typed_series.emplace(ctx.typed_key, series_id);
+      uint64_t series_id = known != nullptr ? known->id : 0;
+      if (resolver.Resolve(ctx.typed, &series_id)) {
+        if (known != nullptr) {
+          AppendWalPointOfSeries(ctx.typed, known->wal_series, &ctx.record);
+        } else {
+          AppendWalPoint(ctx.typed, &ctx.record);
+        }
+      }
+      if (known == nullptr && series_id != 0) {
+        TypedSeries& remember = ctx.typed_series[ctx.typed_lookup];
+        remember.id = series_id;
+        EncodeWalPointSeries(ctx.typed, &remember.wal_series);
+      }
       continue;
     }
     // Slow path: exactly what this call did before typed points were

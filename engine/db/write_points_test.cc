@@ -148,7 +148,8 @@ TEST_F(WritePointsTest, EdgeCasesMatchLineProtocol) {
 // WritePoints remembers the series and field-key lists whose names it has
 // checked. A point whose names differ but spell the same key ("m,k=v,x=y"
 // from measurement "m,k=v", or from a tag value "v,x=y") must not pass as
-// the remembered series: it is checked (and escaped) on its own.
+// the remembered series: it is checked (and escaped) on its own. The same
+// tags in another order are the same series.
 TEST_F(WritePointsTest, RememberedNamesDoNotVouchForLookalikes) {
   const std::vector<Point> first = {
       P("m", {{"k", "v"}, {"x", "y"}}, {{"a", FieldValue::Float(1)}, {"b", FieldValue::Float(2)}}, 10),
@@ -159,6 +160,7 @@ TEST_F(WritePointsTest, RememberedNamesDoNotVouchForLookalikes) {
       P("m,k=v", {{"x", "y"}}, {{"a", FieldValue::Float(7)}, {"b", FieldValue::Float(8)}}, 40),
       P("m", {{"k", "v"}, {"x", "y"}}, {{"a,b", FieldValue::Float(9)}}, 50),
       P("m", {{"k", "v"}, {"x", "y"}}, {{"a", FieldValue::Float(10)}, {"b", FieldValue::Float(11)}}, 60),
+      P("m", {{"x", "y"}, {"k", "v"}}, {{"a", FieldValue::Float(12)}, {"b", FieldValue::Float(13)}}, 70),
   };
   WriteBoth(first);
   WriteBoth(lookalikes);  // remembered from the batch before
