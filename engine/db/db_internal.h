@@ -1,6 +1,8 @@
-// What the files of DBImpl share and nobody else sees: small column and
-// tombstone helpers, the per-thread write scratch (ApplyContext) and the
-// Resolver that every write and replayed record goes through.
+// What the files of DBImpl share and nobody else sees: the clock, the
+// per-thread write scratch (ApplyContext, with WritePoints' remembered
+// series) and the Resolver that every write and replayed record goes
+// through. Column and tombstone helpers are in engine/head/head.h and
+// engine/compaction/version.h.
 // Included only by engine/db/db_*.cc.
 #ifndef M2MDB_ENGINE_DB_DB_INTERNAL_H_
 #define M2MDB_ENGINE_DB_DB_INTERNAL_H_
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/strings/str_format.h"
 
 #include "engine/db/db_impl.h"
 #include "engine/lineproto/lineproto.h"
