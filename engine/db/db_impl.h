@@ -2,28 +2,31 @@
 // for metadata, segment files for flushed data, and background flush,
 // compaction and retention. See docs/architecture.md.
 //
-// Locks, in the order they may be taken:
+// Locks (all absl::Mutex, with thread-safety annotations that clang checks:
+// the ctest engine_thread_safety), in the order they may be taken:
 //   maint_mu_  serialises flush, compaction, retention, deletes and drops.
 //   write_mu_  serialises WAL append + head apply (so WAL order == apply
 //              order) and head freezing.
 //   state_mu_  guards the published state: active head, frozen heads,
 //              segment version (segments + tombstones). Held only briefly.
+//   bg_mu_     the background thread's wake-up flags; writers wait on
+//              stall_cv_ under it while flushing is behind. Taken alone.
 #ifndef M2MDB_ENGINE_DB_DB_IMPL_H_
 #define M2MDB_ENGINE_DB_DB_IMPL_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
 
-#include "engine/db/head.h"
+#include "engine/compaction/compaction.h"
+#include "engine/compaction/version.h"
+#include "engine/head/head.h"
 #include "engine/index/index.h"
 #include "engine/lineproto/lineproto.h"
 #include "engine/segment/segment.h"
@@ -31,24 +34,6 @@
 #include "m2mdb/db.h"
 
 namespace m2mdb {
-
-// A registered segment file, shared by every Version that lists it.
-struct SegmentRef {
-  index::SegmentMeta meta;
-  std::unique_ptr<segment::SegmentReader> reader;  // null if it failed to open
-  Status open_status;                              // why, if so
-  std::string path;
-  // Set when the segment is removed from the catalog: the file is deleted
-  // when the last reader lets go of this object.
-  std::atomic<bool> obsolete{false};
-  ~SegmentRef();
-};
-
-// An immutable view of the flushed data.
-struct Version {
-  std::vector<std::shared_ptr<SegmentRef>> segments;  // ascending id = ascending priority
-  std::vector<index::Tombstone> tombstones;
-};
 
 class DBImpl : public DB {
  public:
@@ -103,6 +88,7 @@ class DBImpl : public DB {
     std::shared_ptr<const Version> version;
   };
   struct ApplyContext;
+  struct TypedSeries;
   class Resolver;
 
   Status CheckOpen() const;
@@ -122,15 +108,24 @@ class DBImpl : public DB {
   // Makes a resolved batch durable and visible: WAL append of ctx->record,
   // head apply, freeze when the head is full, then the WAL sync the write
   // options ask for; fills the counts of *result.
-  Status CommitWrite(std::string_view database, uint32_t db_id, ApplyContext* ctx, WriteResult* result);
+  Status CommitWrite(std::string_view database, uint32_t db_id, ApplyContext* ctx, WriteResult* result)
+      ABSL_LOCKS_EXCLUDED(write_mu_, state_mu_, bg_mu_);
   // WritePoints' fast path: `p` as ctx->typed (views into `p`), or false if
-  // only the line-protocol path can say what becomes of it.
-  static bool TypedPointToParsed(const Point& p, uint64_t max_line_length, ApplyContext* ctx);
+  // only the line-protocol path can say what becomes of it. *known is the
+  // point's series if this thread has written it before
+  // (ApplyContext::typed_series; ctx->typed then has no tags and no
+  // series_raw), else null.
+  static bool TypedPointToParsed(const Point& p, uint64_t max_line_length, ApplyContext* ctx,
+                                 const TypedSeries** known);
   // Decodes a WAL write record and resolves its lines into ctx->entries
   // (empty if the database was dropped or the record is undecodable).
   void ResolveReplayRecord(std::string_view payload, ApplyContext* ctx);
   // Replays WAL records: parsed on worker threads, applied in WAL order.
   class Replayer;
+  // Replays the WAL records after `checkpoint` into the head and opens the
+  // WAL into wal_ (read-only: reads it, changes nothing, leaves wal_ null).
+  // *replay_bytes counts the bytes replayed.
+  Status ReplayWal(const wal::WalOptions& wo, uint64_t checkpoint, uint64_t* replay_bytes);
 
   Snapshot GetSnapshot();
   // Series ids of `measurement` matching every matcher, with their keys,
@@ -148,19 +143,23 @@ class DBImpl : public DB {
                                    const ScanRequest& request, Column* out,
                                    std::vector<BlockSummary>* summaries);
 
-  // Freezes the active head if it holds anything. REQUIRES: write_mu_ held.
-  Status FreezeLocked();
-  // REQUIRES: maint_mu_ held.
-  Status FlushFrozenLocked();
-  Status FreezeAndFlushLocked();
-  Status CompactPartitionLocked(uint32_t db_id, int64_t partition_start, int64_t partition_ns,
-                                const std::vector<std::shared_ptr<SegmentRef>>& inputs);
-  Status CompactLocked(bool all);
-  Status RetentionLocked();
-  Status PruneTombstonesLocked();
+  // Freezes the active head if it holds anything.
+  Status FreezeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  Status FlushFrozenLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(maint_mu_);
+  Status FreezeAndFlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(maint_mu_) ABSL_LOCKS_EXCLUDED(write_mu_);
+  Status CompactPartitionLocked(uint32_t db_id, int64_t partition_start,
+                                const std::vector<std::shared_ptr<SegmentRef>>& inputs)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(maint_mu_);
+  Status CompactLocked(bool all) ABSL_EXCLUSIVE_LOCKS_REQUIRED(maint_mu_);
+  Status RetentionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(maint_mu_);
+  Status PruneTombstonesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(maint_mu_);
+  // What engine/compaction is given: the databases by id, the options.
+  compaction::DatabaseMap DatabasesById() const;
+  compaction::CompactionOptions MakeCompactionOptions() const;
   // Publishes a new version with `added` and without `removed`.
   void InstallVersion(const std::vector<std::shared_ptr<SegmentRef>>& added,
-                      const std::vector<uint64_t>& removed, const std::vector<index::Tombstone>* tombstones);
+                      const std::vector<uint64_t>& removed, const std::vector<index::Tombstone>* tombstones)
+      ABSL_LOCKS_EXCLUDED(state_mu_);
   std::shared_ptr<SegmentRef> OpenSegmentRef(const index::SegmentMeta& meta);
   // Whether `seg` can hold points of (db_id, series_id) in [min_time,
   // max_time]. For a segment that failed to open: false if a tombstone
@@ -175,8 +174,8 @@ class DBImpl : public DB {
   Status DamagedBlock(const SegmentRef& seg, const segment::BlockHandle& h, const Status& s);
   void NoteSkippedDamage(const std::string& file, const Status& s);
 
-  void BackgroundLoop();
-  void StallIfNeeded();
+  void BackgroundLoop() ABSL_LOCKS_EXCLUDED(maint_mu_, bg_mu_);
+  void StallIfNeeded() ABSL_LOCKS_EXCLUDED(state_mu_, bg_mu_);
 
   const Options options_;
   int lock_fd_ = -1;
@@ -185,18 +184,19 @@ class DBImpl : public DB {
   std::atomic<bool> open_{false};
   std::atomic<bool> replaying_{false};
 
-  std::mutex maint_mu_;
-  absl::Mutex write_mu_;
+  absl::Mutex maint_mu_ ABSL_ACQUIRED_BEFORE(write_mu_);
+  absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(state_mu_);
   mutable absl::Mutex state_mu_;
   std::shared_ptr<Head> active_ ABSL_GUARDED_BY(state_mu_);
   std::vector<std::shared_ptr<Head>> frozen_ ABSL_GUARDED_BY(state_mu_);
   std::shared_ptr<const Version> version_ ABSL_GUARDED_BY(state_mu_);
 
-  std::mutex bg_mu_;
-  std::condition_variable bg_cv_;
-  std::condition_variable stall_cv_;
-  bool bg_stop_ = false;
-  bool bg_work_ = false;
+  // The background thread waits for bg_stop_ || bg_work_ (Mutex::Await);
+  // stalled writers wait on stall_cv_, signalled after each flush.
+  absl::Mutex bg_mu_;
+  absl::CondVar stall_cv_;
+  bool bg_stop_ ABSL_GUARDED_BY(bg_mu_) = false;
+  bool bg_work_ ABSL_GUARDED_BY(bg_mu_) = false;
   std::thread bg_thread_;
 
   // Bumped whenever series leave the index, invalidating the writers'
@@ -214,8 +214,7 @@ class DBImpl : public DB {
   std::atomic<uint64_t> damaged_skipped_{0};
   // (db id, partition start) -> newest input id of a compaction that found
   // damaged data; not retried until the partition has a newer segment.
-  // Guarded by maint_mu_.
-  std::map<std::pair<uint32_t, int64_t>, uint64_t> damaged_compactions_;
+  std::map<std::pair<uint32_t, int64_t>, uint64_t> damaged_compactions_ ABSL_GUARDED_BY(maint_mu_);
   std::atomic<int64_t> last_damage_log_ns_{INT64_MIN / 2};
 };
 

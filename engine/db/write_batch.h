@@ -67,6 +67,13 @@ inline uint8_t WalRecordType(std::string_view payload) {
 // `p.tags` must be sorted by key.
 void BeginWalPointsRecord(std::string_view database, std::string* out);
 void AppendWalPoint(const lineproto::Point& p, std::string* out);
+// The same encoding in two parts, for a writer that remembers a series: its
+// measurement and tags as EncodeWalPointSeries writes them (to `series`,
+// cleared), then per point AppendWalPointOfSeries with those bytes, which
+// ignores p.measurement and p.tags. The record is byte for byte the one
+// AppendWalPoint writes.
+void EncodeWalPointSeries(const lineproto::Point& p, std::string* series);
+void AppendWalPointOfSeries(const lineproto::Point& p, std::string_view series, std::string* out);
 // Reads the header of a type-2 record: `*database` and `*rest` (the points)
 // view `payload`.
 Status DecodeWalPointsHeader(std::string_view payload, std::string_view* database, std::string_view* rest);

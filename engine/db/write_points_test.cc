@@ -145,6 +145,40 @@ TEST_F(WritePointsTest, EdgeCasesMatchLineProtocol) {
   ExpectSameData();
 }
 
+// WritePoints remembers the series and field-key lists whose names it has
+// checked. A point whose names differ but spell the same key ("m,k=v,x=y"
+// from measurement "m,k=v", or from a tag value "v,x=y") must not pass as
+// the remembered series: it is checked (and escaped) on its own. The same
+// tags in another order are the same series.
+TEST_F(WritePointsTest, RememberedNamesDoNotVouchForLookalikes) {
+  const std::vector<Point> first = {
+      P("m", {{"k", "v"}, {"x", "y"}}, {{"a", FieldValue::Float(1)}, {"b", FieldValue::Float(2)}}, 10),
+  };
+  const std::vector<Point> lookalikes = {
+      P("m", {{"k", "v"}, {"x", "y"}}, {{"a", FieldValue::Float(3)}, {"b", FieldValue::Float(4)}}, 20),
+      P("m", {{"k", "v,x=y"}}, {{"a", FieldValue::Float(5)}, {"b", FieldValue::Float(6)}}, 30),
+      P("m,k=v", {{"x", "y"}}, {{"a", FieldValue::Float(7)}, {"b", FieldValue::Float(8)}}, 40),
+      P("m", {{"k", "v"}, {"x", "y"}}, {{"a,b", FieldValue::Float(9)}}, 50),
+      P("m", {{"k", "v"}, {"x", "y"}}, {{"a", FieldValue::Float(10)}, {"b", FieldValue::Float(11)}}, 60),
+      P("m", {{"x", "y"}, {"k", "v"}}, {{"a", FieldValue::Float(12)}, {"b", FieldValue::Float(13)}}, 70),
+  };
+  WriteBoth(first);
+  WriteBoth(lookalikes);  // remembered from the batch before
+  std::vector<Point> both = first;
+  both.insert(both.end(), lookalikes.begin(), lookalikes.end());
+  for (auto& p : both) p.timestamp += 1000;
+  WriteBoth(both);  // and within one batch
+  auto typed = Dump("typed");
+  // Three series of two measurements ("m", "m,k=v"); the fields of "m"
+  // (a, b, "a,b") are listed for both of its series.
+  EXPECT_EQ(typed.size(), 8u);
+  EXPECT_EQ(typed.count("m,k=v\\,x\\=y a"), 1u);
+  EXPECT_EQ(typed.count("m\\,k=v,x=y a"), 1u);
+  ExpectSameData();
+  Reopen();
+  ExpectSameData();
+}
+
 TEST_F(WritePointsTest, ErrorsCarryThePointIndex) {
   auto r = db_->WritePoints("typed",
                             {P("m", {}, {{"f", FieldValue::Float(1)}}, 1), P("", {}, {}, 2),

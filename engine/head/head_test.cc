@@ -1,4 +1,4 @@
-#include "engine/db/head.h"
+#include "engine/head/head.h"
 
 #include "gtest/gtest.h"
 

@@ -5,8 +5,8 @@
 //
 // Thread-safety: Apply must be serialised by the caller (the DB's write
 // mutex); Read, ForEachSorted and the accessors may run concurrently with it.
-#ifndef M2MDB_ENGINE_DB_HEAD_H_
-#define M2MDB_ENGINE_DB_HEAD_H_
+#ifndef M2MDB_ENGINE_HEAD_HEAD_H_
+#define M2MDB_ENGINE_HEAD_HEAD_H_
 
 #include <atomic>
 #include <cstdint>
@@ -17,6 +17,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+
 #include "m2mdb/column.h"
 #include "m2mdb/types.h"
 
@@ -25,6 +26,21 @@ namespace m2mdb {
 // Sorts `c` by time and keeps, of equal timestamps, the one appended last
 // (stable sort), so later writes win. Cheap when `c` is already sorted.
 void SortByTimeKeepLast(Column* c);
+
+// Appends all of `src` to `dst` (the read merge and compaction join the
+// parts of one column with it).
+void AppendColumn(const Column& src, Column* dst);
+
+// Removes points of `c` for which drop(t) is true.
+template <typename Pred>
+void FilterColumn(Column* c, Pred drop) {
+  Column out;
+  out.type = c->type;
+  for (size_t i = 0; i < c->size(); i++) {
+    if (!drop(c->times[i])) out.AppendFrom(*c, i);
+  }
+  *c = std::move(out);
+}
 
 // One value to apply. For kString, `str` indexes the batch's string table.
 struct HeadEntry {
@@ -58,8 +74,8 @@ class Head {
 
   // Calls fn for every column, ordered by (db, series, field), each sorted
   // and deduplicated. For flushing a frozen head.
-  void ForEachSorted(
-      const std::function<void(uint32_t db_id, uint64_t series_id, uint32_t field_id, const Column&)>& fn) const;
+  void ForEachSorted(const std::function<void(uint32_t db_id, uint64_t series_id, uint32_t field_id,
+                                              const Column&)>& fn) const;
 
   uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
   uint64_t points() const { return points_.load(std::memory_order_relaxed); }
@@ -111,4 +127,4 @@ class Head {
 
 }  // namespace m2mdb
 
-#endif  // M2MDB_ENGINE_DB_HEAD_H_
+#endif  // M2MDB_ENGINE_HEAD_HEAD_H_

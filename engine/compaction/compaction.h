@@ -1,0 +1,91 @@
+// Flush, compaction, retention and tombstone pruning as functions of their
+// inputs, in the way LevelDB's DBImpl asks VersionSet and Compaction: given
+// the head or the segments, the tombstones and the options, they write new
+// segment files or say what to drop, and return what to install. They take
+// no lock and register nothing: DBImpl (engine/db/db_flush.cc) holds the
+// maintenance lock, commits the result to the catalog and installs the new
+// Version (EditVersion).
+#ifndef M2MDB_ENGINE_COMPACTION_COMPACTION_H_
+#define M2MDB_ENGINE_COMPACTION_COMPACTION_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+
+#include "engine/compaction/version.h"
+#include "engine/head/head.h"
+#include "engine/index/index.h"
+#include "m2mdb/status.h"
+
+namespace m2mdb::compaction {
+
+struct CompactionOptions {
+  std::string segment_dir;           // where segment files are written
+  uint32_t max_block_points = 4096;  // Options::max_block_points
+  int64_t default_partition_ns = 0;  // for databases without their own
+};
+
+// Databases by id, as the index lists them when the work starts.
+using DatabaseMap = absl::flat_hash_map<uint32_t, index::DatabaseInfo>;
+
+// The partition duration of `db`.
+int64_t PartitionNs(const index::DatabaseInfo& db, int64_t default_partition_ns);
+
+// "%016x.seg".
+std::string SegmentFileName(uint64_t id);
+
+// Flush: writes every point of `head` into new segment files, one per
+// (database, time partition), ids from next_segment_id. Points of databases
+// missing from `dbs` (dropped) and of partitions wholly past their
+// database's retention at `now` are left out. Returns the files written, in
+// (database, partition) order; the caller registers them.
+StatusOr<std::vector<index::SegmentMeta>> WriteHead(const Head& head, const DatabaseMap& dbs, int64_t now,
+                                                    const CompactionOptions& options,
+                                                    const std::function<uint64_t()>& next_segment_id);
+
+struct MergeResult {
+  // The output file. points == 0: nothing survived; the file exists and is
+  // for the caller to remove once the inputs have left the catalog.
+  index::SegmentMeta meta;
+  // (series, field) columns left out because their series was dropped.
+  uint64_t dropped_series = 0;
+};
+
+// Compaction: merges `inputs` (segments of one partition, ascending id) into
+// one segment of the next level, the newest input winning on equal
+// timestamps; applies `tombstones` and leaves out series for which
+// series_exists is false. kDataLoss if an input failed to open.
+StatusOr<MergeResult> MergeSegments(uint32_t db_id, int64_t partition_start,
+                                    const std::vector<std::shared_ptr<SegmentRef>>& inputs,
+                                    const std::vector<index::Tombstone>& tombstones,
+                                    const std::function<bool(uint64_t series_id)>& series_exists,
+                                    const CompactionOptions& options,
+                                    const std::function<uint64_t()>& next_segment_id);
+
+// Size-tiered choice for one partition's segments (ascending id): how many
+// trailing segments to merge, 0 if fewer than `trigger` share the level of
+// the newest. Only a trailing run may be merged: the output gets the newest
+// id, so it must not hold data older than any segment left after it.
+size_t TrailingRunToMerge(const std::vector<std::shared_ptr<SegmentRef>>& segs, size_t trigger);
+
+// Whether a tombstone of `db_id` covers one of `segs` (a full compaction
+// then rewrites the partition to make the delete physical).
+bool TombstonesCover(const std::vector<index::Tombstone>& tombstones, uint32_t db_id,
+                     const std::vector<std::shared_ptr<SegmentRef>>& segs);
+
+// Retention: ids of the segments whose partition ended before now minus
+// their database's retention period.
+std::vector<uint64_t> ExpiredSegments(const Version& version, const DatabaseMap& dbs, int64_t now,
+                                      int64_t default_partition_ns);
+
+// Ids of the tombstones that no segment needs any more: none they cover
+// overlaps their time range.
+std::vector<uint64_t> ObsoleteTombstones(const Version& version);
+
+}  // namespace m2mdb::compaction
+
+#endif  // M2MDB_ENGINE_COMPACTION_COMPACTION_H_

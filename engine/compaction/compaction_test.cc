@@ -1,0 +1,58 @@
+// The choices of engine/compaction on hand-made versions (no files): which
+// segments a size-tiered round merges, which retention drops, which
+// tombstones are no longer needed. Merging and flushing real files are
+// covered through the DB (engine/db/db_test.cc).
+#include "engine/compaction/compaction.h"
+
+#include "gtest/gtest.h"
+
+namespace m2mdb::compaction {
+namespace {
+
+std::shared_ptr<SegmentRef> Seg(uint64_t id, uint32_t level, uint32_t db_id = 1, int64_t partition_start = 0,
+                                int64_t min_time = 0, int64_t max_time = 10) {
+  auto s = std::make_shared<SegmentRef>();
+  s->meta.id = id;
+  s->meta.level = level;
+  s->meta.db_id = db_id;
+  s->meta.partition_start = partition_start;
+  s->meta.min_time = min_time;
+  s->meta.max_time = max_time;
+  return s;
+}
+
+TEST(Compaction, MergesOnlyATrailingRunOfOneLevel) {
+  EXPECT_EQ(TrailingRunToMerge({}, 2), 0u);
+  EXPECT_EQ(TrailingRunToMerge({Seg(1, 1), Seg(2, 0), Seg(3, 0)}, 3), 0u);
+  EXPECT_EQ(TrailingRunToMerge({Seg(1, 1), Seg(2, 0), Seg(3, 0), Seg(4, 0)}, 3), 3u);
+  // A lower level in between ends the run: the newest segments are merged,
+  // never older ones around a newer one.
+  EXPECT_EQ(TrailingRunToMerge({Seg(1, 0), Seg(2, 0), Seg(3, 1), Seg(4, 0)}, 2), 0u);
+}
+
+TEST(Compaction, RetentionDropsPartitionsThatEndedBeforeTheCutoff) {
+  const int64_t day = 86400ll * 1000000000ll;
+  Version v;
+  v.segments = {Seg(1, 0, 1, 0), Seg(2, 0, 1, 5 * day), Seg(3, 0, 2, 0)};
+  DatabaseMap dbs;
+  dbs[1] = {1, "a", /*retention_ns=*/2 * day, day};
+  dbs[2] = {2, "b", /*retention_ns=*/0, day};  // keeps everything
+  EXPECT_EQ(ExpiredSegments(v, dbs, 6 * day, day), std::vector<uint64_t>{1});
+  // Retention at the int64 limits saturates instead of wrapping.
+  EXPECT_EQ(ExpiredSegments(v, dbs, INT64_MIN, day), std::vector<uint64_t>{});
+}
+
+TEST(Compaction, TombstoneIsObsoleteOnceNoCoveredSegmentOverlapsIt) {
+  Version v;
+  v.segments = {Seg(1, 0, 1, 0, 0, 10), Seg(5, 0, 1, 0, 100, 200)};
+  index::Tombstone covers_old{/*id=*/7, 1, "m", {1}, 0, 20, /*seq=*/1};
+  index::Tombstone only_newer_overlaps{/*id=*/8, 1, "m", {1}, 150, 160, /*seq=*/4};
+  index::Tombstone other_db{/*id=*/9, 2, "m", {1}, 0, 20, /*seq=*/5};
+  v.tombstones = {covers_old, only_newer_overlaps, other_db};
+  EXPECT_EQ(ObsoleteTombstones(v), (std::vector<uint64_t>{8, 9}));
+  EXPECT_TRUE(TombstonesCover(v.tombstones, 1, v.segments));
+  EXPECT_FALSE(TombstonesCover(v.tombstones, 3, v.segments));
+}
+
+}  // namespace
+}  // namespace m2mdb::compaction
