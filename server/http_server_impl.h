@@ -24,6 +24,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -40,6 +41,7 @@
 #include "server/http_types.h"
 #include "server/metrics.h"
 #include "server/params.h"
+#include "server/users.h"
 
 namespace m2mdb::server {
 
@@ -111,15 +113,24 @@ class HttpServer::Impl {
   friend Endpoint EndpointOf(std::string_view path);
 
   struct AuthResult {
-    const TokenInfo* token = nullptr;  // null when auth is off
+    const TokenInfo* token = nullptr;  // a token's holder; null when auth is off
+    std::optional<UserInfo> user;      // or a user's (a copy: grants may change)
     bool ok = true;
   };
+  // Auth is on with a token (at start) or once there is an admin user.
+  bool AuthActive() const { return auth_required_ || users_->has_admin(); }
   // 401 (and false) without a valid token when auth is required.
   AuthResult Authenticate(const Request& req, const Params& params, Response& res);
   // 403 (and false) unless `token` may run every statement, `database`
   // being the request's db= parameter.
   bool AuthorizeStatements(const Request& req, Response& res, const TokenInfo& token,
                            const std::vector<query::Statement>& statements, const std::string& database);
+  // The same for a user's grants (influxd's rules, deleting needs ALL).
+  bool AuthorizeUserStatements(const Request& req, Response& res, const UserInfo& user,
+                               const std::vector<query::Statement>& statements, const std::string& database);
+  // CREATE USER, GRANT, ... (user_statements.h): admin only once auth is on.
+  void HandleUserQuery(const Request& req, Response& res, const Params& params, const AuthResult& auth,
+                       const std::string& q);
   // Answers 403 with `message` and logs it (rate-limited).
   void Forbidden(const Request& req, Response& res, const TokenInfo& token, const std::string& message);
 
@@ -152,6 +163,8 @@ class HttpServer::Impl {
   ServerMetrics metrics_;
   std::atomic<int> queries_running_{0};
   AuthLog auth_log_;
+  std::unique_ptr<UserStore> users_;  // loaded by Init
+  LoginLimiter login_limiter_;
   std::function<void(const std::string&)> query_hook_for_test_;
   std::atomic<bool> run_done_{false};
   query::Executor executor_;
