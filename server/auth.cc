@@ -217,25 +217,33 @@ HttpServer::Impl::AuthResult HttpServer::Impl::Authenticate(const Request& req, 
     res.SetHeader("WWW-Authenticate", "Basic realm=\"m2mdb\"");
     return r;
   }
-  // Guessing is refused per address before any hashing: a password hash
-  // costs ~0.1 s and 64 MiB, so unlimited guesses would also be a DoS.
-  if (int64_t wait = login_limiter_.RetryAfter(req.remote_addr); wait > 0) {
-    r.ok = false;
-    auth_log_.Refused("429 too many failed logins", req, "", "refused before checking the credentials");
-    res.SetHeader("Retry-After", absl::StrCat(wait));
-    SetError(
-        res, 429,
-        absl::StrCat("too many failed authentication attempts from this address; retry in ", wait, " s"));
-    return r;
+  if (!cred.user.empty()) {
+    // Password guessing is refused per address before any hashing: a hash
+    // costs ~0.1 s and 64 MiB, so unlimited guesses would also be a DoS.
+    // Tokens (256 random bits, one SHA-256 to check) are not guessable and
+    // not limited: a device retrying a revoked token must not lock out its
+    // neighbours behind the same address.
+    if (int64_t wait = login_limiter_.RetryAfter(req.remote_addr); wait > 0) {
+      r.ok = false;
+      auth_log_.Refused("429 too many failed logins", req, "", "refused before checking the credentials");
+      res.SetHeader("Retry-After", absl::StrCat(wait));
+      SetError(
+          res, 429,
+          absl::StrCat("too many failed authentication attempts from this address; retry in ", wait, " s"));
+      return r;
+    }
+    r.user = users_->Authenticate(cred.user, cred.password);
   }
-  if (!cred.user.empty()) r.user = users_->Authenticate(cred.user, cred.password);
   // A v1 client may send a token as the password with any user name.
   if (!r.user && (r.token = tokens_.Authenticate(cred.password)) == nullptr) {
     r.ok = false;
-    login_limiter_.Failed(req.remote_addr);
-    auth_log_.Refused("401 unknown credentials", req, "",
-                      cred.user.empty() ? "the token matches none (revoked, mistyped?)"
-                                        : "wrong user name or password (user name not logged)");
+    if (!cred.user.empty()) {
+      login_limiter_.Failed(req.remote_addr);
+      auth_log_.Refused("401 unknown user or password", req, "",
+                        "wrong user name or password, or unknown token (user name not logged)");
+    } else {
+      auth_log_.Refused("401 unknown token", req, "", "the token matches none (revoked, mistyped?)");
+    }
     SetError(res, 401, "authorization failed");
     res.SetHeader("WWW-Authenticate", "Basic realm=\"m2mdb\"");
   }

@@ -279,8 +279,17 @@ void HttpServer::Impl::HandleUserQuery(const Request& req, Response& res, const 
   std::vector<query::StatementResult> results;
   for (size_t i = 0; i < statements->size(); i++) {
     results.push_back(RunUserStatement((*statements)[i], static_cast<int>(i), users_.get()));
-    // influxd stops at the first failing statement.
-    if (!results.back().error.empty()) break;
+    // influxd stops at the first failing statement and answers the rest
+    // with "not executed".
+    if (!results.back().error.empty()) {
+      for (size_t j = i + 1; j < statements->size(); j++) {
+        query::StatementResult skipped;
+        skipped.statement_id = static_cast<int>(j);
+        skipped.error = "not executed";
+        results.push_back(std::move(skipped));
+      }
+      break;
+    }
   }
   query::JsonOptions jo;
   std::string pretty = params.Get("pretty");
