@@ -235,7 +235,8 @@ HttpServer::Impl::AuthResult HttpServer::Impl::Authenticate(const Request& req, 
     r.user = users_->Authenticate(cred.user, cred.password);
   }
   // A v1 client may send a token as the password with any user name.
-  if (!r.user && (r.token = tokens_.Authenticate(cred.password)) == nullptr) {
+  r.tokens = Tokens();
+  if (!r.user && (r.token = r.tokens->Authenticate(cred.password)) == nullptr) {
     r.ok = false;
     if (!cred.user.empty()) {
       login_limiter_.Failed(req.remote_addr);
