@@ -174,6 +174,45 @@ class LoginRateLimit(unittest.TestCase):
             self.assertEqual(0, s.stop())
 
 
+class LiveTokens(unittest.TestCase):
+    def test_token_cli_against_a_running_server(self):
+        s = server_test.Server("users-livetokens")
+        try:
+            host = "http://127.0.0.1:%d" % s.port
+
+            def cli(*args, auth="root:" + PASSWORD):
+                return subprocess.run([server_test.ARGS.bin, "token"] + list(args) + ["--host", host, "--token", auth],
+                                      capture_output=True, text=True, timeout=30)
+
+            self.assertEqual(200, query(s, "CREATE USER root WITH PASSWORD '%s' WITH ALL PRIVILEGES" % PASSWORD)[0])
+            out = cli("create", "--write", "--db", "t", "--description", "dev1")
+            self.assertEqual(0, out.returncode, out.stderr)
+            tok = out.stdout.strip()
+            self.assertTrue(tok.startswith("m2m_"), out.stdout)
+            # Usable at once, no restart.
+            self.assertEqual(204, s.request("POST", "/write?db=t", b"a v=1 1", {"Authorization": "Token " + tok})[0])
+            listed = cli("list")
+            self.assertEqual(0, listed.returncode, listed.stderr)
+            line = [l for l in listed.stdout.splitlines() if "dev1" in l][0]
+            tid = line.split()[0]
+            self.assertIn("write", line)
+            self.assertNotIn(tok, listed.stdout)
+            # A write token cannot manage tokens; a wrong password cannot either.
+            self.assertEqual(2, cli("list", auth=tok).returncode)
+            self.assertEqual(2, cli("list", auth="root:nope").returncode)
+            # The offline command on the live directory points at --host.
+            off = server_test.token_cli(s.data_dir, "list")
+            self.assertNotEqual(0, off.returncode)
+            self.assertIn("--host", off.stderr)
+            out = cli("revoke", tid)
+            self.assertEqual(0, out.returncode, out.stderr)
+            self.assertEqual(401, s.request("POST", "/write?db=t", b"a v=1 2", {"Authorization": "Token " + tok})[0])
+            self.assertEqual(1, cli("revoke", tid).returncode)  # 404: no such token
+        finally:
+            self.assertEqual(0, s.stop())
+        self.assertNotIn(PASSWORD, s.read_log())
+
+
 # The statements against influxd 1.x with auth disabled (so that every answer
 # is the statement's own) and against m2mdb as its admin. SHOW USERS is
 # ordered by name in m2mdb, by creation in influxd: the names agree on both.
