@@ -217,7 +217,11 @@ HttpServer::Impl::AuthResult HttpServer::Impl::Authenticate(const Request& req, 
     res.SetHeader("WWW-Authenticate", "Basic realm=\"m2mdb\"");
     return r;
   }
-  if (!cred.user.empty()) {
+  // A token first: one SHA-256, where a user's password costs a slow hash;
+  // v1 clients send a token as the password with any user name.
+  r.tokens = Tokens();
+  r.token = r.tokens->Authenticate(cred.password);
+  if (r.token == nullptr && !cred.user.empty()) {
     // Password guessing is refused per address before any hashing: a hash
     // costs ~0.1 s and 64 MiB, so unlimited guesses would also be a DoS.
     // Tokens (256 random bits, one SHA-256 to check) are not guessable and
@@ -234,9 +238,7 @@ HttpServer::Impl::AuthResult HttpServer::Impl::Authenticate(const Request& req, 
     }
     r.user = users_->Authenticate(cred.user, cred.password);
   }
-  // A v1 client may send a token as the password with any user name.
-  r.tokens = Tokens();
-  if (!r.user && (r.token = r.tokens->Authenticate(cred.password)) == nullptr) {
+  if (r.token == nullptr && !r.user) {
     r.ok = false;
     if (!cred.user.empty()) {
       login_limiter_.Failed(req.remote_addr);

@@ -262,18 +262,32 @@ std::optional<UserInfo> UserStore::Authenticate(std::string_view name, std::stri
   const auto now = std::chrono::steady_clock::now();
   std::string key = CacheKey(name, password);
   std::string hash;
+  bool known = true;
   {
     std::lock_guard<std::mutex> l(mu_);
     auto it = users_.find(name);
-    if (it == users_.end()) return std::nullopt;
-    // The map is keyed by a keyed digest: finding it reveals nothing about
-    // how close a wrong password was.
-    auto v = verified_.find(key);
-    if (v != verified_.end()) {
-      if (v->second > now) return it->second;
-      verified_.erase(v);
+    if (it == users_.end()) {
+      known = false;
+    } else {
+      // The map is keyed by a keyed digest: finding it reveals nothing about
+      // how close a wrong password was.
+      auto v = verified_.find(key);
+      if (v != verified_.end()) {
+        if (v->second > now) return it->second;
+        verified_.erase(v);
+      }
+      hash = it->second.hash;
     }
-    hash = it->second.hash;
+  }
+  if (!known) {
+    // As slow as a wrong password, so that timing does not tell which user
+    // names exist.
+    static const std::string dummy = [] {
+      auto h = HashPassword("m2mdb: no such user");
+      return h.ok() ? *h : std::string();
+    }();
+    if (!dummy.empty()) (void)VerifyPassword(dummy, password);
+    return std::nullopt;
   }
   if (!VerifyPassword(hash, password)) return std::nullopt;
   std::lock_guard<std::mutex> l(mu_);
