@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <malloc.h>
@@ -113,6 +114,16 @@ void HttpServer::Impl::HandleQuery(const Request& req, Response& res, const Para
 
   if (auth.token != nullptr && !AuthorizeStatements(req, res, *auth.token, *statements, database)) return;
   if (auth.user && !AuthorizeUserStatements(req, res, *auth.user, *statements, database)) return;
+  // Grants on a dropped database go with it (influxd), before the drop: a
+  // failed drop then only costs grants an admin can give again, and the
+  // database can never come back with old grants.
+  for (const auto& st : *statements) {
+    if (const auto* d = std::get_if<query::DropDatabaseStatement>(&st.node)) {
+      if (Status s = users_->DropDatabaseGrants(d->name); !s.ok()) {
+        return SetError(res, 500, std::string(ToStd(s.message())));
+      }
+    }
+  }
   // SHOW DATABASES lists what the caller may see: a token's databases, the
   // databases a user may read (influxd); empty = everything.
   std::function<bool(const std::string&)> shown;

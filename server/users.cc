@@ -232,6 +232,19 @@ Status UserStore::SetAdmin(std::string_view name, bool admin) {
   return Status();
 }
 
+Status UserStore::DropDatabaseGrants(std::string_view database) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto& [name, info] : users_) {
+    auto g = info.grants.find(std::string(database));
+    if (g == info.grants.end()) continue;
+    UserInfo u = info;
+    u.grants.erase(std::string(database));
+    RETURN_IF_ERROR(PutLocked(u));
+    info = std::move(u);
+  }
+  return Status();
+}
+
 std::vector<UserInfo> UserStore::List() const {
   std::lock_guard<std::mutex> l(mu_);
   std::vector<UserInfo> out;

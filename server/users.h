@@ -78,6 +78,9 @@ class UserStore {
   Status SetPrivilege(std::string_view name, std::string_view database, Privilege p);
   StatusOr<Privilege> UserPrivilege(std::string_view name, std::string_view database) const;
   Status SetAdmin(std::string_view name, bool admin);
+  // Every user's privilege on `database` goes (DROP DATABASE, as influxd):
+  // a database created again under the name starts without grants.
+  Status DropDatabaseGrants(std::string_view database);
   std::vector<UserInfo> List() const;  // by name
   StatusOr<UserInfo> Get(std::string_view name) const;
 

@@ -88,6 +88,21 @@ TEST_F(UsersTest, SetPasswordForgetsTheCachedOne) {
   EXPECT_TRUE(store_->Authenticate("root", "new").has_value());
 }
 
+TEST_F(UsersTest, DroppedDatabaseTakesItsGrants) {
+  ASSERT_TRUE(store_->Create("root", "secret", true).ok());
+  ASSERT_TRUE(store_->Create("bob", "pw", false).ok());
+  ASSERT_TRUE(db_->CreateDatabase(DatabaseOptions{.name = "d1"}).ok());
+  ASSERT_TRUE(db_->CreateDatabase(DatabaseOptions{.name = "d2"}).ok());
+  ASSERT_TRUE(store_->SetPrivilege("bob", "d1", Privilege::kAll).ok());
+  ASSERT_TRUE(store_->SetPrivilege("bob", "d2", Privilege::kRead).ok());
+  ASSERT_TRUE(store_->DropDatabaseGrants("d1").ok());
+  Open();
+  auto bob = store_->Get("bob");
+  ASSERT_TRUE(bob.ok());
+  EXPECT_EQ(bob->grants.count("d1"), 0u);
+  EXPECT_EQ(bob->On("d2"), Privilege::kRead);
+}
+
 TEST_F(UsersTest, WriteIsNotDelete) {
   UserInfo u;
   u.grants["d"] = Privilege::kWrite;

@@ -104,6 +104,14 @@ class Users(unittest.TestCase):
             self.assertEqual(200, query(s, "SHOW USERS", headers={"Authorization": "Basic " + basic})[0])
             self.assertEqual(200, query(s, "SHOW USERS", headers={"Authorization": "Token root:" + PASSWORD})[0])
 
+            # A dropped database takes its grants along (influxd): created
+            # again, it starts without them.
+            admin.create_database("d2")
+            admin.grant_privilege("all", "d2", "bob")
+            admin.drop_database("d2")
+            admin.create_database("d2")
+            self.assertNotIn("d2", [g["database"] for g in admin.get_list_privileges("bob")])
+
             # The last admin can be neither dropped nor demoted.
             with self.assertRaisesRegex(InfluxDBClientError, "last admin"):
                 admin.drop_user("root")
