@@ -107,6 +107,13 @@ StatementNeeds Classify(const query::Statement& st) {
 
 void FilterShowDatabases(const std::vector<query::Statement>& statements, const TokenInfo& token,
                          std::vector<query::StatementResult>* results) {
+  FilterShowDatabases(
+      statements, [&token](const std::string& db) { return token.CoversDatabase(db); }, results);
+}
+
+void FilterShowDatabases(const std::vector<query::Statement>& statements,
+                         const std::function<bool(const std::string&)>& shown,
+                         std::vector<query::StatementResult>* results) {
   for (auto& r : *results) {
     if (r.statement_id < 0 || static_cast<size_t>(r.statement_id) >= statements.size()) continue;
     if (!std::holds_alternative<query::ShowDatabasesStatement>(statements[r.statement_id].node)) continue;
@@ -115,7 +122,7 @@ void FilterShowDatabases(const std::vector<query::Statement>& statements, const 
       v.erase(std::remove_if(v.begin(), v.end(),
                              [&](const std::vector<query::Value>& row) {
                                const auto* name = row.empty() ? nullptr : std::get_if<std::string>(&row[0]);
-                               return name == nullptr || !token.CoversDatabase(*name);
+                               return name == nullptr || !shown(*name);
                              }),
               v.end());
     }
@@ -143,6 +150,41 @@ std::string Credential(const Request& req, const Params& params) {
   return params.Get("p");
 }
 
+Credentials CredentialsOf(const Request& req, const Params& params) {
+  Credentials c;
+  std::string auth = req.Header("Authorization");
+  std::string_view a = auth;
+  auto strip = [](std::string_view s) {
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+    return s;
+  };
+  auto split = [&c](std::string_view s) {
+    size_t colon = s.find(':');
+    if (colon == std::string_view::npos) {
+      c.password = std::string(s);
+    } else {
+      c.user = std::string(s.substr(0, colon));
+      c.password = std::string(s.substr(colon + 1));
+    }
+  };
+  if (absl::StartsWithIgnoreCase(ToAbsl(a), "Token ")) {
+    split(strip(a.substr(6)));
+  } else if (absl::StartsWithIgnoreCase(ToAbsl(a), "Bearer ")) {
+    c.password = std::string(strip(a.substr(7)));
+  } else if (absl::StartsWithIgnoreCase(ToAbsl(a), "Basic ")) {
+    std::string decoded;
+    if (absl::Base64Unescape(ToAbsl(strip(a.substr(6))), &decoded) &&
+        decoded.find(':') != std::string::npos) {
+      split(decoded);
+    }
+  } else {
+    c.user = params.Get("u");
+    c.password = params.Get("p");
+  }
+  return c;
+}
+
 void AuthLog::Refused(std::string_view reason, const Request& req, std::string_view token_id,
                       std::string_view detail) {
   const auto now = std::chrono::steady_clock::now();
@@ -166,18 +208,48 @@ void AuthLog::Refused(std::string_view reason, const Request& req, std::string_v
 HttpServer::Impl::AuthResult HttpServer::Impl::Authenticate(const Request& req, const Params& params,
                                                             Response& res) {
   AuthResult r;
-  if (!auth_required_) return r;
-  std::string cred = Credential(req, params);
-  if (cred.empty()) {
+  if (!AuthActive()) return r;
+  Credentials cred = CredentialsOf(req, params);
+  if (cred.password.empty() && cred.user.empty()) {
     r.ok = false;
     auth_log_.Refused("401 no credentials", req, "", "no token given");
     SetError(res, 401, "unable to parse authentication credentials");
-  } else if ((r.token = tokens_.Authenticate(cred)) == nullptr) {
-    r.ok = false;
-    auth_log_.Refused("401 unknown token", req, "", "the token matches none (revoked, mistyped?)");
-    SetError(res, 401, "authorization failed");
+    res.SetHeader("WWW-Authenticate", "Basic realm=\"m2mdb\"");
+    return r;
   }
-  if (!r.ok) res.SetHeader("WWW-Authenticate", "Basic realm=\"m2mdb\"");
+  // A token first: one SHA-256, where a user's password costs a slow hash;
+  // v1 clients send a token as the password with any user name.
+  r.tokens = Tokens();
+  r.token = r.tokens->Authenticate(cred.password);
+  if (r.token == nullptr && !cred.user.empty()) {
+    // Password guessing is refused per address before any hashing: a hash
+    // costs ~0.1 s and 64 MiB, so unlimited guesses would also be a DoS.
+    // Tokens (256 random bits, one SHA-256 to check) are not guessable and
+    // not limited: a device retrying a revoked token must not lock out its
+    // neighbours behind the same address.
+    if (int64_t wait = login_limiter_.RetryAfter(req.remote_addr); wait > 0) {
+      r.ok = false;
+      auth_log_.Refused("429 too many failed logins", req, "", "refused before checking the credentials");
+      res.SetHeader("Retry-After", absl::StrCat(wait));
+      SetError(
+          res, 429,
+          absl::StrCat("too many failed authentication attempts from this address; retry in ", wait, " s"));
+      return r;
+    }
+    r.user = users_->Authenticate(cred.user, cred.password);
+  }
+  if (r.token == nullptr && !r.user) {
+    r.ok = false;
+    if (!cred.user.empty()) {
+      login_limiter_.Failed(req.remote_addr);
+      auth_log_.Refused("401 unknown user or password", req, "",
+                        "wrong user name or password, or unknown token (user name not logged)");
+    } else {
+      auth_log_.Refused("401 unknown token", req, "", "the token matches none (revoked, mistyped?)");
+    }
+    SetError(res, 401, "authorization failed");
+    res.SetHeader("WWW-Authenticate", "Basic realm=\"m2mdb\"");
+  }
   return r;
 }
 
@@ -208,6 +280,47 @@ bool HttpServer::Impl::AuthorizeStatements(const Request& req, Response& res, co
                 absl::StrCat("token \"", token.id,
                              "\" is limited to some databases: name one with db= or in the statement"));
       return false;
+    }
+  }
+  return true;
+}
+
+bool HttpServer::Impl::AuthorizeUserStatements(const Request& req, Response& res, const UserInfo& user,
+                                               const std::vector<query::Statement>& statements,
+                                               const std::string& database) {
+  if (user.admin) return true;
+  auto refuse = [&](const query::Statement& st, std::string_view requires_what) {
+    std::string msg =
+        absl::StrCat("error authorizing query: ", user.name, " not authorized to execute statement '",
+                     query::String(st), "', requires ", ToAbsl(requires_what));
+    auth_log_.Refused("403 forbidden", req, "", absl::StrCat("user not authorized: ", query::String(st)));
+    SetError(res, 403, msg);
+    return false;
+  };
+  for (const auto& st : statements) {
+    StatementNeeds needs = Classify(st);
+    if (needs.dbs.empty() && !database.empty()) needs.dbs.push_back(database);
+    if (needs.need == Need::kAdmin) return refuse(st, "admin privilege");
+    if (needs.dbs.empty()) {
+      // SHOW DATABASES is filtered; anything else must name a database.
+      if (std::holds_alternative<query::ShowDatabasesStatement>(st.node)) continue;
+      return refuse(st, "a database (db= or in the statement)");
+    }
+    for (const auto& d : needs.dbs) {
+      switch (needs.need) {
+        case Need::kRead:
+          if (!user.MayRead(d)) return refuse(st, absl::StrCat("READ on ", d));
+          break;
+        case Need::kWrite:
+          if (!user.MayWrite(d)) return refuse(st, absl::StrCat("WRITE on ", d));
+          break;
+        case Need::kDelete:
+          // Destroying data needs ALL, never plain WRITE.
+          if (!user.MayDelete(d)) return refuse(st, absl::StrCat("ALL PRIVILEGES on ", d));
+          break;
+        case Need::kAdmin:
+          break;
+      }
     }
   }
   return true;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -47,11 +48,24 @@ StatementNeeds Classify(const query::Statement& st);
 // applied to its result here so that the query layer knows nothing of tokens.
 void FilterShowDatabases(const std::vector<query::Statement>& statements, const TokenInfo& token,
                          std::vector<query::StatementResult>* results);
+// The same with any test: a user sees the databases it may read (influxd).
+void FilterShowDatabases(const std::vector<query::Statement>& statements,
+                         const std::function<bool(const std::string&)>& shown,
+                         std::vector<query::StatementResult>* results);
 
 // The credential of a request: "Authorization: Token X" / "Bearer X" (v2 and
 // Prometheus), Basic auth or the u/p parameters (v1 clients; the password is
 // the token, the user name is ignored). "" when there is none.
 std::string Credential(const Request& req, const Params& params);
+
+// User name and password: Basic auth, "Authorization: Token user:password"
+// (influxd 1.8's form; a token never holds a colon) or u/p. `user` is empty
+// for a bare token.
+struct Credentials {
+  std::string user;
+  std::string password;
+};
+Credentials CredentialsOf(const Request& req, const Params& params);
 
 // Log lines for refused requests (401, 403): at most one per second per
 // reason, with the number suppressed since the last one, so that a client

@@ -24,6 +24,7 @@
 namespace m2mdb::server {
 
 Status HttpServer::Impl::Init() {
+  ASSIGN_OR_RETURN(users_, UserStore::Load(db_));
   if (!options_.tls_cert.empty() || !options_.tls_key.empty()) {
     if (options_.tls_cert.empty() || options_.tls_key.empty()) {
       return absl::InvalidArgumentError("TLS needs both --tls-cert and --tls-key");

@@ -24,6 +24,8 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -40,6 +42,7 @@
 #include "server/http_types.h"
 #include "server/metrics.h"
 #include "server/params.h"
+#include "server/users.h"
 
 namespace m2mdb::server {
 
@@ -63,7 +66,11 @@ extern thread_local Buffers tls_buffers;  // request_body.cc
 class HttpServer::Impl {
  public:
   Impl(DB* db, const ServeOptions& o, TokenStore tokens, bool auth_required)
-      : db_(db), options_(o), tokens_(std::move(tokens)), auth_required_(auth_required), executor_(db) {}
+      : db_(db),
+        options_(o),
+        tokens_(std::make_shared<const TokenStore>(std::move(tokens))),
+        auth_required_(auth_required),
+        executor_(db) {}
 
   Status Init();
   ~Impl() {
@@ -111,17 +118,42 @@ class HttpServer::Impl {
   friend Endpoint EndpointOf(std::string_view path);
 
   struct AuthResult {
-    const TokenInfo* token = nullptr;  // null when auth is off
+    std::shared_ptr<const TokenStore> tokens;  // keeps `token` alive while tokens are replaced
+    const TokenInfo* token = nullptr;          // a token's holder; null when auth is off
+    std::optional<UserInfo> user;              // or a user's (a copy: grants may change)
     bool ok = true;
   };
+  // Auth is on with a token (at start) or once there is an admin user.
+  bool AuthActive() const { return auth_required_ || users_->has_admin() || !Tokens()->empty(); }
+  std::shared_ptr<const TokenStore> Tokens() const {
+    std::lock_guard<std::mutex> l(tokens_mu_);
+    return tokens_;
+  }
   // 401 (and false) without a valid token when auth is required.
   AuthResult Authenticate(const Request& req, const Params& params, Response& res);
   // 403 (and false) unless `token` may run every statement, `database`
   // being the request's db= parameter.
   bool AuthorizeStatements(const Request& req, Response& res, const TokenInfo& token,
                            const std::vector<query::Statement>& statements, const std::string& database);
+  // The same for a user's grants (influxd's rules, deleting needs ALL).
+  bool AuthorizeUserStatements(const Request& req, Response& res, const UserInfo& user,
+                               const std::vector<query::Statement>& statements, const std::string& database);
+  // CREATE USER, GRANT, ... (user_statements.h): admin only once auth is on.
+  void HandleUserQuery(const Request& req, Response& res, const Params& params, const AuthResult& auth,
+                       const std::string& q);
   // Answers 403 with `message` and logs it (rate-limited).
   void Forbidden(const Request& req, Response& res, const TokenInfo& token, const std::string& message);
+
+  // /api/m2mdb/tokens (token_handlers.cc): `m2mdb token --host` against a
+  // running server; admin only once auth is on.
+  void HandleTokenList(const Request& req, Response& res, const BodyReader& reader);
+  void HandleTokenCreate(const Request& req, Response& res, const BodyReader& reader);
+  void HandleTokenRevoke(const Request& req, Response& res, const BodyReader& reader);
+  // Authenticates and checks admin for the token endpoints; false when a
+  // response was set.
+  bool TokenAdmin(const Request& req, Response& res, const Params& params);
+  // Re-reads the token store after a change.
+  Status ReloadTokens();
 
   void HandlePing(const Request& req, Response& res, const BodyReader& reader);
   void HandleHealth(const Request& req, Response& res, const BodyReader& reader);
@@ -144,7 +176,10 @@ class HttpServer::Impl {
 
   DB* db_;
   ServeOptions options_;
-  TokenStore tokens_;
+  mutable std::mutex tokens_mu_;
+  // Replaced whole when a token is created or revoked at run time; a request
+  // holds its snapshot (AuthResult::tokens). Guarded by tokens_mu_.
+  std::shared_ptr<const TokenStore> tokens_;
   bool auth_required_;
   bool tls_ = false;
   SSL_CTX* ssl_ctx_ = nullptr;  // TLS; owned
@@ -152,6 +187,8 @@ class HttpServer::Impl {
   ServerMetrics metrics_;
   std::atomic<int> queries_running_{0};
   AuthLog auth_log_;
+  std::unique_ptr<UserStore> users_;  // loaded by Init
+  LoginLimiter login_limiter_;
   std::function<void(const std::string&)> query_hook_for_test_;
   std::atomic<bool> run_done_{false};
   query::Executor executor_;

@@ -21,6 +21,7 @@
 #include "server/metrics.h"
 #include "server/mqtt/listener.h"
 #include "server/tokens.h"
+#include "server/users.h"
 
 namespace m2mdb::server {
 
@@ -192,14 +193,22 @@ int Serve(const ServeOptions& options) {
     (void)(*db)->Close();
     return kExitCannotStart;
   }
-  // Protected mode (like Redis'): without tokens the server is open, which is
-  // acceptable only where no one else can connect.
+  // Users (users.h): there is an admin whenever there is a user at all (the
+  // first must be one, the last cannot go), so any user record means auth.
+  auto users = (*db)->ListAppMeta(kUserKeyPrefix);
+  if (!users.ok()) {
+    std::fprintf(stderr, "m2mdb serve: reading users: %s\n", std::string(users.status().message()).c_str());
+    (void)(*db)->Close();
+    return kExitCannotStart;
+  }
+  // Protected mode (like Redis'): without tokens or users the server is
+  // open, which is acceptable only where no one else can connect.
   const bool loopback = IsLoopbackHost(host);
-  const bool auth_required = !tokens->empty();
+  const bool auth_required = !tokens->empty() || !users->empty();
   std::string auth_note;
   if (auth_required) {
-    auth_note =
-        absl::StrCat("auth: ", tokens->size(), " token(s), required on every endpoint but /ping and /health");
+    auth_note = absl::StrCat("auth: ", tokens->size(), " token(s), ", users->size(),
+                             " user(s), required on every endpoint but /ping and /health");
   } else if (loopback) {
     auth_note = "auth: off (no tokens; loopback only)";
   } else if (options.no_auth) {
@@ -209,6 +218,7 @@ int Serve(const ServeOptions& options) {
                  "m2mdb serve: refusing to serve %s without authentication (protected mode).\n"
                  "  Create a token first (with the server stopped):\n"
                  "    m2mdb token create --data-dir %s --read --write\n"
+                 "  or create an admin user on 127.0.0.1 first (CREATE USER ... WITH ALL PRIVILEGES),\n"
                  "  or bind to 127.0.0.1, or pass --no-auth to serve this address open.\n",
                  options.http.c_str(), options.data_dir.c_str());
     (void)(*db)->Close();

@@ -58,6 +58,13 @@ void HttpServer::Impl::HandleWrite(const Request& req, Response& res, const Body
                      absl::StrCat("token \"", auth.token->id, "\" is not authorized to write to database \"",
                                   database, "\""));
   }
+  if (auth.user && !auth.user->MayWrite(database)) {
+    auth_log_.Refused("403 forbidden", req, "", absl::StrCat("user may not write to ", database));
+    // influxd's text.
+    return SetError(res, 403,
+                    absl::StrCat("\"", auth.user->name, "\" user is not authorized to write to database \"",
+                                 database, "\""));
+  }
   // The thread's request buffers are trimmed on every way out, a throwing
   // write included (a giant body would otherwise stay with the thread).
   struct TrimOnExit {

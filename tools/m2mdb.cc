@@ -116,7 +116,89 @@ struct TokenArgs {
   bool admin = false;
   std::string description;
   std::string id;
+  // --host: manage the tokens of a running server over HTTP
+  // (/api/m2mdb/tokens) instead of the data directory.
+  std::string host;
+  std::string auth;  // --token: an admin token or "user:password"
+  bool insecure = false;
+  std::string cacert;
 };
+
+// The server's answer, or an error printed as "m2mdb token CMD: ..." (null).
+std::unique_ptr<m2mdb::cli::HttpClient> TokenServer(const TokenArgs& a, const char* cmd) {
+  m2mdb::cli::Target t;
+  t.host = a.host;
+  t.token = a.auth;
+  t.insecure = a.insecure;
+  t.cacert = a.cacert;
+  auto c = m2mdb::cli::ConnectHttp(t);
+  if (!c.ok()) {
+    std::fprintf(stderr, "m2mdb token %s: %s\n", cmd, Human(c.status()).c_str());
+    return nullptr;
+  }
+  return std::move(*c);
+}
+
+// Exit code for an HTTP answer that is not a success; prints its error.
+int TokenHttpError(const absl::StatusOr<m2mdb::cli::HttpResponse>& r, const char* cmd) {
+  if (!r.ok()) {
+    std::fprintf(stderr, "m2mdb token %s: %s\n", cmd, Human(r.status()).c_str());
+    return kExitUsage;
+  }
+  std::string msg = r->body;
+  if (auto j = m2mdb::cli::ParseJson(r->body); j.ok() && (*j)["error"].is_string()) msg = (*j)["error"].text;
+  std::fprintf(stderr, "m2mdb token %s: server answered %d: %s\n", cmd, r->status, msg.c_str());
+  return r->status == 401 || r->status == 403 ? kExitUsage : kExitFailed;
+}
+
+int TokenCreateHttp(const TokenArgs& a) {
+  auto http = TokenServer(a, "create");
+  if (http == nullptr) return kExitUsage;
+  m2mdb::cli::Params form = {{"read", a.read ? "1" : "0"},       {"write", a.write ? "1" : "0"},
+                             {"delete", a.del ? "1" : "0"},      {"admin", a.admin ? "1" : "0"},
+                             {"dbs", absl::StrJoin(a.dbs, ",")}, {"description", a.description}};
+  auto r = http->PostForm("/api/m2mdb/tokens", form);
+  if (!r.ok() || r->status != 200) return TokenHttpError(r, "create");
+  auto j = m2mdb::cli::ParseJson(r->body);
+  if (!j.ok() || !(*j)["token"].is_string()) return TokenHttpError(r, "create");
+  std::fprintf(stderr, "created token %s (%s on %s); it is shown once, store it now:\n",
+               (*j)["id"].text.c_str(), (*j)["scope"].text.c_str(),
+               a.dbs.empty() ? "every database" : ("databases " + absl::StrJoin(a.dbs, ",")).c_str());
+  std::printf("%s\n", (*j)["token"].text.c_str());
+  return 0;
+}
+
+int TokenListHttp(const TokenArgs& a) {
+  auto http = TokenServer(a, "list");
+  if (http == nullptr) return kExitUsage;
+  auto r = http->Get("/api/m2mdb/tokens");
+  if (!r.ok() || r->status != 200) return TokenHttpError(r, "list");
+  auto j = m2mdb::cli::ParseJson(r->body);
+  if (!j.ok()) return TokenHttpError(r, "list");
+  std::printf("%-12s  %-17s  %-24s  %-20s  %s\n", "ID", "SCOPE", "DATABASES", "CREATED (UTC)", "DESCRIPTION");
+  const auto& tokens = (*j)["tokens"];
+  for (size_t i = 0; i < tokens.size(); i++) {
+    const auto& t = tokens.at(i);
+    std::vector<std::string> dbs;
+    for (size_t k = 0; k < t["dbs"].size(); k++) dbs.push_back(t["dbs"].at(k).text);
+    char created[32] = "?";
+    time_t c = static_cast<time_t>(t["created"].number());
+    struct tm tm;
+    if (gmtime_r(&c, &tm) != nullptr) std::strftime(created, sizeof(created), "%Y-%m-%d %H:%M:%S", &tm);
+    std::printf("%-12s  %-17s  %-24s  %-20s  %s\n", t["id"].text.c_str(), t["scope"].text.c_str(),
+                dbs.empty() ? "*" : absl::StrJoin(dbs, ",").c_str(), created, t["description"].text.c_str());
+  }
+  return 0;
+}
+
+int TokenRevokeHttp(const TokenArgs& a) {
+  auto http = TokenServer(a, "revoke");
+  if (http == nullptr) return kExitUsage;
+  auto r = http->PostForm("/api/m2mdb/tokens/revoke", {{"id", a.id}});
+  if (!r.ok() || r->status != 204) return TokenHttpError(r, "revoke");
+  std::fprintf(stderr, "revoked token %s\n", a.id.c_str());
+  return 0;
+}
 
 // Tokens live in the data directory, which one process at a time may open.
 std::unique_ptr<m2mdb::DB> OpenForTokens(const std::string& data_dir, const char* cmd) {
@@ -131,8 +213,8 @@ std::unique_ptr<m2mdb::DB> OpenForTokens(const std::string& data_dir, const char
     std::fprintf(stderr, "m2mdb token %s: %s\n", cmd, msg.c_str());
     if (msg.find("in use") != std::string::npos) {
       std::fprintf(stderr,
-                   "  A server is running on %s. Stop it, run this command, then start it again: tokens are\n"
-                   "  read when the server starts.\n",
+                   "  A server is running on %s: manage its tokens through it with --host URL --token\n"
+                   "  ADMIN_TOKEN (or --token user:password of an admin user).\n",
                    data_dir.c_str());
     }
     return nullptr;
@@ -141,6 +223,7 @@ std::unique_ptr<m2mdb::DB> OpenForTokens(const std::string& data_dir, const char
 }
 
 int TokenCreate(const TokenArgs& a) {
+  if (!a.host.empty()) return TokenCreateHttp(a);
   auto db = OpenForTokens(a.data_dir, "create");
   if (db == nullptr) return kExitUsage;
   m2mdb::server::TokenInfo info;
@@ -159,6 +242,7 @@ int TokenCreate(const TokenArgs& a) {
 }
 
 int TokenList(const TokenArgs& a) {
+  if (!a.host.empty()) return TokenListHttp(a);
   auto db = OpenForTokens(a.data_dir, "list");
   if (db == nullptr) return kExitUsage;
   auto store = db->ListAppMeta(m2mdb::server::kTokenKeyPrefix);
@@ -187,6 +271,7 @@ int TokenList(const TokenArgs& a) {
 }
 
 int TokenRevoke(const TokenArgs& a) {
+  if (!a.host.empty()) return TokenRevokeHttp(a);
   auto db = OpenForTokens(a.data_dir, "revoke");
   if (db == nullptr) return kExitUsage;
   m2mdb::Status s = m2mdb::server::TokenStore::Revoke(db.get(), a.id);
@@ -361,8 +446,8 @@ int main(int argc, char** argv) {
   TokenArgs token_args;
   auto* token_cmd = app.add_subcommand(
       "token",
-      "Create, list and revoke API tokens. Works on the data directory directly: stop the server first "
-      "(tokens are read when it starts)");
+      "Create, list and revoke API tokens: on a stopped server's data directory (--data-dir), or on a "
+      "running server with --host and an admin --token");
   token_cmd->require_subcommand(1);
   auto* token_create = token_cmd->add_subcommand("create", "Create a token and print it (once) on stdout");
   token_create->add_option("--data-dir", token_args.data_dir, "Data directory")->capture_default_str();
@@ -380,6 +465,15 @@ int main(int argc, char** argv) {
   auto* token_revoke = token_cmd->add_subcommand("revoke", "Delete a token by id");
   token_revoke->add_option("id", token_args.id, "Token id (from `token list`)")->required();
   token_revoke->add_option("--data-dir", token_args.data_dir, "Data directory")->capture_default_str();
+  for (auto* sub : {token_create, token_list, token_revoke}) {
+    sub->add_option("--host", token_args.host,
+                    "A running server (http[s]://host:port) to manage instead of the data directory");
+    sub->add_option("--token", token_args.auth,
+                    "With --host: an admin token, or user:password of an admin user")
+        ->envname("M2MDB_TOKEN");
+    sub->add_flag("--insecure", token_args.insecure, "With --host https: skip certificate verification");
+    sub->add_option("--cacert", token_args.cacert, "With --host https: CA bundle (PEM) to verify the server");
+  }
   // ---- end token subcommand ----
 
   // ---- client subcommands (tools/cli_*.cc); each callback sets cli_exit ----
