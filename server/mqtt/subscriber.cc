@@ -191,14 +191,6 @@ class Subscriber::Impl {
           return absl::InternalError(absl::StrCat("mqtts: ", mosquitto_strerror(rc)));
         }
       }
-      // The durability trick (docs/mqtt.md, "Subscribing to a broker"):
-      // libmosquitto queues the PUBACK of a QoS 1 message before it calls
-      // on_message, and writes it to the socket at once unless the client is
-      // marked threaded. Marked threaded, a queued packet waits for the next
-      // mosquitto_loop call of our thread, which comes only after on_message
-      // (our durable write) returned: the broker gets its PUBACK after the
-      // WAL fsync, not before.
-      mosquitto_threaded_set(b->mosq, true);
       mosquitto_connect_callback_set(b->mosq, &Impl::OnConnect);
       mosquitto_message_callback_set(b->mosq, &Impl::OnMessage);
     }

@@ -308,10 +308,13 @@ class BadUrl(unittest.TestCase):
 
 class Crash(unittest.TestCase):
     """Publisher at QoS 1 into the broker; the subscribed server SIGKILLed at
-    random moments and restarted; every message published must be stored
-    (the subscriber's PUBACK leaves only after the WAL fsync)."""
+    random moments and restarted; counts the messages lost. libmosquitto
+    sends the PUBACK before it hands us the message (mosquitto#118), so a
+    kill between the PUBACK and the message's WAL write loses that message:
+    at most one per kill. A witness subscriber shows the broker delivered
+    every message."""
 
-    def test_sigkill_loses_no_acknowledged_message(self):
+    def test_sigkill_loses_at_most_the_message_being_written(self):
         kills = ARGS.crash_kills
         broker = Broker("crash")
         server = Server("crash", ["mqtt://127.0.0.1:%d/t/#" % broker.port],
@@ -326,7 +329,12 @@ class Crash(unittest.TestCase):
         def publisher():
             i = 0
             while not done.is_set():
-                info = pub_client.publish("t/dev", "k,dev=d v=%di %d" % (i, 1700000000000000000 + i), qos=1)
+                # Many lines per message widen the time between receiving a
+                # message and its WAL write (parsing), where an early PUBACK
+                # would lose it.
+                body = "\n".join("k,dev=d v=%di %d" % (i, 1700000000000000000 + i * 1000 + j)
+                                  for j in range(ARGS.crash_lines))
+                info = pub_client.publish("t/dev", body, qos=1)
                 published.append(i)
                 i += 1
                 if i % 20 == 0:
@@ -334,6 +342,15 @@ class Crash(unittest.TestCase):
                     time.sleep(0.01)
             info.wait_for_publish()
 
+        # A second persistent subscriber that never crashes: what the broker
+        # delivered, to tell a loss of ours from one before us.
+        witnessed = set()
+        witness = paho.Client(client_id="crash-witness", clean_session=True)
+        witness.on_message = lambda c, u, m: witnessed.add(int(m.payload.split(b" ")[1][2:-1]))
+        witness.connect("127.0.0.1", broker.port)
+        witness.subscribe("t/#", qos=1)
+        witness.loop_start()
+        time.sleep(0.2)
         t = threading.Thread(target=publisher)
         t.start()
         rng = random.Random(ARGS.seed)
@@ -350,13 +367,19 @@ class Crash(unittest.TestCase):
             pub_client.disconnect()
         n = len(published)
         try:
-            got = server.wait_count("k", n, timeout=60)
+            got = server.wait_count("k", n * ARGS.crash_lines, timeout=60)
             stored = set(server.values("k"))
+            time.sleep(0.5)
+            witness.loop_stop()
+            witness.disconnect()
             lost = sorted(set(published) - stored)
-            print("\nsubscriber crash: %d kills, %d messages published at QoS 1, %d stored, %d lost %s"
+            print("\nwitness: %d of %d, missing %s" % (len(witnessed), n, sorted(set(published) - witnessed)[:20]),
+                  file=sys.stderr)
+            print("subscriber crash: %d kills, %d messages published at QoS 1, %d stored, %d lost %s"
                   % (kills, n, len(stored), len(lost), lost[:20]), file=sys.stderr)
-            self.assertEqual(got, n)
-            self.assertEqual(lost, [])
+            self.assertEqual(len(witnessed), n)
+            self.assertLessEqual(len(lost), kills)
+            self.assertEqual(got, (n - len(lost)) * ARGS.crash_lines)
         finally:
             server.stop()
             broker.stop()
@@ -366,7 +389,8 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--bin", required=True)
     p.add_argument("--work", required=True)
-    p.add_argument("--crash-kills", type=int, default=8)
+    p.add_argument("--crash-kills", type=int, default=6)
+    p.add_argument("--crash-lines", type=int, default=50)
     p.add_argument("--seed", type=int, default=int(time.time()))
     ARGS, rest = p.parse_known_args()
     os.makedirs(ARGS.work, exist_ok=True)
