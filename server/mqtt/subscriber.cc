@@ -61,7 +61,8 @@ int64_t NowMs() {
 
 StatusOr<SubscribeUrl> ParseSubscribeUrl(std::string_view url) {
   auto bad = [&](std::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat("bad MQTT URL \"", std::string(url), "\": ", std::string(why),
+    return absl::InvalidArgumentError(absl::StrCat("bad MQTT URL \"", std::string(url),
+                                                   "\": ", std::string(why),
                                                    " (expected mqtt[s]://[user:pass@]HOST:PORT/FILTER)"));
   };
   SubscribeUrl u;
@@ -333,13 +334,13 @@ class Subscriber::Impl {
         break;
       case IngestOutcome::kPartial:
         self->partial_++;
-        self->LogRateLimited(
-            absl::StrCat("mqtt subscriber: payload on topic \"", std::string(req.topic), "\" partly rejected: ", o.why));
+        self->LogRateLimited(absl::StrCat("mqtt subscriber: payload on topic \"", std::string(req.topic),
+                                          "\" partly rejected: ", o.why));
         break;
       case IngestOutcome::kRejected:
         self->rejected_++;
-        self->LogRateLimited(
-            absl::StrCat("mqtt subscriber: payload on topic \"", std::string(req.topic), "\" rejected: ", o.why));
+        self->LogRateLimited(absl::StrCat("mqtt subscriber: payload on topic \"", std::string(req.topic),
+                                          "\" rejected: ", o.why));
         break;
       case IngestOutcome::kFailed:
         self->write_failures_++;
