@@ -367,7 +367,17 @@ class Crash(unittest.TestCase):
             pub_client.disconnect()
         n = len(published)
         try:
-            got = server.wait_count("k", n * ARGS.crash_lines, timeout=60)
+            # Until every point is there or the count has not moved for 2 s
+            # (a lost message never comes).
+            want, got, last, since = n * ARGS.crash_lines, -1, -1, time.time()
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                got = server.count("k")
+                if got == want or time.time() - since > 2:
+                    break
+                if got != last:
+                    last, since = got, time.time()
+                time.sleep(0.1)
             stored = set(server.values("k"))
             time.sleep(0.5)
             witness.loop_stop()
