@@ -270,6 +270,7 @@ int Serve(const ServeOptions& options) {
     so.client_id =
         options.mqtt_client_id.empty() ? mqtt::DefaultClientId(options.data_dir) : options.mqtt_client_id;
     so.max_line_bytes = options.max_line_bytes;
+    so.tls_ca_file = options.mqtt_subscribe_ca;
     if (!options.mqtt_rules.empty()) {
       auto rules = mqtt::Rules::Load(options.mqtt_rules);
       if (!rules.ok()) {

@@ -78,7 +78,8 @@ struct ServeOptions {
   // mqtt[s]://[user:pass@]HOST:PORT/FILTER; empty = off. The rules above
   // apply to subscribed messages too.
   std::vector<std::string> mqtt_subscribe;
-  std::string mqtt_client_id;  // empty = m2mdb-<host>-<hash of the data dir>
+  std::string mqtt_client_id;     // empty = m2mdb-<host>-<hash of the data dir>
+  std::string mqtt_subscribe_ca;  // PEM CA file for mqtts:// brokers; empty = the system's
 };
 
 // Runs until SIGINT or SIGTERM: stops accepting, finishes requests in flight,

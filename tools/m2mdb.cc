@@ -273,6 +273,8 @@ int main(int argc, char** argv) {
   serve_cmd->add_option(
       "--mqtt-client-id", serve.mqtt_client_id,
       "Client id of the --mqtt-subscribe session (default m2mdb-<host>-<hash of the data dir>)");
+  serve_cmd->add_option("--mqtt-subscribe-ca", serve.mqtt_subscribe_ca,
+                        "CA certificate file (PEM) verifying mqtts:// brokers (default: the system's)");
   serve_cmd
       ->add_option("--max-body-bytes", serve.max_body_bytes, "Largest request body, also after gzip (413)")
       ->capture_default_str();

@@ -1,10 +1,12 @@
 #include "server/mqtt/subscriber.h"
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <climits>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -162,6 +164,11 @@ class Subscriber::Impl {
   ~Impl() { Stop(); }
 
   Status Start() {
+    // libmosquitto says only "invalid arguments" for a CA file it cannot read.
+    if (!options_.tls_ca_file.empty() && ::access(options_.tls_ca_file.c_str(), R_OK) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot read the CA file ", options_.tls_ca_file, ": ", strerror(errno)));
+    }
     static std::once_flag init;
     std::call_once(init, [] { mosquitto_lib_init(); });
     // One connection per broker and credentials: two connections with one
@@ -187,9 +194,15 @@ class Subscriber::Impl {
                                   b->url.has_password ? b->url.password.c_str() : nullptr);
       }
       if (b->url.tls) {
-        // The operating system's trust store (ca-certificates).
-        if (int rc = mosquitto_int_option(b->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1); rc != MOSQ_ERR_SUCCESS) {
-          return absl::InternalError(absl::StrCat("mqtts: ", mosquitto_strerror(rc)));
+        // The given CA file, else the operating system's trust store
+        // (ca-certificates).
+        int rc = options_.tls_ca_file.empty() ? mosquitto_int_option(b->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1)
+                                              : mosquitto_tls_set(b->mosq, options_.tls_ca_file.c_str(),
+                                                                  nullptr, nullptr, nullptr, nullptr);
+        if (rc != MOSQ_ERR_SUCCESS) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("mqtts: ", options_.tls_ca_file, ": ",
+                           rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc)));
         }
       }
       mosquitto_connect_callback_set(b->mosq, &Impl::OnConnect);

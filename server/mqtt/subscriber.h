@@ -56,6 +56,9 @@ std::string DefaultClientId(const std::string& data_dir);
 struct SubscriberOptions {
   std::vector<SubscribeUrl> urls;
   std::string client_id;
+  // PEM CA certificate(s) that verify mqtts:// brokers; empty = the
+  // system's CA certificates.
+  std::string tls_ca_file;
   uint64_t max_line_bytes = 1ull << 20;
   std::shared_ptr<const Rules> rules = {};  // null: the default mapping
   int keepalive_seconds = 30;

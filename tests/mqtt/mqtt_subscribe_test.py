@@ -41,12 +41,13 @@ def free_port():
 class Broker:
     """mosquitto on a free loopback port, persistence in a temp dir."""
 
-    def __init__(self, name, users=None):
+    def __init__(self, name, users=None, tls=None):
         self.dir = os.path.join(ARGS.work, name + "-broker")
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
         self.port = free_port()
-        conf = ["listener %d 127.0.0.1" % self.port, "persistence true",
+        conf = ["listener %d 127.0.0.1" % self.port] + (["certfile " + tls[0], "keyfile " + tls[1]] if tls else []) + [
+                "persistence true",
                 "persistence_location %s/" % self.dir, "max_queued_messages 0", "autosave_interval 1"]
         if os.getuid() == 0:
             conf.append("user root")  # else it drops to `mosquitto`, who cannot write self.dir
@@ -288,6 +289,41 @@ class Credentials(unittest.TestCase):
             if server:
                 server.stop()
             broker.stop()
+
+
+class Tls(unittest.TestCase):
+    def test_mqtts_with_a_ca_file(self):
+        d = os.path.join(ARGS.work, "tls-certs")
+        os.makedirs(d, exist_ok=True)
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        broker = Broker("tls", tls=(cert, key))
+        server = None
+        try:
+            server = Server("tls", ["mqtts://127.0.0.1:%d/t/#" % broker.port], extra=["--mqtt-subscribe-ca", cert])
+            pub(broker.port, "t/a", "tls v=1i 1700000000000000000", "--cafile", cert)
+            self.assertEqual(server.wait_count("tls", 1), 1)
+            server.stop()
+            # The system's CA certificates do not know this one: refused, counted, retried.
+            server = Server("tls-untrusted", ["mqtts://127.0.0.1:%d/t/#" % broker.port], wait_connected=False)
+            deadline = time.time() + 10
+            while time.time() < deadline and server.metrics()["m2mdb_mqtt_subscriber_connection_failures_total"] < 1:
+                time.sleep(0.05)
+            self.assertGreaterEqual(server.metrics()["m2mdb_mqtt_subscriber_connection_failures_total"], 1)
+            self.assertEqual(server.metrics()["m2mdb_mqtt_subscriber_connected"], 0)
+        finally:
+            if server:
+                server.stop()
+            broker.stop()
+
+    def test_a_missing_ca_file_stops_the_start(self):
+        r = subprocess.run([ARGS.bin, "serve", "--data-dir", os.path.join(ARGS.work, "noca"), "--http",
+                            "127.0.0.1:0", "--mqtt-subscribe", "mqtts://127.0.0.1:1/t", "--mqtt-subscribe-ca",
+                            "/nonexistent/ca.pem"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("/nonexistent/ca.pem", r.stderr)
 
 
 class BadUrl(unittest.TestCase):
