@@ -275,9 +275,11 @@ class Subscriber::Impl {
     int delay = options_.reconnect_min_ms;
     bool first = true;
     while (!stop_) {
-      int rc = first
-                   ? mosquitto_connect(b->mosq, b->url.host.c_str(), b->url.port, options_.keepalive_seconds)
-                   : mosquitto_reconnect(b->mosq);
+      // Asynchronous, so that a broker that never answers (a dropped SYN)
+      // keeps no one waiting: the loop below checks stop_ every 200 ms.
+      int rc = first ? mosquitto_connect_async(b->mosq, b->url.host.c_str(), b->url.port,
+                                               options_.keepalive_seconds)
+                     : mosquitto_reconnect_async(b->mosq);
       first = false;
       if (rc == MOSQ_ERR_SUCCESS) {
         while (!stop_) {

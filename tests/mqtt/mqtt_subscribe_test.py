@@ -326,6 +326,25 @@ class Tls(unittest.TestCase):
         self.assertIn("/nonexistent/ca.pem", r.stderr)
 
 
+class Shutdown(unittest.TestCase):
+    def test_sigterm_is_prompt_while_a_broker_never_answers(self):
+        # A listening socket that never accepts: the TCP connect completes
+        # (backlog) but no CONNACK ever comes; and a non-routable address
+        # whose SYN may go unanswered (where the network drops it rather than
+        # answering "unreachable", a blocking connect would hold SIGTERM for
+        # the kernel's SYN timeout; this sandbox answers at once).
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen(0)
+            port = s.getsockname()[1]
+            server = Server("shutdown", ["mqtt://127.0.0.1:%d/t/#" % port, "mqtt://10.255.255.1:1883/t/#"],
+                            wait_connected=False)
+            time.sleep(0.5)
+            t0 = time.time()
+            self.assertEqual(server.stop(), 0)
+            self.assertLess(time.time() - t0, 10)
+
+
 class BadUrl(unittest.TestCase):
     def test_bad_urls_are_rejected_at_start_with_exit_2(self):
         for url, why in [("http://127.0.0.1:1883/t/#", "scheme"),
