@@ -20,6 +20,7 @@
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/mqtt/listener.h"
+#include "server/mqtt/subscriber.h"
 #include "server/tokens.h"
 #include "server/users.h"
 
@@ -122,6 +123,16 @@ int Serve(const ServeOptions& options) {
   } else {
     std::fprintf(stderr, "m2mdb serve: --log-level must be error, warn, info or debug\n");
     return kExitCannotStart;
+  }
+  // A bad --mqtt-subscribe URL stops the start before anything is opened.
+  std::vector<mqtt::SubscribeUrl> subscribe_urls;
+  for (const std::string& url : options.mqtt_subscribe) {
+    auto u = mqtt::ParseSubscribeUrl(url);
+    if (!u.ok()) {
+      std::fprintf(stderr, "m2mdb serve: --mqtt-subscribe: %s\n", std::string(u.status().message()).c_str());
+      return kExitCannotStart;
+    }
+    subscribe_urls.push_back(std::move(*u));
   }
   // glibc gives each thread that allocates its own malloc arena and keeps
   // their free memory: with dozens of HTTP worker threads that held ~70 MB
@@ -261,12 +272,52 @@ int Serve(const ServeOptions& options) {
         "--tls-cert/--tls-key)");
   }
 
+  // ---- MQTT subscriber (server/mqtt/subscriber.h) ----
+  std::unique_ptr<mqtt::Subscriber> mqtt_subscriber;
+  if (!subscribe_urls.empty()) {
+    mqtt::SubscriberOptions so;
+    so.urls = subscribe_urls;
+    so.client_id =
+        options.mqtt_client_id.empty() ? mqtt::DefaultClientId(options.data_dir) : options.mqtt_client_id;
+    so.max_line_bytes = options.max_line_bytes;
+    so.tls_ca_file = options.mqtt_subscribe_ca;
+    if (!options.mqtt_rules.empty()) {
+      auto rules = mqtt::Rules::Load(options.mqtt_rules);
+      if (!rules.ok()) {
+        std::fprintf(stderr, "m2mdb serve: --mqtt-rules: %s\n",
+                     std::string(rules.status().message()).c_str());
+        (void)(*db)->Close();
+        return kExitCannotStart;
+      }
+      so.rules = std::make_shared<const mqtt::Rules>(std::move(*rules));
+    }
+    auto sub = mqtt::Subscriber::Start(db->get(), so);
+    if (!sub.ok()) {
+      std::fprintf(stderr, "m2mdb serve: --mqtt-subscribe: %s\n",
+                   std::string(sub.status().message()).c_str());
+      (void)(*db)->Close();
+      return kExitCannotStart;
+    }
+    mqtt_subscriber = std::move(*sub);
+    for (const auto& u : subscribe_urls) {
+      LogInfo("m2mdb mqtt subscribing to ", u.tls ? "mqtts://" : "mqtt://", u.host, ":", u.port, " filter \"",
+              u.filter, "\" as client ", so.client_id);
+    }
+  }
+
   std::thread http([&] { (*server)->Run(); });
   std::thread mqtt_thread;
   if (mqtt_listener) {
     for (const auto& l : mqtt_listening) LogInfo("m2mdb mqtt listening on ", l, " (", auth_note, ")");
-    SetExtraMetrics([l = mqtt_listener.get()] { return mqtt::RenderMetrics(l->Stats()); });
     mqtt_thread = std::thread([&] { mqtt_listener->Run(); });
+  }
+  if (mqtt_listener || mqtt_subscriber) {
+    SetExtraMetrics([l = mqtt_listener.get(), sub = mqtt_subscriber.get()] {
+      std::string out;
+      if (l != nullptr) out += mqtt::RenderMetrics(l->Stats());
+      if (sub != nullptr) out += mqtt::RenderSubscriberMetrics(sub->Stats());
+      return out;
+    });
   }
 
   int sig = 0;
@@ -280,6 +331,7 @@ int Serve(const ServeOptions& options) {
   std::thread closer([&] {
     (*server)->Stop();
     if (mqtt_listener) mqtt_listener->Stop();
+    if (mqtt_subscriber) mqtt_subscriber->Stop();
     http.join();
     if (mqtt_thread.joinable()) mqtt_thread.join();
     Status s = (*db)->Close();

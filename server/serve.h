@@ -74,6 +74,12 @@ struct ServeOptions {
   int mqtt_writers = 8;
   std::string mqtt_dead_letter;  // file for rejected messages (JSON lines); empty = off
   std::string mqtt_rules;        // topic rules file (server/mqtt/rules.h); empty = default mapping
+  // MQTT subscriber (server/mqtt/subscriber.h): broker URLs
+  // mqtt[s]://[user:pass@]HOST:PORT/FILTER; empty = off. The rules above
+  // apply to subscribed messages too.
+  std::vector<std::string> mqtt_subscribe;
+  std::string mqtt_client_id;     // empty = m2mdb-<host>-<hash of the data dir>
+  std::string mqtt_subscribe_ca;  // PEM CA file for mqtts:// brokers; empty = the system's
 };
 
 // Runs until SIGINT or SIGTERM: stops accepting, finishes requests in flight,

@@ -352,6 +352,14 @@ int main(int argc, char** argv) {
       "MQTT topic rules file: topic patterns to database, measurement, tags, payload format");
   serve_cmd->add_option("--mqtt-dead-letter", serve.mqtt_dead_letter,
                         "Append rejected MQTT messages to this file (JSON lines; FILE.1 past 64 MiB)");
+  serve_cmd->add_option("--mqtt-subscribe", serve.mqtt_subscribe,
+                        "Subscribe to a broker at QoS 1 and store what it forwards: "
+                        "mqtt[s]://[user:pass@]HOST:PORT/FILTER (repeatable; FILTER taken literally)");
+  serve_cmd->add_option(
+      "--mqtt-client-id", serve.mqtt_client_id,
+      "Client id of the --mqtt-subscribe session (default m2mdb-<host>-<hash of the data dir>)");
+  serve_cmd->add_option("--mqtt-subscribe-ca", serve.mqtt_subscribe_ca,
+                        "CA certificate file (PEM) verifying mqtts:// brokers (default: the system's)");
   serve_cmd
       ->add_option("--max-body-bytes", serve.max_body_bytes, "Largest request body, also after gzip (413)")
       ->capture_default_str();

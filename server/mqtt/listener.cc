@@ -44,6 +44,7 @@
 #include "m2mdb/json.h"
 #include "m2mdb/log.h"
 #include "server/mqtt/codec.h"
+#include "server/mqtt/ingest.h"
 
 namespace m2mdb::server::mqtt {
 namespace {
@@ -770,77 +771,48 @@ class Listener::Impl {
     d.qos = j.qos;
     d.packet_id = j.packet_id;
     d.bytes = j.payload.size();
-    MappedMessage mapped;
-    std::string_view body = j.payload;
-    std::string precision = "ns";
-    if (options_.rules && !options_.rules->empty()) {
-      std::string why;
-      const Identity id{j.username, j.session ? std::string_view(j.session->client_id) : std::string_view()};
-      if (uint8_t code = options_.rules->Map(j.topic, j.payload, id, &mapped, &why); code != 0) {
-        stats_.rejected++;
-        LogRateLimited(absl::StrCat("mqtt: payload on topic \"", j.topic, "\" rejected: ", why));
-        DeadLetter(j, code, why, {});
-        d.reason = code;
-        d.reason_string = std::move(why);
-        return d;
+    IngestRequest req;
+    req.topic = j.topic;
+    req.payload = j.payload;
+    req.identity = {j.username, j.session ? std::string_view(j.session->client_id) : std::string_view()};
+    req.arrival_ns = j.arrival_ns;
+    req.max_line_bytes = options_.max_line_bytes;
+    req.rules = options_.rules.get();
+    req.authorize = [&](const std::string& database) -> std::string {
+      if (j.token != nullptr && !j.token->CoversDatabase(database)) {
+        return absl::StrCat("token \"", j.token->id, "\" is not authorized to write to database \"", database,
+                            "\"");
       }
-      body = mapped.body;
-      precision = mapped.precision == "us" ? "u" : mapped.precision;
-    } else {
-      mapped.database = j.topic.substr(0, j.topic.find('/'));
-    }
-    const std::string& database = mapped.database;
-    auto reject = [&](uint8_t code, std::string why) {
-      stats_.rejected++;
-      LogRateLimited(absl::StrCat("mqtt: payload on topic \"", j.topic, "\" rejected: ", why));
-      DeadLetter(j, code, why, {});
-      d.reason = code;
-      d.reason_string = std::move(why);
-      return d;
+      if (options_.before_write_for_test) options_.before_write_for_test();
+      return {};
     };
-    if (database.empty())
-      return reject(reason::kTopicNameInvalid, "the first topic level (the database) is empty");
-    if (j.token != nullptr && !j.token->CoversDatabase(database)) {
-      return reject(reason::kNotAuthorized,
-                    absl::StrCat("token \"", j.token->id, "\" is not authorized to write to database \"",
-                                 database, "\""));
+    IngestOutcome o = IngestMessage(db_, req);
+    stats_.points += o.points;
+    switch (o.kind) {
+      case IngestOutcome::kStored:
+        stats_.stored++;
+        break;
+      case IngestOutcome::kRejected:
+        stats_.rejected++;
+        LogRateLimited(absl::StrCat("mqtt: payload on topic \"", j.topic, "\" rejected: ", o.why));
+        DeadLetter(j, o.reason, o.why, {});
+        d.reason = o.reason;
+        d.reason_string = std::move(o.why);
+        break;
+      case IngestOutcome::kPartial:
+        // The good lines are stored (as over HTTP): acknowledged as a
+        // success, with the rejected lines named in the reason string.
+        stats_.partial++;
+        LogRateLimited(absl::StrCat("mqtt: payload on topic \"", j.topic, "\" partly rejected: ", o.why));
+        DeadLetter(j, reason::kSuccess, o.why, o.rejected_lines);
+        d.reason_string = absl::StrCat("partial write: ", o.why);
+        break;
+      case IngestOutcome::kFailed:
+        stats_.failures++;
+        LogRateLimited(absl::StrCat("mqtt: write to ", o.database, " failed (not acknowledged): ", o.why));
+        d.fatal = true;
+        break;
     }
-    if (options_.before_write_for_test) options_.before_write_for_test();
-    WriteOptions wo;
-    wo.max_line_length = options_.max_line_bytes;
-    wo.default_time = j.arrival_ns;
-    wo.precision = precision;
-    auto r = db_->WriteLineProtocol(database, body, wo);
-    if (!r.ok()) {
-      if (r.status().code() == absl::StatusCode::kNotFound) {
-        return reject(reason::kTopicNameInvalid, std::string(ToStd(r.status().message())));
-      }
-      if (r.status().code() == absl::StatusCode::kInvalidArgument) {
-        return reject(reason::kPayloadFormatInvalid, std::string(ToStd(r.status().message())));
-      }
-      stats_.failures++;
-      LogRateLimited(
-          absl::StrCat("mqtt: write to ", database, " failed (not acknowledged): ", r.status().ToString()));
-      d.fatal = true;
-      return d;
-    }
-    stats_.points += r->points_written;
-    if (r->errors.empty()) {
-      stats_.stored++;
-      return d;
-    }
-    const WriteError& first = r->errors.front();
-    std::string why =
-        absl::StrCat(r->errors.size(), " line(s) rejected; line ", first.line, ": ", first.reason);
-    if (r->points_written == 0) return reject(reason::kPayloadFormatInvalid, why);
-    // The good lines are stored (as over HTTP): acknowledged as a success,
-    // with the rejected lines named in the reason string.
-    stats_.partial++;
-    LogRateLimited(absl::StrCat("mqtt: payload on topic \"", j.topic, "\" partly rejected: ", why));
-    std::vector<int> lines;
-    for (const auto& e : r->errors) lines.push_back(e.line);
-    DeadLetter(j, reason::kSuccess, why, lines);
-    d.reason_string = absl::StrCat("partial write: ", why);
     return d;
   }
 

@@ -10,7 +10,7 @@ PKGS=(
   libcli11-dev libedit-dev libxxhash-dev libre2-dev nlohmann-json3-dev libtomlplusplus-dev
   clang libclang-rt-dev
   python3 python3-influxdb influxdb
-  mosquitto-clients python3-paho-mqtt
+  mosquitto-clients python3-paho-mqtt libmosquitto-dev mosquitto
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,0 +1,69 @@
+#include "server/mqtt/ingest.h"
+
+#include "absl/strings/str_cat.h"
+
+#include "m2mdb/status.h"
+#include "server/mqtt/codec.h"
+
+namespace m2mdb::server::mqtt {
+
+IngestOutcome IngestMessage(DB* db, const IngestRequest& req) {
+  IngestOutcome out;
+  auto reject = [&](uint8_t code, std::string why) {
+    out.kind = IngestOutcome::kRejected;
+    out.reason = code;
+    out.why = std::move(why);
+    return out;
+  };
+  MappedMessage mapped;
+  std::string_view body = req.payload;
+  std::string precision = "ns";
+  if (req.rules != nullptr && !req.rules->empty()) {
+    std::string why;
+    if (uint8_t code = req.rules->Map(req.topic, req.payload, req.identity, &mapped, &why); code != 0) {
+      return reject(code, std::move(why));
+    }
+    body = mapped.body;
+    // The engine spells microseconds as influxd's `precision=u`.
+    precision = mapped.precision == "us" ? "u" : mapped.precision;
+  } else {
+    mapped.database = std::string(req.topic.substr(0, req.topic.find('/')));
+  }
+  out.database = mapped.database;
+  if (out.database.empty())
+    return reject(reason::kTopicNameInvalid, "the first topic level (the database) is empty");
+  if (req.authorize) {
+    if (std::string why = req.authorize(out.database); !why.empty()) {
+      return reject(reason::kNotAuthorized, std::move(why));
+    }
+  }
+  WriteOptions wo;
+  wo.max_line_length = req.max_line_bytes;
+  wo.default_time = req.arrival_ns;
+  wo.precision = precision;
+  auto r = db->WriteLineProtocol(out.database, body, wo);
+  if (!r.ok()) {
+    if (r.status().code() == absl::StatusCode::kNotFound) {
+      return reject(reason::kTopicNameInvalid, std::string(ToStd(r.status().message())));
+    }
+    if (r.status().code() == absl::StatusCode::kInvalidArgument) {
+      return reject(reason::kPayloadFormatInvalid, std::string(ToStd(r.status().message())));
+    }
+    out.kind = IngestOutcome::kFailed;
+    out.why = r.status().ToString();
+    return out;
+  }
+  out.points = r->points_written;
+  if (r->errors.empty()) return out;
+  const WriteError& first = r->errors.front();
+  std::string why =
+      absl::StrCat(r->errors.size(), " line(s) rejected; line ", first.line, ": ", first.reason);
+  if (r->points_written == 0) return reject(reason::kPayloadFormatInvalid, std::move(why));
+  // The good lines are stored, as over HTTP.
+  out.kind = IngestOutcome::kPartial;
+  out.why = std::move(why);
+  for (const auto& e : r->errors) out.rejected_lines.push_back(e.line);
+  return out;
+}
+
+}  // namespace m2mdb::server::mqtt
