@@ -1,7 +1,10 @@
 #include "server/mqtt/ingest.h"
 
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
 
+#include "m2mdb/log.h"
 #include "m2mdb/status.h"
 #include "server/mqtt/codec.h"
 
@@ -64,6 +67,23 @@ IngestOutcome IngestMessage(DB* db, const IngestRequest& req) {
   out.why = std::move(why);
   for (const auto& e : r->errors) out.rejected_lines.push_back(e.line);
   return out;
+}
+
+void RateLimitedLog::Warn(const std::string& line) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  int64_t last = last_ms_.load();
+  if (now - last < 1000 || !last_ms_.compare_exchange_strong(last, now)) {
+    suppressed_++;
+    return;
+  }
+  const uint64_t held = suppressed_.exchange(0);
+  if (held > 0) {
+    LogWarning(line, " (", held, " similar lines suppressed)");
+  } else {
+    LogWarning(line);
+  }
 }
 
 }  // namespace m2mdb::server::mqtt

@@ -8,6 +8,7 @@
 #ifndef M2MDB_SERVER_MQTT_INGEST_H_
 #define M2MDB_SERVER_MQTT_INGEST_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -18,6 +19,18 @@
 #include "server/mqtt/rules.h"
 
 namespace m2mdb::server::mqtt {
+
+// At most one warning line per second from one owner, with how many similar
+// lines were held back since the last one: a flood of bad packets or
+// payloads must not turn into a flood of log lines. Thread-safe.
+class RateLimitedLog {
+ public:
+  void Warn(const std::string& line);
+
+ private:
+  std::atomic<int64_t> last_ms_{-1000000};
+  std::atomic<uint64_t> suppressed_{0};
+};
 
 struct IngestOutcome {
   enum Kind {

@@ -1078,21 +1078,7 @@ class Listener::Impl {
     }
   }
 
-  // At most one line per second, with how many were held back.
-  void LogRateLimited(const std::string& line) {
-    const int64_t now = NowMs();
-    int64_t last = last_log_ms_.load();
-    if (now - last < 1000 || !last_log_ms_.compare_exchange_strong(last, now)) {
-      suppressed_++;
-      return;
-    }
-    const uint64_t held = suppressed_.exchange(0);
-    if (held > 0) {
-      LogWarning(line, " (", held, " similar lines suppressed)");
-    } else {
-      LogWarning(line);
-    }
-  }
+  void LogRateLimited(const std::string& line) { log_.Warn(line); }
 
   DB* db_;
   const ListenerOptions options_;
@@ -1122,11 +1108,10 @@ class Listener::Impl {
   std::vector<std::thread> writers_;
 
   AtomicStats stats_;
-  std::atomic<int64_t> last_log_ms_{0};
+  RateLimitedLog log_;
   std::mutex dead_mu_;
   int dead_fd_ = -1;         // guarded by dead_mu_
   uint64_t dead_bytes_ = 0;  // guarded by dead_mu_
-  std::atomic<uint64_t> suppressed_{0};
 };
 
 std::string RenderMetrics(const ListenerStats& s) {

@@ -53,12 +53,6 @@ int64_t NowNs() {
       .count();
 }
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 StatusOr<SubscribeUrl> ParseSubscribeUrl(std::string_view url) {
@@ -365,21 +359,7 @@ class Subscriber::Impl {
     }
   }
 
-  // At most one line per second, with how many were held back.
-  void LogRateLimited(const std::string& line) {
-    const int64_t now = NowMs();
-    int64_t last = last_log_ms_.load();
-    if (now - last < 1000 || !last_log_ms_.compare_exchange_strong(last, now)) {
-      suppressed_++;
-      return;
-    }
-    const uint64_t held = suppressed_.exchange(0);
-    if (held > 0) {
-      LogWarning(line, " (", held, " similar lines suppressed)");
-    } else {
-      LogWarning(line);
-    }
-  }
+  void LogRateLimited(const std::string& line) { log_.Warn(line); }
 
   DB* db_;
   const SubscriberOptions options_;
@@ -390,8 +370,7 @@ class Subscriber::Impl {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> connects_{0}, failures_{0}, connected_{0}, received_{0}, stored_{0}, partial_{0},
       rejected_{0}, points_{0}, write_failures_{0};
-  std::atomic<int64_t> last_log_ms_{-1000000};
-  std::atomic<uint64_t> suppressed_{0};
+  RateLimitedLog log_;
 };
 
 std::string RenderSubscriberMetrics(const SubscriberStats& s) {
