@@ -129,27 +129,6 @@ void FilterShowDatabases(const std::vector<query::Statement>& statements,
   }
 }
 
-std::string Credential(const Request& req, const Params& params) {
-  std::string auth = req.Header("Authorization");
-  std::string_view a = auth;
-  auto strip = [](std::string_view s) {
-    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-    return s;
-  };
-  if (absl::StartsWithIgnoreCase(ToAbsl(a), "Token ")) return std::string(strip(a.substr(6)));
-  if (absl::StartsWithIgnoreCase(ToAbsl(a), "Bearer ")) return std::string(strip(a.substr(7)));
-  if (absl::StartsWithIgnoreCase(ToAbsl(a), "Basic ")) {
-    std::string decoded;
-    if (absl::Base64Unescape(ToAbsl(strip(a.substr(6))), &decoded)) {
-      size_t colon = decoded.find(':');
-      if (colon != std::string::npos) return decoded.substr(colon + 1);
-    }
-    return std::string();
-  }
-  return params.Get("p");
-}
-
 Credentials CredentialsOf(const Request& req, const Params& params) {
   Credentials c;
   std::string auth = req.Header("Authorization");

@@ -53,11 +53,6 @@ void FilterShowDatabases(const std::vector<query::Statement>& statements,
                          const std::function<bool(const std::string&)>& shown,
                          std::vector<query::StatementResult>* results);
 
-// The credential of a request: "Authorization: Token X" / "Bearer X" (v2 and
-// Prometheus), Basic auth or the u/p parameters (v1 clients; the password is
-// the token, the user name is ignored). "" when there is none.
-std::string Credential(const Request& req, const Params& params);
-
 // User name and password: Basic auth, "Authorization: Token user:password"
 // (influxd 1.8's form; a token never holds a colon) or u/p. `user` is empty
 // for a bare token.
