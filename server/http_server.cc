@@ -24,7 +24,6 @@
 namespace m2mdb::server {
 
 Status HttpServer::Impl::Init() {
-  ASSIGN_OR_RETURN(users_, UserStore::Load(db_));
   if (!options_.tls_cert.empty() || !options_.tls_key.empty()) {
     if (options_.tls_cert.empty() || options_.tls_key.empty()) {
       return absl::InvalidArgumentError("TLS needs both --tls-cert and --tls-key");
@@ -76,7 +75,13 @@ HttpServer::~HttpServer() = default;
 
 StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(DB* db, const ServeOptions& options,
                                                          TokenStore tokens, bool auth_required) {
-  auto impl = std::make_unique<Impl>(db, options, std::move(tokens), auth_required);
+  ASSIGN_OR_RETURN(std::shared_ptr<AuthState> auth, AuthState::Create(db, std::move(tokens), auth_required));
+  return Create(db, options, std::move(auth));
+}
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(DB* db, const ServeOptions& options,
+                                                         std::shared_ptr<AuthState> auth) {
+  auto impl = std::make_unique<Impl>(db, options, std::move(auth));
   RETURN_IF_ERROR(impl->Init());
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }

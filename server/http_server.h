@@ -14,6 +14,7 @@
 
 #include "m2mdb/db.h"
 #include "m2mdb/status.h"
+#include "server/auth_state.h"
 #include "server/serve.h"
 #include "server/tokens.h"
 
@@ -25,6 +26,10 @@ class HttpServer {
   // /ping and /health needs a token of `tokens`.
   static StatusOr<std::unique_ptr<HttpServer>> Create(DB* db, const ServeOptions& options, TokenStore tokens,
                                                       bool auth_required);
+  // The same with credentials shared with another listener (serve.cc gives
+  // the MQTT listener the same AuthState).
+  static StatusOr<std::unique_ptr<HttpServer>> Create(DB* db, const ServeOptions& options,
+                                                      std::shared_ptr<AuthState> auth);
   ~HttpServer();
 
   // Binds host:port (port 0: any free port); returns the bound port.

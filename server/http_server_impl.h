@@ -36,6 +36,7 @@
 #include "m2mdb/db.h"
 #include "m2mdb/query/executor.h"
 #include "server/auth.h"
+#include "server/auth_state.h"
 #include "server/error_kinds.h"
 #include "server/http1.h"
 #include "server/http_server.h"
@@ -65,11 +66,12 @@ extern thread_local Buffers tls_buffers;  // request_body.cc
 
 class HttpServer::Impl {
  public:
-  Impl(DB* db, const ServeOptions& o, TokenStore tokens, bool auth_required)
+  Impl(DB* db, const ServeOptions& o, std::shared_ptr<AuthState> auth)
       : db_(db),
         options_(o),
-        tokens_(std::make_shared<const TokenStore>(std::move(tokens))),
-        auth_required_(auth_required),
+        auth_state_(std::move(auth)),
+        users_(auth_state_->users()),
+        login_limiter_(auth_state_->login_limiter()),
         executor_(db) {}
 
   Status Init();
@@ -124,11 +126,8 @@ class HttpServer::Impl {
     bool ok = true;
   };
   // Auth is on with a token (at start) or once there is an admin user.
-  bool AuthActive() const { return auth_required_ || users_->has_admin() || !Tokens()->empty(); }
-  std::shared_ptr<const TokenStore> Tokens() const {
-    std::lock_guard<std::mutex> l(tokens_mu_);
-    return tokens_;
-  }
+  bool AuthActive() const { return auth_state_->Active(); }
+  std::shared_ptr<const TokenStore> Tokens() const { return auth_state_->Tokens(); }
   // 401 (and false) without a valid token when auth is required.
   AuthResult Authenticate(const Request& req, const Params& params, Response& res);
   // 403 (and false) unless `token` may run every statement, `database`
@@ -176,19 +175,18 @@ class HttpServer::Impl {
 
   DB* db_;
   ServeOptions options_;
-  mutable std::mutex tokens_mu_;
-  // Replaced whole when a token is created or revoked at run time; a request
-  // holds its snapshot (AuthResult::tokens). Guarded by tokens_mu_.
-  std::shared_ptr<const TokenStore> tokens_;
-  bool auth_required_;
+  // Tokens (replaced whole when one is created or revoked at run time; a
+  // request holds its snapshot, AuthResult::tokens), users and the login
+  // limiter, shared with the MQTT listener (auth_state.h).
+  std::shared_ptr<AuthState> auth_state_;
   bool tls_ = false;
   SSL_CTX* ssl_ctx_ = nullptr;  // TLS; owned
   std::unique_ptr<Http1Server> http_;
   ServerMetrics metrics_;
   std::atomic<int> queries_running_{0};
   AuthLog auth_log_;
-  std::unique_ptr<UserStore> users_;  // loaded by Init
-  LoginLimiter login_limiter_;
+  UserStore* users_;             // auth_state_'s
+  LoginLimiter& login_limiter_;  // auth_state_'s
   std::function<void(const std::string&)> query_hook_for_test_;
   std::atomic<bool> run_done_{false};
   query::Executor executor_;

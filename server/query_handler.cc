@@ -289,7 +289,7 @@ void HttpServer::Impl::HandleUserQuery(const Request& req, Response& res, const 
   }
   std::vector<query::StatementResult> results;
   for (size_t i = 0; i < statements->size(); i++) {
-    results.push_back(RunUserStatement((*statements)[i], static_cast<int>(i), users_.get()));
+    results.push_back(RunUserStatement((*statements)[i], static_cast<int>(i), users_));
     // influxd stops at the first failing statement; when statements follow
     // it, its whole answer holds only {"statement_id": i, "error": "not
     // executed"} (its executor's "not executed" result replaces the real

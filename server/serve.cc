@@ -17,6 +17,7 @@
 
 #include "m2mdb/db.h"
 #include "m2mdb/log.h"
+#include "server/auth_state.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/mqtt/listener.h"
@@ -31,8 +32,9 @@ namespace {
 // Binds the MQTT listener; protected mode as for HTTP. Returns an exit code
 // (0 = started).
 // `listening` gets "mqtt://host:port" / "mqtts://host:port" for the log.
-int StartMqtt(DB* db, const ServeOptions& options, const TokenStore& tokens, bool auth_required,
-              std::unique_ptr<mqtt::Listener>* out, std::vector<std::string>* listening) {
+int StartMqtt(DB* db, const ServeOptions& options, std::shared_ptr<AuthState> auth, bool auth_required,
+              std::shared_ptr<mqtt::DeadLetterWriter> dead_letters, std::unique_ptr<mqtt::Listener>* out,
+              std::vector<std::string>* listening) {
   struct Address {
     const std::string& text;
     bool tls;
@@ -72,8 +74,7 @@ int StartMqtt(DB* db, const ServeOptions& options, const TokenStore& tokens, boo
   lo.receive_maximum = static_cast<uint16_t>(options.mqtt_receive_maximum);
   lo.writer_threads = options.mqtt_writers;
   lo.max_line_bytes = options.max_line_bytes;
-  lo.auth_required = auth_required;
-  lo.dead_letter_path = options.mqtt_dead_letter;
+  lo.dead_letters = std::move(dead_letters);
   if (!options.mqtt_rules.empty()) {
     auto rules = mqtt::Rules::Load(options.mqtt_rules);
     if (!rules.ok()) {
@@ -88,7 +89,7 @@ int StartMqtt(DB* db, const ServeOptions& options, const TokenStore& tokens, boo
     lo.tls_cert = options.tls_cert;
     lo.tls_key = options.tls_key;
   }
-  auto listener = mqtt::Listener::Create(db, lo, tokens);
+  auto listener = mqtt::Listener::Create(db, lo, std::move(auth));
   if (!listener.ok()) {
     std::fprintf(stderr, "m2mdb serve: %s\n", std::string(listener.status().message()).c_str());
     return 2;
@@ -236,18 +237,33 @@ int Serve(const ServeOptions& options) {
     return kExitCannotStart;
   }
 
-  // ---- MQTT listener (server/mqtt/): created before the tokens move ----
+  // Tokens, users and the login limiter, shared by HTTP and MQTT so that a
+  // change over HTTP reaches MQTT at once (auth_state.h).
+  auto auth = AuthState::Create(db->get(), std::move(*tokens), auth_required);
+  if (!auth.ok()) {
+    std::fprintf(stderr, "m2mdb serve: reading users: %s\n", std::string(auth.status().message()).c_str());
+    (void)(*db)->Close();
+    return kExitCannotStart;
+  }
+  // One dead-letter file for the listener and the subscriber.
+  std::shared_ptr<mqtt::DeadLetterWriter> dead_letters;
+  if (!options.mqtt_dead_letter.empty()) {
+    dead_letters = std::make_shared<mqtt::DeadLetterWriter>(options.mqtt_dead_letter, 64ull << 20);
+  }
+
+  // ---- MQTT listener (server/mqtt/) ----
   std::unique_ptr<mqtt::Listener> mqtt_listener;
   std::vector<std::string> mqtt_listening;
   if (!options.mqtt.empty() || !options.mqtt_tls.empty()) {
-    int rc = StartMqtt(db->get(), options, *tokens, auth_required, &mqtt_listener, &mqtt_listening);
+    int rc =
+        StartMqtt(db->get(), options, *auth, auth_required, dead_letters, &mqtt_listener, &mqtt_listening);
     if (rc != 0) {
       (void)(*db)->Close();
       return rc;
     }
   }
 
-  auto server = HttpServer::Create(db->get(), options, std::move(*tokens), auth_required);
+  auto server = HttpServer::Create(db->get(), options, *auth);
   if (!server.ok()) {
     std::fprintf(stderr, "m2mdb serve: %s\n", std::string(server.status().message()).c_str());
     (void)(*db)->Close();
@@ -281,6 +297,7 @@ int Serve(const ServeOptions& options) {
         options.mqtt_client_id.empty() ? mqtt::DefaultClientId(options.data_dir) : options.mqtt_client_id;
     so.max_line_bytes = options.max_line_bytes;
     so.tls_ca_file = options.mqtt_subscribe_ca;
+    so.dead_letters = dead_letters;
     if (!options.mqtt_rules.empty()) {
       auto rules = mqtt::Rules::Load(options.mqtt_rules);
       if (!rules.ok()) {

@@ -39,13 +39,7 @@ bool Flag(const Params& p, const char* key) {
 
 }  // namespace
 
-Status HttpServer::Impl::ReloadTokens() {
-  ASSIGN_OR_RETURN(TokenStore fresh, TokenStore::Load(db_));
-  auto next = std::make_shared<const TokenStore>(std::move(fresh));
-  std::lock_guard<std::mutex> l(tokens_mu_);
-  tokens_ = std::move(next);
-  return Status();
-}
+Status HttpServer::Impl::ReloadTokens() { return auth_state_->ReloadTokens(); }
 
 bool HttpServer::Impl::TokenAdmin(const Request& req, Response& res, const Params& params) {
   AuthResult auth = Authenticate(req, params, res);

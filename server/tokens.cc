@@ -195,4 +195,9 @@ const TokenInfo* TokenStore::Authenticate(std::string_view secret) const {
   return it == by_hash_.end() ? nullptr : &it->second;
 }
 
+const TokenInfo* TokenStore::FindByHash(const std::string& hash) const {
+  auto it = by_hash_.find(hash);
+  return it == by_hash_.end() ? nullptr : &it->second;
+}
+
 }  // namespace m2mdb::server

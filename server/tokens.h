@@ -83,6 +83,10 @@ class TokenStore {
   size_t size() const { return by_hash_.size(); }
   // The token matching `secret`, or nullptr.
   const TokenInfo* Authenticate(std::string_view secret) const;
+  // The token whose hex SHA-256 is `hash` (TokenInfo::hash), or nullptr: a
+  // connection that authenticated earlier finds its token again this way
+  // without keeping the secret (the MQTT listener, per PUBLISH).
+  const TokenInfo* FindByHash(const std::string& hash) const;
 
  private:
   std::unordered_map<std::string, TokenInfo> by_hash_;

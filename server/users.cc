@@ -271,6 +271,13 @@ std::string UserStore::CacheKey(std::string_view name, std::string_view password
   return std::string(reinterpret_cast<const char*>(out), sizeof(out));
 }
 
+UserStore::WriteCheck UserStore::CheckWrite(std::string_view name, std::string_view database) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = users_.find(name);
+  if (it == users_.end()) return WriteCheck::kNoSuchUser;
+  return it->second.MayWrite(database) ? WriteCheck::kAllowed : WriteCheck::kNotGranted;
+}
+
 std::optional<UserInfo> UserStore::Authenticate(std::string_view name, std::string_view password) {
   const auto now = std::chrono::steady_clock::now();
   std::string key = CacheKey(name, password);

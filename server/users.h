@@ -84,6 +84,12 @@ class UserStore {
   std::vector<UserInfo> List() const;  // by name
   StatusOr<UserInfo> Get(std::string_view name) const;
 
+  // May user `name` write to `database` now (admin, or WRITE/ALL on it)?
+  // Cheap (no copy of the user): the MQTT listener asks it per PUBLISH so
+  // that DROP USER and REVOKE reach established connections.
+  enum class WriteCheck { kAllowed, kNoSuchUser, kNotGranted };
+  WriteCheck CheckWrite(std::string_view name, std::string_view database) const;
+
   // The user, if `password` is theirs (constant-time compare inside
   // libsodium, or of the cached digest).
   std::optional<UserInfo> Authenticate(std::string_view name, std::string_view password);

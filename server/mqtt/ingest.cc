@@ -1,14 +1,64 @@
 #include "server/mqtt/ingest.h"
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 
+#include "m2mdb/json.h"
 #include "m2mdb/log.h"
 #include "m2mdb/status.h"
 #include "server/mqtt/codec.h"
 
 namespace m2mdb::server::mqtt {
+
+DeadLetterWriter::DeadLetterWriter(std::string path, uint64_t max_bytes)
+    : path_(std::move(path)), max_bytes_(max_bytes) {}
+
+DeadLetterWriter::~DeadLetterWriter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void DeadLetterWriter::Write(const Record& r) {
+  std::string rec = absl::StrCat("{\"time\":", r.time_ns, ",\"client_id\":");
+  AppendJsonString(&rec, r.client_id);
+  rec += ",\"topic\":";
+  AppendJsonString(&rec, r.topic);
+  absl::StrAppend(&rec, ",\"qos\":", r.qos, ",\"reason_code\":", r.reason_code, ",\"reason\":");
+  AppendJsonString(&rec, r.reason);
+  if (r.rejected_lines != nullptr && !r.rejected_lines->empty()) {
+    rec += ",\"rejected_lines\":[";
+    for (size_t i = 0; i < r.rejected_lines->size(); i++) {
+      absl::StrAppend(&rec, i ? "," : "", (*r.rejected_lines)[i]);
+    }
+    rec += "]";
+  }
+  rec += ",\"payload\":";
+  AppendJsonString(&rec, r.payload);
+  rec += "}\n";
+  std::lock_guard<std::mutex> l(mu_);
+  if (fd_ >= 0 && bytes_ + rec.size() > max_bytes_ && bytes_ > 0) {
+    ::close(fd_);
+    fd_ = -1;
+    const std::string old = path_ + ".1";
+    ::rename(path_.c_str(), old.c_str());
+  }
+  if (fd_ < 0) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd_ < 0) {
+      log_.Warn(absl::StrCat("mqtt: cannot open the dead-letter file ", path_, ": ", strerror(errno)));
+      return;
+    }
+    struct stat st {};
+    bytes_ = fstat(fd_, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  }
+  if (::write(fd_, rec.data(), rec.size()) == static_cast<ssize_t>(rec.size())) bytes_ += rec.size();
+}
 
 IngestOutcome IngestMessage(DB* db, const IngestRequest& req) {
   IngestOutcome out;

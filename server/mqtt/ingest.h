@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,41 @@ class RateLimitedLog {
  private:
   std::atomic<int64_t> last_ms_{-1000000};
   std::atomic<uint64_t> suppressed_{0};
+};
+
+// The dead-letter file (`--mqtt-dead-letter`, docs/mqtt.md "Dead letters"):
+// one JSON object per rejected or partly rejected message, appended with one
+// write(2) each (O_APPEND keeps records whole). Past `max_bytes` the file
+// becomes FILE.1 (replacing an older one) and a new one starts. The listener
+// and the subscriber share one writer so that they never rotate the file
+// under each other. Not fsynced: it is for people and scripts. Thread-safe.
+class DeadLetterWriter {
+ public:
+  DeadLetterWriter(std::string path, uint64_t max_bytes);
+  ~DeadLetterWriter();
+  DeadLetterWriter(const DeadLetterWriter&) = delete;
+  DeadLetterWriter& operator=(const DeadLetterWriter&) = delete;
+
+  struct Record {
+    int64_t time_ns = 0;
+    std::string_view client_id;
+    std::string_view topic;
+    int qos = 0;
+    uint8_t reason_code = 0;
+    std::string_view reason;
+    const std::vector<int>* rejected_lines = nullptr;  // a partial write's; null or empty: whole payload
+    std::string_view payload;
+  };
+  void Write(const Record& r);
+  const std::string& path() const { return path_; }
+
+ private:
+  const std::string path_;
+  const uint64_t max_bytes_;
+  RateLimitedLog log_;  // "cannot open"
+  std::mutex mu_;
+  int fd_ = -1;         // guarded by mu_
+  uint64_t bytes_ = 0;  // guarded by mu_
 };
 
 struct IngestOutcome {

@@ -33,6 +33,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <sodium.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -43,6 +44,7 @@
 
 #include "m2mdb/json.h"
 #include "m2mdb/log.h"
+#include "server/auth_state.h"
 #include "server/mqtt/codec.h"
 #include "server/mqtt/ingest.h"
 
@@ -70,6 +72,55 @@ constexpr uint64_t kFirstConnId = 16;
 // takes its acknowledgements (a client that sends PINGREQs without reading).
 constexpr size_t kMaxPendingOutput = 256 << 10;
 
+// Logins waiting for (or in) a password hash; more are refused with 0x89
+// server busy. At ~0.1 s a hash, more would not finish within the CONNECT
+// deadline anyway.
+constexpr size_t kMaxPendingLogins = 64;
+// Threads verifying passwords. UserStore runs one Argon2id at a time (64 MiB
+// each); the second thread answers cached and unknown-user checks meanwhile.
+constexpr int kAuthThreads = 2;
+
+// Who a connection authenticated as. Kept by the connection and by each of
+// its messages; the writer checks it against the credentials as they are
+// *now* (AuthState), so that a token revoked or a grant taken away while the
+// connection is open stops its next PUBLISH.
+struct Principal {
+  enum Kind {
+    kAnonymous,  // authentication was off at CONNECT
+    kToken,      // an API token as the password
+    kUser,       // a user name and its password
+  } kind = kAnonymous;
+  std::string token_hash;  // kToken: TokenInfo::hash (never the secret)
+  std::string token_id;    // kToken: for messages
+  std::string user;        // kUser
+};
+
+// What HandleConnect decoded, owned: the CONNECT packet's views die with
+// the input buffer while a password is verified on an auth thread.
+struct PendingConnect {
+  uint8_t version = kV311;
+  bool clean_start = true;
+  uint16_t keep_alive = 0;
+  std::string client_id;
+  std::string username;
+  std::optional<uint32_t> session_expiry_interval;
+  std::optional<uint32_t> maximum_packet_size;
+  std::optional<uint8_t> request_problem_information;
+};
+
+// A password to verify (auth thread) and the answer (loop).
+struct LoginJob {
+  uint64_t conn_id = 0;
+  std::string user;
+  std::string password;  // wiped once verified
+  std::string peer;      // the client address, for the failed-login limiter
+};
+struct LoginResult {
+  uint64_t conn_id = 0;
+  bool ok = false;
+  std::string user;
+};
+
 // What survives a reconnect: the QoS 2 packet ids whose PUBREC went out
 // (waiting for PUBREL) and those being written.
 struct Session {
@@ -92,8 +143,8 @@ struct Conn {
   bool connected = false;  // CONNECT accepted
   uint8_t version = kV311;
   std::shared_ptr<Session> session;
-  const TokenInfo* token = nullptr;
-  std::string username;  // for rules that stamp it
+  std::shared_ptr<const Principal> principal;  // set by CONNECT
+  std::string username;                        // for rules that stamp it
   uint16_t keep_alive = 0;
   uint32_t client_max_packet = kMaxRemainingLength;
   bool problem_info = true;  // 5: Request Problem Information
@@ -102,8 +153,12 @@ struct Conn {
   int64_t accepted_ms = 0;
   bool closing = false;  // send what is in `out`, then close (Reap)
   int64_t closing_since_ms = 0;
-  uint32_t events = 0;            // current epoll interest
-  std::string address;            // the client's IP address (bytes), for the per-address bound
+  uint32_t events = 0;  // current epoll interest
+  std::string address;  // the client's IP address (bytes), for the per-address bound
+  std::string peer;     // the same as text, as HTTP names it (the login limiter's key)
+  // CONNECT with a user password, waiting for the auth thread: nothing
+  // after the CONNECT is read or handled until then.
+  std::unique_ptr<PendingConnect> pending;
   SSL* ssl = nullptr;             // TLS connections (--mqtt-tls)
   bool read_wants_write = false;  // SSL_read needs the socket writable (handshake)
 };
@@ -117,7 +172,7 @@ struct Job {
   std::string topic;
   std::string payload;
   int64_t arrival_ns = 0;
-  const TokenInfo* token = nullptr;
+  std::shared_ptr<const Principal> principal;
   std::string username;
 };
 
@@ -137,8 +192,13 @@ struct Completion {
 
 class Listener::Impl {
  public:
-  Impl(DB* db, const ListenerOptions& options, TokenStore tokens)
-      : db_(db), options_(options), tokens_(std::move(tokens)) {}
+  Impl(DB* db, const ListenerOptions& options, std::shared_ptr<AuthState> auth)
+      : db_(db), options_(options), auth_(std::move(auth)), dead_letters_(options.dead_letters) {
+    if (!dead_letters_ && !options_.dead_letter_path.empty()) {
+      dead_letters_ =
+          std::make_shared<DeadLetterWriter>(options_.dead_letter_path, options_.dead_letter_max_bytes);
+    }
+  }
 
   ~Impl() {
     for (auto& [id, c] : conns_) {
@@ -151,7 +211,6 @@ class Listener::Impl {
     if (tls_ != nullptr) SSL_CTX_free(tls_);
     if (wake_fd_ >= 0) ::close(wake_fd_);
     if (epoll_fd_ >= 0) ::close(epoll_fd_);
-    if (dead_fd_ >= 0) ::close(dead_fd_);
   }
 
   Status Init() {
@@ -224,6 +283,7 @@ class Listener::Impl {
   void Run() {
     const int writers = options_.writer_threads > 0 ? options_.writer_threads : 1;
     for (int i = 0; i < writers; i++) writers_.emplace_back([this] { WriterLoop(); });
+    for (int i = 0; i < kAuthThreads; i++) auth_threads_.emplace_back([this] { AuthLoop(); });
     std::vector<epoll_event> events(256);
     int64_t next_tick = NowMs() + 250;
     while (true) {
@@ -272,13 +332,23 @@ class Listener::Impl {
       }
     }
     // Stop: every queued message is written and acknowledged; now close.
+    // Logins still waiting are dropped with their connections.
     {
       std::lock_guard<std::mutex> l(mu_);
       writers_stop_ = true;
     }
+    {
+      std::lock_guard<std::mutex> l(auth_mu_);
+      auth_stop_ = true;
+      for (auto& j : auth_queue_) sodium_memzero(j.password.data(), j.password.size());
+      auth_queue_.clear();
+    }
     cv_.notify_all();
+    auth_cv_.notify_all();
     for (auto& t : writers_) t.join();
     writers_.clear();
+    for (auto& t : auth_threads_) t.join();
+    auth_threads_.clear();
     Drain();
     std::vector<uint64_t> ids;
     for (auto& [id, c] : conns_) ids.push_back(id);
@@ -344,12 +414,15 @@ class Listener::Impl {
         return;
       }
       std::string address;
+      char text[INET6_ADDRSTRLEN] = "";
       if (peer.ss_family == AF_INET) {
         const auto* a = reinterpret_cast<const sockaddr_in*>(&peer);
         address.assign(reinterpret_cast<const char*>(&a->sin_addr), sizeof(a->sin_addr));
+        inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text));
       } else if (peer.ss_family == AF_INET6) {
         const auto* a = reinterpret_cast<const sockaddr_in6*>(&peer);
         address.assign(reinterpret_cast<const char*>(&a->sin6_addr), sizeof(a->sin6_addr));
+        inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text));
       }
       int& per_address = conns_per_address_[address];
       if (options_.max_connections_per_address > 0 && per_address >= options_.max_connections_per_address) {
@@ -365,6 +438,7 @@ class Listener::Impl {
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       auto c = std::make_unique<Conn>();
       c->address = std::move(address);
+      c->peer = text;
       if (l.tls) {
         c->ssl = SSL_new(tls_);
         if (c->ssl == nullptr || SSL_set_fd(c->ssl, fd) != 1) {
@@ -391,7 +465,7 @@ class Listener::Impl {
   void UpdateInterest(Conn& c, bool add = false) {
     uint32_t want = 0;
     if (!c.closing && !stop_.load() && !queue_full_ && c.inflight < options_.receive_maximum &&
-        c.out.size() < kMaxPendingOutput) {
+        c.out.size() < kMaxPendingOutput && !c.pending) {
       want |= EPOLLIN;
     }
     if (!c.out.empty() || c.read_wants_write) want |= EPOLLOUT;
@@ -455,7 +529,8 @@ class Listener::Impl {
   bool Process(Conn& c) {
     size_t off = 0;
     bool alive = true;
-    while (alive && !c.closing && !stop_.load() && c.inflight < options_.receive_maximum && !queue_full_) {
+    while (alive && !c.closing && !stop_.load() && c.inflight < options_.receive_maximum && !queue_full_ &&
+           !c.pending) {
       FixedHeader h;
       std::string_view data(c.in);
       data.remove_prefix(off);
@@ -609,36 +684,138 @@ class Listener::Impl {
     c.version = p.version;
     if (p.properties.authentication_method) {
       return RefuseConnect(c, c.version, reason::kBadAuthenticationMethod,
-                           "extended authentication is not supported; send a token as password");
+                           "extended authentication is not supported; send a user name and password or a "
+                           "token as password");
     }
-    if (options_.auth_required) {
-      const TokenInfo* t = p.password ? tokens_.Authenticate(*p.password) : nullptr;
-      if (t == nullptr) {
-        return RefuseConnect(c, c.version, reason::kNotAuthorized,
-                             p.password ? "the password is not a valid API token"
-                                        : "this server requires an API token as the password");
-      }
-      if (!t->may_write()) {
-        return RefuseConnect(c, c.version, reason::kNotAuthorized,
-                             absl::StrCat("token \"", t->id, "\" has no write scope"));
-      }
-      c.token = t;
+    if (p.client_id.empty() && c.version == kV311 && !p.clean_start) {
+      return RefuseConnect(c, c.version, reason::kClientIdNotValid,
+                           "an empty client identifier needs a clean session");
     }
-    std::string client_id(p.client_id);
+    PendingConnect pc;
+    pc.version = p.version;
+    pc.clean_start = p.clean_start;
+    pc.keep_alive = p.keep_alive;
+    pc.client_id = std::string(p.client_id);
+    if (p.username) pc.username = std::string(*p.username);
+    pc.session_expiry_interval = p.properties.session_expiry_interval;
+    pc.maximum_packet_size = p.properties.maximum_packet_size;
+    pc.request_problem_information = p.properties.request_problem_information;
+    // Protected mode as for HTTP, decided now: on from the start, or since
+    // the first token or admin user was created while the server runs.
+    if (!auth_->Active()) return FinishConnect(c, pc, anonymous_);
+    // A token as the password first: one SHA-256, checked right here.
+    if (p.password) {
+      std::shared_ptr<const TokenStore> tokens = auth_->Tokens();
+      if (const TokenInfo* t = tokens->Authenticate(*p.password); t != nullptr) {
+        if (!t->may_write()) {
+          return RefuseConnect(c, c.version, reason::kNotAuthorized,
+                               absl::StrCat("token \"", t->id, "\" has no write scope"));
+        }
+        auto who = std::make_shared<Principal>();
+        who->kind = Principal::kToken;
+        who->token_hash = t->hash;
+        who->token_id = t->id;
+        return FinishConnect(c, pc, std::move(who));
+      }
+    }
+    if (!p.password || pc.username.empty()) {
+      return RefuseConnect(c, c.version, reason::kBadUserNameOrPassword,
+                           p.password ? "the password is not a valid API token (no user name given)"
+                                      : "this server requires a user name and password, or an API token "
+                                        "as the password");
+    }
+    // Guessing is refused per address before any hashing, sharing HTTP's
+    // limiter: a hash costs ~0.1 s and 64 MiB.
+    if (int64_t wait = auth_->login_limiter().RetryAfter(c.peer); wait > 0) {
+      return RefuseConnect(
+          c, c.version, reason::kConnectionRateExceeded,
+          absl::StrCat("too many failed authentication attempts from this address; retry in ", wait, " s"));
+    }
+    // Argon2id takes tens of milliseconds: an auth thread verifies it while
+    // this loop serves everyone else; the CONNACK follows (DrainLogins).
+    {
+      std::lock_guard<std::mutex> l(auth_mu_);
+      if (auth_queue_.size() >= kMaxPendingLogins) {
+        return RefuseConnect(c, c.version, reason::kServerBusy,
+                             "too many logins waiting for their password check; retry later");
+      }
+      auth_queue_.push_back({c.id, pc.username, std::string(*p.password), c.peer});
+    }
+    auth_cv_.notify_one();
+    c.pending = std::make_unique<PendingConnect>(std::move(pc));
+    return true;
+  }
+
+  // Auth thread: verifies one password at a time (UserStore::Authenticate,
+  // which caches verified pairs for a minute) and counts failures against
+  // the address, whether or not the client is still there.
+  void AuthLoop() {
+    while (true) {
+      LoginJob j;
+      {
+        std::unique_lock<std::mutex> l(auth_mu_);
+        auth_cv_.wait(l, [&] { return auth_stop_ || !auth_queue_.empty(); });
+        if (auth_stop_) return;
+        j = std::move(auth_queue_.front());
+        auth_queue_.pop_front();
+      }
+      if (options_.before_login_for_test) options_.before_login_for_test();
+      LoginResult r;
+      r.conn_id = j.conn_id;
+      r.ok = auth_->users()->Authenticate(j.user, j.password).has_value();
+      sodium_memzero(j.password.data(), j.password.size());
+      if (!r.ok) auth_->login_limiter().Failed(j.peer);
+      r.user = std::move(j.user);
+      {
+        std::lock_guard<std::mutex> l(auth_mu_);
+        auth_done_.push_back(std::move(r));
+      }
+      Wake();
+    }
+  }
+
+  // Loop: answers the CONNECTs whose password was verified, then handles
+  // what their clients sent after the CONNECT.
+  void DrainLogins() {
+    std::deque<LoginResult> done;
+    {
+      std::lock_guard<std::mutex> l(auth_mu_);
+      done.swap(auth_done_);
+    }
+    for (auto& r : done) {
+      auto it = conns_.find(r.conn_id);
+      if (it == conns_.end() || it->second->closing || !it->second->pending) continue;
+      Conn& c = *it->second;
+      std::unique_ptr<PendingConnect> pc = std::move(c.pending);
+      if (!r.ok) {
+        // The user name is not logged (it may be a password typed into
+        // the wrong field), as over HTTP.
+        RefuseConnect(c, c.version, reason::kBadUserNameOrPassword, "wrong user name or password");
+        continue;
+      }
+      auto who = std::make_shared<Principal>();
+      who->kind = Principal::kUser;
+      who->user = std::move(r.user);
+      if (!FinishConnect(c, *pc, std::move(who))) continue;
+      if (!c.in.empty() && !Process(c)) continue;
+      UpdateInterest(c);
+    }
+  }
+
+  // Accepts a CONNECT whose credentials were checked: the session, then
+  // the CONNACK.
+  bool FinishConnect(Conn& c, const PendingConnect& p, std::shared_ptr<const Principal> who) {
+    std::string client_id = p.client_id;
     std::optional<std::string> assigned;
     if (client_id.empty()) {
-      if (c.version == kV311 && !p.clean_start) {
-        return RefuseConnect(c, c.version, reason::kClientIdNotValid,
-                             "an empty client identifier needs a clean session");
-      }
       client_id = absl::StrCat("m2mdb-auto-", c.id);
       assigned = client_id;
     }
+    c.principal = std::move(who);
     c.keep_alive = p.keep_alive;
-    if (p.username) c.username = std::string(*p.username);
-    if (p.properties.maximum_packet_size) c.client_max_packet = *p.properties.maximum_packet_size;
-    if (p.properties.request_problem_information)
-      c.problem_info = *p.properties.request_problem_information != 0;
+    c.username = p.username;
+    if (p.maximum_packet_size) c.client_max_packet = *p.maximum_packet_size;
+    if (p.request_problem_information) c.problem_info = *p.request_problem_information != 0;
 
     // Session: taken over from another connection, resumed, or new.
     std::shared_ptr<Session> s;
@@ -670,7 +847,7 @@ class Listener::Impl {
       sessions_[client_id] = s;
     }
     if (c.version == kV5) {
-      s->expiry_seconds = p.properties.session_expiry_interval.value_or(0);
+      s->expiry_seconds = p.session_expiry_interval.value_or(0);
       s->persistent = s->expiry_seconds != 0;
     } else {
       s->persistent = !p.clean_start;
@@ -722,7 +899,7 @@ class Listener::Impl {
     j.topic = std::string(p.topic);
     j.payload = std::string(p.payload);
     j.arrival_ns = WallNs();
-    j.token = c.token;
+    j.principal = c.principal;
     if (options_.rules) j.username = c.username;
     if (p.qos > 0) c.inflight++;
     Enqueue(std::move(j));
@@ -779,12 +956,9 @@ class Listener::Impl {
     req.max_line_bytes = options_.max_line_bytes;
     req.rules = options_.rules.get();
     req.authorize = [&](const std::string& database) -> std::string {
-      if (j.token != nullptr && !j.token->CoversDatabase(database)) {
-        return absl::StrCat("token \"", j.token->id, "\" is not authorized to write to database \"", database,
-                            "\"");
-      }
-      if (options_.before_write_for_test) options_.before_write_for_test();
-      return {};
+      std::string why = Authorize(*j.principal, database);
+      if (why.empty() && options_.before_write_for_test) options_.before_write_for_test();
+      return why;
     };
     IngestOutcome o = IngestMessage(db_, req);
     stats_.points += o.points;
@@ -816,49 +990,62 @@ class Listener::Impl {
     return d;
   }
 
+  // Why `who` may not write to `database` now, or "" if it may. Asked per
+  // message against the current credentials (a token lookup or a grant
+  // lookup, each under a short lock), so that a change made while the
+  // server runs reaches connections already open.
+  std::string Authorize(const Principal& who, const std::string& database) const {
+    switch (who.kind) {
+      case Principal::kAnonymous:
+        if (auth_->Active()) {
+          return "authentication was switched on after this connection was made: reconnect with "
+                 "credentials";
+        }
+        return {};
+      case Principal::kToken: {
+        std::shared_ptr<const TokenStore> tokens = auth_->Tokens();
+        const TokenInfo* t = tokens->FindByHash(who.token_hash);
+        if (t == nullptr) return absl::StrCat("token \"", who.token_id, "\" was revoked");
+        if (!t->may_write() || !t->CoversDatabase(database)) {
+          return absl::StrCat("token \"", t->id, "\" is not authorized to write to database \"", database,
+                              "\"");
+        }
+        return {};
+      }
+      case Principal::kUser:
+        switch (auth_->users()->CheckWrite(who.user, database)) {
+          case UserStore::WriteCheck::kAllowed:
+            return {};
+          case UserStore::WriteCheck::kNoSuchUser:
+            return absl::StrCat("user \"", who.user, "\" was dropped");
+          case UserStore::WriteCheck::kNotGranted:
+            return absl::StrCat("user \"", who.user, "\" is not authorized to write to database \"", database,
+                                "\"");
+        }
+    }
+    return "unknown principal";
+  }
+
   // Appends one JSON line for a rejected message (lines: the rejected line
   // numbers of a partial write; empty = the whole payload was rejected).
   void DeadLetter(const Job& j, uint8_t code, const std::string& why, const std::vector<int>& lines) {
-    if (options_.dead_letter_path.empty()) return;
-    std::string rec = absl::StrCat("{\"time\":", j.arrival_ns, ",\"client_id\":");
-    AppendJsonString(&rec, j.session ? j.session->client_id : "");
-    rec += ",\"topic\":";
-    AppendJsonString(&rec, j.topic);
-    absl::StrAppend(&rec, ",\"qos\":", j.qos, ",\"reason_code\":", code, ",\"reason\":");
-    AppendJsonString(&rec, why);
-    if (!lines.empty()) {
-      rec += ",\"rejected_lines\":[";
-      for (size_t i = 0; i < lines.size(); i++) absl::StrAppend(&rec, i ? "," : "", lines[i]);
-      rec += "]";
-    }
-    rec += ",\"payload\":";
-    AppendJsonString(&rec, j.payload);
-    rec += "}\n";
-    std::lock_guard<std::mutex> l(dead_mu_);
-    if (dead_fd_ >= 0 && dead_bytes_ + rec.size() > options_.dead_letter_max_bytes && dead_bytes_ > 0) {
-      ::close(dead_fd_);
-      dead_fd_ = -1;
-      const std::string old = options_.dead_letter_path + ".1";
-      ::rename(options_.dead_letter_path.c_str(), old.c_str());
-    }
-    if (dead_fd_ < 0) {
-      dead_fd_ = ::open(options_.dead_letter_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-      if (dead_fd_ < 0) {
-        LogRateLimited(absl::StrCat("mqtt: cannot open the dead-letter file ", options_.dead_letter_path,
-                                    ": ", strerror(errno)));
-        return;
-      }
-      struct stat st {};
-      dead_bytes_ = fstat(dead_fd_, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
-    }
-    // One write per record: O_APPEND keeps records whole.
-    if (::write(dead_fd_, rec.data(), rec.size()) == static_cast<ssize_t>(rec.size()))
-      dead_bytes_ += rec.size();
+    if (!dead_letters_) return;
+    DeadLetterWriter::Record r;
+    r.time_ns = j.arrival_ns;
+    r.client_id = j.session ? std::string_view(j.session->client_id) : std::string_view();
+    r.topic = j.topic;
+    r.qos = j.qos;
+    r.reason_code = code;
+    r.reason = why;
+    r.rejected_lines = &lines;
+    r.payload = j.payload;
+    dead_letters_->Write(r);
   }
 
   // Takes writer completions: acknowledgements go to the connection the
   // session has now.
   void Drain() {
+    DrainLogins();
     std::deque<Completion> done;
     bool resume_all = false;
     {
@@ -1082,7 +1269,8 @@ class Listener::Impl {
 
   DB* db_;
   const ListenerOptions options_;
-  const TokenStore tokens_;
+  const std::shared_ptr<AuthState> auth_;
+  const std::shared_ptr<const Principal> anonymous_ = std::make_shared<Principal>();
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   std::atomic<bool> stop_{false};
@@ -1109,9 +1297,15 @@ class Listener::Impl {
 
   AtomicStats stats_;
   RateLimitedLog log_;
-  std::mutex dead_mu_;
-  int dead_fd_ = -1;         // guarded by dead_mu_
-  uint64_t dead_bytes_ = 0;  // guarded by dead_mu_
+  std::shared_ptr<DeadLetterWriter> dead_letters_;  // null: off
+
+  // Password checks (AuthLoop).
+  std::mutex auth_mu_;
+  std::condition_variable auth_cv_;
+  std::deque<LoginJob> auth_queue_;    // guarded by auth_mu_
+  std::deque<LoginResult> auth_done_;  // guarded by auth_mu_
+  bool auth_stop_ = false;             // guarded by auth_mu_
+  std::vector<std::thread> auth_threads_;
 };
 
 std::string RenderMetrics(const ListenerStats& s) {
@@ -1144,7 +1338,14 @@ Listener::~Listener() = default;
 
 StatusOr<std::unique_ptr<Listener>> Listener::Create(DB* db, const ListenerOptions& options,
                                                      TokenStore tokens) {
-  auto impl = std::make_unique<Impl>(db, options, std::move(tokens));
+  ASSIGN_OR_RETURN(std::shared_ptr<AuthState> auth,
+                   AuthState::Create(db, std::move(tokens), options.auth_required));
+  return Create(db, options, std::move(auth));
+}
+
+StatusOr<std::unique_ptr<Listener>> Listener::Create(DB* db, const ListenerOptions& options,
+                                                     std::shared_ptr<AuthState> auth) {
+  auto impl = std::make_unique<Impl>(db, options, std::move(auth));
   if (Status s = impl->Init(); !s.ok()) return s;
   return std::unique_ptr<Listener>(new Listener(std::move(impl)));
 }

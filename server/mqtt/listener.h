@@ -16,6 +16,10 @@
 // until acknowledgements free room, so memory stays bounded when the engine
 // stalls (its head over budget) and the client's TCP window closes.
 //
+// Authentication (docs/mqtt.md, "Authentication"): an API token as the
+// password is checked on the loop (one SHA-256); a user's password (Argon2id,
+// tens of ms) on an auth thread, the CONNACK following when it is done.
+//
 // Thread-safety: Create, Bind, Run from one thread; Stop and Stats from any.
 #ifndef M2MDB_SERVER_MQTT_LISTENER_H_
 #define M2MDB_SERVER_MQTT_LISTENER_H_
@@ -27,6 +31,8 @@
 
 #include "m2mdb/db.h"
 #include "m2mdb/status.h"
+#include "server/auth_state.h"
+#include "server/mqtt/ingest.h"
 #include "server/mqtt/rules.h"
 #include "server/tokens.h"
 
@@ -57,8 +63,10 @@ struct ListenerOptions {
   size_t max_sessions = 100000;
   // As --max-line-bytes for /write; 0 = no limit.
   uint64_t max_line_bytes = 1ull << 20;
-  // When true, CONNECT needs a password that is an API token with write
-  // scope; publishes go only to the token's databases.
+  // For Create(db, options, tokens) only: authentication on from the start
+  // (AuthState::Create). With it on, CONNECT needs an API token with write
+  // scope as the password, or a user name and its password; each PUBLISH
+  // then needs the token's database or the user's WRITE grant.
   bool auth_required = false;
   // Rejected and partly rejected messages are appended here, one JSON
   // object per line (docs/mqtt.md, "Dead letters"); empty = off. When the
@@ -66,6 +74,9 @@ struct ListenerOptions {
   // one) and a new file starts. Default: off, 64 MiB.
   std::string dead_letter_path = {};
   uint64_t dead_letter_max_bytes = 64ull << 20;
+  // A writer shared with the subscriber (serve.cc); when set, the two
+  // fields above are ignored.
+  std::shared_ptr<DeadLetterWriter> dead_letters = {};
   // PEM certificate chain and key for Bind(..., tls = true) (the server's
   // --tls-cert/--tls-key). Default: none.
   std::string tls_cert = {};
@@ -76,6 +87,9 @@ struct ListenerOptions {
   // For tests: called by a writer thread before each engine write (to hold
   // writes back as a stalled engine would).
   std::function<void()> before_write_for_test = {};
+  // For tests: called by an auth thread before it verifies a password (to
+  // show the loop goes on meanwhile).
+  std::function<void()> before_login_for_test = {};
 };
 
 // Counters since start (docs/mqtt.md, "Counters").
@@ -97,9 +111,16 @@ std::string RenderMetrics(const ListenerStats& stats);
 
 class Listener {
  public:
-  // `db` must outlive the listener.
+  // `db` must outlive the listener. Credentials: `tokens` and the users
+  // of `db`, fixed at start unless changed through this listener's own
+  // AuthState (tests).
   static StatusOr<std::unique_ptr<Listener>> Create(DB* db, const ListenerOptions& options,
                                                     TokenStore tokens);
+  // With the credentials the HTTP API changes while the server runs
+  // (serve.cc): tokens, users and grants are looked up at every CONNECT
+  // and, for the connection's own token or user, at every PUBLISH.
+  static StatusOr<std::unique_ptr<Listener>> Create(DB* db, const ListenerOptions& options,
+                                                    std::shared_ptr<AuthState> auth);
   ~Listener();
 
   // Binds host:port (port 0: any free port); returns the bound port. May

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -19,7 +20,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "absl/strings/str_cat.h"
+
 #include "server/mqtt/codec.h"
+#include "server/users.h"
 #include "tests/support/test_util.h"
 
 namespace m2mdb::server::mqtt {
@@ -46,7 +50,10 @@ class MqttListener : public ::testing::Test {
       ASSERT_TRUE(loaded.ok());
       tokens = std::move(*loaded);
     }
-    auto l = Listener::Create(db_.get(), lo, std::move(tokens));
+    auto auth = AuthState::Create(db_.get(), std::move(tokens), lo.auth_required);
+    ASSERT_TRUE(auth.ok()) << auth.status();
+    auth_ = *auth;
+    auto l = Listener::Create(db_.get(), lo, auth_);
     ASSERT_TRUE(l.ok()) << l.status();
     listener_ = std::move(*l);
     auto port = listener_->Bind("127.0.0.1", 0);
@@ -150,6 +157,7 @@ class MqttListener : public ::testing::Test {
   std::thread run_;
   int port_ = 0;
   std::string write_token_, read_token_;
+  std::shared_ptr<AuthState> auth_;
 };
 
 TEST_F(MqttListener, PubackComesOnlyAfterThePointsAreStored) {
@@ -325,10 +333,11 @@ TEST_F(MqttListener, SubscribeIsAnsweredWithFailureCodes) {
 
 TEST_F(MqttListener, ProtectedModeNeedsAWriteToken) {
   Start({.auth_required = true});
-  int fd = ConnectMqtt({.client_id = "a", .username = "dev", .password = "m2m_wrong"}, 5);
+  // Not a token, so a user name and password: wrong (3.1.1: 4).
+  int fd = ConnectMqtt({.client_id = "a", .username = "dev", .password = "m2m_wrong"}, 4);
   EXPECT_TRUE(Closed(fd));
   close(fd);
-  fd = ConnectMqtt({.version = kV5, .client_id = "a"}, reason::kNotAuthorized);
+  fd = ConnectMqtt({.version = kV5, .client_id = "a"}, reason::kBadUserNameOrPassword);
   close(fd);
   fd = ConnectMqtt({.client_id = "a", .username = "dev", .password = read_token_}, 5);
   close(fd);
@@ -629,6 +638,224 @@ TEST_F(MqttListener, SessionTakeoverClosesTheOldConnection) {
   EXPECT_EQ(ReadPacket(b), EncodePingresp());
   close(a);
   close(b);
+}
+
+// ---- Users (AuthState): passwords verified off the loop, grants per PUBLISH ----
+
+// The first user must be an admin (users.h); `dev` may write t only.
+void AddUsers(AuthState* auth) {
+  ASSERT_TRUE(auth->users()->Create("root", "root-secret", true).ok());
+  ASSERT_TRUE(auth->users()->Create("dev", "dev pässword \"q\"", false).ok());
+  ASSERT_TRUE(auth->users()->SetPrivilege("dev", "t", Privilege::kWrite).ok());
+}
+
+TEST_F(MqttListener, UserPasswordAuthenticatesAndGrantsAreCheckedPerPublish) {
+  Start({.auth_required = true});
+  AddUsers(auth_.get());
+  ASSERT_TRUE(db_->CreateDatabase({.name = "other"}).ok());
+  int fd =
+      ConnectMqtt({.version = kV5, .client_id = "u1", .username = "dev", .password = "dev pässword \"q\""});
+  SendAll(fd, EncodePublish(kV5, 1, "t", 1, "user v=1 1"));
+  EXPECT_EQ(ReadPacket(fd), EncodeAck(kV5, PacketType::kPuback, 1));
+  // No grant on `other`: 0x87, nothing stored.
+  SendAll(fd, EncodePublish(kV5, 1, "other", 2, "user v=1 1"));
+  std::string ack = ReadPacket(fd);
+  ASSERT_GE(ack.size(), 5u);
+  EXPECT_EQ(static_cast<uint8_t>(ack[4]), reason::kNotAuthorized);
+  EXPECT_NE(ack.find("user \"dev\" is not authorized to write to database \"other\""), std::string::npos);
+  close(fd);
+  // An admin writes anywhere.
+  fd = ConnectMqtt({.version = kV5, .client_id = "u2", .username = "root", .password = "root-secret"});
+  SendAll(fd, EncodePublish(kV5, 1, "other", 1, "user v=2 2"));
+  EXPECT_EQ(ReadPacket(fd), EncodeAck(kV5, PacketType::kPuback, 1));
+  close(fd);
+  // Wrong password, unknown user, empty user name.
+  fd = ConnectMqtt({.version = kV5, .client_id = "u3", .username = "dev", .password = "nope"},
+                   reason::kBadUserNameOrPassword);
+  EXPECT_TRUE(Closed(fd));
+  close(fd);
+  fd = ConnectMqtt({.client_id = "u3", .username = "ghost", .password = "x"}, 4);
+  close(fd);
+  fd = ConnectMqtt({.client_id = "u3", .username = "", .password = "root-secret"}, 4);
+  close(fd);
+  EXPECT_EQ(Points("user"), 1u);
+  EXPECT_EQ(listener_->Stats().connects_refused, 3u);
+}
+
+// Argon2id runs on an auth thread: while one login waits there, other
+// connections are served, and the waiting client's PUBLISH sent right
+// behind its CONNECT is handled only after its CONNACK.
+TEST_F(MqttListener, PasswordCheckDoesNotStallTheLoop) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  ListenerOptions lo;
+  lo.auth_required = true;
+  lo.before_login_for_test = [&] {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return release; });
+  };
+  Start(lo);
+  AddUsers(auth_.get());
+  int slow = Connect();
+  SendAll(slow,
+          EncodeConnect(
+              {.version = kV5, .client_id = "slow", .username = "dev", .password = "dev pässword \"q\""}) +
+              EncodePublish(kV5, 1, "t", 7, "pipelined v=1 1"));
+  // Another device with a token is served meanwhile.
+  int fast = ConnectMqtt({.version = kV5, .client_id = "fast", .username = "x", .password = write_token_});
+  SendAll(fast, EncodePublish(kV5, 1, "t", 1, "fast v=1 1"));
+  EXPECT_EQ(ReadPacket(fast), EncodeAck(kV5, PacketType::kPuback, 1));
+  EXPECT_EQ(ReadPacket(slow, 200), "");  // no CONNACK yet
+  EXPECT_EQ(Points("pipelined"), 0u);
+  {
+    std::lock_guard<std::mutex> l(mu);
+    release = true;
+  }
+  cv.notify_all();
+  std::string connack = ReadPacket(slow);
+  ASSERT_GE(connack.size(), 4u);
+  EXPECT_EQ(static_cast<uint8_t>(connack[0]), 0x20);
+  EXPECT_EQ(static_cast<uint8_t>(connack[3]), reason::kSuccess);
+  EXPECT_EQ(ReadPacket(slow), EncodeAck(kV5, PacketType::kPuback, 7));
+  EXPECT_EQ(Points("pipelined"), 1u);
+  close(slow);
+  close(fast);
+}
+
+// Failed logins count per address in the limiter HTTP uses too: after
+// LoginLimiter::kMaxFailures, CONNECT is refused (0x9F) before any hashing.
+TEST_F(MqttListener, FailedLoginsShareHttpsLimiter) {
+  Start({.auth_required = true});
+  AddUsers(auth_.get());
+  // Failures recorded by HTTP for this address (its text form, as HTTP's).
+  for (int i = 0; i < LoginLimiter::kMaxFailures - 1; i++) auth_->login_limiter().Failed("127.0.0.1");
+  int fd = ConnectMqtt({.version = kV5, .client_id = "g", .username = "dev", .password = "guess"},
+                       reason::kBadUserNameOrPassword);
+  close(fd);
+  EXPECT_GT(auth_->login_limiter().RetryAfter("127.0.0.1"), 0);  // MQTT's failure counted
+  // Even the right password waits now.
+  fd = ConnectMqtt({.version = kV5, .client_id = "g", .username = "dev", .password = "dev pässword \"q\""},
+                   reason::kConnectionRateExceeded);
+  close(fd);
+  // A token is not rate-limited (not guessable; one SHA-256).
+  fd = ConnectMqtt({.client_id = "g", .username = "dev", .password = write_token_});
+  close(fd);
+}
+
+// Changes made while the server runs reach connections already open: the
+// next PUBLISH is refused (5: 0x87; 3.1.1: acknowledged, counted and
+// dead-lettered), and new CONNECTs see them at once.
+TEST_F(MqttListener, RevokedGrantsUsersAndTokensStopTheNextPublish) {
+  ListenerOptions lo;
+  lo.auth_required = true;
+  lo.dead_letter_path = dir_.path() + "/dead.jsonl";
+  Start(lo);
+  AddUsers(auth_.get());
+  auto refused = [&](int fd, uint16_t id, const std::string& why) {
+    SendAll(fd, EncodePublish(kV5, 1, "t", id, "live v=9 9"));
+    std::string ack = ReadPacket(fd);
+    ASSERT_GE(ack.size(), 5u);
+    EXPECT_EQ(static_cast<uint8_t>(ack[4]), reason::kNotAuthorized);
+    EXPECT_NE(ack.find(why), std::string::npos) << ack;
+  };
+  int v5 =
+      ConnectMqtt({.version = kV5, .client_id = "a", .username = "dev", .password = "dev pässword \"q\""});
+  int v3 = ConnectMqtt({.client_id = "b", .username = "dev", .password = "dev pässword \"q\""});
+  SendAll(v5, EncodePublish(kV5, 1, "t", 1, "live v=1 1"));
+  EXPECT_EQ(ReadPacket(v5), EncodeAck(kV5, PacketType::kPuback, 1));
+  // REVOKE WRITE.
+  ASSERT_TRUE(auth_->users()->SetPrivilege("dev", "t", Privilege::kRead).ok());
+  refused(v5, 2, "user \"dev\" is not authorized to write to database \"t\"");
+  SendAll(v3, EncodePublish(kV311, 1, "t", 3, "live v=3 3"));
+  EXPECT_EQ(ReadPacket(v3), EncodeAck(kV311, PacketType::kPuback, 3));  // 3.1.1: acknowledged anyway
+  EXPECT_EQ(listener_->Stats().messages_rejected, 2u);
+  // GRANT again, then DROP USER.
+  ASSERT_TRUE(auth_->users()->SetPrivilege("dev", "t", Privilege::kAll).ok());
+  SendAll(v5, EncodePublish(kV5, 1, "t", 4, "live v=4 4"));
+  EXPECT_EQ(ReadPacket(v5), EncodeAck(kV5, PacketType::kPuback, 4));
+  ASSERT_TRUE(auth_->users()->Drop("dev").ok());
+  refused(v5, 5, "user \"dev\" was dropped");
+  close(v5);
+  close(v3);
+  int fd =
+      ConnectMqtt({.version = kV5, .client_id = "a", .username = "dev", .password = "dev pässword \"q\""},
+                  reason::kBadUserNameOrPassword);
+  close(fd);
+
+  // A token revoked over HTTP (ReloadTokens) stops its connection.
+  int tok = ConnectMqtt({.version = kV5, .client_id = "c", .password = write_token_});
+  SendAll(tok, EncodePublish(kV5, 1, "t", 1, "live v=6 6"));
+  EXPECT_EQ(ReadPacket(tok), EncodeAck(kV5, PacketType::kPuback, 1));
+  auto tokens = TokenStore::Load(db_.get());
+  ASSERT_TRUE(tokens.ok());
+  const TokenInfo* info = tokens->Authenticate(write_token_);
+  ASSERT_NE(info, nullptr);
+  ASSERT_TRUE(TokenStore::Revoke(db_.get(), info->id).ok());
+  ASSERT_TRUE(auth_->ReloadTokens().ok());
+  refused(tok, 2, absl::StrCat("token \"", info->id, "\" was revoked"));
+  close(tok);
+  fd = ConnectMqtt({.version = kV5, .client_id = "c", .password = write_token_},
+                   reason::kBadUserNameOrPassword);
+  close(fd);
+  // A token created while running works at once.
+  TokenInfo fresh;
+  auto secret = TokenStore::Create(db_.get(), {"t"}, {.write = true}, "new", &fresh);
+  ASSERT_TRUE(secret.ok());
+  ASSERT_TRUE(auth_->ReloadTokens().ok());
+  fd = ConnectMqtt({.version = kV5, .client_id = "d", .password = *secret});
+  SendAll(fd, EncodePublish(kV5, 1, "t", 1, "live v=7 7"));
+  EXPECT_EQ(ReadPacket(fd), EncodeAck(kV5, PacketType::kPuback, 1));
+  close(fd);
+  EXPECT_EQ(Points("live"), 4u);  // 1, 4, 6, 7
+  // The refused messages are in the dead-letter file, the password nowhere.
+  std::ifstream in(lo.dead_letter_path);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find("\"reason_code\":135"), std::string::npos) << all;
+  EXPECT_EQ(all.find("pässword"), std::string::npos);
+}
+
+// Protected mode switches on for MQTT when the first admin is created while
+// the server runs, as for HTTP: anonymous CONNECTs are refused from then on
+// and an anonymous connection already open has its next PUBLISH refused.
+TEST_F(MqttListener, ProtectedModeSwitchesOnWithTheFirstAdmin) {
+  Start();
+  int open = ConnectMqtt({.version = kV5, .client_id = "anon"});
+  SendAll(open, EncodePublish(kV5, 1, "t", 1, "anon v=1 1"));
+  EXPECT_EQ(ReadPacket(open), EncodeAck(kV5, PacketType::kPuback, 1));
+  ASSERT_TRUE(auth_->users()->Create("root", "root-secret", true).ok());
+  SendAll(open, EncodePublish(kV5, 1, "t", 2, "anon v=2 2"));
+  std::string ack = ReadPacket(open);
+  ASSERT_GE(ack.size(), 5u);
+  EXPECT_EQ(static_cast<uint8_t>(ack[4]), reason::kNotAuthorized);
+  close(open);
+  int fd = ConnectMqtt({.version = kV5, .client_id = "anon2"}, reason::kBadUserNameOrPassword);
+  close(fd);
+  fd = ConnectMqtt({.version = kV5, .client_id = "root", .username = "root", .password = "root-secret"});
+  SendAll(fd, EncodePublish(kV5, 1, "t", 1, "anon v=3 3"));
+  EXPECT_EQ(ReadPacket(fd), EncodeAck(kV5, PacketType::kPuback, 1));
+  close(fd);
+  EXPECT_EQ(Points("anon"), 2u);
+}
+
+// %username in a rule is the authenticated user's name.
+TEST_F(MqttListener, IdentityTagIsTheAuthenticatedUser) {
+  auto rules = Rules::Parse("lp/# db=t tag.user=%username\n");
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  ListenerOptions lo;
+  lo.auth_required = true;
+  lo.rules = std::make_shared<const Rules>(std::move(*rules));
+  Start(lo);
+  AddUsers(auth_.get());
+  int fd =
+      ConnectMqtt({.version = kV5, .client_id = "i", .username = "dev", .password = "dev pässword \"q\""});
+  SendAll(fd, EncodePublish(kV5, 1, "lp/x", 1, "who,user=root v=1 1"));
+  EXPECT_EQ(ReadPacket(fd), EncodeAck(kV5, PacketType::kPuback, 1));
+  close(fd);
+  auto series = db_->Series("t", "", {});
+  ASSERT_TRUE(series.ok());
+  ASSERT_EQ(series->size(), 1u);
+  EXPECT_EQ((*series)[0].key, "who,user=dev");
 }
 
 }  // namespace

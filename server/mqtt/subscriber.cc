@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 
 #include "m2mdb/log.h"
+#include "server/mqtt/codec.h"
 #include "server/mqtt/ingest.h"
 
 namespace m2mdb::server::mqtt {
@@ -345,11 +346,13 @@ class Subscriber::Impl {
         self->partial_++;
         self->LogRateLimited(absl::StrCat("mqtt subscriber: payload on topic \"", std::string(req.topic),
                                           "\" partly rejected: ", o.why));
+        self->DeadLetter(req, m->qos, reason::kSuccess, o);
         break;
       case IngestOutcome::kRejected:
         self->rejected_++;
         self->LogRateLimited(absl::StrCat("mqtt subscriber: payload on topic \"", std::string(req.topic),
                                           "\" rejected: ", o.why));
+        self->DeadLetter(req, m->qos, o.reason, o);
         break;
       case IngestOutcome::kFailed:
         self->write_failures_++;
@@ -360,6 +363,21 @@ class Subscriber::Impl {
   }
 
   void LogRateLimited(const std::string& line) { log_.Warn(line); }
+
+  // The listener's record (ingest.h); client_id is ours, the subscriber's.
+  void DeadLetter(const IngestRequest& req, int qos, uint8_t code, const IngestOutcome& o) {
+    if (!options_.dead_letters) return;
+    DeadLetterWriter::Record r;
+    r.time_ns = req.arrival_ns;
+    r.client_id = options_.client_id;
+    r.topic = req.topic;
+    r.qos = qos;
+    r.reason_code = code;
+    r.reason = o.why;
+    r.rejected_lines = &o.rejected_lines;
+    r.payload = req.payload;
+    options_.dead_letters->Write(r);
+  }
 
   DB* db_;
   const SubscriberOptions options_;

@@ -27,6 +27,7 @@
 
 #include "m2mdb/db.h"
 #include "m2mdb/status.h"
+#include "server/mqtt/ingest.h"
 #include "server/mqtt/rules.h"
 
 namespace m2mdb::server::mqtt {
@@ -61,6 +62,9 @@ struct SubscriberOptions {
   std::string tls_ca_file;
   uint64_t max_line_bytes = 1ull << 20;
   std::shared_ptr<const Rules> rules = {};  // null: the default mapping
+  // Rejected and partly rejected messages go here, as the listener's
+  // (`--mqtt-dead-letter`, ingest.h); null: off.
+  std::shared_ptr<DeadLetterWriter> dead_letters = {};
   int keepalive_seconds = 30;
   // Reconnect delays: the first, doubling up to the last. Default 1 s, 30 s.
   int reconnect_min_ms = 1000;

@@ -164,7 +164,10 @@ class Subscribe(unittest.TestCase):
     def setUp(self):
         self.broker = Broker("sub")
         self.url = "mqtt://127.0.0.1:%d/t/#" % self.broker.port
-        self.server = Server("sub", [self.url])
+        self.dead = os.path.join(ARGS.work, "sub-dead.jsonl")
+        if os.path.exists(self.dead):
+            os.remove(self.dead)
+        self.server = Server("sub", [self.url], extra=["--mqtt-dead-letter", self.dead])
 
     def tearDown(self):
         self.server.stop()
@@ -200,6 +203,17 @@ class Subscribe(unittest.TestCase):
         self.assertEqual(m["m2mdb_mqtt_subscriber_messages_partial_total"], 1)
         self.assertIn("rejected", self.server.read_log())
         self.assertIsNone(self.server.proc.poll())
+        # The listener's dead-letter format: one JSON object per message.
+        with open(self.dead) as f:
+            dead = [json.loads(line) for line in f]
+        self.assertEqual(3, len(dead), dead)
+        self.assertEqual("this is not line protocol", dead[0]["payload"])
+        self.assertEqual(153, dead[0]["reason_code"])
+        self.assertEqual("t/x", dead[0]["topic"])
+        self.assertEqual(1, dead[0]["qos"])
+        self.assertRegex(dead[0]["client_id"], r"^m2mdb-")
+        self.assertEqual(0, dead[2]["reason_code"])  # partial: the good line was stored
+        self.assertEqual([2], dead[2]["rejected_lines"])
 
     def test_missing_database_is_counted(self):
         self.server.stop()

@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import unittest
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -347,9 +348,10 @@ class Auth(unittest.TestCase):
         self.assertTrue(tok.startswith("m2m_"), tok)
         s = Server("auth", fresh=False)
         try:
+            # Not a token: taken as a user's password, which is wrong.
             r = mosquitto_pub(s.mqtt_port, "-q", "1", "-t", "t", "-m", "au v=1", "-u", "dev", "-P", "m2m_nope")
             self.assertNotEqual(0, r.returncode)
-            self.assertIn("not authori", r.stderr.lower())
+            self.assertIn("bad user name or password", r.stderr.lower())
             r = mosquitto_pub(s.mqtt_port, "-V", "mqttv5", "-q", "1", "-t", "t", "-m", "au v=1")
             self.assertNotEqual(0, r.returncode)
             r = mosquitto_pub(s.mqtt_port, "-q", "1", "-t", "t", "-m", "au v=1", "-u", "dev", "-P", tok)
@@ -357,6 +359,117 @@ class Auth(unittest.TestCase):
             self.assertEqual(1, s.count("au", token=tok))
         finally:
             self.assertEqual(0, s.stop())
+
+
+def raw_connect_user(version, client_id, user, password):
+    """CONNECT with a user name and password (flags 0xC2: both, clean session)."""
+    body = mstr("MQTT") + bytes([version, 0xC2]) + struct.pack(">H", 30)
+    if version == 5:
+        body += b"\x00"
+    payload = mstr(client_id) + mstr(user) + mstr(password)
+    return b"\x10" + vi(len(body) + len(payload)) + body + payload
+
+
+def http(server, q, user=None, password=None, method="POST", path="/query", data=None):
+    params = {"q": q} if q else {}
+    if user is not None:
+        params.update({"u": user, "p": password})
+    url = "http://127.0.0.1:%d%s" % (server.http_port, path)
+    body = urllib.parse.urlencode(dict(params, **(data or {}))).encode()
+    req = urllib.request.Request(url, data=body, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+class Users(unittest.TestCase):
+    """MQTT user name and password as a user (Argon2id), grants per PUBLISH, and
+    changes made over HTTP while the server runs reaching MQTT at once."""
+
+    ROOT_PW = "r00t-\u00fc\u00df-'\"quoted\""
+    DEV_PW = "d3v \u2603 pass"
+
+    def test_users_grants_and_live_changes(self):
+        s = Server("users")
+        try:
+            # Before any user: open on loopback, anonymous publishes work.
+            anon = raw_session(s.mqtt_port, 5, "anon")
+            anon.sendall(raw_publish(5, 1, "t", 1, b"u v=1"))
+            self.assertEqual(b"\x40\x02\x00\x01", read_packet(anon))
+            # The first admin switches protected mode on, for MQTT too.
+            esc = lambda p: p.replace("\\", "\\\\").replace("'", "\\'")
+            code, body = http(s, "CREATE USER root WITH PASSWORD '%s' WITH ALL PRIVILEGES" % esc(self.ROOT_PW))
+            self.assertEqual(200, code, body)
+            anon.sendall(raw_publish(5, 1, "t", 2, b"u v=2"))
+            ack = read_packet(anon)
+            self.assertEqual(0x87, ack[4], ack)  # the open anonymous connection is refused now
+            anon.close()
+            r = mosquitto_pub(s.mqtt_port, "-q", "1", "-t", "t", "-m", "u v=3")
+            self.assertNotEqual(0, r.returncode)
+            root = lambda q: http(s, q, "root", self.ROOT_PW)
+            for q in ["CREATE USER dev WITH PASSWORD '%s'" % esc(self.DEV_PW), "GRANT WRITE ON t TO dev",
+                      "CREATE DATABASE other"]:
+                self.assertEqual(200, root(q)[0], q)
+            # mosquitto_pub with the user's password (3.1.1 and 5).
+            for v in ("mqttv311", "mqttv5"):
+                r = mosquitto_pub(s.mqtt_port, "-V", v, "-q", "1", "-t", "t", "-m", "u v=4", "-u", "dev", "-P",
+                                  self.DEV_PW)
+                self.assertEqual(0, r.returncode, r.stderr)
+            r = mosquitto_pub(s.mqtt_port, "-q", "1", "-t", "t", "-m", "u v=5", "-u", "dev", "-P", "wrong")
+            self.assertNotEqual(0, r.returncode)
+            self.assertIn("bad user name or password", r.stderr.lower())
+            # An established MQTT 5 connection: no grant on other -> 0x87.
+            dev = socket.create_connection(("127.0.0.1", s.mqtt_port), timeout=10)
+            dev.sendall(raw_connect_user(5, "dev-1", "dev", self.DEV_PW))
+            self.assertEqual(0, read_packet(dev)[3])
+            dev.sendall(raw_publish(5, 1, "other", 1, b"u v=6"))
+            self.assertEqual(0x87, read_packet(dev)[4])
+            dev.sendall(raw_publish(5, 1, "t", 2, b"u v=7"))
+            self.assertEqual(b"\x40\x02\x00\x02", read_packet(dev))
+            # REVOKE over HTTP: the same connection's next PUBLISH is refused.
+            self.assertEqual(200, root("REVOKE WRITE ON t FROM dev")[0])
+            dev.sendall(raw_publish(5, 1, "t", 3, b"u v=8"))
+            ack = read_packet(dev)
+            self.assertEqual(0x87, ack[4], ack)
+            self.assertIn(b'user "dev" is not authorized to write to database "t"', ack)
+            dev.close()
+            # A token made with `m2mdb token create --host` works at once;
+            # revoked with `token revoke --host`, its connection stops.
+            host = ["--host", "http://127.0.0.1:%d" % s.http_port, "--token", "root:" + self.ROOT_PW]
+            tok = subprocess.run([ARGS.bin, "token", "create", "--write", "--db", "t"] + host,
+                                 capture_output=True, text=True, timeout=30)
+            self.assertEqual(0, tok.returncode, tok.stderr)
+            secret = tok.stdout.strip()
+            dev = socket.create_connection(("127.0.0.1", s.mqtt_port), timeout=10)
+            dev.sendall(raw_connect_user(5, "dev-2", "truck-7", secret))
+            self.assertEqual(0, read_packet(dev)[3])
+            dev.sendall(raw_publish(5, 1, "t", 1, b"u v=9"))
+            self.assertEqual(b"\x40\x02\x00\x01", read_packet(dev))
+            ids = re.findall(r"created token ([0-9a-f]+) ", tok.stderr)
+            self.assertEqual(1, len(ids), tok.stderr)
+            r = subprocess.run([ARGS.bin, "token", "revoke", ids[0]] + host, capture_output=True, text=True,
+                               timeout=30)
+            self.assertEqual(0, r.returncode, r.stderr)
+            dev.sendall(raw_publish(5, 1, "t", 2, b"u v=10"))
+            ack = read_packet(dev)
+            self.assertEqual(0x87, ack[4], ack)
+            self.assertIn(b"was revoked", ack)
+            dev.close()
+            count = http(s, "SELECT count(v) FROM u", "root", self.ROOT_PW, data={"db": "t"})[1]
+            # Stored: v=1 (anonymous, before auth), v=4 twice, v=7, v=9.
+            self.assertEqual(5, json.loads(count)["results"][0]["series"][0]["values"][0][1], count)
+        finally:
+            self.assertEqual(0, s.stop())
+        # The passwords never reach the data directory or the log.
+        for pw in (self.ROOT_PW, self.DEV_PW):
+            needle = pw.encode()
+            self.assertNotIn(needle, open(s.log_path, "rb").read())
+            for root_dir, _, files in os.walk(s.data_dir):
+                for f in files:
+                    with open(os.path.join(root_dir, f), "rb") as fh:
+                        self.assertNotIn(needle, fh.read(), os.path.join(root_dir, f))
 
 
 class Rules(unittest.TestCase):
