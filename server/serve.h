@@ -71,7 +71,7 @@ struct ServeOptions {
   std::string mqtt_tls;  // MQTT over TLS with tls_cert/tls_key; empty = off
   uint32_t mqtt_max_packet_bytes = 1u << 20;
   int mqtt_receive_maximum = 100;  // in-flight QoS 1/2 messages per connection (1..65535)
-  int mqtt_writers = 8;
+  int mqtt_writers = 32;
   std::string mqtt_dead_letter;  // file for rejected messages (JSON lines); empty = off
   std::string mqtt_rules;        // topic rules file (server/mqtt/rules.h); empty = default mapping
   // MQTT subscriber (server/mqtt/subscriber.h): broker URLs

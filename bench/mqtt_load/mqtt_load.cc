@@ -196,15 +196,24 @@ int main(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--file") a.file = v;
-    else if (k == "--mode") a.mode = v;
-    else if (k == "--target") a.target = v;
-    else if (k == "--db") a.db = v;
-    else if (k == "--label") a.label = v;
-    else if (k == "--conns") a.conns = std::atoi(v.c_str());
-    else if (k == "--lines") a.lines = std::atoi(v.c_str());
-    else if (k == "--inflight") a.inflight = std::atoi(v.c_str());
-    else if (k == "--pid") a.pid = std::atoi(v.c_str());
+    if (k == "--file")
+      a.file = v;
+    else if (k == "--mode")
+      a.mode = v;
+    else if (k == "--target")
+      a.target = v;
+    else if (k == "--db")
+      a.db = v;
+    else if (k == "--label")
+      a.label = v;
+    else if (k == "--conns")
+      a.conns = std::atoi(v.c_str());
+    else if (k == "--lines")
+      a.lines = std::atoi(v.c_str());
+    else if (k == "--inflight")
+      a.inflight = std::atoi(v.c_str());
+    else if (k == "--pid")
+      a.pid = std::atoi(v.c_str());
     else {
       std::fprintf(stderr, "mqtt_load: unknown flag %s\n", k.c_str());
       return 2;

@@ -657,7 +657,7 @@ class Listener::Impl {
 
   bool RefuseConnect(Conn& c, uint8_t version, uint8_t code, const std::string& why) {
     stats_.refused++;
-    LogRateLimited(absl::StrCat("mqtt: CONNECT refused: ", why));
+    LogRateLimited(absl::StrCat("mqtt: CONNECT from ", c.peer, " refused: ", why));
     ConnackProperties p;
     p.announce_no_subscriptions = false;
     if (version == kV5) p.reason_string = why;
