@@ -4,7 +4,8 @@
 # `m2mdb serve --mqtt` per load (default settings, --wal-sync always) fed by
 # build/bin/mqtt_load: MQTT QoS 1, 50 lines per message, 8 connections, 100 in
 # flight each; HTTP /write of the same 50-line bodies over 8 keep-alive
-# connections; and, for reference, HTTP with 5000-line bodies. Every load is
+# connections; for reference, HTTP with 5000-line bodies and MQTT with the
+# previous default of 8 writer threads. Every load is
 # checked afterwards (one velocity value per readings line). Only the PIDs
 # started here are stopped.
 #
@@ -27,11 +28,11 @@ EXPECT=$(grep -c '^readings' "$TMP/iot.lp")
 echo "iot set: $(wc -l < "$TMP/iot.lp") lines ($EXPECT readings), $(du -m "$TMP/iot.lp" | cut -f1) MB; nproc $(nproc); load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 FAILED=0
-one() { # label mode lines
+one() { # label mode lines [serve flags...]
   local hp mp dir pid port n
   hp=$(free_port); mp=$(free_port); dir="$TMP/data-$1"
   "$BUILD/bin/m2mdb" serve --data-dir "$dir" --http "127.0.0.1:$hp" --mqtt "127.0.0.1:$mp" --create-db iot \
-    --log-level warn &
+    --log-level warn "${@:4}" &
   pid=$!; PIDS+=("$pid")
   wait_http "http://127.0.0.1:$hp/ping"
   port=$mp; [ "$2" = http ] && port=$hp
@@ -53,5 +54,7 @@ for run in $(seq 1 "$RUNS"); do
     one "http-50-$run" http 50; one "mqtt-50-$run" mqtt 50
   fi
   one "http-5000-$run" http 5000
+  # The listener's previous default, for the record.
+  one "mqtt-50-writers8-$run" mqtt 50 --mqtt-writers 8
 done
 exit $FAILED
