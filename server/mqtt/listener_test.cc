@@ -858,5 +858,50 @@ TEST_F(MqttListener, IdentityTagIsTheAuthenticatedUser) {
   EXPECT_EQ((*series)[0].key, "who,user=dev");
 }
 
+// Logins waiting for a password check are bounded (0x89 server busy past
+// them), and a client that hangs up while its check runs costs nothing more.
+TEST_F(MqttListener, WaitingLoginsAreBoundedAndMayHangUp) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  ListenerOptions lo;
+  lo.auth_required = true;
+  lo.before_login_for_test = [&] {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return release; });
+  };
+  Start(lo);
+  AddUsers(auth_.get());
+  const std::string connect =
+      EncodeConnect({.version = kV5, .client_id = "", .username = "dev", .password = "dev pässword \"q\""});
+  // Two auth threads hold one login each; 64 more wait in the queue.
+  std::vector<int> waiting;
+  for (int i = 0; i < 66; i++) {
+    waiting.push_back(Connect());
+    SendAll(waiting.back(), connect);
+  }
+  // Let the loop take them all before the next one.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int busy = Connect();
+  SendAll(busy, connect);
+  std::string ack = ReadPacket(busy);
+  ASSERT_GE(ack.size(), 4u);
+  EXPECT_EQ(static_cast<uint8_t>(ack[3]), reason::kServerBusy);
+  close(busy);
+  // Half the waiting clients hang up before their check is done.
+  for (size_t i = 0; i < waiting.size(); i += 2) close(waiting[i]);
+  {
+    std::lock_guard<std::mutex> l(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (size_t i = 1; i < waiting.size(); i += 2) {
+    ack = ReadPacket(waiting[i], 20000);
+    ASSERT_GE(ack.size(), 4u) << i;
+    EXPECT_EQ(static_cast<uint8_t>(ack[3]), reason::kSuccess);
+    close(waiting[i]);
+  }
+}
+
 }  // namespace
 }  // namespace m2mdb::server::mqtt
