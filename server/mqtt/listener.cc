@@ -77,7 +77,8 @@ constexpr size_t kMaxPendingOutput = 256 << 10;
 // deadline anyway.
 constexpr size_t kMaxPendingLogins = 64;
 // Threads verifying passwords. UserStore runs one Argon2id at a time (64 MiB
-// each); the second thread answers cached and unknown-user checks meanwhile.
+// each); the second thread answers pairs verified in the last minute (its
+// cache) meanwhile.
 constexpr int kAuthThreads = 2;
 
 // Who a connection authenticated as. Kept by the connection and by each of
@@ -548,6 +549,9 @@ class Listener::Impl {
       }
       std::string_view body = data.substr(h.header_bytes, h.remaining);
       alive = Handle(c, h, body);
+      // The CONNECT's password is not left behind in the input buffer's
+      // memory (a core dump, a later reuse of the heap block).
+      if (alive && h.type == PacketType::kConnect) sodium_memzero(c.in.data() + off, h.total());
       off += h.total();
     }
     if (!alive) return false;

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Rough MQTT vs HTTP ingest comparison (docs/mqtt.md, "Throughput"): N processes each
+"""Rough MQTT vs HTTP ingest comparison in Python (the figures in docs/benchmarks.md, "MQTT ingest",
+are measured with bench/mqtt_load/compare.sh instead, whose C++ publisher is not the bottleneck): N processes each
 publish QoS 1 messages of L lines over one MQTT 3.1.1 connection (100 in flight), or POST the
 same bodies to /write?db=t over one keep-alive HTTP connection, for S seconds; prints points/s.
 Not a ctest test.
