@@ -460,6 +460,21 @@ class Users(unittest.TestCase):
             count = http(s, "SELECT count(v) FROM u", "root", self.ROOT_PW, data={"db": "t"})[1]
             # Stored: v=1 (anonymous, before auth), v=4 twice, v=7, v=9.
             self.assertEqual(5, json.loads(count)["results"][0]["series"][0]["values"][0][1], count)
+            # Failed MQTT logins count against the address over HTTP too (one limiter).
+            for i in range(5):
+                c = socket.create_connection(("127.0.0.1", s.mqtt_port), timeout=30)
+                c.sendall(raw_connect_user(5, "guess-%d" % i, "dev", "guess-%d" % i))
+                ack = read_packet(c)
+                c.close()
+                if ack[3] == 0x9F:
+                    break
+                self.assertEqual(0x86, ack[3], ack)
+            code, body = http(s, "SHOW USERS", "root", self.ROOT_PW)
+            self.assertEqual(429, code, body)
+            c = socket.create_connection(("127.0.0.1", s.mqtt_port), timeout=30)
+            c.sendall(raw_connect_user(5, "guess-x", "root", self.ROOT_PW))
+            self.assertEqual(0x9F, read_packet(c)[3])
+            c.close()
         finally:
             self.assertEqual(0, s.stop())
         # The passwords never reach the data directory or the log.
