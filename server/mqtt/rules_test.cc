@@ -1,6 +1,14 @@
 #include "server/mqtt/rules.h"
 
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include <gtest/gtest.h>
+
+#include "server/mqtt/ingest.h"
+#include "tests/support/test_util.h"
 
 namespace m2mdb::server::mqtt {
 namespace {
@@ -102,6 +110,49 @@ TEST(MqttRules, RewriteKeepsEscapesAndTheRestOfTheLine) {
   EXPECT_EQ(out, "my\\ m,a\\,b=1\\ 2,host=dev\\ 1 v=\"x y\",w=1i 7");
   out.clear();
   EXPECT_FALSE(RewriteLineProtocolLine("nofields", "", {}, &out));
+}
+
+// The listener and the subscriber write through one DeadLetterWriter:
+// concurrent records stay whole lines, and rotation keeps at most two files
+// of about max_bytes.
+TEST(MqttDeadLetters, ConcurrentWritersKeepRecordsWholeAcrossRotation) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/dead.jsonl";
+  DeadLetterWriter w(path, 4096);
+  const std::vector<int> lines = {2, 7};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; t++) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; i++) {
+        DeadLetterWriter::Record r;
+        r.time_ns = -9223372036854775806;
+        r.client_id = t % 2 ? "sub \"q\"" : "dev\xE2\x98\x83";
+        r.topic = "t/x";
+        r.qos = 1;
+        r.reason_code = t % 2 ? 0 : 153;
+        r.reason = "bad\nline";
+        r.rejected_lines = t % 2 ? &lines : nullptr;
+        r.payload = std::string(i % 50, 'p');
+        w.Write(r);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const std::string& f : {path, path + ".1"}) {
+    std::ifstream in(f);
+    ASSERT_TRUE(in.good()) << f;
+    std::string line;
+    size_t bytes = 0, n = 0;
+    while (std::getline(in, line)) {
+      bytes += line.size() + 1;
+      n++;
+      ASSERT_EQ(line.rfind("{\"time\":-9223372036854775806,\"client_id\":", 0), 0u) << line;
+      ASSERT_EQ(line.back(), '}') << line;
+      EXPECT_NE(line.find("\"reason\":\"bad\\nline\""), std::string::npos) << line;
+    }
+    EXPECT_GT(n, 0u);
+    EXPECT_LE(bytes, 4096u);
+  }
 }
 
 }  // namespace
