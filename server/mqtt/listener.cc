@@ -935,12 +935,18 @@ class Listener::Impl {
         writing_++;
       }
       Completion d = Write(j);
+      bool first;
       {
         std::lock_guard<std::mutex> l(mu_);
         writing_--;
+        first = done_.empty();
         done_.push_back(std::move(d));
       }
-      Wake();
+      // Only the completion that finds done_ empty wakes the loop: the loop
+      // drains done_ whole after every wake-up, so the others ride along
+      // (a group commit finishes many writes at once; one eventfd write and
+      // one loop wake-up instead of one per message).
+      if (first) Wake();
     }
   }
 
