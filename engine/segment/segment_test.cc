@@ -1042,6 +1042,101 @@ TEST_F(SegmentTest, IndexOverheadPerBlockIsSmall) {
   EXPECT_LT(static_cast<double>(index_len2) / kSeries, 12);
 }
 
+// The contents of engine/segment/testdata/segment_v1.seg, a file written by
+// the version-1 writer (before the entropy-coded int blocks and the
+// compressed index): deterministic without <random>'s distributions, so the
+// test can rebuild the expected columns on any platform.
+std::vector<std::pair<std::pair<uint64_t, uint32_t>, Column>> GoldenColumns() {
+  std::vector<std::pair<std::pair<uint64_t, uint32_t>, Column>> out;
+  uint64_t x = 0x9e3779b97f4a7c15;
+  auto next = [&x] {  // splitmix64
+    uint64_t z = (x += 0x9e3779b97f4a7c15);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+    return z ^ (z >> 31);
+  };
+  Column walk;  // a 3-decimal random walk, long enough for several blocks
+  walk.type = FieldType::kFloat;
+  int64_t level = 12000;
+  for (int i = 0; i < 700; i++) {
+    level += static_cast<int64_t>(next() % 81) - 40;
+    walk.times.push_back(kT0 + i * kStep + static_cast<int64_t>(next() % 500) * 1'000'000);
+    walk.floats.push_back(static_cast<double>(level) / 1000);
+  }
+  out.push_back({{1, 1}, walk});
+  Column counter;
+  counter.type = FieldType::kInteger;
+  int64_t bytes = 0;
+  for (int i = 0; i < 300; i++) {
+    bytes = i == 150 ? 0 : bytes + static_cast<int64_t>(next() % 5000);
+    counter.times.push_back(kT0 + i * kStep);
+    counter.ints.push_back(bytes);
+  }
+  out.push_back({{1, 2}, counter});
+  out.push_back({{2, 1}, Uints({kT0, kT0 + kStep}, {0, UINT64_MAX})});
+  out.push_back({{2, 3}, Bools({kT0, kT0 + 1, kT0 + 2}, {1, 0, 1})});
+  out.push_back({{3, 1}, Strings({-5, 0, 5}, {"", "idle", "run"})});
+  for (uint64_t s = 10; s < 40; s++) {  // many short series
+    Column c;
+    c.type = FieldType::kFloat;
+    for (int i = 0; i < 5; i++) {
+      c.times.push_back(kT0 + i * kStep);
+      c.floats.push_back(static_cast<double>(next() % 100000) / 100);
+    }
+    out.push_back({{s, 1}, c});
+  }
+  Column specials = Floats(
+      {INT64_MIN + 2, -1, 0, INT64_MAX - 1},
+      {std::numeric_limits<double>::quiet_NaN(), -0.0, -std::numeric_limits<double>::infinity(), 1e300});
+  out.push_back({{50, 0}, specials});
+  return out;
+}
+
+void WriteGolden(SegmentWriter* w) {
+  for (const auto& [key, c] : GoldenColumns()) ASSERT_TRUE(w->Add(key.first, key.second, c).ok());
+}
+
+void ExpectSameColumn(const Column& a, const Column& b) {
+  ASSERT_EQ(a.type, b.type);
+  EXPECT_EQ(a.times, b.times);
+  ASSERT_EQ(a.floats.size(), b.floats.size());
+  for (size_t i = 0; i < a.floats.size(); i++) {
+    EXPECT_EQ(std::bit_cast<uint64_t>(a.floats[i]), std::bit_cast<uint64_t>(b.floats[i])) << i;
+  }
+  EXPECT_EQ(a.ints, b.ints);
+  EXPECT_EQ(a.uints, b.uints);
+  EXPECT_EQ(a.bools, b.bools);
+  EXPECT_EQ(a.strings, b.strings);
+}
+
+// Rewrites the golden file when M2MDB_WRITE_GOLDEN_V1 is set; only ever run
+// with a version-1 writer (the file must keep the old format).
+TEST_F(SegmentTest, WritesGoldenV1) {
+  const char* out = std::getenv("M2MDB_WRITE_GOLDEN_V1");
+  if (out == nullptr) GTEST_SKIP() << "M2MDB_WRITE_GOLDEN_V1 not set";
+  auto w = NewWriter(256);
+  WriteGolden(w.get());
+  ASSERT_TRUE(w->Finish().ok());
+  Spit(out, Slurp(path_));
+}
+
+TEST_F(SegmentTest, ReadsTheVersion1GoldenFile) {
+  const char* src = std::getenv("M2MDB_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  const std::string golden = absl::StrCat(src, "/engine/segment/testdata/segment_v1.seg");
+  const std::string data = Slurp(golden);
+  ASSERT_GT(data.size(), 9u);
+  ASSERT_EQ(data[8], 1) << "the golden file must stay a version-1 file";
+  Spit(path_, data);
+  auto r = OpenOk();
+  ASSERT_NE(r, nullptr);
+  ASSERT_TRUE(r->Verify().ok());
+  for (const auto& [key, c] : GoldenColumns()) {
+    SCOPED_TRACE(absl::StrCat(key.first, "/", key.second));
+    ExpectSameColumn(ReadAll(*r, key.first, key.second, c.type), c);
+  }
+}
+
 // Writes the fuzz seed corpus (small files) when M2MDB_SEGMENT_SEED_DIR is
 // set, e.g. M2MDB_SEGMENT_SEED_DIR=engine/segment/segment_fuzz_corpus
 // build/tests/m2mdb_segment_tests --gtest_filter='*FuzzSeeds*'.
