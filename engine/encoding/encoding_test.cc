@@ -336,6 +336,20 @@ std::vector<DataSet> DataSets(size_t max_n) {
                           : 5000 + rng() % 1000);
     }
     sets.push_back({"noise_with_extremes", outliers});
+    // Entropy-coded int blocks (schemes 6/7): a random walk of uniform
+    // ±40 steps and bell-shaped noise around a level.
+    Bits walk;
+    int64_t rpm = 3000;
+    for (size_t i = 0; i < max_n; i++) {
+      rpm += static_cast<int64_t>(rng() % 81) - 40;
+      walk.push_back(static_cast<uint64_t>(rpm));
+    }
+    sets.push_back({"walk_steps", walk});
+    Bits bell;
+    for (size_t i = 0; i < max_n; i++) {
+      bell.push_back(100000 + rng() % 256 + rng() % 256 + rng() % 256 + rng() % 256);
+    }
+    sets.push_back({"bell_noise", bell});
   }
   return sets;
 }
@@ -678,6 +692,136 @@ TEST(Encoding, PrefixDecodesMatchTheFullDecode) {
     }
   }
   EXPECT_GT(checked, 1000);
+}
+
+// The int block scheme of an kIntDelta column: | 4 | n varint | scheme |.
+int IntScheme(const std::string& enc) {
+  std::string_view in(enc);
+  in.remove_prefix(1);
+  uint64_t n;
+  const char* p = GetVarint64Ptr(in.data(), in.data() + in.size(), &n);
+  return p == nullptr || p == in.data() + in.size() ? -1 : static_cast<uint8_t>(*p);
+}
+
+// Steps uniform in ±40 carry log2(81) = 6.34 bits; bit packing needs 7.
+TEST(Encoding, EntropyStageCodesRandomWalkStepsBelowTheirPackedWidth) {
+  std::mt19937_64 rng(9);
+  std::vector<int64_t> v(4096);
+  int64_t rpm = 3000;
+  for (auto& x : v) x = rpm += static_cast<int64_t>(rng() % 81) - 40;
+  std::string enc;
+  EncodeIntegers(v.data(), v.size(), &enc);
+  EXPECT_EQ(EncodedCodec(enc), CodecId::kIntDelta);
+  EXPECT_EQ(IntScheme(enc), 7);
+  EXPECT_LT(enc.size(), v.size() * 6.6 / 8);
+  EXPECT_GT(enc.size(), v.size() * 6.3 / 8);  // not below the entropy: the test data is right
+  std::vector<int64_t> got(v.size());
+  ASSERT_TRUE(DecodeIntegers(enc, v.size(), got.data()).ok());
+  EXPECT_EQ(got, v);
+  // The same readings sent as floats go through the decimal codec's int block.
+  std::vector<double> f(v.begin(), v.end());
+  std::string fenc;
+  EncodeFloats(f.data(), f.size(), &fenc);
+  EXPECT_EQ(EncodedCodec(fenc), CodecId::kFloatDecimal);
+  EXPECT_LT(fenc.size(), f.size() * 6.6 / 8);
+  std::vector<double> fgot(f.size());
+  ASSERT_TRUE(DecodeFloats(fenc, f.size(), fgot.data()).ok());
+  EXPECT_EQ(fgot, f);
+}
+
+// Bell-shaped noise (a sum of four uniforms: range 1021, 10 bits packed,
+// 9.25 bits of entropy) is stored as a frame of reference whose high byte
+// is entropy-coded.
+TEST(Encoding, EntropyStageCodesBellShapedNoiseBelowItsRange) {
+  std::mt19937_64 rng(10);
+  std::vector<int64_t> v(4096);
+  for (auto& x : v) x = 5000 + rng() % 256 + rng() % 256 + rng() % 256 + rng() % 256;
+  std::string enc;
+  EncodeIntegers(v.data(), v.size(), &enc);
+  EXPECT_EQ(IntScheme(enc), 6);
+  EXPECT_LT(enc.size(), v.size() * 9.6 / 8);
+  std::vector<int64_t> got(v.size());
+  ASSERT_TRUE(DecodeIntegers(enc, v.size(), got.data()).ok());
+  EXPECT_EQ(got, v);
+}
+
+// Short blocks and blocks the plain schemes already store in a few bits
+// keep the plain schemes (no zstd frame for nothing, no slower decode).
+TEST(Encoding, EntropyStageOnlyWhereItPays) {
+  std::mt19937_64 rng(11);
+  std::vector<int64_t> v(100);
+  int64_t x = 0;
+  for (auto& y : v) y = x += static_cast<int64_t>(rng() % 81) - 40;
+  std::string enc;
+  EncodeIntegers(v.data(), v.size(), &enc);
+  EXPECT_LT(IntScheme(enc), 6);
+  std::vector<int64_t> counter(4096);
+  for (size_t i = 0; i < counter.size(); i++) counter[i] = static_cast<int64_t>(i * 10 + (i % 1000 == 999 ? 5 : 0));
+  enc.clear();
+  EncodeIntegers(counter.data(), counter.size(), &enc);
+  EXPECT_LT(IntScheme(enc), 6);
+  // Uniform random 16-bit values: nothing to gain from Huffman.
+  std::vector<int64_t> uniform(4096);
+  for (auto& y : uniform) y = static_cast<int64_t>(rng() % 65536);
+  enc.clear();
+  EncodeIntegers(uniform.data(), uniform.size(), &enc);
+  EXPECT_LT(IntScheme(enc), 6);
+}
+
+// Hand-made scheme 6/7 blocks with each field wrong: every one is
+// kDataLoss, never a crash or a read outside the input (ASan build).
+TEST(Encoding, HostileEntropyBlocksAreDataLoss) {
+  constexpr size_t n = 200;
+  auto column = [](int scheme, uint8_t k, uint8_t hmode, std::string_view high, uint64_t hlen, size_t low) {
+    std::string c;
+    internal::PutHeader(&c, CodecId::kIntDelta, n);
+    c.push_back(static_cast<char>(scheme));
+    if (scheme == 7) PutVarint64(&c, 0);  // first
+    PutVarint64(&c, 0);                   // ref
+    c.push_back(static_cast<char>(k));
+    c.append(low, '\x55');
+    c.push_back(static_cast<char>(hmode));
+    PutVarint64(&c, hlen);
+    c.append(high);
+    return c;
+  };
+  std::vector<int64_t> out(n);
+  const std::string raw_high(n, '\x01');
+  // A well-formed block decodes (the builder above is right).
+  ASSERT_TRUE(DecodeIntegers(column(6, 0, 0, raw_high, n, 0), n, out.data()).ok());
+  EXPECT_EQ(out[0], 1);
+  ASSERT_TRUE(DecodeIntegers(column(7, 2, 0, raw_high.substr(1), n - 1, internal::PackedBytes(n - 1, 2)), n,
+                             out.data())
+                  .ok());
+  std::string frame;
+  ASSERT_TRUE(internal::ZstdCompress(raw_high, &frame));
+  ASSERT_TRUE(DecodeIntegers(column(6, 0, 1, frame, frame.size(), 0), n, out.data()).ok());
+  std::string short_frame, long_frame;
+  ASSERT_TRUE(internal::ZstdCompress(std::string(n - 1, '\x01'), &short_frame));
+  ASSERT_TRUE(internal::ZstdCompress(std::string(n + 1, '\x01'), &long_frame));
+  const std::string bad[] = {
+      column(6, 57, 0, raw_high, n, internal::PackedBytes(n, 57)),  // k > 56
+      column(6, 0, 2, raw_high, n, 0),                              // unknown hmode
+      column(6, 0, 0, raw_high, n - 1, 0),                          // raw length != n
+      column(6, 0, 0, raw_high.substr(1), n, 0),                    // truncated high part
+      column(6, 8, 0, raw_high, n, 10),                             // truncated low bits
+      column(6, 0, 1, short_frame, short_frame.size(), 0),          // frame one byte short
+      column(6, 0, 1, long_frame, long_frame.size(), 0),            // frame one byte long
+      column(6, 0, 1, frame + "x", frame.size() + 1, 0),            // trailing garbage in the frame
+      column(6, 0, 1, frame.substr(0, frame.size() - 1), frame.size() - 1, 0),  // cut frame
+      column(6, 0, 1, raw_high, n, 0),                                          // not a zstd frame
+      column(6, 0, 0, raw_high, UINT64_MAX, 0),                                 // absurd length
+      column(8, 0, 0, raw_high, n, 0),                                          // unknown scheme
+  };
+  for (size_t i = 0; i < std::size(bad); i++) {
+    EXPECT_EQ(DecodeIntegers(bad[i], n, out.data()).code(), absl::StatusCode::kDataLoss) << i;
+  }
+  // A trailing byte after a good block, and an empty block of scheme 6.
+  EXPECT_FALSE(DecodeIntegers(column(6, 0, 0, raw_high, n, 0) + "x", n, out.data()).ok());
+  std::string empty;
+  internal::PutHeader(&empty, CodecId::kIntDelta, 0);
+  empty += std::string("\x06\x00\x00\x00\x00", 5);
+  EXPECT_EQ(DecodeIntegers(empty, 0, out.data()).code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(Encoding, BitPackingRoundTripsEveryWidth) {

@@ -993,9 +993,11 @@ TEST_F(SegmentTest, VerifyCatchesStatsThatDisagreeWithTheData) {
   const uint64_t index_offset = DecodeFixed64(file.data() + footer);
   const uint32_t index_len = DecodeFixed32(file.data() + footer + 8);
   // Entry: series 1, field 1, kind, count 2, time0, span, flags, first, last, ...
-  // The `first` varint (zigzag(5) = 10) is at entry byte 7.
-  ASSERT_EQ(file[index_offset + 7], 10);
-  file[index_offset + 7] = 12;  // first = 6
+  // The `first` varint (zigzag(5) = 10) is at entry byte 7, after the
+  // index mode byte (raw: a one-entry index does not compress).
+  ASSERT_EQ(file[index_offset], 0);
+  ASSERT_EQ(file[index_offset + 1 + 7], 10);
+  file[index_offset + 1 + 7] = 12;  // first = 6
   EncodeFixed32(file.data() + footer + 12,
                 crc32c::Mask(crc32c::Value(file.data() + index_offset, index_len)));
   Spit(path_, file);
@@ -1107,6 +1109,88 @@ void ExpectSameColumn(const Column& a, const Column& b) {
   EXPECT_EQ(a.uints, b.uints);
   EXPECT_EQ(a.bools, b.bools);
   EXPECT_EQ(a.strings, b.strings);
+}
+
+// Very many short series: the version-2 index is one zstd frame, a
+// fraction of the raw entries, and reads back exactly.
+TEST_F(SegmentTest, ManyShortSeriesGetACompressedIndex) {
+  std::mt19937_64 rng(21);
+  std::vector<Column> cols;
+  auto w = NewWriter();
+  for (uint64_t s = 1; s <= 2000; s++) {
+    Column c;
+    c.type = FieldType::kFloat;
+    for (int i = 0; i < 5; i++) {
+      c.times.push_back(kT0 + i * kStep);
+      c.floats.push_back(static_cast<double>(3300 + static_cast<int>(rng() % 200)) / 1000);
+    }
+    ASSERT_TRUE(w->Add(s * 7, 1, c).ok());
+    cols.push_back(std::move(c));
+  }
+  ASSERT_TRUE(w->Finish().ok());
+  const std::string file = Slurp(path_);
+  EXPECT_EQ(file[8], 2);  // format version
+  const size_t footer = file.size() - 28;
+  const uint64_t index_offset = DecodeFixed64(file.data() + footer);
+  const uint32_t index_len = DecodeFixed32(file.data() + footer + 8);
+  ASSERT_EQ(file[index_offset], 1);  // zstd
+  std::string_view section(file.data() + index_offset + 1, index_len - 1);
+  uint64_t raw_len = 0;
+  ASSERT_TRUE(GetVarint64(&section, &raw_len));
+  std::printf("2000 five-point blocks: index %u bytes stored, %llu raw (%.1f / %.1f bytes per entry)\n",
+              index_len, static_cast<unsigned long long>(raw_len), index_len / 2000.0, raw_len / 2000.0);
+  EXPECT_LT(index_len * 2, raw_len);
+  auto r = OpenOk();
+  ASSERT_NE(r, nullptr);
+  ASSERT_EQ(r->blocks().size(), 2000u);
+  ASSERT_TRUE(r->Verify().ok());
+  for (uint64_t s = 1; s <= 2000; s += 97)
+    ExpectSameColumn(ReadAll(*r, s * 7, 1, FieldType::kFloat), cols[s - 1]);
+
+  // A torn footer is salvaged through the compressed index too.
+  Spit(path_, file.substr(0, file.size() - 5));
+  auto salvaged = SegmentReader::OpenSalvaging(path_);
+  ASSERT_TRUE(salvaged.ok()) << salvaged.status();
+  EXPECT_EQ((*salvaged)->blocks().size(), 2000u);
+
+  // Hostile index sections with a valid checksum: each is kDataLoss.
+  auto forge = [&](std::string section_bytes) {
+    std::string f = file.substr(0, index_offset) + section_bytes;
+    PutFixed64(&f, index_offset);
+    PutFixed32(&f, static_cast<uint32_t>(section_bytes.size()));
+    PutFixed32(&f, crc32c::Mask(crc32c::Value(section_bytes)));
+    PutFixed32(&f, 2000);
+    f += "M2SEGEND";
+    return f;
+  };
+  const std::string good = file.substr(index_offset, index_len);
+  ASSERT_TRUE((Spit(path_, forge(good)), SegmentReader::Open(path_).ok()));
+  std::string frame = good.substr(1);
+  std::string_view fv(frame);
+  GetVarint64(&fv, &raw_len);
+  const std::string zframe(fv);
+  auto with_len = [&](uint64_t len, std::string_view z) {
+    std::string b(1, '\x01');
+    PutVarint64(&b, len);
+    b.append(z);
+    return b;
+  };
+  const std::string bad[] = {
+      std::string(),                                           // no mode byte
+      "\x02" + good.substr(1),                                 // unknown mode
+      with_len(raw_len + 1, zframe),                           // length disagrees with the frame
+      with_len(raw_len - 1, zframe),                           //
+      with_len(0, zframe),                                     // zero length
+      with_len(uint64_t{1} << 40, zframe),                     // absurd length
+      with_len(raw_len, zframe.substr(0, zframe.size() - 1)),  // cut frame
+      with_len(raw_len, zframe + "x"),                         // trailing bytes
+      with_len(raw_len, std::string(zframe.size(), 'z')),      // not a frame
+      "\x00" + good.substr(1),                                 // compressed bytes read as raw entries
+  };
+  for (size_t i = 0; i < std::size(bad); i++) {
+    Spit(path_, forge(bad[i]));
+    EXPECT_EQ(SegmentReader::Open(path_).status().code(), absl::StatusCode::kDataLoss) << i;
+  }
 }
 
 // Rewrites the golden file when M2MDB_WRITE_GOLDEN_V1 is set; only ever run

@@ -1,0 +1,199 @@
+// Integer block schemes 6 and 7: an entropy-coding stage after the frame of
+// reference (6) or delta (7) transform (layout in internal.h and
+// docs/format/encoding.md).
+//
+// Why: bit packing stores every element at the width of its frame, but the
+// elements of telemetry (the steps of a random walk, ADC noise, timestamp
+// jitter) are not uniform over that width: rpm steps uniform in ±40 carry
+// 6.3 bits and pack in 7, noise with a bell-shaped distribution packs at
+// the width of its rare tails. Each element u is split into its low k bits,
+// bit-packed as before (those are close to uniform), and its high part
+// u >> k, below 256, stored one byte per element and compressed by zstd,
+// whose Huffman stage codes each byte at close to its frequency (and whose
+// match finder catches repeated patterns). k is chosen from the histogram
+// of the high bytes so that the uniform low bits are not fed to Huffman,
+// which could not shrink them. The stage is used only for a block it makes
+// smaller than the plain schemes by a margin, since it decodes slower.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "engine/encoding/internal.h"
+
+namespace m2mdb::encoding::internal {
+namespace {
+
+// Below this many values the zstd frame and Huffman table overhead (~20
+// bytes) eats what the entropy coding could save.
+constexpr size_t kMinValues = 128;
+
+inline uint64_t Sub(int64_t a, int64_t b) { return static_cast<uint64_t>(a) - static_cast<uint64_t>(b); }
+size_t VarintSize(uint64_t v) { return static_cast<size_t>(BitWidth(v | 1) + 6) / 7; }
+
+struct Plan {
+  bool delta = false;
+  int64_t ref = 0;
+  int k = 0;
+  size_t bytes = SIZE_MAX;  // estimated block size
+};
+
+// The stream of the last planned transform on this thread (Plan.delta),
+// reused by the encoder right after planning.
+thread_local std::vector<uint64_t> for_stream, delta_stream;
+
+// Estimated bytes of the low bits plus the zstd-coded high bytes for the
+// best split of u[0, m), and that split. Huffman codes a symbol of
+// probability p in about max(1, -log2 p) bits; the table and the frame cost
+// a few bytes per distinct symbol plus a constant.
+void BestSplit(const uint64_t* u, size_t m, int* k_out, size_t* bytes_out) {
+  uint64_t all = 0;
+  for (size_t i = 0; i < m; i++) all |= u[i];
+  const int w = BitWidth(all);
+  const int k0 = std::max(0, w - 8);
+  uint32_t hist[256] = {};
+  for (size_t i = 0; i < m; i++) hist[u[i] >> k0]++;
+  const double total = static_cast<double>(m);
+  size_t best = SIZE_MAX;
+  int best_k = k0;
+  for (int k = k0; k <= std::max(w, k0); k++) {
+    const int merge = k - k0;  // bins of hist per symbol at this k
+    double bits = total * k;
+    size_t distinct = 0;
+    for (int s = 0; s < (256 >> merge); s++) {
+      uint32_t c = 0;
+      for (int j = s << merge; j < ((s + 1) << merge); j++) c += hist[j];
+      if (c == 0) continue;
+      distinct++;
+      bits += c * std::max(1.0, std::log2(total / c));
+    }
+    if (distinct == 1) bits = total * k + 8 * 8;  // one repeated byte: a tiny frame
+    const size_t bytes = static_cast<size_t>(bits / 8) + 16 + distinct / 2;
+    if (bytes < best) {
+      best = bytes;
+      best_k = k;
+    }
+  }
+  *k_out = best_k;
+  *bytes_out = best;
+}
+
+Plan MakePlan(const int64_t* v, size_t n) {
+  Plan best;
+  const size_t m_for = n, m_delta = n - 1;
+  // Frame of reference: u = v - min.
+  int64_t mn = v[0];
+  for (size_t i = 1; i < n; i++) mn = v[i] < mn ? v[i] : mn;
+  for_stream.resize(m_for);
+  for (size_t i = 0; i < n; i++) for_stream[i] = Sub(v[i], mn);
+  // Delta: u = zigzag(d - median of a sample of d), so a drifting series
+  // (a meter) centres on its typical step and a random walk on zero.
+  int64_t sample[64];
+  size_t ns = 0;
+  const size_t stride = std::max<size_t>(1, m_delta / 64);
+  for (size_t j = 0; j < m_delta && ns < 64; j += stride)
+    sample[ns++] = static_cast<int64_t>(Sub(v[j + 1], v[j]));
+  std::nth_element(sample, sample + ns / 2, sample + ns);
+  const int64_t med = sample[ns / 2];
+  delta_stream.resize(m_delta);
+  for (size_t j = 0; j < m_delta; j++) {
+    delta_stream[j] = ZigZagEncode(static_cast<int64_t>(Sub(v[j + 1], v[j]) - static_cast<uint64_t>(med)));
+  }
+  int k;
+  size_t bytes;
+  BestSplit(for_stream.data(), m_for, &k, &bytes);
+  best = {false, mn, k, bytes + 1 + VarintSize(ZigZagEncode(mn)) + 1 + 1 + 3};
+  BestSplit(delta_stream.data(), m_delta, &k, &bytes);
+  bytes += 1 + VarintSize(ZigZagEncode(v[0])) + VarintSize(ZigZagEncode(med)) + 1 + 1 + 3;
+  if (bytes < best.bytes) best = {true, med, k, bytes};
+  return best;
+}
+
+bool Eligible(size_t n, size_t limit) {
+  // Blocks the plain schemes already store in under 2 bits per value have
+  // little left for Huffman (at least 1 bit per coded symbol) to take.
+  return n >= kMinValues && n <= kMaxBlockValues && limit >= n / 4;
+}
+
+}  // namespace
+
+size_t EntropyIntBlockEstimate(const int64_t* v, size_t n, size_t limit) {
+  if (!Eligible(n, limit)) return SIZE_MAX;
+  return MakePlan(v, n).bytes;
+}
+
+bool EncodeEntropyIntBlock(const int64_t* v, size_t n, size_t limit, std::string* out) {
+  if (!Eligible(n, limit)) return false;
+  const Plan plan = MakePlan(v, n);
+  // Required gain: 1/32 of the plain size, for the slower decode.
+  if (plan.bytes + plan.bytes / 32 >= limit) return false;
+  const std::vector<uint64_t>& u = plan.delta ? delta_stream : for_stream;
+  const size_t m = u.size();
+  const size_t start = out->size();
+  out->push_back(static_cast<char>(plan.delta ? 7 : 6));
+  if (plan.delta) PutVarint64(out, ZigZagEncode(v[0]));
+  PutVarint64(out, ZigZagEncode(plan.ref));
+  out->push_back(static_cast<char>(plan.k));
+  const uint64_t low_mask = plan.k == 0 ? 0 : (~uint64_t{0} >> (64 - plan.k));
+  thread_local std::vector<uint64_t> low;
+  thread_local std::string high;
+  low.resize(m);
+  high.resize(m);
+  for (size_t i = 0; i < m; i++) {
+    low[i] = u[i] & low_mask;
+    high[i] = static_cast<char>(u[i] >> plan.k);
+  }
+  if (plan.k > 0) PackBits(low.data(), m, plan.k, out);
+  thread_local std::string frame;
+  const bool z = ZstdCompress(high, &frame) && frame.size() < m;
+  out->push_back(z ? 1 : 0);
+  PutVarint64(out, z ? frame.size() : m);
+  out->append(z ? frame : high);
+  if (out->size() - start + (out->size() - start) / 32 >= limit) {
+    out->resize(start);
+    return false;
+  }
+  return true;
+}
+
+Status ReadEntropyStream(Cursor* c, size_t m, bool zigzag, uint64_t* ref, const uint64_t** stream) {
+  uint64_t zref;
+  uint8_t k, hmode;
+  uint64_t hlen;
+  if (m == 0) return Corrupt("empty entropy-coded int block");
+  if (!c->Varint(&zref) || !c->Byte(&k)) return Corrupt("truncated entropy-coded int block");
+  if (k > 56) return Corrupt("bad entropy-coded split");
+  *ref = static_cast<uint64_t>(ZigZagDecode(zref));
+  const uint8_t* low;
+  if (!c->Bytes(PackedBytes(m, k), &low)) return Corrupt("truncated entropy-coded low bits");
+  if (!c->Byte(&hmode) || hmode > 1 || !c->Varint(&hlen)) return Corrupt("bad entropy-coded high part");
+  const uint8_t* hbytes;
+  if (hlen > c->remaining() || !c->Bytes(hlen, &hbytes)) return Corrupt("truncated entropy-coded high part");
+  thread_local std::vector<uint8_t> high;
+  thread_local std::vector<uint64_t> u;
+  const uint8_t* h = hbytes;
+  if (hmode == 0) {
+    if (hlen != m) return Corrupt("entropy-coded high part length mismatch");
+  } else {
+    high.resize(m);
+    if (!ZstdDecompressExact(std::string_view(reinterpret_cast<const char*>(hbytes), hlen), high.data(), m)) {
+      return Corrupt("entropy-coded high part does not decompress");
+    }
+    h = high.data();
+  }
+  u.resize(m);
+  uint64_t* o = u.data();
+  if (k > 0) {
+    UnpackBits(low, m, k, o);
+  } else {
+    std::fill(o, o + m, 0);
+  }
+  if (zigzag) {
+    for (size_t i = 0; i < m; i++) o[i] = static_cast<uint64_t>(ZigZagDecode(o[i] | (uint64_t{h[i]} << k)));
+  } else {
+    for (size_t i = 0; i < m; i++) o[i] |= uint64_t{h[i]} << k;
+  }
+  *stream = o;
+  return absl::OkStatus();
+}
+
+}  // namespace m2mdb::encoding::internal
