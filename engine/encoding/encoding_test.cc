@@ -2,6 +2,8 @@
 // (column type, codec) case, each over random and edge-case data sets.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -756,7 +758,8 @@ TEST(Encoding, EntropyStageOnlyWhereItPays) {
   EncodeIntegers(v.data(), v.size(), &enc);
   EXPECT_LT(IntScheme(enc), 6);
   std::vector<int64_t> counter(4096);
-  for (size_t i = 0; i < counter.size(); i++) counter[i] = static_cast<int64_t>(i * 10 + (i % 1000 == 999 ? 5 : 0));
+  for (size_t i = 0; i < counter.size(); i++)
+    counter[i] = static_cast<int64_t>(i * 10 + (i % 1000 == 999 ? 5 : 0));
   enc.clear();
   EncodeIntegers(counter.data(), counter.size(), &enc);
   EXPECT_LT(IntScheme(enc), 6);
@@ -822,6 +825,50 @@ TEST(Encoding, HostileEntropyBlocksAreDataLoss) {
   internal::PutHeader(&empty, CodecId::kIntDelta, 0);
   empty += std::string("\x06\x00\x00\x00\x00", 5);
   EXPECT_EQ(DecodeIntegers(empty, 0, out.data()).code(), absl::StatusCode::kDataLoss);
+}
+
+// Writes fuzz seeds holding entropy-coded int blocks (decode_fuzz.cc
+// input: | family u8 | n u16 LE | column |) when M2MDB_ENCODING_SEED_DIR is
+// set, e.g. M2MDB_ENCODING_SEED_DIR=engine/encoding/encoding_fuzz_corpus
+// build/tests/m2mdb_encoding_tests --gtest_filter='*EntropyFuzzSeeds*'.
+TEST(Encoding, WritesEntropyFuzzSeeds) {
+  const char* dir = std::getenv("M2MDB_ENCODING_SEED_DIR");
+  if (dir == nullptr) GTEST_SKIP() << "M2MDB_ENCODING_SEED_DIR not set";
+  std::mt19937_64 rng(12);
+  constexpr size_t n = 4000;
+  std::vector<int64_t> walk(n), bell(n), ts(n);
+  int64_t x = 3000, t = 1700000000000;
+  for (size_t i = 0; i < n; i++) {
+    walk[i] = x += static_cast<int64_t>(rng() % 81) - 40;
+    bell[i] = 5000 + rng() % 256 + rng() % 256 + rng() % 256 + rng() % 256;
+    ts[i] = (t += 10000 + static_cast<int64_t>(rng() % 501) - 250) * 1000000;
+  }
+  std::vector<double> floats(walk.begin(), walk.end());
+  for (double& f : floats) f /= 1000;
+  auto save = [&](const char* name, int family, const std::string& col) {
+    std::string seed(1, static_cast<char>(family));
+    seed.push_back(static_cast<char>(n & 0xff));
+    seed.push_back(static_cast<char>(n >> 8));
+    seed += col;
+    FILE* f = std::fopen((std::string(dir) + "/" + name).c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fwrite(seed.data(), 1, seed.size(), f);
+    std::fclose(f);
+  };
+  std::string enc;
+  EncodeIntegers(walk.data(), n, &enc);
+  ASSERT_EQ(IntScheme(enc), 7);
+  save("seed_20_int-entropy-delta", 2, enc);
+  enc.clear();
+  EncodeIntegers(bell.data(), n, &enc);
+  ASSERT_EQ(IntScheme(enc), 6);
+  save("seed_21_int-entropy-for", 2, enc);
+  enc.clear();
+  EncodeFloats(floats.data(), n, &enc);
+  save("seed_22_decimal-entropy", 1, enc);
+  enc.clear();
+  EncodeTimestamps(ts.data(), n, &enc);
+  save("seed_23_ts-entropy", 0, enc);
 }
 
 TEST(Encoding, BitPackingRoundTripsEveryWidth) {

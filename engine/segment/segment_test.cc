@@ -1271,6 +1271,39 @@ TEST_F(SegmentTest, WritesFuzzSeeds) {
     ASSERT_TRUE(w->Finish().ok());
     save("strings_bools.seg");
   }
+  {
+    // Enough short series for a compressed (version-2) index.
+    auto w = NewWriter();
+    std::mt19937_64 rng(13);
+    for (uint64_t s = 1; s <= 60; s++) {
+      Column c;
+      c.type = FieldType::kFloat;
+      for (int i = 0; i < 5; i++) {
+        c.times.push_back(kT0 + i * kStep);
+        c.floats.push_back(static_cast<double>(rng() % 1000) / 100);
+      }
+      ASSERT_TRUE(w->Add(s, 1, c).ok());
+    }
+    ASSERT_TRUE(w->Finish().ok());
+    ASSERT_EQ(Slurp(path_)[DecodeFixed64(Slurp(path_).data() + Slurp(path_).size() - 28)], 1);
+    save("short_series_zstd_index.seg");
+  }
+  {
+    // A column long enough for entropy-coded int blocks.
+    auto w = NewWriter();
+    Column c;
+    c.type = FieldType::kFloat;
+    int64_t level = 3000;
+    std::mt19937_64 rng(14);
+    for (int i = 0; i < 300; i++) {
+      level += static_cast<int64_t>(rng() % 81) - 40;
+      c.times.push_back(kT0 + i * kStep + static_cast<int64_t>(rng() % 500) * 1000000);
+      c.floats.push_back(static_cast<double>(level));
+    }
+    ASSERT_TRUE(w->Add(5, 2, c).ok());
+    ASSERT_TRUE(w->Finish().ok());
+    save("entropy_blocks.seg");
+  }
 }
 
 }  // namespace
