@@ -34,6 +34,7 @@ struct Plan {
   bool delta = false;
   int64_t ref = 0;
   int k = 0;
+  int k_min = 0;            // the smallest split keeping the high part in a byte
   size_t bytes = SIZE_MAX;  // estimated block size
 };
 
@@ -45,11 +46,12 @@ thread_local std::vector<uint64_t> for_stream, delta_stream;
 // best split of u[0, m), and that split. Huffman codes a symbol of
 // probability p in about max(1, -log2 p) bits; the table and the frame cost
 // a few bytes per distinct symbol plus a constant.
-void BestSplit(const uint64_t* u, size_t m, int* k_out, size_t* bytes_out) {
+void BestSplit(const uint64_t* u, size_t m, int* k_out, int* k_min, size_t* bytes_out) {
   uint64_t all = 0;
   for (size_t i = 0; i < m; i++) all |= u[i];
   const int w = BitWidth(all);
   const int k0 = std::max(0, w - 8);
+  *k_min = k0;
   uint32_t hist[256] = {};
   for (size_t i = 0; i < m; i++) hist[u[i] >> k0]++;
   const double total = static_cast<double>(m);
@@ -98,13 +100,13 @@ Plan MakePlan(const int64_t* v, size_t n) {
   for (size_t j = 0; j < m_delta; j++) {
     delta_stream[j] = ZigZagEncode(static_cast<int64_t>(Sub(v[j + 1], v[j]) - static_cast<uint64_t>(med)));
   }
-  int k;
+  int k, k_min;
   size_t bytes;
-  BestSplit(for_stream.data(), m_for, &k, &bytes);
-  best = {false, mn, k, bytes + 1 + VarintSize(ZigZagEncode(mn)) + 1 + 1 + 3};
-  BestSplit(delta_stream.data(), m_delta, &k, &bytes);
+  BestSplit(for_stream.data(), m_for, &k, &k_min, &bytes);
+  best = {false, mn, k, k_min, bytes + 1 + VarintSize(ZigZagEncode(mn)) + 1 + 1 + 3};
+  BestSplit(delta_stream.data(), m_delta, &k, &k_min, &bytes);
   bytes += 1 + VarintSize(ZigZagEncode(v[0])) + VarintSize(ZigZagEncode(med)) + 1 + 1 + 3;
-  if (bytes < best.bytes) best = {true, med, k, bytes};
+  if (bytes < best.bytes) best = {true, med, k, k_min, bytes};
   return best;
 }
 
@@ -112,6 +114,30 @@ bool Eligible(size_t n, size_t limit) {
   // Blocks the plain schemes already store in under 2 bits per value have
   // little left for Huffman (at least 1 bit per coded symbol) to take.
   return n >= kMinValues && n <= kMaxBlockValues && limit >= n / 4;
+}
+
+// Appends the block for `plan` split at k.
+void AppendBlock(const int64_t* v, const Plan& plan, int k, const std::vector<uint64_t>& u,
+                 std::string* out) {
+  const size_t m = u.size();
+  out->push_back(static_cast<char>(plan.delta ? 7 : 6));
+  if (plan.delta) PutVarint64(out, ZigZagEncode(v[0]));
+  PutVarint64(out, ZigZagEncode(plan.ref));
+  out->push_back(static_cast<char>(k));
+  const uint64_t low_mask = k == 0 ? 0 : (~uint64_t{0} >> (64 - k));
+  thread_local std::vector<uint64_t> low;
+  thread_local std::string high, frame;
+  low.resize(m);
+  high.resize(m);
+  for (size_t i = 0; i < m; i++) {
+    low[i] = u[i] & low_mask;
+    high[i] = static_cast<char>(u[i] >> k);
+  }
+  if (k > 0) PackBits(low.data(), m, k, out);
+  const bool z = ZstdCompress(high, &frame) && frame.size() < m;
+  out->push_back(z ? 1 : 0);
+  PutVarint64(out, z ? frame.size() : m);
+  out->append(z ? frame : high);
 }
 
 }  // namespace
@@ -127,28 +153,23 @@ bool EncodeEntropyIntBlock(const int64_t* v, size_t n, size_t limit, std::string
   // Required gain: 1/32 of the plain size, for the slower decode.
   if (plan.bytes + plan.bytes / 32 >= limit) return false;
   const std::vector<uint64_t>& u = plan.delta ? delta_stream : for_stream;
-  const size_t m = u.size();
+  // The estimate models Huffman loosely: on a small skewed alphabet (a
+  // split with few high symbols) it is optimistic, and the smallest split
+  // (all but uniform-looking bits through Huffman) often wins in fact. Both
+  // are built and the smaller kept.
+  thread_local std::string other;
   const size_t start = out->size();
-  out->push_back(static_cast<char>(plan.delta ? 7 : 6));
-  if (plan.delta) PutVarint64(out, ZigZagEncode(v[0]));
-  PutVarint64(out, ZigZagEncode(plan.ref));
-  out->push_back(static_cast<char>(plan.k));
-  const uint64_t low_mask = plan.k == 0 ? 0 : (~uint64_t{0} >> (64 - plan.k));
-  thread_local std::vector<uint64_t> low;
-  thread_local std::string high;
-  low.resize(m);
-  high.resize(m);
-  for (size_t i = 0; i < m; i++) {
-    low[i] = u[i] & low_mask;
-    high[i] = static_cast<char>(u[i] >> plan.k);
+  AppendBlock(v, plan, plan.k, u, out);
+  if (plan.k != plan.k_min) {
+    other.clear();
+    AppendBlock(v, plan, plan.k_min, u, &other);
+    if (other.size() < out->size() - start) {
+      out->resize(start);
+      out->append(other);
+    }
   }
-  if (plan.k > 0) PackBits(low.data(), m, plan.k, out);
-  thread_local std::string frame;
-  const bool z = ZstdCompress(high, &frame) && frame.size() < m;
-  out->push_back(z ? 1 : 0);
-  PutVarint64(out, z ? frame.size() : m);
-  out->append(z ? frame : high);
-  if (out->size() - start + (out->size() - start) / 32 >= limit) {
+  const size_t size = out->size() - start;
+  if (size + size / 32 >= limit) {
     out->resize(start);
     return false;
   }
