@@ -775,7 +775,9 @@ TEST(Encoding, EntropyStageOnlyWhereItPays) {
 // kDataLoss, never a crash or a read outside the input (ASan build).
 TEST(Encoding, HostileEntropyBlocksAreDataLoss) {
   constexpr size_t n = 200;
-  auto column = [](int scheme, uint8_t k, uint8_t hmode, std::string_view high, uint64_t hlen, size_t low) {
+  // `tail`: the escape count and escapes (default: none).
+  auto column = [](int scheme, uint8_t k, uint8_t hmode, std::string_view high, uint64_t hlen, size_t low,
+                   std::string_view tail = std::string_view("\0", 1)) {
     std::string c;
     internal::PutHeader(&c, CodecId::kIntDelta, n);
     c.push_back(static_cast<char>(scheme));
@@ -786,6 +788,7 @@ TEST(Encoding, HostileEntropyBlocksAreDataLoss) {
     c.push_back(static_cast<char>(hmode));
     PutVarint64(&c, hlen);
     c.append(high);
+    c.append(tail);
     return c;
   };
   std::vector<int64_t> out(n);
@@ -799,6 +802,12 @@ TEST(Encoding, HostileEntropyBlocksAreDataLoss) {
   std::string frame;
   ASSERT_TRUE(internal::ZstdCompress(raw_high, &frame));
   ASSERT_TRUE(DecodeIntegers(column(6, 0, 1, frame, frame.size(), 0), n, out.data()).ok());
+  // One escape: element 5's high part is 255 + 5.
+  std::string escaped = raw_high;
+  escaped[5] = '\xff';
+  ASSERT_TRUE(DecodeIntegers(column(6, 0, 0, escaped, n, 0, "\x01\x05"), n, out.data()).ok());
+  EXPECT_EQ(out[5], 260);
+  EXPECT_EQ(out[6], 1);
   std::string short_frame, long_frame;
   ASSERT_TRUE(internal::ZstdCompress(std::string(n - 1, '\x01'), &short_frame));
   ASSERT_TRUE(internal::ZstdCompress(std::string(n + 1, '\x01'), &long_frame));
@@ -815,6 +824,13 @@ TEST(Encoding, HostileEntropyBlocksAreDataLoss) {
       column(6, 0, 1, raw_high, n, 0),                                          // not a zstd frame
       column(6, 0, 0, raw_high, UINT64_MAX, 0),                                 // absurd length
       column(8, 0, 0, raw_high, n, 0),                                          // unknown scheme
+      column(6, 0, 0, escaped, n, 0),                                           // an escape byte, no escapes
+      column(6, 0, 0, escaped, n, 0, "\x02\x01\x01"),                           // more escapes than 255 bytes
+      column(6, 0, 0, raw_high, n, 0, "\x01\x01"),                              // an escape, no 255 byte
+      column(6, 0, 0, escaped, n, 0, "\x01"),                                   // escape varint missing
+      column(6, 0, 0, raw_high, n, 0, "\xe8\x07"),                              // escape count > n
+      column(6, 56, 0, escaped, n, internal::PackedBytes(n, 56), "\x01\x01"),   // 256 << 56 overflows
+      column(6, 0, 0, raw_high, n, 0, ""),                                      // escape count missing
   };
   for (size_t i = 0; i < std::size(bad); i++) {
     EXPECT_EQ(DecodeIntegers(bad[i], n, out.data()).code(), absl::StatusCode::kDataLoss) << i;

@@ -16,6 +16,7 @@
 // smaller than the plain schemes by a margin, since it decodes slower.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "engine/encoding/internal.h"
@@ -26,6 +27,9 @@ namespace {
 // Below this many values the zstd frame and Huffman table overhead (~20
 // bytes) eats what the entropy coding could save.
 constexpr size_t kMinValues = 128;
+// A high byte of 255 is an escape: the element's high part is 255 plus the
+// next varint of the escape list.
+constexpr uint64_t kEscape = 255;
 
 inline uint64_t Sub(int64_t a, int64_t b) { return static_cast<uint64_t>(a) - static_cast<uint64_t>(b); }
 size_t VarintSize(uint64_t v) { return static_cast<size_t>(BitWidth(v | 1) + 6) / 7; }
@@ -42,34 +46,56 @@ struct Plan {
 // reused by the encoder right after planning.
 thread_local std::vector<uint64_t> for_stream, delta_stream;
 
-// Estimated bytes of the low bits plus the zstd-coded high bytes for the
-// best split of u[0, m), and that split. Huffman codes a symbol of
-// probability p in about max(1, -log2 p) bits; the table and the frame cost
-// a few bytes per distinct symbol plus a constant.
+// Estimated bytes of the low k bits, the zstd-coded high bytes and the
+// escapes at split k. Huffman codes a symbol of probability p in about
+// max(1, -log2 p) bits; the table and the frame cost a few bytes per
+// distinct symbol plus a constant.
+size_t EstimateAt(const uint64_t* u, size_t m, int k) {
+  uint32_t hist[256] = {};
+  size_t escape_bytes = 0, escapes = 0;
+  for (size_t i = 0; i < m; i++) {
+    const uint64_t h = u[i] >> k;
+    const bool esc = h >= kEscape;
+    hist[esc ? kEscape : h]++;
+    if (esc) {
+      escape_bytes += VarintSize(h - kEscape);
+      escapes++;
+    }
+  }
+  const double total = static_cast<double>(m);
+  double bits = total * k + 8.0 * static_cast<double>(escape_bytes);
+  size_t distinct = 0;
+  for (uint32_t c : hist) {
+    if (c == 0) continue;
+    distinct++;
+    bits += c * std::max(1.0, std::log2(total / c));
+  }
+  if (distinct == 1) bits = total * k + 8.0 * static_cast<double>(escape_bytes) + 8 * 8;  // a tiny frame
+  return static_cast<size_t>(bits / 8) + 16 + distinct / 2 + VarintSize(escapes);
+}
+
+// The best split of u[0, m) by estimate (*k_out, *bytes_out), and the
+// smallest split considered (*k_min). Splits run from the one that leaves
+// ~1 % of the elements (by a sample's 99th percentile) above a byte, as
+// escapes — so a counter reset or an outage costs its own few bytes instead
+// of widening every element — up to the one that leaves none.
 void BestSplit(const uint64_t* u, size_t m, int* k_out, int* k_min, size_t* bytes_out) {
   uint64_t all = 0;
   for (size_t i = 0; i < m; i++) all |= u[i];
-  const int w = BitWidth(all);
-  const int k0 = std::max(0, w - 8);
-  *k_min = k0;
-  uint32_t hist[256] = {};
-  for (size_t i = 0; i < m; i++) hist[u[i] >> k0]++;
-  const double total = static_cast<double>(m);
+  const int k_hi = std::max(0, BitWidth(all) - 8);
+  uint64_t sample[256];
+  size_t ns = 0;
+  const size_t stride = std::max<size_t>(1, m / 256);
+  for (size_t i = 0; i < m && ns < 256; i += stride) sample[ns++] = u[i];
+  const size_t q = (ns - 1) * 99 / 100;
+  std::nth_element(sample, sample + q, sample + ns);
+  const int k_lo = std::min(k_hi, std::max(0, BitWidth(sample[q]) - 8));
+  *k_min = k_lo;
   size_t best = SIZE_MAX;
-  int best_k = k0;
-  for (int k = k0; k <= std::max(w, k0); k++) {
-    const int merge = k - k0;  // bins of hist per symbol at this k
-    double bits = total * k;
-    size_t distinct = 0;
-    for (int s = 0; s < (256 >> merge); s++) {
-      uint32_t c = 0;
-      for (int j = s << merge; j < ((s + 1) << merge); j++) c += hist[j];
-      if (c == 0) continue;
-      distinct++;
-      bits += c * std::max(1.0, std::log2(total / c));
-    }
-    if (distinct == 1) bits = total * k + 8 * 8;  // one repeated byte: a tiny frame
-    const size_t bytes = static_cast<size_t>(bits / 8) + 16 + distinct / 2;
+  int best_k = k_lo;
+  // Up to four splits: the three smallest and the escape-free one.
+  for (int k = k_lo; k <= k_hi; k = (k < k_lo + 2 ? k + 1 : std::max(k + 1, k_hi))) {
+    const size_t bytes = EstimateAt(u, m, k);
     if (bytes < best) {
       best = bytes;
       best_k = k;
@@ -129,15 +155,25 @@ void AppendBlock(const int64_t* v, const Plan& plan, int k, const std::vector<ui
   thread_local std::string high, frame;
   low.resize(m);
   high.resize(m);
+  thread_local std::string escapes;
+  escapes.clear();
+  size_t count = 0;
   for (size_t i = 0; i < m; i++) {
     low[i] = u[i] & low_mask;
-    high[i] = static_cast<char>(u[i] >> k);
+    const uint64_t h = u[i] >> k;
+    high[i] = static_cast<char>(h < kEscape ? h : kEscape);
+    if (h >= kEscape) {
+      PutVarint64(&escapes, h - kEscape);
+      count++;
+    }
   }
   if (k > 0) PackBits(low.data(), m, k, out);
   const bool z = ZstdCompress(high, &frame) && frame.size() < m;
   out->push_back(z ? 1 : 0);
   PutVarint64(out, z ? frame.size() : m);
   out->append(z ? frame : high);
+  PutVarint64(out, count);
+  out->append(escapes);
 }
 
 }  // namespace
@@ -208,10 +244,27 @@ Status ReadEntropyStream(Cursor* c, size_t m, bool zigzag, uint64_t* ref, const 
   } else {
     std::fill(o, o + m, 0);
   }
+  for (size_t i = 0; i < m; i++) o[i] |= uint64_t{h[i]} << k;
+  uint64_t escapes;
+  if (!c->Varint(&escapes) || escapes > m) return Corrupt("bad entropy-coded escape count");
+  // Rare (resets, outages): find each escape byte and patch its element;
+  // a 255 byte without its escape, or an escape without one, is damage.
+  const uint64_t max_extra = (~uint64_t{0} >> k) - kEscape;  // (255 + extra) << k fits
+  const uint8_t* p = h;
+  for (uint64_t e = 0; e < escapes; e++) {
+    const void* hit = std::memchr(p, static_cast<int>(kEscape), static_cast<size_t>(h + m - p));
+    uint64_t extra;
+    if (hit == nullptr) return Corrupt("entropy-coded escape count mismatch");
+    if (!c->Varint(&extra) || extra > max_extra) return Corrupt("bad entropy-coded escape");
+    const size_t i = static_cast<size_t>(static_cast<const uint8_t*>(hit) - h);
+    o[i] += extra << k;  // o[i] holds 255 << k already
+    p = h + i + 1;
+  }
+  if (std::memchr(p, static_cast<int>(kEscape), static_cast<size_t>(h + m - p)) != nullptr) {
+    return Corrupt("entropy-coded escape count mismatch");
+  }
   if (zigzag) {
-    for (size_t i = 0; i < m; i++) o[i] = static_cast<uint64_t>(ZigZagDecode(o[i] | (uint64_t{h[i]} << k)));
-  } else {
-    for (size_t i = 0; i < m; i++) o[i] |= uint64_t{h[i]} << k;
+    for (size_t i = 0; i < m; i++) o[i] = static_cast<uint64_t>(ZigZagDecode(o[i]));
   }
   *stream = o;
   return absl::OkStatus();

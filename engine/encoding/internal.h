@@ -109,9 +109,12 @@ inline T BitCast(const auto& v) {
 //                       hmode u8 | hlen varint | high: hlen bytes |
 //   entropy delta (7):| 7 | first zigzag varint | ref zigzag varint | k u8 | n-1 low parts | hmode | hlen |
 //                       high |, the stream element being zigzag((v[i] - v[i-1]) - ref)
+//                     followed in both by | x varint | x escape varints |
 //     Element i of the stream is (high[i] << k) | low[i], high[i] one byte;
 //     hmode 0: the m high bytes stored as they are (hlen == m); hmode 1: a zstd
 //     frame that decompresses to exactly m bytes (int_entropy.cc says why).
+//     A high byte of 255 is an escape: that element's high part is 255 plus
+//     the next escape varint (x = the number of 255 bytes).
 //
 // The grouped forms give every 64 values their own frame, so an idle
 // stretch (zero deltas) costs 2 bytes per 64 values and a burst widens only
