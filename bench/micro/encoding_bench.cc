@@ -95,6 +95,18 @@ std::vector<FloatSet> FloatSets() {
     for (auto& d : v) d = c += static_cast<double>(rng() % 1000);
     sets.push_back({"counter", v});
   }
+  {
+    // Shapes of the compression corpus the entropy-coded int blocks are
+    // for: integers sent as floats (rpm, uniform ±40 steps), and a 1 Hz
+    // 3-decimal voltage (a drifting level plus ADC noise, σ = 8 units).
+    std::vector<double> v(kBlock);
+    int64_t rpm = 1500;
+    for (auto& d : v) d = static_cast<double>(rpm += static_cast<int64_t>(rng() % 81) - 40);
+    sets.push_back({"rpm_walk_0dp", v});
+    double level = 3.3;
+    for (auto& d : v) d = Round((level += gauss(rng) * 0.002) + gauss(rng) * 0.008, 3);
+    sets.push_back({"voltage_noise_3dp", v});
+  }
   return sets;
 }
 
@@ -119,6 +131,17 @@ std::vector<TsSet> TsSets() {
     v[i] = t0 + static_cast<int64_t>(i) * period + static_cast<int64_t>(rng() % 10'000'000) - 5'000'000;
   }
   sets.push_back({"jitter_5ms_ns_clock", v});
+  // A free-running 10 s interval on a ms clock: ±250 ms per interval, 5 %
+  // of the samples lost, a rare outage (entropy-coded deltas with escapes).
+  int64_t ms = t0 / 1'000'000;
+  for (size_t i = 0; i < kBlock; i++) {
+    do {
+      ms += 10'000 + static_cast<int64_t>(rng() % 501) - 250;
+      if (rng() % 2000 == 0) ms += static_cast<int64_t>(60 + rng() % 7140) * 1000;
+    } while (rng() % 20 == 0);
+    v[i] = ms * 1'000'000;
+  }
+  sets.push_back({"interval_250ms_lost_ms_clock", v});
   return sets;
 }
 
