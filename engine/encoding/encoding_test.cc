@@ -747,6 +747,40 @@ TEST(Encoding, EntropyStageCodesBellShapedNoiseBelowItsRange) {
   EXPECT_EQ(got, v);
 }
 
+// A moving vehicle's coordinate: its step (speed × heading) changes slowly,
+// so delta-of-deltas are far narrower than deltas (scheme 8).
+TEST(Encoding, EntropyStageCodesSmoothTrajectoriesAsDeltaOfDeltas) {
+  std::mt19937_64 rng(13);
+  std::normal_distribution<double> gauss(0, 1);
+  std::vector<int64_t> v(4096);
+  double speed = 100;
+  int64_t pos = 4800000;
+  for (auto& x : v) {
+    speed = std::clamp(speed + gauss(rng) * 3, 0.0, 350.0);
+    x = pos += std::llround(speed + gauss(rng));
+  }
+  std::string enc;
+  EncodeIntegers(v.data(), v.size(), &enc);
+  EXPECT_EQ(IntScheme(enc), 8);
+  std::vector<int64_t> got(v.size());
+  ASSERT_TRUE(DecodeIntegers(enc, v.size(), got.data()).ok());
+  EXPECT_EQ(got, v);
+  for (size_t want : {size_t{1}, size_t{2}, size_t{3}, size_t{65}, size_t{4000}}) {
+    std::vector<int64_t> part(v.size());
+    ASSERT_TRUE(DecodeIntegersPrefix(enc, v.size(), want, part.data()).ok());
+    EXPECT_TRUE(std::equal(v.begin(), v.begin() + want, part.begin())) << want;
+  }
+  // Extremes wrap modulo 2^64 and still round-trip.
+  std::vector<int64_t> wild(300);
+  for (size_t i = 0; i < wild.size(); i++)
+    wild[i] = i % 7 == 0 ? INT64_MIN : INT64_MAX - static_cast<int64_t>(i);
+  enc.clear();
+  EncodeIntegers(wild.data(), wild.size(), &enc);
+  got.assign(wild.size(), 0);
+  ASSERT_TRUE(DecodeIntegers(enc, wild.size(), got.data()).ok());
+  EXPECT_EQ(got, wild);
+}
+
 // Short blocks and blocks the plain schemes already store in a few bits
 // keep the plain schemes (no zstd frame for nothing, no slower decode).
 TEST(Encoding, EntropyStageOnlyWhereItPays) {
@@ -823,7 +857,7 @@ TEST(Encoding, HostileEntropyBlocksAreDataLoss) {
       column(6, 0, 1, frame.substr(0, frame.size() - 1), frame.size() - 1, 0),  // cut frame
       column(6, 0, 1, raw_high, n, 0),                                          // not a zstd frame
       column(6, 0, 0, raw_high, UINT64_MAX, 0),                                 // absurd length
-      column(8, 0, 0, raw_high, n, 0),                                          // unknown scheme
+      column(9, 0, 0, raw_high, n, 0),                                          // unknown scheme
       column(6, 0, 0, escaped, n, 0),                                           // an escape byte, no escapes
       column(6, 0, 0, escaped, n, 0, "\x02\x01\x01"),                           // more escapes than 255 bytes
       column(6, 0, 0, raw_high, n, 0, "\x01\x01"),                              // an escape, no 255 byte
@@ -885,6 +919,17 @@ TEST(Encoding, WritesEntropyFuzzSeeds) {
   enc.clear();
   EncodeTimestamps(ts.data(), n, &enc);
   save("seed_23_ts-entropy", 0, enc);
+  std::vector<int64_t> track(n);
+  double speed = 100;
+  int64_t pos = 4800000;
+  for (auto& p : track) {
+    speed = std::clamp(speed + static_cast<double>(rng() % 7) - 3, 0.0, 350.0);
+    p = pos += static_cast<int64_t>(speed) + static_cast<int64_t>(rng() % 3) - 1;
+  }
+  enc.clear();
+  EncodeIntegers(track.data(), n, &enc);
+  ASSERT_EQ(IntScheme(enc), 8);
+  save("seed_24_int-entropy-dod", 2, enc);
 }
 
 TEST(Encoding, BitPackingRoundTripsEveryWidth) {

@@ -34,8 +34,11 @@ constexpr uint64_t kEscape = 255;
 inline uint64_t Sub(int64_t a, int64_t b) { return static_cast<uint64_t>(a) - static_cast<uint64_t>(b); }
 size_t VarintSize(uint64_t v) { return static_cast<size_t>(BitWidth(v | 1) + 6) / 7; }
 
+// Transforms before the entropy stage: the scheme byte is 6 + transform.
+enum Transform { kForT = 0, kDeltaT = 1, kDodT = 2 };
+
 struct Plan {
-  bool delta = false;
+  int transform = kForT;
   int64_t ref = 0;
   int k = 0;
   int k_min = 0;            // the smallest split keeping the high part in a byte
@@ -44,7 +47,7 @@ struct Plan {
 
 // The stream of the last planned transform on this thread (Plan.delta),
 // reused by the encoder right after planning.
-thread_local std::vector<uint64_t> for_stream, delta_stream;
+thread_local std::vector<uint64_t> streams[3];
 
 // Estimated bytes of the low k bits, the zstd-coded high bytes and the
 // escapes at split k. Huffman codes a symbol of probability p in about
@@ -105,34 +108,49 @@ void BestSplit(const uint64_t* u, size_t m, int* k_out, int* k_min, size_t* byte
   *bytes_out = best;
 }
 
+// Median of a strided sample of up to 64 elements of d[0, m).
+template <typename F>
+int64_t SampleMedian(size_t m, F&& d) {
+  int64_t sample[64];
+  size_t ns = 0;
+  const size_t stride = std::max<size_t>(1, m / 64);
+  for (size_t j = 0; j < m && ns < 64; j += stride) sample[ns++] = d(j);
+  std::nth_element(sample, sample + ns / 2, sample + ns);
+  return sample[ns / 2];
+}
+
 Plan MakePlan(const int64_t* v, size_t n) {
   Plan best;
-  const size_t m_for = n, m_delta = n - 1;
   // Frame of reference: u = v - min.
   int64_t mn = v[0];
   for (size_t i = 1; i < n; i++) mn = v[i] < mn ? v[i] : mn;
-  for_stream.resize(m_for);
-  for (size_t i = 0; i < n; i++) for_stream[i] = Sub(v[i], mn);
+  streams[kForT].resize(n);
+  for (size_t i = 0; i < n; i++) streams[kForT][i] = Sub(v[i], mn);
   // Delta: u = zigzag(d - median of a sample of d), so a drifting series
   // (a meter) centres on its typical step and a random walk on zero.
-  int64_t sample[64];
-  size_t ns = 0;
-  const size_t stride = std::max<size_t>(1, m_delta / 64);
-  for (size_t j = 0; j < m_delta && ns < 64; j += stride)
-    sample[ns++] = static_cast<int64_t>(Sub(v[j + 1], v[j]));
-  std::nth_element(sample, sample + ns / 2, sample + ns);
-  const int64_t med = sample[ns / 2];
-  delta_stream.resize(m_delta);
-  for (size_t j = 0; j < m_delta; j++) {
-    delta_stream[j] = ZigZagEncode(static_cast<int64_t>(Sub(v[j + 1], v[j]) - static_cast<uint64_t>(med)));
+  auto delta = [v](size_t j) { return static_cast<int64_t>(Sub(v[j + 1], v[j])); };
+  const int64_t med = SampleMedian(n - 1, delta);
+  streams[kDeltaT].resize(n - 1);
+  for (size_t j = 0; j < n - 1; j++) {
+    streams[kDeltaT][j] = ZigZagEncode(static_cast<int64_t>(Sub(delta(j), med)));
   }
-  int k, k_min;
-  size_t bytes;
-  BestSplit(for_stream.data(), m_for, &k, &k_min, &bytes);
-  best = {false, mn, k, k_min, bytes + 1 + VarintSize(ZigZagEncode(mn)) + 1 + 1 + 3};
-  BestSplit(delta_stream.data(), m_delta, &k, &k_min, &bytes);
-  bytes += 1 + VarintSize(ZigZagEncode(v[0])) + VarintSize(ZigZagEncode(med)) + 1 + 1 + 3;
-  if (bytes < best.bytes) best = {true, med, k, k_min, bytes};
+  // Delta of delta: u = zigzag(dd - median), for smooth trajectories whose
+  // steps change slowly (a moving vehicle's coordinates, a steady rate).
+  auto dd = [&delta](size_t j) { return static_cast<int64_t>(Sub(delta(j + 1), delta(j))); };
+  const int64_t med2 = SampleMedian(n - 2, dd);
+  streams[kDodT].resize(n - 2);
+  for (size_t j = 0; j < n - 2; j++) streams[kDodT][j] = ZigZagEncode(static_cast<int64_t>(Sub(dd(j), med2)));
+  const size_t header[3] = {
+      VarintSize(ZigZagEncode(mn)), VarintSize(ZigZagEncode(v[0])) + VarintSize(ZigZagEncode(med)),
+      VarintSize(ZigZagEncode(v[0])) + VarintSize(ZigZagEncode(delta(0))) + VarintSize(ZigZagEncode(med2))};
+  const int64_t refs[3] = {mn, med, med2};
+  for (int t : {kForT, kDeltaT, kDodT}) {
+    int k, k_min;
+    size_t bytes;
+    BestSplit(streams[t].data(), streams[t].size(), &k, &k_min, &bytes);
+    bytes += 1 + header[t] + 1 + 1 + 3;
+    if (bytes < best.bytes) best = {t, refs[t], k, k_min, bytes};
+  }
   return best;
 }
 
@@ -146,8 +164,9 @@ bool Eligible(size_t n, size_t limit) {
 void AppendBlock(const int64_t* v, const Plan& plan, int k, const std::vector<uint64_t>& u,
                  std::string* out) {
   const size_t m = u.size();
-  out->push_back(static_cast<char>(plan.delta ? 7 : 6));
-  if (plan.delta) PutVarint64(out, ZigZagEncode(v[0]));
+  out->push_back(static_cast<char>(6 + plan.transform));
+  if (plan.transform != kForT) PutVarint64(out, ZigZagEncode(v[0]));
+  if (plan.transform == kDodT) PutVarint64(out, ZigZagEncode(static_cast<int64_t>(Sub(v[1], v[0]))));
   PutVarint64(out, ZigZagEncode(plan.ref));
   out->push_back(static_cast<char>(k));
   const uint64_t low_mask = k == 0 ? 0 : (~uint64_t{0} >> (64 - k));
@@ -188,7 +207,7 @@ bool EncodeEntropyIntBlock(const int64_t* v, size_t n, size_t limit, std::string
   const Plan plan = MakePlan(v, n);
   // Required gain: 1/32 of the plain size, for the slower decode.
   if (plan.bytes + plan.bytes / 32 >= limit) return false;
-  const std::vector<uint64_t>& u = plan.delta ? delta_stream : for_stream;
+  const std::vector<uint64_t>& u = streams[plan.transform];
   // The estimate models Huffman loosely: on a small skewed alphabet (a
   // split with few high symbols) it is optimistic, and the smallest split
   // (all but uniform-looking bits through Huffman) often wins in fact. Both

@@ -113,6 +113,9 @@ inline T BitCast(const auto& v) {
 //     Element i of the stream is (high[i] << k) | low[i], high[i] one byte;
 //     hmode 0: the m high bytes stored as they are (hlen == m); hmode 1: a zstd
 //     frame that decompresses to exactly m bytes (int_entropy.cc says why).
+//   entropy dod (8): | 8 | first zigzag varint | v[1] - v[0] zigzag varint | ref | k | n-2 low parts |
+//                       hmode | hlen | high | x | escapes |, the element being
+//                       zigzag((d[i] - d[i-1]) - ref), d[i] = v[i] - v[i-1]
 //     A high byte of 255 is an escape: that element's high part is 255 plus
 //     the next escape varint (x = the number of 255 bytes).
 //
@@ -221,12 +224,39 @@ inline uint64_t PrefixSum(const uint64_t* p, size_t count, uint64_t ref, uint64_
   return acc;
 }
 
+// Scheme 8, after its scheme byte: v[0], v[1] - v[0], then the entropy
+// stream of delta-of-deltas; two prefix sums per group of 64.
+template <typename Sink>
+Status DecodeDodEntropyBlock(Cursor* c, size_t n, Sink& sink, size_t want) {
+  uint64_t first, d1, ref;
+  if (n < 3 || !c->Varint(&first) || !c->Varint(&d1)) return Corrupt("truncated int block");
+  const uint64_t* stream;
+  RETURN_IF_ERROR(ReadEntropyStream(c, n - 2, true, &ref, &stream));
+  alignas(64) int64_t chunk[64], deltas[64];
+  uint64_t acc = static_cast<uint64_t>(ZigZagDecode(first));
+  uint64_t d = static_cast<uint64_t>(ZigZagDecode(d1));
+  chunk[0] = static_cast<int64_t>(acc);
+  acc += d;
+  chunk[1] = static_cast<int64_t>(acc);
+  sink(size_t{0}, static_cast<const int64_t*>(chunk), size_t{2});
+  size_t off = 2;
+  for (size_t b = 0; b < n - 2 && off < want; b += 64) {
+    const size_t count = n - 2 - b < 64 ? n - 2 - b : 64;
+    d = PrefixSum(stream + b, count, ref, 1, d, deltas);
+    acc = PrefixSum(reinterpret_cast<const uint64_t*>(deltas), count, 0, 1, acc, chunk);
+    sink(off, static_cast<const int64_t*>(chunk), count);
+    off += count;
+  }
+  return absl::OkStatus();
+}
+
 template <typename Sink>
 Status DecodeIntBlock(Cursor* c, size_t n, Sink&& sink, size_t want) {
   uint8_t scheme;
   uint64_t first = 0;
   if (!c->Byte(&scheme)) return Corrupt("truncated int block");
-  if (scheme > 7) return Corrupt("unknown int block scheme");
+  if (scheme > 8) return Corrupt("unknown int block scheme");
+  if (scheme == 8) return DecodeDodEntropyBlock(c, n, sink, want);
   const bool delta = scheme == 1 || scheme == 3 || scheme == 5 || scheme == 7;
   if (delta && (n == 0 || !c->Varint(&first))) return Corrupt("truncated int block");
   const size_t m = delta ? n - 1 : n;  // packed stream length
