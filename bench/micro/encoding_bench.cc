@@ -21,6 +21,7 @@
 #include <benchmark/benchmark.h>
 
 #include "engine/encoding/codec.h"
+#include "engine/encoding/internal.h"
 
 namespace m2mdb::encoding {
 namespace {
@@ -188,6 +189,24 @@ bool EncodeFloatsAs(bool automatic, CodecId id, const std::vector<double>& v, st
   return EncodeFloatsWith(id, v.data(), v.size(), out);
 }
 
+// The decimal codec without the entropy stage (integer block schemes 0-5),
+// as written before segment format 2: the baseline for the stage's decode
+// cost on the same data, in the same run.
+void RegisterDecimalPlain(const FloatSet* set) {
+  std::string probe;
+  if (!internal::EncodeDecimal(set->v.data(), set->v.size(), &probe, 0.5, /*allow_entropy=*/false)) return;
+  benchmark::RegisterBenchmark(("BM_FloatDecode/" + set->name + "/decimal-plain").c_str(),
+                               [set, probe](benchmark::State& st) {
+                                 std::vector<double> out(set->v.size());
+                                 for (auto _ : st) {
+                                   if (!DecodeFloats(probe, out.size(), out.data()).ok())
+                                     st.SkipWithError("decode");
+                                   benchmark::DoNotOptimize(out.data());
+                                 }
+                                 Report(st, probe, set->v.size());
+                               });
+}
+
 void RegisterFloat(const FloatSet* set, bool automatic, CodecId id) {
   std::string probe;
   if (!EncodeFloatsAs(automatic, id, set->v, &probe)) return;
@@ -318,6 +337,7 @@ void RegisterFleet(const std::vector<FloatSet>* floats, const std::vector<TsSet>
 int main(int argc, char** argv) {
   using namespace m2mdb::encoding;  // NOLINT: benchmark registration only
   static const std::vector<FloatSet> floats = FloatSets();
+  for (const FloatSet& f : floats) RegisterDecimalPlain(&f);
   static const std::vector<TsSet> ts = TsSets();
   static const std::vector<IntSet> ints = IntSets();
   for (const FloatSet& f : floats) {
