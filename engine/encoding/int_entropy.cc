@@ -202,6 +202,12 @@ void AppendBlock(const int64_t* v, const Plan& plan, int k, const std::vector<ui
   out->append(escapes);
 }
 
+// Its own function so that it vectorises: inlined into ReadEntropyStream,
+// GCC 12 left this loop scalar, and it was 3/4 of the stage's decode time.
+__attribute__((noinline)) void UnZigZag(uint64_t* __restrict o, size_t m) {
+  for (size_t i = 0; i < m; i++) o[i] = (o[i] >> 1) ^ (0 - (o[i] & 1));
+}
+
 }  // namespace
 
 size_t EntropyIntBlockEstimate(const int64_t* v, size_t n, size_t limit) {
@@ -289,9 +295,7 @@ Status ReadEntropyStream(Cursor* c, size_t m, bool zigzag, uint64_t* ref, const 
   if (std::memchr(p, static_cast<int>(kEscape), static_cast<size_t>(h + m - p)) != nullptr) {
     return Corrupt("entropy-coded escape count mismatch");
   }
-  if (zigzag) {
-    for (size_t i = 0; i < m; i++) o[i] = static_cast<uint64_t>(ZigZagDecode(o[i]));
-  }
+  if (zigzag) UnZigZag(o, m);
   *stream = o;
   return absl::OkStatus();
 }
