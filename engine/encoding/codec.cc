@@ -141,7 +141,10 @@ Status DecodeZstd(std::string_view in, size_t n, size_t max_inner, F&& decode) {
 void EncodeIntegersNoZstd(const int64_t* v, size_t n, std::string* out, bool allow_entropy = true) {
   if (n == 0) return EncodeRaw(v, n, out);
   if (AllSame(v, n)) return EncodeConstant64(v[0], n, out);
-  const size_t delta_size = 1 + 3 + internal::IntBlockSize(v, n);
+  // The plain size suffices to rank run-length against the integer block
+  // (the entropy stage only ever makes the latter smaller), and skips a
+  // second entropy planning pass: EncodeIntDelta plans again.
+  const size_t delta_size = 1 + 3 + internal::PlainIntBlockSize(v, n);
   const size_t raw_size = 1 + 8 * n;
   if (internal::EncodeIntRle(v, n, out, std::min(delta_size, raw_size) - 1)) return;
   if (delta_size >= raw_size) return EncodeRaw(v, n, out);

@@ -209,6 +209,8 @@ void PackStream(const int64_t* v, size_t b, size_t e, bool delta, uint64_t ref, 
 
 }  // namespace
 
+size_t PlainIntBlockSize(const int64_t* v, size_t n) { return PlanIntBlock(v, n).size; }
+
 size_t IntBlockSize(const int64_t* v, size_t n) {
   const size_t plain = PlanIntBlock(v, n).size;
   return std::min(plain, EntropyIntBlockEstimate(v, n, plain));

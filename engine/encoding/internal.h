@@ -125,6 +125,8 @@ inline T BitCast(const auto& v) {
 // All arithmetic wraps modulo 2^64, so any int64 sequence round-trips.
 // Returns the encoded size the block would have (without writing it).
 size_t IntBlockSize(const int64_t* v, size_t n);
+// The same for the plain schemes 0-5 only (no entropy estimate: cheaper).
+size_t PlainIntBlockSize(const int64_t* v, size_t n);
 // allow_entropy = false restricts it to schemes 0-5 (a plain bit-packed
 // block, for a trial of zstd over the whole column).
 void EncodeIntBlock(const int64_t* v, size_t n, std::string* out, bool allow_entropy = true);
