@@ -21,6 +21,7 @@
 #include <benchmark/benchmark.h>
 
 #include "engine/encoding/codec.h"
+#include "engine/encoding/internal.h"
 
 namespace m2mdb::encoding {
 namespace {
@@ -95,6 +96,18 @@ std::vector<FloatSet> FloatSets() {
     for (auto& d : v) d = c += static_cast<double>(rng() % 1000);
     sets.push_back({"counter", v});
   }
+  {
+    // Shapes of the compression corpus the entropy-coded int blocks are
+    // for: integers sent as floats (rpm, uniform ±40 steps), and a 1 Hz
+    // 3-decimal voltage (a drifting level plus ADC noise, σ = 8 units).
+    std::vector<double> v(kBlock);
+    int64_t rpm = 1500;
+    for (auto& d : v) d = static_cast<double>(rpm += static_cast<int64_t>(rng() % 81) - 40);
+    sets.push_back({"rpm_walk_0dp", v});
+    double level = 3.3;
+    for (auto& d : v) d = Round((level += gauss(rng) * 0.002) + gauss(rng) * 0.008, 3);
+    sets.push_back({"voltage_noise_3dp", v});
+  }
   return sets;
 }
 
@@ -119,6 +132,17 @@ std::vector<TsSet> TsSets() {
     v[i] = t0 + static_cast<int64_t>(i) * period + static_cast<int64_t>(rng() % 10'000'000) - 5'000'000;
   }
   sets.push_back({"jitter_5ms_ns_clock", v});
+  // A free-running 10 s interval on a ms clock: ±250 ms per interval, 5 %
+  // of the samples lost, a rare outage (entropy-coded deltas with escapes).
+  int64_t ms = t0 / 1'000'000;
+  for (size_t i = 0; i < kBlock; i++) {
+    do {
+      ms += 10'000 + static_cast<int64_t>(rng() % 501) - 250;
+      if (rng() % 2000 == 0) ms += static_cast<int64_t>(60 + rng() % 7140) * 1000;
+    } while (rng() % 20 == 0);
+    v[i] = ms * 1'000'000;
+  }
+  sets.push_back({"interval_250ms_lost_ms_clock", v});
   return sets;
 }
 
@@ -163,6 +187,24 @@ bool EncodeFloatsAs(bool automatic, CodecId id, const std::vector<double>& v, st
     return true;
   }
   return EncodeFloatsWith(id, v.data(), v.size(), out);
+}
+
+// The decimal codec without the entropy stage (integer block schemes 0-5),
+// as written before segment format 2: the baseline for the stage's decode
+// cost on the same data, in the same run.
+void RegisterDecimalPlain(const FloatSet* set) {
+  std::string probe;
+  if (!internal::EncodeDecimal(set->v.data(), set->v.size(), &probe, 0.5, /*allow_entropy=*/false)) return;
+  benchmark::RegisterBenchmark(("BM_FloatDecode/" + set->name + "/decimal-plain").c_str(),
+                               [set, probe](benchmark::State& st) {
+                                 std::vector<double> out(set->v.size());
+                                 for (auto _ : st) {
+                                   if (!DecodeFloats(probe, out.size(), out.data()).ok())
+                                     st.SkipWithError("decode");
+                                   benchmark::DoNotOptimize(out.data());
+                                 }
+                                 Report(st, probe, set->v.size());
+                               });
 }
 
 void RegisterFloat(const FloatSet* set, bool automatic, CodecId id) {
@@ -295,6 +337,7 @@ void RegisterFleet(const std::vector<FloatSet>* floats, const std::vector<TsSet>
 int main(int argc, char** argv) {
   using namespace m2mdb::encoding;  // NOLINT: benchmark registration only
   static const std::vector<FloatSet> floats = FloatSets();
+  for (const FloatSet& f : floats) RegisterDecimalPlain(&f);
   static const std::vector<TsSet> ts = TsSets();
   static const std::vector<IntSet> ints = IntSets();
   for (const FloatSet& f : floats) {

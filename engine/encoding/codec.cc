@@ -45,6 +45,40 @@ void MaybeZstd(std::string* out, size_t start, size_t n, bool numeric = true) {
   }
 }
 
+// Whether a decimal or int-delta column holds an entropy-coded int block
+// (schemes 6/7): | id | n varint | (decimal: e u8) | scheme u8 | ...
+bool UsesEntropyStage(std::string_view col) {
+  Cursor c(col);
+  uint8_t id, e, scheme;
+  uint64_t n;
+  if (!c.Byte(&id) || !c.Varint(&n)) return false;
+  if (id == static_cast<uint8_t>(CodecId::kFloatDecimal) && !c.Byte(&e)) return false;
+  if (id != static_cast<uint8_t>(CodecId::kFloatDecimal) && id != static_cast<uint8_t>(CodecId::kIntDelta)) {
+    return false;
+  }
+  return c.Byte(&scheme) && scheme >= 6;
+}
+
+// The entropy stage codes each element on its own; zstd over the plain
+// bit-packed column also finds repeated runs (a parked vehicle's
+// coordinates), which the split leaves in the raw low bits. So a column
+// that took the entropy stage is also tried as zstd(plain), the smaller
+// kept. `encode_plain` appends the column without the entropy stage.
+template <typename F>
+void MaybePlainZstd(std::string* out, size_t start, size_t n, F&& encode_plain) {
+  const std::string_view col = std::string_view(*out).substr(start);
+  if (col.size() < kZstdMinBytes || !UsesEntropyStage(col)) return;
+  thread_local std::string plain, wrapped;
+  plain.clear();
+  wrapped.clear();
+  encode_plain(&plain);
+  if (!internal::WrapZstd(plain, n, &wrapped, /*force=*/true)) return;
+  if (wrapped.size() < col.size()) {
+    out->resize(start);
+    out->append(wrapped);
+  }
+}
+
 template <typename T>
 void EncodeRaw(const T* v, size_t n, std::string* out) {
   out->push_back(static_cast<char>(CodecId::kRaw));
@@ -104,14 +138,17 @@ Status DecodeZstd(std::string_view in, size_t n, size_t max_inner, F&& decode) {
   return decode(std::string_view(inner));
 }
 
-void EncodeIntegersNoZstd(const int64_t* v, size_t n, std::string* out) {
+void EncodeIntegersNoZstd(const int64_t* v, size_t n, std::string* out, bool allow_entropy = true) {
   if (n == 0) return EncodeRaw(v, n, out);
   if (AllSame(v, n)) return EncodeConstant64(v[0], n, out);
-  const size_t delta_size = 1 + 3 + internal::IntBlockSize(v, n);
+  // The plain size suffices to rank run-length against the integer block
+  // (the entropy stage only ever makes the latter smaller), and skips a
+  // second entropy planning pass: EncodeIntDelta plans again.
+  const size_t delta_size = 1 + 3 + internal::PlainIntBlockSize(v, n);
   const size_t raw_size = 1 + 8 * n;
   if (internal::EncodeIntRle(v, n, out, std::min(delta_size, raw_size) - 1)) return;
   if (delta_size >= raw_size) return EncodeRaw(v, n, out);
-  internal::EncodeIntDelta(v, n, out);
+  internal::EncodeIntDelta(v, n, out, allow_entropy);
 }
 
 Status DecodeIntegersImpl(std::string_view in, size_t n, int64_t* out, bool allow_zstd, size_t want) {
@@ -174,14 +211,15 @@ Status DecodeTimestampsImpl(std::string_view in, size_t n, int64_t* out, bool al
 // trying Gorilla: Gorilla needs at least ~2 bytes for any changing value.
 constexpr size_t kDecimalGoodEnoughBytes = 2;
 
-void EncodeFloatsNoZstd(const double* v, size_t n, std::string* out, FloatMode mode) {
+void EncodeFloatsNoZstd(const double* v, size_t n, std::string* out, FloatMode mode,
+                        bool allow_entropy = true) {
   if (mode == FloatMode::kRawOnly || n == 0) return EncodeRaw(v, n, out);
   if (mode == FloatMode::kGorillaOnly) return internal::EncodeGorilla(v, n, out);
   if (AllSameBits(v, n)) return EncodeConstant64(v[0], n, out);
   const size_t start = out->size();
   const size_t raw_size = 1 + 8 * n;
   size_t best = raw_size;
-  if (internal::EncodeDecimal(v, n, out, 0.5)) {
+  if (internal::EncodeDecimal(v, n, out, 0.5, allow_entropy)) {
     best = out->size() - start;
     // Gorilla beats the decimal codec almost only on long runs of repeated
     // values (a repeat costs it one bit), e.g. an idle truck's load; count
@@ -337,7 +375,9 @@ Status DecodeTimestampsUntil(std::string_view in, size_t n, int64_t max_time, in
 void EncodeFloats(const double* v, size_t n, std::string* out, FloatMode mode) {
   const size_t start = out->size();
   EncodeFloatsNoZstd(v, n, out, mode);
-  if (mode == FloatMode::kAuto) MaybeZstd(out, start, n);
+  if (mode != FloatMode::kAuto) return;
+  MaybeZstd(out, start, n);
+  MaybePlainZstd(out, start, n, [&](std::string* o) { EncodeFloatsNoZstd(v, n, o, mode, false); });
 }
 Status DecodeFloats(std::string_view in, size_t n, double* out) {
   if (n > kMaxBlockValues) return Corrupt("too many values");
@@ -352,6 +392,7 @@ void EncodeIntegers(const int64_t* v, size_t n, std::string* out) {
   const size_t start = out->size();
   EncodeIntegersNoZstd(v, n, out);
   MaybeZstd(out, start, n);
+  MaybePlainZstd(out, start, n, [&](std::string* o) { EncodeIntegersNoZstd(v, n, o, false); });
 }
 Status DecodeIntegers(std::string_view in, size_t n, int64_t* out) {
   if (n > kMaxBlockValues) return Corrupt("too many values");

@@ -2,6 +2,8 @@
 // (column type, codec) case, each over random and edge-case data sets.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -336,6 +338,20 @@ std::vector<DataSet> DataSets(size_t max_n) {
                           : 5000 + rng() % 1000);
     }
     sets.push_back({"noise_with_extremes", outliers});
+    // Entropy-coded int blocks (schemes 6/7): a random walk of uniform
+    // ±40 steps and bell-shaped noise around a level.
+    Bits walk;
+    int64_t rpm = 3000;
+    for (size_t i = 0; i < max_n; i++) {
+      rpm += static_cast<int64_t>(rng() % 81) - 40;
+      walk.push_back(static_cast<uint64_t>(rpm));
+    }
+    sets.push_back({"walk_steps", walk});
+    Bits bell;
+    for (size_t i = 0; i < max_n; i++) {
+      bell.push_back(100000 + rng() % 256 + rng() % 256 + rng() % 256 + rng() % 256);
+    }
+    sets.push_back({"bell_noise", bell});
   }
   return sets;
 }
@@ -678,6 +694,242 @@ TEST(Encoding, PrefixDecodesMatchTheFullDecode) {
     }
   }
   EXPECT_GT(checked, 1000);
+}
+
+// The int block scheme of an kIntDelta column: | 4 | n varint | scheme |.
+int IntScheme(const std::string& enc) {
+  std::string_view in(enc);
+  in.remove_prefix(1);
+  uint64_t n;
+  const char* p = GetVarint64Ptr(in.data(), in.data() + in.size(), &n);
+  return p == nullptr || p == in.data() + in.size() ? -1 : static_cast<uint8_t>(*p);
+}
+
+// Steps uniform in ±40 carry log2(81) = 6.34 bits; bit packing needs 7.
+TEST(Encoding, EntropyStageCodesRandomWalkStepsBelowTheirPackedWidth) {
+  std::mt19937_64 rng(9);
+  std::vector<int64_t> v(4096);
+  int64_t rpm = 3000;
+  for (auto& x : v) x = rpm += static_cast<int64_t>(rng() % 81) - 40;
+  std::string enc;
+  EncodeIntegers(v.data(), v.size(), &enc);
+  EXPECT_EQ(EncodedCodec(enc), CodecId::kIntDelta);
+  EXPECT_EQ(IntScheme(enc), 7);
+  EXPECT_LT(enc.size(), v.size() * 6.6 / 8);
+  EXPECT_GT(enc.size(), v.size() * 6.3 / 8);  // not below the entropy: the test data is right
+  std::vector<int64_t> got(v.size());
+  ASSERT_TRUE(DecodeIntegers(enc, v.size(), got.data()).ok());
+  EXPECT_EQ(got, v);
+  // The same readings sent as floats go through the decimal codec's int block.
+  std::vector<double> f(v.begin(), v.end());
+  std::string fenc;
+  EncodeFloats(f.data(), f.size(), &fenc);
+  EXPECT_EQ(EncodedCodec(fenc), CodecId::kFloatDecimal);
+  EXPECT_LT(fenc.size(), f.size() * 6.6 / 8);
+  std::vector<double> fgot(f.size());
+  ASSERT_TRUE(DecodeFloats(fenc, f.size(), fgot.data()).ok());
+  EXPECT_EQ(fgot, f);
+}
+
+// Bell-shaped noise (a sum of four uniforms: range 1021, 10 bits packed,
+// 9.25 bits of entropy) is stored as a frame of reference whose high byte
+// is entropy-coded.
+TEST(Encoding, EntropyStageCodesBellShapedNoiseBelowItsRange) {
+  std::mt19937_64 rng(10);
+  std::vector<int64_t> v(4096);
+  for (auto& x : v) x = 5000 + rng() % 256 + rng() % 256 + rng() % 256 + rng() % 256;
+  std::string enc;
+  EncodeIntegers(v.data(), v.size(), &enc);
+  EXPECT_EQ(IntScheme(enc), 6);
+  EXPECT_LT(enc.size(), v.size() * 9.6 / 8);
+  std::vector<int64_t> got(v.size());
+  ASSERT_TRUE(DecodeIntegers(enc, v.size(), got.data()).ok());
+  EXPECT_EQ(got, v);
+}
+
+// A moving vehicle's coordinate: its step (speed × heading) changes slowly,
+// so delta-of-deltas are far narrower than deltas (scheme 8).
+TEST(Encoding, EntropyStageCodesSmoothTrajectoriesAsDeltaOfDeltas) {
+  std::mt19937_64 rng(13);
+  std::normal_distribution<double> gauss(0, 1);
+  std::vector<int64_t> v(4096);
+  double speed = 100;
+  int64_t pos = 4800000;
+  for (auto& x : v) {
+    speed = std::clamp(speed + gauss(rng) * 3, 0.0, 350.0);
+    x = pos += std::llround(speed + gauss(rng));
+  }
+  std::string enc;
+  EncodeIntegers(v.data(), v.size(), &enc);
+  EXPECT_EQ(IntScheme(enc), 8);
+  std::vector<int64_t> got(v.size());
+  ASSERT_TRUE(DecodeIntegers(enc, v.size(), got.data()).ok());
+  EXPECT_EQ(got, v);
+  for (size_t want : {size_t{1}, size_t{2}, size_t{3}, size_t{65}, size_t{4000}}) {
+    std::vector<int64_t> part(v.size());
+    ASSERT_TRUE(DecodeIntegersPrefix(enc, v.size(), want, part.data()).ok());
+    EXPECT_TRUE(std::equal(v.begin(), v.begin() + want, part.begin())) << want;
+  }
+  // Extremes wrap modulo 2^64 and still round-trip.
+  std::vector<int64_t> wild(300);
+  for (size_t i = 0; i < wild.size(); i++)
+    wild[i] = i % 7 == 0 ? INT64_MIN : INT64_MAX - static_cast<int64_t>(i);
+  enc.clear();
+  EncodeIntegers(wild.data(), wild.size(), &enc);
+  got.assign(wild.size(), 0);
+  ASSERT_TRUE(DecodeIntegers(enc, wild.size(), got.data()).ok());
+  EXPECT_EQ(got, wild);
+}
+
+// Short blocks and blocks the plain schemes already store in a few bits
+// keep the plain schemes (no zstd frame for nothing, no slower decode).
+TEST(Encoding, EntropyStageOnlyWhereItPays) {
+  std::mt19937_64 rng(11);
+  std::vector<int64_t> v(100);
+  int64_t x = 0;
+  for (auto& y : v) y = x += static_cast<int64_t>(rng() % 81) - 40;
+  std::string enc;
+  EncodeIntegers(v.data(), v.size(), &enc);
+  EXPECT_LT(IntScheme(enc), 6);
+  std::vector<int64_t> counter(4096);
+  for (size_t i = 0; i < counter.size(); i++)
+    counter[i] = static_cast<int64_t>(i * 10 + (i % 1000 == 999 ? 5 : 0));
+  enc.clear();
+  EncodeIntegers(counter.data(), counter.size(), &enc);
+  EXPECT_LT(IntScheme(enc), 6);
+  // Uniform random 16-bit values: nothing to gain from Huffman.
+  std::vector<int64_t> uniform(4096);
+  for (auto& y : uniform) y = static_cast<int64_t>(rng() % 65536);
+  enc.clear();
+  EncodeIntegers(uniform.data(), uniform.size(), &enc);
+  EXPECT_LT(IntScheme(enc), 6);
+}
+
+// Hand-made scheme 6/7 blocks with each field wrong: every one is
+// kDataLoss, never a crash or a read outside the input (ASan build).
+TEST(Encoding, HostileEntropyBlocksAreDataLoss) {
+  constexpr size_t n = 200;
+  // `tail`: the escape count and escapes (default: none).
+  auto column = [](int scheme, uint8_t k, uint8_t hmode, std::string_view high, uint64_t hlen, size_t low,
+                   std::string_view tail = std::string_view("\0", 1)) {
+    std::string c;
+    internal::PutHeader(&c, CodecId::kIntDelta, n);
+    c.push_back(static_cast<char>(scheme));
+    if (scheme == 7) PutVarint64(&c, 0);  // first
+    PutVarint64(&c, 0);                   // ref
+    c.push_back(static_cast<char>(k));
+    c.append(low, '\x55');
+    c.push_back(static_cast<char>(hmode));
+    PutVarint64(&c, hlen);
+    c.append(high);
+    c.append(tail);
+    return c;
+  };
+  std::vector<int64_t> out(n);
+  const std::string raw_high(n, '\x01');
+  // A well-formed block decodes (the builder above is right).
+  ASSERT_TRUE(DecodeIntegers(column(6, 0, 0, raw_high, n, 0), n, out.data()).ok());
+  EXPECT_EQ(out[0], 1);
+  ASSERT_TRUE(DecodeIntegers(column(7, 2, 0, raw_high.substr(1), n - 1, internal::PackedBytes(n - 1, 2)), n,
+                             out.data())
+                  .ok());
+  std::string frame;
+  ASSERT_TRUE(internal::ZstdCompress(raw_high, &frame));
+  ASSERT_TRUE(DecodeIntegers(column(6, 0, 1, frame, frame.size(), 0), n, out.data()).ok());
+  // One escape: element 5's high part is 255 + 5.
+  std::string escaped = raw_high;
+  escaped[5] = '\xff';
+  ASSERT_TRUE(DecodeIntegers(column(6, 0, 0, escaped, n, 0, "\x01\x05"), n, out.data()).ok());
+  EXPECT_EQ(out[5], 260);
+  EXPECT_EQ(out[6], 1);
+  std::string short_frame, long_frame;
+  ASSERT_TRUE(internal::ZstdCompress(std::string(n - 1, '\x01'), &short_frame));
+  ASSERT_TRUE(internal::ZstdCompress(std::string(n + 1, '\x01'), &long_frame));
+  const std::string bad[] = {
+      column(6, 57, 0, raw_high, n, internal::PackedBytes(n, 57)),  // k > 56
+      column(6, 0, 2, raw_high, n, 0),                              // unknown hmode
+      column(6, 0, 0, raw_high, n - 1, 0),                          // raw length != n
+      column(6, 0, 0, raw_high.substr(1), n, 0),                    // truncated high part
+      column(6, 8, 0, raw_high, n, 10),                             // truncated low bits
+      column(6, 0, 1, short_frame, short_frame.size(), 0),          // frame one byte short
+      column(6, 0, 1, long_frame, long_frame.size(), 0),            // frame one byte long
+      column(6, 0, 1, frame + "x", frame.size() + 1, 0),            // trailing garbage in the frame
+      column(6, 0, 1, frame.substr(0, frame.size() - 1), frame.size() - 1, 0),  // cut frame
+      column(6, 0, 1, raw_high, n, 0),                                          // not a zstd frame
+      column(6, 0, 0, raw_high, UINT64_MAX, 0),                                 // absurd length
+      column(9, 0, 0, raw_high, n, 0),                                          // unknown scheme
+      column(6, 0, 0, escaped, n, 0),                                           // an escape byte, no escapes
+      column(6, 0, 0, escaped, n, 0, "\x02\x01\x01"),                           // more escapes than 255 bytes
+      column(6, 0, 0, raw_high, n, 0, "\x01\x01"),                              // an escape, no 255 byte
+      column(6, 0, 0, escaped, n, 0, "\x01"),                                   // escape varint missing
+      column(6, 0, 0, raw_high, n, 0, "\xe8\x07"),                              // escape count > n
+      column(6, 56, 0, escaped, n, internal::PackedBytes(n, 56), "\x01\x01"),   // 256 << 56 overflows
+      column(6, 0, 0, raw_high, n, 0, ""),                                      // escape count missing
+  };
+  for (size_t i = 0; i < std::size(bad); i++) {
+    EXPECT_EQ(DecodeIntegers(bad[i], n, out.data()).code(), absl::StatusCode::kDataLoss) << i;
+  }
+  // A trailing byte after a good block, and an empty block of scheme 6.
+  EXPECT_FALSE(DecodeIntegers(column(6, 0, 0, raw_high, n, 0) + "x", n, out.data()).ok());
+  std::string empty;
+  internal::PutHeader(&empty, CodecId::kIntDelta, 0);
+  empty += std::string("\x06\x00\x00\x00\x00", 5);
+  EXPECT_EQ(DecodeIntegers(empty, 0, out.data()).code(), absl::StatusCode::kDataLoss);
+}
+
+// Writes fuzz seeds holding entropy-coded int blocks (decode_fuzz.cc
+// input: | family u8 | n u16 LE | column |) when M2MDB_ENCODING_SEED_DIR is
+// set, e.g. M2MDB_ENCODING_SEED_DIR=engine/encoding/encoding_fuzz_corpus
+// build/tests/m2mdb_encoding_tests --gtest_filter='*EntropyFuzzSeeds*'.
+TEST(Encoding, WritesEntropyFuzzSeeds) {
+  const char* dir = std::getenv("M2MDB_ENCODING_SEED_DIR");
+  if (dir == nullptr) GTEST_SKIP() << "M2MDB_ENCODING_SEED_DIR not set";
+  std::mt19937_64 rng(12);
+  constexpr size_t n = 4000;
+  std::vector<int64_t> walk(n), bell(n), ts(n);
+  int64_t x = 3000, t = 1700000000000;
+  for (size_t i = 0; i < n; i++) {
+    walk[i] = x += static_cast<int64_t>(rng() % 81) - 40;
+    bell[i] = 5000 + rng() % 256 + rng() % 256 + rng() % 256 + rng() % 256;
+    ts[i] = (t += 10000 + static_cast<int64_t>(rng() % 501) - 250) * 1000000;
+  }
+  std::vector<double> floats(walk.begin(), walk.end());
+  for (double& f : floats) f /= 1000;
+  auto save = [&](const char* name, int family, const std::string& col) {
+    std::string seed(1, static_cast<char>(family));
+    seed.push_back(static_cast<char>(n & 0xff));
+    seed.push_back(static_cast<char>(n >> 8));
+    seed += col;
+    FILE* f = std::fopen((std::string(dir) + "/" + name).c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fwrite(seed.data(), 1, seed.size(), f);
+    std::fclose(f);
+  };
+  std::string enc;
+  EncodeIntegers(walk.data(), n, &enc);
+  ASSERT_EQ(IntScheme(enc), 7);
+  save("seed_20_int-entropy-delta", 2, enc);
+  enc.clear();
+  EncodeIntegers(bell.data(), n, &enc);
+  ASSERT_EQ(IntScheme(enc), 6);
+  save("seed_21_int-entropy-for", 2, enc);
+  enc.clear();
+  EncodeFloats(floats.data(), n, &enc);
+  save("seed_22_decimal-entropy", 1, enc);
+  enc.clear();
+  EncodeTimestamps(ts.data(), n, &enc);
+  save("seed_23_ts-entropy", 0, enc);
+  std::vector<int64_t> track(n);
+  double speed = 100;
+  int64_t pos = 4800000;
+  for (auto& p : track) {
+    speed = std::clamp(speed + static_cast<double>(rng() % 7) - 3, 0.0, 350.0);
+    p = pos += static_cast<int64_t>(speed) + static_cast<int64_t>(rng() % 3) - 1;
+  }
+  enc.clear();
+  EncodeIntegers(track.data(), n, &enc);
+  ASSERT_EQ(IntScheme(enc), 8);
+  save("seed_24_int-entropy-dod", 2, enc);
 }
 
 TEST(Encoding, BitPackingRoundTripsEveryWidth) {

@@ -131,7 +131,8 @@ __attribute__((target_clones("avx2", "default"))) size_t ScaleUp(const double* v
 
 }  // namespace
 
-bool EncodeDecimal(const double* v, size_t n, std::string* out, double max_exception_fraction) {
+bool EncodeDecimal(const double* v, size_t n, std::string* out, double max_exception_fraction,
+                   bool allow_entropy) {
   double sample_misses = 0;
   const int e = ChooseExponent(v, n, &sample_misses);
   if (sample_misses > max_exception_fraction) return false;
@@ -165,7 +166,7 @@ bool EncodeDecimal(const double* v, size_t n, std::string* out, double max_excep
   }
   PutHeader(out, CodecId::kFloatDecimal, n);
   out->push_back(static_cast<char>(e));
-  EncodeIntBlock(ints.data(), n, out);
+  EncodeIntBlock(ints.data(), n, out, allow_entropy);
   PutVarint64(out, exceptions.size());
   for (size_t k = 0; k < exceptions.size(); k++) {
     PutVarint64(out, k == 0 ? exceptions[0] : exceptions[k] - exceptions[k - 1] - 1);

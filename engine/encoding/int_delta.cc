@@ -209,10 +209,18 @@ void PackStream(const int64_t* v, size_t b, size_t e, bool delta, uint64_t ref, 
 
 }  // namespace
 
-size_t IntBlockSize(const int64_t* v, size_t n) { return PlanIntBlock(v, n).size; }
+size_t PlainIntBlockSize(const int64_t* v, size_t n) { return PlanIntBlock(v, n).size; }
 
-void EncodeIntBlock(const int64_t* v, size_t n, std::string* out) {
+size_t IntBlockSize(const int64_t* v, size_t n) {
+  const size_t plain = PlanIntBlock(v, n).size;
+  return std::min(plain, EntropyIntBlockEstimate(v, n, plain));
+}
+
+void EncodeIntBlock(const int64_t* v, size_t n, std::string* out, bool allow_entropy) {
   const IntPlan plan = PlanIntBlock(v, n);
+  if (allow_entropy && EncodeEntropyIntBlock(v, n, plan.size, out)) return;
+  // (The entropy planner keeps its own buffers: the group statistics of
+  // `plan` are still this block's.)
   const bool delta = plan.scheme == kDelta || plan.scheme == kGroupedDelta || plan.scheme == kPatchedDelta;
   const size_t m = delta ? n - 1 : n;
   out->push_back(static_cast<char>(plan.scheme));
@@ -264,9 +272,9 @@ void EncodeIntBlock(const int64_t* v, size_t n, std::string* out) {
   }
 }
 
-void EncodeIntDelta(const int64_t* v, size_t n, std::string* out) {
+void EncodeIntDelta(const int64_t* v, size_t n, std::string* out, bool allow_entropy) {
   PutHeader(out, CodecId::kIntDelta, n);
-  EncodeIntBlock(v, n, out);
+  EncodeIntBlock(v, n, out, allow_entropy);
 }
 
 Status DecodeIntDelta(std::string_view in, size_t n, int64_t* out, size_t want) {

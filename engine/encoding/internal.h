@@ -105,6 +105,19 @@ inline T BitCast(const auto& v) {
 //                       k × (position gap varint, (v[i] - ref) >> w varint) |   (w < 64 if k > 0)
 //   patched delta (5):| 5 | first zigzag varint | ref | w | k | n-1 deltas as in 4 | k exceptions |
 //     (gap = position − previous exception's position − 1; the first: its position)
+//   entropy FOR (6):  | 6 | ref zigzag varint | k u8 (≤ 56) | n values: low k bits of v[i] - ref |
+//                       hmode u8 | hlen varint | high: hlen bytes |
+//   entropy delta (7):| 7 | first zigzag varint | ref zigzag varint | k u8 | n-1 low parts | hmode | hlen |
+//                       high |, the stream element being zigzag((v[i] - v[i-1]) - ref)
+//                     followed in both by | x varint | x escape varints |
+//     Element i of the stream is (high[i] << k) | low[i], high[i] one byte;
+//     hmode 0: the m high bytes stored as they are (hlen == m); hmode 1: a zstd
+//     frame that decompresses to exactly m bytes (int_entropy.cc says why).
+//   entropy dod (8): | 8 | first zigzag varint | v[1] - v[0] zigzag varint | ref | k | n-2 low parts |
+//                       hmode | hlen | high | x | escapes |, the element being
+//                       zigzag((d[i] - d[i-1]) - ref), d[i] = v[i] - v[i-1]
+//     A high byte of 255 is an escape: that element's high part is 255 plus
+//     the next escape varint (x = the number of 255 bytes).
 //
 // The grouped forms give every 64 values their own frame, so an idle
 // stretch (zero deltas) costs 2 bytes per 64 values and a burst widens only
@@ -112,7 +125,11 @@ inline T BitCast(const auto& v) {
 // All arithmetic wraps modulo 2^64, so any int64 sequence round-trips.
 // Returns the encoded size the block would have (without writing it).
 size_t IntBlockSize(const int64_t* v, size_t n);
-void EncodeIntBlock(const int64_t* v, size_t n, std::string* out);
+// The same for the plain schemes 0-5 only (no entropy estimate: cheaper).
+size_t PlainIntBlockSize(const int64_t* v, size_t n);
+// allow_entropy = false restricts it to schemes 0-5 (a plain bit-packed
+// block, for a trial of zstd over the whole column).
+void EncodeIntBlock(const int64_t* v, size_t n, std::string* out, bool allow_entropy = true);
 // Decodes n values from the cursor (consuming exactly the block), handing
 // them to sink(offset, const int64_t* vals, count) in chunks of up to 64.
 // With want < n, chunks stop once values [0, want) were handed on (the
@@ -137,10 +154,11 @@ Status DecodeGorilla(std::string_view in, size_t n, double* out, size_t want = S
 
 // Returns false (writing nothing) if the block does not suit decimal scaling,
 // i.e. more than `max_exception_fraction` of its values would be exceptions.
-bool EncodeDecimal(const double* v, size_t n, std::string* out, double max_exception_fraction);
+bool EncodeDecimal(const double* v, size_t n, std::string* out, double max_exception_fraction,
+                   bool allow_entropy = true);
 Status DecodeDecimal(std::string_view in, size_t n, double* out, size_t want = SIZE_MAX);
 
-void EncodeIntDelta(const int64_t* v, size_t n, std::string* out);
+void EncodeIntDelta(const int64_t* v, size_t n, std::string* out, bool allow_entropy = true);
 Status DecodeIntDelta(std::string_view in, size_t n, int64_t* out, size_t want = SIZE_MAX);
 // Returns false (writing nothing) if run-length would exceed `max_size` bytes.
 bool EncodeIntRle(const int64_t* v, size_t n, std::string* out, size_t max_size);
@@ -154,6 +172,25 @@ Status DecodeBoolRle(std::string_view in, size_t n, uint8_t* out);
 // Returns false (writing nothing) when a dictionary would not be smaller.
 bool EncodeStringDict(const std::string_view* v, size_t n, std::string* out);
 Status DecodeStringDict(std::string_view in, size_t n, std::vector<std::string>* out);
+
+// Int block schemes 6/7 (int_entropy.cc). Appends the whole int block
+// (scheme byte first) and returns true only if it is clearly smaller than
+// `limit` bytes (the plain schemes' size); otherwise appends nothing.
+bool EncodeEntropyIntBlock(const int64_t* v, size_t n, size_t limit, std::string* out);
+// Its estimated size without running zstd, or SIZE_MAX when the block is not
+// a candidate (too short, or the plain size `limit` already tiny).
+size_t EntropyIntBlockEstimate(const int64_t* v, size_t n, size_t limit);
+// Reads a scheme 6/7 block after its scheme byte (and, for 7, `first`):
+// *stream gets the m stream elements (zigzag-decoded when `zigzag`), ready
+// for ref to be added; it points into a per-thread buffer valid until the
+// next call on this thread.
+Status ReadEntropyStream(Cursor* c, size_t m, bool zigzag, uint64_t* ref, const uint64_t** stream);
+
+// Plain zstd frames (level 1) for the entropy stage. ZstdCompress returns
+// false on failure; ZstdDecompressExact only if `frame` is one frame that
+// declares and yields exactly `size` bytes.
+bool ZstdCompress(std::string_view in, std::string* frame);
+bool ZstdDecompressExact(std::string_view frame, uint8_t* out, size_t size);
 
 // kZstd wrapper: | id | n varint | inner size varint | zstd frame |. Appends
 // the wrapped form of `inner` only if it is smaller by at least 1/8 (or
@@ -189,13 +226,40 @@ inline uint64_t PrefixSum(const uint64_t* p, size_t count, uint64_t ref, uint64_
   return acc;
 }
 
+// Scheme 8, after its scheme byte: v[0], v[1] - v[0], then the entropy
+// stream of delta-of-deltas; two prefix sums per group of 64.
+template <typename Sink>
+Status DecodeDodEntropyBlock(Cursor* c, size_t n, Sink& sink, size_t want) {
+  uint64_t first, d1, ref;
+  if (n < 3 || !c->Varint(&first) || !c->Varint(&d1)) return Corrupt("truncated int block");
+  const uint64_t* stream;
+  RETURN_IF_ERROR(ReadEntropyStream(c, n - 2, true, &ref, &stream));
+  alignas(64) int64_t chunk[64], deltas[64];
+  uint64_t acc = static_cast<uint64_t>(ZigZagDecode(first));
+  uint64_t d = static_cast<uint64_t>(ZigZagDecode(d1));
+  chunk[0] = static_cast<int64_t>(acc);
+  acc += d;
+  chunk[1] = static_cast<int64_t>(acc);
+  sink(size_t{0}, static_cast<const int64_t*>(chunk), size_t{2});
+  size_t off = 2;
+  for (size_t b = 0; b < n - 2 && off < want; b += 64) {
+    const size_t count = n - 2 - b < 64 ? n - 2 - b : 64;
+    d = PrefixSum(stream + b, count, ref, 1, d, deltas);
+    acc = PrefixSum(reinterpret_cast<const uint64_t*>(deltas), count, 0, 1, acc, chunk);
+    sink(off, static_cast<const int64_t*>(chunk), count);
+    off += count;
+  }
+  return absl::OkStatus();
+}
+
 template <typename Sink>
 Status DecodeIntBlock(Cursor* c, size_t n, Sink&& sink, size_t want) {
   uint8_t scheme;
   uint64_t first = 0;
   if (!c->Byte(&scheme)) return Corrupt("truncated int block");
-  if (scheme > 5) return Corrupt("unknown int block scheme");
-  const bool delta = scheme == 1 || scheme == 3 || scheme == 5;
+  if (scheme > 8) return Corrupt("unknown int block scheme");
+  if (scheme == 8) return DecodeDodEntropyBlock(c, n, sink, want);
+  const bool delta = scheme == 1 || scheme == 3 || scheme == 5 || scheme == 7;
   if (delta && (n == 0 || !c->Varint(&first))) return Corrupt("truncated int block");
   const size_t m = delta ? n - 1 : n;  // packed stream length
   alignas(64) int64_t chunk[64];
@@ -216,6 +280,13 @@ Status DecodeIntBlock(Cursor* c, size_t n, Sink&& sink, size_t want) {
     sink(off, static_cast<const int64_t*>(chunk), count);
     off += count;
   };
+  if (scheme >= 6) {
+    uint64_t ref;
+    const uint64_t* stream;
+    RETURN_IF_ERROR(ReadEntropyStream(c, m, delta, &ref, &stream));
+    for (size_t b = 0; b < m && off < want; b += 64) emit(stream + b, m - b < 64 ? m - b : 64, ref);
+    return absl::OkStatus();
+  }
   if (scheme <= 1) {
     uint64_t ref;
     uint8_t width;

@@ -50,6 +50,23 @@ bool WrapZstd(std::string_view inner, size_t n, std::string* out, bool force) {
   return true;
 }
 
+bool ZstdCompress(std::string_view in, std::string* frame) {
+  frame->resize(ZSTD_compressBound(in.size()));
+  const size_t z =
+      ZSTD_compressCCtx(ThreadContexts().c, frame->data(), frame->size(), in.data(), in.size(), 1);
+  if (ZSTD_isError(z)) return false;
+  frame->resize(z);
+  return true;
+}
+
+bool ZstdDecompressExact(std::string_view frame, uint8_t* out, size_t size) {
+  // The declared size must match before anything is written: a hostile
+  // frame cannot make the decoder produce more or less than `size`.
+  if (ZSTD_getFrameContentSize(frame.data(), frame.size()) != size) return false;
+  const size_t got = ZSTD_decompressDCtx(ThreadContexts().d, out, size, frame.data(), frame.size());
+  return !ZSTD_isError(got) && got == size;
+}
+
 Status UnwrapZstd(std::string_view in, size_t n, size_t max_inner, std::string* inner) {
   Cursor c(in);
   RETURN_IF_ERROR(ReadHeader(&c, n));

@@ -5,7 +5,9 @@
 //   block*  encoded timestamps | encoded values | crc32c        4 bytes + codecs
 //           (masked crc32c, fixed32, over the two encodings)
 //   index   one entry per block, in block order, which is the
-//           (series id, field id, min time) order
+//           (series id, field id, min time) order; from version 2
+//           preceded by a mode byte and possibly zstd-compressed
+//           (IndexSection below)
 //   footer  index offset (fixed64) | index length (fixed32) |
 //           index crc32c (fixed32, masked) | block count (fixed32) |
 //           "M2SEGEND"                                          28 bytes
@@ -44,8 +46,31 @@ namespace m2mdb::segment::format {
 
 inline constexpr std::string_view kHeaderMagic = "M2SEG001";
 inline constexpr std::string_view kFooterMagic = "M2SEGEND";
-// Bumped when the layout changes incompatibly; readers refuse newer versions.
-inline constexpr uint8_t kFormatVersion = 1;
+// Bumped when the layout changes incompatibly; readers refuse newer versions
+// and read every older one. Version 2 (this writer): the index section has a
+// mode byte and may be one zstd frame; blocks may hold the entropy-coded int
+// block schemes 6/7 (docs/format/encoding.md), which a version-1 reader
+// would call corrupt, hence the bump.
+inline constexpr uint8_t kFormatVersion = 2;
+inline constexpr uint8_t kOldestFormatVersion = 1;
+// Version-2 index section (the bytes the footer's offset, length and crc32c
+// cover):
+//   | 0 u8 | index entries |                                   (raw)
+//   | 1 u8 | raw length varint | zstd frame of the entries |    (compressed)
+// Why: an entry is 10-40 bytes, mostly small varints and repeated stats,
+// and a segment of very many short series (100 k series x 5 points) is
+// half index; zstd takes most of that (docs/format/segment.md).
+inline constexpr uint8_t kIndexRaw = 0;
+inline constexpr uint8_t kIndexZstd = 1;
+// A compressed index is at most this many times its stored size (the
+// writer stores it raw otherwise), so a hostile length cannot make the
+// reader allocate more than a bounded multiple of the file.
+inline constexpr size_t kMaxIndexExpansion = 64;
+// Builds the version-2 index section from the raw entries.
+std::string EncodeIndexSection(std::string_view entries);
+// Inverse: *entries views either `section` or *scratch. Returns a
+// description of the damage, or nullptr.
+const char* DecodeIndexSection(std::string_view section, std::string* scratch, std::string_view* entries);
 inline constexpr size_t kHeaderSize = 9;
 inline constexpr size_t kFooterSize = 8 + 4 + 4 + 4 + 8;
 inline constexpr size_t kBlockTrailerSize = 4;  // crc32c

@@ -52,11 +52,12 @@ class SegmentReaderImpl final : public SegmentReader {
     if (data_.substr(0, format::kHeaderMagic.size()) != format::kHeaderMagic)
       return Corrupt(0, "bad header magic");
     const uint8_t version = static_cast<uint8_t>(data_[format::kHeaderMagic.size()]);
-    if (version != format::kFormatVersion) {
+    if (version < format::kOldestFormatVersion || version > format::kFormatVersion) {
       return Corrupt(format::kHeaderMagic.size(),
                      absl::StrCat("unknown format version ", version, " (this build reads ",
-                                  format::kFormatVersion, ")"));
+                                  format::kOldestFormatVersion, " to ", format::kFormatVersion, ")"));
     }
+    version_ = version;
 
     const uint64_t footer_offset = data_.size() - kFooterSize;
     const char* f = data_.data() + footer_offset;
@@ -76,9 +77,12 @@ class SegmentReaderImpl final : public SegmentReader {
       return Corrupt(footer_offset, absl::StrCat("bad index location (offset ", index_offset, ", length ",
                                                  index_bytes, ")"));
     }
-    const std::string_view index = data_.substr(index_offset, index_bytes);
-    if (crc32c::Value(index) != index_crc) return Corrupt(index_offset, "index checksum mismatch");
-    if (block_count > index_bytes / format::kMinIndexEntrySize) {
+    const std::string_view section = data_.substr(index_offset, index_bytes);
+    if (crc32c::Value(section) != index_crc) return Corrupt(index_offset, "index checksum mismatch");
+    std::string scratch;
+    std::string_view index;
+    RETURN_IF_ERROR(IndexEntries(section, index_offset, &scratch, &index));
+    if (block_count > index.size() / format::kMinIndexEntrySize) {
       return Corrupt(footer_offset, absl::StrCat("block count ", block_count, " too large for the index"));
     }
     blocks_end_ = index_offset;
@@ -102,8 +106,11 @@ class SegmentReaderImpl final : public SegmentReader {
           footer_offset - index_offset != index_bytes) {
         continue;
       }
-      const std::string_view index = data_.substr(index_offset, index_bytes);
-      if (crc32c::Value(index) != index_crc) continue;
+      const std::string_view section = data_.substr(index_offset, index_bytes);
+      if (crc32c::Value(section) != index_crc) continue;
+      std::string scratch;
+      std::string_view index;
+      if (!IndexEntries(section, index_offset, &scratch, &index).ok()) continue;
       blocks_end_ = index_offset;
       if (!DecodeIndex(index, index_offset, kUnknownBlockCount).ok()) continue;
       damage_ = absl::StrCat("footer torn (", tail, " bytes missing at the end); index recovered, ",
@@ -506,6 +513,20 @@ class SegmentReaderImpl final : public SegmentReader {
     return absl::InternalError("unknown field type");
   }
 
+  // The index entries of the checksummed index section: the section itself
+  // in version 1, its raw or decompressed payload from version 2.
+  Status IndexEntries(std::string_view section, uint64_t index_offset, std::string* scratch,
+                      std::string_view* entries) const {
+    if (version_ < 2) {
+      *entries = section;
+      return absl::OkStatus();
+    }
+    if (const char* err = format::DecodeIndexSection(section, scratch, entries)) {
+      return Corrupt(index_offset, err);
+    }
+    return absl::OkStatus();
+  }
+
   static constexpr uint32_t kUnknownBlockCount = UINT32_MAX;
   // block_count kUnknownBlockCount: as many entries as the index holds.
   Status DecodeIndex(std::string_view index, uint64_t index_offset, uint32_t block_count) {
@@ -565,6 +586,7 @@ class SegmentReaderImpl final : public SegmentReader {
   std::unique_ptr<std::atomic<uint8_t>[]> verified_;
   SegmentFileInfo info_;
   bool salvage_ = false;
+  uint8_t version_ = format::kFormatVersion;
   std::string damage_;
 };
 

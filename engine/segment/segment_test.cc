@@ -993,9 +993,11 @@ TEST_F(SegmentTest, VerifyCatchesStatsThatDisagreeWithTheData) {
   const uint64_t index_offset = DecodeFixed64(file.data() + footer);
   const uint32_t index_len = DecodeFixed32(file.data() + footer + 8);
   // Entry: series 1, field 1, kind, count 2, time0, span, flags, first, last, ...
-  // The `first` varint (zigzag(5) = 10) is at entry byte 7.
-  ASSERT_EQ(file[index_offset + 7], 10);
-  file[index_offset + 7] = 12;  // first = 6
+  // The `first` varint (zigzag(5) = 10) is at entry byte 7, after the
+  // index mode byte (raw: a one-entry index does not compress).
+  ASSERT_EQ(file[index_offset], 0);
+  ASSERT_EQ(file[index_offset + 1 + 7], 10);
+  file[index_offset + 1 + 7] = 12;  // first = 6
   EncodeFixed32(file.data() + footer + 12,
                 crc32c::Mask(crc32c::Value(file.data() + index_offset, index_len)));
   Spit(path_, file);
@@ -1040,6 +1042,183 @@ TEST_F(SegmentTest, IndexOverheadPerBlockIsSmall) {
   const uint32_t index_len2 = DecodeFixed32(file2.data() + file2.size() - 20);
   std::printf("1-point int blocks: %.1f bytes/entry\n", static_cast<double>(index_len2) / kSeries);
   EXPECT_LT(static_cast<double>(index_len2) / kSeries, 12);
+}
+
+// The contents of engine/segment/testdata/segment_v1.seg, a file written by
+// the version-1 writer (before the entropy-coded int blocks and the
+// compressed index): deterministic without <random>'s distributions, so the
+// test can rebuild the expected columns on any platform.
+std::vector<std::pair<std::pair<uint64_t, uint32_t>, Column>> GoldenColumns() {
+  std::vector<std::pair<std::pair<uint64_t, uint32_t>, Column>> out;
+  uint64_t x = 0x9e3779b97f4a7c15;
+  auto next = [&x] {  // splitmix64
+    uint64_t z = (x += 0x9e3779b97f4a7c15);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+    return z ^ (z >> 31);
+  };
+  Column walk;  // a 3-decimal random walk, long enough for several blocks
+  walk.type = FieldType::kFloat;
+  int64_t level = 12000;
+  for (int i = 0; i < 700; i++) {
+    level += static_cast<int64_t>(next() % 81) - 40;
+    walk.times.push_back(kT0 + i * kStep + static_cast<int64_t>(next() % 500) * 1'000'000);
+    walk.floats.push_back(static_cast<double>(level) / 1000);
+  }
+  out.push_back({{1, 1}, walk});
+  Column counter;
+  counter.type = FieldType::kInteger;
+  int64_t bytes = 0;
+  for (int i = 0; i < 300; i++) {
+    bytes = i == 150 ? 0 : bytes + static_cast<int64_t>(next() % 5000);
+    counter.times.push_back(kT0 + i * kStep);
+    counter.ints.push_back(bytes);
+  }
+  out.push_back({{1, 2}, counter});
+  out.push_back({{2, 1}, Uints({kT0, kT0 + kStep}, {0, UINT64_MAX})});
+  out.push_back({{2, 3}, Bools({kT0, kT0 + 1, kT0 + 2}, {1, 0, 1})});
+  out.push_back({{3, 1}, Strings({-5, 0, 5}, {"", "idle", "run"})});
+  for (uint64_t s = 10; s < 40; s++) {  // many short series
+    Column c;
+    c.type = FieldType::kFloat;
+    for (int i = 0; i < 5; i++) {
+      c.times.push_back(kT0 + i * kStep);
+      c.floats.push_back(static_cast<double>(next() % 100000) / 100);
+    }
+    out.push_back({{s, 1}, c});
+  }
+  Column specials = Floats(
+      {INT64_MIN + 2, -1, 0, INT64_MAX - 1},
+      {std::numeric_limits<double>::quiet_NaN(), -0.0, -std::numeric_limits<double>::infinity(), 1e300});
+  out.push_back({{50, 0}, specials});
+  return out;
+}
+
+void WriteGolden(SegmentWriter* w) {
+  for (const auto& [key, c] : GoldenColumns()) ASSERT_TRUE(w->Add(key.first, key.second, c).ok());
+}
+
+void ExpectSameColumn(const Column& a, const Column& b) {
+  ASSERT_EQ(a.type, b.type);
+  EXPECT_EQ(a.times, b.times);
+  ASSERT_EQ(a.floats.size(), b.floats.size());
+  for (size_t i = 0; i < a.floats.size(); i++) {
+    EXPECT_EQ(std::bit_cast<uint64_t>(a.floats[i]), std::bit_cast<uint64_t>(b.floats[i])) << i;
+  }
+  EXPECT_EQ(a.ints, b.ints);
+  EXPECT_EQ(a.uints, b.uints);
+  EXPECT_EQ(a.bools, b.bools);
+  EXPECT_EQ(a.strings, b.strings);
+}
+
+// Very many short series: the version-2 index is one zstd frame, a
+// fraction of the raw entries, and reads back exactly.
+TEST_F(SegmentTest, ManyShortSeriesGetACompressedIndex) {
+  std::mt19937_64 rng(21);
+  std::vector<Column> cols;
+  auto w = NewWriter();
+  for (uint64_t s = 1; s <= 2000; s++) {
+    Column c;
+    c.type = FieldType::kFloat;
+    for (int i = 0; i < 5; i++) {
+      c.times.push_back(kT0 + i * kStep);
+      c.floats.push_back(static_cast<double>(3300 + static_cast<int>(rng() % 200)) / 1000);
+    }
+    ASSERT_TRUE(w->Add(s * 7, 1, c).ok());
+    cols.push_back(std::move(c));
+  }
+  ASSERT_TRUE(w->Finish().ok());
+  const std::string file = Slurp(path_);
+  EXPECT_EQ(file[8], 2);  // format version
+  const size_t footer = file.size() - 28;
+  const uint64_t index_offset = DecodeFixed64(file.data() + footer);
+  const uint32_t index_len = DecodeFixed32(file.data() + footer + 8);
+  ASSERT_EQ(file[index_offset], 1);  // zstd
+  std::string_view section(file.data() + index_offset + 1, index_len - 1);
+  uint64_t raw_len = 0;
+  ASSERT_TRUE(GetVarint64(&section, &raw_len));
+  std::printf("2000 five-point blocks: index %u bytes stored, %llu raw (%.1f / %.1f bytes per entry)\n",
+              index_len, static_cast<unsigned long long>(raw_len), index_len / 2000.0, raw_len / 2000.0);
+  EXPECT_LT(index_len * 2, raw_len);
+  auto r = OpenOk();
+  ASSERT_NE(r, nullptr);
+  ASSERT_EQ(r->blocks().size(), 2000u);
+  ASSERT_TRUE(r->Verify().ok());
+  for (uint64_t s = 1; s <= 2000; s += 97)
+    ExpectSameColumn(ReadAll(*r, s * 7, 1, FieldType::kFloat), cols[s - 1]);
+
+  // A torn footer is salvaged through the compressed index too.
+  Spit(path_, file.substr(0, file.size() - 5));
+  auto salvaged = SegmentReader::OpenSalvaging(path_);
+  ASSERT_TRUE(salvaged.ok()) << salvaged.status();
+  EXPECT_EQ((*salvaged)->blocks().size(), 2000u);
+
+  // Hostile index sections with a valid checksum: each is kDataLoss.
+  auto forge = [&](std::string section_bytes) {
+    std::string f = file.substr(0, index_offset) + section_bytes;
+    PutFixed64(&f, index_offset);
+    PutFixed32(&f, static_cast<uint32_t>(section_bytes.size()));
+    PutFixed32(&f, crc32c::Mask(crc32c::Value(section_bytes)));
+    PutFixed32(&f, 2000);
+    f += "M2SEGEND";
+    return f;
+  };
+  const std::string good = file.substr(index_offset, index_len);
+  ASSERT_TRUE((Spit(path_, forge(good)), SegmentReader::Open(path_).ok()));
+  std::string frame = good.substr(1);
+  std::string_view fv(frame);
+  GetVarint64(&fv, &raw_len);
+  const std::string zframe(fv);
+  auto with_len = [&](uint64_t len, std::string_view z) {
+    std::string b(1, '\x01');
+    PutVarint64(&b, len);
+    b.append(z);
+    return b;
+  };
+  const std::string bad[] = {
+      std::string(),                                           // no mode byte
+      "\x02" + good.substr(1),                                 // unknown mode
+      with_len(raw_len + 1, zframe),                           // length disagrees with the frame
+      with_len(raw_len - 1, zframe),                           //
+      with_len(0, zframe),                                     // zero length
+      with_len(uint64_t{1} << 40, zframe),                     // absurd length
+      with_len(raw_len, zframe.substr(0, zframe.size() - 1)),  // cut frame
+      with_len(raw_len, zframe + "x"),                         // trailing bytes
+      with_len(raw_len, std::string(zframe.size(), 'z')),      // not a frame
+      "\x00" + good.substr(1),                                 // compressed bytes read as raw entries
+  };
+  for (size_t i = 0; i < std::size(bad); i++) {
+    Spit(path_, forge(bad[i]));
+    EXPECT_EQ(SegmentReader::Open(path_).status().code(), absl::StatusCode::kDataLoss) << i;
+  }
+}
+
+// Rewrites the golden file when M2MDB_WRITE_GOLDEN_V1 is set; only ever run
+// with a version-1 writer (the file must keep the old format).
+TEST_F(SegmentTest, WritesGoldenV1) {
+  const char* out = std::getenv("M2MDB_WRITE_GOLDEN_V1");
+  if (out == nullptr) GTEST_SKIP() << "M2MDB_WRITE_GOLDEN_V1 not set";
+  auto w = NewWriter(256);
+  WriteGolden(w.get());
+  ASSERT_TRUE(w->Finish().ok());
+  Spit(out, Slurp(path_));
+}
+
+TEST_F(SegmentTest, ReadsTheVersion1GoldenFile) {
+  const char* src = std::getenv("M2MDB_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  const std::string golden = absl::StrCat(src, "/engine/segment/testdata/segment_v1.seg");
+  const std::string data = Slurp(golden);
+  ASSERT_GT(data.size(), 9u);
+  ASSERT_EQ(data[8], 1) << "the golden file must stay a version-1 file";
+  Spit(path_, data);
+  auto r = OpenOk();
+  ASSERT_NE(r, nullptr);
+  ASSERT_TRUE(r->Verify().ok());
+  for (const auto& [key, c] : GoldenColumns()) {
+    SCOPED_TRACE(absl::StrCat(key.first, "/", key.second));
+    ExpectSameColumn(ReadAll(*r, key.first, key.second, c.type), c);
+  }
 }
 
 // Writes the fuzz seed corpus (small files) when M2MDB_SEGMENT_SEED_DIR is
@@ -1091,6 +1270,39 @@ TEST_F(SegmentTest, WritesFuzzSeeds) {
     ASSERT_TRUE(w->Add(4, 0, b).ok());
     ASSERT_TRUE(w->Finish().ok());
     save("strings_bools.seg");
+  }
+  {
+    // Enough short series for a compressed (version-2) index.
+    auto w = NewWriter();
+    std::mt19937_64 rng(13);
+    for (uint64_t s = 1; s <= 60; s++) {
+      Column c;
+      c.type = FieldType::kFloat;
+      for (int i = 0; i < 5; i++) {
+        c.times.push_back(kT0 + i * kStep);
+        c.floats.push_back(static_cast<double>(rng() % 1000) / 100);
+      }
+      ASSERT_TRUE(w->Add(s, 1, c).ok());
+    }
+    ASSERT_TRUE(w->Finish().ok());
+    ASSERT_EQ(Slurp(path_)[DecodeFixed64(Slurp(path_).data() + Slurp(path_).size() - 28)], 1);
+    save("short_series_zstd_index.seg");
+  }
+  {
+    // A column long enough for entropy-coded int blocks.
+    auto w = NewWriter();
+    Column c;
+    c.type = FieldType::kFloat;
+    int64_t level = 3000;
+    std::mt19937_64 rng(14);
+    for (int i = 0; i < 300; i++) {
+      level += static_cast<int64_t>(rng() % 81) - 40;
+      c.times.push_back(kT0 + i * kStep + static_cast<int64_t>(rng() % 500) * 1000000);
+      c.floats.push_back(static_cast<double>(level));
+    }
+    ASSERT_TRUE(w->Add(5, 2, c).ok());
+    ASSERT_TRUE(w->Finish().ok());
+    save("entropy_blocks.seg");
   }
 }
 

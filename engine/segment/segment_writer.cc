@@ -209,13 +209,17 @@ class SegmentWriterImpl final : public SegmentWriter {
       return absl::ResourceExhaustedError(absl::StrCat("segment ", path_, ": index too large"));
     }
     const uint64_t index_offset = offset_;
-    buf_.append(index_);
+    const std::string section = format::EncodeIndexSection(index_);
+    if (section.size() > UINT32_MAX) {
+      return absl::ResourceExhaustedError(absl::StrCat("segment ", path_, ": index too large"));
+    }
+    buf_.append(section);
     PutFixed64(&buf_, index_offset);
-    PutFixed32(&buf_, static_cast<uint32_t>(index_.size()));
-    PutFixed32(&buf_, crc32c::Mask(crc32c::Value(index_)));
+    PutFixed32(&buf_, static_cast<uint32_t>(section.size()));
+    PutFixed32(&buf_, crc32c::Mask(crc32c::Value(section)));
     PutFixed32(&buf_, static_cast<uint32_t>(info_.blocks));
     buf_.append(format::kFooterMagic);
-    info_.file_bytes = offset_ + index_.size() + format::kFooterSize;
+    info_.file_bytes = offset_ + section.size() + format::kFooterSize;
     RETURN_IF_ERROR(FlushBuffer());
     RETURN_IF_ERROR(file_->Sync());
     RETURN_IF_ERROR(file_->Close());
