@@ -5,6 +5,7 @@
 #include <set>
 #include <tuple>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "re2/re2.h"
 
@@ -36,12 +37,33 @@ std::string GoDuration(int64_t ns) {
   return out;
 }
 
-// InfluxDB's default shard group duration for a retention duration.
-int64_t ShardGroupDuration(int64_t retention) {
-  constexpr int64_t kHour = 3600LL * 1000000000;
-  if (retention > 0 && retention < 2 * 24 * kHour) return kHour;
-  if (retention > 0 && retention <= 180 * 24 * kHour) return 24 * kHour;
-  return 7 * 24 * kHour;
+constexpr int64_t kHour = 3600LL * 1000000000;
+
+// influxd's normalisedShardDuration: not given (0) = the default rule for
+// the duration, below 1 h = 1 h.
+int64_t NormalisedShardDuration(int64_t shard, int64_t duration) {
+  if (shard == 0) return DefaultShardDuration(duration);
+  return std::max(shard, kHour);
+}
+
+// influxd 1.6's checks of a policy's durations, in its order and words.
+Status CheckPolicyDurations(int64_t duration, int64_t shard) {
+  if (duration != 0 && duration < kHour) {
+    return absl::InvalidArgumentError("retention policy duration must be at least 1h0m0s");
+  }
+  if (duration != 0 && duration < shard) {
+    return absl::InvalidArgumentError("retention policy duration must be greater than the shard duration");
+  }
+  return absl::OkStatus();
+}
+
+// The engine says `database not found: "x"` (quoted, for embedders);
+// influxd's statements say `database not found: x`.
+Status InfluxdWords(Status s, const std::string& db) {
+  if (absl::IsNotFound(s) && absl::StartsWith(s.message(), "database not found")) {
+    return absl::NotFoundError(absl::StrCat("database not found: ", db));
+  }
+  return s;
 }
 
 StatusOr<std::string> ResolveDatabase(const std::string& stmt_db, ExecContext* ctx) {
@@ -89,9 +111,11 @@ StatusOr<std::vector<Target>> SourceTargets(const std::vector<Source>& sources, 
     if (m == nullptr) return absl::InvalidArgumentError("subqueries are not allowed here");
     const std::string& db = m->database.empty() ? default_db : m->database;
     ASSIGN_OR_RETURN(const std::vector<std::string>* all, all_of(db));
-    // m2mdb has one retention policy per database, "autogen".
-    if (!m->retention_policy.empty() && m->retention_policy != "autogen") {
-      return absl::NotFoundError(absl::StrCat("retention policy not found: ", m->retention_policy));
+    if (!m->retention_policy.empty()) {
+      ASSIGN_OR_RETURN(auto rps, ctx->db->ListRetentionPolicies(db));
+      if (std::none_of(rps.begin(), rps.end(), [&](const auto& r) { return r.name == m->retention_policy; })) {
+        return absl::NotFoundError(absl::StrCat("retention policy not found: ", m->retention_policy));
+      }
     }
     if (m->regex.has_value()) {
       RE2 re(m->regex->pattern);
@@ -164,23 +188,64 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
   }
   if (const auto* s = st.As<ShowRetentionPoliciesStatement>()) {
     ASSIGN_OR_RETURN(std::string name, ResolveDatabase(s->database, ctx));
-    for (const auto& d : db->ListDatabases()) {
-      if (d.name != name) continue;
-      ResultSeries rs;
-      rs.columns = {"name", "duration", "shardGroupDuration", "replicaN", "default"};
-      rs.values.push_back({std::string("autogen"), GoDuration(d.retention_ns),
-                           GoDuration(ShardGroupDuration(d.retention_ns)), int64_t{1}, true});
-      out.push_back(std::move(rs));
+    ASSIGN_OR_RETURN(auto rps, db->ListRetentionPolicies(name));  // in creation order, as influxd
+    ResultSeries rs;
+    rs.columns = {"name", "duration", "shardGroupDuration", "replicaN", "default"};
+    for (const auto& r : rps) {
+      rs.values.push_back(
+          {r.name, GoDuration(r.duration_ns), GoDuration(r.shard_duration_ns), r.replication, r.is_default});
     }
+    out.push_back(std::move(rs));
     return out;
   }
   if (const auto* s = st.As<CreateDatabaseStatement>()) {
+    // influxd: without WITH, an existing database is left alone; with it,
+    // the database's default policy must be the one described, else "retention
+    // policy conflicts with an existing policy".
     DatabaseOptions o;
     o.name = s->name;
-    if (s->duration_ns.has_value()) o.retention_ns = *s->duration_ns;
-    if (s->shard_duration_ns.has_value()) o.partition_ns = *s->shard_duration_ns;
+    o.retention_ns = s->duration_ns.value_or(0);
+    o.partition_ns = NormalisedShardDuration(s->shard_duration_ns.value_or(0), o.retention_ns);
+    o.retention_policy = s->rp_name.empty() ? "autogen" : s->rp_name;
+    o.replication = s->replication.value_or(1);
+    if (o.replication < 1) return absl::InvalidArgumentError("replication factor must be greater than 0");
+    RETURN_IF_ERROR(CheckPolicyDurations(o.retention_ns, o.partition_ns));
+    auto existing = db->ListRetentionPolicies(o.name);
+    if (existing.ok()) {
+      if (!s->with) return out;
+      for (const auto& r : *existing) {
+        if (r.name == o.retention_policy && r.is_default && r.duration_ns == o.retention_ns &&
+            r.shard_duration_ns == o.partition_ns && r.replication == o.replication) {
+          return out;
+        }
+      }
+      return absl::AlreadyExistsError("retention policy conflicts with an existing policy");
+    }
     RETURN_IF_ERROR(db->CreateDatabase(o));
-    if (s->duration_ns.has_value()) RETURN_IF_ERROR(db->SetRetention(s->name, *s->duration_ns));
+    return out;
+  }
+  if (const auto* s = st.As<CreateRetentionPolicyStatement>()) {
+    if (s->name.empty()) return absl::InvalidArgumentError("invalid name");  // influxd's words
+    RetentionPolicyInfo rp;
+    rp.name = s->name;
+    rp.duration_ns = s->duration_ns;
+    rp.shard_duration_ns = s->shard_duration_ns;
+    rp.replication = s->replication;
+    rp.is_default = s->is_default;
+    RETURN_IF_ERROR(InfluxdWords(db->CreateRetentionPolicy(s->database, rp), s->database));
+    return out;
+  }
+  if (const auto* s = st.As<AlterRetentionPolicyStatement>()) {
+    RetentionPolicyUpdate u;
+    u.duration_ns = s->duration_ns;
+    u.shard_duration_ns = s->shard_duration_ns;
+    u.replication = s->replication;
+    u.make_default = s->is_default;
+    RETURN_IF_ERROR(InfluxdWords(db->AlterRetentionPolicy(s->database, s->name, u), s->database));
+    return out;
+  }
+  if (const auto* s = st.As<DropRetentionPolicyStatement>()) {
+    RETURN_IF_ERROR(InfluxdWords(db->DropRetentionPolicy(s->database, s->name), s->database));
     return out;
   }
   if (const auto* s = st.As<DropDatabaseStatement>()) {
@@ -414,13 +479,6 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
   }
   if (st.As<ShowCardinalityStatement>())
     return absl::UnimplementedError("SHOW ... CARDINALITY is not supported");
-  if (st.As<CreateRetentionPolicyStatement>() || st.As<AlterRetentionPolicyStatement>() ||
-      st.As<DropRetentionPolicyStatement>()) {
-    return absl::UnimplementedError(
-        "retention policy statements are not supported: m2mdb has one retention per database (CREATE "
-        "DATABASE ... "
-        "WITH DURATION)");
-  }
   return absl::UnimplementedError("statement not supported");
 }
 
