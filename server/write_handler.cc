@@ -87,7 +87,8 @@ void HttpServer::Impl::HandleWrite(const Request& req, Response& res, const Body
     int status = HttpStatusFor(r.status());
     // influxd answers a missing policy with 500 (its text, our status: the
     // client's request is wrong, nothing failed; docs/compatibility.md).
-    if (absl::IsNotFound(r.status()) && absl::StartsWith(r.status().message(), "retention policy not found")) {
+    if (absl::IsNotFound(r.status()) &&
+        absl::StartsWith(r.status().message(), "retention policy not found")) {
       status = 400;
     }
     if (status >= 500) LogError("write to ", database, ": ", r.status().ToString());

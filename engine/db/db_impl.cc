@@ -327,7 +327,8 @@ Status DBImpl::AlterRetentionPolicy(std::string_view db, std::string_view rp,
     return absl::NotFoundError(absl::StrCat("database not found: ", ToAbsl(db)));
   }
   auto cur = index_->GetRetentionPolicy(db, rp);
-  if (rp.empty() || !cur) return absl::NotFoundError(absl::StrCat("retention policy not found: ", ToAbsl(rp)));
+  if (rp.empty() || !cur)
+    return absl::NotFoundError(absl::StrCat("retention policy not found: ", ToAbsl(rp)));
   if ((changes.duration_ns && *changes.duration_ns < 0) ||
       (changes.shard_duration_ns && *changes.shard_duration_ns < 0)) {
     return absl::InvalidArgumentError("retention policy durations must not be negative");
@@ -370,7 +371,8 @@ StatusOr<std::vector<RetentionPolicyInfo>> DBImpl::ListRetentionPolicies(std::st
   return out;
 }
 
-Status DBImpl::DropUnitsLocked(const std::vector<index::DatabaseInfo>& units, const std::function<Status()>& drop) {
+Status DBImpl::DropUnitsLocked(const std::vector<index::DatabaseInfo>& units,
+                               const std::function<Status()>& drop) {
   // Flush first so that no WAL record of these units is replayed later.
   RETURN_IF_ERROR(FreezeAndFlushLocked());
   std::vector<uint64_t> removed;

@@ -6,8 +6,8 @@
 // keys, series).
 #include <algorithm>
 #include <iterator>
-#include <tuple>
 #include <numeric>
+#include <tuple>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -722,8 +722,9 @@ StatusOr<std::vector<FieldKey>> DBImpl::FieldKeys(std::string_view database, std
     std::sort(out.begin(), out.end(), [](const FieldKey& a, const FieldKey& b) {
       return std::tie(a.name, a.type) < std::tie(b.name, b.type);
     });
-    out.erase(std::unique(out.begin(), out.end(),
-                          [](const FieldKey& a, const FieldKey& b) { return a.name == b.name && a.type == b.type; }),
+    out.erase(std::unique(
+                  out.begin(), out.end(),
+                  [](const FieldKey& a, const FieldKey& b) { return a.name == b.name && a.type == b.type; }),
               out.end());
   }
   return out;

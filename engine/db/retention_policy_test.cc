@@ -91,18 +91,21 @@ TEST_F(RetentionPolicyTest, NewDatabaseHasDefaultAutogen) {
 
 TEST_F(RetentionPolicyTest, CreateValidatesAsInfluxd) {
   auto create = [&](RetentionPolicyInfo rp) { return db_->CreateRetentionPolicy("db", rp); };
-  EXPECT_EQ(create({"short", kHour / 2, 0, 1, false}).message(), "retention policy duration must be at least 1h0m0s");
+  EXPECT_EQ(create({"short", kHour / 2, 0, 1, false}).message(),
+            "retention policy duration must be at least 1h0m0s");
   EXPECT_EQ(create({"inv", 2 * kHour, 3 * kHour, 1, false}).message(),
             "retention policy duration must be greater than the shard duration");
   EXPECT_EQ(create({"", kHour, 0, 1, false}).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(create({"r", kHour, 0, 0, false}).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(create({"r", -1, 0, 1, false}).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(db_->CreateRetentionPolicy("nodb", {"r", kHour, 0, 1, false}).message(), "database not found: nodb");
+  EXPECT_EQ(db_->CreateRetentionPolicy("nodb", {"r", kHour, 0, 1, false}).message(),
+            "database not found: nodb");
 
   ASSERT_OK(create({"r1", kHour, 0, 1, false}));
   ASSERT_OK(create({"r1", kHour, 0, 1, false}));  // the same again: OK
   EXPECT_EQ(create({"r1", 2 * kHour, 0, 1, false}).message(), "retention policy already exists");
-  EXPECT_EQ(create({"r1", kHour, 0, 1, true}).message(), "retention policy conflicts with an existing policy");
+  EXPECT_EQ(create({"r1", kHour, 0, 1, true}).message(),
+            "retention policy conflicts with an existing policy");
   // Shard duration: the default rule, and at least 1 h.
   ASSERT_OK(create({"r5", 100 * kDay, 0, 1, false}));
   ASSERT_OK(create({"r6", kDay, kHour / 2, 3, false}));
@@ -110,11 +113,11 @@ TEST_F(RetentionPolicyTest, CreateValidatesAsInfluxd) {
   auto rps = db_->ListRetentionPolicies("db");
   ASSERT_TRUE(rps.ok());
   ASSERT_EQ(rps->size(), 5u);
-  EXPECT_EQ((*rps)[1].shard_duration_ns, kHour);       // r1: < 2 days
-  EXPECT_EQ((*rps)[2].shard_duration_ns, kDay);        // r5: <= 180 days
-  EXPECT_EQ((*rps)[3].shard_duration_ns, kHour);       // r6: raised to 1 h
-  EXPECT_EQ((*rps)[3].replication, 3);                 // recorded
-  EXPECT_EQ((*rps)[4].shard_duration_ns, 7 * kDay);    // INF
+  EXPECT_EQ((*rps)[1].shard_duration_ns, kHour);     // r1: < 2 days
+  EXPECT_EQ((*rps)[2].shard_duration_ns, kDay);      // r5: <= 180 days
+  EXPECT_EQ((*rps)[3].shard_duration_ns, kHour);     // r6: raised to 1 h
+  EXPECT_EQ((*rps)[3].replication, 3);               // recorded
+  EXPECT_EQ((*rps)[4].shard_duration_ns, 7 * kDay);  // INF
   // Creation order, not name order (influxd's).
   EXPECT_EQ(Names(), (std::vector<std::string>{"autogen*", "r1", "r5", "r6", "inf"}));
 }
@@ -292,8 +295,11 @@ TEST_F(RetentionPolicyTest, DeleteAndDropSeriesSpanEveryPolicy) {
 }
 
 TEST_F(RetentionPolicyTest, CreateDatabaseWithNamedDefaultPolicy) {
-  ASSERT_OK(db_->CreateDatabase(
-      {.name = "d2", .retention_ns = 2 * kDay, .partition_ns = kHour, .retention_policy = "myrp", .replication = 2}));
+  ASSERT_OK(db_->CreateDatabase({.name = "d2",
+                                 .retention_ns = 2 * kDay,
+                                 .partition_ns = kHour,
+                                 .retention_policy = "myrp",
+                                 .replication = 2}));
   auto rps = db_->ListRetentionPolicies("d2");
   ASSERT_TRUE(rps.ok());
   ASSERT_EQ(rps->size(), 1u);

@@ -322,7 +322,7 @@ struct Measurement {
 };
 
 struct Database {
-  DatabaseInfo info;  // is_default is not kept here: see DbEntry
+  DatabaseInfo info;        // is_default is not kept here: see DbEntry
   bool legacy_key = false;  // stored as a format-1 'D' record
   absl::flat_hash_set<Series*, SeriesKeyHash, SeriesKeyEq> series;
   absl::flat_hash_map<std::string, std::unique_ptr<Measurement>> measurements;
@@ -507,9 +507,9 @@ class IndexImpl final : public Index {
   }
   Status CheckUnit(const DatabaseInfo& info) const {
     if (info.retention_ns < 0 || info.partition_ns <= 0 || info.replication < 1) {
-      return absl::InvalidArgumentError(absl::StrCat("index: database \"", info.name, "\" policy \"",
-                                                     info.retention_policy,
-                                                     "\": retention must be >= 0, partition > 0, replication > 0"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("index: database \"", info.name, "\" policy \"", info.retention_policy,
+                       "\": retention must be >= 0, partition > 0, replication > 0"));
     }
     return absl::OkStatus();
   }
@@ -914,7 +914,7 @@ Status IndexImpl::Load() {
 // ---- databases ----
 
 StatusOr<std::unique_ptr<Database>> IndexImpl::NewUnitLocked(const DatabaseInfo& info,
-                                                              rocksdb::WriteBatch* b) {
+                                                             rocksdb::WriteBatch* b) {
   if (next_db_id_ == UINT32_MAX) return absl::ResourceExhaustedError("index: database ids exhausted");
   auto db = std::make_unique<Database>();
   db->info = info;
@@ -927,7 +927,8 @@ StatusOr<std::unique_ptr<Database>> IndexImpl::NewUnitLocked(const DatabaseInfo&
 
 StatusOr<DatabaseInfo> IndexImpl::CreateDatabase(const DatabaseInfo& info) {
   if (info.name.empty()) return absl::InvalidArgumentError("index: database name is empty");
-  if (info.retention_policy.empty()) return absl::InvalidArgumentError("index: retention policy name is empty");
+  if (info.retention_policy.empty())
+    return absl::InvalidArgumentError("index: retention policy name is empty");
   RETURN_IF_ERROR(CheckUnit(info));
   absl::MutexLock l(&mu_);
   RETURN_IF_ERROR(CheckOpen());
@@ -951,7 +952,8 @@ StatusOr<DatabaseInfo> IndexImpl::CreateDatabase(const DatabaseInfo& info) {
 }
 
 StatusOr<DatabaseInfo> IndexImpl::CreateRetentionPolicy(const DatabaseInfo& info, bool make_default) {
-  if (info.retention_policy.empty()) return absl::InvalidArgumentError("index: retention policy name is empty");
+  if (info.retention_policy.empty())
+    return absl::InvalidArgumentError("index: retention policy name is empty");
   RETURN_IF_ERROR(CheckUnit(info));
   absl::MutexLock l(&mu_);
   RETURN_IF_ERROR(CheckOpen());
@@ -1051,8 +1053,8 @@ Status IndexImpl::DropRetentionPolicy(std::string_view name, std::string_view rp
   PutLengthPrefixed(&rec, it->second.default_rp);
   b.Put(DbRecordKey(name), rec);
   DeleteUnitLocked(db_id, &b, &segs, &tombs);
-  RETURN_IF_ERROR(Write(&b, /*sync=*/true,
-                        absl::StrCat("drop retention policy ", ToAbsl(rp), " on ", ToAbsl(name))));
+  RETURN_IF_ERROR(
+      Write(&b, /*sync=*/true, absl::StrCat("drop retention policy ", ToAbsl(rp), " on ", ToAbsl(name))));
   EraseUnitLocked(db_id, segs, tombs);
   return absl::OkStatus();
 }

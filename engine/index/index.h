@@ -24,12 +24,12 @@ namespace m2mdb::index {
 // One storage unit: a retention policy of a database, with its own series,
 // fields, partitions and expiry. Ids (db_id everywhere below) name units.
 struct DatabaseInfo {
-  uint32_t id = 0;  // assigned by CreateDatabase / CreateRetentionPolicy
-  std::string name;  // the database
-  int64_t retention_ns = 0;  // 0 = keep forever
+  uint32_t id = 0;                                // assigned by CreateDatabase / CreateRetentionPolicy
+  std::string name;                               // the database
+  int64_t retention_ns = 0;                       // 0 = keep forever
   int64_t partition_ns = 86400ll * 1000000000ll;  // the policy's shard duration
-  // The "= {}"s keep positional initialisers written before these existed
-  // free of -Wmissing-field-initializers.
+  // (Default initialisers keep positional initialisers written before
+  // these existed free of -Wmissing-field-initializers.)
   std::string retention_policy = "autogen";
   int64_t replication = 1;  // recorded and shown only: m2mdb is one node
   // Set by the index on reads: this is the database's default policy.
@@ -104,7 +104,8 @@ class Index {
   // The default policy of database `name`; nullopt if either is missing.
   virtual std::optional<DatabaseInfo> GetDatabase(std::string_view name) const = 0;
   // Policy `rp` of database `name` (empty = the default); nullopt if missing.
-  virtual std::optional<DatabaseInfo> GetRetentionPolicy(std::string_view name, std::string_view rp) const = 0;
+  virtual std::optional<DatabaseInfo> GetRetentionPolicy(std::string_view name,
+                                                         std::string_view rp) const = 0;
   // The name of the default policy of `name` (which may have been dropped);
   // nullopt if the database does not exist.
   virtual std::optional<std::string> DefaultRetentionPolicy(std::string_view name) const = 0;

@@ -113,7 +113,8 @@ StatusOr<std::vector<Target>> SourceTargets(const std::vector<Source>& sources, 
     ASSIGN_OR_RETURN(const std::vector<std::string>* all, all_of(db));
     if (!m->retention_policy.empty()) {
       ASSIGN_OR_RETURN(auto rps, ctx->db->ListRetentionPolicies(db));
-      if (std::none_of(rps.begin(), rps.end(), [&](const auto& r) { return r.name == m->retention_policy; })) {
+      if (std::none_of(rps.begin(), rps.end(),
+                       [&](const auto& r) { return r.name == m->retention_policy; })) {
         return absl::NotFoundError(absl::StrCat("retention policy not found: ", m->retention_policy));
       }
     }

@@ -121,7 +121,8 @@ class DbCatalog final : public planner::CatalogView {
     if (!rp.empty()) return absl::NotFoundError(absl::StrCat("retention policy not found: ", rp));
     // The default was dropped: influxd names it.
     for (const auto& d : ctx_->db->ListDatabases()) {
-      if (d.name == database) return absl::NotFoundError(absl::StrCat("retention policy not found: ", d.retention_policy));
+      if (d.name == database)
+        return absl::NotFoundError(absl::StrCat("retention policy not found: ", d.retention_policy));
     }
     return absl::NotFoundError(absl::StrCat("database not found: ", database));
   }

@@ -56,9 +56,11 @@ struct DatabaseOptions {
 // deletes and drops span every policy of the database.
 struct RetentionPolicyInfo {
   std::string name;
-  int64_t duration_ns = 0;        // 0 = INF (keep forever)
-  int64_t shard_duration_ns = 0;  // partition length; 0 = influxd's rule for duration_ns (DefaultShardDuration)
-  int64_t replication = 1;        // recorded and shown only: m2mdb is one node
+  int64_t duration_ns = 0;  // 0 = INF (keep forever)
+  // The partition length; 0 = influxd's rule for duration_ns
+  // (DefaultShardDuration).
+  int64_t shard_duration_ns = 0;
+  int64_t replication = 1;  // recorded and shown only: m2mdb is one node
   bool is_default = false;
 };
 
