@@ -66,9 +66,9 @@ struct RetentionPolicyInfo {
 
 // What AlterRetentionPolicy changes; unset members stay as they are.
 struct RetentionPolicyUpdate {
-  std::optional<int64_t> duration_ns;        // 0 = INF
-  std::optional<int64_t> shard_duration_ns;  // 0 = influxd's rule for the (new) duration
-  std::optional<int64_t> replication;
+  std::optional<int64_t> duration_ns = {};        // 0 = INF
+  std::optional<int64_t> shard_duration_ns = {};  // 0 = influxd's rule for the (new) duration
+  std::optional<int64_t> replication = {};
   bool make_default = false;  // false leaves the default alone
 };
 
