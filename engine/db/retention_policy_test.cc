@@ -283,7 +283,10 @@ TEST_F(RetentionPolicyTest, DeleteAndDropSeriesSpanEveryPolicy) {
   Write("m,h=a v=1 1\n");
   Write("m,h=a v=2 2\n", "r");
   ASSERT_OK(db_->Flush());
-  ASSERT_OK(db_->Delete({.database = "db", .measurement = "m"}));
+  DeleteRequest del;
+  del.database = "db";
+  del.measurement = "m";
+  ASSERT_OK(db_->Delete(del));
   EXPECT_EQ(Dump("m"), "");
   EXPECT_EQ(Dump("m", "r"), "");
   Write("m,h=a v=3 3\n");
