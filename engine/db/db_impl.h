@@ -63,6 +63,8 @@ class DBImpl : public DB {
   StatusOr<std::vector<std::string>> TagValues(std::string_view database, std::string_view measurement,
                                                std::string_view tag_key) override;
   StatusOr<std::vector<FieldKey>> FieldKeys(std::string_view database, std::string_view measurement) override;
+  StatusOr<std::vector<FieldKey>> FieldKeysIn(std::string_view database, std::string_view retention_policy,
+                                              std::string_view measurement) override;
   StatusOr<std::vector<SeriesKey>> Series(std::string_view database, std::string_view measurement,
                                           const std::vector<TagMatcher>& matchers) override;
   Status Delete(const DeleteRequest& request) override;

@@ -730,6 +730,16 @@ StatusOr<std::vector<FieldKey>> DBImpl::FieldKeys(std::string_view database, std
   return out;
 }
 
+StatusOr<std::vector<FieldKey>> DBImpl::FieldKeysIn(std::string_view database,
+                                                    std::string_view retention_policy,
+                                                    std::string_view measurement) {
+  RETURN_IF_ERROR(CheckOpen());
+  ASSIGN_OR_RETURN(auto db, GetDb(database, retention_policy));
+  std::vector<FieldKey> out;
+  for (const auto& f : index_->Fields(db.id, measurement)) out.push_back({f.name, f.type});
+  return out;
+}
+
 StatusOr<std::vector<SeriesKey>> DBImpl::Series(std::string_view database, std::string_view measurement,
                                                 const std::vector<TagMatcher>& matchers) {
   RETURN_IF_ERROR(CheckOpen());

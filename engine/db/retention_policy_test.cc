@@ -140,6 +140,14 @@ TEST_F(RetentionPolicyTest, WritesAndScansGoToTheNamedPolicy) {
   auto fk = db_->FieldKeys("db", "only");
   ASSERT_TRUE(fk.ok());
   EXPECT_EQ(fk->size(), 1u);
+  // FieldKeysIn reads one policy (SHOW FIELD KEYS, as influxd).
+  fk = db_->FieldKeysIn("db", "", "only");
+  ASSERT_TRUE(fk.ok());
+  EXPECT_TRUE(fk->empty());
+  fk = db_->FieldKeysIn("db", "fast", "only");
+  ASSERT_TRUE(fk.ok());
+  EXPECT_EQ(fk->size(), 1u);
+  EXPECT_EQ(db_->FieldKeysIn("db", "nope", "only").status().message(), "retention policy not found: nope");
   // A missing policy: influxd's text, nothing written.
   WriteOptions wo;
   wo.retention_policy = "nope";

@@ -79,6 +79,7 @@ StatusOr<std::string> ResolveDatabase(const std::string& stmt_db, ExecContext* c
 struct Target {
   std::string database;
   std::string measurement;
+  std::string retention_policy = {};  // as the source names it; empty = the default
 };
 
 // The (database, measurement) pairs named by FROM sources, sorted by
@@ -121,13 +122,13 @@ StatusOr<std::vector<Target>> SourceTargets(const std::vector<Source>& sources, 
     if (m->regex.has_value()) {
       RE2 re(m->regex->pattern);
       for (const auto& n : *all) {
-        if (RE2::PartialMatch(n, re)) out.push_back({db, n});
+        if (RE2::PartialMatch(n, re)) out.push_back({db, n, m->retention_policy});
       }
     } else if (std::find(all->begin(), all->end(), m->name) != all->end()) {
-      out.push_back({db, m->name});
+      out.push_back({db, m->name, m->retention_policy});
     }
   }
-  auto key = [](const Target& t) { return std::tie(t.measurement, t.database); };
+  auto key = [](const Target& t) { return std::tie(t.measurement, t.database, t.retention_policy); };
   std::sort(out.begin(), out.end(), [&](const Target& a, const Target& b) { return key(a) < key(b); });
   out.erase(
       std::unique(out.begin(), out.end(), [&](const Target& a, const Target& b) { return key(a) == key(b); }),
@@ -246,7 +247,9 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
     return out;
   }
   if (const auto* s = st.As<DropRetentionPolicyStatement>()) {
-    RETURN_IF_ERROR(InfluxdWords(db->DropRetentionPolicy(s->database, s->name), s->database));
+    // influxd answers a missing database with success too.
+    Status d = db->DropRetentionPolicy(s->database, s->name);
+    if (!d.ok() && !absl::IsNotFound(d)) return d;
     return out;
   }
   if (const auto* s = st.As<DropDatabaseStatement>()) {
@@ -448,8 +451,14 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
       const std::string m = targets[i].measurement;
       std::map<std::string, FieldType> fields;  // over every database naming m; the first type wins
       for (; i < targets.size() && targets[i].measurement == m; i++) {
-        ASSIGN_OR_RETURN(auto fks, db->FieldKeys(targets[i].database, m));
-        for (const auto& f : fks) fields.emplace(f.name, f.type);
+        // Per retention policy, as influxd (the source's, else the default).
+        auto fks = db->FieldKeysIn(targets[i].database, targets[i].retention_policy, m);
+        if (!fks.ok() && absl::IsNotFound(fks.status()) &&
+            absl::StartsWith(fks.status().message(), "retention policy not found")) {
+          continue;  // the default was dropped: nothing to list
+        }
+        RETURN_IF_ERROR(fks.status());
+        for (const auto& f : *fks) fields.emplace(f.name, f.type);
       }
       std::vector<std::vector<Value>> rows;
       for (const auto& [f, type] : fields) rows.push_back({f, std::string(FieldTypeName(type))});

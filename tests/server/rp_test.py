@@ -90,7 +90,9 @@ STEPS = [
     ("q", "SHOW SERIES ON rpdb", {}),
     ("q", "SHOW TAG KEYS ON rpdb", {}),
     ("q", "SHOW TAG VALUES ON rpdb WITH KEY = host", {}),
-    ("q", "SHOW FIELD KEYS ON rpdb", {}),
+    ("q", "SHOW FIELD KEYS ON rpdb", {}),  # per policy: the default's only
+    ("q", "SHOW FIELD KEYS ON rpdb FROM r5.only5", {}),
+    ("q", "SHOW FIELD KEYS ON rpdb FROM autogen./.*/", {}),
     ("q", "SHOW MEASUREMENTS ON rpdb FROM r5.only5", {}),
     # The default moves; a write without rp follows it.
     ("q", "ALTER RETENTION POLICY r5 ON rpdb DEFAULT", {}),
@@ -104,7 +106,6 @@ STEPS = [
     ("w", "db=rpdb", f"m v=10 {NOW_S}000000000"),
     ("q", "SELECT * FROM m", {"db": "rpdb"}),
     ("q", "SELECT * FROM r3.m", {"db": "rpdb"}),
-    ("q", "SHOW DATABASES", {}),
     # CREATE DATABASE ... WITH.
     ("q", "CREATE DATABASE rp2 WITH DURATION 2d REPLICATION 1 SHARD DURATION 1h NAME myrp", {}),
     ("q", "CREATE DATABASE rp2 WITH DURATION 2d REPLICATION 1 SHARD DURATION 1h NAME myrp", {}),

@@ -362,6 +362,12 @@ class DB {
                                                        std::string_view tag_key) = 0;
   virtual StatusOr<std::vector<FieldKey>> FieldKeys(std::string_view database,
                                                     std::string_view measurement) = 0;
+  // The fields of `measurement` in one retention policy (empty = the
+  // default): influxd's SHOW FIELD KEYS reads them per policy (its field
+  // sets live in shards), while its other metadata reads span all policies.
+  virtual StatusOr<std::vector<FieldKey>> FieldKeysIn(std::string_view database,
+                                                      std::string_view retention_policy,
+                                                      std::string_view measurement) = 0;
   // The series of `measurement` (empty: every measurement) matching
   // `matchers`, ordered by measurement, then by key (the order of influxd's
   // SHOW SERIES).
