@@ -215,13 +215,25 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
     auto existing = db->ListRetentionPolicies(o.name);
     if (existing.ok()) {
       if (!s->with) return out;
+      // influxd: the database's default must be the named policy; if that
+      // exists it must match, else (its default was dropped) it is made.
+      std::string default_rp;
+      for (const auto& d : db->ListDatabases()) {
+        if (d.name == o.name) default_rp = d.retention_policy;
+      }
+      const auto conflict = absl::AlreadyExistsError("retention policy conflicts with an existing policy");
+      if (default_rp != o.retention_policy) return conflict;
       for (const auto& r : *existing) {
-        if (r.name == o.retention_policy && r.is_default && r.duration_ns == o.retention_ns &&
-            r.shard_duration_ns == o.partition_ns && r.replication == o.replication) {
+        if (r.name != o.retention_policy) continue;
+        if (r.duration_ns == o.retention_ns && r.shard_duration_ns == o.partition_ns &&
+            r.replication == o.replication) {
           return out;
         }
+        return conflict;
       }
-      return absl::AlreadyExistsError("retention policy conflicts with an existing policy");
+      RETURN_IF_ERROR(db->CreateRetentionPolicy(
+          o.name, {o.retention_policy, o.retention_ns, o.partition_ns, o.replication, /*is_default=*/true}));
+      return out;
     }
     RETURN_IF_ERROR(db->CreateDatabase(o));
     return out;

@@ -122,6 +122,17 @@ STEPS = [
     ("w", "db=rp2", f"m v=1 {NOW_S}000000000"),
     ("q", "SELECT * FROM myrp.m", {"db": "rp2"}),
     ("q", "SELECT * FROM autogen.m", {"db": "rp2"}),
+    # A database without policies (its default dropped) is still there.
+    ("q", "CREATE DATABASE e1", {}),
+    ("q", "DROP RETENTION POLICY autogen ON e1", {}),
+    ("q", "SHOW RETENTION POLICIES ON e1", {}),
+    ("q", "SHOW MEASUREMENTS ON e1", {}),
+    ("q", "CREATE DATABASE e1", {}),
+    ("q", "CREATE DATABASE e1 WITH NAME other", {}),
+    ("q", "CREATE DATABASE e1 WITH DURATION 2d NAME autogen", {}),
+    ("q", "SHOW RETENTION POLICIES ON e1", {}),
+    ("w", "db=e1", f"m v=1 {NOW_S}000000000"),
+    ("q", "SELECT * FROM m", {"db": "e1"}),
     # DROP DATABASE takes every policy.
     ("q", "DROP DATABASE rp2", {}),
     ("q", "CREATE DATABASE rp2", {}),
