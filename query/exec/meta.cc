@@ -202,8 +202,7 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
   }
   if (const auto* s = st.As<CreateDatabaseStatement>()) {
     // influxd: without WITH, an existing database is left alone; with it,
-    // the database's default policy must be the one described, else "retention
-    // policy conflicts with an existing policy".
+    // see below.
     DatabaseOptions o;
     o.name = s->name;
     o.retention_ns = s->duration_ns.value_or(0);
@@ -215,25 +214,25 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
     auto existing = db->ListRetentionPolicies(o.name);
     if (existing.ok()) {
       if (!s->with) return out;
-      // influxd: the database's default must be the named policy; if that
-      // exists it must match, else (its default was dropped) it is made.
-      std::string default_rp;
-      for (const auto& d : db->ListDatabases()) {
-        if (d.name == o.name) default_rp = d.retention_policy;
+      // influxd's CreateDatabaseWithRetentionPolicy: a database without
+      // policies gets this one as its default; otherwise the named policy
+      // must exist and match what the statement gives (RetentionPolicySpec.
+      // Matches: an unset duration or replication is not compared).
+      if (existing->empty()) {
+        RETURN_IF_ERROR(db->CreateRetentionPolicy(o.name, {o.retention_policy, o.retention_ns, o.partition_ns,
+                                                           o.replication, /*is_default=*/true}));
+        return out;
       }
-      const auto conflict = absl::AlreadyExistsError("retention policy conflicts with an existing policy");
-      if (default_rp != o.retention_policy) return conflict;
       for (const auto& r : *existing) {
         if (r.name != o.retention_policy) continue;
-        if (r.duration_ns == o.retention_ns && r.shard_duration_ns == o.partition_ns &&
-            r.replication == o.replication) {
+        if ((!s->duration_ns || *s->duration_ns == r.duration_ns) &&
+            (!s->replication || *s->replication == r.replication) &&
+            NormalisedShardDuration(s->shard_duration_ns.value_or(0), r.duration_ns) == r.shard_duration_ns) {
           return out;
         }
-        return conflict;
+        break;
       }
-      RETURN_IF_ERROR(db->CreateRetentionPolicy(
-          o.name, {o.retention_policy, o.retention_ns, o.partition_ns, o.replication, /*is_default=*/true}));
-      return out;
+      return absl::AlreadyExistsError("retention policy conflicts with an existing policy");
     }
     RETURN_IF_ERROR(db->CreateDatabase(o));
     return out;
