@@ -2,6 +2,7 @@
 // storage unit. Writes and scans name one (empty = the default), metadata
 // reads and deletes span all, WAL records name the policy they went to.
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +22,12 @@ using testing::TempDir;
 
 constexpr int64_t kHour = 3600ll * 1000000000ll;
 constexpr int64_t kDay = 24 * kHour;
+
+int64_t NowNanosForTest() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 class RetentionPolicyTest : public ::testing::Test {
  protected:
@@ -248,6 +255,21 @@ TEST_F(RetentionPolicyTest, PointsOlderThanThePolicyAreRejected) {
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].reason, "points beyond retention policy");
   EXPECT_EQ(Write("m v=1 1000\n").errors.size(), 0u);  // autogen is INF
+}
+
+TEST_F(RetentionPolicyTest, ExpiryDropsWholePartitionsOfThatPolicyOnly) {
+  ASSERT_OK(db_->CreateRetentionPolicy("db", {"short", 0, kHour, 1, false}));
+  const int64_t now = NowNanosForTest();
+  const int64_t old_t = now - 5 * kHour, new_t = now - kHour / 60;
+  const std::string body = absl::StrCat("m v=1 ", old_t, "\nm v=2 ", new_t, "\n");
+  ASSERT_EQ(Write(body, "short").points_written, 2u);
+  ASSERT_EQ(Write(body).points_written, 2u);
+  ASSERT_OK(db_->Flush());
+  // Now 2 h: the 1-hour partition of old_t ends before now - 2 h.
+  ASSERT_OK(db_->AlterRetentionPolicy("db", "short", {.duration_ns = 2 * kHour}));
+  ASSERT_OK(db_->Compact());  // applies retention
+  EXPECT_EQ(Dump("m", "short"), absl::StrCat(new_t, "=2"));
+  EXPECT_EQ(Dump("m"), absl::StrCat(old_t, "=1,", new_t, "=2"));  // autogen: INF
 }
 
 TEST_F(RetentionPolicyTest, DropRemovesThePolicyAndItsData) {
