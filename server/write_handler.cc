@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 #include "m2mdb/json.h"
@@ -34,12 +35,14 @@ void HttpServer::Impl::HandleWrite(const Request& req, Response& res, const Body
   Params params(req, nullptr);
   AuthResult auth = Authenticate(req, params, res);
   if (!auth.ok) return;
-  std::string database, precision;
+  std::string database, precision, rp;
   if (v2) {
     std::string bucket = params.Get("bucket");
     if (bucket.empty()) return SetError(res, 400, "bucket is required");
     // "db/rp" names a database and retention policy (InfluxDB 1.8).
-    database = bucket.substr(0, bucket.find('/'));
+    const size_t slash = bucket.find('/');
+    database = bucket.substr(0, slash);
+    if (slash != std::string::npos) rp = bucket.substr(slash + 1);
     precision = params.Get("precision");
     if (precision.empty()) precision = "ns";
     if (precision == "us") precision = "u";
@@ -50,6 +53,7 @@ void HttpServer::Impl::HandleWrite(const Request& req, Response& res, const Body
   } else {
     database = params.Get("db");
     if (database.empty()) return SetError(res, 400, "database is required");
+    rp = params.Get("rp");
     precision = params.Get("precision");
     if (precision.empty() || precision == "n") precision = "ns";
   }
@@ -77,9 +81,16 @@ void HttpServer::Impl::HandleWrite(const Request& req, Response& res, const Body
   WriteOptions wo;
   wo.precision = precision;
   wo.max_line_length = options_.max_line_bytes;
+  wo.retention_policy = rp;
   auto r = db_->WriteLineProtocol(database, body, wo);
   if (!r.ok()) {
-    const int status = HttpStatusFor(r.status());
+    int status = HttpStatusFor(r.status());
+    // influxd answers a missing policy with 500 (its text, our status: the
+    // client's request is wrong, nothing failed; docs/compatibility.md).
+    if (absl::IsNotFound(r.status()) &&
+        absl::StartsWith(r.status().message(), "retention policy not found")) {
+      status = 400;
+    }
     if (status >= 500) LogError("write to ", database, ": ", r.status().ToString());
     return SetError(res, status, ToStd(r.status().message()));
   }

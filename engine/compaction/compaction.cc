@@ -190,7 +190,11 @@ std::vector<uint64_t> ExpiredSegments(const Version& version, const DatabaseMap&
   for (const auto& s : version.segments) {
     auto it = dbs.find(s->meta.db_id);
     if (it == dbs.end() || it->second.retention_ns <= 0) continue;
-    const int64_t pend = PartitionEnd(s->meta.partition_start, PartitionNs(it->second, default_partition_ns));
+    // max_time too: the partition length may have shrunk (ALTER RETENTION
+    // POLICY ... SHARD DURATION) since the segment was written.
+    const int64_t pend =
+        std::max(PartitionEnd(s->meta.partition_start, PartitionNs(it->second, default_partition_ns)),
+                 s->meta.max_time);
     if (pend < SatSub(now, it->second.retention_ns)) removed.push_back(s->meta.id);
   }
   return removed;

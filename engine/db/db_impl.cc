@@ -195,34 +195,66 @@ Status DBImpl::Close() {
   return result;
 }
 
-StatusOr<index::DatabaseInfo> DBImpl::GetDb(std::string_view name) const {
-  auto db = index_->GetDatabase(name);
-  if (!db) return absl::NotFoundError(absl::StrCat("database not found: \"", ToAbsl(name), "\""));
-  return *db;
+StatusOr<index::DatabaseInfo> DBImpl::GetDb(std::string_view name, std::string_view rp) const {
+  if (auto db = index_->GetRetentionPolicy(name, rp)) return *db;
+  auto def = index_->DefaultRetentionPolicy(name);
+  if (!def) return absl::NotFoundError(absl::StrCat("database not found: \"", ToAbsl(name), "\""));
+  // influxd's words (its error for a write to a missing policy).
+  return absl::NotFoundError(absl::StrCat("retention policy not found: ", rp.empty() ? *def : ToAbsl(rp)));
+}
+
+StatusOr<std::vector<index::DatabaseInfo>> DBImpl::DbUnits(std::string_view name) const {
+  if (!index_->DefaultRetentionPolicy(name)) {
+    return absl::NotFoundError(absl::StrCat("database not found: \"", ToAbsl(name), "\""));
+  }
+  std::vector<index::DatabaseInfo> out;
+  for (auto& d : index_->ListDatabases()) {
+    if (d.name == name) out.push_back(std::move(d));
+  }
+  return out;
 }
 
 int64_t DBImpl::PartitionNs(const index::DatabaseInfo& db) const {
   return db.partition_ns > 0 ? db.partition_ns : options_.default_partition_ns;
 }
 
+int64_t DefaultShardDuration(int64_t duration_ns) {
+  constexpr int64_t kHour = 3600ll * 1000000000ll;
+  if (duration_ns > 0 && duration_ns < 2 * 24 * kHour) return kHour;
+  if (duration_ns > 0 && duration_ns <= 180 * 24 * kHour) return 24 * kHour;
+  return 7 * 24 * kHour;
+}
+
 Status DBImpl::CreateDatabase(const DatabaseOptions& options) {
   RETURN_IF_ERROR(CheckOpen());
   if (options.name.empty()) return absl::InvalidArgumentError("database name required");
-  if (options.retention_ns < 0 || options.partition_ns < 0) {
-    return absl::InvalidArgumentError("retention and partition duration must not be negative");
+  if (options.retention_ns < 0 || options.partition_ns < 0 || options.replication < 0) {
+    return absl::InvalidArgumentError("retention, partition duration and replication must not be negative");
   }
   index::DatabaseInfo info;
   info.name = options.name;
   info.retention_ns = options.retention_ns;
   info.partition_ns = options.partition_ns > 0 ? options.partition_ns : options_.default_partition_ns;
+  info.retention_policy = options.retention_policy.empty() ? "autogen" : options.retention_policy;
+  info.replication = options.replication > 0 ? options.replication : 1;
   return index_->CreateDatabase(info).status();
 }
 
 std::vector<DatabaseOptions> DBImpl::ListDatabases() {
   std::vector<DatabaseOptions> out;
   if (!open_.load()) return out;
-  for (const auto& d : index_->ListDatabases()) out.push_back({d.name, d.retention_ns, d.partition_ns});
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  for (const auto& name : index_->DatabaseNames()) {
+    DatabaseOptions o;
+    o.name = name;
+    o.retention_policy = index_->DefaultRetentionPolicy(name).value_or("");
+    // A database whose default policy was dropped is still listed (influxd).
+    if (auto d = index_->GetDatabase(name)) {
+      o.retention_ns = d->retention_ns;
+      o.partition_ns = d->partition_ns;
+      o.replication = d->replication;
+    }
+    out.push_back(std::move(o));
+  }
   return out;
 }
 
@@ -234,32 +266,156 @@ Status DBImpl::SetRetention(std::string_view name, int64_t retention_ns) {
   return index_->UpdateDatabase(db);
 }
 
-Status DBImpl::DropDatabase(std::string_view name) {
+namespace {
+
+constexpr int64_t kMinRetentionNs = 3600ll * 1000000000ll;  // influxd's MinRetentionPolicyDuration
+
+// influxd's normalisedShardDuration: 0 = the rule for the duration; below
+// 1 h is raised to 1 h.
+int64_t NormalisedShardDuration(int64_t shard_ns, int64_t duration_ns) {
+  if (shard_ns == 0) return DefaultShardDuration(duration_ns);
+  return shard_ns < kMinRetentionNs ? kMinRetentionNs : shard_ns;
+}
+
+RetentionPolicyInfo ToPolicy(const index::DatabaseInfo& d) {
+  return {d.retention_policy, d.retention_ns, d.partition_ns, d.replication, d.is_default};
+}
+
+}  // namespace
+
+Status DBImpl::CreateRetentionPolicy(std::string_view db, const RetentionPolicyInfo& rp) {
   RETURN_IF_ERROR(CheckOpen());
-  absl::MutexLock l(&maint_mu_);
-  ASSIGN_OR_RETURN(auto db, GetDb(name));
-  // Flush first so that no WAL record of this database is replayed later.
+  if (rp.name.empty()) return absl::InvalidArgumentError("retention policy name required");
+  if (rp.duration_ns < 0 || rp.shard_duration_ns < 0) {
+    return absl::InvalidArgumentError("retention policy durations must not be negative");
+  }
+  if (rp.replication < 1) return absl::InvalidArgumentError("replication factor must be greater than 0");
+  // influxd 1.6's checks, in its order and words.
+  if (rp.duration_ns != 0 && rp.duration_ns < kMinRetentionNs) {
+    return absl::InvalidArgumentError("retention policy duration must be at least 1h0m0s");
+  }
+  index::DatabaseInfo info;
+  info.name = std::string(db);
+  info.retention_policy = rp.name;
+  info.retention_ns = rp.duration_ns;
+  info.partition_ns = NormalisedShardDuration(rp.shard_duration_ns, rp.duration_ns);
+  info.replication = rp.replication;
+  if (info.retention_ns != 0 && info.retention_ns < info.partition_ns) {
+    return absl::InvalidArgumentError("retention policy duration must be greater than the shard duration");
+  }
+  if (!index_->DefaultRetentionPolicy(db)) {
+    return absl::NotFoundError(absl::StrCat("database not found: ", ToAbsl(db)));
+  }
+  if (auto existing = index_->GetRetentionPolicy(db, rp.name)) {
+    // influxd: the same statement again succeeds; different settings fail.
+    if (existing->retention_ns != info.retention_ns || existing->partition_ns != info.partition_ns ||
+        existing->replication != info.replication) {
+      return absl::AlreadyExistsError("retention policy already exists");
+    }
+    if (rp.is_default && !existing->is_default) {
+      return absl::AlreadyExistsError("retention policy conflicts with an existing policy");
+    }
+    return absl::OkStatus();
+  }
+  return index_->CreateRetentionPolicy(info, rp.is_default).status();
+}
+
+Status DBImpl::AlterRetentionPolicy(std::string_view db, std::string_view rp,
+                                    const RetentionPolicyUpdate& changes) {
+  RETURN_IF_ERROR(CheckOpen());
+  if (!index_->DefaultRetentionPolicy(db)) {
+    return absl::NotFoundError(absl::StrCat("database not found: ", ToAbsl(db)));
+  }
+  auto cur = index_->GetRetentionPolicy(db, rp);
+  if (rp.empty() || !cur)
+    return absl::NotFoundError(absl::StrCat("retention policy not found: ", ToAbsl(rp)));
+  if ((changes.duration_ns && *changes.duration_ns < 0) ||
+      (changes.shard_duration_ns && *changes.shard_duration_ns < 0)) {
+    return absl::InvalidArgumentError("retention policy durations must not be negative");
+  }
+  if (changes.replication && *changes.replication < 1) {
+    return absl::InvalidArgumentError("replication factor must be greater than 0");
+  }
+  // influxd's UpdateRetentionPolicy: a new duration keeps the shard
+  // duration; only a new shard duration is normalised (against the new
+  // duration).
+  if (changes.duration_ns && *changes.duration_ns != 0 && *changes.duration_ns < kMinRetentionNs) {
+    return absl::InvalidArgumentError("retention policy duration must be at least 1h0m0s");
+  }
+  index::DatabaseInfo info = *cur;
+  if (changes.duration_ns) info.retention_ns = *changes.duration_ns;
+  if (changes.replication) info.replication = *changes.replication;
+  if (changes.shard_duration_ns) {
+    info.partition_ns = NormalisedShardDuration(*changes.shard_duration_ns, info.retention_ns);
+  }
+  if (info.retention_ns != 0 && info.retention_ns < info.partition_ns) {
+    return absl::InvalidArgumentError("retention policy duration must be greater than the shard duration");
+  }
+  info.is_default = changes.make_default;
+  return index_->UpdateDatabase(info);
+}
+
+StatusOr<std::vector<RetentionPolicyInfo>> DBImpl::ListRetentionPolicies(std::string_view db) {
+  RETURN_IF_ERROR(CheckOpen());
+  if (!index_->DefaultRetentionPolicy(db)) {
+    return absl::NotFoundError(absl::StrCat("database not found: ", ToAbsl(db)));
+  }
+  // influxd lists policies in creation order; unit ids increase with it.
+  std::vector<index::DatabaseInfo> units;
+  for (auto& d : index_->ListDatabases()) {
+    if (d.name == db) units.push_back(std::move(d));
+  }
+  std::sort(units.begin(), units.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  std::vector<RetentionPolicyInfo> out;
+  for (const auto& d : units) out.push_back(ToPolicy(d));
+  return out;
+}
+
+Status DBImpl::DropUnitsLocked(const std::vector<index::DatabaseInfo>& units,
+                               const std::function<Status()>& drop) {
+  // Flush first so that no WAL record of these units is replayed later.
   RETURN_IF_ERROR(FreezeAndFlushLocked());
   std::vector<uint64_t> removed;
   {
     absl::MutexLock sl(&state_mu_);
-    for (const auto& s : version_->segments)
-      if (s->meta.db_id == db.id) removed.push_back(s->meta.id);
+    for (const auto& s : version_->segments) {
+      for (const auto& u : units) {
+        if (s->meta.db_id == u.id) removed.push_back(s->meta.id);
+      }
+    }
   }
   if (drop_database_hook_for_testing) drop_database_hook_for_testing();
   RETURN_IF_ERROR(index_->CommitSegments({}, removed, std::nullopt));
   series_epoch_.fetch_add(1, std::memory_order_acq_rel);
-  RETURN_IF_ERROR(index_->DropDatabase(name));
+  RETURN_IF_ERROR(drop());
   series_epoch_.fetch_add(1, std::memory_order_acq_rel);
   auto tombstones = index_->Tombstones();
   InstallVersion({}, removed, &tombstones);
-  // A write that resolved the database before the drop may have reached the
+  // A write that resolved the unit before the drop may have reached the
   // WAL after the flush above; replayed after a crash, its record (which
-  // names the database, not its id) would land in a database created later
-  // under the same name. Writers re-check the database under write_mu_, so
-  // every such record is in the head now: flushing it (its points are
-  // skipped, the database is gone) moves the checkpoint past it.
+  // names the database and policy, not the unit's id) would land in a unit
+  // created later under the same names. Writers re-check the unit under
+  // write_mu_, so every such record is in the head now: flushing it (its
+  // points are skipped, the unit is gone) moves the checkpoint past it.
   return FreezeAndFlushLocked();
+}
+
+Status DBImpl::DropRetentionPolicy(std::string_view db, std::string_view rp) {
+  RETURN_IF_ERROR(CheckOpen());
+  absl::MutexLock l(&maint_mu_);
+  if (!index_->DefaultRetentionPolicy(db)) {
+    return absl::NotFoundError(absl::StrCat("database not found: ", ToAbsl(db)));
+  }
+  auto unit = index_->GetRetentionPolicy(db, rp);
+  if (rp.empty() || !unit) return absl::OkStatus();  // influxd: idempotent
+  return DropUnitsLocked({*unit}, [&] { return index_->DropRetentionPolicy(db, rp); });
+}
+
+Status DBImpl::DropDatabase(std::string_view name) {
+  RETURN_IF_ERROR(CheckOpen());
+  absl::MutexLock l(&maint_mu_);
+  ASSIGN_OR_RETURN(auto units, DbUnits(name));
+  return DropUnitsLocked(units, [&] { return index_->DropDatabase(name); });
 }
 
 Status DBImpl::PutAppMeta(std::string_view key, std::string_view value) {

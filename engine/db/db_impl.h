@@ -47,6 +47,11 @@ class DBImpl : public DB {
   Status DropDatabase(std::string_view name) override;
   std::vector<DatabaseOptions> ListDatabases() override;
   Status SetRetention(std::string_view name, int64_t retention_ns) override;
+  Status CreateRetentionPolicy(std::string_view db, const RetentionPolicyInfo& rp) override;
+  Status AlterRetentionPolicy(std::string_view db, std::string_view rp,
+                              const RetentionPolicyUpdate& changes) override;
+  Status DropRetentionPolicy(std::string_view db, std::string_view rp) override;
+  StatusOr<std::vector<RetentionPolicyInfo>> ListRetentionPolicies(std::string_view db) override;
   StatusOr<WriteResult> WriteLineProtocol(std::string_view database, std::string_view body,
                                           const WriteOptions& options) override;
   StatusOr<WriteResult> WritePoints(std::string_view database, const std::vector<Point>& points,
@@ -58,6 +63,8 @@ class DBImpl : public DB {
   StatusOr<std::vector<std::string>> TagValues(std::string_view database, std::string_view measurement,
                                                std::string_view tag_key) override;
   StatusOr<std::vector<FieldKey>> FieldKeys(std::string_view database, std::string_view measurement) override;
+  StatusOr<std::vector<FieldKey>> FieldKeysIn(std::string_view database, std::string_view retention_policy,
+                                              std::string_view measurement) override;
   StatusOr<std::vector<SeriesKey>> Series(std::string_view database, std::string_view measurement,
                                           const std::vector<TagMatcher>& matchers) override;
   Status Delete(const DeleteRequest& request) override;
@@ -92,7 +99,15 @@ class DBImpl : public DB {
   class Resolver;
 
   Status CheckOpen() const;
-  StatusOr<index::DatabaseInfo> GetDb(std::string_view name) const;
+  // Retention policy `rp` of database `name` (empty = the default):
+  // kNotFound "database not found: \"X\"" or "retention policy not found: X".
+  StatusOr<index::DatabaseInfo> GetDb(std::string_view name, std::string_view rp = {}) const;
+  // Every retention policy of database `name` (kNotFound if it is missing).
+  StatusOr<std::vector<index::DatabaseInfo>> DbUnits(std::string_view name) const;
+  // Drops the units' segments and then the units (DropDatabase,
+  // DropRetentionPolicy), under maint_mu_.
+  Status DropUnitsLocked(const std::vector<index::DatabaseInfo>& units, const std::function<Status()>& drop)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(maint_mu_);
   int64_t PartitionNs(const index::DatabaseInfo& db) const;
   std::string SegmentDir() const { return options_.data_dir + "/segments"; }
 
@@ -108,7 +123,7 @@ class DBImpl : public DB {
   // Makes a resolved batch durable and visible: WAL append of ctx->record,
   // head apply, freeze when the head is full, then the WAL sync the write
   // options ask for; fills the counts of *result.
-  Status CommitWrite(std::string_view database, uint32_t db_id, ApplyContext* ctx, WriteResult* result)
+  Status CommitWrite(const index::DatabaseInfo& unit, ApplyContext* ctx, WriteResult* result)
       ABSL_LOCKS_EXCLUDED(write_mu_, state_mu_, bg_mu_);
   // WritePoints' fast path: `p` as ctx->typed (views into `p`), or false if
   // only the line-protocol path can say what becomes of it. *known is the

@@ -24,13 +24,8 @@ Status DBImpl::Delete(const DeleteRequest& request) {
   RETURN_IF_ERROR(CheckOpen());
   if (request.min_time > request.max_time) return absl::OkStatus();
   absl::MutexLock l(&maint_mu_);
-  ASSIGN_OR_RETURN(auto db, GetDb(request.database));
-  std::vector<std::string> ms;
-  if (request.measurement.empty()) {
-    ms = index_->Measurements(db.id);
-  } else {
-    ms.push_back(request.measurement);
-  }
+  // Every retention policy of the database, as influxd's DELETE.
+  ASSIGN_OR_RETURN(auto units, DbUnits(request.database));
   RETURN_IF_ERROR(FreezeAndFlushLocked());
   uint64_t bound = 0;
   {
@@ -38,18 +33,26 @@ Status DBImpl::Delete(const DeleteRequest& request) {
     for (const auto& s : version_->segments) bound = std::max(bound, s->meta.id);
   }
   if (bound == 0) return absl::OkStatus();  // nothing on disk, nothing to delete
-  for (const auto& m : ms) {
-    ASSIGN_OR_RETURN(auto series, MatchSeries(db.id, m, request.matchers));
-    if (series.empty()) continue;
-    index::Tombstone t;
-    t.db_id = db.id;
-    t.measurement = m;
-    for (const auto& [key, id] : series) t.series_ids.push_back(id);
-    std::sort(t.series_ids.begin(), t.series_ids.end());
-    t.min_time = request.min_time;
-    t.max_time = request.max_time;
-    t.seq = bound;
-    ASSIGN_OR_RETURN(t.id, index_->AddTombstone(t));
+  for (const auto& db : units) {
+    std::vector<std::string> ms;
+    if (request.measurement.empty()) {
+      ms = index_->Measurements(db.id);
+    } else {
+      ms.push_back(request.measurement);
+    }
+    for (const auto& m : ms) {
+      ASSIGN_OR_RETURN(auto series, MatchSeries(db.id, m, request.matchers));
+      if (series.empty()) continue;
+      index::Tombstone t;
+      t.db_id = db.id;
+      t.measurement = m;
+      for (const auto& [key, id] : series) t.series_ids.push_back(id);
+      std::sort(t.series_ids.begin(), t.series_ids.end());
+      t.min_time = request.min_time;
+      t.max_time = request.max_time;
+      t.seq = bound;
+      ASSIGN_OR_RETURN(t.id, index_->AddTombstone(t));
+    }
   }
   auto tombstones = index_->Tombstones();
   InstallVersion({}, {}, &tombstones);
@@ -60,26 +63,30 @@ Status DBImpl::DropSeries(std::string_view database, std::string_view measuremen
                           const std::vector<TagMatcher>& matchers) {
   RETURN_IF_ERROR(CheckOpen());
   absl::MutexLock l(&maint_mu_);
-  ASSIGN_OR_RETURN(auto db, GetDb(database));
+  // Every retention policy of the database, as influxd's DROP SERIES.
+  ASSIGN_OR_RETURN(auto units, DbUnits(database));
   RETURN_IF_ERROR(FreezeAndFlushLocked());
-  std::vector<std::string> ms;
-  if (measurement.empty()) {
-    ms = index_->Measurements(db.id);
-  } else {
-    ms.emplace_back(measurement);
-  }
-  // Series leave the index; their points become unreachable at once (a new
-  // series with the same key gets a new id) and compaction removes them.
-  for (const auto& m : ms) {
-    ASSIGN_OR_RETURN(auto series, MatchSeries(db.id, m, matchers));
-    std::vector<uint64_t> ids;
-    for (const auto& [key, id] : series) ids.push_back(id);
-    if (!ids.empty()) {
-      series_epoch_.fetch_add(1, std::memory_order_acq_rel);
-      RETURN_IF_ERROR(index_->DeleteSeries(db.id, ids));
-      series_epoch_.fetch_add(1, std::memory_order_acq_rel);
+  for (const auto& db : units) {
+    std::vector<std::string> ms;
+    if (measurement.empty()) {
+      ms = index_->Measurements(db.id);
+    } else {
+      ms.emplace_back(measurement);
     }
-    if (index_->SeriesOfMeasurement(db.id, m).empty()) RETURN_IF_ERROR(index_->DeleteFields(db.id, m));
+    // Series leave the index; their points become unreachable at once (a
+    // new series with the same key gets a new id) and compaction removes
+    // them.
+    for (const auto& m : ms) {
+      ASSIGN_OR_RETURN(auto series, MatchSeries(db.id, m, matchers));
+      std::vector<uint64_t> ids;
+      for (const auto& [key, id] : series) ids.push_back(id);
+      if (!ids.empty()) {
+        series_epoch_.fetch_add(1, std::memory_order_acq_rel);
+        RETURN_IF_ERROR(index_->DeleteSeries(db.id, ids));
+        series_epoch_.fetch_add(1, std::memory_order_acq_rel);
+      }
+      if (index_->SeriesOfMeasurement(db.id, m).empty()) RETURN_IF_ERROR(index_->DeleteFields(db.id, m));
+    }
   }
   return absl::OkStatus();
 }
@@ -87,8 +94,7 @@ Status DBImpl::DropSeries(std::string_view database, std::string_view measuremen
 Status DBImpl::DropMeasurement(std::string_view database, std::string_view measurement) {
   RETURN_IF_ERROR(CheckOpen());
   {
-    ASSIGN_OR_RETURN(auto db, GetDb(database));
-    auto ms = index_->Measurements(db.id);
+    ASSIGN_OR_RETURN(auto ms, Measurements(database));  // of every policy
     if (!std::binary_search(ms.begin(), ms.end(), std::string(measurement))) {
       return absl::NotFoundError(absl::StrCat("measurement not found: ", ToAbsl(measurement)));
     }

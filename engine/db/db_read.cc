@@ -5,7 +5,9 @@
 // handling, and the metadata reads (measurements, tag keys and values, field
 // keys, series).
 #include <algorithm>
+#include <iterator>
 #include <numeric>
+#include <tuple>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -222,12 +224,13 @@ bool WhollyDeleted(const std::vector<index::Tombstone>& tombstones, uint32_t db_
 }  // namespace
 
 StatusOr<bool> DBImpl::SegmentMayHold(const SegmentRef& seg, const std::vector<index::Tombstone>& tombstones,
-                                      uint32_t db_id, int64_t partition_ns, uint64_t series_id,
+                                      uint32_t db_id, int64_t /*partition_ns*/, uint64_t series_id,
                                       int64_t min_time, int64_t max_time) {
   const auto& meta = seg.meta;
   if (meta.db_id != db_id) return false;
-  if (meta.partition_start > max_time || PartitionEnd(meta.partition_start, partition_ns) < min_time)
-    return false;
+  // Not the partition's end: ALTER RETENTION POLICY ... SHARD DURATION may
+  // have shortened the partitions since this segment was written.
+  if (meta.partition_start > max_time) return false;
   if (meta.max_time < min_time || meta.min_time > max_time) return false;
   if (!seg.reader) {
     // Without its index nobody can tell which series the file holds: every
@@ -573,7 +576,7 @@ Status DBImpl::ReadSeriesFieldSummarised(const Snapshot& snap, uint32_t db_id, i
 Status DBImpl::Scan(const ScanRequest& request, const std::function<Status(const SeriesData&)>& fn) {
   RETURN_IF_ERROR(CheckOpen());
   // An empty time range still lists the matching series, with empty columns.
-  ASSIGN_OR_RETURN(auto db, GetDb(request.database));
+  ASSIGN_OR_RETURN(auto db, GetDb(request.database, request.retention_policy));
   std::vector<index::FieldInfo> fields;
   if (request.fields.empty()) {
     fields = index_->Fields(db.id, request.measurement);
@@ -656,28 +659,82 @@ Status DBImpl::Scan(const ScanRequest& request, const std::function<Status(const
   return absl::OkStatus();
 }
 
+// Metadata reads span every retention policy of the database, as influxd's
+// do (SHOW MEASUREMENTS lists a measurement that only a non-default policy
+// holds): the union, sorted and without duplicates.
+namespace {
+void SortUnique(std::vector<std::string>* v) {
+  std::sort(v->begin(), v->end());
+  v->erase(std::unique(v->begin(), v->end()), v->end());
+}
+}  // namespace
+
 StatusOr<std::vector<std::string>> DBImpl::Measurements(std::string_view database) {
   RETURN_IF_ERROR(CheckOpen());
-  ASSIGN_OR_RETURN(auto db, GetDb(database));
-  return index_->Measurements(db.id);
+  ASSIGN_OR_RETURN(auto units, DbUnits(database));
+  if (units.size() == 1) return index_->Measurements(units[0].id);
+  std::vector<std::string> out;
+  for (const auto& u : units) {
+    auto ms = index_->Measurements(u.id);
+    out.insert(out.end(), std::make_move_iterator(ms.begin()), std::make_move_iterator(ms.end()));
+  }
+  SortUnique(&out);
+  return out;
 }
 
 StatusOr<std::vector<std::string>> DBImpl::TagKeys(std::string_view database, std::string_view measurement) {
   RETURN_IF_ERROR(CheckOpen());
-  ASSIGN_OR_RETURN(auto db, GetDb(database));
-  return index_->TagKeys(db.id, measurement);
+  ASSIGN_OR_RETURN(auto units, DbUnits(database));
+  if (units.size() == 1) return index_->TagKeys(units[0].id, measurement);
+  std::vector<std::string> out;
+  for (const auto& u : units) {
+    auto ks = index_->TagKeys(u.id, measurement);
+    out.insert(out.end(), std::make_move_iterator(ks.begin()), std::make_move_iterator(ks.end()));
+  }
+  SortUnique(&out);
+  return out;
 }
 
 StatusOr<std::vector<std::string>> DBImpl::TagValues(std::string_view database, std::string_view measurement,
                                                      std::string_view tag_key) {
   RETURN_IF_ERROR(CheckOpen());
-  ASSIGN_OR_RETURN(auto db, GetDb(database));
-  return index_->TagValues(db.id, measurement, tag_key);
+  ASSIGN_OR_RETURN(auto units, DbUnits(database));
+  if (units.size() == 1) return index_->TagValues(units[0].id, measurement, tag_key);
+  std::vector<std::string> out;
+  for (const auto& u : units) {
+    auto vs = index_->TagValues(u.id, measurement, tag_key);
+    out.insert(out.end(), std::make_move_iterator(vs.begin()), std::make_move_iterator(vs.end()));
+  }
+  SortUnique(&out);
+  return out;
 }
 
 StatusOr<std::vector<FieldKey>> DBImpl::FieldKeys(std::string_view database, std::string_view measurement) {
   RETURN_IF_ERROR(CheckOpen());
-  ASSIGN_OR_RETURN(auto db, GetDb(database));
+  ASSIGN_OR_RETURN(auto units, DbUnits(database));
+  std::vector<FieldKey> out;
+  for (const auto& u : units) {
+    for (const auto& f : index_->Fields(u.id, measurement)) out.push_back({f.name, f.type});
+  }
+  if (units.size() > 1) {
+    // A field of one name may have another type in another policy; influxd
+    // lists each (name, type) once.
+    std::sort(out.begin(), out.end(), [](const FieldKey& a, const FieldKey& b) {
+      return std::tie(a.name, a.type) < std::tie(b.name, b.type);
+    });
+    out.erase(std::unique(
+                  out.begin(), out.end(),
+                  [](const FieldKey& a, const FieldKey& b) { return a.name == b.name && a.type == b.type; }),
+              out.end());
+  }
+  return out;
+}
+
+StatusOr<std::vector<FieldKey>> DBImpl::FieldKeysIn(std::string_view database,
+                                                    std::string_view retention_policy,
+                                                    std::string_view measurement) {
+  RETURN_IF_ERROR(CheckOpen());
+  ASSIGN_OR_RETURN(auto db, GetDb(database, retention_policy));
   std::vector<FieldKey> out;
   for (const auto& f : index_->Fields(db.id, measurement)) out.push_back({f.name, f.type});
   return out;
@@ -686,17 +743,27 @@ StatusOr<std::vector<FieldKey>> DBImpl::FieldKeys(std::string_view database, std
 StatusOr<std::vector<SeriesKey>> DBImpl::Series(std::string_view database, std::string_view measurement,
                                                 const std::vector<TagMatcher>& matchers) {
   RETURN_IF_ERROR(CheckOpen());
-  ASSIGN_OR_RETURN(auto db, GetDb(database));
+  ASSIGN_OR_RETURN(auto units, DbUnits(database));
   std::vector<SeriesKey> out;
-  std::vector<std::string> ms;
-  if (measurement.empty()) {
-    ms = index_->Measurements(db.id);  // sorted
-  } else {
-    ms.emplace_back(measurement);
+  for (const auto& u : units) {
+    std::vector<std::string> ms;
+    if (measurement.empty()) {
+      ms = index_->Measurements(u.id);  // sorted
+    } else {
+      ms.emplace_back(measurement);
+    }
+    for (const auto& m : ms) {
+      ASSIGN_OR_RETURN(auto series, MatchSeries(u.id, m, matchers));
+      RETURN_IF_ERROR(AppendSeriesKeys(std::move(series), &out));
+    }
   }
-  for (const auto& m : ms) {
-    ASSIGN_OR_RETURN(auto series, MatchSeries(db.id, m, matchers));
-    RETURN_IF_ERROR(AppendSeriesKeys(std::move(series), &out));
+  if (units.size() > 1) {
+    std::stable_sort(out.begin(), out.end(), [](const SeriesKey& a, const SeriesKey& b) {
+      return std::tie(a.measurement, a.key) < std::tie(b.measurement, b.key);
+    });
+    out.erase(std::unique(out.begin(), out.end(),
+                          [](const SeriesKey& a, const SeriesKey& b) { return a.key == b.key; }),
+              out.end());
   }
   return out;
 }

@@ -143,11 +143,14 @@ class DBImpl::Replayer {
 
 void DBImpl::ResolveReplayRecord(std::string_view payload, ApplyContext* ctx) {
   ctx->Reset();
-  if (WalRecordType(payload) == kRecordPoints) {
-    std::string_view database, rest;
-    Status s = DecodeWalPointsHeader(payload, &database, &rest);
+  // A record names its retention policy (types 3, 4); one written before
+  // policies existed (1, 2) went to the database's only unit, which is the
+  // default "autogen" of an upgraded directory.
+  if (IsWalPointsRecord(WalRecordType(payload))) {
+    std::string_view database, rp, rest;
+    Status s = DecodeWalPointsHeader(payload, &database, &rp, &rest);
     std::optional<index::DatabaseInfo> db;
-    if (s.ok()) db = index_->GetDatabase(database);
+    if (s.ok()) db = index_->GetRetentionPolicy(database, rp);
     if (!db) return;  // dropped after the write
     Resolver resolver(this, *db, /*replay=*/true, ctx, nullptr);
     for (int line = 1; s.ok() && !rest.empty(); line++) {
@@ -172,7 +175,7 @@ void DBImpl::ResolveReplayRecord(std::string_view payload, ApplyContext* ctx) {
     LogError("replay: skipping undecodable WAL record: ", s.ToString());
     return;
   }
-  auto db = index_->GetDatabase(rec.database);
+  auto db = index_->GetRetentionPolicy(rec.database, rec.retention_policy);
   if (!db) return;  // dropped after the write
   ParseAndResolve(*db, rec.body, static_cast<lineproto::Precision>(rec.precision), rec.default_time,
                   &rec.rejected_lines, /*replay=*/true, 0, ctx, nullptr);

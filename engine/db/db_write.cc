@@ -26,7 +26,8 @@ namespace m2mdb {
 bool DBImpl::Resolver::Resolve(const lineproto::Point& p, uint64_t* known_series_id) {
   ApplyContext* const ctx = ctx_;
   if (p.timestamp < retention_cutoff_) {
-    if (!replay_) Reject(p.line, "point is older than the database's retention period");
+    // influxd's words, which the server's partial-write answer quotes.
+    if (!replay_) Reject(p.line, "points beyond retention policy");
     return false;
   }
   uint64_t series_id;
@@ -197,29 +198,28 @@ StatusOr<index::DatabaseInfo> DBImpl::DatabaseForWrite(std::string_view database
                                                        const WriteOptions& options) {
   RETURN_IF_ERROR(CheckOpen());
   if (!wal_) return absl::FailedPreconditionError("database opened read-only");
-  auto dbinfo = index_->GetDatabase(database);
-  if (!dbinfo) {
-    if (!options.create_database) {
-      return absl::NotFoundError(absl::StrCat("database not found: \"", ToAbsl(database), "\""));
-    }
+  // create_database makes a missing database (with its default policy),
+  // never a missing policy of an existing one.
+  if (options.create_database && !index_->DefaultRetentionPolicy(database)) {
     RETURN_IF_ERROR(CreateDatabase({std::string(database), 0, 0}));
-    dbinfo = index_->GetDatabase(database);
-    if (!dbinfo) return absl::InternalError("database vanished after creation");
   }
-  return *dbinfo;
+  return GetDb(database, options.retention_policy);
 }
 
-Status DBImpl::CommitWrite(std::string_view database, uint32_t db_id, ApplyContext* ctx,
-                           WriteResult* result) {
+Status DBImpl::CommitWrite(const index::DatabaseInfo& unit, ApplyContext* ctx, WriteResult* result) {
   StallIfNeeded();
   uint64_t seq;
   bool need_freeze = false;
   {
     absl::MutexLock l(&write_mu_);
     RETURN_IF_ERROR(CheckOpen());
-    // Dropped (and maybe re-created) since it was resolved: see DropDatabase.
-    if (auto now = index_->GetDatabase(database); !now || now->id != db_id) {
-      return absl::NotFoundError(absl::StrCat("database not found: \"", ToAbsl(database), "\""));
+    // Dropped (and maybe re-created) since it was resolved: see
+    // DropUnitsLocked.
+    if (auto now = index_->GetRetentionPolicy(unit.name, unit.retention_policy); !now || now->id != unit.id) {
+      if (index_->DefaultRetentionPolicy(unit.name)) {
+        return absl::NotFoundError(absl::StrCat("retention policy not found: ", unit.retention_policy));
+      }
+      return absl::NotFoundError(absl::StrCat("database not found: \"", unit.name, "\""));
     }
     ASSIGN_OR_RETURN(seq, wal_->Append(ctx->record));
     std::shared_ptr<Head> head;
@@ -266,12 +266,15 @@ StatusOr<WriteResult> DBImpl::WriteLineProtocol(std::string_view database, std::
 
   WalWriteRecord rec;
   rec.database = database;
+  // The resolved name, so that a later change of the default does not move
+  // these points on replay.
+  rec.retention_policy = dbinfo.retention_policy;
   rec.precision = static_cast<uint8_t>(precision);
   rec.default_time = default_time;
   rec.rejected_lines = ctx.rejected;
   rec.body = body;
   EncodeWalWriteRecord(rec, &ctx.record);
-  RETURN_IF_ERROR(CommitWrite(database, dbinfo.id, &ctx, &result));
+  RETURN_IF_ERROR(CommitWrite(dbinfo, &ctx, &result));
   return result;
 }
 
@@ -562,7 +565,7 @@ StatusOr<WriteResult> DBImpl::WritePoints(std::string_view database, const std::
   ctx.Reset();
   WriteResult result;
   Resolver resolver(this, dbinfo, /*replay=*/false, &ctx, &result.errors);
-  BeginWalPointsRecord(database, &ctx.record);
+  BeginWalPointsRecord(database, dbinfo.retention_policy, &ctx.record);
   lineproto::ParseOptions po;  // ns; every rendered line has a timestamp
   po.max_line_length = options.max_line_length;
   for (size_t k = 0; k < points.size(); k++) {
@@ -606,7 +609,7 @@ StatusOr<WriteResult> DBImpl::WritePoints(std::string_view database, const std::
   if (!ctx.storage_error.ok()) return ctx.storage_error;  // nothing applied yet
   lines_rejected_.fetch_add(result.errors.size(), std::memory_order_relaxed);
   if (ctx.entries.empty()) return result;
-  RETURN_IF_ERROR(CommitWrite(database, dbinfo.id, &ctx, &result));
+  RETURN_IF_ERROR(CommitWrite(dbinfo, &ctx, &result));
   return result;
 }
 

@@ -13,9 +13,11 @@ namespace m2mdb {
 
 void EncodeWalWriteRecord(const WalWriteRecord& r, std::string* out) {
   out->clear();
-  out->reserve(r.body.size() + r.database.size() + 32 + r.rejected_lines.size() * 2);
-  out->push_back(static_cast<char>(kRecordLineProtocol));
+  out->reserve(r.body.size() + r.database.size() + r.retention_policy.size() + 32 +
+               r.rejected_lines.size() * 2);
+  out->push_back(static_cast<char>(r.retention_policy.empty() ? kRecordLineProtocol : kRecordLineProtocolRp));
   PutLengthPrefixed(out, r.database);
+  if (!r.retention_policy.empty()) PutLengthPrefixed(out, r.retention_policy);
   out->push_back(static_cast<char>(r.precision));
   PutFixed64(out, static_cast<uint64_t>(r.default_time));
   PutVarint64(out, r.rejected_lines.size());
@@ -28,11 +30,14 @@ void EncodeWalWriteRecord(const WalWriteRecord& r, std::string* out) {
 }
 
 Status DecodeWalWriteRecord(std::string_view in, WalWriteRecord* r) {
-  if (in.empty() || static_cast<uint8_t>(in[0]) != kRecordLineProtocol) {
+  if (in.empty() || !IsWalLineProtocolRecord(static_cast<uint8_t>(in[0]))) {
     return absl::DataLossError("unknown WAL record type");
   }
+  const bool has_rp = static_cast<uint8_t>(in[0]) == kRecordLineProtocolRp;
   in.remove_prefix(1);
-  if (!GetLengthPrefixed(&in, &r->database) || in.size() < 9)
+  r->retention_policy = {};
+  if (!GetLengthPrefixed(&in, &r->database) || (has_rp && !GetLengthPrefixed(&in, &r->retention_policy)) ||
+      in.size() < 9)
     return absl::DataLossError("truncated WAL record");
   r->precision = static_cast<uint8_t>(in[0]);
   in.remove_prefix(1);
@@ -53,10 +58,11 @@ Status DecodeWalWriteRecord(std::string_view in, WalWriteRecord* r) {
   return absl::OkStatus();
 }
 
-void BeginWalPointsRecord(std::string_view database, std::string* out) {
+void BeginWalPointsRecord(std::string_view database, std::string_view retention_policy, std::string* out) {
   out->clear();
-  out->push_back(static_cast<char>(kRecordPoints));
+  out->push_back(static_cast<char>(retention_policy.empty() ? kRecordPoints : kRecordPointsRp));
   PutLengthPrefixed(out, database);
+  if (!retention_policy.empty()) PutLengthPrefixed(out, retention_policy);
 }
 
 namespace {
@@ -162,10 +168,16 @@ void AppendWalPointOfSeries(const lineproto::Point& p, std::string_view series, 
   out->resize(static_cast<size_t>(w - out->data()));
 }
 
-Status DecodeWalPointsHeader(std::string_view payload, std::string_view* database, std::string_view* rest) {
-  if (WalRecordType(payload) != kRecordPoints) return absl::DataLossError("not a typed-points WAL record");
+Status DecodeWalPointsHeader(std::string_view payload, std::string_view* database,
+                             std::string_view* retention_policy, std::string_view* rest) {
+  const uint8_t type = WalRecordType(payload);
+  if (!IsWalPointsRecord(type)) return absl::DataLossError("not a typed-points WAL record");
   payload.remove_prefix(1);
-  if (!GetLengthPrefixed(&payload, database)) return absl::DataLossError("truncated WAL record");
+  *retention_policy = {};
+  if (!GetLengthPrefixed(&payload, database) ||
+      (type == kRecordPointsRp && !GetLengthPrefixed(&payload, retention_policy))) {
+    return absl::DataLossError("truncated WAL record");
+  }
   *rest = payload;
   return absl::OkStatus();
 }

@@ -45,9 +45,17 @@ namespace m2mdb {
 // Persisted record types: never renumber.
 constexpr uint8_t kRecordLineProtocol = 1;
 constexpr uint8_t kRecordPoints = 2;
+// Types 1 and 2 with the retention policy after the database name (written
+// since retention policies exist; 1 and 2 are still read, as the default
+// policy at replay).
+constexpr uint8_t kRecordLineProtocolRp = 3;
+constexpr uint8_t kRecordPointsRp = 4;
 
 struct WalWriteRecord {
   std::string_view database;
+  // The policy the write went to, resolved (never "the default"); empty in
+  // a type-1 record (written before policies existed: the default).
+  std::string_view retention_policy;
   uint8_t precision = 0;
   int64_t default_time = 0;
   std::vector<int> rejected_lines;  // ascending
@@ -63,9 +71,9 @@ inline uint8_t WalRecordType(std::string_view payload) {
   return payload.empty() ? 0 : static_cast<uint8_t>(payload[0]);
 }
 
-// Type 2: starts a record in `out` (cleared); AppendWalPoint adds one point.
-// `p.tags` must be sorted by key.
-void BeginWalPointsRecord(std::string_view database, std::string* out);
+// Type 2 (4 with a non-empty retention_policy): starts a record in `out`
+// (cleared); AppendWalPoint adds one point. `p.tags` must be sorted by key.
+void BeginWalPointsRecord(std::string_view database, std::string_view retention_policy, std::string* out);
 void AppendWalPoint(const lineproto::Point& p, std::string* out);
 // The same encoding in two parts, for a writer that remembers a series: its
 // measurement and tags as EncodeWalPointSeries writes them (to `series`,
@@ -74,9 +82,16 @@ void AppendWalPoint(const lineproto::Point& p, std::string* out);
 // AppendWalPoint writes.
 void EncodeWalPointSeries(const lineproto::Point& p, std::string* series);
 void AppendWalPointOfSeries(const lineproto::Point& p, std::string_view series, std::string* out);
-// Reads the header of a type-2 record: `*database` and `*rest` (the points)
-// view `payload`.
-Status DecodeWalPointsHeader(std::string_view payload, std::string_view* database, std::string_view* rest);
+// Reads the header of a type-2 or type-4 record: `*database`,
+// `*retention_policy` (empty for type 2) and `*rest` (the points) view
+// `payload`.
+Status DecodeWalPointsHeader(std::string_view payload, std::string_view* database,
+                             std::string_view* retention_policy, std::string_view* rest);
+// Whether `type` is a typed-points record (2 or 4) / a line-protocol one (1 or 3).
+inline bool IsWalPointsRecord(uint8_t type) { return type == kRecordPoints || type == kRecordPointsRp; }
+inline bool IsWalLineProtocolRecord(uint8_t type) {
+  return type == kRecordLineProtocol || type == kRecordLineProtocolRp;
+}
 // Decodes the next point of `*rest` into `*p` (views into the payload) and
 // advances `*rest`. Sets p->series_raw to a view of `*key`, the canonical
 // series key, which it builds.

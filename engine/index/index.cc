@@ -59,8 +59,14 @@ namespace {
 
 // Key prefixes. Persisted: never change or reuse one.
 constexpr char kAppMetaPrefix = 'A';
+constexpr char kDbRecordPrefix = 'B';
 constexpr char kSegmentPrefix = 'C';
+// A database's one unit before retention policies existed (format 1): it
+// loads as policy "autogen", the default. Rewritten as 'E' when changed.
 constexpr char kDatabasePrefix = 'D';
+// A retention policy (unit). Sorts before 'F', 'I', 'M' and 'P', whose
+// loading needs the units.
+constexpr char kRetentionPolicyPrefix = 'E';
 constexpr char kFieldPrefix = 'F';
 constexpr char kSeriesIdPrefix = 'I';
 constexpr char kCounterPrefix = 'K';
@@ -78,7 +84,10 @@ constexpr std::string_view kNextSegmentIdKey = "Knext_segment_id";
 constexpr std::string_view kNextTombstoneIdKey = "Knext_tombstone_id";
 constexpr std::string_view kWalCheckpointKey = "Kwal_checkpoint";
 
-constexpr uint64_t kFormatVersion = 1;
+// 2: databases ('B') and retention policies ('E'); a format-1 store is
+// read as is and marked 2 at the first read-write open, so that a binary
+// that does not know policies refuses it rather than losing them.
+constexpr uint64_t kFormatVersion = 2;
 
 // Segment ids are reserved in blocks of this many with one synced write, so
 // an id is never handed out twice across a crash while a flush or compaction
@@ -120,6 +129,15 @@ std::string IdKey(char prefix, uint64_t id) {
 }
 std::string DatabaseKey(std::string_view name) {
   return absl::StrCat(std::string(1, kDatabasePrefix), ToAbsl(name));
+}
+std::string DbRecordKey(std::string_view name) {
+  return absl::StrCat(std::string(1, kDbRecordPrefix), ToAbsl(name));
+}
+std::string RetentionPolicyKey(std::string_view name, std::string_view rp) {
+  std::string k(1, kRetentionPolicyPrefix);
+  PutLengthPrefixed(&k, name);
+  k.append(rp);
+  return k;
 }
 std::string SeriesKeyKey(uint32_t db_id, std::string_view series_key) {
   std::string k = DbPrefix(kSeriesKeyPrefix, db_id);
@@ -175,6 +193,16 @@ std::string EncodeDatabase(const DatabaseInfo& info) {
 bool DecodeDatabase(std::string_view in, DatabaseInfo* info) {
   return GetVarint32(&in, &info->id) && GetZigZag(&in, &info->retention_ns) &&
          GetZigZag(&in, &info->partition_ns);
+}
+// 'E' value: the 'D' value, then the replication factor.
+std::string EncodeRetentionPolicy(const DatabaseInfo& info) {
+  std::string v = EncodeDatabase(info);
+  PutVarint64(&v, ZigZagEncode(info.replication));
+  return v;
+}
+bool DecodeRetentionPolicy(std::string_view in, DatabaseInfo* info) {
+  return GetVarint32(&in, &info->id) && GetZigZag(&in, &info->retention_ns) &&
+         GetZigZag(&in, &info->partition_ns) && GetZigZag(&in, &info->replication);
 }
 
 std::string EncodeSegment(const SegmentMeta& s) {
@@ -294,7 +322,8 @@ struct Measurement {
 };
 
 struct Database {
-  DatabaseInfo info;
+  DatabaseInfo info;        // is_default is not kept here: see DbEntry
+  bool legacy_key = false;  // stored as a format-1 'D' record
   absl::flat_hash_set<Series*, SeriesKeyHash, SeriesKeyEq> series;
   absl::flat_hash_map<std::string, std::unique_ptr<Measurement>> measurements;
 };
@@ -330,10 +359,15 @@ class IndexImpl final : public Index {
   Status Load();
 
   StatusOr<DatabaseInfo> CreateDatabase(const DatabaseInfo& info) override;
+  StatusOr<DatabaseInfo> CreateRetentionPolicy(const DatabaseInfo& info, bool make_default) override;
   Status UpdateDatabase(const DatabaseInfo& info) override;
+  Status DropRetentionPolicy(std::string_view name, std::string_view rp) override;
   Status DropDatabase(std::string_view name) override;
   std::optional<DatabaseInfo> GetDatabase(std::string_view name) const override;
+  std::optional<DatabaseInfo> GetRetentionPolicy(std::string_view name, std::string_view rp) const override;
+  std::optional<std::string> DefaultRetentionPolicy(std::string_view name) const override;
   std::vector<DatabaseInfo> ListDatabases() const override;
+  std::vector<std::string> DatabaseNames() const override;
 
   StatusOr<uint64_t> GetOrCreateSeries(uint32_t db_id, std::string_view key, bool* created) override;
   std::optional<uint64_t> FindSeries(uint32_t db_id, std::string_view key) const override;
@@ -460,8 +494,40 @@ class IndexImpl final : public Index {
     }
   }
 
+  // A database: the name of its default policy and its policies' unit ids.
+  struct DbEntry {
+    std::string default_rp;
+    absl::btree_map<std::string, uint32_t> rps;
+  };
+  DatabaseInfo InfoOf(const Database& db) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    DatabaseInfo out = db.info;
+    auto it = db_by_name_.find(out.name);
+    out.is_default = it != db_by_name_.end() && it->second.default_rp == out.retention_policy;
+    return out;
+  }
+  Status CheckUnit(const DatabaseInfo& info) const {
+    if (info.retention_ns < 0 || info.partition_ns <= 0 || info.replication < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("index: database \"", info.name, "\" policy \"", info.retention_policy,
+                       "\": retention must be >= 0, partition > 0, replication > 0"));
+    }
+    return absl::OkStatus();
+  }
+  // Adds the unit's records to `b` and, once `b` is written, to memory
+  // (InsertUnitLocked).
+  StatusOr<std::unique_ptr<Database>> NewUnitLocked(const DatabaseInfo& info, rocksdb::WriteBatch* b)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void InsertUnitLocked(std::unique_ptr<Database> db) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds the deletes of unit `db_id` to `b`; EraseUnitLocked forgets it
+  // once `b` is written.
+  void DeleteUnitLocked(uint32_t db_id, rocksdb::WriteBatch* b, std::vector<uint64_t>* segs,
+                        std::vector<uint64_t>* tombs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EraseUnitLocked(uint32_t db_id, const std::vector<uint64_t>& segs, const std::vector<uint64_t>& tombs)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // Load helpers, one per key kind. `key` includes the prefix byte.
   Status LoadDatabase(std::string_view key, std::string_view value) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Status LoadRetentionPolicy(std::string_view key, std::string_view value) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Status LoadSeries(std::string_view key, std::string_view value) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Status LoadField(std::string_view key, std::string_view value) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Status LoadCounter(std::string_view key, std::string_view value) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -469,7 +535,7 @@ class IndexImpl final : public Index {
   mutable absl::Mutex mu_;
   std::unique_ptr<rocksdb::DB> db_ ABSL_GUARDED_BY(mu_);  // null once closed
 
-  absl::flat_hash_map<std::string, uint32_t> db_by_name_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, DbEntry> db_by_name_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint32_t, std::unique_ptr<Database>> dbs_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, std::unique_ptr<Series>> series_by_id_ ABSL_GUARDED_BY(mu_);
   absl::btree_map<uint64_t, SegmentMeta> segments_ ABSL_GUARDED_BY(mu_);
@@ -620,10 +686,35 @@ Status IndexImpl::LoadDatabase(std::string_view key, std::string_view value) {
   auto db = std::make_unique<Database>();
   db->info.name.assign(key.substr(1));
   if (!DecodeDatabase(value, &db->info) || db->info.id == 0) return CorruptKey("database", key);
-  next_db_id_ = std::max<uint32_t>(next_db_id_, db->info.id + 1);
-  db_by_name_[db->info.name] = db->info.id;
-  dbs_[db->info.id] = std::move(db);
+  // Format 1: the database's only unit, now its default policy "autogen"
+  // (influxd's name for the policy CREATE DATABASE makes).
+  db->info.retention_policy = "autogen";
+  db->legacy_key = true;
+  auto [it, added] = db_by_name_.try_emplace(db->info.name);
+  if (added) it->second.default_rp = db->info.retention_policy;
+  InsertUnitLocked(std::move(db));
   return absl::OkStatus();
+}
+
+Status IndexImpl::LoadRetentionPolicy(std::string_view key, std::string_view value) {
+  auto db = std::make_unique<Database>();
+  std::string_view k = key.substr(1), name;
+  if (!GetLengthPrefixed(&k, &name) || !DecodeRetentionPolicy(value, &db->info) || db->info.id == 0) {
+    return CorruptKey("retention policy", key);
+  }
+  db->info.name.assign(name);
+  db->info.retention_policy.assign(k);
+  // 'B' sorts first, so the database record is loaded unless it is missing.
+  if (!db_by_name_.contains(db->info.name)) return CorruptKey("retention policy without database", key);
+  InsertUnitLocked(std::move(db));
+  return absl::OkStatus();
+}
+
+void IndexImpl::InsertUnitLocked(std::unique_ptr<Database> db) {
+  const uint32_t id = db->info.id;
+  next_db_id_ = std::max<uint32_t>(next_db_id_, id + 1);
+  db_by_name_[db->info.name].rps[db->info.retention_policy] = id;
+  dbs_[id] = std::move(db);
 }
 
 Status IndexImpl::LoadSeries(std::string_view key, std::string_view value) {
@@ -720,6 +811,15 @@ Status IndexImpl::Load() {
       case kDatabasePrefix:
         RETURN_IF_ERROR(LoadDatabase(key, value));
         break;
+      case kDbRecordPrefix: {
+        std::string_view v = value, rp;
+        if (!GetLengthPrefixed(&v, &rp)) return CorruptKey("database", key);
+        db_by_name_[std::string(key.substr(1))].default_rp.assign(rp);
+        break;
+      }
+      case kRetentionPolicyPrefix:
+        RETURN_IF_ERROR(LoadRetentionPolicy(key, value));
+        break;
       case kFieldPrefix:
         RETURN_IF_ERROR(LoadField(key, value));
         break;
@@ -802,7 +902,7 @@ Status IndexImpl::Load() {
     }
   }
   reserved_segment_id_ = next_segment_id_;  // the first NextSegmentId reserves a block
-  if (format_version_ == 0) {
+  if (format_version_ < kFormatVersion && !read_only_) {
     rocksdb::WriteBatch b;
     b.Put(ToSlice(kFormatVersionKey), Varint(kFormatVersion));
     RETURN_IF_ERROR(Write(&b, /*sync=*/true, "write format version"));
@@ -813,46 +913,149 @@ Status IndexImpl::Load() {
 
 // ---- databases ----
 
-StatusOr<DatabaseInfo> IndexImpl::CreateDatabase(const DatabaseInfo& info) {
-  if (info.name.empty()) return absl::InvalidArgumentError("index: database name is empty");
-  if (info.retention_ns < 0 || info.partition_ns <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("index: database \"", info.name, "\": retention must be >= 0 and partition > 0"));
-  }
-  absl::MutexLock l(&mu_);
-  RETURN_IF_ERROR(CheckOpen());
-  if (auto it = db_by_name_.find(info.name); it != db_by_name_.end()) return FindDb(it->second)->info;
+StatusOr<std::unique_ptr<Database>> IndexImpl::NewUnitLocked(const DatabaseInfo& info,
+                                                             rocksdb::WriteBatch* b) {
   if (next_db_id_ == UINT32_MAX) return absl::ResourceExhaustedError("index: database ids exhausted");
   auto db = std::make_unique<Database>();
   db->info = info;
   db->info.id = next_db_id_;
-  rocksdb::WriteBatch b;
-  b.Put(DatabaseKey(info.name), EncodeDatabase(db->info));
-  b.Put(ToSlice(kNextDbIdKey), Varint(db->info.id + 1));
-  RETURN_IF_ERROR(Write(&b, /*sync=*/true, "create database"));
-  next_db_id_++;
-  DatabaseInfo out = db->info;
-  db_by_name_[info.name] = out.id;
-  dbs_[out.id] = std::move(db);
-  return out;
+  db->info.is_default = false;
+  b->Put(RetentionPolicyKey(info.name, info.retention_policy), EncodeRetentionPolicy(db->info));
+  b->Put(ToSlice(kNextDbIdKey), Varint(db->info.id + 1));
+  return db;
 }
 
-Status IndexImpl::UpdateDatabase(const DatabaseInfo& info) {
-  if (info.retention_ns < 0 || info.partition_ns <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("index: database \"", info.name, "\": retention must be >= 0 and partition > 0"));
+StatusOr<DatabaseInfo> IndexImpl::CreateDatabase(const DatabaseInfo& info) {
+  if (info.name.empty()) return absl::InvalidArgumentError("index: database name is empty");
+  if (info.retention_policy.empty())
+    return absl::InvalidArgumentError("index: retention policy name is empty");
+  RETURN_IF_ERROR(CheckUnit(info));
+  absl::MutexLock l(&mu_);
+  RETURN_IF_ERROR(CheckOpen());
+  if (auto it = db_by_name_.find(info.name); it != db_by_name_.end()) {
+    auto rp = it->second.rps.find(it->second.default_rp);
+    if (rp == it->second.rps.end()) {
+      return absl::NotFoundError(absl::StrCat("retention policy not found: ", it->second.default_rp));
+    }
+    return InfoOf(*FindDb(rp->second));
   }
+  rocksdb::WriteBatch b;
+  std::string rec;
+  PutLengthPrefixed(&rec, info.retention_policy);
+  b.Put(DbRecordKey(info.name), rec);
+  ASSIGN_OR_RETURN(auto db, NewUnitLocked(info, &b));
+  RETURN_IF_ERROR(Write(&b, /*sync=*/true, "create database"));
+  db_by_name_[info.name].default_rp = info.retention_policy;
+  const Database& ref = *db;
+  InsertUnitLocked(std::move(db));
+  return InfoOf(ref);
+}
+
+StatusOr<DatabaseInfo> IndexImpl::CreateRetentionPolicy(const DatabaseInfo& info, bool make_default) {
+  if (info.retention_policy.empty())
+    return absl::InvalidArgumentError("index: retention policy name is empty");
+  RETURN_IF_ERROR(CheckUnit(info));
   absl::MutexLock l(&mu_);
   RETURN_IF_ERROR(CheckOpen());
   auto it = db_by_name_.find(info.name);
   if (it == db_by_name_.end()) return absl::NotFoundError(absl::StrCat("database not found: ", info.name));
-  Database* db = FindDb(it->second);
+  if (it->second.rps.contains(info.retention_policy)) {
+    return absl::AlreadyExistsError("retention policy already exists");
+  }
+  rocksdb::WriteBatch b;
+  const std::string default_rp = make_default ? info.retention_policy : it->second.default_rp;
+  std::string rec;
+  PutLengthPrefixed(&rec, default_rp);
+  b.Put(DbRecordKey(info.name), rec);  // also writes it for a format-1 database
+  ASSIGN_OR_RETURN(auto db, NewUnitLocked(info, &b));
+  RETURN_IF_ERROR(Write(&b, /*sync=*/true, "create retention policy"));
+  it->second.default_rp = default_rp;
+  const Database& ref = *db;
+  InsertUnitLocked(std::move(db));
+  return InfoOf(ref);
+}
+
+Status IndexImpl::UpdateDatabase(const DatabaseInfo& info) {
+  RETURN_IF_ERROR(CheckUnit(info));
+  absl::MutexLock l(&mu_);
+  RETURN_IF_ERROR(CheckOpen());
+  auto it = db_by_name_.find(info.name);
+  if (it == db_by_name_.end()) return absl::NotFoundError(absl::StrCat("database not found: ", info.name));
+  auto rp = it->second.rps.find(info.retention_policy);
+  if (rp == it->second.rps.end()) {
+    return absl::NotFoundError(absl::StrCat("retention policy not found: ", info.retention_policy));
+  }
+  Database* db = FindDb(rp->second);
   DatabaseInfo updated = info;
   updated.id = db->info.id;  // the id is the store's, not the caller's
+  updated.is_default = false;
+  const std::string default_rp = info.is_default ? info.retention_policy : it->second.default_rp;
   rocksdb::WriteBatch b;
-  b.Put(DatabaseKey(info.name), EncodeDatabase(updated));
+  std::string rec;
+  PutLengthPrefixed(&rec, default_rp);
+  b.Put(DbRecordKey(info.name), rec);
+  // A format-1 record moves to its 'E' key.
+  if (db->legacy_key) b.Delete(DatabaseKey(info.name));
+  b.Put(RetentionPolicyKey(info.name, info.retention_policy), EncodeRetentionPolicy(updated));
   RETURN_IF_ERROR(Write(&b, /*sync=*/true, "update database"));
   db->info = std::move(updated);
+  db->legacy_key = false;
+  it->second.default_rp = default_rp;
+  return absl::OkStatus();
+}
+
+void IndexImpl::DeleteUnitLocked(uint32_t db_id, rocksdb::WriteBatch* b, std::vector<uint64_t>* segs,
+                                 std::vector<uint64_t>* tombs) {
+  Database* db = FindDb(db_id);
+  if (db->legacy_key) b->Delete(DatabaseKey(db->info.name));
+  b->Delete(RetentionPolicyKey(db->info.name, db->info.retention_policy));
+  // The per-unit kinds are contiguous: one range tombstone each.
+  for (char p : {kFieldPrefix, kMeasurementPrefix, kPostingPrefix, kSeriesKeyPrefix}) {
+    std::string begin = DbPrefix(p, db_id);
+    b->DeleteRange(begin, PrefixEnd(begin));
+  }
+  // Keyed by store-wide ids: one delete each.
+  for (const Series* s : db->series) b->Delete(IdKey(kSeriesIdPrefix, s->id));
+  for (const auto& [id, s] : segments_) {
+    if (s.db_id == db_id) segs->push_back(id);
+  }
+  for (const auto& [id, t] : tombstones_) {
+    if (t.db_id == db_id) tombs->push_back(id);
+  }
+  for (uint64_t id : *segs) b->Delete(IdKey(kSegmentPrefix, id));
+  for (uint64_t id : *tombs) b->Delete(IdKey(kTombstonePrefix, id));
+}
+
+void IndexImpl::EraseUnitLocked(uint32_t db_id, const std::vector<uint64_t>& segs,
+                                const std::vector<uint64_t>& tombs) {
+  Database* db = FindDb(db_id);
+  for (const Series* s : db->series) series_by_id_.erase(s->id);  // frees *s; the set goes next
+  for (uint64_t id : segs) segments_.erase(id);
+  for (uint64_t id : tombs) tombstones_.erase(id);
+  if (auto it = db_by_name_.find(db->info.name); it != db_by_name_.end()) {
+    it->second.rps.erase(db->info.retention_policy);
+  }
+  dbs_.erase(db_id);
+}
+
+Status IndexImpl::DropRetentionPolicy(std::string_view name, std::string_view rp) {
+  absl::MutexLock l(&mu_);
+  RETURN_IF_ERROR(CheckOpen());
+  auto it = db_by_name_.find(ToAbsl(name));
+  if (it == db_by_name_.end()) return absl::NotFoundError(absl::StrCat("database not found: ", ToAbsl(name)));
+  auto unit = it->second.rps.find(ToAbsl(rp));
+  if (unit == it->second.rps.end()) return absl::OkStatus();  // influxd: idempotent
+  const uint32_t db_id = unit->second;
+  rocksdb::WriteBatch b;
+  std::vector<uint64_t> segs, tombs;
+  // The database record keeps the default's name (influxd does).
+  std::string rec;
+  PutLengthPrefixed(&rec, it->second.default_rp);
+  b.Put(DbRecordKey(name), rec);
+  DeleteUnitLocked(db_id, &b, &segs, &tombs);
+  RETURN_IF_ERROR(
+      Write(&b, /*sync=*/true, absl::StrCat("drop retention policy ", ToAbsl(rp), " on ", ToAbsl(name))));
+  EraseUnitLocked(db_id, segs, tombs);
   return absl::OkStatus();
 }
 
@@ -861,42 +1064,37 @@ Status IndexImpl::DropDatabase(std::string_view name) {
   RETURN_IF_ERROR(CheckOpen());
   auto it = db_by_name_.find(ToAbsl(name));
   if (it == db_by_name_.end()) return absl::OkStatus();  // InfluxDB: DROP DATABASE is idempotent
-  const uint32_t db_id = it->second;
-  Database* db = FindDb(db_id);
-
+  std::vector<uint32_t> ids;
+  for (const auto& [rp, id] : it->second.rps) ids.push_back(id);
   rocksdb::WriteBatch b;
+  std::vector<std::vector<uint64_t>> segs(ids.size()), tombs(ids.size());
+  for (size_t k = 0; k < ids.size(); k++) DeleteUnitLocked(ids[k], &b, &segs[k], &tombs[k]);
   b.Delete(DatabaseKey(name));
-  // The per-database kinds are contiguous: one range tombstone each.
-  for (char p : {kFieldPrefix, kMeasurementPrefix, kPostingPrefix, kSeriesKeyPrefix}) {
-    std::string begin = DbPrefix(p, db_id);
-    b.DeleteRange(begin, PrefixEnd(begin));
-  }
-  // Keyed by store-wide ids: one delete each.
-  for (const Series* s : db->series) b.Delete(IdKey(kSeriesIdPrefix, s->id));
-  std::vector<uint64_t> segs, tombs;
-  for (const auto& [id, s] : segments_) {
-    if (s.db_id == db_id) segs.push_back(id);
-  }
-  for (const auto& [id, t] : tombstones_) {
-    if (t.db_id == db_id) tombs.push_back(id);
-  }
-  for (uint64_t id : segs) b.Delete(IdKey(kSegmentPrefix, id));
-  for (uint64_t id : tombs) b.Delete(IdKey(kTombstonePrefix, id));
+  b.Delete(DbRecordKey(name));
   RETURN_IF_ERROR(Write(&b, /*sync=*/true, absl::StrCat("drop database ", ToAbsl(name))));
-
-  for (const Series* s : db->series) series_by_id_.erase(s->id);  // frees *s; the set goes next
-  for (uint64_t id : segs) segments_.erase(id);
-  for (uint64_t id : tombs) tombstones_.erase(id);
-  db_by_name_.erase(it);
-  dbs_.erase(db_id);
+  for (size_t k = 0; k < ids.size(); k++) EraseUnitLocked(ids[k], segs[k], tombs[k]);
+  db_by_name_.erase(ToAbsl(name));
   return absl::OkStatus();
 }
 
 std::optional<DatabaseInfo> IndexImpl::GetDatabase(std::string_view name) const {
+  return GetRetentionPolicy(name, {});
+}
+
+std::optional<DatabaseInfo> IndexImpl::GetRetentionPolicy(std::string_view name, std::string_view rp) const {
   absl::ReaderMutexLock l(&mu_);
   auto it = db_by_name_.find(ToAbsl(name));
   if (it == db_by_name_.end()) return std::nullopt;
-  return FindDb(it->second)->info;
+  auto unit = it->second.rps.find(rp.empty() ? it->second.default_rp : ToAbsl(rp));
+  if (unit == it->second.rps.end()) return std::nullopt;
+  return InfoOf(*FindDb(unit->second));
+}
+
+std::optional<std::string> IndexImpl::DefaultRetentionPolicy(std::string_view name) const {
+  absl::ReaderMutexLock l(&mu_);
+  auto it = db_by_name_.find(ToAbsl(name));
+  if (it == db_by_name_.end()) return std::nullopt;
+  return it->second.default_rp;
 }
 
 std::vector<DatabaseInfo> IndexImpl::ListDatabases() const {
@@ -904,10 +1102,21 @@ std::vector<DatabaseInfo> IndexImpl::ListDatabases() const {
   {
     absl::ReaderMutexLock l(&mu_);
     out.reserve(dbs_.size());
-    for (const auto& [id, db] : dbs_) out.push_back(db->info);
+    for (const auto& [id, db] : dbs_) out.push_back(InfoOf(*db));
   }
-  std::sort(out.begin(), out.end(),
-            [](const DatabaseInfo& a, const DatabaseInfo& b) { return a.name < b.name; });
+  std::sort(out.begin(), out.end(), [](const DatabaseInfo& a, const DatabaseInfo& b) {
+    return std::tie(a.name, a.retention_policy) < std::tie(b.name, b.retention_policy);
+  });
+  return out;
+}
+
+std::vector<std::string> IndexImpl::DatabaseNames() const {
+  std::vector<std::string> out;
+  {
+    absl::ReaderMutexLock l(&mu_);
+    for (const auto& [name, e] : db_by_name_) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -21,11 +21,19 @@
 
 namespace m2mdb::index {
 
+// One storage unit: a retention policy of a database, with its own series,
+// fields, partitions and expiry. Ids (db_id everywhere below) name units.
 struct DatabaseInfo {
-  uint32_t id = 0;  // assigned by CreateDatabase
-  std::string name;
-  int64_t retention_ns = 0;  // 0 = keep forever
-  int64_t partition_ns = 86400ll * 1000000000ll;
+  uint32_t id = 0;                                // assigned by CreateDatabase / CreateRetentionPolicy
+  std::string name;                               // the database
+  int64_t retention_ns = 0;                       // 0 = keep forever
+  int64_t partition_ns = 86400ll * 1000000000ll;  // the policy's shard duration
+  // (Default initialisers keep positional initialisers written before
+  // these existed free of -Wmissing-field-initializers.)
+  std::string retention_policy = "autogen";
+  int64_t replication = 1;  // recorded and shown only: m2mdb is one node
+  // Set by the index on reads: this is the database's default policy.
+  bool is_default = false;
 };
 
 struct FieldInfo {
@@ -70,14 +78,41 @@ class Index {
   static StatusOr<std::unique_ptr<Index>> OpenReadOnly(const std::string& dir);
   virtual ~Index() = default;
 
-  // Databases. CreateDatabase on an existing name returns its info unchanged.
+  // Databases and their retention policies (units). A database exists
+  // independently of its policies (influxd keeps a database, and the name of
+  // its default policy, after DROP RETENTION POLICY of the last one).
+  //
+  // Creates database info.name with `info` as its default policy
+  // (info.retention_policy). An existing database: returns its default
+  // policy unchanged, or kNotFound "retention policy not found: X" if that
+  // policy was dropped.
   virtual StatusOr<DatabaseInfo> CreateDatabase(const DatabaseInfo& info) = 0;
-  virtual Status UpdateDatabase(const DatabaseInfo& info) = 0;  // retention changes
-  // Deletes the database and all its series, fields, segments (from the
-  // catalog; the caller deletes files) and tombstones.
+  // Adds policy info.retention_policy to existing database info.name
+  // (kNotFound "database not found: X"); kAlreadyExists if it exists.
+  // make_default makes it the database's default.
+  virtual StatusOr<DatabaseInfo> CreateRetentionPolicy(const DatabaseInfo& info, bool make_default) = 0;
+  // Changes retention, partition and replication of unit (info.name,
+  // info.retention_policy); info.is_default makes it the default (false
+  // leaves the default alone). kNotFound if missing.
+  virtual Status UpdateDatabase(const DatabaseInfo& info) = 0;
+  // Deletes one policy and all its series, fields, segments (from the
+  // catalog; the caller deletes files) and tombstones. The database keeps
+  // the policy's name as its default if it was. OK if missing.
+  virtual Status DropRetentionPolicy(std::string_view name, std::string_view rp) = 0;
+  // Deletes the database and every policy of it, as DropRetentionPolicy.
   virtual Status DropDatabase(std::string_view name) = 0;
+  // The default policy of database `name`; nullopt if either is missing.
   virtual std::optional<DatabaseInfo> GetDatabase(std::string_view name) const = 0;
+  // Policy `rp` of database `name` (empty = the default); nullopt if missing.
+  virtual std::optional<DatabaseInfo> GetRetentionPolicy(std::string_view name,
+                                                         std::string_view rp) const = 0;
+  // The name of the default policy of `name` (which may have been dropped);
+  // nullopt if the database does not exist.
+  virtual std::optional<std::string> DefaultRetentionPolicy(std::string_view name) const = 0;
+  // Every policy of every database, sorted by database, then policy.
   virtual std::vector<DatabaseInfo> ListDatabases() const = 0;
+  // Every database name, sorted (including databases without policies).
+  virtual std::vector<std::string> DatabaseNames() const = 0;
 
   // Series. `key` is the canonical series key (lineproto::SeriesKey). Returns
   // the existing id or assigns a new one (persisted, with its postings).

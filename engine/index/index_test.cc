@@ -16,7 +16,9 @@
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
+#include "rocksdb/write_batch.h"
 
+#include "engine/util/coding.h"
 #include "engine/util/file.h"
 
 namespace m2mdb::index {
@@ -733,6 +735,141 @@ TEST(LiteralAlternation, RecognizesOnlyAnchoredLiteralSets) {
                          "^a b$", "^(?:a|b)c$", "^$x$"}) {
     EXPECT_FALSE(LiteralAlternation(re, &l)) << re;
   }
+}
+
+// ---- retention policies ----
+
+TEST_F(IndexTest, RetentionPoliciesAreUnitsOfTheirDatabase) {
+  const uint32_t a = MakeDb("db");
+  DatabaseInfo rp;
+  rp.name = "db";
+  rp.retention_policy = "week";
+  rp.retention_ns = 7;
+  rp.partition_ns = 3;
+  rp.replication = 2;
+  ASSERT_OK_AND_ASSIGN(DatabaseInfo w, index_->CreateRetentionPolicy(rp, /*make_default=*/false));
+  EXPECT_NE(w.id, a);
+  EXPECT_FALSE(w.is_default);
+  EXPECT_EQ(index_->CreateRetentionPolicy(rp, false).status().code(), absl::StatusCode::kAlreadyExists);
+  rp.name = "nodb";
+  EXPECT_EQ(index_->CreateRetentionPolicy(rp, false).status().code(), absl::StatusCode::kNotFound);
+  // Series of one name are separate per policy.
+  const uint64_t s1 = Series(a, "cpu,host=a");
+  const uint64_t s2 = Series(w.id, "cpu,host=a");
+  EXPECT_NE(s1, s2);
+  auto check = [&] {
+    ASSERT_TRUE(index_->GetDatabase("db").has_value());
+    EXPECT_EQ(index_->GetDatabase("db")->id, a);
+    EXPECT_TRUE(index_->GetDatabase("db")->is_default);
+    auto got = index_->GetRetentionPolicy("db", "week");
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->id, w.id);
+    EXPECT_EQ(got->retention_ns, 7);
+    EXPECT_EQ(got->partition_ns, 3);
+    EXPECT_EQ(got->replication, 2);
+    EXPECT_EQ(index_->ListDatabases().size(), 2u);
+    EXPECT_THAT(index_->DatabaseNames(), ElementsAre("db"));
+    EXPECT_EQ(index_->FindSeries(w.id, "cpu,host=a"), s2);
+  };
+  check();
+  Reopen();
+  check();
+  // The default moves; dropping it keeps its name as the database's default.
+  w.is_default = true;
+  ASSERT_OK(index_->UpdateDatabase(w));
+  EXPECT_EQ(index_->GetDatabase("db")->id, w.id);
+  ASSERT_OK(index_->DropRetentionPolicy("db", "week"));
+  EXPECT_FALSE(index_->GetDatabase("db").has_value());
+  EXPECT_EQ(index_->DefaultRetentionPolicy("db"), "week");
+  EXPECT_FALSE(index_->SeriesKeyOf(s2).has_value());
+  EXPECT_EQ(index_->FindSeries(a, "cpu,host=a"), s1);
+  Reopen();
+  EXPECT_EQ(index_->DefaultRetentionPolicy("db"), "week");
+  EXPECT_EQ(index_->ListDatabases().size(), 1u);
+  ASSERT_OK(index_->DropDatabase("db"));
+  EXPECT_FALSE(index_->DefaultRetentionPolicy("db").has_value());
+  ASSERT_OK(index_->Close());
+  index_.reset();
+  for (const std::string& k : RawKeys()) {
+    EXPECT_TRUE(k[0] == 'K') << k;  // nothing of the database is left
+  }
+  Reopen();
+}
+
+// A store written before retention policies (format 1): each database was
+// one 'D' record; it opens as policy "autogen", the default, with its data.
+TEST_F(IndexTest, FormatOneDatabaseOpensAsItsDefaultPolicyAutogen) {
+  DatabaseInfo info;
+  info.name = "old";
+  info.retention_ns = 5 * 3600ll * 1000000000ll;
+  info.partition_ns = 3600ll * 1000000000ll;
+  ASSERT_OK_AND_ASSIGN(DatabaseInfo made, index_->CreateDatabase(info));
+  const uint64_t s = Series(made.id, "cpu,host=a");
+  ASSERT_OK(index_->GetOrCreateField(made.id, "cpu", "v", FieldType::kFloat).status());
+  ASSERT_OK(index_->Close());
+  index_.reset();
+  {
+    // Rewrite the metadata as format 1 wrote it.
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Options o;
+    ASSERT_TRUE(rocksdb::DB::Open(o, dir_, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    rocksdb::WriteBatch b;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string k = it->key().ToString();
+      if (k[0] == 'B' || k[0] == 'E') b.Delete(k);
+    }
+    std::string v;
+    PutVarint64(&v, made.id);
+    PutVarint64(&v, ZigZagEncode(info.retention_ns));
+    PutVarint64(&v, ZigZagEncode(info.partition_ns));
+    b.Put("Dold", v);
+    std::string one;
+    PutVarint64(&one, 1);
+    b.Put("Kformat_version", one);
+    ASSERT_TRUE(db->Write(rocksdb::WriteOptions(), &b).ok());
+  }
+  Reopen();
+  auto check = [&] {
+    auto got = index_->GetDatabase("old");
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->id, made.id);
+    EXPECT_EQ(got->retention_policy, "autogen");
+    EXPECT_TRUE(got->is_default);
+    EXPECT_EQ(got->retention_ns, info.retention_ns);
+    EXPECT_EQ(got->partition_ns, info.partition_ns);
+    EXPECT_EQ(got->replication, 1);
+    EXPECT_EQ(index_->FindSeries(made.id, "cpu,host=a"), s);
+    EXPECT_TRUE(index_->FindField(made.id, "cpu", "v").has_value());
+  };
+  check();
+  // A policy added to it, then a change of the old record: it moves to 'E'.
+  DatabaseInfo rp = info;
+  rp.retention_policy = "extra";
+  ASSERT_OK(index_->CreateRetentionPolicy(rp, false).status());
+  auto upd = *index_->GetDatabase("old");
+  upd.retention_ns = 0;
+  ASSERT_OK(index_->UpdateDatabase(upd));
+  info.retention_ns = 0;
+  Reopen();
+  check();
+  EXPECT_EQ(index_->ListDatabases().size(), 2u);
+  ASSERT_OK(index_->Close());
+  index_.reset();
+  bool has_d = false, version2 = false;
+  for (const std::string& k : RawKeys()) has_d |= k[0] == 'D';
+  EXPECT_FALSE(has_d);
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(rocksdb::Options(), dir_, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string v;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), "Kformat_version", &v).ok());
+    version2 = v == std::string(1, '\x02');
+  }
+  EXPECT_TRUE(version2);  // a binary without policies now refuses the store
+  Reopen();
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <set>
 #include <tuple>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "re2/re2.h"
 
@@ -36,12 +37,33 @@ std::string GoDuration(int64_t ns) {
   return out;
 }
 
-// InfluxDB's default shard group duration for a retention duration.
-int64_t ShardGroupDuration(int64_t retention) {
-  constexpr int64_t kHour = 3600LL * 1000000000;
-  if (retention > 0 && retention < 2 * 24 * kHour) return kHour;
-  if (retention > 0 && retention <= 180 * 24 * kHour) return 24 * kHour;
-  return 7 * 24 * kHour;
+constexpr int64_t kHour = 3600LL * 1000000000;
+
+// influxd's normalisedShardDuration: not given (0) = the default rule for
+// the duration, below 1 h = 1 h.
+int64_t NormalisedShardDuration(int64_t shard, int64_t duration) {
+  if (shard == 0) return DefaultShardDuration(duration);
+  return std::max(shard, kHour);
+}
+
+// influxd 1.6's checks of a policy's durations, in its order and words.
+Status CheckPolicyDurations(int64_t duration, int64_t shard) {
+  if (duration != 0 && duration < kHour) {
+    return absl::InvalidArgumentError("retention policy duration must be at least 1h0m0s");
+  }
+  if (duration != 0 && duration < shard) {
+    return absl::InvalidArgumentError("retention policy duration must be greater than the shard duration");
+  }
+  return absl::OkStatus();
+}
+
+// The engine says `database not found: "x"` (quoted, for embedders);
+// influxd's statements say `database not found: x`.
+Status InfluxdWords(Status s, const std::string& db) {
+  if (absl::IsNotFound(s) && absl::StartsWith(s.message(), "database not found")) {
+    return absl::NotFoundError(absl::StrCat("database not found: ", db));
+  }
+  return s;
 }
 
 StatusOr<std::string> ResolveDatabase(const std::string& stmt_db, ExecContext* ctx) {
@@ -57,6 +79,7 @@ StatusOr<std::string> ResolveDatabase(const std::string& stmt_db, ExecContext* c
 struct Target {
   std::string database;
   std::string measurement;
+  std::string retention_policy = {};  // as the source names it; empty = the default
 };
 
 // The (database, measurement) pairs named by FROM sources, sorted by
@@ -89,20 +112,23 @@ StatusOr<std::vector<Target>> SourceTargets(const std::vector<Source>& sources, 
     if (m == nullptr) return absl::InvalidArgumentError("subqueries are not allowed here");
     const std::string& db = m->database.empty() ? default_db : m->database;
     ASSIGN_OR_RETURN(const std::vector<std::string>* all, all_of(db));
-    // m2mdb has one retention policy per database, "autogen".
-    if (!m->retention_policy.empty() && m->retention_policy != "autogen") {
-      return absl::NotFoundError(absl::StrCat("retention policy not found: ", m->retention_policy));
+    if (!m->retention_policy.empty()) {
+      ASSIGN_OR_RETURN(auto rps, ctx->db->ListRetentionPolicies(db));
+      if (std::none_of(rps.begin(), rps.end(),
+                       [&](const auto& r) { return r.name == m->retention_policy; })) {
+        return absl::NotFoundError(absl::StrCat("retention policy not found: ", m->retention_policy));
+      }
     }
     if (m->regex.has_value()) {
       RE2 re(m->regex->pattern);
       for (const auto& n : *all) {
-        if (RE2::PartialMatch(n, re)) out.push_back({db, n});
+        if (RE2::PartialMatch(n, re)) out.push_back({db, n, m->retention_policy});
       }
     } else if (std::find(all->begin(), all->end(), m->name) != all->end()) {
-      out.push_back({db, m->name});
+      out.push_back({db, m->name, m->retention_policy});
     }
   }
-  auto key = [](const Target& t) { return std::tie(t.measurement, t.database); };
+  auto key = [](const Target& t) { return std::tie(t.measurement, t.database, t.retention_policy); };
   std::sort(out.begin(), out.end(), [&](const Target& a, const Target& b) { return key(a) < key(b); });
   out.erase(
       std::unique(out.begin(), out.end(), [&](const Target& a, const Target& b) { return key(a) == key(b); }),
@@ -164,23 +190,77 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
   }
   if (const auto* s = st.As<ShowRetentionPoliciesStatement>()) {
     ASSIGN_OR_RETURN(std::string name, ResolveDatabase(s->database, ctx));
-    for (const auto& d : db->ListDatabases()) {
-      if (d.name != name) continue;
-      ResultSeries rs;
-      rs.columns = {"name", "duration", "shardGroupDuration", "replicaN", "default"};
-      rs.values.push_back({std::string("autogen"), GoDuration(d.retention_ns),
-                           GoDuration(ShardGroupDuration(d.retention_ns)), int64_t{1}, true});
-      out.push_back(std::move(rs));
+    ASSIGN_OR_RETURN(auto rps, db->ListRetentionPolicies(name));  // in creation order, as influxd
+    ResultSeries rs;
+    rs.columns = {"name", "duration", "shardGroupDuration", "replicaN", "default"};
+    for (const auto& r : rps) {
+      rs.values.push_back(
+          {r.name, GoDuration(r.duration_ns), GoDuration(r.shard_duration_ns), r.replication, r.is_default});
     }
+    out.push_back(std::move(rs));
     return out;
   }
   if (const auto* s = st.As<CreateDatabaseStatement>()) {
+    // influxd: without WITH, an existing database is left alone; with it,
+    // see below.
     DatabaseOptions o;
     o.name = s->name;
-    if (s->duration_ns.has_value()) o.retention_ns = *s->duration_ns;
-    if (s->shard_duration_ns.has_value()) o.partition_ns = *s->shard_duration_ns;
+    o.retention_ns = s->duration_ns.value_or(0);
+    o.partition_ns = NormalisedShardDuration(s->shard_duration_ns.value_or(0), o.retention_ns);
+    o.retention_policy = s->rp_name.empty() ? "autogen" : s->rp_name;
+    o.replication = s->replication.value_or(1);
+    if (o.replication < 1) return absl::InvalidArgumentError("replication factor must be greater than 0");
+    RETURN_IF_ERROR(CheckPolicyDurations(o.retention_ns, o.partition_ns));
+    auto existing = db->ListRetentionPolicies(o.name);
+    if (existing.ok()) {
+      if (!s->with) return out;
+      // influxd's CreateDatabaseWithRetentionPolicy: a database without
+      // policies gets this one as its default; otherwise the named policy
+      // must exist and match what the statement gives (RetentionPolicySpec.
+      // Matches: an unset duration or replication is not compared).
+      if (existing->empty()) {
+        RETURN_IF_ERROR(db->CreateRetentionPolicy(o.name, {o.retention_policy, o.retention_ns, o.partition_ns,
+                                                           o.replication, /*is_default=*/true}));
+        return out;
+      }
+      for (const auto& r : *existing) {
+        if (r.name != o.retention_policy) continue;
+        if ((!s->duration_ns || *s->duration_ns == r.duration_ns) &&
+            (!s->replication || *s->replication == r.replication) &&
+            NormalisedShardDuration(s->shard_duration_ns.value_or(0), r.duration_ns) == r.shard_duration_ns) {
+          return out;
+        }
+        break;
+      }
+      return absl::AlreadyExistsError("retention policy conflicts with an existing policy");
+    }
     RETURN_IF_ERROR(db->CreateDatabase(o));
-    if (s->duration_ns.has_value()) RETURN_IF_ERROR(db->SetRetention(s->name, *s->duration_ns));
+    return out;
+  }
+  if (const auto* s = st.As<CreateRetentionPolicyStatement>()) {
+    if (s->name.empty()) return absl::InvalidArgumentError("invalid name");  // influxd's words
+    RetentionPolicyInfo rp;
+    rp.name = s->name;
+    rp.duration_ns = s->duration_ns;
+    rp.shard_duration_ns = s->shard_duration_ns;
+    rp.replication = s->replication;
+    rp.is_default = s->is_default;
+    RETURN_IF_ERROR(InfluxdWords(db->CreateRetentionPolicy(s->database, rp), s->database));
+    return out;
+  }
+  if (const auto* s = st.As<AlterRetentionPolicyStatement>()) {
+    RetentionPolicyUpdate u;
+    u.duration_ns = s->duration_ns;
+    u.shard_duration_ns = s->shard_duration_ns;
+    u.replication = s->replication;
+    u.make_default = s->is_default;
+    RETURN_IF_ERROR(InfluxdWords(db->AlterRetentionPolicy(s->database, s->name, u), s->database));
+    return out;
+  }
+  if (const auto* s = st.As<DropRetentionPolicyStatement>()) {
+    // influxd answers a missing database with success too.
+    Status d = db->DropRetentionPolicy(s->database, s->name);
+    if (!d.ok() && !absl::IsNotFound(d)) return d;
     return out;
   }
   if (const auto* s = st.As<DropDatabaseStatement>()) {
@@ -382,8 +462,14 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
       const std::string m = targets[i].measurement;
       std::map<std::string, FieldType> fields;  // over every database naming m; the first type wins
       for (; i < targets.size() && targets[i].measurement == m; i++) {
-        ASSIGN_OR_RETURN(auto fks, db->FieldKeys(targets[i].database, m));
-        for (const auto& f : fks) fields.emplace(f.name, f.type);
+        // Per retention policy, as influxd (the source's, else the default).
+        auto fks = db->FieldKeysIn(targets[i].database, targets[i].retention_policy, m);
+        if (!fks.ok() && absl::IsNotFound(fks.status()) &&
+            absl::StartsWith(fks.status().message(), "retention policy not found")) {
+          continue;  // the default was dropped: nothing to list
+        }
+        RETURN_IF_ERROR(fks.status());
+        for (const auto& f : *fks) fields.emplace(f.name, f.type);
       }
       std::vector<std::vector<Value>> rows;
       for (const auto& [f, type] : fields) rows.push_back({f, std::string(FieldTypeName(type))});
@@ -414,13 +500,6 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
   }
   if (st.As<ShowCardinalityStatement>())
     return absl::UnimplementedError("SHOW ... CARDINALITY is not supported");
-  if (st.As<CreateRetentionPolicyStatement>() || st.As<AlterRetentionPolicyStatement>() ||
-      st.As<DropRetentionPolicyStatement>()) {
-    return absl::UnimplementedError(
-        "retention policy statements are not supported: m2mdb has one retention per database (CREATE "
-        "DATABASE ... "
-        "WITH DURATION)");
-  }
   return absl::UnimplementedError("statement not supported");
 }
 

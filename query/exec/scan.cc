@@ -484,6 +484,7 @@ Status ScanSource(ExecContext* ctx, const SelectPlan& plan, size_t si, ScanState
   } else {
     ScanRequest req;
     req.database = src.database;
+    req.retention_policy = src.retention_policy;
     req.measurement = src.measurement;
     req.matchers = parts.matchers;
     req.fields = read;

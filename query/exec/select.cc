@@ -112,6 +112,20 @@ class DbCatalog final : public planner::CatalogView {
  public:
   explicit DbCatalog(ExecContext* ctx) : ctx_(ctx) {}
   const std::string& DefaultDatabase() const override { return ctx_->options->database; }
+  const std::string& DefaultRetentionPolicy() const override { return ctx_->options->retention_policy; }
+  Status CheckRetentionPolicy(const std::string& database, const std::string& rp) override {
+    ASSIGN_OR_RETURN(auto rps, ctx_->db->ListRetentionPolicies(database));
+    for (const auto& r : rps) {
+      if (rp.empty() ? r.is_default : r.name == rp) return absl::OkStatus();
+    }
+    if (!rp.empty()) return absl::NotFoundError(absl::StrCat("retention policy not found: ", rp));
+    // The default was dropped: influxd names it.
+    for (const auto& d : ctx_->db->ListDatabases()) {
+      if (d.name == database)
+        return absl::NotFoundError(absl::StrCat("retention policy not found: ", d.retention_policy));
+    }
+    return absl::NotFoundError(absl::StrCat("database not found: ", database));
+  }
   bool DatabaseExists(const std::string& database) override {
     for (const auto& d : ctx_->db->ListDatabases()) {
       if (d.name == database) return true;

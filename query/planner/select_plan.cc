@@ -186,10 +186,15 @@ Status ResolveSources(const std::vector<Source>& sources, CatalogView* catalog, 
       if (catalog->DatabaseExists(database)) return absl::OkStatus();
       return absl::NotFoundError(absl::StrCat("database not found: ", database));
     };
+    // `db.rp.m`, `rp.m`, else the request's rp=, else the default.
+    const std::string& rp =
+        m.retention_policy.empty() ? catalog->DefaultRetentionPolicy() : m.retention_policy;
+    if (catalog->DatabaseExists(database)) RETURN_IF_ERROR(catalog->CheckRetentionPolicy(database, rp));
     auto add = [&](const std::string& n, StatusOr<std::vector<FieldKey>> fk) {
       if (!fk.ok() || fk->empty()) return;  // missing measurement: no rows
       SourceRef ref;
       ref.database = database;
+      ref.retention_policy = rp;
       ref.measurement = n;
       ref.schema.SetFields(*std::move(fk));
       if (need_tags) {

@@ -111,6 +111,7 @@ struct Schema {
 // (the catalog view ran it while the statement was planned).
 struct SourceRef {
   std::string database;
+  std::string retention_policy;  // empty = the database's default
   std::string measurement;
   bool subquery = false;
   std::vector<SeriesData> rows;  // subquery output as series
@@ -258,6 +259,17 @@ class CatalogView {
   // The database of a measurement that names none.
   virtual const std::string& DefaultDatabase() const = 0;
   virtual bool DatabaseExists(const std::string& database) = 0;
+  // The retention policy of a measurement that names none (`?rp=`); empty =
+  // the database's default.
+  virtual const std::string& DefaultRetentionPolicy() const {
+    static const std::string kNone;
+    return kNone;
+  }
+  // OK if policy `rp` (empty = the default) of `database` exists, else
+  // influxd's "retention policy not found: X".
+  virtual Status CheckRetentionPolicy(const std::string& /*database*/, const std::string& /*rp*/) {
+    return absl::OkStatus();
+  }
   virtual StatusOr<std::vector<std::string>> Measurements(const std::string& database) = 0;
   virtual StatusOr<std::vector<FieldKey>> FieldKeys(const std::string& database,
                                                     const std::string& measurement) = 0;

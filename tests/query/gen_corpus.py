@@ -591,6 +591,37 @@ SHOW SERIES FROM /^esc/
 SHOW TAG KEYS FROM esc WHERE host =~ /./ OR dc =~ /./
 SELECT count(v) FROM esc GROUP BY host, dc
 SKIP(after DROP SERIES influxd's GROUP BY * still has the tag keys of dropped series) SELECT count(v) FROM esc GROUP BY *
+# --- retention policies (last: they change the database; the data is in autogen, the default)
+SELECT count(usage_user) FROM diff.autogen.cpu
+SELECT count(usage_user) FROM autogen.cpu
+SELECT count(usage_user) FROM diff..cpu
+SELECT count(usage_user) FROM nope.cpu
+CREATE RETENTION POLICY week ON diff DURATION 7d REPLICATION 1
+CREATE RETENTION POLICY week ON diff DURATION 7d REPLICATION 1
+CREATE RETENTION POLICY week ON diff DURATION 8d REPLICATION 1
+CREATE RETENTION POLICY tiny ON diff DURATION 59m REPLICATION 1
+CREATE RETENTION POLICY inv ON diff DURATION 2h REPLICATION 1 SHARD DURATION 1d
+CREATE RETENTION POLICY "q x" ON diff DURATION INF REPLICATION 2 SHARD DURATION 2w
+CREATE RETENTION POLICY nodb ON nope DURATION 1d REPLICATION 1
+SHOW RETENTION POLICIES ON diff
+SELECT count(usage_user) FROM week.cpu
+SELECT count(usage_user) FROM "q x".cpu
+SHOW MEASUREMENTS WITH MEASUREMENT = cpu
+SHOW FIELD KEYS FROM week.cpu
+ALTER RETENTION POLICY week ON diff DURATION 14d SHARD DURATION 2d REPLICATION 3
+ALTER RETENTION POLICY week ON diff DURATION 1d
+ALTER RETENTION POLICY nope ON diff DURATION 1d
+ALTER RETENTION POLICY week ON nope DURATION 1d
+SHOW RETENTION POLICIES
+ALTER RETENTION POLICY week ON diff DEFAULT
+SELECT count(usage_user) FROM cpu
+SELECT count(usage_user) FROM autogen.cpu
+ALTER RETENTION POLICY autogen ON diff DEFAULT
+DROP RETENTION POLICY week ON diff
+DROP RETENTION POLICY week ON diff
+DROP RETENTION POLICY "q x" ON diff
+SHOW RETENTION POLICIES ON diff
+SELECT count(usage_user) FROM cpu
 """
 
 with open("corpus.txt", "w") as fh:

@@ -78,7 +78,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::unique_ptr<m2mdb::DB> database = std::move(*opened);
-  if (!db.empty()) (void)database->CreateDatabase({.name = db});
+  // As influxd's CREATE DATABASE: autogen, INF, 7-day shards (partitions).
+  if (!db.empty()) {
+    (void)database->CreateDatabase({.name = db, .partition_ns = m2mdb::DefaultShardDuration(0)});
+  }
   for (const std::string& f : loads) {
     std::ifstream in(f);
     std::stringstream ss;

@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +30,9 @@
 
 namespace m2mdb {
 
+// A database and its default retention policy (CREATE DATABASE ... WITH
+// DURATION d REPLICATION n SHARD DURATION s NAME rp). ListDatabases fills
+// these from the default policy.
 struct DatabaseOptions {
   std::string name;
   // Data older than now - retention is dropped (whole partitions) and writes
@@ -36,7 +40,41 @@ struct DatabaseOptions {
   int64_t retention_ns = 0;
   // Length of a time partition; 0 = Options::default_partition_ns.
   int64_t partition_ns = 0;
+  // The default policy's name; empty = "autogen" (influxd's). (The "= {}"s
+  // keep positional initialisers written before these existed free of
+  // -Wmissing-field-initializers.)
+  std::string retention_policy = {};
+  // Recorded and shown (SHOW RETENTION POLICIES); m2mdb is one node.
+  // 0 = 1.
+  int64_t replication = {};
 };
+
+// A retention policy (InfluxDB 1.x): a storage unit of a database with its
+// own series index, time partitions (of shard_duration_ns) and expiry
+// (duration_ns). Writes and scans name one (WriteOptions / ScanRequest
+// retention_policy, empty = the database's default); metadata reads,
+// deletes and drops span every policy of the database.
+struct RetentionPolicyInfo {
+  std::string name;
+  int64_t duration_ns = 0;  // 0 = INF (keep forever)
+  // The partition length; 0 = influxd's rule for duration_ns
+  // (DefaultShardDuration).
+  int64_t shard_duration_ns = 0;
+  int64_t replication = 1;  // recorded and shown only: m2mdb is one node
+  bool is_default = false;
+};
+
+// What AlterRetentionPolicy changes; unset members stay as they are.
+struct RetentionPolicyUpdate {
+  std::optional<int64_t> duration_ns = {};        // 0 = INF
+  std::optional<int64_t> shard_duration_ns = {};  // 0 = influxd's rule for the (new) duration
+  std::optional<int64_t> replication = {};
+  bool make_default = false;  // false leaves the default alone
+};
+
+// influxd's shard group duration for a retention duration (0 = INF): 1 h
+// below 2 days, 1 day up to 180 days, else 7 days.
+int64_t DefaultShardDuration(int64_t duration_ns);
 
 // One rejected line of a write.
 struct WriteError {
@@ -146,6 +184,8 @@ struct ScanRequest {
   // status stops the scan and is returned (a query deadline or cancel). It
   // must be cheap. Default: none.
   std::function<Status()> check = nullptr;
+  // Empty = the database's default retention policy.
+  std::string retention_policy = {};
 };
 
 // The points of one series, one Column per requested field (in the order of
@@ -276,7 +316,25 @@ class DB {
   virtual Status CreateDatabase(const DatabaseOptions& options) = 0;
   virtual Status DropDatabase(std::string_view name) = 0;  // kNotFound if missing
   virtual std::vector<DatabaseOptions> ListDatabases() = 0;
+  // Changes the retention of the default policy.
   virtual Status SetRetention(std::string_view name, int64_t retention_ns) = 0;
+
+  // Retention policies, with influxd 1.6's rules and error texts (kNotFound
+  // "database not found: X" / "retention policy not found: X",
+  // kAlreadyExists "retention policy already exists", kInvalidArgument
+  // "retention policy duration must be at least 1h0m0s" / "retention policy
+  // duration must be greater than the shard duration"). A shard duration
+  // below 1 h is raised to 1 h, as influxd does. Creating a policy that
+  // exists with the same settings succeeds.
+  virtual Status CreateRetentionPolicy(std::string_view db, const RetentionPolicyInfo& rp) = 0;
+  virtual Status AlterRetentionPolicy(std::string_view db, std::string_view rp,
+                                      const RetentionPolicyUpdate& changes) = 0;
+  // Deletes the policy and its data. OK if the policy is missing. Dropping
+  // the default leaves the database without one: writes and reads that do
+  // not name a policy then fail with "retention policy not found: X".
+  virtual Status DropRetentionPolicy(std::string_view db, std::string_view rp) = 0;
+  // In creation order (influxd's order).
+  virtual StatusOr<std::vector<RetentionPolicyInfo>> ListRetentionPolicies(std::string_view db) = 0;
 
   // Writes line protocol. Valid lines are written even when others are
   // rejected (each rejected line is in result.errors). A non-OK status means
@@ -304,6 +362,12 @@ class DB {
                                                        std::string_view tag_key) = 0;
   virtual StatusOr<std::vector<FieldKey>> FieldKeys(std::string_view database,
                                                     std::string_view measurement) = 0;
+  // The fields of `measurement` in one retention policy (empty = the
+  // default): influxd's SHOW FIELD KEYS reads them per policy (its field
+  // sets live in shards), while its other metadata reads span all policies.
+  virtual StatusOr<std::vector<FieldKey>> FieldKeysIn(std::string_view database,
+                                                      std::string_view retention_policy,
+                                                      std::string_view measurement) = 0;
   // The series of `measurement` (empty: every measurement) matching
   // `matchers`, ordered by measurement, then by key (the order of influxd's
   // SHOW SERIES).

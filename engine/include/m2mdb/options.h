@@ -86,6 +86,8 @@ struct WriteOptions {
   uint64_t max_line_length = 0;
   // Timestamp for lines without one (ns); 0 = the current time.
   int64_t default_time = 0;
+  // Empty = the database's default retention policy.
+  std::string retention_policy = {};
 };
 
 }  // namespace m2mdb

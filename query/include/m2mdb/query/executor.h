@@ -58,9 +58,11 @@ struct StatementResult {
 };
 
 struct QueryOptions {
-  std::string database;          // the `db` parameter / USE db
-  std::string retention_policy;  // accepted for compatibility; m2mdb has one per database
-  int64_t now = 0;               // now() in ns; 0 = the current time
+  std::string database;  // the `db` parameter / USE db
+  // The `rp` parameter: the retention policy of measurements that name
+  // none; empty = the database's default.
+  std::string retention_policy;
+  int64_t now = 0;  // now() in ns; 0 = the current time
   // A statement that runs longer than this fails with "query timeout"; 0 = no limit.
   std::chrono::milliseconds timeout{0};
   // A statement that would hold more decoded points than this in memory fails
