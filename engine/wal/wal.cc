@@ -50,12 +50,12 @@
 #include <cstring>
 #include <deque>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <utility>
-#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
@@ -816,7 +816,6 @@ Status WalImpl::Close() {
   return s;
 }
 
-
 uint64_t WalImpl::durable_seq() const {
   // kAlways acknowledges only what an fsync covered; the other modes
   // acknowledge after write(2), so a reader may see what a client saw.
@@ -836,8 +835,8 @@ uint64_t WalImpl::BytesFrom(uint64_t seq) const {
   absl::MutexLock l(&mu_);
   uint64_t bytes = file_ != nullptr ? good_bytes_ : 0;
   for (size_t i = closed_segments_.size(); i-- > 0;) {
-    const uint64_t successor = i + 1 < closed_segments_.size() ? closed_segments_[i + 1].first_seq
-                                                                : active_first_seq_;
+    const uint64_t successor =
+        i + 1 < closed_segments_.size() ? closed_segments_[i + 1].first_seq : active_first_seq_;
     if (successor <= seq) break;  // wholly below seq
     bytes += closed_segments_[i].size;
   }
