@@ -25,6 +25,10 @@ namespace m2mdb::server {
 
 Status HttpServer::Impl::Init() {
   ASSIGN_OR_RETURN(users_, UserStore::Load(db_));
+  SubscriptionOptions so;
+  so.dead_letter_dir = options_.data_dir;
+  subscriptions_ = std::make_unique<SubscriptionManager>(db_, so);
+  RETURN_IF_ERROR(subscriptions_->Start());
   if (!options_.tls_cert.empty() || !options_.tls_key.empty()) {
     if (options_.tls_cert.empty() || options_.tls_key.empty()) {
       return absl::InvalidArgumentError("TLS needs both --tls-cert and --tls-key");

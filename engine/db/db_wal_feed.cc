@@ -22,6 +22,8 @@ namespace {
 constexpr char kCursorPrefix[] = "engine.wal_cursor/";
 // Idle readers kept for reuse; one per active destination is plenty.
 constexpr size_t kMaxIdleReaders = 16;
+// The private status that ends a read at WalReadRequest::max_points.
+constexpr char kBatchFull[] = "wal feed: batch full";
 
 // Whether a decoded record goes to a reader that asked for
 // (database, retention_policy). THE one place where records are filtered
@@ -111,6 +113,31 @@ WalQueueInfo DBImpl::GetWalQueueInfo(uint64_t from_seq) {
   info.durable_seq = wal_->durable_seq();
   if (from_seq <= info.durable_seq) {
     info.backlog_bytes = wal_->BytesFrom(from_seq);
+    // A reader positioned at from_seq knows its offset: exact bytes rather
+    // than whole segments (which would make a bound smaller than a segment
+    // drop or refuse everything). One parked there by the last read, or a
+    // new one walked there and parked for the next read.
+    std::unique_ptr<wal::WalReader> reader;
+    {
+      absl::MutexLock l(&feed_mu_);
+      for (auto it = idle_readers_.begin(); it != idle_readers_.end(); ++it) {
+        if ((*it)->next_seq() == from_seq) {
+          reader = std::move(*it);
+          idle_readers_.erase(it);
+          break;
+        }
+      }
+    }
+    if (reader == nullptr) {
+      reader = wal_->NewReader(from_seq);
+      if (!reader->Seek().ok()) reader.reset();
+    }
+    if (reader != nullptr) {
+      info.backlog_bytes = reader->backlog_bytes();
+      absl::MutexLock l(&feed_mu_);
+      if (idle_readers_.size() >= kMaxIdleReaders) idle_readers_.erase(idle_readers_.begin());
+      idle_readers_.push_back(std::move(reader));
+    }
     info.backlog_age_seconds = wal_->AgeSecondsOf(from_seq);
   }
   return info;
@@ -141,8 +168,11 @@ StatusOr<WalReadResult> DBImpl::ReadWalChanges(const WalReadRequest& req,
   lineproto::Point typed;
   std::string typed_key;
   WalReadResult result;
+  uint64_t points = 0;
+  uint64_t stopped_bytes = 0;
   auto read = reader->Read(req.max_bytes, [&](uint64_t seq, std::string_view payload) -> Status {
     result.records++;
+    result.bytes += payload.size();
     change.seq = seq;
     change.lines.clear();
     change.points = 0;
@@ -187,8 +217,18 @@ StatusOr<WalReadResult> DBImpl::ReadWalChanges(const WalReadRequest& req,
       return absl::OkStatus();
     }
     if (change.points == 0) return absl::OkStatus();
+    if (req.max_points > 0 && points > 0 && points + change.points > req.max_points) {
+      stopped_bytes = payload.size();
+      return absl::CancelledError(kBatchFull);  // the reader stays at this record
+    }
+    points += change.points;
     return fn(change);
   });
+  if (!read.ok() && absl::IsCancelled(read.status()) && read.status().message() == kBatchFull) {
+    read = size_t{0};
+    result.records--;  // the record it stopped at is read again next time
+    result.bytes -= stopped_bytes;
+  }
   result.next_seq = reader->next_seq();
   if (read.ok()) {
     absl::MutexLock l(&feed_mu_);

@@ -110,7 +110,12 @@ TEST_F(WalFeedTest, ACursorKeepsWalFilesThroughFlushesAndReopens) {
   ASSERT_OK(db_->Flush());
   Write("db", "a v=2 2\n");
   ASSERT_OK(db_->Flush());
-  EXPECT_GT(db_->GetWalQueueInfo(start).backlog_bytes, 0u);
+  const uint64_t backlog = db_->GetWalQueueInfo(start).backlog_bytes;
+  EXPECT_GT(backlog, 0u);
+  // Exact, not whole segments: one record less is a record's bytes less
+  // (a fresh reader walks there).
+  EXPECT_LT(db_->GetWalQueueInfo(start + 1).backlog_bytes, backlog);
+  EXPECT_GT(db_->GetWalQueueInfo(start + 1).backlog_bytes + 100, backlog);
   Reopen();
   ASSERT_EQ(db_->ListWalCursors().size(), 1u);
   EXPECT_EQ(db_->ListWalCursors()[0].name, "s1");
@@ -130,6 +135,29 @@ TEST_F(WalFeedTest, ACursorKeepsWalFilesThroughFlushesAndReopens) {
   ASSERT_OK(db_->DeleteWalCursor("s1"));
   EXPECT_TRUE(db_->ListWalCursors().empty());
   EXPECT_FALSE(db_->SetWalCursor("", 1).ok());
+}
+
+TEST_F(WalFeedTest, MaxPointsStopsBeforeTheRecordThatWouldPassIt) {
+  Write("db", "a v=1 1\na v=2 2\n");
+  Write("db", "a v=3 3\n");
+  Write("db", "a v=4 4\na v=5 5\na v=6 6\n");
+  WalReadRequest req;
+  req.from_seq = 1;
+  req.max_points = 3;
+  std::vector<uint64_t> batches;
+  for (int i = 0; i < 10; ++i) {
+    uint64_t n = 0;
+    auto r = db_->ReadWalChanges(req, [&](const WalChange& c) {
+      n += c.points;
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(r.ok()) << r.status();
+    if (n == 0) break;
+    batches.push_back(n);
+    req.from_seq = r->next_seq;
+  }
+  // 2+1 fit; the 3-point record alone (a record is never split).
+  EXPECT_EQ(batches, (std::vector<uint64_t>{3, 3}));
 }
 
 TEST_F(WalFeedTest, WithoutACursorFlushedRecordsAreRemoved) {

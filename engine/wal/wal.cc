@@ -231,6 +231,8 @@ class WalImpl final : public Wal {
   // The segments (closed ones, then the active one up to its last complete
   // record) and the highest seq a reader may return, taken together.
   void Snapshot(std::vector<SegmentSnapshot>* segs, uint64_t* limit) const;
+  // Bytes from offset `off` of segment `first` to the end of the log.
+  uint64_t BytesFromPosition(uint64_t first, uint64_t off) const;
   std::string PathOf(uint64_t first_seq) const { return options_.dir + "/" + SegmentName(first_seq); }
 
  private:
@@ -860,6 +862,17 @@ int64_t WalImpl::AgeSecondsOf(uint64_t seq) const {
   return age > 0 ? age : 0;
 }
 
+uint64_t WalImpl::BytesFromPosition(uint64_t first, uint64_t off) const {
+  absl::MutexLock l(&mu_);
+  auto part = [&](uint64_t seg_first, uint64_t size) -> uint64_t {
+    if (seg_first == first) return size - std::min(size, off);
+    return seg_first > first ? size : 0;
+  };
+  uint64_t bytes = file_ != nullptr ? part(active_first_seq_, good_bytes_) : 0;
+  for (const ClosedSegment& c : closed_segments_) bytes += part(c.first_seq, c.size);
+  return bytes;
+}
+
 void WalImpl::Snapshot(std::vector<SegmentSnapshot>* segs, uint64_t* limit) const {
   // durable_seq first: a record it covers is then surely in the list below
   // (appends only add behind it).
@@ -876,9 +889,27 @@ class WalReaderImpl final : public WalReader {
   ~WalReaderImpl() override { CloseFile(); }
 
   uint64_t next_seq() const override { return next_; }
+  uint64_t backlog_bytes() const override {
+    // Positioned at next_'s record (file_first_, off_): everything behind
+    // that position is unread.
+    if (fd_ >= 0 && seq_at_off_ == next_) return wal_->BytesFromPosition(file_first_, off_);
+    return wal_->BytesFrom(next_);
+  }
 
   StatusOr<size_t> Read(uint64_t max_bytes,
                         absl::FunctionRef<Status(uint64_t seq, std::string_view payload)> visit) override {
+    return ReadImpl(max_bytes, visit, /*seek_only=*/false);
+  }
+  Status Seek() override {
+    return ReadImpl(
+               0, [](uint64_t, std::string_view) { return absl::OkStatus(); }, /*seek_only=*/true)
+        .status();
+  }
+
+ private:
+  StatusOr<size_t> ReadImpl(uint64_t max_bytes,
+                            absl::FunctionRef<Status(uint64_t seq, std::string_view payload)> visit,
+                            bool seek_only) {
     uint64_t limit;
     wal_->Snapshot(&segs_, &limit);
     size_t visited = 0;
@@ -931,7 +962,7 @@ class WalReaderImpl final : public WalReader {
         seq_at_off_ = seq + 1;
         continue;
       }
-      if (seq > limit) break;
+      if (seq > limit || seek_only) break;
       payload_.resize(len);
       RETURN_IF_ERROR(PRead(payload_.data(), len, off_ + kWalRecordHeaderBytes));
       if (RecordCrc(crc32c::Value(payload_), header + 8) != stored_crc) {
@@ -948,7 +979,6 @@ class WalReaderImpl final : public WalReader {
     return visited;
   }
 
- private:
   Status PRead(char* buf, uint64_t n, uint64_t off) {
     uint64_t done = 0;
     while (done < n) {

@@ -161,8 +161,15 @@ class WalReader {
   // staying at that record.
   virtual StatusOr<size_t> Read(uint64_t max_bytes,
                                 absl::FunctionRef<Status(uint64_t seq, std::string_view payload)> visit) = 0;
+  // Moves to next_seq()'s record without reading it (walking headers), so
+  // that backlog_bytes() is exact. Errors as Read.
+  virtual Status Seek() = 0;
   // The seq the next Read starts at.
   virtual uint64_t next_seq() const = 0;
+  // Bytes of the log from next_seq()'s record on (exact once a Read has
+  // positioned the reader in its segment, else whole segments as
+  // Wal::BytesFrom counts them).
+  virtual uint64_t backlog_bytes() const = 0;
 };
 
 // One record seen by ScanWal.

@@ -680,6 +680,10 @@ TEST_F(WalTest, ReaderStartsMidSegmentAndReportsRemovedSegments) {
   ASSERT_EQ(got.size(), 5u);
   EXPECT_EQ(got.front().seq, 6u);
   EXPECT_EQ(w->BytesFrom(6), 10 * (kWalRecordHeaderBytes + 10));
+  EXPECT_EQ(mid->backlog_bytes(), 0u);  // read to the end (of a closed segment)
+  auto head = w->NewReader(1);
+  ASSERT_EQ(ReadSome(head.get(), 1).size(), 1u);  // one record
+  EXPECT_EQ(head->backlog_bytes(), 9 * (kWalRecordHeaderBytes + 10));
   EXPECT_EQ(w->BytesFrom(*next), 0u);
   ASSERT_TRUE(w->RemoveBefore(*next).ok());
   EXPECT_EQ(w->first_seq(), *next);

@@ -279,11 +279,15 @@ struct WalReadRequest {
   std::string retention_policy;
   // Stop after about this many bytes of WAL payload (at least one record).
   uint64_t max_bytes = 1 << 20;
+  // When > 0: stop before a matching record that would take the points
+  // passed to `fn` past this (at least one record is passed). Default: 0.
+  uint64_t max_points = 0;
 };
 
 struct WalReadResult {
   uint64_t next_seq = 0;  // where the next read starts (past skipped records too)
   uint64_t records = 0;   // records read, matching or not
+  uint64_t bytes = 0;     // their WAL payload bytes
 };
 
 // A named, persisted position in the WAL: the first record its consumer has
