@@ -39,6 +39,7 @@ StatusOr<std::vector<Tok>> Tokenize(std::string_view q) {
     t.line = line;
     t.col = col;
     if (i >= q.size()) {
+      t.col++;  // influxd places EOF one past the end
       out.push_back(t);
       return out;
     }
