@@ -86,6 +86,8 @@ class HttpServer::Impl {
   // returned (requests in flight answered). A Stop before Run has started
   // makes Run return at once.
   void Stop() {
+    // Senders first: they read the DB, which the caller closes next.
+    if (subscriptions_ != nullptr) subscriptions_->Stop();
     http_->Stop();
     while (!run_done_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }

@@ -306,6 +306,19 @@ bool SplitDestination(std::string_view url, std::string* base, std::string* user
   // than the /write the destination serves.
   if (rest.empty() || rest.find_first_of("/?# \t") != std::string_view::npos) return false;
   if (rest.front() == ':') return false;
+  // A port, if any, is 1..65535 (after the last ':' outside [v6] brackets).
+  const size_t bracket = rest.rfind(']');
+  const size_t colon = rest.rfind(':');
+  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
+    std::string_view port = rest.substr(colon + 1);
+    int p = 0;
+    if (port.empty() || port.size() > 5) return false;
+    for (char c : port) {
+      if (c < '0' || c > '9') return false;
+      p = p * 10 + (c - '0');
+    }
+    if (p < 1 || p > 65535) return false;
+  }
   *base = absl::StrCat(ToAbsl(scheme), ToAbsl(rest));
   *user = std::move(u);
   *password = std::move(p);

@@ -248,6 +248,31 @@ class Statements(unittest.TestCase):
             s.stop()
 
 
+    def test_statements_need_admin_once_auth_is_on(self):
+        s = Server("statements-auth", extra=["--create-db", "d"])
+        try:
+            s.ok("CREATE USER admin WITH PASSWORD 'pw1' WITH ALL PRIVILEGES")
+
+            def q(query, user, password):
+                st, body = s.request("POST", "/query?" + urllib.parse.urlencode(
+                    {"q": query, "u": user, "p": password}))
+                return st, json.loads(body)
+            st, j = q("CREATE USER bob WITH PASSWORD 'pw2'", "admin", "pw1")
+            self.assertEqual(200, st, j)
+            create = "CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://u:secret@127.0.0.1:1'"
+            for query in (create, "SHOW SUBSCRIPTIONS", "DROP SUBSCRIPTION s ON d"):
+                st, j = q(query, "bob", "pw2")
+                self.assertEqual(403, st, j)
+                self.assertIn("requires admin privilege", j["error"])
+            st, j = q(create, "admin", "pw1")
+            self.assertEqual(200, st, j)
+            self.assertNotIn("error", j["results"][0])
+            st, j = q("SHOW SUBSCRIPTIONS", "admin", "pw1")
+            self.assertNotIn("secret", json.dumps(j))
+        finally:
+            s.stop()
+
+
 class Outage(unittest.TestCase):
     """The destination is down while POINTS points are written, the source is
     SIGKILLed mid-way and restarted, the destination starts later without the
