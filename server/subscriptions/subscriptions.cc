@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <random>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -374,8 +375,10 @@ class Lane {
       co.basic_user = user;
       co.basic_password = password;
       co.connect_timeout_seconds = 5;
-      co.read_timeout_seconds = 60;
-      co.write_timeout_seconds = 60;
+      // A DROP SUBSCRIPTION or a shutdown waits for a request in flight: at
+      // most this long for a destination that stopped answering.
+      co.read_timeout_seconds = 30;
+      co.write_timeout_seconds = 30;
       auto c = client::HttpClient::Create(co);
       if (!c.ok()) {
         *why = std::string(c.status().message());
@@ -485,6 +488,18 @@ Status SubscriptionManager::Start() {
     }
     RETURN_IF_ERROR(StartLanes(*def));
   }
+  // Cursors of no subscription (a crash between a DROP's steps, or a
+  // CREATE's) would keep WAL files for ever.
+  std::set<std::string> live;
+  for (const auto& [k, e] : subs_) {
+    for (const auto& lane : e.lanes) live.insert(lane->cursor_name());
+  }
+  for (const WalCursor& c : db_->ListWalCursors()) {
+    if (c.name.rfind("sub\x1f", 0) == 0 && live.count(c.name) == 0) {
+      LogWarning("subscriptions: removing the WAL cursor of a subscription that no longer exists");
+      RETURN_IF_ERROR(db_->DeleteWalCursor(c.name));
+    }
+  }
   if (!subs_.empty()) LogInfo("subscriptions: ", subs_.size(), " started");
   return absl::OkStatus();
 }
@@ -523,7 +538,11 @@ query::StatementResult SubscriptionManager::Run(const SubscriptionStatement& st,
   query::StatementResult r;
   r.statement_id = statement_id;
   using K = SubscriptionStatement::Kind;
-  std::lock_guard<std::mutex> l(mu_);
+  // ddl_mu_ orders statements; mu_ (taken by every local write through
+  // CheckWritable) is held only for the map itself, never while a lane is
+  // stopped (which may wait for a request in flight).
+  std::lock_guard<std::mutex> ddl(ddl_mu_);
+  std::unique_lock<std::mutex> l(mu_);
   if (stopped_) {
     r.error = "server is shutting down";
     return r;
@@ -589,12 +608,16 @@ query::StatementResult SubscriptionManager::Run(const SubscriptionStatement& st,
         r.error = "subscription not found";
         return r;
       }
-      for (auto& lane : it->second.lanes) lane->Stop();
+      Entry e = std::move(it->second);
+      subs_.erase(it);
+      l.unlock();
+      // Definition first: a crash before the cursors go leaves cursors
+      // without a definition, which Start removes.
       Status s = db_->DeleteAppMeta(absl::StrCat(kDefPrefix, key));
-      for (auto& lane : it->second.lanes) {
+      for (auto& lane : e.lanes) lane->Stop();
+      for (auto& lane : e.lanes) {
         if (s.ok()) s = db_->DeleteWalCursor(lane->cursor_name());
       }
-      subs_.erase(it);
       if (!s.ok()) r.error = std::string(s.message());
       return r;
     }

@@ -82,6 +82,7 @@ class SubscriptionManager {
 
   DB* const db_;
   const SubscriptionOptions options_;
+  std::mutex ddl_mu_;  // taken before mu_, by Run only
   mutable std::mutex mu_;
   bool stopped_ = false;
   // Key(def) -> the definition and its lanes.

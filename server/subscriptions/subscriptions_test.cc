@@ -154,5 +154,20 @@ TEST_F(SubscriptionsTest, DropRemovesTheCursorsAndTheDefinition) {
   EXPECT_TRUE(Run("SHOW SUBSCRIPTIONS").series.empty());
 }
 
+TEST_F(SubscriptionsTest, CursorsWithoutADefinitionAreRemovedAtStart) {
+  // What a crash between the steps of CREATE or DROP leaves.
+  ASSERT_TRUE(db_->SetWalCursor("sub\x1f"
+                                "d\x1f"
+                                "autogen\x1f"
+                                "gone\x1f"
+                                "http://h:1",
+                                0)
+                  .ok());
+  ASSERT_TRUE(db_->SetWalCursor("someone-else", 0).ok());
+  StartManager();
+  ASSERT_EQ(db_->ListWalCursors().size(), 1u);
+  EXPECT_EQ(db_->ListWalCursors()[0].name, "someone-else");
+}
+
 }  // namespace
 }  // namespace m2mdb::server
