@@ -357,7 +357,12 @@ class Lane {
       // hit by every gateway at the same instant.
       delay = delay / 2 + static_cast<int64_t>(rng_() % static_cast<uint64_t>(delay / 2 + 1));
       delay = std::max(delay, retry_after_ms);
-      if (!Wait(delay)) return Delivery::kStopped;
+      // The backoff may be 30 s; the backlog bound is re-checked every
+      // 200 ms meanwhile, so a full backlog is noticed while writes pour in.
+      for (int64_t waited = 0; waited < delay; waited += 200) {
+        if (!Wait(std::min<int64_t>(200, delay - waited))) return Delivery::kStopped;
+        if (OverBoundWhileRetrying()) return Delivery::kOverBound;
+      }
     }
     return Delivery::kStopped;
   }
