@@ -476,6 +476,42 @@ class Backlog(unittest.TestCase):
             src.stop()
 
 
+class Verify(unittest.TestCase):
+    def test_verify_finds_missing_hours_and_resend_repairs_them(self):
+        dst = Server("verify-dst", extra=["--create-db", "d"])
+        src = Server("verify-src", extra=["--create-db", "d"])
+        try:
+            src.ok("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL '%s'" % dst.url())
+            base = 1700000000 * 10**9
+            body = "".join('m,dev=d%d,loc=a\\ b v=%d,s="q\\"x",i=%di %d\n' % (i % 3, i, i, base + i * 60 * 10**9)
+                           for i in range(300))  # 5 hours of minutes, 3 series
+            self.assertEqual(204, src.write("d", body)[0])
+            wait_for(lambda: dst.count("d") == 300, what="delivery")
+            args = [ARGS.bin, "subscription", "verify", "s", "--host", src.url(), "-d", "d",
+                    "--destination", dst.url(), "--start", "2023-11-14T00:00:00Z", "--end", "2023-11-16T00:00:00Z"]
+            r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+            self.assertEqual(0, r.returncode, r.stdout + r.stderr)
+            self.assertIn(", 0 differ", r.stdout)
+            # The destination loses one series' points (an operator's mistake).
+            dst.ok("DELETE FROM m WHERE dev = 'd1'", "d")
+            r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+            self.assertEqual(1, r.returncode, r.stdout + r.stderr)
+            self.assertIn("dev=d1", r.stdout)
+            r = subprocess.run(args + ["--resend"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(0, r.returncode, r.stdout + r.stderr)
+            self.assertIn("re-sent", r.stdout)
+            r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+            self.assertEqual(0, r.returncode, r.stdout + r.stderr)
+            q = "SELECT count(v), sum(i), last(s) FROM m GROUP BY *"
+            self.assertEqual(src.ok(q, "d"), dst.ok(q, "d"))
+            r = subprocess.run(args[:3] + ["nope"] + args[4:], capture_output=True, text=True, timeout=60)
+            self.assertEqual(2, r.returncode)
+            self.assertIn("not found", r.stderr)
+        finally:
+            src.stop()
+            dst.stop()
+
+
 class Influxd(unittest.TestCase):
     """influxd 1.6 as the destination (Debian `influxdb`), when installed."""
 
