@@ -555,6 +555,18 @@ class Influxd(unittest.TestCase):
                 r = q("SELECT count(v) FROM m")["results"][0]
                 return r["series"][0]["values"][0][1] if "series" in r else 0
             wait_for(lambda: count() == n, timeout=120, what="%d points in influxd" % n)
+            # verify speaks influxd's /query too: nothing differs; after a
+            # series is deleted there, its hours differ and --resend repairs them.
+            args = [ARGS.bin, "subscription", "verify", "s", "--host", src.url(), "-d", "d",
+                    "--destination", "http://127.0.0.1:%d" % hport,
+                    "--start", "2023-11-14T00:00:00Z", "--end", "2023-11-16T00:00:00Z"]
+            r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+            self.assertEqual(0, r.returncode, r.stdout + r.stderr)
+            q("DROP SERIES FROM m WHERE dev = 'd7'")
+            r = subprocess.run(args + ["--resend"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(0, r.returncode, r.stdout + r.stderr)
+            self.assertIn("dev=d7", r.stdout)
+            self.assertEqual(n, count())
         finally:
             src.stop()
             proc.terminate()
