@@ -141,6 +141,7 @@ absl::StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(const HttpClientO
     }
   }
   if (!o.token.empty()) impl->headers.emplace("Authorization", "Token " + o.token);
+  if (!o.basic_user.empty()) impl->client.set_basic_auth(o.basic_user, o.basic_password);
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl), o.url));
 }
 
@@ -228,6 +229,19 @@ absl::StatusOr<HttpResponse> HttpClient::PostBody(const std::string& path, const
                                 content_type.c_str());
   if (!res) return Failed(static_cast<int>(res.error()));
   return HttpResponse{res->status, std::move(res->body)};
+}
+
+absl::StatusOr<HttpResponse> HttpClient::PostEncoded(const std::string& path, const Params& query,
+                                                     std::string_view body, const std::string& content_type,
+                                                     const std::string& content_encoding) {
+  httplib::Headers headers = impl_->headers;
+  if (!content_encoding.empty()) headers.emplace("Content-Encoding", content_encoding);
+  auto res = impl_->client.Post(WithQuery(path, query).c_str(), headers, body.data(), body.size(),
+                                content_type.c_str());
+  if (!res) return Failed(static_cast<int>(res.error()));
+  HttpResponse out{res->status, std::move(res->body), {}};
+  out.retry_after = res->get_header_value("Retry-After");
+  return out;
 }
 
 absl::StatusOr<HttpResponse> HttpClient::GetStream(const std::string& path, const Params& query,

@@ -21,12 +21,15 @@ using Params = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpResponse {
   int status = 0;
-  std::string body;  // for GetStream with status 200: empty (it went to on_data)
+  std::string body;              // for GetStream with status 200: empty (it went to on_data)
+  std::string retry_after = {};  // the Retry-After header (PostEncoded only)
 };
 
 struct HttpClientOptions {
-  std::string url;        // "http://host:port" or "https://host:port", no path
-  std::string token;      // non-empty: sent as "Authorization: Token <token>"
+  std::string url;    // "http://host:port" or "https://host:port", no path
+  std::string token;  // non-empty: sent as "Authorization: Token <token>"
+  // Non-empty user: HTTP basic authentication (influxd's u/p alternative).
+  std::string basic_user, basic_password;
   bool insecure = false;  // https: skip certificate verification
   std::string cacert;     // https: CA bundle (PEM) to verify the server with
   int connect_timeout_seconds = 10;
@@ -57,6 +60,11 @@ class HttpClient {
   // POST `path`?`query` with `body`.
   absl::StatusOr<HttpResponse> PostBody(const std::string& path, const Params& query, std::string_view body,
                                         const std::string& content_type);
+  // POST `path`?`query` with `body` already encoded as `content_encoding`
+  // (e.g. "gzip"); the answer carries Retry-After.
+  absl::StatusOr<HttpResponse> PostEncoded(const std::string& path, const Params& query,
+                                           std::string_view body, const std::string& content_type,
+                                           const std::string& content_encoding);
   // GET `path`?`query`; a 200 body is passed to `on_data` as it arrives (return
   // false to stop), any other status' body is returned whole.
   absl::StatusOr<HttpResponse> GetStream(const std::string& path, const Params& query,

@@ -24,6 +24,10 @@
 namespace m2mdb::server {
 
 Status HttpServer::Impl::Init() {
+  SubscriptionOptions so;
+  so.dead_letter_dir = options_.data_dir;
+  subscriptions_ = std::make_unique<SubscriptionManager>(db_, so);
+  RETURN_IF_ERROR(subscriptions_->Start());
   if (!options_.tls_cert.empty() || !options_.tls_key.empty()) {
     if (options_.tls_cert.empty() || options_.tls_key.empty()) {
       return absl::InvalidArgumentError("TLS needs both --tls-cert and --tls-key");

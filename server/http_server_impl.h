@@ -43,6 +43,7 @@
 #include "server/http_types.h"
 #include "server/metrics.h"
 #include "server/params.h"
+#include "server/subscriptions/subscriptions.h"
 #include "server/users.h"
 
 namespace m2mdb::server {
@@ -87,6 +88,8 @@ class HttpServer::Impl {
   // returned (requests in flight answered). A Stop before Run has started
   // makes Run return at once.
   void Stop() {
+    // Senders first: they read the DB, which the caller closes next.
+    if (subscriptions_ != nullptr) subscriptions_->Stop();
     http_->Stop();
     while (!run_done_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
@@ -140,6 +143,10 @@ class HttpServer::Impl {
   // CREATE USER, GRANT, ... (user_statements.h): admin only once auth is on.
   void HandleUserQuery(const Request& req, Response& res, const Params& params, const AuthResult& auth,
                        const std::string& q);
+  // CREATE/SHOW/DROP SUBSCRIPTION (subscriptions/statements.h): admin only
+  // once auth is on.
+  void HandleSubscriptionQuery(const Request& req, Response& res, const Params& params,
+                               const AuthResult& auth, const std::string& q);
   // Answers 403 with `message` and logs it (rate-limited).
   void Forbidden(const Request& req, Response& res, const TokenInfo& token, const std::string& message);
 
@@ -190,6 +197,8 @@ class HttpServer::Impl {
   std::function<void(const std::string&)> query_hook_for_test_;
   std::atomic<bool> run_done_{false};
   query::Executor executor_;
+  // Durable subscriptions (docs/edge.md); started by Init.
+  std::unique_ptr<SubscriptionManager> subscriptions_;
 };
 
 }  // namespace m2mdb::server

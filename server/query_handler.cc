@@ -102,6 +102,7 @@ void HttpServer::Impl::HandleQuery(const Request& req, Response& res, const Para
   if (q.empty()) return SetError(res, 400, "missing required parameter \"q\"");
   std::string database = params.Get("db");
   if (IsUserQuery(q)) return HandleUserQuery(req, res, params, auth, q);
+  if (IsSubscriptionQuery(q)) return HandleSubscriptionQuery(req, res, params, auth, q);
 
   query::ParseOptions po;
   po.validate = false;  // compile errors are per statement, from the executor
@@ -294,6 +295,37 @@ void HttpServer::Impl::HandleUserQuery(const Request& req, Response& res, const 
     // it, its whole answer holds only {"statement_id": i, "error": "not
     // executed"} (its executor's "not executed" result replaces the real
     // error). Byte-compatible, odd as it is (users_test.py Differential).
+    if (!results.back().error.empty()) {
+      if (i + 1 < statements->size()) results.back().error = "not executed";
+      break;
+    }
+  }
+  query::JsonOptions jo;
+  std::string pretty = params.Get("pretty");
+  jo.pretty = pretty == "true" || pretty == "1";
+  std::string json = query::ToInfluxJson(results, jo);
+  if (json.empty() || json.back() != '\n') json.push_back('\n');
+  res.status = 200;
+  res.SetContent(std::move(json), "application/json");
+}
+
+void HttpServer::Impl::HandleSubscriptionQuery(const Request& req, Response& res, const Params& params,
+                                               const AuthResult& auth, const std::string& q) {
+  auto statements = ParseSubscriptionStatements(q);
+  if (!statements.ok()) return SetError(res, 400, std::string(ToStd(statements.status().message())));
+  // Destinations may carry credentials and receive every write: admin only
+  // (influxd's rule for subscription statements) once auth is on.
+  const bool admin = !AuthActive() || (auth.user && auth.user->admin) || (auth.token && auth.token->admin);
+  if (!admin) {
+    auth_log_.Refused("403 forbidden", req, auth.token != nullptr ? auth.token->id : "",
+                      "subscription statements need admin");
+    return SetError(res, 403,
+                    absl::StrCat("error authorizing query: ", auth.user ? auth.user->name : "token",
+                                 " not authorized to execute statement, requires admin privilege"));
+  }
+  std::vector<query::StatementResult> results;
+  for (size_t i = 0; i < statements->size(); i++) {
+    results.push_back(subscriptions_->Run((*statements)[i], static_cast<int>(i)));
     if (!results.back().error.empty()) {
       if (i + 1 < statements->size()) results.back().error = "not executed";
       break;

@@ -53,6 +53,7 @@ void HttpServer::Impl::HandleMetrics(const Request& req, Response& res, const Bo
                   "(--http-max-conns-per-ip).\n# TYPE m2mdb_http_connections_refused_total counter\n"
                   "m2mdb_http_connections_refused_total ",
                   http_->refused(), "\n");
+  body += subscriptions_->RenderMetrics();
   res.SetContent(std::move(body), "text/plain; version=0.0.4; charset=utf-8");
 }
 

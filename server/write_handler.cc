@@ -69,6 +69,11 @@ void HttpServer::Impl::HandleWrite(const Request& req, Response& res, const Body
                     absl::StrCat("\"", auth.user->name, "\" user is not authorized to write to database \"",
                                  database, "\""));
   }
+  // A subscription with WHEN FULL REFUSE WRITES whose backlog is full
+  // (docs/edge.md): refused before the body is read, nothing written.
+  if (Status full = subscriptions_->CheckWritable(database); !full.ok()) {
+    return SetError(res, 503, ToStd(full.message()));
+  }
   // The thread's request buffers are trimmed on every way out, a throwing
   // write included (a giant body would otherwise stay with the thread).
   struct TrimOnExit {

@@ -45,6 +45,7 @@ void RegisterQuery(CLI::App* app, int* exit_code);
 void RegisterShell(CLI::App* app, int* exit_code);
 void RegisterImport(CLI::App* app, int* exit_code);
 void RegisterExport(CLI::App* app, int* exit_code);
+void RegisterSubscription(CLI::App* app, int* exit_code);  // cli_subscription.cc
 
 // Where a client command runs: against a server over HTTP, or directly on a
 // data directory (embedded mode) when data_dir is set.

@@ -490,6 +490,7 @@ int main(int argc, char** argv) {
   m2mdb::cli::RegisterShell(&app, &cli_exit);
   m2mdb::cli::RegisterImport(&app, &cli_exit);
   m2mdb::cli::RegisterExport(&app, &cli_exit);
+  m2mdb::cli::RegisterSubscription(&app, &cli_exit);
   // ---- end client subcommands ----
 
   if (argc <= 1) {

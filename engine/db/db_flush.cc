@@ -76,7 +76,8 @@ Status DBImpl::FlushFrozenLocked() {
       version_ = EditVersion(*version_, added, {}, nullptr);
       frozen_.erase(frozen_.begin());
     }
-    Status rs = wal_->RemoveBefore(head->wal_seq_end + 1);
+    // WAL cursors (durable subscriptions) may hold older files.
+    Status rs = wal_->RemoveBefore(WalRemovalFloor(head->wal_seq_end + 1));
     if (!rs.ok()) LogWarning("removing flushed WAL segments: ", rs.ToString());
     flushes_.fetch_add(1);
     {

@@ -121,6 +121,9 @@ Status DBImpl::OpenImpl() {
     active_ = std::make_shared<Head>(NowNanos());
   }
 
+  // Before anything can flush and remove WAL files they hold.
+  RETURN_IF_ERROR(LoadWalCursors());
+
   // Replay the WAL past the checkpoint into the head.
   uint64_t checkpoint = index_->WalCheckpoint();
   wal::WalOptions wo;

@@ -76,6 +76,17 @@ class DBImpl : public DB {
   Status PutAppMeta(std::string_view key, std::string_view value) override;
   Status DeleteAppMeta(std::string_view key) override;
   StatusOr<std::vector<std::pair<std::string, std::string>>> ListAppMeta(std::string_view prefix) override;
+  Status SetWalCursor(std::string_view name, uint64_t next_seq) override;
+  Status DeleteWalCursor(std::string_view name) override;
+  std::vector<WalCursor> ListWalCursors() override;
+  StatusOr<WalReadResult> ReadWalChanges(const WalReadRequest& request,
+                                         const std::function<Status(const WalChange&)>& fn) override;
+  WalQueueInfo GetWalQueueInfo(uint64_t from_seq) override;
+  // Loads the persisted WAL cursors (db_wal_feed.cc), at Open.
+  Status LoadWalCursors();
+  // The WAL seq below which files may be deleted: the checkpoint + 1, or the
+  // oldest cursor if that is lower.
+  uint64_t WalRemovalFloor(uint64_t checkpoint_plus_one);
   StatusOr<std::vector<CheckProblem>> Check() override;
   StatusOr<std::vector<RepairedSegment>> Repair() override;
   DBStats Stats() override;
@@ -231,6 +242,13 @@ class DBImpl : public DB {
   // damaged data; not retried until the partition has a newer segment.
   std::map<std::pair<uint32_t, int64_t>, uint64_t> damaged_compactions_ ABSL_GUARDED_BY(maint_mu_);
   std::atomic<int64_t> last_damage_log_ns_{INT64_MIN / 2};
+
+  // WAL cursors (db_wal_feed.cc): name -> next seq, mirrored in the
+  // metadata store; and idle readers, reused by the next read that starts
+  // where one stopped (a sender reading on keeps its file open).
+  absl::Mutex feed_mu_;
+  std::map<std::string, uint64_t, std::less<>> wal_cursors_ ABSL_GUARDED_BY(feed_mu_);
+  std::vector<std::unique_ptr<wal::WalReader>> idle_readers_ ABSL_GUARDED_BY(feed_mu_);
 };
 
 }  // namespace m2mdb

@@ -272,6 +272,47 @@ void AppendPointAsLineProtocol(const Point& p, std::string* out) {
   absl::StrAppend(out, " ", p.timestamp, "\n");
 }
 
+void AppendParsedPointAsLineProtocol(const lineproto::Point& p, std::string* out) {
+  char num[64];
+  lineproto::AppendEscapedMeasurement(out, p.measurement);
+  for (const lineproto::Tag& t : p.tags) {
+    out->push_back(',');
+    lineproto::AppendEscapedKey(out, t.key);
+    out->push_back('=');
+    lineproto::AppendEscapedKey(out, t.value);
+  }
+  char sep = ' ';
+  for (const lineproto::Field& f : p.fields) {
+    out->push_back(sep);
+    sep = ',';
+    lineproto::AppendEscapedKey(out, f.key);
+    out->push_back('=');
+    switch (f.type) {
+      case FieldType::kFloat: {
+        // Shortest text that round-trips: the destination stores the same bits.
+        auto res = std::to_chars(num, num + sizeof(num), f.f);
+        out->append(num, res.ptr - num);
+        break;
+      }
+      case FieldType::kInteger:
+        absl::StrAppend(out, f.i, "i");
+        break;
+      case FieldType::kUnsigned:
+        absl::StrAppend(out, f.u, "u");
+        break;
+      case FieldType::kBoolean:
+        *out += f.b ? "true" : "false";
+        break;
+      case FieldType::kString:
+        out->push_back('"');
+        lineproto::AppendEscapedStringValue(out, f.s);
+        out->push_back('"');
+        break;
+    }
+  }
+  absl::StrAppend(out, " ", p.timestamp, "\n");
+}
+
 std::string PointsToLineProtocol(const std::vector<Point>& points) {
   std::string out;
   for (const Point& p : points) AppendPointAsLineProtocol(p, &out);

@@ -53,6 +53,10 @@
 #include <utility>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -214,6 +218,22 @@ class WalImpl final : public Wal {
   WalStats stats() const override;
   uint64_t size_bytes() const override { return size_bytes_.load(std::memory_order_relaxed); }
   Status Close() override;
+  uint64_t durable_seq() const override;
+  uint64_t first_seq() const override;
+  uint64_t BytesFrom(uint64_t seq) const override;
+  int64_t AgeSecondsOf(uint64_t seq) const override;
+  std::unique_ptr<WalReader> NewReader(uint64_t from_seq) override;
+
+  struct SegmentSnapshot {
+    uint64_t first_seq;
+    uint64_t size;  // of complete records only
+  };
+  // The segments (closed ones, then the active one up to its last complete
+  // record) and the highest seq a reader may return, taken together.
+  void Snapshot(std::vector<SegmentSnapshot>* segs, uint64_t* limit) const;
+  // Bytes from offset `off` of segment `first` to the end of the log.
+  uint64_t BytesFromPosition(uint64_t first, uint64_t off) const;
+  std::string PathOf(uint64_t first_seq) const { return options_.dir + "/" + SegmentName(first_seq); }
 
  private:
   struct ClosedSegment {
@@ -221,7 +241,6 @@ class WalImpl final : public Wal {
     uint64_t size;
   };
 
-  std::string PathOf(uint64_t first_seq) const { return options_.dir + "/" + SegmentName(first_seq); }
   bool syncs() const { return options_.sync_mode != WalSyncMode::kNone; }
 
   // fdatasync `f`, timed and counted. Does not touch the sticky error.
@@ -245,7 +264,7 @@ class WalImpl final : public Wal {
 
   // Lock order: mu_ before sync_mu_. The sync leader never holds sync_mu_
   // while it takes mu_.
-  absl::Mutex mu_;  // the append path: file order == seq order
+  mutable absl::Mutex mu_;  // the append path: file order == seq order
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   // Shared so that a sync leader can fsync a segment that a concurrent
   // rotation has just retired: the fd stays open until both are done.
@@ -797,6 +816,197 @@ Status WalImpl::Close() {
   absl::MutexLock l(&mu_);
   file_.reset();  // closes the fd, or a running leader does when it is done
   return s;
+}
+
+uint64_t WalImpl::durable_seq() const {
+  // kAlways acknowledges only what an fsync covered; the other modes
+  // acknowledge after write(2), so a reader may see what a client saw.
+  if (options_.sync_mode == WalSyncMode::kAlways) {
+    absl::MutexLock l(&sync_mu_);
+    return synced_seq_;
+  }
+  return last_seq_.load(std::memory_order_acquire);
+}
+
+uint64_t WalImpl::first_seq() const {
+  absl::MutexLock l(&mu_);
+  return closed_segments_.empty() ? active_first_seq_ : closed_segments_.front().first_seq;
+}
+
+uint64_t WalImpl::BytesFrom(uint64_t seq) const {
+  absl::MutexLock l(&mu_);
+  uint64_t bytes = file_ != nullptr ? good_bytes_ : 0;
+  for (size_t i = closed_segments_.size(); i-- > 0;) {
+    const uint64_t successor =
+        i + 1 < closed_segments_.size() ? closed_segments_[i + 1].first_seq : active_first_seq_;
+    if (successor <= seq) break;  // wholly below seq
+    bytes += closed_segments_[i].size;
+  }
+  return bytes;
+}
+
+int64_t WalImpl::AgeSecondsOf(uint64_t seq) const {
+  uint64_t first = 0;
+  {
+    absl::MutexLock l(&mu_);
+    if (seq >= active_first_seq_) return 0;
+    for (const ClosedSegment& c : closed_segments_) {
+      if (c.first_seq > seq) break;
+      first = c.first_seq;
+    }
+    if (first == 0) first = closed_segments_.empty() ? 0 : closed_segments_.front().first_seq;
+  }
+  struct stat st;
+  if (first == 0 || ::stat(PathOf(first).c_str(), &st) != 0) return 0;
+  const int64_t age = static_cast<int64_t>(::time(nullptr)) - static_cast<int64_t>(st.st_mtime);
+  return age > 0 ? age : 0;
+}
+
+uint64_t WalImpl::BytesFromPosition(uint64_t first, uint64_t off) const {
+  absl::MutexLock l(&mu_);
+  auto part = [&](uint64_t seg_first, uint64_t size) -> uint64_t {
+    if (seg_first == first) return size - std::min(size, off);
+    return seg_first > first ? size : 0;
+  };
+  uint64_t bytes = file_ != nullptr ? part(active_first_seq_, good_bytes_) : 0;
+  for (const ClosedSegment& c : closed_segments_) bytes += part(c.first_seq, c.size);
+  return bytes;
+}
+
+void WalImpl::Snapshot(std::vector<SegmentSnapshot>* segs, uint64_t* limit) const {
+  // durable_seq first: a record it covers is then surely in the list below
+  // (appends only add behind it).
+  *limit = durable_seq();
+  absl::MutexLock l(&mu_);
+  segs->clear();
+  for (const ClosedSegment& c : closed_segments_) segs->push_back(SegmentSnapshot{c.first_seq, c.size});
+  if (file_ != nullptr) segs->push_back(SegmentSnapshot{active_first_seq_, good_bytes_});
+}
+
+class WalReaderImpl final : public WalReader {
+ public:
+  WalReaderImpl(const WalImpl* wal, uint64_t from_seq) : wal_(wal), next_(from_seq) {}
+  ~WalReaderImpl() override { CloseFile(); }
+
+  uint64_t next_seq() const override { return next_; }
+  uint64_t backlog_bytes() const override {
+    // Positioned at next_'s record (file_first_, off_): everything behind
+    // that position is unread.
+    if (fd_ >= 0 && seq_at_off_ == next_) return wal_->BytesFromPosition(file_first_, off_);
+    return wal_->BytesFrom(next_);
+  }
+
+  StatusOr<size_t> Read(uint64_t max_bytes,
+                        absl::FunctionRef<Status(uint64_t seq, std::string_view payload)> visit) override {
+    return ReadImpl(max_bytes, visit, /*seek_only=*/false);
+  }
+  Status Seek() override {
+    return ReadImpl(
+               0, [](uint64_t, std::string_view) { return absl::OkStatus(); }, /*seek_only=*/true)
+        .status();
+  }
+
+ private:
+  StatusOr<size_t> ReadImpl(uint64_t max_bytes,
+                            absl::FunctionRef<Status(uint64_t seq, std::string_view payload)> visit,
+                            bool seek_only) {
+    uint64_t limit;
+    wal_->Snapshot(&segs_, &limit);
+    size_t visited = 0;
+    uint64_t bytes = 0;
+    char header[kWalRecordHeaderBytes];
+    while (next_ <= limit && (visited == 0 || bytes < max_bytes)) {
+      // The segment that holds next_: the last one starting at or below it.
+      size_t idx = segs_.size();
+      for (size_t i = 0; i < segs_.size() && segs_[i].first_seq <= next_; ++i) idx = i;
+      if (idx == segs_.size()) {
+        if (visited > 0) break;
+        return absl::OutOfRangeError(absl::StrCat("wal: seq ", next_, " was removed (the oldest is ",
+                                                  segs_.empty() ? next_ : segs_.front().first_seq, ")"));
+      }
+      const WalImpl::SegmentSnapshot& seg = segs_[idx];
+      if (fd_ < 0 || file_first_ != seg.first_seq) {
+        CloseFile();
+        fd_ = ::open(wal_->PathOf(seg.first_seq).c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd_ < 0) {
+          if (errno == ENOENT) {
+            return absl::OutOfRangeError(absl::StrCat("wal: seq ", next_, " was removed"));
+          }
+          return ErrnoStatus(absl::StrCat("wal: open ", wal_->PathOf(seg.first_seq)), errno);
+        }
+        file_first_ = seg.first_seq;
+        off_ = 0;
+        seq_at_off_ = seg.first_seq;
+      }
+      if (off_ + kWalRecordHeaderBytes > seg.size) {
+        // The end of this segment as of the snapshot: go on in the next one
+        // (its name may skip seqs after a recovery), or wait for appends.
+        if (idx + 1 < segs_.size()) {
+          next_ = std::max(next_, segs_[idx + 1].first_seq);
+          CloseFile();
+          continue;
+        }
+        break;
+      }
+      RETURN_IF_ERROR(PRead(header, kWalRecordHeaderBytes, off_));
+      const uint32_t stored_crc = DecodeFixed32(header);
+      const uint64_t len = DecodeFixed32(header + 4);
+      const uint64_t seq = DecodeFixed64(header + 8);
+      if (seq != seq_at_off_ || len > seg.size - off_ - kWalRecordHeaderBytes) {
+        return absl::DataLossError(absl::StrCat("wal: segment ", SegmentName(seg.first_seq), " at offset ",
+                                                off_, ": seq ", seq, " where ", seq_at_off_,
+                                                " was expected, or a length past the end"));
+      }
+      if (seq < next_) {  // before the reader's position: skip unread
+        off_ += kWalRecordHeaderBytes + len;
+        seq_at_off_ = seq + 1;
+        continue;
+      }
+      if (seq > limit || seek_only) break;
+      payload_.resize(len);
+      RETURN_IF_ERROR(PRead(payload_.data(), len, off_ + kWalRecordHeaderBytes));
+      if (RecordCrc(crc32c::Value(payload_), header + 8) != stored_crc) {
+        return absl::DataLossError(absl::StrCat("wal: segment ", SegmentName(seg.first_seq), " at offset ",
+                                                off_, ": checksum mismatch"));
+      }
+      RETURN_IF_ERROR(visit(seq, payload_));
+      off_ += kWalRecordHeaderBytes + len;
+      seq_at_off_ = seq + 1;
+      next_ = seq + 1;
+      visited++;
+      bytes += len;
+    }
+    return visited;
+  }
+
+  Status PRead(char* buf, uint64_t n, uint64_t off) {
+    uint64_t done = 0;
+    while (done < n) {
+      ssize_t r = ::pread(fd_, buf + done, n - done, static_cast<off_t>(off + done));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return ErrnoStatus("wal: read", errno);
+      if (r == 0) return absl::DataLossError("wal: segment shorter than expected");
+      done += static_cast<uint64_t>(r);
+    }
+    return absl::OkStatus();
+  }
+  void CloseFile() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  const WalImpl* const wal_;
+  uint64_t next_;
+  std::vector<WalImpl::SegmentSnapshot> segs_;
+  int fd_ = -1;
+  uint64_t file_first_ = 0;  // name of the open segment
+  uint64_t off_ = 0;         // of the next record header in it
+  uint64_t seq_at_off_ = 0;  // the seq that record must carry
+  std::string payload_;
+};
+
+std::unique_ptr<WalReader> WalImpl::NewReader(uint64_t from_seq) {
+  return std::make_unique<WalReaderImpl>(this, from_seq);
 }
 
 }  // namespace

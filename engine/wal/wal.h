@@ -60,6 +60,8 @@ struct WalStats {
   uint64_t fsync_nanos = 0;  // total time spent in fdatasync
 };
 
+class WalReader;
+
 class Wal {
  public:
   // Opens the log in options.dir and replays every record with
@@ -120,6 +122,54 @@ class Wal {
 
   // Syncs and closes. Further calls fail with kFailedPrecondition.
   virtual Status Close() = 0;
+
+  // --- Reading while the log is written (durable subscriptions) ---
+
+  // The highest seq a reader may see: every record <= it was acknowledged
+  // or could have been (kAlways: covered by an fsync; kBatch, kNone: written
+  // to the kernel). Records above it may still be cut by a recovery.
+  virtual uint64_t durable_seq() const = 0;
+  // The seq of the oldest record still in the log (the first segment's
+  // name); last_seq() + 1 when the log holds no record.
+  virtual uint64_t first_seq() const = 0;
+  // Bytes of the segments that hold records >= `seq` (the whole segment
+  // holding it counts): the disk a reader at `seq` keeps alive.
+  virtual uint64_t BytesFrom(uint64_t seq) const = 0;
+  // Seconds since the segment holding `seq` was last written (its mtime), a
+  // lower bound on the age of the records in it; 0 if `seq` is in the
+  // active segment or past the end.
+  virtual int64_t AgeSecondsOf(uint64_t seq) const = 0;
+  // A reader positioned at `from_seq`; see WalReader.
+  virtual std::unique_ptr<WalReader> NewReader(uint64_t from_seq) = 0;
+};
+
+// Reads records of a live log from a position on, in seq order, without
+// taking the append path's locks for longer than a snapshot of the segment
+// list (files are read with pread, never mapped: a recovery may truncate the
+// active segment behind durable_seq()).
+// Thread-safety: one thread at a time per reader; any number of readers.
+// REQUIRES: the Wal outlives its readers.
+class WalReader {
+ public:
+  virtual ~WalReader() = default;
+  // Calls `visit` for each record from next_seq() up to durable_seq(), until
+  // at least `max_bytes` of payload were visited or the end. Returns the
+  // number of records visited. A gap in the seqs (a segment boundary after
+  // a recovery) is skipped. kOutOfRange if next_seq() is older than the
+  // oldest segment (removed), kDataLoss for a corrupt record (the position
+  // stays before it); a non-OK `visit` stops and is returned, the position
+  // staying at that record.
+  virtual StatusOr<size_t> Read(uint64_t max_bytes,
+                                absl::FunctionRef<Status(uint64_t seq, std::string_view payload)> visit) = 0;
+  // Moves to next_seq()'s record without reading it (walking headers), so
+  // that backlog_bytes() is exact. Errors as Read.
+  virtual Status Seek() = 0;
+  // The seq the next Read starts at.
+  virtual uint64_t next_seq() const = 0;
+  // Bytes of the log from next_seq()'s record on (exact once a Read has
+  // positioned the reader in its segment, else whole segments as
+  // Wal::BytesFrom counts them).
+  virtual uint64_t backlog_bytes() const = 0;
 };
 
 // One record seen by ScanWal.

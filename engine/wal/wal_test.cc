@@ -615,5 +615,118 @@ TEST_F(WalTest, ReplayErrorAbortsOpen) {
   EXPECT_EQ(1u, ReplayAll(Opts()).size());  // nothing was cut
 }
 
+// --- WalReader (durable subscriptions) ---
+
+std::vector<Rec> ReadSome(WalReader* r, uint64_t max_bytes = UINT64_MAX) {
+  std::vector<Rec> out;
+  auto n = r->Read(max_bytes, [&](uint64_t seq, std::string_view payload) {
+    out.push_back(Rec{seq, std::string(payload)});
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(n.ok()) << n.status();
+  return out;
+}
+
+TEST_F(WalTest, ReaderSeesRecordsAcrossRotationsWhileAppending) {
+  auto w = OpenWal(Opts(WalSyncMode::kAlways, 256));
+  auto reader = w->NewReader(1);
+  EXPECT_TRUE(ReadSome(reader.get()).empty());
+  std::vector<Rec> want;
+  for (uint64_t i = 0; i < 50; ++i) {
+    auto seq = w->Append(Payload(i, 40));
+    ASSERT_TRUE(seq.ok());
+    ASSERT_TRUE(w->Sync(*seq).ok());
+    want.push_back(Rec{*seq, Payload(i, 40)});
+    if (i % 7 == 0) {
+      ASSERT_TRUE(w->Rotate().ok());
+    }
+  }
+  EXPECT_GT(Segments().size(), 5u);
+  std::vector<Rec> got;
+  for (;;) {
+    auto part = ReadSome(reader.get(), 100);  // a few records per call
+    if (part.empty()) break;
+    got.insert(got.end(), part.begin(), part.end());
+  }
+  EXPECT_EQ(want, got);
+  EXPECT_EQ(reader->next_seq(), w->last_seq() + 1);
+  // A new record after the reader caught up is seen by the next Read.
+  auto seq = w->Append("late");
+  ASSERT_TRUE(seq.ok() && w->Sync(*seq).ok());
+  EXPECT_EQ(ReadSome(reader.get()), (std::vector<Rec>{{*seq, "late"}}));
+}
+
+TEST_F(WalTest, ReaderStopsAtTheDurableSeq) {
+  WalOptions o = Opts(WalSyncMode::kAlways);
+  auto w = OpenWal(o);
+  auto s1 = w->Append("one");
+  ASSERT_TRUE(s1.ok() && w->Sync(*s1).ok());
+  auto s2 = w->Append("two");  // not yet synced: not acknowledged
+  ASSERT_TRUE(s2.ok());
+  EXPECT_EQ(w->durable_seq(), *s1);
+  auto reader = w->NewReader(1);
+  EXPECT_EQ(ReadSome(reader.get()).size(), 1u);
+  ASSERT_TRUE(w->Sync(*s2).ok());
+  EXPECT_EQ(ReadSome(reader.get()), (std::vector<Rec>{{*s2, "two"}}));
+}
+
+TEST_F(WalTest, ReaderStartsMidSegmentAndReportsRemovedSegments) {
+  auto w = OpenWal(Opts());
+  for (uint64_t i = 1; i <= 10; ++i) ASSERT_TRUE(w->Append(Payload(i, 10)).ok());
+  auto next = w->Rotate();
+  ASSERT_TRUE(next.ok());
+  auto mid = w->NewReader(6);
+  auto got = ReadSome(mid.get());
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(got.front().seq, 6u);
+  EXPECT_EQ(w->BytesFrom(6), 10 * (kWalRecordHeaderBytes + 10));
+  EXPECT_EQ(mid->backlog_bytes(), 0u);  // read to the end (of a closed segment)
+  auto head = w->NewReader(1);
+  ASSERT_EQ(ReadSome(head.get(), 1).size(), 1u);  // one record
+  EXPECT_EQ(head->backlog_bytes(), 9 * (kWalRecordHeaderBytes + 10));
+  EXPECT_EQ(w->BytesFrom(*next), 0u);
+  ASSERT_TRUE(w->RemoveBefore(*next).ok());
+  EXPECT_EQ(w->first_seq(), *next);
+  auto old = w->NewReader(3);
+  auto r = old->Read(1, [](uint64_t, std::string_view) { return absl::OkStatus(); });
+  EXPECT_TRUE(absl::IsOutOfRange(r.status())) << r.status();
+}
+
+TEST_F(WalTest, ReaderSkipsTheSeqGapAfterReopenAtAHigherMinNextSeq) {
+  {
+    auto w = OpenWal(Opts());
+    ASSERT_TRUE(w->Append("a").ok());
+    ASSERT_TRUE(w->Close().ok());
+  }
+  WalOptions o = Opts();
+  o.min_next_seq = 100;  // e.g. a checkpoint ahead of the log
+  auto w = OpenWal(o);
+  auto seq = w->Append("b");
+  ASSERT_TRUE(seq.ok());
+  EXPECT_EQ(*seq, 100u);
+  auto reader = w->NewReader(1);
+  EXPECT_EQ(ReadSome(reader.get()), (std::vector<Rec>{{1, "a"}, {100, "b"}}));
+}
+
+TEST_F(WalTest, ReaderReportsACorruptRecordAndStaysBeforeIt) {
+  auto w = OpenWal(Opts());
+  ASSERT_TRUE(w->Append("good").ok());
+  ASSERT_TRUE(w->Append("evil").ok());
+  ASSERT_TRUE(w->Rotate().ok());
+  std::string seg = Path(Segments().front());
+  std::string data = ReadAll(seg);
+  data[data.size() - 1] ^= 1;  // the last payload byte
+  WriteAll(seg, data);
+  auto reader = w->NewReader(1);
+  std::vector<Rec> got;
+  auto r = reader->Read(UINT64_MAX, [&](uint64_t seq, std::string_view p) {
+    got.push_back(Rec{seq, std::string(p)});
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(absl::IsDataLoss(r.status())) << r.status();
+  EXPECT_EQ(got, (std::vector<Rec>{{1, "good"}}));
+  EXPECT_EQ(reader->next_seq(), 2u);
+}
+
 }  // namespace
 }  // namespace m2mdb::wal

@@ -296,6 +296,56 @@ struct RepairedSegment {
   std::vector<std::string> lost;
 };
 
+// One acknowledged write read back from the WAL (DB::ReadWalChanges), for
+// durable subscriptions that forward writes to another server.
+struct WalChange {
+  uint64_t seq = 0;  // the WAL record's sequence number
+  std::string database;
+  // The retention policy the write went to; empty for records written
+  // before WAL records named their policy (they went to the default).
+  std::string retention_policy;
+  // Exactly the points the write was acknowledged with (rejected lines left
+  // out; lines without a timestamp given the time the write had), as line
+  // protocol with nanosecond timestamps, one point per "\n"-ended line.
+  std::string lines;
+  uint64_t points = 0;
+};
+
+struct WalReadRequest {
+  uint64_t from_seq = 1;
+  // Only records of this database are rendered and passed on; empty = all.
+  std::string database;
+  // Only records of this retention policy (see WalChange); empty = any.
+  std::string retention_policy;
+  // Stop after about this many bytes of WAL payload (at least one record).
+  uint64_t max_bytes = 1 << 20;
+  // When > 0: stop before a matching record that would take the points
+  // passed to `fn` past this (at least one record is passed). Default: 0.
+  uint64_t max_points = 0;
+};
+
+struct WalReadResult {
+  uint64_t next_seq = 0;  // where the next read starts (past skipped records too)
+  uint64_t records = 0;   // records read, matching or not
+  uint64_t bytes = 0;     // their WAL payload bytes
+};
+
+// A named, persisted position in the WAL: the first record its consumer has
+// not yet consumed. While it exists, WAL files holding records at or after it
+// are kept, flushed or not.
+struct WalCursor {
+  std::string name;
+  uint64_t next_seq = 0;
+};
+
+// Where the WAL stands relative to a position.
+struct WalQueueInfo {
+  uint64_t first_seq = 0;           // the oldest record still on disk
+  uint64_t durable_seq = 0;         // the newest record a reader may see
+  uint64_t backlog_bytes = 0;       // WAL bytes from the position on (whole files)
+  int64_t backlog_age_seconds = 0;  // lower bound on the age of the oldest of them
+};
+
 class DB {
  public:
   // Opens (creating if allowed) the data directory, replays the WAL and
@@ -392,6 +442,22 @@ class DB {
   virtual Status PutAppMeta(std::string_view key, std::string_view value) = 0;
   virtual Status DeleteAppMeta(std::string_view key) = 0;
   virtual StatusOr<std::vector<std::pair<std::string, std::string>>> ListAppMeta(std::string_view prefix) = 0;
+
+  // --- The WAL as a durable queue (durable subscriptions, docs/edge.md) ---
+  // Creates or moves cursor `name` to `next_seq` (0 = the end of the log:
+  // only writes from now on), synced to the metadata store before it
+  // returns. A cursor behind the oldest WAL record is set to it.
+  virtual Status SetWalCursor(std::string_view name, uint64_t next_seq) = 0;
+  // Removes a cursor (ok if absent); WAL files it held go with the next flush.
+  virtual Status DeleteWalCursor(std::string_view name) = 0;
+  virtual std::vector<WalCursor> ListWalCursors() = 0;
+  // Reads records from request.from_seq up to the durable end, calling `fn`
+  // for each matching write, in WAL order. kOutOfRange if from_seq's file was
+  // removed (no cursor held it): the caller restarts at queue info's
+  // first_seq, having lost what lay between.
+  virtual StatusOr<WalReadResult> ReadWalChanges(const WalReadRequest& request,
+                                                 const std::function<Status(const WalChange&)>& fn) = 0;
+  virtual WalQueueInfo GetWalQueueInfo(uint64_t from_seq) = 0;
 
   // Reads every segment block and checks every checksum.
   virtual StatusOr<std::vector<CheckProblem>> Check() = 0;

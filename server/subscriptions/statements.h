@@ -1,0 +1,64 @@
+// InfluxQL's subscription statements, parsed and run by the server (the
+// subscriptions live in server/subscriptions, which the query layer knows
+// nothing of; the same split as server/user_statements.h):
+//
+//   CREATE SUBSCRIPTION name ON db[.rp] DESTINATIONS ALL|ANY 'url' [, 'url' ...]
+//       [BACKLOG size [age]] [WHEN FULL DROP OLDEST | WHEN FULL REFUSE WRITES]
+//   SHOW SUBSCRIPTIONS
+//   DROP SUBSCRIPTION name ON db[.rp]
+//
+// influxd requires `db.rp`; `ON db` (the default policy) and the BACKLOG and
+// WHEN FULL clauses are m2mdb's (docs/query-language.md, docs/edge.md).
+#ifndef M2MDB_SERVER_SUBSCRIPTIONS_STATEMENTS_H_
+#define M2MDB_SERVER_SUBSCRIPTIONS_STATEMENTS_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "m2mdb/status.h"
+
+namespace m2mdb::server {
+
+// The backlog bound of a subscription: how much WAL its slowest destination
+// may keep on disk, and what happens beyond it.
+struct BacklogLimits {
+  // Default: 1 GiB, a few days of a busy gateway's telemetry (docs/edge.md).
+  uint64_t max_bytes = 1ull << 30;
+  // Default: 7 days; 0 = no age bound.
+  int64_t max_age_seconds = 7 * 86400;
+  // false: drop the oldest unsent writes (counted); true: refuse local writes
+  // to the database until the backlog drains. Default: drop oldest.
+  bool refuse_writes = false;
+};
+
+struct SubscriptionStatement {
+  enum class Kind { kCreate, kShow, kDrop };
+  Kind kind = Kind::kShow;
+  std::string name;
+  std::string database;
+  std::string retention_policy;  // empty: `ON db`, the default policy
+  bool any = false;              // ANY (one destination, failing over) vs ALL
+  std::vector<std::string> destinations;
+  BacklogLimits limits;
+};
+
+// True if `q` starts with CREATE SUBSCRIPTION, SHOW SUBSCRIPTIONS or DROP
+// SUBSCRIPTION (case-insensitive, after blanks).
+bool IsSubscriptionQuery(std::string_view q);
+
+// The statements of `q` (every one must be a subscription statement), or
+// InvalidArgument with influxd's "error parsing query: ..." wording.
+StatusOr<std::vector<SubscriptionStatement>> ParseSubscriptionStatements(std::string_view q);
+
+// "http[s]://[user:pass@]host[:port]" -> the URL without credentials and
+// the credentials; false (and nothing set) for anything else (influxd:
+// "invalid subscription URL: ...").
+bool SplitDestination(std::string_view url, std::string* base, std::string* user, std::string* password);
+// The URL as shown (SHOW SUBSCRIPTIONS, logs, metrics): the password masked.
+std::string MaskedDestination(std::string_view url);
+
+}  // namespace m2mdb::server
+
+#endif  // M2MDB_SERVER_SUBSCRIPTIONS_STATEMENTS_H_

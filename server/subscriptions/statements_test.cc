@@ -1,0 +1,92 @@
+// The subscription statements' grammar and influxd 1.6.7's error wording
+// (each expected message was taken from influxd 1.6.7's answer).
+#include "server/subscriptions/statements.h"
+
+#include "gtest/gtest.h"
+
+namespace m2mdb::server {
+namespace {
+
+using K = SubscriptionStatement::Kind;
+
+TEST(SubscriptionStatements, CreateShowDropParse) {
+  auto s = ParseSubscriptionStatements(
+      "CREATE SUBSCRIPTION s ON d.autogen DESTINATIONS ANY 'http://a:1', 'https://u:p@b:2';"
+      " show subscriptions; DROP SUBSCRIPTION \"s x\" ON d");
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->size(), 3u);
+  EXPECT_EQ((*s)[0].kind, K::kCreate);
+  EXPECT_EQ((*s)[0].name, "s");
+  EXPECT_EQ((*s)[0].database, "d");
+  EXPECT_EQ((*s)[0].retention_policy, "autogen");
+  EXPECT_TRUE((*s)[0].any);
+  EXPECT_EQ((*s)[0].destinations, (std::vector<std::string>{"http://a:1", "https://u:p@b:2"}));
+  EXPECT_EQ((*s)[0].limits.max_bytes, 1ull << 30);  // the defaults
+  EXPECT_EQ((*s)[0].limits.max_age_seconds, 7 * 86400);
+  EXPECT_FALSE((*s)[0].limits.refuse_writes);
+  EXPECT_EQ((*s)[1].kind, K::kShow);
+  EXPECT_EQ((*s)[2].kind, K::kDrop);
+  EXPECT_EQ((*s)[2].name, "s x");
+  EXPECT_EQ((*s)[2].retention_policy, "");
+}
+
+TEST(SubscriptionStatements, BacklogAndWhenFullClauses) {
+  auto s = ParseSubscriptionStatements(
+      "CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1' BACKLOG 512MiB 12h WHEN FULL REFUSE WRITES");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ((*s)[0].limits.max_bytes, 512ull << 20);
+  EXPECT_EQ((*s)[0].limits.max_age_seconds, 12 * 3600);
+  EXPECT_TRUE((*s)[0].limits.refuse_writes);
+  s = ParseSubscriptionStatements(
+      "CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1' BACKLOG 4096 WHEN "
+      "FULL DROP OLDEST");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ((*s)[0].limits.max_bytes, 4096u);
+  for (const char* bad : {"BACKLOG 0", "BACKLOG 5XB", "BACKLOG 99999999999999999999", "BACKLOG 16777216T",
+                          "BACKLOG 1G 3y", "WHEN FULL PANIC", "BACKLOG"}) {
+    auto r = ParseSubscriptionStatements(
+        std::string("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1' ") + bad);
+    EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << bad;
+  }
+}
+
+TEST(SubscriptionStatements, ErrorsAreInfluxdsWordForWord) {
+  auto err = [](const char* q) { return std::string(ParseSubscriptionStatements(q).status().message()); };
+  EXPECT_EQ(err("CREATE SUBSCRIPTION s3 ON d.autogen DESTINATIONS SOME 'http://a:1'"),
+            "error parsing query: found SOME, expected ALL, ANY at line 1, char 50");
+  EXPECT_EQ(err("CREATE SUBSCRIPTION s5 ON d.autogen DESTINATIONS ALL"),
+            "error parsing query: found EOF, expected string at line 1, char 54");
+  EXPECT_EQ(err("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1"),
+            "error parsing query: found unterminated string at line 1, char 45");
+}
+
+TEST(SubscriptionStatements, IsSubscriptionQueryLooksAtTheFirstTwoWords) {
+  EXPECT_TRUE(IsSubscriptionQuery("  show Subscriptions"));
+  EXPECT_TRUE(IsSubscriptionQuery("drop subscription s on d"));
+  EXPECT_TRUE(IsSubscriptionQuery("CREATE SUBSCRIPTION"));
+  EXPECT_FALSE(IsSubscriptionQuery("SHOW DATABASES"));
+  EXPECT_FALSE(IsSubscriptionQuery("CREATE DATABASE subscription"));
+  EXPECT_FALSE(IsSubscriptionQuery(""));
+  EXPECT_FALSE(IsSubscriptionQuery("'unterminated"));
+}
+
+TEST(SubscriptionStatements, DestinationsAreCheckedAndMasked) {
+  std::string base, user, password;
+  ASSERT_TRUE(SplitDestination("https://u:p:q@h:8086", &base, &user, &password));
+  EXPECT_EQ(base, "https://h:8086");
+  EXPECT_EQ(user, "u");
+  EXPECT_EQ(password, "p:q");
+  EXPECT_TRUE(SplitDestination("http://[::1]:8086", &base, &user, &password));
+  EXPECT_EQ(base, "http://[::1]:8086");
+  EXPECT_TRUE(user.empty());
+  for (const char* bad :
+       {"ftp://x", "nourl", "http://", "http://h:1/write", "http://h:1?db=x", "udp://h:1", "http://:1",
+        "http://a b:1", "", "http://h:99999", "http://h:0", "http://h:", "http://h:8o86"}) {
+    EXPECT_FALSE(SplitDestination(bad, &base, &user, &password)) << bad;
+  }
+  EXPECT_EQ(MaskedDestination("http://u:secret@h:1"), "http://u:xxxxx@h:1");
+  EXPECT_EQ(MaskedDestination("http://h:1"), "http://h:1");
+}
+
+}  // namespace
+}  // namespace m2mdb::server

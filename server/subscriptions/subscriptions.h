@@ -1,0 +1,98 @@
+// Durable subscriptions (docs/edge.md): every acknowledged write to db.rp is
+// delivered to the subscription's destinations (InfluxDB 1.x /write
+// endpoints) at least once, in WAL order, through outages and restarts.
+//
+// The WAL is the queue: each lane (one per destination with ALL, one per
+// subscription with ANY) owns an engine WAL cursor (DB::SetWalCursor), reads
+// the writes after it (DB::ReadWalChanges), posts them as gzip batches of at
+// most 5000 lines or ~1 MiB, and moves the cursor — synced — only after the
+// destination answered 2xx (or the batch went to the dead-letter file). A
+// kill -9 therefore resends at most the batch in flight; a destination
+// overwrites same series + timestamp, so replays are idempotent.
+//
+// Definitions persist in the metadata store (app meta "subscription/...",
+// docs/format/subscriptions.md).
+//
+// Thread-safety: every public method may be called from any thread.
+#ifndef M2MDB_SERVER_SUBSCRIPTIONS_SUBSCRIPTIONS_H_
+#define M2MDB_SERVER_SUBSCRIPTIONS_SUBSCRIPTIONS_H_
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "m2mdb/db.h"
+#include "m2mdb/query/executor.h"
+#include "m2mdb/status.h"
+#include "server/subscriptions/statements.h"
+
+namespace m2mdb::server {
+
+struct SubscriptionDef {
+  std::string name;
+  std::string database;
+  std::string retention_policy;  // as given; "" = the default policy
+  bool any = false;
+  std::vector<std::string> destinations;  // as given (credentials included)
+  BacklogLimits limits;
+};
+
+struct SubscriptionOptions {
+  // Dead-letter files go here (created on first use): one
+  // "<db>.<rp>.<name>.deadletter.lp" per subscription.
+  std::string dead_letter_dir;
+  // Lines and bytes per batch.
+  uint64_t batch_lines = 5000;
+  uint64_t batch_bytes = 1 << 20;
+  // Retry backoff: doubling from min to max, with jitter.
+  int backoff_min_ms = 100;
+  int backoff_max_ms = 30000;
+  // How often an idle lane looks for new writes.
+  int poll_ms = 20;
+};
+
+class Lane;
+
+class SubscriptionManager {
+ public:
+  SubscriptionManager(DB* db, SubscriptionOptions options);
+  ~SubscriptionManager();
+
+  // Loads the definitions and starts their lanes.
+  Status Start();
+  // Stops every lane (a batch in flight is abandoned: resent after restart).
+  void Stop();
+
+  // Runs one statement; the result carries influxd's answer or error.
+  query::StatementResult Run(const SubscriptionStatement& st, int statement_id);
+
+  // Not OK while a subscription on `database` with WHEN FULL REFUSE WRITES
+  // has a full backlog: the error to answer local writes with.
+  Status CheckWritable(std::string_view database) const;
+
+  // Prometheus text for /metrics.
+  std::string RenderMetrics() const;
+
+ private:
+  Status StartLanes(const SubscriptionDef& def);
+  static std::string Key(const SubscriptionDef& def);
+
+  DB* const db_;
+  const SubscriptionOptions options_;
+  std::mutex ddl_mu_;  // taken before mu_, by Run only
+  mutable std::mutex mu_;
+  bool stopped_ = false;
+  // Key(def) -> the definition and its lanes.
+  struct Entry {
+    SubscriptionDef def;
+    std::vector<std::unique_ptr<Lane>> lanes;
+  };
+  std::map<std::string, Entry> subs_;
+};
+
+}  // namespace m2mdb::server
+
+#endif  // M2MDB_SERVER_SUBSCRIPTIONS_SUBSCRIPTIONS_H_
