@@ -46,9 +46,46 @@ void ClipColumn(Column* c, int64_t lo, int64_t hi) {
   clip(c->strings);
 }
 
+// Merges the time-sorted tail of `*ot`/`*ov` from position i0 with all of
+// `pt`/`pv` (also sorted, unique times), `pv` winning on equal times, and
+// leaves the result in place of that tail. Linear: the data a load leaves
+// in several segments overlaps only where flushes met, so this touches the
+// points from the first overlap on, where sorting the whole column (the
+// former way) cost n log n index moves and a per-point type switch.
+template <typename V>
+void MergeSortedTail(std::vector<int64_t>* ot, V* ov, size_t i0, std::vector<int64_t>* pt, V* pv) {
+  const size_t n = ot->size(), m = pt->size();
+  std::vector<int64_t> t;
+  V v;
+  t.reserve(n - i0 + m);
+  v.reserve(n - i0 + m);
+  size_t a = i0, b = 0;
+  while (a < n && b < m) {
+    const int64_t ta = (*ot)[a], tb = (*pt)[b];
+    if (ta < tb) {
+      t.push_back(ta);
+      v.push_back(std::move((*ov)[a]));
+      a++;
+    } else {
+      t.push_back(tb);
+      v.push_back(std::move((*pv)[b]));
+      b++;
+      a += ta == tb;  // the newer source's point replaces the older one
+    }
+  }
+  for (; a < n; a++) t.push_back((*ot)[a]), v.push_back(std::move((*ov)[a]));
+  for (; b < m; b++) t.push_back((*pt)[b]), v.push_back(std::move((*pv)[b]));
+  ot->resize(i0);
+  ov->resize(i0);
+  ot->insert(ot->end(), t.begin(), t.end());
+  ov->insert(ov->end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.end()));
+}
+
 // Merges the parts of one (series, field) read — a part per segment, then the
-// frozen and active heads — into one column, newest last; sorts (last write
-// wins) only when a part starts before an earlier one ended.
+// frozen and active heads — into one column, newest last (a later part wins
+// on equal timestamps). Each part is sorted with unique times; a part that
+// starts after the merged points end is appended, one that overlaps them is
+// merged into their tail from the first point it reaches.
 class PartMerger {
  public:
   PartMerger(FieldType type, Column* out) : type_(type), out_(out) {
@@ -69,25 +106,41 @@ class PartMerger {
   // Takes p's points (p is left empty or unchanged).
   void Add(Column* p) {
     if (p->empty()) return;
-    if (!out_->empty() && p->times.front() <= last_end_) overlapping_ = true;
-    last_end_ = std::max(last_end_, p->times.back());
     if (out_->empty()) {
       *out_ = std::move(*p);
       *p = Column();
       p->type = type_;
-    } else {
+      return;
+    }
+    if (p->times.front() > out_->times.back()) {
       AppendColumn(*p, out_);
+      return;
+    }
+    const size_t i0 =
+        std::lower_bound(out_->times.begin(), out_->times.end(), p->times.front()) - out_->times.begin();
+    switch (type_) {
+      case FieldType::kFloat:
+        MergeSortedTail(&out_->times, &out_->floats, i0, &p->times, &p->floats);
+        break;
+      case FieldType::kInteger:
+        MergeSortedTail(&out_->times, &out_->ints, i0, &p->times, &p->ints);
+        break;
+      case FieldType::kUnsigned:
+        MergeSortedTail(&out_->times, &out_->uints, i0, &p->times, &p->uints);
+        break;
+      case FieldType::kBoolean:
+        MergeSortedTail(&out_->times, &out_->bools, i0, &p->times, &p->bools);
+        break;
+      case FieldType::kString:
+        MergeSortedTail(&out_->times, &out_->strings, i0, &p->times, &p->strings);
+        break;
     }
   }
-  void Finish() {
-    if (overlapping_) SortByTimeKeepLast(out_);
-  }
+  void Finish() {}
 
  private:
   const FieldType type_;
   Column* const out_;
-  bool overlapping_ = false;
-  int64_t last_end_ = INT64_MIN;
 };
 
 }  // namespace
@@ -454,6 +507,59 @@ Status DBImpl::ReadSeriesFieldSummarised(const Snapshot& snap, uint32_t db_id, i
   };
   for (const auto& h : snap.frozen) read_head(h);
   read_head(snap.active);
+
+  // Only the first point (the last, with limit_from_end) is wanted — the
+  // caller computes nothing but first() (last()) over one window — and the
+  // scan may answer with the block that holds it, undecoded, whatever the
+  // other sources overlap (ScanRequest::limit_points). That is the block
+  // whose max_time (min_time) is the latest (earliest) of all, the newest
+  // segment's on equal times as a newer source wins there; it must be
+  // wholly in range and untouched by tombstones, and no head may hold a
+  // point at exactly that time (the head's would win: then the general path
+  // decides). Head points are returned as they are: a later one wins in the
+  // caller like any point. After a load and a restart the day is in several
+  // segments whose blocks all overlap their neighbours', so the general path
+  // below decodes every block of the series to find one point (issue 18:
+  // last location of all trucks 10–14 ms).
+  if (request.limit_points == 1 && request.summary_window_ns <= 0 && !blocks.empty()) {
+    const bool from_end = request.limit_from_end;
+    const SegBlocks* best_seg = nullptr;
+    size_t best = 0;
+    int64_t best_t = 0;
+    for (const SegBlocks& sb : segs) {  // ascending id: ties go to the newest
+      for (size_t i = sb.begin; i < sb.end; i++) {
+        const segment::BlockStats& st = blocks[i]->stats;
+        if (st.count == 0) continue;
+        const int64_t t = from_end ? st.max_time : st.min_time;
+        if (best_seg == nullptr || (from_end ? t >= best_t : t <= best_t)) {
+          best_seg = &sb, best = i, best_t = t;
+        }
+      }
+    }
+    bool usable = best_seg != nullptr;
+    if (usable) {
+      const segment::BlockStats& st = blocks[best]->stats;
+      usable = st.min_time >= min_time && st.max_time <= max_time;
+      for (const auto& t : snap.version->tombstones) {
+        if (!usable) break;
+        usable = !(t.min_time <= st.max_time && t.max_time >= st.min_time &&
+                   TombstoneCovers(t, db_id, series_id, best_seg->seg->meta.id));
+      }
+      for (size_t k = 0; k < heads.size() && usable; k++) {
+        usable = !std::binary_search(heads[k].times.begin(), heads[k].times.end(), best_t);
+      }
+    }
+    if (usable) {
+      BlockSummary s = ToSummary(*blocks[best]);
+      if (!request.summary_filter || request.summary_filter(s)) {
+        summaries->push_back(s);
+        PartMerger merger(field.type, out);
+        for (Column& h : heads) merger.Add(&h);
+        merger.Finish();
+        return absl::OkStatus();
+      }
+    }
+  }
 
   // A block that shares time with another block (of any segment) may hold
   // overwritten points: sorted by min_time, block k overlaps another iff an
