@@ -103,16 +103,22 @@ class PartMerger {
     ClipColumn(part, min_time, max_time);
     Add(part);
   }
-  // Takes p's points (p is left empty or unchanged).
+  // Room for n points in all, so that appending part after part does not
+  // regrow (and copy) the column each time.
+  void Reserve(size_t n) { out_->reserve(n); }
+  // Takes p's points (p is left empty or unchanged). The first part is
+  // swapped in only when the column has no room for it: a swap hands the
+  // column's buffers (kept across series by Scan) to the part, which is
+  // then cleared, instead of freeing them.
   void Add(Column* p) {
     if (p->empty()) return;
-    if (out_->empty()) {
-      *out_ = std::move(*p);
-      *p = Column();
+    if (out_->empty() && out_->times.capacity() < p->size()) {
+      std::swap(*out_, *p);
+      p->clear();
       p->type = type_;
       return;
     }
-    if (p->times.front() > out_->times.back()) {
+    if (out_->empty() || p->times.front() > out_->times.back()) {
       AppendColumn(*p, out_);
       return;
     }
@@ -647,7 +653,18 @@ Status DBImpl::ReadSeriesFieldSummarised(const Snapshot& snap, uint32_t db_id, i
     return absl::OkStatus();
   }
   PartMerger merger(field.type, out);
-  Column part;
+  {
+    size_t total = 0;
+    for (size_t i = 0; i < blocks.size(); i++) total += summarise[i] ? 0 : blocks[i]->stats.count;
+    for (const Column& h : heads) total += h.size();
+    merger.Reserve(total);
+  }
+  // Reused by the thread's next read, as Scan's columns are: a fresh part
+  // per (series, field) was an allocation and a regrowth per source.
+  thread_local Column part;
+  absl::Cleanup release_part = [&] {
+    if (part.times.capacity() > (size_t{1} << 16) || part.strings.capacity() > 0) part = Column();
+  };
   for (const SegBlocks& sb : segs) {
     part.clear();
     part.type = field.type;
