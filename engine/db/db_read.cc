@@ -47,38 +47,52 @@ void ClipColumn(Column* c, int64_t lo, int64_t hi) {
 }
 
 // Merges the time-sorted tail of `*ot`/`*ov` from position i0 with all of
-// `pt`/`pv` (also sorted, unique times), `pv` winning on equal times, and
-// leaves the result in place of that tail. Linear: the data a load leaves
-// in several segments overlaps only where flushes met, so this touches the
-// points from the first overlap on, where sorting the whole column (the
-// former way) cost n log n index moves and a per-point type switch.
+// `pt`/`pv` (also sorted, unique times), `pv` winning on equal times, in
+// place: the vectors grow by p's size and the merge runs from the back, so
+// no buffer is allocated and each point is moved once (a forward merge into
+// a new buffer, then copied back, was a fifth of a 4-segment day's read).
+// Linear where sorting the whole column (the former way) cost n log n index
+// moves and a per-point type switch.
 template <typename V>
-void MergeSortedTail(std::vector<int64_t>* ot, V* ov, size_t i0, std::vector<int64_t>* pt, V* pv) {
-  const size_t n = ot->size(), m = pt->size();
-  std::vector<int64_t> t;
-  V v;
-  t.reserve(n - i0 + m);
-  v.reserve(n - i0 + m);
-  size_t a = i0, b = 0;
-  while (a < n && b < m) {
-    const int64_t ta = (*ot)[a], tb = (*pt)[b];
-    if (ta < tb) {
-      t.push_back(ta);
-      v.push_back(std::move((*ov)[a]));
-      a++;
+void MergeSortedTail(std::vector<int64_t>* ot, V* ov, size_t i0, const std::vector<int64_t>& pt, V* pv) {
+  const size_t n = ot->size(), m = pt.size();
+  ot->resize(n + m);
+  ov->resize(n + m);
+  int64_t* const t = ot->data();
+  auto* const v = ov->data();
+  const int64_t* const p = pt.data();
+  auto* const q = pv->data();
+  // Invariant: k - a >= b, so a write at k - 1 never lands on an unread
+  // point of the tail [i0, a).
+  size_t a = n, b = m, k = n + m;
+  while (a > i0 && b > 0) {
+    const int64_t ta = t[a - 1], tb = p[b - 1];
+    if (ta > tb) {
+      --a, --k;
+      if (k != a) {
+        t[k] = ta;
+        v[k] = std::move(v[a]);
+      }
     } else {
-      t.push_back(tb);
-      v.push_back(std::move((*pv)[b]));
-      b++;
-      a += ta == tb;  // the newer source's point replaces the older one
+      --b, --k;
+      t[k] = tb;
+      v[k] = std::move(q[b]);
+      a -= ta == tb;  // the newer source's point replaces the older one
     }
   }
-  for (; a < n; a++) t.push_back((*ot)[a]), v.push_back(std::move((*ov)[a]));
-  for (; b < m; b++) t.push_back((*pt)[b]), v.push_back(std::move((*pv)[b]));
-  ot->resize(i0);
-  ov->resize(i0);
-  ot->insert(ot->end(), t.begin(), t.end());
-  ov->insert(ov->end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.end()));
+  while (b > 0) {
+    --b, --k;
+    t[k] = p[b];
+    v[k] = std::move(q[b]);
+  }
+  // [i0, a) is in place; the merged run [k, n + m) follows it once moved
+  // down over the gap the replaced points left.
+  if (k > a) {
+    std::move(t + k, t + n + m, t + a);
+    std::move(v + k, v + n + m, v + a);
+  }
+  ot->resize(a + (n + m - k));
+  ov->resize(a + (n + m - k));
 }
 
 // Merges the parts of one (series, field) read — a part per segment, then the
@@ -126,19 +140,19 @@ class PartMerger {
         std::lower_bound(out_->times.begin(), out_->times.end(), p->times.front()) - out_->times.begin();
     switch (type_) {
       case FieldType::kFloat:
-        MergeSortedTail(&out_->times, &out_->floats, i0, &p->times, &p->floats);
+        MergeSortedTail(&out_->times, &out_->floats, i0, p->times, &p->floats);
         break;
       case FieldType::kInteger:
-        MergeSortedTail(&out_->times, &out_->ints, i0, &p->times, &p->ints);
+        MergeSortedTail(&out_->times, &out_->ints, i0, p->times, &p->ints);
         break;
       case FieldType::kUnsigned:
-        MergeSortedTail(&out_->times, &out_->uints, i0, &p->times, &p->uints);
+        MergeSortedTail(&out_->times, &out_->uints, i0, p->times, &p->uints);
         break;
       case FieldType::kBoolean:
-        MergeSortedTail(&out_->times, &out_->bools, i0, &p->times, &p->bools);
+        MergeSortedTail(&out_->times, &out_->bools, i0, p->times, &p->bools);
         break;
       case FieldType::kString:
-        MergeSortedTail(&out_->times, &out_->strings, i0, &p->times, &p->strings);
+        MergeSortedTail(&out_->times, &out_->strings, i0, p->times, &p->strings);
         break;
     }
   }
