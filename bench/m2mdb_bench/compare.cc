@@ -1,6 +1,7 @@
-// The phases per target: fresh start → create database → load → flush →
-// stop (CPU and peak RSS of that whole life from wait4) → disk usage →
-// restart (time to /ping and to a first query answer) → query suite → stop.
+// The phases per target: fresh start → create database → load → (compacted
+// state only: the server's own full compaction) → stop (CPU and peak RSS of
+// that whole life from wait4) → restart (time to /ping and to a first query
+// answer) → disk usage while running → query suite → stop.
 #include "bench/m2mdb_bench/compare.h"
 
 #include <cstdio>
@@ -57,7 +58,8 @@ struct Side {
 void RunTarget(const CompareOptions& o, TargetKind kind, const std::string& dir,
                const std::vector<Batch>& batches, uint64_t values, TargetFigures* fig, Side* side) {
   fig->name = TargetName(kind);
-  auto target_or = Target::Create(kind, dir, o.m2mdb_binary);
+  const bool compacted = o.state == "compacted";
+  auto target_or = Target::Create(kind, dir, o.m2mdb_binary, compacted);
   if (!target_or.ok()) {
     fig->skipped = std::string(target_or.status().message());
     Log("SKIPPED " + fig->name + ": " + fig->skipped);
@@ -111,8 +113,10 @@ void RunTarget(const CompareOptions& o, TargetKind kind, const std::string& dir,
   fig->write_p99_ms = load->p99_ms;
   fig->write_max_ms = load->max_ms;
 
-  Log(fig->name + ": flushing");
-  if (absl::Status s = t.Flush(); !s.ok()) problem("flush: " + std::string(s.message()));
+  if (compacted) {
+    Log(fig->name + ": compacting");
+    if (absl::Status s = t.Flush(); !s.ok()) problem("compact: " + std::string(s.message()));
+  }
   // VmHWM now, not wait4's ru_maxrss: Linux carries the high-water mark of
   // the forked copy of this process (which holds the whole data set) across
   // exec, so ru_maxrss would report our size, not the server's.
@@ -125,24 +129,42 @@ void RunTarget(const CompareOptions& o, TargetKind kind, const std::string& dir,
   }
   if (hwm > 0) fig->peak_rss_mb = hwm / 1e6;
   if (kind == TargetKind::kM2mdb) {
-    auto c = CompressReport(t.data_dir());
+    if (compacted) {
+      if (absl::Status s = CompactEmbedded(t.data_dir()); !s.ok())
+        problem("compact: " + std::string(s.message()));
+    }
+    // The report flushes and compacts what it opens: in the as-loaded state
+    // it reads a copy, so that the queries below see the layout the load left.
+    std::string report_dir = t.data_dir();
+    std::error_code ec;
+    if (!compacted) {
+      report_dir = dir + "/report-copy";
+      std::filesystem::remove_all(report_dir, ec);
+      std::filesystem::copy(t.data_dir(), report_dir, std::filesystem::copy_options::recursive, ec);
+      if (ec) problem("copy for the compress report: " + ec.message());
+    }
+    auto c = CompressReport(report_dir);
     if (c.ok()) {
       fig->compress_report = c->text;
     } else {
       problem("compress report: " + std::string(c.status().message()));
     }
+    if (!compacted) std::filesystem::remove_all(report_dir, ec);
   }
-  DiskUsage du = Du(t.data_dir());
-  fig->disk_bytes = du.allocated;
-  fig->bytes_per_value = static_cast<double>(du.allocated) / std::max<uint64_t>(1, values);
-  Log(fig->name + ": " + std::to_string(du.allocated) + " bytes on disk (" +
-      F("%.3f", *fig->bytes_per_value) + " B/value)");
 
   // Restart: time to the first /ping and to the first query answer.
   if (absl::Status s = t.Start(); !s.ok()) return problem("restart: " + std::string(s.message()));
   auto ready = t.WaitReady(300);
   if (!ready.ok()) return problem("restart: " + std::string(ready.status().message()));
   fig->restart_ping_s = *ready;
+  // Bytes as a user's disk sees them: allocated blocks (du, not file sizes)
+  // of every file of the data directory while the server runs, preallocated
+  // WAL and metadata space included.
+  DiskUsage du = Du(t.data_dir());
+  fig->disk_bytes = du.allocated;
+  fig->bytes_per_value = static_cast<double>(du.allocated) / std::max<uint64_t>(1, values);
+  Log(fig->name + ": " + std::to_string(du.allocated) + " bytes on disk while running (" +
+      F("%.3f", *fig->bytes_per_value) + " B/value, " + o.state + ")");
   const QuerySpec probe = ProbeQuery(o.gen);
   const std::string probe_path = QueryPath(probe, LoadKind(kind), o.db);
   bool query_available = true;
@@ -217,6 +239,8 @@ absl::StatusOr<CompareResult> RunCompare(const CompareOptions& o) {
   }
   if (o.workers <= 0 || o.batch_size <= 0)
     return absl::InvalidArgumentError("--workers and --batch-size must be > 0");
+  if (o.state != "as-loaded" && o.state != "compacted")
+    return absl::InvalidArgumentError("--state must be as-loaded or compacted, not '" + o.state + "'");
   CompareResult r;
   r.env = CurrentEnvironment(o.command);
   r.profile = o.gen.profile;
@@ -227,6 +251,7 @@ absl::StatusOr<CompareResult> RunCompare(const CompareOptions& o) {
   r.batch_size = o.batch_size;
   r.query_runs = o.query_runs;
   r.query_warmup = o.query_warmup;
+  r.state = o.state;
 
   // Every target gets the very same bytes, generated once, in the same batches.
   std::string data;

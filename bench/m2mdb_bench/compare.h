@@ -24,8 +24,16 @@ struct CompareOptions {
   std::string db = "bench";
   std::string m2mdb_binary;  // path of `m2mdb`
   std::string work_dir;      // parent of the temp dir; "" = $TMPDIR or /tmp
-  bool keep = false;         // keep the data directories
-  std::string command;       // for the report
+  // The state the data is queried and measured in (issue 18):
+  //   "as-loaded" (default): after the load and one restart, each server with
+  //     its default configuration and no forced compaction — what a user sees;
+  //   "compacted": after each server's own full compaction (m2mdb: DB::Compact
+  //     on the stopped data directory; InfluxDB: snapshot and full compaction
+  //     forced by short cold durations; VictoriaMetrics: force_flush and
+  //     force_merge), then the restart.
+  std::string state = "as-loaded";
+  bool keep = false;    // keep the data directories
+  std::string command;  // for the report
 };
 
 // Runs every target. A target whose binary is missing is reported as skipped;

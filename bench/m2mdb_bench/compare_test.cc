@@ -49,6 +49,7 @@ TEST(Compare, SmallRunAgainstM2mdbIsCompleteAndCorrect) {
   ASSERT_TRUE(j.ok()) << "no JSON report: " << j.status();
   EXPECT_EQ((*j)["lines"].number(), 5 * 60 * 2);
   EXPECT_EQ((*j)["values"].number(), 5 * 60 * 10);
+  EXPECT_EQ((*j)["state"].text, "as-loaded");  // the default: what users see
   const Json& m = (*j)["targets"].at(0);
   ASSERT_EQ(m["name"].text, "m2mdb");
   ASSERT_EQ(m["skipped"].text, "") << "is build/bin/m2mdb built?";
@@ -83,6 +84,38 @@ TEST(Compare, SmallRunAgainstM2mdbIsCompleteAndCorrect) {
   int left = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir)) left += e.is_directory();
   EXPECT_EQ(left, 0);
+}
+
+// --state compacted: m2mdb is compacted embedded before the restart, and the
+// run says so; the queries still answer.
+TEST(Compare, CompactedStateIsRecordedAndAnswers) {
+  const std::string bin = BuildDir() + "/bin/m2mdb-bench";
+  ASSERT_TRUE(std::filesystem::exists(bin)) << bin;
+  const std::string dir = ::testing::TempDir() + "/m2mdb_bench_compare_compacted_test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string cmd = bin +
+                          " compare --state compacted --targets m2mdb --profile iot --scale 3 --duration 10m "
+                          "--workers 2 --batch-size 50 --runs 1 --warmup 0 --work-dir " +
+                          dir + " --json-out " + dir + "/r.json > " + dir + "/out.txt 2> " + dir + "/err.txt";
+  int rc = std::system(cmd.c_str());
+  std::ifstream out_f(dir + "/out.txt"), json_f(dir + "/r.json");
+  std::stringstream out, js;
+  out << out_f.rdbuf();
+  js << json_f.rdbuf();
+  ASSERT_TRUE(WIFEXITED(rc)) << "m2mdb-bench crashed";
+  EXPECT_EQ(WEXITSTATUS(rc), 0) << out.str();
+  EXPECT_NE(out.str().find("state: compacted"), std::string::npos) << out.str();
+  auto j = ParseJson(js.str());
+  ASSERT_TRUE(j.ok()) << "no JSON report: " << j.status();
+  EXPECT_EQ((*j)["state"].text, "compacted");
+  const Json& m = (*j)["targets"].at(0);
+  EXPECT_EQ(m["problems"].text, "");
+  EXPECT_GT(m["bytes_per_value"].number(), 0);
+  for (const Json& r : m["queries"].items) EXPECT_EQ(r["status"].text, "ok") << r["name"].text;
+  // A state that does not exist is refused.
+  rc = std::system((bin + " compare --state fresh --targets m2mdb > /dev/null 2>&1").c_str());
+  EXPECT_NE(WEXITSTATUS(rc), 0);
 }
 
 }  // namespace

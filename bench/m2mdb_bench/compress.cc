@@ -122,6 +122,16 @@ absl::StatusOr<CompressResult> CompressReport(const std::string& data_dir) {
   return r;
 }
 
+absl::Status CompactEmbedded(const std::string& data_dir) {
+  Options o;
+  o.data_dir = data_dir;
+  o.create_if_missing = false;
+  auto db = DB::Open(o);
+  if (!db.ok()) return db.status();
+  if (Status s = (*db)->Compact(); !s.ok()) return s;
+  return (*db)->Close();
+}
+
 absl::Status CreateDatabaseEmbedded(const std::string& data_dir, const std::string& database) {
   Options o;
   o.data_dir = data_dir;

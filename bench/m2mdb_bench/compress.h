@@ -29,6 +29,10 @@ struct CompressResult {
 // not distort the figure), then reads the storage report.
 absl::StatusOr<CompressResult> CompressReport(const std::string& data_dir);
 
+// Opens the (stopped) data directory, flushes and fully compacts it
+// (DB::Compact), and closes it: `compare --state compacted` for m2mdb.
+absl::Status CompactEmbedded(const std::string& data_dir);
+
 // Creates `database` in a fresh data directory, so `m2mdb serve` accepts
 // /write?db= for it before /query (CREATE DATABASE) exists.
 absl::Status CreateDatabaseEmbedded(const std::string& data_dir, const std::string& database);

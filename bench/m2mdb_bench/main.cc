@@ -165,6 +165,12 @@ int main(int argc, char** argv) {
   cmp_cmd->add_option("--work-dir", cmp.work_dir,
                       "Where the temporary data directories go (default $TMPDIR)");
   cmp_cmd->add_flag("--keep", cmp.keep, "Keep the data directories");
+  cmp_cmd
+      ->add_option("--state", cmp.state,
+                   "as-loaded: query after the load and one restart, nothing forced; compacted: after "
+                   "each database's own full compaction (docs/benchmarks.md)")
+      ->check(CLI::IsMember({"as-loaded", "compacted"}))
+      ->capture_default_str();
   cmp_cmd->add_flag("--json", json, "Print JSON instead of the table");
   cmp_cmd->add_option("--json-out", json_out, "Also write the JSON to this file");
   cmp_cmd->add_option("--svg", svg, "Write the comparison as an SVG bar chart");

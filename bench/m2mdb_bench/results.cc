@@ -172,6 +172,8 @@ std::string FormatTable(const CompareResult& r) {
   out += "data: profile " + r.profile + ", scale " + std::to_string(r.scale) + ", duration " + r.duration +
          ", seed " + std::to_string(r.seed) + ": " + std::to_string(r.lines) + " lines, " +
          std::to_string(r.values) + " field values, " + Fmt("%.1f", r.bytes / 1e6) + " MB\n";
+  out += "state: " + (r.state.empty() ? std::string("not recorded") : r.state) +
+         "; bytes: allocated blocks (du) of every file of the data directory while the server runs\n";
   out += "load: " + std::to_string(r.workers) + " workers, " + std::to_string(r.batch_size) +
          " lines per request (the same for every target); queries: " + std::to_string(r.query_warmup) +
          " warm-up runs discarded, median of " + std::to_string(r.query_runs) + " [min–max]\n";
@@ -241,6 +243,7 @@ std::string FormatJson(const CompareResult& r) {
   kv("bytes", std::to_string(r.bytes));
   kv("query_warmup", std::to_string(r.query_warmup));
   kv("query_runs", std::to_string(r.query_runs));
+  kv("state", JsonQuote(r.state));
   o += "  \"targets\": [\n";
   for (size_t i = 0; i < r.targets.size(); i++) {
     const TargetFigures& t = r.targets[i];
@@ -298,6 +301,7 @@ absl::StatusOr<CompareResult> ParseCompareJson(std::string_view text) {
   r.values = static_cast<uint64_t>(integer(j["values"]));
   r.bytes = static_cast<uint64_t>(integer(j["bytes"]));
   r.query_warmup = static_cast<int>(integer(j["query_warmup"]));
+  r.state = str(j["state"]);
   r.query_runs = static_cast<int>(integer(j["query_runs"]));
   for (const Json& t : j["targets"].items) {
     TargetFigures f;

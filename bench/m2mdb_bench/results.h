@@ -31,7 +31,9 @@ struct TargetFigures {
   std::optional<double> ingest_lines_per_s{};
   std::optional<double> ingest_mb_per_s{};
   std::optional<double> write_p50_ms{}, write_p99_ms{}, write_max_ms{};
-  std::optional<double> bytes_per_value{};  // du of the data directory / values
+  // Allocated blocks (st_blocks * 512, as du) of every file of the data
+  // directory, counted while the server runs after the restart / values.
+  std::optional<double> bytes_per_value{};
   std::optional<uint64_t> disk_bytes{};
   std::optional<double> peak_rss_mb{};
   std::optional<double> cpu_us_per_value{};
@@ -60,6 +62,9 @@ struct CompareResult {
   uint64_t bytes = 0;
   int query_runs = 0;
   int query_warmup = 0;
+  // "as-loaded" or "compacted" (CompareOptions::state); "" in runs recorded
+  // before it existed (those were compacted).
+  std::string state{};
   std::vector<TargetFigures> targets{};  // targets[0] is the reference for ratios when it is m2mdb
 };
 

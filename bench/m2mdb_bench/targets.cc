@@ -108,7 +108,7 @@ Target::~Target() {
 }
 
 absl::StatusOr<std::unique_ptr<Target>> Target::Create(TargetKind kind, const std::string& work_dir,
-                                                       const std::string& m2mdb_binary) {
+                                                       const std::string& m2mdb_binary, bool compacted) {
   std::string binary;
   switch (kind) {
     case TargetKind::kM2mdb:
@@ -127,6 +127,7 @@ absl::StatusOr<std::unique_ptr<Target>> Target::Create(TargetKind kind, const st
     return absl::NotFoundError(TargetName(kind) + ": " + binary + " not found; " + how);
   }
   std::unique_ptr<Target> t(new Target(kind, work_dir, binary));
+  t->compacted_ = compacted;
   std::error_code ec;
   fs::create_directories(work_dir + "/data", ec);
   if (ec) return absl::InternalError("create " + work_dir + ": " + ec.message());
@@ -148,15 +149,18 @@ absl::StatusOr<std::unique_ptr<Target>> Target::Create(TargetKind kind, const st
 absl::Status Target::WriteInfluxConfig() {
   std::ofstream f(work_dir_ + "/influxdb.conf");
   // wal-fsync-delay 0s: every write is fsynced before the ack, like m2mdb's
-  // default. The cold durations make InfluxDB snapshot its cache and fully
-  // compact soon after the load, so its disk figure is its steady state.
+  // default. Compacted state only: the cold durations make InfluxDB snapshot
+  // its cache and fully compact soon after the load (its defaults, 10 min
+  // and 4 h, leave a fresh load in the WAL and cache: the as-loaded state).
   // The _internal monitor database is off: it would add its own bytes.
   f << "reporting-disabled = true\n"
     << "bind-address = \"127.0.0.1:" << rpc_port_ << "\"\n"
     << "[meta]\n  dir = \"" << data_dir_ << "/meta\"\n  logging-enabled = false\n"
     << "[data]\n  dir = \"" << data_dir_ << "/data\"\n  wal-dir = \"" << data_dir_ << "/wal\"\n"
     << "  wal-fsync-delay = \"0s\"\n  query-log-enabled = false\n"
-    << "  cache-snapshot-write-cold-duration = \"2s\"\n  compact-full-write-cold-duration = \"5s\"\n"
+    << (compacted_
+            ? "  cache-snapshot-write-cold-duration = \"2s\"\n  compact-full-write-cold-duration = \"5s\"\n"
+            : "")
     << "[retention]\n  enabled = false\n"
     << "[shard-precreation]\n  enabled = false\n"
     << "[monitor]\n  store-enabled = false\n"
@@ -274,15 +278,31 @@ absl::Status Target::CreateDatabase(const std::string& db) {
                                 a.body + a.error);
 }
 
+absl::Status WaitDiskStable(const std::string& dir, int stable_polls, double timeout_seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
+  uint64_t last = Du(dir).apparent;
+  int stable = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const uint64_t now = Du(dir).apparent;
+    stable = now == last ? stable + 1 : 0;
+    if (stable >= stable_polls) return absl::OkStatus();
+    last = now;
+  }
+  return absl::DeadlineExceededError(dir + " still changing after " + std::to_string(timeout_seconds) + " s");
+}
+
 absl::Status Target::Flush() {
+  if (!compacted_) return absl::OkStatus();
   if (kind_ == TargetKind::kVictoriaMetrics) {
     HttpClient c(url_, 120);
     HttpAnswer a = c.Get("/internal/force_flush");
     if (!a.ok()) return absl::UnavailableError("force_flush: HTTP " + std::to_string(a.status) + a.error);
-    // force_flush makes the in-memory buffers searchable and writes them out;
-    // give the background merge a moment, as a running server would have.
-    std::this_thread::sleep_for(std::chrono::seconds(2));
-    return absl::OkStatus();
+    // force_merge (every partition: empty prefix) starts the merge in the
+    // background and answers at once: wait until the parts stop changing.
+    a = c.Get("/internal/force_merge?partition_prefix=");
+    if (!a.ok()) return absl::UnavailableError("force_merge: HTTP " + std::to_string(a.status) + a.error);
+    return WaitDiskStable(data_dir_, 3, 180);
   }
   if (kind_ == TargetKind::kInfluxDB) {
     // Wait until the cache was snapshotted (the WAL is empty) and the full

@@ -33,10 +33,13 @@ struct ProcessUsage {
 class Target {
  public:
   // `work_dir`: a fresh directory for data, config and logs. `m2mdb_binary`:
-  // path of `m2mdb`. Fails with kNotFound (and how to install it) when the
-  // server binary is missing.
+  // path of `m2mdb`. `compacted`: configure and drive the server towards
+  // its fully compacted state (compare --state compacted); otherwise it runs
+  // with its default configuration and nothing is forced. Fails with
+  // kNotFound (and how to install it) when the server binary is missing.
   static absl::StatusOr<std::unique_ptr<Target>> Create(TargetKind kind, const std::string& work_dir,
-                                                        const std::string& m2mdb_binary);
+                                                        const std::string& m2mdb_binary,
+                                                        bool compacted = false);
   ~Target();  // kills the process if still running (SIGKILL by PID)
 
   TargetKind kind() const { return kind_; }
@@ -60,9 +63,12 @@ class Target {
   double SinceStart() const;
   // Creates the database (InfluxDB, m2mdb; VictoriaMetrics needs none).
   absl::Status CreateDatabase(const std::string& db);
-  // Makes everything ingested durable and compact before the disk is
-  // measured; leaves the server running (InfluxDB, VictoriaMetrics) — m2mdb
-  // flushes when stopped.
+  // After the load, with the server running. As loaded: nothing (every
+  // server makes its acknowledged writes durable when stopped). Compacted:
+  // InfluxDB's cache snapshot and full compaction are awaited,
+  // VictoriaMetrics is asked to flush and merge (force_flush, force_merge)
+  // and awaited; m2mdb's compaction is run by the caller on the stopped
+  // data directory (CompactEmbedded), as the server has no endpoint for it.
   absl::Status Flush();
   // SIGTERM, wait up to `timeout_seconds`, then SIGKILL. Usage of the
   // process' whole life is returned.
@@ -82,6 +88,7 @@ class Target {
   std::string url_{};
   int port_ = 0;
   int rpc_port_ = 0;  // influxd's backup/restore RPC listener
+  bool compacted_ = false;
   pid_t pid_ = -1;
   std::chrono::steady_clock::time_point started_{};
 };
@@ -89,6 +96,10 @@ class Target {
 // A free TCP port on 127.0.0.1 (bound and released; the tiny race with other
 // programs is acceptable for a benchmark).
 absl::StatusOr<int> FreePort();
+
+// Waits until the apparent size of the files under `dir` stopped changing
+// for `stable_polls` polls one second apart (a background merge finished).
+absl::Status WaitDiskStable(const std::string& dir, int stable_polls, double timeout_seconds);
 
 // Bytes the files under `dir` take on disk (st_blocks, as du) and their
 // apparent size.

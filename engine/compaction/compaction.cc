@@ -174,6 +174,13 @@ size_t TrailingRunToMerge(const std::vector<std::shared_ptr<SegmentRef>>& segs, 
   return run < trigger ? 0 : run;
 }
 
+bool IdlePartitionShouldMerge(const std::vector<std::shared_ptr<SegmentRef>>& segs, int64_t newest_write_ns,
+                              int64_t now_ns, int64_t idle_ns, bool head_overlaps) {
+  if (idle_ns <= 0 || segs.size() < 2 || head_overlaps) return false;
+  // A clock set back makes the age negative: not idle, retried later.
+  return SatSub(now_ns, newest_write_ns) >= idle_ns;
+}
+
 bool TombstonesCover(const std::vector<index::Tombstone>& tombstones, uint32_t db_id,
                      const std::vector<std::shared_ptr<SegmentRef>>& segs) {
   bool tomb = false;

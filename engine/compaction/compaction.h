@@ -72,6 +72,18 @@ StatusOr<MergeResult> MergeSegments(uint32_t db_id, int64_t partition_start,
 // id, so it must not hold data older than any segment left after it.
 size_t TrailingRunToMerge(const std::vector<std::shared_ptr<SegmentRef>>& segs, size_t trigger);
 
+// Whether an idle partition's segments (ascending id) should all be merged
+// into one: it has two or more, nothing was added to it for `idle_ns` (its
+// newest segment was written at `newest_write_ns`, now is `now_ns`) and no
+// head holds points of its time range (`head_overlaps`: a flush would add a
+// segment soon). Size-tiered merging alone leaves a partition that stopped
+// receiving data in up to (trigger - 1) segments per level — the layout
+// issue 18 measured (four segments of one day) — which makes every query
+// of it merge overlapping sources; one rewrite once it is quiet gives the
+// one-source layout the read fast paths want. idle_ns <= 0: never.
+bool IdlePartitionShouldMerge(const std::vector<std::shared_ptr<SegmentRef>>& segs, int64_t newest_write_ns,
+                              int64_t now_ns, int64_t idle_ns, bool head_overlaps);
+
 // Whether a tombstone of `db_id` covers one of `segs` (a full compaction
 // then rewrites the partition to make the delete physical).
 bool TombstonesCover(const std::vector<index::Tombstone>& tombstones, uint32_t db_id,

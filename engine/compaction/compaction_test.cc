@@ -30,6 +30,23 @@ TEST(Compaction, MergesOnlyATrailingRunOfOneLevel) {
   EXPECT_EQ(TrailingRunToMerge({Seg(1, 0), Seg(2, 0), Seg(3, 1), Seg(4, 0)}, 2), 0u);
 }
 
+TEST(Compaction, IdlePartitionMergesWhole) {
+  const int64_t s = 1000000000;
+  const std::vector<std::shared_ptr<SegmentRef>> four = {Seg(1, 1), Seg(2, 0), Seg(3, 0), Seg(4, 2)};
+  // Quiet for the idle time, no head data: merged, whatever the levels.
+  EXPECT_TRUE(IdlePartitionShouldMerge(four, 100 * s, 160 * s, 60 * s, false));
+  // Not yet quiet long enough.
+  EXPECT_FALSE(IdlePartitionShouldMerge(four, 100 * s, 159 * s, 60 * s, false));
+  // A head holds points of the partition: a flush is coming, wait for it.
+  EXPECT_FALSE(IdlePartitionShouldMerge(four, 100 * s, 1000 * s, 60 * s, true));
+  // One segment is already the goal; 0 turns the rule off.
+  EXPECT_FALSE(IdlePartitionShouldMerge({Seg(1, 0)}, 0, 1000 * s, 60 * s, false));
+  EXPECT_FALSE(IdlePartitionShouldMerge(four, 0, 1000 * s, 0, false));
+  // A clock that went back, and extreme times, do not wrap into "idle".
+  EXPECT_FALSE(IdlePartitionShouldMerge(four, 100 * s, 50 * s, 60 * s, false));
+  EXPECT_FALSE(IdlePartitionShouldMerge(four, INT64_MAX, INT64_MIN, 60 * s, false));
+}
+
 TEST(Compaction, RetentionDropsPartitionsThatEndedBeforeTheCutoff) {
   const int64_t day = 86400ll * 1000000000ll;
   Version v;

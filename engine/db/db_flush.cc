@@ -7,6 +7,8 @@
 #include <chrono>
 #include <map>
 
+#include <sys/stat.h>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 
@@ -146,8 +148,39 @@ Status DBImpl::CompactLocked(bool all) {
                "; run `m2mdb check --repair`");
     return false;
   };
+  // Idle partitions (Options::compaction_idle_seconds): at most one is
+  // merged whole per round, so that a restart with many quiet partitions
+  // rewrites them one a second rather than holding the maintenance lock (and
+  // so the flushes ingest waits for) for all of them at once.
+  const int64_t idle_ns = int64_t{std::max(0, options_.compaction_idle_seconds)} * 1000000000;
+  bool idle_merged = all;
+  std::vector<std::shared_ptr<Head>> heads;
+  if (!all && idle_ns > 0) {
+    absl::MutexLock sl(&state_mu_);
+    heads = frozen_;
+    heads.push_back(active_);
+  }
   for (auto& [key, segs] : parts) {
     if (!dbs.contains(key.first)) continue;
+    if (!idle_merged && segs.size() >= 2) {
+      const int64_t pstart = key.second;
+      const int64_t pend =
+          PartitionEnd(pstart, compaction::PartitionNs(dbs.at(key.first), options_.default_partition_ns));
+      bool head_overlaps = false;
+      for (const auto& h : heads) {
+        head_overlaps |= h->points() > 0 && h->min_time() <= pend && h->max_time() >= pstart;
+      }
+      // The newest segment's file time says when the partition last got
+      // data, across restarts too (an id order says nothing about time).
+      struct stat st;
+      const int64_t written = ::stat(segs.back()->path.c_str(), &st) == 0
+                                  ? int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec
+                                  : NowNanos();
+      if (compaction::IdlePartitionShouldMerge(segs, written, NowNanos(), idle_ns, head_overlaps)) {
+        ASSIGN_OR_RETURN(idle_merged, compact(key, segs));
+        continue;
+      }
+    }
     if (all) {
       if (segs.size() >= trigger || compaction::TombstonesCover(version->tombstones, key.first, segs)) {
         ASSIGN_OR_RETURN(bool done, compact(key, segs));

@@ -513,6 +513,20 @@ Status ScanSource(ExecContext* ctx, const SelectPlan& plan, size_t si, ScanState
       req.summary_filter = [summary_need = sp.summary_need](const BlockSummary& b) {
         return SummaryUsable(b, summary_need[static_cast<size_t>(b.type) & 7]);
       };
+      // first() alone, or last() alone (every slot, plain, over one window;
+      // count() needs no statistic, so partial_need cannot tell): the scan
+      // need find only the earliest (latest) point of each field, from the
+      // block that holds it, instead of merging every overlapping source.
+      bool all_first = !plan.slots.empty() && !plan.has_time_group, all_last = all_first;
+      for (const Slot& slot : plan.slots) {
+        const bool plain = !slot.transform && !slot.over_aggregate;
+        all_first &= plain && slot.reduce == "first";
+        all_last &= plain && slot.reduce == "last";
+      }
+      if (all_first || all_last) {
+        req.limit_points = 1;
+        req.limit_from_end = all_last;
+      }
     }
     TagMatcher half_a, half_b;
     if (use_partial && SplitMatchers(ctx, src, parts.matchers, &half_a, &half_b)) {

@@ -44,6 +44,10 @@ MODES = [
     ("head", ["--query-threads", "1"]),
     ("segments", ["--flush", "--block-points", "16", "--query-threads", "1"]),
     ("two-scans", ["--flush", "--block-points", "16", "--query-threads", "2"]),
+    # Every series in two overlapping segments plus the head (issue 18):
+    # the merge of sources and the summaries and first/last shortcuts that
+    # must hold when blocks of several sources overlap.
+    ("layers", ["--layers", "3", "--block-points", "16", "--query-threads", "1"]),
 ]
 
 

@@ -1,7 +1,7 @@
 // tests/query/query_driver.cc — runs InfluxQL through an embedded m2mdb.
 //
 //   query_driver --data-dir DIR --db NAME [--load FILE.lp]... [--flush]
-//                [--block-points N] [--no-block-stats] [--query-threads 1|2]
+//                [--layers N] [--block-points N] [--no-block-stats] [--query-threads 1|2]
 //                [--epoch ms] [--format json|csv|table] [--now NS] [--time]
 //
 // Loads line protocol files into database NAME (created if missing), then
@@ -14,7 +14,12 @@
 // blocks: many block boundaries inside the test data); --no-block-stats
 // makes aggregates decode every block; --query-threads 2 lets a large
 // aggregate split its series over two scans (exec::SplitMatchers) on any
-// machine, 1 never (default: by the number of CPUs).
+// machine, 1 never (default: by the number of CPUs). --layers N (N >= 2)
+// loads the data in N parts, each point's part chosen by a hash of its
+// series and time (so that an overwrite lands after what it overwrites),
+// and flushes after each part but the last: every series then lies in N - 1
+// segments that overlap in time plus the in-memory head, the layout a load
+// and a restart leave (issue 18), for the read path that merges sources.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -34,6 +39,7 @@ int main(int argc, char** argv) {
   bool flush = false, timing = false;
   int64_t now = 0;
   uint32_t block_points = 0;
+  int layers = 0;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -45,6 +51,8 @@ int main(int argc, char** argv) {
       loads.push_back(next());
     else if (a == "--flush")
       flush = true;
+    else if (a == "--layers")
+      layers = std::stoi(next());
     else if (a == "--block-points")
       block_points = static_cast<uint32_t>(std::stoul(next()));
     else if (a == "--no-block-stats")
@@ -82,17 +90,46 @@ int main(int argc, char** argv) {
   if (!db.empty()) {
     (void)database->CreateDatabase({.name = db, .partition_ns = m2mdb::DefaultShardDuration(0)});
   }
+  std::vector<std::string> bodies;
   for (const std::string& f : loads) {
     std::ifstream in(f);
     std::stringstream ss;
     ss << in.rdbuf();
-    auto r = database->WriteLineProtocol(db, ss.str(), {});
+    bodies.push_back(ss.str());
+  }
+  if (layers >= 2) {
+    // Part of a line: a hash of its series key (up to the first unescaped
+    // space) and its last token (the timestamp).
+    std::vector<std::string> parts(static_cast<size_t>(layers));
+    for (const std::string& body : bodies) {
+      std::istringstream lines(body);
+      std::string line;
+      while (std::getline(lines, line)) {
+        size_t key_end = 0;
+        while (key_end < line.size() &&
+               !(line[key_end] == ' ' && (key_end == 0 || line[key_end - 1] != '\\')))
+          key_end++;
+        const size_t ts = line.find_last_of(' ');
+        const std::string key = line.substr(0, key_end) + (ts == std::string::npos ? "" : line.substr(ts));
+        parts[std::hash<std::string>{}(key) % parts.size()] += line + "\n";
+      }
+    }
+    bodies = std::move(parts);
+  }
+  for (size_t b = 0; b < bodies.size(); b++) {
+    auto r = database->WriteLineProtocol(db, bodies[b], {});
     if (!r.ok()) {
-      std::fprintf(stderr, "load %s: %s\n", f.c_str(), std::string(r.status().message()).c_str());
+      std::fprintf(stderr, "load: %s\n", std::string(r.status().message()).c_str());
       return 1;
     }
-    for (const auto& e : r->errors)
-      std::fprintf(stderr, "load %s line %d: %s\n", f.c_str(), e.line, e.reason.c_str());
+    for (const auto& e : r->errors) std::fprintf(stderr, "load line %d: %s\n", e.line, e.reason.c_str());
+    if (layers >= 2 && b + 1 < bodies.size()) {
+      const auto st = database->Flush();
+      if (!st.ok()) {
+        std::fprintf(stderr, "flush: %s\n", std::string(st.message()).c_str());
+        return 1;
+      }
+    }
   }
   if (flush) {
     const auto st = database->Flush();

@@ -171,7 +171,15 @@ struct ScanRequest {
   // points, the earliest ones in [min_time, max_time] (the latest ones with
   // limit_from_end), and Scan decodes only the blocks that can hold them, so
   // the work and memory of a scan are bounded by it rather than by the data.
-  // Ignored for summary_fields. Default: 0 = every point.
+  // For summary_fields, only limit_points = 1 with a single window
+  // (summary_window_ns <= 0) has a meaning: the caller needs nothing but the
+  // earliest point (the latest with limit_from_end) of each field, e.g. for
+  // first() (last()) alone, and Scan may then return, instead of all the
+  // points, the head's points and one summary whose first (last) statistic
+  // and min_time (max_time) are the earliest (latest) segment point: its
+  // other statistics then also cover points of other sources, and its time
+  // range may hold points of the column (none at its min_time or max_time).
+  // Other values are ignored for summary_fields. Default: 0 = every point.
   size_t limit_points = 0;
   bool limit_from_end = false;
   // When > 0, Scan fails with kResourceExhausted ("query memory limit
@@ -200,7 +208,8 @@ struct SeriesData {
   // the blocks of that field returned as statistics instead of points,
   // sorted by min_time. Their time ranges are disjoint from each other and
   // hold none of the column's points, so column + summaries together are
-  // exactly the field's points in [min_time, max_time].
+  // exactly the field's points in [min_time, max_time] (except with
+  // ScanRequest::limit_points = 1, which asks for the first or last only).
   std::vector<std::vector<BlockSummary>> summaries = {};
 };
 

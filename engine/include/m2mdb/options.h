@@ -44,6 +44,12 @@ struct Options {
   // level are merged into one of the next level once there are this many.
   // Default: 4.
   int compaction_trigger = 4;
+  // A partition that received no new segment for this long, and of which no
+  // in-memory head holds points, has all its segments merged into one by the
+  // background thread (one partition per round), so that the data a load
+  // left behind ends up in the single-source layout queries are fastest on
+  // without anyone calling Compact (seconds; 0 = never). Default: 60.
+  int compaction_idle_seconds = 60;
   // Run flushes, compactions and retention in background threads. Tests that
   // drive them by hand set false. Default: true.
   bool background_work = true;
