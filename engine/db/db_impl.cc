@@ -238,6 +238,12 @@ Status DBImpl::DropDatabase(std::string_view name) {
   RETURN_IF_ERROR(CheckOpen());
   absl::MutexLock l(&maint_mu_);
   ASSIGN_OR_RETURN(auto db, GetDb(name));
+  {
+    DeleteChange change;
+    change.kind = DeleteChange::Kind::kDropDatabase;
+    change.database = name;
+    RETURN_IF_ERROR(NotifyDelete(change));
+  }
   // Flush first so that no WAL record of this database is replayed later.
   RETURN_IF_ERROR(FreezeAndFlushLocked());
   std::vector<uint64_t> removed;

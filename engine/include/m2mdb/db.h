@@ -146,6 +146,8 @@ struct ScanRequest {
   // status stops the scan and is returned (a query deadline or cancel). It
   // must be cheap. Default: none.
   std::function<Status()> check = nullptr;
+  // Empty = the database's default retention policy.
+  std::string retention_policy = {};
 };
 
 // The points of one series, one Column per requested field (in the order of

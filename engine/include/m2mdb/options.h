@@ -8,6 +8,8 @@
 
 namespace m2mdb {
 
+class ChangeListener;  // m2mdb/change_listener.h
+
 // When a write is acknowledged. Persisted nowhere; may differ between runs.
 enum class WalSyncMode {
   // Acknowledge after an fdatasync covers the write (group commit: one fsync
@@ -73,6 +75,10 @@ struct Options {
   // Reads that do not touch damaged data are unaffected either way.
   // Default: false.
   bool skip_damaged_blocks = false;
+  // Told of every write, delete and drop, durably with the write (the
+  // contract is in m2mdb/change_listener.h); not owned, must outlive the
+  // DB. Continuous queries set it. Default: none.
+  ChangeListener* change_listener = nullptr;
 };
 
 struct WriteOptions {
@@ -86,6 +92,8 @@ struct WriteOptions {
   uint64_t max_line_length = 0;
   // Timestamp for lines without one (ns); 0 = the current time.
   int64_t default_time = 0;
+  // Empty = the database's default retention policy.
+  std::string retention_policy = {};
 };
 
 }  // namespace m2mdb
