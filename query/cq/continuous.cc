@@ -124,6 +124,7 @@ struct Group {
   Ranges dirty;
   Ranges inflight;        // taken by the refresher, not yet written
   int64_t marked_at = 0;  // clock when `dirty` last became non-empty
+  int64_t retry_at = 0;   // after a failed refresh: not before this (clock)
 };
 
 struct Cq {
@@ -138,6 +139,7 @@ struct Cq {
   std::vector<std::string> group_tags;  // sorted
   // Sources of the source database.
   std::string source_db;
+  std::string source_rp;  // "" = the default
   std::vector<std::string> source_names;
   std::vector<std::shared_ptr<RE2>> source_regexes;
   // The target.
@@ -268,7 +270,10 @@ struct ContinuousQueries::Impl {
     for (const auto& src : sel.sources) {
       const auto* m = std::get_if<Measurement>(&src.node);
       if (m == nullptr) return absl::InvalidArgumentError("continuous queries do not support subqueries");
-      if (cq->source_db.empty()) cq->source_db = m->database;
+      if (cq->source_db.empty()) {
+        cq->source_db = m->database;
+        cq->source_rp = m->retention_policy == kDefaultRp ? "" : m->retention_policy;
+      }
       if (m->database != cq->source_db) {
         return absl::InvalidArgumentError("a continuous query reads one database");
       }
@@ -285,7 +290,8 @@ struct ContinuousQueries::Impl {
     cq->target_rp = t.retention_policy == kDefaultRp ? "" : t.retention_policy;
     cq->target_name = t.name;
     // A rollup written into its own source would dirty itself for ever.
-    if (cq->target_db == cq->source_db && (t.name.empty() || cq->ReadsMeasurement(t.name))) {
+    if (cq->target_db == cq->source_db && cq->target_rp == cq->source_rp &&
+        (t.name.empty() || cq->ReadsMeasurement(t.name))) {
       return absl::InvalidArgumentError(
           "a continuous query cannot write INTO a measurement it reads (its rollup would invalidate itself)");
     }
@@ -404,6 +410,9 @@ struct ContinuousQueries::Impl {
   }
 
   void MarkLocked(Cq* cq, Group* g, int64_t a, int64_t b, int64_t now) {
+    // The executor computes no window that starts before the earliest time:
+    // the first window holding kMinTime is never rolled up.
+    a = std::max(a, cq->WindowEnd(kMinTime));
     if (a >= b) return;
     if (g->dirty.empty()) g->marked_at = now;
     // A mark inside a dirty range (the steady state: writes into the current
@@ -510,6 +519,7 @@ struct ContinuousQueries::Impl {
             std::chrono::duration_cast<std::chrono::nanoseconds>(options.refresh_delay).count();
         const int64_t cutoff = cq->WindowStart(now - horizon);  // windows ending at or before it are due
         for (auto& [key, g] : cq->groups) {
+          if (g->retry_at > now) continue;
           for (auto it = g->dirty.rbegin(); it != g->dirty.rend(); ++it) {
             const int64_t end = std::min(it->second, cutoff);
             if (end <= it->first) continue;
@@ -550,6 +560,12 @@ struct ContinuousQueries::Impl {
     const int64_t now = options.clock();
     if (!ok) {
       MarkLocked(cq, g, c.a, c.b, c.marked_at);
+      // Not again in this pass (nor for a while): a chunk that keeps failing
+      // must not starve the others.
+      g->retry_at =
+          now +
+          std::max<int64_t>(
+              1, std::chrono::duration_cast<std::chrono::nanoseconds>(options.poll_interval).count() * 5);
       refresh_errors++;
       return;
     }
@@ -656,6 +672,14 @@ struct ContinuousQueries::Impl {
       src.node = std::move(m);
       sel.sources.push_back(std::move(src));
     }
+    // Empty windows get no rollup point: with the default fill(null) an
+    // aggregate such as count() would give 0 rows for windows without data
+    // that happen to lie in the refreshed range, making the rollup depend on
+    // how the range was chunked. fill(N|previous|linear) stays as written.
+    if (!sel.fill.specified || sel.fill.mode == FillMode::kNull) {
+      sel.fill.mode = FillMode::kNone;
+      sel.fill.specified = true;
+    }
     AndInto(&sel.condition, TimeCmp(BinaryOp::kGte, a));
     AndInto(&sel.condition, TimeCmp(BinaryOp::kLte, b - 1));
     for (const auto& [k, v] : g.tags) AndInto(&sel.condition, TagEq(k, v));
@@ -682,6 +706,7 @@ struct ContinuousQueries::Impl {
     qo.now = options.clock();
     std::vector<Statement> statements;
     statements.push_back(std::move(parsed[0]));
+    if (getenv("CQ_DEBUG")) LogInfo("refresh ", String(statements[0]));
     auto results = exec.Execute(statements, qo);
     if (results.empty()) return absl::InternalError("refresh query gave no result");
     if (!results[0].error.empty()) return absl::InternalError(results[0].error);
@@ -772,6 +797,7 @@ struct ContinuousQueries::Impl {
       copy->source_db = cq->source_db;
       copy->source_names = cq->source_names;
       copy->source_regexes = cq->source_regexes;
+      copy->source_rp = cq->source_rp;
       copy->target_db = cq->target_db;
       copy->target_rp = cq->target_rp;
       copy->target_name = cq->target_name;
@@ -789,7 +815,14 @@ struct ContinuousQueries::Impl {
         bool any = false;
         ASSIGN_OR_RETURN(auto sources, SourceMeasurements(d, *copy, *group));
         for (const auto& m : sources) {
-          ASSIGN_OR_RETURN(auto matchers, ExactMatchers(d, copy->source_db, m, *group));
+          // Source series of a GROUP BY tag list have more tags than the
+          // group; with GROUP BY * the group is exactly one series.
+          std::vector<TagMatcher> matchers;
+          if (copy->wildcard) {
+            ASSIGN_OR_RETURN(matchers, ExactMatchers(d, copy->source_db, m, *group));
+          } else {
+            for (const auto& [tk, tv] : group->tags) matchers.push_back({tk, TagOp::kEqual, tv});
+          }
           ASSIGN_OR_RETURN(bool has, Extent(d, copy->source_db, "", m, matchers, a, b, &f, &l));
           if (has) {
             any = true;

@@ -77,6 +77,11 @@ StatusOr<std::vector<ResultSeries>> RunSelectInto(const SelectStatement& s, Exec
   const Measurement& target = *s.into;
   std::string database = target.database.empty() ? ctx->options->database : target.database;
   if (database.empty()) return absl::InvalidArgumentError("database name required");
+  {
+    bool exists = false;
+    for (const auto& d : ctx->db->ListDatabases()) exists = exists || d.name == database;
+    if (!exists) return absl::NotFoundError(absl::StrCat("database not found: ", database));
+  }
   ASSIGN_OR_RETURN(SelectStatement plain, WithoutInto(s));
   ASSIGN_OR_RETURN(std::vector<ResultSeries> rows, RunSelect(plain, ctx, planner::TimeRange{}));
   std::vector<Point> points;

@@ -666,7 +666,13 @@ StatusOr<Statement::Node> Parser::ParseCreateContinuousQuery() {
   for (const auto& d : s.select.dimensions) {
     if (const auto* td = std::get_if<TimeDimension>(&d.node)) interval = td->interval_ns;
   }
-  if (!s.select.is_raw && interval == 0) return Found(ScanIgnoreWs(), {"GROUP BY time(...)"});
+  if (!s.select.is_raw && interval == 0) {
+    // influxd rewinds over the whitespace and the last token of the SELECT
+    // and reports that token.
+    Unscan();
+    Unscan();
+    return Found(ScanIgnoreWs(), {"GROUP BY time(...)"});
+  }
   RETURN_IF_ERROR(ExpectTokens({TokenType::kEnd}));
   if (s.resample_for_ns != 0) {
     if (s.resample_every_ns != 0 && s.resample_every_ns > interval) interval = s.resample_every_ns;
