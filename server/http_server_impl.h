@@ -70,7 +70,7 @@ class HttpServer::Impl {
         options_(o),
         tokens_(std::make_shared<const TokenStore>(std::move(tokens))),
         auth_required_(auth_required),
-        executor_(db) {}
+        executor_(db, o.continuous_queries) {}
 
   Status Init();
   ~Impl() {

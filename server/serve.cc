@@ -1,6 +1,8 @@
 #include "server/serve.h"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
@@ -17,6 +19,7 @@
 
 #include "m2mdb/db.h"
 #include "m2mdb/log.h"
+#include "m2mdb/query/continuous.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/mqtt/listener.h"
@@ -185,11 +188,21 @@ int Serve(const ServeOptions& options) {
   // A client closing mid-response must not kill the server (TLS writes).
   signal(SIGPIPE, SIG_IGN);
 
+  // The continuous queries listen to every write from the WAL replay on
+  // (their dirty marks come back with the WAL after a crash); they outlive
+  // the DB, whose Close checkpoints them.
+  query::ContinuousQueryOptions cqo;
+  cqo.poll_interval = std::chrono::milliseconds(std::max(options.cq_poll_ms, 10));
+  cqo.refresh_delay = std::chrono::milliseconds(std::max(options.cq_refresh_delay_ms, 0));
+  query::ContinuousQueries cqs(cqo);
+  o.change_listener = &cqs;
   auto db = DB::Open(o);
   if (!db.ok()) {
     std::fprintf(stderr, "m2mdb serve: %s\n", std::string(db.status().message()).c_str());
     return kExitCannotStart;
   }
+  ServeOptions with_cqs = options;
+  with_cqs.continuous_queries = &cqs;
   for (const auto& name : options.create_databases) {
     if (Status s = (*db)->CreateDatabase({.name = name}); !s.ok()) {
       std::fprintf(stderr, "m2mdb serve: creating database %s: %s\n", name.c_str(),
@@ -247,7 +260,7 @@ int Serve(const ServeOptions& options) {
     }
   }
 
-  auto server = HttpServer::Create(db->get(), options, std::move(*tokens), auth_required);
+  auto server = HttpServer::Create(db->get(), with_cqs, std::move(*tokens), auth_required);
   if (!server.ok()) {
     std::fprintf(stderr, "m2mdb serve: %s\n", std::string(server.status().message()).c_str());
     (void)(*db)->Close();
@@ -305,6 +318,13 @@ int Serve(const ServeOptions& options) {
     }
   }
 
+  // The refresher starts last: no early return above leaves it running
+  // over a closed DB.
+  if (Status s = cqs.Attach(db->get()); !s.ok()) {
+    std::fprintf(stderr, "m2mdb serve: continuous queries: %s\n", std::string(s.message()).c_str());
+    (void)(*db)->Close();
+    return kExitCannotStart;
+  }
   std::thread http([&] { (*server)->Run(); });
   std::thread mqtt_thread;
   if (mqtt_listener) {
@@ -334,6 +354,7 @@ int Serve(const ServeOptions& options) {
     if (mqtt_subscriber) mqtt_subscriber->Stop();
     http.join();
     if (mqtt_thread.joinable()) mqtt_thread.join();
+    cqs.Stop();  // a chunk in flight finishes; its marks are kept otherwise
     Status s = (*db)->Close();
     if (!s.ok()) {
       LogError("close: ", s.message());
