@@ -64,10 +64,10 @@ class PythonClient(unittest.TestCase):
             c = client(s.port)
             c.create_database("db0")
             c.create_continuous_query("cq_mean", 'SELECT mean("v") INTO "v_1m" FROM "m" GROUP BY time(1m), *',
-                                      "db0", resample_opts="EVERY 10s FOR 2m")
+                                      "db0", resample_opts="EVERY 1s FOR 2m")
             got = c.get_list_continuous_queries()
             self.assertIn({"db0": [{"name": "cq_mean", "query":
-                                    "CREATE CONTINUOUS QUERY cq_mean ON db0 RESAMPLE EVERY 10s FOR 2m BEGIN "
+                                    "CREATE CONTINUOUS QUERY cq_mean ON db0 RESAMPLE EVERY 1s FOR 2m BEGIN "
                                     "SELECT mean(v) INTO db0.autogen.v_1m FROM db0.autogen.m GROUP BY time(1m), * "
                                     "END"}]}, got)
             # Writes into closed windows are rolled up within a poll or two.
