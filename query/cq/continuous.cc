@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -135,6 +136,7 @@ struct Cq {
   std::string database;
   std::string name;
   std::string text;         // the normalised statement (SHOW CONTINUOUS QUERIES)
+  uint64_t seq = 0;         // creation order (SHOW lists in it, as influxd)
   std::string select_text;  // its SELECT without INTO
   int64_t interval = 0;
   int64_t offset = 0;
@@ -211,6 +213,7 @@ struct ContinuousQueries::Impl {
   std::mutex mu;  // guards everything below but `db`, `thread`
   DB* db = nullptr;
   bool loaded = false;
+  uint64_t next_seq = 1;
   // Per database: its CQs (by name) and the groups each series feeds.
   struct Database {
     std::map<std::string, std::unique_ptr<Cq>> cqs;
@@ -314,7 +317,12 @@ struct ContinuousQueries::Impl {
   Status LoadLocked(DB& d) {
     if (loaded) return absl::OkStatus();
     ASSIGN_OR_RETURN(auto defs, d.ListAppMeta(kDefPrefix));
-    for (const auto& [key, text] : defs) {
+    for (const auto& [key, value] : defs) {
+      // "<creation seq>\n<statement>".
+      const size_t nl = value.find('\n');
+      const uint64_t seq = nl == std::string::npos ? 0 : std::strtoull(value.c_str(), nullptr, 10);
+      const std::string text = nl == std::string::npos ? value : value.substr(nl + 1);
+      next_seq = std::max(next_seq, seq + 1);
       ParseOptions po;
       po.validate = false;
       auto parsed = ParseQuery(text, po);
@@ -330,6 +338,7 @@ struct ContinuousQueries::Impl {
         continue;
       }
       (*cq)->stored = false;
+      (*cq)->seq = seq;
       InstallLocked(std::move(*cq));
     }
     ASSIGN_OR_RETURN(auto blobs, d.ListAppMeta(kDirtyPrefix));
@@ -964,8 +973,15 @@ Status ContinuousQueries::Create(const CreateContinuousQueryStatement& statement
         return absl::AlreadyExistsError("continuous query already exists");
       }
     }
-    RETURN_IF_ERROR(d->PutAppMeta(MetaKey(kDefPrefix, statement.database, statement.name), text));
+    uint64_t seq;
+    {
+      std::lock_guard<std::mutex> l(im.mu);
+      seq = im.next_seq++;
+    }
+    RETURN_IF_ERROR(d->PutAppMeta(MetaKey(kDefPrefix, statement.database, statement.name),
+                                  absl::StrCat(seq, "\n", text)));
     std::lock_guard<std::mutex> l(im.mu);
+    cq->seq = seq;
     im.InstallLocked(std::move(cq));
   }
   return absl::OkStatus();
@@ -1004,7 +1020,7 @@ StatusOr<std::vector<ResultSeries>> ContinuousQueries::Show() {
     for (const auto& [src, state] : im.dbs)
       for (const auto& [id, cq] : state.cqs)
         if (cq->database == dbinfo.name) mine.push_back(cq.get());
-    std::sort(mine.begin(), mine.end(), [](const Cq* a, const Cq* b) { return a->name < b->name; });
+    std::sort(mine.begin(), mine.end(), [](const Cq* a, const Cq* b) { return a->seq < b->seq; });
     for (const Cq* cq : mine) rs.values.push_back({Value(cq->name), Value(cq->text)});
     out.push_back(std::move(rs));
   }

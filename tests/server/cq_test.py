@@ -20,6 +20,7 @@ import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "query"))
 import server_test  # noqa: E402  (Server, the shared harness)
 
 CQ_FLAGS = ["--cq-poll-ms", "50", "--wal-sync", "none"]
@@ -157,6 +158,80 @@ class Crash(unittest.TestCase):
             self.assertIsNone(diff, s.read_log()[-3000:])
         finally:
             self.assertEqual(0, s.stop())
+
+
+# Run in order against a throw-away influxd and m2mdb; the JSON answers must be
+# equal. (m2mdb refuses a few CQs influxd takes: docs/compatibility.md.)
+DIFF_STATEMENTS = [
+    "CREATE DATABASE db0",
+    "CREATE DATABASE other",
+    "CREATE CONTINUOUS QUERY cq1 ON db0 BEGIN SELECT mean(value) INTO cpu_mean FROM cpu GROUP BY time(1h) END",
+    "CREATE CONTINUOUS QUERY cq1 ON db0 BEGIN SELECT mean(value) INTO cpu_mean FROM cpu GROUP BY time(1h) END",
+    "CREATE CONTINUOUS QUERY cq1 ON db0 BEGIN SELECT max(value) INTO cpu_mean FROM cpu GROUP BY time(1h) END",
+    "CREATE CONTINUOUS QUERY \"cq 2\" ON db0 RESAMPLE EVERY 10m FOR 2h BEGIN SELECT mean(value), max(v) INTO "
+    "other.autogen.:MEASUREMENT FROM /c.*/ WHERE host = 'a' GROUP BY time(1h, 5m), * fill(0) END",
+    "CREATE CONTINUOUS QUERY cq3 ON nodb BEGIN SELECT mean(value) INTO m FROM cpu GROUP BY time(1h) END",
+    "CREATE CONTINUOUS QUERY cq3 ON db0 BEGIN SELECT mean(value) INTO nodb.autogen.m FROM cpu GROUP BY time(1h) END",
+    "CREATE CONTINUOUS QUERY cq3 ON db0 BEGIN SELECT mean(value) INTO db0.m FROM cpu GROUP BY time(1h) END",
+    "CREATE CONTINUOUS QUERY cq3 ON db0 BEGIN SELECT mean(value) INTO cpu_mean FROM cpu END",
+    "CREATE CONTINUOUS QUERY cq3 ON db0 BEGIN SELECT mean(value) FROM cpu GROUP BY time(1h) END",
+    "CREATE CONTINUOUS QUERY cq3 ON db0 RESAMPLE FOR 30m BEGIN SELECT mean(value) INTO x FROM cpu GROUP BY time(1h) END",
+    "CREATE CONTINUOUS QUERY cq3 ON db0 RESAMPLE BEGIN SELECT mean(value) INTO x FROM cpu GROUP BY time(1h) END",
+    "CREATE CONTINUOUS QUERY cq3 ON db0 BEGIN SELECT mean(value) INTO x FROM cpu GROUP BY time(1h)",
+    "SHOW CONTINUOUS QUERIES",
+    "DROP CONTINUOUS QUERY nope ON db0",
+    "DROP CONTINUOUS QUERY cq1 ON nodb",
+    "DROP CONTINUOUS QUERY cq1",
+    "DROP CONTINUOUS QUERY cq1 ON db0",
+    "SHOW CONTINUOUS QUERIES",
+    "SELECT mean(value) INTO cpu_m FROM db0..cpu WHERE time < 7200s GROUP BY time(1h), host",
+    "SELECT value INTO db0..raw FROM db0..cpu",
+    "SELECT mean(value) INTO db0..x FROM db0..nothere WHERE time < 3600s GROUP BY time(1h)",
+    "SELECT mean(value) INTO nodb.autogen.x FROM db0..cpu WHERE time < 3600s GROUP BY time(1h)",
+    "SELECT * FROM db0..cpu_m",
+    "DROP DATABASE other",
+    "SHOW CONTINUOUS QUERIES",
+]
+
+
+class Differential(unittest.TestCase):
+    def test_statement_answers_match_influxd(self):
+        import shutil
+        import tempfile
+        import urllib.request
+        if shutil.which("influxd") is None:
+            self.skipTest("influxd not installed")
+        import differential_test
+        tmp = tempfile.mkdtemp(prefix="m2mdb-cq-influxd-")
+        proc, base = differential_test.start_influxd(tmp)
+        s = server_test.Server("cq-diff", extra=CQ_FLAGS)
+        try:
+            lp = b"cpu,host=a value=1 0\ncpu,host=b value=3 0\ncpu,host=a value=2 3600000000000"
+            for i, q in enumerate(DIFF_STATEMENTS):
+                if i == 2:  # after CREATE DATABASE db0
+                    urllib.request.urlopen(urllib.request.Request(base + "/write?db=db0", data=lp), timeout=10)
+                    st, _, body = s.request("POST", "/write?db=db0", lp)
+                    self.assertEqual(204, st, body)
+                url = base + "/query?" + urllib.parse.urlencode({"q": q})
+                try:
+                    with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=10) as r:
+                        theirs = json.loads(r.read())
+                except urllib.error.HTTPError as e:
+                    theirs = json.loads(e.read())
+                st, _, body = s.request("POST", "/query?" + urllib.parse.urlencode({"q": q}))
+                ours = json.loads(body)
+                if q == "SHOW CONTINUOUS QUERIES":
+                    # influxd also lists its _internal database, the m2mdb server its database t.
+                    for r in theirs["results"] + ours["results"]:
+                        r["series"] = [x for x in r.get("series", []) if x["name"] not in ("_internal", "t")]
+                        if not r["series"]:
+                            del r["series"]
+                self.assertEqual(theirs, ours, q)
+        finally:
+            self.assertEqual(0, s.stop())
+            proc.terminate()
+            proc.wait(10)
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main():
