@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <thread>
@@ -331,14 +331,30 @@ int Serve(const ServeOptions& options) {
     for (const auto& l : mqtt_listening) LogInfo("m2mdb mqtt listening on ", l, " (", auth_note, ")");
     mqtt_thread = std::thread([&] { mqtt_listener->Run(); });
   }
-  if (mqtt_listener || mqtt_subscriber) {
-    SetExtraMetrics([l = mqtt_listener.get(), sub = mqtt_subscriber.get()] {
-      std::string out;
-      if (l != nullptr) out += mqtt::RenderMetrics(l->Stats());
-      if (sub != nullptr) out += mqtt::RenderSubscriberMetrics(sub->Stats());
-      return out;
-    });
-  }
+  SetExtraMetrics([l = mqtt_listener.get(), sub = mqtt_subscriber.get(), cq = &cqs] {
+    std::string out;
+    if (l != nullptr) out += mqtt::RenderMetrics(l->Stats());
+    if (sub != nullptr) out += mqtt::RenderSubscriberMetrics(sub->Stats());
+    const query::ContinuousQueryStats st = cq->Stats();
+    absl::StrAppend(
+        &out,
+        "# HELP m2mdb_cq_queries Continuous queries defined.\n# TYPE m2mdb_cq_queries gauge\n"
+        "m2mdb_cq_queries ",
+        st.queries,
+        "\n# HELP m2mdb_cq_pending_windows Dirty rollup windows not yet refreshed.\n"
+        "# TYPE m2mdb_cq_pending_windows gauge\nm2mdb_cq_pending_windows ",
+        st.pending_windows,
+        "\n# HELP m2mdb_cq_refreshes_total Rollup chunks recomputed.\n"
+        "# TYPE m2mdb_cq_refreshes_total counter\nm2mdb_cq_refreshes_total ",
+        st.refreshes,
+        "\n# HELP m2mdb_cq_refresh_errors_total Rollup chunks that failed (retried).\n"
+        "# TYPE m2mdb_cq_refresh_errors_total counter\nm2mdb_cq_refresh_errors_total ",
+        st.refresh_errors,
+        "\n# HELP m2mdb_cq_refresh_lag_p99_seconds Refresh lag of recent chunks, 99th percentile.\n"
+        "# TYPE m2mdb_cq_refresh_lag_p99_seconds gauge\nm2mdb_cq_refresh_lag_p99_seconds ",
+        static_cast<double>(st.lag_p99_ns) / 1e9, "\n");
+    return out;
+  });
 
   int sig = 0;
   while (sigwait(&sigs, &sig) != 0) {

@@ -84,6 +84,9 @@ class PythonClient(unittest.TestCase):
             c.write_points(["m,host=a v=8 %d" % (base + 30)], database="db0", time_precision="s", protocol="line")
             self.assertTrue(wait_for(lambda: rows(query(s, "SELECT mean FROM v_1m WHERE host = 'a'", "db0"))
                                      .get(((), base)) == {"mean": 4}))
+            st, _, body = s.request("GET", "/metrics")
+            self.assertIn(b"\nm2mdb_cq_queries 1\n", body)
+            self.assertIn(b"\nm2mdb_cq_refresh_errors_total 0\n", body)
             c.drop_continuous_query("cq_mean", "db0")
             self.assertIn({"db0": []}, c.get_list_continuous_queries())
             # SELECT INTO answers influxd's result row.
