@@ -238,12 +238,10 @@ Status DBImpl::DropDatabase(std::string_view name) {
   RETURN_IF_ERROR(CheckOpen());
   absl::MutexLock l(&maint_mu_);
   ASSIGN_OR_RETURN(auto db, GetDb(name));
-  {
-    DeleteChange change;
-    change.kind = DeleteChange::Kind::kDropDatabase;
-    change.database = name;
-    RETURN_IF_ERROR(NotifyDelete(change));
-  }
+  DeleteChange change;
+  change.kind = DeleteChange::Kind::kDropDatabase;
+  change.database = name;
+  RETURN_IF_ERROR(NotifyDelete(change));
   // Flush first so that no WAL record of this database is replayed later.
   RETURN_IF_ERROR(FreezeAndFlushLocked());
   std::vector<uint64_t> removed;
@@ -259,6 +257,7 @@ Status DBImpl::DropDatabase(std::string_view name) {
   series_epoch_.fetch_add(1, std::memory_order_acq_rel);
   auto tombstones = index_->Tombstones();
   InstallVersion({}, removed, &tombstones);
+  if (options_.change_listener != nullptr) options_.change_listener->OnDeleteApplied(change);
   // A write that resolved the database before the drop may have reached the
   // WAL after the flush above; replayed after a crash, its record (which
   // names the database, not its id) would land in a database created later

@@ -31,16 +31,14 @@ Status DBImpl::Delete(const DeleteRequest& request) {
   } else {
     ms.push_back(request.measurement);
   }
-  {
-    DeleteChange change;
-    change.kind = DeleteChange::Kind::kDelete;
-    change.database = request.database;
-    change.measurement = request.measurement;
-    change.matchers = &request.matchers;
-    change.min_time = request.min_time;
-    change.max_time = request.max_time;
-    RETURN_IF_ERROR(NotifyDelete(change));
-  }
+  DeleteChange change;
+  change.kind = DeleteChange::Kind::kDelete;
+  change.database = request.database;
+  change.measurement = request.measurement;
+  change.matchers = &request.matchers;
+  change.min_time = request.min_time;
+  change.max_time = request.max_time;
+  RETURN_IF_ERROR(NotifyDelete(change));
   RETURN_IF_ERROR(FreezeAndFlushLocked());
   uint64_t bound = 0;
   {
@@ -63,6 +61,7 @@ Status DBImpl::Delete(const DeleteRequest& request) {
   }
   auto tombstones = index_->Tombstones();
   InstallVersion({}, {}, &tombstones);
+  if (options_.change_listener != nullptr) options_.change_listener->OnDeleteApplied(change);
   return absl::OkStatus();
 }
 
@@ -71,14 +70,12 @@ Status DBImpl::DropSeries(std::string_view database, std::string_view measuremen
   RETURN_IF_ERROR(CheckOpen());
   absl::MutexLock l(&maint_mu_);
   ASSIGN_OR_RETURN(auto db, GetDb(database));
-  {
-    DeleteChange change;
-    change.kind = DeleteChange::Kind::kDropSeries;
-    change.database = database;
-    change.measurement = measurement;
-    change.matchers = &matchers;
-    RETURN_IF_ERROR(NotifyDelete(change));
-  }
+  DeleteChange change;
+  change.kind = DeleteChange::Kind::kDropSeries;
+  change.database = database;
+  change.measurement = measurement;
+  change.matchers = &matchers;
+  RETURN_IF_ERROR(NotifyDelete(change));
   RETURN_IF_ERROR(FreezeAndFlushLocked());
   std::vector<std::string> ms;
   if (measurement.empty()) {
@@ -99,6 +96,7 @@ Status DBImpl::DropSeries(std::string_view database, std::string_view measuremen
     }
     if (index_->SeriesOfMeasurement(db.id, m).empty()) RETURN_IF_ERROR(index_->DeleteFields(db.id, m));
   }
+  if (options_.change_listener != nullptr) options_.change_listener->OnDeleteApplied(change);
   return absl::OkStatus();
 }
 

@@ -228,6 +228,14 @@ struct ContinuousQueries::Impl {
     std::vector<std::pair<int64_t, int64_t>> ranges;
   };
   absl::flat_hash_map<uint64_t, PendingSeries> pending;
+  // The marks of the delete being applied (deletes are serialised by the
+  // engine): marked again once it is visible, since the refresher may have
+  // recomputed those windows from the data the delete then removed.
+  struct DeleteMark {
+    std::string cq_db, cq_name, group_key;
+    int64_t a, b;
+  };
+  std::vector<DeleteMark> delete_marks;
 
   // Statistics.
   uint64_t refreshes = 0, windows_refreshed = 0, refresh_errors = 0;
@@ -1165,17 +1173,34 @@ Status ContinuousQueries::OnDelete(DB& db, const DeleteChange& change) {
     auto dit = im.dbs.find(change.database);
     if (dit == im.dbs.end()) return absl::OkStatus();
     const int64_t now = im.options.clock();
+    im.delete_marks.clear();  // of an earlier delete that failed after OnDelete
     for (auto& [id, cq] : dit->second.cqs) {
       for (const SeriesKey& s : *series) {
         Group* g = im.GroupOfLocked(cq.get(), s);
         if (g == nullptr) continue;
         im.MarkLocked(cq.get(), g, cq->WindowStart(change.min_time), cq->WindowEnd(change.max_time), now);
         cq->changed = true;
+        im.delete_marks.push_back({cq->database, cq->name, GroupKey(g->measurement, g->tags),
+                                   cq->WindowStart(change.min_time), cq->WindowEnd(change.max_time)});
       }
     }
   }
   // Deletes are not in the WAL: their marks are stored before they apply.
   return im.PersistMarks(db, false);
+}
+
+void ContinuousQueries::OnDeleteApplied(const DeleteChange& change) {
+  (void)change;
+  Impl& im = *impl_;
+  std::lock_guard<std::mutex> l(im.mu);
+  const int64_t now = im.options.clock();
+  for (const auto& m : im.delete_marks) {
+    Cq* cq = im.FindLocked(m.cq_db, m.cq_name);
+    if (cq == nullptr) continue;
+    auto it = cq->groups.find(m.group_key);
+    if (it != cq->groups.end()) im.MarkLocked(cq, it->second.get(), m.a, m.b, now);
+  }
+  im.delete_marks.clear();
 }
 
 Status ContinuousQueries::Checkpoint(DB& db) {

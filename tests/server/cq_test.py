@@ -97,7 +97,7 @@ class PythonClient(unittest.TestCase):
             self.assertEqual(0, s.stop())
 
 
-AGGS = "count(v), sum(v), min(v), max(v), first(v), last(v)"
+AGGS = "count(v), sum(v), mean(v), min(v), max(v), first(v), last(v), percentile(v, 90)"
 
 
 class Crash(unittest.TestCase):
@@ -118,7 +118,7 @@ class Crash(unittest.TestCase):
 
     def test_kill9_model(self):
         rounds = int(os.environ.get("M2MDB_CQ_SOAK", "3"))
-        rng = random.Random(7)
+        rng = random.Random(int(os.environ.get("M2MDB_CQ_SEED", "7")))
         data_dir = os.path.join(server_test.ARGS.work, "cq-crash")
         import shutil
         shutil.rmtree(data_dir, ignore_errors=True)

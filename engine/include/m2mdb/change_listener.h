@@ -15,6 +15,7 @@
 //               series still exist) but not write points. A non-OK status
 //               aborts the delete, so a crash can over-invalidate, never
 //               under-invalidate.
+//   OnDeleteApplied  after that delete is visible to reads.
 //   Checkpoint  before a flush moves the WAL checkpoint (after which the WAL
 //               records of the flushed writes are never replayed again): the
 //               listener must make durable every mark it has received. A
@@ -75,6 +76,11 @@ class ChangeListener {
   virtual bool Watches(std::string_view database) = 0;
   virtual void OnWrite(const WriteChange& change) = 0;
   virtual Status OnDelete(DB& db, const DeleteChange& change) = 0;
+  // After the delete that OnDelete announced is visible to reads (deletes
+  // are serialised, so it is the last OnDelete's). A listener that acted on
+  // OnDelete's marks in between (read data the delete then removed) marks
+  // again here. Default: nothing.
+  virtual void OnDeleteApplied(const DeleteChange& change) { (void)change; }
   virtual Status Checkpoint(DB& db) = 0;
 };
 

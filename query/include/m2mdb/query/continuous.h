@@ -101,6 +101,7 @@ class ContinuousQueries final : public ChangeListener {
   bool Watches(std::string_view database) override;
   void OnWrite(const WriteChange& change) override;
   Status OnDelete(DB& db, const DeleteChange& change) override;
+  void OnDeleteApplied(const DeleteChange& change) override;
   Status Checkpoint(DB& db) override;
 
  private:
