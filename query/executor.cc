@@ -10,6 +10,7 @@
 namespace m2mdb::query {
 
 Executor::Executor(DB* db) : db_(db) {}
+Executor::Executor(DB* db, ContinuousQueries* cqs) : db_(db), cqs_(cqs) {}
 
 std::vector<StatementResult> Executor::Execute(std::string_view text, const QueryOptions& options) const {
   std::vector<StatementResult> results;
@@ -43,12 +44,14 @@ void RunStatementIn(const Statement& st, exec::ExecContext* ctx,
 
 // Runs statement `i`; with `emit` set, a statement RunSelectPaged takes
 // hands its rows over page by page (and *paged is set).
-StatementResult RunStatement(DB* db, const Statement& st, size_t i, const QueryOptions& options, int64_t now,
+StatementResult RunStatement(DB* db, ContinuousQueries* cqs, const Statement& st, size_t i,
+                             const QueryOptions& options, int64_t now,
                              const std::function<Status(ResultSeries&&)>* emit, bool* paged) {
   StatementResult r;
   r.statement_id = static_cast<int>(i);
   exec::ExecContext ctx;
   ctx.db = db;
+  ctx.cqs = cqs;
   ctx.options = &options;
   ctx.now = now;
   if (options.timeout.count() > 0) {
@@ -86,6 +89,8 @@ void RunStatementIn(const Statement& st, exec::ExecContext* ctxp,
   const auto* sel = st.As<SelectStatement>();
   if (!valid.ok()) {
     out = valid;
+  } else if (sel != nullptr && sel->into.has_value()) {
+    out = exec::RunSelectInto(*sel, &ctx);
   } else if (sel != nullptr && emit != nullptr) {
     // Pages carry the statement's tz() zone like a whole answer does.
     std::function<Status(ResultSeries &&)> zoned = [&](ResultSeries&& rs) -> Status {
@@ -118,7 +123,7 @@ std::vector<StatementResult> Executor::Execute(const std::vector<Statement>& sta
   const int64_t now = NowOr(options.now);
   for (size_t i = 0; i < statements.size(); i++) {
     bool paged = false;
-    results.push_back(RunStatement(db_, statements[i], i, options, now, nullptr, &paged));
+    results.push_back(RunStatement(db_, cqs_, statements[i], i, options, now, nullptr, &paged));
     if (!results.back().error.empty()) break;  // influxd stops at the first failing statement
   }
   return results;
@@ -140,7 +145,7 @@ void Executor::ExecuteStreaming(const std::vector<Statement>& statements, const 
       return absl::OkStatus();
     };
     bool paged = false;
-    StatementResult r = RunStatement(db_, statements[i], i, options, now, &piece, &paged);
+    StatementResult r = RunStatement(db_, cqs_, statements[i], i, options, now, &piece, &paged);
     if (stopped) return;
     const bool failed = !r.error.empty();
     if (!emit(std::move(r), false) || failed) return;

@@ -75,6 +75,18 @@ StatementNeeds Classify(const query::Statement& st) {
         using T = std::decay_t<decltype(s)>;
         if constexpr (std::is_same_v<T, query::SelectStatement>) {
           CollectSelect(s, &n);
+          // SELECT INTO reads and writes: an admin token's (one need per
+          // statement; read and write are separate rights).
+          if (s.into.has_value()) {
+            n.need = Need::kAdmin;
+            if (!s.into->database.empty()) n.dbs.push_back(s.into->database);
+          }
+        } else if constexpr (std::is_same_v<T, query::CreateContinuousQueryStatement> ||
+                             std::is_same_v<T, query::DropContinuousQueryStatement>) {
+          n.need = Need::kAdmin;
+          n.dbs.push_back(s.database);
+        } else if constexpr (std::is_same_v<T, query::ShowContinuousQueriesStatement>) {
+          n.need = Need::kAdmin;  // lists every database's queries
         } else if constexpr (std::is_same_v<T, query::ExplainStatement>) {
           CollectSelect(s.select, &n);  // planning reads the schema (and runs subqueries)
         } else if constexpr (std::is_same_v<T, query::ShowDatabasesStatement>) {

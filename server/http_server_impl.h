@@ -73,7 +73,7 @@ class HttpServer::Impl {
         auth_state_(std::move(auth)),
         users_(auth_state_->users()),
         login_limiter_(auth_state_->login_limiter()),
-        executor_(db) {}
+        executor_(db, o.continuous_queries) {}
 
   Status Init();
   ~Impl() {

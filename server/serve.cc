@@ -1,7 +1,9 @@
 #include "server/serve.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <thread>
@@ -17,6 +19,7 @@
 
 #include "m2mdb/db.h"
 #include "m2mdb/log.h"
+#include "m2mdb/query/continuous.h"
 #include "server/auth_state.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -186,11 +189,21 @@ int Serve(const ServeOptions& options) {
   // A client closing mid-response must not kill the server (TLS writes).
   signal(SIGPIPE, SIG_IGN);
 
+  // The continuous queries listen to every write from the WAL replay on
+  // (their dirty marks come back with the WAL after a crash); they outlive
+  // the DB, whose Close checkpoints them.
+  query::ContinuousQueryOptions cqo;
+  cqo.poll_interval = std::chrono::milliseconds(std::max(options.cq_poll_ms, 10));
+  cqo.refresh_delay = std::chrono::milliseconds(std::max(options.cq_refresh_delay_ms, 0));
+  query::ContinuousQueries cqs(cqo);
+  o.change_listener = &cqs;
   auto db = DB::Open(o);
   if (!db.ok()) {
     std::fprintf(stderr, "m2mdb serve: %s\n", std::string(db.status().message()).c_str());
     return kExitCannotStart;
   }
+  ServeOptions with_cqs = options;
+  with_cqs.continuous_queries = &cqs;
   for (const auto& name : options.create_databases) {
     if (Status s = (*db)->CreateDatabase({.name = name}); !s.ok()) {
       std::fprintf(stderr, "m2mdb serve: creating database %s: %s\n", name.c_str(),
@@ -263,7 +276,7 @@ int Serve(const ServeOptions& options) {
     }
   }
 
-  auto server = HttpServer::Create(db->get(), options, *auth);
+  auto server = HttpServer::Create(db->get(), with_cqs, *auth);
   if (!server.ok()) {
     std::fprintf(stderr, "m2mdb serve: %s\n", std::string(server.status().message()).c_str());
     (void)(*db)->Close();
@@ -322,20 +335,43 @@ int Serve(const ServeOptions& options) {
     }
   }
 
+  // The refresher starts last: no early return above leaves it running
+  // over a closed DB.
+  if (Status s = cqs.Attach(db->get()); !s.ok()) {
+    std::fprintf(stderr, "m2mdb serve: continuous queries: %s\n", std::string(s.message()).c_str());
+    (void)(*db)->Close();
+    return kExitCannotStart;
+  }
   std::thread http([&] { (*server)->Run(); });
   std::thread mqtt_thread;
   if (mqtt_listener) {
     for (const auto& l : mqtt_listening) LogInfo("m2mdb mqtt listening on ", l, " (", auth_note, ")");
     mqtt_thread = std::thread([&] { mqtt_listener->Run(); });
   }
-  if (mqtt_listener || mqtt_subscriber) {
-    SetExtraMetrics([l = mqtt_listener.get(), sub = mqtt_subscriber.get()] {
-      std::string out;
-      if (l != nullptr) out += mqtt::RenderMetrics(l->Stats());
-      if (sub != nullptr) out += mqtt::RenderSubscriberMetrics(sub->Stats());
-      return out;
-    });
-  }
+  SetExtraMetrics([l = mqtt_listener.get(), sub = mqtt_subscriber.get(), cq = &cqs] {
+    std::string out;
+    if (l != nullptr) out += mqtt::RenderMetrics(l->Stats());
+    if (sub != nullptr) out += mqtt::RenderSubscriberMetrics(sub->Stats());
+    const query::ContinuousQueryStats st = cq->Stats();
+    absl::StrAppend(
+        &out,
+        "# HELP m2mdb_cq_queries Continuous queries defined.\n# TYPE m2mdb_cq_queries gauge\n"
+        "m2mdb_cq_queries ",
+        st.queries,
+        "\n# HELP m2mdb_cq_pending_windows Dirty rollup windows not yet refreshed.\n"
+        "# TYPE m2mdb_cq_pending_windows gauge\nm2mdb_cq_pending_windows ",
+        st.pending_windows,
+        "\n# HELP m2mdb_cq_refreshes_total Rollup chunks recomputed.\n"
+        "# TYPE m2mdb_cq_refreshes_total counter\nm2mdb_cq_refreshes_total ",
+        st.refreshes,
+        "\n# HELP m2mdb_cq_refresh_errors_total Rollup chunks that failed (retried).\n"
+        "# TYPE m2mdb_cq_refresh_errors_total counter\nm2mdb_cq_refresh_errors_total ",
+        st.refresh_errors,
+        "\n# HELP m2mdb_cq_refresh_lag_p99_seconds Refresh lag of recent chunks, 99th percentile.\n"
+        "# TYPE m2mdb_cq_refresh_lag_p99_seconds gauge\nm2mdb_cq_refresh_lag_p99_seconds ",
+        static_cast<double>(st.lag_p99_ns) / 1e9, "\n");
+    return out;
+  });
 
   int sig = 0;
   while (sigwait(&sigs, &sig) != 0) {
@@ -351,6 +387,7 @@ int Serve(const ServeOptions& options) {
     if (mqtt_subscriber) mqtt_subscriber->Stop();
     http.join();
     if (mqtt_thread.joinable()) mqtt_thread.join();
+    cqs.Stop();  // a chunk in flight finishes; its marks are kept otherwise
     Status s = (*db)->Close();
     if (!s.ok()) {
       LogError("close: ", s.message());

@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+namespace m2mdb::query {
+class ContinuousQueries;
+}  // namespace m2mdb::query
+
 namespace m2mdb::server {
 
 struct ServeOptions {
@@ -64,6 +68,15 @@ struct ServeOptions {
   // naming the segment file); true skips the block with a log warning and
   // answers from the rest (m2mdb_damaged_blocks_skipped_total counts them).
   bool skip_damaged_blocks = false;
+
+  // Continuous queries (docs/query-language.md): how often the refresher
+  // looks for dirty windows, and how long after a window closes it is first
+  // computed (points up to that late are in the first computation; later
+  // ones dirty it again).
+  int cq_poll_ms = 1000;
+  int cq_refresh_delay_ms = 0;
+  // Not a flag: set by Serve for the HTTP server (null = no CQ statements).
+  query::ContinuousQueries* continuous_queries = nullptr;
 
   // MQTT listener (docs/mqtt.md): host:port like `http`; empty = off. The
   // rest as server/mqtt/listener.h ListenerOptions.

@@ -418,6 +418,17 @@ int main(int argc, char** argv) {
       "--skip-damaged-blocks", serve.skip_damaged_blocks,
       "Answer queries from the intact data when a segment block they need is damaged (logged, "
       "counted); default: such a query fails naming the segment");
+  serve_cmd
+      ->add_option("--cq-poll-ms", serve.cq_poll_ms,
+                   "How often the continuous-query refresher looks for dirty windows (ms)")
+      ->check(CLI::Range(10, 3600000))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--cq-refresh-delay-ms", serve.cq_refresh_delay_ms,
+                   "A continuous query's window is first computed this long after it closes (ms); "
+                   "later points dirty it again")
+      ->check(CLI::Range(0, 86400000))
+      ->capture_default_str();
   // ---- end serve HTTP flags ----
   serve_cmd
       ->add_option("--log-level", serve.log_level,

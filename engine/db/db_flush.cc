@@ -69,6 +69,12 @@ Status DBImpl::FlushFrozenLocked() {
     ASSIGN_OR_RETURN(std::vector<index::SegmentMeta> metas,
                      compaction::WriteHead(*head, DatabasesById(), NowNanos(), MakeCompactionOptions(),
                                            [this] { return index_->NextSegmentId(); }));
+    // The WAL records of this head are never replayed once the checkpoint
+    // moves past them: the change listener must hold its marks durably
+    // first (if it cannot, the flush fails and the WAL stays).
+    if (options_.change_listener != nullptr) {
+      RETURN_IF_ERROR(Annotate(options_.change_listener->Checkpoint(*this), "change listener checkpoint"));
+    }
     // One synced RocksDB write registers the files and moves the checkpoint.
     RETURN_IF_ERROR(index_->CommitSegments(metas, {}, head->wal_seq_end));
     std::vector<std::shared_ptr<SegmentRef>> added;

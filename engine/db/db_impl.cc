@@ -411,14 +411,29 @@ Status DBImpl::DropRetentionPolicy(std::string_view db, std::string_view rp) {
   }
   auto unit = index_->GetRetentionPolicy(db, rp);
   if (rp.empty() || !unit) return absl::OkStatus();  // influxd: idempotent
-  return DropUnitsLocked({*unit}, [&] { return index_->DropRetentionPolicy(db, rp); });
+  // The listener has no notion of a policy's drop: it is told of a delete
+  // of everything in the database, which over-invalidates (safe) but never
+  // removes what depends on the database itself.
+  DeleteChange change;
+  change.kind = DeleteChange::Kind::kDelete;
+  change.database = db;
+  RETURN_IF_ERROR(NotifyDelete(change));
+  RETURN_IF_ERROR(DropUnitsLocked({*unit}, [&] { return index_->DropRetentionPolicy(db, rp); }));
+  if (options_.change_listener != nullptr) options_.change_listener->OnDeleteApplied(change);
+  return absl::OkStatus();
 }
 
 Status DBImpl::DropDatabase(std::string_view name) {
   RETURN_IF_ERROR(CheckOpen());
   absl::MutexLock l(&maint_mu_);
   ASSIGN_OR_RETURN(auto units, DbUnits(name));
-  return DropUnitsLocked(units, [&] { return index_->DropDatabase(name); });
+  DeleteChange change;
+  change.kind = DeleteChange::Kind::kDropDatabase;
+  change.database = name;
+  RETURN_IF_ERROR(NotifyDelete(change));
+  RETURN_IF_ERROR(DropUnitsLocked(units, [&] { return index_->DropDatabase(name); }));
+  if (options_.change_listener != nullptr) options_.change_listener->OnDeleteApplied(change);
+  return absl::OkStatus();
 }
 
 Status DBImpl::PutAppMeta(std::string_view key, std::string_view value) {

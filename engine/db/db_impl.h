@@ -31,6 +31,7 @@
 #include "engine/lineproto/lineproto.h"
 #include "engine/segment/segment.h"
 #include "engine/wal/wal.h"
+#include "m2mdb/change_listener.h"
 #include "m2mdb/db.h"
 
 namespace m2mdb {
@@ -199,6 +200,15 @@ class DBImpl : public DB {
   // for the client, without the path (the full error goes to the log).
   Status DamagedBlock(const SegmentRef& seg, const segment::BlockHandle& h, const Status& s);
   void NoteSkippedDamage(const std::string& file, const Status& s);
+
+  // Options::change_listener: the series of entries[0, n) (one database)
+  // with the time range of their points, one ChangedSeries per series
+  // (gathered in *changes, reused so steady-state writes do not allocate).
+  void NotifyWrite(std::string_view database, std::string_view retention_policy, const HeadEntry* entries,
+                   size_t n, bool replay, std::vector<ChangedSeries>* changes);
+  // OnDelete of the change listener, if any.
+  Status NotifyDelete(const DeleteChange& change);
+  class Lookup;
 
   void BackgroundLoop() ABSL_LOCKS_EXCLUDED(maint_mu_, bg_mu_);
   void StallIfNeeded() ABSL_LOCKS_EXCLUDED(state_mu_, bg_mu_);

@@ -67,6 +67,10 @@ struct DBImpl::ApplyContext {
   std::vector<std::vector<std::string>> typed_fields;
   size_t typed_fields_next = 0;
   std::string line;
+  // The batch's series for Options::change_listener (NotifyWrite).
+  std::vector<ChangedSeries> changes;
+  std::string replay_database;          // ResolveReplayRecord: the record's database
+  std::string replay_retention_policy;  // and the policy it resolved to
   uint64_t points = 0;
   // The metadata store failed to create a series or field (e.g. a full
   // disk): not the line's fault, so the whole write fails with it.

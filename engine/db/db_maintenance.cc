@@ -26,6 +26,14 @@ Status DBImpl::Delete(const DeleteRequest& request) {
   absl::MutexLock l(&maint_mu_);
   // Every retention policy of the database, as influxd's DELETE.
   ASSIGN_OR_RETURN(auto units, DbUnits(request.database));
+  DeleteChange change;
+  change.kind = DeleteChange::Kind::kDelete;
+  change.database = request.database;
+  change.measurement = request.measurement;
+  change.matchers = &request.matchers;
+  change.min_time = request.min_time;
+  change.max_time = request.max_time;
+  RETURN_IF_ERROR(NotifyDelete(change));
   RETURN_IF_ERROR(FreezeAndFlushLocked());
   uint64_t bound = 0;
   {
@@ -56,6 +64,7 @@ Status DBImpl::Delete(const DeleteRequest& request) {
   }
   auto tombstones = index_->Tombstones();
   InstallVersion({}, {}, &tombstones);
+  if (options_.change_listener != nullptr) options_.change_listener->OnDeleteApplied(change);
   return absl::OkStatus();
 }
 
@@ -65,6 +74,12 @@ Status DBImpl::DropSeries(std::string_view database, std::string_view measuremen
   absl::MutexLock l(&maint_mu_);
   // Every retention policy of the database, as influxd's DROP SERIES.
   ASSIGN_OR_RETURN(auto units, DbUnits(database));
+  DeleteChange change;
+  change.kind = DeleteChange::Kind::kDropSeries;
+  change.database = database;
+  change.measurement = measurement;
+  change.matchers = &matchers;
+  RETURN_IF_ERROR(NotifyDelete(change));
   RETURN_IF_ERROR(FreezeAndFlushLocked());
   for (const auto& db : units) {
     std::vector<std::string> ms;
@@ -88,6 +103,7 @@ Status DBImpl::DropSeries(std::string_view database, std::string_view measuremen
       if (index_->SeriesOfMeasurement(db.id, m).empty()) RETURN_IF_ERROR(index_->DeleteFields(db.id, m));
     }
   }
+  if (options_.change_listener != nullptr) options_.change_listener->OnDeleteApplied(change);
   return absl::OkStatus();
 }
 

@@ -76,7 +76,9 @@ class DBImpl::Replayer {
     std::string payload;
     std::vector<HeadEntry> entries;
     std::vector<std::string> strings;
-    bool done = false;  // guarded by mu_
+    std::string database;          // of the entries
+    std::string retention_policy;  // of the entries (resolved: never empty)
+    bool done = false;     // guarded by mu_
   };
 
   void ApplyFront() {
@@ -96,6 +98,10 @@ class DBImpl::Replayer {
         head = db_->active_;
       }
       head->Apply(task->entries.data(), task->entries.size(), task->strings);
+      if (db_->options_.change_listener != nullptr) {
+        db_->NotifyWrite(task->database, task->retention_policy, task->entries.data(), task->entries.size(),
+                         true, &changes_);
+      }
     }
     db_->replayed_records_.fetch_add(1);
   }
@@ -115,6 +121,8 @@ class DBImpl::Replayer {
       db_->ResolveReplayRecord(task->payload, &ctx);
       task->entries.swap(ctx.entries);
       task->strings.swap(ctx.strings);
+      task->database.swap(ctx.replay_database);
+      task->retention_policy.swap(ctx.replay_retention_policy);
       absl::MutexLock l(&mu_);
       task->done = true;
     }
@@ -139,6 +147,7 @@ class DBImpl::Replayer {
   size_t inflight_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
+  std::vector<ChangedSeries> changes_;  // NotifyWrite's scratch (applier only)
 };
 
 void DBImpl::ResolveReplayRecord(std::string_view payload, ApplyContext* ctx) {
@@ -152,6 +161,8 @@ void DBImpl::ResolveReplayRecord(std::string_view payload, ApplyContext* ctx) {
     std::optional<index::DatabaseInfo> db;
     if (s.ok()) db = index_->GetRetentionPolicy(database, rp);
     if (!db) return;  // dropped after the write
+    ctx->replay_database.assign(database);
+    ctx->replay_retention_policy.assign(db->retention_policy);
     Resolver resolver(this, *db, /*replay=*/true, ctx, nullptr);
     for (int line = 1; s.ok() && !rest.empty(); line++) {
       s = DecodeWalPoint(&rest, &ctx->typed, &ctx->typed_key);
@@ -177,6 +188,8 @@ void DBImpl::ResolveReplayRecord(std::string_view payload, ApplyContext* ctx) {
   }
   auto db = index_->GetRetentionPolicy(rec.database, rec.retention_policy);
   if (!db) return;  // dropped after the write
+  ctx->replay_database.assign(rec.database);
+  ctx->replay_retention_policy.assign(db->retention_policy);
   ParseAndResolve(*db, rec.body, static_cast<lineproto::Precision>(rec.precision), rec.default_time,
                   &rec.rejected_lines, /*replay=*/true, 0, ctx, nullptr);
 }

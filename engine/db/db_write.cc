@@ -222,6 +222,12 @@ Status DBImpl::CommitWrite(const index::DatabaseInfo& unit, ApplyContext* ctx, W
       return absl::NotFoundError(absl::StrCat("database not found: \"", unit.name, "\""));
     }
     ASSIGN_OR_RETURN(seq, wal_->Append(ctx->record));
+    // Before the apply: a flush (which checkpoints the listener) can only
+    // take this write's head after the listener has its marks.
+    if (options_.change_listener != nullptr) {
+      NotifyWrite(unit.name, unit.retention_policy, ctx->entries.data(), ctx->entries.size(), false,
+                  &ctx->changes);
+    }
     std::shared_ptr<Head> head;
     {
       absl::MutexLock sl(&state_mu_);
@@ -247,6 +253,66 @@ Status DBImpl::CommitWrite(const index::DatabaseInfo& unit, ApplyContext* ctx, W
   points_written_.fetch_add(ctx->points, std::memory_order_relaxed);
   values_written_.fetch_add(ctx->entries.size(), std::memory_order_relaxed);
   return absl::OkStatus();
+}
+
+// Series key lookups for the listener, from the index's in-memory maps.
+class DBImpl::Lookup : public SeriesLookup {
+ public:
+  explicit Lookup(const index::Index* index) : index_(index) {}
+  bool Describe(uint64_t series_id, SeriesKey* out) const override {
+    auto key = index_->SeriesKeyOf(series_id);
+    if (!key) return false;
+    out->tags.clear();
+    if (!lineproto::ParseSeriesKey(*key, &out->measurement, &out->tags).ok()) return false;
+    out->key = std::move(*key);
+    return true;
+  }
+
+ private:
+  const index::Index* const index_;
+};
+
+void DBImpl::NotifyWrite(std::string_view database, std::string_view retention_policy, const HeadEntry* entries,
+                         size_t n, bool replay, std::vector<ChangedSeries>* changes) {
+  ChangeListener* const listener = options_.change_listener;
+  if (n == 0 || !listener->Watches(database)) return;
+  // Entries come point by point, each point's fields together, and a batch
+  // usually holds a series' points together or cycles over few series: a
+  // run merges into the previous entry, otherwise a short backwards search
+  // of the last few series, otherwise a new entry (a series seen long ago in
+  // the batch may then appear twice, which the listener merges anyway).
+  changes->clear();
+  for (size_t k = 0; k < n; k++) {
+    const HeadEntry& e = entries[k];
+    ChangedSeries* hit = nullptr;
+    const size_t size = changes->size();
+    for (size_t j = size, stop = size > 8 ? size - 8 : 0; j > stop; j--) {
+      if ((*changes)[j - 1].series_id == e.series_id) {
+        hit = &(*changes)[j - 1];
+        break;
+      }
+    }
+    if (hit == nullptr) {
+      changes->push_back({e.series_id, e.time, e.time});
+    } else {
+      hit->min_time = std::min(hit->min_time, e.time);
+      hit->max_time = std::max(hit->max_time, e.time);
+    }
+  }
+  Lookup lookup(index_.get());
+  WriteChange change;
+  change.database = database;
+  change.retention_policy = retention_policy;
+  change.series = changes->data();
+  change.count = changes->size();
+  change.lookup = &lookup;
+  change.replay = replay;
+  listener->OnWrite(change);
+}
+
+Status DBImpl::NotifyDelete(const DeleteChange& change) {
+  if (options_.change_listener == nullptr) return absl::OkStatus();
+  return options_.change_listener->OnDelete(*this, change);
 }
 
 StatusOr<WriteResult> DBImpl::WriteLineProtocol(std::string_view database, std::string_view body,

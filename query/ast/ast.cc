@@ -271,6 +271,23 @@ struct StatementPrinter {
     if (s.is_default) out += " DEFAULT";
     return out;
   }
+  std::string operator()(const CreateContinuousQueryStatement& s) const {
+    // influxd's CreateContinuousQueryStatement.String(), which SHOW
+    // CONTINUOUS QUERIES prints.
+    std::string out =
+        absl::StrCat("CREATE CONTINUOUS QUERY ", QuoteIdent(s.name), " ON ", QuoteIdent(s.database), " ");
+    if (s.resample_every_ns > 0 || s.resample_for_ns > 0) {
+      out += "RESAMPLE ";
+      if (s.resample_every_ns > 0) absl::StrAppend(&out, "EVERY ", FormatDuration(s.resample_every_ns), " ");
+      if (s.resample_for_ns > 0) absl::StrAppend(&out, "FOR ", FormatDuration(s.resample_for_ns), " ");
+    }
+    absl::StrAppend(&out, "BEGIN ", String(s.select), " END");
+    return out;
+  }
+  std::string operator()(const ShowContinuousQueriesStatement&) const { return "SHOW CONTINUOUS QUERIES"; }
+  std::string operator()(const DropContinuousQueryStatement& s) const {
+    return absl::StrCat("DROP CONTINUOUS QUERY ", QuoteIdent(s.name), " ON ", QuoteIdent(s.database));
+  }
   std::string operator()(const DropRetentionPolicyStatement& s) const {
     return absl::StrCat("DROP RETENTION POLICY ", QuoteIdent(s.name), " ON ", QuoteIdent(s.database));
   }

@@ -18,6 +18,10 @@
 #include "query/planner/planner.h"
 #include "query/planner/select_plan.h"
 
+namespace m2mdb::query {
+class ContinuousQueries;
+}
+
 namespace m2mdb::query::exec {
 
 // Per-statement state: limits and the clock.
@@ -28,6 +32,8 @@ struct ExecContext {
   bool has_deadline = false;
   std::chrono::steady_clock::time_point deadline;
   std::atomic<uint64_t> points{0};
+  // The continuous queries the CQ statements act on; null = not enabled.
+  ContinuousQueries* cqs = nullptr;
 
   // Paging (RunSelectPaged): when > 0, a raw scan reads at most this many
   // points per column from its (cursor-narrowed) time range, and the scan
@@ -42,6 +48,16 @@ struct ExecContext {
   // Counts decoded points against QueryOptions::max_points.
   Status AddPoints(uint64_t n);
 };
+
+// SELECT ... INTO (exec/into.cc): runs the statement without its target and
+// writes the rows as points; answers influxd's `result` row (time, written).
+StatusOr<std::vector<ResultSeries>> RunSelectInto(const SelectStatement& s, ExecContext* ctx);
+// The points INTO `target` writes for `results` (a target without a name is
+// :MEASUREMENT, the result series' own name).
+void AppendIntoPoints(const std::vector<ResultSeries>& results, const Measurement& target,
+                      std::vector<Point>* out);
+// A copy of `s` without its INTO target.
+StatusOr<SelectStatement> WithoutInto(const SelectStatement& s);
 
 // Runs a SELECT; `outer` narrows the time range (for subqueries).
 StatusOr<std::vector<ResultSeries>> RunSelect(const SelectStatement& s, ExecContext* ctx,

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "re2/re2.h"
 
+#include "m2mdb/query/continuous.h"
 #include "query/exec/exec.h"
 
 namespace m2mdb::query::exec {
@@ -497,6 +498,21 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
     rs.values = std::move(rows);
     out.push_back(std::move(rs));
     return out;
+  }
+  if (st.As<CreateContinuousQueryStatement>() || st.As<ShowContinuousQueriesStatement>() ||
+      st.As<DropContinuousQueryStatement>()) {
+    if (ctx->cqs == nullptr) {
+      return absl::UnimplementedError("continuous queries are not enabled (run them in `m2mdb serve`)");
+    }
+    if (const auto* s = st.As<CreateContinuousQueryStatement>()) {
+      RETURN_IF_ERROR(ctx->cqs->Create(*s));
+      return out;
+    }
+    if (const auto* s = st.As<DropContinuousQueryStatement>()) {
+      RETURN_IF_ERROR(ctx->cqs->Drop(s->database, s->name));
+      return out;
+    }
+    return ctx->cqs->Show();
   }
   if (st.As<ShowCardinalityStatement>())
     return absl::UnimplementedError("SHOW ... CARDINALITY is not supported");

@@ -28,7 +28,7 @@ namespace {
 
 constexpr std::string_view kPrefix = "error parsing query: ";
 
-enum class TargetRequirement { kNotRequired, kSubquery };
+enum class TargetRequirement { kNotRequired, kSubquery, kRequired };
 
 // The segments of a dotted name (db.rp.m, a.b): at most four are kept (a
 // fourth is an error), in place, since nearly every name has one.
@@ -227,6 +227,7 @@ class Parser {
   StatusOr<Statement::Node> ParseCreateDatabase();
   StatusOr<Statement::Node> ParseCreateRetentionPolicy();
   StatusOr<Statement::Node> ParseAlterRetentionPolicy();
+  StatusOr<Statement::Node> ParseCreateContinuousQuery();
 
   // --- Clauses ------------------------------------------------------------
   StatusOr<std::vector<Field>> ParseFields();
@@ -566,6 +567,8 @@ StatusOr<Statement::Node> Parser::ParseShow() {
       return s;
     }
     case TokenType::kContinuous:
+      RETURN_IF_ERROR(ExpectTokens({TokenType::kQueries}));
+      return ShowContinuousQueriesStatement{};
     case TokenType::kDiagnostics:
     case TokenType::kGrants:
     case TokenType::kQueries:
@@ -591,6 +594,8 @@ StatusOr<Statement::Node> Parser::ParseCreate() {
       RETURN_IF_ERROR(ExpectTokens({TokenType::kPolicy}));
       return ParseCreateRetentionPolicy();
     case TokenType::kContinuous:
+      RETURN_IF_ERROR(ExpectTokens({TokenType::kQuery}));
+      return ParseCreateContinuousQuery();
     case TokenType::kUser:
     case TokenType::kSubscription:
       return Unsupported(t, absl::StrCat("CREATE ", ToAbsl(TokenName(t.type))));
@@ -622,7 +627,14 @@ StatusOr<Statement::Node> Parser::ParseDrop() {
       ASSIGN_OR_RETURN(s.database, ParseIdent());
       return s;
     }
-    case TokenType::kContinuous:
+    case TokenType::kContinuous: {
+      RETURN_IF_ERROR(ExpectTokens({TokenType::kQuery}));
+      DropContinuousQueryStatement s;
+      ASSIGN_OR_RETURN(s.name, ParseIdent());
+      RETURN_IF_ERROR(ExpectTokens({TokenType::kOn}));
+      ASSIGN_OR_RETURN(s.database, ParseIdent());
+      return s;
+    }
     case TokenType::kShard:
     case TokenType::kSubscription:
     case TokenType::kUser:
@@ -633,15 +645,58 @@ StatusOr<Statement::Node> Parser::ParseDrop() {
   }
 }
 
+// influxd's parseCreateContinuousQueryStatement, errors included.
+StatusOr<Statement::Node> Parser::ParseCreateContinuousQuery() {
+  CreateContinuousQueryStatement s;
+  ASSIGN_OR_RETURN(s.name, ParseIdent());
+  RETURN_IF_ERROR(ExpectTokens({TokenType::kOn}));
+  ASSIGN_OR_RETURN(s.database, ParseIdent());
+  if (Accept(TokenType::kResample)) {
+    if (Accept(TokenType::kEvery)) {
+      ASSIGN_OR_RETURN(s.resample_every_ns, ParseDurationToken());
+    }
+    if (Accept(TokenType::kFor)) {
+      ASSIGN_OR_RETURN(s.resample_for_ns, ParseDurationToken());
+    }
+    if (s.resample_every_ns == 0 && s.resample_for_ns == 0) return Found(ScanIgnoreWs(), {"EVERY", "FOR"});
+  }
+  RETURN_IF_ERROR(ExpectTokens({TokenType::kBegin, TokenType::kSelect}));
+  ASSIGN_OR_RETURN(s.select, ParseSelect(TargetRequirement::kRequired));
+  int64_t interval = 0;
+  for (const auto& d : s.select.dimensions) {
+    if (const auto* td = std::get_if<TimeDimension>(&d.node)) interval = td->interval_ns;
+  }
+  if (!s.select.is_raw && interval == 0) {
+    // influxd rewinds over the whitespace and the last token of the SELECT
+    // and reports that token.
+    Unscan();
+    Unscan();
+    return Found(ScanIgnoreWs(), {"GROUP BY time(...)"});
+  }
+  RETURN_IF_ERROR(ExpectTokens({TokenType::kEnd}));
+  if (s.resample_for_ns != 0) {
+    if (s.resample_every_ns != 0 && s.resample_every_ns > interval) interval = s.resample_every_ns;
+    if (interval > s.resample_for_ns) {
+      return ErrPlain(absl::StrCat("FOR duration must be >= GROUP BY time duration: must be a minimum of ",
+                                   FormatDuration(interval), ", got ", FormatDuration(s.resample_for_ns)));
+    }
+  }
+  return s;
+}
+
 StatusOr<Statement::Node> Parser::ParseAlter() {
   RETURN_IF_ERROR(ExpectTokens({TokenType::kRetention, TokenType::kPolicy}));
   return ParseAlterRetentionPolicy();
 }
 
 StatusOr<SelectStatement> Parser::ParseSelect(TargetRequirement tr) {
-  (void)tr;  // INTO is optional everywhere we parse SELECT.
   SelectStatement s;
   ASSIGN_OR_RETURN(s.fields, ParseFields());
+  if (tr == TargetRequirement::kRequired) {  // a continuous query's SELECT
+    Token t = ScanIgnoreWs();
+    Unscan();
+    if (t.type != TokenType::kInto) return Found(t, {"INTO"});
+  }
   ASSIGN_OR_RETURN(s.into, ParseTarget());
   Token t = ScanIgnoreWs();
   if (t.type != TokenType::kFrom) return Found(t, {"FROM"});

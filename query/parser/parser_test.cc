@@ -1059,3 +1059,61 @@ TEST(ParseTimeString, CommonFormMatchesTheGeneralParser) {
 
 }  // namespace
 }  // namespace m2mdb::query
+
+namespace m2mdb::query {
+namespace {
+
+// --- Continuous queries (errors as influxd 1.6 words them) ----------------
+
+TEST(Parser, ContinuousQueryStatements) {
+  Statement s = MustParse(
+      "create continuous query \"my cq\" on db resample every 10m for 2h begin select mean(v) into "
+      "db.autogen.:MEASUREMENT from /c.*/ where host = 'a' group by time(1h, 5m), * fill(0) end");
+  const auto* cq = s.As<CreateContinuousQueryStatement>();
+  ASSERT_NE(cq, nullptr);
+  EXPECT_EQ(cq->name, "my cq");
+  EXPECT_EQ(cq->database, "db");
+  EXPECT_EQ(cq->resample_every_ns, 600'000'000'000);
+  EXPECT_EQ(cq->resample_for_ns, 7'200'000'000'000);
+  ASSERT_TRUE(cq->select.into.has_value());
+  const std::string printed = String(s);
+  EXPECT_EQ(printed,
+            "CREATE CONTINUOUS QUERY \"my cq\" ON db RESAMPLE EVERY 10m FOR 2h BEGIN SELECT mean(v) INTO "
+            "db.autogen.:MEASUREMENT FROM /c.*/ WHERE host = 'a' GROUP BY time(1h, 5m), * fill(0) END");
+  EXPECT_EQ(String(MustParse(printed)), printed);
+  EXPECT_EQ(
+      String(MustParse("CREATE CONTINUOUS QUERY c ON d RESAMPLE FOR 1h BEGIN SELECT max(v) INTO x FROM m "
+                       "GROUP BY time(1h) END")),
+      "CREATE CONTINUOUS QUERY c ON d RESAMPLE FOR 1h BEGIN SELECT max(v) INTO x FROM m GROUP BY time(1h) "
+      "END");
+  EXPECT_EQ(String(MustParse("SHOW CONTINUOUS QUERIES")), "SHOW CONTINUOUS QUERIES");
+  EXPECT_EQ(String(MustParse("drop continuous query \"a b\" on db")), "DROP CONTINUOUS QUERY \"a b\" ON db");
+  // A raw CQ parses (influxd accepts it; the executor refuses it).
+  EXPECT_EQ(ErrorOf("CREATE CONTINUOUS QUERY c ON d BEGIN SELECT v INTO x FROM m END"), "OK");
+}
+
+TEST(Parser, ContinuousQueryErrorsAsInfluxd) {
+  EXPECT_EQ(ErrorOf("CREATE CONTINUOUS QUERY cq3 ON db0 BEGIN SELECT mean(value) INTO cpu_mean FROM cpu END"),
+            "error parsing query: found cpu, expected GROUP BY time(...) at line 1, char 80");
+  EXPECT_EQ(
+      ErrorOf("CREATE CONTINUOUS QUERY cq3 ON db0 BEGIN SELECT mean(value) FROM cpu GROUP BY time(1h) END"),
+      "error parsing query: found FROM, expected INTO at line 1, char 61");
+  EXPECT_EQ(
+      ErrorOf("CREATE CONTINUOUS QUERY cq3 ON db0 RESAMPLE FOR 30m BEGIN SELECT mean(value) INTO x FROM cpu "
+              "GROUP BY time(1h) END"),
+      "error parsing query: FOR duration must be >= GROUP BY time duration: must be a minimum of 1h, got "
+      "30m");
+  EXPECT_EQ(
+      ErrorOf("CREATE CONTINUOUS QUERY cq3 ON db0 RESAMPLE BEGIN SELECT mean(value) INTO x FROM cpu GROUP "
+              "BY time(1h) END"),
+      "error parsing query: found BEGIN, expected EVERY, FOR at line 1, char 45");
+  EXPECT_EQ(ErrorOf("CREATE CONTINUOUS QUERY c ON d BEGIN SELECT mean(v) INTO x FROM m GROUP BY time(1h)"),
+            "error parsing query: found EOF, expected END at line 1, char 84");
+  EXPECT_EQ(ErrorOf("DROP CONTINUOUS QUERY c"),
+            "error parsing query: found EOF, expected ON at line 1, char 25");
+  EXPECT_EQ(ErrorOf("SHOW CONTINUOUS"),
+            "error parsing query: found EOF, expected QUERIES at line 1, char 17");
+}
+
+}  // namespace
+}  // namespace m2mdb::query

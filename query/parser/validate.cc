@@ -331,6 +331,7 @@ bool IsTimeField(const Expr& e) {
 Status Validate(const Statement& statement) {
   if (const auto* s = statement.As<SelectStatement>()) return ValidateSelect(*s);
   if (const auto* s = statement.As<ExplainStatement>()) return ValidateSelect(s->select);
+  if (const auto* s = statement.As<CreateContinuousQueryStatement>()) return ValidateSelect(s->select);
   if (const auto* s = statement.As<ShowCardinalityStatement>()) return ValidateDimensions(s->dimensions);
   return absl::OkStatus();
 }

@@ -8,6 +8,8 @@
 
 namespace m2mdb {
 
+class ChangeListener;  // m2mdb/change_listener.h
+
 // When a write is acknowledged. Persisted nowhere; may differ between runs.
 enum class WalSyncMode {
   // Acknowledge after an fdatasync covers the write (group commit: one fsync
@@ -79,6 +81,10 @@ struct Options {
   // Reads that do not touch damaged data are unaffected either way.
   // Default: false.
   bool skip_damaged_blocks = false;
+  // Told of every write, delete and drop, durably with the write (the
+  // contract is in m2mdb/change_listener.h); not owned, must outlive the
+  // DB. Continuous queries set it. Default: none.
+  ChangeListener* change_listener = nullptr;
 };
 
 struct WriteOptions {

@@ -413,13 +413,32 @@ struct ExplainStatement {
   SelectStatement select;
 };
 
+// CREATE CONTINUOUS QUERY name ON db [RESAMPLE [EVERY d] [FOR d]] BEGIN
+// SELECT ... INTO ... GROUP BY time(...) ... END. `select.into` is set.
+struct CreateContinuousQueryStatement {
+  std::string name;
+  std::string database;
+  int64_t resample_every_ns = 0;  // 0 = not given
+  int64_t resample_for_ns = 0;    // 0 = not given
+  SelectStatement select;
+};
+
+struct ShowContinuousQueriesStatement {};
+
+struct DropContinuousQueryStatement {
+  std::string name;
+  std::string database;
+};
+
 struct Statement {
-  using Node = std::variant<SelectStatement, ShowDatabasesStatement, ShowMeasurementsStatement,
-                            ShowTagKeysStatement, ShowTagValuesStatement, ShowFieldKeysStatement,
-                            ShowSeriesStatement, ShowRetentionPoliciesStatement, ShowCardinalityStatement,
-                            CreateDatabaseStatement, DropDatabaseStatement, DropSeriesStatement,
-                            DeleteStatement, DropMeasurementStatement, CreateRetentionPolicyStatement,
-                            AlterRetentionPolicyStatement, DropRetentionPolicyStatement, ExplainStatement>;
+  using Node =
+      std::variant<SelectStatement, ShowDatabasesStatement, ShowMeasurementsStatement, ShowTagKeysStatement,
+                   ShowTagValuesStatement, ShowFieldKeysStatement, ShowSeriesStatement,
+                   ShowRetentionPoliciesStatement, ShowCardinalityStatement, CreateDatabaseStatement,
+                   DropDatabaseStatement, DropSeriesStatement, DeleteStatement, DropMeasurementStatement,
+                   CreateRetentionPolicyStatement, AlterRetentionPolicyStatement,
+                   DropRetentionPolicyStatement, ExplainStatement, CreateContinuousQueryStatement,
+                   ShowContinuousQueriesStatement, DropContinuousQueryStatement>;
   size_t offset = 0;
   Node node;
 

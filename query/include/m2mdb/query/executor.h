@@ -23,6 +23,8 @@
 
 namespace m2mdb::query {
 
+class ContinuousQueries;  // m2mdb/query/continuous.h
+
 // A result cell. monostate = null. Times are int64 nanoseconds in the
 // "time" column and rendered by the writers (RFC3339 or epoch).
 using Value = std::variant<std::monostate, double, int64_t, uint64_t, bool, std::string>;
@@ -82,6 +84,9 @@ struct QueryOptions {
 class Executor {
  public:
   explicit Executor(DB* db);
+  // With continuous queries: CREATE/SHOW/DROP CONTINUOUS QUERY act on `cqs`
+  // (not owned; must outlive the Executor). Without, they fail.
+  Executor(DB* db, ContinuousQueries* cqs);
   // Parses and runs every statement of `text` (separated by ';'). A parse
   // error yields one StatementResult with the InfluxDB-style error and no
   // statement is run, as InfluxDB does.
@@ -105,6 +110,7 @@ class Executor {
 
  private:
   DB* db_;
+  ContinuousQueries* cqs_ = nullptr;
 };
 
 struct JsonOptions {

@@ -1,0 +1,354 @@
+// Continuous queries over a temporary engine: statements, SELECT INTO,
+// invalidation by writes, late writes, overwrites, deletes and drops, marks
+// surviving a reopen without flush (a crash, for the listener), and a model
+// test comparing every closed rollup window with the aggregate over raw data.
+#include "m2mdb/query/continuous.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+#include "m2mdb/db.h"
+#include "m2mdb/query/executor.h"
+#include "tests/support/test_util.h"
+
+namespace m2mdb::query {
+namespace {
+
+constexpr int64_t kSec = 1000000000;
+
+class CqTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+  void TearDown() override { Close(/*flush=*/true); }
+
+  void Open() {
+    ContinuousQueryOptions co;
+    co.background = false;
+    co.clock = [this] { return now_.load(); };
+    co.max_windows_per_refresh = max_windows_;
+    cqs_ = std::make_unique<ContinuousQueries>(co);
+    Options o;
+    o.data_dir = dir_.path();
+    o.wal_sync = WalSyncMode::kNone;
+    o.background_work = false;
+    o.flush_on_close = false;  // Close(true) flushes by hand
+    o.change_listener = cqs_.get();
+    auto db = DB::Open(o);
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    ASSERT_OK(cqs_->Attach(db_.get()));
+    exec_ = std::make_unique<Executor>(db_.get(), cqs_.get());
+  }
+  // flush = false: the WAL is not checkpointed, and the listener's memory
+  // is gone, as after kill -9.
+  void Close(bool flush) {
+    if (!db_) return;
+    cqs_->Stop();
+    exec_.reset();
+    if (flush) EXPECT_OK(db_->Flush());
+    (void)db_->Close();
+    db_.reset();
+    cqs_.reset();
+  }
+  void Crash() {
+    // Closed without a flush, the WAL past the checkpoint is replayed at the
+    // next open, as after kill -9; the listener is a new object.
+    Close(false);
+    Open();
+  }
+
+  std::string Q(std::string_view q, std::string database = "db") {
+    QueryOptions o;
+    o.database = database;
+    o.now = now_.load();
+    return ToInfluxJson(exec_->Execute(q, o), {.epoch = "s"});
+  }
+  void Write(std::string_view lp, std::string database = "db") {
+    auto r = db_->WriteLineProtocol(database, lp, {.precision = "s"});
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_TRUE(r->errors.empty()) << r->errors[0].reason;
+  }
+  void Refresh() {
+    auto r = cqs_->RefreshNow();
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+
+  testing::TempDir dir_;
+  std::atomic<int64_t> now_{1000 * kSec};
+  int64_t max_windows_ = 1000;
+  std::unique_ptr<ContinuousQueries> cqs_;
+  std::unique_ptr<DB> db_;
+  std::unique_ptr<Executor> exec_;
+};
+
+TEST_F(CqTest, StatementsAsInfluxd) {
+  EXPECT_EQ(Q("CREATE DATABASE db"), R"({"results":[{"statement_id":0}]})");
+  const std::string create =
+      "CREATE CONTINUOUS QUERY cq1 ON db BEGIN SELECT mean(value) INTO cpu_mean FROM cpu GROUP BY time(1h) "
+      "END";
+  EXPECT_EQ(Q(create), R"({"results":[{"statement_id":0}]})");
+  EXPECT_EQ(Q(create), R"({"results":[{"statement_id":0}]})");  // the same again: a no-op
+  EXPECT_EQ(Q("CREATE CONTINUOUS QUERY cq1 ON db BEGIN SELECT max(value) INTO cpu_mean FROM cpu GROUP BY "
+              "time(1h) END"),
+            R"({"results":[{"statement_id":0,"error":"continuous query already exists"}]})");
+  EXPECT_EQ(
+      Q("CREATE CONTINUOUS QUERY cq2 ON nodb BEGIN SELECT mean(value) INTO m FROM cpu GROUP BY time(1h) END"),
+      R"({"results":[{"statement_id":0,"error":"database not found: nodb"}]})");
+  EXPECT_EQ(
+      Q("CREATE CONTINUOUS QUERY cq2 ON db BEGIN SELECT mean(value) INTO other.autogen.m FROM cpu GROUP BY "
+        "time(1h) END"),
+      R"({"results":[{"statement_id":0,"error":"database not found: other"}]})");
+  EXPECT_EQ(Q("CREATE CONTINUOUS QUERY cq2 ON db BEGIN SELECT mean(value) INTO db.m FROM cpu GROUP BY "
+              "time(1h) END"),
+            R"({"results":[{"statement_id":0,"error":"retention policy not found: db.db"}]})");
+  EXPECT_EQ(
+      Q("CREATE CONTINUOUS QUERY cq2 ON db BEGIN SELECT mean(value) INTO cpu FROM cpu GROUP BY time(1h) END"),
+      R"j({"results":[{"statement_id":0,"error":"a continuous query cannot write INTO a measurement it reads (its rollup would invalidate itself)"}]})j");
+}
+
+TEST_F(CqTest, ShowIsNormalised) {
+  Q("CREATE DATABASE db");
+  Q("CREATE DATABASE empty");
+  Q("CREATE DATABASE other");
+  Q("CREATE CONTINUOUS QUERY cq1 ON db BEGIN SELECT mean(value) INTO cpu_mean FROM cpu GROUP BY time(1h) "
+    "END");
+  Q("CREATE CONTINUOUS QUERY cq2 ON db RESAMPLE EVERY 10m FOR 2h BEGIN SELECT mean(value) INTO "
+    "other.autogen.:MEASUREMENT FROM /c.*/ WHERE host = 'a' GROUP BY time(1h, 5m), * fill(0) END");
+  EXPECT_EQ(
+      Q("SHOW CONTINUOUS QUERIES"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"db","columns":["name","query"],"values":[["cq1","CREATE CONTINUOUS QUERY cq1 ON db BEGIN SELECT mean(value) INTO db.autogen.cpu_mean FROM db.autogen.cpu GROUP BY time(1h) END"],["cq2","CREATE CONTINUOUS QUERY cq2 ON db RESAMPLE EVERY 10m FOR 2h BEGIN SELECT mean(value) INTO other.autogen.:MEASUREMENT FROM db.autogen./c.*/ WHERE host = 'a' GROUP BY time(1h, 5m), * fill(0) END"]]},{"name":"empty","columns":["name","query"]},{"name":"other","columns":["name","query"]}]}]})");
+  // Definitions survive a restart.
+  Close(true);
+  Open();
+  EXPECT_NE(Q("SHOW CONTINUOUS QUERIES").find("\"cq2\""), std::string::npos);
+  EXPECT_EQ(Q("DROP CONTINUOUS QUERY cq2 ON db"), R"({"results":[{"statement_id":0}]})");
+  EXPECT_EQ(Q("DROP CONTINUOUS QUERY nope ON db"), R"({"results":[{"statement_id":0}]})");
+  EXPECT_EQ(Q("DROP CONTINUOUS QUERY cq1 ON nodb"), R"({"results":[{"statement_id":0}]})");
+  EXPECT_EQ(Q("SHOW CONTINUOUS QUERIES").find("\"cq2\""), std::string::npos);
+  Close(true);
+  Open();
+  EXPECT_EQ(Q("SHOW CONTINUOUS QUERIES").find("\"cq2\""), std::string::npos);
+  EXPECT_NE(Q("SHOW CONTINUOUS QUERIES").find("\"cq1\""), std::string::npos);
+  // DROP DATABASE drops its continuous queries.
+  Q("DROP DATABASE db");
+  EXPECT_EQ(
+      Q("SHOW CONTINUOUS QUERIES"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"empty","columns":["name","query"]},{"name":"other","columns":["name","query"]}]}]})");
+}
+
+TEST_F(CqTest, SelectInto) {
+  Q("CREATE DATABASE db");
+  Write("cpu,host=a value=1 0\ncpu,host=b value=3 0\ncpu,host=a value=2 3600\n");
+  EXPECT_EQ(
+      Q("SELECT mean(value) INTO cpu_m FROM cpu WHERE time < 7200s GROUP BY time(1h), host"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"result","columns":["time","written"],"values":[[0,3]]}]}]})");
+  EXPECT_EQ(
+      Q("SELECT * FROM cpu_m"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"cpu_m","columns":["time","host","mean"],"values":[[0,"a",1],[0,"b",3],[3600,"a",2]]}]}]})");
+  EXPECT_EQ(
+      Q("SELECT value INTO raw FROM cpu"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"result","columns":["time","written"],"values":[[0,3]]}]}]})");
+  EXPECT_EQ(
+      Q("SELECT mean(value) INTO x FROM nothere WHERE time < 3600s GROUP BY time(1h)"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"result","columns":["time","written"],"values":[[0,0]]}]}]})");
+  EXPECT_EQ(Q("SELECT mean(value) INTO nodb.autogen.x FROM cpu WHERE time < 3600s GROUP BY time(1h)"),
+            R"({"results":[{"statement_id":0,"error":"database not found: nodb"}]})");
+}
+
+// The rollup of `cq_select` (a CQ's SELECT without INTO) over raw data, and
+// the rollup measurement, as comparable rows: only windows before `cutoff`.
+std::map<std::string, std::string> Rows(Executor& exec, const std::string& q, int64_t now) {
+  QueryOptions o;
+  o.database = "db";
+  o.now = now;
+  auto res = exec.Execute(q, o);
+  std::map<std::string, std::string> out;
+  for (const auto& r : res) {
+    EXPECT_TRUE(r.error.empty()) << q << ": " << r.error;
+    for (const auto& s : r.series) {
+      std::string tags;
+      for (const auto& [k, v] : s.tags)
+        if (!v.empty()) absl::StrAppend(&tags, k, "=", v, ",");
+      for (const auto& row : s.values) {
+        std::string key = absl::StrCat(tags, "@", std::get<int64_t>(row[0]));
+        std::map<std::string, std::string> fields;  // by name: SELECT * sorts them
+        for (size_t c = 1; c < row.size(); c++) {
+          if (row[c].index() == 1) {
+            fields[s.columns[c]] = absl::StrFormat("%.9g", std::get<double>(row[c]));
+          } else if (row[c].index() == 2) {
+            fields[s.columns[c]] = absl::StrCat(std::get<int64_t>(row[c]));
+          }
+        }
+        std::string vals;
+        for (const auto& [f, v] : fields) absl::StrAppend(&vals, f, "=", v, " ");
+        if (!fields.empty()) out[key] = vals;
+      }
+    }
+  }
+  return out;
+}
+
+TEST_F(CqTest, LateWritesOverwritesDeletesAndDrops) {
+  Q("CREATE DATABASE db");
+  ASSERT_EQ(
+      Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT count(v), sum(v), max(v) INTO roll FROM m GROUP BY "
+        "time(10s), host END"),
+      R"({"results":[{"statement_id":0}]})");
+  now_ = 25 * kSec;  // windows [0,10) and [10,20) are closed, [20,30) is open
+  Write("m,host=a v=1 1\nm,host=a v=2 12\nm,host=b v=5 3\nm,host=a v=7 21\n");
+  Refresh();
+  EXPECT_EQ(
+      Q("SELECT count, sum, max FROM roll GROUP BY host"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"roll","tags":{"host":"a"},"columns":["time","count","sum","max"],"values":[[0,1,1,1],[10,1,2,2]]},{"name":"roll","tags":{"host":"b"},"columns":["time","count","sum","max"],"values":[[0,1,5,5]]}]}]})");
+  // The open window is computed once it closes.
+  now_ = 31 * kSec;
+  Refresh();
+  EXPECT_NE(Q("SELECT count FROM roll WHERE host = 'a'").find("[20,1]"), std::string::npos);
+  // A late point and an overwrite: only host a's windows are recomputed.
+  const uint64_t before = cqs_->Stats().windows_refreshed;
+  Write("m,host=a v=10 2\nm,host=a v=20 12\n");
+  EXPECT_EQ(cqs_->Stats().pending_windows, 2u);
+  Refresh();
+  EXPECT_EQ(cqs_->Stats().windows_refreshed - before, 2u);
+  EXPECT_EQ(
+      Q("SELECT count, sum, max FROM roll WHERE host = 'a'"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"roll","columns":["time","count","sum","max"],"values":[[0,2,11,10],[10,1,20,20],[20,1,7,7]]}]}]})");
+  // A delete empties a window: its rollup point goes.
+  ASSERT_EQ(Q("DELETE FROM m WHERE host = 'a' AND time >= 10s AND time < 20s"),
+            R"({"results":[{"statement_id":0}]})");
+  Refresh();
+  EXPECT_EQ(
+      Q("SELECT count FROM roll WHERE host = 'a'"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"roll","columns":["time","count"],"values":[[0,2],[20,1]]}]}]})");
+  // A dropped series takes its group's rollup with it.
+  ASSERT_EQ(Q("DROP SERIES FROM m WHERE host = 'b'"), R"({"results":[{"statement_id":0}]})");
+  Refresh();
+  EXPECT_EQ(Q("SELECT count FROM roll WHERE host = 'b'"), R"({"results":[{"statement_id":0}]})");
+  EXPECT_EQ(
+      Q("SELECT count FROM roll WHERE host = 'a'"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"roll","columns":["time","count"],"values":[[0,2],[20,1]]}]}]})");
+  // DROP MEASUREMENT: everything goes.
+  ASSERT_EQ(Q("DROP MEASUREMENT m"), R"({"results":[{"statement_id":0}]})");
+  Refresh();
+  EXPECT_EQ(Q("SELECT count FROM roll"), R"({"results":[{"statement_id":0}]})");
+  EXPECT_EQ(cqs_->Stats().refresh_errors, 0u);
+}
+
+TEST_F(CqTest, MarksSurviveACrash) {
+  Q("CREATE DATABASE db");
+  Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT sum(v) INTO roll FROM m GROUP BY time(10s), * END");
+  now_ = 100 * kSec;
+  Write("m,host=a v=1 1\nm,host=b v=2 15\n");
+  Crash();  // unflushed: the marks come back from the WAL
+  Refresh();
+  EXPECT_EQ(
+      Q("SELECT sum FROM roll GROUP BY host"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"roll","tags":{"host":"a"},"columns":["time","sum"],"values":[[0,1]]},{"name":"roll","tags":{"host":"b"},"columns":["time","sum"],"values":[[10,2]]}]}]})");
+  // Flushed (the WAL checkpoint moves past the write): the marks were stored
+  // by the listener's checkpoint.
+  Write("m,host=a v=5 3\n");
+  ASSERT_OK(db_->Flush());
+  Crash();
+  Refresh();
+  EXPECT_NE(Q("SELECT sum FROM roll WHERE host = 'a'").find("[0,6]"), std::string::npos);
+  // A delete's marks are stored before it applies.
+  ASSERT_EQ(Q("DELETE FROM m WHERE host = 'b'"), R"({"results":[{"statement_id":0}]})");
+  Crash();
+  Refresh();
+  EXPECT_EQ(Q("SELECT sum FROM roll WHERE host = 'b'"), R"({"results":[{"statement_id":0}]})");
+}
+
+TEST_F(CqTest, ExtremeTimesAndWideDeletes) {
+  Q("CREATE DATABASE db");
+  Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT count(v) INTO roll FROM m GROUP BY time(1h, -5m), \"hé "
+    "\\\"x\" END");
+  now_ = kMaxTime;
+  Write("m,hé\\ \"x=ü v=1 -9223372036\nm v=2 9223372035\n");
+  auto r = db_->WriteLineProtocol("db", "m v=3 -9223372036854775806\nm v=4 9223372036854775806\n", {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  Refresh();
+  EXPECT_EQ(cqs_->Stats().refresh_errors, 0u);
+  // The window holding kMaxTime never closes.
+  EXPECT_LE(cqs_->Stats().pending_windows, 1u);
+  // A delete of all time over a wide range shrinks to where the data is.
+  ASSERT_EQ(Q("DELETE FROM m"), R"({"results":[{"statement_id":0}]})");
+  Refresh();
+  EXPECT_LE(cqs_->Stats().pending_windows, 1u);
+  EXPECT_EQ(Q("SELECT count FROM roll"), R"({"results":[{"statement_id":0}]})");
+}
+
+// Random writes, late writes, overwrites, deletes, drops and crashes over
+// many series; after each refresh, every closed window of the rollup must
+// equal the aggregate over the raw data.
+TEST_F(CqTest, Model) {
+  max_windows_ = 3;  // small chunks: a refresh takes several passes
+  Close(true);
+  Open();
+  Q("CREATE DATABASE db");
+  const std::string aggs = "count(v), sum(v), mean(v), min(v), max(v), first(v), last(v), percentile(v, 90)";
+  ASSERT_EQ(Q(absl::StrCat("CREATE CONTINUOUS QUERY star ON db BEGIN SELECT ", aggs,
+                           " INTO roll_star FROM m GROUP BY time(10s), * END")),
+            R"({"results":[{"statement_id":0}]})");
+  ASSERT_EQ(
+      Q("CREATE CONTINUOUS QUERY byregion ON db BEGIN SELECT sum(v), count(v) INTO roll_region FROM m GROUP "
+        "BY time(7s, 2s), region END"),
+      R"({"results":[{"statement_id":0}]})");
+  // M2MDB_CQ_SEED=n runs another sequence (a longer soak: a loop over seeds).
+  const char* seed = std::getenv("M2MDB_CQ_SEED");
+  std::mt19937 rng(seed != nullptr ? static_cast<unsigned>(std::atoi(seed)) : 42u);
+  auto rnd = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  int64_t t_now = 0;
+  for (int step = 0; step < 120; step++) {
+    t_now += rnd(4);
+    now_ = t_now * kSec;
+    const int op = rnd(20);
+    if (op < 12) {
+      std::string lp;
+      for (int k = 0; k < 1 + rnd(6); k++) {
+        const int host = rnd(6);
+        const int64_t t = std::max<int64_t>(0, t_now - (rnd(4) == 0 ? rnd(80) : rnd(3)));  // some late
+        absl::StrAppend(&lp, "m,host=h", host, host % 2 == 0 ? ",region=r" + std::to_string(host % 4) : "",
+                        " v=", rnd(100), " ", t, "\n");
+      }
+      Write(lp);
+    } else if (op < 14) {
+      const int64_t a = rnd(static_cast<int>(t_now + 1));
+      ASSERT_EQ(Q(absl::StrCat("DELETE FROM m WHERE host = 'h", rnd(6), "' AND time >= ", a, "s AND time < ",
+                               a + rnd(30), "s")),
+                R"({"results":[{"statement_id":0}]})");
+    } else if (op == 14) {
+      Q(absl::StrCat("DROP SERIES FROM m WHERE host = 'h", rnd(6), "'"));
+    } else if (op < 17) {
+      Crash();
+    } else if (op == 17) {
+      ASSERT_OK(db_->Flush());
+    } else {
+      Refresh();
+      const std::string cutoff = absl::StrCat(" WHERE time < ", (t_now / 10) * 10, "s");
+      const std::string cutoff7 = absl::StrCat(" WHERE time < ", ((t_now - 2) / 7) * 7 + 2, "s");
+      EXPECT_EQ(
+          Rows(*exec_, absl::StrCat("SELECT * FROM roll_star", cutoff, " GROUP BY *"), now_),
+          Rows(*exec_, absl::StrCat("SELECT ", aggs, " FROM m", cutoff, " GROUP BY time(10s), * fill(none)"),
+               now_))
+          << "step " << step;
+      EXPECT_EQ(Rows(*exec_, absl::StrCat("SELECT * FROM roll_region", cutoff7, " GROUP BY *"), now_),
+                Rows(*exec_,
+                     absl::StrCat("SELECT sum(v), count(v) FROM m", cutoff7,
+                                  " GROUP BY time(7s, 2s), region fill(none)"),
+                     now_))
+          << "step " << step;
+    }
+  }
+  EXPECT_EQ(cqs_->Stats().refresh_errors, 0u);
+}
+
+}  // namespace
+}  // namespace m2mdb::query
