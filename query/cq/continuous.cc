@@ -34,8 +34,6 @@ namespace {
 
 constexpr char kDefPrefix[] = "cq/def/";
 constexpr char kDirtyPrefix[] = "cq/dirty/";
-// The retention policy a statement names when it names none: m2mdb has one
-// per database until retention policies land (h-rp), influxd's "autogen".
 
 int64_t SystemNow() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
