@@ -68,9 +68,12 @@ StatusOr<SelectStatement> WithoutInto(const SelectStatement& s) {
   if (parsed.size() != 1 || parsed[0].As<SelectStatement>() == nullptr) {
     return absl::InternalError("SELECT INTO: the statement does not print back as one SELECT");
   }
-  SelectStatement copy = std::move(*parsed[0].As<SelectStatement>());
-  copy.into.reset();
-  return copy;
+  // The target is dropped in place, before the move: g++ 12 takes a reset
+  // of the moved-to copy's optional for a read of uninitialised strings
+  // (-Wmaybe-uninitialized, a false positive under -O2).
+  SelectStatement* select = parsed[0].As<SelectStatement>();
+  select->into = std::nullopt;
+  return std::move(*select);
 }
 
 StatusOr<std::vector<ResultSeries>> RunSelectInto(const SelectStatement& s, ExecContext* ctx) {
