@@ -555,7 +555,10 @@ std::string String(const SelectStatement& s) {
       Measurement prefix = m;
       std::string p = String(prefix);  // ends with `""`
       p.resize(p.size() - 2);
-      out += p.empty() ? ":MEASUREMENT" : p + ":MEASUREMENT";
+      // A bare `:MEASUREMENT` does not parse (influxd's grammar wants a
+      // prefix): with neither database nor policy it prints as `"".`, which
+      // parses back to the same empty prefix.
+      out += p.empty() ? "\"\".:MEASUREMENT" : p + ":MEASUREMENT";
     } else {
       out += String(m);
     }
