@@ -24,11 +24,20 @@ Status DBImpl::Delete(const DeleteRequest& request) {
   RETURN_IF_ERROR(CheckOpen());
   if (request.min_time > request.max_time) return absl::OkStatus();
   absl::MutexLock l(&maint_mu_);
-  // Every retention policy of the database, as influxd's DELETE.
+  // Every retention policy of the database, as influxd's DELETE, unless
+  // the request names one.
   ASSIGN_OR_RETURN(auto units, DbUnits(request.database));
+  if (!request.retention_policy.empty()) {
+    std::erase_if(
+        units, [&](const index::DatabaseInfo& u) { return u.retention_policy != request.retention_policy; });
+    if (units.empty()) {
+      return absl::NotFoundError(absl::StrCat("retention policy not found: ", request.retention_policy));
+    }
+  }
   DeleteChange change;
   change.kind = DeleteChange::Kind::kDelete;
   change.database = request.database;
+  change.retention_policy = request.retention_policy;
   change.measurement = request.measurement;
   change.matchers = &request.matchers;
   change.min_time = request.min_time;

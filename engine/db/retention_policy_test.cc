@@ -329,6 +329,27 @@ TEST_F(RetentionPolicyTest, DeleteAndDropSeriesSpanEveryPolicy) {
   EXPECT_TRUE(ms->empty());
 }
 
+// DeleteRequest::retention_policy narrows a delete to one policy (what a
+// continuous query's refresher uses to clear its rollup).
+TEST_F(RetentionPolicyTest, DeleteNamingAPolicyLeavesTheOthers) {
+  ASSERT_OK(db_->CreateRetentionPolicy("db", {"r", 0, 0, 1, false}));
+  Write("m,h=a v=1 1\n");
+  Write("m,h=a v=2 1\n", "r");
+  const std::string raw = Dump("m");
+  ASSERT_NE(raw, "");
+  DeleteRequest del;
+  del.database = "db";
+  del.measurement = "m";
+  del.retention_policy = "r";
+  ASSERT_OK(db_->Delete(del));
+  EXPECT_EQ(Dump("m", "r"), "");
+  EXPECT_EQ(Dump("m"), raw);
+  del.retention_policy = "nope";
+  Status s = db_->Delete(del);
+  EXPECT_TRUE(absl::IsNotFound(s)) << s;
+  EXPECT_EQ(s.message(), "retention policy not found: nope");
+}
+
 TEST_F(RetentionPolicyTest, CreateDatabaseWithNamedDefaultPolicy) {
   ASSERT_OK(db_->CreateDatabase({.name = "d2",
                                  .retention_ns = 2 * kDay,

@@ -779,6 +779,7 @@ struct ContinuousQueries::Impl {
     if (stale) {
       DeleteRequest del;
       del.database = cq.target_db;
+      del.retention_policy = cq.target_rp;  // never the raw points of another policy
       del.measurement = target_m;
       del.matchers = matchers;
       del.min_time = a;
@@ -1180,6 +1181,9 @@ Status ContinuousQueries::OnDelete(DB& db, const DeleteChange& change) {
     const int64_t now = im.options.clock();
     im.delete_marks.clear();  // of an earlier delete that failed after OnDelete
     for (auto& [id, cq] : dit->second.cqs) {
+      // A delete scoped to one policy (a rollup's own clearing) touches only
+      // the queries reading that policy.
+      if (!change.retention_policy.empty() && change.retention_policy != cq->source_rp) continue;
       for (const SeriesKey& s : *series) {
         Group* g = im.GroupOfLocked(cq.get(), s);
         if (g == nullptr) continue;

@@ -242,6 +242,46 @@ TEST_F(CqTest, LateWritesOverwritesDeletesAndDrops) {
   EXPECT_EQ(cqs_->Stats().refresh_errors, 0u);
 }
 
+// The usual rollup shape: the same measurement name in a longer policy of
+// the same database. The rollup's own writes go to the other policy, so they
+// must not mark the query's windows dirty (it would refresh for ever), and a
+// late raw point still reaches the rollup. A policy named at CREATE must
+// exist; FROM without one is the default at CREATE time.
+TEST_F(CqTest, RollupIntoAnotherRetentionPolicy) {
+  Q("CREATE DATABASE db");
+  EXPECT_EQ(Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT mean(v) AS v INTO db.year.m FROM m GROUP BY "
+              "time(10s) END"),
+            R"({"results":[{"statement_id":0,"error":"retention policy not found: db.year"}]})");
+  ASSERT_EQ(Q("CREATE RETENTION POLICY year ON db DURATION INF REPLICATION 1"),
+            R"({"results":[{"statement_id":0}]})");
+  ASSERT_EQ(Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT mean(v) AS v INTO db.year.m FROM m GROUP BY "
+              "time(10s) END"),
+            R"({"results":[{"statement_id":0}]})");
+  EXPECT_NE(Q("SHOW CONTINUOUS QUERIES").find("INTO db.year.m FROM db.autogen.m"), std::string::npos);
+  now_ = 25 * kSec;
+  Write("m v=1 1\nm v=3 2\nm v=10 12\n");
+  Refresh();
+  EXPECT_EQ(
+      Q("SELECT v FROM db.year.m"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","v"],"values":[[0,2],[10,10]]}]}]})");
+  // The refresh wrote into db.year.m: nothing is dirty again.
+  EXPECT_EQ(cqs_->Stats().pending_windows, 0u);
+  const uint64_t before = cqs_->Stats().windows_refreshed;
+  Refresh();
+  EXPECT_EQ(cqs_->Stats().windows_refreshed, before);
+  // A write to the rollup policy itself (e.g. a backfill) dirties nothing.
+  Write("m v=100 3\n", "db");
+  EXPECT_EQ(cqs_->Stats().pending_windows, 1u);  // autogen: the raw policy
+  auto r = db_->WriteLineProtocol("db", "m v=500 4\n", {.precision = "s", .retention_policy = "year"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(cqs_->Stats().pending_windows, 1u);
+  Refresh();
+  EXPECT_EQ(
+      Q("SELECT v FROM db.year.m WHERE time < 10s"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","v"],"values":[[0,34.666666666666664]]}]}]})");
+  EXPECT_EQ(cqs_->Stats().refresh_errors, 0u);
+}
+
 TEST_F(CqTest, MarksSurviveACrash) {
   Q("CREATE DATABASE db");
   Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT sum(v) INTO roll FROM m GROUP BY time(10s), * END");

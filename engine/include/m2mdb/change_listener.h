@@ -62,6 +62,7 @@ struct DeleteChange {
   enum class Kind : uint8_t { kDelete, kDropSeries, kDropMeasurement, kDropDatabase };
   Kind kind = Kind::kDelete;
   std::string_view database;
+  std::string_view retention_policy;                  // empty = every policy of the database
   std::string_view measurement;                       // empty = every measurement
   const std::vector<TagMatcher>* matchers = nullptr;  // null or empty = every series
   int64_t min_time = kMinTime;

@@ -238,6 +238,11 @@ struct DeleteRequest {
   std::vector<TagMatcher> matchers;
   int64_t min_time = kMinTime;
   int64_t max_time = kMaxTime;
+  // Empty (influxd's DELETE): every retention policy of the database; else
+  // only this one (kNotFound if it does not exist). A continuous query
+  // clearing its rollup in one policy must not touch the raw points of a
+  // measurement of the same name in another.
+  std::string retention_policy = {};
 };
 
 struct DBStats {
