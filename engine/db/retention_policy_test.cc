@@ -377,7 +377,7 @@ TEST_F(RetentionPolicyTest, WritesRacingDropAndCreateOfTheirPolicy) {
   // nothing crashes, and after a reopen nothing of a dropped unit returns.
   ASSERT_OK(db_->CreateRetentionPolicy("db", {"r", 0, 0, 1, false}));
   std::atomic<bool> stop{false};
-  std::atomic<int> ok{0}, missing{0}, other{0};
+  std::atomic<int> ok{0}, missing{0}, other{0}, attempts{0};
   std::vector<std::thread> writers;
   for (int w = 0; w < 2; w++) {
     writers.emplace_back([&, w] {
@@ -385,6 +385,7 @@ TEST_F(RetentionPolicyTest, WritesRacingDropAndCreateOfTheirPolicy) {
       wo.retention_policy = "r";
       for (int i = 0; !stop.load(); i++) {
         auto r = db_->WriteLineProtocol("db", absl::StrCat("m,w=", w, " v=", i, " ", i + 1, "\n"), wo);
+        attempts++;
         if (r.ok()) {
           ok++;
         } else if (r.status().message() == "retention policy not found: r") {
@@ -395,6 +396,9 @@ TEST_F(RetentionPolicyTest, WritesRacingDropAndCreateOfTheirPolicy) {
       }
     });
   }
+  // The writers must be running before the policy starts to come and go
+  // (a fast machine finished the loop below before either had started).
+  while (attempts.load() < 2) std::this_thread::yield();
   for (int k = 0; k < 5; k++) {
     ASSERT_OK(db_->DropRetentionPolicy("db", "r"));
     ASSERT_OK(db_->CreateRetentionPolicy("db", {"r", 0, 0, 1, false}));

@@ -132,7 +132,8 @@ TEST(MqttDeadLetters, ConcurrentWritersKeepRecordsWholeAcrossRotation) {
         r.reason_code = t % 2 ? 0 : 153;
         r.reason = "bad\nline";
         r.rejected_lines = t % 2 ? &lines : nullptr;
-        r.payload = std::string(i % 50, 'p');
+        const std::string payload(i % 50, 'p');  // outlives r (a view)
+        r.payload = payload;
         w.Write(r);
       }
     });
