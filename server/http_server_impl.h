@@ -141,6 +141,8 @@ class HttpServer::Impl {
   bool AuthorizeUserStatements(const Request& req, Response& res, const UserInfo& user,
                                const std::vector<query::Statement>& statements, const std::string& database);
   // CREATE USER, GRANT, ... (user_statements.h): admin only once auth is on.
+  // False (and a 403 in res) unless auth is off or the caller is an admin.
+  bool RequireAdmin(const Request& req, Response& res, const AuthResult& auth, std::string_view why);
   void HandleUserQuery(const Request& req, Response& res, const Params& params, const AuthResult& auth,
                        const std::string& q);
   // CREATE/SHOW/DROP SUBSCRIPTION (subscriptions/statements.h): admin only

@@ -272,34 +272,28 @@ void HttpServer::Impl::HandleQuery(const Request& req, Response& res, const Para
   metrics_.ObserveQuery(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
-void HttpServer::Impl::HandleUserQuery(const Request& req, Response& res, const Params& params,
-                                       const AuthResult& auth, const std::string& q) {
-  // The query holds passwords: it is never logged, nor handed to the test hook.
-  auto statements = ParseUserStatements(q);
-  if (!statements.ok()) return SetError(res, 400, std::string(ToStd(statements.status().message())));
-  // Once auth is on, only an admin (user or token) manages users; before,
-  // anyone who may connect (loopback, or --no-auth) may create the first
-  // admin, as with influxd.
-  const bool admin = !AuthActive() || (auth.user && auth.user->admin) || (auth.token && auth.token->admin);
-  if (!admin) {
-    auth_log_.Refused("403 forbidden", req, auth.token != nullptr ? auth.token->id : "",
-                      "user management needs admin");
-    return SetError(res, 403,
-                    absl::StrCat("error authorizing query: ", auth.user ? auth.user->name : "token",
-                                 " not authorized to execute statement, requires admin privilege"));
-  }
+namespace {
+
+// Statements that manage server state (users, subscriptions) answer as
+// influxd's admin statements do: they stop at the first failing statement,
+// and when statements follow it the whole answer holds only {"statement_id":
+// i, "error": "not executed"} (its executor's "not executed" result replaces
+// the real error). Byte-compatible, odd as it is (users_test.py
+// Differential).
+template <typename Statements, typename Run>
+std::vector<query::StatementResult> RunAdminStatements(const Statements& statements, Run run) {
   std::vector<query::StatementResult> results;
-  for (size_t i = 0; i < statements->size(); i++) {
-    results.push_back(RunUserStatement((*statements)[i], static_cast<int>(i), users_));
-    // influxd stops at the first failing statement; when statements follow
-    // it, its whole answer holds only {"statement_id": i, "error": "not
-    // executed"} (its executor's "not executed" result replaces the real
-    // error). Byte-compatible, odd as it is (users_test.py Differential).
+  for (size_t i = 0; i < statements.size(); i++) {
+    results.push_back(run(statements[i], static_cast<int>(i)));
     if (!results.back().error.empty()) {
-      if (i + 1 < statements->size()) results.back().error = "not executed";
+      if (i + 1 < statements.size()) results.back().error = "not executed";
       break;
     }
   }
+  return results;
+}
+
+void SetJsonResults(const std::vector<query::StatementResult>& results, const Params& params, Response& res) {
   query::JsonOptions jo;
   std::string pretty = params.Get("pretty");
   jo.pretty = pretty == "true" || pretty == "1";
@@ -309,35 +303,43 @@ void HttpServer::Impl::HandleUserQuery(const Request& req, Response& res, const 
   res.SetContent(std::move(json), "application/json");
 }
 
+}  // namespace
+
+// Once auth is on, only an admin (user or token) may run these; before,
+// anyone who may connect (loopback, or --no-auth) may, as with influxd
+// (which is how the first admin is created).
+bool HttpServer::Impl::RequireAdmin(const Request& req, Response& res, const AuthResult& auth,
+                                    std::string_view why) {
+  const bool admin = !AuthActive() || (auth.user && auth.user->admin) || (auth.token && auth.token->admin);
+  if (admin) return true;
+  auth_log_.Refused("403 forbidden", req, auth.token != nullptr ? auth.token->id : "", why);
+  SetError(res, 403,
+           absl::StrCat("error authorizing query: ", auth.user ? auth.user->name : "token",
+                        " not authorized to execute statement, requires admin privilege"));
+  return false;
+}
+
+void HttpServer::Impl::HandleUserQuery(const Request& req, Response& res, const Params& params,
+                                       const AuthResult& auth, const std::string& q) {
+  // The query holds passwords: it is never logged, nor handed to the test hook.
+  auto statements = ParseUserStatements(q);
+  if (!statements.ok()) return SetError(res, 400, std::string(ToStd(statements.status().message())));
+  if (!RequireAdmin(req, res, auth, "user management needs admin")) return;
+  SetJsonResults(RunAdminStatements(*statements,
+                                    [&](const auto& st, int id) { return RunUserStatement(st, id, users_); }),
+                 params, res);
+}
+
 void HttpServer::Impl::HandleSubscriptionQuery(const Request& req, Response& res, const Params& params,
                                                const AuthResult& auth, const std::string& q) {
   auto statements = ParseSubscriptionStatements(q);
   if (!statements.ok()) return SetError(res, 400, std::string(ToStd(statements.status().message())));
-  // Destinations may carry credentials and receive every write: admin only
-  // (influxd's rule for subscription statements) once auth is on.
-  const bool admin = !AuthActive() || (auth.user && auth.user->admin) || (auth.token && auth.token->admin);
-  if (!admin) {
-    auth_log_.Refused("403 forbidden", req, auth.token != nullptr ? auth.token->id : "",
-                      "subscription statements need admin");
-    return SetError(res, 403,
-                    absl::StrCat("error authorizing query: ", auth.user ? auth.user->name : "token",
-                                 " not authorized to execute statement, requires admin privilege"));
-  }
-  std::vector<query::StatementResult> results;
-  for (size_t i = 0; i < statements->size(); i++) {
-    results.push_back(subscriptions_->Run((*statements)[i], static_cast<int>(i)));
-    if (!results.back().error.empty()) {
-      if (i + 1 < statements->size()) results.back().error = "not executed";
-      break;
-    }
-  }
-  query::JsonOptions jo;
-  std::string pretty = params.Get("pretty");
-  jo.pretty = pretty == "true" || pretty == "1";
-  std::string json = query::ToInfluxJson(results, jo);
-  if (json.empty() || json.back() != '\n') json.push_back('\n');
-  res.status = 200;
-  res.SetContent(std::move(json), "application/json");
+  // Destinations may carry credentials and receive every write (influxd's
+  // rule for subscription statements).
+  if (!RequireAdmin(req, res, auth, "subscription statements need admin")) return;
+  SetJsonResults(
+      RunAdminStatements(*statements, [&](const auto& st, int id) { return subscriptions_->Run(st, id); }),
+      params, res);
 }
 
 }  // namespace m2mdb::server
