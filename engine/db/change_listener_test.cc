@@ -140,4 +140,57 @@ TEST_F(ChangeListenerTest, WritesReplayDeletesAndCheckpoints) {
 }
 
 }  // namespace
+// A listener that keeps its marks in the engine's app metadata (as the
+// continuous queries do) must be able to store them during the flush on
+// close and during a flush in the WAL replay; otherwise every shutdown left
+// the head in the WAL ("flush on close failed ... database is closed").
+struct MetaListener : ChangeListener {
+  int checkpoints = 0;
+  Status last;
+  bool Watches(std::string_view) override { return true; }
+  void OnWrite(const WriteChange&) override {}
+  Status OnDelete(DB&, const DeleteChange&) override { return absl::OkStatus(); }
+  Status Checkpoint(DB& db) override {
+    checkpoints++;
+    auto listed = db.ListAppMeta("test/");
+    last = listed.ok() ? db.PutAppMeta("test/marks", std::to_string(checkpoints)) : listed.status();
+    return last;
+  }
+};
+
+TEST(ChangeListenerCloseTest, FlushOnCloseStoresMarksAndEmptiesTheWal) {
+  testing::TempDir dir;
+  MetaListener listener;
+  auto open = [&] {
+    Options o;
+    o.data_dir = dir.path();
+    o.wal_sync = WalSyncMode::kNone;
+    o.background_work = false;
+    o.flush_on_close = true;
+    o.change_listener = &listener;
+    return DB::Open(o);
+  };
+  {
+    auto db = open();
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_OK((*db)->CreateDatabase({.name = "d"}));
+    ASSERT_TRUE((*db)->WriteLineProtocol("d", "m v=1 1\nm v=2 2\n", {}).ok());
+    ASSERT_OK((*db)->Close());
+  }
+  EXPECT_GE(listener.checkpoints, 1);
+  EXPECT_OK(listener.last);
+  auto db = open();
+  ASSERT_TRUE(db.ok()) << db.status();
+  DBStats st = (*db)->Stats();
+  EXPECT_EQ(st.replayed_records, 0u);  // the close flushed: nothing left to replay
+  EXPECT_GE(st.segments, 1u);
+  auto marks = (*db)->ListAppMeta("test/");
+  ASSERT_TRUE(marks.ok());
+  ASSERT_EQ(marks->size(), 1u);
+  EXPECT_EQ((*marks)[0].second, std::to_string(listener.checkpoints));
+  ASSERT_OK((*db)->Close());
+  // After Close the metadata is refused like everything else.
+  EXPECT_FALSE((*db)->PutAppMeta("test/x", "y").ok());
+}
+
 }  // namespace m2mdb

@@ -121,6 +121,9 @@ Status DBImpl::OpenImpl() {
     active_ = std::make_shared<Head>(NowNanos());
   }
 
+  // A flush during the replay below already calls the change listener.
+  meta_open_ = true;
+
   // Before anything can flush and remove WAL files they hold.
   RETURN_IF_ERROR(LoadWalCursors());
 
@@ -177,6 +180,11 @@ Status DBImpl::CheckOpen() const {
   return absl::OkStatus();
 }
 
+Status DBImpl::CheckMetaOpen() const {
+  if (!meta_open_.load()) return absl::FailedPreconditionError("database is closed");
+  return absl::OkStatus();
+}
+
 Status DBImpl::Close() {
   if (!open_.exchange(false)) return absl::FailedPreconditionError("database is closed");
   {
@@ -193,6 +201,7 @@ Status DBImpl::Close() {
     Status s = FreezeAndFlushLocked();
     if (!s.ok()) LogWarning("flush on close failed (the WAL keeps the data): ", s.ToString());
   }
+  meta_open_.store(false);
   if (wal_) result.Update(wal_->Close());
   if (index_) result.Update(index_->Close());
   return result;
@@ -437,17 +446,17 @@ Status DBImpl::DropDatabase(std::string_view name) {
 }
 
 Status DBImpl::PutAppMeta(std::string_view key, std::string_view value) {
-  RETURN_IF_ERROR(CheckOpen());
+  RETURN_IF_ERROR(CheckMetaOpen());
   return index_->PutAppMeta(key, value);
 }
 
 Status DBImpl::DeleteAppMeta(std::string_view key) {
-  RETURN_IF_ERROR(CheckOpen());
+  RETURN_IF_ERROR(CheckMetaOpen());
   return index_->DeleteAppMeta(key);
 }
 
 StatusOr<std::vector<std::pair<std::string, std::string>>> DBImpl::ListAppMeta(std::string_view prefix) {
-  RETURN_IF_ERROR(CheckOpen());
+  RETURN_IF_ERROR(CheckMetaOpen());
   return index_->ListAppMeta(prefix);
 }
 

@@ -111,6 +111,7 @@ class DBImpl : public DB {
   class Resolver;
 
   Status CheckOpen() const;
+  Status CheckMetaOpen() const;
   // Retention policy `rp` of database `name` (empty = the default):
   // kNotFound "database not found: \"X\"" or "retention policy not found: X".
   StatusOr<index::DatabaseInfo> GetDb(std::string_view name, std::string_view rp = {}) const;
@@ -218,6 +219,10 @@ class DBImpl : public DB {
   std::unique_ptr<index::Index> index_;
   std::unique_ptr<wal::Wal> wal_;
   std::atomic<bool> open_{false};
+  // App metadata outlives open_ by the flush on close: that flush calls the
+  // change listener's Checkpoint, which stores its marks there (a listener
+  // refused at that point would fail the flush and leave the WAL to replay).
+  std::atomic<bool> meta_open_{false};
   std::atomic<bool> replaying_{false};
 
   absl::Mutex maint_mu_ ABSL_ACQUIRED_BEFORE(write_mu_);
