@@ -141,6 +141,7 @@ absl::StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(const HttpClientO
     }
   }
   if (!o.token.empty()) impl->headers.emplace("Authorization", "Token " + o.token);
+  for (const auto& [name, value] : o.headers) impl->headers.emplace(name, value);
   if (!o.basic_user.empty()) impl->client.set_basic_auth(o.basic_user, o.basic_password);
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl), o.url));
 }

@@ -32,6 +32,8 @@ struct HttpClientOptions {
   std::string basic_user, basic_password;
   bool insecure = false;  // https: skip certificate verification
   std::string cacert;     // https: CA bundle (PEM) to verify the server with
+  // Sent with every request (e.g. the subscription sender's origin mark).
+  std::vector<std::pair<std::string, std::string>> headers = {};
   int connect_timeout_seconds = 10;
   int read_timeout_seconds = 3600;
   int write_timeout_seconds = 600;

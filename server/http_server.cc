@@ -26,6 +26,7 @@ namespace m2mdb::server {
 Status HttpServer::Impl::Init() {
   SubscriptionOptions so;
   so.dead_letter_dir = options_.data_dir;
+  so.origin_id = origin_id_;
   subscriptions_ = std::make_unique<SubscriptionManager>(db_, so);
   RETURN_IF_ERROR(subscriptions_->Start());
   if (!options_.tls_cert.empty() || !options_.tls_key.empty()) {

@@ -43,6 +43,7 @@
 #include "server/http_types.h"
 #include "server/metrics.h"
 #include "server/params.h"
+#include "server/subscriptions/origin.h"
 #include "server/subscriptions/subscriptions.h"
 #include "server/users.h"
 
@@ -193,6 +194,9 @@ class HttpServer::Impl {
   std::unique_ptr<Http1Server> http_;
   ServerMetrics metrics_;
   std::atomic<int> queries_running_{0};
+  // This server's origin mark (server/subscriptions/origin.h).
+  const std::string origin_id_ = NewOriginId();
+  std::atomic<bool> looped_back_logged_{false};  // warned once
   AuthLog auth_log_;
   UserStore* users_;             // auth_state_'s
   LoginLimiter& login_limiter_;  // auth_state_'s

@@ -212,6 +212,10 @@ std::string ServerMetrics::Render(const DBStats& st) const {
   Counter(&out, "m2mdb_http_values_written_total", "Field values written through HTTP.", http_values_.load());
   Counter(&out, "m2mdb_http_rejected_lines_total", "Lines rejected in HTTP writes (parse, type, limits).",
           rejected_lines_.load());
+  Counter(
+      &out, "m2mdb_http_looped_back_writes_total",
+      "Writes from one of this server's own subscriptions (destination is itself), answered 204 unwritten.",
+      looped_back_.load());
   Counter(&out, "m2mdb_points_written_total", "Points written to the engine.", st.points_written);
   Counter(&out, "m2mdb_values_written_total", "Field values written to the engine.", st.values_written);
   Counter(&out, "m2mdb_lines_rejected_total", "Lines the engine rejected.", st.lines_rejected);

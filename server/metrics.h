@@ -34,6 +34,7 @@ class ServerMetrics {
     http_values_.fetch_add(values, std::memory_order_relaxed);
   }
   void AddRejectedLines(uint64_t n) { rejected_lines_.fetch_add(n, std::memory_order_relaxed); }
+  void AddLoopedBack() { looped_back_.fetch_add(1, std::memory_order_relaxed); }
   void AddLimitRejection(Limit l, uint64_t n = 1) {
     limits_[static_cast<int>(l)].fetch_add(n, std::memory_order_relaxed);
   }
@@ -58,6 +59,7 @@ class ServerMetrics {
   std::atomic<uint64_t> http_points_{0};
   std::atomic<uint64_t> http_values_{0};
   std::atomic<uint64_t> rejected_lines_{0};
+  std::atomic<uint64_t> looped_back_{0};
   std::atomic<int64_t> queries_in_flight_{0};
   std::array<std::atomic<uint64_t>, static_cast<int>(Limit::kCount)> limits_{};
 };

@@ -69,6 +69,17 @@ void HttpServer::Impl::HandleWrite(const Request& req, Response& res, const Body
                     absl::StrCat("\"", auth.user->name, "\" user is not authorized to write to database \"",
                                  database, "\""));
   }
+  // One of this server's own subscriptions delivering to itself
+  // (server/subscriptions/origin.h): the points are already here.
+  if (req.Header(kOriginHeader) == origin_id_) {
+    metrics_.AddLoopedBack();
+    if (looped_back_logged_.exchange(true) == false) {
+      LogWarning("a subscription of this server delivers to this server itself (database ", database,
+                 "): its batches are acknowledged and not written again; drop that subscription");
+    }
+    res.status = 204;
+    return;
+  }
   // A subscription with WHEN FULL REFUSE WRITES whose backlog is full
   // (docs/edge.md): refused before the body is read, nothing written.
   if (Status full = subscriptions_->CheckWritable(database); !full.ok()) {

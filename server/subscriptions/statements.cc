@@ -306,8 +306,20 @@ bool SplitDestination(std::string_view url, std::string* base, std::string* user
   // than the /write the destination serves.
   if (rest.empty() || rest.find_first_of("/?# \t") != std::string_view::npos) return false;
   if (rest.front() == ':') return false;
-  // A port, if any, is 1..65535 (after the last ':' outside [v6] brackets).
+  // The host: a bracketed IPv6 literal, or a name/IPv4 address without
+  // brackets ("http://[::1" passed here once and then failed every send).
   const size_t bracket = rest.rfind(']');
+  if (rest.front() == '[') {
+    if (bracket == std::string_view::npos || bracket < 2) return false;
+    if (rest.substr(1, bracket - 1).find_first_not_of("0123456789abcdefABCDEF:.%") !=
+        std::string_view::npos) {
+      return false;
+    }
+    if (bracket + 1 < rest.size() && rest[bracket + 1] != ':') return false;
+  } else if (rest.find_first_of("[]") != std::string_view::npos) {
+    return false;
+  }
+  // A port, if any, is 1..65535 (after the last ':' outside [v6] brackets).
   const size_t colon = rest.rfind(':');
   if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
     std::string_view port = rest.substr(colon + 1);

@@ -78,10 +78,12 @@ TEST(SubscriptionStatements, DestinationsAreCheckedAndMasked) {
   EXPECT_EQ(password, "p:q");
   EXPECT_TRUE(SplitDestination("http://[::1]:8086", &base, &user, &password));
   EXPECT_EQ(base, "http://[::1]:8086");
+  EXPECT_TRUE(SplitDestination("http://[::1]", &base, &user, &password));
   EXPECT_TRUE(user.empty());
   for (const char* bad :
        {"ftp://x", "nourl", "http://", "http://h:1/write", "http://h:1?db=x", "udp://h:1", "http://:1",
-        "http://a b:1", "", "http://h:99999", "http://h:0", "http://h:", "http://h:8o86"}) {
+        "http://a b:1", "", "http://h:99999", "http://h:0", "http://h:", "http://h:8o86", "http://[::1",
+        "http://[]:1", "http://[::1]x", "http://[::1]8086", "http://h]:1", "http://[zz]:1"}) {
     EXPECT_FALSE(SplitDestination(bad, &base, &user, &password)) << bad;
   }
   EXPECT_EQ(MaskedDestination("http://u:secret@h:1"), "http://u:xxxxx@h:1");

@@ -26,6 +26,7 @@
 
 #include "m2mdb/log.h"
 #include "server/gzip.h"
+#include "server/subscriptions/origin.h"
 
 namespace m2mdb::server {
 namespace {
@@ -379,6 +380,7 @@ class Lane {
       co.url = base;
       co.basic_user = user;
       co.basic_password = password;
+      if (!options_.origin_id.empty()) co.headers = {{kOriginHeader, options_.origin_id}};
       co.connect_timeout_seconds = 5;
       // A DROP SUBSCRIPTION or a shutdown waits for a request in flight: at
       // most this long for a destination that stopped answering.

@@ -52,6 +52,8 @@ struct SubscriptionOptions {
   int backoff_max_ms = 30000;
   // How often an idle lane looks for new writes.
   int poll_ms = 20;
+  // Sent as the origin mark with every batch (server/subscriptions/origin.h).
+  std::string origin_id;
 };
 
 class Lane;

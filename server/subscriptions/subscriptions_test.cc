@@ -8,6 +8,7 @@
 #include <random>
 #include <thread>
 
+#include "client/http_client.h"
 #include "gtest/gtest.h"
 
 #include "m2mdb/db.h"
@@ -170,4 +171,52 @@ TEST_F(SubscriptionsTest, CursorsWithoutADefinitionAreRemovedAtStart) {
 }
 
 }  // namespace
+// The value of a counter in a /metrics page (-1: not there).
+double MetricValue(const std::string& page, const std::string& name) {
+  size_t at = 0;
+  while ((at = page.find(name + " ", at)) != std::string::npos) {
+    if (at == 0 || page[at - 1] == '\n') return std::stod(page.substr(at + name.size() + 1));
+    at += name.size();
+  }
+  return -1;
+}
+
+// A subscription whose destination is its own server (a common slip:
+// "localhost" on the source) writes the same database back into itself;
+// each delivery used to be a new WAL record delivered again, forever.
+TEST(SubscriptionLoopTest, ASubscriptionToItsOwnServerIsAcknowledgedNotRewritten) {
+  Destination self;
+  client::HttpClientOptions co;
+  co.url = self.url();
+  auto http = client::HttpClient::Create(co);
+  ASSERT_TRUE(http.ok()) << http.status();
+  auto q = [&](const std::string& statement) {
+    auto r = (*http)->PostForm("/query", {{"q", statement}});
+    EXPECT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.status().ToString());
+  };
+  q("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL '" + self.url() + "'");
+  std::string body;
+  for (int i = 0; i < 10; ++i)
+    body += "m,dev=a v=" + std::to_string(i) + " " + std::to_string(1000 + i) + "\n";
+  auto w = (*http)->Post("/write?db=d", body, "text/plain");
+  ASSERT_TRUE(w.ok() && w->status == 204);
+  auto metrics = [&] {
+    auto r = (*http)->Get("/metrics");
+    return r.ok() ? r->body : std::string();
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (MetricValue(metrics(), "m2mdb_http_looped_back_writes_total") < 1 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GE(MetricValue(metrics(), "m2mdb_http_looped_back_writes_total"), 1);
+  // Once the batch came back, nothing more is written: the points written
+  // over HTTP stay the original ten and the lane has nothing left to send.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(MetricValue(metrics(), "m2mdb_http_points_written_total"), 10);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(MetricValue(metrics(), "m2mdb_http_points_written_total"), 10);
+  EXPECT_EQ(self.Points()["m,dev=a"].size(), 10u);
+}
+
 }  // namespace m2mdb::server
