@@ -272,8 +272,9 @@ class DBImpl::Lookup : public SeriesLookup {
   const index::Index* const index_;
 };
 
-void DBImpl::NotifyWrite(std::string_view database, std::string_view retention_policy, const HeadEntry* entries,
-                         size_t n, bool replay, std::vector<ChangedSeries>* changes) {
+void DBImpl::NotifyWrite(std::string_view database, std::string_view retention_policy,
+                         const HeadEntry* entries, size_t n, bool replay,
+                         std::vector<ChangedSeries>* changes) {
   ChangeListener* const listener = options_.change_listener;
   if (n == 0 || !listener->Watches(database)) return;
   // Entries come point by point, each point's fields together, and a batch
@@ -431,6 +432,23 @@ size_t MaxLineLength(const Point& p) {
   for (const auto& [k, v] : p.fields)
     n += k.size() + 2 + (v.type == FieldType::kString ? 2 * v.s.size() + 2 : 25);
   return n;
+}
+
+}  // namespace
+
+namespace {
+
+bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
+bool HasLineBreakInName(const Point& p) {
+  if (HasLineBreak(p.measurement)) return true;
+  for (const auto& [k, v] : p.tags) {
+    if (HasLineBreak(k) || HasLineBreak(v)) return true;
+  }
+  for (const auto& f : p.fields) {
+    if (HasLineBreak(f.first)) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -657,12 +675,25 @@ StatusOr<WriteResult> DBImpl::WritePoints(std::string_view database, const std::
     // Slow path: exactly what this call did before typed points were
     // written directly (render, parse), for the points the fast path does
     // not vouch for; the WAL still gets the parsed point, not the text.
+    // One point is one line: a name with a line break (which line protocol
+    // cannot carry, so the renderer cannot escape it) would otherwise come
+    // back as several points, of which the parseable ones were written — a
+    // SELECT INTO "x\ny z=1" wrote measurement "y z=1".
+    if (HasLineBreakInName(points[k])) {
+      resolver.Reject(line, "invalid point: a measurement, tag or field name contains a line break",
+                      ErrorKind::kParse);
+      continue;
+    }
     ctx.line.clear();
     AppendPointAsLineProtocol(points[k], &ctx.line);
     ctx.parse_errors.clear();
+    int parsed = 0;
     ctx.parser.Parse(
         ctx.line, po,
         [&](const lineproto::Point& p) {
+          // More than one point from one rendered line is a renderer bug:
+          // write none of them rather than something the caller did not ask.
+          if (++parsed > 1) return;
           lineproto::Point copy = p;
           copy.line = line;
           if (resolver.Resolve(copy)) AppendWalPoint(copy, &ctx.record);
