@@ -742,7 +742,8 @@ query::StatementResult SubscriptionManager::RunVerify(const SubscriptionStatemen
                               query::Value(d.field), query::Value(Rfc3339(d.hour_ns)), query::Value(d.source),
                               query::Value(d.destination)});
     }
-    if (!v.error.empty() && r.error.empty()) r.error = absl::StrCat("verifying ", v.destination, ": ", v.error);
+    // The error names the side that failed (the source, or the destination's URL).
+    if (!v.error.empty() && r.error.empty()) r.error = v.error;
   }
   r.series.push_back(std::move(summary));
   if (!diffs.values.empty()) r.series.push_back(std::move(diffs));
