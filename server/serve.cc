@@ -279,8 +279,8 @@ int Serve(const ServeOptions& options) {
       Status s = h == nullptr ? Status() : h->CheckWritable(database);
       return s.ok() ? std::string() : std::string(ToStd(s.message()));
     };
-    int rc = StartMqtt(db->get(), options, *auth, auth_required, dead_letters, &mqtt_listener, &mqtt_listening,
-                       refuse);
+    int rc = StartMqtt(db->get(), options, *auth, auth_required, dead_letters, &mqtt_listener,
+                       &mqtt_listening, refuse);
     if (rc != 0) {
       (void)(*db)->Close();
       return rc;

@@ -64,7 +64,8 @@ int Verify(const VerifyArgs& a) {
   std::string q = absl::StrCat("VERIFY SUBSCRIPTION ", QuoteIdent(a.name), " ON ", QuoteIdent(a.database));
   if (!a.retention_policy.empty()) absl::StrAppend(&q, ".", QuoteIdent(a.retention_policy));
   if (!a.destination.empty()) absl::StrAppend(&q, " DESTINATION ", QuoteString(a.destination));
-  for (const auto& [flag, kw, value] : {std::tuple{"--start", " START ", &a.start}, {"--end", " END ", &a.end}}) {
+  for (const auto& [flag, kw, value] :
+       {std::tuple{"--start", " START ", &a.start}, {"--end", " END ", &a.end}}) {
     if (value->empty()) continue;
     absl::Time t;
     std::string err;
@@ -106,9 +107,10 @@ int Verify(const VerifyArgs& a) {
       differing += static_cast<uint64_t>(Int(row.at(5)));
       std::printf("%s: %" PRId64 " series-hours compared, %" PRId64 " differ (%" PRId64
                   " points missing) from %s to %s\n",
-                  row.at(0).text.c_str(), Int(row.at(4)), Int(row.at(5)), Int(row.at(6)), row.at(2).text.c_str(),
-                  row.at(3).text.c_str());
-      if (a.resend) std::printf("%s: re-sent %" PRId64 " series-hours\n", row.at(0).text.c_str(), Int(row.at(7)));
+                  row.at(0).text.c_str(), Int(row.at(4)), Int(row.at(5)), Int(row.at(6)),
+                  row.at(2).text.c_str(), row.at(3).text.c_str());
+      if (a.resend)
+        std::printf("%s: re-sent %" PRId64 " series-hours\n", row.at(0).text.c_str(), Int(row.at(7)));
     }
   }
   if (res["error"].is_string()) return fail(absl::InvalidArgumentError(res["error"].text));

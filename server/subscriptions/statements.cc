@@ -309,8 +309,8 @@ class Parser {
       absl::Time t;
       std::string err;
       if (!absl::ParseTime(absl::RFC3339_full, Peek().text, &t, &err)) {
-        return absl::InvalidArgumentError(absl::StrCat("error parsing query: invalid ", kw, " time '",
-                                                       Peek().text, "': ", err));
+        return absl::InvalidArgumentError(
+            absl::StrCat("error parsing query: invalid ", kw, " time '", Peek().text, "': ", err));
       }
       (std::string_view(kw) == "START" ? st.start_ns : st.end_ns) = absl::ToUnixNanos(t);
       pos_++;
@@ -403,7 +403,8 @@ std::string FormatVerifySchedule(const VerifySchedule& v) {
   if (v.every_seconds <= 0) return "";
   // The largest unit that divides the value exactly, so it parses back.
   auto dur = [](int64_t s) {
-    static constexpr std::pair<char, int64_t> kUnits[] = {{'w', 7 * 86400}, {'d', 86400}, {'h', 3600}, {'m', 60}};
+    static constexpr std::pair<char, int64_t> kUnits[] = {
+        {'w', 7 * 86400}, {'d', 86400}, {'h', 3600}, {'m', 60}};
     for (const auto& [unit, n] : kUnits) {
       if (s % n == 0) return absl::StrCat(s / n, std::string(1, unit));
     }

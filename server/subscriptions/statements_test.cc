@@ -60,30 +60,33 @@ TEST(SubscriptionStatements, VerifyEveryClause) {
   EXPECT_TRUE((*s)[0].verify.resend);
   EXPECT_TRUE((*s)[0].limits.refuse_writes);
   EXPECT_EQ(FormatVerifySchedule((*s)[0].verify), "EVERY 30m WINDOW 2d RESEND");
-  s = ParseSubscriptionStatements("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1' VERIFY EVERY 90s");
+  s = ParseSubscriptionStatements(
+      "CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1' VERIFY EVERY 90s");
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ((*s)[0].verify.every_seconds, 90);
   EXPECT_EQ((*s)[0].verify.window_seconds, 86400);  // the default
   EXPECT_FALSE((*s)[0].verify.resend);
   // What SHOW prints parses back to the same schedule.
-  auto again = ParseSubscriptionStatements("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1' VERIFY " +
-                                           FormatVerifySchedule((*s)[0].verify));
+  auto again =
+      ParseSubscriptionStatements("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1' VERIFY " +
+                                  FormatVerifySchedule((*s)[0].verify));
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ((*again)[0].verify.every_seconds, 90);
   EXPECT_EQ((*again)[0].verify.window_seconds, 86400);
   EXPECT_EQ(FormatVerifySchedule({}), "");  // off
-  for (const char* bad : {"VERIFY", "VERIFY 1h", "VERIFY EVERY", "VERIFY EVERY 0s", "VERIFY EVERY 1h WINDOW 30m",
-                          "VERIFY EVERY 1h WINDOW", "VERIFY EVERY 1y", "VERIFY EVERY 1h RESEND RESEND",
-                          "VERIFY EVERY 1h BACKLOG 1G"}) {
-    auto r = ParseSubscriptionStatements(std::string("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1' ") +
-                                         bad);
+  for (const char* bad : {"VERIFY", "VERIFY 1h", "VERIFY EVERY", "VERIFY EVERY 0s",
+                          "VERIFY EVERY 1h WINDOW 30m", "VERIFY EVERY 1h WINDOW", "VERIFY EVERY 1y",
+                          "VERIFY EVERY 1h RESEND RESEND", "VERIFY EVERY 1h BACKLOG 1G"}) {
+    auto r = ParseSubscriptionStatements(
+        std::string("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1' ") + bad);
     EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << bad;
   }
-  EXPECT_EQ(std::string(ParseSubscriptionStatements(
-                            "CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1' VERIFY EVERY 0s")
-                            .status()
-                            .message()),
-            "error parsing query: found 0s, expected verify interval (at least 1s, e.g. 1h) at line 1, char 71");
+  EXPECT_EQ(
+      std::string(ParseSubscriptionStatements(
+                      "CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1' VERIFY EVERY 0s")
+                      .status()
+                      .message()),
+      "error parsing query: found 0s, expected verify interval (at least 1s, e.g. 1h) at line 1, char 71");
 }
 
 TEST(SubscriptionStatements, VerifySubscriptionParses) {
@@ -109,7 +112,8 @@ TEST(SubscriptionStatements, VerifySubscriptionParses) {
   EXPECT_FALSE((*s)[0].resend);
   EXPECT_EQ((*s)[0].destination, "");
   for (const char* bad :
-       {"VERIFY SUBSCRIPTION s", "VERIFY SUBSCRIPTION s ON d START 'yesterday'", "VERIFY SUBSCRIPTION s ON d START 5",
+       {"VERIFY SUBSCRIPTION s", "VERIFY SUBSCRIPTION s ON d START 'yesterday'",
+        "VERIFY SUBSCRIPTION s ON d START 5",
         "VERIFY SUBSCRIPTION s ON d START '2023-11-16T00:00:00Z' END '2023-11-14T00:00:00Z'",
         "VERIFY SUBSCRIPTION s ON d END '2023-11-16T00:00:00Z' START '2023-11-14T00:00:00Z'",
         "VERIFY SUBSCRIPTION s ON d DESTINATION", "VERIFY SUBSCRIPTIONS"}) {

@@ -73,7 +73,8 @@ StatusOr<SubscriptionDef> DecodeDef(const std::string& s) {
   d.limits.refuse_writes = j.value("when_full", "drop_oldest") == "refuse_writes";
   // Absent in definitions stored before VERIFY EVERY existed: off.
   d.verify.every_seconds = std::max<int64_t>(0, j.value("verify_every_seconds", int64_t{0}));
-  d.verify.window_seconds = std::max<int64_t>(3600, j.value("verify_window_seconds", d.verify.window_seconds));
+  d.verify.window_seconds =
+      std::max<int64_t>(3600, j.value("verify_window_seconds", d.verify.window_seconds));
   d.verify.resend = j.value("verify_resend", false);
   if (d.name.empty() || d.database.empty() || d.destinations.empty()) {
     return absl::DataLossError("incomplete subscription definition");
@@ -540,7 +541,8 @@ Status SubscriptionManager::StartLanes(const SubscriptionDef& def) {
     std::vector<const Lane*> lanes;
     for (const auto& lane : e.lanes) lanes.push_back(lane.get());
     e.verifier = std::make_unique<PeriodicVerifier>(
-        def.verify.every_seconds, [this, def, lanes, record = e.verified](const std::function<bool()>& stopping) {
+        def.verify.every_seconds,
+        [this, def, lanes, record = e.verified](const std::function<bool()>& stopping) {
           // Only hours the sender has delivered: before the one the slowest
           // lane is still in, and the hour just closed from a minute past
           // its end (writes acknowledged at its last instant are in flight).
@@ -549,8 +551,7 @@ Status SubscriptionManager::StartLanes(const SubscriptionDef& def) {
           int64_t end = absl::ToUnixNanos(absl::Now()) - (lag + 60) * 1000000000LL;
           end -= ((end % kVerifyHourNs) + kVerifyHourNs) % kVerifyHourNs;
           const int64_t start = end - def.verify.window_seconds * 1000000000LL;
-          auto reports =
-              VerifyDestinations(def, "", start, end, def.verify.resend, record.get(), stopping);
+          auto reports = VerifyDestinations(def, "", start, end, def.verify.resend, record.get(), stopping);
           if (!reports.ok()) return;
           for (const VerifyReport& r : *reports) {
             if (!r.error.empty() && r.error != "cancelled") {
@@ -623,7 +624,8 @@ Status SubscriptionManager::DropDatabase(std::string_view database) {
   return RemoveWhere([&](const SubscriptionDef& d) { return d.database == database; });
 }
 
-Status SubscriptionManager::DropRetentionPolicy(std::string_view database, std::string_view retention_policy) {
+Status SubscriptionManager::DropRetentionPolicy(std::string_view database,
+                                                std::string_view retention_policy) {
   return RemoveWhere(
       [&](const SubscriptionDef& d) { return d.database == database && PolicyOf(d) == retention_policy; });
 }
@@ -729,12 +731,13 @@ query::StatementResult SubscriptionManager::RunVerify(const SubscriptionStatemen
                      "hours_differing", "points_missing", "hours_resent", "error"};
   query::ResultSeries diffs;
   diffs.name = "differences";
-  diffs.columns = {"destination", "measurement", "tags", "field", "hour", "source_points", "destination_points"};
+  diffs.columns = {"destination",   "measurement",       "tags", "field", "hour",
+                   "source_points", "destination_points"};
   for (const VerifyReport& v : *reports) {
-    summary.values.push_back({query::Value(v.destination), query::Value(Rfc3339(v.at_ns)),
-                              query::Value(Rfc3339(v.start_ns)), query::Value(Rfc3339(v.end_ns)),
-                              query::Value(v.hours_checked), query::Value(v.hours_differing),
-                              query::Value(v.points_missing), query::Value(v.hours_resent), query::Value(v.error)});
+    summary.values.push_back(
+        {query::Value(v.destination), query::Value(Rfc3339(v.at_ns)), query::Value(Rfc3339(v.start_ns)),
+         query::Value(Rfc3339(v.end_ns)), query::Value(v.hours_checked), query::Value(v.hours_differing),
+         query::Value(v.points_missing), query::Value(v.hours_resent), query::Value(v.error)});
     for (const VerifyDifference& d : v.differences) {
       std::string tags;
       for (const auto& [k, val] : d.tags) absl::StrAppend(&tags, tags.empty() ? "" : ",", k, "=", val);
@@ -881,14 +884,13 @@ query::StatementResult SubscriptionManager::Run(const SubscriptionStatement& st,
           resent += v.last.hours_resent;
           if (!v.last.error.empty() && error.empty()) error = absl::StrCat(label, ": ", v.last.error);
         }
-        series.values.push_back({query::Value(PolicyOf(e.def)), query::Value(e.def.name),
-                                 query::Value(std::string(e.def.any ? "ANY" : "ALL")),
-                                 query::Value(absl::StrJoin(masked, ",")), query::Value(lag),
-                                 query::Value(backlog), query::Value(dropped), query::Value(dead),
-                                 query::Value(FormatVerifySchedule(e.def.verify)),
-                                 query::Value(verified_at == 0 ? std::string() : Rfc3339(verified_at)),
-                                 query::Value(checked), query::Value(differing), query::Value(missing),
-                                 query::Value(resent), query::Value(error)});
+        series.values.push_back(
+            {query::Value(PolicyOf(e.def)), query::Value(e.def.name),
+             query::Value(std::string(e.def.any ? "ANY" : "ALL")), query::Value(absl::StrJoin(masked, ",")),
+             query::Value(lag), query::Value(backlog), query::Value(dropped), query::Value(dead),
+             query::Value(FormatVerifySchedule(e.def.verify)),
+             query::Value(verified_at == 0 ? std::string() : Rfc3339(verified_at)), query::Value(checked),
+             query::Value(differing), query::Value(missing), query::Value(resent), query::Value(error)});
       }
       for (auto& [db, series] : by_db) r.series.push_back(std::move(series));
       return r;
@@ -978,9 +980,11 @@ std::string SubscriptionManager::RenderMetrics() const {
       {"m2mdb_subscription_verify_runs_total", "counter", "Verifications of the destination run."},
       {"m2mdb_subscription_verify_failures_total", "counter", "Verifications that ended with an error."},
       {"m2mdb_subscription_verify_hours_resent_total", "counter", "Series-hours re-sent by verifications."},
-      {"m2mdb_subscription_verify_last_run_timestamp_seconds", "gauge", "When the last verification started."},
+      {"m2mdb_subscription_verify_last_run_timestamp_seconds", "gauge",
+       "When the last verification started."},
       {"m2mdb_subscription_verify_last_success", "gauge", "1 if the last verification ended without error."},
-      {"m2mdb_subscription_verify_last_hours_checked", "gauge", "Series-hours the last verification compared."},
+      {"m2mdb_subscription_verify_last_hours_checked", "gauge",
+       "Series-hours the last verification compared."},
       {"m2mdb_subscription_verify_last_hours_differing", "gauge",
        "Series-hours whose point counts differed in the last verification."},
       {"m2mdb_subscription_verify_last_points_missing", "gauge",

@@ -71,7 +71,8 @@ class LocalSide : public VerifySide {
  public:
   explicit LocalSide(DB* db) : db_(db), exec_(db) {}
 
-  StatusOr<std::vector<query::ResultSeries>> Query(const std::string& database, const std::string& q) override {
+  StatusOr<std::vector<query::ResultSeries>> Query(const std::string& database,
+                                                   const std::string& q) override {
     query::QueryOptions qo;
     qo.database = database;
     std::vector<query::StatementResult> r = exec_.Execute(q, qo);
@@ -114,12 +115,14 @@ class HttpSide : public VerifySide {
   HttpSide(std::unique_ptr<client::HttpClient> http, std::string shown)
       : http_(std::move(http)), shown_(std::move(shown)) {}
 
-  StatusOr<std::vector<query::ResultSeries>> Query(const std::string& database, const std::string& q) override {
+  StatusOr<std::vector<query::ResultSeries>> Query(const std::string& database,
+                                                   const std::string& q) override {
     auto r = http_->PostForm("/query", {{"db", database}, {"q", q}, {"epoch", "ns"}});
     if (!r.ok()) return absl::UnavailableError(absl::StrCat(shown_, ": ", r.status().message()));
     auto j = nlohmann::json::parse(r->body, nullptr, /*allow_exceptions=*/false);
     if (r->status != 200 || j.is_discarded() || !j.is_object()) {
-      return absl::UnavailableError(absl::StrCat(shown_, " answered ", r->status, ": ", r->body.substr(0, 300)));
+      return absl::UnavailableError(
+          absl::StrCat(shown_, " answered ", r->status, ": ", r->body.substr(0, 300)));
     }
     if (!j.contains("results") || !j["results"].is_array() || j["results"].empty()) {
       return absl::UnavailableError(absl::StrCat(shown_, ": an answer without results"));
@@ -189,12 +192,13 @@ StatusOr<Counts> HourlyCounts(VerifySide* side, const VerifyRequest& req, int64_
                               std::map<std::pair<std::string, std::string>, Tags>* tags_out) {
   // fill(none): only hours holding points come back (a range of weeks
   // over thousands of series would otherwise be mostly empty rows).
-  const std::string q = absl::StrCat("SELECT count(*) FROM ", QuoteIdent(req.retention_policy),
-                                     "./.*/ WHERE time >= ", start, " AND time < ", req.end_ns,
-                                     " GROUP BY time(1h), * fill(none)");
+  const std::string q =
+      absl::StrCat("SELECT count(*) FROM ", QuoteIdent(req.retention_policy), "./.*/ WHERE time >= ", start,
+                   " AND time < ", req.end_ns, " GROUP BY time(1h), * fill(none)");
   auto series = side->Query(req.database, q);
   Counts out;
-  if (!series.ok() && absl::StrContains(series.status().message(), "requires at least one aggregate function")) {
+  if (!series.ok() &&
+      absl::StrContains(series.status().message(), "requires at least one aggregate function")) {
     // m2mdb answers count(*) over a database without fields with this
     // error (influxd with nothing): nothing to count then, unless the
     // first points arrived meanwhile.
@@ -239,9 +243,9 @@ StatusOr<std::string> ReadHour(VerifySide* src, const VerifyRequest& req,
   }
   std::string where;
   for (const auto& [k, v] : tags) absl::StrAppend(&where, QuoteIdent(k), " = ", QuoteString(v), " AND ");
-  ASSIGN_OR_RETURN(auto series, src->Query(req.database, absl::StrCat("SELECT * FROM ", from, " WHERE ", where,
-                                                                      "time >= ", t, " AND time < ",
-                                                                      t + kVerifyHourNs)));
+  ASSIGN_OR_RETURN(auto series,
+                   src->Query(req.database, absl::StrCat("SELECT * FROM ", from, " WHERE ", where,
+                                                         "time >= ", t, " AND time < ", t + kVerifyHourNs)));
   std::string key;
   Escape(&key, measurement, ", ");
   for (const auto& [k, v] : tags) {

@@ -124,7 +124,9 @@ TEST(Verify, FindsMissingHoursAndResendRepairsThemExactly) {
   auto b = LocalVerifySide(dst.db());
   // The destination loses one series, and one point of another.
   ASSERT_TRUE(b->Query("d", "DELETE FROM \"m x\" WHERE dev = 'd1'").ok());
-  ASSERT_TRUE(b->Query("d", absl::StrCat("DELETE FROM \"m x\" WHERE dev = 'd2' AND time = ", kBase + 2 * kMinute)).ok());
+  ASSERT_TRUE(
+      b->Query("d", absl::StrCat("DELETE FROM \"m x\" WHERE dev = 'd2' AND time = ", kBase + 2 * kMinute))
+          .ok());
   VerifyReport r = Verify(a.get(), b.get(), Range(false));
   ASSERT_EQ(r.error, "");
   EXPECT_EQ(r.hours_differing, 6u + 1u);
@@ -158,7 +160,7 @@ TEST(Verify, OnlyTheRangeIsCompared) {
   auto a = LocalVerifySide(src.db());
   auto b = LocalVerifySide(dst.db());
   VerifyRequest req = Range(false);
-  req.start_ns = kBase + 2 * kVerifyHourNs;  // 00:13 -> 00:00 of the 15th
+  req.start_ns = kBase + 2 * kVerifyHourNs;               // 00:13 -> 00:00 of the 15th
   req.end_ns = kBase + 2 * kVerifyHourNs + 47 * kMinute;  // 01:00
   VerifyReport r = Verify(a.get(), b.get(), req);
   ASSERT_EQ(r.error, "");
@@ -190,7 +192,8 @@ class Served {
  public:
   Served() {
     ServeOptions so;
-    server_ = std::move(*HttpServer::Create(engine_.db(), so, std::move(*TokenStore::Load(engine_.db())), false));
+    server_ =
+        std::move(*HttpServer::Create(engine_.db(), so, std::move(*TokenStore::Load(engine_.db())), false));
     port_ = *server_->Bind("127.0.0.1", 0);
     run_ = std::thread([this] { server_->Run(); });
   }
@@ -319,7 +322,8 @@ TEST_F(ManagerTest, VerifyStatementRecordsItsResultForShowAndMetrics) {
 }
 
 TEST_F(ManagerTest, PeriodicVerificationFailsVisiblyWhenTheDestinationIsDown) {
-  ASSERT_EQ(Run("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://127.0.0.1:1' VERIFY EVERY 1s").error, "");
+  ASSERT_EQ(Run("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://127.0.0.1:1' VERIFY EVERY 1s").error,
+            "");
   EXPECT_EQ(std::get<std::string>(Show("s")["verify"]), "EVERY 1s WINDOW 1d");
   for (int i = 0; i < 100 && std::get<std::string>(Show("s")["verify_error"]).empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -338,7 +342,8 @@ TEST_F(ManagerTest, PeriodicVerificationFailsVisiblyWhenTheDestinationIsDown) {
 TEST_F(ManagerTest, DropDatabaseAndRetentionPolicyDropTheirSubscriptions) {
   ASSERT_TRUE(src_.db()->CreateDatabase({"e", 0, 0}).ok());
   ASSERT_EQ(Run("CREATE SUBSCRIPTION a ON d DESTINATIONS ALL 'http://127.0.0.1:1'").error, "");
-  ASSERT_EQ(Run("CREATE SUBSCRIPTION b ON e DESTINATIONS ALL 'http://127.0.0.1:1' VERIFY EVERY 1s").error, "");
+  ASSERT_EQ(Run("CREATE SUBSCRIPTION b ON e DESTINATIONS ALL 'http://127.0.0.1:1' VERIFY EVERY 1s").error,
+            "");
   ASSERT_TRUE(manager_->DropRetentionPolicy("d", "other").ok());
   EXPECT_FALSE(Show("a").empty());
   ASSERT_TRUE(manager_->DropRetentionPolicy("d", "autogen").ok());
