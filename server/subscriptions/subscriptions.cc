@@ -505,6 +505,22 @@ Status SubscriptionManager::Start() {
       LogError("subscriptions: ignoring ", key, ": ", def.status().message());
       continue;
     }
+    // Its database or policy was dropped while no server ran (an embedded
+    // `m2mdb query --data-dir`): it goes, as with DROP DATABASE here. Its
+    // cursors go with the others of no subscription below.
+    const std::vector<DatabaseOptions> dbs = db_->ListDatabases();
+    bool exists = std::any_of(dbs.begin(), dbs.end(),
+                              [&](const DatabaseOptions& d) { return d.name == def->database; });
+    if (auto rps = db_->ListRetentionPolicies(def->database); exists && rps.ok()) {
+      exists = std::any_of(rps->begin(), rps->end(),
+                           [&](const RetentionPolicyInfo& p) { return p.name == PolicyOf(*def); });
+    }
+    if (!exists) {
+      LogWarning("subscriptions: dropping ", def->name, " on ", def->database, ".", PolicyOf(*def),
+                 ": the database or retention policy no longer exists");
+      RETURN_IF_ERROR(db_->DeleteAppMeta(absl::StrCat(kDefPrefix, Key(*def))));
+      continue;
+    }
     RETURN_IF_ERROR(StartLanes(*def));
   }
   // Cursors of no subscription (a crash between a DROP's steps, or a
@@ -720,7 +736,11 @@ query::StatementResult SubscriptionManager::RunVerify(const SubscriptionStatemen
     r.error = "END must be after START";
     return r;
   }
-  auto reports = VerifyDestinations(def, st.destination, start, end, st.resend, record.get(), nullptr);
+  // A shutdown stops it between steps, as the periodic ones.
+  auto reports = VerifyDestinations(def, st.destination, start, end, st.resend, record.get(), [this] {
+    std::lock_guard<std::mutex> l(mu_);
+    return stopped_;
+  });
   if (!reports.ok()) {
     r.error = std::string(reports.status().message());
     return r;
@@ -882,7 +902,8 @@ query::StatementResult SubscriptionManager::Run(const SubscriptionStatement& st,
           differing += v.last.hours_differing;
           missing += v.last.points_missing;
           resent += v.last.hours_resent;
-          if (!v.last.error.empty() && error.empty()) error = absl::StrCat(label, ": ", v.last.error);
+          // The error names the side that failed already.
+          if (!v.last.error.empty() && error.empty()) error = v.last.error;
         }
         series.values.push_back(
             {query::Value(PolicyOf(e.def)), query::Value(e.def.name),

@@ -357,5 +357,25 @@ TEST_F(ManagerTest, DropDatabaseAndRetentionPolicyDropTheirSubscriptions) {
   for (const WalCursor& c : src_.db()->ListWalCursors()) EXPECT_NE(c.name.rfind("sub\x1f", 0), 0u) << c.name;
 }
 
+TEST_F(ManagerTest, ADatabaseDroppedWhileStoppedTakesItsSubscriptionsAtStart) {
+  ASSERT_TRUE(src_.db()->CreateDatabase({"e", 0, 0}).ok());
+  ASSERT_EQ(Run("CREATE SUBSCRIPTION a ON d DESTINATIONS ALL 'http://127.0.0.1:1'").error, "");
+  ASSERT_EQ(Run("CREATE SUBSCRIPTION b ON e DESTINATIONS ALL 'http://127.0.0.1:1'").error, "");
+  manager_->Stop();
+  ASSERT_TRUE(src_.db()->DropDatabase("e").ok());  // as an embedded `m2mdb query --data-dir` would
+  SetUp();
+  EXPECT_FALSE(Show("a").empty());
+  EXPECT_TRUE(Show("b").empty());
+  for (const WalCursor& c : src_.db()->ListWalCursors()) {
+    EXPECT_EQ(c.name.find("\x1f"
+                          "e\x1f"),
+              std::string::npos)
+        << c.name;
+  }
+  manager_->Stop();
+  SetUp();  // and stays gone
+  EXPECT_TRUE(Show("b").empty());
+}
+
 }  // namespace
 }  // namespace m2mdb::server
