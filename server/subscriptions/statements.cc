@@ -271,15 +271,17 @@ class Parser {
       RETURN_IF_ERROR(Keyword("EVERY"));
       // At least a second: a verification queries both sides, a tighter
       // loop would only load them.
-      if (!Duration(&st.verify.every_seconds) || st.verify.every_seconds < 1) {
-        return Expected("verify interval (at least 1s, e.g. 1h)");
+      if (!Duration(&st.verify.every_seconds) || st.verify.every_seconds < 1 ||
+          st.verify.every_seconds > kMaxVerifyEverySeconds) {
+        return Expected("verify interval (1s to 366d, e.g. 1h)");
       }
       pos_++;
       if (IsKeyword("WINDOW")) {
         pos_++;
         // Whole hours are compared: less than one would compare nothing.
-        if (!Duration(&st.verify.window_seconds) || st.verify.window_seconds < 3600) {
-          return Expected("verify window (at least 1h, e.g. 24h)");
+        if (!Duration(&st.verify.window_seconds) || st.verify.window_seconds < 3600 ||
+            st.verify.window_seconds > kMaxVerifyWindowSeconds) {
+          return Expected("verify window (1h to 3660d, e.g. 24h)");
         }
         pos_++;
       }

@@ -41,6 +41,11 @@ struct BacklogLimits {
 // `every_seconds`, the whole hours of the last `window_seconds` that the
 // sender has delivered are compared; with `resend`, those that differ are
 // written again.
+// Bounds of VERIFY EVERY's interval and window (beyond them the waits and
+// nanosecond ranges would overflow).
+inline constexpr int64_t kMaxVerifyEverySeconds = 366 * 86400;
+inline constexpr int64_t kMaxVerifyWindowSeconds = 3660LL * 86400;
+
 struct VerifySchedule {
   int64_t every_seconds = 0;  // 0: no periodic verification (the default)
   // Default: 24 hours.

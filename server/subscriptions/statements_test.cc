@@ -76,7 +76,8 @@ TEST(SubscriptionStatements, VerifyEveryClause) {
   EXPECT_EQ(FormatVerifySchedule({}), "");  // off
   for (const char* bad : {"VERIFY", "VERIFY 1h", "VERIFY EVERY", "VERIFY EVERY 0s",
                           "VERIFY EVERY 1h WINDOW 30m", "VERIFY EVERY 1h WINDOW", "VERIFY EVERY 1y",
-                          "VERIFY EVERY 1h RESEND RESEND", "VERIFY EVERY 1h BACKLOG 1G"}) {
+                          "VERIFY EVERY 1h RESEND RESEND", "VERIFY EVERY 1h BACKLOG 1G", "VERIFY EVERY 367d",
+                          "VERIFY EVERY 1h WINDOW 3661d", "VERIFY EVERY 99999999999999w"}) {
     auto r = ParseSubscriptionStatements(
         std::string("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1' ") + bad);
     EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << bad;
@@ -86,7 +87,7 @@ TEST(SubscriptionStatements, VerifyEveryClause) {
                       "CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1' VERIFY EVERY 0s")
                       .status()
                       .message()),
-      "error parsing query: found 0s, expected verify interval (at least 1s, e.g. 1h) at line 1, char 71");
+      "error parsing query: found 0s, expected verify interval (1s to 366d, e.g. 1h) at line 1, char 71");
 }
 
 TEST(SubscriptionStatements, VerifySubscriptionParses) {

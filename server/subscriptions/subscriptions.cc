@@ -72,9 +72,10 @@ StatusOr<SubscriptionDef> DecodeDef(const std::string& s) {
   d.limits.max_age_seconds = j.value("max_backlog_age_seconds", d.limits.max_age_seconds);
   d.limits.refuse_writes = j.value("when_full", "drop_oldest") == "refuse_writes";
   // Absent in definitions stored before VERIFY EVERY existed: off.
-  d.verify.every_seconds = std::max<int64_t>(0, j.value("verify_every_seconds", int64_t{0}));
-  d.verify.window_seconds =
-      std::max<int64_t>(3600, j.value("verify_window_seconds", d.verify.window_seconds));
+  d.verify.every_seconds =
+      std::clamp<int64_t>(j.value("verify_every_seconds", int64_t{0}), 0, kMaxVerifyEverySeconds);
+  d.verify.window_seconds = std::clamp<int64_t>(j.value("verify_window_seconds", d.verify.window_seconds),
+                                                3600, kMaxVerifyWindowSeconds);
   d.verify.resend = j.value("verify_resend", false);
   if (d.name.empty() || d.database.empty() || d.destinations.empty()) {
     return absl::DataLossError("incomplete subscription definition");
