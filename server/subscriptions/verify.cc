@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <limits>
 #include <set>
 #include <tuple>
 
@@ -323,7 +324,10 @@ StatusOr<std::unique_ptr<VerifySide>> HttpVerifySide(const std::string& url) {
 VerifyReport Verify(VerifySide* source, VerifySide* destination, const VerifyRequest& req) {
   VerifyReport rep;
   rep.at_ns = absl::ToUnixNanos(absl::Now());
-  rep.start_ns = req.start_ns - ((req.start_ns % kVerifyHourNs) + kVerifyHourNs) % kVerifyHourNs;
+  // START '0001-01-01...' saturates at the int64 minimum: keep the rounding
+  // down from overflowing.
+  const int64_t start = std::max(req.start_ns, std::numeric_limits<int64_t>::min() + 2 * kVerifyHourNs);
+  rep.start_ns = start - ((start % kVerifyHourNs) + kVerifyHourNs) % kVerifyHourNs;
   rep.end_ns = req.end_ns;
   auto cancelled = [&] {
     if (req.cancelled && req.cancelled()) {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <thread>
 
@@ -169,6 +170,12 @@ TEST(Verify, OnlyTheRangeIsCompared) {
   req.end_ns = r.start_ns;  // empty once start is rounded down
   r = Verify(a.get(), b.get(), req);
   EXPECT_EQ(r.hours_checked, 0u);
+  // The earliest time there is (a START in year 1 saturates to it).
+  req.start_ns = std::numeric_limits<int64_t>::min();
+  req.end_ns = std::numeric_limits<int64_t>::max();
+  r = Verify(a.get(), b.get(), req);
+  EXPECT_EQ(r.error, "");
+  EXPECT_EQ(r.hours_checked, 3u * 6u + 1u);
 }
 
 TEST(Verify, CancelledAndUnreachableAreReportedNotFatal) {
