@@ -101,7 +101,7 @@ VerifyRequest Range(bool resend) {
   return req;
 }
 
-TEST(Verify, EqualSidesDifferInNothing) {
+TEST(SubscriptionVerify, EqualSidesDifferInNothing) {
   Engine src, dst;
   src.Write(Points());
   dst.Write(Points());
@@ -117,7 +117,7 @@ TEST(Verify, EqualSidesDifferInNothing) {
   EXPECT_EQ(r.start_ns % kVerifyHourNs, 0);  // rounded down to the hour
 }
 
-TEST(Verify, FindsMissingHoursAndResendRepairsThemExactly) {
+TEST(SubscriptionVerify, FindsMissingHoursAndResendRepairsThemExactly) {
   Engine src, dst;
   src.Write(Points());
   dst.Write(Points());
@@ -155,7 +155,7 @@ TEST(Verify, FindsMissingHoursAndResendRepairsThemExactly) {
   EXPECT_EQ(r.hours_differing, 0u);
 }
 
-TEST(Verify, OnlyTheRangeIsCompared) {
+TEST(SubscriptionVerify, OnlyTheRangeIsCompared) {
   Engine src, dst;
   src.Write(Points());
   auto a = LocalVerifySide(src.db());
@@ -178,7 +178,7 @@ TEST(Verify, OnlyTheRangeIsCompared) {
   EXPECT_EQ(r.hours_checked, 3u * 6u + 1u);
 }
 
-TEST(Verify, CancelledAndUnreachableAreReportedNotFatal) {
+TEST(SubscriptionVerify, CancelledAndUnreachableAreReportedNotFatal) {
   Engine src;
   src.Write(Points());
   auto a = LocalVerifySide(src.db());
@@ -219,7 +219,7 @@ class Served {
   std::thread run_;
 };
 
-TEST(Verify, OverHttpResendFillsTheGap) {
+TEST(SubscriptionVerify, OverHttpResendFillsTheGap) {
   Engine src;
   Served dst;
   src.Write(Points());
@@ -270,7 +270,7 @@ TEST(PeriodicVerifier, RunsEveryIntervalAndStopsAtOnce) {
   EXPECT_EQ(runs.load(), 1);
 }
 
-class ManagerTest : public ::testing::Test {
+class SubscriptionManagerVerify : public ::testing::Test {
  protected:
   void SetUp() override {
     SubscriptionOptions so;
@@ -301,7 +301,7 @@ class ManagerTest : public ::testing::Test {
   std::unique_ptr<SubscriptionManager> manager_;
 };
 
-TEST_F(ManagerTest, VerifyStatementRecordsItsResultForShowAndMetrics) {
+TEST_F(SubscriptionManagerVerify, VerifyStatementRecordsItsResultForShowAndMetrics) {
   Served dst;
   ASSERT_EQ(Run("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL '" + dst.url() + "'").error, "");
   src_.Write(Points());  // delivered by the lane; the verification may race it, so resend
@@ -328,7 +328,7 @@ TEST_F(ManagerTest, VerifyStatementRecordsItsResultForShowAndMetrics) {
             "destination http://other:1 is not one of subscription s's");
 }
 
-TEST_F(ManagerTest, PeriodicVerificationFailsVisiblyWhenTheDestinationIsDown) {
+TEST_F(SubscriptionManagerVerify, PeriodicVerificationFailsVisiblyWhenTheDestinationIsDown) {
   ASSERT_EQ(Run("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://127.0.0.1:1' VERIFY EVERY 1s").error,
             "");
   EXPECT_EQ(std::get<std::string>(Show("s")["verify"]), "EVERY 1s WINDOW 1d");
@@ -346,7 +346,7 @@ TEST_F(ManagerTest, PeriodicVerificationFailsVisiblyWhenTheDestinationIsDown) {
   EXPECT_EQ(std::get<std::string>(Show("s")["verify"]), "EVERY 1s WINDOW 1d");
 }
 
-TEST_F(ManagerTest, DropDatabaseAndRetentionPolicyDropTheirSubscriptions) {
+TEST_F(SubscriptionManagerVerify, DropDatabaseAndRetentionPolicyDropTheirSubscriptions) {
   ASSERT_TRUE(src_.db()->CreateDatabase({"e", 0, 0}).ok());
   ASSERT_EQ(Run("CREATE SUBSCRIPTION a ON d DESTINATIONS ALL 'http://127.0.0.1:1'").error, "");
   ASSERT_EQ(Run("CREATE SUBSCRIPTION b ON e DESTINATIONS ALL 'http://127.0.0.1:1' VERIFY EVERY 1s").error,
@@ -364,7 +364,7 @@ TEST_F(ManagerTest, DropDatabaseAndRetentionPolicyDropTheirSubscriptions) {
   for (const WalCursor& c : src_.db()->ListWalCursors()) EXPECT_NE(c.name.rfind("sub\x1f", 0), 0u) << c.name;
 }
 
-TEST_F(ManagerTest, ADatabaseDroppedWhileStoppedTakesItsSubscriptionsAtStart) {
+TEST_F(SubscriptionManagerVerify, ADatabaseDroppedWhileStoppedTakesItsSubscriptionsAtStart) {
   ASSERT_TRUE(src_.db()->CreateDatabase({"e", 0, 0}).ok());
   ASSERT_EQ(Run("CREATE SUBSCRIPTION a ON d DESTINATIONS ALL 'http://127.0.0.1:1'").error, "");
   ASSERT_EQ(Run("CREATE SUBSCRIPTION b ON e DESTINATIONS ALL 'http://127.0.0.1:1'").error, "");
