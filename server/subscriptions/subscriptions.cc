@@ -559,7 +559,9 @@ Status SubscriptionManager::StartLanes(const SubscriptionDef& def) {
     for (const auto& lane : e.lanes) lanes.push_back(lane.get());
     e.verifier = std::make_unique<PeriodicVerifier>(
         def.verify.every_seconds,
-        [this, def, lanes, record = e.verified](const std::function<bool()>& stopping) {
+        [this, def, lanes, record = e.verified,
+         logged = std::make_shared<std::map<std::string, std::pair<std::string, int64_t>>>()](
+            const std::function<bool()>& stopping) {
           // Only hours the sender has delivered: before the one the slowest
           // lane is still in, and the hour just closed from a minute past
           // its end (writes acknowledged at its last instant are in flight).
@@ -571,13 +573,23 @@ Status SubscriptionManager::StartLanes(const SubscriptionDef& def) {
           auto reports = VerifyDestinations(def, "", start, end, def.verify.resend, record.get(), stopping);
           if (!reports.ok()) return;
           for (const VerifyReport& r : *reports) {
+            std::string line;
             if (!r.error.empty() && r.error != "cancelled") {
-              LogWarning("subscription ", def.name, ": verifying ", r.destination, " failed: ", r.error);
+              line = absl::StrCat("subscription ", def.name, ": verifying ", r.destination,
+                                  " failed: ", r.error);
             } else if (r.hours_differing > 0) {
-              LogWarning("subscription ", def.name, ": ", r.destination, " differs in ", r.hours_differing,
-                         " of ", r.hours_checked, " series-hours (", r.points_missing, " points missing); ",
-                         r.hours_resent, " re-sent");
+              line = absl::StrCat("subscription ", def.name, ": ", r.destination, " differs in ",
+                                  r.hours_differing, " of ", r.hours_checked, " series-hours (",
+                                  r.points_missing, " points missing); ", r.hours_resent, " re-sent");
             }
+            // A run every few seconds against a destination that stays down
+            // (or keeps differing without RESEND) must not fill the log: a
+            // line again only when it changes, or after 10 minutes.
+            auto& [last_line, last_at] = (*logged)[r.destination];
+            if (line.empty() || (line == last_line && NowSeconds() - last_at < 600)) continue;
+            last_line = line;
+            last_at = NowSeconds();
+            LogWarning(line);
           }
         });
     e.verifier->Start();
