@@ -95,6 +95,7 @@ StatusOr<int> HttpServer::Bind(const std::string& host, int port) { return impl_
 void HttpServer::Run() { impl_->Run(); }
 void HttpServer::Stop() { impl_->Stop(); }
 bool HttpServer::tls() const { return impl_->tls(); }
+Status HttpServer::CheckWritable(std::string_view database) const { return impl_->CheckWritable(database); }
 void HttpServer::SetQueryHookForTest(std::function<void(const std::string&)> hook) {
   impl_->SetQueryHookForTest(std::move(hook));
 }

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "m2mdb/db.h"
 #include "m2mdb/status.h"
@@ -40,6 +41,10 @@ class HttpServer {
   void Stop();
 
   bool tls() const;
+
+  // Not OK while a subscription on `database` refuses local writes (WHEN
+  // FULL REFUSE WRITES with a full backlog): for the MQTT listener.
+  Status CheckWritable(std::string_view database) const;
 
   // For tests: called with the query text right before the executor runs
   // it, on the request's thread (e.g. to throw as a failing statement

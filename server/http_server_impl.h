@@ -95,6 +95,7 @@ class HttpServer::Impl {
     while (!run_done_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   bool tls() const { return tls_; }
+  Status CheckWritable(std::string_view database) const { return subscriptions_->CheckWritable(database); }
   // Counts a statement stopped by a query limit (its kind's metric).
   void CountStatementError(const query::StatementResult& r) {
     if (r.error.empty()) return;

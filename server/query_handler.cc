@@ -124,6 +124,14 @@ void HttpServer::Impl::HandleQuery(const Request& req, Response& res, const Para
         return SetError(res, 500, std::string(ToStd(s.message())));
       }
     }
+    // So do its subscriptions (influxd), and a policy's with the policy.
+    Status dropped;
+    if (const auto* d = std::get_if<query::DropDatabaseStatement>(&st.node)) {
+      dropped = subscriptions_->DropDatabase(d->name);
+    } else if (const auto* p = std::get_if<query::DropRetentionPolicyStatement>(&st.node)) {
+      dropped = subscriptions_->DropRetentionPolicy(p->database.empty() ? database : p->database, p->name);
+    }
+    if (!dropped.ok()) return SetError(res, 500, std::string(ToStd(dropped.message())));
   }
   // SHOW DATABASES lists what the caller may see: a token's databases, the
   // databases a user may read (influxd); empty = everything.

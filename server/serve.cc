@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <thread>
 
 #include <malloc.h>
@@ -37,7 +38,8 @@ namespace {
 // `listening` gets "mqtt://host:port" / "mqtts://host:port" for the log.
 int StartMqtt(DB* db, const ServeOptions& options, std::shared_ptr<AuthState> auth, bool auth_required,
               std::shared_ptr<mqtt::DeadLetterWriter> dead_letters, std::unique_ptr<mqtt::Listener>* out,
-              std::vector<std::string>* listening) {
+              std::vector<std::string>* listening,
+              std::function<std::string(const std::string&)> refuse_writes) {
   struct Address {
     const std::string& text;
     bool tls;
@@ -78,6 +80,7 @@ int StartMqtt(DB* db, const ServeOptions& options, std::shared_ptr<AuthState> au
   lo.writer_threads = options.mqtt_writers;
   lo.max_line_bytes = options.max_line_bytes;
   lo.dead_letters = std::move(dead_letters);
+  lo.refuse_writes = std::move(refuse_writes);
   if (!options.mqtt_rules.empty()) {
     auto rules = mqtt::Rules::Load(options.mqtt_rules);
     if (!rules.ok()) {
@@ -267,9 +270,17 @@ int Serve(const ServeOptions& options) {
   // ---- MQTT listener (server/mqtt/) ----
   std::unique_ptr<mqtt::Listener> mqtt_listener;
   std::vector<std::string> mqtt_listening;
+  // The HTTP server (which owns the subscriptions) starts after the
+  // listener and outlives it: set once it exists.
+  auto http_for_mqtt = std::make_shared<std::atomic<HttpServer*>>(nullptr);
   if (!options.mqtt.empty() || !options.mqtt_tls.empty()) {
-    int rc =
-        StartMqtt(db->get(), options, *auth, auth_required, dead_letters, &mqtt_listener, &mqtt_listening);
+    auto refuse = [http_for_mqtt](const std::string& database) {
+      HttpServer* h = http_for_mqtt->load();
+      Status s = h == nullptr ? Status() : h->CheckWritable(database);
+      return s.ok() ? std::string() : std::string(ToStd(s.message()));
+    };
+    int rc = StartMqtt(db->get(), options, *auth, auth_required, dead_letters, &mqtt_listener,
+                       &mqtt_listening, refuse);
     if (rc != 0) {
       (void)(*db)->Close();
       return rc;
@@ -282,6 +293,7 @@ int Serve(const ServeOptions& options) {
     (void)(*db)->Close();
     return kExitCannotStart;
   }
+  http_for_mqtt->store(server->get());
   auto bound = (*server)->Bind(host, port);
   if (!bound.ok()) {
     std::fprintf(stderr, "m2mdb serve: %s\n", std::string(bound.status().message()).c_str());

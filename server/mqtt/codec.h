@@ -76,6 +76,7 @@ inline constexpr uint8_t kPacketIdNotFound = 0x92;
 inline constexpr uint8_t kReceiveMaximumExceeded = 0x93;
 inline constexpr uint8_t kTopicAliasInvalid = 0x94;
 inline constexpr uint8_t kPacketTooLarge = 0x95;
+inline constexpr uint8_t kQuotaExceeded = 0x97;
 inline constexpr uint8_t kPayloadFormatInvalid = 0x99;
 inline constexpr uint8_t kConnectionRateExceeded = 0x9F;
 inline constexpr uint8_t kServerShuttingDown = 0x8B;

@@ -90,6 +90,11 @@ IngestOutcome IngestMessage(DB* db, const IngestRequest& req) {
       return reject(reason::kNotAuthorized, std::move(why));
     }
   }
+  if (req.refuse) {
+    if (std::string why = req.refuse(out.database); !why.empty()) {
+      return reject(reason::kQuotaExceeded, std::move(why));
+    }
+  }
   WriteOptions wo;
   wo.max_line_length = req.max_line_bytes;
   wo.default_time = req.arrival_ns;

@@ -93,6 +93,10 @@ struct IngestRequest {
   // answer rejects the message as 0x87 not authorized with that reason.
   // May be empty.
   std::function<std::string(const std::string& database)> authorize = {};
+  // Called after `authorize`: a non-empty answer rejects the message as
+  // 0x97 quota exceeded (a subscription's WHEN FULL REFUSE WRITES). May be
+  // empty.
+  std::function<std::string(const std::string& database)> refuse = {};
 };
 
 // Maps and writes one message; returns after the write is durable (or

@@ -965,6 +965,7 @@ class Listener::Impl {
     req.arrival_ns = j.arrival_ns;
     req.max_line_bytes = options_.max_line_bytes;
     req.rules = options_.rules.get();
+    req.refuse = options_.refuse_writes;
     req.authorize = [&](const std::string& database) -> std::string {
       std::string why = Authorize(*j.principal, database);
       if (why.empty() && options_.before_write_for_test) options_.before_write_for_test();

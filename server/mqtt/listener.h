@@ -87,6 +87,10 @@ struct ListenerOptions {
   // Topic rules (rules.h); null or empty: the default mapping (first topic
   // level = database, line protocol).
   std::shared_ptr<const Rules> rules = {};
+  // Non-empty answer: messages to that database are rejected (0x97 quota
+  // exceeded, dead-lettered) with it, as a subscription's WHEN FULL REFUSE
+  // WRITES refuses HTTP writes (serve.cc). Default: none.
+  std::function<std::string(const std::string& database)> refuse_writes = {};
   // For tests: called by a writer thread before each engine write (to hold
   // writes back as a stalled engine would).
   std::function<void()> before_write_for_test = {};

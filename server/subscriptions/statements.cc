@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 
 namespace m2mdb::server {
 namespace {
@@ -207,7 +208,15 @@ class Parser {
       RETURN_IF_ERROR(Target(&st));
       return st;
     }
-    if (!IsKeyword("CREATE")) return Expected("CREATE, SHOW, DROP");
+    if (IsKeyword("VERIFY")) {
+      pos_++;
+      RETURN_IF_ERROR(Keyword("SUBSCRIPTION"));
+      st.kind = SubscriptionStatement::Kind::kVerify;
+      ASSIGN_OR_RETURN(st.name, Ident());
+      RETURN_IF_ERROR(Target(&st));
+      return VerifyClauses(std::move(st));
+    }
+    if (!IsKeyword("CREATE")) return Expected("CREATE, SHOW, DROP, VERIFY");
     pos_++;
     RETURN_IF_ERROR(Keyword("SUBSCRIPTION"));
     st.kind = SubscriptionStatement::Kind::kCreate;
@@ -257,6 +266,64 @@ class Parser {
         return Expected("DROP OLDEST, REFUSE WRITES");
       }
     }
+    if (IsKeyword("VERIFY")) {
+      pos_++;
+      RETURN_IF_ERROR(Keyword("EVERY"));
+      // At least a second: a verification queries both sides, a tighter
+      // loop would only load them.
+      if (!Duration(&st.verify.every_seconds) || st.verify.every_seconds < 1 ||
+          st.verify.every_seconds > kMaxVerifyEverySeconds) {
+        return Expected("verify interval (1s to 366d, e.g. 1h)");
+      }
+      pos_++;
+      if (IsKeyword("WINDOW")) {
+        pos_++;
+        // Whole hours are compared: less than one would compare nothing.
+        if (!Duration(&st.verify.window_seconds) || st.verify.window_seconds < 3600 ||
+            st.verify.window_seconds > kMaxVerifyWindowSeconds) {
+          return Expected("verify window (1h to 3660d, e.g. 24h)");
+        }
+        pos_++;
+      }
+      if (IsKeyword("RESEND")) {
+        pos_++;
+        st.verify.resend = true;
+      }
+    }
+    return st;
+  }
+
+  // The current token as a duration ("90s", "12h"); does not consume it.
+  bool Duration(int64_t* seconds) const {
+    return Peek().kind == Tok::kNumber && ParseAge(Peek().text, seconds);
+  }
+
+  // [DESTINATION 'url'] [START 'rfc3339'] [END 'rfc3339'] [RESEND]
+  StatusOr<SubscriptionStatement> VerifyClauses(SubscriptionStatement st) {
+    if (IsKeyword("DESTINATION")) {
+      pos_++;
+      ASSIGN_OR_RETURN(st.destination, String());
+    }
+    for (const char* kw : {"START", "END"}) {
+      if (!IsKeyword(kw)) continue;
+      pos_++;
+      if (Peek().kind != Tok::kString) return Expected("RFC3339 time string");
+      absl::Time t;
+      std::string err;
+      if (!absl::ParseTime(absl::RFC3339_full, Peek().text, &t, &err)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("error parsing query: invalid ", kw, " time '", Peek().text, "': ", err));
+      }
+      (std::string_view(kw) == "START" ? st.start_ns : st.end_ns) = absl::ToUnixNanos(t);
+      pos_++;
+    }
+    if (st.start_ns != 0 && st.end_ns != 0 && st.end_ns <= st.start_ns) {
+      return absl::InvalidArgumentError("error parsing query: END must be after START");
+    }
+    if (IsKeyword("RESEND")) {
+      pos_++;
+      st.resend = true;
+    }
     return st;
   }
 
@@ -273,7 +340,8 @@ bool IsSubscriptionQuery(std::string_view q) {
   const Tok& b = (*toks)[1];
   if (a.kind != Tok::kIdent || b.kind != Tok::kIdent) return false;
   if (absl::EqualsIgnoreCase(a.text, "SHOW")) return absl::EqualsIgnoreCase(b.text, "SUBSCRIPTIONS");
-  if (absl::EqualsIgnoreCase(a.text, "CREATE") || absl::EqualsIgnoreCase(a.text, "DROP")) {
+  if (absl::EqualsIgnoreCase(a.text, "CREATE") || absl::EqualsIgnoreCase(a.text, "DROP") ||
+      absl::EqualsIgnoreCase(a.text, "VERIFY")) {
     return absl::EqualsIgnoreCase(b.text, "SUBSCRIPTION");
   }
   return false;
@@ -343,6 +411,21 @@ std::string MaskedDestination(std::string_view url) {
   const size_t scheme_end = base.find("://") + 3;
   return absl::StrCat(base.substr(0, scheme_end), user, password.empty() ? "" : ":xxxxx", "@",
                       base.substr(scheme_end));
+}
+
+std::string FormatVerifySchedule(const VerifySchedule& v) {
+  if (v.every_seconds <= 0) return "";
+  // The largest unit that divides the value exactly, so it parses back.
+  auto dur = [](int64_t s) {
+    static constexpr std::pair<char, int64_t> kUnits[] = {
+        {'w', 7 * 86400}, {'d', 86400}, {'h', 3600}, {'m', 60}};
+    for (const auto& [unit, n] : kUnits) {
+      if (s % n == 0) return absl::StrCat(s / n, std::string(1, unit));
+    }
+    return absl::StrCat(s, "s");
+  };
+  return absl::StrCat("EVERY ", dur(v.every_seconds), " WINDOW ", dur(v.window_seconds),
+                      v.resend ? " RESEND" : "");
 }
 
 }  // namespace m2mdb::server

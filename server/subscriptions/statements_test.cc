@@ -50,6 +50,78 @@ TEST(SubscriptionStatements, BacklogAndWhenFullClauses) {
   }
 }
 
+TEST(SubscriptionStatements, VerifyEveryClause) {
+  auto s = ParseSubscriptionStatements(
+      "CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1' BACKLOG 1G WHEN FULL REFUSE WRITES "
+      "verify every 30m window 2d resend");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ((*s)[0].verify.every_seconds, 1800);
+  EXPECT_EQ((*s)[0].verify.window_seconds, 2 * 86400);
+  EXPECT_TRUE((*s)[0].verify.resend);
+  EXPECT_TRUE((*s)[0].limits.refuse_writes);
+  EXPECT_EQ(FormatVerifySchedule((*s)[0].verify), "EVERY 30m WINDOW 2d RESEND");
+  s = ParseSubscriptionStatements(
+      "CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1' VERIFY EVERY 90s");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ((*s)[0].verify.every_seconds, 90);
+  EXPECT_EQ((*s)[0].verify.window_seconds, 86400);  // the default
+  EXPECT_FALSE((*s)[0].verify.resend);
+  // What SHOW prints parses back to the same schedule.
+  auto again =
+      ParseSubscriptionStatements("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1' VERIFY " +
+                                  FormatVerifySchedule((*s)[0].verify));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)[0].verify.every_seconds, 90);
+  EXPECT_EQ((*again)[0].verify.window_seconds, 86400);
+  EXPECT_EQ(FormatVerifySchedule({}), "");  // off
+  for (const char* bad : {"VERIFY", "VERIFY 1h", "VERIFY EVERY", "VERIFY EVERY 0s",
+                          "VERIFY EVERY 1h WINDOW 30m", "VERIFY EVERY 1h WINDOW", "VERIFY EVERY 1y",
+                          "VERIFY EVERY 1h RESEND RESEND", "VERIFY EVERY 1h BACKLOG 1G", "VERIFY EVERY 367d",
+                          "VERIFY EVERY 1h WINDOW 3661d", "VERIFY EVERY 99999999999999w"}) {
+    auto r = ParseSubscriptionStatements(
+        std::string("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1' ") + bad);
+    EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << bad;
+  }
+  EXPECT_EQ(
+      std::string(ParseSubscriptionStatements(
+                      "CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://a:1' VERIFY EVERY 0s")
+                      .status()
+                      .message()),
+      "error parsing query: found 0s, expected verify interval (1s to 366d, e.g. 1h) at line 1, char 71");
+}
+
+TEST(SubscriptionStatements, VerifySubscriptionParses) {
+  EXPECT_TRUE(IsSubscriptionQuery("  verify subscription s ON d"));
+  EXPECT_FALSE(IsSubscriptionQuery("VERIFY s"));
+  auto s = ParseSubscriptionStatements(
+      "VERIFY SUBSCRIPTION \"s\" ON d.rp DESTINATION 'http://u:xxxxx@a:1' START '2023-11-14T00:00:00Z' "
+      "END '2023-11-16T00:00:00Z' RESEND");
+  ASSERT_TRUE(s.ok()) << s.status();
+  const SubscriptionStatement& v = (*s)[0];
+  EXPECT_EQ(v.kind, K::kVerify);
+  EXPECT_EQ(v.name, "s");
+  EXPECT_EQ(v.database, "d");
+  EXPECT_EQ(v.retention_policy, "rp");
+  EXPECT_EQ(v.destination, "http://u:xxxxx@a:1");
+  EXPECT_EQ(v.start_ns, 1699920000LL * 1000000000LL);
+  EXPECT_EQ(v.end_ns, 1700092800LL * 1000000000LL);
+  EXPECT_TRUE(v.resend);
+  s = ParseSubscriptionStatements("VERIFY SUBSCRIPTION s ON d");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ((*s)[0].start_ns, 0);
+  EXPECT_EQ((*s)[0].end_ns, 0);
+  EXPECT_FALSE((*s)[0].resend);
+  EXPECT_EQ((*s)[0].destination, "");
+  for (const char* bad :
+       {"VERIFY SUBSCRIPTION s", "VERIFY SUBSCRIPTION s ON d START 'yesterday'",
+        "VERIFY SUBSCRIPTION s ON d START 5",
+        "VERIFY SUBSCRIPTION s ON d START '2023-11-16T00:00:00Z' END '2023-11-14T00:00:00Z'",
+        "VERIFY SUBSCRIPTION s ON d END '2023-11-16T00:00:00Z' START '2023-11-14T00:00:00Z'",
+        "VERIFY SUBSCRIPTION s ON d DESTINATION", "VERIFY SUBSCRIPTIONS"}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(ParseSubscriptionStatements(bad).status())) << bad;
+  }
+}
+
 TEST(SubscriptionStatements, ErrorsAreInfluxdsWordForWord) {
   auto err = [](const char* q) { return std::string(ParseSubscriptionStatements(q).status().message()); };
   EXPECT_EQ(err("CREATE SUBSCRIPTION s3 ON d.autogen DESTINATIONS SOME 'http://a:1'"),

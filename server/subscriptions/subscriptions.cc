@@ -48,6 +48,11 @@ std::string EncodeDef(const SubscriptionDef& d) {
   j["max_backlog_bytes"] = d.limits.max_bytes;
   j["max_backlog_age_seconds"] = d.limits.max_age_seconds;
   j["when_full"] = d.limits.refuse_writes ? "refuse_writes" : "drop_oldest";
+  if (d.verify.every_seconds > 0) {
+    j["verify_every_seconds"] = d.verify.every_seconds;
+    j["verify_window_seconds"] = d.verify.window_seconds;
+    j["verify_resend"] = d.verify.resend;
+  }
   return j.dump();
 }
 
@@ -67,6 +72,12 @@ StatusOr<SubscriptionDef> DecodeDef(const std::string& s) {
   d.limits.max_bytes = j.value("max_backlog_bytes", d.limits.max_bytes);
   d.limits.max_age_seconds = j.value("max_backlog_age_seconds", d.limits.max_age_seconds);
   d.limits.refuse_writes = j.value("when_full", "drop_oldest") == "refuse_writes";
+  // Absent in definitions stored before VERIFY EVERY existed: off.
+  d.verify.every_seconds =
+      std::clamp<int64_t>(j.value("verify_every_seconds", int64_t{0}), 0, kMaxVerifyEverySeconds);
+  d.verify.window_seconds = std::clamp<int64_t>(j.value("verify_window_seconds", d.verify.window_seconds),
+                                                3600, kMaxVerifyWindowSeconds);
+  d.verify.resend = j.value("verify_resend", false);
   if (d.name.empty() || d.database.empty() || d.destinations.empty()) {
     return absl::DataLossError("incomplete subscription definition");
   }
@@ -97,6 +108,10 @@ std::string Label(std::string_view s) {
 }
 
 int64_t NowSeconds() { return absl::ToUnixSeconds(absl::Now()); }
+
+std::string Rfc3339(int64_t ns) {
+  return absl::FormatTime(absl::RFC3339_full, absl::FromUnixNanos(ns), absl::UTCTimeZone());
+}
 
 }  // namespace
 
@@ -493,6 +508,22 @@ Status SubscriptionManager::Start() {
       LogError("subscriptions: ignoring ", key, ": ", def.status().message());
       continue;
     }
+    // Its database or policy was dropped while no server ran (an embedded
+    // `m2mdb query --data-dir`): it goes, as with DROP DATABASE here. Its
+    // cursors go with the others of no subscription below.
+    const std::vector<DatabaseOptions> dbs = db_->ListDatabases();
+    bool exists = std::any_of(dbs.begin(), dbs.end(),
+                              [&](const DatabaseOptions& d) { return d.name == def->database; });
+    if (auto rps = db_->ListRetentionPolicies(def->database); exists && rps.ok()) {
+      exists = std::any_of(rps->begin(), rps->end(),
+                           [&](const RetentionPolicyInfo& p) { return p.name == PolicyOf(*def); });
+    }
+    if (!exists) {
+      LogWarning("subscriptions: dropping ", def->name, " on ", def->database, ".", PolicyOf(*def),
+                 ": the database or retention policy no longer exists");
+      RETURN_IF_ERROR(db_->DeleteAppMeta(absl::StrCat(kDefPrefix, Key(*def))));
+      continue;
+    }
     RETURN_IF_ERROR(StartLanes(*def));
   }
   // Cursors of no subscription (a crash between a DROP's steps, or a
@@ -525,6 +556,46 @@ Status SubscriptionManager::StartLanes(const SubscriptionDef& def) {
     }
   }
   for (auto& lane : e.lanes) lane->Start();
+  if (def.verify.every_seconds > 0) {
+    std::vector<const Lane*> lanes;
+    for (const auto& lane : e.lanes) lanes.push_back(lane.get());
+    e.verifier = std::make_unique<PeriodicVerifier>(
+        def.verify.every_seconds,
+        [this, def, lanes, record = e.verified,
+         logged = std::make_shared<std::map<std::string, std::pair<std::string, int64_t>>>()](
+            const std::function<bool()>& stopping) {
+          // Only hours the sender has delivered: before the one the slowest
+          // lane is still in, and the hour just closed from a minute past
+          // its end (writes acknowledged at its last instant are in flight).
+          int64_t lag = 0;
+          for (const Lane* l : lanes) lag = std::max(lag, l->lag_seconds());
+          int64_t end = absl::ToUnixNanos(absl::Now()) - (lag + 60) * 1000000000LL;
+          end -= ((end % kVerifyHourNs) + kVerifyHourNs) % kVerifyHourNs;
+          const int64_t start = end - def.verify.window_seconds * 1000000000LL;
+          auto reports = VerifyDestinations(def, "", start, end, def.verify.resend, record.get(), stopping);
+          if (!reports.ok()) return;
+          for (const VerifyReport& r : *reports) {
+            std::string line;
+            if (!r.error.empty() && r.error != "cancelled") {
+              line = absl::StrCat("subscription ", def.name, ": verifying ", r.destination,
+                                  " failed: ", r.error);
+            } else if (r.hours_differing > 0) {
+              line = absl::StrCat("subscription ", def.name, ": ", r.destination, " differs in ",
+                                  r.hours_differing, " of ", r.hours_checked, " series-hours (",
+                                  r.points_missing, " points missing); ", r.hours_resent, " re-sent");
+            }
+            // A run every few seconds against a destination that stays down
+            // (or keeps differing without RESEND) must not fill the log: a
+            // line again only when it changes, or after 10 minutes.
+            auto& [last_line, last_at] = (*logged)[r.destination];
+            if (line.empty() || (line == last_line && NowSeconds() - last_at < 600)) continue;
+            last_line = line;
+            last_at = NowSeconds();
+            LogWarning(line);
+          }
+        });
+    e.verifier->Start();
+  }
   subs_[key] = std::move(e);
   return absl::OkStatus();
 }
@@ -537,14 +608,191 @@ void SubscriptionManager::Stop() {
     subs.swap(subs_);
   }
   for (auto& [k, e] : subs) {
+    if (e.verifier) e.verifier->Stop();
+  }
+  for (auto& [k, e] : subs) {
     for (auto& lane : e.lanes) lane->Stop();
   }
 }
 
-query::StatementResult SubscriptionManager::Run(const SubscriptionStatement& st, int statement_id) {
+Status SubscriptionManager::Remove(const std::string& key, Entry e) {
+  // Definition first: a crash before the cursors go leaves cursors
+  // without a definition, which Start removes.
+  Status s = db_->DeleteAppMeta(absl::StrCat(kDefPrefix, key));
+  if (e.verifier) e.verifier->Stop();
+  for (auto& lane : e.lanes) lane->Stop();
+  for (auto& lane : e.lanes) {
+    if (s.ok()) s = db_->DeleteWalCursor(lane->cursor_name());
+  }
+  return s;
+}
+
+Status SubscriptionManager::RemoveWhere(const std::function<bool(const SubscriptionDef&)>& match) {
+  std::lock_guard<std::mutex> ddl(ddl_mu_);
+  std::vector<std::pair<std::string, Entry>> gone;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto it = subs_.begin(); it != subs_.end();) {
+      if (match(it->second.def)) {
+        gone.emplace_back(it->first, std::move(it->second));
+        it = subs_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  Status first;
+  for (auto& [key, e] : gone) {
+    LogInfo("subscriptions: dropping ", e.def.name, " on ", e.def.database, ".", PolicyOf(e.def),
+            " with its database or retention policy");
+    Status s = Remove(key, std::move(e));
+    if (first.ok()) first = s;
+  }
+  return first;
+}
+
+Status SubscriptionManager::DropDatabase(std::string_view database) {
+  return RemoveWhere([&](const SubscriptionDef& d) { return d.database == database; });
+}
+
+Status SubscriptionManager::DropRetentionPolicy(std::string_view database,
+                                                std::string_view retention_policy) {
+  return RemoveWhere(
+      [&](const SubscriptionDef& d) { return d.database == database && PolicyOf(d) == retention_policy; });
+}
+
+StatusOr<std::vector<VerifyReport>> SubscriptionManager::VerifyDestinations(
+    const SubscriptionDef& def, const std::string& destination, int64_t start_ns, int64_t end_ns, bool resend,
+    VerifyRecord* record, const std::function<bool()>& cancelled) {
+  std::vector<std::string> urls;
+  for (const auto& d : def.destinations) {
+    if (destination.empty() || d == destination || MaskedDestination(d) == destination) urls.push_back(d);
+  }
+  if (urls.empty()) {
+    return absl::NotFoundError(absl::StrCat("destination ", MaskedDestination(destination),
+                                            " is not one of subscription ", def.name, "'s"));
+  }
+  std::lock_guard<std::mutex> run(record->run_mu());
+  std::unique_ptr<VerifySide> local = LocalVerifySide(db_);
+  VerifyRequest req;
+  req.database = def.database;
+  req.retention_policy = PolicyOf(def);
+  req.start_ns = start_ns;
+  req.end_ns = end_ns;
+  req.resend = resend;
+  req.cancelled = cancelled;
+  auto one = [&](const std::string& url) {
+    auto remote = HttpVerifySide(url);
+    if (!remote.ok()) {
+      VerifyReport r;
+      r.at_ns = absl::ToUnixNanos(absl::Now());
+      r.start_ns = start_ns;
+      r.end_ns = end_ns;
+      r.error = std::string(remote.status().message());
+      r.destination = MaskedDestination(url);
+      return r;
+    }
+    VerifyReport r = Verify(local.get(), remote->get(), req);
+    r.destination = MaskedDestination(url);
+    return r;
+  };
+  std::vector<VerifyReport> out;
+  if (def.any) {
+    // ANY: each write reached one of them; only the one in use can be
+    // compared, so the first that answers is (in the lane's order).
+    std::vector<std::string> masked;
+    for (const auto& d : def.destinations) masked.push_back(MaskedDestination(d));
+    VerifyReport r;
+    for (const auto& u : urls) {
+      r = one(u);
+      if (r.error.empty() || r.error == "cancelled") break;
+    }
+    record->Add(absl::StrJoin(masked, ","), r);
+    out.push_back(std::move(r));
+    return out;
+  }
+  for (const auto& u : urls) {
+    VerifyReport r = one(u);
+    record->Add(r.destination, r);
+    out.push_back(std::move(r));
+    if (cancelled && cancelled()) break;
+  }
+  return out;
+}
+
+query::StatementResult SubscriptionManager::RunVerify(const SubscriptionStatement& st, int statement_id) {
   query::StatementResult r;
   r.statement_id = statement_id;
+  SubscriptionDef def;
+  def.name = st.name;
+  def.database = st.database;
+  def.retention_policy = st.retention_policy;
+  if (def.retention_policy.empty()) {
+    if (auto rps = db_->ListRetentionPolicies(st.database); rps.ok()) {
+      for (const auto& p : *rps) {
+        if (p.is_default) def.retention_policy = p.name;
+      }
+    }
+  }
+  std::shared_ptr<VerifyRecord> record;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = subs_.find(Key(def));
+    if (stopped_ || it == subs_.end()) {
+      r.error = stopped_ ? "server is shutting down" : "subscription not found";
+      return r;
+    }
+    def = it->second.def;
+    record = it->second.verified;
+  }
+  const int64_t end = st.end_ns != 0 ? st.end_ns : absl::ToUnixNanos(absl::Now());
+  const int64_t start = st.start_ns != 0 ? st.start_ns : end - 24 * kVerifyHourNs;
+  if (end <= start) {
+    r.error = "END must be after START";
+    return r;
+  }
+  // A shutdown stops it between steps, as the periodic ones.
+  auto reports = VerifyDestinations(def, st.destination, start, end, st.resend, record.get(), [this] {
+    std::lock_guard<std::mutex> l(mu_);
+    return stopped_;
+  });
+  if (!reports.ok()) {
+    r.error = std::string(reports.status().message());
+    return r;
+  }
+  query::ResultSeries summary;
+  summary.name = "verify";
+  summary.columns = {"destination",     "verified_at",    "start",        "end",  "hours_checked",
+                     "hours_differing", "points_missing", "hours_resent", "error"};
+  query::ResultSeries diffs;
+  diffs.name = "differences";
+  diffs.columns = {"destination",   "measurement",       "tags", "field", "hour",
+                   "source_points", "destination_points"};
+  for (const VerifyReport& v : *reports) {
+    summary.values.push_back(
+        {query::Value(v.destination), query::Value(Rfc3339(v.at_ns)), query::Value(Rfc3339(v.start_ns)),
+         query::Value(Rfc3339(v.end_ns)), query::Value(v.hours_checked), query::Value(v.hours_differing),
+         query::Value(v.points_missing), query::Value(v.hours_resent), query::Value(v.error)});
+    for (const VerifyDifference& d : v.differences) {
+      std::string tags;
+      for (const auto& [k, val] : d.tags) absl::StrAppend(&tags, tags.empty() ? "" : ",", k, "=", val);
+      diffs.values.push_back({query::Value(v.destination), query::Value(d.measurement), query::Value(tags),
+                              query::Value(d.field), query::Value(Rfc3339(d.hour_ns)), query::Value(d.source),
+                              query::Value(d.destination)});
+    }
+    // The error names the side that failed (the source, or the destination's URL).
+    if (!v.error.empty() && r.error.empty()) r.error = v.error;
+  }
+  r.series.push_back(std::move(summary));
+  if (!diffs.values.empty()) r.series.push_back(std::move(diffs));
+  return r;
+}
+
+query::StatementResult SubscriptionManager::Run(const SubscriptionStatement& st, int statement_id) {
   using K = SubscriptionStatement::Kind;
+  if (st.kind == K::kVerify) return RunVerify(st, statement_id);
+  query::StatementResult r;
+  r.statement_id = statement_id;
   // ddl_mu_ orders statements; mu_ (taken by every local write through
   // CheckWritable) is held only for the map itself, never while a lane is
   // stopped (which may wait for a request in flight).
@@ -600,6 +848,7 @@ query::StatementResult SubscriptionManager::Run(const SubscriptionStatement& st,
       def.any = st.any;
       def.destinations = st.destinations;
       def.limits = st.limits;
+      def.verify = st.verify;
       // Cursors first (at the end of the log: the subscription forwards
       // writes from now on, as influxd's), then the definition: a crash in
       // between leaves only cursors, which the next CREATE reuses.
@@ -627,16 +876,12 @@ query::StatementResult SubscriptionManager::Run(const SubscriptionStatement& st,
       Entry e = std::move(it->second);
       subs_.erase(it);
       l.unlock();
-      // Definition first: a crash before the cursors go leaves cursors
-      // without a definition, which Start removes.
-      Status s = db_->DeleteAppMeta(absl::StrCat(kDefPrefix, key));
-      for (auto& lane : e.lanes) lane->Stop();
-      for (auto& lane : e.lanes) {
-        if (s.ok()) s = db_->DeleteWalCursor(lane->cursor_name());
-      }
+      Status s = Remove(key, std::move(e));
       if (!s.ok()) r.error = std::string(s.message());
       return r;
     }
+    case K::kVerify:
+      break;  // RunVerify, without the locks
     case K::kShow: {
       // influxd's shape: one series per database, its four columns first.
       std::map<std::string, query::ResultSeries> by_db;
@@ -646,6 +891,12 @@ query::StatementResult SubscriptionManager::Run(const SubscriptionStatement& st,
           series.name = e.def.database;
           series.columns = {"retention_policy", "name",          "mode",           "destinations",
                             "lag_seconds",      "backlog_bytes", "dropped_points", "dead_letter_points"};
+          // The last verification (VERIFY EVERY or VERIFY SUBSCRIPTION),
+          // summed over the destinations.
+          for (const char* c : {"verify", "verified_at", "verify_hours_checked", "verify_hours_differing",
+                                "verify_points_missing", "verify_hours_resent", "verify_error"}) {
+            series.columns.push_back(c);
+          }
         }
         int64_t lag = 0;
         uint64_t backlog = 0, dropped = 0, dead = 0;
@@ -657,10 +908,25 @@ query::StatementResult SubscriptionManager::Run(const SubscriptionStatement& st,
         }
         std::vector<std::string> masked;
         for (const auto& d : e.def.destinations) masked.push_back(MaskedDestination(d));
-        series.values.push_back({query::Value(PolicyOf(e.def)), query::Value(e.def.name),
-                                 query::Value(std::string(e.def.any ? "ANY" : "ALL")),
-                                 query::Value(absl::StrJoin(masked, ",")), query::Value(lag),
-                                 query::Value(backlog), query::Value(dropped), query::Value(dead)});
+        int64_t verified_at = 0;
+        uint64_t checked = 0, differing = 0, missing = 0, resent = 0;
+        std::string error;
+        for (const auto& [label, v] : e.verified->Snapshot()) {
+          verified_at = std::max(verified_at, v.last.at_ns);
+          checked += v.last.hours_checked;
+          differing += v.last.hours_differing;
+          missing += v.last.points_missing;
+          resent += v.last.hours_resent;
+          // The error names the side that failed already.
+          if (!v.last.error.empty() && error.empty()) error = v.last.error;
+        }
+        series.values.push_back(
+            {query::Value(PolicyOf(e.def)), query::Value(e.def.name),
+             query::Value(std::string(e.def.any ? "ANY" : "ALL")), query::Value(absl::StrJoin(masked, ",")),
+             query::Value(lag), query::Value(backlog), query::Value(dropped), query::Value(dead),
+             query::Value(FormatVerifySchedule(e.def.verify)),
+             query::Value(verified_at == 0 ? std::string() : Rfc3339(verified_at)), query::Value(checked),
+             query::Value(differing), query::Value(missing), query::Value(resent), query::Value(error)});
       }
       for (auto& [db, series] : by_db) r.series.push_back(std::move(series));
       return r;
@@ -741,6 +1007,43 @@ std::string SubscriptionManager::RenderMetrics() const {
                         "\",retention_policy=\"", Label(PolicyOf(e.def)), "\",subscription=\"",
                         Label(e.def.name), "\",destination=\"", Label(lane->destination_label()), "\"} ", v,
                         "\n");
+      }
+    }
+  }
+  // Verifications (VERIFY EVERY, VERIFY SUBSCRIPTION): a destination
+  // appears once it was verified.
+  static const Metric kVerifyMetrics[] = {
+      {"m2mdb_subscription_verify_runs_total", "counter", "Verifications of the destination run."},
+      {"m2mdb_subscription_verify_failures_total", "counter", "Verifications that ended with an error."},
+      {"m2mdb_subscription_verify_hours_resent_total", "counter", "Series-hours re-sent by verifications."},
+      {"m2mdb_subscription_verify_last_run_timestamp_seconds", "gauge",
+       "When the last verification started."},
+      {"m2mdb_subscription_verify_last_success", "gauge", "1 if the last verification ended without error."},
+      {"m2mdb_subscription_verify_last_hours_checked", "gauge",
+       "Series-hours the last verification compared."},
+      {"m2mdb_subscription_verify_last_hours_differing", "gauge",
+       "Series-hours whose point counts differed in the last verification."},
+      {"m2mdb_subscription_verify_last_points_missing", "gauge",
+       "Points the destination lacked in the last verification."},
+  };
+  std::vector<std::pair<const Entry*, std::map<std::string, VerifyRecord::Entry>>> verified;
+  for (const auto& [k, e] : subs_) verified.emplace_back(&e, e.verified->Snapshot());
+  for (size_t m = 0; m < sizeof(kVerifyMetrics) / sizeof(kVerifyMetrics[0]); ++m) {
+    absl::StrAppend(&out, "# HELP ", kVerifyMetrics[m].name, " ", kVerifyMetrics[m].help, "\n# TYPE ",
+                    kVerifyMetrics[m].name, " ", kVerifyMetrics[m].type, "\n");
+    for (const auto& [e, snapshot] : verified) {
+      for (const auto& [label, v] : snapshot) {
+        const uint64_t values[] = {v.runs,
+                                   v.failures,
+                                   v.hours_resent,
+                                   static_cast<uint64_t>(v.last.at_ns / 1000000000),
+                                   v.last.error.empty() ? 1u : 0u,
+                                   v.last.hours_checked,
+                                   v.last.hours_differing,
+                                   v.last.points_missing};
+        absl::StrAppend(&out, kVerifyMetrics[m].name, "{database=\"", Label(e->def.database),
+                        "\",retention_policy=\"", Label(PolicyOf(e->def)), "\",subscription=\"",
+                        Label(e->def.name), "\",destination=\"", Label(label), "\"} ", values[m], "\n");
       }
     }
   }

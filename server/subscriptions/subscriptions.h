@@ -17,6 +17,7 @@
 #ifndef M2MDB_SERVER_SUBSCRIPTIONS_SUBSCRIPTIONS_H_
 #define M2MDB_SERVER_SUBSCRIPTIONS_SUBSCRIPTIONS_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,7 @@
 #include "m2mdb/query/executor.h"
 #include "m2mdb/status.h"
 #include "server/subscriptions/statements.h"
+#include "server/subscriptions/verify.h"
 
 namespace m2mdb::server {
 
@@ -38,6 +40,7 @@ struct SubscriptionDef {
   bool any = false;
   std::vector<std::string> destinations;  // as given (credentials included)
   BacklogLimits limits;
+  VerifySchedule verify;  // VERIFY EVERY; off by default
 };
 
 struct SubscriptionOptions {
@@ -69,7 +72,14 @@ class SubscriptionManager {
   void Stop();
 
   // Runs one statement; the result carries influxd's answer or error.
+  // VERIFY SUBSCRIPTION runs without holding the manager's locks (it may
+  // take long); it records its result for SHOW SUBSCRIPTIONS and /metrics.
   query::StatementResult Run(const SubscriptionStatement& st, int statement_id);
+
+  // DROP DATABASE / DROP RETENTION POLICY: the subscriptions on it go too,
+  // as influxd's do.
+  Status DropDatabase(std::string_view database);
+  Status DropRetentionPolicy(std::string_view database, std::string_view retention_policy);
 
   // Not OK while a subscription on `database` with WHEN FULL REFUSE WRITES
   // has a full backlog: the error to answer local writes with.
@@ -79,8 +89,22 @@ class SubscriptionManager {
   std::string RenderMetrics() const;
 
  private:
+  struct Entry;
   Status StartLanes(const SubscriptionDef& def);
   static std::string Key(const SubscriptionDef& def);
+  // Stops the entry (already out of subs_) and deletes its definition and
+  // cursors.
+  Status Remove(const std::string& key, Entry e);
+  // Removes the subscriptions `match` picks (DROP DATABASE, DROP RETENTION
+  // POLICY).
+  Status RemoveWhere(const std::function<bool(const SubscriptionDef&)>& match);
+  query::StatementResult RunVerify(const SubscriptionStatement& st, int statement_id);
+  // Verifies `def`'s destinations (or the one matching `destination`) over
+  // [start, end), records each result in `record`, and returns them.
+  StatusOr<std::vector<VerifyReport>> VerifyDestinations(const SubscriptionDef& def,
+                                                         const std::string& destination, int64_t start_ns,
+                                                         int64_t end_ns, bool resend, VerifyRecord* record,
+                                                         const std::function<bool()>& cancelled);
 
   DB* const db_;
   const SubscriptionOptions options_;
@@ -91,6 +115,8 @@ class SubscriptionManager {
   struct Entry {
     SubscriptionDef def;
     std::vector<std::unique_ptr<Lane>> lanes;
+    std::shared_ptr<VerifyRecord> verified = std::make_shared<VerifyRecord>();
+    std::unique_ptr<PeriodicVerifier> verifier;  // VERIFY EVERY; stopped before the lanes
   };
   std::map<std::string, Entry> subs_;
 };

@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -510,6 +511,188 @@ class Verify(unittest.TestCase):
         finally:
             src.stop()
             dst.stop()
+
+
+def metric(server, name, subscription):
+    """The value of `name` for `subscription` in /metrics, or None."""
+    st, body = server.request("GET", "/metrics")
+    m = re.search(r'^%s\{[^}]*subscription="%s"[^}]*\} (\d+)$' % (re.escape(name), re.escape(subscription)),
+                  body.decode(), re.M)
+    return int(m.group(1)) if m else None
+
+
+class PeriodicVerify(unittest.TestCase):
+    """VERIFY EVERY: the server compares the destination with its own data on
+    its own thread, repairs with RESEND, and shows the result."""
+
+    def test_periodic_verify_repairs_a_lost_hour_and_show_and_metrics_tell(self):
+        dst = Server("pv-dst", extra=["--create-db", "d"])
+        src = Server("pv-src", extra=["--create-db", "d"])
+        try:
+            src.ok("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL '%s' VERIFY EVERY 1s WINDOW 24h RESEND" % dst.url())
+            src.ok("CREATE SUBSCRIPTION down ON d DESTINATIONS ALL 'http://127.0.0.1:%d' VERIFY EVERY 1s"
+                   % free_port())
+            # Three hours of minutes ending two hours ago: whole hours the
+            # verifier looks at (it skips the hour still being delivered).
+            now = int(time.time())
+            body = "".join("m,dev=d%d v=%d.5,i=%di,s=\"x\" %d\n" % (i % 3, i, i, (now - 5 * 3600 + i * 60) * 10**9)
+                           for i in range(180))
+            self.assertEqual(204, src.write("d", body)[0])
+            wait_for(lambda: dst.count("d") == 180, what="delivery")
+            dst.ok("DELETE FROM m WHERE dev = 'd1'", "d")  # the destination loses a series
+            self.assertEqual(120, dst.count("d"))
+            wait_for(lambda: dst.count("d") == 180, timeout=30, what="the periodic verification's resend")
+            q = "SELECT count(v), sum(v), sum(i), last(s) FROM m GROUP BY *"
+            self.assertEqual(src.ok(q, "d"), dst.ok(q, "d"))
+            self.assertGreater(metric(src, "m2mdb_subscription_verify_hours_resent_total", "s"), 0)
+            self.assertIn("differs in", src.read_log())
+
+            def settled():
+                row = src.subscriptions()["s"]
+                return row if row["verify_hours_differing"] == 0 and row["verify_hours_checked"] > 0 else None
+            row = wait_for(settled, timeout=30, what="a verification finding nothing")
+            self.assertEqual("EVERY 1s WINDOW 1d RESEND", row["verify"])
+            self.assertEqual("", row["verify_error"])
+            self.assertEqual(0, row["verify_points_missing"])
+            self.assertRegex(row["verified_at"], r"^\d{4}-\d\d-\d\dT")
+            self.assertEqual(1, metric(src, "m2mdb_subscription_verify_last_success", "s"))
+            self.assertGreaterEqual(metric(src, "m2mdb_subscription_verify_runs_total", "s"), 2)
+            # A destination that is down: the failure is shown, not hidden.
+            down = wait_for(lambda: src.subscriptions()["down"]["verify_error"], what="the failed verification")
+            self.assertIn("cannot connect", down)
+            self.assertEqual(0, metric(src, "m2mdb_subscription_verify_last_success", "down"))
+            self.assertGreater(metric(src, "m2mdb_subscription_verify_failures_total", "down"), 0)
+            # `m2mdb subscription verify` by hand runs the same code on the
+            # server and is recorded too.
+            runs = metric(src, "m2mdb_subscription_verify_runs_total", "down")
+            r = subprocess.run([ARGS.bin, "subscription", "verify", "down", "--host", src.url(), "-d", "d"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(2, r.returncode, r.stdout + r.stderr)
+            self.assertIn("cannot connect", r.stderr)
+            self.assertGreater(metric(src, "m2mdb_subscription_verify_runs_total", "down"), runs)
+            # The schedule is stored with the definition.
+            src.stop()
+            src = Server("pv-src", fresh=False)
+            self.assertEqual("EVERY 1s WINDOW 1d RESEND", src.subscriptions()["s"]["verify"])
+            src.ok("DROP SUBSCRIPTION down ON d")  # stops its verifier at once
+        finally:
+            src.stop()
+            dst.stop()
+
+
+class DropDatabase(unittest.TestCase):
+    def test_drop_database_and_retention_policy_drop_their_subscriptions(self):
+        src = Server("dropdb", extra=["--create-db", "d"])
+        try:
+            src.ok("CREATE DATABASE e")
+            src.ok("CREATE RETENTION POLICY r2 ON e DURATION 1d REPLICATION 1")
+            src.ok("CREATE SUBSCRIPTION a ON d DESTINATIONS ALL 'http://127.0.0.1:1'")
+            src.ok("CREATE SUBSCRIPTION b ON e DESTINATIONS ALL 'http://127.0.0.1:1'")
+            src.ok("CREATE SUBSCRIPTION c ON e.r2 DESTINATIONS ALL 'http://127.0.0.1:1' VERIFY EVERY 1s")
+            self.assertEqual(["a", "b", "c"], sorted(src.subscriptions()))
+            src.ok("DROP RETENTION POLICY r2 ON e")
+            self.assertEqual(["a", "b"], sorted(src.subscriptions()))
+            src.ok("DROP DATABASE d")
+            self.assertEqual(["b"], sorted(src.subscriptions()))
+            # A database created again under the same name is not forwarded.
+            src.ok("CREATE DATABASE d")
+            self.assertEqual(204, src.write("d", "m v=1 1\n")[0])
+            src.stop()
+            src = Server("dropdb", fresh=False)
+            self.assertEqual(["b"], sorted(src.subscriptions()))
+        finally:
+            src.stop()
+
+
+def _vi(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def _mstr(s):
+    s = s.encode()
+    return struct.pack(">H", len(s)) + s
+
+
+def mqtt5_publish(port, topic, payload):
+    """CONNECT (5), PUBLISH QoS 1; the PUBACK's reason code."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        body = _mstr("MQTT") + bytes([5, 0x02]) + struct.pack(">H", 30) + b"\x00" + _mstr("sub-test")
+        sock.sendall(b"\x10" + _vi(len(body)) + body)
+        f = sock.makefile("rb")
+
+        def packet():
+            head = f.read(1)
+            length, mult = 0, 1
+            while True:
+                b = f.read(1)[0]
+                length += (b & 0x7F) * mult
+                mult *= 128
+                if not b & 0x80:
+                    break
+            return head + f.read(length)
+        assert packet()[0] == 0x20
+        body = _mstr(topic) + struct.pack(">H", 1) + b"\x00" + payload.encode()
+        sock.sendall(b"\x32" + _vi(len(body)) + body)
+        ack = packet()
+        assert ack[0] == 0x40, ack
+        return ack[3] if len(ack) > 3 else 0  # after the packet id; absent = success
+    finally:
+        sock.close()
+
+
+class MqttRefuse(unittest.TestCase):
+    """WHEN FULL REFUSE WRITES refuses MQTT publishes as it refuses /write."""
+
+    def test_refuse_writes_refuses_mqtt_publishes_until_the_backlog_drains(self):
+        dport = free_port()
+        dead = os.path.join(ARGS.work, "mqtt-refuse.deadletter")
+        if os.path.exists(dead):
+            os.remove(dead)
+        log = os.path.join(ARGS.work, "mqtt-refuse-src.log")
+        if os.path.exists(log):
+            os.remove(log)  # an earlier run's listening line names another port
+        src = Server("mqtt-refuse-src", extra=["--create-db", "d", "--mqtt", "127.0.0.1:0", "--mqtt-dead-letter", dead])
+        try:
+            mport = int(wait_for(lambda: re.search(r"mqtt listening on mqtt://[^ ]*:(\d+) ", src.read_log()),
+                                 what="the MQTT listener").group(1))
+            self.assertEqual(0, mqtt5_publish(mport, "d", "mq v=1 1"))
+            src.ok("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://127.0.0.1:%d' BACKLOG 128KiB "
+                   "WHEN FULL REFUSE WRITES" % dport)
+            for off in range(0, 100000, 1000):
+                st, _ = src.write("d", "\n".join(lines(off, 1000)) + "\n")
+                if st == 503:
+                    break
+                self.assertEqual(204, st)
+                time.sleep(0.05)
+            self.assertEqual(503, st, "writes were never refused")
+            self.assertEqual(0x97, mqtt5_publish(mport, "d", "mq v=2 2"))  # quota exceeded
+            r = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(mport), "-V", "mqttv311", "-q", "1",
+                                "-t", "d", "-m", "mq v=3 3"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(0, r.returncode, r.stderr)  # 3.1.1 has no negative acknowledgement
+            self.assertEqual(1, src.count("d", "mq"))
+            with open(dead) as f:
+                records = [json.loads(line) for line in f]
+            self.assertEqual(2, len(records))
+            for rec in records:
+                self.assertIn("writes are refused until it drains", rec["reason"])
+            self.assertEqual(0x97, records[0]["reason_code"])
+            st, body = src.request("GET", "/metrics")
+            self.assertIn("\nm2mdb_mqtt_messages_rejected_total 2\n", body.decode())
+            dst = Server("mqtt-refuse-dst", port=dport, extra=["--create-db", "d"])
+            try:
+                wait_for(lambda: mqtt5_publish(mport, "d", "mq v=4 4") == 0, what="publishes accepted again")
+                self.assertEqual(2, src.count("d", "mq"))
+            finally:
+                dst.stop()
+        finally:
+            src.stop()
 
 
 class Influxd(unittest.TestCase):
