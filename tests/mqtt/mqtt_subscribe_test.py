@@ -196,7 +196,13 @@ class Subscribe(unittest.TestCase):
         pub(self.broker.port, "t/x", "m v=1i 1700000000000000000\nm v=oops")
         self.assertEqual(self.server.wait_count("m", 1), 1)
         deadline = time.time() + 10
-        while time.time() < deadline and self.server.metrics()["m2mdb_mqtt_subscriber_messages_received_total"] < 3:
+        # The counters move after the points become visible: wait for all three.
+        def settled():
+            m = self.server.metrics()
+            return (m["m2mdb_mqtt_subscriber_messages_received_total"] >= 3 and
+                    m["m2mdb_mqtt_subscriber_messages_rejected_total"] >= 2 and
+                    m["m2mdb_mqtt_subscriber_messages_partial_total"] >= 1)
+        while time.time() < deadline and not settled():
             time.sleep(0.05)
         m = self.server.metrics()
         self.assertEqual(m["m2mdb_mqtt_subscriber_messages_rejected_total"], 2)
