@@ -209,9 +209,15 @@ class Subscribe(unittest.TestCase):
         self.assertEqual(m["m2mdb_mqtt_subscriber_messages_partial_total"], 1)
         self.assertIn("rejected", self.server.read_log())
         self.assertIsNone(self.server.proc.poll())
-        # The listener's dead-letter format: one JSON object per message.
-        with open(self.dead) as f:
-            dead = [json.loads(line) for line in f]
+        # The listener's dead-letter format: one JSON object per message
+        # (written just after the counters move).
+        dead = []
+        while time.time() < deadline:
+            with open(self.dead) as f:
+                dead = [json.loads(line) for line in f if line.endswith("\n")]
+            if len(dead) >= 3:
+                break
+            time.sleep(0.05)
         self.assertEqual(3, len(dead), dead)
         self.assertEqual("this is not line protocol", dead[0]["payload"])
         self.assertEqual(153, dead[0]["reason_code"])
