@@ -84,6 +84,22 @@ TEST_F(ExecTest, GroupByTimeFillModes) {
             std::string::npos);
 }
 
+// A wildcard over sources without fields expands to nothing: influxd
+// answers with no series; the planner used to fail the statement with
+// "GROUP BY requires at least one aggregate function".
+TEST_F(ExecTest, AggregateWildcardOverNothingIsAnEmptyAnswer) {
+  ASSERT_TRUE(db_->CreateDatabase({.name = "empty"}).ok());
+  const std::string empty = R"({"results":[{"statement_id":0}]})";
+  EXPECT_EQ(Q("SELECT count(*) FROM /.*/ WHERE time >= 0 AND time < 1h GROUP BY time(10m), *", "empty"),
+            empty);
+  EXPECT_EQ(Q("SELECT mean(*) FROM nope WHERE time >= 0 AND time < 1h GROUP BY time(10m) fill(0)"), empty);
+  EXPECT_EQ(Q("SELECT count(*) FROM nope WHERE time >= 0 AND time < 1h GROUP BY time(10m) fill(none)"),
+            empty);
+  // Raw wildcards still need a function with GROUP BY time.
+  EXPECT_NE(Q("SELECT * FROM nope GROUP BY time(1h)").find("requires at least one aggregate"),
+            std::string::npos);
+}
+
 TEST_F(ExecTest, GroupByTagsSplitsSeries) {
   std::string r = Q("SELECT mean(v) FROM cpu GROUP BY host");
   EXPECT_NE(r.find(R"("tags":{"host":"a"})"), std::string::npos);

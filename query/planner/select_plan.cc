@@ -635,6 +635,11 @@ StatusOr<SelectPlan> PlanSelect(const SelectStatement& s, const PlanOptions& opt
 
   RETURN_IF_ERROR(ExpandFields(s, plan.sources, &plan.fields, &plan.time_column));
   for (const OutField& f : plan.fields) plan.aggregate |= ContainsFunctionCall(*f.expr);
+  // count(*) over sources with no fields expands to nothing: still an
+  // aggregate (influxd answers it with no series, not with an error).
+  if (plan.fields.empty()) {
+    for (const Field& f : s.fields) plan.aggregate |= ContainsFunctionCall(*f.expr);
+  }
   if (plan.aggregate) {
     bool bare = false;
     for (const OutField& f : plan.fields) {
