@@ -783,6 +783,57 @@ TEST(Encoding, EntropyStageCodesSmoothTrajectoriesAsDeltaOfDeltas) {
 
 // Short blocks and blocks the plain schemes already store in a few bits
 // keep the plain schemes (no zstd frame for nothing, no slower decode).
+// A level plus independent noise (an ADC reading a drifting voltage): a
+// delta carries the noise of two readings; the residual from a smoothed
+// level about one. Scheme 9 must take it, decode it exactly and be
+// clearly smaller than the best other transform.
+TEST(Encoding, EntropyStageCodesNoisyLevelsFromASmoothedLevel) {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> walk(0, 2), noise(0, 8);
+  std::vector<int64_t> v(8192);
+  double level = 3300;
+  for (auto& x : v) {
+    level += walk(rng);
+    x = std::llround(level + noise(rng));
+  }
+  std::string enc;
+  EncodeIntegers(v.data(), v.size(), &enc);
+  EXPECT_EQ(IntScheme(enc), 9);
+  std::vector<int64_t> got(v.size());
+  ASSERT_TRUE(DecodeIntegers(enc, v.size(), got.data()).ok());
+  EXPECT_EQ(got, v);
+  // Against a random walk whose steps have the spread of these values'
+  // deltas, sqrt(2 * 64 + 4) = 11.5 (what scheme 7 codes): the smoothed
+  // level's residuals spread about 9.
+  std::string as_walk;
+  std::vector<int64_t> walk_only(v.size());  // a pure random walk with the same step spread
+  std::mt19937_64 rng2(12);
+  std::normal_distribution<double> step(0, 11.5);
+  int64_t w = 3300;
+  for (auto& x : walk_only) x = (w += std::llround(step(rng2)));
+  EncodeIntegers(walk_only.data(), walk_only.size(), &as_walk);
+  EXPECT_LT(enc.size() * 100, as_walk.size() * 96) << enc.size() << " vs " << as_walk.size();
+  // Any int64 values round-trip, near the limits too (the level's fixed
+  // point wraps; the decoder repeats the encoder's steps exactly).
+  for (int64_t base : {INT64_MAX - 5000, INT64_MIN + 100, int64_t{1} << 56}) {
+    std::vector<uint64_t> residuals(v.size());
+    std::vector<int64_t> shifted(v.size());
+    for (size_t i = 0; i < v.size(); i++)
+      shifted[i] = static_cast<int64_t>(static_cast<uint64_t>(base) + v[i]);
+    internal::SmoothResiduals(shifted.data(), shifted.size(), 4, residuals.data());
+    internal::SmoothLevel lvl(shifted[0], 4);
+    for (size_t i = 1; i < v.size(); i++) {
+      const uint64_t x = lvl.Predict() + residuals[i - 1];
+      ASSERT_EQ(static_cast<int64_t>(x), shifted[i]) << base << " " << i;
+      lvl.Update(x);
+    }
+    std::string e;
+    EncodeIntegers(shifted.data(), shifted.size(), &e);
+    ASSERT_TRUE(DecodeIntegers(e, shifted.size(), got.data()).ok());
+    EXPECT_EQ(got, shifted) << base;
+  }
+}
+
 TEST(Encoding, EntropyStageOnlyWhereItPays) {
   std::mt19937_64 rng(11);
   std::vector<int64_t> v(100);
@@ -811,12 +862,13 @@ TEST(Encoding, HostileEntropyBlocksAreDataLoss) {
   constexpr size_t n = 200;
   // `tail`: the escape count and escapes (default: none).
   auto column = [](int scheme, uint8_t k, uint8_t hmode, std::string_view high, uint64_t hlen, size_t low,
-                   std::string_view tail = std::string_view("\0", 1)) {
+                   std::string_view tail = std::string_view("\0", 1), uint8_t shift = 3) {
     std::string c;
     internal::PutHeader(&c, CodecId::kIntDelta, n);
     c.push_back(static_cast<char>(scheme));
-    if (scheme == 7) PutVarint64(&c, 0);  // first
-    PutVarint64(&c, 0);                   // ref
+    if (scheme == 7 || scheme == 9) PutVarint64(&c, 0);  // first
+    if (scheme == 9) c.push_back(static_cast<char>(shift));
+    PutVarint64(&c, 0);  // ref
     c.push_back(static_cast<char>(k));
     c.append(low, '\x55');
     c.push_back(static_cast<char>(hmode));
@@ -833,6 +885,19 @@ TEST(Encoding, HostileEntropyBlocksAreDataLoss) {
   ASSERT_TRUE(DecodeIntegers(column(7, 2, 0, raw_high.substr(1), n - 1, internal::PackedBytes(n - 1, 2)), n,
                              out.data())
                   .ok());
+  // Scheme 9: every residual 1 (zigzag 2 as the high byte, k = 0) from a
+  // level starting at 0 that follows each value by 1/8: each value is the
+  // rounded level before it plus 1.
+  ASSERT_TRUE(DecodeIntegers(column(9, 0, 0, std::string(n - 1, '\x02'), n - 1, 0), n, out.data()).ok());
+  {
+    internal::SmoothLevel level(0, 3);
+    int64_t want = 0;
+    for (size_t i = 1; i < n; i++) {
+      want = static_cast<int64_t>(level.Predict()) + 1;
+      level.Update(static_cast<uint64_t>(want));
+      ASSERT_EQ(out[i], want) << i;
+    }
+  }
   std::string frame;
   ASSERT_TRUE(internal::ZstdCompress(raw_high, &frame));
   ASSERT_TRUE(DecodeIntegers(column(6, 0, 1, frame, frame.size(), 0), n, out.data()).ok());
@@ -857,14 +922,19 @@ TEST(Encoding, HostileEntropyBlocksAreDataLoss) {
       column(6, 0, 1, frame.substr(0, frame.size() - 1), frame.size() - 1, 0),  // cut frame
       column(6, 0, 1, raw_high, n, 0),                                          // not a zstd frame
       column(6, 0, 0, raw_high, UINT64_MAX, 0),                                 // absurd length
-      column(9, 0, 0, raw_high, n, 0),                                          // unknown scheme
-      column(6, 0, 0, escaped, n, 0),                                           // an escape byte, no escapes
-      column(6, 0, 0, escaped, n, 0, "\x02\x01\x01"),                           // more escapes than 255 bytes
-      column(6, 0, 0, raw_high, n, 0, "\x01\x01"),                              // an escape, no 255 byte
-      column(6, 0, 0, escaped, n, 0, "\x01"),                                   // escape varint missing
-      column(6, 0, 0, raw_high, n, 0, "\xe8\x07"),                              // escape count > n
-      column(6, 56, 0, escaped, n, internal::PackedBytes(n, 56), "\x01\x01"),   // 256 << 56 overflows
-      column(6, 0, 0, raw_high, n, 0, ""),                                      // escape count missing
+      column(10, 0, 0, raw_high, n, 0),                                         // unknown scheme
+      column(9, 1, 0, raw_high.substr(1), n - 1, internal::PackedBytes(n - 1, 1), std::string_view("\0", 1),
+             0),  // smoothing shift 0
+      column(9, 1, 0, raw_high.substr(1), n - 1, internal::PackedBytes(n - 1, 1), std::string_view("\0", 1),
+             17),                                                              // smoothing shift 17
+      column(9, 1, 0, raw_high, n, internal::PackedBytes(n - 1, 1)),           // n high bytes, n - 1 wanted
+      column(6, 0, 0, escaped, n, 0),                                          // an escape byte, no escapes
+      column(6, 0, 0, escaped, n, 0, "\x02\x01\x01"),                          // more escapes than 255 bytes
+      column(6, 0, 0, raw_high, n, 0, "\x01\x01"),                             // an escape, no 255 byte
+      column(6, 0, 0, escaped, n, 0, "\x01"),                                  // escape varint missing
+      column(6, 0, 0, raw_high, n, 0, "\xe8\x07"),                             // escape count > n
+      column(6, 56, 0, escaped, n, internal::PackedBytes(n, 56), "\x01\x01"),  // 256 << 56 overflows
+      column(6, 0, 0, raw_high, n, 0, ""),                                     // escape count missing
   };
   for (size_t i = 0; i < std::size(bad); i++) {
     EXPECT_EQ(DecodeIntegers(bad[i], n, out.data()).code(), absl::StatusCode::kDataLoss) << i;

@@ -1,6 +1,6 @@
-// Integer block schemes 6 and 7: an entropy-coding stage after the frame of
-// reference (6) or delta (7) transform (layout in internal.h and
-// docs/format/encoding.md).
+// Integer block schemes 6 to 9: an entropy-coding stage after the frame of
+// reference (6), delta (7), delta-of-delta (8) or smoothed-level (9)
+// transform (layout in internal.h and docs/format/encoding.md).
 //
 // Why: bit packing stores every element at the width of its frame, but the
 // elements of telemetry (the steps of a random walk, ADC noise, timestamp
@@ -37,10 +37,17 @@ inline uint64_t Sub(int64_t a, int64_t b) { return static_cast<uint64_t>(a) - st
 size_t VarintSize(uint64_t v) { return static_cast<size_t>(BitWidth(v | 1) + 6) / 7; }
 
 // Transforms before the entropy stage: the scheme byte is 6 + transform.
-enum Transform { kForT = 0, kDeltaT = 1, kDodT = 2 };
+enum Transform { kForT = 0, kDeltaT = 1, kDodT = 2, kSmoothT = 3 };
+constexpr int kTransforms = 4;
+
+// Smoothing shifts tried (the level follows each value by 2^-shift).
+constexpr int kMinSmoothShift = 1, kMaxSmoothShift = 6;
+// Values looked at to choose the shift.
+constexpr size_t kSmoothSample = 2048;
 
 struct Plan {
   int transform = kForT;
+  int shift = 0;  // kSmoothT only
   int64_t ref = 0;
   int k = 0;
   int k_min = 0;            // the smallest split keeping the high part in a byte
@@ -49,7 +56,7 @@ struct Plan {
 
 // The stream of the last planned transform on this thread (Plan.delta),
 // reused by the encoder right after planning.
-thread_local std::vector<uint64_t> streams[3];
+thread_local std::vector<uint64_t> streams[kTransforms];
 
 // Estimated bytes of the low k bits, the zstd-coded high bytes and the
 // escapes at split k. Huffman codes a symbol of probability p in about
@@ -135,6 +142,31 @@ int64_t SampleMedian(size_t m, F&& d) {
   return sample[ns / 2];
 }
 
+// The smoothing shift whose residuals have the smallest sum of magnitudes
+// on the block's first values (for noise around a level, the residuals'
+// entropy grows with the log of their spread).
+int ChooseSmoothShift(const int64_t* v, size_t n) {
+  const size_t m = std::min(n, kSmoothSample);
+  thread_local std::vector<uint64_t> r;
+  r.resize(m);
+  int best = kMinSmoothShift;
+  double best_cost = 0;
+  for (int sh = kMinSmoothShift; sh <= kMaxSmoothShift; sh++) {
+    SmoothResiduals(v, m, sh, r.data());
+    double cost = 0;
+    for (size_t j = 0; j + 1 < m; j++) {
+      const int64_t x = static_cast<int64_t>(r[j]);
+      cost +=
+          std::log2(1.0 + static_cast<double>(x < 0 ? -static_cast<uint64_t>(x) : static_cast<uint64_t>(x)));
+    }
+    if (sh == kMinSmoothShift || cost < best_cost) {
+      best = sh;
+      best_cost = cost;
+    }
+  }
+  return best;
+}
+
 Plan MakePlan(const int64_t* v, size_t n) {
   Plan best;
   // Frame of reference: u = v - min.
@@ -156,16 +188,30 @@ Plan MakePlan(const int64_t* v, size_t n) {
   const int64_t med2 = SampleMedian(n - 2, dd);
   streams[kDodT].resize(n - 2);
   for (size_t j = 0; j < n - 2; j++) streams[kDodT][j] = ZigZagEncode(static_cast<int64_t>(Sub(dd(j), med2)));
-  const size_t header[3] = {
+  // Smoothed level: u = zigzag(v - level prediction - median), for noisy
+  // sensors (a level plus independent noise), where a delta carries the
+  // noise of two readings and the level's own estimate only a fraction.
+  const int shift = ChooseSmoothShift(v, n);
+  streams[kSmoothT].resize(n - 1);
+  SmoothResiduals(v, n, shift, streams[kSmoothT].data());
+  auto residual = [](size_t j) { return static_cast<int64_t>(streams[kSmoothT][j]); };
+  const int64_t med3 = SampleMedian(n - 1, residual);
+  for (uint64_t& u : streams[kSmoothT])
+    u = ZigZagEncode(static_cast<int64_t>(Sub(static_cast<int64_t>(u), med3)));
+  const size_t header[kTransforms] = {
       VarintSize(ZigZagEncode(mn)), VarintSize(ZigZagEncode(v[0])) + VarintSize(ZigZagEncode(med)),
-      VarintSize(ZigZagEncode(v[0])) + VarintSize(ZigZagEncode(delta(0))) + VarintSize(ZigZagEncode(med2))};
-  const int64_t refs[3] = {mn, med, med2};
-  for (int t : {kForT, kDeltaT, kDodT}) {
+      VarintSize(ZigZagEncode(v[0])) + VarintSize(ZigZagEncode(delta(0))) + VarintSize(ZigZagEncode(med2)),
+      VarintSize(ZigZagEncode(v[0])) + 1 + VarintSize(ZigZagEncode(med3))};
+  const int64_t refs[kTransforms] = {mn, med, med2, med3};
+  for (int t : {kForT, kDeltaT, kDodT, kSmoothT}) {
     int k, k_min;
     size_t bytes;
     BestSplit(streams[t].data(), streams[t].size(), &k, &k_min, &bytes);
     bytes += 1 + header[t] + 1 + 1 + 3;
-    if (bytes < best.bytes) best = {t, refs[t], k, k_min, bytes};
+    // The smoothed level decodes one value after the other (no prefix sum
+    // in groups): it must win by 1/32 over the other transforms.
+    if (t == kSmoothT && bytes + bytes / 32 >= best.bytes) continue;
+    if (bytes < best.bytes) best = {t, t == kSmoothT ? shift : 0, refs[t], k, k_min, bytes};
   }
   return best;
 }
@@ -183,6 +229,7 @@ void AppendBlock(const int64_t* v, const Plan& plan, int k, const std::vector<ui
   out->push_back(static_cast<char>(6 + plan.transform));
   if (plan.transform != kForT) PutVarint64(out, ZigZagEncode(v[0]));
   if (plan.transform == kDodT) PutVarint64(out, ZigZagEncode(static_cast<int64_t>(Sub(v[1], v[0]))));
+  if (plan.transform == kSmoothT) out->push_back(static_cast<char>(plan.shift));
   PutVarint64(out, ZigZagEncode(plan.ref));
   out->push_back(static_cast<char>(k));
   const uint64_t low_mask = k == 0 ? 0 : (~uint64_t{0} >> (64 - k));

@@ -116,6 +116,9 @@ inline T BitCast(const auto& v) {
 //   entropy dod (8): | 8 | first zigzag varint | v[1] - v[0] zigzag varint | ref | k | n-2 low parts |
 //                       hmode | hlen | high | x | escapes |, the element being
 //                       zigzag((d[i] - d[i-1]) - ref), d[i] = v[i] - v[i-1]
+//   entropy smooth (9): | 9 | first zigzag varint | shift u8 (1..16) | ref | k | n-1 low parts | hmode |
+//                       hlen | high | x | escapes |, the element being zigzag((v[i] - p[i]) - ref),
+//                       p[i] the SmoothLevel prediction from v[0..i-1] (segment format 3)
 //     A high byte of 255 is an escape: that element's high part is 255 plus
 //     the next escape varint (x = the number of 255 bytes).
 //
@@ -173,7 +176,7 @@ Status DecodeBoolRle(std::string_view in, size_t n, uint8_t* out);
 bool EncodeStringDict(const std::string_view* v, size_t n, std::string* out);
 Status DecodeStringDict(std::string_view in, size_t n, std::vector<std::string>* out);
 
-// Int block schemes 6/7 (int_entropy.cc). Appends the whole int block
+// Int block schemes 6-9 (int_entropy.cc). Appends the whole int block
 // (scheme byte first) and returns true only if it is clearly smaller than
 // `limit` bytes (the plain schemes' size); otherwise appends nothing.
 bool EncodeEntropyIntBlock(const int64_t* v, size_t n, size_t limit, std::string* out);
@@ -252,13 +255,72 @@ Status DecodeDodEntropyBlock(Cursor* c, size_t n, Sink& sink, size_t want) {
   return absl::OkStatus();
 }
 
+// Scheme 9's level: an exponential smoothing of the values (each value
+// moves the level by 2^-shift of its distance), in fixed point with 8
+// fraction bits. All of it is modular uint64 arithmetic: values near the
+// int64 limits make a poor prediction, never a wrong decode, because the
+// decoder repeats the encoder's exact steps.
+class SmoothLevel {
+ public:
+  SmoothLevel(int64_t first, int shift) : s_(static_cast<uint64_t>(first) << 8), shift_(shift) {}
+  uint64_t Predict() const { return static_cast<uint64_t>(static_cast<int64_t>(s_ + 128) >> 8); }
+  void Update(uint64_t v) { s_ += static_cast<uint64_t>(static_cast<int64_t>((v << 8) - s_) >> shift_); }
+
+ private:
+  uint64_t s_;
+  int shift_;
+};
+
+// out[j] = v[j + 1] - prediction (modular), j < n - 1.
+inline void SmoothResiduals(const int64_t* v, size_t n, int shift, uint64_t* out) {
+  SmoothLevel level(v[0], shift);
+  for (size_t j = 0; j + 1 < n; j++) {
+    const uint64_t x = static_cast<uint64_t>(v[j + 1]);
+    out[j] = x - level.Predict();
+    level.Update(x);
+  }
+}
+
+inline constexpr int kMaxSmoothShiftDecoded = 16;
+
+// Scheme 9, after its scheme byte: v[0], the shift, then the entropy stream
+// of residuals from the smoothed level; sequential (each value moves the
+// level the next prediction comes from).
+template <typename Sink>
+Status DecodeSmoothEntropyBlock(Cursor* c, size_t n, Sink& sink, size_t want) {
+  uint64_t first, ref;
+  uint8_t shift;
+  if (n < 2 || !c->Varint(&first) || !c->Byte(&shift)) return Corrupt("truncated int block");
+  if (shift < 1 || shift > kMaxSmoothShiftDecoded) return Corrupt("bad smoothing shift");
+  const uint64_t* stream;
+  RETURN_IF_ERROR(ReadEntropyStream(c, n - 1, true, &ref, &stream));
+  alignas(64) int64_t chunk[64];
+  const int64_t v0 = ZigZagDecode(first);
+  SmoothLevel level(v0, shift);
+  chunk[0] = v0;
+  sink(size_t{0}, static_cast<const int64_t*>(chunk), size_t{1});
+  size_t off = 1;
+  for (size_t b = 0; b < n - 1 && off < want; b += 64) {
+    const size_t count = n - 1 - b < 64 ? n - 1 - b : 64;
+    for (size_t j = 0; j < count; j++) {
+      const uint64_t x = level.Predict() + ref + stream[b + j];
+      chunk[j] = static_cast<int64_t>(x);
+      level.Update(x);
+    }
+    sink(off, static_cast<const int64_t*>(chunk), count);
+    off += count;
+  }
+  return absl::OkStatus();
+}
+
 template <typename Sink>
 Status DecodeIntBlock(Cursor* c, size_t n, Sink&& sink, size_t want) {
   uint8_t scheme;
   uint64_t first = 0;
   if (!c->Byte(&scheme)) return Corrupt("truncated int block");
-  if (scheme > 8) return Corrupt("unknown int block scheme");
+  if (scheme > 9) return Corrupt("unknown int block scheme");
   if (scheme == 8) return DecodeDodEntropyBlock(c, n, sink, want);
+  if (scheme == 9) return DecodeSmoothEntropyBlock(c, n, sink, want);
   const bool delta = scheme == 1 || scheme == 3 || scheme == 5 || scheme == 7;
   if (delta && (n == 0 || !c->Varint(&first))) return Corrupt("truncated int block");
   const size_t m = delta ? n - 1 : n;  // packed stream length

@@ -47,11 +47,13 @@ namespace m2mdb::segment::format {
 inline constexpr std::string_view kHeaderMagic = "M2SEG001";
 inline constexpr std::string_view kFooterMagic = "M2SEGEND";
 // Bumped when the layout changes incompatibly; readers refuse newer versions
-// and read every older one. Version 2 (this writer): the index section has a
+// and read every older one. Version 2: the index section has a
 // mode byte and may be one zstd frame; blocks may hold the entropy-coded int
 // block schemes 6/7 (docs/format/encoding.md), which a version-1 reader
-// would call corrupt, hence the bump.
-inline constexpr uint8_t kFormatVersion = 2;
+// would call corrupt, hence the bump. Version 3 (this writer): blocks may
+// hold int block scheme 9 (entropy-coded residuals from a smoothed level),
+// which a version-2 reader would call corrupt; the layout is version 2's.
+inline constexpr uint8_t kFormatVersion = 3;
 inline constexpr uint8_t kOldestFormatVersion = 1;
 // Version-2 index section (the bytes the footer's offset, length and crc32c
 // cover):

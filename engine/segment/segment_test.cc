@@ -181,6 +181,10 @@ class SegmentTest : public ::testing::Test {
     return std::move(*w);
   }
 
+  // Reads engine/segment/testdata/segment_v<version>.seg and checks it
+  // holds GoldenColumns().
+  void ReadGolden(int version);
+
   std::unique_ptr<SegmentReader> OpenOk() {
     auto r = SegmentReader::Open(path_);
     EXPECT_TRUE(r.ok()) << r.status();
@@ -1129,7 +1133,7 @@ TEST_F(SegmentTest, ManyShortSeriesGetACompressedIndex) {
   }
   ASSERT_TRUE(w->Finish().ok());
   const std::string file = Slurp(path_);
-  EXPECT_EQ(file[8], 2);  // format version
+  EXPECT_EQ(file[8], 3);  // format version (index layout of version 2)
   const size_t footer = file.size() - 28;
   const uint64_t index_offset = DecodeFixed64(file.data() + footer);
   const uint32_t index_len = DecodeFixed32(file.data() + footer + 8);
@@ -1193,8 +1197,9 @@ TEST_F(SegmentTest, ManyShortSeriesGetACompressedIndex) {
   }
 }
 
-// Rewrites the golden file when M2MDB_WRITE_GOLDEN_V1 is set; only ever run
-// with a version-1 writer (the file must keep the old format).
+// Writes a golden file (the current writer's version) when
+// M2MDB_WRITE_GOLDEN_V1 is set: run only with the writer whose version the
+// file is to keep (segment_v1.seg: a version-1 writer; segment_v2.seg: 297fef2).
 TEST_F(SegmentTest, WritesGoldenV1) {
   const char* out = std::getenv("M2MDB_WRITE_GOLDEN_V1");
   if (out == nullptr) GTEST_SKIP() << "M2MDB_WRITE_GOLDEN_V1 not set";
@@ -1204,15 +1209,16 @@ TEST_F(SegmentTest, WritesGoldenV1) {
   Spit(out, Slurp(path_));
 }
 
-TEST_F(SegmentTest, ReadsTheVersion1GoldenFile) {
+// Every reader reads every older version's golden file.
+void SegmentTest::ReadGolden(int version) {
   // The source tree is compiled in: gtest_discover_tests keeps only the first
   // entry of a test's ENVIRONMENT list, so M2MDB_SOURCE_DIR may be unset.
   const char* src = std::getenv("M2MDB_SOURCE_DIR");
   if (src == nullptr) src = M2MDB_TEST_SOURCE_DIR;
-  const std::string golden = absl::StrCat(src, "/engine/segment/testdata/segment_v1.seg");
+  const std::string golden = absl::StrCat(src, "/engine/segment/testdata/segment_v", version, ".seg");
   const std::string data = Slurp(golden);
   ASSERT_GT(data.size(), 9u);
-  ASSERT_EQ(data[8], 1) << "the golden file must stay a version-1 file";
+  ASSERT_EQ(data[8], version) << "a golden file keeps its version";
   Spit(path_, data);
   auto r = OpenOk();
   ASSERT_NE(r, nullptr);
@@ -1222,6 +1228,9 @@ TEST_F(SegmentTest, ReadsTheVersion1GoldenFile) {
     ExpectSameColumn(ReadAll(*r, key.first, key.second, c.type), c);
   }
 }
+
+TEST_F(SegmentTest, ReadsTheVersion1GoldenFile) { ReadGolden(1); }
+TEST_F(SegmentTest, ReadsTheVersion2GoldenFile) { ReadGolden(2); }
 
 // Writes the fuzz seed corpus (small files) when M2MDB_SEGMENT_SEED_DIR is
 // set, e.g. M2MDB_SEGMENT_SEED_DIR=engine/segment/segment_fuzz_corpus
