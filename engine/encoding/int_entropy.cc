@@ -142,24 +142,47 @@ int64_t SampleMedian(size_t m, F&& d) {
   return sample[ns / 2];
 }
 
-// The smoothing shift whose residuals have the smallest sum of magnitudes
-// on the block's first values (for noise around a level, the residuals'
-// entropy grows with the log of their spread).
+// The smoothing shift for v, or 0 when a smoothed level cannot beat the
+// deltas. Noise around a slowly moving level makes consecutive deltas
+// anti-correlated (each reading's noise enters one delta with + and the
+// next with -): for level steps of variance a and noise of variance b, the
+// lag-1 correlation of the deltas is r = -b / (a + 2b), so a / b = -1/r - 2,
+// and the steady-state gain of the best (Kalman) level estimate is
+// K = (-q + sqrt(q^2 + 4q)) / 2 for q = a / b. The shift nearest log2(1/K)
+// and its two neighbours are tried on the block's first values, the one
+// whose residuals have the fewest significant bits in all kept. A random
+// walk (r near 0) or a smooth trajectory (r > 0) costs only the one pass
+// that measures r.
 int ChooseSmoothShift(const int64_t* v, size_t n) {
   const size_t m = std::min(n, kSmoothSample);
-  thread_local std::vector<uint64_t> r;
-  r.resize(m);
-  int best = kMinSmoothShift;
-  double best_cost = 0;
-  for (int sh = kMinSmoothShift; sh <= kMaxSmoothShift; sh++) {
-    SmoothResiduals(v, m, sh, r.data());
-    double cost = 0;
+  auto delta = [v](size_t j) { return static_cast<double>(static_cast<int64_t>(Sub(v[j], v[j - 1]))); };
+  double sum = 0;
+  for (size_t j = 1; j < m; j++) sum += delta(j);
+  const double mean = sum / static_cast<double>(m - 1);
+  double sxx = 0, sxy = 0, prev = delta(1) - mean;
+  for (size_t j = 2; j < m; j++) {
+    const double d = delta(j) - mean;
+    sxx += prev * prev;
+    sxy += prev * d;
+    prev = d;
+  }
+  if (!(sxx > 0) || sxy >= -0.1 * sxx) return 0;
+  const double r = std::max(sxy / sxx, -0.499);
+  const double q = -1 / r - 2;
+  const double gain = (-q + std::sqrt(q * q + 4 * q)) / 2;
+  const int guess = std::clamp(static_cast<int>(std::lround(std::log2(1 / std::max(gain, 1e-9)))),
+                               kMinSmoothShift, kMaxSmoothShift);
+  thread_local std::vector<uint64_t> res;
+  res.resize(m);
+  int best = 0;
+  uint64_t best_cost = UINT64_MAX;
+  for (int sh = std::max(kMinSmoothShift, guess - 1); sh <= std::min(kMaxSmoothShift, guess + 1); sh++) {
+    SmoothResiduals(v, m, sh, res.data());
+    uint64_t cost = 0;
     for (size_t j = 0; j + 1 < m; j++) {
-      const int64_t x = static_cast<int64_t>(r[j]);
-      cost +=
-          std::log2(1.0 + static_cast<double>(x < 0 ? -static_cast<uint64_t>(x) : static_cast<uint64_t>(x)));
+      cost += static_cast<uint64_t>(BitWidth(ZigZagEncode(static_cast<int64_t>(res[j]))));
     }
-    if (sh == kMinSmoothShift || cost < best_cost) {
+    if (cost < best_cost) {
       best = sh;
       best_cost = cost;
     }
@@ -192,18 +215,23 @@ Plan MakePlan(const int64_t* v, size_t n) {
   // sensors (a level plus independent noise), where a delta carries the
   // noise of two readings and the level's own estimate only a fraction.
   const int shift = ChooseSmoothShift(v, n);
-  streams[kSmoothT].resize(n - 1);
-  SmoothResiduals(v, n, shift, streams[kSmoothT].data());
-  auto residual = [](size_t j) { return static_cast<int64_t>(streams[kSmoothT][j]); };
-  const int64_t med3 = SampleMedian(n - 1, residual);
-  for (uint64_t& u : streams[kSmoothT])
-    u = ZigZagEncode(static_cast<int64_t>(Sub(static_cast<int64_t>(u), med3)));
+  int64_t med3 = 0;
+  if (shift > 0) {
+    streams[kSmoothT].resize(n - 1);
+    SmoothResiduals(v, n, shift, streams[kSmoothT].data());
+    auto residual = [](size_t j) { return static_cast<int64_t>(streams[kSmoothT][j]); };
+    med3 = SampleMedian(n - 1, residual);
+    for (uint64_t& u : streams[kSmoothT]) {
+      u = ZigZagEncode(static_cast<int64_t>(Sub(static_cast<int64_t>(u), med3)));
+    }
+  }
   const size_t header[kTransforms] = {
       VarintSize(ZigZagEncode(mn)), VarintSize(ZigZagEncode(v[0])) + VarintSize(ZigZagEncode(med)),
       VarintSize(ZigZagEncode(v[0])) + VarintSize(ZigZagEncode(delta(0))) + VarintSize(ZigZagEncode(med2)),
       VarintSize(ZigZagEncode(v[0])) + 1 + VarintSize(ZigZagEncode(med3))};
   const int64_t refs[kTransforms] = {mn, med, med2, med3};
   for (int t : {kForT, kDeltaT, kDodT, kSmoothT}) {
+    if (t == kSmoothT && shift == 0) continue;
     int k, k_min;
     size_t bytes;
     BestSplit(streams[t].data(), streams[t].size(), &k, &k_min, &bytes);
