@@ -1000,6 +1000,14 @@ TEST(Encoding, WritesEntropyFuzzSeeds) {
   EncodeIntegers(track.data(), n, &enc);
   ASSERT_EQ(IntScheme(enc), 8);
   save("seed_24_int-entropy-dod", 2, enc);
+  std::vector<int64_t> noisy(n);
+  std::normal_distribution<double> step(0, 2), noise(0, 8);
+  double level = 3300;
+  for (auto& v : noisy) v = std::llround((level += step(rng)) + noise(rng));
+  enc.clear();
+  EncodeIntegers(noisy.data(), n, &enc);
+  ASSERT_EQ(IntScheme(enc), 9);
+  save("seed_25_int-entropy-smooth", 2, enc);
 }
 
 TEST(Encoding, BitPackingRoundTripsEveryWidth) {
