@@ -30,8 +30,10 @@ constexpr size_t kMinValues = 128;
 // A high byte of 255 is an escape: the element's high part is 255 plus the
 // next varint of the escape list.
 constexpr uint64_t kEscape = 255;
-// Elements looked at per split estimate.
-constexpr size_t kEstimateSample = 2048;
+// Elements looked at per split estimate. 512 instead of 2048 halved the
+// planner's time on the ~2000-value blocks a flush writes, for +0.03 % of
+// bytes on an iot day (the built block is sized on the whole stream).
+constexpr size_t kEstimateSample = 512;
 // Elements whose quantiles place the splits.
 constexpr size_t kQuantileSample = 256;
 // Two splits whose Huffman-sized blocks differ by at most 1/kCloseCall are
@@ -299,12 +301,13 @@ uint64_t HuffmanBits(uint64_t* c, size_t d) {
   return bits;
 }
 
-// Size of the block at split k of a stream of m elements, from a strided
-// sample u[0, ns) of it, as a zstd frame of Huffman-coded literals would
-// store the high bytes (the match finder, which can only make it smaller,
-// is not modelled), plus the low bits and the escapes. Sharper than the
-// planner's estimate on small skewed alphabets; picks between its two
-// candidate splits without compressing both.
+// Size of the block at split k of a stream of m elements, from u[0, ns)
+// (the whole stream, or a strided sample of it), as a zstd frame of
+// Huffman-coded literals would store the high bytes (the match finder,
+// which can only make it smaller, is not modelled), plus the low bits and
+// the escapes. Sharper than the planner's estimate on small skewed
+// alphabets; picks between its two candidate splits without compressing
+// both.
 size_t SizeAt(const uint64_t* u, size_t ns, size_t m, int k) {
   uint32_t hist[256] = {};
   size_t escape_bytes = 0, escapes = 0;
@@ -395,15 +398,13 @@ bool EncodeEntropy(const int64_t* v, size_t n, size_t limit, size_t gain_divisor
   // The sampled estimate models Huffman loosely: on a small skewed alphabet
   // (a split with few high symbols) it is optimistic, and the smallest split
   // (all but uniform-looking bits through Huffman) often wins in fact. The
-  // two are sized on the sample with a real Huffman code, and only the
-  // smaller built — both, when the sizes are too close to call (zstd's
+  // two are sized on the whole stream with a real Huffman code, and only
+  // the smaller built — both, when the sizes are too close to call (zstd's
   // match finder, not modelled, can then decide).
   int k = plan.k;
   bool both = false;
   if (plan.k != plan.k_min) {
-    const uint64_t* sample = streams.est[plan.transform];
-    const size_t ns = streams.ns[plan.transform];
-    const size_t at_k = SizeAt(sample, ns, m, plan.k), at_min = SizeAt(sample, ns, m, plan.k_min);
+    const size_t at_k = SizeAt(u, m, m, plan.k), at_min = SizeAt(u, m, m, plan.k_min);
     both =
         build_both || std::max(at_k, at_min) - std::min(at_k, at_min) <= std::max(at_k, at_min) / kCloseCall;
     if (at_min < at_k) k = plan.k_min;
