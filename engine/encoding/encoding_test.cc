@@ -711,14 +711,24 @@ TEST(Encoding, EntropyStageCodesRandomWalkStepsBelowTheirPackedWidth) {
   std::vector<int64_t> v(4096);
   int64_t rpm = 3000;
   for (auto& x : v) x = rpm += static_cast<int64_t>(rng() % 81) - 40;
+  // The int block at the floats' threshold (1/32) takes the stage.
   std::string enc;
-  EncodeIntegers(v.data(), v.size(), &enc);
-  EXPECT_EQ(EncodedCodec(enc), CodecId::kIntDelta);
+  internal::PutHeader(&enc, CodecId::kIntDelta, v.size());
+  internal::EncodeIntBlock(v.data(), v.size(), &enc);
   EXPECT_EQ(IntScheme(enc), 7);
   EXPECT_LT(enc.size(), v.size() * 6.6 / 8);
   EXPECT_GT(enc.size(), v.size() * 6.3 / 8);  // not below the entropy: the test data is right
   std::vector<int64_t> got(v.size());
   ASSERT_TRUE(DecodeIntegers(enc, v.size(), got.data()).ok());
+  EXPECT_EQ(got, v);
+  // An integer column asks for 1/8: 8 % fewer bytes do not pay for half
+  // the decode speed, so it stays bit-packed (7 bits per step).
+  std::string column;
+  EncodeIntegers(v.data(), v.size(), &column);
+  EXPECT_EQ(EncodedCodec(column), CodecId::kIntDelta);
+  EXPECT_LT(IntScheme(column), 6);
+  EXPECT_LT(column.size(), v.size() * 7.1 / 8);
+  ASSERT_TRUE(DecodeIntegers(column, v.size(), got.data()).ok());
   EXPECT_EQ(got, v);
   // The same readings sent as floats go through the decimal codec's int block.
   std::vector<double> f(v.begin(), v.end());
@@ -739,7 +749,8 @@ TEST(Encoding, EntropyStageCodesBellShapedNoiseBelowItsRange) {
   std::vector<int64_t> v(4096);
   for (auto& x : v) x = 5000 + rng() % 256 + rng() % 256 + rng() % 256 + rng() % 256;
   std::string enc;
-  EncodeIntegers(v.data(), v.size(), &enc);
+  internal::PutHeader(&enc, CodecId::kIntDelta, v.size());
+  internal::EncodeIntBlock(v.data(), v.size(), &enc);
   EXPECT_EQ(IntScheme(enc), 6);
   EXPECT_LT(enc.size(), v.size() * 9.6 / 8);
   std::vector<int64_t> got(v.size());
@@ -779,6 +790,121 @@ TEST(Encoding, EntropyStageCodesSmoothTrajectoriesAsDeltaOfDeltas) {
   got.assign(wild.size(), 0);
   ASSERT_TRUE(DecodeIntegers(enc, wild.size(), got.data()).ok());
   EXPECT_EQ(got, wild);
+}
+
+// An integer column whose entropy coding saves well over 1/8 still takes
+// it: Laplace-distributed steps (scale 4: ~4.4 bits of entropy, packed at
+// the width of their tails).
+TEST(Encoding, IntegerColumnsTakeTheEntropyStageForAClearGain) {
+  std::mt19937_64 rng(21);
+  std::exponential_distribution<double> expo(0.25);
+  std::vector<int64_t> v(4096);
+  int64_t level = 0;
+  for (auto& x : v) x = level += (rng() % 2 ? 1 : -1) * std::llround(expo(rng));
+  std::string column;
+  EncodeIntegers(v.data(), v.size(), &column);
+  ASSERT_EQ(EncodedCodec(column), CodecId::kIntDelta);
+  EXPECT_GE(IntScheme(column), 6);
+  std::vector<int64_t> got(v.size());
+  ASSERT_TRUE(DecodeIntegers(column, v.size(), got.data()).ok());
+  EXPECT_EQ(got, v);
+}
+
+// The encoder picks one of the planner's two candidate splits by a Huffman
+// size model on a sample and builds only that one (both when the model
+// calls it close). On data the model knows and on data made to fool it
+// (skewed two- and three-symbol alphabets, bursts, extremes, runs zstd's
+// match finder takes), the block it builds decodes to the values and is
+// within 1/32 of the smaller of the two built blocks.
+TEST(Encoding, EntropySplitModelPicksWithinAFewPercentOfBuildingBoth) {
+  std::mt19937_64 rng(22);
+  std::normal_distribution<double> gauss(0, 1);
+  std::vector<std::vector<int64_t>> sets;
+  for (size_t n : {size_t{128}, size_t{700}, size_t{2160}, size_t{8192}, kMaxBlockValues}) {
+    for (int shape = 0; shape < 8; shape++) {
+      std::vector<int64_t> v(n);
+      int64_t x = 1000000;
+      for (size_t i = 0; i < n; i++) {
+        switch (shape) {
+          case 0:  // rpm walk
+            v[i] = x += static_cast<int64_t>(rng() % 81) - 40;
+            break;
+          case 1:  // ADC noise, σ = 8 units, on a level
+            v[i] = 3300 + std::llround(gauss(rng) * 8);
+            break;
+          case 2:  // two symbols, 97 % / 3 %, on a wide walk
+            v[i] = x += (rng() % 100 < 97 ? 0 : 1) * 4096 + static_cast<int64_t>(rng() % 16);
+            break;
+          case 3:  // three symbols and rare wide bursts
+            v[i] = x += static_cast<int64_t>(rng() % 3) * 1000 + (rng() % 500 == 0 ? int64_t{1} << 40 : 0);
+            break;
+          case 4:  // parked and moving stretches (zstd's matches)
+            v[i] = x += (i / 300) % 2 == 0 ? 0 : static_cast<int64_t>(rng() % 2001) - 1000;
+            break;
+          case 5:  // wrapping extremes
+            v[i] = i % 5 == 0 ? INT64_MIN + static_cast<int64_t>(rng() % 4000)
+                              : INT64_MAX - static_cast<int64_t>(rng() % 4000);
+            break;
+          case 6:  // a smooth trajectory (delta of delta)
+            v[i] = x += 100 + static_cast<int64_t>(i / 50) + static_cast<int64_t>(rng() % 7);
+            break;
+          default:  // uniform 20 bits: nothing to gain
+            v[i] = static_cast<int64_t>(rng() % (1 << 20));
+        }
+      }
+      sets.push_back(std::move(v));
+    }
+  }
+  size_t entropy_blocks = 0;
+  for (const auto& v : sets) {
+    const size_t limit = SIZE_MAX / 2;  // no plain block to beat: always build
+    std::string one, both;
+    const bool built = internal::EncodeEntropyIntBlock(v.data(), v.size(), limit, 32, &one);
+    ASSERT_EQ(built, internal::EncodeEntropyIntBlockBuildingBoth(v.data(), v.size(), limit, &both));
+    if (!built) continue;
+    entropy_blocks++;
+    EXPECT_LE(one.size(), both.size() + both.size() / 32) << v.size();
+    std::string column;
+    internal::PutHeader(&column, CodecId::kIntDelta, v.size());
+    column += one;
+    std::vector<int64_t> got(v.size());
+    ASSERT_TRUE(DecodeIntegers(column, v.size(), got.data()).ok()) << v.size();
+    EXPECT_EQ(got, v);
+  }
+  EXPECT_GE(entropy_blocks, sets.size() * 3 / 4);
+}
+
+// The zstd trials on an entropy-coded column run only when runs of equal
+// values could win them. Parked two thirds of the time (runs of 200), the
+// walk's entropy-coded column is wrapped in zstd (~40 % smaller): the
+// result is no larger than either forced alternative. Without runs they
+// are skipped, and that is because they cannot win: zstd around the
+// entropy-coded column is not smaller.
+TEST(Encoding, ZstdTrialsRunWhereRunsCouldWinThem) {
+  std::mt19937_64 rng(23), rng2(24);
+  std::normal_distribution<double> gauss(0, 1);
+  std::vector<double> idle(8192), walk(8192);
+  double x = 21.5, y = 1500;
+  for (size_t i = 0; i < idle.size(); i++) {
+    if ((i / 100) % 3 == 2) x += gauss(rng);
+    idle[i] = std::round(x * 10) / 10;
+    walk[i] = y += static_cast<double>(static_cast<int64_t>(rng2() % 81) - 40);
+  }
+  for (const auto* v : {&idle, &walk}) {
+    std::string automatic, zstd, decimal;
+    EncodeFloats(v->data(), v->size(), &automatic);
+    ASSERT_TRUE(EncodeFloatsWith(CodecId::kZstd, v->data(), v->size(), &zstd));
+    ASSERT_TRUE(EncodeFloatsWith(CodecId::kFloatDecimal, v->data(), v->size(), &decimal));
+    EXPECT_LE(automatic.size(), std::min(zstd.size(), decimal.size()));
+    std::vector<double> got(v->size());
+    ASSERT_TRUE(DecodeFloats(automatic, v->size(), got.data()).ok());
+    EXPECT_EQ(got, *v);
+  }
+  std::string parked, plain_walk;
+  EncodeFloats(idle.data(), idle.size(), &parked);
+  EXPECT_EQ(EncodedCodec(parked), CodecId::kZstd);
+  EncodeFloats(walk.data(), walk.size(), &plain_walk);
+  EXPECT_EQ(EncodedCodec(plain_walk), CodecId::kFloatDecimal);
 }
 
 // Short blocks and blocks the plain schemes already store in a few bits

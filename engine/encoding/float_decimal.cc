@@ -103,28 +103,40 @@ __attribute__((target_clones("avx2", "default"))) bool ScaleDown(const int64_t* 
   return bad == 0;
 }
 
-// The encoder's bulk pass: ints[j] = round(v[j] * scale) and ok[j] = whether
-// the decode expression reproduces v[j]; returns the number of misses.
-// Branch-free (the integer comes from the bits of the magic-rounded double),
-// so it vectorises; cloned for AVX2 for the division.
-__attribute__((target_clones("avx2", "default"))) size_t ScaleUp(const double* v, size_t n, double scale,
-                                                                 int64_t* ints, uint8_t* ok) {
+// The encoder's bulk pass: ints[j] = round(v[j] * scale) and bad[j] = 1
+// where the decode expression does not reproduce v[j]; returns the number
+// of misses. Branch-free and 64-bit lanes only (the integer comes from the
+// bits of the magic-rounded double; a byte-wide flag array kept GCC from
+// vectorising it), cloned for AVX2 for the division.
+__attribute__((target_clones("avx2", "default"))) uint64_t ScaleUp(const double* v, size_t n, double scale,
+                                                                   int64_t* __restrict ints,
+                                                                   uint64_t* __restrict bad) {
   constexpr uint64_t kMagicBits = 0x4338000000000000;  // bits of 1.5 * 2^52
-  size_t misses = 0;
+  constexpr uint64_t kSignBit = uint64_t{1} << 63;
+  const uint64_t kMaxScaledBits = BitCast<uint64_t>(kMaxScaled);
+  uint64_t misses = 0;
   for (size_t j = 0; j < n; j++) {
-    double x = v[j] * scale;
-    const bool in_range = std::fabs(x) < kMaxScaled;
-    x = in_range ? x : 0.0;
+    const double scaled = v[j] * scale;
+    // Out of range (or NaN/Inf) scales 0.0 instead. Compared and selected
+    // on the bits (|x| orders as its bits; NaN and Inf are above): a
+    // floating-point compare may trap, so GCC kept it a branch and the loop
+    // scalar.
+    uint64_t xb;
+    std::memcpy(&xb, &scaled, 8);
+    const uint64_t in_range = static_cast<uint64_t>((xb & ~kSignBit) < kMaxScaledBits);
+    xb &= 0 - in_range;
+    double x;
+    std::memcpy(&x, &xb, 8);
     const double t = x + kRoundMagic;
     uint64_t tb, vb, bb;
     std::memcpy(&tb, &t, 8);
     const double back = (t - kRoundMagic) / scale;
     std::memcpy(&bb, &back, 8);
     std::memcpy(&vb, &v[j], 8);
-    const bool good = in_range & (bb == vb);
+    const uint64_t b = (in_range ^ 1) | static_cast<uint64_t>(bb != vb);
     ints[j] = static_cast<int64_t>(tb - kMagicBits);
-    ok[j] = good;
-    misses += !good;
+    bad[j] = b;
+    misses += b;
   }
   return misses;
 }
@@ -137,18 +149,18 @@ bool EncodeDecimal(const double* v, size_t n, std::string* out, double max_excep
   const int e = ChooseExponent(v, n, &sample_misses);
   if (sample_misses > max_exception_fraction) return false;
   thread_local std::vector<int64_t> ints;
-  thread_local std::vector<uint8_t> ok;
+  thread_local std::vector<uint64_t> bad;
   thread_local std::vector<uint32_t> exceptions;
   ints.resize(n);
-  ok.resize(n);
+  bad.resize(n);
   exceptions.clear();
-  const size_t misses = ScaleUp(v, n, kPow10[e], ints.data(), ok.data());
+  const size_t misses = ScaleUp(v, n, kPow10[e], ints.data(), bad.data());
   if (static_cast<double>(misses) > max_exception_fraction * static_cast<double>(n)) return false;
   if (misses > 0) {
     // Exceptions repeat the previous integer (a zero delta).
     int64_t last = 0;
     for (size_t i = 0; i < n; i++) {
-      if (ok[i]) {
+      if (!bad[i]) {
         last = ints[i];
       } else {
         ints[i] = last;

@@ -216,9 +216,9 @@ size_t IntBlockSize(const int64_t* v, size_t n) {
   return std::min(plain, EntropyIntBlockEstimate(v, n, plain));
 }
 
-void EncodeIntBlock(const int64_t* v, size_t n, std::string* out, bool allow_entropy) {
+void EncodeIntBlock(const int64_t* v, size_t n, std::string* out, bool allow_entropy, size_t gain_divisor) {
   const IntPlan plan = PlanIntBlock(v, n);
-  if (allow_entropy && EncodeEntropyIntBlock(v, n, plan.size, out)) return;
+  if (allow_entropy && EncodeEntropyIntBlock(v, n, plan.size, gain_divisor, out)) return;
   // (The entropy planner keeps its own buffers: the group statistics of
   // `plan` are still this block's.)
   const bool delta = plan.scheme == kDelta || plan.scheme == kGroupedDelta || plan.scheme == kPatchedDelta;
@@ -274,7 +274,7 @@ void EncodeIntBlock(const int64_t* v, size_t n, std::string* out, bool allow_ent
 
 void EncodeIntDelta(const int64_t* v, size_t n, std::string* out, bool allow_entropy) {
   PutHeader(out, CodecId::kIntDelta, n);
-  EncodeIntBlock(v, n, out, allow_entropy);
+  EncodeIntBlock(v, n, out, allow_entropy, kIntColumnEntropyGainDivisor);
 }
 
 Status DecodeIntDelta(std::string_view in, size_t n, int64_t* out, size_t want) {
