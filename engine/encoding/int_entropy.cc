@@ -148,28 +148,37 @@ const double* Log2Table() {
   return table.data();
 }
 
+// The high bytes' histogram of u[0, ns) at split k, and the escapes it
+// holds (count and varint bytes).
+struct HighBytes {
+  uint32_t hist[256] = {};
+  size_t escape_bytes = 0, escapes = 0;
+  HighBytes(const uint64_t* u, size_t ns, int k) {
+    for (size_t i = 0; i < ns; i++) {
+      const uint64_t h = u[i] >> k;
+      const bool esc = h >= kEscape;
+      hist[esc ? kEscape : h]++;
+      if (esc) {
+        escape_bytes += VarintSize(h - kEscape);
+        escapes++;
+      }
+    }
+  }
+};
+
 // Estimated bytes of the low k bits, the zstd-coded high bytes and the
 // escapes at split k, from `ns` sampled elements of a stream of m. Huffman
 // codes a symbol of probability p in about max(1, -log2 p) bits; the table
 // and the frame cost a few bytes per distinct symbol plus a constant. Only
 // ranks splits and transforms: the chosen one is sized on the whole stream.
 size_t EstimateAt(const uint64_t* u, size_t ns, size_t m, int k) {
-  uint32_t hist[256] = {};
-  size_t escape_bytes = 0, escapes = 0;
-  for (size_t i = 0; i < ns; i++) {
-    const uint64_t h = u[i] >> k;
-    const bool esc = h >= kEscape;
-    hist[esc ? kEscape : h]++;
-    if (esc) {
-      escape_bytes += VarintSize(h - kEscape);
-      escapes++;
-    }
-  }
+  const HighBytes hb(u, ns, k);
+  const size_t escape_bytes = hb.escape_bytes, escapes = hb.escapes;
   const double scale = static_cast<double>(m) / static_cast<double>(ns);
   const double log2_sampled = Log2Table()[ns];
   double bits = 8.0 * static_cast<double>(escape_bytes);
   size_t distinct = 0;
-  for (uint32_t c : hist) {
+  for (uint32_t c : hb.hist) {
     if (c == 0) continue;
     distinct++;
     bits += c * std::max(1.0, log2_sampled - Log2Table()[c]);
@@ -392,20 +401,11 @@ uint64_t HuffmanBits(uint64_t* c, size_t d) {
 // alphabets; picks between its two candidate splits without compressing
 // both.
 size_t SizeAt(const uint64_t* u, size_t ns, size_t m, int k) {
-  uint32_t hist[256] = {};
-  size_t escape_bytes = 0, escapes = 0;
-  for (size_t i = 0; i < ns; i++) {
-    const uint64_t h = u[i] >> k;
-    const bool esc = h >= kEscape;
-    hist[esc ? kEscape : h]++;
-    if (esc) {
-      escape_bytes += VarintSize(h - kEscape);
-      escapes++;
-    }
-  }
+  const HighBytes hb(u, ns, k);
+  const size_t escape_bytes = hb.escape_bytes, escapes = hb.escapes;
   uint64_t counts[256];
   size_t d = 0;
-  for (uint32_t c : hist) {
+  for (uint32_t c : hb.hist) {
     if (c != 0) counts[d++] = c;
   }
   std::sort(counts, counts + d);
