@@ -690,6 +690,9 @@ struct ContinuousQueries::Impl {
       Source src;
       Measurement m;
       m.database = cq.source_db;
+      // The policy the CQ reads, not the default (a :MEASUREMENT target in
+      // the default policy would otherwise be read in place of the source).
+      m.retention_policy = cq.source_rp;
       m.name = g.measurement;
       src.node = std::move(m);
       sel.sources.push_back(std::move(src));
@@ -846,7 +849,7 @@ struct ContinuousQueries::Impl {
           } else {
             for (const auto& [tk, tv] : group->tags) matchers.push_back({tk, TagOp::kEqual, tv});
           }
-          ASSIGN_OR_RETURN(bool has, Extent(d, copy->source_db, "", m, matchers, a, b, &f, &l));
+          ASSIGN_OR_RETURN(bool has, Extent(d, copy->source_db, copy->source_rp, m, matchers, a, b, &f, &l));
           if (has) {
             any = true;
             lo = std::min(lo, f);

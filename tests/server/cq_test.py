@@ -97,6 +97,29 @@ class PythonClient(unittest.TestCase):
             self.assertEqual(0, s.stop())
 
 
+class Policies(unittest.TestCase):
+    def test_measurement_target_reads_the_source_policy(self):
+        # INTO :MEASUREMENT of another policy: the refresh must read the
+        # source policy of the CQ, not the database's default (which is the
+        # target here; the raw points were never rolled up).
+        s = server_test.Server("cq-rp", extra=CQ_FLAGS)
+        try:
+            self.assertNotIn("error", query(s, "CREATE RETENTION POLICY week ON t DURATION 7d REPLICATION 1"))
+            self.assertNotIn("error", query(
+                s, "CREATE CONTINUOUS QUERY c1 ON t BEGIN SELECT mean(v) INTO t.autogen.:MEASUREMENT "
+                   "FROM t.week./.*/ GROUP BY time(1m), * END"))
+            now = int(time.time())
+            base = now - now % 60 - 600
+            st, _, body = s.request("POST", "/write?db=t&rp=week&precision=s",
+                                    ("m,h=a v=1 %d\nm,h=a v=3 %d" % (base, base + 1)).encode())
+            self.assertEqual(204, st, body)
+            self.assertTrue(wait_for(lambda: rows(query(s, "SELECT mean FROM t.autogen.m GROUP BY *"))
+                                     == {((("h", "a"),), base): {"mean": 2}}, timeout=10),
+                            query(s, "SELECT * FROM t.autogen.m GROUP BY *"))
+        finally:
+            self.assertEqual(0, s.stop())
+
+
 AGGS = "count(v), sum(v), mean(v), min(v), max(v), first(v), last(v), percentile(v, 90)"
 
 
