@@ -34,6 +34,7 @@ namespace {
 
 constexpr char kDefPrefix[] = "cq/def/";
 constexpr char kDirtyPrefix[] = "cq/dirty/";
+constexpr int64_t kFailureLogInterval = int64_t{10} * 1000000000;  // ns
 
 int64_t SystemNow() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -154,6 +155,12 @@ struct Cq {
   bool changed = false;  // marks differ from what Checkpoint stored
   bool stored = false;   // a dirty blob is stored
   int64_t next_run = 0;
+  // Refresh failures are logged once per kFailureLogInterval per CQ: a CQ
+  // whose target is gone fails for every group at every retry, which with
+  // GROUP BY * over many series filled the log without bound.
+  bool warned = false;
+  int64_t warned_at = 0;
+  uint64_t unlogged_failures = 0;
 
   int64_t WindowStart(int64_t t) const {
     const __int128 d = static_cast<__int128>(t) - offset;
@@ -876,8 +883,28 @@ struct ContinuousQueries::Impl {
     };
     auto left = run();
     if (!left.ok()) {
-      LogWarning("continuous query ", c.cq_name, " on ", c.cq_db,
-                 ": refresh failed (retried): ", left.status().ToString());
+      uint64_t unlogged = 0;
+      bool log = false;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        if (Cq* cq = FindLocked(c.cq_db, c.cq_name)) {
+          const int64_t now = options.clock();
+          if (!cq->warned || now - cq->warned_at >= kFailureLogInterval) {
+            log = true;
+            unlogged = cq->unlogged_failures;
+            cq->warned = true;
+            cq->warned_at = now;
+            cq->unlogged_failures = 0;
+          } else {
+            cq->unlogged_failures++;
+          }
+        }
+      }
+      if (log) {
+        LogWarning("continuous query ", c.cq_name, " on ", c.cq_db,
+                   ": refresh failed (retried): ", left.status().ToString(),
+                   unlogged > 0 ? absl::StrCat(" (", unlogged, " more failures not logged)") : "");
+      }
       FinishChunk(c, 0, 0, false, 0);
       return;
     }

@@ -9,6 +9,8 @@
 #include <map>
 #include <random>
 #include <set>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -16,6 +18,7 @@
 #include "absl/strings/str_format.h"
 
 #include "m2mdb/db.h"
+#include "m2mdb/log.h"
 #include "m2mdb/query/executor.h"
 #include "tests/support/test_util.h"
 
@@ -280,6 +283,37 @@ TEST_F(CqTest, RollupIntoAnotherRetentionPolicy) {
       Q("SELECT v FROM db.year.m WHERE time < 10s"),
       R"({"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","v"],"values":[[0,34.666666666666664]]}]}]})");
   EXPECT_EQ(cqs_->Stats().refresh_errors, 0u);
+}
+
+TEST_F(CqTest, RefreshFailuresAreLoggedOncePerInterval) {
+  // A dropped target fails the refresh of every group at every retry: with
+  // GROUP BY * over many series that was one warning per series every few
+  // seconds, for ever.
+  Q("CREATE DATABASE db");
+  Q("CREATE DATABASE tgt");
+  ASSERT_EQ(Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT count(v) INTO tgt.autogen.r FROM m GROUP BY "
+              "time(10s), * END"),
+            R"({"results":[{"statement_id":0}]})");
+  Q("DROP DATABASE tgt");
+  std::string lp;
+  for (int i = 0; i < 50; i++) absl::StrAppend(&lp, "m,h=", i, " v=1 1\n");
+  Write(lp);
+  std::vector<std::string> warnings;
+  SetLogSink([&](LogLevel level, std::string_view line) {
+    if (level == LogLevel::kWarning && line.find("refresh failed") != std::string_view::npos) {
+      warnings.emplace_back(line);
+    }
+  });
+  now_ = 100 * kSec;
+  Refresh();
+  EXPECT_EQ(cqs_->Stats().refresh_errors, 50u);
+  EXPECT_EQ(warnings.size(), 1u);
+  now_ = 200 * kSec;  // past every retry delay and the log interval
+  Refresh();
+  SetLogSink(nullptr);
+  EXPECT_EQ(cqs_->Stats().refresh_errors, 100u);
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_NE(warnings[1].find("(49 more failures not logged)"), std::string::npos) << warnings[1];
 }
 
 TEST_F(CqTest, MarksSurviveACrash) {
