@@ -316,6 +316,31 @@ TEST_F(CqTest, RefreshFailuresAreLoggedOncePerInterval) {
   EXPECT_NE(warnings[1].find("(49 more failures not logged)"), std::string::npos) << warnings[1];
 }
 
+TEST_F(CqTest, DroppingAnotherPolicyKeepsRollupsWithoutRawData) {
+  // Rollups whose raw points are gone (expired with a short raw policy, or
+  // imported history) were deleted when any policy of the database was
+  // dropped: the drop dirtied every window of every continuous query, and a
+  // recomputed window without raw points loses its rollup.
+  Q("CREATE DATABASE db");
+  Q("CREATE RETENTION POLICY forever ON db DURATION INF REPLICATION 1");
+  Q("CREATE RETENTION POLICY tmp ON db DURATION 1h REPLICATION 1");
+  ASSERT_EQ(Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT mean(v) AS v INTO db.forever.r FROM m GROUP BY "
+              "time(10s) END"),
+            R"({"results":[{"statement_id":0}]})");
+  auto w = db_->WriteLineProtocol("db", "r v=5 100\n", {.precision = "s", .retention_policy = "forever"});
+  ASSERT_TRUE(w.ok()) << w.status();
+  now_ = 1000 * kSec;
+  Write("m v=1 500\n");
+  Refresh();
+  const std::string both =
+      R"({"results":[{"statement_id":0,"series":[{"name":"r","columns":["time","v"],"values":[[100,5],[500,1]]}]}]})";
+  ASSERT_EQ(Q("SELECT v FROM db.forever.r"), both);
+  ASSERT_EQ(Q("DROP RETENTION POLICY tmp ON db"), R"({"results":[{"statement_id":0}]})");
+  Refresh();
+  EXPECT_EQ(Q("SELECT v FROM db.forever.r"), both);
+  EXPECT_EQ(cqs_->Stats().pending_windows, 0u);
+}
+
 TEST_F(CqTest, MarksSurviveACrash) {
   Q("CREATE DATABASE db");
   Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT sum(v) INTO roll FROM m GROUP BY time(10s), * END");
