@@ -285,6 +285,12 @@ struct ContinuousQueries::Impl {
       return absl::InvalidArgumentError(
           "continuous queries without an aggregate and GROUP BY time(...) are not supported");
     }
+    // The dirty windows are aligned in UTC; in another zone a refreshed
+    // range would cut local windows in two and overwrite a rollup with the
+    // aggregate of its part in the range.
+    if (!sel.timezone.empty() && sel.timezone != "UTC") {
+      return absl::InvalidArgumentError("continuous queries do not support tz() other than tz('UTC')");
+    }
     if (cq->offset != 0) cq->offset %= cq->interval;
     std::sort(cq->group_tags.begin(), cq->group_tags.end());
     cq->group_tags.erase(std::unique(cq->group_tags.begin(), cq->group_tags.end()), cq->group_tags.end());
@@ -1035,7 +1041,12 @@ Status ContinuousQueries::Drop(std::string_view database, std::string_view name)
   std::lock_guard<std::mutex> pl(im.persist_mu);
   {
     std::lock_guard<std::mutex> l(im.mu);
-    if (im.FindLocked(database, name) == nullptr) return absl::OkStatus();  // as influxd
+    if (im.FindLocked(database, name) == nullptr) {
+      // As influxd; a definition skipped at load (no longer supported) is
+      // not in memory but still stored: remove it.
+      RETURN_IF_ERROR(d->DeleteAppMeta(MetaKey(kDefPrefix, database, name)));
+      return d->DeleteAppMeta(MetaKey(kDirtyPrefix, database, name));
+    }
   }
   RETURN_IF_ERROR(d->DeleteAppMeta(MetaKey(kDefPrefix, database, name)));
   RETURN_IF_ERROR(d->DeleteAppMeta(MetaKey(kDirtyPrefix, database, name)));

@@ -117,6 +117,36 @@ TEST_F(CqTest, StatementsAsInfluxd) {
       R"j({"results":[{"statement_id":0,"error":"a continuous query cannot write INTO a measurement it reads (its rollup would invalidate itself)"}]})j");
 }
 
+TEST_F(CqTest, TimeZonesAreRefused) {
+  // Windows are marked and refreshed in UTC: with tz('Europe/Berlin') a late
+  // point refreshed the UTC day, which cut the local day after it in two and
+  // overwrote its rollup (count 24) with the count of its first hour (1).
+  Q("CREATE DATABASE db");
+  EXPECT_EQ(
+      Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT count(v) INTO r FROM m GROUP BY time(1d) "
+        "tz('Europe/Berlin') END"),
+      R"j({"results":[{"statement_id":0,"error":"continuous queries do not support tz() other than tz('UTC')"}]})j");
+  EXPECT_EQ(Q("CREATE CONTINUOUS QUERY u ON db BEGIN SELECT count(v) INTO r FROM m GROUP BY time(1d) "
+              "tz('UTC') END"),
+            R"({"results":[{"statement_id":0}]})");
+  // A definition stored before (now skipped at load) can still be dropped.
+  std::string key = "cq/def/";
+  for (std::string_view part : {std::string_view("db"), std::string_view("old")}) {
+    const uint32_t n = static_cast<uint32_t>(part.size());
+    key.append(reinterpret_cast<const char*>(&n), 4);
+    key.append(part);
+  }
+  ASSERT_OK(db_->PutAppMeta(key,
+                            "99\nCREATE CONTINUOUS QUERY old ON db BEGIN SELECT count(v) INTO db.autogen.r2 "
+                            "FROM db.autogen.m GROUP BY time(1d) tz('Europe/Berlin') END"));
+  Crash();
+  EXPECT_EQ(Q("SHOW CONTINUOUS QUERIES").find("old"), std::string::npos);
+  EXPECT_EQ(Q("DROP CONTINUOUS QUERY old ON db"), R"({"results":[{"statement_id":0}]})");
+  auto defs = db_->ListAppMeta("cq/def/");
+  ASSERT_TRUE(defs.ok());
+  EXPECT_EQ(defs->size(), 1u);  // u
+}
+
 TEST_F(CqTest, ShowIsNormalised) {
   Q("CREATE DATABASE db");
   Q("CREATE DATABASE empty");
