@@ -35,7 +35,13 @@ class CqTest : public ::testing::Test {
   void Open() {
     ContinuousQueryOptions co;
     co.background = false;
-    co.clock = [this] { return now_.load(); };
+    co.clock = [this] {
+      if (tick_budget_ > 0) {
+        tick_budget_--;
+        now_ += tick_;
+      }
+      return now_.load();
+    };
     co.max_windows_per_refresh = max_windows_;
     cqs_ = std::make_unique<ContinuousQueries>(co);
     Options o;
@@ -86,6 +92,9 @@ class CqTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::atomic<int64_t> now_{1000 * kSec};
+  // A clock that moves on by tick_ at each of its next tick_budget_ readings.
+  std::atomic<int64_t> tick_{0};
+  std::atomic<int> tick_budget_{0};
   int64_t max_windows_ = 1000;
   std::unique_ptr<ContinuousQueries> cqs_;
   std::unique_ptr<DB> db_;
@@ -369,6 +378,29 @@ TEST_F(CqTest, DroppingAnotherPolicyKeepsRollupsWithoutRawData) {
   Refresh();
   EXPECT_EQ(Q("SELECT v FROM db.forever.r"), both);
   EXPECT_EQ(cqs_->Stats().pending_windows, 0u);
+}
+
+TEST_F(CqTest, TinyIntervalsDoNotSpinOnRangesIntoTheFuture) {
+  Q("CREATE DATABASE db");
+  ASSERT_EQ(Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT count(v) INTO r FROM m GROUP BY time(1ns) END"),
+            R"({"results":[{"statement_id":0}]})");
+  ASSERT_EQ(
+      Q("CREATE CONTINUOUS QUERY slow ON db BEGIN SELECT count(v) INTO r2 FROM m GROUP BY time(10s) END"),
+      R"({"results":[{"statement_id":0}]})");
+  now_ = 1000 * kSec;
+  Write("m v=1 100\nm v=1 5000\n");  // one write: its dirty range runs past now
+  tick_ = 1000;                      // ns per clock reading, as a real clock moves on
+  tick_budget_ = 200000;
+  auto chunks = cqs_->RefreshNow();
+  tick_budget_ = 0;
+  ASSERT_TRUE(chunks.ok()) << chunks.status();
+  EXPECT_LT(*chunks, 20u);
+  EXPECT_EQ(
+      Q("SELECT * FROM r"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"r","columns":["time","count"],"values":[[100,1]]}]}]})");
+  EXPECT_EQ(
+      Q("SELECT * FROM r2"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"r2","columns":["time","count"],"values":[[100,1]]}]}]})");
 }
 
 TEST_F(CqTest, MarksSurviveACrash) {
