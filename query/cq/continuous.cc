@@ -125,9 +125,10 @@ struct Group {
   std::string measurement;  // the source measurement, for INTO :MEASUREMENT; else empty
   std::vector<std::pair<std::string, std::string>> tags;  // sorted; "" = the series lacks the tag
   Ranges dirty;
-  Ranges inflight;        // taken by the refresher, not yet written
-  int64_t marked_at = 0;  // clock when `dirty` last became non-empty
-  int64_t retry_at = 0;   // after a failed refresh: not before this (clock)
+  Ranges inflight;          // taken by the refresher, not yet written
+  int64_t marked_at = 0;    // clock when `dirty` last became non-empty
+  int64_t retry_at = 0;     // after a failed refresh: not before this (clock)
+  uint64_t generation = 0;  // counts marks, so a refresh can tell none came meanwhile
 };
 
 struct Cq {
@@ -445,6 +446,7 @@ struct ContinuousQueries::Impl {
   }
 
   void MarkLocked(Cq* cq, Group* g, int64_t a, int64_t b, int64_t now) {
+    g->generation++;
     // The executor computes no window that starts before the earliest time:
     // the first window holding kMinTime is never rolled up.
     a = std::max(a, cq->WindowEnd(kMinTime));
@@ -535,7 +537,9 @@ struct ContinuousQueries::Impl {
   struct Chunk {
     std::string cq_db, cq_name;
     std::string group_key;
-    int64_t a = 0, b = 0;  // the range taken (in flight)
+    int64_t a = 0, b = 0;     // the range taken (in flight)
+    int64_t range_end = 0;    // the end of the dirty range it was taken from
+    uint64_t generation = 0;  // the group's at the take
     int64_t marked_at = 0;
   };
 
@@ -546,6 +550,7 @@ struct ContinuousQueries::Impl {
     std::string best_key;
     int64_t best_end = kMinTime;
     int64_t best_start = 0;
+    int64_t best_range_end = 0;
     for (auto& [dbname, d] : dbs) {
       for (auto& [id, cqp] : d.cqs) {
         Cq* cq = cqp.get();
@@ -561,6 +566,7 @@ struct ContinuousQueries::Impl {
             if (end > best_end) {
               best_end = end;
               best_start = it->first;
+              best_range_end = it->second;
               best_cq = cq;
               best_g = g.get();
               best_key = key;
@@ -578,13 +584,19 @@ struct ContinuousQueries::Impl {
     out->group_key = best_key;
     out->a = best_start;
     out->b = best_end;
+    out->range_end = best_range_end;
+    out->generation = best_g->generation;
     out->marked_at = best_g->marked_at;
     if (best_g->dirty.empty()) best_g->marked_at = 0;
     return true;
   }
 
   // Ends a chunk: [keep_a, keep_b) goes back to dirty (not done yet).
-  void FinishChunk(const Chunk& c, int64_t keep_a, int64_t keep_b, bool ok, uint64_t windows) {
+  // Of the range not due yet, [c.b, c.range_end), only [future_a, future_b)
+  // holds points: the rest is cleared unless the group was marked since the
+  // take.
+  void FinishChunk(const Chunk& c, int64_t keep_a, int64_t keep_b, bool ok, uint64_t windows,
+                   int64_t future_a = 0, int64_t future_b = 0) {
     std::lock_guard<std::mutex> l(mu);
     Cq* cq = FindLocked(c.cq_db, c.cq_name);
     if (cq == nullptr) return;  // dropped meanwhile
@@ -603,6 +615,15 @@ struct ContinuousQueries::Impl {
               1, std::chrono::duration_cast<std::chrono::nanoseconds>(options.poll_interval).count() * 5);
       refresh_errors++;
       return;
+    }
+    if (c.range_end > c.b && g->generation == c.generation && (future_a > c.b || future_b < c.range_end)) {
+      if (future_a >= future_b) {
+        RemoveRange(&g->dirty, c.b, c.range_end);
+      } else {
+        RemoveRange(&g->dirty, c.b, future_a);
+        RemoveRange(&g->dirty, future_b, c.range_end);
+      }
+      if (g->dirty.empty()) g->marked_at = 0;
     }
     MarkLocked(cq, g, keep_a, keep_b, c.marked_at);
     cq->changed = true;
@@ -846,37 +867,43 @@ struct ContinuousQueries::Impl {
     }
     const int64_t k = options.max_windows_per_refresh;
     int64_t a = c.a, b = c.b;
+    // Where the group has points, raw or rolled up, in [ea, eb).
+    auto extent = [&](int64_t ea, int64_t eb, int64_t* lo, int64_t* hi) -> StatusOr<bool> {
+      int64_t f, l;
+      bool any = false;
+      ASSIGN_OR_RETURN(auto sources, SourceMeasurements(d, *copy, *group));
+      for (const auto& m : sources) {
+        // Source series of a GROUP BY tag list have more tags than the
+        // group; with GROUP BY * the group is exactly one series.
+        std::vector<TagMatcher> matchers;
+        if (copy->wildcard) {
+          ASSIGN_OR_RETURN(matchers, ExactMatchers(d, copy->source_db, m, *group));
+        } else {
+          for (const auto& [tk, tv] : group->tags) matchers.push_back({tk, TagOp::kEqual, tv});
+        }
+        ASSIGN_OR_RETURN(bool has, Extent(d, copy->source_db, copy->source_rp, m, matchers, ea, eb, &f, &l));
+        if (has) {
+          any = true;
+          *lo = std::min(*lo, f);
+          *hi = std::max(*hi, l);
+        }
+      }
+      const std::string target_m = copy->target_name.empty() ? group->measurement : copy->target_name;
+      ASSIGN_OR_RETURN(auto tm, ExactMatchers(d, copy->target_db, target_m, *group));
+      ASSIGN_OR_RETURN(bool has, Extent(d, copy->target_db, copy->target_rp, target_m, tm, ea, eb, &f, &l));
+      if (has) {
+        any = true;
+        *lo = std::min(*lo, f);
+        *hi = std::max(*hi, l);
+      }
+      return any;
+    };
     auto run = [&]() -> StatusOr<std::pair<int64_t, int64_t>> {
       // A wide range (a delete of all time, say) shrinks to where the group
       // has points, raw or rolled up: elsewhere there is nothing to do.
       if ((static_cast<__int128>(b) - a) / copy->interval > k) {
-        int64_t lo = kMaxTime, hi = kMinTime, f, l;
-        bool any = false;
-        ASSIGN_OR_RETURN(auto sources, SourceMeasurements(d, *copy, *group));
-        for (const auto& m : sources) {
-          // Source series of a GROUP BY tag list have more tags than the
-          // group; with GROUP BY * the group is exactly one series.
-          std::vector<TagMatcher> matchers;
-          if (copy->wildcard) {
-            ASSIGN_OR_RETURN(matchers, ExactMatchers(d, copy->source_db, m, *group));
-          } else {
-            for (const auto& [tk, tv] : group->tags) matchers.push_back({tk, TagOp::kEqual, tv});
-          }
-          ASSIGN_OR_RETURN(bool has, Extent(d, copy->source_db, copy->source_rp, m, matchers, a, b, &f, &l));
-          if (has) {
-            any = true;
-            lo = std::min(lo, f);
-            hi = std::max(hi, l);
-          }
-        }
-        const std::string target_m = copy->target_name.empty() ? group->measurement : copy->target_name;
-        ASSIGN_OR_RETURN(auto tm, ExactMatchers(d, copy->target_db, target_m, *group));
-        ASSIGN_OR_RETURN(bool has, Extent(d, copy->target_db, copy->target_rp, target_m, tm, a, b, &f, &l));
-        if (has) {
-          any = true;
-          lo = std::min(lo, f);
-          hi = std::max(hi, l);
-        }
+        int64_t lo = kMaxTime, hi = kMinTime;
+        ASSIGN_OR_RETURN(bool any, extent(a, b, &lo, &hi));
         if (!any) return std::pair<int64_t, int64_t>{0, 0};
         a = std::max(a, copy->WindowStart(lo));
         b = std::min(b, copy->WindowEnd(hi));
@@ -916,7 +943,25 @@ struct ContinuousQueries::Impl {
     }
     const uint64_t windows = static_cast<uint64_t>((static_cast<__int128>(b) - left->second) /
                                                    std::max<int64_t>(copy->interval, 1));
-    FinishChunk(c, left->first, left->second, true, windows);
+    // The part of the dirty range not due yet shrinks, as a wide due range
+    // does, to the windows holding points, raw or rolled up (a later write
+    // marks its own windows). Kept whole, a delete without an upper time
+    // bound left every group it touched dirty up to the end of time,
+    // refreshed one sliver per poll for ever.
+    int64_t future_a = c.b, future_b = c.range_end;
+    // (One window past the due ones is the current window: the common case,
+    // not worth the scans.)
+    if ((static_cast<__int128>(c.range_end) - c.b) / copy->interval > 1) {
+      int64_t lo = kMaxTime, hi = kMinTime;
+      auto any = extent(c.b, c.range_end, &lo, &hi);
+      if (any.ok() && !*any) {
+        future_b = future_a;
+      } else if (any.ok()) {
+        future_a = std::max(future_a, copy->WindowStart(lo));
+        future_b = std::min(future_b, copy->WindowEnd(hi));
+      }
+    }
+    FinishChunk(c, left->first, left->second, true, windows, future_a, future_b);
   }
 };
 

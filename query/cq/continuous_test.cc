@@ -403,6 +403,34 @@ TEST_F(CqTest, TinyIntervalsDoNotSpinOnRangesIntoTheFuture) {
       R"({"results":[{"statement_id":0,"series":[{"name":"r2","columns":["time","count"],"values":[[100,1]]}]}]})");
 }
 
+TEST_F(CqTest, DeletesWithoutUpperBoundDoNotStayDirtyForEver) {
+  // A delete without an upper time bound marked every group it touched
+  // dirty up to the end of time: refreshed one sliver per poll for ever
+  // (3000 series: a fifth of a CPU), with pending_windows stuck in the
+  // trillions.
+  Q("CREATE DATABASE db");
+  ASSERT_EQ(
+      Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT count(v) INTO r FROM m GROUP BY time(10s), * END"),
+      R"({"results":[{"statement_id":0}]})");
+  now_ = 1000 * kSec;
+  Write("m,h=a v=1 100\nm,h=a v=1 200\nm,h=b v=1 100\nm,h=b v=1 5000\n");
+  Refresh();
+  EXPECT_EQ(Q("DELETE FROM m WHERE h = 'a' AND time > 150s"), R"({"results":[{"statement_id":0}]})");
+  Refresh();
+  EXPECT_EQ(cqs_->Stats().pending_windows, 1u);  // b's window at 5000 s, not closed yet
+  EXPECT_EQ(
+      Q("SELECT count FROM r GROUP BY h"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"r","tags":{"h":"a"},"columns":["time","count"],"values":[[100,1]]},{"name":"r","tags":{"h":"b"},"columns":["time","count"],"values":[[100,1]]}]}]})");
+  // The future point still has its window marked, and is rolled up once
+  // it closes.
+  now_ = 6000 * kSec;
+  Refresh();
+  EXPECT_EQ(cqs_->Stats().pending_windows, 0u);
+  EXPECT_EQ(
+      Q("SELECT count FROM r WHERE h = 'b'"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"r","columns":["time","count"],"values":[[100,1],[5000,1]]}]}]})");
+}
+
 TEST_F(CqTest, MarksSurviveACrash) {
   Q("CREATE DATABASE db");
   Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT sum(v) INTO roll FROM m GROUP BY time(10s), * END");
