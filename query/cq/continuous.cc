@@ -35,6 +35,7 @@ namespace {
 constexpr char kDefPrefix[] = "cq/def/";
 constexpr char kDirtyPrefix[] = "cq/dirty/";
 constexpr int64_t kFailureLogInterval = int64_t{10} * 1000000000;  // ns
+constexpr int64_t kPruneInterval = int64_t{600} * 1000000000;      // ns
 
 int64_t SystemNow() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -249,6 +250,12 @@ struct ContinuousQueries::Impl {
   uint64_t refreshes = 0, windows_refreshed = 0, refresh_errors = 0;
   std::vector<int64_t> lags;  // ring of recent lag samples
   size_t lag_next = 0;
+
+  // Clean groups are dropped now and then (kPruneInterval): a group is
+  // made for every series a CQ ever saw, and with series churn (GROUP BY *
+  // over short-lived series, dropped) they grew without bound, ~1 KB each.
+  int64_t last_prune = 0;
+  bool pruned_once = false;
 
   std::mutex persist_mu;  // orders the writes of dirty blobs
   std::mutex refresh_mu;  // one refresh pass at a time
@@ -1149,6 +1156,28 @@ StatusOr<uint64_t> ContinuousQueries::RefreshNow() {
     im.RunChunk(*d, c);
     chunks++;
   }
+  {
+    // No chunk is in flight (refresh_mu), and no delete between its two
+    // callbacks (its marks name groups by key): clean groups can go. The
+    // series -> groups cache points at groups, so it goes too (rebuilt on
+    // the next writes), hence only every kPruneInterval.
+    std::lock_guard<std::mutex> l(im.mu);
+    if (!im.pruned_once) {
+      im.pruned_once = true;
+      im.last_prune = now;
+    } else if (now - im.last_prune >= kPruneInterval && im.delete_marks.empty()) {
+      im.last_prune = now;
+      for (auto& [dbname, state] : im.dbs) {
+        bool erased = false;
+        for (auto& [id, cq] : state.cqs) {
+          erased |= std::erase_if(cq->groups, [](const auto& kv) {
+                      return kv.second->dirty.empty() && kv.second->inflight.empty();
+                    }) > 0;
+        }
+        if (erased) state.series_groups.clear();
+      }
+    }
+  }
   return chunks;
 }
 
@@ -1158,6 +1187,7 @@ ContinuousQueryStats ContinuousQueries::Stats() {
   ContinuousQueryStats st;
   for (const auto& [db, state] : im.dbs) {
     st.queries += state.cqs.size();
+    for (const auto& [id, cq] : state.cqs) st.groups += cq->groups.size();
     for (const auto& [id, cq] : state.cqs)
       for (const auto& [key, g] : cq->groups)
         for (const auto& [a, b] : g->dirty)

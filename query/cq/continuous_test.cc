@@ -431,6 +431,34 @@ TEST_F(CqTest, DeletesWithoutUpperBoundDoNotStayDirtyForEver) {
       R"({"results":[{"statement_id":0,"series":[{"name":"r","columns":["time","count"],"values":[[100,1],[5000,1]]}]}]})");
 }
 
+TEST_F(CqTest, CleanGroupsAreDroppedNowAndThen) {
+  // A group per series a CQ ever saw, kept for ever: with short-lived
+  // series (dropped) memory grew without bound, ~1 KB per series.
+  Q("CREATE DATABASE db");
+  ASSERT_EQ(
+      Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT count(v) INTO r FROM m GROUP BY time(10s), * END"),
+      R"({"results":[{"statement_id":0}]})");
+  now_ = 1000 * kSec;
+  std::string lp;
+  for (int i = 0; i < 100; i++) absl::StrAppend(&lp, "m,id=", i, " v=1 100\n");
+  Write(lp);
+  Refresh();
+  EXPECT_EQ(cqs_->Stats().groups, 100u);
+  Q("DROP MEASUREMENT m");
+  now_ += 11 * 60 * kSec;
+  Refresh();
+  EXPECT_EQ(cqs_->Stats().groups, 0u);
+  EXPECT_EQ(cqs_->Stats().pending_windows, 0u);
+  // Writes after the prune find their (new) groups again.
+  Write("m,id=7 v=1 5000\nm,id=7 v=1 5001\n");
+  EXPECT_EQ(cqs_->Stats().groups, 1u);
+  now_ = 6000 * kSec;
+  Refresh();
+  EXPECT_EQ(
+      Q("SELECT count FROM r WHERE id = '7'"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"r","columns":["time","count"],"values":[[5000,2]]}]}]})");
+}
+
 TEST_F(CqTest, MarksSurviveACrash) {
   Q("CREATE DATABASE db");
   Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT sum(v) INTO roll FROM m GROUP BY time(10s), * END");
