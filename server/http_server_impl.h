@@ -206,6 +206,12 @@ class HttpServer::Impl {
   query::Executor executor_;
   // Durable subscriptions (docs/edge.md); started by Init.
   std::unique_ptr<SubscriptionManager> subscriptions_;
+  // Held by a request that creates a subscription or continuous query and
+  // by one that drops a database or retention policy, for the whole of it:
+  // a create that checked its database before a concurrent drop removed
+  // what depends on it was stored after, and outlived the database (and
+  // came back with a database of the same name).
+  std::mutex ddl_mu_;
 };
 
 }  // namespace m2mdb::server

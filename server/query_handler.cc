@@ -115,6 +115,14 @@ void HttpServer::Impl::HandleQuery(const Request& req, Response& res, const Para
 
   if (auth.token != nullptr && !AuthorizeStatements(req, res, *auth.token, *statements, database)) return;
   if (auth.user && !AuthorizeUserStatements(req, res, *auth.user, *statements, database)) return;
+  std::unique_lock<std::mutex> ddl(ddl_mu_, std::defer_lock);
+  for (const auto& st : *statements) {
+    if (std::holds_alternative<query::DropDatabaseStatement>(st.node) ||
+        std::holds_alternative<query::DropRetentionPolicyStatement>(st.node) ||
+        std::holds_alternative<query::CreateContinuousQueryStatement>(st.node)) {
+      if (!ddl.owns_lock()) ddl.lock();
+    }
+  }
   // Grants on a dropped database go with it (influxd), before the drop: a
   // failed drop then only costs grants an admin can give again, and the
   // database can never come back with old grants.
@@ -177,6 +185,7 @@ void HttpServer::Impl::HandleQuery(const Request& req, Response& res, const Para
       query::JsonOptions jo;
       size_t chunk_size = 10000;
       std::chrono::steady_clock::time_point start;
+      std::unique_lock<std::mutex> ddl;  // until the statements have run
       ~Stream() {
         impl->metrics_.ObserveQuery(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -187,6 +196,7 @@ void HttpServer::Impl::HandleQuery(const Request& req, Response& res, const Para
     st->slot.emplace(std::move(*slot));
     slot.reset();
     st->start = start;
+    st->ddl = std::move(ddl);
     st->shown = shown;
     st->qo = std::move(qo);
     if (po.params.empty()) {
@@ -345,6 +355,10 @@ void HttpServer::Impl::HandleSubscriptionQuery(const Request& req, Response& res
   // Destinations may carry credentials and receive every write (influxd's
   // rule for subscription statements).
   if (!RequireAdmin(req, res, auth, "subscription statements need admin")) return;
+  std::unique_lock<std::mutex> ddl(ddl_mu_, std::defer_lock);
+  for (const auto& st : *statements) {
+    if (st.kind == SubscriptionStatement::Kind::kCreate && !ddl.owns_lock()) ddl.lock();
+  }
   SetJsonResults(
       RunAdminStatements(*statements, [&](const auto& st, int id) { return subscriptions_->Run(st, id); }),
       params, res);

@@ -48,9 +48,24 @@ class Lexer {
         bool closed = false;
         while (i_ < q_.size()) {
           char d = q_[i_];
+          if (d == '\n' || d == '\r') {
+            // influxd's scanner ends a quoted token at a line break (its
+            // BADSTRING, reported one character before the quote).
+            return absl::InvalidArgumentError(absl::StrCat("error parsing query: found ", t.text,
+                                                           ", expected ", c == '"' ? "identifier" : "string",
+                                                           " at line ", t.line, ", char ", t.col - 1));
+          }
           Advance();
           if (d == '\\' && i_ < q_.size()) {
-            t.text.push_back(q_[i_]);
+            // influxd's escapes: \n is a line break, \\ \" \' themselves;
+            // any other is an error (a password must mean what it does there).
+            const char e = q_[i_];
+            if (e != 'n' && e != '\\' && e != '"' && e != '\'') {
+              return absl::InvalidArgumentError(
+                  absl::StrCat("error parsing query: found \\", std::string(1, e), ", expected ",
+                               c == '"' ? "identifier" : "string", " at line ", line_, ", char ", col_));
+            }
+            t.text.push_back(e == 'n' ? '\n' : e);
             Advance();
           } else if (d == c) {
             closed = true;

@@ -66,5 +66,28 @@ TEST(UserStatementsTest, BadInputIsAParseError) {
   EXPECT_EQ((*s)[0].password.size(), size_t{1} << 20);
 }
 
+TEST(UserStatementsTest, EscapesAreInfluxds) {
+  // \n is a line break in a name or password, as in influxd (it was the
+  // letter n, so a password set through influxd's syntax differed).
+  auto s = ParseUserStatements("CREATE USER \"a\\nb\" WITH PASSWORD 'p\\nq\\\\'");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ((*s)[0].user, "a\nb");
+  EXPECT_EQ((*s)[0].password, "p\nq\\");
+  // Any other escape, and a raw line break inside quotes, are influxd's
+  // parse errors.
+  s = ParseUserStatements("CREATE USER \"a\\qb\" WITH PASSWORD 'x'");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(), "error parsing query: found \\q, expected identifier at line 1, char 16");
+  s = ParseUserStatements("CREATE USER u2 WITH PASSWORD 'x\\qy'");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(), "error parsing query: found \\q, expected string at line 1, char 33");
+  s = ParseUserStatements("CREATE USER \"a\nb\" WITH PASSWORD 'x'");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(), "error parsing query: found a, expected identifier at line 1, char 12");
+  s = ParseUserStatements("CREATE USER u4 WITH PASSWORD 'x\ny'");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(), "error parsing query: found x, expected string at line 1, char 29");
+}
+
 }  // namespace
 }  // namespace m2mdb::server

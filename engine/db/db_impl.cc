@@ -420,12 +420,14 @@ Status DBImpl::DropRetentionPolicy(std::string_view db, std::string_view rp) {
   }
   auto unit = index_->GetRetentionPolicy(db, rp);
   if (rp.empty() || !unit) return absl::OkStatus();  // influxd: idempotent
-  // The listener has no notion of a policy's drop: it is told of a delete
-  // of everything in the database, which over-invalidates (safe) but never
-  // removes what depends on the database itself.
+  // The listener is told of a delete of everything in that policy. Not of
+  // the whole database: a continuous query reading another policy would
+  // recompute every window, and one whose raw points are gone (expired from
+  // a short raw policy, or rollups imported) would lose its rollup points.
   DeleteChange change;
   change.kind = DeleteChange::Kind::kDelete;
   change.database = db;
+  change.retention_policy = rp;
   RETURN_IF_ERROR(NotifyDelete(change));
   RETURN_IF_ERROR(DropUnitsLocked({*unit}, [&] { return index_->DropRetentionPolicy(db, rp); }));
   if (options_.change_listener != nullptr) options_.change_listener->OnDeleteApplied(change);

@@ -34,6 +34,8 @@ namespace {
 
 constexpr char kDefPrefix[] = "cq/def/";
 constexpr char kDirtyPrefix[] = "cq/dirty/";
+constexpr int64_t kFailureLogInterval = int64_t{10} * 1000000000;  // ns
+constexpr int64_t kPruneInterval = int64_t{600} * 1000000000;      // ns
 
 int64_t SystemNow() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -124,9 +126,10 @@ struct Group {
   std::string measurement;  // the source measurement, for INTO :MEASUREMENT; else empty
   std::vector<std::pair<std::string, std::string>> tags;  // sorted; "" = the series lacks the tag
   Ranges dirty;
-  Ranges inflight;        // taken by the refresher, not yet written
-  int64_t marked_at = 0;  // clock when `dirty` last became non-empty
-  int64_t retry_at = 0;   // after a failed refresh: not before this (clock)
+  Ranges inflight;          // taken by the refresher, not yet written
+  int64_t marked_at = 0;    // clock when `dirty` last became non-empty
+  int64_t retry_at = 0;     // after a failed refresh: not before this (clock)
+  uint64_t generation = 0;  // counts marks, so a refresh can tell none came meanwhile
 };
 
 struct Cq {
@@ -154,6 +157,12 @@ struct Cq {
   bool changed = false;  // marks differ from what Checkpoint stored
   bool stored = false;   // a dirty blob is stored
   int64_t next_run = 0;
+  // Refresh failures are logged once per kFailureLogInterval per CQ: a CQ
+  // whose target is gone fails for every group at every retry, which with
+  // GROUP BY * over many series filled the log without bound.
+  bool warned = false;
+  int64_t warned_at = 0;
+  uint64_t unlogged_failures = 0;
 
   int64_t WindowStart(int64_t t) const {
     const __int128 d = static_cast<__int128>(t) - offset;
@@ -242,6 +251,12 @@ struct ContinuousQueries::Impl {
   std::vector<int64_t> lags;  // ring of recent lag samples
   size_t lag_next = 0;
 
+  // Clean groups are dropped now and then (kPruneInterval): a group is
+  // made for every series a CQ ever saw, and with series churn (GROUP BY *
+  // over short-lived series, dropped) they grew without bound, ~1 KB each.
+  int64_t last_prune = 0;
+  bool pruned_once = false;
+
   std::mutex persist_mu;  // orders the writes of dirty blobs
   std::mutex refresh_mu;  // one refresh pass at a time
 
@@ -277,6 +292,12 @@ struct ContinuousQueries::Impl {
     if (cq->interval <= 0 || sel.is_raw) {
       return absl::InvalidArgumentError(
           "continuous queries without an aggregate and GROUP BY time(...) are not supported");
+    }
+    // The dirty windows are aligned in UTC; in another zone a refreshed
+    // range would cut local windows in two and overwrite a rollup with the
+    // aggregate of its part in the range.
+    if (!sel.timezone.empty() && sel.timezone != "UTC") {
+      return absl::InvalidArgumentError("continuous queries do not support tz() other than tz('UTC')");
     }
     if (cq->offset != 0) cq->offset %= cq->interval;
     std::sort(cq->group_tags.begin(), cq->group_tags.end());
@@ -432,6 +453,7 @@ struct ContinuousQueries::Impl {
   }
 
   void MarkLocked(Cq* cq, Group* g, int64_t a, int64_t b, int64_t now) {
+    g->generation++;
     // The executor computes no window that starts before the earliest time:
     // the first window holding kMinTime is never rolled up.
     a = std::max(a, cq->WindowEnd(kMinTime));
@@ -522,7 +544,9 @@ struct ContinuousQueries::Impl {
   struct Chunk {
     std::string cq_db, cq_name;
     std::string group_key;
-    int64_t a = 0, b = 0;  // the range taken (in flight)
+    int64_t a = 0, b = 0;     // the range taken (in flight)
+    int64_t range_end = 0;    // the end of the dirty range it was taken from
+    uint64_t generation = 0;  // the group's at the take
     int64_t marked_at = 0;
   };
 
@@ -533,6 +557,7 @@ struct ContinuousQueries::Impl {
     std::string best_key;
     int64_t best_end = kMinTime;
     int64_t best_start = 0;
+    int64_t best_range_end = 0;
     for (auto& [dbname, d] : dbs) {
       for (auto& [id, cqp] : d.cqs) {
         Cq* cq = cqp.get();
@@ -548,6 +573,7 @@ struct ContinuousQueries::Impl {
             if (end > best_end) {
               best_end = end;
               best_start = it->first;
+              best_range_end = it->second;
               best_cq = cq;
               best_g = g.get();
               best_key = key;
@@ -565,13 +591,19 @@ struct ContinuousQueries::Impl {
     out->group_key = best_key;
     out->a = best_start;
     out->b = best_end;
+    out->range_end = best_range_end;
+    out->generation = best_g->generation;
     out->marked_at = best_g->marked_at;
     if (best_g->dirty.empty()) best_g->marked_at = 0;
     return true;
   }
 
   // Ends a chunk: [keep_a, keep_b) goes back to dirty (not done yet).
-  void FinishChunk(const Chunk& c, int64_t keep_a, int64_t keep_b, bool ok, uint64_t windows) {
+  // Of the range not due yet, [c.b, c.range_end), only [future_a, future_b)
+  // holds points: the rest is cleared unless the group was marked since the
+  // take.
+  void FinishChunk(const Chunk& c, int64_t keep_a, int64_t keep_b, bool ok, uint64_t windows,
+                   int64_t future_a = 0, int64_t future_b = 0) {
     std::lock_guard<std::mutex> l(mu);
     Cq* cq = FindLocked(c.cq_db, c.cq_name);
     if (cq == nullptr) return;  // dropped meanwhile
@@ -590,6 +622,15 @@ struct ContinuousQueries::Impl {
               1, std::chrono::duration_cast<std::chrono::nanoseconds>(options.poll_interval).count() * 5);
       refresh_errors++;
       return;
+    }
+    if (c.range_end > c.b && g->generation == c.generation && (future_a > c.b || future_b < c.range_end)) {
+      if (future_a >= future_b) {
+        RemoveRange(&g->dirty, c.b, c.range_end);
+      } else {
+        RemoveRange(&g->dirty, c.b, future_a);
+        RemoveRange(&g->dirty, future_b, c.range_end);
+      }
+      if (g->dirty.empty()) g->marked_at = 0;
     }
     MarkLocked(cq, g, keep_a, keep_b, c.marked_at);
     cq->changed = true;
@@ -690,6 +731,9 @@ struct ContinuousQueries::Impl {
       Source src;
       Measurement m;
       m.database = cq.source_db;
+      // The policy the CQ reads, not the default (a :MEASUREMENT target in
+      // the default policy would otherwise be read in place of the source).
+      m.retention_policy = cq.source_rp;
       m.name = g.measurement;
       src.node = std::move(m);
       sel.sources.push_back(std::move(src));
@@ -830,37 +874,43 @@ struct ContinuousQueries::Impl {
     }
     const int64_t k = options.max_windows_per_refresh;
     int64_t a = c.a, b = c.b;
+    // Where the group has points, raw or rolled up, in [ea, eb).
+    auto extent = [&](int64_t ea, int64_t eb, int64_t* lo, int64_t* hi) -> StatusOr<bool> {
+      int64_t f, l;
+      bool any = false;
+      ASSIGN_OR_RETURN(auto sources, SourceMeasurements(d, *copy, *group));
+      for (const auto& m : sources) {
+        // Source series of a GROUP BY tag list have more tags than the
+        // group; with GROUP BY * the group is exactly one series.
+        std::vector<TagMatcher> matchers;
+        if (copy->wildcard) {
+          ASSIGN_OR_RETURN(matchers, ExactMatchers(d, copy->source_db, m, *group));
+        } else {
+          for (const auto& [tk, tv] : group->tags) matchers.push_back({tk, TagOp::kEqual, tv});
+        }
+        ASSIGN_OR_RETURN(bool has, Extent(d, copy->source_db, copy->source_rp, m, matchers, ea, eb, &f, &l));
+        if (has) {
+          any = true;
+          *lo = std::min(*lo, f);
+          *hi = std::max(*hi, l);
+        }
+      }
+      const std::string target_m = copy->target_name.empty() ? group->measurement : copy->target_name;
+      ASSIGN_OR_RETURN(auto tm, ExactMatchers(d, copy->target_db, target_m, *group));
+      ASSIGN_OR_RETURN(bool has, Extent(d, copy->target_db, copy->target_rp, target_m, tm, ea, eb, &f, &l));
+      if (has) {
+        any = true;
+        *lo = std::min(*lo, f);
+        *hi = std::max(*hi, l);
+      }
+      return any;
+    };
     auto run = [&]() -> StatusOr<std::pair<int64_t, int64_t>> {
       // A wide range (a delete of all time, say) shrinks to where the group
       // has points, raw or rolled up: elsewhere there is nothing to do.
       if ((static_cast<__int128>(b) - a) / copy->interval > k) {
-        int64_t lo = kMaxTime, hi = kMinTime, f, l;
-        bool any = false;
-        ASSIGN_OR_RETURN(auto sources, SourceMeasurements(d, *copy, *group));
-        for (const auto& m : sources) {
-          // Source series of a GROUP BY tag list have more tags than the
-          // group; with GROUP BY * the group is exactly one series.
-          std::vector<TagMatcher> matchers;
-          if (copy->wildcard) {
-            ASSIGN_OR_RETURN(matchers, ExactMatchers(d, copy->source_db, m, *group));
-          } else {
-            for (const auto& [tk, tv] : group->tags) matchers.push_back({tk, TagOp::kEqual, tv});
-          }
-          ASSIGN_OR_RETURN(bool has, Extent(d, copy->source_db, "", m, matchers, a, b, &f, &l));
-          if (has) {
-            any = true;
-            lo = std::min(lo, f);
-            hi = std::max(hi, l);
-          }
-        }
-        const std::string target_m = copy->target_name.empty() ? group->measurement : copy->target_name;
-        ASSIGN_OR_RETURN(auto tm, ExactMatchers(d, copy->target_db, target_m, *group));
-        ASSIGN_OR_RETURN(bool has, Extent(d, copy->target_db, copy->target_rp, target_m, tm, a, b, &f, &l));
-        if (has) {
-          any = true;
-          lo = std::min(lo, f);
-          hi = std::max(hi, l);
-        }
+        int64_t lo = kMaxTime, hi = kMinTime;
+        ASSIGN_OR_RETURN(bool any, extent(a, b, &lo, &hi));
         if (!any) return std::pair<int64_t, int64_t>{0, 0};
         a = std::max(a, copy->WindowStart(lo));
         b = std::min(b, copy->WindowEnd(hi));
@@ -873,14 +923,52 @@ struct ContinuousQueries::Impl {
     };
     auto left = run();
     if (!left.ok()) {
-      LogWarning("continuous query ", c.cq_name, " on ", c.cq_db,
-                 ": refresh failed (retried): ", left.status().ToString());
+      uint64_t unlogged = 0;
+      bool log = false;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        if (Cq* cq = FindLocked(c.cq_db, c.cq_name)) {
+          const int64_t now = options.clock();
+          if (!cq->warned || now - cq->warned_at >= kFailureLogInterval) {
+            log = true;
+            unlogged = cq->unlogged_failures;
+            cq->warned = true;
+            cq->warned_at = now;
+            cq->unlogged_failures = 0;
+          } else {
+            cq->unlogged_failures++;
+          }
+        }
+      }
+      if (log) {
+        LogWarning("continuous query ", c.cq_name, " on ", c.cq_db,
+                   ": refresh failed (retried): ", left.status().ToString(),
+                   unlogged > 0 ? absl::StrCat(" (", unlogged, " more failures not logged)") : "");
+      }
       FinishChunk(c, 0, 0, false, 0);
       return;
     }
     const uint64_t windows = static_cast<uint64_t>((static_cast<__int128>(b) - left->second) /
                                                    std::max<int64_t>(copy->interval, 1));
-    FinishChunk(c, left->first, left->second, true, windows);
+    // The part of the dirty range not due yet shrinks, as a wide due range
+    // does, to the windows holding points, raw or rolled up (a later write
+    // marks its own windows). Kept whole, a delete without an upper time
+    // bound left every group it touched dirty up to the end of time,
+    // refreshed one sliver per poll for ever.
+    int64_t future_a = c.b, future_b = c.range_end;
+    // (One window past the due ones is the current window: the common case,
+    // not worth the scans.)
+    if ((static_cast<__int128>(c.range_end) - c.b) / copy->interval > 1) {
+      int64_t lo = kMaxTime, hi = kMinTime;
+      auto any = extent(c.b, c.range_end, &lo, &hi);
+      if (any.ok() && !*any) {
+        future_b = future_a;
+      } else if (any.ok()) {
+        future_a = std::max(future_a, copy->WindowStart(lo));
+        future_b = std::min(future_b, copy->WindowEnd(hi));
+      }
+    }
+    FinishChunk(c, left->first, left->second, true, windows, future_a, future_b);
   }
 };
 
@@ -1005,7 +1093,12 @@ Status ContinuousQueries::Drop(std::string_view database, std::string_view name)
   std::lock_guard<std::mutex> pl(im.persist_mu);
   {
     std::lock_guard<std::mutex> l(im.mu);
-    if (im.FindLocked(database, name) == nullptr) return absl::OkStatus();  // as influxd
+    if (im.FindLocked(database, name) == nullptr) {
+      // As influxd; a definition skipped at load (no longer supported) is
+      // not in memory but still stored: remove it.
+      RETURN_IF_ERROR(d->DeleteAppMeta(MetaKey(kDefPrefix, database, name)));
+      return d->DeleteAppMeta(MetaKey(kDirtyPrefix, database, name));
+    }
   }
   RETURN_IF_ERROR(d->DeleteAppMeta(MetaKey(kDefPrefix, database, name)));
   RETURN_IF_ERROR(d->DeleteAppMeta(MetaKey(kDirtyPrefix, database, name)));
@@ -1044,6 +1137,12 @@ StatusOr<uint64_t> ContinuousQueries::RefreshNow() {
   if (d == nullptr) return absl::FailedPreconditionError("continuous queries are not attached");
   std::lock_guard<std::mutex> rl(im.refresh_mu);
   uint64_t chunks = 0;
+  // What is due is decided once per pass: with the clock read per chunk, a
+  // dirty range running past now (a future point, a delete without an upper
+  // bound) had a new sliver due after every chunk of a GROUP BY time(1ns)
+  // query, so the pass never ended (100k chunks/s for ever) and starved the
+  // older windows of every other query.
+  const int64_t now = im.options.clock();
   for (;;) {
     {
       std::lock_guard<std::mutex> l(im.stop_mu);
@@ -1052,10 +1151,32 @@ StatusOr<uint64_t> ContinuousQueries::RefreshNow() {
     Impl::Chunk c;
     {
       std::lock_guard<std::mutex> l(im.mu);
-      if (!im.TakeChunkLocked(im.options.clock(), &c)) break;
+      if (!im.TakeChunkLocked(now, &c)) break;
     }
     im.RunChunk(*d, c);
     chunks++;
+  }
+  {
+    // No chunk is in flight (refresh_mu), and no delete between its two
+    // callbacks (its marks name groups by key): clean groups can go. The
+    // series -> groups cache points at groups, so it goes too (rebuilt on
+    // the next writes), hence only every kPruneInterval.
+    std::lock_guard<std::mutex> l(im.mu);
+    if (!im.pruned_once) {
+      im.pruned_once = true;
+      im.last_prune = now;
+    } else if (now - im.last_prune >= kPruneInterval && im.delete_marks.empty()) {
+      im.last_prune = now;
+      for (auto& [dbname, state] : im.dbs) {
+        bool erased = false;
+        for (auto& [id, cq] : state.cqs) {
+          erased |= std::erase_if(cq->groups, [](const auto& kv) {
+                      return kv.second->dirty.empty() && kv.second->inflight.empty();
+                    }) > 0;
+        }
+        if (erased) state.series_groups.clear();
+      }
+    }
   }
   return chunks;
 }
@@ -1066,6 +1187,7 @@ ContinuousQueryStats ContinuousQueries::Stats() {
   ContinuousQueryStats st;
   for (const auto& [db, state] : im.dbs) {
     st.queries += state.cqs.size();
+    for (const auto& [id, cq] : state.cqs) st.groups += cq->groups.size();
     for (const auto& [id, cq] : state.cqs)
       for (const auto& [key, g] : cq->groups)
         for (const auto& [a, b] : g->dirty)

@@ -9,6 +9,8 @@
 #include <map>
 #include <random>
 #include <set>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -16,6 +18,7 @@
 #include "absl/strings/str_format.h"
 
 #include "m2mdb/db.h"
+#include "m2mdb/log.h"
 #include "m2mdb/query/executor.h"
 #include "tests/support/test_util.h"
 
@@ -32,7 +35,13 @@ class CqTest : public ::testing::Test {
   void Open() {
     ContinuousQueryOptions co;
     co.background = false;
-    co.clock = [this] { return now_.load(); };
+    co.clock = [this] {
+      if (tick_budget_ > 0) {
+        tick_budget_--;
+        now_ += tick_;
+      }
+      return now_.load();
+    };
     co.max_windows_per_refresh = max_windows_;
     cqs_ = std::make_unique<ContinuousQueries>(co);
     Options o;
@@ -83,6 +92,9 @@ class CqTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::atomic<int64_t> now_{1000 * kSec};
+  // A clock that moves on by tick_ at each of its next tick_budget_ readings.
+  std::atomic<int64_t> tick_{0};
+  std::atomic<int> tick_budget_{0};
   int64_t max_windows_ = 1000;
   std::unique_ptr<ContinuousQueries> cqs_;
   std::unique_ptr<DB> db_;
@@ -112,6 +124,36 @@ TEST_F(CqTest, StatementsAsInfluxd) {
   EXPECT_EQ(
       Q("CREATE CONTINUOUS QUERY cq2 ON db BEGIN SELECT mean(value) INTO cpu FROM cpu GROUP BY time(1h) END"),
       R"j({"results":[{"statement_id":0,"error":"a continuous query cannot write INTO a measurement it reads (its rollup would invalidate itself)"}]})j");
+}
+
+TEST_F(CqTest, TimeZonesAreRefused) {
+  // Windows are marked and refreshed in UTC: with tz('Europe/Berlin') a late
+  // point refreshed the UTC day, which cut the local day after it in two and
+  // overwrote its rollup (count 24) with the count of its first hour (1).
+  Q("CREATE DATABASE db");
+  EXPECT_EQ(
+      Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT count(v) INTO r FROM m GROUP BY time(1d) "
+        "tz('Europe/Berlin') END"),
+      R"j({"results":[{"statement_id":0,"error":"continuous queries do not support tz() other than tz('UTC')"}]})j");
+  EXPECT_EQ(Q("CREATE CONTINUOUS QUERY u ON db BEGIN SELECT count(v) INTO r FROM m GROUP BY time(1d) "
+              "tz('UTC') END"),
+            R"({"results":[{"statement_id":0}]})");
+  // A definition stored before (now skipped at load) can still be dropped.
+  std::string key = "cq/def/";
+  for (std::string_view part : {std::string_view("db"), std::string_view("old")}) {
+    const uint32_t n = static_cast<uint32_t>(part.size());
+    key.append(reinterpret_cast<const char*>(&n), 4);
+    key.append(part);
+  }
+  ASSERT_OK(db_->PutAppMeta(key,
+                            "99\nCREATE CONTINUOUS QUERY old ON db BEGIN SELECT count(v) INTO db.autogen.r2 "
+                            "FROM db.autogen.m GROUP BY time(1d) tz('Europe/Berlin') END"));
+  Crash();
+  EXPECT_EQ(Q("SHOW CONTINUOUS QUERIES").find("old"), std::string::npos);
+  EXPECT_EQ(Q("DROP CONTINUOUS QUERY old ON db"), R"({"results":[{"statement_id":0}]})");
+  auto defs = db_->ListAppMeta("cq/def/");
+  ASSERT_TRUE(defs.ok());
+  EXPECT_EQ(defs->size(), 1u);  // u
 }
 
 TEST_F(CqTest, ShowIsNormalised) {
@@ -280,6 +322,141 @@ TEST_F(CqTest, RollupIntoAnotherRetentionPolicy) {
       Q("SELECT v FROM db.year.m WHERE time < 10s"),
       R"({"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","v"],"values":[[0,34.666666666666664]]}]}]})");
   EXPECT_EQ(cqs_->Stats().refresh_errors, 0u);
+}
+
+TEST_F(CqTest, RefreshFailuresAreLoggedOncePerInterval) {
+  // A dropped target fails the refresh of every group at every retry: with
+  // GROUP BY * over many series that was one warning per series every few
+  // seconds, for ever.
+  Q("CREATE DATABASE db");
+  Q("CREATE DATABASE tgt");
+  ASSERT_EQ(Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT count(v) INTO tgt.autogen.r FROM m GROUP BY "
+              "time(10s), * END"),
+            R"({"results":[{"statement_id":0}]})");
+  Q("DROP DATABASE tgt");
+  std::string lp;
+  for (int i = 0; i < 50; i++) absl::StrAppend(&lp, "m,h=", i, " v=1 1\n");
+  Write(lp);
+  std::vector<std::string> warnings;
+  SetLogSink([&](LogLevel level, std::string_view line) {
+    if (level == LogLevel::kWarning && line.find("refresh failed") != std::string_view::npos) {
+      warnings.emplace_back(line);
+    }
+  });
+  now_ = 100 * kSec;
+  Refresh();
+  EXPECT_EQ(cqs_->Stats().refresh_errors, 50u);
+  EXPECT_EQ(warnings.size(), 1u);
+  now_ = 200 * kSec;  // past every retry delay and the log interval
+  Refresh();
+  SetLogSink(nullptr);
+  EXPECT_EQ(cqs_->Stats().refresh_errors, 100u);
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_NE(warnings[1].find("(49 more failures not logged)"), std::string::npos) << warnings[1];
+}
+
+TEST_F(CqTest, DroppingAnotherPolicyKeepsRollupsWithoutRawData) {
+  // Rollups whose raw points are gone (expired with a short raw policy, or
+  // imported history) were deleted when any policy of the database was
+  // dropped: the drop dirtied every window of every continuous query, and a
+  // recomputed window without raw points loses its rollup.
+  Q("CREATE DATABASE db");
+  Q("CREATE RETENTION POLICY forever ON db DURATION INF REPLICATION 1");
+  Q("CREATE RETENTION POLICY tmp ON db DURATION 1h REPLICATION 1");
+  ASSERT_EQ(Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT mean(v) AS v INTO db.forever.r FROM m GROUP BY "
+              "time(10s) END"),
+            R"({"results":[{"statement_id":0}]})");
+  auto w = db_->WriteLineProtocol("db", "r v=5 100\n", {.precision = "s", .retention_policy = "forever"});
+  ASSERT_TRUE(w.ok()) << w.status();
+  now_ = 1000 * kSec;
+  Write("m v=1 500\n");
+  Refresh();
+  const std::string both =
+      R"({"results":[{"statement_id":0,"series":[{"name":"r","columns":["time","v"],"values":[[100,5],[500,1]]}]}]})";
+  ASSERT_EQ(Q("SELECT v FROM db.forever.r"), both);
+  ASSERT_EQ(Q("DROP RETENTION POLICY tmp ON db"), R"({"results":[{"statement_id":0}]})");
+  Refresh();
+  EXPECT_EQ(Q("SELECT v FROM db.forever.r"), both);
+  EXPECT_EQ(cqs_->Stats().pending_windows, 0u);
+}
+
+TEST_F(CqTest, TinyIntervalsDoNotSpinOnRangesIntoTheFuture) {
+  Q("CREATE DATABASE db");
+  ASSERT_EQ(Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT count(v) INTO r FROM m GROUP BY time(1ns) END"),
+            R"({"results":[{"statement_id":0}]})");
+  ASSERT_EQ(
+      Q("CREATE CONTINUOUS QUERY slow ON db BEGIN SELECT count(v) INTO r2 FROM m GROUP BY time(10s) END"),
+      R"({"results":[{"statement_id":0}]})");
+  now_ = 1000 * kSec;
+  Write("m v=1 100\nm v=1 5000\n");  // one write: its dirty range runs past now
+  tick_ = 1000;                      // ns per clock reading, as a real clock moves on
+  tick_budget_ = 200000;
+  auto chunks = cqs_->RefreshNow();
+  tick_budget_ = 0;
+  ASSERT_TRUE(chunks.ok()) << chunks.status();
+  EXPECT_LT(*chunks, 20u);
+  EXPECT_EQ(
+      Q("SELECT * FROM r"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"r","columns":["time","count"],"values":[[100,1]]}]}]})");
+  EXPECT_EQ(
+      Q("SELECT * FROM r2"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"r2","columns":["time","count"],"values":[[100,1]]}]}]})");
+}
+
+TEST_F(CqTest, DeletesWithoutUpperBoundDoNotStayDirtyForEver) {
+  // A delete without an upper time bound marked every group it touched
+  // dirty up to the end of time: refreshed one sliver per poll for ever
+  // (3000 series: a fifth of a CPU), with pending_windows stuck in the
+  // trillions.
+  Q("CREATE DATABASE db");
+  ASSERT_EQ(
+      Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT count(v) INTO r FROM m GROUP BY time(10s), * END"),
+      R"({"results":[{"statement_id":0}]})");
+  now_ = 1000 * kSec;
+  Write("m,h=a v=1 100\nm,h=a v=1 200\nm,h=b v=1 100\nm,h=b v=1 5000\n");
+  Refresh();
+  EXPECT_EQ(Q("DELETE FROM m WHERE h = 'a' AND time > 150s"), R"({"results":[{"statement_id":0}]})");
+  Refresh();
+  EXPECT_EQ(cqs_->Stats().pending_windows, 1u);  // b's window at 5000 s, not closed yet
+  EXPECT_EQ(
+      Q("SELECT count FROM r GROUP BY h"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"r","tags":{"h":"a"},"columns":["time","count"],"values":[[100,1]]},{"name":"r","tags":{"h":"b"},"columns":["time","count"],"values":[[100,1]]}]}]})");
+  // The future point still has its window marked, and is rolled up once
+  // it closes.
+  now_ = 6000 * kSec;
+  Refresh();
+  EXPECT_EQ(cqs_->Stats().pending_windows, 0u);
+  EXPECT_EQ(
+      Q("SELECT count FROM r WHERE h = 'b'"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"r","columns":["time","count"],"values":[[100,1],[5000,1]]}]}]})");
+}
+
+TEST_F(CqTest, CleanGroupsAreDroppedNowAndThen) {
+  // A group per series a CQ ever saw, kept for ever: with short-lived
+  // series (dropped) memory grew without bound, ~1 KB per series.
+  Q("CREATE DATABASE db");
+  ASSERT_EQ(
+      Q("CREATE CONTINUOUS QUERY c ON db BEGIN SELECT count(v) INTO r FROM m GROUP BY time(10s), * END"),
+      R"({"results":[{"statement_id":0}]})");
+  now_ = 1000 * kSec;
+  std::string lp;
+  for (int i = 0; i < 100; i++) absl::StrAppend(&lp, "m,id=", i, " v=1 100\n");
+  Write(lp);
+  Refresh();
+  EXPECT_EQ(cqs_->Stats().groups, 100u);
+  Q("DROP MEASUREMENT m");
+  now_ += 11 * 60 * kSec;
+  Refresh();
+  EXPECT_EQ(cqs_->Stats().groups, 0u);
+  EXPECT_EQ(cqs_->Stats().pending_windows, 0u);
+  // Writes after the prune find their (new) groups again.
+  Write("m,id=7 v=1 5000\nm,id=7 v=1 5001\n");
+  EXPECT_EQ(cqs_->Stats().groups, 1u);
+  now_ = 6000 * kSec;
+  Refresh();
+  EXPECT_EQ(
+      Q("SELECT count FROM r WHERE id = '7'"),
+      R"({"results":[{"statement_id":0,"series":[{"name":"r","columns":["time","count"],"values":[[5000,2]]}]}]})");
 }
 
 TEST_F(CqTest, MarksSurviveACrash) {

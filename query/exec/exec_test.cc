@@ -66,6 +66,26 @@ TEST_F(ExecTest, AggregateWithoutGroupByTimeIsAtEpoch) {
       R"("values":[["1970-01-01T00:00:00Z",2.75,15,3]]}]}]})");
 }
 
+TEST_F(ExecTest, DatabaseAndPolicyNamesAreInfluxdsValidNames) {
+  // influxd refuses names with '/', '\\', ".", "..", or a rune that is not
+  // printable (a line break, a tab, DEL, a no-break space); m2mdb created
+  // them all. Answers taken from influxd 1.6.
+  const std::string invalid = R"({"results":[{"statement_id":0,"error":"invalid name"}]})";
+  for (const char* q : {"CREATE DATABASE \"a/b\"", "CREATE DATABASE \"..\"", "CREATE DATABASE \".\"",
+                        "CREATE DATABASE \"a\\\\b\"", "CREATE DATABASE \"x\\ny\"", "CREATE DATABASE \"a\tb\"",
+                        "CREATE DATABASE \"a\x7f"
+                        "b\"",
+                        "CREATE DATABASE \"a\xc2\xa0"
+                        "b\"",
+                        "CREATE DATABASE d WITH NAME \"a/b\"",
+                        "CREATE RETENTION POLICY \"r\\nq\" ON t DURATION 1d REPLICATION 1",
+                        "CREATE RETENTION POLICY \"..\" ON t DURATION 1d REPLICATION 1"}) {
+    EXPECT_EQ(Q(q), invalid) << q;
+  }
+  EXPECT_EQ(Q("CREATE DATABASE \"x y \xc3\xa9\""), R"({"results":[{"statement_id":0}]})");
+  EXPECT_EQ(Q("CREATE DATABASE \"bad\xff\""), R"({"results":[{"statement_id":0}]})");  // U+FFFD in Go
+}
+
 TEST_F(ExecTest, SingleSelectorReturnsPointTime) {
   EXPECT_NE(Q("SELECT max(v) FROM cpu").find(R"(["1970-01-01T00:00:01.5Z",10])"), std::string::npos);
   EXPECT_NE(Q("SELECT min(v), max(v) FROM cpu").find(R"(["1970-01-01T00:00:00Z",-3,10])"), std::string::npos);

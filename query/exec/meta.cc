@@ -48,6 +48,40 @@ int64_t NormalisedShardDuration(int64_t shard, int64_t duration) {
 }
 
 // influxd 1.6's checks of a policy's durations, in its order and words.
+// influxd's meta.ValidName: not empty, "." or "..", no '/' or '\\', and
+// every rune printable (Go's unicode.IsPrint, here without its tables:
+// controls, separators other than ' ', format and private-use characters
+// are refused; invalid UTF-8 reads as U+FFFD, printable, as in Go).
+bool ValidName(std::string_view name) {
+  if (name.empty() || name == "." || name == ".." || name.find_first_of("/\\") != std::string_view::npos) {
+    return false;
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(name.data());
+  const auto* end = p + name.size();
+  while (p < end) {
+    uint32_t r = *p;
+    int n = r < 0x80 ? 0 : (r & 0xE0) == 0xC0 ? 1 : (r & 0xF0) == 0xE0 ? 2 : (r & 0xF8) == 0xF0 ? 3 : -1;
+    if (n < 0 || end - p <= n) {
+      p++;  // U+FFFD
+      continue;
+    }
+    r &= n == 0 ? 0x7F : (0x3F >> n);
+    bool ok = true;
+    for (int i = 1; i <= n; i++) {
+      if ((p[i] & 0xC0) != 0x80) ok = false;
+      r = (r << 6) | (p[i] & 0x3F);
+    }
+    p += ok ? n + 1 : 1;
+    if (!ok) continue;
+    if (r < 0x20 || (r >= 0x7F && r <= 0xA0) || r == 0xAD || r == 0x1680 || (r >= 0x2000 && r <= 0x200F) ||
+        (r >= 0x2028 && r <= 0x202F) || (r >= 0x205F && r <= 0x206F) || r == 0x3000 || r == 0xFEFF ||
+        (r >= 0xE000 && r <= 0xF8FF) || (r >= 0xFFF9 && r <= 0xFFFB)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Status CheckPolicyDurations(int64_t duration, int64_t shard) {
   if (duration != 0 && duration < kHour) {
     return absl::InvalidArgumentError("retention policy duration must be at least 1h0m0s");
@@ -204,6 +238,9 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
   if (const auto* s = st.As<CreateDatabaseStatement>()) {
     // influxd: without WITH, an existing database is left alone; with it,
     // see below.
+    if (!ValidName(s->name) || (!s->rp_name.empty() && !ValidName(s->rp_name))) {
+      return absl::InvalidArgumentError("invalid name");  // influxd's words
+    }
     DatabaseOptions o;
     o.name = s->name;
     o.retention_ns = s->duration_ns.value_or(0);
@@ -239,7 +276,7 @@ StatusOr<std::vector<ResultSeries>> RunMeta(const Statement& st, ExecContext* ct
     return out;
   }
   if (const auto* s = st.As<CreateRetentionPolicyStatement>()) {
-    if (s->name.empty()) return absl::InvalidArgumentError("invalid name");  // influxd's words
+    if (!ValidName(s->name)) return absl::InvalidArgumentError("invalid name");  // influxd's words
     RetentionPolicyInfo rp;
     rp.name = s->name;
     rp.duration_ns = s->duration_ns;

@@ -52,6 +52,11 @@ void AppendDouble(std::string* out, double d) {
 
 using Bindings = std::vector<std::pair<std::string_view, std::string_view>>;
 
+// Line protocol cannot escape a line break in a name: one in a value that
+// becomes a measurement, tag or field name (a client id, a user name, a
+// topic level, a JSON key) would start a line of the sender's choosing.
+bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
 // The value of `v` for this message; false if it is empty (a connection
 // without a user name, an empty level).
 bool Resolve(const Rules::Value& v, const Bindings& b, const Identity& id, std::string* out) {
@@ -78,15 +83,16 @@ bool Resolve(const Rules::Value& v, const Bindings& b, const Identity& id, std::
 // Appends the flattened members of a JSON object as line-protocol fields:
 // nested objects by path ("a.b"), numbers as floats (a device that sends 20
 // and then 20.5 must not hit a type conflict), booleans, strings; null and
-// arrays are skipped.
-void AppendJsonFields(const nlohmann::json& obj, const std::string& prefix, std::string_view time_key,
+// arrays are skipped. False if a key holds a line break.
+bool AppendJsonFields(const nlohmann::json& obj, const std::string& prefix, std::string_view time_key,
                       std::string* fields) {
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     const std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
     const auto& v = it.value();
     if (prefix.empty() && it.key() == time_key) continue;
+    if (HasLineBreak(key)) return false;
     if (v.is_object()) {
-      AppendJsonFields(v, key, time_key, fields);
+      if (!AppendJsonFields(v, key, time_key, fields)) return false;
       continue;
     }
     if (!v.is_number() && !v.is_boolean() && !v.is_string()) continue;
@@ -104,6 +110,7 @@ void AppendJsonFields(const nlohmann::json& obj, const std::string& prefix, std:
       fields->push_back('"');
     }
   }
+  return true;
 }
 
 }  // namespace
@@ -330,6 +337,10 @@ uint8_t Rules::Map(std::string_view topic, std::string_view payload, const Ident
     *error = "the rule's measurement is empty for this message";
     return 0x90;
   }
+  if (HasLineBreak(measurement)) {
+    *error = "the rule's measurement contains a line break for this message";
+    return 0x99;
+  }
   std::vector<std::pair<std::string, std::string>> tags;
   for (const auto& [k, v] : rule->tags) {
     std::string value;
@@ -338,6 +349,10 @@ uint8_t Rules::Map(std::string_view topic, std::string_view payload, const Ident
       // under the payload's own tag.
       *error = absl::StrCat("tag ", k, " of the rule is empty for this message (no user name?)");
       return 0x87;
+    }
+    if (HasLineBreak(value)) {
+      *error = absl::StrCat("tag ", k, " of the rule contains a line break for this message");
+      return 0x99;
     }
     tags.emplace_back(k, std::move(value));
   }
@@ -387,7 +402,10 @@ uint8_t Rules::Map(std::string_view topic, std::string_view payload, const Ident
         return 0x99;
       }
       std::string fields;
-      AppendJsonFields(j, "", rule->time_key, &fields);
+      if (!AppendJsonFields(j, "", rule->time_key, &fields)) {
+        *error = "a JSON member name contains a line break";
+        return 0x99;
+      }
       if (fields.empty()) {
         *error = "the JSON object has no number, boolean or string member";
         return 0x99;

@@ -74,6 +74,29 @@ TEST(MqttRules, MissingUsernameIsNotAuthorized) {
   EXPECT_EQ(rules.Map("t/x", "m v=1", {.username = "", .client_id = "c"}, &m, &why), 0x87);
 }
 
+TEST(MqttRules, LineBreaksInNamesCannotInjectPoints) {
+  // A client id, user name (free with a token), topic level or JSON key
+  // holding a line break became a second line-protocol line: a device
+  // could write a point under another device's identity tag.
+  MappedMessage m;
+  std::string why;
+  Rules lp = MustParse("dev/+d tag.device=%client_id\n");
+  EXPECT_EQ(lp.Map("dev/x", "m v=1 5", {.username = "", .client_id = "c1 v=1 1\nm,device=c2"}, &m, &why),
+            0x99);
+  EXPECT_EQ(lp.Map("dev/x", "m v=1 5", {.username = "", .client_id = "c1\r"}, &m, &why), 0x99);
+  Rules json = MustParse("j/+d measurement=+d format=json tag.user=%username\n");
+  EXPECT_EQ(json.Map("j/pump\nm,user=bob v=1 1\nx", R"({"v":1})", {.username = "alice", .client_id = "c"}, &m,
+                     &why),
+            0x99);
+  EXPECT_EQ(json.Map("j/pump", "{\"v\\nm,user=bob w\":1}", {.username = "alice", .client_id = "c"}, &m, &why),
+            0x99);
+  ASSERT_EQ(json.Map("j/pump", "{\"s\":\"a\\nb\"}", {.username = "alice", .client_id = "c"}, &m, &why), 0)
+      << why;  // a line break in a string value is fine: it is quoted
+  EXPECT_EQ(m.body, "pump,user=alice s=\"a\nb\"\n");
+  Rules value = MustParse("v/+d measurement=m format=value field=v tag.d=+d\n");
+  EXPECT_EQ(value.Map("v/a\nm,d=b", "1", {.username = "", .client_id = "c"}, &m, &why), 0x99);
+}
+
 TEST(MqttRules, SingleValuePayloads) {
   Rules rules = MustParse("meter/+id db=energy measurement=power field=watts format=value tag.meter=+id\n");
   MappedMessage m;

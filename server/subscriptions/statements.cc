@@ -232,6 +232,10 @@ class Parser {
     }
     pos_++;
     for (;;) {
+      if (st.destinations.size() == kMaxDestinations) {
+        return absl::InvalidArgumentError(absl::StrCat("error parsing query: a subscription has at most ",
+                                                       kMaxDestinations, " destinations"));
+      }
       ASSIGN_OR_RETURN(std::string d, String());
       st.destinations.push_back(std::move(d));
       if (!IsPunct(",")) break;

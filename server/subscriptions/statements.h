@@ -16,6 +16,7 @@
 #ifndef M2MDB_SERVER_SUBSCRIPTIONS_STATEMENTS_H_
 #define M2MDB_SERVER_SUBSCRIPTIONS_STATEMENTS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -44,6 +45,10 @@ struct BacklogLimits {
 // Bounds of VERIFY EVERY's interval and window (beyond them the waits and
 // nanosecond ranges would overflow).
 inline constexpr int64_t kMaxVerifyEverySeconds = 366 * 86400;
+// Each destination of ALL has a sender thread and a copy of the definition
+// (with every destination): 40 000 destinations in one statement took more
+// than 6 GB before the first thread started.
+inline constexpr size_t kMaxDestinations = 64;
 inline constexpr int64_t kMaxVerifyWindowSeconds = 3660LL * 86400;
 
 struct VerifySchedule {

@@ -2,6 +2,7 @@
 // (each expected message was taken from influxd 1.6.7's answer).
 #include "server/subscriptions/statements.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace m2mdb::server {
@@ -28,6 +29,22 @@ TEST(SubscriptionStatements, CreateShowDropParse) {
   EXPECT_EQ((*s)[2].kind, K::kDrop);
   EXPECT_EQ((*s)[2].name, "s x");
   EXPECT_EQ((*s)[2].retention_policy, "");
+}
+
+TEST(SubscriptionStatements, DestinationsAreBounded) {
+  // One thread and one copy of the definition per destination: 40 000 of
+  // them took more than 6 GB. 64 are enough for any fan-out.
+  auto create = [](int n) {
+    std::string q = "CREATE SUBSCRIPTION s ON db DESTINATIONS ALL ";
+    for (int i = 0; i < n; i++) absl::StrAppend(&q, i ? ", " : "", "'http://127.0.0.1:", 1000 + i, "'");
+    return ParseSubscriptionStatements(q);
+  };
+  auto ok = create(64);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ((*ok)[0].destinations.size(), 64u);
+  auto bad = create(65);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "error parsing query: a subscription has at most 64 destinations");
 }
 
 TEST(SubscriptionStatements, BacklogAndWhenFullClauses) {

@@ -183,9 +183,11 @@ class HttpSide : public VerifySide {
 using SeriesHour = std::tuple<std::string, std::string, int64_t>;
 using Counts = std::map<SeriesHour, std::map<std::string, int64_t>>;
 
+// Length-prefixed: as "k=v," text, {a="x,c=y", c=""} and {a="x", c="y,c="}
+// were one key, and one of the two series went unchecked.
 std::string TagKey(const Tags& tags) {
   std::string out;
-  for (const auto& [k, v] : tags) absl::StrAppend(&out, k, "=", v, ",");
+  for (const auto& [k, v] : tags) absl::StrAppend(&out, k.size(), ":", k, v.size(), ":", v);
   return out;
 }
 

@@ -117,6 +117,23 @@ TEST(SubscriptionVerify, EqualSidesDifferInNothing) {
   EXPECT_EQ(r.start_ns % kVerifyHourNs, 0);  // rounded down to the hour
 }
 
+TEST(SubscriptionVerify, TagSetsThatPrintAlikeAreTwoSeries) {
+  // The series were keyed by "k=v," text: {a="x,c=y", c=""} and
+  // {a="x", c="y,c="} were one key, so one of them missing at the
+  // destination went unseen.
+  Engine src, dst;
+  src.Write(absl::StrCat("m,a=x\\,c\\=y v=1 ", kBase, "\nm,a=x,c=y\\,c\\= v=1 ", kBase, "\n"));
+  dst.Write(absl::StrCat("m,a=x,c=y\\,c\\= v=1 ", kBase, "\n"));
+  auto a = LocalVerifySide(src.db());
+  auto b = LocalVerifySide(dst.db());
+  VerifyReport r = Verify(a.get(), b.get(), Range(true));
+  EXPECT_EQ(r.error, "");
+  EXPECT_EQ(r.hours_checked, 2u);
+  EXPECT_EQ(r.hours_differing, 1u);
+  EXPECT_EQ(r.hours_resent, 1u);
+  EXPECT_EQ(dst.Dump("SELECT count(v) FROM m GROUP BY *"), src.Dump("SELECT count(v) FROM m GROUP BY *"));
+}
+
 TEST(SubscriptionVerify, FindsMissingHoursAndResendRepairsThemExactly) {
   Engine src, dst;
   src.Write(Points());

@@ -97,6 +97,66 @@ class PythonClient(unittest.TestCase):
             self.assertEqual(0, s.stop())
 
 
+class Policies(unittest.TestCase):
+    def test_measurement_target_reads_the_source_policy(self):
+        # INTO :MEASUREMENT of another policy: the refresh must read the
+        # source policy of the CQ, not the database's default (which is the
+        # target here; the raw points were never rolled up).
+        s = server_test.Server("cq-rp", extra=CQ_FLAGS)
+        try:
+            self.assertNotIn("error", query(s, "CREATE RETENTION POLICY week ON t DURATION 7d REPLICATION 1"))
+            self.assertNotIn("error", query(
+                s, "CREATE CONTINUOUS QUERY c1 ON t BEGIN SELECT mean(v) INTO t.autogen.:MEASUREMENT "
+                   "FROM t.week./.*/ GROUP BY time(1m), * END"))
+            now = int(time.time())
+            base = now - now % 60 - 600
+            st, _, body = s.request("POST", "/write?db=t&rp=week&precision=s",
+                                    ("m,h=a v=1 %d\nm,h=a v=3 %d" % (base, base + 1)).encode())
+            self.assertEqual(204, st, body)
+            self.assertTrue(wait_for(lambda: rows(query(s, "SELECT mean FROM t.autogen.m GROUP BY *"))
+                                     == {((("h", "a"),), base): {"mean": 2}}, timeout=10),
+                            query(s, "SELECT * FROM t.autogen.m GROUP BY *"))
+        finally:
+            self.assertEqual(0, s.stop())
+
+
+class ConcurrentDdl(unittest.TestCase):
+    def test_create_racing_drop_database_leaves_nothing(self):
+        # CREATE CONTINUOUS QUERY / SUBSCRIPTION checked the database, a
+        # concurrent DROP DATABASE removed what it had, then the create was
+        # stored: it outlived the database (invisible) and came back with a
+        # database of the same name. (150 rounds: ~20 orphans of each.)
+        import threading
+        s = server_test.Server("cq-ddl", extra=CQ_FLAGS)
+        try:
+            def q(text):
+                st, _, body = s.request("POST", "/query?" + urllib.parse.urlencode({"q": text}))
+                return json.loads(body)
+            orphans = []
+            for i in range(60):
+                db = "r%d" % i
+                q("CREATE DATABASE " + db)
+                ts = [threading.Thread(target=q, args=(
+                          "CREATE CONTINUOUS QUERY c ON %s BEGIN SELECT count(v) INTO x FROM m GROUP BY time(1m) END"
+                          % db,)),
+                      threading.Thread(target=q, args=(
+                          "CREATE SUBSCRIPTION s ON %s DESTINATIONS ALL 'http://127.0.0.1:1'" % db,)),
+                      threading.Thread(target=q, args=("DROP DATABASE " + db,))]
+                for t in ts:
+                    t.start()
+                for t in ts:
+                    t.join()
+                q("CREATE DATABASE " + db)
+                for what in ("CONTINUOUS QUERIES", "SUBSCRIPTIONS"):
+                    for series in q("SHOW " + what)["results"][0].get("series", []):
+                        if series["name"] == db and series.get("values"):
+                            orphans.append((db, what))
+                q("DROP DATABASE " + db)
+            self.assertEqual([], orphans)
+        finally:
+            self.assertEqual(0, s.stop())
+
+
 AGGS = "count(v), sum(v), mean(v), min(v), max(v), first(v), last(v), percentile(v, 90)"
 
 

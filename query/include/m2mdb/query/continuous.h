@@ -56,6 +56,7 @@ struct ContinuousQueryOptions {
 struct ContinuousQueryStats {
   uint64_t queries = 0;          // defined continuous queries
   uint64_t pending_windows = 0;  // dirty windows not yet refreshed (approximate for wide ranges)
+  uint64_t groups = 0;           // groups (rollup series) held in memory
   uint64_t refreshes = 0;        // chunks recomputed since Attach
   uint64_t windows_refreshed = 0;
   uint64_t refresh_errors = 0;
