@@ -80,6 +80,16 @@ TEST_F(WalFeedTest, ChangesHoldExactlyTheAcceptedLinesWithExplicitNanosecondTime
             "cpu,host=b\\ c,z=\"q\" v=2.5,s=\"x\\\"y\",i=-3i,u=4u,b=true 1234567890000000000\n");
 }
 
+TEST_F(WalFeedTest, KeysAreForwardedAsWrittenEscapesAndTagOrderIncluded) {
+  // The key is copied as written (not re-escaped from the parsed tags): the
+  // same series for the destination's parser, tags in the writer's order.
+  Write("db",
+        "m\\,x\\ y,z=1,a=b\\,c\\=d\\ e v=1 5\n"
+        "m\\,x\\ y,a=b\\,c\\=d\\ e,z=1 v=2 6\n");
+  EXPECT_EQ(ReadAll(1), std::vector<std::string>{"db|m\\,x\\ y,z=1,a=b\\,c\\=d\\ e v=1 5\n"
+                                                 "m\\,x\\ y,a=b\\,c\\=d\\ e,z=1 v=2 6\n"});
+}
+
 TEST_F(WalFeedTest, TypedPointsAreRenderedAsLineProtocol) {
   Point p;
   p.measurement = "m m";

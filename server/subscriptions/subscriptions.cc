@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <optional>
 #include <random>
@@ -15,6 +17,7 @@
 #include <thread>
 #include <utility>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "absl/strings/ascii.h"
@@ -116,8 +119,14 @@ class Lane {
   ~Lane() { Stop(); }
 
   void Start() {
-    thread_ = std::thread([this] { Run(); });
-    prep_thread_ = std::thread([this] { Prepare(); });
+    thread_ = std::thread([this] {
+      LowerPriority();
+      Run();
+    });
+    prep_thread_ = std::thread([this] {
+      LowerPriority();
+      Prepare();
+    });
   }
   void Stop() {
     {
@@ -151,6 +160,14 @@ class Lane {
  private:
   enum class Outcome { kSent, kRetry, kDeadLetter };
   enum class Delivery { kDone, kStopped, kOverBound };
+
+  // Linux: a thread's nice value is its own (setpriority on its tid).
+  void LowerPriority() {
+    if (options_.sender_nice <= 0) return;
+    if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), options_.sender_nice) != 0) {
+      LogWarning("subscription ", def_.name, ": cannot lower the sender's priority: ", std::strerror(errno));
+    }
+  }
 
   // Sleeps up to `ms` or until Stop; false when stopping.
   bool Wait(int64_t ms) {

@@ -53,6 +53,12 @@ struct SubscriptionOptions {
   // zlib level of the request bodies: 1 costs the gateway's CPU a third of
   // zlib's default for bodies ~15 % larger (docs/benchmarks.md).
   int gzip_level = 1;
+  // The nice value of the lanes' threads (0-19): when the CPU is short,
+  // local ingest keeps the CPU and the sender falls behind (its backlog
+  // grows) rather than the other way round; with nothing else to run it
+  // goes at full speed. 10: CFS gives it ~10 % of a core next to one busy
+  // ingest thread (docs/edge.md).
+  int sender_nice = 10;
   // Retry backoff: doubling from min to max, with jitter.
   int backoff_min_ms = 100;
   int backoff_max_ms = 30000;
