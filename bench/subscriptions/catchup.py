@@ -157,6 +157,7 @@ def main():
         time.sleep(0.05)
     t_catch = time.time() - t0
     cpu_catch = src.cpu() - cpu0
+    cpu_dst = late.cpu()
     got = late.count()
     late.stop()
     src.stop()
@@ -175,8 +176,9 @@ def main():
           (mean([r for r, _ in sub]) / r_plain, mean([c for _, c in sub]) / c_plain))
     print("local ingest during the outage:     %.0f lines/s" % r_out)
     print("catch-up after the outage:          %.0f lines/s (%.2f s, %d of %d readings rows), ratio to local "
-          "ingest %.2f; source CPU %.2f us/line" %
-          (lines3 / t_catch, t_catch, got, n3, (lines3 / t_catch) / r_plain, cpu_catch * 1e6 / lines3))
+          "ingest %.2f" % (lines3 / t_catch, t_catch, got, n3, (lines3 / t_catch) / r_plain))
+    print("  CPU during catch-up: source %.2f us/line (%.0f %% of a core), destination %.2f us/line (%.0f %%)" %
+          (cpu_catch * 1e6 / lines3, 100 * cpu_catch / t_catch, cpu_dst * 1e6 / lines3, 100 * cpu_dst / t_catch))
 
 
 if __name__ == "__main__":

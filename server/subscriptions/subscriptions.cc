@@ -161,12 +161,15 @@ class Lane {
   enum class Outcome { kSent, kRetry, kDeadLetter };
   enum class Delivery { kDone, kStopped, kOverBound };
 
-  // Linux: a thread's nice value is its own (setpriority on its tid).
+  // Linux: a thread's nice value is its own (setpriority on its tid); it
+  // is raised by sender_nice over the server's.
   void LowerPriority() {
     if (options_.sender_nice <= 0) return;
-    if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), options_.sender_nice) != 0) {
-      LogWarning("subscription ", def_.name, ": cannot lower the sender's priority: ", std::strerror(errno));
-    }
+    const id_t tid = static_cast<id_t>(::gettid());
+    errno = 0;
+    const int now = ::getpriority(PRIO_PROCESS, tid);
+    if (errno == 0 && ::setpriority(PRIO_PROCESS, tid, std::min(19, now + options_.sender_nice)) == 0) return;
+    LogWarning("subscription ", def_.name, ": cannot lower the sender's priority: ", std::strerror(errno));
   }
 
   // Sleeps up to `ms` or until Stop; false when stopping.
