@@ -90,6 +90,21 @@ TEST_F(WalFeedTest, KeysAreForwardedAsWrittenEscapesAndTagOrderIncluded) {
                                                  "m\\,x\\ y,a=b\\,c\\=d\\ e,z=1 v=2 6\n"});
 }
 
+TEST_F(WalFeedTest, FieldsAreForwardedAsWrittenUnlessTheParserDroppedOrMergedSome) {
+  Write("db",
+        "a v=1.50,b=T,f=1e3,s=\"x y\\\" z,w=1\",k\\ x=2i 1\n"  // as written, string with spaces and escapes
+        "b x=1,x=2 2\n"                                        // duplicate key: the parser keeps the last
+        "c time=5,v=3 3\n"                                     // a "time" field: dropped
+        "d v=4  4\r\n");                                       // two blanks before the time, CRLF
+  auto got = ReadAll(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0],
+            "db|a v=1.50,b=T,f=1e3,s=\"x y\\\" z,w=1\",k\\ x=2i 1\n"
+            "b x=2 2\n"
+            "c v=3 3\n"
+            "d v=4 4\n");
+}
+
 TEST_F(WalFeedTest, TypedPointsAreRenderedAsLineProtocol) {
   Point p;
   p.measurement = "m m";
