@@ -104,7 +104,7 @@ def main():
     p.add_argument("--work", required=True)
     p.add_argument("--duration", default="1h")
     p.add_argument("--scale", type=int, default=100)
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=3, help="0: the catch-up only")
     p.add_argument("--pin", action="store_true")
     args = p.parse_args()
     os.makedirs(args.work, exist_ok=True)
@@ -165,15 +165,20 @@ def main():
     def mean(xs):
         return sum(xs) / len(xs)
 
-    r_plain = mean([r for r, _ in plain])
-    c_plain = mean([c for _, c in plain])
     print("lines per load: %d; %d rounds; pinned: %s" % (lines3, args.rounds, "yes" if args.pin else "no"))
-    print("local ingest, no subscription:      %s lines/s; source CPU %s us/line" %
-          (", ".join("%.0f" % r for r, _ in plain), ", ".join("%.2f" % c for _, c in plain)))
-    print("local ingest, active subscription:  %s lines/s; source CPU %s us/line" %
-          (", ".join("%.0f" % r for r, _ in sub), ", ".join("%.2f" % c for _, c in sub)))
-    print("ratios (active / none, means):      ingest rate %.2f, source CPU per line %.2f" %
-          (mean([r for r, _ in sub]) / r_plain, mean([c for _, c in sub]) / c_plain))
+    if plain:
+        r_plain = mean([r for r, _ in plain])
+        c_plain = mean([c for _, c in plain])
+        print("local ingest, no subscription:      %s lines/s; source CPU %s us/line" %
+              (", ".join("%.0f" % r for r, _ in plain), ", ".join("%.2f" % c for _, c in plain)))
+        print("local ingest, active subscription:  %s lines/s; source CPU %s us/line" %
+              (", ".join("%.0f" % r for r, _ in sub), ", ".join("%.2f" % c for _, c in sub)))
+        print("ratios (active / none, means):      ingest rate %.2f, source CPU per line %.2f" %
+              (mean([r for r, _ in sub]) / r_plain, mean([c for _, c in sub]) / c_plain))
+    else:
+        # --rounds 0: the outage's load (the sender only retrying) is the
+        # local ingest rate of reference.
+        r_plain = r_out
     print("local ingest during the outage:     %.0f lines/s" % r_out)
     print("catch-up after the outage:          %.0f lines/s (%.2f s, %d of %d readings rows), ratio to local "
           "ingest %.2f" % (lines3 / t_catch, t_catch, got, n3, (lines3 / t_catch) / r_plain))
