@@ -330,6 +330,7 @@ class Lane {
           // Only records of other databases: one cursor move for them all.
           ready_.back().next_seq = b.next_seq;
           ready_.back().wal_bytes += b.wal_bytes;
+          ready_wal_bytes_ += b.wal_bytes;
         } else {
           ready_bytes_ += b.body.size();
           ready_wal_bytes_ += b.wal_bytes;

@@ -168,6 +168,29 @@ class Pipeline(unittest.TestCase):
             gate.close()
             dst.stop()
 
+    def test_writes_to_other_databases_behind_a_batch_in_flight_keep_the_backlog_exact(self):
+        dst = st.Server("pipe-other-dst", extra=["--create-db", "d"])
+        gate = Gate(dst.port, delay=0.5)  # batches of d stay in flight a while
+        src = st.Server("pipe-other-src", extra=["--create-db", "d", "--create-db", "other"])
+        try:
+            src.ok("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL '%s' BACKLOG 64MiB WHEN FULL REFUSE WRITES" %
+                   gate.url())
+            for i in range(3):
+                self.assertEqual(204, src.write("d", "m,dev=d0 v=%d %d\n" % (i, i + 1))[0])
+                # Records the lane skips, read ahead (and merged) while the
+                # batch of d is in flight.
+                for j in range(30):
+                    self.assertEqual(204, src.write("other", "x v=%d %d\n" % (j, j + 1))[0])
+                    time.sleep(0.01)
+            st.wait_for(lambda: dst.count("d") == 3, what="the points of d")
+            st.wait_for(lambda: src.subscriptions()["s"]["backlog_bytes"] == 0, what="an empty backlog")
+            self.assertEqual(204, src.write("d", "m,dev=d0 v=9 9\n")[0])  # not refused
+            st.wait_for(lambda: dst.count("d") == 4, what="the last point")
+        finally:
+            src.stop()
+            gate.close()
+            dst.stop()
+
 
 def main():
     p = argparse.ArgumentParser()
