@@ -39,7 +39,7 @@ kill $SRC
 wait $SRC || true
 kill $DST
 wait $DST || true
-callgrind_annotate --inclusive=yes "$W/callgrind.out" >"$W/annotate.txt" 2>/dev/null
+callgrind_annotate --inclusive=yes --threshold=100 "$W/callgrind.out" >"$W/annotate.txt" 2>/dev/null
 # Inclusive instructions of the first function whose name matches $1.
 ir() { grep -m1 -E "$1" "$W/annotate.txt" | awk '{gsub(",", "", $1); print $1}'; }
 per_line() { awk -v a="${1:-0}" -v n="$LINES" 'BEGIN { printf "%.0f", a / n }'; }

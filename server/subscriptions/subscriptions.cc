@@ -186,7 +186,8 @@ class Lane {
   // Batches are read, rendered and gzipped ahead by the preparer thread
   // (Prepare) while the sender thread (Run) has the previous one in flight:
   // the destination's time and ours overlap, on the one connection. At most
-  // this many wait, so a kill -9 resends at most them and the one in flight.
+  // this many wait (a lane holds ~3 batches with the one in flight); none is
+  // posted before the one ahead of it was delivered and its cursor saved.
   static constexpr size_t kAheadBatches = 2;
   static constexpr uint64_t kAheadBytes = 2 << 20;
 
