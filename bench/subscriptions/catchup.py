@@ -106,6 +106,8 @@ def main():
     p.add_argument("--scale", type=int, default=100)
     p.add_argument("--rounds", type=int, default=3, help="0: the catch-up only")
     p.add_argument("--pin", action="store_true")
+    p.add_argument("--busy-rounds", type=int, default=0,
+                   help="rounds of local ingest while the sender catches up, each with a control")
     args = p.parse_args()
     os.makedirs(args.work, exist_ok=True)
 
@@ -160,6 +162,34 @@ def main():
     cpu_dst = late.cpu()
     got = late.count()
     late.stop()
+    src.query("DROP SUBSCRIPTION late ON bench")
+    day += 1
+
+    # 3. Local ingest while the sender is busy catching up: a load into a
+    # subscription whose destination is down (the sender idles, retrying),
+    # then the destination is started and a second load runs while the
+    # sender delivers the first. Control rounds leave the destination down
+    # during the second load. Ratio: second load's rate / first's.
+    busy, control = [], []
+    for _ in range(args.busy_rounds):
+        for with_busy in (True, False):
+            port = free_port()
+            rows0 = src.count()
+            src.query("CREATE SUBSCRIPTION b ON bench DESTINATIONS ALL 'http://127.0.0.1:%d'" % port)
+            _, ra, _ = timed_load(src.port, base + day * 86400)
+            day += 1
+            d = Server(args, "dst-busy", port, cpu=1) if with_busy else None
+            _, rb, _ = timed_load(src.port, base + day * 86400)
+            day += 1
+            if d is None:
+                d = Server(args, "dst-busy", port, cpu=1)
+            rows = src.count() - rows0
+            deadline = time.time() + 600
+            while d.count() < rows and time.time() < deadline:
+                time.sleep(0.1)
+            d.stop()
+            src.query("DROP SUBSCRIPTION b ON bench")
+            (busy if with_busy else control).append(rb / ra)
     src.stop()
 
     def mean(xs):
@@ -179,6 +209,10 @@ def main():
         # --rounds 0: the outage's load (the sender only retrying) is the
         # local ingest rate of reference.
         r_plain = r_out
+    if busy:
+        print("ingest while the sender catches up / before (rate ratios): %s; control (sender idle): %s; "
+              "means %.2f / %.2f = %.2f" % (", ".join("%.2f" % x for x in busy), ", ".join("%.2f" % x for x in control),
+                                           mean(busy), mean(control), mean(busy) / mean(control)))
     print("local ingest during the outage:     %.0f lines/s" % r_out)
     print("catch-up after the outage:          %.0f lines/s (%.2f s, %d of %d readings rows), ratio to local "
           "ingest %.2f" % (lines3 / t_catch, t_catch, got, n3, (lines3 / t_catch) / r_plain))
