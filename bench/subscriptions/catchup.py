@@ -168,8 +168,9 @@ def main():
     # 3. Local ingest while the sender is busy catching up: a load into a
     # subscription whose destination is down (the sender idles, retrying),
     # then the destination is started and a second load runs while the
-    # sender delivers the first. Control rounds leave the destination down
-    # during the second load. Ratio: second load's rate / first's.
+    # sender delivers the first. Control rounds leave the subscription's
+    # destination down during the second load. Ratio: second load's rate /
+    # first's.
     busy, control = [], []
     for _ in range(args.busy_rounds):
         for with_busy in (True, False):
@@ -178,10 +179,14 @@ def main():
             src.query("CREATE SUBSCRIPTION b ON bench DESTINATIONS ALL 'http://127.0.0.1:%d'" % port)
             _, ra, _ = timed_load(src.port, base + day * 86400)
             day += 1
-            d = Server(args, "dst-busy", port, cpu=1) if with_busy else None
+            # Control: a destination on another port, so that both kinds of
+            # round start a server between the loads (the source's flush of
+            # the first load runs meanwhile) but only one sender is busy.
+            d = Server(args, "dst-busy", port if with_busy else free_port(), cpu=1)
             _, rb, _ = timed_load(src.port, base + day * 86400)
             day += 1
-            if d is None:
+            if not with_busy:
+                d.stop()
                 d = Server(args, "dst-busy", port, cpu=1)
             rows = src.count() - rows0
             deadline = time.time() + 600

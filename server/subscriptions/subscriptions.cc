@@ -119,10 +119,9 @@ class Lane {
   ~Lane() { Stop(); }
 
   void Start() {
-    thread_ = std::thread([this] {
-      LowerPriority();
-      Run();
-    });
+    // The posting thread keeps the server's priority: it uses little CPU,
+    // and each wake-up it waits for delays the next request.
+    thread_ = std::thread([this] { Run(); });
     prep_thread_ = std::thread([this] {
       LowerPriority();
       Prepare();
@@ -161,8 +160,9 @@ class Lane {
   enum class Outcome { kSent, kRetry, kDeadLetter };
   enum class Delivery { kDone, kStopped, kOverBound };
 
-  // Linux: a thread's nice value is its own (setpriority on its tid); it
-  // is raised by sender_nice over the server's.
+  // The preparer's CPU (reading the WAL back, gzip) is what competes with
+  // local ingest. Linux: a thread's nice value is its own (setpriority on
+  // its tid); it is raised by sender_nice over the server's.
   void LowerPriority() {
     if (options_.sender_nice <= 0) return;
     const id_t tid = static_cast<id_t>(::gettid());

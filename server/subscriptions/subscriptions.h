@@ -50,14 +50,15 @@ struct SubscriptionOptions {
   // Lines and bytes per batch.
   uint64_t batch_lines = 5000;
   uint64_t batch_bytes = 1 << 20;
-  // zlib level of the request bodies: 1 takes ~40 % of the default (6)'s
-  // CPU for bodies ~40 % larger (iot set, docs/benchmarks.md).
+  // zlib level of the request bodies: 1 takes half the instructions of
+  // zlib's default (6) for bodies ~40 % larger (iot set, docs/benchmarks.md).
   int gzip_level = 1;
-  // Added to the nice value of the lanes' threads (capped at 19): when the
-  // CPU is short, local ingest keeps it and the sender falls behind (its
-  // backlog grows) rather than the other way round; with the CPU idle the
-  // sender goes at full speed. 10: CFS gives it ~10 % of a core next to one
-  // busy ingest thread (docs/edge.md).
+  // Added to the nice value of each lane's preparing thread (capped at 19),
+  // which reads the WAL back and gzips; the posting thread keeps the
+  // server's priority. When the CPU is short, local ingest keeps it and the
+  // sender falls behind (its backlog grows) rather than the other way round;
+  // with the CPU idle the sender goes at full speed. 10: CFS gives it ~10 %
+  // of a core next to one busy ingest thread (docs/edge.md).
   int sender_nice = 10;
   // Retry backoff: doubling from min to max, with jitter.
   int backoff_min_ms = 100;
