@@ -3,7 +3,7 @@
 and the catch-up rate after an outage (docs/benchmarks.md, "Subscriptions").
 
   bench/subscriptions/catchup.py --bin build/bin/m2mdb --bench build/bin/m2mdb-bench \\
-      --work /tmp/sub-bench [--duration 1h] [--scale 100] [--rounds 3] [--pin]
+      --work /tmp/sub-bench [--duration 1h] [--scale 100] [--rounds 3] [--busy-rounds 0] [--pin]
 
 Runs of `m2mdb-bench load` (iot set) into a source server, in one process so
 the ratios compare like with like on a loaded machine:
@@ -15,6 +15,8 @@ the ratios compare like with like on a loaded machine:
      the write path, less noisy than wall-clock rates on a shared machine.
   2. a subscription to a destination that is down (the "outage"), then the
      destination is started and the time until it holds every point is taken.
+  3. `--busy-rounds` times: a load while the sender catches up the previous
+     one, against control rounds whose sender is idle.
 `--pin`: the source server and the load tool on CPU 0, the destinations on
 CPU 1 (taskset), so that a destination's own ingest does not take the
 source's core.
