@@ -152,6 +152,8 @@ class Pipeline(unittest.TestCase):
             time.sleep(3.0)  # the held request 2 reaches the destination
             src = st.Server("pipe-kill-src", fresh=False)
             st.wait_for(lambda: dst.count("d") == n, timeout=120, what="every point after the restart")
+            # The held request is recorded once forwarded (later on a loaded machine).
+            st.wait_for(lambda: any(k == 2 for k, _, _ in gate.requests()), what="request 2 recorded")
             reqs = gate.requests()
             # The restarted sender starts at the saved cursor, the batch that
             # was in flight: sent again (its bounds may differ, as the WAL
