@@ -48,8 +48,8 @@ std::string Gunzip(std::string_view in, uint64_t limit, std::string* out, bool* 
   return err;
 }
 
-Gzipper::Gzipper() {
-  ok_ = deflateInit2(&z_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+Gzipper::Gzipper(int level) {
+  ok_ = deflateInit2(&z_, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
 }
 
 Gzipper::~Gzipper() {

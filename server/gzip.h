@@ -21,7 +21,8 @@ std::string Gunzip(std::string_view in, uint64_t limit, std::string* out, bool* 
 // A gzip stream written in pieces (chunked responses) or at once.
 class Gzipper {
  public:
-  Gzipper();
+  // `level`: zlib's 1 (fastest) to 9; the default is zlib's (6).
+  explicit Gzipper(int level = Z_DEFAULT_COMPRESSION);
   ~Gzipper();
   Gzipper(const Gzipper&) = delete;
   Gzipper& operator=(const Gzipper&) = delete;

@@ -80,6 +80,31 @@ TEST_F(WalFeedTest, ChangesHoldExactlyTheAcceptedLinesWithExplicitNanosecondTime
             "cpu,host=b\\ c,z=\"q\" v=2.5,s=\"x\\\"y\",i=-3i,u=4u,b=true 1234567890000000000\n");
 }
 
+TEST_F(WalFeedTest, KeysAreForwardedAsWrittenEscapesAndTagOrderIncluded) {
+  // The key is copied as written (not re-escaped from the parsed tags): the
+  // same series for the destination's parser, tags in the writer's order.
+  Write("db",
+        "m\\,x\\ y,z=1,a=b\\,c\\=d\\ e v=1 5\n"
+        "m\\,x\\ y,a=b\\,c\\=d\\ e,z=1 v=2 6\n");
+  EXPECT_EQ(ReadAll(1), std::vector<std::string>{"db|m\\,x\\ y,z=1,a=b\\,c\\=d\\ e v=1 5\n"
+                                                 "m\\,x\\ y,a=b\\,c\\=d\\ e,z=1 v=2 6\n"});
+}
+
+TEST_F(WalFeedTest, FieldsAreForwardedAsWrittenUnlessTheParserDroppedOrMergedSome) {
+  Write("db",
+        "a v=1.50,b=T,f=1e3,s=\"x y\\\" z,w=1\",k\\ x=2i 1\n"  // as written, string with spaces and escapes
+        "b x=1,x=2 2\n"                                        // duplicate key: the parser keeps the last
+        "c time=5,v=3 3\n"                                     // a "time" field: dropped
+        "d v=4  4\r\n");                                       // two blanks before the time, CRLF
+  auto got = ReadAll(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0],
+            "db|a v=1.50,b=T,f=1e3,s=\"x y\\\" z,w=1\",k\\ x=2i 1\n"
+            "b x=2 2\n"
+            "c v=3 3\n"
+            "d v=4 4\n");
+}
+
 TEST_F(WalFeedTest, TypedPointsAreRenderedAsLineProtocol) {
   Point p;
   p.measurement = "m m";

@@ -274,12 +274,18 @@ void AppendPointAsLineProtocol(const Point& p, std::string* out) {
 
 void AppendParsedPointAsLineProtocol(const lineproto::Point& p, std::string* out) {
   char num[64];
-  lineproto::AppendEscapedMeasurement(out, p.measurement);
-  for (const lineproto::Tag& t : p.tags) {
-    out->push_back(',');
-    lineproto::AppendEscapedKey(out, t.key);
-    out->push_back('=');
-    lineproto::AppendEscapedKey(out, t.value);
+  if (!p.series_raw.empty()) {
+    // The same series for any parser (tag order aside); escaping the tags
+    // again cost the subscription sender as much as parsing the line.
+    out->append(p.series_raw);
+  } else {
+    lineproto::AppendEscapedMeasurement(out, p.measurement);
+    for (const lineproto::Tag& t : p.tags) {
+      out->push_back(',');
+      lineproto::AppendEscapedKey(out, t.key);
+      out->push_back('=');
+      lineproto::AppendEscapedKey(out, t.value);
+    }
   }
   char sep = ' ';
   for (const lineproto::Field& f : p.fields) {

@@ -102,7 +102,8 @@ Status DecodeWalPoint(std::string_view* rest, lineproto::Point* p, std::string* 
 std::string PointsToLineProtocol(const std::vector<Point>& points);
 // One point of PointsToLineProtocol, appended to `out`.
 void AppendPointAsLineProtocol(const Point& p, std::string* out);
-// The same for a parsed (or WAL-decoded) point: one line, ns timestamp.
+// The same for a parsed (or WAL-decoded) point: one line, ns timestamp. A
+// parsed point's key is copied as written (p.series_raw, when set).
 void AppendParsedPointAsLineProtocol(const lineproto::Point& p, std::string* out);
 
 }  // namespace m2mdb

@@ -5,14 +5,19 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
+#include <deque>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
 #include <utility>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "absl/strings/ascii.h"
@@ -130,7 +135,13 @@ class Lane {
   ~Lane() { Stop(); }
 
   void Start() {
+    // The posting thread keeps the server's priority: it uses little CPU,
+    // and each wake-up it waits for delays the next request.
     thread_ = std::thread([this] { Run(); });
+    prep_thread_ = std::thread([this] {
+      LowerPriority();
+      Prepare();
+    });
   }
   void Stop() {
     {
@@ -139,6 +150,7 @@ class Lane {
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
+    if (prep_thread_.joinable()) prep_thread_.join();
   }
   const std::string& cursor_name() const { return cursor_name_; }
   bool full() const { return full_.load(); }
@@ -164,6 +176,18 @@ class Lane {
   enum class Outcome { kSent, kRetry, kDeadLetter };
   enum class Delivery { kDone, kStopped, kOverBound };
 
+  // The preparer's CPU (reading the WAL back, gzip) is what competes with
+  // local ingest. Linux: a thread's nice value is its own (setpriority on
+  // its tid); it is raised by sender_nice over the server's.
+  void LowerPriority() {
+    if (options_.sender_nice <= 0) return;
+    const id_t tid = static_cast<id_t>(::gettid());
+    errno = 0;
+    const int now = ::getpriority(PRIO_PROCESS, tid);
+    if (errno == 0 && ::setpriority(PRIO_PROCESS, tid, std::min(19, now + options_.sender_nice)) == 0) return;
+    LogWarning("subscription ", def_.name, ": cannot lower the sender's priority: ", std::strerror(errno));
+  }
+
   // Sleeps up to `ms` or until Stop; false when stopping.
   bool Wait(int64_t ms) {
     std::unique_lock<std::mutex> l(mu_);
@@ -173,6 +197,211 @@ class Lane {
   bool stopping() {
     std::lock_guard<std::mutex> l(mu_);
     return stop_;
+  }
+
+  // Batches are read, rendered and gzipped ahead by the preparer thread
+  // (Prepare) while the sender thread (Run) has the previous one in flight:
+  // the destination's time and ours overlap, on the one connection. At most
+  // this many wait (a lane holds ~3 batches with the one in flight); none is
+  // posted before the one ahead of it was delivered and its cursor saved.
+  static constexpr size_t kAheadBatches = 2;
+  static constexpr uint64_t kAheadBytes = 2 << 20;
+
+  struct Piece {
+    size_t begin = 0, end = 0;  // of the piece in Batch::body
+    uint64_t lines = 0;
+    std::string gz;
+  };
+  // The writes from from_seq up to next_seq, ready to post.
+  struct Batch {
+    uint64_t from_seq = 0, next_seq = 0;
+    uint64_t wal_bytes = 0;  // WAL payload bytes read
+    uint64_t points = 0;
+    // NowSeconds() minus the age of from_seq's WAL file when prepared: its
+    // mtime, fixed once the file is closed; 0 if it was the active file.
+    int64_t file_time = 0;
+    Status error;  // reading at from_seq failed (no points then)
+    std::string body;
+    std::vector<Piece> pieces;  // body in pieces of at most batch_lines lines
+  };
+
+  static int64_t AgeOf(const Batch& b) { return b.file_time == 0 ? 0 : NowSeconds() - b.file_time; }
+
+  // Points the preparer at `from_seq` (0: pause it), dropping what it had
+  // prepared. The sender's thread only.
+  void Restart(uint64_t from_seq) {
+    WalQueueInfo info;
+    if (from_seq != 0) info = db_->GetWalQueueInfo(from_seq);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      gen_++;
+      prep_from_ = from_seq;
+      ready_.clear();
+      ready_bytes_ = ready_wal_bytes_ = 0;
+      at_end_ = 0;
+      tail_bytes_ = info.backlog_bytes;
+      tail_age_ = info.backlog_age_seconds;
+    }
+    cv_.notify_all();
+  }
+
+  // Reads one batch at `from_seq`.
+  Batch ReadBatch(uint64_t from_seq, int64_t age_seconds) {
+    Batch b;
+    b.from_seq = from_seq;
+    b.next_seq = from_seq;
+    b.file_time = age_seconds > 0 ? NowSeconds() - age_seconds : 0;
+    WalReadRequest req;
+    req.from_seq = from_seq;
+    req.database = def_.database;
+    req.retention_policy = def_.retention_policy;
+    req.max_bytes = options_.batch_bytes;
+    req.max_points = options_.batch_lines;
+    auto r = db_->ReadWalChanges(req, [&](const WalChange& c) {
+      b.body += c.lines;
+      b.points += c.points;
+      return absl::OkStatus();
+    });
+    if (!r.ok()) {
+      b.error = r.status();
+      b.body.clear();
+      b.points = 0;
+      return b;
+    }
+    b.next_seq = r->next_seq;
+    b.wal_bytes = r->bytes;
+    // A single write may hold more than batch_lines points: pieces, each
+    // a request of its own, the cursor moving after the last.
+    size_t pos = 0;
+    while (pos < b.body.size()) {
+      Piece p;
+      p.begin = pos;
+      size_t end = pos;
+      while (end < b.body.size() && p.lines < options_.batch_lines) {
+        const size_t nl = b.body.find('\n', end);
+        end = nl == std::string::npos ? b.body.size() : nl + 1;
+        p.lines++;
+      }
+      p.end = end;
+      Gzipper z(options_.gzip_level);
+      if (!z.Add(std::string_view(b.body).substr(p.begin, p.end - p.begin), /*finish=*/true, &p.gz)) {
+        b.error = absl::InternalError("gzip failed");
+        b.body.clear();
+        b.pieces.clear();
+        b.points = 0;
+        b.next_seq = from_seq;
+        return b;
+      }
+      b.pieces.push_back(std::move(p));
+      pos = end;
+    }
+    return b;
+  }
+
+  // The preparer thread: keeps up to kAheadBatches batches ready after the
+  // last one handed to the sender, and measures the WAL after them.
+  void Prepare() {
+    uint64_t gen = 0, pos = 0;  // pos 0: paused
+    bool idle = false;          // found nothing new last time: wait a poll
+    for (;;) {
+      bool room = false;
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        auto has_room = [&] { return ready_.size() < kAheadBatches && ready_bytes_ < kAheadBytes; };
+        cv_.wait_for(l, std::chrono::milliseconds(options_.poll_ms),
+                     [&] { return stop_ || gen != gen_ || (!idle && pos != 0 && has_room()); });
+        if (stop_) return;
+        if (gen != gen_) {
+          gen = gen_;
+          pos = prep_from_;
+        }
+        room = has_room();
+      }
+      idle = false;
+      if (pos == 0) continue;
+      // The reader the last read parked at pos makes this exact and cheap.
+      const WalQueueInfo info = db_->GetWalQueueInfo(pos);
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        if (gen != gen_) continue;
+        tail_bytes_ = info.backlog_bytes;
+        tail_age_ = info.backlog_age_seconds;
+      }
+      // Full: the sender has work; only the backlog was re-measured (the
+      // bound is checked while a batch is retried).
+      if (!room) continue;
+      Batch b = ReadBatch(pos, info.backlog_age_seconds);
+      std::lock_guard<std::mutex> l(mu_);
+      if (gen != gen_) continue;  // restarted meanwhile: thrown away
+      if (!b.error.ok()) {
+        ready_.push_back(std::move(b));
+        pos = 0;  // until the sender restarts it
+      } else if (b.next_seq == pos) {
+        at_end_ = pos;
+        idle = true;
+        continue;
+      } else {
+        tail_bytes_ -= std::min(tail_bytes_, b.wal_bytes);
+        pos = b.next_seq;
+        if (b.points == 0 && !ready_.empty() && ready_.back().points == 0 && ready_.back().error.ok()) {
+          // Only records of other databases: one cursor move for them all.
+          ready_.back().next_seq = b.next_seq;
+          ready_.back().wal_bytes += b.wal_bytes;
+          ready_wal_bytes_ += b.wal_bytes;
+        } else {
+          ready_bytes_ += b.body.size();
+          ready_wal_bytes_ += b.wal_bytes;
+          ready_.push_back(std::move(b));
+        }
+      }
+      cv_.notify_all();
+    }
+  }
+
+  // The next prepared batch after `cursor`, waiting up to a poll for it;
+  // none if there is none yet (and the lane is caught up if the preparer
+  // found nothing after `cursor`).
+  std::optional<Batch> Take(uint64_t cursor) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_for(l, std::chrono::milliseconds(options_.poll_ms), [this] { return stop_ || !ready_.empty(); });
+    if (ready_.empty()) {
+      if (at_end_ == cursor) {
+        caught_up_.store(true);
+        caught_up_at_.store(NowSeconds());
+      }
+      return std::nullopt;
+    }
+    Batch b = std::move(ready_.front());
+    ready_.pop_front();
+    ready_bytes_ -= b.body.size();
+    ready_wal_bytes_ -= b.wal_bytes;
+    l.unlock();
+    cv_.notify_all();  // room for the preparer
+    return b;
+  }
+
+  // Measures the backlog after the cursor — the batch in flight if any,
+  // those prepared, and the WAL after them — and applies the bound. True if
+  // the oldest writes must give way (DROP OLDEST); sets full_ otherwise.
+  bool OverBound(const Batch* in_flight) {
+    uint64_t bytes;
+    int64_t age;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      bytes = tail_bytes_ + ready_wal_bytes_;
+      age = tail_age_;
+      if (!ready_.empty()) age = std::max(age, AgeOf(ready_.front()));
+    }
+    if (in_flight != nullptr) {
+      bytes += in_flight->wal_bytes;
+      age = std::max(age, AgeOf(*in_flight));
+    }
+    backlog_bytes_.store(bytes);
+    const bool over = bytes > def_.limits.max_bytes ||
+                      (def_.limits.max_age_seconds > 0 && age > def_.limits.max_age_seconds);
+    if (over && !def_.limits.refuse_writes) return true;
+    full_.store(over);
+    return false;
   }
 
   void Run() {
@@ -189,71 +418,60 @@ class Lane {
       }
     }
     caught_up_at_.store(NowSeconds());
+    Restart(cursor);
     int64_t last_persist = 0;
-    std::string body;
     while (!stopping()) {
-      const WalQueueInfo info = db_->GetWalQueueInfo(cursor);
-      backlog_bytes_.store(info.backlog_bytes);
-      const bool over =
-          info.backlog_bytes > def_.limits.max_bytes ||
-          (def_.limits.max_age_seconds > 0 && info.backlog_age_seconds > def_.limits.max_age_seconds);
-      if (over && !def_.limits.refuse_writes) {
+      if (OverBound(nullptr)) {
+        Restart(0);
         DropOldest(&cursor);
+        Restart(cursor);
         continue;
       }
-      full_.store(over);
-
-      body.clear();
-      uint64_t points = 0;
-      WalReadRequest req;
-      req.from_seq = cursor;
-      req.database = def_.database;
-      req.retention_policy = def_.retention_policy;
-      req.max_bytes = options_.batch_bytes;
-      req.max_points = options_.batch_lines;
-      auto r = db_->ReadWalChanges(req, [&](const WalChange& c) {
-        body += c.lines;
-        points += c.points;
-        return absl::OkStatus();
-      });
-      if (!r.ok()) {
-        if (absl::IsOutOfRange(r.status())) {
+      std::optional<Batch> b = Take(cursor);
+      if (!b) continue;
+      if (b->from_seq != cursor) {
+        // Cannot happen (Restart drops what was prepared for another
+        // position); resending from the cursor is always safe.
+        LogError("subscription ", def_.name, ": prepared batch at ", b->from_seq, ", cursor at ", cursor);
+        Restart(cursor);
+        continue;
+      }
+      if (!b->error.ok()) {
+        if (absl::IsOutOfRange(b->error)) {
           // Only if the cursor was lost (it holds its files otherwise).
-          LogError("subscription ", def_.name, ": ", r.status().message(), "; resuming at the oldest record");
+          LogError("subscription ", def_.name, ": ", b->error.message(), "; resuming at the oldest record");
           cursor = db_->GetWalQueueInfo(cursor).first_seq;
-          continue;
+        } else {
+          LogError("subscription ", def_.name, ": reading the WAL: ", b->error.ToString());
+          if (!Wait(1000)) return;
         }
-        LogError("subscription ", def_.name, ": reading the WAL: ", r.status().ToString());
-        if (!Wait(1000)) return;
+        Restart(cursor);
         continue;
       }
-      if (points == 0) {
-        if (r->next_seq != cursor) {
-          cursor = r->next_seq;
-          // Records of other databases: move the cursor now and then so the
-          // WAL files they fill can go.
-          if (NowSeconds() - last_persist >= 1) {
-            if (db_->SetWalCursor(cursor_name_, cursor).ok()) last_persist = NowSeconds();
-          }
-          continue;
+      if (b->points == 0) {
+        cursor = b->next_seq;
+        // Records of other databases: move the cursor now and then so the
+        // WAL files they fill can go.
+        if (NowSeconds() - last_persist >= 1) {
+          if (db_->SetWalCursor(cursor_name_, cursor).ok()) last_persist = NowSeconds();
         }
-        caught_up_.store(true);
-        caught_up_at_.store(NowSeconds());
-        if (!Wait(options_.poll_ms)) return;
         continue;
       }
       // Behind from here on: lag counts from the last time it was caught up
       // (caught_up_at_, refreshed while idle).
       caught_up_.store(false);
-      batch_next_ = r->next_seq;
-      batch_bytes_ = r->bytes;
-      batch_cursor_ = cursor;
-      const Delivery d = Deliver(body);
-      if (d == Delivery::kStopped) return;      // the batch is resent after restart
-      if (d == Delivery::kOverBound) continue;  // DropOldest takes it, counted
-      cursor = r->next_seq;
+      const Delivery d = Deliver(*b);
+      if (d == Delivery::kStopped) return;  // the batch is resent after restart
+      if (d == Delivery::kOverBound) {      // DropOldest takes it, counted
+        Restart(0);
+        DropOldest(&cursor);
+        Restart(cursor);
+        continue;
+      }
+      cursor = b->next_seq;
       // The cursor moves only once the batch is delivered, and is synced
-      // before the next batch goes: a crash resends at most this batch.
+      // before the next batch goes: a crash resends at most this batch and
+      // those prepared behind it.
       for (;;) {
         Status s = db_->SetWalCursor(cursor_name_, cursor);
         if (s.ok()) break;
@@ -299,48 +517,21 @@ class Lane {
                dropped, " unsent points (WHEN FULL DROP OLDEST)");
   }
 
-  // Posts `body` in pieces of at most batch_lines lines until each is
-  // delivered or dead-lettered; false if stopped first.
-  Delivery Deliver(const std::string& body) {
-    size_t pos = 0;
-    while (pos < body.size()) {
-      size_t end = pos;
-      uint64_t lines = 0;
-      while (end < body.size() && lines < options_.batch_lines) {
-        size_t nl = body.find('\n', end);
-        end = nl == std::string::npos ? body.size() : nl + 1;
-        lines++;
-      }
-      std::string_view piece(body.data() + pos, end - pos);
-      const Delivery d = DeliverPiece(piece, lines);
+  // Posts the batch's pieces in order until each is delivered or
+  // dead-lettered.
+  Delivery Deliver(const Batch& b) {
+    for (const Piece& p : b.pieces) {
+      const Delivery d = DeliverPiece(b, p);
       if (d != Delivery::kDone) return d;
-      pos = end;
     }
     batches_sent.fetch_add(1);
     return Delivery::kDone;
   }
 
-  // While a batch is retried the backlog grows behind it: re-measure it
-  // (the WAL after the batch, exact through the reader parked there, plus
-  // the batch) and apply the bound. True if the batch must give way to
-  // DROP OLDEST.
-  bool OverBoundWhileRetrying() {
-    const uint64_t backlog = db_->GetWalQueueInfo(batch_next_).backlog_bytes + batch_bytes_;
-    backlog_bytes_.store(backlog);
-    const int64_t age = db_->GetWalQueueInfo(batch_cursor_).backlog_age_seconds;
-    const bool over = backlog > def_.limits.max_bytes ||
-                      (def_.limits.max_age_seconds > 0 && age > def_.limits.max_age_seconds);
-    if (over && !def_.limits.refuse_writes) return true;
-    full_.store(over);
-    return false;
-  }
-
-  Delivery DeliverPiece(std::string_view piece, uint64_t lines) {
-    std::string gz;
-    {
-      Gzipper z;
-      z.Add(piece, /*finish=*/true, &gz);
-    }
+  Delivery DeliverPiece(const Batch& b, const Piece& p) {
+    const std::string_view piece(b.body.data() + p.begin, p.end - p.begin);
+    const uint64_t lines = p.lines;
+    const std::string& gz = p.gz;
     int attempt = 0;
     size_t tried_this_round = 0;
     while (!stopping()) {
@@ -359,7 +550,7 @@ class Lane {
       }
       retries.fetch_add(1);
       LogRetry(idx, why);
-      if (OverBoundWhileRetrying()) return Delivery::kOverBound;
+      if (OverBound(&b)) return Delivery::kOverBound;
       // ANY: the next destination at once; back off once all were tried.
       if (urls_.size() > 1) {
         current_++;
@@ -377,7 +568,7 @@ class Lane {
       // 200 ms meanwhile, so a full backlog is noticed while writes pour in.
       for (int64_t waited = 0; waited < delay; waited += 200) {
         if (!Wait(std::min<int64_t>(200, delay - waited))) return Delivery::kStopped;
-        if (OverBoundWhileRetrying()) return Delivery::kOverBound;
+        if (OverBound(&b)) return Delivery::kOverBound;
       }
     }
     return Delivery::kStopped;
@@ -471,10 +662,21 @@ class Lane {
   const SubscriptionDef def_;
   const std::vector<std::string> urls_;
   const std::string cursor_name_;
-  std::thread thread_;
+  std::thread thread_;       // Run: posts and moves the cursor
+  std::thread prep_thread_;  // Prepare: reads, renders, gzips ahead
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;                                         // guarded by mu_
+  std::condition_variable cv_;  // stop_ and the prepared batches
+  bool stop_ = false;           // guarded by mu_
+  // The preparer's state, guarded by mu_: what it prepared after the batch
+  // the sender has (ready_), where it starts after a Restart (prep_from_,
+  // for generation gen_), the WAL after what it prepared (tail_*) and the
+  // position where it last found nothing new (at_end_).
+  std::deque<Batch> ready_;
+  uint64_t ready_bytes_ = 0, ready_wal_bytes_ = 0;
+  uint64_t gen_ = 0, prep_from_ = 0;
+  uint64_t tail_bytes_ = 0;
+  int64_t tail_age_ = 0;
+  uint64_t at_end_ = 0;
   std::vector<std::unique_ptr<client::HttpClient>> clients_;  // the lane's thread only
   size_t current_ = 0;                                        // ANY: the destination in use
   std::mt19937_64 rng_;
@@ -483,9 +685,6 @@ class Lane {
   std::atomic<bool> caught_up_{true};
   std::atomic<int64_t> caught_up_at_{0};
   std::atomic<uint64_t> backlog_bytes_{0};
-  // The batch in flight: from batch_cursor_ up to batch_next_, batch_bytes_
-  // of WAL payload. The lane's thread only.
-  uint64_t batch_cursor_ = 0, batch_next_ = 0, batch_bytes_ = 0;
 };
 
 SubscriptionManager::SubscriptionManager(DB* db, SubscriptionOptions options)

@@ -6,9 +6,12 @@
 // subscription with ANY) owns an engine WAL cursor (DB::SetWalCursor), reads
 // the writes after it (DB::ReadWalChanges), posts them as gzip batches of at
 // most 5000 lines or ~1 MiB, and moves the cursor — synced — only after the
-// destination answered 2xx (or the batch went to the dead-letter file). A
-// kill -9 therefore resends at most the batch in flight; a destination
-// overwrites same series + timestamp, so replays are idempotent.
+// destination answered 2xx (or the batch went to the dead-letter file). The
+// next batches (at most two) are read and compressed while one is in
+// flight, one request at a time per destination. A kill -9 therefore
+// resends at most the batch in flight (those prepared were not sent yet);
+// a destination overwrites same series + timestamp, so replays are
+// idempotent.
 //
 // Definitions persist in the metadata store (app meta "subscription/...",
 // docs/format/subscriptions.md).
@@ -50,6 +53,16 @@ struct SubscriptionOptions {
   // Lines and bytes per batch.
   uint64_t batch_lines = 5000;
   uint64_t batch_bytes = 1 << 20;
+  // zlib level of the request bodies: 1 takes half the instructions of
+  // zlib's default (6) for bodies ~40 % larger (iot set, docs/benchmarks.md).
+  int gzip_level = 1;
+  // Added to the nice value of each lane's preparing thread (capped at 19),
+  // which reads the WAL back and gzips; the posting thread keeps the
+  // server's priority. When the CPU is short, local ingest keeps it and the
+  // sender falls behind (its backlog grows) rather than the other way round;
+  // with the CPU idle the sender goes at full speed. 10: CFS gives it ~10 %
+  // of a core next to one busy ingest thread (docs/edge.md).
+  int sender_nice = 10;
   // Retry backoff: doubling from min to max, with jitter.
   int backoff_min_ms = 100;
   int backoff_max_ms = 30000;
