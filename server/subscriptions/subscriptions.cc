@@ -1137,7 +1137,22 @@ query::StatementResult SubscriptionManager::Run(const SubscriptionStatement& st,
 Status SubscriptionManager::CheckWritable(std::string_view database) const {
   std::lock_guard<std::mutex> l(mu_);
   for (const auto& [k, e] : subs_) {
-    if (e.def.database != database || !e.def.limits.refuse_writes) continue;
+    if (!e.def.limits.refuse_writes) continue;
+    if (e.def.database != database) {
+      // Writes to other databases go to the same WAL, whose files the full
+      // lane's cursor keeps: left alone they would grow it until the disk
+      // is full. They are refused once the backlog is twice its bound.
+      for (const auto& lane : e.lanes) {
+        if (lane->backlog_bytes() > 2 * e.def.limits.max_bytes) {
+          return absl::ResourceExhaustedError(absl::StrCat(
+              "subscription ", e.def.name, " on ", e.def.database, ".", PolicyOf(e.def), " holds ",
+              lane->backlog_bytes(), " bytes of WAL for ", lane->destination_label(),
+              ", twice its bound; writes to every database are refused until it drains (WHEN FULL REFUSE "
+              "WRITES)"));
+        }
+      }
+      continue;
+    }
     for (const auto& lane : e.lanes) {
       if (lane->full()) {
         return absl::ResourceExhaustedError(absl::StrCat(

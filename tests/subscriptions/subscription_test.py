@@ -477,6 +477,40 @@ class Backlog(unittest.TestCase):
             src.stop()
 
 
+    def test_refuse_writes_bounds_the_wal_that_other_databases_fill(self):
+        """Writes to another database go to the same WAL, which the full
+        lane's cursor keeps: they are refused at twice the bound, so the WAL
+        cannot grow until the disk is full."""
+        dport = free_port()
+        src = Server("bl-other-src", extra=["--create-db", "d"])
+        try:
+            src.ok("CREATE DATABASE other")
+            src.ok("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL 'http://127.0.0.1:%d' BACKLOG 128KiB "
+                   "WHEN FULL REFUSE WRITES" % dport)
+            self.assertEqual(204, src.write("d", "m,dev=a v=1 1\n")[0])
+            refused = None
+            written = 0
+            for off in range(0, 200000, 1000):
+                st, body = src.write("other", "\n".join(lines(off, 1000)) + "\n")
+                if st == 503:
+                    refused = body.decode()
+                    break
+                self.assertEqual(204, st)
+                written += 1000
+                time.sleep(0.05)
+            self.assertIsNotNone(refused, "writes to the other database were never refused")
+            self.assertIn("twice its bound", refused)
+            self.assertLess(written, 20000)  # 128 KiB x 2 of WAL is a few thousand lines
+            dst = Server("bl-other-dst", port=dport, extra=["--create-db", "d"])
+            try:
+                wait_for(lambda: src.write("other", "m,dev=x v=1 1\n")[0] == 204, what="writes accepted again")
+                wait_for(lambda: dst.count("d") == 1, what="the subscribed point")
+            finally:
+                dst.stop()
+        finally:
+            src.stop()
+
+
 class Verify(unittest.TestCase):
     def test_verify_finds_missing_hours_and_resend_repairs_them(self):
         dst = Server("verify-dst", extra=["--create-db", "d"])
