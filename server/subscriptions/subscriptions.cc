@@ -1044,6 +1044,17 @@ query::StatementResult SubscriptionManager::Run(const SubscriptionStatement& st,
         r.error = "subscription already exists";
         return r;
       }
+      {
+        // Each lane is two threads and a connection: a bound for the server
+        // as a whole, as kMaxDestinations is one per subscription.
+        size_t lanes = st.any ? 1 : st.destinations.size();
+        for (const auto& [k, e] : subs_) lanes += e.lanes.size();
+        if (lanes > options_.max_lanes) {
+          r.error = absl::StrCat("a server sends to at most ", options_.max_lanes,
+                                 " destinations (ALL counts each, ANY one); drop a subscription first");
+          return r;
+        }
+      }
       def.any = st.any;
       def.destinations = st.destinations;
       def.limits = st.limits;

@@ -70,6 +70,9 @@ struct SubscriptionOptions {
   int poll_ms = 20;
   // Sent as the origin mark with every batch (server/subscriptions/origin.h).
   std::string origin_id;
+  // Lanes (senders: two threads and a connection each) of all
+  // subscriptions together; CREATE SUBSCRIPTION past it is refused.
+  size_t max_lanes = 256;
 };
 
 class Lane;

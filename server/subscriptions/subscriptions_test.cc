@@ -88,6 +88,7 @@ class SubscriptionsTest : public ::testing::Test {
     so.batch_lines = 700;  // several batches per write
     so.backoff_min_ms = 5;
     so.backoff_max_ms = 50;
+    so.max_lanes = max_lanes_;
     manager_ = std::make_unique<SubscriptionManager>(db_.get(), so);
     ASSERT_TRUE(manager_->Start().ok());
   }
@@ -100,6 +101,7 @@ class SubscriptionsTest : public ::testing::Test {
   testing::TempDir dir_;
   std::unique_ptr<DB> db_;
   std::unique_ptr<SubscriptionManager> manager_;
+  size_t max_lanes_ = 256;
 };
 
 TEST_F(SubscriptionsTest, DestinationEndsWithExactlyTheAcknowledgedPointsThroughSenderRestarts) {
@@ -136,6 +138,21 @@ TEST_F(SubscriptionsTest, DestinationEndsWithExactlyTheAcknowledgedPointsThrough
   auto show = Run("SHOW SUBSCRIPTIONS");
   ASSERT_EQ(show.series.size(), 1u);
   EXPECT_EQ(show.series[0].name, "d");
+}
+
+TEST_F(SubscriptionsTest, TheServerSendsToABoundedNumberOfDestinations) {
+  max_lanes_ = 3;
+  StartManager();
+  EXPECT_EQ(
+      Run("CREATE SUBSCRIPTION a ON d DESTINATIONS ALL 'http://127.0.0.1:1', 'http://127.0.0.1:2'").error,
+      "");
+  EXPECT_EQ(
+      Run("CREATE SUBSCRIPTION b ON d DESTINATIONS ANY 'http://127.0.0.1:3', 'http://127.0.0.1:4'").error,
+      "");
+  EXPECT_EQ(Run("CREATE SUBSCRIPTION c ON d DESTINATIONS ALL 'http://127.0.0.1:5'").error,
+            "a server sends to at most 3 destinations (ALL counts each, ANY one); drop a subscription first");
+  EXPECT_EQ(Run("DROP SUBSCRIPTION b ON d").error, "");
+  EXPECT_EQ(Run("CREATE SUBSCRIPTION c ON d DESTINATIONS ALL 'http://127.0.0.1:5'").error, "");
 }
 
 TEST_F(SubscriptionsTest, DropRemovesTheCursorsAndTheDefinition) {
