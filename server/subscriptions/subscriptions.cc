@@ -114,8 +114,9 @@ std::string Label(std::string_view s) {
 
 int64_t NowSeconds() { return absl::ToUnixSeconds(absl::Now()); }
 
+// UTC with a "Z", as influxd and the query answers print times.
 std::string Rfc3339(int64_t ns) {
-  return absl::FormatTime(absl::RFC3339_full, absl::FromUnixNanos(ns), absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", absl::FromUnixNanos(ns), absl::UTCTimeZone());
 }
 
 }  // namespace
