@@ -87,7 +87,8 @@ TEST(QuerySuite, SensorsThresholdMatchesTheGeneratedData) {
   g.profile = "sensors";
   g.scale = 3;
   g.duration_ns = *ParseDuration("2h");
-  const QuerySpec& q = Find(SensorsSuite(g), "temp-above-threshold");
+  const std::vector<QuerySpec> suite = SensorsSuite(g);
+  const QuerySpec& q = Find(suite, "temp-above-threshold");
   const size_t gt = q.influxql.find("\"temperature\" > ");
   ASSERT_NE(gt, std::string::npos);
   const double threshold = std::strtod(q.influxql.c_str() + gt + 16, nullptr);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 #include <tuple>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -127,6 +128,7 @@ StatusOr<MergeResult> MergeSegments(uint32_t db_id, int64_t partition_start,
   Column merged, part;
   std::vector<const segment::BlockHandle*> blocks;
   for (const auto& [series_id, field_id, type0] : keys) {
+    if (options.pace) options.pace();
     if (!series_exists(series_id)) {  // dropped series: made physical here
       result.dropped_series++;
       continue;
@@ -165,6 +167,25 @@ StatusOr<MergeResult> MergeSegments(uint32_t db_id, int64_t partition_start,
   meta.max_time = info.max_time;
   meta.points = info.points;
   return result;
+}
+
+ReadPacer::ReadPacer(std::function<bool()> reads_running, std::function<int64_t()> now_ns,
+                     std::function<void(int64_t ns)> sleep)
+    : reads_running_(std::move(reads_running)),
+      now_ns_(std::move(now_ns)),
+      sleep_(std::move(sleep)),
+      last_ns_(now_ns_()) {}
+
+void ReadPacer::Pace() {
+  const int64_t now = now_ns_();
+  credit_ns_ = std::min(kMaxCreditNs, credit_ns_ + std::max<int64_t>(0, now - last_ns_) * kSleepPerWork);
+  while (credit_ns_ >= kStepNs && reads_running_()) {
+    sleep_(kStepNs);
+    credit_ns_ -= kStepNs;
+    slept_ns_ += kStepNs;
+  }
+  // Time asleep is not work: it earns no further pause.
+  last_ns_ = now_ns_();
 }
 
 size_t TrailingRunToMerge(const std::vector<std::shared_ptr<SegmentRef>>& segs, size_t trigger) {

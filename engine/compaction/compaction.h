@@ -27,6 +27,39 @@ struct CompactionOptions {
   std::string segment_dir;           // where segment files are written
   uint32_t max_block_points = 4096;  // Options::max_block_points
   int64_t default_partition_ns = 0;  // for databases without their own
+  // Called by MergeSegments between two (series, field) columns; may sleep
+  // to give way to reads (ReadPacer). Empty: never pauses.
+  std::function<void()> pace{};
+};
+
+// Makes a background merge give way to reads without starving it. Called
+// between units of merge work: while reads are running it sleeps in short
+// steps, but never longer in total than kSleepPerWork times the work done
+// since the merge began (capped, so a long quiet stretch does not buy a
+// long pause later). Under reads that never stop a merge still runs at
+// 1 / (1 + kSleepPerWork) of its speed, so background compaction converges
+// on any load; with no reads it never sleeps. On the two-CPU machines of
+// issue 18 the restart's merge of a day's level-0 segments otherwise took
+// one CPU from the first queries after the restart (the as-loaded state).
+// Thread-compatible: one pacer per merge.
+class ReadPacer {
+ public:
+  static constexpr int64_t kStepNs = 200'000;
+  static constexpr int64_t kSleepPerWork = 2;
+  static constexpr int64_t kMaxCreditNs = 50'000'000;
+
+  ReadPacer(std::function<bool()> reads_running, std::function<int64_t()> now_ns,
+            std::function<void(int64_t ns)> sleep);
+  void Pace();
+  int64_t slept_ns() const { return slept_ns_; }
+
+ private:
+  std::function<bool()> reads_running_;
+  std::function<int64_t()> now_ns_;
+  std::function<void(int64_t)> sleep_;
+  int64_t last_ns_;
+  int64_t credit_ns_ = 0;
+  int64_t slept_ns_ = 0;
 };
 
 // Databases by id, as the index lists them when the work starts.

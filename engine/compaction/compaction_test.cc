@@ -30,6 +30,63 @@ TEST(Compaction, MergesOnlyATrailingRunOfOneLevel) {
   EXPECT_EQ(TrailingRunToMerge({Seg(1, 0), Seg(2, 0), Seg(3, 1), Seg(4, 0)}, 2), 0u);
 }
 
+// A fake clock: work advances it by hand, sleeping advances it by the sleep.
+struct FakeTime {
+  int64_t now = 0;
+  int64_t slept = 0;
+  bool reads = false;
+  ReadPacer Pacer() {
+    return ReadPacer([this] { return reads; }, [this] { return now; },
+                     [this](int64_t ns) {
+                       now += ns;
+                       slept += ns;
+                     });
+  }
+};
+
+TEST(Compaction, PacerSleepsOnlyWhileReadsRun) {
+  FakeTime t;
+  ReadPacer p = t.Pacer();
+  for (int i = 0; i < 100; i++) {
+    t.now += 1'000'000;  // 1 ms of merge work per column
+    p.Pace();
+  }
+  EXPECT_EQ(t.slept, 0);
+  t.reads = true;
+  t.now += 1'000'000;
+  p.Pace();
+  EXPECT_GT(t.slept, 0);
+  EXPECT_EQ(p.slept_ns(), t.slept);
+}
+
+TEST(Compaction, PacerNeverStarvesAMergeUnderConstantReads) {
+  FakeTime t;
+  t.reads = true;
+  ReadPacer p = t.Pacer();
+  int64_t work = 0;
+  for (int i = 0; i < 1000; i++) {
+    t.now += 300'000;
+    work += 300'000;
+    p.Pace();
+  }
+  // Pauses are bounded by kSleepPerWork times the work, and come close to it.
+  EXPECT_LE(t.slept, ReadPacer::kSleepPerWork * work);
+  EXPECT_GE(t.slept, ReadPacer::kSleepPerWork * work - ReadPacer::kStepNs);
+}
+
+TEST(Compaction, PacerCreditIsCapped) {
+  FakeTime t;
+  ReadPacer p = t.Pacer();
+  t.now += 10'000'000'000;  // a long merge with no reads
+  p.Pace();
+  t.reads = true;
+  t.now += 1;
+  p.Pace();
+  // The quiet stretch buys at most kMaxCreditNs of pause, not 20 s.
+  EXPECT_LE(t.slept, ReadPacer::kMaxCreditNs);
+  EXPECT_GT(t.slept, 0);
+}
+
 TEST(Compaction, IdlePartitionMergesWhole) {
   const int64_t s = 1000000000;
   const std::vector<std::shared_ptr<SegmentRef>> four = {Seg(1, 1), Seg(2, 0), Seg(3, 0), Seg(4, 2)};

@@ -755,6 +755,8 @@ Status DBImpl::ReadSeriesFieldSummarised(const Snapshot& snap, uint32_t db_id, i
 
 Status DBImpl::Scan(const ScanRequest& request, const std::function<Status(const SeriesData&)>& fn) {
   RETURN_IF_ERROR(CheckOpen());
+  scans_running_.fetch_add(1, std::memory_order_relaxed);
+  absl::Cleanup done = [this] { scans_running_.fetch_sub(1, std::memory_order_relaxed); };
   // An empty time range still lists the matching series, with empty columns.
   ASSIGN_OR_RETURN(auto db, GetDb(request.database, request.retention_policy));
   std::vector<index::FieldInfo> fields;

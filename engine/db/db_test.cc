@@ -483,6 +483,41 @@ TEST_F(DBTest, LastPointFromTheNewestBlockAcrossOverlappingSegments) {
   EXPECT_EQ(-1, col.floats[10]);  // t 50: the newest segment's value
 }
 
+// Merges give way to scans (compaction::ReadPacer), but a reader that
+// never stops must not hold a compaction back for ever, and what the readers
+// see must not change.
+TEST_F(DBTest, CompactionFinishesUnderScansThatNeverStop) {
+  for (int k = 0; k < 3; k++) {
+    std::string body;
+    for (int h = 0; h < 200; h++) {
+      for (int i = 0; i < 20; i++) {
+        body += "cpu,host=h" + std::to_string(h) + " v=" + std::to_string(k * 1000 + i) + " " +
+                std::to_string(i * 3 + k) + "\n";
+      }
+    }
+    Write(body);
+    ASSERT_OK(db_->Flush());
+  }
+  const std::string before = Dump("cpu");
+  std::atomic<bool> stop{false};
+  std::atomic<int> scans{0};
+  std::atomic<bool> saw_other{false};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      if (Dump("cpu") != before) saw_other.store(true);
+      scans.fetch_add(1);
+    }
+  });
+  while (scans.load() == 0) std::this_thread::yield();
+  Status compacted = db_->Compact();
+  stop.store(true);
+  reader.join();
+  ASSERT_OK(compacted);
+  EXPECT_EQ(1u, db_->Stats().segments);
+  EXPECT_FALSE(saw_other.load());
+  EXPECT_EQ(before, Dump("cpu"));
+}
+
 TEST_F(DBTest, ConcurrentWritersAndReadersSeeEveryPoint) {
   db_.reset();
   options_.background_work = true;
