@@ -99,6 +99,19 @@ StatusOr<MergeResult> MergeSegments(uint32_t db_id, int64_t partition_start,
                                     const CompactionOptions& options,
                                     const std::function<uint64_t()>& next_segment_id);
 
+// Where the blocks of one sorted column of n points end (indices, the last
+// is n), for flush and compaction. A column of at most max_points is one
+// block. A longer one is cut on the coarsest epoch-aligned time grid (1 d,
+// 12 h, 8 h, 6 h, 4 h, 3 h, 2 h, 1 h, 30 m, ... 1 s) that has a line inside
+// it and leaves no piece above max_points, each piece cut the same way in
+// turn; without such a grid (more than max_points in one second) it is split
+// into equal blocks as the segment writer would. Block statistics answer a
+// GROUP BY time window only for a block inside one window, and those windows
+// are epoch-aligned: count-balanced blocks at 1 Hz (68 min each) lay across
+// every hour, and the flushes of a load cut the day at arbitrary instants,
+// so hour and day aggregates decoded every block (issue 18).
+std::vector<size_t> AlignedBlockEnds(const int64_t* times, size_t n, size_t max_points);
+
 // Size-tiered choice for one partition's segments (ascending id): how many
 // trailing segments to merge, 0 if fewer than `trigger` share the level of
 // the newest. Only a trailing run may be merged: the output gets the newest
