@@ -96,6 +96,23 @@ void MergeSortedTail(std::vector<int64_t>* ot, V* ov, size_t i0, const int64_t* 
   ov->resize(a + (n + m - k));
 }
 
+// Adds m sorted points (unique times) to a sorted column, p's points winning
+// on equal times. Only p's points up to the column's last time are merged;
+// the rest (after a flush cut, nearly all of a part) is appended, so the
+// column is not zero-filled for them first (MergeSortedTail's resize: a
+// fifteenth of a 4-segment day's read, callgrind).
+template <typename V>
+void MergeOrAppend(std::vector<int64_t>* ot, V* ov, const int64_t* p, typename V::value_type* q, size_t m) {
+  size_t k = 0;
+  if (!ot->empty() && p[0] <= ot->back()) {
+    const size_t i0 = std::lower_bound(ot->begin(), ot->end(), p[0]) - ot->begin();
+    k = std::upper_bound(p, p + m, ot->back()) - p;
+    MergeSortedTail(ot, ov, i0, p, q, k);
+  }
+  ot->insert(ot->end(), p + k, p + m);
+  ov->insert(ov->end(), std::make_move_iterator(q + k), std::make_move_iterator(q + m));
+}
+
 // Merges the parts of one (series, field) read — a part per segment, then the
 // frozen and active heads — into one column, newest last (a later part wins
 // on equal timestamps). Each part is sorted with unique times; a part that
@@ -121,7 +138,7 @@ class PartMerger {
   // Room for n points in all, so that appending part after part does not
   // regrow (and copy) the column each time.
   void Reserve(size_t n) { out_->reserve(n); }
-  // Takes p's points (p is left empty or unchanged). The first part is
+  // Takes p's points (moved out, or p left empty). The first part is
   // swapped in only when the column has no room for it: a swap hands the
   // column's buffers (kept across series by Scan) to the part, which is
   // then cleared, instead of freeing them.
@@ -133,69 +150,38 @@ class PartMerger {
       p->type = type_;
       return;
     }
-    if (out_->empty() || p->times.front() > out_->times.back()) {
-      AppendColumn(*p, out_);
-      return;
-    }
-    const size_t i0 =
-        std::lower_bound(out_->times.begin(), out_->times.end(), p->times.front()) - out_->times.begin();
-    switch (type_) {
-      case FieldType::kFloat:
-        MergeSortedTail(&out_->times, &out_->floats, i0, p->times.data(), p->floats.data(), p->size());
-        break;
-      case FieldType::kInteger:
-        MergeSortedTail(&out_->times, &out_->ints, i0, p->times.data(), p->ints.data(), p->size());
-        break;
-      case FieldType::kUnsigned:
-        MergeSortedTail(&out_->times, &out_->uints, i0, p->times.data(), p->uints.data(), p->size());
-        break;
-      case FieldType::kBoolean:
-        MergeSortedTail(&out_->times, &out_->bools, i0, p->times.data(), p->bools.data(), p->size());
-        break;
-      case FieldType::kString:
-        MergeSortedTail(&out_->times, &out_->strings, i0, p->times.data(), p->strings.data(), p->size());
-        break;
-    }
+    Merge(p, p->size());
   }
   // As Add, for the first m points of p (a part decoded in place at the
   // front of longer vectors, ReadBlockRangeAt); they are moved out of p.
   void AddPrefix(Column* p, size_t m) {
     if (m == 0) return;
-    auto append = [m](auto* dst, auto* src) {
-      dst->insert(dst->end(), std::make_move_iterator(src->begin()),
-                  std::make_move_iterator(src->begin() + static_cast<std::ptrdiff_t>(m)));
-    };
-    const bool after = out_->empty() || p->times[0] > out_->times.back();
-    const size_t i0 =
-        after ? 0
-              : std::lower_bound(out_->times.begin(), out_->times.end(), p->times[0]) - out_->times.begin();
-    if (after) append(&out_->times, &p->times);
-    switch (type_) {
-      case FieldType::kFloat:
-        after ? append(&out_->floats, &p->floats)
-              : MergeSortedTail(&out_->times, &out_->floats, i0, p->times.data(), p->floats.data(), m);
-        break;
-      case FieldType::kInteger:
-        after ? append(&out_->ints, &p->ints)
-              : MergeSortedTail(&out_->times, &out_->ints, i0, p->times.data(), p->ints.data(), m);
-        break;
-      case FieldType::kUnsigned:
-        after ? append(&out_->uints, &p->uints)
-              : MergeSortedTail(&out_->times, &out_->uints, i0, p->times.data(), p->uints.data(), m);
-        break;
-      case FieldType::kBoolean:
-        after ? append(&out_->bools, &p->bools)
-              : MergeSortedTail(&out_->times, &out_->bools, i0, p->times.data(), p->bools.data(), m);
-        break;
-      case FieldType::kString:
-        after ? append(&out_->strings, &p->strings)
-              : MergeSortedTail(&out_->times, &out_->strings, i0, p->times.data(), p->strings.data(), m);
-        break;
-    }
+    Merge(p, m);
   }
   void Finish() {}
 
  private:
+  // Merges (or appends) the first m points of p; they are moved out of p.
+  void Merge(Column* p, size_t m) {
+    switch (type_) {
+      case FieldType::kFloat:
+        MergeOrAppend(&out_->times, &out_->floats, p->times.data(), p->floats.data(), m);
+        break;
+      case FieldType::kInteger:
+        MergeOrAppend(&out_->times, &out_->ints, p->times.data(), p->ints.data(), m);
+        break;
+      case FieldType::kUnsigned:
+        MergeOrAppend(&out_->times, &out_->uints, p->times.data(), p->uints.data(), m);
+        break;
+      case FieldType::kBoolean:
+        MergeOrAppend(&out_->times, &out_->bools, p->times.data(), p->bools.data(), m);
+        break;
+      case FieldType::kString:
+        MergeOrAppend(&out_->times, &out_->strings, p->times.data(), p->strings.data(), m);
+        break;
+    }
+  }
+
   const FieldType type_;
   Column* const out_;
 };
