@@ -27,8 +27,8 @@ std::string SegmentFileName(uint64_t id) { return absl::StrFormat("%016x.seg", i
 namespace {
 
 constexpr int64_t kSec = 1000000000;
-// Coarse to fine; each divides a day, so windows of these lengths (and of
-// their multiples that divide a day) never cross a cut of a finer grid.
+// Coarse to fine. Each divides a day, so the epoch-aligned GROUP BY time
+// windows of these lengths start and end on lines of their grid.
 constexpr int64_t kGrids[] = {86400 * kSec, 43200 * kSec, 28800 * kSec, 21600 * kSec, 14400 * kSec,
                               10800 * kSec, 7200 * kSec,  3600 * kSec,  1800 * kSec,  1200 * kSec,
                               900 * kSec,   600 * kSec,   300 * kSec,   120 * kSec,   60 * kSec,
