@@ -36,10 +36,8 @@ std::string F(const char* f, double v) {
 // the data (so an index or WAL replay must be done before it answers).
 QuerySpec ProbeQuery(const GenerateOptions& gen) {
   const int64_t span = std::max<int64_t>(gen.duration_ns, kNanosPerSecond);
-  if (gen.profile == "iot") {
-    for (QuerySpec& q : IotSuite(gen)) {
-      if (q.name == "count-truck-day") return q;
-    }
+  for (QuerySpec& q : SuiteFor(gen)) {
+    if (q.name == "count-truck-day" || q.name == "count-sensor-range") return q;
   }
   QuerySpec q{.name = "count-sensor"};
   q.influxql = "SELECT count(\"temperature\") FROM \"sensors\" WHERE \"sensor_id\" = 's00000'";
@@ -192,8 +190,7 @@ void RunTarget(const CompareOptions& o, TargetKind kind, const std::string& dir,
   Log(fig->name + ": restart " + F("%.3f s to /ping", *fig->restart_ping_s) +
       (fig->restart_answer_s ? F(", %.3f s to first answer", *fig->restart_answer_s) : ", no query answer"));
 
-  if (o.gen.profile == "iot") {
-    std::vector<QuerySpec> suite = IotSuite(o.gen);
+  if (std::vector<QuerySpec> suite = SuiteFor(o.gen); !suite.empty()) {
     SuiteOptions so{.url = t.url(),
                     .target_kind = LoadKind(kind),
                     .db = o.db,

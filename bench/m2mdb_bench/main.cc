@@ -113,13 +113,12 @@ int main(int argc, char** argv) {
   AddGenFlags(load_cmd, &load_gen);
 
   m2mdb::bench::SuiteOptions suite_opts;
-  std::string suite_name = "iot";
+  std::string suite_name;
   GenFlags query_gen;
   auto* query_cmd = app.add_subcommand("query", "Run the query suite; median and p99 per query");
   query_cmd->add_option("--url", suite_opts.url, "Server base URL")->required();
-  query_cmd->add_option("--suite", suite_name, "Query suite")
-      ->check(CLI::IsMember({"iot"}))
-      ->capture_default_str();
+  query_cmd->add_option("--suite", suite_name, "Query suite: iot or sensors (default: the --profile's)")
+      ->check(CLI::IsMember({"iot", "sensors"}));
   query_cmd->add_option("--runs", suite_opts.runs, "Measured runs per query")->capture_default_str();
   query_cmd->add_option("--warmup", suite_opts.warmup, "Warm-up runs per query (discarded)")
       ->capture_default_str();
@@ -218,7 +217,10 @@ int main(int argc, char** argv) {
   if (*query_cmd) {
     GenerateOptions g;
     if (!ToGenerateOptions(query_gen, &g)) return 2;
-    auto suite = m2mdb::bench::IotSuite(g);
+    if (!suite_name.empty()) g.profile = suite_name;
+    auto suite = m2mdb::bench::SuiteFor(g);
+    if (suite.empty())
+      return Fail(absl::InvalidArgumentError("no query suite for profile '" + g.profile + "'"));
     auto runs = m2mdb::bench::RunSuite(suite_opts, suite);
     std::printf("%s", m2mdb::bench::FormatSuite(suite, runs).c_str());
     bool ok = true;

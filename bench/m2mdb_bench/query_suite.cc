@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 
 #include <time.h>
@@ -188,6 +189,203 @@ std::vector<QuerySpec> IotSuite(const GenerateOptions& gen) {
     s.push_back(q);
   }
   return s;
+}
+
+namespace {
+
+// Sensor 0's temperatures (0.01 °C) at [from, to): a device's values do not
+// depend on how many devices there are, so a one-sensor generator replays
+// them exactly and the filter query's answer size can be checked.
+std::vector<int64_t> SensorZeroTemperatures(const GenerateOptions& gen, int64_t from, int64_t to) {
+  GenerateOptions one = gen;
+  one.scale = 1;
+  one.duration_ns = to - gen.start_ns;
+  std::vector<int64_t> out;
+  auto g = Generator::Create(one);
+  if (!g.ok()) return out;
+  std::string lines;
+  int64_t ts = gen.start_ns;
+  while ((*g)->NextTick(&lines)) {
+    if (ts >= from) {
+      const size_t at = lines.find("temperature=");
+      if (at != std::string::npos) {
+        out.push_back(std::llround(std::strtod(lines.c_str() + at + 12, nullptr) * 100));
+      }
+    }
+    lines.clear();
+    ts += kNanosPerSecond;
+  }
+  return out;
+}
+
+std::string Hundredths(int64_t units) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%s%lld.%02lld", units < 0 ? "-" : "",
+                static_cast<long long>(std::llabs(units) / 100),
+                static_cast<long long>(std::llabs(units) % 100));
+  return buf;
+}
+
+}  // namespace
+
+std::vector<QuerySpec> SensorsSuite(const GenerateOptions& gen) {
+  const int64_t t0 = gen.start_ns;
+  // The data covers [t0, t0 + ticks * 1 s).
+  const int64_t span = std::max<int64_t>(1, gen.duration_ns / kNanosPerSecond) * kNanosPerSecond;
+  const int64_t hour = std::min(span, kHour);
+  const int64_t half_day = std::min(span, 12 * kHour);
+  const int64_t mid = t0 + (span >= 2 * kHour ? (span / 2) / kHour * kHour : 0);
+  const int n = gen.scale;
+  const int sites = (n + 15) / 16;  // the generator puts 16 sensors on a site
+  const int ten = std::min(10, n);
+  std::string ten_or, ten_re;
+  for (int i = 0; i < ten; i++) {
+    char id[16];
+    std::snprintf(id, sizeof(id), "s%05d", i);
+    ten_or += (i ? " OR " : "") + std::string("\"sensor_id\" = '") + id + "'";
+    ten_re += (i ? "|" : "") + std::string(id);
+  }
+  const std::string one = "\"sensor_id\" = 's00000'";
+  const std::string one_vm = "sensor_id=\"s00000\"";
+  const double ms = 0.001;  // VM windows are (t - w, t]: end 1 ms early to match [t0, t0 + w)
+  auto range = [&](QuerySpec* q, int64_t from, int64_t len, int64_t step) {
+    q->vm_range = true;
+    q->vm_step_s = Sec(step);
+    q->vm_start_s = Sec(from + step) - ms;
+    q->vm_end_s = q->vm_start_s + (Ceil(len, step) - 1) * q->vm_step_s;
+  };
+  std::vector<QuerySpec> s;
+  {
+    QuerySpec q{.name = "last-all-sensors",
+                .description = "last temperature/humidity/pressure of every sensor"};
+    q.influxql =
+        "SELECT last(\"temperature\"), last(\"humidity\"), last(\"pressure\") FROM \"sensors\" GROUP BY "
+        "\"sensor_id\"";
+    q.series = n, q.rows_per_series = 1;
+    q.metricsql = "last_over_time({__name__=~\"sensors_(temperature|humidity|pressure)\"}[" +
+                  FormatDuration(span + kHour) + "])";
+    q.vm_time_s = Sec(t0 + span);
+    q.vm_series = 3 * n;
+    s.push_back(q);
+  }
+  {
+    QuerySpec q{.name = "mean-temp-site-1h",
+                .description = "mean temperature per site per hour, whole range"};
+    q.influxql = "SELECT mean(\"temperature\") FROM \"sensors\" WHERE " + Range(t0, t0 + span) +
+                 " GROUP BY time(1h), \"site\"";
+    q.series = sites, q.rows_per_series = Ceil(span, kHour);
+    q.metricsql =
+        "sum by (site) (sum_over_time(sensors_temperature[1h])) / sum by (site) "
+        "(count_over_time(sensors_temperature[1h]))";
+    range(&q, t0, span, kHour);
+    q.vm_series = sites;
+    s.push_back(q);
+  }
+  {
+    QuerySpec q{.name = "max-sensor-10m-12h",
+                .description = "max temperature of one sensor per 10 min, 12 hours"};
+    q.influxql = "SELECT max(\"temperature\") FROM \"sensors\" WHERE " + one + " AND " +
+                 Range(t0, t0 + half_day) + " GROUP BY time(10m)";
+    q.series = 1, q.rows_per_series = Ceil(half_day, 10 * kMinute);
+    q.metricsql = "max_over_time(sensors_temperature{" + one_vm + "}[10m])";
+    range(&q, t0, half_day, 10 * kMinute);
+    q.vm_series = 1;
+    s.push_back(q);
+  }
+  {
+    QuerySpec q{.name = "raw-sensor-1h", .description = "all raw readings of one sensor over one hour"};
+    q.influxql = "SELECT * FROM \"sensors\" WHERE " + one + " AND " + Range(mid, mid + hour);
+    q.series = 1, q.rows_per_series = static_cast<int>(hour / kNanosPerSecond);
+    q.metricsql = "{__name__=~\"sensors_.*\"," + one_vm + "}[" + FormatDuration(hour) + "]";
+    q.vm_time_s = Sec(mid + hour) - ms;
+    q.vm_series = 3;
+    q.vm_samples = 3 * (hour / kNanosPerSecond);
+    s.push_back(q);
+  }
+  {
+    QuerySpec q{.name = "count-sensor-range", .description = "count of one sensor's readings, whole range"};
+    q.influxql =
+        "SELECT count(\"temperature\") FROM \"sensors\" WHERE " + one + " AND " + Range(t0, t0 + span);
+    q.series = 1, q.rows_per_series = 1;
+    q.check_value = true, q.value = static_cast<double>(span / kNanosPerSecond);
+    q.metricsql = "count_over_time(sensors_temperature{" + one_vm + "}[" + FormatDuration(span) + "])";
+    q.vm_time_s = Sec(t0 + span) - ms;
+    q.vm_series = 1;
+    s.push_back(q);
+  }
+  {
+    QuerySpec q{.name = "minmaxmean-all-1h", .description = "min/max/mean temperature per sensor, one hour"};
+    q.influxql =
+        "SELECT min(\"temperature\"), max(\"temperature\"), mean(\"temperature\") FROM \"sensors\" WHERE " +
+        Range(mid, mid + hour) + " GROUP BY \"sensor_id\"";
+    q.series = n, q.rows_per_series = 1;
+    // rollup() gives min, max and avg as three series per input series.
+    q.metricsql = "rollup(sensors_temperature[" + FormatDuration(hour) + "])";
+    q.vm_time_s = Sec(mid + hour) - ms;
+    q.vm_series = 3 * n;
+    s.push_back(q);
+  }
+  {
+    // The threshold is the median of the hour, so the filter keeps about
+    // half of the points and neither a full nor an empty answer passes.
+    std::vector<int64_t> temps = SensorZeroTemperatures(gen, mid, mid + hour);
+    std::vector<int64_t> sorted = temps;
+    std::sort(sorted.begin(), sorted.end());
+    const int64_t threshold = sorted.empty() ? 0 : sorted[sorted.size() / 2];
+    const int above =
+        static_cast<int>(std::count_if(temps.begin(), temps.end(), [&](int64_t t) { return t > threshold; }));
+    QuerySpec q{.name = "temp-above-threshold",
+                .description = "one sensor's readings above a temperature threshold, one hour"};
+    q.influxql = "SELECT \"temperature\" FROM \"sensors\" WHERE " + one + " AND \"temperature\" > " +
+                 Hundredths(threshold) + " AND " + Range(mid, mid + hour);
+    q.series = above > 0 ? 1 : 0, q.rows_per_series = above;
+    // A range query with a 1 s step samples every point once; the comparison
+    // drops the steps at or below the threshold.
+    q.metricsql = "sensors_temperature{" + one_vm + "} > " + Hundredths(threshold);
+    range(&q, mid, hour, kNanosPerSecond);
+    q.vm_series = above > 0 ? 1 : 0;
+    q.vm_samples = above;
+    s.push_back(q);
+  }
+  {
+    QuerySpec q{.name = "10-sensors-1m-1h",
+                .description = "mean temperature per minute, 10 sensors, one hour"};
+    q.influxql = "SELECT mean(\"temperature\") FROM \"sensors\" WHERE (" + ten_or + ") AND " +
+                 Range(mid, mid + hour) + " GROUP BY time(1m), \"sensor_id\"";
+    q.series = ten, q.rows_per_series = Ceil(hour, kMinute);
+    q.metricsql = "avg_over_time(sensors_temperature{sensor_id=~\"" + ten_re + "\"}[1m])";
+    range(&q, mid, hour, kMinute);
+    q.vm_series = ten;
+    s.push_back(q);
+  }
+  {
+    QuerySpec q{.name = "max-temp-site-1m-1h",
+                .description = "max temperature per site per minute, one hour"};
+    q.influxql = "SELECT max(\"temperature\") FROM \"sensors\" WHERE " + Range(mid, mid + hour) +
+                 " GROUP BY time(1m), \"site\"";
+    q.series = sites, q.rows_per_series = Ceil(hour, kMinute);
+    q.metricsql = "max by (site) (max_over_time(sensors_temperature[1m]))";
+    range(&q, mid, hour, kMinute);
+    q.vm_series = sites;
+    s.push_back(q);
+  }
+  {
+    QuerySpec q{.name = "mean-humidity-range", .description = "mean humidity per sensor, whole range"};
+    q.influxql = "SELECT mean(\"humidity\") FROM \"sensors\" WHERE " + Range(t0, t0 + span) +
+                 " GROUP BY \"sensor_id\"";
+    q.series = n, q.rows_per_series = 1;
+    q.metricsql = "avg_over_time(sensors_humidity[" + FormatDuration(span) + "])";
+    q.vm_time_s = Sec(t0 + span) - ms;
+    q.vm_series = n;
+    s.push_back(q);
+  }
+  return s;
+}
+
+std::vector<QuerySpec> SuiteFor(const GenerateOptions& gen) {
+  if (gen.profile == "iot") return IotSuite(gen);
+  if (gen.profile == "sensors") return SensorsSuite(gen);
+  return {};
 }
 
 std::string QueryPath(const QuerySpec& spec, const std::string& target_kind, const std::string& db) {

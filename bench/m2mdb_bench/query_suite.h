@@ -1,6 +1,7 @@
-// The iot query suite: InfluxQL for InfluxDB and m2mdb (GET /query), an
-// equivalent MetricsQL form for VictoriaMetrics, and the shape each answer
-// must have for the data set that `generate` produced with the same options.
+// The query suites (iot and sensors): InfluxQL for InfluxDB and m2mdb (GET
+// /query), an equivalent MetricsQL form for VictoriaMetrics, and the shape each
+// answer must have for the data set that `generate` produced with the same
+// options.
 #ifndef M2MDB_BENCH_M2MDB_BENCH_QUERY_SUITE_H_
 #define M2MDB_BENCH_M2MDB_BENCH_QUERY_SUITE_H_
 
@@ -39,6 +40,11 @@ struct QuerySpec {
 };
 
 std::vector<QuerySpec> IotSuite(const GenerateOptions& gen);
+// What users of 1 Hz sensor data ask: last values, per-site and per-sensor
+// aggregates over short and long windows, raw points, a filter on the value.
+std::vector<QuerySpec> SensorsSuite(const GenerateOptions& gen);
+// The suite of gen.profile (empty for a profile without one).
+std::vector<QuerySpec> SuiteFor(const GenerateOptions& gen);
 
 struct QueryRun {
   std::string name{};

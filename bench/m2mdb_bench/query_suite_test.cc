@@ -48,6 +48,76 @@ TEST(QuerySuite, ExpectedShapesFollowTheDataSet) {
   EXPECT_NE(Find(d, "max-fuel-1h").influxql.find("2024-01-01T12:00:00Z"), std::string::npos);
 }
 
+TEST(QuerySuite, SensorsShapesFollowTheDataSet) {
+  GenerateOptions g;
+  g.profile = "sensors";
+  g.scale = 40;  // three sites: 16 + 16 + 8 sensors
+  g.duration_ns = *ParseDuration("6h");
+  auto s = SensorsSuite(g);
+  ASSERT_EQ(s.size(), 10u);
+  EXPECT_EQ(SuiteFor(g).size(), 10u);
+  EXPECT_EQ(Find(s, "last-all-sensors").series, 40);
+  EXPECT_EQ(Find(s, "last-all-sensors").vm_series, 120);
+  EXPECT_EQ(Find(s, "mean-temp-site-1h").series, 3);
+  EXPECT_EQ(Find(s, "mean-temp-site-1h").rows_per_series, 6);
+  EXPECT_EQ(Find(s, "max-sensor-10m-12h").rows_per_series, 36);  // 6 h of data
+  EXPECT_EQ(Find(s, "raw-sensor-1h").rows_per_series, 3600);
+  EXPECT_EQ(Find(s, "raw-sensor-1h").vm_samples, 3 * 3600);
+  EXPECT_EQ(Find(s, "count-sensor-range").value, 6 * 3600);
+  EXPECT_EQ(Find(s, "minmaxmean-all-1h").vm_series, 120);
+  EXPECT_EQ(Find(s, "10-sensors-1m-1h").series, 10);
+  EXPECT_EQ(Find(s, "10-sensors-1m-1h").rows_per_series, 60);
+  EXPECT_EQ(Find(s, "max-temp-site-1m-1h").series, 3);
+  // The hour queries read the middle of the data.
+  EXPECT_NE(Find(s, "raw-sensor-1h").influxql.find("2024-01-01T03:00:00Z"), std::string::npos);
+  const QuerySpec& f = Find(s, "10-sensors-1m-1h");
+  EXPECT_NE(f.influxql.find("'s00009'"), std::string::npos);
+  EXPECT_EQ(f.influxql.find("'s00010'"), std::string::npos);
+  EXPECT_DOUBLE_EQ(f.vm_step_s, 60);
+  EXPECT_DOUBLE_EQ(f.vm_start_s, 1704067200 + 3 * 3600 + 60 - 0.001);
+  EXPECT_DOUBLE_EQ(f.vm_end_s, f.vm_start_s + 59 * 60);
+  g.profile = "nope";
+  EXPECT_TRUE(SuiteFor(g).empty());
+}
+
+// The filter query's expected size comes from replaying sensor 0; check it
+// against the lines the full generator writes for that sensor.
+TEST(QuerySuite, SensorsThresholdMatchesTheGeneratedData) {
+  GenerateOptions g;
+  g.profile = "sensors";
+  g.scale = 3;
+  g.duration_ns = *ParseDuration("2h");
+  const std::vector<QuerySpec> suite = SensorsSuite(g);
+  const QuerySpec& q = Find(suite, "temp-above-threshold");
+  const size_t gt = q.influxql.find("\"temperature\" > ");
+  ASSERT_NE(gt, std::string::npos);
+  const double threshold = std::strtod(q.influxql.c_str() + gt + 16, nullptr);
+  const int64_t from = g.start_ns + 3600 * kNanosPerSecond;  // the second hour
+  auto gen = Generator::Create(g);
+  ASSERT_TRUE(gen.ok());
+  std::string lines;
+  int64_t ts = g.start_ns;
+  int above = 0, total = 0;
+  while ((*gen)->NextTick(&lines)) {
+    const size_t at = lines.find("sensor_id=s00000");
+    ASSERT_NE(at, std::string::npos);
+    if (ts >= from) {
+      total++;
+      if (std::strtod(lines.c_str() + lines.find("temperature=", at) + 12, nullptr) > threshold) above++;
+    }
+    lines.clear();
+    ts += kNanosPerSecond;
+  }
+  EXPECT_EQ(total, 3600);
+  EXPECT_EQ(q.rows_per_series, above);
+  EXPECT_EQ(q.vm_samples, above);
+  // A median threshold keeps part of the hour, so the check can fail.
+  EXPECT_GT(above, 0);
+  EXPECT_LT(above, 3600);
+  EXPECT_NE(q.metricsql.find("sensors_temperature{sensor_id=\"s00000\"} > "), std::string::npos);
+  EXPECT_DOUBLE_EQ(q.vm_step_s, 1);
+}
+
 TEST(QuerySuite, ChecksInfluxAnswers) {
   QuerySpec q{.name = "count", .series = 1, .rows_per_series = 1, .check_value = true, .value = 60};
   std::string canon;

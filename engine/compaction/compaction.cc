@@ -5,8 +5,10 @@
 #include "engine/compaction/compaction.h"
 
 #include <algorithm>
+#include <climits>
 #include <map>
 #include <tuple>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -22,6 +24,127 @@ int64_t PartitionNs(const index::DatabaseInfo& db, int64_t default_partition_ns)
 
 std::string SegmentFileName(uint64_t id) { return absl::StrFormat("%016x.seg", id); }
 
+namespace {
+
+constexpr int64_t kSec = 1000000000;
+// Coarse to fine. Each divides a day, so the epoch-aligned GROUP BY time
+// windows of these lengths start and end on lines of their grid.
+constexpr int64_t kGrids[] = {86400 * kSec, 43200 * kSec, 28800 * kSec, 21600 * kSec, 14400 * kSec,
+                              10800 * kSec, 7200 * kSec,  3600 * kSec,  1800 * kSec,  1200 * kSec,
+                              900 * kSec,   600 * kSec,   300 * kSec,   120 * kSec,   60 * kSec,
+                              30 * kSec,    10 * kSec,    5 * kSec,     kSec};
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+
+// The ends of the pieces of [b, e) cut at every line of `grid`.
+void CutAt(const int64_t* t, size_t b, size_t e, int64_t grid, std::vector<size_t>* pieces) {
+  pieces->clear();
+  for (size_t i = b; i < e;) {
+    // The first point at or past the next line (saturating near INT64_MAX).
+    const int64_t cell = FloorDiv(t[i], grid);
+    const size_t j = cell + 1 > INT64_MAX / grid  // no line after this cell
+                         ? e
+                         : static_cast<size_t>(std::lower_bound(t + i, t + e, (cell + 1) * grid) - t);
+    pieces->push_back(std::max(j, i + 1));  // sorted input: always past i
+    i = pieces->back();
+  }
+}
+
+void CutAligned(const int64_t* t, size_t b, size_t e, size_t max, std::vector<size_t>* ends) {
+  if (e - b <= max) {
+    ends->push_back(e);
+    return;
+  }
+  std::vector<size_t> pieces;
+  int64_t coarsest = 0, coarser = 0;
+  for (int64_t grid : kGrids) {
+    if (FloorDiv(t[b], grid) == FloorDiv(t[e - 1], grid)) continue;  // no line of this grid inside
+    if (coarsest == 0) coarsest = grid;
+    CutAt(t, b, e, grid, &pieces);
+    size_t from = b;
+    bool fits = true;
+    for (size_t j : pieces) {
+      fits &= j - from <= max;
+      from = j;
+    }
+    if (!fits) {
+      coarser = grid;
+      continue;
+    }
+    // Neighbours that fit together in one cell of the coarser grid that did
+    // not fit are one block: fewer blocks, still cut on its lines.
+    size_t block_begin = b;
+    for (size_t k = 0; k < pieces.size(); k++) {
+      const size_t j = pieces[k];
+      const bool last = k + 1 == pieces.size();
+      if (!last && coarser != 0 && pieces[k + 1] - block_begin <= max &&
+          FloorDiv(t[block_begin], coarser) == FloorDiv(t[pieces[k + 1] - 1], coarser)) {
+        continue;
+      }
+      ends->push_back(j);
+      block_begin = j;
+    }
+    return;
+  }
+  if (coarsest == 0) {  // more than max points in one second: equal blocks, as SegmentWriter splits
+    const size_t n = e - b, blocks = (n + max - 1) / max;
+    size_t end = b;
+    for (size_t k = 0; k < blocks; k++) {
+      end += n / blocks + (k < n % blocks ? 1 : 0);
+      ends->push_back(end);
+    }
+    return;
+  }
+  // No grid leaves every piece small enough: cut on the coarsest and cut
+  // the pieces in turn.
+  CutAt(t, b, e, coarsest, &pieces);
+  size_t from = b;
+  for (size_t j : std::vector<size_t>(pieces)) {
+    CutAligned(t, from, j, max, ends);
+    from = j;
+  }
+}
+
+// Copies points [b, e) of src into *dst (same type).
+void Slice(const Column& src, size_t b, size_t e, Column* dst) {
+  dst->clear();
+  dst->type = src.type;
+  auto copy = [&](const auto& from, auto* to) {
+    if (!from.empty())
+      to->assign(from.begin() + static_cast<std::ptrdiff_t>(b),
+                 from.begin() + static_cast<std::ptrdiff_t>(e));
+  };
+  copy(src.times, &dst->times);
+  copy(src.floats, &dst->floats);
+  copy(src.ints, &dst->ints);
+  copy(src.uints, &dst->uints);
+  copy(src.bools, &dst->bools);
+  copy(src.strings, &dst->strings);
+}
+
+// Adds one column to `writer` in blocks cut by AlignedBlockEnds.
+Status AddAligned(segment::SegmentWriter* writer, uint64_t series_id, uint32_t field_id, const Column& col,
+                  size_t max_points, Column* scratch) {
+  if (col.size() <= max_points) return writer->Add(series_id, field_id, col);
+  const std::vector<size_t> ends = AlignedBlockEnds(col.times.data(), col.size(), max_points);
+  size_t b = 0;
+  for (size_t e : ends) {
+    Slice(col, b, e, scratch);
+    RETURN_IF_ERROR(writer->Add(series_id, field_id, *scratch));
+    b = e;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::vector<size_t> AlignedBlockEnds(const int64_t* times, size_t n, size_t max_points) {
+  std::vector<size_t> ends;
+  if (n == 0) return ends;
+  CutAligned(times, 0, n, std::max<size_t>(1, max_points), &ends);
+  return ends;
+}
+
 StatusOr<std::vector<index::SegmentMeta>> WriteHead(const Head& head, const DatabaseMap& dbs, int64_t now,
                                                     const CompactionOptions& options,
                                                     const std::function<uint64_t()>& next_segment_id) {
@@ -33,7 +156,7 @@ StatusOr<std::vector<index::SegmentMeta>> WriteHead(const Head& head, const Data
   Status status;
   segment::SegmentWriterOptions wo;
   wo.max_block_points = options.max_block_points;
-  Column chunk;
+  Column chunk, slice;
   head.ForEachSorted([&](uint32_t db_id, uint64_t series_id, uint32_t field_id, const Column& col) {
     if (!status.ok()) return;
     auto dbit = dbs.find(db_id);
@@ -70,7 +193,7 @@ StatusOr<std::vector<index::SegmentMeta>> WriteHead(const Head& head, const Data
         for (size_t k = i; k < j; k++) chunk.AppendFrom(col, k);
         src = &chunk;
       }
-      status = out.writer->Add(series_id, field_id, *src);
+      status = AddAligned(out.writer.get(), series_id, field_id, *src, options.max_block_points, &slice);
       if (!status.ok()) return;
       i = j;
     }
@@ -127,6 +250,7 @@ StatusOr<MergeResult> MergeSegments(uint32_t db_id, int64_t partition_start,
   Column merged, part;
   std::vector<const segment::BlockHandle*> blocks;
   for (const auto& [series_id, field_id, type0] : keys) {
+    if (options.pace) options.pace();
     if (!series_exists(series_id)) {  // dropped series: made physical here
       result.dropped_series++;
       continue;
@@ -157,7 +281,9 @@ StatusOr<MergeResult> MergeSegments(uint32_t db_id, int64_t partition_start,
       AppendColumn(part, &merged);
     }
     if (overlapping) SortByTimeKeepLast(&merged);
-    if (!merged.empty()) RETURN_IF_ERROR(writer->Add(series_id, field_id, merged));
+    if (!merged.empty()) {
+      RETURN_IF_ERROR(AddAligned(writer.get(), series_id, field_id, merged, options.max_block_points, &part));
+    }
   }
   ASSIGN_OR_RETURN(auto info, writer->Finish());
   meta.file_bytes = info.file_bytes;
@@ -165,6 +291,25 @@ StatusOr<MergeResult> MergeSegments(uint32_t db_id, int64_t partition_start,
   meta.max_time = info.max_time;
   meta.points = info.points;
   return result;
+}
+
+ReadPacer::ReadPacer(std::function<bool()> reads_running, std::function<int64_t()> now_ns,
+                     std::function<void(int64_t ns)> sleep)
+    : reads_running_(std::move(reads_running)),
+      now_ns_(std::move(now_ns)),
+      sleep_(std::move(sleep)),
+      last_ns_(now_ns_()) {}
+
+void ReadPacer::Pace() {
+  const int64_t now = now_ns_();
+  credit_ns_ = std::min(kMaxCreditNs, credit_ns_ + std::max<int64_t>(0, now - last_ns_) * kSleepPerWork);
+  while (credit_ns_ >= kStepNs && reads_running_()) {
+    sleep_(kStepNs);
+    credit_ns_ -= kStepNs;
+    slept_ns_ += kStepNs;
+  }
+  // Time asleep is not work: it earns no further pause.
+  last_ns_ = now_ns_();
 }
 
 size_t TrailingRunToMerge(const std::vector<std::shared_ptr<SegmentRef>>& segs, size_t trigger) {

@@ -27,6 +27,39 @@ struct CompactionOptions {
   std::string segment_dir;           // where segment files are written
   uint32_t max_block_points = 4096;  // Options::max_block_points
   int64_t default_partition_ns = 0;  // for databases without their own
+  // Called by MergeSegments between two (series, field) columns; may sleep
+  // to give way to reads (ReadPacer). Empty: never pauses.
+  std::function<void()> pace{};
+};
+
+// Makes a background merge give way to reads without starving it. Called
+// between units of merge work: while reads are running it sleeps in short
+// steps, but never longer in total than kSleepPerWork times the work done
+// since the merge began (capped, so a long quiet stretch does not buy a
+// long pause later). Under reads that never stop a merge still runs at
+// 1 / (1 + kSleepPerWork) of its speed, so background compaction converges
+// on any load; with no reads it never sleeps. On the two-CPU machines of
+// issue 18 the restart's merge of a day's level-0 segments otherwise took
+// one CPU from the first queries after the restart (the as-loaded state).
+// Thread-compatible: one pacer per merge.
+class ReadPacer {
+ public:
+  static constexpr int64_t kStepNs = 200'000;
+  static constexpr int64_t kSleepPerWork = 2;
+  static constexpr int64_t kMaxCreditNs = 50'000'000;
+
+  ReadPacer(std::function<bool()> reads_running, std::function<int64_t()> now_ns,
+            std::function<void(int64_t ns)> sleep);
+  void Pace();
+  int64_t slept_ns() const { return slept_ns_; }
+
+ private:
+  std::function<bool()> reads_running_;
+  std::function<int64_t()> now_ns_;
+  std::function<void(int64_t)> sleep_;
+  int64_t last_ns_;
+  int64_t credit_ns_ = 0;
+  int64_t slept_ns_ = 0;
 };
 
 // Databases by id, as the index lists them when the work starts.
@@ -65,6 +98,19 @@ StatusOr<MergeResult> MergeSegments(uint32_t db_id, int64_t partition_start,
                                     const std::function<bool(uint64_t series_id)>& series_exists,
                                     const CompactionOptions& options,
                                     const std::function<uint64_t()>& next_segment_id);
+
+// Where the blocks of one sorted column of n points end (indices, the last
+// is n), for flush and compaction. A column of at most max_points is one
+// block. A longer one is cut on the coarsest epoch-aligned time grid (1 d,
+// 12 h, 8 h, 6 h, 4 h, 3 h, 2 h, 1 h, 30 m, ... 1 s) that has a line inside
+// it and leaves no piece above max_points, each piece cut the same way in
+// turn; without such a grid (more than max_points in one second) it is split
+// into equal blocks as the segment writer would. Block statistics answer a
+// GROUP BY time window only for a block inside one window, and those windows
+// are epoch-aligned: count-balanced blocks at 1 Hz (68 min each) lay across
+// every hour, and the flushes of a load cut the day at arbitrary instants,
+// so hour and day aggregates decoded every block (issue 18).
+std::vector<size_t> AlignedBlockEnds(const int64_t* times, size_t n, size_t max_points);
 
 // Size-tiered choice for one partition's segments (ascending id): how many
 // trailing segments to merge, 0 if fewer than `trigger` share the level of

@@ -30,6 +30,123 @@ TEST(Compaction, MergesOnlyATrailingRunOfOneLevel) {
   EXPECT_EQ(TrailingRunToMerge({Seg(1, 0), Seg(2, 0), Seg(3, 1), Seg(4, 0)}, 2), 0u);
 }
 
+// A fake clock: work advances it by hand, sleeping advances it by the sleep.
+struct FakeTime {
+  int64_t now = 0;
+  int64_t slept = 0;
+  bool reads = false;
+  ReadPacer Pacer() {
+    return ReadPacer([this] { return reads; }, [this] { return now; },
+                     [this](int64_t ns) {
+                       now += ns;
+                       slept += ns;
+                     });
+  }
+};
+
+TEST(Compaction, PacerSleepsOnlyWhileReadsRun) {
+  FakeTime t;
+  ReadPacer p = t.Pacer();
+  for (int i = 0; i < 100; i++) {
+    t.now += 1'000'000;  // 1 ms of merge work per column
+    p.Pace();
+  }
+  EXPECT_EQ(t.slept, 0);
+  t.reads = true;
+  t.now += 1'000'000;
+  p.Pace();
+  EXPECT_GT(t.slept, 0);
+  EXPECT_EQ(p.slept_ns(), t.slept);
+}
+
+TEST(Compaction, PacerNeverStarvesAMergeUnderConstantReads) {
+  FakeTime t;
+  t.reads = true;
+  ReadPacer p = t.Pacer();
+  int64_t work = 0;
+  for (int i = 0; i < 1000; i++) {
+    t.now += 300'000;
+    work += 300'000;
+    p.Pace();
+  }
+  // Pauses are bounded by kSleepPerWork times the work, and come close to it.
+  EXPECT_LE(t.slept, ReadPacer::kSleepPerWork * work);
+  EXPECT_GE(t.slept, ReadPacer::kSleepPerWork * work - ReadPacer::kStepNs);
+}
+
+TEST(Compaction, PacerCreditIsCapped) {
+  FakeTime t;
+  ReadPacer p = t.Pacer();
+  t.now += 10'000'000'000;  // a long merge with no reads
+  p.Pace();
+  t.reads = true;
+  t.now += 1;
+  p.Pace();
+  // The quiet stretch buys at most kMaxCreditNs of pause, not 20 s.
+  EXPECT_LE(t.slept, ReadPacer::kMaxCreditNs);
+  EXPECT_GT(t.slept, 0);
+}
+
+std::vector<int64_t> Every(int64_t from, int64_t step, size_t n) {
+  std::vector<int64_t> t(n);
+  for (size_t i = 0; i < n; i++) t[i] = from + static_cast<int64_t>(i) * step;
+  return t;
+}
+
+constexpr int64_t kS = 1000000000;
+
+TEST(Compaction, BlocksOfOneHertzDataAreWholeHours) {
+  // 1 Hz from 00:50 to 03:10: cut at the hours, whatever the flush cut.
+  const int64_t day = 1704067200 * kS;
+  auto t = Every(day + 50 * 60 * kS, kS, 140 * 60);
+  auto ends = AlignedBlockEnds(t.data(), t.size(), 4096);
+  ASSERT_EQ(ends, (std::vector<size_t>{600, 4200, 7800, 8400}));
+  // A short column stays one block, even across an hour.
+  EXPECT_EQ(AlignedBlockEnds(t.data(), 4000, 4096), (std::vector<size_t>{4000}));
+  EXPECT_TRUE(AlignedBlockEnds(t.data(), 0, 4096).empty());
+}
+
+TEST(Compaction, BlocksOfTenSecondDataAreThirdsOfADay) {
+  // 10 s over two days: 8 h blocks (2880 points), none across midnight.
+  const int64_t day = 1704067200 * kS;
+  auto t = Every(day, 10 * kS, 2 * 8640);
+  auto ends = AlignedBlockEnds(t.data(), t.size(), 4096);
+  ASSERT_EQ(ends.size(), 6u);
+  for (size_t k = 0; k < ends.size(); k++) EXPECT_EQ(ends[k], (k + 1) * 2880);
+}
+
+TEST(Compaction, NeighbourCellsShareABlockWhenTheyFit) {
+  // 1 point a second, 00:50 to 02:13 with max 4096: the 1 h grid leaves
+  // 01:00-02:13 too big, the 30 min grid fits; its two cells of one hour
+  // are packed into one block.
+  const int64_t day = 1704067200 * kS;
+  auto t = Every(day + 50 * 60 * kS, kS, 83 * 60);
+  EXPECT_EQ(AlignedBlockEnds(t.data(), t.size(), 4096), (std::vector<size_t>{600, 4200, 4980}));
+}
+
+TEST(Compaction, DenseOrOddColumnsStillGetBlocksOfAtMostMax) {
+  // 10 000 points in one second: equal blocks, as the writer splits.
+  auto dense = Every(5 * kS, 1, 10000);
+  EXPECT_EQ(AlignedBlockEnds(dense.data(), dense.size(), 4096), (std::vector<size_t>{3334, 6667, 10000}));
+  // Irregular, negative and extreme times: every block within max, ends
+  // increasing, the last at n.
+  std::vector<int64_t> odd = {INT64_MIN + 1, -7 * kS, -kS, 0};
+  int64_t at = kS;
+  for (int i = 0; i < 9000; i++) odd.push_back(at += i % 7 == 0 ? 3 * kS : 100000000);
+  odd.push_back(INT64_MAX - 1);
+  for (size_t max : {1u, 16u, 4096u}) {
+    auto ends = AlignedBlockEnds(odd.data(), odd.size(), max);
+    ASSERT_FALSE(ends.empty());
+    EXPECT_EQ(ends.back(), odd.size());
+    size_t from = 0;
+    for (size_t e : ends) {
+      EXPECT_GT(e, from);
+      EXPECT_LE(e - from, max);
+      from = e;
+    }
+  }
+}
+
 TEST(Compaction, IdlePartitionMergesWhole) {
   const int64_t s = 1000000000;
   const std::vector<std::shared_ptr<SegmentRef>> four = {Seg(1, 1), Seg(2, 0), Seg(3, 0), Seg(4, 2)};

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <thread>
 
 #include <sys/stat.h>
 
@@ -102,11 +103,20 @@ Status DBImpl::CompactPartitionLocked(uint32_t db_id, int64_t partition_start,
     absl::MutexLock sl(&state_mu_);
     version = version_;
   }
+  compaction::ReadPacer pacer([this] { return scans_running_.load(std::memory_order_relaxed) > 0; },
+                              [] {
+                                return int64_t{std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                   std::chrono::steady_clock::now().time_since_epoch())
+                                                   .count()};
+                              },
+                              [](int64_t ns) { std::this_thread::sleep_for(std::chrono::nanoseconds(ns)); });
+  compaction::CompactionOptions copts = MakeCompactionOptions();
+  copts.pace = [&pacer] { pacer.Pace(); };
   ASSIGN_OR_RETURN(compaction::MergeResult merged,
                    compaction::MergeSegments(
                        db_id, partition_start, inputs, version->tombstones,
                        [this](uint64_t series_id) { return index_->SeriesKeyOf(series_id).has_value(); },
-                       MakeCompactionOptions(), [this] { return index_->NextSegmentId(); }));
+                       copts, [this] { return index_->NextSegmentId(); }));
   const index::SegmentMeta& meta = merged.meta;
   std::vector<uint64_t> removed;
   for (const auto& in : inputs) removed.push_back(in->meta.id);
@@ -124,7 +134,8 @@ Status DBImpl::CompactPartitionLocked(uint32_t db_id, int64_t partition_start,
   LogInfo("compacted ", inputs.size(), " segments of partition ", partition_start, " (db ", db_id, ") into ",
           meta.file, ": ", meta.points, " points, ", meta.file_bytes, " bytes",
           merged.dropped_series ? absl::StrCat(", dropped ", merged.dropped_series, " deleted series columns")
-                                : "");
+                                : "",
+          pacer.slept_ns() > 0 ? absl::StrCat(", paused ", pacer.slept_ns() / 1000000, " ms for reads") : "");
   return absl::OkStatus();
 }
 

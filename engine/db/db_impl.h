@@ -251,6 +251,8 @@ class DBImpl : public DB {
   std::atomic<uint64_t> lines_rejected_{0};
   std::atomic<uint64_t> flushes_{0};
   std::atomic<uint64_t> compactions_{0};
+  // Scans in progress: merges give way to them (compaction::ReadPacer).
+  std::atomic<int> scans_running_{0};
   std::atomic<uint64_t> replayed_records_{0};
   std::atomic<uint64_t> damaged_skipped_{0};
   // (db id, partition start) -> newest input id of a compaction that found

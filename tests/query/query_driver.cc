@@ -2,7 +2,7 @@
 //
 //   query_driver --data-dir DIR --db NAME [--load FILE.lp]... [--flush]
 //                [--layers N] [--block-points N] [--no-block-stats] [--query-threads 1|2]
-//                [--epoch ms] [--format json|csv|table] [--now NS] [--time]
+//                [--epoch ms] [--format json|csv|table] [--now NS] [--time] [--no-background]
 //
 // Loads line protocol files into database NAME (created if missing), then
 // reads one query per line on stdin and prints one result per line (JSON is
@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   int64_t now = 0;
   uint32_t block_points = 0;
   int layers = 0;
+  bool background = true;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -61,6 +62,8 @@ int main(int argc, char** argv) {
       m2mdb::query::exec::SetUseSecondQueryThread(next() == "2");
     else if (a == "--time")
       timing = true;
+    else if (a == "--no-background")
+      background = false;
     else if (a == "--epoch")
       epoch = next();
     else if (a == "--format")
@@ -79,6 +82,8 @@ int main(int argc, char** argv) {
   m2mdb::Options options;
   options.data_dir = dir;
   options.wal_sync = m2mdb::WalSyncMode::kNone;
+  // Off for measuring a data directory as it is (no merge mid-measurement).
+  options.background_work = background;
   if (block_points > 0) options.max_block_points = block_points;
   auto opened = m2mdb::DB::Open(options);
   if (!opened.ok()) {
