@@ -113,8 +113,12 @@ struct Windows {
   int64_t single_label = 0;
   std::vector<int64_t> bounds;  // zoned: count + 1 boundaries; else empty
 
+  // Modular: w * interval alone can leave int64 (hourly windows from 1677
+  // to 2262) while the start itself, at most the last time scanned, fits.
   int64_t Start(size_t w) const {
-    return bounds.empty() ? first + static_cast<int64_t>(w) * interval : bounds[w];
+    return bounds.empty() ? static_cast<int64_t>(static_cast<uint64_t>(first) +
+                                                 static_cast<uint64_t>(w) * static_cast<uint64_t>(interval))
+                          : bounds[w];
   }
   int64_t End(size_t w) const { return bounds.empty() ? WindowEnd(Start(w), interval) : bounds[w + 1]; }
 };

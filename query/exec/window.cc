@@ -340,8 +340,7 @@ Status AggregateGroup(ExecContext* ctx, const SelectPlan& plan, const Windows& w
       for (size_t w = 0; w < W; w++) {
         if (w < acc.size() && acc[w].n != 0) {
           if (plan.has_time_group) {
-            r.entries.push_back(PartialResult(sl.reduce, type, acc[w],
-                                              first_window + static_cast<int64_t>(w) * interval, false));
+            r.entries.push_back(PartialResult(sl.reduce, type, acc[w], win.Start(w), false));
           } else {
             r.entries.push_back(
                 PartialResult(sl.reduce, type, acc[w], single_label, plan.selector_point_time));
