@@ -44,6 +44,19 @@ std::string Trim(std::string s) {
   return s;
 }
 
+// VictoriaMetrics windows are (t - w, t]: its times end 1 ms early to match
+// InfluxQL's [t0, t0 + w).
+constexpr double kVmShift = 0.001;
+
+// A range query over [from, from + len) in steps of `step`, as VictoriaMetrics
+// labels each step by its window's end.
+void SetVmRange(QuerySpec* q, int64_t from, int64_t len, int64_t step) {
+  q->vm_range = true;
+  q->vm_step_s = Sec(step);
+  q->vm_start_s = Sec(from + step) - kVmShift;
+  q->vm_end_s = q->vm_start_s + (Ceil(len, step) - 1) * q->vm_step_s;
+}
+
 }  // namespace
 
 std::vector<QuerySpec> IotSuite(const GenerateOptions& gen) {
@@ -67,13 +80,8 @@ std::vector<QuerySpec> IotSuite(const GenerateOptions& gen) {
     ten_or += (i ? " OR " : "") + std::string("\"name\" = 'truck_") + std::to_string(i) + "'";
     ten_re += (i ? "|" : "") + std::to_string(i);
   }
-  const double ms = 0.001;  // VM windows are (t - w, t]: end 1 ms early to match [t0, t0 + w)
-  auto range = [&](QuerySpec* q, int64_t from, int64_t len, int64_t step) {
-    q->vm_range = true;
-    q->vm_step_s = Sec(step);
-    q->vm_start_s = Sec(from + step) - ms;
-    q->vm_end_s = q->vm_start_s + (Ceil(len, step) - 1) * q->vm_step_s;
-  };
+  const double ms = kVmShift;
+  auto range = SetVmRange;
   std::vector<QuerySpec> s;
   {
     QuerySpec q{.name = "lastpoint", .description = "last known latitude/longitude of every truck"};
@@ -247,13 +255,8 @@ std::vector<QuerySpec> SensorsSuite(const GenerateOptions& gen) {
   }
   const std::string one = "\"sensor_id\" = 's00000'";
   const std::string one_vm = "sensor_id=\"s00000\"";
-  const double ms = 0.001;  // VM windows are (t - w, t]: end 1 ms early to match [t0, t0 + w)
-  auto range = [&](QuerySpec* q, int64_t from, int64_t len, int64_t step) {
-    q->vm_range = true;
-    q->vm_step_s = Sec(step);
-    q->vm_start_s = Sec(from + step) - ms;
-    q->vm_end_s = q->vm_start_s + (Ceil(len, step) - 1) * q->vm_step_s;
-  };
+  const double ms = kVmShift;
+  auto range = SetVmRange;
   std::vector<QuerySpec> s;
   {
     QuerySpec q{.name = "last-all-sensors",
