@@ -114,6 +114,48 @@ std::string Label(std::string_view s) {
 
 int64_t NowSeconds() { return absl::ToUnixSeconds(absl::Now()); }
 
+// The end (past its '\n') of the line-protocol line starting at `pos`. A
+// string field may hold a raw line break inside its quotes (influxd and our
+// parser take it), so a piece cut at the first '\n' could split a point in
+// two. Quotes count only in the field set: in the series key (up to the
+// first unescaped space) a '"' is an ordinary character.
+size_t LineEnd(std::string_view body, size_t pos) {
+  const size_t n = body.size();
+  size_t i = pos;
+  // The series key, to the first unescaped space.
+  for (; i < n && body[i] != ' ' && body[i] != '\n'; i++) {
+    if (body[i] == '\\') i++;
+  }
+  // The field set: key=value pairs; only a value may be a quoted string.
+  while (i < n && body[i] == ' ') {
+    i++;
+    for (;;) {
+      for (; i < n && body[i] != '=' && body[i] != ' ' && body[i] != '\n'; i++) {
+        if (body[i] == '\\') i++;
+      }
+      if (i >= n || body[i] != '=') break;  // not a field: the timestamp, or the end
+      i++;
+      if (i < n && body[i] == '"') {
+        for (i++; i < n && body[i] != '"'; i++) {
+          if (body[i] == '\\') i++;
+        }
+        i++;
+      } else {
+        for (; i < n && body[i] != ',' && body[i] != ' ' && body[i] != '\n'; i++) {
+        }
+      }
+      if (i < n && body[i] == ',') {
+        i++;
+        continue;
+      }
+      break;
+    }
+    // A space then the timestamp; the loop head skips it.
+  }
+  const size_t nl = body.find('\n', std::min(i, n));
+  return nl == std::string_view::npos ? n : nl + 1;
+}
+
 // UTC with a "Z", as influxd and the query answers print times.
 std::string Rfc3339(int64_t ns) {
   return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", absl::FromUnixNanos(ns), absl::UTCTimeZone());
@@ -279,8 +321,7 @@ class Lane {
       p.begin = pos;
       size_t end = pos;
       while (end < b.body.size() && p.lines < options_.batch_lines) {
-        const size_t nl = b.body.find('\n', end);
-        end = nl == std::string::npos ? b.body.size() : nl + 1;
+        end = LineEnd(b.body, end);
         p.lines++;
       }
       p.end = end;

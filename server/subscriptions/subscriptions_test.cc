@@ -42,6 +42,23 @@ class Destination {
     EXPECT_TRUE(db_->Close().ok());
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // series key -> time -> string value of field `field`
+  std::map<std::string, std::map<int64_t, std::string>> Strings(const std::string& field) {
+    std::map<std::string, std::map<int64_t, std::string>> out;
+    ScanRequest req;
+    req.database = "d";
+    req.measurement = "m";
+    req.fields = {field};
+    EXPECT_TRUE(db_->Scan(req,
+                          [&](const SeriesData& s) {
+                            for (size_t i = 0; i < s.columns[0].size(); ++i) {
+                              out[s.key][s.columns[0].times[i]] = s.columns[0].ValueAt(i).s;
+                            }
+                            return absl::OkStatus();
+                          })
+                    .ok());
+    return out;
+  }
   // series key -> time -> value
   std::map<std::string, std::map<int64_t, double>> Points() {
     std::map<std::string, std::map<int64_t, double>> out;
@@ -138,6 +155,45 @@ TEST_F(SubscriptionsTest, DestinationEndsWithExactlyTheAcknowledgedPointsThrough
   auto show = Run("SHOW SUBSCRIPTIONS");
   ASSERT_EQ(show.series.size(), 1u);
   EXPECT_EQ(show.series[0].name, "d");
+}
+
+// A write of more points than a batch holds is cut into pieces; a string
+// field may hold a raw line break inside its quotes, which must not be
+// taken for the end of a point (the piece would end inside the string).
+TEST_F(SubscriptionsTest, PiecesOfALargeWriteKeepStringsWithLineBreaksWhole) {
+  Destination dst;
+  StartManager();  // batch_lines = 700
+  ASSERT_EQ(Run("CREATE SUBSCRIPTION s ON d DESTINATIONS ALL '" + dst.url() + "'").error, "");
+  std::string body;
+  std::map<std::string, std::map<int64_t, std::string>> want;
+  for (int i = 0; i < 2000; ++i) {
+    // Every value spans three lines, with escaped quotes between the breaks
+    // (the 700th line break, where a cut at the first '\n' would fall, is
+    // inside a string); a tag value with a '"' must not start a string.
+    const std::string v = "line " + std::to_string(i) + "\nnext \\\"q\\\"\n";
+    std::string text = v;  // as line protocol writes it
+    std::string stored;
+    for (size_t k = 0; k < text.size(); k++) {
+      if (text[k] == '\\' && k + 1 < text.size() && (text[k + 1] == '"' || text[k + 1] == '\\')) {
+        stored += text[++k];
+      } else {
+        stored += text[k];
+      }
+    }
+    body += "m,dev=a\"b s=\"" + text + "\",n=" + std::to_string(i) + "i " + std::to_string(1000 + i) + "\n";
+    want["m,dev=a\"b"][1000 + i] = stored;
+  }
+  auto w = db_->WriteLineProtocol("d", body, {});
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_EQ(w->points_written, 2000u);
+  ASSERT_TRUE(w->errors.empty()) << w->errors[0].reason;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (dst.Strings("s") != want && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(dst.Strings("s") == want);
+  auto show = Run("SHOW SUBSCRIPTIONS");
+  ASSERT_EQ(show.series.size(), 1u);
 }
 
 TEST_F(SubscriptionsTest, TheServerSendsToABoundedNumberOfDestinations) {
