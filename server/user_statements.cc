@@ -10,14 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
+#include "server/statement_parser.h"
+
 namespace m2mdb::server {
 namespace {
 
-struct Tok {
-  enum Kind { kIdent, kQuotedIdent, kString, kPunct, kEof } kind = kEof;
-  std::string text;
-  int line = 1, col = 1;
-};
+using Tok = StatementToken;
 
 class Lexer {
  public:
@@ -103,48 +101,12 @@ class Lexer {
   int line_ = 1, col_ = 1;
 };
 
-class Parser {
+class Parser : public StatementParser<Parser, UserStatement> {
  public:
-  explicit Parser(std::vector<Tok> toks) : toks_(std::move(toks)) {}
-
-  StatusOr<std::vector<UserStatement>> All() {
-    std::vector<UserStatement> out;
-    for (;;) {
-      while (IsPunct(";")) pos_++;
-      if (Peek().kind == Tok::kEof) break;
-      ASSIGN_OR_RETURN(UserStatement st, One());
-      out.push_back(std::move(st));
-      if (Peek().kind != Tok::kEof && !IsPunct(";")) return Expected(";");
-    }
-    if (out.empty()) return absl::InvalidArgumentError("error parsing query: found EOF, expected statement");
-    return out;
-  }
+  using StatementParser::StatementParser;
 
  private:
-  const Tok& Peek() const { return toks_[pos_]; }
-  bool IsKeyword(std::string_view kw) const {
-    return Peek().kind == Tok::kIdent && absl::EqualsIgnoreCase(Peek().text, ToAbsl(kw));
-  }
-  bool IsPunct(std::string_view p) const { return Peek().kind == Tok::kPunct && Peek().text == p; }
-  Status Expected(std::string_view what) const {
-    const Tok& t = Peek();
-    std::string found = t.kind == Tok::kEof ? "EOF" : t.text;
-    return absl::InvalidArgumentError(absl::StrCat("error parsing query: found ", found, ", expected ",
-                                                   ToAbsl(what), " at line ", t.line, ", char ", t.col));
-  }
-  Status Keyword(std::string_view kw) {
-    if (!IsKeyword(kw)) return Expected(kw);
-    pos_++;
-    return Status();
-  }
-  StatusOr<std::string> Ident() {
-    if (Peek().kind != Tok::kIdent && Peek().kind != Tok::kQuotedIdent) return Expected("identifier");
-    return toks_[pos_++].text;
-  }
-  StatusOr<std::string> String() {
-    if (Peek().kind != Tok::kString) return Expected("string");
-    return toks_[pos_++].text;
-  }
+  friend class StatementParser<Parser, UserStatement>;
   // READ | WRITE | ALL [PRIVILEGES]
   StatusOr<Privilege> Priv() {
     if (IsKeyword("READ")) {
@@ -227,9 +189,6 @@ class Parser {
     }
     return st;
   }
-
-  std::vector<Tok> toks_;
-  size_t pos_ = 0;
 };
 
 }  // namespace

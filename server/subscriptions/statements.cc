@@ -12,14 +12,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
+#include "server/statement_parser.h"
+
 namespace m2mdb::server {
 namespace {
 
-struct Tok {
-  enum Kind { kIdent, kQuotedIdent, kString, kNumber, kPunct, kEof } kind = kEof;
-  std::string text;
-  int line = 1, col = 1;
-};
+using Tok = StatementToken;
 
 StatusOr<std::vector<Tok>> Tokenize(std::string_view q) {
   std::vector<Tok> out;
@@ -139,48 +137,12 @@ bool ParseAge(std::string_view s, int64_t* out) {
   return true;
 }
 
-class Parser {
+class Parser : public StatementParser<Parser, SubscriptionStatement> {
  public:
-  explicit Parser(std::vector<Tok> toks) : toks_(std::move(toks)) {}
-
-  StatusOr<std::vector<SubscriptionStatement>> All() {
-    std::vector<SubscriptionStatement> out;
-    for (;;) {
-      while (IsPunct(";")) pos_++;
-      if (Peek().kind == Tok::kEof) break;
-      ASSIGN_OR_RETURN(SubscriptionStatement st, One());
-      out.push_back(std::move(st));
-      if (Peek().kind != Tok::kEof && !IsPunct(";")) return Expected(";");
-    }
-    if (out.empty()) return absl::InvalidArgumentError("error parsing query: found EOF, expected statement");
-    return out;
-  }
+  using StatementParser::StatementParser;
 
  private:
-  const Tok& Peek() const { return toks_[pos_]; }
-  bool IsKeyword(std::string_view kw) const {
-    return Peek().kind == Tok::kIdent && absl::EqualsIgnoreCase(Peek().text, ToAbsl(kw));
-  }
-  bool IsPunct(std::string_view p) const { return Peek().kind == Tok::kPunct && Peek().text == p; }
-  Status Expected(std::string_view what) const {
-    const Tok& t = Peek();
-    std::string found = t.kind == Tok::kEof ? "EOF" : t.text;
-    return absl::InvalidArgumentError(absl::StrCat("error parsing query: found ", found, ", expected ",
-                                                   ToAbsl(what), " at line ", t.line, ", char ", t.col));
-  }
-  Status Keyword(std::string_view kw) {
-    if (!IsKeyword(kw)) return Expected(kw);
-    pos_++;
-    return absl::OkStatus();
-  }
-  StatusOr<std::string> Ident() {
-    if (Peek().kind != Tok::kIdent && Peek().kind != Tok::kQuotedIdent) return Expected("identifier");
-    return toks_[pos_++].text;
-  }
-  StatusOr<std::string> String() {
-    if (Peek().kind != Tok::kString) return Expected("string");
-    return toks_[pos_++].text;
-  }
+  friend class StatementParser<Parser, SubscriptionStatement>;
   // ON db[.rp]
   Status Target(SubscriptionStatement* st) {
     RETURN_IF_ERROR(Keyword("ON"));
@@ -330,9 +292,6 @@ class Parser {
     }
     return st;
   }
-
-  std::vector<Tok> toks_;
-  size_t pos_ = 0;
 };
 
 }  // namespace
