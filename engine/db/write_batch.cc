@@ -232,8 +232,40 @@ Status DecodeWalPoint(std::string_view* in, lineproto::Point* p, std::string* ke
   return absl::OkStatus();
 }
 
+namespace {
+
+// A field's value as line protocol, for typed (FieldValue) and parsed
+// (lineproto::Field) fields alike. Floats as the shortest text that
+// round-trips: a reader stores the same bits.
+template <typename F>
+void AppendFieldValue(const F& v, std::string* out) {
+  switch (v.type) {
+    case FieldType::kFloat: {
+      char num[64];
+      auto res = std::to_chars(num, num + sizeof(num), v.f);
+      out->append(num, res.ptr - num);
+      break;
+    }
+    case FieldType::kInteger:
+      absl::StrAppend(out, v.i, "i");
+      break;
+    case FieldType::kUnsigned:
+      absl::StrAppend(out, v.u, "u");
+      break;
+    case FieldType::kBoolean:
+      *out += v.b ? "true" : "false";
+      break;
+    case FieldType::kString:
+      out->push_back('"');
+      lineproto::AppendEscapedStringValue(out, v.s);
+      out->push_back('"');
+      break;
+  }
+}
+
+}  // namespace
+
 void AppendPointAsLineProtocol(const Point& p, std::string* out) {
-  char num[64];
   lineproto::AppendEscapedMeasurement(out, p.measurement);
   for (const auto& [k, v] : p.tags) {
     out->push_back(',');
@@ -247,33 +279,12 @@ void AppendPointAsLineProtocol(const Point& p, std::string* out) {
     sep = ',';
     lineproto::AppendEscapedKey(out, k);
     out->push_back('=');
-    switch (v.type) {
-      case FieldType::kFloat: {
-        auto res = std::to_chars(num, num + sizeof(num), v.f);
-        out->append(num, res.ptr - num);
-        break;
-      }
-      case FieldType::kInteger:
-        absl::StrAppend(out, v.i, "i");
-        break;
-      case FieldType::kUnsigned:
-        absl::StrAppend(out, v.u, "u");
-        break;
-      case FieldType::kBoolean:
-        *out += v.b ? "true" : "false";
-        break;
-      case FieldType::kString:
-        out->push_back('"');
-        lineproto::AppendEscapedStringValue(out, v.s);
-        out->push_back('"');
-        break;
-    }
+    AppendFieldValue(v, out);
   }
   absl::StrAppend(out, " ", p.timestamp, "\n");
 }
 
 void AppendParsedPointAsLineProtocol(const lineproto::Point& p, std::string* out) {
-  char num[64];
   if (!p.series_raw.empty()) {
     // The same series for any parser (tag order aside); escaping the tags
     // again cost the subscription sender as much as parsing the line.
@@ -293,28 +304,7 @@ void AppendParsedPointAsLineProtocol(const lineproto::Point& p, std::string* out
     sep = ',';
     lineproto::AppendEscapedKey(out, f.key);
     out->push_back('=');
-    switch (f.type) {
-      case FieldType::kFloat: {
-        // Shortest text that round-trips: the destination stores the same bits.
-        auto res = std::to_chars(num, num + sizeof(num), f.f);
-        out->append(num, res.ptr - num);
-        break;
-      }
-      case FieldType::kInteger:
-        absl::StrAppend(out, f.i, "i");
-        break;
-      case FieldType::kUnsigned:
-        absl::StrAppend(out, f.u, "u");
-        break;
-      case FieldType::kBoolean:
-        *out += f.b ? "true" : "false";
-        break;
-      case FieldType::kString:
-        out->push_back('"');
-        lineproto::AppendEscapedStringValue(out, f.s);
-        out->push_back('"');
-        break;
-    }
+    AppendFieldValue(f, out);
   }
   absl::StrAppend(out, " ", p.timestamp, "\n");
 }
