@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "bench/gen/trucks.h"
+#include "bench/load_socket.h"
 
 namespace {
 
@@ -48,24 +49,7 @@ struct Args {
   uint64_t seed = 42;
 };
 
-int Connect(const std::string& target) {
-  size_t colon = target.rfind(':');
-  std::string host = target.substr(0, colon), port = target.substr(colon + 1);
-  addrinfo hints{}, *res = nullptr;
-  hints.ai_socktype = SOCK_STREAM;
-  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || res == nullptr) return -1;
-  int fd = socket(res->ai_family, SOCK_STREAM, 0);
-  if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
-    close(fd);
-    fd = -1;
-  }
-  freeaddrinfo(res);
-  if (fd >= 0) {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  }
-  return fd;
-}
+int Connect(const std::string& target) { return m2mdb::bench::ConnectTcp(target); }
 
 bool SendAll(int fd, const char* p, size_t n) {
   while (n > 0) {

@@ -34,6 +34,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bench/load_socket.h"
 #include "server/mqtt/codec.h"
 
 namespace {
@@ -52,24 +53,7 @@ struct Args {
   int pid = 0;
 };
 
-int Connect(const std::string& target) {
-  size_t colon = target.rfind(':');
-  std::string host = target.substr(0, colon), port = target.substr(colon + 1);
-  addrinfo hints{}, *res = nullptr;
-  hints.ai_socktype = SOCK_STREAM;
-  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || res == nullptr) return -1;
-  int fd = socket(res->ai_family, SOCK_STREAM, 0);
-  if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
-    close(fd);
-    fd = -1;
-  }
-  freeaddrinfo(res);
-  if (fd >= 0) {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  }
-  return fd;
-}
+int Connect(const std::string& target) { return m2mdb::bench::ConnectTcp(target); }
 
 bool SendAll(int fd, const std::string& s) {
   size_t off = 0;
