@@ -95,7 +95,8 @@ void RunTarget(const CompareOptions& o, TargetKind kind, const std::string& dir,
                  .batch_size = o.batch_size,
                  .db = o.db,
                  .target_kind = LoadKind(kind),
-                 .progress = true};
+                 .progress = true,
+                 .gzip = o.gzip};
   auto load = RunLoad(lo, batches);
   if (!load.ok()) return problem(std::string(load.status().message()));
   std::fprintf(stderr, "%s", FormatLoadResult(*load).c_str());
@@ -246,6 +247,7 @@ absl::StatusOr<CompareResult> RunCompare(const CompareOptions& o) {
   r.seed = o.gen.seed;
   r.workers = o.workers;
   r.batch_size = o.batch_size;
+  r.gzip = o.gzip;
   r.query_runs = o.query_runs;
   r.query_warmup = o.query_warmup;
   r.state = o.state;

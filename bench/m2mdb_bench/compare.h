@@ -19,6 +19,7 @@ struct CompareOptions {
   std::vector<std::string> targets = {"m2mdb", "influxdb", "victoriametrics"};
   int workers = 4;
   int batch_size = 5000;
+  bool gzip = false;  // write bodies gzip-compressed (LoadOptions::gzip)
   int query_runs = 10;
   int query_warmup = 2;
   std::string db = "bench";

@@ -66,4 +66,11 @@ HttpAnswer HttpClient::Post(const std::string& path_and_query, std::string_view 
   return Answer(client_->Post(path_and_query, body, content_type), t0);
 }
 
+HttpAnswer HttpClient::PostGzip(const std::string& path, const client::Params& query, std::string_view body,
+                                const std::string& content_type) {
+  if (client_ == nullptr) return Failed();
+  auto t0 = std::chrono::steady_clock::now();
+  return Answer(client_->PostEncoded(path, query, body, content_type, "gzip"), t0);
+}
+
 }  // namespace m2mdb::bench

@@ -30,9 +30,12 @@ class HttpClient {
 
   HttpAnswer Get(const std::string& path_and_query);
   HttpAnswer Post(const std::string& path_and_query, std::string_view body, const std::string& content_type);
+  // POST `path`?`query` with a body already gzip-compressed.
+  HttpAnswer PostGzip(const std::string& path, const client::Params& query, std::string_view body,
+                      const std::string& content_type);
 
  private:
-  HttpAnswer Failed() const;  // the answer when the client could not be made
+  HttpAnswer Failed() const;                    // the answer when the client could not be made
   std::unique_ptr<client::HttpClient> client_;  // null: see error_
   std::string error_;                           // why the client could not be made
 };

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include <unistd.h>
+#include <zlib.h>
 
 #include "bench/m2mdb_bench/http.h"
 
@@ -57,6 +58,25 @@ std::vector<Batch> SplitBatches(std::string_view data, int batch_size) {
   return out;
 }
 
+namespace {
+
+// One gzip member of `body` at zlib's level 6; "" on failure.
+std::string GzipBody(std::string_view body) {
+  z_stream z{};
+  if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return "";
+  std::string out(deflateBound(&z, body.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(body.data()));
+  z.avail_in = static_cast<uInt>(body.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return rc == Z_STREAM_END ? out : "";
+}
+
+}  // namespace
+
 absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const std::vector<Batch>& batches) {
   if (options.workers <= 0) return absl::InvalidArgumentError("--workers must be positive");
   if (options.target_kind != "influx" && options.target_kind != "vm" && options.target_kind != "m2mdb") {
@@ -65,6 +85,15 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const std::vector
   // All three accept the InfluxDB v1 write API; VictoriaMetrics turns `db`
   // into a label, which costs it nothing measurable.
   const std::string path = "/write?db=" + UrlEncode(options.db) + "&precision=ns";
+  const client::Params query = {{"db", options.db}, {"precision", "ns"}};
+  std::vector<std::string> gzipped;
+  if (options.gzip) {
+    gzipped.reserve(batches.size());
+    for (const Batch& b : batches) {
+      gzipped.push_back(GzipBody(b.body));
+      if (gzipped.back().empty()) return absl::InternalError("gzip failed");
+    }
+  }
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> done_lines{0}, done_values{0}, done_bytes{0};
   std::mutex mu;
@@ -80,7 +109,8 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options, const std::vector
     uint64_t failed = 0;
     for (size_t i = next++; i < batches.size(); i = next++) {
       const Batch& b = batches[i];
-      HttpAnswer a = client.Post(path, b.body, "text/plain; charset=utf-8");
+      HttpAnswer a = options.gzip ? client.PostGzip("/write", query, gzipped[i], "text/plain; charset=utf-8")
+                                  : client.Post(path, b.body, "text/plain; charset=utf-8");
       mine.push_back(a.seconds * 1e3);
       statuses[a.status]++;
       if (!a.ok()) {

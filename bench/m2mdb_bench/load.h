@@ -20,6 +20,10 @@ struct LoadOptions {
   std::string db = "bench";
   std::string target_kind = "m2mdb";  // influx | vm | m2mdb (all take v1 /write)
   bool progress = false;              // live progress line on stdout (only when it is a terminal)
+  // Send every body gzip-compressed ("Content-Encoding: gzip", zlib level 6,
+  // Go's default and so Telegraf's), compressed once before the clock starts:
+  // what is timed is the server's inflate and write, as with a gzip client.
+  bool gzip = false;
 };
 
 // A request body: whole lines, with their counts.

@@ -103,6 +103,9 @@ int main(int argc, char** argv) {
   load_cmd->add_option("--workers", load.workers, "Concurrent connections")->capture_default_str();
   load_cmd->add_option("--batch-size", load.batch_size, "Lines per request")->capture_default_str();
   load_cmd->add_option("--db", load.db, "Database (?db=)")->capture_default_str();
+  load_cmd->add_flag(
+      "--gzip", load.gzip,
+      "Send bodies gzip-compressed (Content-Encoding: gzip, level 6), compressed before the clock starts");
   load_cmd->add_option("--target-kind", load.target_kind, "influx | vm | m2mdb")
       ->check(CLI::IsMember({"influx", "vm", "m2mdb"}))
       ->capture_default_str();
@@ -157,6 +160,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cmp_cmd->add_option("--workers", cmp.workers, "Concurrent write connections")->capture_default_str();
   cmp_cmd->add_option("--batch-size", cmp.batch_size, "Lines per write request")->capture_default_str();
+  cmp_cmd->add_flag("--gzip", cmp.gzip,
+                    "Send write bodies gzip-compressed (as Telegraf's influxdb_v2 output does)");
   cmp_cmd->add_option("--runs", cmp.query_runs, "Measured runs per query")->capture_default_str();
   cmp_cmd->add_option("--warmup", cmp.query_warmup, "Warm-up runs per query (discarded)")
       ->capture_default_str();

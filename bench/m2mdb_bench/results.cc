@@ -175,7 +175,8 @@ std::string FormatTable(const CompareResult& r) {
   out += "state: " + (r.state.empty() ? std::string("not recorded") : r.state) +
          "; bytes: allocated blocks (du) of every file of the data directory while the server runs\n";
   out += "load: " + std::to_string(r.workers) + " workers, " + std::to_string(r.batch_size) +
-         " lines per request (the same for every target); queries: " + std::to_string(r.query_warmup) +
+         " lines per request" + (r.gzip ? ", gzip-compressed bodies" : "") +
+         " (the same for every target); queries: " + std::to_string(r.query_warmup) +
          " warm-up runs discarded, median of " + std::to_string(r.query_runs) + " [min–max]\n";
   for (const auto& t : r.targets) {
     out += "  " + Pad(t.name, 16) + (t.skipped.empty() ? t.version : "SKIPPED: " + t.skipped) + "\n";
@@ -238,6 +239,7 @@ std::string FormatJson(const CompareResult& r) {
   kv("seed", std::to_string(r.seed));
   kv("workers", std::to_string(r.workers));
   kv("batch_size", std::to_string(r.batch_size));
+  if (r.gzip) kv("gzip", "true");
   kv("lines", std::to_string(r.lines));
   kv("values", std::to_string(r.values));
   kv("bytes", std::to_string(r.bytes));
@@ -297,6 +299,7 @@ absl::StatusOr<CompareResult> ParseCompareJson(std::string_view text) {
   r.seed = static_cast<uint64_t>(integer(j["seed"]));
   r.workers = static_cast<int>(integer(j["workers"]));
   r.batch_size = static_cast<int>(integer(j["batch_size"]));
+  r.gzip = j["gzip"].kind == Json::kBool && j["gzip"].boolean;
   r.lines = static_cast<uint64_t>(integer(j["lines"]));
   r.values = static_cast<uint64_t>(integer(j["values"]));
   r.bytes = static_cast<uint64_t>(integer(j["bytes"]));

@@ -57,6 +57,7 @@ struct CompareResult {
   uint64_t seed = 0;
   int workers = 0;
   int batch_size = 0;
+  bool gzip = false;  // write bodies were gzip-compressed
   uint64_t lines = 0;
   uint64_t values = 0;
   uint64_t bytes = 0;

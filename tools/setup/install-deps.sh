@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config git curl ca-certificates
-  libabsl-dev librocksdb-dev libzstd-dev libcpp-httplib-dev zlib1g-dev libssl-dev libsodium-dev
+  libabsl-dev librocksdb-dev libzstd-dev libcpp-httplib-dev zlib1g-dev libdeflate-dev libssl-dev libsodium-dev
   tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libedit-dev libxxhash-dev libre2-dev nlohmann-json3-dev libtomlplusplus-dev
