@@ -135,6 +135,11 @@ bool FastGunzip(std::string_view in, uint64_t limit, std::string* out, bool* too
 std::string Gunzip(std::string_view in, uint64_t limit, std::string* out, bool* too_big) {
   *too_big = false;
   if (FastGunzip(in, limit, out, too_big)) return "";
+  return GunzipWithZlib(in, limit, out, too_big);
+}
+
+std::string GunzipWithZlib(std::string_view in, uint64_t limit, std::string* out, bool* too_big) {
+  *too_big = false;
   out->clear();
   z_stream zs{};
   if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return "gzip: cannot initialize zlib";

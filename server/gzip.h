@@ -17,6 +17,9 @@ namespace m2mdb::server {
 // bytes. Returns "" or an error message (Go's wording where clients see it);
 // *too_big on overflow.
 std::string Gunzip(std::string_view in, uint64_t limit, std::string* out, bool* too_big);
+// The same with zlib only: Gunzip's answer for damaged data, and the
+// baseline of bench/micro/gzip_bench.cc.
+std::string GunzipWithZlib(std::string_view in, uint64_t limit, std::string* out, bool* too_big);
 
 // Appends the gzip form of `data` (one member) to *out, at `level` (zlib's
 // 1-9 or Z_DEFAULT_COMPRESSION). False on failure.
