@@ -331,6 +331,15 @@ struct ContinuousQueries::Impl {
       return absl::InvalidArgumentError(
           "a continuous query cannot write INTO a measurement it reads (its rollup would invalidate itself)");
     }
+    // Its points could never be written (a name with a line break is
+    // refused whole by the write path): every refresh would fail, for ever.
+    auto has_line_break = [](const std::string& n) { return n.find_first_of("\r\n") != std::string::npos; };
+    bool bad_name = has_line_break(t.name);
+    for (const Field& f : sel.fields) bad_name = bad_name || has_line_break(f.alias);
+    if (bad_name) {
+      return absl::InvalidArgumentError(
+          "a continuous query cannot write a measurement or field name with a line break");
+    }
     ASSIGN_OR_RETURN(SelectStatement plain, exec::WithoutInto(sel));
     cq->select_text = String(plain);
     return cq;

@@ -124,6 +124,17 @@ TEST_F(CqTest, StatementsAsInfluxd) {
   EXPECT_EQ(
       Q("CREATE CONTINUOUS QUERY cq2 ON db BEGIN SELECT mean(value) INTO cpu FROM cpu GROUP BY time(1h) END"),
       R"j({"results":[{"statement_id":0,"error":"a continuous query cannot write INTO a measurement it reads (its rollup would invalidate itself)"}]})j");
+  // Names that can never be written are refused at CREATE, not at every refresh.
+  const std::string line_break =
+      R"j({"results":[{"statement_id":0,"error":"a continuous query cannot write a measurement or field name with a line break"}]})j";
+  EXPECT_EQ(Q("CREATE CONTINUOUS QUERY cq3 ON db BEGIN SELECT mean(value) INTO \"a\\nb\" FROM cpu GROUP BY "
+              "time(1h) END"),
+            line_break);
+  EXPECT_EQ(
+      Q("CREATE CONTINUOUS QUERY cq3 ON db BEGIN SELECT mean(value) AS \"m\\nx\" INTO r FROM cpu GROUP BY "
+        "time(1h) END"),
+      line_break);
+  EXPECT_EQ(Q("SHOW CONTINUOUS QUERIES").find("cq3"), std::string::npos);
 }
 
 TEST_F(CqTest, TimeZonesAreRefused) {
