@@ -141,7 +141,7 @@ Status DBImpl::OpenImpl() {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   {
     absl::MutexLock l(&state_mu_);
-    LogInfo("opened ", dir, ": ", index_->ListDatabases().size(), " databases, ", version_->segments.size(),
+    LogInfo("opened ", dir, ": ", index_->DatabaseNames().size(), " databases, ", version_->segments.size(),
             " segments, WAL checkpoint ", checkpoint, ", replayed ", replayed_records_.load(),
             " WAL records (", absl::StrFormat("%.1f MB", replay_bytes / 1e6), ", ", active_->points(),
             " points) in ", absl::StrFormat("%.3f", secs), " s");
