@@ -43,7 +43,7 @@ void TrimAfterBigAnswer(size_t cells) {
 size_t CountCells(const std::vector<query::StatementResult>& results) {
   size_t cells = 0;
   for (const auto& r : results) {
-    for (const auto& s : r.series) cells += s.values.size() * (s.columns.size() + 1);
+    for (const auto& s : r.series) cells += s.RowCount() * (s.columns.size() + 1);
   }
   return cells;
 }
@@ -246,6 +246,9 @@ void HttpServer::Impl::HandleQuery(const Request& req, Response& res, const Para
   // Bound parameters run through their rendering, parsed again (as before);
   // otherwise the parse above is the one that runs.
   std::vector<query::StatementResult> results;
+  // The answer is only formatted here: a raw SELECT's rows may stay in
+  // columns (no heap vector per row).
+  qo.columnar_rows = true;
   // An exception (std::bad_alloc from a statement that needs more memory
   // than there is) fails this request only: the executor holds no lock or
   // counter of ours across it, and the guard above gives the slot back.

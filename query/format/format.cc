@@ -429,7 +429,46 @@ std::string CellText(const Value& v, bool is_time, int64_t epoch_div, const absl
 
 }  // namespace format
 
+Value ResultColumn::Get(size_t r) const {
+  switch (kind) {
+    case Kind::kFloat:
+      if (valid[r]) return floats[r];
+      return std::monostate{};
+    case Kind::kConstant:
+      return constant;
+    case Kind::kCells:
+      break;
+  }
+  return cells[r];
+}
+
+std::vector<std::vector<Value>> ColumnarRows::ToRows() const {
+  std::vector<std::vector<Value>> rows(times.size());
+  for (size_t r = 0; r < times.size(); r++) {
+    rows[r].reserve(columns.size() + 1);
+    rows[r].emplace_back(std::in_place_index<2>, times[r]);
+    for (const ResultColumn& c : columns) rows[r].push_back(c.Get(r));
+  }
+  return rows;
+}
+
+void ResultSeries::MaterializeRows() {
+  if (columnar.empty()) return;
+  values = columnar.ToRows();
+  columnar = ColumnarRows{};
+}
+
 namespace {
+
+// The rows of s as `values` holds them: `values` itself, or its columnar
+// rows materialised into *storage (the paths that are not the compact JSON
+// writer's: pretty JSON, CSV, tables).
+const std::vector<std::vector<Value>>& RowsOf(const ResultSeries& s,
+                                              std::vector<std::vector<Value>>* storage) {
+  if (!s.values.empty() || s.columnar.empty()) return s.values;
+  *storage = s.columnar.ToRows();
+  return *storage;
+}
 
 // Whether column c of s holds the row time (printed as RFC3339 or in the
 // epoch unit).
@@ -544,6 +583,37 @@ class CellWriter {
   void Put(char c) {
     Room(1)[0] = c;
     n_++;
+  }
+  // A row time (epoch_div 0: RFC3339), as Cell prints an int64 time cell.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Time(int64_t t, int64_t epoch_div) {
+    if (epoch_div == 0) {
+      char* p = Room(format::kMaxRfc3339ZoneChars + 2);
+      p[0] = '"';
+      const size_t k = zone_ == nullptr ? format::FormatRfc3339NanoTo(t, p + 1)
+                                        : format::FormatRfc3339NanoInTo(t, *zone_, p + 1);
+      p[k + 1] = '"';
+      n_ += k + 2;
+      return;
+    }
+    n_ = std::to_chars(Room(24), buf_ + sizeof(buf_), t / epoch_div).ptr - buf_;
+  }
+  // A float cell of a columnar row (null where !valid).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void FloatOrNull(double f, bool valid, size_t column) {
+    if (valid) {
+      Float(f, column);
+    } else {
+      Literal("null");
+    }
+  }
+  // Text rendered once for every row (a constant column's cell).
+  void Text(std::string_view s) {
+    if (s.size() > sizeof(buf_)) {
+      Flush();
+      out_->append(s);
+      return;
+    }
+    std::memcpy(Room(s.size()), s.data(), s.size());
+    n_ += s.size();
   }
   // `column` is the cell's column index (for the clean-string cache).
   // Inlined into the row loop: called out of line it cost a tenth more per
@@ -680,6 +750,48 @@ class CellWriter {
   size_t n_ = 0;
 };
 
+// The values section of a compact answer from columnar rows (column 0 the
+// time): what CellWriter prints for the same rows, without a variant per
+// cell; a constant column's text is rendered once.
+void AppendColumnarValues(const ColumnarRows& rows, int64_t epoch_div, const absl::TimeZone* zone,
+                          std::string* out) {
+  const size_t nc = rows.columns.size();
+  std::vector<std::string> constant_text(nc);
+  for (size_t c = 0; c < nc; c++) {
+    const ResultColumn& col = rows.columns[c];
+    if (col.kind == ResultColumn::Kind::kConstant) {
+      constant_text[c].push_back(',');
+      AppendValue(col.constant, false, epoch_div, zone, &constant_text[c]);
+    }
+  }
+  out->reserve(out->size() + rows.size() * (2 + 12 * (nc + 1)));
+  CellWriter w(out, zone);
+  w.Put('[');
+  for (size_t r = 0; r < rows.size(); r++) {
+    if (r > 0) w.Put(',');
+    w.Put('[');
+    w.Time(rows.times[r], epoch_div);
+    for (size_t c = 0; c < nc; c++) {
+      const ResultColumn& col = rows.columns[c];
+      switch (col.kind) {
+        case ResultColumn::Kind::kFloat:
+          w.Put(',');
+          w.FloatOrNull(col.floats[r], col.valid[r] != 0, c + 1);
+          break;
+        case ResultColumn::Kind::kConstant:
+          w.Text(constant_text[c]);
+          break;
+        case ResultColumn::Kind::kCells:
+          w.Put(',');
+          w.Cell(col.cells[r], false, epoch_div, c + 1);
+          break;
+      }
+    }
+    w.Put(']');
+  }
+  w.Put(']');
+}
+
 }  // namespace
 
 std::string ToInfluxJson(const std::vector<StatementResult>& results, const JsonOptions& options) {
@@ -715,15 +827,18 @@ std::string ToInfluxJson(const std::vector<StatementResult>& results, const Json
         j.Open('[');
         for (const std::string& c : s.columns) format::AppendJsonString(c, &j.Scalar());
         j.Close(']');
-        if (!s.values.empty()) {
+        if (s.RowCount() > 0) {
           j.PlainKey("values");
           absl::TimeZone zone_storage;
           const absl::TimeZone* zone = format::SeriesZone(s, &zone_storage);
           std::vector<char> is_time(s.columns.size());
           for (size_t c = 0; c < s.columns.size(); c++) is_time[c] = IsTimeColumn(s, c);
-          if (options.pretty) {
+          if (s.values.empty() && !options.pretty && s.time_first) {
+            AppendColumnarValues(s.columnar, div, zone, &j.Scalar());
+          } else if (options.pretty) {
+            std::vector<std::vector<Value>> storage;
             j.Open('[');
-            for (const auto& row : s.values) {
+            for (const auto& row : RowsOf(s, &storage)) {
               j.Open('[');
               for (size_t c = 0; c < row.size(); c++) {
                 AppendValue(row[c], c < is_time.size() && is_time[c], div, zone, &j.Scalar());
@@ -734,12 +849,14 @@ std::string ToInfluxJson(const std::vector<StatementResult>& results, const Json
           } else {
             // The bulk of a large answer: rows written straight, without
             // the emitter's per-value separator bookkeeping.
+            std::vector<std::vector<Value>> storage;
+            const std::vector<std::vector<Value>>& values = RowsOf(s, &storage);
             std::string& out = j.Scalar();
-            out.reserve(out.size() + s.values.size() * (2 + 12 * s.columns.size()));
+            out.reserve(out.size() + values.size() * (2 + 12 * s.columns.size()));
             CellWriter w(&out, zone);
             w.Put('[');
-            for (size_t r = 0; r < s.values.size(); r++) {
-              const auto& row = s.values[r];
+            for (size_t r = 0; r < values.size(); r++) {
+              const auto& row = values[r];
               if (r > 0) w.Put(',');
               w.Put('[');
               for (size_t c = 0; c < row.size(); c++) {
@@ -846,7 +963,8 @@ std::string ToCsv(const std::vector<StatementResult>& results, const JsonOptions
         AppendCsvLine(header, &out);
         previous = header;
       }
-      for (const auto& row : s.values) {
+      std::vector<std::vector<Value>> storage;
+      for (const auto& row : RowsOf(s, &storage)) {
         std::vector<std::string> line = {s.name};
         if (!tags.empty()) line.push_back(tags);
         for (size_t c = 0; c < row.size(); c++) {
@@ -884,7 +1002,8 @@ std::string ToTable(const std::vector<StatementResult>& results, const JsonOptio
       std::vector<std::string> dashes;
       for (const std::string& c : s.columns) dashes.push_back(std::string(c.size(), '-'));
       cells.push_back(dashes);
-      for (const auto& row : s.values) {
+      std::vector<std::vector<Value>> storage;
+      for (const auto& row : RowsOf(s, &storage)) {
         std::vector<std::string> line;
         for (size_t c = 0; c < row.size(); c++) {
           bool is_time = IsTimeColumn(s, c);
