@@ -113,6 +113,24 @@ TEST(ColumnarRows, WritersPrintThemAsRows) {
   cols[1].series = {second.cols};
   ExpectSameText(rows, cols, "hand-built");
 
+  // Times, floats and constants only (the writer's direct path), in rows
+  // enough to grow the answer several times.
+  Both direct = MakeSeries(times, {f, quoted, plain, null_tag, number});
+  std::vector<int64_t> many;
+  ResultColumn g = Column(ResultColumn::Kind::kFloat);
+  for (int64_t r = 0; r < 3000; r++) {
+    many.push_back(1704078000000000000 + r * 999999937);
+    g.floats.push_back(r % 7 == 0 ? 0.1 * static_cast<double>(r) : 20.5 + static_cast<double>(r / 10));
+    g.valid.push_back(r % 13 == 5 ? 0 : 1);
+  }
+  Both long_series = MakeSeries(many, {g, plain, g, null_tag});
+  std::vector<StatementResult> direct_rows(1), direct_cols(1);
+  direct_rows[0].series = {direct.rows, long_series.rows};
+  direct_cols[0].series = {direct.cols, long_series.cols};
+  ExpectSameText(direct_rows, direct_cols, "floats and constants");
+  direct_rows[0].series[1].time_zone = direct_cols[0].series[1].time_zone = "America/New_York";
+  ExpectSameText(direct_rows, direct_cols, "floats and constants, tz");
+
   // A tz() zone prints local times from the columns too.
   rows[0].series[0].time_zone = cols[0].series[0].time_zone = "Europe/Paris";
   ExpectSameText(rows, cols, "tz");
