@@ -107,6 +107,7 @@ void RunStatementIn(const Statement& st, exec::ExecContext* ctxp,
       out = exec::RunSelect(*sel, &ctx, planner::TimeRange{});
     }
   } else if (sel != nullptr) {
+    ctx.columnar_rows = ctx.options->columnar_rows;
     out = exec::RunSelect(*sel, &ctx, planner::TimeRange{});
   } else if (const auto* ex = st.As<ExplainStatement>()) {
     out = exec::RunExplain(ex->select, &ctx);

@@ -43,6 +43,11 @@ struct ExecContext {
   int64_t page_cutoff = 0;      // rows at or before (DESC: at or after) this are complete
   size_t page_columns = 0;      // non-empty columns seen, to size the next page
 
+  // A raw SELECT may leave its rows in ResultSeries::columnar: set for the
+  // statement of an Execute with QueryOptions::columnar_rows, never while a
+  // subquery runs (its rows are read back as rows).
+  bool columnar_rows = false;
+
   // "query timeout" once the deadline passed.
   Status CheckDeadline() const;
   // Counts decoded points against QueryOptions::max_points.

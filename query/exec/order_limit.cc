@@ -9,6 +9,16 @@ namespace m2mdb::query::exec {
 
 void RawGroupRows(const SelectPlan& plan, const ExecContext* ctx, Group& g, ResultSeries* rs) {
   const bool desc = plan.desc;
+  if (!g.raw_columnar.empty()) {
+    // One series (no pages): handed on as columns when in time order.
+    if (std::is_sorted(g.raw_columnar.times.begin(), g.raw_columnar.times.end())) {
+      rs->columnar = std::move(g.raw_columnar);
+      return;
+    }
+    std::vector<std::vector<Value>> rows = g.raw_columnar.ToRows();
+    g.raw.emplace_back(std::move(g.raw_columnar.times), std::move(rows));
+    g.raw_columnar = ColumnarRows{};
+  }
   if (!plan.aggregate && ctx->page_points > 0 && ctx->page_truncated) {
     // A page: rows past the cutoff may lack points of other columns; the
     // next page starts after it.
@@ -57,12 +67,15 @@ std::vector<ResultSeries> OrderAndLimit(const SelectPlan& plan, const ExecContex
   size_t emitted = 0;
   for (size_t k = 0; k < outs.size(); k++) {
     ResultSeries& rs = outs[k];
-    if (rs.values.empty()) continue;
+    if (rs.RowCount() == 0) continue;
     if (soff > 0) {
       soff--;
       continue;
     }
     if (slim > 0 && static_cast<int64_t>(emitted) >= slim) break;
+    // Rows reordered or cut are moved as rows (rare next to the plain
+    // raw answer that stays in columns).
+    if (desc || limits.offset > 0 || limits.limit > 0) rs.MaterializeRows();
     if (desc)
       std::stable_sort(rs.values.begin(), rs.values.end(), [](const auto& a, const auto& b) {
         return std::get<int64_t>(a[0]) > std::get<int64_t>(b[0]);
@@ -74,7 +87,7 @@ std::vector<ResultSeries> OrderAndLimit(const SelectPlan& plan, const ExecContex
     if (limits.limit > 0 && rs.values.size() > static_cast<size_t>(limits.limit)) {
       rs.values.resize(static_cast<size_t>(limits.limit));
     }
-    if (rs.values.empty()) continue;
+    if (rs.RowCount() == 0) continue;
     emitted++;
     result.push_back(std::move(rs));
   }

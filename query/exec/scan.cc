@@ -180,6 +180,52 @@ Status ReduceSeries(const SelectPlan& plan, const SeriesData& sd, Group& g, Scan
   return absl::OkStatus();
 }
 
+// ProjectRawSeries' rows as columns, for a group's first series under
+// ExecContext::columnar_rows: the same cells without a heap vector per row.
+Status ProjectRawColumns(ExecContext* ctx, const Aligned& al, size_t rows,
+                         const std::vector<const VCol*>& col, const std::vector<Value>& constant,
+                         const uint8_t* const* dv, size_t ndrive, const std::vector<uint8_t>* mask,
+                         ColumnarRows* out) {
+  std::vector<uint32_t> keep;
+  keep.reserve(mask == nullptr ? rows : 0);
+  for (size_t r = 0; r < rows; r++) {
+    uint8_t any = 0;
+    for (size_t k = 0; k < ndrive; k++) any |= dv[k][r];
+    if (mask != nullptr) any &= (*mask)[r];
+    if (any) keep.push_back(static_cast<uint32_t>(r));
+  }
+  const size_t n = keep.size();
+  if (n == 0) return absl::OkStatus();
+  out->times.resize(n);
+  for (size_t i = 0; i < n; i++) out->times[i] = al.times[keep[i]];
+  out->columns.resize(col.size());
+  for (size_t j = 0; j < col.size(); j++) {
+    RETURN_IF_ERROR(ctx->CheckDeadline());
+    ResultColumn& rc = out->columns[j];
+    const VCol* c = col[j];
+    if (c == nullptr) {
+      rc.kind = ResultColumn::Kind::kConstant;
+      rc.constant = constant[j];
+    } else if (c->type == VType::kFloat) {
+      rc.kind = ResultColumn::Kind::kFloat;
+      rc.floats.resize(n);
+      rc.valid.resize(n);
+      const size_t have = c->valid.size();
+      for (size_t i = 0; i < n; i++) {
+        const size_t r = keep[i];
+        const uint8_t ok = r < have ? c->valid[r] : 0;
+        rc.valid[i] = ok;
+        rc.floats[i] = ok ? c->f[r] : 0;
+      }
+    } else {
+      rc.kind = ResultColumn::Kind::kCells;
+      rc.cells.reserve(n);
+      for (size_t i = 0; i < n; i++) rc.cells.push_back(c->Get(keep[i]));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // The raw rows of series `sd` (its read columns aligned in `al`, `ec`
 // reading them, `mask` the row filter's) appended to its group: the field
 // list evaluated column at a time, one row per time at which a driving
@@ -229,6 +275,16 @@ Status ProjectRawSeries(ExecContext* ctx, const SelectPlan& plan, const SeriesDa
   }
   const uint8_t* const* const dv = drive_valid.data();
   const size_t ndrive = drive_valid.size();
+  if (ctx->columnar_rows && ctx->page_points == 0 && g.raw.empty() && g.raw_columnar.empty()) {
+    return ProjectRawColumns(ctx, al, ec.rows, col, constant, dv, ndrive, row_filter ? &mask : nullptr,
+                             &g.raw_columnar);
+  }
+  if (!g.raw_columnar.empty()) {
+    // A second series: the group's rows are merged by time, as rows.
+    std::vector<std::vector<Value>> first = g.raw_columnar.ToRows();
+    g.raw.emplace_back(std::move(g.raw_columnar.times), std::move(first));
+    g.raw_columnar = ColumnarRows{};
+  }
   // The deadline every ~64 Ki cells: a row of a wide series is a long loop.
   size_t cells = 0;
   for (size_t r = 0; r < ec.rows; r++) {

@@ -23,6 +23,7 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -145,7 +146,10 @@ class DbCatalog final : public planner::CatalogView {
   }
   StatusOr<std::vector<ResultSeries>> RunSubquery(const SelectStatement& s, const TimeRange& range,
                                                   bool desc) override {
-    return RunSelectIn(s, ctx_, range, desc);
+    const bool columnar = std::exchange(ctx_->columnar_rows, false);
+    auto out = RunSelectIn(s, ctx_, range, desc);
+    ctx_->columnar_rows = columnar;
+    return out;
   }
 
  private:

@@ -42,6 +42,9 @@ struct Group {
   std::vector<std::pair<std::string, std::string>> tags;
   // Raw: per series (times, rows) in series order.
   std::vector<std::pair<std::vector<int64_t>, std::vector<std::vector<Value>>>> raw;
+  // Raw with ExecContext::columnar_rows, while the group has one series:
+  // its rows as columns instead of `raw` (RawGroupRows hands them on).
+  ColumnarRows raw_columnar;
   // Aggregate: per input, per series points.
   std::vector<std::vector<Points>> inputs;
   // Partial aggregation instead of `inputs`: per input, the values' type and

@@ -429,7 +429,46 @@ std::string CellText(const Value& v, bool is_time, int64_t epoch_div, const absl
 
 }  // namespace format
 
+Value ResultColumn::Get(size_t r) const {
+  switch (kind) {
+    case Kind::kFloat:
+      if (valid[r]) return floats[r];
+      return std::monostate{};
+    case Kind::kConstant:
+      return constant;
+    case Kind::kCells:
+      break;
+  }
+  return cells[r];
+}
+
+std::vector<std::vector<Value>> ColumnarRows::ToRows() const {
+  std::vector<std::vector<Value>> rows(times.size());
+  for (size_t r = 0; r < times.size(); r++) {
+    rows[r].reserve(columns.size() + 1);
+    rows[r].emplace_back(std::in_place_index<2>, times[r]);
+    for (const ResultColumn& c : columns) rows[r].push_back(c.Get(r));
+  }
+  return rows;
+}
+
+void ResultSeries::MaterializeRows() {
+  if (columnar.empty()) return;
+  values = columnar.ToRows();
+  columnar = ColumnarRows{};
+}
+
 namespace {
+
+// The rows of s as `values` holds them: `values` itself, or its columnar
+// rows materialised into *storage (the paths that are not the compact JSON
+// writer's: pretty JSON, CSV, tables).
+const std::vector<std::vector<Value>>& RowsOf(const ResultSeries& s,
+                                              std::vector<std::vector<Value>>* storage) {
+  if (!s.values.empty() || s.columnar.empty()) return s.values;
+  *storage = s.columnar.ToRows();
+  return *storage;
+}
 
 // Whether column c of s holds the row time (printed as RFC3339 or in the
 // epoch unit).
@@ -544,6 +583,64 @@ class CellWriter {
   void Put(char c) {
     Room(1)[0] = c;
     n_++;
+  }
+  // A row time (epoch_div 0: RFC3339), as Cell prints an int64 time cell.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Time(int64_t t, int64_t epoch_div) {
+    if (epoch_div == 0) {
+      char* p = Room(format::kMaxRfc3339ZoneChars + 2);
+      p[0] = '"';
+      const size_t k = zone_ == nullptr ? format::FormatRfc3339NanoTo(t, p + 1)
+                                        : format::FormatRfc3339NanoInTo(t, *zone_, p + 1);
+      p[k + 1] = '"';
+      n_ += k + 2;
+      return;
+    }
+    // epoch=ns (what clients ask for) without a 64-bit division a row.
+    const int64_t v = epoch_div == 1 ? t : t / epoch_div;
+    constexpr int64_t kLow = 10000000000;  // the last 10 digits
+    char* p = Room(24);
+    if (v < kLow) {
+      n_ = std::to_chars(p, buf_ + sizeof(buf_), v).ptr - buf_;
+      return;
+    }
+    // The leading digits (all but the last 10) of neighbouring rows' times
+    // are the same: remembered, and the last 10 written as two independent
+    // 5-digit halves (one chain of 10 steps was a fifth of the row).
+    const int64_t high = v / kLow;
+    const uint64_t low = static_cast<uint64_t>(v % kLow);
+    if (high != time_high_) {
+      time_high_len_ = static_cast<size_t>(std::to_chars(time_high_text_, time_high_text_ + 20, high).ptr -
+                                           time_high_text_);
+      time_high_ = high;
+    }
+    std::memcpy(p, time_high_text_, sizeof(time_high_text_));
+    p += time_high_len_;
+    format::DigitsBefore(p + 5, low / 100000, 5);
+    format::DigitsBefore(p + 10, low % 100000, 5);
+    n_ += time_high_len_ + 10;
+  }
+  // A float cell of a columnar row (null where !valid).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void FloatOrNull(double f, bool valid, size_t column) {
+    if (valid) {
+      Float(f, column);
+    } else {
+      Literal("null");
+    }
+  }
+  // Text rendered once for every row (a constant column's cell): `s`
+  // readable up to a multiple of 16 bytes past its start, copied in fixed
+  // 16-byte steps (inlined, where a memcpy of the exact length was a
+  // library call per cell); the bytes past its end are overwritten later.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void PaddedText(std::string_view s) {
+    const size_t padded = (s.size() + 15) & ~size_t{15};
+    if (padded > sizeof(buf_)) {
+      Flush();
+      out_->append(s);
+      return;
+    }
+    char* p = Room(padded);
+    for (size_t k = 0; k < padded; k += 16) std::memcpy(p + k, s.data() + k, 16);
+    n_ += s.size();
   }
   // `column` is the cell's column index (for the clean-string cache).
   // Inlined into the row loop: called out of line it cost a tenth more per
@@ -667,6 +764,10 @@ class CellWriter {
   }
 
   static constexpr size_t kCachedColumns = 32;
+  // Time(): the leading digits of the last epoch time written.
+  int64_t time_high_ = -1;
+  size_t time_high_len_ = 0;
+  char time_high_text_[24] = {};
   std::string* out_;
   const absl::TimeZone* zone_;
   std::string_view last_clean_[kCachedColumns];
@@ -679,6 +780,53 @@ class CellWriter {
   char buf_[4096];
   size_t n_ = 0;
 };
+
+// The values section of a compact answer from columnar rows (column 0 the
+// time): what CellWriter prints for the same rows, without a variant per
+// cell; a constant column's text is rendered once.
+void AppendColumnarValues(const ColumnarRows& rows, int64_t epoch_div, const absl::TimeZone* zone,
+                          std::string* out) {
+  const size_t nc = rows.columns.size();
+  std::vector<std::string> constant_text(nc);  // with room for PaddedText
+  std::vector<std::string_view> constant_view(nc);
+  for (size_t c = 0; c < nc; c++) {
+    const ResultColumn& col = rows.columns[c];
+    if (col.kind == ResultColumn::Kind::kConstant) {
+      std::string& t = constant_text[c];
+      t.push_back(',');
+      AppendValue(col.constant, false, epoch_div, zone, &t);
+      const size_t len = t.size();
+      t.resize((len + 15) & ~size_t{15});
+      constant_view[c] = std::string_view(t.data(), len);
+    }
+  }
+  out->reserve(out->size() + rows.size() * (2 + 12 * (nc + 1)));
+  CellWriter w(out, zone);
+  w.Put('[');
+  for (size_t r = 0; r < rows.size(); r++) {
+    if (r > 0) w.Put(',');
+    w.Put('[');
+    w.Time(rows.times[r], epoch_div);
+    for (size_t c = 0; c < nc; c++) {
+      const ResultColumn& col = rows.columns[c];
+      switch (col.kind) {
+        case ResultColumn::Kind::kFloat:
+          w.Put(',');
+          w.FloatOrNull(col.floats[r], col.valid[r] != 0, c + 1);
+          break;
+        case ResultColumn::Kind::kConstant:
+          w.PaddedText(constant_view[c]);
+          break;
+        case ResultColumn::Kind::kCells:
+          w.Put(',');
+          w.Cell(col.cells[r], false, epoch_div, c + 1);
+          break;
+      }
+    }
+    w.Put(']');
+  }
+  w.Put(']');
+}
 
 }  // namespace
 
@@ -715,15 +863,18 @@ std::string ToInfluxJson(const std::vector<StatementResult>& results, const Json
         j.Open('[');
         for (const std::string& c : s.columns) format::AppendJsonString(c, &j.Scalar());
         j.Close(']');
-        if (!s.values.empty()) {
+        if (s.RowCount() > 0) {
           j.PlainKey("values");
           absl::TimeZone zone_storage;
           const absl::TimeZone* zone = format::SeriesZone(s, &zone_storage);
           std::vector<char> is_time(s.columns.size());
           for (size_t c = 0; c < s.columns.size(); c++) is_time[c] = IsTimeColumn(s, c);
-          if (options.pretty) {
+          if (s.values.empty() && !options.pretty && s.time_first) {
+            AppendColumnarValues(s.columnar, div, zone, &j.Scalar());
+          } else if (options.pretty) {
+            std::vector<std::vector<Value>> storage;
             j.Open('[');
-            for (const auto& row : s.values) {
+            for (const auto& row : RowsOf(s, &storage)) {
               j.Open('[');
               for (size_t c = 0; c < row.size(); c++) {
                 AppendValue(row[c], c < is_time.size() && is_time[c], div, zone, &j.Scalar());
@@ -734,12 +885,14 @@ std::string ToInfluxJson(const std::vector<StatementResult>& results, const Json
           } else {
             // The bulk of a large answer: rows written straight, without
             // the emitter's per-value separator bookkeeping.
+            std::vector<std::vector<Value>> storage;
+            const std::vector<std::vector<Value>>& values = RowsOf(s, &storage);
             std::string& out = j.Scalar();
-            out.reserve(out.size() + s.values.size() * (2 + 12 * s.columns.size()));
+            out.reserve(out.size() + values.size() * (2 + 12 * s.columns.size()));
             CellWriter w(&out, zone);
             w.Put('[');
-            for (size_t r = 0; r < s.values.size(); r++) {
-              const auto& row = s.values[r];
+            for (size_t r = 0; r < values.size(); r++) {
+              const auto& row = values[r];
               if (r > 0) w.Put(',');
               w.Put('[');
               for (size_t c = 0; c < row.size(); c++) {
@@ -846,7 +999,8 @@ std::string ToCsv(const std::vector<StatementResult>& results, const JsonOptions
         AppendCsvLine(header, &out);
         previous = header;
       }
-      for (const auto& row : s.values) {
+      std::vector<std::vector<Value>> storage;
+      for (const auto& row : RowsOf(s, &storage)) {
         std::vector<std::string> line = {s.name};
         if (!tags.empty()) line.push_back(tags);
         for (size_t c = 0; c < row.size(); c++) {
@@ -884,7 +1038,8 @@ std::string ToTable(const std::vector<StatementResult>& results, const JsonOptio
       std::vector<std::string> dashes;
       for (const std::string& c : s.columns) dashes.push_back(std::string(c.size(), '-'));
       cells.push_back(dashes);
-      for (const auto& row : s.values) {
+      std::vector<std::vector<Value>> storage;
+      for (const auto& row : RowsOf(s, &storage)) {
         std::vector<std::string> line;
         for (size_t c = 0; c < row.size(); c++) {
           bool is_time = IsTimeColumn(s, c);

@@ -48,6 +48,8 @@ MODES = [
     # the merge of sources and the summaries and first/last shortcuts that
     # must hold when blocks of several sources overlap.
     ("layers", ["--layers", "3", "--block-points", "16", "--query-threads", "1"]),
+    # Raw rows handed over in columns, as the server asks for them.
+    ("columnar", ["--flush", "--block-points", "16", "--query-threads", "1", "--columnar"]),
 ]
 
 

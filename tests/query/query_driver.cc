@@ -3,6 +3,7 @@
 //   query_driver --data-dir DIR --db NAME [--load FILE.lp]... [--flush]
 //                [--layers N] [--block-points N] [--no-block-stats] [--query-threads 1|2]
 //                [--epoch ms] [--format json|csv|table] [--now NS] [--time] [--no-background]
+//                [--columnar]
 //
 // Loads line protocol files into database NAME (created if missing), then
 // reads one query per line on stdin and prints one result per line (JSON is
@@ -14,7 +15,8 @@
 // blocks: many block boundaries inside the test data); --no-block-stats
 // makes aggregates decode every block; --query-threads 2 lets a large
 // aggregate split its series over two scans (exec::SplitMatchers) on any
-// machine, 1 never (default: by the number of CPUs). --layers N (N >= 2)
+// machine, 1 never (default: by the number of CPUs). --columnar runs with
+// QueryOptions::columnar_rows, as the server does (raw rows in columns). --layers N (N >= 2)
 // loads the data in N parts, each point's part chosen by a hash of its
 // series and time (so that an overwrite lands after what it overwrites),
 // and flushes after each part but the last: every series then lies in N - 1
@@ -41,6 +43,7 @@ int main(int argc, char** argv) {
   uint32_t block_points = 0;
   int layers = 0;
   bool background = true;
+  bool columnar = false;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -64,6 +67,8 @@ int main(int argc, char** argv) {
       timing = true;
     else if (a == "--no-background")
       background = false;
+    else if (a == "--columnar")
+      columnar = true;
     else if (a == "--epoch")
       epoch = next();
     else if (a == "--format")
@@ -147,6 +152,7 @@ int main(int argc, char** argv) {
   m2mdb::query::QueryOptions qo;
   qo.database = db;
   qo.now = now;
+  qo.columnar_rows = columnar;
   std::string line;
   while (std::getline(std::cin, line)) {
     auto started = std::chrono::steady_clock::now();
