@@ -294,6 +294,54 @@ void MergeInto(PartialAcc from, uint32_t need, PartialAcc* acc) {
   }
 }
 
+// The first point of [a, b) (non-empty) with the largest value (kMax) or
+// the smallest, as a fold m = (v[k] > m ? v[k] : m) from m = v[a] and a
+// search for the first v[k] == m would find it: a NaN never wins, and a
+// leading NaN, which nothing compares equal to, gives b - 1. Chunks of
+// eight are folded in four independent lanes from the running extreme
+// (one fold waited on each comparison) and only a chunk that beats it is
+// remembered; the search then looks in that chunk alone (it had walked
+// half of a window on average: a third of a one-minute max's time).
+template <typename T, bool kMax>
+size_t ExtremeAt(const T* v, size_t a, size_t b) {
+  auto better = [](T x, T m) {
+    if constexpr (kMax) {
+      return x > m;
+    } else {
+      return x < m;
+    }
+  };
+  auto pick = [&](T x, T m) { return better(x, m) ? x : m; };
+  T m = v[a];
+  if constexpr (std::is_floating_point_v<T>) {
+    if (m != m) return b - 1;
+  }
+  constexpr size_t kChunk = 8;
+  size_t from = a;  // where m first appears, or the chunk it first appears in
+  size_t k = a + 1;
+  for (; k + kChunk <= b; k += kChunk) {
+    T m0 = pick(v[k], m), m1 = pick(v[k + 1], m), m2 = pick(v[k + 2], m), m3 = pick(v[k + 3], m);
+    m0 = pick(v[k + 4], m0);
+    m1 = pick(v[k + 5], m1);
+    m2 = pick(v[k + 6], m2);
+    m3 = pick(v[k + 7], m3);
+    const T c = pick(m3, pick(m2, pick(m1, m0)));
+    if (better(c, m)) {
+      m = c;
+      from = k;
+    }
+  }
+  size_t best = from;
+  while (!(v[best] == m)) best++;  // found within the chunk: m came from it
+  for (; k < b; k++) {
+    if (better(v[k], m)) {
+      m = v[k];
+      best = k;
+    }
+  }
+  return best;
+}
+
 // Reduces [a, b) (non-empty) of one series into *acc. `float_sum`, if set,
 // is the float sum of v[a, b) (kNeedSum, T = double), computed already.
 template <typename T>
@@ -333,19 +381,12 @@ void ReduceSlice(const int64_t* t, const T* v, size_t a, size_t b, uint32_t need
     s.m2 = ss;
   }
   if (need & kNeedMin) {
-    // The smallest value (a branch-free loop), then its first point.
-    T m = v[a];
-    for (size_t k = a + 1; k < b; k++) m = v[k] < m ? v[k] : m;
-    size_t best = a;
-    while (!(v[best] == m) && best + 1 < b) best++;
+    const size_t best = ExtremeAt<T, false>(v, a, b);
     Num<T>(s.mn) = v[best];
     s.mn_t = t[best];
   }
   if (need & kNeedMax) {
-    T m = v[a];
-    for (size_t k = a + 1; k < b; k++) m = v[k] > m ? v[k] : m;
-    size_t best = a;
-    while (!(v[best] == m) && best + 1 < b) best++;
+    const size_t best = ExtremeAt<T, true>(v, a, b);
     Num<T>(s.mx) = v[best];
     s.mx_t = t[best];
   }
