@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <string_view>
@@ -298,8 +300,8 @@ void MergeInto(PartialAcc from, uint32_t need, PartialAcc* acc) {
 // the smallest, as a fold m = (v[k] > m ? v[k] : m) from m = v[a] and a
 // search for the first v[k] == m would find it: a NaN never wins, and a
 // leading NaN, which nothing compares equal to, gives b - 1. Chunks of
-// eight are folded in four independent lanes from the running extreme
-// (one fold waited on each comparison) and only a chunk that beats it is
+// eight are folded in independent lanes (one fold waited on each
+// comparison) and only a chunk that beats the running extreme is
 // remembered; the search then looks in that chunk alone (it had walked
 // half of a window on average: a third of a one-minute max's time).
 template <typename T, bool kMax>
@@ -319,13 +321,49 @@ size_t ExtremeAt(const T* v, size_t a, size_t b) {
   constexpr size_t kChunk = 8;
   size_t from = a;  // where m first appears, or the chunk it first appears in
   size_t k = a + 1;
+  // Each chunk is folded from the identity (-inf for the maximum), not from
+  // m: a fold from m made every chunk wait on the previous one's result.
+  // A NaN leaves the identity, which beats nothing, so m and the chunk
+  // that first beats it are the fold's.
+  constexpr T kId = kMax ? (std::is_floating_point_v<T> ? -std::numeric_limits<T>::infinity()
+                                                        : std::numeric_limits<T>::lowest())
+                         : (std::is_floating_point_v<T> ? std::numeric_limits<T>::infinity()
+                                                        : std::numeric_limits<T>::max());
   for (; k + kChunk <= b; k += kChunk) {
-    T m0 = pick(v[k], m), m1 = pick(v[k + 1], m), m2 = pick(v[k + 2], m), m3 = pick(v[k + 3], m);
-    m0 = pick(v[k + 4], m0);
-    m1 = pick(v[k + 5], m1);
-    m2 = pick(v[k + 6], m2);
-    m3 = pick(v[k + 7], m3);
-    const T c = pick(m3, pick(m2, pick(m1, m0)));
+    T c;
+    if constexpr (std::is_same_v<T, double>) {
+      // Two-lane vectors (GCC's extension: maxpd/minpd on baseline
+      // x86-64, which the scalar lanes did not become).
+      typedef double V2 __attribute__((vector_size(16)));
+      V2 x0, x1, x2, x3;
+      std::memcpy(&x0, v + k, sizeof(V2));
+      std::memcpy(&x1, v + k + 2, sizeof(V2));
+      std::memcpy(&x2, v + k + 4, sizeof(V2));
+      std::memcpy(&x3, v + k + 6, sizeof(V2));
+      const V2 id = {kId, kId};
+      V2 l0, l1;
+      if constexpr (kMax) {
+        l0 = x0 > id ? x0 : id;
+        l1 = x1 > id ? x1 : id;
+        l0 = x2 > l0 ? x2 : l0;
+        l1 = x3 > l1 ? x3 : l1;
+        l0 = l1 > l0 ? l1 : l0;
+      } else {
+        l0 = x0 < id ? x0 : id;
+        l1 = x1 < id ? x1 : id;
+        l0 = x2 < l0 ? x2 : l0;
+        l1 = x3 < l1 ? x3 : l1;
+        l0 = l1 < l0 ? l1 : l0;
+      }
+      c = pick(l0[1], l0[0]);
+    } else {
+      T m0 = pick(v[k], kId), m1 = pick(v[k + 1], kId), m2 = pick(v[k + 2], kId), m3 = pick(v[k + 3], kId);
+      m0 = pick(v[k + 4], m0);
+      m1 = pick(v[k + 5], m1);
+      m2 = pick(v[k + 6], m2);
+      m3 = pick(v[k + 7], m3);
+      c = pick(pick(m3, m2), pick(m1, m0));
+    }
     if (better(c, m)) {
       m = c;
       from = k;
