@@ -168,6 +168,9 @@ Status DecodeGorilla(std::string_view in, size_t n, double* out, size_t want = S
 bool EncodeDecimal(const double* v, size_t n, std::string* out, double max_exception_fraction,
                    bool allow_entropy = true);
 Status DecodeDecimal(std::string_view in, size_t n, double* out, size_t want = SIZE_MAX);
+// Whether DecodeDecimal may scale with FMA instead of dividing, where the CPU
+// has it (same bits; tests turn it off to check the division against it).
+void SetDecimalFma(bool on);
 
 void EncodeIntDelta(const int64_t* v, size_t n, std::string* out, bool allow_entropy = true);
 Status DecodeIntDelta(std::string_view in, size_t n, int64_t* out, size_t want = SIZE_MAX);
