@@ -305,7 +305,7 @@ void MergeInto(PartialAcc from, uint32_t need, PartialAcc* acc) {
 // remembered; the search then looks in that chunk alone (it had walked
 // half of a window on average: a third of a one-minute max's time).
 template <typename T, bool kMax>
-size_t ExtremeAt(const T* v, size_t a, size_t b) {
+__attribute__((always_inline)) inline size_t ExtremeAtImpl(const T* v, size_t a, size_t b) {
   auto better = [](T x, T m) {
     if constexpr (kMax) {
       return x > m;
@@ -332,30 +332,23 @@ size_t ExtremeAt(const T* v, size_t a, size_t b) {
   for (; k + kChunk <= b; k += kChunk) {
     T c;
     if constexpr (std::is_same_v<T, double>) {
-      // Two-lane vectors (GCC's extension: maxpd/minpd on baseline
-      // x86-64, which the scalar lanes did not become).
-      typedef double V2 __attribute__((vector_size(16)));
-      V2 x0, x1, x2, x3;
-      std::memcpy(&x0, v + k, sizeof(V2));
-      std::memcpy(&x1, v + k + 2, sizeof(V2));
-      std::memcpy(&x2, v + k + 4, sizeof(V2));
-      std::memcpy(&x3, v + k + 6, sizeof(V2));
-      const V2 id = {kId, kId};
-      V2 l0, l1;
+      // Four-lane vectors (GCC's extension): vmaxpd/vminpd in the AVX2
+      // clone of ExtremeAtF64, pairs of maxpd/minpd on baseline x86-64;
+      // the scalar lanes became neither.
+      typedef double V4 __attribute__((vector_size(32)));
+      V4 x0, x1;
+      std::memcpy(&x0, v + k, sizeof(V4));
+      std::memcpy(&x1, v + k + 4, sizeof(V4));
+      const V4 id = {kId, kId, kId, kId};
+      V4 l;
       if constexpr (kMax) {
-        l0 = x0 > id ? x0 : id;
-        l1 = x1 > id ? x1 : id;
-        l0 = x2 > l0 ? x2 : l0;
-        l1 = x3 > l1 ? x3 : l1;
-        l0 = l1 > l0 ? l1 : l0;
+        l = x0 > id ? x0 : id;
+        l = x1 > l ? x1 : l;
       } else {
-        l0 = x0 < id ? x0 : id;
-        l1 = x1 < id ? x1 : id;
-        l0 = x2 < l0 ? x2 : l0;
-        l1 = x3 < l1 ? x3 : l1;
-        l0 = l1 < l0 ? l1 : l0;
+        l = x0 < id ? x0 : id;
+        l = x1 < l ? x1 : l;
       }
-      c = pick(l0[1], l0[0]);
+      c = pick(pick(l[3], l[2]), pick(l[1], l[0]));
     } else {
       T m0 = pick(v[k], kId), m1 = pick(v[k + 1], kId), m2 = pick(v[k + 2], kId), m3 = pick(v[k + 3], kId);
       m0 = pick(v[k + 4], m0);
@@ -378,6 +371,21 @@ size_t ExtremeAt(const T* v, size_t a, size_t b) {
     }
   }
   return best;
+}
+
+// ExtremeAtImpl over doubles, cloned for AVX2's four-lane compares.
+__attribute__((target_clones("avx2", "default"))) size_t ExtremeAtF64(const double* v, size_t a, size_t b,
+                                                                      bool max) {
+  return max ? ExtremeAtImpl<double, true>(v, a, b) : ExtremeAtImpl<double, false>(v, a, b);
+}
+
+template <typename T, bool kMax>
+size_t ExtremeAt(const T* v, size_t a, size_t b) {
+  if constexpr (std::is_same_v<T, double>) {
+    return ExtremeAtF64(v, a, b, kMax);
+  } else {
+    return ExtremeAtImpl<T, kMax>(v, a, b);
+  }
 }
 
 // Reduces [a, b) (non-empty) of one series into *acc. `float_sum`, if set,
