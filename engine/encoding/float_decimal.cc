@@ -131,7 +131,15 @@ __attribute__((target("avx2,fma"))) bool ScaleDownFma(const int64_t* in, size_t 
   return bad == 0;
 }
 
-const bool kHaveFma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+// Decided on first use, after __builtin_cpu_init: a namespace-scope
+// initializer could run before the CPU model is filled in.
+bool HaveFma() {
+  static const bool have = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return have;
+}
 std::atomic<bool> g_decimal_fma{true};
 bool UseFmaScaleDown() { return g_decimal_fma.load(std::memory_order_relaxed); }
 
@@ -229,7 +237,7 @@ Status DecodeDecimal(std::string_view in, size_t n, double* out, size_t want) {
   const double scale = kPow10[e];
   const double recip = 1.0 / scale;
   bool in_range = true;
-  if (kHaveFma && UseFmaScaleDown()) {
+  if (UseFmaScaleDown() && HaveFma()) {
     RETURN_IF_ERROR(DecodeIntBlock(
         &c, n,
         [out, scale, recip, &in_range](size_t off, const int64_t* vals, size_t count) {
