@@ -499,6 +499,35 @@ TEST(Encoding, RegularTimestampsCostAFewBytes) {
   EXPECT_LE(enc.size(), 20u);
 }
 
+// A constant-step block (mode 0) is decoded as a running sum: the same
+// values as first + i * step, for any length around the groups of 64, a
+// negative step, one that wraps past the int64 limits, and a decode that
+// stops after the group passing max_time.
+TEST(Encoding, ConstantStepTimestampsDecodeAsFirstPlusIStep) {
+  const std::pair<int64_t, int64_t> cases[] = {
+      {1704067200000000000, 1000000000}, {-5, 3}, {INT64_MAX - 100, 7}, {INT64_MIN + 10, -1}, {42, 0}};
+  for (const auto& [first, step] : cases) {
+    for (size_t n : {size_t{1}, size_t{2}, size_t{63}, size_t{64}, size_t{65}, size_t{300}}) {
+      std::vector<int64_t> t(n);
+      for (size_t i = 0; i < n; i++) {
+        t[i] = static_cast<int64_t>(static_cast<uint64_t>(first) + i * static_cast<uint64_t>(step));
+      }
+      std::string enc;
+      EncodeTimestamps(t.data(), n, &enc);
+      std::vector<int64_t> got(n, 1);
+      ASSERT_TRUE(DecodeTimestamps(enc, n, got.data()).ok());
+      EXPECT_EQ(got, t) << first << " " << step << " " << n;
+      if (step > 0 && n > 70 && first < INT64_MAX - 1000) {
+        size_t decoded = 0;
+        std::vector<int64_t> part(n, 1);
+        ASSERT_TRUE(DecodeTimestampsUntil(enc, n, t[10], part.data(), &decoded).ok());
+        ASSERT_EQ(decoded, 64u);
+        EXPECT_TRUE(std::equal(part.begin(), part.begin() + 64, t.begin()));
+      }
+    }
+  }
+}
+
 TEST(Encoding, MillisecondJitterUsesCommonDivisor) {
   std::mt19937_64 rng(1);
   std::vector<int64_t> t(1000);
@@ -984,6 +1013,93 @@ TEST(Encoding, EntropyStageOnlyWhereItPays) {
 
 // Hand-made scheme 6/7 blocks with each field wrong: every one is
 // kDataLoss, never a crash or a read outside the input (ASan build).
+// Scheme 9's decoder runs SmoothLevel's steps rewritten on level + 128 (a
+// shorter dependency chain); it must give exactly the values the predictor
+// gives, for every shift, any first value and reference (near the int64
+// limits, where the fixed point wraps) and residuals of either sign.
+TEST(Encoding, SmoothLevelDecodeMatchesThePredictor) {
+  std::mt19937_64 rng(19);
+  const int64_t firsts[] = {0,
+                            4719,
+                            -4719,
+                            INT64_MAX,
+                            INT64_MIN,
+                            INT64_MAX - 300,
+                            INT64_MIN + 300,
+                            int64_t{1} << 55,
+                            -(int64_t{1} << 55)};
+  for (int round = 0; round < 400; round++) {
+    const size_t n = 2 + rng() % 300;
+    const uint8_t shift = static_cast<uint8_t>(1 + round % 16);
+    const int64_t first = round % 3 == 0 ? static_cast<int64_t>(rng()) : firsts[rng() % std::size(firsts)];
+    const int64_t ref = round % 4 == 0 ? static_cast<int64_t>(rng()) : static_cast<int64_t>(rng() % 64) - 32;
+    std::string high(n - 1, '\0');
+    for (char& h : high) h = static_cast<char>(round % 5 == 0 ? 254 : rng() % 255);  // 255: escape
+    std::string c;
+    internal::PutHeader(&c, CodecId::kIntDelta, n);
+    c.push_back(9);
+    PutVarint64(&c, ZigZagEncode(first));
+    c.push_back(static_cast<char>(shift));
+    PutVarint64(&c, ZigZagEncode(ref));
+    c.push_back(0);  // k: the high bytes are the whole elements
+    c.push_back(0);  // hmode: stored as they are
+    PutVarint64(&c, n - 1);
+    c.append(high);
+    c.push_back(0);  // no escapes
+    std::vector<int64_t> got(n);
+    ASSERT_TRUE(DecodeIntegers(c, n, got.data()).ok()) << round;
+    internal::SmoothLevel level(first, shift);
+    ASSERT_EQ(got[0], first);
+    for (size_t i = 1; i < n; i++) {
+      const uint64_t x = level.Predict() + static_cast<uint64_t>(ref) +
+                         static_cast<uint64_t>(ZigZagDecode(static_cast<uint8_t>(high[i - 1])));
+      ASSERT_EQ(got[i], static_cast<int64_t>(x)) << "round " << round << " value " << i;
+      level.Update(x);
+    }
+  }
+}
+
+// Decimal floats are scaled back with a multiply and two FMAs where the
+// CPU has them (Markstein's correction) instead of a division: the values
+// must be the division's, bit for bit — a dense sweep of small integers and
+// random ones up to the encoder's 2^51 limit, for every exponent, through
+// both paths.
+TEST(Encoding, DecimalDecodeMatchesDivisionBitForBit) {
+  constexpr int64_t kLimit = (int64_t{1} << 51) - 1;
+  std::mt19937_64 rng(23);
+  for (int e = 0; e <= 18; e++) {
+    const double scale = std::pow(10.0, e);
+    for (int block = 0; block < (e <= 4 ? 40 : 8); block++) {
+      std::vector<int64_t> ints(kMaxBlockValues);
+      for (size_t i = 0; i < ints.size(); i++) {
+        if (block < 4) {
+          ints[i] = static_cast<int64_t>(block * ints.size() + i) - 8192;  // dense around 0
+        } else if (block % 2 == 0) {
+          ints[i] = static_cast<int64_t>(rng() % (2 * static_cast<uint64_t>(kLimit))) - kLimit;
+        } else {
+          const int64_t w = int64_t{1} << (rng() % 51);
+          ints[i] = static_cast<int64_t>(rng() % static_cast<uint64_t>(w)) * (rng() % 2 ? 1 : -1);
+        }
+      }
+      std::vector<double> want(ints.size());
+      for (size_t i = 0; i < ints.size(); i++) want[i] = static_cast<double>(ints[i]) / scale;
+      // The encoder checks each value's decode by division: all round-trip
+      // as decimals (exceptions would hide a difference).
+      std::string enc;
+      ASSERT_TRUE(EncodeFloatsWith(CodecId::kFloatDecimal, want.data(), want.size(), &enc));
+      for (bool fma : {true, false}) {
+        internal::SetDecimalFma(fma);
+        std::vector<double> got(want.size());
+        ASSERT_TRUE(DecodeFloats(enc, got.size(), got.data()).ok());
+        for (size_t i = 0; i < got.size(); i++) {
+          ASSERT_EQ(D(got[i]), D(want[i])) << "e " << e << " int " << ints[i] << " fma " << fma;
+        }
+      }
+      internal::SetDecimalFma(true);
+    }
+  }
+}
+
 TEST(Encoding, HostileEntropyBlocksAreDataLoss) {
   constexpr size_t n = 200;
   // `tail`: the escape count and escapes (default: none).

@@ -19,6 +19,7 @@
 // 0..18, the exceptions it would cause and the bit width of the sample's
 // integer range; the e with the smallest estimated size wins.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <vector>
 
@@ -102,6 +103,45 @@ __attribute__((target_clones("avx2", "default"))) bool ScaleDown(const int64_t* 
   }
   return bad == 0;
 }
+
+// ScaleDown with the division replaced by Markstein's correction, for CPUs
+// with FMA: q = x * y with y = RN(1/scale), r = x - q * scale (exact by
+// FMA), then RN(q + r * y) is RN(x / scale), the same bits as the division
+// (Markstein's theorem: y within half an ulp of 1/scale, q within an ulp
+// of x / scale; no overflow or underflow for these |x| < 2^51, scale
+// 10^0..10^18). A multiply and two FMAs issue every cycle where the
+// divider took several per vector: the division was ScaleDown's whole
+// cost. DecimalDecodeMatchesDivisionBitForBit (encoding_test.cc) checks
+// it against the division.
+__attribute__((target("avx2,fma"))) bool ScaleDownFma(const int64_t* in, size_t n, double scale, double recip,
+                                                      double* out) {
+  constexpr uint64_t kMagicBits = 0x4338000000000000;  // bits of 1.5 * 2^52
+  uint64_t bad = 0;
+  for (size_t j = 0; j < n; j++) {
+    const uint64_t u = static_cast<uint64_t>(in[j]);
+    bad |= (u + (uint64_t{1} << 51)) >> 52;
+    double d;
+    const uint64_t b = u + kMagicBits;
+    std::memcpy(&d, &b, 8);
+    const double x = d - kRoundMagic;
+    const double q = x * recip;
+    const double r = __builtin_fma(-q, scale, x);
+    out[j] = __builtin_fma(r, recip, q);
+  }
+  return bad == 0;
+}
+
+// Decided on first use, after __builtin_cpu_init: a namespace-scope
+// initializer could run before the CPU model is filled in.
+bool HaveFma() {
+  static const bool have = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return have;
+}
+std::atomic<bool> g_decimal_fma{true};
+bool UseFmaScaleDown() { return g_decimal_fma.load(std::memory_order_relaxed); }
 
 // The encoder's bulk pass: ints[j] = round(v[j] * scale) and bad[j] = 1
 // where the decode expression does not reproduce v[j]; returns the number
@@ -187,19 +227,31 @@ bool EncodeDecimal(const double* v, size_t n, std::string* out, double max_excep
   return true;
 }
 
+void SetDecimalFma(bool on) { g_decimal_fma.store(on, std::memory_order_relaxed); }
+
 Status DecodeDecimal(std::string_view in, size_t n, double* out, size_t want) {
   Cursor c(in);
   RETURN_IF_ERROR(ReadHeader(&c, n));
   uint8_t e;
   if (!c.Byte(&e) || e > kMaxExponent) return Corrupt("bad decimal exponent");
   const double scale = kPow10[e];
+  const double recip = 1.0 / scale;
   bool in_range = true;
-  RETURN_IF_ERROR(DecodeIntBlock(
-      &c, n,
-      [out, scale, &in_range](size_t off, const int64_t* vals, size_t count) {
-        in_range &= ScaleDown(vals, count, scale, out + off);
-      },
-      want));
+  if (UseFmaScaleDown() && HaveFma()) {
+    RETURN_IF_ERROR(DecodeIntBlock(
+        &c, n,
+        [out, scale, recip, &in_range](size_t off, const int64_t* vals, size_t count) {
+          in_range &= ScaleDownFma(vals, count, scale, recip, out + off);
+        },
+        want));
+  } else {
+    RETURN_IF_ERROR(DecodeIntBlock(
+        &c, n,
+        [out, scale, &in_range](size_t off, const int64_t* vals, size_t count) {
+          in_range &= ScaleDown(vals, count, scale, out + off);
+        },
+        want));
+  }
   if (!in_range) return Corrupt("decimal integer out of range");
   uint64_t k;
   if (!c.Varint(&k) || k > n) return Corrupt("bad exception count");

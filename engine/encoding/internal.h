@@ -168,6 +168,9 @@ Status DecodeGorilla(std::string_view in, size_t n, double* out, size_t want = S
 bool EncodeDecimal(const double* v, size_t n, std::string* out, double max_exception_fraction,
                    bool allow_entropy = true);
 Status DecodeDecimal(std::string_view in, size_t n, double* out, size_t want = SIZE_MAX);
+// Whether DecodeDecimal may scale with FMA instead of dividing, where the CPU
+// has it (same bits; tests turn it off to check the division against it).
+void SetDecimalFma(bool on);
 
 void EncodeIntDelta(const int64_t* v, size_t n, std::string* out, bool allow_entropy = true);
 Status DecodeIntDelta(std::string_view in, size_t n, int64_t* out, size_t want = SIZE_MAX);
@@ -308,16 +311,21 @@ Status DecodeSmoothEntropyBlock(Cursor* c, size_t n, Sink& sink, size_t want) {
   RETURN_IF_ERROR(ReadEntropyStream(c, n - 1, true, &ref, &stream));
   alignas(64) int64_t chunk[64];
   const int64_t v0 = ZigZagDecode(first);
-  SmoothLevel level(v0, shift);
   chunk[0] = v0;
   sink(size_t{0}, static_cast<const int64_t*>(chunk), size_t{1});
+  // SmoothLevel's steps rewritten on u = level + 128 (modular, the same
+  // bits): with p = u >> 8 (arithmetic) and x = p + r, (x << 8) - level is
+  // 128 + (r << 8) - (u & 255), so the next level waits on four operations
+  // (and, sub, sar, add) instead of seven; x and r << 8 are off that chain.
+  // SmoothLevelDecodeMatchesThePredictor (encoding_test.cc) holds them equal.
+  uint64_t u = (static_cast<uint64_t>(v0) << 8) + 128;
   size_t off = 1;
   for (size_t b = 0; b < n - 1 && off < want; b += 64) {
     const size_t count = n - 1 - b < 64 ? n - 1 - b : 64;
     for (size_t j = 0; j < count; j++) {
-      const uint64_t x = level.Predict() + ref + stream[b + j];
-      chunk[j] = static_cast<int64_t>(x);
-      level.Update(x);
+      const uint64_t r = ref + stream[b + j];
+      chunk[j] = static_cast<int64_t>(static_cast<uint64_t>(static_cast<int64_t>(u) >> 8) + r);
+      u += static_cast<uint64_t>(static_cast<int64_t>((r << 8) + 128 - (u & 255)) >> shift);
     }
     sink(off, static_cast<const int64_t*>(chunk), count);
     off += count;

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <string_view>
@@ -294,11 +296,119 @@ void MergeInto(PartialAcc from, uint32_t need, PartialAcc* acc) {
   }
 }
 
+// The first point of [a, b) (non-empty) with the largest value (kMax) or
+// the smallest, as a fold m = (v[k] > m ? v[k] : m) from m = v[a] and a
+// search for the first v[k] == m would find it: a NaN never wins, and a
+// leading NaN, which nothing compares equal to, gives b - 1. Chunks of
+// eight are folded in independent lanes (one fold waited on each
+// comparison) and only a chunk that beats the running extreme is
+// remembered; the search then looks in that chunk alone (it had walked
+// half of a window on average: a third of a one-minute max's time).
+template <typename T, bool kMax>
+__attribute__((always_inline)) inline size_t ExtremeAtImpl(const T* v, size_t a, size_t b) {
+  auto better = [](T x, T m) {
+    if constexpr (kMax) {
+      return x > m;
+    } else {
+      return x < m;
+    }
+  };
+  auto pick = [&](T x, T m) { return better(x, m) ? x : m; };
+  T m = v[a];
+  if constexpr (std::is_floating_point_v<T>) {
+    if (m != m) return b - 1;
+  }
+  constexpr size_t kChunk = 8;
+  size_t from = a;  // where m first appears, or the chunk it first appears in
+  size_t k = a + 1;
+  // Each chunk is folded from the identity (-inf for the maximum), not from
+  // m: a fold from m made every chunk wait on the previous one's result.
+  // A NaN leaves the identity, which beats nothing, so m and the chunk
+  // that first beats it are the fold's.
+  constexpr T kId = kMax ? (std::is_floating_point_v<T> ? -std::numeric_limits<T>::infinity()
+                                                        : std::numeric_limits<T>::lowest())
+                         : (std::is_floating_point_v<T> ? std::numeric_limits<T>::infinity()
+                                                        : std::numeric_limits<T>::max());
+  for (; k + kChunk <= b; k += kChunk) {
+    T c;
+    if constexpr (std::is_same_v<T, double>) {
+      // Four-lane vectors (GCC's extension): vmaxpd/vminpd in the AVX2
+      // clone of ExtremeAtF64, pairs of maxpd/minpd on baseline x86-64;
+      // the scalar lanes became neither.
+      typedef double V4 __attribute__((vector_size(32)));
+      V4 x0, x1;
+      std::memcpy(&x0, v + k, sizeof(V4));
+      std::memcpy(&x1, v + k + 4, sizeof(V4));
+      const V4 id = {kId, kId, kId, kId};
+      V4 l;
+      if constexpr (kMax) {
+        l = x0 > id ? x0 : id;
+        l = x1 > l ? x1 : l;
+      } else {
+        l = x0 < id ? x0 : id;
+        l = x1 < l ? x1 : l;
+      }
+      c = pick(pick(l[3], l[2]), pick(l[1], l[0]));
+    } else {
+      T m0 = pick(v[k], kId), m1 = pick(v[k + 1], kId), m2 = pick(v[k + 2], kId), m3 = pick(v[k + 3], kId);
+      m0 = pick(v[k + 4], m0);
+      m1 = pick(v[k + 5], m1);
+      m2 = pick(v[k + 6], m2);
+      m3 = pick(v[k + 7], m3);
+      c = pick(pick(m3, m2), pick(m1, m0));
+    }
+    if (better(c, m)) {
+      m = c;
+      from = k;
+    }
+  }
+  size_t best = from;
+  while (!(v[best] == m)) best++;  // found within the chunk: m came from it
+  for (; k < b; k++) {
+    if (better(v[k], m)) {
+      m = v[k];
+      best = k;
+    }
+  }
+  return best;
+}
+
+// ExtremeAtImpl over doubles, cloned for AVX2's four-lane compares.
+__attribute__((target_clones("avx2", "default"))) size_t ExtremeAtF64(const double* v, size_t a, size_t b,
+                                                                      bool max) {
+  return max ? ExtremeAtImpl<double, true>(v, a, b) : ExtremeAtImpl<double, false>(v, a, b);
+}
+
+template <typename T, bool kMax>
+size_t ExtremeAt(const T* v, size_t a, size_t b) {
+  if constexpr (std::is_same_v<T, double>) {
+    return ExtremeAtF64(v, a, b, kMax);
+  } else {
+    return ExtremeAtImpl<T, kMax>(v, a, b);
+  }
+}
+
 // Reduces [a, b) (non-empty) of one series into *acc. `float_sum`, if set,
 // is the float sum of v[a, b) (kNeedSum, T = double), computed already.
 template <typename T>
 void ReduceSlice(const int64_t* t, const T* v, size_t a, size_t b, uint32_t need, PartialAcc* acc,
                  const double* float_sum = nullptr) {
+  if (need == kNeedMax || need == kNeedMin) {
+    // A lone min() or max(): MergeInto's rule for it applied in place, not
+    // through a whole PartialAcc built and copied per window (a tenth of a
+    // one-minute max's instructions went to that bookkeeping).
+    const bool mx = need == kNeedMax;
+    const size_t best = mx ? ExtremeAt<T, true>(v, a, b) : ExtremeAt<T, false>(v, a, b);
+    const T x = v[best];
+    T& cur = Num<T>(mx ? acc->mx : acc->mn);
+    int64_t& cur_t = mx ? acc->mx_t : acc->mn_t;
+    if (acc->n == 0 || (mx ? x > cur : x < cur) || (x == cur && t[best] < cur_t)) {
+      cur = x;
+      cur_t = t[best];
+    }
+    acc->n += static_cast<int64_t>(b - a);
+    return;
+  }
   PartialAcc s;
   s.n = static_cast<int64_t>(b - a);
   if (need & kNeedSum) {
@@ -333,19 +443,12 @@ void ReduceSlice(const int64_t* t, const T* v, size_t a, size_t b, uint32_t need
     s.m2 = ss;
   }
   if (need & kNeedMin) {
-    // The smallest value (a branch-free loop), then its first point.
-    T m = v[a];
-    for (size_t k = a + 1; k < b; k++) m = v[k] < m ? v[k] : m;
-    size_t best = a;
-    while (!(v[best] == m) && best + 1 < b) best++;
+    const size_t best = ExtremeAt<T, false>(v, a, b);
     Num<T>(s.mn) = v[best];
     s.mn_t = t[best];
   }
   if (need & kNeedMax) {
-    T m = v[a];
-    for (size_t k = a + 1; k < b; k++) m = v[k] > m ? v[k] : m;
-    size_t best = a;
-    while (!(v[best] == m) && best + 1 < b) best++;
+    const size_t best = ExtremeAt<T, true>(v, a, b);
     Num<T>(s.mx) = v[best];
     s.mx_t = t[best];
   }
