@@ -87,6 +87,12 @@ class Gate:
         with self.lock:
             return sorted(self.log)
 
+    def idle(self):
+        """No request in the gate: each one it forwarded is in its log (the
+        destination counts a batch's points before the gate logs it)."""
+        with self.lock:
+            return self.concurrent == 0
+
     def delivered_lines(self):
         out = []
         for _, status, body in self.requests():
@@ -117,6 +123,7 @@ class Pipeline(unittest.TestCase):
             n = 40000
             write_many(src, 0, n)
             st.wait_for(lambda: dst.count("d") == n, timeout=120, what="every point at the destination")
+            st.wait_for(gate.idle, what="the last request recorded")
             reqs = gate.requests()
             self.assertGreaterEqual(len(reqs), 8, [(k, s, b.count("\n")) for k, s, b in reqs])
             # A failed request is followed by the same batch again, never by
@@ -154,6 +161,7 @@ class Pipeline(unittest.TestCase):
             st.wait_for(lambda: dst.count("d") == n, timeout=120, what="every point after the restart")
             # The held request is recorded once forwarded (later on a loaded machine).
             st.wait_for(lambda: any(k == 2 for k, _, _ in gate.requests()), what="request 2 recorded")
+            st.wait_for(gate.idle, what="the last request recorded")
             reqs = gate.requests()
             # The restarted sender starts at the saved cursor, the batch that
             # was in flight: sent again (its bounds may differ, as the WAL
