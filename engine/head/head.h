@@ -77,6 +77,9 @@ class Head {
   void ForEachSorted(const std::function<void(uint32_t db_id, uint64_t series_id, uint32_t field_id,
                                               const Column&)>& fn) const;
 
+  // Bytes the head holds allocated: its chunks' capacity, strings and
+  // per-column bookkeeping (within malloc's own rounding), not an estimate
+  // per point, so that a budget on it bounds the real memory.
   uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
   uint64_t points() const { return points_.load(std::memory_order_relaxed); }
   int64_t created_nanos() const { return created_nanos_; }
@@ -97,14 +100,50 @@ class Head {
       return H::combine(std::move(h), k.series_id, k.field_id);
     }
   };
+  // A column is a list of chunks, each `cap` times followed by `cap`
+  // values of the column's width (8 bytes, 1 for booleans, none for strings,
+  // which are in HeadColumn::strings). Chunks never move, so appending never
+  // copies and what is allocated stays within one chunk of what is held;
+  // std::vector's doubling held up to 2x the points (all columns of a
+  // regular load double at once) plus the copies of each reallocation.
+  struct Chunk {
+    std::unique_ptr<unsigned char[]> mem;
+    uint32_t cap = 0;
+  };
   struct HeadColumn {
     uint32_t db_id = 0;
     uint64_t series_id = 0;
     uint32_t field_id = 0;
     // Guarded by Head::mu_. `sorted` means strictly increasing times.
-    Column col;
+    FieldType type = FieldType::kFloat;
     bool sorted = true;
+    uint32_t room = 0;  // free slots in the last chunk
+    size_t size = 0;
+    int64_t last_time = 0;         // of the last append
+    int64_t* next_time = nullptr;  // the last chunk's next free slots
+    unsigned char* next_value = nullptr;
+    std::vector<Chunk> chunks;
+    std::vector<std::string> strings;  // kString
   };
+
+  // Chunks grow with the column (a column of a few points takes little) up
+  // to kMaxChunk points, so a column wastes at most one chunk's free tail.
+  static constexpr uint32_t kMinChunk = 4;
+  static constexpr uint32_t kMaxChunk = 256;
+  // malloc's header of a chunk plus its Chunk entry.
+  static constexpr uint64_t kChunkOverhead = 32;
+  // The HeadColumn with its map entries and series slot.
+  static constexpr uint64_t kColumnOverhead = 224;
+
+  static size_t ValueWidth(FieldType t) {
+    return t == FieldType::kBoolean ? 1 : t == FieldType::kString ? 0 : 8;
+  }
+  // Appends a chunk for at least one more point; returns the bytes it adds.
+  static uint64_t AddChunk(HeadColumn* c);
+  // Frees the column's points; returns the bytes it accounted for them.
+  static uint64_t ClearColumn(HeadColumn* c);
+  // Appends points [b, e) of `c` (in chunk order) to `out`.
+  static void CopyOut(const HeadColumn& c, size_t b, size_t e, Column* out);
 
   // The columns of one series, found with one hash lookup per point; a
   // series has few fields, so a linear scan beats a second hash lookup.
@@ -113,13 +152,15 @@ class Head {
   };
 
   // Sorts and deduplicates `c` in place. REQUIRES: mu_ held exclusively.
-  static void Normalize(HeadColumn* c);
+  void Normalize(HeadColumn* c) const;
 
   const int64_t created_nanos_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<Key, std::unique_ptr<HeadColumn>> columns_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, SeriesSlot> series_ ABSL_GUARDED_BY(mu_);
-  std::atomic<uint64_t> bytes_{0};
+  // What the columns hold allocated (chunk capacity, not points), so the
+  // budget bounds the real memory. Mutable: a read may sort a column.
+  mutable std::atomic<uint64_t> bytes_{0};
   std::atomic<uint64_t> points_{0};
   std::atomic<int64_t> min_time_{INT64_MAX};
   std::atomic<int64_t> max_time_{INT64_MIN};
