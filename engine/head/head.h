@@ -130,10 +130,12 @@ class Head {
   // to kMaxChunk points, so a column wastes at most one chunk's free tail.
   static constexpr uint32_t kMinChunk = 4;
   static constexpr uint32_t kMaxChunk = 256;
-  // malloc's header of a chunk plus its Chunk entry.
-  static constexpr uint64_t kChunkOverhead = 32;
-  // The HeadColumn with its map entries and series slot.
-  static constexpr uint64_t kColumnOverhead = 224;
+  // malloc's header of a chunk plus its Chunk entry (in a vector that may
+  // hold twice its size).
+  static constexpr uint64_t kChunkOverhead = 48;
+  // The HeadColumn with its map entries and series slot (hash tables and
+  // vectors at up to twice their size).
+  static constexpr uint64_t kColumnOverhead = 256;
 
   static size_t ValueWidth(FieldType t) {
     return t == FieldType::kBoolean ? 1 : t == FieldType::kString ? 0 : 8;
