@@ -35,10 +35,10 @@ struct Options {
   // exactly, engine/head/head.h): the active head
   // is frozen at half of it and flushed to segment files in the background
   // while a new head takes writes; writers stall only while more than one
-  // frozen head waits for the disk. Default: 48 MiB, as many points as the
+  // frozen head waits for the disk. Default: 44 MiB, as many points as the
   // 64 MiB of the old per-point estimate held (larger budgets did not ingest
   // faster in bench/http_load runs; they only held more memory).
-  uint64_t head_memory_bytes = 48ull << 20;
+  uint64_t head_memory_bytes = 44ull << 20;
   // Flush the head at least this often even if it is small (seconds; 0 =
   // only on memory). Default: 600.
   int head_max_age_seconds = 600;
