@@ -19,7 +19,7 @@ struct ServeOptions {
   // (the "listening on" log line says which).
   std::string http = "127.0.0.1:8086";
   std::string wal_sync = "always";  // always | batch | none
-  uint64_t head_memory_mb = 44;
+  uint64_t head_memory_mb = 64;
   // Least severe log lines written (m2mdb/log.h): error | warn | info | debug.
   std::string log_level = "info";
 

@@ -39,7 +39,7 @@ void AppendColumn(const Column& src, Column* dst) {
   dst->strings.insert(dst->strings.end(), src.strings.begin(), src.strings.end());
 }
 
-uint64_t Head::AddChunk(HeadColumn* c) {
+void Head::AddChunk(HeadColumn* c) {
   const uint32_t cap = static_cast<uint32_t>(std::clamp<size_t>(c->size, kMinChunk, kMaxChunk));
   const size_t bytes = size_t{cap} * (8 + ValueWidth(c->type));
   Chunk& ch = c->chunks.emplace_back();
@@ -49,12 +49,9 @@ uint64_t Head::AddChunk(HeadColumn* c) {
   c->room = cap;
   c->next_time = reinterpret_cast<int64_t*>(ch.mem.get());
   c->next_value = ch.mem.get() + size_t{cap} * 8;
-  return bytes + kChunkOverhead;
 }
 
-uint64_t Head::ClearColumn(HeadColumn* c) {
-  uint64_t freed = 0;
-  for (const Chunk& ch : c->chunks) freed += size_t{ch.cap} * (8 + ValueWidth(c->type)) + kChunkOverhead;
+void Head::ClearColumn(HeadColumn* c) {
   c->chunks = std::vector<Chunk>();
   c->strings = std::vector<std::string>();
   c->size = 0;
@@ -62,7 +59,6 @@ uint64_t Head::ClearColumn(HeadColumn* c) {
   c->next_time = nullptr;
   c->next_value = nullptr;
   c->sorted = true;
-  return freed;
 }
 
 void Head::CopyOut(const HeadColumn& c, size_t b, size_t e, Column* out) {
@@ -108,7 +104,7 @@ void Head::Normalize(HeadColumn* c) const {
   col.type = c->type;
   CopyOut(*c, 0, c->size, &col);
   SortByTimeKeepLast(&col);
-  const uint64_t freed = ClearColumn(c);
+  ClearColumn(c);
   // One chunk of exactly the sorted points; appends go to new chunks.
   const size_t n = col.size(), w = ValueWidth(col.type);
   Chunk& ch = c->chunks.emplace_back();
@@ -137,9 +133,6 @@ void Head::Normalize(HeadColumn* c) const {
   c->last_time = col.times.back();
   c->room = 0;
   c->sorted = true;
-  const uint64_t kept = n * (8 + w) + kChunkOverhead;
-  // Deduplicating only shrinks the column; the strings keep their account.
-  bytes_.fetch_sub(freed - std::min(freed, kept), std::memory_order_relaxed);
 }
 
 int64_t Head::min_time() const { return min_time_.load(std::memory_order_relaxed); }

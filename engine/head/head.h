@@ -77,9 +77,8 @@ class Head {
   void ForEachSorted(const std::function<void(uint32_t db_id, uint64_t series_id, uint32_t field_id,
                                               const Column&)>& fn) const;
 
-  // Bytes the head holds allocated: its chunks' capacity, strings and
-  // per-column bookkeeping (within malloc's own rounding), not an estimate
-  // per point, so that a budget on it bounds the real memory.
+  // Estimated bytes (head_append.cc, PointBytes): at least what columns of
+  // many points allocate.
   uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
   uint64_t points() const { return points_.load(std::memory_order_relaxed); }
   int64_t created_nanos() const { return created_nanos_; }
@@ -130,20 +129,14 @@ class Head {
   // to kMaxChunk points, so a column wastes at most one chunk's free tail.
   static constexpr uint32_t kMinChunk = 4;
   static constexpr uint32_t kMaxChunk = 256;
-  // malloc's header of a chunk plus its Chunk entry (in a vector that may
-  // hold twice its size).
-  static constexpr uint64_t kChunkOverhead = 48;
-  // The HeadColumn with its map entries and series slot (hash tables and
-  // vectors at up to twice their size).
-  static constexpr uint64_t kColumnOverhead = 256;
 
   static size_t ValueWidth(FieldType t) {
     return t == FieldType::kBoolean ? 1 : t == FieldType::kString ? 0 : 8;
   }
-  // Appends a chunk for at least one more point; returns the bytes it adds.
-  static uint64_t AddChunk(HeadColumn* c);
-  // Frees the column's points; returns the bytes it accounted for them.
-  static uint64_t ClearColumn(HeadColumn* c);
+  // Appends a chunk for at least one more point.
+  static void AddChunk(HeadColumn* c);
+  // Frees the column's points.
+  static void ClearColumn(HeadColumn* c);
   // Appends points [b, e) of `c` (in chunk order) to `out`.
   static void CopyOut(const HeadColumn& c, size_t b, size_t e, Column* out);
 
@@ -160,9 +153,7 @@ class Head {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<Key, std::unique_ptr<HeadColumn>> columns_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, SeriesSlot> series_ ABSL_GUARDED_BY(mu_);
-  // What the columns hold allocated (chunk capacity, not points), so the
-  // budget bounds the real memory. Mutable: a read may sort a column.
-  mutable std::atomic<uint64_t> bytes_{0};
+  std::atomic<uint64_t> bytes_{0};
   std::atomic<uint64_t> points_{0};
   std::atomic<int64_t> min_time_{INT64_MAX};
   std::atomic<int64_t> max_time_{INT64_MIN};

@@ -9,6 +9,14 @@
 namespace m2mdb {
 namespace {
 
+// Estimated bytes per point by type: what std::vector columns held on
+// average (x1.5 slack). Chunks hold 16 (9 for booleans) plus at most one
+// chunk's free tail per column, so for columns of many points the estimate
+// bounds the real use; it stays the budget's unit so that a head holds as
+// many points, and flushes as often, as it did (a column of a few points
+// takes more than its estimate, ~320 bytes for 3 points, as it did before).
+uint64_t PointBytes(FieldType t) { return t == FieldType::kBoolean ? 14 : 24; }
+constexpr uint64_t kColumnOverhead = 160;
 // Series with up to this many fields find a column by a linear scan of
 // their slot; wider ones through the column map.
 constexpr size_t kLinearFields = 16;
@@ -76,10 +84,10 @@ void Head::Apply(const HeadEntry* entries, size_t n, const std::vector<std::stri
     // was dropped and recreated with another type between batches, so the
     // old points are stale: start the column afresh.
     if (c->type != e.type) {
-      added_bytes -= std::min(added_bytes, ClearColumn(c));
+      ClearColumn(c);
       c->type = e.type;
     }
-    if (c->room == 0) added_bytes += AddChunk(c);
+    if (c->room == 0) AddChunk(c);
     if (c->size != 0 && e.time <= c->last_time) c->sorted = false;
     c->last_time = e.time;
     *c->next_time++ = e.time;
@@ -88,12 +96,8 @@ void Head::Apply(const HeadEntry* entries, size_t n, const std::vector<std::stri
         *c->next_value++ = e.b ? 1 : 0;
         break;
       case FieldType::kString:
-        if (c->strings.size() == c->strings.capacity()) {
-          added_bytes += (std::max<size_t>(1, c->strings.capacity())) * sizeof(std::string);
-        }
         c->strings.push_back(strings[e.str]);
-        // Past the small-string buffer the characters are a heap block.
-        if (strings[e.str].size() >= sizeof(std::string) / 2) added_bytes += strings[e.str].size() + 1;
+        added_bytes += strings[e.str].size();
         break;
       default:  // 8-byte values; the union holds their bits alike
         std::memcpy(c->next_value, &e.u, 8);
@@ -102,6 +106,7 @@ void Head::Apply(const HeadEntry* entries, size_t n, const std::vector<std::stri
     }
     c->room--;
     c->size++;
+    added_bytes += PointBytes(e.type);
     lo = std::min(lo, e.time);
     hi = std::max(hi, e.time);
   }

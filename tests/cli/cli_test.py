@@ -1016,7 +1016,7 @@ class Config(ServerMixin, Base):
                                      'create_db = ["a", "b"]\nno_auth = true\n')
         c = self.config()
         self.assertEqual(c["http"], "127.0.0.1:8086")
-        self.assertEqual(c["head_memory_mb"], 44)
+        self.assertEqual(c["head_memory_mb"], 64)
         self.assertEqual(c["no_auth"], False)
         self.assertEqual(c["create_db"], [])
         self.assertEqual(c["log_level"], "info")

@@ -31,14 +31,12 @@ struct Options {
   int wal_batch_interval_ms = 100;
   // WAL segment size before rotation. Default: 64 MiB.
   uint64_t wal_segment_bytes = 64ull << 20;
-  // Memory budget of the in-memory heads (bytes the heads allocate, counted
-  // exactly, engine/head/head.h): the active head
+  // Memory budget of the in-memory heads (bytes, estimated): the active head
   // is frozen at half of it and flushed to segment files in the background
   // while a new head takes writes; writers stall only while more than one
-  // frozen head waits for the disk. Default: 44 MiB, as many points as the
-  // 64 MiB of the old per-point estimate held (larger budgets did not ingest
-  // faster in bench/http_load runs; they only held more memory).
-  uint64_t head_memory_bytes = 44ull << 20;
+  // frozen head waits for the disk. Default: 64 MiB (larger budgets did not
+  // ingest faster in bench/http_load runs; they only held more memory).
+  uint64_t head_memory_bytes = 64ull << 20;
   // Flush the head at least this often even if it is small (seconds; 0 =
   // only on memory). Default: 600.
   int head_max_age_seconds = 600;
