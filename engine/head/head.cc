@@ -102,6 +102,7 @@ void Head::CopyOut(const HeadColumn& c, size_t b, size_t e, Column* out) {
 void Head::Normalize(HeadColumn* c) const {
   Column col;
   col.type = c->type;
+  col.reserve(c->size);
   CopyOut(*c, 0, c->size, &col);
   SortByTimeKeepLast(&col);
   ClearColumn(c);

@@ -127,7 +127,7 @@ class Head {
 
   // Chunks grow with the column (a column of a few points takes little) up
   // to kMaxChunk points, so a column wastes at most one chunk's free tail.
-  static constexpr uint32_t kMinChunk = 4;
+  static constexpr uint32_t kMinChunk = 8;
   static constexpr uint32_t kMaxChunk = 256;
 
   static size_t ValueWidth(FieldType t) {
