@@ -240,11 +240,19 @@ class DBImpl : public DB {
   bool bg_work_ ABSL_GUARDED_BY(bg_mu_) = false;
   std::thread bg_thread_;
 
-  // Bumped whenever series leave the index, invalidating the writers'
-  // per-thread series caches; instance_id_ tells caches of different DB
+  // Bumped whenever series leave the index, invalidating the
+  // write contexts' series caches; instance_id_ tells caches of different DB
   // objects apart within one thread.
   std::atomic<uint64_t> series_epoch_{0};
   const uint64_t instance_id_;
+
+  // Write scratch, one per write in flight instead of one per thread that
+  // ever wrote (a thread_local): each holds a request's entries and WAL
+  // record (megabytes for a 5000-line batch), and the HTTP server's threads
+  // outnumber the writes running at once. Reused last-in first-out.
+  class ContextLease;
+  absl::Mutex ctx_mu_;
+  std::vector<std::unique_ptr<ApplyContext>> ctx_pool_ ABSL_GUARDED_BY(ctx_mu_);
 
   std::atomic<uint64_t> points_written_{0};
   std::atomic<uint64_t> values_written_{0};

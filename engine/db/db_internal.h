@@ -1,5 +1,5 @@
 // What the files of DBImpl share and nobody else sees: the clock, the
-// per-thread write scratch (ApplyContext, with WritePoints' remembered
+// per-write scratch (ApplyContext, with WritePoints' remembered
 // series) and the Resolver that every write and replayed record goes
 // through. Column and tombstone helpers are in engine/head/head.h and
 // engine/compaction/version.h.
@@ -37,7 +37,7 @@ struct DBImpl::TypedSeries {
   std::string wal_series;  // EncodeWalPointSeries of the series
 };
 
-// Per-thread scratch for the write path: reused so steady-state writes do
+// Scratch for the write path, leased per write (DBImpl::ContextLease): reused so steady-state writes do
 // not allocate.
 struct DBImpl::ApplyContext {
   lineproto::Parser parser;

@@ -316,13 +316,39 @@ Status DBImpl::NotifyDelete(const DeleteChange& change) {
   return options_.change_listener->OnDelete(*this, change);
 }
 
+class DBImpl::ContextLease {
+ public:
+  explicit ContextLease(DBImpl* db) : db_(db) {
+    {
+      absl::MutexLock l(&db_->ctx_mu_);
+      if (!db_->ctx_pool_.empty()) {
+        ctx_ = std::move(db_->ctx_pool_.back());
+        db_->ctx_pool_.pop_back();
+      }
+    }
+    if (ctx_ == nullptr) ctx_ = std::make_unique<ApplyContext>();
+  }
+  ~ContextLease() {
+    absl::MutexLock l(&db_->ctx_mu_);
+    db_->ctx_pool_.push_back(std::move(ctx_));
+  }
+  ContextLease(const ContextLease&) = delete;
+  ContextLease& operator=(const ContextLease&) = delete;
+  ApplyContext& get() { return *ctx_; }
+
+ private:
+  DBImpl* const db_;
+  std::unique_ptr<ApplyContext> ctx_;
+};
+
 StatusOr<WriteResult> DBImpl::WriteLineProtocol(std::string_view database, std::string_view body,
                                                 const WriteOptions& options) {
   ASSIGN_OR_RETURN(const index::DatabaseInfo dbinfo, DatabaseForWrite(database, options));
   ASSIGN_OR_RETURN(auto precision, lineproto::ParsePrecision(options.precision));
   const int64_t default_time = options.default_time != 0 ? options.default_time : NowNanos();
 
-  thread_local ApplyContext ctx;
+  ContextLease lease(this);
+  ApplyContext& ctx = lease.get();
   ctx.Reset();
   WriteResult result;
   ParseAndResolve(dbinfo, body, precision, default_time, nullptr, false, options.max_line_length, &ctx,
@@ -645,7 +671,8 @@ bool DBImpl::TypedPointToParsed(const Point& p, uint64_t max_line_length, ApplyC
 StatusOr<WriteResult> DBImpl::WritePoints(std::string_view database, const std::vector<Point>& points,
                                           const WriteOptions& options) {
   ASSIGN_OR_RETURN(const index::DatabaseInfo dbinfo, DatabaseForWrite(database, options));
-  thread_local ApplyContext ctx;
+  ContextLease lease(this);
+  ApplyContext& ctx = lease.get();
   ctx.Reset();
   WriteResult result;
   Resolver resolver(this, dbinfo, /*replay=*/false, &ctx, &result.errors);

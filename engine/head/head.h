@@ -77,6 +77,8 @@ class Head {
   void ForEachSorted(const std::function<void(uint32_t db_id, uint64_t series_id, uint32_t field_id,
                                               const Column&)>& fn) const;
 
+  // Estimated bytes (head_append.cc, PointBytes): at least what columns of
+  // many points allocate.
   uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
   uint64_t points() const { return points_.load(std::memory_order_relaxed); }
   int64_t created_nanos() const { return created_nanos_; }
@@ -97,14 +99,46 @@ class Head {
       return H::combine(std::move(h), k.series_id, k.field_id);
     }
   };
+  // A column is a list of chunks, each `cap` times followed by `cap`
+  // values of the column's width (8 bytes, 1 for booleans, none for strings,
+  // which are in HeadColumn::strings). Chunks never move, so appending never
+  // copies and what is allocated stays within one chunk of what is held;
+  // std::vector's doubling held up to 2x the points (all columns of a
+  // regular load double at once) plus the copies of each reallocation.
+  struct Chunk {
+    std::unique_ptr<unsigned char[]> mem;
+    uint32_t cap = 0;
+  };
   struct HeadColumn {
     uint32_t db_id = 0;
     uint64_t series_id = 0;
     uint32_t field_id = 0;
     // Guarded by Head::mu_. `sorted` means strictly increasing times.
-    Column col;
+    FieldType type = FieldType::kFloat;
     bool sorted = true;
+    uint32_t room = 0;  // free slots in the last chunk
+    size_t size = 0;
+    int64_t last_time = 0;         // of the last append
+    int64_t* next_time = nullptr;  // the last chunk's next free slots
+    unsigned char* next_value = nullptr;
+    std::vector<Chunk> chunks;
+    std::vector<std::string> strings;  // kString
   };
+
+  // Chunks grow with the column (a column of a few points takes little) up
+  // to kMaxChunk points, so a column wastes at most one chunk's free tail.
+  static constexpr uint32_t kMinChunk = 8;
+  static constexpr uint32_t kMaxChunk = 256;
+
+  static size_t ValueWidth(FieldType t) {
+    return t == FieldType::kBoolean ? 1 : t == FieldType::kString ? 0 : 8;
+  }
+  // Appends a chunk for at least one more point.
+  static void AddChunk(HeadColumn* c);
+  // Frees the column's points.
+  static void ClearColumn(HeadColumn* c);
+  // Appends points [b, e) of `c` (in chunk order) to `out`.
+  static void CopyOut(const HeadColumn& c, size_t b, size_t e, Column* out);
 
   // The columns of one series, found with one hash lookup per point; a
   // series has few fields, so a linear scan beats a second hash lookup.
@@ -113,7 +147,7 @@ class Head {
   };
 
   // Sorts and deduplicates `c` in place. REQUIRES: mu_ held exclusively.
-  static void Normalize(HeadColumn* c);
+  void Normalize(HeadColumn* c) const;
 
   const int64_t created_nanos_;
   mutable absl::Mutex mu_;

@@ -2,13 +2,19 @@
 // the columns under the head's lock (the DB's write mutex serialises
 // callers). The read side is head_read.cc, sorting and accessors head.cc.
 #include <algorithm>
+#include <cstring>
 
 #include "engine/head/head.h"
 
 namespace m2mdb {
 namespace {
 
-// Estimated bytes per point by type, counting vector slack (x1.5 on average).
+// Estimated bytes per point by type: what std::vector columns held on
+// average (x1.5 slack). Chunks hold 16 (9 for booleans) plus at most one
+// chunk's free tail per column, so for columns of many points the estimate
+// bounds the real use; it stays the budget's unit so that a head holds as
+// many points, and flushes as often, as it did (a column of a few points
+// takes more than its estimate, ~320 bytes for 3 points, as it did before).
 uint64_t PointBytes(FieldType t) { return t == FieldType::kBoolean ? 14 : 24; }
 constexpr uint64_t kColumnOverhead = 160;
 // Series with up to this many fields find a column by a linear scan of
@@ -56,7 +62,7 @@ void Head::Apply(const HeadEntry* entries, size_t n, const std::vector<std::stri
       owned->db_id = e.db_id;
       owned->series_id = e.series_id;
       owned->field_id = e.field_id;
-      owned->col.type = e.type;
+      owned->type = e.type;
       added_bytes += kColumnOverhead;
       c = owned.get();
       slot->fields.emplace_back(e.field_id, c);
@@ -69,40 +75,37 @@ void Head::Apply(const HeadEntry* entries, size_t n, const std::vector<std::stri
     const HeadEntry& e = entries[k];
     if (k + kAhead < n) __builtin_prefetch(cols[k + kAhead]);
     if (k + kAhead / 2 < n) {
-      const Column& ahead = cols[k + kAhead / 2]->col;
-      __builtin_prefetch(ahead.times.data() + ahead.times.size(), 1);
-      __builtin_prefetch(ahead.floats.data() + ahead.floats.size(), 1);
+      const HeadColumn* ahead = cols[k + kAhead / 2];
+      __builtin_prefetch(ahead->next_time, 1);
+      __builtin_prefetch(ahead->next_value, 1);
     }
     HeadColumn* c = cols[k];
-    Column& col = c->col;
     // The column's type is fixed by the schema; a mismatch means the schema
     // was dropped and recreated with another type between batches, so the
     // old points are stale: start the column afresh.
-    if (col.type != e.type) {
-      col.clear();
-      col.type = e.type;
-      c->sorted = true;
+    if (c->type != e.type) {
+      ClearColumn(c);
+      c->type = e.type;
     }
-    if (!col.times.empty() && e.time <= col.times.back()) c->sorted = false;
-    col.times.push_back(e.time);
+    if (c->room == 0) AddChunk(c);
+    if (c->size != 0 && e.time <= c->last_time) c->sorted = false;
+    c->last_time = e.time;
+    *c->next_time++ = e.time;
     switch (e.type) {
-      case FieldType::kFloat:
-        col.floats.push_back(e.f);
-        break;
-      case FieldType::kInteger:
-        col.ints.push_back(e.i);
-        break;
-      case FieldType::kUnsigned:
-        col.uints.push_back(e.u);
-        break;
       case FieldType::kBoolean:
-        col.bools.push_back(e.b ? 1 : 0);
+        *c->next_value++ = e.b ? 1 : 0;
         break;
       case FieldType::kString:
-        col.strings.push_back(strings[e.str]);
+        c->strings.push_back(strings[e.str]);
         added_bytes += strings[e.str].size();
         break;
+      default:  // 8-byte values; the union holds their bits alike
+        std::memcpy(c->next_value, &e.u, 8);
+        c->next_value += 8;
+        break;
     }
+    c->room--;
+    c->size++;
     added_bytes += PointBytes(e.type);
     lo = std::min(lo, e.time);
     hi = std::max(hi, e.time);

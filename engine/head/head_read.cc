@@ -23,29 +23,28 @@ bool Head::Read(uint64_t series_id, uint32_t field_id, int64_t min_time, int64_t
     if (!c->sorted) Normalize(c);
   }
   absl::ReaderMutexLock l(&mu_);
-  const Column& col = c->col;
-  out->type = col.type;
-  auto lo = std::lower_bound(col.times.begin(), col.times.end(), min_time) - col.times.begin();
-  auto hi = std::upper_bound(col.times.begin(), col.times.end(), max_time) - col.times.begin();
-  if (lo >= hi) return true;
-  out->times.insert(out->times.end(), col.times.begin() + lo, col.times.begin() + hi);
-  switch (col.type) {
-    case FieldType::kFloat:
-      out->floats.insert(out->floats.end(), col.floats.begin() + lo, col.floats.begin() + hi);
+  out->type = c->type;
+  // The first point at or after min_time and the first after max_time,
+  // found chunk by chunk (the chunks are in time order once sorted).
+  size_t lo = 0, hi = 0, base = 0;
+  bool lo_found = false;
+  for (size_t k = 0; k < c->chunks.size(); k++) {
+    const Chunk& ch = c->chunks[k];
+    const size_t n = k + 1 == c->chunks.size() ? ch.cap - c->room : ch.cap;
+    const int64_t* t = reinterpret_cast<const int64_t*>(ch.mem.get());
+    if (n == 0) continue;
+    if (!lo_found && t[n - 1] >= min_time) {
+      lo = base + (std::lower_bound(t, t + n, min_time) - t);
+      lo_found = true;
+    }
+    if (t[n - 1] > max_time) {
+      hi = base + (std::upper_bound(t, t + n, max_time) - t);
       break;
-    case FieldType::kInteger:
-      out->ints.insert(out->ints.end(), col.ints.begin() + lo, col.ints.begin() + hi);
-      break;
-    case FieldType::kUnsigned:
-      out->uints.insert(out->uints.end(), col.uints.begin() + lo, col.uints.begin() + hi);
-      break;
-    case FieldType::kBoolean:
-      out->bools.insert(out->bools.end(), col.bools.begin() + lo, col.bools.begin() + hi);
-      break;
-    case FieldType::kString:
-      out->strings.insert(out->strings.end(), col.strings.begin() + lo, col.strings.begin() + hi);
-      break;
+    }
+    base += n;
+    hi = base;
   }
+  if (lo_found && lo < hi) CopyOut(*c, lo, hi, out);
   return true;
 }
 
@@ -68,8 +67,14 @@ void Head::ForEachSorted(const std::function<void(uint32_t db_id, uint64_t serie
     if (a->series_id != b->series_id) return a->series_id < b->series_id;
     return a->field_id < b->field_id;
   });
+  // One column at a time is made contiguous for the segment writer.
+  Column col;
   for (HeadColumn* c : cols) {
-    if (!c->col.empty()) fn(c->db_id, c->series_id, c->field_id, c->col);
+    if (c->size == 0) continue;
+    col.clear();
+    col.type = c->type;
+    CopyOut(*c, 0, c->size, &col);
+    fn(c->db_id, c->series_id, c->field_id, col);
   }
 }
 
