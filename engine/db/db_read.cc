@@ -575,9 +575,22 @@ BlockSummary ToSummary(const segment::BlockHandle& h) {
   s.count = st.count;
   s.min_time = st.min_time;
   s.max_time = st.max_time;
-  s.min_f = st.min_f, s.max_f = st.max_f, s.sum_f = st.sum_f, s.first_f = st.first_f, s.last_f = st.last_f;
-  s.min_i = st.min_i, s.max_i = st.max_i, s.sum_i = st.sum_i, s.first_i = st.first_i, s.last_i = st.last_i;
-  s.min_u = st.min_u, s.max_u = st.max_u, s.sum_u = st.sum_u, s.first_u = st.first_u, s.last_u = st.last_u;
+  // Only the block type's set: the segment's sets share their storage, and
+  // a summary's other members stay 0 as they always were.
+  switch (h.type) {
+    case FieldType::kFloat:
+      s.min_f = st.min_f, s.max_f = st.max_f, s.sum_f = st.sum_f, s.first_f = st.first_f, s.last_f = st.last_f;
+      break;
+    case FieldType::kInteger:
+    case FieldType::kBoolean:
+      s.min_i = st.min_i, s.max_i = st.max_i, s.sum_i = st.sum_i, s.first_i = st.first_i, s.last_i = st.last_i;
+      break;
+    case FieldType::kUnsigned:
+      s.min_u = st.min_u, s.max_u = st.max_u, s.sum_u = st.sum_u, s.first_u = st.first_u, s.last_u = st.last_u;
+      break;
+    default:
+      break;
+  }
   return s;
 }
 

@@ -461,6 +461,10 @@ TEST_F(DBTest, LastPointFromTheNewestBlockAcrossOverlappingSegments) {
   ASSERT_EQ(1u, sums.size());
   EXPECT_EQ(95, sums[0].max_time);
   EXPECT_EQ(1095, sums[0].last_f);
+  // The other types' members of a float block's summary are 0 (the
+  // segment's typed sets share their storage; the summary's do not).
+  EXPECT_EQ(0, sums[0].last_i);
+  EXPECT_EQ(0u, sums[0].sum_u);
   EXPECT_TRUE(col.empty());
   scan(false, &sums, &col);
   ASSERT_EQ(1u, sums.size());
