@@ -205,7 +205,7 @@ StatusOr<std::vector<ResultSeries>> RunSelectImpl(const SelectStatement& s, Exec
     }
     GroupAggregate agg;
     RETURN_IF_ERROR(AggregateGroup(ctx, plan, win, g, &agg));
-    return ProjectGroup(plan, win, agg, rs);
+    return ProjectGroup(plan, win, agg, rs, ctx->columnar_rows);
   };
 
   std::vector<ResultSeries> outs(order.size());

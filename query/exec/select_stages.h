@@ -170,7 +170,10 @@ void FillExtraColumns(const SelectPlan& plan, const std::vector<uint8_t>& empty_
 
 // The rows of an aggregate group: windows (or transform outputs) joined by
 // time, fill applied, the field list's expressions evaluated over them.
-Status ProjectGroup(const SelectPlan& plan, const Windows& win, GroupAggregate& agg, ResultSeries* rs);
+// `columnar` (ExecContext::columnar_rows): the rows may be left in
+// rs->columnar instead of rs->values.
+Status ProjectGroup(const SelectPlan& plan, const Windows& win, GroupAggregate& agg, ResultSeries* rs,
+                    bool columnar = false);
 
 // ---- order_limit.cc ----
 
