@@ -196,18 +196,20 @@ TEST_F(ColumnarExecTest, RawSelectsAnswerTheSameAsRows) {
           "SELECT v FROM (SELECT v, i FROM s WHERE id = 'a')",  // a subquery's rows are read back
           "SELECT * FROM s WHERE id = 'zz'",                    // no rows
           "SELECT mean(v) FROM s GROUP BY id",                  // aggregates: windows in columns
-          "SELECT mean(v), max(i), count(txt) FROM s GROUP BY time(1s), id fill(none)",
+          "SELECT mean(v), max(i), count(txt) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s), id "
+          "fill(none)",
           "SELECT mean(v) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s)",  // null windows
           "SELECT mean(v) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s) fill(previous)",
           "SELECT count(v) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s) fill(0)",
           "SELECT max(v), id FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s) fill(3)",  // extra
                                                                                                // columns
-          "SELECT mean(v) * 2, last(txt), max(u) FROM s GROUP BY time(2s)",  // strings, unsigned, expressions
+          "SELECT mean(v) * 2, last(txt), max(u) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(2s)",  // strings, unsigned, expressions
           "SELECT count(v) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s) fill(0) ORDER BY time DESC "
           "LIMIT 2",
           "SELECT top(v, 2) FROM s",
-          "SELECT derivative(mean(v), 1s) FROM s GROUP BY time(1s)",  // a transform
-          "SELECT max(v) FROM s GROUP BY time(1s) tz('America/New_York')",
+          "SELECT derivative(mean(v), 1s) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s)",  // a
+                                                                                                    // transform
+          "SELECT max(v) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s) tz('America/New_York')",
           "SELECT v FROM s WHERE id = 'a'; SELECT * FROM s WHERE id = 'b'",
       }) {
     ExpectSameText(Run(q, false), Run(q, true), q);
