@@ -179,39 +179,39 @@ class ColumnarExecTest : public ::testing::Test {
 };
 
 TEST_F(ColumnarExecTest, RawSelectsAnswerTheSameAsRows) {
-  for (
-      const char* q : {
-          "SELECT * FROM s WHERE id = 'a'",
-          "SELECT * FROM s",              // series merged by time
-          "SELECT * FROM s GROUP BY id",  // one series per group
-          "SELECT * FROM s GROUP BY *",   //
-          "SELECT v, i, id, nope FROM s WHERE id = 'a'",
-          "SELECT v * 2, i + v, txt FROM s WHERE id = 'a'",
-          "SELECT v FROM s WHERE id = 'a' AND v > 2",  // a row filter
-          "SELECT * FROM s WHERE id = 'a' ORDER BY time DESC",
-          "SELECT * FROM s WHERE id = 'a' LIMIT 2 OFFSET 1",
-          "SELECT * FROM s GROUP BY id SLIMIT 1 SOFFSET 1",
-          "SELECT * FROM s WHERE id = 'a' tz('America/New_York')",
-          "SELECT time AS t, v FROM s WHERE id = 'a'",
-          "SELECT v FROM (SELECT v, i FROM s WHERE id = 'a')",  // a subquery's rows are read back
-          "SELECT * FROM s WHERE id = 'zz'",                    // no rows
-          "SELECT mean(v) FROM s GROUP BY id",                  // aggregates: windows in columns
-          "SELECT mean(v), max(i), count(txt) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s), id "
-          "fill(none)",
-          "SELECT mean(v) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s)",  // null windows
-          "SELECT mean(v) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s) fill(previous)",
-          "SELECT count(v) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s) fill(0)",
-          "SELECT max(v), id FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s) fill(3)",  // extra
-                                                                                               // columns
-          "SELECT mean(v) * 2, last(txt), max(u) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(2s)",  // strings, unsigned, expressions
-          "SELECT count(v) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s) fill(0) ORDER BY time DESC "
-          "LIMIT 2",
-          "SELECT top(v, 2) FROM s",
-          "SELECT derivative(mean(v), 1s) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s)",  // a
-                                                                                                    // transform
-          "SELECT max(v) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s) tz('America/New_York')",
-          "SELECT v FROM s WHERE id = 'a'; SELECT * FROM s WHERE id = 'b'",
-      }) {
+  for (const char* q : {
+           "SELECT * FROM s WHERE id = 'a'",
+           "SELECT * FROM s",              // series merged by time
+           "SELECT * FROM s GROUP BY id",  // one series per group
+           "SELECT * FROM s GROUP BY *",   //
+           "SELECT v, i, id, nope FROM s WHERE id = 'a'",
+           "SELECT v * 2, i + v, txt FROM s WHERE id = 'a'",
+           "SELECT v FROM s WHERE id = 'a' AND v > 2",  // a row filter
+           "SELECT * FROM s WHERE id = 'a' ORDER BY time DESC",
+           "SELECT * FROM s WHERE id = 'a' LIMIT 2 OFFSET 1",
+           "SELECT * FROM s GROUP BY id SLIMIT 1 SOFFSET 1",
+           "SELECT * FROM s WHERE id = 'a' tz('America/New_York')",
+           "SELECT time AS t, v FROM s WHERE id = 'a'",
+           "SELECT v FROM (SELECT v, i FROM s WHERE id = 'a')",  // a subquery's rows are read back
+           "SELECT * FROM s WHERE id = 'zz'",                    // no rows
+           "SELECT mean(v) FROM s GROUP BY id",                  // aggregates: windows in columns
+           "SELECT mean(v), max(i), count(txt) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s), id "
+           "fill(none)",
+           "SELECT mean(v) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s)",  // null windows
+           "SELECT mean(v) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s) fill(previous)",
+           "SELECT count(v) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s) fill(0)",
+           // Extra columns of a selector (filled as rows), then strings, unsigned and expressions.
+           "SELECT max(v), id FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s) fill(3)",
+           "SELECT mean(v) * 2, last(txt), max(u) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(2s)",
+           "SELECT count(v) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s) fill(0) ORDER BY time "
+           "DESC "
+           "LIMIT 2",
+           "SELECT top(v, 2) FROM s",
+           // A transform.
+           "SELECT derivative(mean(v), 1s) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s)",
+           "SELECT max(v) FROM s WHERE time >= 0 AND time < 6s GROUP BY time(1s) tz('America/New_York')",
+           "SELECT v FROM s WHERE id = 'a'; SELECT * FROM s WHERE id = 'b'",
+       }) {
     ExpectSameText(Run(q, false), Run(q, true), q);
   }
 }
