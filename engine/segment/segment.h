@@ -48,8 +48,9 @@ struct BlockStats {
   int64_t min_time = 0;
   int64_t max_time = 0;
   union {
+    uint64_t zero_[5] = {};  // every set starts at 0 (the one initialised member)
     struct {
-      double min_f = 0, max_f = 0, sum_f = 0, first_f = 0, last_f = 0;
+      double min_f, max_f, sum_f, first_f, last_f;
     };
     struct {
       int64_t min_i, max_i, sum_i, first_i, last_i;
