@@ -10,19 +10,11 @@
 namespace m2mdb::server {
 namespace {
 
-// zlib's own inflate, as a client would read our answers.
+// zlib's own inflate (GunzipWithZlib), as a client would read our answers.
 std::string ZlibInflate(const std::string& in) {
-  z_stream z{};
-  inflateInit2(&z, 15 + 16);
-  std::string out(64 << 20, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  int rc = inflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  inflateEnd(&z);
-  return rc == Z_STREAM_END ? out : "<bad gzip>";
+  std::string out;
+  bool too_big;
+  return GunzipWithZlib(in, 64 << 20, &out, &too_big).empty() && !too_big ? out : "<bad gzip>";
 }
 
 // zlib's deflate, as clients send bodies.
