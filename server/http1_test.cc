@@ -16,25 +16,18 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zlib.h>
 
+#include "server/gzip.h"
 #include "server/http1_parse.h"
 
 namespace m2mdb::server {
 namespace {
 
+// An answer's gzip body read with zlib (gzip.h).
 std::string Gunzip(const std::string& in) {
-  z_stream z{};
-  inflateInit2(&z, 15 + 16);
-  std::string out(1 << 20, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  int rc = inflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  inflateEnd(&z);
-  return rc == Z_STREAM_END ? out : "<bad gzip>";
+  std::string out;
+  bool too_big;
+  return GunzipWithZlib(in, 1 << 20, &out, &too_big).empty() && !too_big ? out : "<bad gzip>";
 }
 
 // A server with a handful of test endpoints, on a free port.
